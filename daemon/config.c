@@ -1,0 +1,452 @@
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DEFAULT_LOCAL_FIRST 1
+#define DEFAULT_LOCAL_LAST  4095
+
+void
+config_init(struct pasidd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->socket_path = strdup(PASIDD_DEFAULT_SOCKET);
+	cfg->state_dir = strdup(PASIDD_DEFAULT_STATEDIR);
+	cfg->backend = strdup("auto");
+	cfg->admin_group = strdup("");
+	cfg->socket_group = strdup("pasid");
+	cfg->socket_mode = 0660;
+	cfg->max_message = 64 * 1024;
+	cfg->ns.pasid_bits = NS_MAX_BITS;
+	cfg->ns.local.first = DEFAULT_LOCAL_FIRST;
+	cfg->ns.local.last = DEFAULT_LOCAL_LAST;
+}
+
+void
+config_free(struct pasidd_config *cfg)
+{
+	free(cfg->config_file);
+	free(cfg->socket_path);
+	free(cfg->state_dir);
+	free(cfg->backend);
+	free(cfg->admin_group);
+	free(cfg->socket_group);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int
+parse_u64(const char *s, int base, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int
+config_parse_range(const char *s, struct ns_range *r)
+{
+	const char *dash = strchr(s, '-');
+	char first[16];
+	uint64_t a, b;
+
+	if (!dash || (size_t)(dash - s) >= sizeof(first))
+		return -EINVAL;
+	memcpy(first, s, (size_t)(dash - s));
+	first[dash - s] = '\0';
+	if (parse_u64(first, 10, UINT32_MAX, &a) < 0 || parse_u64(dash + 1, 10, UINT32_MAX, &b) < 0)
+		return -EINVAL;
+	r->first = (uint32_t)a;
+	r->last = (uint32_t)b;
+	return 0;
+}
+
+static int
+set_str(char **dst, const char *v)
+{
+	char *n = strdup(v);
+
+	if (!n)
+		return -ENOMEM;
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+/* One Section/Key=Value assignment. Returns 0, or -EINVAL with the problem in why. */
+static int
+assign(struct pasidd_config *cfg, const char *sect, const char *key, const char *val, char *why,
+       size_t len)
+{
+	uint64_t n;
+
+	if (!strcmp(sect, "Daemon")) {
+		if (!strcmp(key, "Socket") || !strcmp(key, "StateDirectory")) {
+			if (val[0] != '/') {
+				snprintf(why, len, "%s= needs an absolute path", key);
+				return -EINVAL;
+			}
+			return set_str(key[1] == 'o' ? &cfg->socket_path : &cfg->state_dir, val);
+		}
+		if (!strcmp(key, "Backend")) {
+			if (strcmp(val, "auto") && strcmp(val, "sim")) {
+				snprintf(why, len, "Backend= must be auto or sim, not '%s'", val);
+				return -EINVAL;
+			}
+			return set_str(&cfg->backend, val);
+		}
+		if (!strcmp(key, "AdminGroup"))
+			return set_str(&cfg->admin_group, val);
+		if (!strcmp(key, "SocketGroup"))
+			return set_str(&cfg->socket_group, val);
+		if (!strcmp(key, "SocketMode")) {
+			if (parse_u64(val, 8, 0777, &n) < 0) {
+				snprintf(why, len, "SocketMode= must be an octal mode, not '%s'",
+					 val);
+				return -EINVAL;
+			}
+			cfg->socket_mode = (mode_t)n;
+			return 0;
+		}
+		if (!strcmp(key, "MaxMessageSize")) {
+			if (parse_u64(val, 10, 16 << 20, &n) < 0 || n < 1024) {
+				snprintf(why, len,
+					 "MaxMessageSize= must be 1024-16777216, not '%s'", val);
+				return -EINVAL;
+			}
+			cfg->max_message = n;
+			return 0;
+		}
+	} else if (!strcmp(sect, "Namespace")) {
+		if (!strcmp(key, "PasidBits")) {
+			if (parse_u64(val, 10, NS_MAX_BITS, &n) < 0 || n < 1) {
+				snprintf(why, len, "PasidBits= must be 1-%d, not '%s'", NS_MAX_BITS,
+					 val);
+				return -EINVAL;
+			}
+			cfg->ns.pasid_bits = (unsigned)n;
+			return 0;
+		}
+		if (!strcmp(key, "LocalRange") || !strcmp(key, "SharedRange")) {
+			bool local = key[0] == 'L';
+
+			if (config_parse_range(val, local ? &cfg->ns.local : &cfg->ns.shared) < 0) {
+				snprintf(why, len, "%s= must be FIRST-LAST, not '%s'", key, val);
+				return -EINVAL;
+			}
+			*(local ? &cfg->local_set : &cfg->shared_set) = true;
+			return 0;
+		}
+	} else {
+		snprintf(why, len, "unknown section [%s]", sect);
+		return -EINVAL;
+	}
+	snprintf(why, len, "unknown key %s= in [%s]", key, sect);
+	return -EINVAL;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_load_string(struct pasidd_config *cfg, const char *name, const char *text, char *err,
+		   size_t errlen)
+{
+	char *copy = strdup(text), *line, *save = NULL, sect[64] = "";
+	char why[200];
+	unsigned lineno = 0;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	/* strtok_r would merge empty lines and miscount; walk them one by one. */
+	for (line = copy; line; line = save) {
+		char *nl = strchr(line, '\n'), *s, *eq;
+
+		save = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = '\0';
+		lineno++;
+		s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			size_t n = strlen(s);
+
+			if (s[n - 1] != ']' || n - 2 >= sizeof(sect) || n < 3) {
+				snprintf(why, sizeof(why), "malformed section header");
+				goto bad;
+			}
+			memcpy(sect, s + 1, n - 2);
+			sect[n - 2] = '\0';
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(why, sizeof(why), "expected Key=Value");
+			goto bad;
+		}
+		*eq = '\0';
+		if (!sect[0]) {
+			snprintf(why, sizeof(why), "assignment outside a section");
+			goto bad;
+		}
+		if (strlen(trim(s)) == 0) {
+			snprintf(why, sizeof(why), "empty key");
+			goto bad;
+		}
+		if (assign(cfg, sect, trim(s), trim(eq + 1), why, sizeof(why)) < 0)
+			goto bad;
+	}
+	free(copy);
+	return 0;
+bad:
+	snprintf(err, errlen, "%s:%u: %s", name, lineno, why);
+	r = -EINVAL;
+	free(copy);
+	return r;
+}
+
+static int
+load_one(struct pasidd_config *cfg, const char *path, bool must_exist, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!f) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	FILE *mem = open_memstream(&text, &len);
+	char buf[4096];
+	size_t n;
+
+	if (!mem) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, mem);
+	r = ferror(f) ? -EIO : 0;
+	fclose(f);
+	fclose(mem);
+	if (r < 0)
+		snprintf(err, errlen, "%s: read error", path);
+	else if (strlen(text) != len) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		r = -EINVAL;
+	} else
+		r = config_load_string(cfg, path, text, err, errlen);
+	free(text);
+	return r;
+}
+
+static int
+conf_filter(const struct dirent *de)
+{
+	size_t n = strlen(de->d_name);
+
+	return n > 5 && de->d_name[0] != '.' && !strcmp(de->d_name + n - 5, ".conf");
+}
+
+int
+config_load_file(struct pasidd_config *cfg, const char *path, bool must_exist, char *err,
+		 size_t errlen)
+{
+	struct dirent **list;
+	char dir[4096];
+	int n, r = load_one(cfg, path, must_exist, err, errlen);
+
+	if (r < 0)
+		return r;
+	snprintf(dir, sizeof(dir), "%s.d", path);
+	n = scandir(dir, &list, conf_filter, alphasort);
+	if (n < 0)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		char file[8192];
+
+		snprintf(file, sizeof(file), "%s/%s", dir, list[i]->d_name);
+		if (r == 0)
+			r = load_one(cfg, file, true, err, errlen);
+		free(list[i]);
+	}
+	free(list);
+	return r;
+}
+
+int
+config_finish(struct pasidd_config *cfg, char *err, size_t errlen)
+{
+	char why[200];
+	uint32_t max = (1U << cfg->ns.pasid_bits) - 1;
+
+	if (!cfg->local_set && cfg->ns.local.last > max)
+		cfg->ns.local.last = max;
+	if (!cfg->shared_set) {
+		/* Default: everything above the local range up to half the space; the upper
+		 * half stays with the kernel's own allocator. */
+		cfg->ns.shared.first = cfg->ns.local.last + 1;
+		cfg->ns.shared.last =
+		    cfg->ns.pasid_bits > 1 ? (1U << (cfg->ns.pasid_bits - 1)) - 1 : 0;
+		if (cfg->ns.shared.first > cfg->ns.shared.last) {
+			snprintf(err, errlen,
+				 "no room for a default shared range with a %u-bit PASID width; "
+				 "set SharedRange=",
+				 cfg->ns.pasid_bits);
+			return -EINVAL;
+		}
+	}
+	if (ns_config_check(&cfg->ns, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pasidd [options]\n"
+		"Owns the host PASID namespace and serves it over a JSON-RPC Unix socket.\n\n"
+		"  -c, --config FILE          configuration file (default %s)\n"
+		"  -s, --socket PATH          control socket (default %s)\n"
+		"  -d, --state-dir DIR        state directory (default %s)\n"
+		"  -b, --backend sim|auto     kernel backend (default auto)\n"
+		"      --local-range F-L      RID-local and guest PASID range (default 1-4095)\n"
+		"      --shared-range F-L     shared-WQ hPASID range (default 4096-524287)\n"
+		"      --pasid-bits N         PASID width, 1-20 (default 20)\n"
+		"  -f, --foreground           stay in the foreground, log to stderr\n"
+		"  -n, --check-config         validate the configuration and exit\n"
+		"  -V, --version              print the version and exit\n"
+		"  -h, --help                 print this help and exit\n",
+		PASIDD_DEFAULT_CONFIG, PASIDD_DEFAULT_SOCKET, PASIDD_DEFAULT_STATEDIR);
+}
+
+int
+config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	enum { OPT_LOCAL = 256, OPT_SHARED, OPT_BITS };
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"state-dir", required_argument, NULL, 'd'},
+	    {"backend", required_argument, NULL, 'b'},
+	    {"local-range", required_argument, NULL, OPT_LOCAL},
+	    {"shared-range", required_argument, NULL, OPT_SHARED},
+	    {"pasid-bits", required_argument, NULL, OPT_BITS},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"check-config", no_argument, NULL, 'n'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	/* Options win over the file, so remember them and apply them after it. */
+	struct {
+		char key[16];
+		char sect[16];
+		const char *val;
+	} over[16];
+	unsigned nover = 0;
+	const char *file = NULL;
+	char why[200];
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:s:d:b:fnVh", opts, NULL)) != -1) {
+		const char *key = NULL, *sect = "Daemon";
+
+		switch (c) {
+		case 'c':
+			file = optarg;
+			break;
+		case 's':
+			key = "Socket";
+			break;
+		case 'd':
+			key = "StateDirectory";
+			break;
+		case 'b':
+			key = "Backend";
+			break;
+		case OPT_LOCAL:
+			key = "LocalRange", sect = "Namespace";
+			break;
+		case OPT_SHARED:
+			key = "SharedRange", sect = "Namespace";
+			break;
+		case OPT_BITS:
+			key = "PasidBits", sect = "Namespace";
+			break;
+		case 'f':
+			cfg->foreground = true;
+			break;
+		case 'n':
+			cfg->check_only = true;
+			break;
+		case 'V':
+			printf("pasidd %s\n", PASIDD_VERSION);
+			return 1;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case ':':
+			snprintf(err, errlen, "option %s needs a value (see --help)",
+				 argv[optind - 1]);
+			return -EINVAL;
+		default:
+			snprintf(err, errlen, "unknown option %s (see --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (key && nover < sizeof(over) / sizeof(over[0])) {
+			snprintf(over[nover].key, sizeof(over[nover].key), "%s", key);
+			snprintf(over[nover].sect, sizeof(over[nover].sect), "%s", sect);
+			over[nover++].val = optarg;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (file && set_str(&cfg->config_file, file) < 0)
+		return -ENOMEM;
+	if (config_load_file(cfg, file ? file : PASIDD_DEFAULT_CONFIG, file != NULL, err, errlen) <
+	    0)
+		return -EINVAL;
+	for (unsigned i = 0; i < nover; i++) {
+		if (assign(cfg, over[i].sect, over[i].key, over[i].val, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "command line: %s", why);
+			return -EINVAL;
+		}
+	}
+	return config_finish(cfg, err, errlen);
+}

@@ -1,0 +1,46 @@
+/* pasidd settings: defaults, the INI file with its drop-ins, and the command line. */
+#ifndef PASIDD_CONFIG_H
+#define PASIDD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "namespace.h"
+
+struct pasidd_config {
+	char *config_file; /* NULL: the default file, which may be absent */
+	char *socket_path;
+	char *state_dir;
+	char *backend;
+	char *admin_group;
+	char *socket_group;
+	mode_t socket_mode;
+	size_t max_message;
+	struct ns_config ns;
+	bool local_set, shared_set; /* given explicitly rather than derived from the width */
+	bool foreground;
+	bool check_only;
+};
+
+void config_init(struct pasidd_config *cfg);
+void config_free(struct pasidd_config *cfg);
+
+/* Reads `path` and then the *.conf files of `path`.d in lexical order. Missing main file: an error
+ * only if must_exist. On error returns -EINVAL with "file:line: problem" in err. */
+int config_load_file(struct pasidd_config *cfg, const char *path, bool must_exist, char *err,
+		     size_t errlen);
+/* Parses one INI text (for tests and fuzzing); `name` labels errors. */
+int config_load_string(struct pasidd_config *cfg, const char *name, const char *text, char *err,
+		       size_t errlen);
+/* Derives what was not given (shared range from the width) and checks the whole. */
+int config_finish(struct pasidd_config *cfg, char *err, size_t errlen);
+
+/* "FIRST-LAST" with decimal numbers. */
+int config_parse_range(const char *s, struct ns_range *r);
+
+/* The full command line: config file, then options over it. Returns 0 to run, 1 when
+ * --help/--version was served, -EINVAL with a message on a usage or config error. */
+int config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,68 @@
+#include "backend.h"
+#include "methods.h"
+#include "params.h"
+#include "pasid-proto.h"
+#include "pasidd.h"
+#include "server.h"
+
+static const char *const no_params[] = {NULL};
+
+static struct json_object *
+range_json(const struct ns_range *r)
+{
+	struct json_object *a = json_object_new_array_ext(2);
+
+	json_object_array_add(a, json_object_new_int64(r->first));
+	json_object_array_add(a, json_object_new_int64(r->last));
+	return a;
+}
+
+METHOD(method_rpc_discover)
+{
+	if (params_only(c, params, no_params) < 0)
+		return -1;
+	*result = json_tokener_parse(proto_openrpc_json);
+	if (!*result)
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL,
+				"the built-in OpenRPC document is invalid");
+	return 0;
+}
+
+METHOD(method_daemon_status)
+{
+	struct pasidd *d = c->d;
+	struct json_object *o, *be, *caps, *ranges, *used, *freeo;
+	struct timespec now;
+
+	if (params_only(c, params, no_params) < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	o = json_object_new_object();
+	json_object_object_add(o, "version", json_object_new_string(PASIDD_VERSION));
+	json_object_object_add(o, "uptime_s",
+			       json_object_new_int64(now.tv_sec - d->started.tv_sec));
+	be = json_object_new_object();
+	json_object_object_add(be, "name", json_object_new_string(d->be->ops->name));
+	json_object_object_add(be, "pasid_bits", json_object_new_int(d->ns.cfg.pasid_bits));
+	caps = json_object_new_array();
+	for (const char *const *cap = d->be->caps; cap && *cap; cap++)
+		json_object_array_add(caps, json_object_new_string(*cap));
+	json_object_object_add(be, "caps", caps);
+	json_object_object_add(o, "backend", be);
+	ranges = json_object_new_object();
+	json_object_object_add(ranges, "local", range_json(&d->ns.cfg.local));
+	json_object_object_add(ranges, "shared", range_json(&d->ns.cfg.shared));
+	json_object_object_add(o, "ranges", ranges);
+	used = json_object_new_object();
+	json_object_object_add(used, "local", json_object_new_int64(d->ns.nlocal));
+	json_object_object_add(used, "shared", json_object_new_int64(ns_shared_used(&d->ns)));
+	json_object_object_add(o, "used", used);
+	freeo = json_object_new_object();
+	json_object_object_add(freeo, "shared", json_object_new_int64(ns_shared_free(&d->ns)));
+	json_object_object_add(o, "free", freeo);
+	json_object_object_add(o, "vms", json_object_new_int64(d->ns.nvms));
+	json_object_object_add(o, "connections",
+			       json_object_new_int64(d->srv ? server_connections(d->srv) : 0));
+	*result = o;
+	return 0;
+}

@@ -1,0 +1,152 @@
+#include "methods.h"
+#include "namespace.h"
+#include "params.h"
+#include "pasid-proto.h"
+#include "pasidd.h"
+#include "peer.h"
+#include "render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PASID_MAX ((1 << NS_MAX_BITS) - 1)
+
+static const char *const types[] = {"shared", "local", NULL};
+
+METHOD(method_pasid_alloc)
+{
+	static const char *const names[] = {"vm", "type", "device", "gpasid", "count", NULL};
+	struct ns_alloc_req req = {.bdf = 0};
+	struct ns_mapping **out;
+	struct ns_vm *vm;
+	struct ns_err err;
+	int type = -1, has_dev;
+	int64_t count;
+
+	if (params_only(c, params, names) < 0 || param_vm(c, params, &vm) < 0 ||
+	    param_enum(c, params, "type", true, types, &type) < 0 ||
+	    (has_dev = param_bdf(c, params, "device", false, &req.bdf)) < 0 ||
+	    param_int(c, params, "gpasid", false, 0, PASID_MAX, &req.gpasid) < 0 ||
+	    param_int(c, params, "count", false, 1, PROTO_MAX_COUNT, &count) < 0)
+		return -1;
+	req.type = (enum ns_type)type;
+	if (req.type == NS_TYPE_LOCAL && !has_dev)
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "device",
+				"a local PASID needs 'device'");
+	if (req.type == NS_TYPE_SHARED && has_dev)
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "device",
+				"'device' applies to local PASIDs only");
+	req.count = count < 0 ? 1 : (unsigned)count;
+	out = calloc(req.count, sizeof(*out));
+	if (!out)
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
+	if (ns_alloc(&c->d->ns, vm, &req, out, &err) < 0) {
+		free(out);
+		return rpc_fail_ns(c, &err);
+	}
+	if (count < 0) {
+		*result = render_mapping(out[0], false);
+	} else {
+		struct json_object *arr = json_object_new_array_ext((int)req.count);
+
+		for (unsigned i = 0; i < req.count; i++)
+			json_object_array_add(arr, render_mapping(out[i], false));
+		*result = json_object_new_object();
+		json_object_object_add(*result, "mappings", arr);
+	}
+	free(out);
+	return 0;
+}
+
+METHOD(method_pasid_free)
+{
+	static const char *const names[] = {"vm", "gpasid", NULL};
+	struct ns_vm *vm;
+	struct ns_err err;
+	int64_t g;
+
+	if (params_only(c, params, names) < 0 || param_vm(c, params, &vm) < 0 ||
+	    param_int(c, params, "gpasid", true, 0, PASID_MAX, &g) < 0)
+		return -1;
+	if (ns_free(&c->d->ns, vm, (uint32_t)g, &err) < 0)
+		return rpc_fail_ns(c, &err);
+	return 0;
+}
+
+METHOD(method_pasid_lookup)
+{
+	static const char *const by_h[] = {"hpasid", "device", NULL};
+	static const char *const by_g[] = {"vm", "gpasid", NULL};
+	struct json_object *h = NULL;
+	struct ns_mapping *m;
+	int64_t n;
+
+	if (params && json_object_object_get_ex(params, "hpasid", &h)) {
+		uint32_t bdf = UINT32_MAX;
+
+		if (params_only(c, params, by_h) < 0 ||
+		    param_int(c, params, "hpasid", true, 0, PASID_MAX, &n) < 0 ||
+		    param_bdf(c, params, "device", false, &bdf) < 0)
+			return -1;
+		if (!c->peer->admin)
+			return rpc_fail(c, PROTO_E_PERMISSION, "hpasid",
+					"looking up an hPASID is for administrators; look up by "
+					"vm and gpasid");
+		if (n >= 1 << c->d->ns.cfg.pasid_bits)
+			return rpc_fail(c, PROTO_E_OUT_OF_RANGE, "hpasid",
+					"hPASID %lld exceeds the %u-bit PASID width", (long long)n,
+					c->d->ns.cfg.pasid_bits);
+		m = ns_lookup_hpasid(&c->d->ns, (uint32_t)n, bdf);
+		if (!m)
+			return rpc_fail(c, PROTO_E_NOT_FOUND, "hpasid",
+					"hPASID %lld is not allocated", (long long)n);
+	} else {
+		struct ns_vm *vm;
+
+		if (params_only(c, params, by_g) < 0 || param_vm(c, params, &vm) < 0 ||
+		    param_int(c, params, "gpasid", true, 0, PASID_MAX, &n) < 0)
+			return -1;
+		m = ns_lookup_gpasid(vm, (uint32_t)n);
+		if (!m)
+			return rpc_fail(c, PROTO_E_NOT_FOUND, "gpasid",
+					"gPASID %lld is not allocated in %s", (long long)n,
+					vm->name);
+	}
+	*result = render_mapping(m, true);
+	return 0;
+}
+
+static void
+list_vm(struct json_object *arr, const struct ns_vm *vm, int type)
+{
+	unsigned n;
+	struct ns_mapping **all = ns_vm_mappings(vm, &n);
+
+	for (unsigned i = 0; all && i < n; i++)
+		if (type < 0 || all[i]->type == (enum ns_type)type)
+			json_object_array_add(arr, render_mapping(all[i], true));
+	free(all);
+}
+
+METHOD(method_pasid_list)
+{
+	static const char *const names[] = {"vm", "type", NULL};
+	struct ns *ns = &c->d->ns;
+	struct ns_vm *vm = NULL;
+	int type = -1;
+
+	if (params_only(c, params, names) < 0 ||
+	    param_enum(c, params, "type", false, types, &type) < 0)
+		return -1;
+	if (params && json_object_object_get_ex(params, "vm", NULL) && param_vm(c, params, &vm) < 0)
+		return -1;
+	*result = json_object_new_array();
+	if (vm) {
+		list_vm(*result, vm, type);
+		return 0;
+	}
+	for (unsigned i = 0; i < ns->nvms; i++)
+		if (peer_may_use(c, ns->vms[i]))
+			list_vm(*result, ns->vms[i], type);
+	return 0;
+}

@@ -1,0 +1,170 @@
+#include "methods.h"
+#include "namespace.h"
+#include "params.h"
+#include "pasid-proto.h"
+#include "pasidd.h"
+#include "peer.h"
+#include "render.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-id128.h>
+
+static const char *const modes[] = {"translated", "identity", NULL};
+
+static void
+random_uuid(char out[NS_UUID_LEN + 1])
+{
+	sd_id128_t id;
+
+	/* sd_id128_randomize() already sets the RFC 4122 version-4 bits. */
+	if (sd_id128_randomize(&id) < 0)
+		memset(&id, 0, sizeof(id));
+	snprintf(out, NS_UUID_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 id.bytes[0], id.bytes[1], id.bytes[2], id.bytes[3], id.bytes[4], id.bytes[5],
+		 id.bytes[6], id.bytes[7], id.bytes[8], id.bytes[9], id.bytes[10], id.bytes[11],
+		 id.bytes[12], id.bytes[13], id.bytes[14], id.bytes[15]);
+}
+
+/* The owner of a new VM: the peer, or with `pid` (admin only) that process. */
+static int
+owner_of(struct rpc_call *c, int64_t pid, struct ns_owner *o)
+{
+	char path[64];
+	struct stat st;
+
+	if (pid < 0) {
+		o->pid = c->peer->pid;
+		o->uid = c->peer->uid;
+	} else {
+		snprintf(path, sizeof(path), "/proc/%lld", (long long)pid);
+		if (stat(path, &st) < 0)
+			return rpc_fail(c, PROTO_E_NOT_FOUND, "pid", "no process %lld",
+					(long long)pid);
+		o->pid = (pid_t)pid;
+		o->uid = st.st_uid;
+	}
+	if (proc_starttime(o->pid, &o->starttime) < 0)
+		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid", "process %d is gone", (int)o->pid);
+	return 0;
+}
+
+static struct json_object *
+register_result(const struct ns_vm *vm)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "vm", json_object_new_string(vm->name));
+	json_object_object_add(o, "uuid", json_object_new_string(vm->uuid));
+	json_object_object_add(o, "mode", json_object_new_string(ns_mode_name(vm->mode)));
+	json_object_object_add(o, "pid", json_object_new_int64(vm->owner.pid));
+	json_object_object_add(o, "cgroup", json_object_new_string(vm->cgroup));
+	return o;
+}
+
+METHOD(method_vm_register)
+{
+	static const char *const names[] = {"vm", "uuid", "mode", "pid", NULL};
+	const char *name, *uuid_in;
+	char uuid[NS_UUID_LEN + 1], cgroup[4096];
+	int mode = -1;
+	int64_t pid;
+	struct ns_owner owner;
+	struct ns_vm *vm;
+	struct ns_err err;
+
+	if (params_only(c, params, names) < 0 || param_str(c, params, "vm", true, &name) < 0 ||
+	    param_str(c, params, "uuid", false, &uuid_in) < 0 ||
+	    param_enum(c, params, "mode", false, modes, &mode) < 0 ||
+	    param_int(c, params, "pid", false, 1, INT32_MAX, &pid) < 0)
+		return -1;
+	if (!ns_vm_name_valid(name))
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "vm",
+				"'vm' must be 1-64 characters [A-Za-z0-9._:@+-] starting with a "
+				"letter or digit");
+	if (uuid_in && ns_uuid_normalize(uuid_in, uuid) < 0)
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "uuid",
+				"'uuid' must look like 01234567-89ab-cdef-0123-456789abcdef");
+	if (pid >= 0 && !c->peer->admin)
+		return rpc_fail(c, PROTO_E_PERMISSION, "pid",
+				"only an administrator may register a VM for another process");
+	if (owner_of(c, pid, &owner) < 0)
+		return -1;
+	vm = ns_vm_find(&c->d->ns, name);
+	if (vm) {
+		/* Re-attach: the owner process (same pid and start time) or an admin gets the
+		 * VM back unchanged; everyone else finds the name taken. */
+		bool owner_again =
+		    vm->owner.pid == owner.pid && vm->owner.starttime == owner.starttime;
+
+		if (!owner_again && !c->peer->admin)
+			return rpc_fail(c, PROTO_E_CONFLICT, "vm",
+					"VM '%s' is registered by another process", name);
+		if (uuid_in && strcmp(uuid, vm->uuid))
+			return rpc_fail(c, PROTO_E_CONFLICT, "uuid",
+					"VM '%s' exists with another UUID", name);
+		if (mode >= 0 && (enum ns_mode)mode != vm->mode)
+			return rpc_fail(c, PROTO_E_CONFLICT, "mode", "VM '%s' exists in %s mode",
+					name, ns_mode_name(vm->mode));
+		*result = register_result(vm);
+		return 0;
+	}
+	if (!uuid_in)
+		random_uuid(uuid);
+	proc_cgroup(owner.pid, cgroup, sizeof(cgroup));
+	if (ns_vm_create(&c->d->ns, name, uuid, mode < 0 ? NS_MODE_TRANSLATED : (enum ns_mode)mode,
+			 &owner, cgroup, &vm, &err) < 0)
+		return rpc_fail_ns(c, &err);
+	*result = register_result(vm);
+	return 0;
+}
+
+METHOD(method_vm_unregister)
+{
+	static const char *const names[] = {"vm", NULL};
+	struct ns_vm *vm;
+	char name[NS_VM_NAME_MAX + 1];
+	unsigned freed;
+
+	if (params_only(c, params, names) < 0 || param_vm(c, params, &vm) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "%s", vm->name);
+	freed = ns_vm_destroy(&c->d->ns, vm);
+	if (ns_vm_find(&c->d->ns, name))
+		return rpc_fail(
+		    c, PROTO_E_KERNEL, "vm",
+		    "freed %u PASID(s) of '%s' but the kernel refused to detach the rest", freed,
+		    name);
+	*result = json_object_new_object();
+	json_object_object_add(*result, "vm", json_object_new_string(name));
+	json_object_object_add(*result, "freed", json_object_new_int64(freed));
+	return 0;
+}
+
+METHOD(method_vm_list)
+{
+	static const char *const names[] = {NULL};
+	struct ns *ns = &c->d->ns;
+
+	if (params_only(c, params, names) < 0)
+		return -1;
+	*result = json_object_new_array();
+	for (unsigned i = 0; i < ns->nvms; i++)
+		if (peer_may_use(c, ns->vms[i]))
+			json_object_array_add(*result, render_vm(ns->vms[i], false));
+	return 0;
+}
+
+METHOD(method_vm_show)
+{
+	static const char *const names[] = {"vm", NULL};
+	struct ns_vm *vm;
+
+	if (params_only(c, params, names) < 0 || param_vm(c, params, &vm) < 0)
+		return -1;
+	*result = render_vm(vm, true);
+	return 0;
+}

@@ -1,0 +1,57 @@
+#include "render.h"
+#include "namespace.h"
+
+#include <stdlib.h>
+
+struct json_object *
+render_mapping(const struct ns_mapping *m, bool with_vm)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (with_vm)
+		json_object_object_add(o, "vm", json_object_new_string(m->vm->name));
+	json_object_object_add(o, "gpasid", json_object_new_int64(m->gpasid));
+	json_object_object_add(o, "hpasid", json_object_new_int64(m->hpasid));
+	json_object_object_add(o, "type", json_object_new_string(ns_type_name(m->type)));
+	if (m->dev) {
+		char bdf[NS_BDF_LEN + 1];
+
+		ns_bdf_format(m->dev->bdf, bdf);
+		json_object_object_add(o, "device", json_object_new_string(bdf));
+	}
+	return o;
+}
+
+struct json_object *
+render_vm(const struct ns_vm *vm, bool with_mappings)
+{
+	struct json_object *o = json_object_new_object(), *devs = json_object_new_array();
+
+	json_object_object_add(o, "vm", json_object_new_string(vm->name));
+	json_object_object_add(o, "uuid", json_object_new_string(vm->uuid));
+	json_object_object_add(o, "mode", json_object_new_string(ns_mode_name(vm->mode)));
+	json_object_object_add(o, "pid", json_object_new_int64(vm->owner.pid));
+	json_object_object_add(o, "cgroup", json_object_new_string(vm->cgroup));
+	json_object_object_add(o, "pasids", json_object_new_int64((int64_t)vm->maps.count));
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		struct json_object *d = json_object_new_object();
+		char bdf[NS_BDF_LEN + 1];
+
+		ns_bdf_format(vm->devs[i].dev->bdf, bdf);
+		json_object_object_add(d, "device", json_object_new_string(bdf));
+		json_object_object_add(d, "shared", json_object_new_boolean(vm->devs[i].shared));
+		json_object_array_add(devs, d);
+	}
+	json_object_object_add(o, "devices", devs);
+	if (with_mappings) {
+		struct json_object *maps = json_object_new_array();
+		unsigned n;
+		struct ns_mapping **all = ns_vm_mappings(vm, &n);
+
+		for (unsigned i = 0; all && i < n; i++)
+			json_object_array_add(maps, render_mapping(all[i], false));
+		free(all);
+		json_object_object_add(o, "mappings", maps);
+	}
+	return o;
+}

@@ -1,0 +1,15 @@
+/* Namespace objects as protocol JSON (the shapes of proto/openrpc.json). */
+#ifndef PASIDD_RENDER_H
+#define PASIDD_RENDER_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+
+struct ns_mapping;
+struct ns_vm;
+
+struct json_object *render_mapping(const struct ns_mapping *m, bool with_vm);
+/* A vm.list entry; with_mappings adds the sorted "mappings" of vm.show. */
+struct json_object *render_vm(const struct ns_vm *vm, bool with_mappings);
+
+#endif

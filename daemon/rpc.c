@@ -1,0 +1,152 @@
+#include "rpc.h"
+#include "namespace.h"
+#include "pasid-proto.h"
+#include "pasidd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int
+rpc_fail(struct rpc_call *c, int code, const char *param, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->code = code;
+	snprintf(c->param, sizeof(c->param), "%s", param ? param : "");
+	va_start(ap, fmt);
+	vsnprintf(c->message, sizeof(c->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+rpc_fail_ns(struct rpc_call *c, const struct ns_err *e)
+{
+	return rpc_fail(c, e->code, e->param, "%s", e->message);
+}
+
+static const struct rpc_method *
+find_method(const char *name)
+{
+	for (const struct rpc_method *m = rpc_methods; m->name; m++)
+		if (!strcmp(m->name, name))
+			return m;
+	return NULL;
+}
+
+static struct json_object *
+error_response(struct json_object *id, int code, const char *msg, const char *param)
+{
+	struct json_object *data = NULL;
+
+	if (param && *param) {
+		data = json_object_new_object();
+		json_object_object_add(data, "param", json_object_new_string(param));
+	}
+	return proto_error_new(id, code, msg, data);
+}
+
+static bool
+valid_id(struct json_object *id)
+{
+	switch (json_object_get_type(id)) {
+	case json_type_null:
+	case json_type_string:
+	case json_type_int:
+	case json_type_double:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* One request object (not a batch). NULL when nothing is to be sent back. */
+static struct json_object *
+handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req)
+{
+	struct json_object *id = NULL, *ver, *method, *params = NULL, *result = NULL;
+	struct rpc_call call = {.d = d, .peer = peer};
+	const struct rpc_method *m;
+	bool has_id;
+
+	if (!json_object_is_type(req, json_type_object))
+		return error_response(NULL, PROTO_E_INVALID_REQ, "request must be an object", NULL);
+	has_id = json_object_object_get_ex(req, "id", &id);
+	if (has_id && !valid_id(id))
+		return error_response(NULL, PROTO_E_INVALID_REQ,
+				      "id must be a string, a number or null", NULL);
+	if (!json_object_object_get_ex(req, "jsonrpc", &ver) ||
+	    !json_object_is_type(ver, json_type_string) ||
+	    strcmp(json_object_get_string(ver), "2.0"))
+		return error_response(id, PROTO_E_INVALID_REQ, "jsonrpc must be \"2.0\"", NULL);
+	if (!json_object_object_get_ex(req, "method", &method) ||
+	    !json_object_is_type(method, json_type_string))
+		return error_response(id, PROTO_E_INVALID_REQ, "method must be a string", NULL);
+	if (json_object_object_get_ex(req, "params", &params) &&
+	    !json_object_is_type(params, json_type_object) &&
+	    !json_object_is_type(params, json_type_array))
+		return error_response(id, PROTO_E_INVALID_REQ,
+				      "params must be an object or an array", NULL);
+	m = find_method(json_object_get_string(method));
+	if (!m) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "method not found: %.80s",
+			 json_object_get_string(method));
+		return has_id ? error_response(id, PROTO_E_NO_METHOD, msg, NULL) : NULL;
+	}
+	if (json_object_is_type(params, json_type_array)) {
+		rpc_fail(&call, PROTO_E_INVALID_PARAMS, "params",
+			 "params must be given by name (an object)");
+	} else if (m->fn(&call, params, &result) == 0) {
+		return has_id ? proto_result_new(id, result ? result : json_object_new_object())
+			      : (json_object_put(result), NULL);
+	}
+	json_object_put(result);
+	if (!has_id) {
+		json_object_put(call.data);
+		return NULL;
+	}
+	if (!call.code)
+		rpc_fail(&call, PROTO_E_INTERNAL, NULL, "internal error");
+	if (call.param[0]) {
+		if (!call.data)
+			call.data = json_object_new_object();
+		json_object_object_add(call.data, "param", json_object_new_string(call.param));
+	}
+	return proto_error_new(id, call.code, call.message, call.data);
+}
+
+struct json_object *
+rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t len)
+{
+	struct json_object *msg, *out;
+	size_t n;
+
+	if (proto_parse(line, len, &msg) < 0)
+		return error_response(NULL, PROTO_E_PARSE, "parse error: not valid JSON", NULL);
+	if (!json_object_is_type(msg, json_type_array)) {
+		out = handle_one(d, peer, msg);
+		json_object_put(msg);
+		return out;
+	}
+	n = json_object_array_length(msg);
+	if (n == 0) {
+		json_object_put(msg);
+		return error_response(NULL, PROTO_E_INVALID_REQ, "empty batch", NULL);
+	}
+	out = json_object_new_array_ext((int)n);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = handle_one(d, peer, json_object_array_get_idx(msg, i));
+
+		if (r)
+			json_object_array_add(out, r);
+	}
+	json_object_put(msg);
+	if (json_object_array_length(out) == 0) {
+		json_object_put(out);
+		return NULL;
+	}
+	return out;
+}

@@ -1,0 +1,432 @@
+/*
+ * Each connection owns an input and an output evbuffer. Input is read with recvmsg() so
+ * that SCM_RIGHTS descriptors can ride along; complete lines go to rpc_handle(). A
+ * connection is served a bounded number of lines per loop turn and stops reading while
+ * its peer does not read its answers, so no client can hold up the others.
+ */
+#include "server.h"
+#include "log.h"
+#include "pasid-proto.h"
+#include "pasidd.h"
+#include "peer.h"
+#include "rpc.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#define LINES_PER_TURN 64
+#define OUT_HIGH_WATER (4u << 20) /* stop reading a peer that does not read its answers */
+#define OUT_LOW_WATER  (1u << 20)
+#define READ_CHUNK     (64 * 1024)
+#define CONN_MAX_FDS   16
+
+struct conn {
+	struct server *srv;
+	struct conn *prev, *next;
+	int fd;
+	struct event *rev, *wev;
+	struct evbuffer *in, *out;
+	struct peer peer;
+	int fds[CONN_MAX_FDS]; /* received with SCM_RIGHTS, consumed in order */
+	unsigned nfds;
+	bool eof;     /* the peer will send no more */
+	bool closing; /* close once the output is written */
+	bool paused;  /* reading stopped until the output drains */
+};
+
+struct server {
+	struct pasidd *d;
+	struct evconnlistener *lev;
+	char *path;    /* the socket file we created, NULL when systemd owns it */
+	char *display; /* where we listen, for humans */
+	struct conn *conns;
+	unsigned nconns;
+};
+
+static void conn_flush(struct conn *c);
+static void conn_process(struct conn *c);
+
+static void
+conn_free(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	for (unsigned i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	event_free(c->rev);
+	event_free(c->wev);
+	evbuffer_free(c->in);
+	evbuffer_free(c->out);
+	close(c->fd);
+	free(c);
+}
+
+static void
+conn_send(struct conn *c, struct json_object *msg)
+{
+	size_t len;
+	const char *s = proto_serialize(msg, &len);
+
+	evbuffer_add(c->out, s, len);
+	evbuffer_add(c->out, "\n", 1);
+	json_object_put(msg);
+}
+
+static bool
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+static void
+conn_line(struct conn *c, const char *line, size_t len)
+{
+	struct json_object *resp;
+
+	if (blank(line, len))
+		return;
+	resp = rpc_handle(c->srv->d, &c->peer, line, len);
+	if (resp)
+		conn_send(c, resp);
+}
+
+/* A line over the limit: say so, and hang up (DESIGN.md §4). */
+static void
+conn_too_long(struct conn *c)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "message longer than %zu bytes", c->srv->d->cfg.max_message);
+	conn_send(c, proto_error_new(NULL, PROTO_E_INVALID_REQ, msg, NULL));
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	c->closing = true;
+	event_del(c->rev);
+}
+
+static void
+conn_process(struct conn *c)
+{
+	size_t max = c->srv->d->cfg.max_message;
+	unsigned n;
+
+	for (n = 0; n < LINES_PER_TURN && !c->closing; n++) {
+		size_t eol_len = 0, avail = evbuffer_get_length(c->in);
+		struct evbuffer_ptr p;
+
+		if (evbuffer_get_length(c->out) > OUT_HIGH_WATER) {
+			c->paused = true;
+			event_del(c->rev);
+			break;
+		}
+		p = evbuffer_search_eol(c->in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		if (p.pos < 0) {
+			if (avail > max) {
+				conn_too_long(c);
+			} else if (c->eof && avail > 0) {
+				/* A last message without its LF still counts. */
+				conn_line(c, (const char *)evbuffer_pullup(c->in, -1), avail);
+				evbuffer_drain(c->in, avail);
+			}
+			break;
+		}
+		if ((size_t)p.pos > max) {
+			conn_too_long(c);
+			break;
+		}
+		conn_line(c, (const char *)evbuffer_pullup(c->in, p.pos + 1), (size_t)p.pos);
+		evbuffer_drain(c->in, (size_t)p.pos + 1);
+	}
+	/* More complete lines may wait: come back next turn, after the other peers. */
+	if (n == LINES_PER_TURN && !c->paused && !c->closing)
+		event_active(c->rev, EV_READ, 0);
+	conn_flush(c);
+}
+
+static void
+conn_take_fds(struct conn *c, struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		int *fds = (int *)CMSG_DATA(cm);
+		size_t n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			if (c->nfds < CONN_MAX_FDS)
+				c->fds[c->nfds++] = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+}
+
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char buf[READ_CHUNK];
+	union {
+		char b[CMSG_SPACE(CONN_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n;
+
+	mh.msg_control = cbuf.b;
+	mh.msg_controllen = sizeof(cbuf.b);
+	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		conn_free(c);
+		return;
+	}
+	if (n > 0) {
+		conn_take_fds(c, &mh);
+		evbuffer_add(c->in, buf, (size_t)n);
+	} else if (n == 0) {
+		c->eof = true;
+		event_del(c->rev);
+	}
+	conn_process(c);
+}
+
+/* Writes what it can; frees the connection when it is done with it. */
+static void
+conn_flush(struct conn *c)
+{
+	while (evbuffer_get_length(c->out) > 0) {
+		int n = evbuffer_write(c->out, c->fd);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			conn_free(c);
+			return;
+		}
+	}
+	if (evbuffer_get_length(c->out) > 0) {
+		event_add(c->wev, NULL);
+		return;
+	}
+	event_del(c->wev);
+	if (c->closing || (c->eof && evbuffer_get_length(c->in) == 0)) {
+		conn_free(c);
+		return;
+	}
+	if (c->paused && evbuffer_get_length(c->out) < OUT_LOW_WATER) {
+		c->paused = false;
+		event_add(c->rev, NULL);
+		event_active(c->rev, EV_READ, 0);
+	}
+}
+
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_flush(arg);
+}
+
+static void
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	struct server *srv = arg;
+	struct event_base *base = srv->d->base;
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->srv = srv;
+	c->fd = fd;
+	if (peer_from_socket(fd, srv->d->admin_gid, &c->peer) < 0) {
+		log_warn("refusing a connection whose peer cannot be identified: %s",
+			 strerror(errno));
+		close(fd);
+		free(c);
+		return;
+	}
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	if (!c->in || !c->out || !c->rev || !c->wev || event_add(c->rev, NULL) < 0) {
+		log_err("out of memory for a new connection");
+		conn_free(c);
+	}
+}
+
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	log_warn("accept: %s", strerror(errno));
+}
+
+/* Creates the socket file: parent directory, stale socket removal, mode and group. */
+static int
+create_socket(struct server *srv, const struct pasidd_config *cfg, char *why, size_t len)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char dir[sizeof(sa.sun_path)], *slash;
+	int fd, probe;
+
+	if (strlen(cfg->socket_path) >= sizeof(sa.sun_path)) {
+		snprintf(why, len, "socket path %s is too long", cfg->socket_path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, cfg->socket_path);
+	strcpy(dir, cfg->socket_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		for (char *p = dir + 1; *p; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			mkdir(dir, 0755);
+			*p = '/';
+		}
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			snprintf(why, len, "cannot create %s: %s", dir, strerror(errno));
+			return -errno;
+		}
+	}
+	/* A socket file nobody answers on is a leftover of a crash; one that answers
+	 * belongs to a running pasidd that we must not steal it from. */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0) {
+		int r = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
+
+		close(probe);
+		if (r == 0) {
+			snprintf(why, len, "another pasidd is already serving %s", sa.sun_path);
+			return -EADDRINUSE;
+		}
+		if (errno == ECONNREFUSED)
+			unlink(sa.sun_path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		snprintf(why, len, "cannot bind %s: %s", sa.sun_path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	if (chmod(sa.sun_path, cfg->socket_mode) < 0)
+		log_warn("chmod %s: %s", sa.sun_path, strerror(errno));
+	if (cfg->socket_group[0]) {
+		struct group *g = getgrnam(cfg->socket_group);
+
+		if (!g)
+			log_info("group '%s' does not exist; the socket keeps its group",
+				 cfg->socket_group);
+		else if (chown(sa.sun_path, (uid_t)-1, g->gr_gid) < 0)
+			log_warn("chown %s: %s", sa.sun_path, strerror(errno));
+	}
+	srv->path = strdup(sa.sun_path);
+	return fd;
+}
+
+int
+server_open(struct pasidd *d, struct server **out, char *why, size_t len)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+	int n = sd_listen_fds(1), fd;
+
+	if (!srv)
+		return -ENOMEM;
+	srv->d = d;
+	if (n > 1) {
+		snprintf(why, len, "systemd passed %d sockets; pasidd serves exactly one", n);
+		free(srv);
+		return -EINVAL;
+	}
+	if (n == 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			snprintf(why, len,
+				 "the socket passed by systemd is not a listening Unix "
+				 "stream socket");
+			free(srv);
+			return -EINVAL;
+		}
+		evutil_make_socket_nonblocking(fd);
+		evutil_make_socket_closeonexec(fd);
+		srv->display = strdup("the socket passed by systemd");
+	} else {
+		fd = create_socket(srv, &d->cfg, why, len);
+		if (fd < 0) {
+			free(srv);
+			return fd;
+		}
+		srv->display = strdup(srv->path);
+	}
+	srv->lev = evconnlistener_new(d->base, accept_cb, srv,
+				      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 512, fd);
+	if (!srv->lev) {
+		snprintf(why, len, "cannot listen: %s", strerror(errno));
+		close(fd);
+		server_close(srv);
+		return -EIO;
+	}
+	evconnlistener_set_error_cb(srv->lev, accept_error_cb);
+	*out = srv;
+	return 0;
+}
+
+void
+server_close(struct server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->conns)
+		conn_free(srv->conns);
+	if (srv->lev)
+		evconnlistener_free(srv->lev);
+	if (srv->path)
+		unlink(srv->path);
+	free(srv->path);
+	free(srv->display);
+	free(srv);
+}
+
+unsigned
+server_connections(const struct server *srv)
+{
+	return srv->nconns;
+}
+
+const char *
+server_path(const struct server *srv)
+{
+	return srv->display;
+}

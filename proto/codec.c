@@ -1,0 +1,174 @@
+#include "pasid-proto.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *
+proto_error_reason(int code)
+{
+	static const char *const reasons[] = {
+	    [PROTO_E_EXHAUSTED - 1000] = "exhausted",
+	    [PROTO_E_QUOTA - 1000] = "quota_exceeded",
+	    [PROTO_E_NOT_FOUND - 1000] = "not_found",
+	    [PROTO_E_CONFLICT - 1000] = "conflict",
+	    [PROTO_E_PERMISSION - 1000] = "permission_denied",
+	    [PROTO_E_KERNEL - 1000] = "kernel_error",
+	    [PROTO_E_UNSUPPORTED - 1000] = "unsupported",
+	    [PROTO_E_OUT_OF_RANGE - 1000] = "out_of_range",
+	};
+	if (code <= 1000 || code > PROTO_E_OUT_OF_RANGE)
+		return NULL;
+	return reasons[code - 1000];
+}
+
+static int
+is_json_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int
+proto_parse(const char *buf, size_t len, struct json_object **out)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	size_t used;
+
+	*out = NULL;
+	if (len > INT32_MAX || memchr(buf, '\0', len))
+		return -EBADMSG;
+	tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	/* A bare number at the end of input is still "continue" until the parser sees a
+	 * terminator: feed one white space so that "1" alone parses. */
+	if (!obj && json_tokener_get_error(tok) == json_tokener_continue)
+		obj = json_tokener_parse_ex(tok, " ", 1);
+	used = tok->char_offset;
+	if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(obj);
+		json_tokener_free(tok);
+		return -EBADMSG;
+	}
+	json_tokener_free(tok);
+	/* After the second feed char_offset counts only that one byte. */
+	for (size_t i = used <= len ? used : len; i < len; i++) {
+		if (!is_json_ws(buf[i])) {
+			json_object_put(obj);
+			return -EBADMSG;
+		}
+	}
+	*out = obj;
+	return 0;
+}
+
+const char *
+proto_serialize(struct json_object *obj, size_t *len)
+{
+	return json_object_to_json_string_length(
+	    obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}
+
+static struct json_object *
+envelope(struct json_object *id)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(o, "id", id ? json_object_get(id) : NULL);
+	return o;
+}
+
+struct json_object *
+proto_result_new(struct json_object *id, struct json_object *result)
+{
+	struct json_object *o = envelope(id);
+
+	json_object_object_add(o, "result", result);
+	return o;
+}
+
+struct json_object *
+proto_error_new(struct json_object *id, int code, const char *message, struct json_object *data)
+{
+	struct json_object *o = envelope(id);
+	struct json_object *e = json_object_new_object();
+	const char *reason = proto_error_reason(code);
+
+	json_object_object_add(e, "code", json_object_new_int(code));
+	json_object_object_add(e, "message", json_object_new_string(message));
+	if (reason) {
+		if (!data)
+			data = json_object_new_object();
+		if (json_object_is_type(data, json_type_object) &&
+		    !json_object_object_get_ex(data, "reason", NULL))
+			json_object_object_add(data, "reason", json_object_new_string(reason));
+	}
+	if (data)
+		json_object_object_add(e, "data", data);
+	json_object_object_add(o, "error", e);
+	return o;
+}
+
+void
+proto_linebuf_init(struct proto_linebuf *lb, size_t max_line)
+{
+	memset(lb, 0, sizeof(*lb));
+	lb->max = max_line;
+}
+
+void
+proto_linebuf_free(struct proto_linebuf *lb)
+{
+	free(lb->buf);
+	memset(lb, 0, sizeof(*lb));
+}
+
+char *
+proto_linebuf_space(struct proto_linebuf *lb, size_t want)
+{
+	if (lb->start > 0) {
+		memmove(lb->buf, lb->buf + lb->start, lb->len - lb->start);
+		lb->len -= lb->start;
+		lb->start = 0;
+	}
+	if (lb->cap - lb->len < want) {
+		size_t ncap = lb->cap ? lb->cap : 4096;
+		char *nbuf;
+
+		while (ncap - lb->len < want)
+			ncap *= 2;
+		nbuf = realloc(lb->buf, ncap);
+		if (!nbuf)
+			return NULL;
+		lb->buf = nbuf;
+		lb->cap = ncap;
+	}
+	return lb->buf + lb->len;
+}
+
+void
+proto_linebuf_commit(struct proto_linebuf *lb, size_t n)
+{
+	lb->len += n;
+}
+
+int
+proto_linebuf_next(struct proto_linebuf *lb, const char **line, size_t *len)
+{
+	size_t avail = lb->len - lb->start;
+	const char *p = lb->buf ? lb->buf + lb->start : NULL;
+	const char *nl = p ? memchr(p, '\n', avail) : NULL;
+
+	if (!nl)
+		return avail > lb->max ? -EMSGSIZE : 0;
+	if ((size_t)(nl - p) > lb->max)
+		return -EMSGSIZE;
+	*line = p;
+	*len = (size_t)(nl - p);
+	lb->start += *len + 1;
+	return 1;
+}
