@@ -15,8 +15,8 @@ backend_open(const char *name, struct backend **out, char *why, size_t len)
 		 * worth saying, since nothing reaches the kernel. */
 		if (access("/dev/iommu", F_OK) == 0)
 			snprintf(why, len,
-				 "/dev/iommu exists but this build has no iommufd backend; "
-				 "using sim");
+			         "/dev/iommu exists but this build has no iommufd backend; "
+			         "using sim");
 		else
 			why[0] = '\0';
 		return backend_sim_create(out, why + strlen(why), len - strlen(why));

@@ -22,14 +22,14 @@ struct backend_ops {
 	 * 0 or a negative errno with a reason in why. */
 	int (*device_probe)(struct backend *be, uint32_t bdf, bool shared, char *why, size_t len);
 	int (*attach)(struct backend *be, uint32_t bdf, uint32_t pasid,
-		      const struct backend_attach *a, char *why, size_t len);
+	              const struct backend_attach *a, char *why, size_t len);
 	int (*detach)(struct backend *be, uint32_t bdf, uint32_t pasid, char *why, size_t len);
 	void (*destroy)(struct backend *be);
 };
 
 struct backend {
 	const struct backend_ops *ops;
-	unsigned pasid_bits;	 /* the hardware's PASID width */
+	unsigned pasid_bits;     /* the hardware's PASID width */
 	const char *const *caps; /* NULL-terminated capability names */
 	void *priv;
 };

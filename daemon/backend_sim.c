@@ -38,7 +38,7 @@ sim_probe(struct backend *be, uint32_t bdf, bool shared, char *why, size_t len)
 
 static int
 sim_attach(struct backend *be, uint32_t bdf, uint32_t pasid, const struct backend_attach *a,
-	   char *why, size_t len)
+           char *why, size_t len)
 {
 	struct sim *s = be->priv;
 	struct u32map *tbl;

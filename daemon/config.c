@@ -115,7 +115,7 @@ assign(struct pasidd_config *cfg, const char *sect, const char *key, const char 
 		if (!strcmp(key, "SocketMode")) {
 			if (parse_u64(val, 8, 0777, &n) < 0) {
 				snprintf(why, len, "SocketMode= must be an octal mode, not '%s'",
-					 val);
+				         val);
 				return -EINVAL;
 			}
 			cfg->socket_mode = (mode_t)n;
@@ -124,7 +124,7 @@ assign(struct pasidd_config *cfg, const char *sect, const char *key, const char 
 		if (!strcmp(key, "MaxMessageSize")) {
 			if (parse_u64(val, 10, 16 << 20, &n) < 0 || n < 1024) {
 				snprintf(why, len,
-					 "MaxMessageSize= must be 1024-16777216, not '%s'", val);
+				         "MaxMessageSize= must be 1024-16777216, not '%s'", val);
 				return -EINVAL;
 			}
 			cfg->max_message = n;
@@ -134,7 +134,7 @@ assign(struct pasidd_config *cfg, const char *sect, const char *key, const char 
 		if (!strcmp(key, "PasidBits")) {
 			if (parse_u64(val, 10, NS_MAX_BITS, &n) < 0 || n < 1) {
 				snprintf(why, len, "PasidBits= must be 1-%d, not '%s'", NS_MAX_BITS,
-					 val);
+				         val);
 				return -EINVAL;
 			}
 			cfg->ns.pasid_bits = (unsigned)n;
@@ -173,7 +173,7 @@ trim(char *s)
 
 int
 config_load_string(struct pasidd_config *cfg, const char *name, const char *text, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	char *copy = strdup(text), *line, *save = NULL, sect[64] = "";
 	char why[200];
@@ -278,7 +278,7 @@ conf_filter(const struct dirent *de)
 
 int
 config_load_file(struct pasidd_config *cfg, const char *path, bool must_exist, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	struct dirent **list;
 	char dir[4096];
@@ -311,16 +311,18 @@ config_finish(struct pasidd_config *cfg, char *err, size_t errlen)
 	if (!cfg->local_set && cfg->ns.local.last > max)
 		cfg->ns.local.last = max;
 	if (!cfg->shared_set) {
-		/* Default: everything above the local range up to half the space; the upper
-		 * half stays with the kernel's own allocator. */
-		cfg->ns.shared.first = cfg->ns.local.last + 1;
+		/* DESIGN.md §2: 4096 up to half the space; the upper half stays with the
+		 * kernel's own allocator. Not moved with LocalRange=, so that a local range
+		 * grown into it is reported as the overlap it is. */
+		cfg->ns.shared.first = DEFAULT_LOCAL_LAST + 1;
 		cfg->ns.shared.last =
 		    cfg->ns.pasid_bits > 1 ? (1U << (cfg->ns.pasid_bits - 1)) - 1 : 0;
 		if (cfg->ns.shared.first > cfg->ns.shared.last) {
-			snprintf(err, errlen,
-				 "no room for a default shared range with a %u-bit PASID width; "
-				 "set SharedRange=",
-				 cfg->ns.pasid_bits);
+			snprintf(
+			    err, errlen,
+			    "no room for the default shared range 4096-... with a %u-bit PASID "
+			    "width; set SharedRange=",
+			    cfg->ns.pasid_bits);
 			return -EINVAL;
 		}
 	}
@@ -335,20 +337,20 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pasidd [options]\n"
-		"Owns the host PASID namespace and serves it over a JSON-RPC Unix socket.\n\n"
-		"  -c, --config FILE          configuration file (default %s)\n"
-		"  -s, --socket PATH          control socket (default %s)\n"
-		"  -d, --state-dir DIR        state directory (default %s)\n"
-		"  -b, --backend sim|auto     kernel backend (default auto)\n"
-		"      --local-range F-L      RID-local and guest PASID range (default 1-4095)\n"
-		"      --shared-range F-L     shared-WQ hPASID range (default 4096-524287)\n"
-		"      --pasid-bits N         PASID width, 1-20 (default 20)\n"
-		"  -f, --foreground           stay in the foreground, log to stderr\n"
-		"  -n, --check-config         validate the configuration and exit\n"
-		"  -V, --version              print the version and exit\n"
-		"  -h, --help                 print this help and exit\n",
-		PASIDD_DEFAULT_CONFIG, PASIDD_DEFAULT_SOCKET, PASIDD_DEFAULT_STATEDIR);
+	        "usage: pasidd [options]\n"
+	        "Owns the host PASID namespace and serves it over a JSON-RPC Unix socket.\n\n"
+	        "  -c, --config FILE          configuration file (default %s)\n"
+	        "  -s, --socket PATH          control socket (default %s)\n"
+	        "  -d, --state-dir DIR        state directory (default %s)\n"
+	        "  -b, --backend sim|auto     kernel backend (default auto)\n"
+	        "      --local-range F-L      RID-local and guest PASID range (default 1-4095)\n"
+	        "      --shared-range F-L     shared-WQ hPASID range (default 4096-524287)\n"
+	        "      --pasid-bits N         PASID width, 1-20 (default 20)\n"
+	        "  -f, --foreground           stay in the foreground, log to stderr\n"
+	        "  -n, --check-config         validate the configuration and exit\n"
+	        "  -V, --version              print the version and exit\n"
+	        "  -h, --help                 print this help and exit\n",
+	        PASIDD_DEFAULT_CONFIG, PASIDD_DEFAULT_SOCKET, PASIDD_DEFAULT_STATEDIR);
 }
 
 int
@@ -421,7 +423,7 @@ config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, si
 			return 1;
 		case ':':
 			snprintf(err, errlen, "option %s needs a value (see --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return -EINVAL;
 		default:
 			snprintf(err, errlen, "unknown option %s (see --help)", argv[optind - 1]);

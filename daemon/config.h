@@ -29,10 +29,10 @@ void config_free(struct pasidd_config *cfg);
 /* Reads `path` and then the *.conf files of `path`.d in lexical order. Missing main file: an error
  * only if must_exist. On error returns -EINVAL with "file:line: problem" in err. */
 int config_load_file(struct pasidd_config *cfg, const char *path, bool must_exist, char *err,
-		     size_t errlen);
+                     size_t errlen);
 /* Parses one INI text (for tests and fuzzing); `name` labels errors. */
 int config_load_string(struct pasidd_config *cfg, const char *name, const char *text, char *err,
-		       size_t errlen);
+                       size_t errlen);
 /* Derives what was not given (shared range from the width) and checks the whole. */
 int config_finish(struct pasidd_config *cfg, char *err, size_t errlen);
 

@@ -2,6 +2,8 @@
 #include "backend.h"
 #include "config.h"
 #include "log.h"
+#include "owner.h"
+#include "state.h"
 #include "pasidd.h"
 #include "server.h"
 
@@ -83,7 +85,7 @@ setup(struct pasidd *d, char *why, size_t len)
 			d->admin_gid = g->gr_gid;
 		else
 			log_warn("admin group '%s' does not exist; only root is admin",
-				 d->cfg.admin_group);
+			         d->cfg.admin_group);
 	}
 	r = backend_open(d->cfg.backend, &d->be, why, len);
 	if (r < 0)
@@ -92,7 +94,7 @@ setup(struct pasidd *d, char *why, size_t len)
 		log_warn("%s", why);
 	if (d->cfg.ns.pasid_bits > d->be->pasid_bits) {
 		snprintf(why, len, "configured PASID width %u exceeds the %s backend's %u bits",
-			 d->cfg.ns.pasid_bits, d->be->ops->name, d->be->pasid_bits);
+		         d->cfg.ns.pasid_bits, d->be->ops->name, d->be->pasid_bits);
 		return -EINVAL;
 	}
 	r = ns_init(&d->ns, &d->cfg.ns, d->be);
@@ -100,16 +102,15 @@ setup(struct pasidd *d, char *why, size_t len)
 		snprintf(why, len, "cannot set up the namespace: %s", strerror(-r));
 		return r;
 	}
-	if (mkdir(d->cfg.state_dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(why, len, "cannot create state directory %s: %s", d->cfg.state_dir,
-			 strerror(errno));
-		return -errno;
-	}
 	d->base = event_base_new();
 	if (!d->base) {
 		snprintf(why, len, "cannot create the event loop");
 		return -ENOMEM;
 	}
+	/* Before any other event exists: it sets the loop's priorities. */
+	r = state_open(d, why, len);
+	if (r < 0)
+		return r;
 	return server_open(d, &d->srv, why, len);
 }
 
@@ -156,10 +157,10 @@ main(int argc, char **argv)
 	evsignal_add(sigs[0], NULL);
 	evsignal_add(sigs[1], NULL);
 	log_info("serving %s: backend %s, local %u-%u, shared %u-%u", server_path(d.srv),
-		 d.be->ops->name, d.ns.cfg.local.first, d.ns.cfg.local.last, d.ns.cfg.shared.first,
-		 d.ns.cfg.shared.last);
+	         d.be->ops->name, d.ns.cfg.local.first, d.ns.cfg.local.last, d.ns.cfg.shared.first,
+	         d.ns.cfg.shared.last);
 	sd_notifyf(0, "READY=1\nSTATUS=serving %s (backend %s)", server_path(d.srv),
-		   d.be->ops->name);
+	           d.be->ops->name);
 	report_ready(ready_fd, true);
 	event_base_dispatch(d.base);
 	sd_notify(0, "STOPPING=1");
@@ -169,6 +170,9 @@ out:
 		if (sigs[i])
 			event_free(sigs[i]);
 	server_close(d.srv);
+	state_close(&d);
+	for (unsigned i = 0; i < d.ns.nvms; i++)
+		owner_unwatch(d.ns.vms[i]);
 	if (d.ns.vms || d.ns.shared_used.level[0])
 		ns_destroy(&d.ns);
 	backend_close(d.be);

@@ -4,6 +4,8 @@
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "server.h"
+#include "state.h"
+#include "state.h"
 
 static const char *const no_params[] = {NULL};
 
@@ -24,7 +26,7 @@ METHOD(method_rpc_discover)
 	*result = json_tokener_parse(proto_openrpc_json);
 	if (!*result)
 		return rpc_fail(c, PROTO_E_INTERNAL, NULL,
-				"the built-in OpenRPC document is invalid");
+		                "the built-in OpenRPC document is invalid");
 	return 0;
 }
 
@@ -40,7 +42,7 @@ METHOD(method_daemon_status)
 	o = json_object_new_object();
 	json_object_object_add(o, "version", json_object_new_string(PASIDD_VERSION));
 	json_object_object_add(o, "uptime_s",
-			       json_object_new_int64(now.tv_sec - d->started.tv_sec));
+	                       json_object_new_int64(now.tv_sec - d->started.tv_sec));
 	be = json_object_new_object();
 	json_object_object_add(be, "name", json_object_new_string(d->be->ops->name));
 	json_object_object_add(be, "pasid_bits", json_object_new_int(d->ns.cfg.pasid_bits));
@@ -62,7 +64,8 @@ METHOD(method_daemon_status)
 	json_object_object_add(o, "free", freeo);
 	json_object_object_add(o, "vms", json_object_new_int64(d->ns.nvms));
 	json_object_object_add(o, "connections",
-			       json_object_new_int64(d->srv ? server_connections(d->srv) : 0));
+	                       json_object_new_int64(d->srv ? server_connections(d->srv) : 0));
+	json_object_object_add(o, "journal", state_status(d));
 	*result = o;
 	return 0;
 }

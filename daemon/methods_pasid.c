@@ -32,10 +32,10 @@ METHOD(method_pasid_alloc)
 	req.type = (enum ns_type)type;
 	if (req.type == NS_TYPE_LOCAL && !has_dev)
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "device",
-				"a local PASID needs 'device'");
+		                "a local PASID needs 'device'");
 	if (req.type == NS_TYPE_SHARED && has_dev)
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "device",
-				"'device' applies to local PASIDs only");
+		                "'device' applies to local PASIDs only");
 	req.count = count < 0 ? 1 : (unsigned)count;
 	out = calloc(req.count, sizeof(*out));
 	if (!out)
@@ -90,16 +90,16 @@ METHOD(method_pasid_lookup)
 			return -1;
 		if (!c->peer->admin)
 			return rpc_fail(c, PROTO_E_PERMISSION, "hpasid",
-					"looking up an hPASID is for administrators; look up by "
-					"vm and gpasid");
+			                "looking up an hPASID is for administrators; look up by "
+			                "vm and gpasid");
 		if (n >= 1 << c->d->ns.cfg.pasid_bits)
 			return rpc_fail(c, PROTO_E_OUT_OF_RANGE, "hpasid",
-					"hPASID %lld exceeds the %u-bit PASID width", (long long)n,
-					c->d->ns.cfg.pasid_bits);
+			                "hPASID %lld exceeds the %u-bit PASID width", (long long)n,
+			                c->d->ns.cfg.pasid_bits);
 		m = ns_lookup_hpasid(&c->d->ns, (uint32_t)n, bdf);
 		if (!m)
 			return rpc_fail(c, PROTO_E_NOT_FOUND, "hpasid",
-					"hPASID %lld is not allocated", (long long)n);
+			                "hPASID %lld is not allocated", (long long)n);
 	} else {
 		struct ns_vm *vm;
 
@@ -109,8 +109,8 @@ METHOD(method_pasid_lookup)
 		m = ns_lookup_gpasid(vm, (uint32_t)n);
 		if (!m)
 			return rpc_fail(c, PROTO_E_NOT_FOUND, "gpasid",
-					"gPASID %lld is not allocated in %s", (long long)n,
-					vm->name);
+			                "gPASID %lld is not allocated in %s", (long long)n,
+			                vm->name);
 	}
 	*result = render_mapping(m, true);
 	return 0;

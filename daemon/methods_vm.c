@@ -1,5 +1,7 @@
 #include "methods.h"
 #include "namespace.h"
+#include "owner.h"
+#include "owner.h"
 #include "params.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
@@ -23,10 +25,10 @@ random_uuid(char out[NS_UUID_LEN + 1])
 	if (sd_id128_randomize(&id) < 0)
 		memset(&id, 0, sizeof(id));
 	snprintf(out, NS_UUID_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 id.bytes[0], id.bytes[1], id.bytes[2], id.bytes[3], id.bytes[4], id.bytes[5],
-		 id.bytes[6], id.bytes[7], id.bytes[8], id.bytes[9], id.bytes[10], id.bytes[11],
-		 id.bytes[12], id.bytes[13], id.bytes[14], id.bytes[15]);
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         id.bytes[0], id.bytes[1], id.bytes[2], id.bytes[3], id.bytes[4], id.bytes[5],
+	         id.bytes[6], id.bytes[7], id.bytes[8], id.bytes[9], id.bytes[10], id.bytes[11],
+	         id.bytes[12], id.bytes[13], id.bytes[14], id.bytes[15]);
 }
 
 /* The owner of a new VM: the peer, or with `pid` (admin only) that process. */
@@ -43,7 +45,7 @@ owner_of(struct rpc_call *c, int64_t pid, struct ns_owner *o)
 		snprintf(path, sizeof(path), "/proc/%lld", (long long)pid);
 		if (stat(path, &st) < 0)
 			return rpc_fail(c, PROTO_E_NOT_FOUND, "pid", "no process %lld",
-					(long long)pid);
+			                (long long)pid);
 		o->pid = (pid_t)pid;
 		o->uid = st.st_uid;
 	}
@@ -83,14 +85,14 @@ METHOD(method_vm_register)
 		return -1;
 	if (!ns_vm_name_valid(name))
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "vm",
-				"'vm' must be 1-64 characters [A-Za-z0-9._:@+-] starting with a "
-				"letter or digit");
+		                "'vm' must be 1-64 characters [A-Za-z0-9._:@+-] starting with a "
+		                "letter or digit");
 	if (uuid_in && ns_uuid_normalize(uuid_in, uuid) < 0)
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "uuid",
-				"'uuid' must look like 01234567-89ab-cdef-0123-456789abcdef");
+		                "'uuid' must look like 01234567-89ab-cdef-0123-456789abcdef");
 	if (pid >= 0 && !c->peer->admin)
 		return rpc_fail(c, PROTO_E_PERMISSION, "pid",
-				"only an administrator may register a VM for another process");
+		                "only an administrator may register a VM for another process");
 	if (owner_of(c, pid, &owner) < 0)
 		return -1;
 	vm = ns_vm_find(&c->d->ns, name);
@@ -102,13 +104,13 @@ METHOD(method_vm_register)
 
 		if (!owner_again && !c->peer->admin)
 			return rpc_fail(c, PROTO_E_CONFLICT, "vm",
-					"VM '%s' is registered by another process", name);
+			                "VM '%s' is registered by another process", name);
 		if (uuid_in && strcmp(uuid, vm->uuid))
 			return rpc_fail(c, PROTO_E_CONFLICT, "uuid",
-					"VM '%s' exists with another UUID", name);
+			                "VM '%s' exists with another UUID", name);
 		if (mode >= 0 && (enum ns_mode)mode != vm->mode)
 			return rpc_fail(c, PROTO_E_CONFLICT, "mode", "VM '%s' exists in %s mode",
-					name, ns_mode_name(vm->mode));
+			                name, ns_mode_name(vm->mode));
 		*result = register_result(vm);
 		return 0;
 	}
@@ -116,8 +118,11 @@ METHOD(method_vm_register)
 		random_uuid(uuid);
 	proc_cgroup(owner.pid, cgroup, sizeof(cgroup));
 	if (ns_vm_create(&c->d->ns, name, uuid, mode < 0 ? NS_MODE_TRANSLATED : (enum ns_mode)mode,
-			 &owner, cgroup, &vm, &err) < 0)
+	                 &owner, cgroup, &vm, &err) < 0)
 		return rpc_fail_ns(c, &err);
+	if (owner_watch(c->d, vm) == 1)
+		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid",
+		                "process %d exited during registration", (int)owner.pid);
 	*result = register_result(vm);
 	return 0;
 }

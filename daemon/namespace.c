@@ -5,6 +5,7 @@
  */
 #include "namespace.h"
 #include "backend.h"
+#include "record.h"
 #include "pasid-proto.h"
 
 #include <ctype.h>
@@ -27,6 +28,14 @@ fail(struct ns_err *err, int code, const char *param, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -1;
+}
+
+/* Hands a change record to the journal hook; replay itself records nothing. */
+static void
+emit(struct ns *ns, const uint8_t *rec, size_t len)
+{
+	if (!ns->replaying && ns->hooks.record)
+		ns->hooks.record(ns->hooks.ctx, rec, len);
 }
 
 static uint32_t
@@ -65,14 +74,14 @@ ns_config_check(const struct ns_config *cfg, char *why, size_t whylen)
 		}
 		if (r->last > max) {
 			snprintf(why, whylen,
-				 "%s range %u-%u exceeds the %u-bit PASID width (max %u)", n,
-				 r->first, r->last, cfg->pasid_bits, max);
+			         "%s range %u-%u exceeds the %u-bit PASID width (max %u)", n,
+			         r->first, r->last, cfg->pasid_bits, max);
 			return -EINVAL;
 		}
 	}
 	if (cfg->local.first <= cfg->shared.last && cfg->shared.first <= cfg->local.last) {
 		snprintf(why, whylen, "local range %u-%u overlaps shared range %u-%u",
-			 cfg->local.first, cfg->local.last, cfg->shared.first, cfg->shared.last);
+		         cfg->local.first, cfg->local.last, cfg->shared.first, cfg->shared.last);
 		return -EINVAL;
 	}
 	return 0;
@@ -93,18 +102,11 @@ ns_init(struct ns *ns, const struct ns_config *cfg, struct backend *be)
 	return idmap_init(&ns->shared_used, range_size(&cfg->shared));
 }
 
-static void
-device_destroy(struct ns *ns, struct ns_device *dev)
-{
-	u32map_del(&ns->devices, dev->bdf);
-	idmap_free(&dev->local);
-	u32map_free(&dev->lmaps);
-	free(dev);
-}
-
 void
 ns_destroy(struct ns *ns)
 {
+	/* Tearing down the process, not the VMs: nothing to record or report. */
+	memset(&ns->hooks, 0, sizeof(ns->hooks));
 	while (ns->nvms) {
 		struct ns_vm *vm = ns->vms[ns->nvms - 1];
 
@@ -117,6 +119,16 @@ ns_destroy(struct ns *ns)
 		ns_vm_destroy(ns, vm);
 	}
 	free(ns->vms);
+	{
+		size_t it = 0;
+		void *d;
+
+		while (u32map_next(&ns->devices, &it, NULL, &d)) {
+			idmap_free(&((struct ns_device *)d)->local);
+			u32map_free(&((struct ns_device *)d)->lmaps);
+			free(d);
+		}
+	}
 	idmap_free(&ns->shared_used);
 	u32map_free(&ns->shared_maps);
 	u32map_free(&ns->devices);
@@ -181,7 +193,7 @@ void
 ns_bdf_format(uint32_t bdf, char out[NS_BDF_LEN + 1])
 {
 	snprintf(out, NS_BDF_LEN + 1, "%04x:%02x:%02x.%x", bdf >> 16, (bdf >> 8) & 0xff,
-		 (bdf >> 3) & 0x1f, bdf & 7);
+	         (bdf >> 3) & 0x1f, bdf & 7);
 }
 
 int
@@ -248,8 +260,8 @@ ns_vm_find(const struct ns *ns, const char *name)
 
 int
 ns_vm_create(struct ns *ns, const char *name, const char *uuid, enum ns_mode mode,
-	     const struct ns_owner *owner, const char *cgroup, struct ns_vm **out,
-	     struct ns_err *err)
+             const struct ns_owner *owner, const char *cgroup, struct ns_vm **out,
+             struct ns_err *err)
 {
 	struct ns_vm *vm;
 	bool found;
@@ -287,6 +299,11 @@ ns_vm_create(struct ns *ns, const char *name, const char *uuid, enum ns_mode mod
 	ns->nvms++;
 	if (out)
 		*out = vm;
+	if (!ns->replaying && ns->hooks.record) {
+		uint8_t rec[REC_BUF_MAX];
+
+		emit(ns, rec, rec_vm(rec, vm));
+	}
 	return 0;
 }
 
@@ -307,6 +324,25 @@ ns_vm_device(const struct ns_vm *vm, uint32_t bdf)
 	return NULL;
 }
 
+/* Devices outlive their assignments, idle, so that a device's local next-fit position
+ * survives release and re-assignment (invariant 8). */
+struct ns_device *
+ns_device_get(struct ns *ns, uint32_t bdf)
+{
+	struct ns_device *dev = ns_device_find(ns, bdf);
+
+	if (dev)
+		return dev;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev || u32map_put(&ns->devices, bdf, dev) < 0) {
+		free(dev);
+		return NULL;
+	}
+	dev->bdf = bdf;
+	u32map_init(&dev->lmaps);
+	return dev;
+}
+
 int
 ns_device_assign(struct ns *ns, struct ns_vm *vm, uint32_t bdf, bool shared, struct ns_err *err)
 {
@@ -314,51 +350,42 @@ ns_device_assign(struct ns *ns, struct ns_vm *vm, uint32_t bdf, bool shared, str
 	const struct ns_vm_dev *held = ns_vm_device(vm, bdf);
 	struct ns_vm_dev *nd;
 	char name[NS_BDF_LEN + 1], why[128] = "";
-	int r;
+	uint8_t rec[REC_BUF_MAX];
 
 	ns_bdf_format(bdf, name);
 	if (held) {
 		if (held->shared == shared)
 			return 0;
 		return fail(err, PROTO_E_CONFLICT, "shared",
-			    "device %s is already assigned to %s %s", name, vm->name,
-			    held->shared ? "shared" : "exclusively");
+		            "device %s is already assigned to %s %s", name, vm->name,
+		            held->shared ? "shared" : "exclusively");
 	}
-	if (dev && !dev->shared)
+	if (dev && dev->nvms && !dev->shared)
 		return fail(err, PROTO_E_CONFLICT, "device",
-			    "device %s is assigned exclusively to another VM", name);
-	if (dev && !shared)
+		            "device %s is assigned exclusively to another VM", name);
+	if (dev && dev->nvms && !shared)
 		return fail(err, PROTO_E_CONFLICT, "device",
-			    "device %s is shared by other VMs and cannot be assigned exclusively",
-			    name);
-	r = ns->be->ops->device_probe(ns->be, bdf, shared, why, sizeof(why));
-	if (r < 0)
+		            "device %s is shared by other VMs and cannot be assigned exclusively",
+		            name);
+	if (!ns->replaying && ns->be->ops->device_probe(ns->be, bdf, shared, why, sizeof(why)) < 0)
 		return fail(err, PROTO_E_KERNEL, "device", "device %s refused: %s", name, why);
 	nd = realloc(vm->devs, (vm->ndevs + 1) * sizeof(*vm->devs));
 	if (!nd)
 		return fail(err, PROTO_E_INTERNAL, NULL, "out of memory");
 	vm->devs = nd;
-	if (!dev) {
-		dev = calloc(1, sizeof(*dev));
-		if (!dev || u32map_put(&ns->devices, bdf, dev) < 0) {
-			free(dev);
-			return fail(err, PROTO_E_INTERNAL, NULL, "out of memory");
-		}
-		dev->bdf = bdf;
-		dev->shared = shared;
-		u32map_init(&dev->lmaps);
-		/* Shared devices never carry local PASIDs (invariant 2): no table for them. */
-		if (!shared && idmap_init(&dev->local, range_size(&ns->cfg.local)) < 0) {
-			device_destroy(ns, dev);
-			return fail(err, PROTO_E_INTERNAL, NULL, "out of memory");
-		}
-	}
+	dev = ns_device_get(ns, bdf);
+	/* Shared devices never carry local PASIDs (invariant 2): no table for them. */
+	if (!dev || (!shared && !dev->local.level[0] &&
+	             idmap_init(&dev->local, range_size(&ns->cfg.local)) < 0))
+		return fail(err, PROTO_E_INTERNAL, NULL, "out of memory");
+	dev->shared = shared;
 	dev->nvms++;
 	if (!shared)
 		dev->owner = vm;
 	vm->devs[vm->ndevs].dev = dev;
 	vm->devs[vm->ndevs].shared = shared;
 	vm->ndevs++;
+	emit(ns, rec, rec_dev(rec, vm->name, bdf, shared));
 	return 0;
 }
 
@@ -371,8 +398,7 @@ vm_drop_device(struct ns *ns, struct ns_vm *vm, unsigned idx)
 	vm->ndevs--;
 	if (dev->owner == vm)
 		dev->owner = NULL;
-	if (--dev->nvms == 0)
-		device_destroy(ns, dev);
+	dev->nvms--;
 }
 
 int
@@ -388,13 +414,18 @@ ns_device_release(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *
 			continue;
 		if (!vm->devs[i].shared && dev->lmaps.count)
 			return fail(err, PROTO_E_CONFLICT, "device",
-				    "device %s still has %zu local PASID(s) of %s", name,
-				    dev->lmaps.count, vm->name);
+			            "device %s still has %zu local PASID(s) of %s", name,
+			            dev->lmaps.count, vm->name);
 		vm_drop_device(ns, vm, i);
+		{
+			uint8_t rec[REC_BUF_MAX];
+
+			emit(ns, rec, rec_undev(rec, vm->name, bdf));
+		}
 		return 0;
 	}
 	return fail(err, PROTO_E_NOT_FOUND, "device", "device %s is not assigned to %s", name,
-		    vm->name);
+	            vm->name);
 }
 
 /* ---- mappings ---- */
@@ -403,7 +434,7 @@ ns_device_release(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *
  * every map, so nothing here can fail. */
 static struct ns_mapping *
 map_add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, uint32_t g,
-	uint32_t h, struct ns_mapping *m)
+        uint32_t h, struct ns_mapping *m)
 {
 	m->vm = vm;
 	m->dev = type == NS_TYPE_LOCAL ? dev : NULL;
@@ -456,35 +487,35 @@ guest_free(const struct ns *ns, const struct ns_vm *vm, uint32_t g)
  * mostly confirms the search) and by ns_insert (where it is the only check). */
 static int
 check_slot(const struct ns *ns, const struct ns_vm *vm, enum ns_type type,
-	   const struct ns_device *dev, uint32_t g, uint32_t h, struct ns_err *err)
+           const struct ns_device *dev, uint32_t g, uint32_t h, struct ns_err *err)
 {
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
 
 	if (type == NS_TYPE_LOCAL) {
 		if (g != h || !in_range(loc, h))
 			return fail(err, PROTO_E_OUT_OF_RANGE, "gpasid",
-				    "local PASID %u outside the local range %u-%u", h, loc->first,
-				    loc->last);
+			            "local PASID %u outside the local range %u-%u", h, loc->first,
+			            loc->last);
 		if (!guest_free(ns, vm, g))
 			return fail(err, PROTO_E_CONFLICT, "gpasid",
-				    "gPASID %u is already used in %s", g, vm->name);
+			            "gPASID %u is already used in %s", g, vm->name);
 		if (u32map_get(&dev->lmaps, h))
 			return fail(err, PROTO_E_CONFLICT, "gpasid",
-				    "PASID %u is already used on the device", h);
+			            "PASID %u is already used on the device", h);
 		return 0;
 	}
 	if (vm->mode == NS_MODE_IDENTITY ? (g != h || !in_range(sh, g)) : !in_range(loc, g))
 		return fail(err, PROTO_E_OUT_OF_RANGE, "gpasid",
-			    "gPASID %u outside the %s range %u-%u", g,
-			    vm->mode == NS_MODE_IDENTITY ? "shared" : "guest",
-			    vm->mode == NS_MODE_IDENTITY ? sh->first : loc->first,
-			    vm->mode == NS_MODE_IDENTITY ? sh->last : loc->last);
+		            "gPASID %u outside the %s range %u-%u", g,
+		            vm->mode == NS_MODE_IDENTITY ? "shared" : "guest",
+		            vm->mode == NS_MODE_IDENTITY ? sh->first : loc->first,
+		            vm->mode == NS_MODE_IDENTITY ? sh->last : loc->last);
 	if (!in_range(sh, h))
 		return fail(err, PROTO_E_OUT_OF_RANGE, "hpasid",
-			    "hPASID %u outside the shared range %u-%u", h, sh->first, sh->last);
+		            "hPASID %u outside the shared range %u-%u", h, sh->first, sh->last);
 	if (!guest_free(ns, vm, g))
 		return fail(err, PROTO_E_CONFLICT, "gpasid", "gPASID %u is already used in %s", g,
-			    vm->name);
+		            vm->name);
 	if (idmap_test(&ns->shared_used, h - sh->first))
 		return fail(err, PROTO_E_CONFLICT, "gpasid", "hPASID %u is already taken", h);
 	return 0;
@@ -531,7 +562,7 @@ choose(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct n
 			off = find_free_both(&dev->local, &vm->guest, 0);
 		if (off < 0)
 			return fail(err, PROTO_E_EXHAUSTED, "count",
-				    "no free local PASID left on the device for %s", vm->name);
+			            "no free local PASID left on the device for %s", vm->name);
 		*g = *h = loc->first + (uint32_t)off;
 		dev->local_cursor = advance((uint32_t)off, range_size(loc));
 		return 0;
@@ -543,7 +574,7 @@ choose(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct n
 	off = idmap_find_free_wrap(&ns->shared_used, ns->shared_cursor);
 	if (off < 0)
 		return fail(err, PROTO_E_EXHAUSTED, "count",
-			    "no free PASID left in the shared range");
+		            "no free PASID left in the shared range");
 	*h = sh->first + (uint32_t)off;
 	ns->shared_cursor = advance((uint32_t)off, range_size(sh));
 	if (vm->mode == NS_MODE_IDENTITY) {
@@ -557,14 +588,14 @@ choose(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct n
 	off = idmap_find_free(&vm->guest, 0);
 	if (off < 0)
 		return fail(err, PROTO_E_EXHAUSTED, "count", "no free guest PASID left in %s",
-			    vm->name);
+		            vm->name);
 	*g = loc->first + (uint32_t)off;
 	return 0;
 }
 
 static int
 reserve(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, unsigned n,
-	struct ns_err *err)
+        struct ns_err *err)
 {
 	if (u32map_reserve(&vm->maps, n) < 0 ||
 	    u32map_reserve(type == NS_TYPE_LOCAL ? &dev->lmaps : &ns->shared_maps, n) < 0)
@@ -595,7 +626,7 @@ local_device(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *err)
 
 int
 ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct ns_mapping **out,
-	 struct ns_err *err)
+         struct ns_err *err)
 {
 	struct ns_device *dev = NULL;
 	uint32_t shared_cursor = ns->shared_cursor, local_cursor = 0;
@@ -603,7 +634,7 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 
 	if (req->count < 1 || req->count > PROTO_MAX_COUNT)
 		return fail(err, PROTO_E_INVALID_PARAMS, "count", "count must be 1-%d",
-			    PROTO_MAX_COUNT);
+		            PROTO_MAX_COUNT);
 	if (req->type == NS_TYPE_LOCAL) {
 		dev = local_device(ns, vm, req->bdf, err);
 		if (!dev)
@@ -613,7 +644,7 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 	if (reserve(ns, vm, req->type, dev, req->count, err) < 0)
 		return -1;
 	for (done = 0; done < req->count; done++) {
-		uint32_t g, h;
+		uint32_t g = 0, h = 0;
 		struct ns_mapping *m;
 
 		if (choose(ns, vm, req, dev, done, &g, &h, err) < 0 ||
@@ -625,6 +656,16 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 			goto undo;
 		}
 		out[done] = map_add(ns, vm, req->type, dev, g, h, m);
+	}
+	if (!ns->replaying && ns->hooks.record) {
+		uint8_t rec[REC_BUF_MAX];
+
+		for (unsigned i = 0; i < done; i++)
+			emit(ns, rec, rec_map(rec, out[i]));
+		if (dev)
+			emit(ns, rec, rec_lcursor(rec, dev->bdf, dev->local_cursor));
+		else
+			emit(ns, rec, rec_cursor(rec, ns->shared_cursor));
 	}
 	return 0;
 undo:
@@ -638,7 +679,7 @@ undo:
 
 int
 ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint32_t gpasid,
-	  uint32_t hpasid, struct ns_mapping **out, struct ns_err *err)
+          uint32_t hpasid, struct ns_mapping **out, struct ns_err *err)
 {
 	struct ns_device *dev = NULL;
 	struct ns_mapping *m;
@@ -654,6 +695,11 @@ ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint
 	m = map_add(ns, vm, type, dev, gpasid, hpasid, m);
 	if (out)
 		*out = m;
+	if (!ns->replaying && ns->hooks.record) {
+		uint8_t rec[REC_BUF_MAX];
+
+		emit(ns, rec, rec_map(rec, m));
+	}
 	return 0;
 }
 
@@ -670,8 +716,13 @@ map_release(struct ns *ns, struct ns_mapping *m, struct ns_err *err)
 
 		if (r < 0)
 			return fail(err, PROTO_E_KERNEL, "gpasid", "detaching PASID %u failed: %s",
-				    m->hpasid, why);
+			            m->hpasid, why);
 		m->attached = false;
+	}
+	if (!ns->replaying && ns->hooks.record) {
+		uint8_t rec[REC_BUF_MAX];
+
+		emit(ns, rec, rec_unmap(rec, m->vm->name, m->gpasid));
 	}
 	map_remove(ns, m);
 	return 0;
@@ -684,7 +735,7 @@ ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
 
 	if (!m)
 		return fail(err, PROTO_E_NOT_FOUND, "gpasid", "gPASID %u is not allocated in %s",
-			    gpasid, vm->name);
+		            gpasid, vm->name);
 	return map_release(ns, m, err);
 }
 
@@ -703,12 +754,19 @@ ns_vm_destroy(struct ns *ns, struct ns_vm *vm)
 	free(all);
 	if (vm->maps.count)
 		return freed;
+	if (!ns->replaying && ns->hooks.record) {
+		uint8_t rec[REC_BUF_MAX];
+
+		emit(ns, rec, rec_unvm(rec, vm->name));
+	}
+	if (ns->hooks.vm_gone)
+		ns->hooks.vm_gone(ns->hooks.ctx, vm);
 	while (vm->ndevs)
 		vm_drop_device(ns, vm, vm->ndevs - 1);
 	slot = vm_slot(ns, vm->name, &found);
 	if (found) {
 		memmove(&ns->vms[slot], &ns->vms[slot + 1],
-			(ns->nvms - slot - 1) * sizeof(*ns->vms));
+		        (ns->nvms - slot - 1) * sizeof(*ns->vms));
 		ns->nvms--;
 	}
 	u32map_free(&vm->maps);
@@ -797,7 +855,7 @@ ns_shared_free(const struct ns *ns)
 
 static int
 check_mapping(const struct ns *ns, const struct ns_vm *vm, const struct ns_mapping *m, char *why,
-	      size_t whylen)
+              size_t whylen)
 {
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
 	uint32_t max = (1U << ns->cfg.pasid_bits) - 1;
@@ -889,12 +947,12 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 				BROKEN("invariant 2: device held both shared and exclusively");
 			holders += vd != NULL;
 		}
-		if (holders != dev->nvms || holders == 0 || (!dev->shared && holders != 1))
+		if (holders != dev->nvms || (!dev->shared && holders > 1))
 			BROKEN("invariant 2: a device is held by %u VMs (counted %u, shared %d)",
 			       holders, dev->nvms, dev->shared);
 		if (dev->shared && dev->lmaps.count)
 			BROKEN("invariant 2: local PASIDs on a shared device");
-		if (!dev->shared && dev->lmaps.count != dev->local.used)
+		if (dev->lmaps.count != dev->local.used || (dev->lmaps.count && !dev->owner))
 			BROKEN("invariant 2: device local table disagrees with its index");
 	}
 	return 0;

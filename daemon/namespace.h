@@ -4,6 +4,7 @@
 #define PASIDD_NAMESPACE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -26,7 +27,7 @@ struct ns_range {
 
 /* A failed operation's reason, turned into a protocol error at the edge. */
 struct ns_err {
-	int code;	   /* PROTO_E_* */
+	int code;          /* PROTO_E_* */
 	const char *param; /* the parameter at fault, or NULL */
 	char message[160];
 };
@@ -65,13 +66,14 @@ struct ns_vm {
 	struct ns_vm_dev *devs;
 	unsigned ndevs;
 	unsigned nlocal;
+	void *watch; /* the daemon's owner watch */
 };
 
 struct ns_device {
 	uint32_t bdf; /* domain<<16 | bus<<8 | dev<<3 | fn */
 	bool shared;
 	struct ns_vm *owner;   /* exclusive devices */
-	unsigned nvms;	       /* VMs holding it (1 for exclusive) */
+	unsigned nvms;         /* VMs holding it (1 for exclusive) */
 	struct idmap local;    /* local PASIDs in use on it, lazily sized */
 	struct u32map lmaps;   /* local hpasid -> struct ns_mapping */
 	uint32_t local_cursor; /* next-fit position within the local range */
@@ -83,13 +85,24 @@ struct ns_config {
 	struct ns_range shared;
 };
 
+/* What the daemon layer hears of the namespace's changes. */
+struct ns_hooks {
+	/* A change record (record.h) to make durable before the change is acknowledged. */
+	void (*record)(void *ctx, const void *rec, size_t len);
+	/* A VM is about to be freed. */
+	void (*vm_gone)(void *ctx, struct ns_vm *vm);
+	void *ctx;
+};
+
 struct ns {
 	struct ns_config cfg;
+	struct ns_hooks hooks;
+	bool replaying; /* applying journal records: no hooks, no backend probes */
 	struct backend *be;
 	struct idmap shared_used;  /* indexed by hpasid - shared.first */
 	struct u32map shared_maps; /* hpasid -> struct ns_mapping */
-	uint32_t shared_cursor;	   /* next-fit position (offset within the shared range) */
-	struct ns_vm **vms;	   /* sorted by name */
+	uint32_t shared_cursor;    /* next-fit position (offset within the shared range) */
+	struct ns_vm **vms;        /* sorted by name */
 	unsigned nvms, vms_cap;
 	struct u32map devices; /* bdf -> struct ns_device */
 	uint32_t nlocal;       /* local mappings on all devices */
@@ -111,16 +124,18 @@ const char *ns_type_name(enum ns_type t);
 
 struct ns_vm *ns_vm_find(const struct ns *ns, const char *name);
 int ns_vm_create(struct ns *ns, const char *name, const char *uuid, enum ns_mode mode,
-		 const struct ns_owner *owner, const char *cgroup, struct ns_vm **out,
-		 struct ns_err *err);
+                 const struct ns_owner *owner, const char *cgroup, struct ns_vm **out,
+                 struct ns_err *err);
 /* Detaches and frees every PASID of the VM, releases its devices, destroys it. Returns the
  * number of PASIDs freed. */
 unsigned ns_vm_destroy(struct ns *ns, struct ns_vm *vm);
 
 struct ns_device *ns_device_find(const struct ns *ns, uint32_t bdf);
+/* Finds or creates the (possibly idle) device; NULL on ENOMEM. */
+struct ns_device *ns_device_get(struct ns *ns, uint32_t bdf);
 const struct ns_vm_dev *ns_vm_device(const struct ns_vm *vm, uint32_t bdf);
 int ns_device_assign(struct ns *ns, struct ns_vm *vm, uint32_t bdf, bool shared,
-		     struct ns_err *err);
+                     struct ns_err *err);
 int ns_device_release(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *err);
 
 /* An allocation request. gpasid < 0: let the namespace choose. */
@@ -133,10 +148,10 @@ struct ns_alloc_req {
 
 /* All or nothing: on success out[0..count-1] hold the new mappings. */
 int ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req,
-	     struct ns_mapping **out, struct ns_err *err);
+             struct ns_mapping **out, struct ns_err *err);
 /* Inserts one mapping with every number given: the replay path. Checks every rule. */
 int ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint32_t gpasid,
-	      uint32_t hpasid, struct ns_mapping **out, struct ns_err *err);
+              uint32_t hpasid, struct ns_mapping **out, struct ns_err *err);
 int ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err);
 
 struct ns_mapping *ns_lookup_gpasid(const struct ns_vm *vm, uint32_t gpasid);

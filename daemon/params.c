@@ -21,7 +21,7 @@ params_only(struct rpc_call *c, struct json_object *params, const char *const *n
 			known = !strcmp(*n, key);
 		if (!known)
 			return rpc_fail(c, PROTO_E_INVALID_PARAMS, key, "unknown parameter '%.64s'",
-					key);
+			                key);
 	}
 	return 0;
 }
@@ -45,7 +45,7 @@ missing(struct rpc_call *c, const char *name)
 
 int
 param_str(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-	  const char **out)
+          const char **out)
 {
 	struct json_object *v = member(params, name);
 
@@ -58,13 +58,13 @@ param_str(struct rpc_call *c, struct json_object *params, const char *name, bool
 	/* Strings with embedded NULs would be cut short by every C consumer. */
 	if (strlen(*out) != (size_t)json_object_get_string_len(v))
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name, "'%s' contains a NUL character",
-				name);
+		                name);
 	return 0;
 }
 
 int
 param_int(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-	  int64_t min, int64_t max, int64_t *out)
+          int64_t min, int64_t max, int64_t *out)
 {
 	struct json_object *v = member(params, name);
 	int64_t n;
@@ -78,8 +78,8 @@ param_int(struct rpc_call *c, struct json_object *params, const char *name, bool
 	/* json-c clamps numbers beyond int64 and keeps large positive ones as uint64. */
 	if (n < min || n > max || json_object_get_uint64(v) > (uint64_t)INT64_MAX)
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name,
-				"'%s' must be an integer from %lld to %lld", name, (long long)min,
-				(long long)max);
+		                "'%s' must be an integer from %lld to %lld", name, (long long)min,
+		                (long long)max);
 	*out = n;
 	return 0;
 }
@@ -93,14 +93,14 @@ param_bool(struct rpc_call *c, struct json_object *params, const char *name, boo
 		return 0;
 	if (!json_object_is_type(v, json_type_boolean))
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name, "'%s' must be true or false",
-				name);
+		                name);
 	*out = json_object_get_boolean(v);
 	return 0;
 }
 
 int
 param_enum(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-	   const char *const *choices, int *out)
+           const char *const *choices, int *out)
 {
 	const char *s;
 
@@ -115,12 +115,12 @@ param_enum(struct rpc_call *c, struct json_object *params, const char *name, boo
 		}
 	}
 	return rpc_fail(c, PROTO_E_INVALID_PARAMS, name, "'%s' must be %s%s%s", name, choices[0],
-			choices[1] ? " or " : "", choices[1] ? choices[1] : "");
+	                choices[1] ? " or " : "", choices[1] ? choices[1] : "");
 }
 
 int
 param_bdf(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-	  uint32_t *out)
+          uint32_t *out)
 {
 	const char *s;
 
@@ -130,7 +130,7 @@ param_bdf(struct rpc_call *c, struct json_object *params, const char *name, bool
 		return 0;
 	if (ns_bdf_parse(s, out) < 0)
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name,
-				"'%s' must be a PCI address DDDD:BB:DD.F", name);
+		                "'%s' must be a PCI address DDDD:BB:DD.F", name);
 	return 1;
 }
 
@@ -149,8 +149,8 @@ param_vm(struct rpc_call *c, struct json_object *params, struct ns_vm **out)
 		return -1;
 	if (!ns_vm_name_valid(name))
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "vm",
-				"'vm' must be 1-64 characters [A-Za-z0-9._:@+-] starting with a "
-				"letter or digit");
+		                "'vm' must be 1-64 characters [A-Za-z0-9._:@+-] starting with a "
+		                "letter or digit");
 	*out = ns_vm_find(&c->d->ns, name);
 	if (!*out)
 		return rpc_fail(c, PROTO_E_NOT_FOUND, "vm", "no VM named '%s'", name);
@@ -158,6 +158,6 @@ param_vm(struct rpc_call *c, struct json_object *params, struct ns_vm **out)
 	 * VM can be probed through different errors. */
 	if (!peer_may_use(c, *out))
 		return rpc_fail(c, PROTO_E_PERMISSION, "vm", "VM '%s' belongs to another user",
-				name);
+		                name);
 	return 0;
 }

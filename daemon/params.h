@@ -13,17 +13,17 @@ struct ns_vm;
 int params_only(struct rpc_call *c, struct json_object *params, const char *const *names);
 /* *out = NULL when absent and not required. */
 int param_str(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-	      const char **out);
+              const char **out);
 /* An integer in [min, max]; *out = -1 when absent and not required. */
 int param_int(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-	      int64_t min, int64_t max, int64_t *out);
+              int64_t min, int64_t max, int64_t *out);
 /* *out untouched when absent. */
 int param_bool(struct rpc_call *c, struct json_object *params, const char *name, bool *out);
 /* One of `choices` (NULL-terminated): *out = its index, untouched when absent. */
 int param_enum(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-	       const char *const *choices, int *out);
+               const char *const *choices, int *out);
 int param_bdf(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-	      uint32_t *out);
+              uint32_t *out);
 /* "vm": a valid name of an existing VM the peer may act on (1003 / 1005 otherwise). */
 int param_vm(struct rpc_call *c, struct json_object *params, struct ns_vm **out);
 /* Whether the peer may act on vm. */

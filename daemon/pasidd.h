@@ -2,6 +2,7 @@
 #ifndef PASIDD_PASIDD_H
 #define PASIDD_PASIDD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -12,6 +13,8 @@
 struct event_base;
 struct backend;
 struct server;
+struct journal;
+struct event;
 
 struct pasidd {
 	struct pasidd_config cfg;
@@ -20,7 +23,12 @@ struct pasidd {
 	struct ns ns;
 	struct server *srv;
 	struct timespec started; /* CLOCK_MONOTONIC */
-	gid_t admin_gid;	 /* (gid_t)-1: only uid 0 is admin */
+	gid_t admin_gid;         /* (gid_t)-1: only uid 0 is admin */
+	struct journal *journal;
+	struct event *commit_ev; /* runs last in a loop turn: the group commit */
+	bool commit_scheduled;   /* changes wait in the journal; answers wait for them */
+	double replay_ms;        /* start-up replay time */
+	char state_error[256];   /* why the state could not be replayed */
 };
 
 #endif

@@ -49,7 +49,7 @@ peer_from_socket(int fd, gid_t admin_gid, struct peer *p)
 	p->uid = cred.uid;
 	p->gid = cred.gid;
 	p->admin = cred.uid == 0 || (admin_gid != (gid_t)-1 &&
-				     (cred.gid == admin_gid || pid_in_group(cred.pid, admin_gid)));
+	                             (cred.gid == admin_gid || pid_in_group(cred.pid, admin_gid)));
 	return 0;
 }
 
@@ -74,9 +74,9 @@ proc_starttime(pid_t pid, uint64_t *start)
 		return -EINVAL;
 	/* After ')' come field 3 (state) .. : starttime is the 20th of those. */
 	if (sscanf(p + 1,
-		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-		   "%*d %*d %llu",
-		   &v) != 1)
+	           " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+	           "%*d %*d %llu",
+	           &v) != 1)
 		return -EINVAL;
 	*start = v;
 	return 0;

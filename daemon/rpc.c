@@ -75,7 +75,7 @@ handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req)
 	has_id = json_object_object_get_ex(req, "id", &id);
 	if (has_id && !valid_id(id))
 		return error_response(NULL, PROTO_E_INVALID_REQ,
-				      "id must be a string, a number or null", NULL);
+		                      "id must be a string, a number or null", NULL);
 	if (!json_object_object_get_ex(req, "jsonrpc", &ver) ||
 	    !json_object_is_type(ver, json_type_string) ||
 	    strcmp(json_object_get_string(ver), "2.0"))
@@ -87,21 +87,21 @@ handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req)
 	    !json_object_is_type(params, json_type_object) &&
 	    !json_object_is_type(params, json_type_array))
 		return error_response(id, PROTO_E_INVALID_REQ,
-				      "params must be an object or an array", NULL);
+		                      "params must be an object or an array", NULL);
 	m = find_method(json_object_get_string(method));
 	if (!m) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "method not found: %.80s",
-			 json_object_get_string(method));
+		         json_object_get_string(method));
 		return has_id ? error_response(id, PROTO_E_NO_METHOD, msg, NULL) : NULL;
 	}
 	if (json_object_is_type(params, json_type_array)) {
 		rpc_fail(&call, PROTO_E_INVALID_PARAMS, "params",
-			 "params must be given by name (an object)");
+		         "params must be given by name (an object)");
 	} else if (m->fn(&call, params, &result) == 0) {
 		return has_id ? proto_result_new(id, result ? result : json_object_new_object())
-			      : (json_object_put(result), NULL);
+		              : (json_object_put(result), NULL);
 	}
 	json_object_put(result);
 	if (!has_id) {

@@ -23,7 +23,7 @@ struct rpc_call {
 };
 
 typedef int (*rpc_method_fn)(struct rpc_call *c, struct json_object *params,
-			     struct json_object **result);
+                             struct json_object **result);
 
 struct rpc_method {
 	const char *name;
@@ -36,7 +36,7 @@ extern const struct rpc_method rpc_methods[];
 /* Handles one framed message. Returns the response (object or batch array) to send, or
  * NULL when there is nothing to send (notifications only). */
 struct json_object *rpc_handle(struct pasidd *d, const struct peer *peer, const char *line,
-			       size_t len);
+                               size_t len);
 
 /* Sets the call's error; returns -1 for `return rpc_fail(...)`. */
 int rpc_fail(struct rpc_call *c, int code, const char *param, const char *fmt, ...)

@@ -10,6 +10,7 @@
 #include "pasidd.h"
 #include "peer.h"
 #include "rpc.h"
+#include "state.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -43,6 +44,8 @@ struct conn {
 	bool eof;     /* the peer will send no more */
 	bool closing; /* close once the output is written */
 	bool paused;  /* reading stopped until the output drains */
+	bool held;    /* answers wait for the group commit */
+	struct conn *held_next;
 };
 
 struct server {
@@ -51,6 +54,7 @@ struct server {
 	char *path;    /* the socket file we created, NULL when systemd owns it */
 	char *display; /* where we listen, for humans */
 	struct conn *conns;
+	struct conn *held; /* connections whose answers wait for the commit */
 	unsigned nconns;
 };
 
@@ -69,6 +73,13 @@ conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	if (c->held) {
+		struct conn **pp = &srv->held;
+
+		while (*pp != c)
+			pp = &(*pp)->held_next;
+		*pp = c->held_next;
+	}
 	for (unsigned i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
 	event_free(c->rev);
@@ -160,7 +171,28 @@ conn_process(struct conn *c)
 	/* More complete lines may wait: come back next turn, after the other peers. */
 	if (n == LINES_PER_TURN && !c->paused && !c->closing)
 		event_active(c->rev, EV_READ, 0);
+	/* Nothing leaves before the changes it may reflect are durable (DESIGN.md §5). */
+	if (state_commit_pending(c->srv->d)) {
+		if (!c->held) {
+			c->held = true;
+			c->held_next = c->srv->held;
+			c->srv->held = c;
+		}
+		return;
+	}
 	conn_flush(c);
+}
+
+void
+server_release_held(struct server *srv)
+{
+	while (srv && srv->held) {
+		struct conn *c = srv->held;
+
+		srv->held = c->held_next;
+		c->held = false;
+		conn_flush(c);
+	}
 }
 
 static void
@@ -263,7 +295,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	c->fd = fd;
 	if (peer_from_socket(fd, srv->d->admin_gid, &c->peer) < 0) {
 		log_warn("refusing a connection whose peer cannot be identified: %s",
-			 strerror(errno));
+		         strerror(errno));
 		close(fd);
 		free(c);
 		return;
@@ -348,7 +380,7 @@ create_socket(struct server *srv, const struct pasidd_config *cfg, char *why, si
 
 		if (!g)
 			log_info("group '%s' does not exist; the socket keeps its group",
-				 cfg->socket_group);
+			         cfg->socket_group);
 		else if (chown(sa.sun_path, (uid_t)-1, g->gr_gid) < 0)
 			log_warn("chown %s: %s", sa.sun_path, strerror(errno));
 	}
@@ -374,8 +406,8 @@ server_open(struct pasidd *d, struct server **out, char *why, size_t len)
 		fd = SD_LISTEN_FDS_START;
 		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
 			snprintf(why, len,
-				 "the socket passed by systemd is not a listening Unix "
-				 "stream socket");
+			         "the socket passed by systemd is not a listening Unix "
+			         "stream socket");
 			free(srv);
 			return -EINVAL;
 		}
@@ -391,7 +423,7 @@ server_open(struct pasidd *d, struct server **out, char *why, size_t len)
 		srv->display = strdup(srv->path);
 	}
 	srv->lev = evconnlistener_new(d->base, accept_cb, srv,
-				      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 512, fd);
+	                              LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 512, fd);
 	if (!srv->lev) {
 		snprintf(why, len, "cannot listen: %s", strerror(errno));
 		close(fd);

@@ -1,6 +1,7 @@
 #include "pasid-proto.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,27 @@ is_json_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* json-c's strict mode still takes single-quoted member names; RFC 8259 does not. */
+static bool
+has_single_quote_outside_strings(const char *buf, size_t len)
+{
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_str) {
+			if (buf[i] == '\\')
+				i++;
+			else if (buf[i] == '"')
+				in_str = false;
+		} else if (buf[i] == '"') {
+			in_str = true;
+		} else if (buf[i] == '\'') {
+			return true;
+		}
+	}
+	return false;
+}
+
 int
 proto_parse(const char *buf, size_t len, struct json_object **out)
 {
@@ -36,7 +58,7 @@ proto_parse(const char *buf, size_t len, struct json_object **out)
 	size_t used;
 
 	*out = NULL;
-	if (len > INT32_MAX || memchr(buf, '\0', len))
+	if (len > INT32_MAX || memchr(buf, '\0', len) || has_single_quote_outside_strings(buf, len))
 		return -EBADMSG;
 	tok = json_tokener_new();
 	if (!tok)

@@ -8,10 +8,10 @@
 #include <json-c/json.h>
 
 #define PROTO_DEFAULT_MAX_LINE (64 * 1024)
-#define PROTO_MAX_COUNT	       4096
+#define PROTO_MAX_COUNT        4096
 
 /* JSON-RPC 2.0 standard errors. */
-#define PROTO_E_PARSE	       (-32700)
+#define PROTO_E_PARSE          (-32700)
 #define PROTO_E_INVALID_REQ    (-32600)
 #define PROTO_E_NO_METHOD      (-32601)
 #define PROTO_E_INVALID_PARAMS (-32602)
@@ -19,11 +19,11 @@
 
 /* Application errors (DESIGN.md §4). */
 #define PROTO_E_EXHAUSTED    1001
-#define PROTO_E_QUOTA	     1002
+#define PROTO_E_QUOTA        1002
 #define PROTO_E_NOT_FOUND    1003
 #define PROTO_E_CONFLICT     1004
 #define PROTO_E_PERMISSION   1005
-#define PROTO_E_KERNEL	     1006
+#define PROTO_E_KERNEL       1006
 #define PROTO_E_UNSUPPORTED  1007
 #define PROTO_E_OUT_OF_RANGE 1008
 
@@ -42,7 +42,7 @@ const char *proto_serialize(struct json_object *obj, size_t *len);
  * `data` are taken over. */
 struct json_object *proto_result_new(struct json_object *id, struct json_object *result);
 struct json_object *proto_error_new(struct json_object *id, int code, const char *message,
-				    struct json_object *data);
+                                    struct json_object *data);
 
 /* A growing receive buffer that yields LF-terminated lines. */
 struct proto_linebuf {

@@ -1,0 +1,248 @@
+/* libpasid: client library for the pasidd control protocol (JSON-RPC 2.0 over a Unix socket).
+ *
+ * Every function that can fail returns 0 (or a non-negative count or id) on success and a
+ * negative value on failure. When a `struct pasid_error *` is passed (it may be NULL), it is
+ * filled on failure: with the daemon's JSON-RPC error, or with -errno and strerror() text for
+ * local and transport failures. The library keeps no global state; a handle must not be used
+ * by two threads at once. See libpasid(3). */
+#ifndef LIBPASID_H
+#define LIBPASID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct json_object;
+struct pasid_client;
+
+/* Application error codes sent by the daemon (data.reason in parentheses). */
+#define PASID_E_EXHAUSTED    1001 /* exhausted */
+#define PASID_E_QUOTA        1002 /* quota_exceeded */
+#define PASID_E_NOT_FOUND    1003 /* not_found */
+#define PASID_E_CONFLICT     1004 /* conflict */
+#define PASID_E_PERMISSION   1005 /* permission_denied */
+#define PASID_E_KERNEL       1006 /* kernel_error */
+#define PASID_E_UNSUPPORTED  1007 /* unsupported */
+#define PASID_E_OUT_OF_RANGE 1008 /* out_of_range */
+/* JSON-RPC 2.0 standard error codes. */
+#define PASID_E_PARSE          (-32700)
+#define PASID_E_INVALID_REQ    (-32600)
+#define PASID_E_NO_METHOD      (-32601)
+#define PASID_E_INVALID_PARAMS (-32602)
+#define PASID_E_INTERNAL       (-32603)
+
+#define PASID_VM_NAME_MAX 64 /* characters in a VM name */
+#define PASID_BDF_LEN     12 /* "DDDD:BB:DD.F" */
+#define PASID_UUID_LEN    36
+
+/* "No particular gPASID": let the daemon choose. */
+#define PASID_ANY UINT32_MAX
+
+struct pasid_error {
+	/* The daemon's JSON-RPC error code (1001..1008, -32700..-32000), or -errno for a
+	 * local or transport failure; 0 when there was no error. */
+	int code;
+	char message[256];
+	char reason[32]; /* data.reason, e.g. "not_found"; "" if none */
+	char param[32];  /* data.param, the parameter at fault; "" if none */
+};
+
+enum pasid_type {
+	PASID_TYPE_ANY = 0, /* only as a filter for pasid_list() */
+	PASID_TYPE_SHARED,
+	PASID_TYPE_LOCAL,
+};
+
+enum pasid_mode {
+	PASID_MODE_DEFAULT = 0, /* only for pasid_vm_register(): the daemon's default */
+	PASID_MODE_TRANSLATED,
+	PASID_MODE_IDENTITY,
+};
+
+struct pasid_mapping {
+	uint32_t gpasid;
+	uint32_t hpasid;
+	enum pasid_type type;
+	char device[PASID_BDF_LEN + 1]; /* local mappings only, "" otherwise */
+	char vm[PASID_VM_NAME_MAX + 1]; /* in lookup and list results only, "" otherwise */
+};
+
+struct pasid_device {
+	char device[PASID_BDF_LEN + 1];
+	bool shared;
+};
+
+struct pasid_vm {
+	char vm[PASID_VM_NAME_MAX + 1];
+	char uuid[PASID_UUID_LEN + 1];
+	enum pasid_mode mode;
+	pid_t pid;
+	char *cgroup;    /* owner's cgroup v2 path, "" if unknown; never NULL */
+	uint32_t pasids; /* number of mappings (vm.list, vm.show) */
+	size_t n_devices;
+	struct pasid_device *devices;
+	size_t n_mappings; /* vm.show only, sorted by gPASID */
+	struct pasid_mapping *mappings;
+};
+
+struct pasid_range {
+	uint32_t first;
+	uint32_t last;
+};
+
+struct pasid_status {
+	char version[32];
+	uint64_t uptime_s;
+	char backend[32];
+	unsigned pasid_bits;
+	size_t n_caps;
+	char **caps;
+	struct pasid_range local;
+	struct pasid_range shared;
+	uint64_t used_local;
+	uint64_t used_shared;
+	uint64_t free_shared;
+	uint64_t vms;
+	uint64_t connections;
+};
+
+/* Connection. */
+
+/* Connects to `path`; NULL means $PASIDD_SOCKET if set and not empty, else the compiled-in
+ * default socket. */
+int pasid_connect(const char *path, struct pasid_client **out, struct pasid_error *err);
+/* Wraps an already connected stream socket; the handle owns fd from then on, also on
+ * failure. */
+int pasid_connect_fd(int fd, struct pasid_client **out, struct pasid_error *err);
+/* Closes the socket and frees the handle with every response not yet taken. NULL is fine. */
+void pasid_close(struct pasid_client *c);
+int pasid_fd(const struct pasid_client *c);
+/* The socket path pasid_connect(NULL, ...) would use. */
+const char *pasid_default_socket(void);
+/* Time limit for blocking calls in milliseconds; negative (the default) waits forever. */
+void pasid_set_timeout(struct pasid_client *c, int timeout_ms);
+
+/* Blocking calls. */
+
+/* Sends one request and waits for its response. `params` (a JSON object or NULL) is
+ * borrowed. On success *result is a new reference the caller puts (it may be NULL if the
+ * caller passes result == NULL). Returns 0, -EREMOTEIO if the daemon answered with an error
+ * (described in *err), or -errno. Responses to queued requests that arrive meanwhile are kept
+ * for pasid_response_next(). */
+int pasid_call(struct pasid_client *c, const char *method, struct json_object *params,
+               struct json_object **result, struct pasid_error *err);
+/* Like pasid_call(), and passes the file descriptors fds[0..nfds-1] (SCM_RIGHTS, attached to
+ * the first byte of the request line). params gets "fds": nfds unless it says so already. The
+ * caller keeps its descriptors; the library sends duplicates. */
+int pasid_call_fds(struct pasid_client *c, const char *method, struct json_object *params,
+                   const int *fds, size_t nfds, struct json_object **result,
+                   struct pasid_error *err);
+
+/* Non-blocking use from an event loop. The library never blocks in these functions, whether
+ * or not the socket is O_NONBLOCK. */
+
+/* Sets or clears O_NONBLOCK on the socket. */
+int pasid_set_nonblocking(struct pasid_client *c, bool on);
+/* Queues a request for sending (see pasid_flush()); fds as for pasid_call_fds(), may be NULL
+ * with nfds 0. Returns the request id (>= 1) by which its response is matched, or -errno. */
+int64_t pasid_queue(struct pasid_client *c, const char *method, struct json_object *params,
+                    const int *fds, size_t nfds, struct pasid_error *err);
+/* Writes queued output: 0 when all is sent, -EAGAIN when the socket is full (wait for
+ * POLLOUT and call again), or -errno when the connection failed. */
+int pasid_flush(struct pasid_client *c, struct pasid_error *err);
+/* True while queued output remains unsent. */
+bool pasid_want_write(const struct pasid_client *c);
+/* Reads what the socket holds and matches complete responses to their requests. Returns the
+ * number of responses ready to take, or -errno; after -ECONNRESET (the daemon closed the
+ * connection) every outstanding request has completed with that error. */
+int pasid_receive(struct pasid_client *c, struct pasid_error *err);
+/* Takes one ready response, oldest first: sets *id and returns as pasid_call() would (0,
+ * -EREMOTEIO or -errno, with *result and *err), or -EAGAIN if none is ready. */
+int pasid_response_next(struct pasid_client *c, int64_t *id, struct json_object **result,
+                        struct pasid_error *err);
+/* Takes the response to request `id`: as pasid_call() would, or -EINPROGRESS if it has not
+ * arrived yet, or -ENOENT if no such request is outstanding. */
+int pasid_response_take(struct pasid_client *c, int64_t id, struct json_object **result,
+                        struct pasid_error *err);
+/* Number of requests sent or queued whose response has not been taken. */
+size_t pasid_outstanding(const struct pasid_client *c);
+
+/* Errors. */
+
+/* The data.reason string of an application error code ("not_found" for 1003), or NULL. */
+const char *pasid_error_reason(int code);
+
+/* Typed calls (blocking). Strings are copied; results are plain structs. */
+
+int pasid_daemon_status(struct pasid_client *c, struct pasid_status **out, struct pasid_error *err);
+/* uuid NULL: keep or generate; pid 0: the calling process owns the VM. */
+int pasid_vm_register(struct pasid_client *c, const char *vm, const char *uuid,
+                      enum pasid_mode mode, pid_t pid, struct pasid_vm **out,
+                      struct pasid_error *err);
+int pasid_vm_unregister(struct pasid_client *c, const char *vm, uint32_t *freed,
+                        struct pasid_error *err);
+int pasid_vm_list(struct pasid_client *c, struct pasid_vm **vms, size_t *n,
+                  struct pasid_error *err);
+int pasid_vm_show(struct pasid_client *c, const char *vm, struct pasid_vm **out,
+                  struct pasid_error *err);
+int pasid_device_assign(struct pasid_client *c, const char *vm, const char *device, bool shared,
+                        struct pasid_device *out, struct pasid_error *err);
+int pasid_device_release(struct pasid_client *c, const char *vm, const char *device,
+                         struct pasid_error *err);
+/* One PASID. device: required for PASID_TYPE_LOCAL, NULL for shared; gpasid: PASID_ANY or
+ * the gPASID wanted. */
+int pasid_alloc(struct pasid_client *c, const char *vm, enum pasid_type type, const char *device,
+                uint32_t gpasid, struct pasid_mapping *out, struct pasid_error *err);
+/* `count` PASIDs (1..4096), all or none; with a gpasid, guest PASIDs gpasid, gpasid+1, ...
+ * *maps is an array of *n to release with pasid_mappings_free(). */
+int pasid_alloc_count(struct pasid_client *c, const char *vm, enum pasid_type type,
+                      const char *device, uint32_t gpasid, uint32_t count,
+                      struct pasid_mapping **maps, size_t *n, struct pasid_error *err);
+/* Releases one mapping of a VM (the pasid.free method). */
+int pasid_free(struct pasid_client *c, const char *vm, uint32_t gpasid, struct pasid_error *err);
+int pasid_lookup(struct pasid_client *c, const char *vm, uint32_t gpasid, struct pasid_mapping *out,
+                 struct pasid_error *err);
+/* Admin only. device (may be NULL) picks among devices sharing a local hPASID. */
+int pasid_lookup_hpasid(struct pasid_client *c, uint32_t hpasid, const char *device,
+                        struct pasid_mapping *out, struct pasid_error *err);
+/* vm NULL: every VM the caller may see; type PASID_TYPE_ANY: both types. */
+int pasid_list(struct pasid_client *c, const char *vm, enum pasid_type type,
+               struct pasid_mapping **maps, size_t *n, struct pasid_error *err);
+/* The daemon's OpenRPC document; the caller puts *doc. */
+int pasid_rpc_discover(struct pasid_client *c, struct json_object **doc, struct pasid_error *err);
+
+/* Result decoders, for results taken from the non-blocking path. They return 0 or -EPROTO
+ * when the JSON does not have the documented shape. */
+
+int pasid_parse_status(struct json_object *result, struct pasid_status **out,
+                       struct pasid_error *err);
+int pasid_parse_vm(struct json_object *result, struct pasid_vm **out, struct pasid_error *err);
+int pasid_parse_vms(struct json_object *result, struct pasid_vm **vms, size_t *n,
+                    struct pasid_error *err);
+int pasid_parse_device(struct json_object *result, struct pasid_device *out,
+                       struct pasid_error *err);
+int pasid_parse_mapping(struct json_object *result, struct pasid_mapping *out,
+                        struct pasid_error *err);
+/* Accepts an array of mappings or an object {"mappings": [...]}. */
+int pasid_parse_mappings(struct json_object *result, struct pasid_mapping **maps, size_t *n,
+                         struct pasid_error *err);
+
+const char *pasid_type_name(enum pasid_type type);
+const char *pasid_mode_name(enum pasid_mode mode);
+
+/* Freeing results. All accept NULL. */
+void pasid_status_free(struct pasid_status *st);
+void pasid_vm_free(struct pasid_vm *vm);
+void pasid_vm_list_free(struct pasid_vm *vms, size_t n);
+void pasid_mappings_free(struct pasid_mapping *maps);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

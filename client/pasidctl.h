@@ -1,0 +1,82 @@
+/* pasidctl: shared plumbing of the command groups. */
+#ifndef PASIDCTL_H
+#define PASIDCTL_H
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "libpasid.h"
+
+/* Exit status (pasidctl(8) EXIT STATUS); daemon errors 1001..1008 exit 11..18. */
+#define CTL_EXIT_FAILURE  1
+#define CTL_EXIT_USAGE    2
+#define CTL_EXIT_CONNECT  3
+#define CTL_EXIT_PROTOCOL 4
+
+/* Every command also takes these, so that they may follow the command too. */
+#define CTL_COMMON_OPTIONS                                                                         \
+	{"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'},                        \
+	    {"socket", required_argument, NULL, 's'},                                              \
+	{                                                                                          \
+		NULL, 0, NULL, 0                                                                   \
+	}
+
+struct ctl {
+	const char *socket;
+	bool json;
+	struct pasid_client *client;
+};
+
+struct ctl_cmd {
+	const char *name;
+	int (*run)(struct ctl *ctl, int argc, char **argv);
+};
+
+/* Runs the subcommand named by argv[1] of a group (argv[0] is the group's name). */
+int ctl_dispatch(struct ctl *ctl, const struct ctl_cmd *cmds, const char *usage, int argc,
+                 char **argv);
+/* getopt_long() that handles --help, --json and --socket itself. Returns the next
+ * command-specific option, or -1 at the end of options with *rc = -1, or -1 with *rc the exit
+ * status when the command must stop (0 after --help, 2 after a bad option). */
+int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
+               const struct option *longopts, const char *usage, int *rc);
+/* Prints "pasidctl: <why>" and the usage to stderr; returns 2. */
+int ctl_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A number for an option: decimal or 0x-prefixed hex within [min, max]. */
+int ctl_parse_num(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Calls method with params (taken over, may be NULL). Returns 0 with *result (which the
+ * caller puts), or the exit status after printing the error. */
+int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
+             struct json_object **result);
+/* Same with file descriptors passed along. */
+int ctl_call_fds(struct ctl *ctl, const char *method, struct json_object *params, const int *fds,
+                 size_t nfds, struct json_object **result);
+/* Prints an error from libpasid and returns its exit status. */
+int ctl_error(const struct pasid_error *err);
+void ctl_print_json(struct json_object *obj);
+
+/* An aligned text table. */
+#define CTL_TABLE_MAX_COLS 8
+
+struct ctl_table {
+	size_t ncols;
+	size_t nrows;
+	char **cells; /* nrows * ncols */
+};
+
+void ctl_table_init(struct ctl_table *t, size_t ncols);
+/* Adds a row of ncols strings, copied; NULL or "" shows as "-". */
+void ctl_table_add(struct ctl_table *t, const char *const *cols);
+void ctl_table_print(struct ctl_table *t);
+void ctl_table_free(struct ctl_table *t);
+/* Prints a table of mappings: [VM] GPASID HPASID TYPE DEVICE. */
+void ctl_print_mappings(const struct pasid_mapping *maps, size_t n, bool with_vm);
+
+int ctl_vm(struct ctl *ctl, int argc, char **argv);
+int ctl_device(struct ctl *ctl, int argc, char **argv);
+int ctl_pasid(struct ctl *ctl, int argc, char **argv);
+
+#endif

@@ -1,0 +1,102 @@
+/* Durable record log for the daemon's state directory.
+ *
+ * The journal stores opaque byte records and hands them back, in order, after a crash or
+ * restart. It knows nothing about what the records mean. A record is durable once
+ * journal_commit() has returned 0 for it; nothing else is. The on-disk format and the
+ * crash-safety argument are described at the top of journal.c.
+ *
+ * Life cycle: journal_open() -> journal_replay() (exactly once) -> any number of
+ * journal_append()/journal_commit()/journal_compact() -> journal_close().
+ *
+ * Errors are negative errno values. -EUCLEAN means the state directory is in a shape no
+ * crash of this code can produce (a damaged snapshot with a newer journal beside it, a journal
+ * with a bad header, ...): the daemon must refuse to start rather than guess.
+ *
+ * Not thread-safe: one thread (the event loop) owns a journal. */
+#ifndef PASIDD_JOURNAL_H
+#define PASIDD_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longer records are refused by append (-EMSGSIZE) and treated as corruption by replay. */
+#define JOURNAL_MAX_RECORD (16u << 20)
+
+/* Number of steps journal_compact() goes through; see journal_test_fail_compaction_after(). */
+#define JOURNAL_COMPACT_STEPS 10
+
+struct journal;
+struct journal_snapshot;
+
+struct journal_stats {
+	uint64_t replayed_records; /* records delivered by journal_replay(), snapshot + journal */
+	uint64_t dropped_bytes;    /* torn or corrupt tail cut off the journal by replay */
+	uint64_t journal_bytes;    /* size of the current journal file (committed records) */
+	uint64_t snapshot_bytes;   /* size of the current snapshot file, 0 if there is none */
+	uint64_t generation;
+	int64_t last_compaction_unix; /* when the current snapshot was written; 0 if never */
+};
+
+/* Creates dir (0700; its parent must exist) if needed and takes an exclusive flock on
+ * dir/lock, so two daemons cannot share one state directory: the second gets -EBUSY. Does not
+ * read any state yet. */
+int journal_open(const char *dir, struct journal **out);
+
+/* Replays the newest complete snapshot's records, then the journal of the same generation,
+ * calling cb for each record in order. rec points into a temporary buffer valid only during
+ * the call. Stops cleanly at a torn or corrupt journal tail: everything before it is
+ * delivered, the tail is truncated away (so new appends follow the last good record) and the
+ * dropped byte count is reported in the stats. Stale temporary files and older generations
+ * are deleted. If cb returns <0, replay stops, returns that value and leaves the files alone;
+ * the handle is then only good for journal_close(). Must be called exactly once, after open
+ * and before anything else. */
+int journal_replay(struct journal *j, int (*cb)(void *ctx, const void *rec, size_t len), void *ctx);
+
+/* Buffers one record in memory; nothing is written until journal_commit(). len may be 0.
+ * -EMSGSIZE if len > JOURNAL_MAX_RECORD, -EINVAL before replay, -EBUSY from inside a
+ * compaction's write_state callback, -EIO once the handle is broken (see below). */
+int journal_append(struct journal *j, const void *rec, size_t len);
+
+/* Writes all buffered records with one write() and one fdatasync(); 0 if nothing is pending.
+ * On failure returns -errno, drops the buffered records (they are NOT durable: the caller
+ * fails those requests) and truncates the file back to the last committed size. If even that
+ * rollback fails, the handle is broken: every later append/commit/compact returns -EIO and
+ * the daemon must restart (replay then recovers the last committed state). */
+int journal_commit(struct journal *j);
+
+/* Buffered bytes not yet committed (framing included). */
+size_t journal_pending(const struct journal *j);
+
+/* Drops buffered records beyond `keep`, a value journal_pending() returned earlier with no
+ * commit since, so a request that fails half-way can take back the records it appended
+ * without disturbing those of other requests in the same group commit. -EINVAL if keep is
+ * larger than what is pending. */
+int journal_discard_pending(struct journal *j, size_t keep);
+
+/* Compaction: commits pending records, then writes a new snapshot of generation g+1 by
+ * calling write_state(ctx, w), which calls journal_snapshot_add(w, rec, len) for every record
+ * that rebuilds the live state (a non-negative return means success); then switches
+ * atomically to (snapshot g+1, empty journal g+1) and removes generation g's files. A crash
+ * at any point recovers to either the old or the new generation with nothing lost. On an
+ * ordinary failure the journal stays usable on generation g. */
+int journal_snapshot_add(struct journal_snapshot *w, const void *rec, size_t len);
+int journal_compact(struct journal *j, int (*write_state)(void *ctx, struct journal_snapshot *w),
+                    void *ctx);
+
+/* True when the journal has outgrown its snapshot: journal bytes > max(1 MiB, 2 x snapshot
+ * bytes), so compaction keeps start-up time and disk use proportional to the live state. */
+bool journal_should_compact(const struct journal *j);
+
+void journal_get_stats(const struct journal *j, struct journal_stats *st);
+
+/* Releases the lock and all memory. Records appended but not committed are discarded, never
+ * written: only journal_commit() makes anything durable. NULL is allowed. */
+void journal_close(struct journal *j);
+
+/* Test hook: make the next compaction stop (return -EIO, as if the process died) right after
+ * step n (1..JOURNAL_COMPACT_STEPS), leaving the files as they are at that point; the handle
+ * is then broken, as after a crash. 0 disables. The steps are listed in journal.c. */
+void journal_test_fail_compaction_after(struct journal *j, int step);
+
+#endif

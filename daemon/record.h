@@ -1,0 +1,44 @@
+/* The namespace's changes as journal records, and their replay. A compact little-endian
+ * binary form: start-up replays up to a million of them, so each must decode in well under
+ * a microsecond. */
+#ifndef PASIDD_RECORD_H
+#define PASIDD_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ns;
+struct ns_vm;
+struct ns_mapping;
+
+enum rec_op {
+	REC_VM = 1,  /* a VM and its owner */
+	REC_UNVM,    /* a VM gone, with everything it held */
+	REC_DEV,     /* device assigned to a VM */
+	REC_UNDEV,   /* device released */
+	REC_MAP,     /* one mapping */
+	REC_UNMAP,   /* one mapping freed */
+	REC_CURSOR,  /* the shared range's next-fit position */
+	REC_LCURSOR, /* a device's local next-fit position */
+};
+
+#define REC_BUF_MAX 4608 /* larger than any record */
+
+size_t rec_vm(uint8_t *buf, const struct ns_vm *vm);
+size_t rec_unvm(uint8_t *buf, const char *vm);
+size_t rec_dev(uint8_t *buf, const char *vm, uint32_t bdf, bool shared);
+size_t rec_undev(uint8_t *buf, const char *vm, uint32_t bdf);
+size_t rec_map(uint8_t *buf, const struct ns_mapping *m);
+size_t rec_unmap(uint8_t *buf, const char *vm, uint32_t gpasid);
+size_t rec_cursor(uint8_t *buf, uint32_t cursor);
+size_t rec_lcursor(uint8_t *buf, uint32_t bdf, uint32_t cursor);
+
+/* Applies one record to ns (which must be replaying). 0, or -EUCLEAN with why. */
+int rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen);
+
+/* Every record that rebuilds ns from nothing, in an order rec_apply accepts. */
+int rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t len),
+                 void *ctx);
+
+#endif

@@ -1,0 +1,214 @@
+#include "state.h"
+#include "journal.h"
+#include "log.h"
+#include "owner.h"
+#include "pasidd.h"
+#include "record.h"
+#include "server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Loop priorities: connections and owner exits run first; the commit runs after every
+ * other event of the turn, so that one fdatasync covers all of their changes. */
+#define PRIO_COMMIT 2
+
+static int
+replay_one(void *ctx, const void *rec, size_t len)
+{
+	struct pasidd *d = ctx;
+	char why[256];
+
+	if (rec_apply(&d->ns, rec, len, why, sizeof(why)) < 0) {
+		snprintf(d->state_error, sizeof(d->state_error), "%s", why);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+static int
+snapshot_add(void *ctx, const void *rec, size_t len)
+{
+	return journal_snapshot_add(ctx, rec, len);
+}
+
+static int
+write_state(void *ctx, struct journal_snapshot *w)
+{
+	struct pasidd *d = ctx;
+
+	return rec_snapshot(&d->ns, snapshot_add, w);
+}
+
+static void
+commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pasidd *d = arg;
+	int r = journal_commit(d->journal);
+
+	if (r < 0) {
+		/* The changes of this turn are applied in memory but not durable, and their
+		 * answers are still held back. Going on would acknowledge them or serve state
+		 * that a restart forgets; stopping loses nothing that was acknowledged. */
+		log_err("cannot make the state durable in %s: %s; exiting so that a restart "
+		        "recovers the last committed state",
+		        d->cfg.state_dir, strerror(-r));
+		exit(1);
+	}
+	d->commit_scheduled = false;
+	server_release_held(d->srv);
+	if (journal_should_compact(d->journal)) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r = journal_compact(d->journal, write_state, d);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (r < 0)
+			log_warn("compaction failed: %s; the journal keeps growing", strerror(-r));
+		else
+			log_info("compacted the state in %.1f ms",
+			         (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+			             (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	}
+}
+
+static void
+on_record(void *ctx, const void *rec, size_t len)
+{
+	struct pasidd *d = ctx;
+	int r = journal_append(d->journal, rec, len);
+
+	if (r < 0) {
+		log_err("cannot journal a change: %s; exiting before it is acknowledged",
+		        strerror(-r));
+		exit(1);
+	}
+	if (!d->commit_scheduled) {
+		d->commit_scheduled = true;
+		event_active(d->commit_ev, 0, 0);
+	}
+}
+
+static void
+on_vm_gone(void *ctx, struct ns_vm *vm)
+{
+	owner_unwatch(vm);
+}
+
+int
+state_open(struct pasidd *d, char *why, size_t len)
+{
+	struct journal_stats st;
+	struct timespec t0, t1;
+	unsigned reclaimed;
+	int r;
+
+	if (event_base_priority_init(d->base, PRIO_COMMIT + 1) < 0) {
+		snprintf(why, len, "cannot set event priorities");
+		return -EINVAL;
+	}
+	d->commit_ev = event_new(d->base, -1, 0, commit_cb, d);
+	if (!d->commit_ev || event_priority_set(d->commit_ev, PRIO_COMMIT) < 0) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	r = journal_open(d->cfg.state_dir, &d->journal);
+	if (r < 0) {
+		snprintf(why, len, "cannot open the state in %s: %s", d->cfg.state_dir,
+		         r == -EBUSY ? "another pasidd is using it" : strerror(-r));
+		return r;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	d->ns.replaying = true;
+	r = journal_replay(d->journal, replay_one, d);
+	d->ns.replaying = false;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	d->replay_ms =
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (r < 0) {
+		snprintf(why, len,
+		         "refusing to serve: the state in %s cannot be replayed (%s); it is left "
+		         "untouched for inspection",
+		         d->cfg.state_dir,
+		         r == -EUCLEAN && d->state_error[0] ? d->state_error : strerror(-r));
+		return r;
+	}
+	if (ns_check(&d->ns, d->state_error, sizeof(d->state_error)) < 0) {
+		snprintf(why, len,
+		         "refusing to serve: the replayed state in %s breaks a rule: %s; it is "
+		         "left untouched for inspection",
+		         d->cfg.state_dir, d->state_error);
+		return -EUCLEAN;
+	}
+	journal_get_stats(d->journal, &st);
+	if (st.dropped_bytes)
+		log_warn("dropped a torn or corrupt tail of %llu bytes from the journal (changes "
+		         "that were never acknowledged)",
+		         (unsigned long long)st.dropped_bytes);
+	d->ns.hooks = (struct ns_hooks){.record = on_record, .vm_gone = on_vm_gone, .ctx = d};
+	reclaimed = owner_reconcile(d);
+	log_info("replayed %llu records in %.1f ms: %u VMs, %u shared and %u local PASIDs; "
+	         "%u VM(s) of exited owners reclaimed",
+	         (unsigned long long)st.replayed_records, d->replay_ms, d->ns.nvms,
+	         (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
+	/* Start-up ends on a fresh snapshot, so that the next start replays only the
+	 * live state however long the journal had grown. */
+	r = journal_commit(d->journal);
+	if (r == 0 && journal_should_compact(d->journal))
+		r = journal_compact(d->journal, write_state, d);
+	if (r < 0) {
+		snprintf(why, len, "cannot write the state in %s: %s", d->cfg.state_dir,
+		         strerror(-r));
+		return r;
+	}
+	d->commit_scheduled = false;
+	return 0;
+}
+
+void
+state_close(struct pasidd *d)
+{
+	if (d->journal) {
+		int r = journal_commit(d->journal);
+
+		if (r < 0)
+			log_err("final commit failed: %s", strerror(-r));
+		journal_close(d->journal);
+		d->journal = NULL;
+	}
+	if (d->commit_ev)
+		event_free(d->commit_ev);
+	d->commit_ev = NULL;
+}
+
+bool
+state_commit_pending(const struct pasidd *d)
+{
+	return d->commit_scheduled;
+}
+
+struct json_object *
+state_status(const struct pasidd *d)
+{
+	struct json_object *o = json_object_new_object();
+	struct journal_stats st;
+
+	journal_get_stats(d->journal, &st);
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)st.journal_bytes));
+	json_object_object_add(o, "snapshot_bytes",
+	                       json_object_new_int64((int64_t)st.snapshot_bytes));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)st.generation));
+	json_object_object_add(
+	    o, "last_compaction",
+	    st.last_compaction_unix ? json_object_new_int64(st.last_compaction_unix) : NULL);
+	json_object_object_add(o, "replayed_records",
+	                       json_object_new_int64((int64_t)st.replayed_records));
+	json_object_object_add(o, "dropped_bytes",
+	                       json_object_new_int64((int64_t)st.dropped_bytes));
+	json_object_object_add(o, "replay_ms", json_object_new_double(d->replay_ms));
+	return o;
+}

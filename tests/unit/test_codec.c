@@ -1,0 +1,139 @@
+/* proto/codec.c: strict parsing, envelopes, line framing. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pasid-proto.h"
+
+static int
+parse(const char *s)
+{
+	struct json_object *o;
+	int r = proto_parse(s, strlen(s), &o);
+
+	json_object_put(o);
+	return r;
+}
+
+START_TEST(parse_strict)
+{
+	ck_assert_int_eq(parse("{\"a\":1}"), 0);
+	ck_assert_int_eq(parse("  [1,2]  \r"), 0);
+	ck_assert_int_eq(parse("1"), 0);
+	ck_assert_int_eq(parse("\"x\""), 0);
+	ck_assert_int_eq(parse("{\"a\":1} x"), -EBADMSG);
+	ck_assert_int_eq(parse("{\"a\":1}{}"), -EBADMSG);
+	ck_assert_int_eq(parse("{'a':1}"), -EBADMSG);
+	ck_assert_int_eq(parse("['a']"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"it's\", \"\\\"'\"]"), 0);
+	ck_assert_int_eq(parse("[1,]"), -EBADMSG);
+	ck_assert_int_eq(parse("{\"a\":01}"), -EBADMSG);
+	ck_assert_int_eq(parse("\"\xff\""), -EBADMSG);
+	ck_assert_int_eq(parse("/* c */ 1"), -EBADMSG);
+	ck_assert_int_eq(parse(""), -EBADMSG);
+	ck_assert_int_eq(parse("{"), -EBADMSG);
+	ck_assert_int_eq(proto_parse("{\"a\":1}\0", 8, &(struct json_object *){NULL}), -EBADMSG);
+	/* nesting deeper than the tokener's limit is an error, not a crash */
+	char deep[4001];
+	memset(deep, '[', 4000);
+	deep[4000] = '\0';
+	ck_assert_int_eq(parse(deep), -EBADMSG);
+}
+END_TEST
+
+START_TEST(envelopes)
+{
+	struct json_object *id = json_object_new_string("x");
+	struct json_object *r = proto_error_new(id, PROTO_E_NOT_FOUND, "no", NULL);
+	size_t len;
+
+	ck_assert_str_eq(
+	    proto_serialize(r, &len),
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"error\":{\"code\":1003,\"message\":\"no\","
+	    "\"data\":{\"reason\":\"not_found\"}}}");
+	ck_assert_uint_eq(len, strlen(proto_serialize(r, NULL)));
+	json_object_put(r);
+	r = proto_result_new(NULL, json_object_new_string("a/b"));
+	ck_assert_str_eq(proto_serialize(r, &len),
+	                 "{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":\"a/b\"}");
+	json_object_put(r);
+	r = proto_error_new(id, PROTO_E_INVALID_PARAMS, "bad", NULL);
+	ck_assert_ptr_null(strstr(proto_serialize(r, &len), "reason"));
+	json_object_put(r);
+	json_object_put(id);
+	for (int c = 1001; c <= 1008; c++)
+		ck_assert_ptr_nonnull(proto_error_reason(c));
+	ck_assert_ptr_null(proto_error_reason(1000));
+	ck_assert_ptr_null(proto_error_reason(-32600));
+	ck_assert_str_eq(proto_error_reason(1002), "quota_exceeded");
+}
+END_TEST
+
+static void
+feed(struct proto_linebuf *lb, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(proto_linebuf_space(lb, n), s, n);
+	proto_linebuf_commit(lb, n);
+}
+
+START_TEST(linebuf)
+{
+	struct proto_linebuf lb;
+	const char *line;
+	size_t len;
+
+	proto_linebuf_init(&lb, 8);
+	ck_assert_int_eq(proto_linebuf_next(&lb, &line, &len), 0);
+	feed(&lb, "ab");
+	ck_assert_int_eq(proto_linebuf_next(&lb, &line, &len), 0);
+	feed(&lb, "c\nde\n\nf");
+	ck_assert_int_eq(proto_linebuf_next(&lb, &line, &len), 1);
+	ck_assert_uint_eq(len, 3);
+	ck_assert(!memcmp(line, "abc", 3));
+	ck_assert_int_eq(proto_linebuf_next(&lb, &line, &len), 1);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_int_eq(proto_linebuf_next(&lb, &line, &len), 1);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(proto_linebuf_next(&lb, &line, &len), 0);
+	feed(&lb, "2345678\n"); /* "f" was pending: a line of exactly the maximum */
+	ck_assert_int_eq(proto_linebuf_next(&lb, &line, &len), 1);
+	ck_assert_uint_eq(len, 8);
+	ck_assert(!memcmp(line, "f2345678", 8));
+	feed(&lb, "123456789");
+	ck_assert_int_eq(proto_linebuf_next(&lb, &line, &len), -EMSGSIZE);
+	proto_linebuf_free(&lb);
+}
+END_TEST
+
+START_TEST(openrpc_is_json)
+{
+	struct json_object *o;
+
+	ck_assert_int_eq(proto_parse(proto_openrpc_json, strlen(proto_openrpc_json), &o), 0);
+	ck_assert(json_object_is_type(o, json_type_object));
+	json_object_put(o);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("codec");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, parse_strict);
+	tcase_add_test(tc, envelopes);
+	tcase_add_test(tc, linebuf);
+	tcase_add_test(tc, openrpc_is_json);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

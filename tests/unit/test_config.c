@@ -1,0 +1,183 @@
+/* Config parsing: the INI format, drop-ins, command-line precedence, validation. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static struct pasidd_config cfg;
+static char err[512];
+
+static void
+setup(void)
+{
+	config_init(&cfg);
+	err[0] = '\0';
+}
+
+static void
+teardown(void)
+{
+	config_free(&cfg);
+}
+
+static int
+load(const char *text)
+{
+	int r = config_load_string(&cfg, "t.conf", text, err, sizeof(err));
+
+	return r < 0 ? r : config_finish(&cfg, err, sizeof(err));
+}
+
+START_TEST(defaults)
+{
+	ck_assert_int_eq(load(""), 0);
+	ck_assert_uint_eq(cfg.ns.pasid_bits, 20);
+	ck_assert_uint_eq(cfg.ns.local.first, 1);
+	ck_assert_uint_eq(cfg.ns.local.last, 4095);
+	ck_assert_uint_eq(cfg.ns.shared.first, 4096);
+	ck_assert_uint_eq(cfg.ns.shared.last, 524287);
+	ck_assert_uint_eq(cfg.max_message, 65536);
+	ck_assert_str_eq(cfg.backend, "auto");
+	ck_assert_uint_eq(cfg.socket_mode, 0660);
+}
+END_TEST
+
+START_TEST(full_file)
+{
+	ck_assert_int_eq(load("# comment\n; other comment\n\n[Daemon]\n  Socket = /tmp/x.sock \n"
+	                      "StateDirectory=/tmp/st\nBackend=sim\nSocketMode=0600\n"
+	                      "MaxMessageSize=2048\nAdminGroup=wheel\n[Namespace]\nPasidBits=16\n"
+	                      "LocalRange=1-255\nSharedRange=256-40000\n"),
+	                 0);
+	ck_assert_str_eq(cfg.socket_path, "/tmp/x.sock");
+	ck_assert_str_eq(cfg.state_dir, "/tmp/st");
+	ck_assert_str_eq(cfg.backend, "sim");
+	ck_assert_str_eq(cfg.admin_group, "wheel");
+	ck_assert_uint_eq(cfg.socket_mode, 0600);
+	ck_assert_uint_eq(cfg.max_message, 2048);
+	ck_assert_uint_eq(cfg.ns.shared.last, 40000);
+}
+END_TEST
+
+START_TEST(derived_shared_range)
+{
+	ck_assert_int_eq(load("[Namespace]\nPasidBits=16\n"), 0);
+	ck_assert_uint_eq(cfg.ns.shared.first, 4096);
+	ck_assert_uint_eq(cfg.ns.shared.last, 32767);
+}
+END_TEST
+
+static void
+bad(const char *text, const char *needle)
+{
+	config_free(&cfg);
+	config_init(&cfg);
+	if (load(text) >= 0)
+		ck_abort_msg("accepted: %s", text);
+	if (!strstr(err, needle))
+		ck_abort_msg("error '%s' lacks '%s'", err, needle);
+}
+
+START_TEST(errors_name_the_problem)
+{
+	bad("[Daemon]\nNope=1\n", "t.conf:2: unknown key Nope=");
+	bad("[Nope]\nA=1\n", "t.conf:2: unknown section [Nope]");
+	bad("Socket=/x\n", "t.conf:1: assignment outside a section");
+	bad("[Daemon]\nSocket\n", "t.conf:2: expected Key=Value");
+	bad("[Daemon\n", "t.conf:1: malformed section header");
+	bad("[Daemon]\nSocket=relative\n", "absolute path");
+	bad("[Daemon]\nBackend=iommu\n", "Backend=");
+	bad("[Daemon]\nSocketMode=999\n", "SocketMode=");
+	bad("[Daemon]\nMaxMessageSize=10\n", "MaxMessageSize=");
+	bad("[Namespace]\nPasidBits=21\n", "PasidBits=");
+	bad("[Namespace]\nPasidBits=-1\n", "PasidBits=");
+	bad("[Namespace]\nLocalRange=5\n", "LocalRange=");
+	bad("[Namespace]\nLocalRange=1-5000\n", "overlaps");
+	bad("[Namespace]\nSharedRange=9000-5000\n", "reversed");
+	bad("[Namespace]\nLocalRange=0-10\n", "PASID 0");
+	bad("[Namespace]\nSharedRange=4096-2000000\n", "width");
+	bad("[Namespace]\nPasidBits=12\n", "no room");
+}
+END_TEST
+
+START_TEST(files_dropins_and_args)
+{
+	char dir[] = "/tmp/pasidd-cfg.XXXXXX", path[128], dpath[160], cmd[200];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pasidd.conf", dir);
+	f = fopen(path, "w");
+	fputs("[Daemon]\nSocket=/tmp/a.sock\nBackend=sim\n", f);
+	fclose(f);
+	snprintf(dpath, sizeof(dpath), "%s.d", path);
+	mkdir(dpath, 0755);
+	snprintf(dpath, sizeof(dpath), "%s.d/20-b.conf", path);
+	f = fopen(dpath, "w");
+	fputs("[Daemon]\nSocket=/tmp/b.sock\n", f);
+	fclose(f);
+	snprintf(dpath, sizeof(dpath), "%s.d/10-a.conf", path);
+	f = fopen(dpath, "w");
+	fputs("[Daemon]\nSocket=/tmp/c.sock\nStateDirectory=/tmp/st\n", f);
+	fclose(f);
+	snprintf(dpath, sizeof(dpath), "%s.d/ignored.txt", path);
+	f = fopen(dpath, "w");
+	fputs("garbage\n", f);
+	fclose(f);
+
+	char *argv1[] = {"pasidd", "-c", path, NULL};
+	ck_assert_int_eq(config_from_args(&cfg, 3, argv1, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.socket_path, "/tmp/b.sock"); /* the last drop-in wins */
+	ck_assert_str_eq(cfg.state_dir, "/tmp/st");
+	config_free(&cfg);
+	config_init(&cfg);
+	char *argv2[] = {"pasidd",       "--config", path,           "--socket", "/tmp/d.sock",
+	                 "--pasid-bits", "18",       "--foreground", NULL};
+	ck_assert_int_eq(config_from_args(&cfg, 8, argv2, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.socket_path, "/tmp/d.sock"); /* options win over files */
+	ck_assert_uint_eq(cfg.ns.shared.last, (1u << 17) - 1);
+	ck_assert(cfg.foreground);
+	config_free(&cfg);
+	config_init(&cfg);
+	char *argv3[] = {"pasidd", "--config", "/nonexistent/x.conf", NULL};
+	ck_assert_int_lt(config_from_args(&cfg, 3, argv3, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x.conf"));
+	config_free(&cfg);
+	config_init(&cfg);
+	char *argv4[] = {"pasidd", "--config", path, "--bogus", NULL};
+	ck_assert_int_lt(config_from_args(&cfg, 4, argv4, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "--bogus"));
+	config_free(&cfg);
+	config_init(&cfg);
+	char *argv5[] = {"pasidd", "--config", path, "--shared-range", "100-50", NULL};
+	ck_assert_int_lt(config_from_args(&cfg, 5, argv5, err, sizeof(err)), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, full_file);
+	tcase_add_test(tc, derived_shared_range);
+	tcase_add_test(tc, errors_name_the_problem);
+	tcase_add_test(tc, files_dropins_and_args);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

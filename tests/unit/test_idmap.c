@@ -1,0 +1,146 @@
+/* The hierarchical bitmap and the u32 hash map against plain models. */
+#include <check.h>
+#include <stdlib.h>
+
+#include "idmap.h"
+#include "u32map.h"
+
+START_TEST(idmap_sizes_and_edges)
+{
+	static const uint32_t sizes[] = {1, 2, 63, 64, 65, 4095, 4096, 4097, 262144, 1048575};
+
+	for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		struct idmap m;
+		uint32_t n = sizes[s];
+
+		ck_assert_int_eq(idmap_init(&m, n), 0);
+		ck_assert_int_eq(idmap_find_free(&m, 0), 0);
+		ck_assert_int_eq(idmap_find_free(&m, n), -1);
+		ck_assert(idmap_test(&m, n)); /* past the end counts as used */
+		for (uint32_t i = 0; i < n; i++)
+			idmap_set(&m, i);
+		ck_assert_uint_eq(m.used, n);
+		ck_assert_int_eq(idmap_find_free_wrap(&m, 0), -1);
+		idmap_clear(&m, n - 1);
+		ck_assert_int_eq(idmap_find_free(&m, 0), n - 1);
+		ck_assert_int_eq(idmap_find_free_wrap(&m, n - 1), n - 1);
+		idmap_clear(&m, 0);
+		ck_assert_int_eq(idmap_find_free_wrap(&m, n > 1 ? 1 : 0), n > 1 ? n - 1 : 0);
+		ck_assert_int_eq(idmap_find_free(&m, 0), 0);
+		idmap_free(&m);
+	}
+}
+END_TEST
+
+START_TEST(idmap_random_vs_model)
+{
+	const uint32_t n = 70000;
+	struct idmap m;
+	unsigned char *model = calloc(n, 1);
+
+	srandom(42);
+	ck_assert_int_eq(idmap_init(&m, n), 0);
+	for (int step = 0; step < 300000; step++) {
+		uint32_t i = (uint32_t)random() % n;
+		int op = (int)(random() % 3);
+
+		if (op == 0) {
+			idmap_set(&m, i);
+			model[i] = 1;
+		} else if (op == 1 && step % 7) {
+			idmap_clear(&m, i);
+			model[i] = 0;
+		} else {
+			int64_t want = -1;
+
+			for (uint32_t j = i; j < n; j++)
+				if (!model[j]) {
+					want = j;
+					break;
+				}
+			ck_assert_int_eq(idmap_find_free(&m, i), want);
+		}
+		ck_assert_int_eq(idmap_test(&m, i), model[i]);
+	}
+	idmap_free(&m);
+	free(model);
+}
+END_TEST
+
+START_TEST(idmap_full_fill_is_findable)
+{
+	/* Nearly full: the one free bit is found from every start. */
+	struct idmap m;
+	const uint32_t n = 1u << 20;
+
+	ck_assert_int_eq(idmap_init(&m, n), 0);
+	for (uint32_t i = 0; i < n; i++)
+		idmap_set(&m, i);
+	idmap_clear(&m, 777777);
+	ck_assert_int_eq(idmap_find_free_wrap(&m, 0), 777777);
+	ck_assert_int_eq(idmap_find_free_wrap(&m, 777778), 777777);
+	ck_assert_int_eq(idmap_find_free(&m, 777778), -1);
+	idmap_free(&m);
+}
+END_TEST
+
+START_TEST(u32map_random_vs_model)
+{
+	struct u32map m;
+	const uint32_t keyspace = 5000;
+	void **model = calloc(keyspace, sizeof(void *));
+	size_t count = 0;
+
+	u32map_init(&m);
+	srandom(7);
+	for (int step = 0; step < 200000; step++) {
+		uint32_t k = (uint32_t)random() % keyspace;
+		void *v = (void *)(uintptr_t)(step + 1);
+
+		if (random() % 2) {
+			ck_assert_int_eq(u32map_put(&m, k, v), 0);
+			count += model[k] == NULL;
+			model[k] = v;
+		} else {
+			ck_assert_ptr_eq(u32map_del(&m, k), model[k]);
+			count -= model[k] != NULL;
+			model[k] = NULL;
+		}
+		ck_assert_uint_eq(m.count, count);
+	}
+	for (uint32_t k = 0; k < keyspace; k++)
+		ck_assert_ptr_eq(u32map_get(&m, k), model[k]);
+	size_t it = 0, seen = 0;
+	uint32_t key;
+	void *val;
+
+	while (u32map_next(&m, &it, &key, &val)) {
+		ck_assert_ptr_eq(model[key], val);
+		seen++;
+	}
+	ck_assert_uint_eq(seen, count);
+	u32map_free(&m);
+	free(model);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("idmap");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, idmap_sizes_and_edges);
+	tcase_add_test(tc, idmap_random_vs_model);
+	tcase_add_test(tc, idmap_full_fill_is_findable);
+	tcase_add_test(tc, u32map_random_vs_model);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,1219 @@
+/* Unit tests for the durable record log (daemon/journal.c): round trips, torn and corrupt
+ * tails, crash-interrupted compaction, commit failure and locking. Each test works in its own
+ * temporary directory. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "journal.h"
+
+/* ---- scaffolding ---- */
+
+static char base_dir[64];
+static char state_dir[96];
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+setup(void)
+{
+	strcpy(base_dir, "/tmp/test_journal.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(base_dir));
+	/* A subdirectory that does not exist yet, so that journal_open() has to create it. */
+	snprintf(state_dir, sizeof(state_dir), "%s/state", base_dir);
+}
+
+static void
+teardown(void)
+{
+	nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+path_of(char *buf, size_t n, const char *name)
+{
+	snprintf(buf, n, "%s/%s", state_dir, name);
+}
+
+static off_t
+file_size(const char *name)
+{
+	char p[160];
+	struct stat st;
+
+	path_of(p, sizeof(p), name);
+	ck_assert_int_eq(stat(p, &st), 0);
+	return st.st_size;
+}
+
+static bool
+file_exists(const char *name)
+{
+	char p[160];
+
+	path_of(p, sizeof(p), name);
+	return access(p, F_OK) == 0;
+}
+
+static uint8_t *
+read_whole(const char *name, size_t *len)
+{
+	char p[160];
+	FILE *f;
+	uint8_t *buf;
+	size_t n = (size_t)file_size(name);
+
+	path_of(p, sizeof(p), name);
+	f = fopen(p, "rb");
+	ck_assert_ptr_nonnull(f);
+	buf = malloc(n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, n, f), n);
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+/* Replaces the file with len bytes of data (mode "wb") or adds them at its end ("ab"). */
+static void
+write_bytes(const char *name, const char *mode, const void *data, size_t len)
+{
+	char p[160];
+	FILE *f;
+
+	path_of(p, sizeof(p), name);
+	f = fopen(p, mode);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void
+flip_byte(const char *name, off_t off)
+{
+	size_t len;
+	uint8_t *buf = read_whole(name, &len);
+
+	ck_assert_uint_lt((size_t)off, len);
+	buf[off] ^= 0x5a;
+	write_bytes(name, "wb", buf, len);
+	free(buf);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The state directory holds exactly the named files (sorted order not required). */
+static void
+assert_files(const char *const *want, size_t nwant)
+{
+	char *have[32];
+	const char *sorted_want[32];
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d = opendir(state_dir);
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		ck_assert_uint_lt(n, 32);
+		have[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	ck_assert_uint_le(nwant, 32);
+	memcpy(sorted_want, want, nwant * sizeof(*want));
+	qsort(have, n, sizeof(*have), cmp_str);
+	qsort(sorted_want, nwant, sizeof(*sorted_want), cmp_str);
+	ck_assert_uint_eq(n, nwant);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_str_eq(have[i], sorted_want[i]);
+		free(have[i]);
+	}
+}
+
+/* ---- records as byte strings ---- */
+
+struct rec {
+	uint8_t *p;
+	size_t len;
+};
+
+struct recs {
+	struct rec *v;
+	size_t n;
+	size_t cap;
+	size_t fail_at; /* make the callback fail at this record (SIZE_MAX: never) */
+};
+
+static void
+recs_push(struct recs *r, const void *p, size_t len)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 64;
+		r->v = realloc(r->v, r->cap * sizeof(*r->v));
+		ck_assert_ptr_nonnull(r->v);
+	}
+	r->v[r->n].p = malloc(len ? len : 1);
+	ck_assert_ptr_nonnull(r->v[r->n].p);
+	if (len)
+		memcpy(r->v[r->n].p, p, len);
+	r->v[r->n].len = len;
+	r->n++;
+}
+
+static void
+recs_free(struct recs *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->v[i].p);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+	r->fail_at = SIZE_MAX;
+}
+
+static int
+collect_cb(void *ctx, const void *rec, size_t len)
+{
+	struct recs *r = ctx;
+
+	if (r->n == r->fail_at)
+		return -ECANCELED;
+	recs_push(r, rec, len);
+	return 0;
+}
+
+/* Deterministic content: record i of length len. */
+static void
+fill_record(uint8_t *buf, size_t len, unsigned i)
+{
+	uint32_t x = 2166136261u ^ i;
+
+	for (size_t k = 0; k < len; k++) {
+		x = x * 1664525u + 1013904223u;
+		buf[k] = (uint8_t)(x >> 24);
+	}
+}
+
+static void
+append_record(struct journal *j, struct recs *expect, size_t len, unsigned i)
+{
+	uint8_t *buf = malloc(len ? len : 1);
+
+	ck_assert_ptr_nonnull(buf);
+	fill_record(buf, len, i);
+	ck_assert_int_eq(journal_append(j, buf, len), 0);
+	if (expect)
+		recs_push(expect, buf, len);
+	free(buf);
+}
+
+/* The first n records of got and want are equal. */
+static void
+assert_prefix(const struct recs *got, const struct recs *want, size_t n)
+{
+	ck_assert_uint_le(n, got->n);
+	ck_assert_uint_le(n, want->n);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(got->v[i].len, want->v[i].len);
+		ck_assert_mem_eq(got->v[i].p, want->v[i].p, want->v[i].len);
+	}
+}
+
+/* got holds exactly the first n records of want. */
+static void
+assert_recs_eq(const struct recs *got, const struct recs *want, size_t n)
+{
+	ck_assert_uint_eq(got->n, n);
+	assert_prefix(got, want, n);
+}
+
+/* Opens and replays the state directory, collecting the records. */
+static struct journal *
+open_replay(struct recs *got, struct journal_stats *st)
+{
+	struct journal *j = NULL;
+
+	recs_free(got);
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(journal_replay(j, collect_cb, got), 0);
+	journal_get_stats(j, st);
+	ck_assert_uint_eq(st->replayed_records, got->n);
+	return j;
+}
+
+/* ---- a small key/value state, to check compaction against ---- */
+
+#define NKEYS 24
+
+struct kv {
+	bool set[NKEYS];
+	uint8_t len[NKEYS];
+	char val[NKEYS][40];
+};
+
+/* Record: byte 0 = key, bit 7 set for a delete; the rest is the value. */
+static int
+kv_apply(struct kv *s, const uint8_t *rec, size_t len)
+{
+	unsigned key;
+
+	if (len < 1 || (rec[0] & 0x7f) >= NKEYS || len - 1 > sizeof(s->val[0]))
+		return -EBADMSG;
+	key = rec[0] & 0x7f;
+	if (rec[0] & 0x80) {
+		s->set[key] = false;
+		return 0;
+	}
+	s->set[key] = true;
+	s->len[key] = (uint8_t)(len - 1);
+	memcpy(s->val[key], rec + 1, len - 1);
+	return 0;
+}
+
+static int
+kv_cb(void *ctx, const void *rec, size_t len)
+{
+	return kv_apply(ctx, rec, len);
+}
+
+static bool
+kv_equal(const struct kv *a, const struct kv *b)
+{
+	for (unsigned k = 0; k < NKEYS; k++) {
+		if (a->set[k] != b->set[k])
+			return false;
+		if (a->set[k] &&
+		    (a->len[k] != b->len[k] || memcmp(a->val[k], b->val[k], a->len[k]) != 0))
+			return false;
+	}
+	return true;
+}
+
+static int
+kv_write_state(void *ctx, struct journal_snapshot *w)
+{
+	const struct kv *s = ctx;
+
+	for (unsigned k = 0; k < NKEYS; k++) {
+		uint8_t rec[1 + sizeof(s->val[0])];
+		int rc;
+
+		if (!s->set[k])
+			continue;
+		rec[0] = (uint8_t)k;
+		memcpy(rec + 1, s->val[k], s->len[k]);
+		rc = journal_snapshot_add(w, rec, 1u + s->len[k]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* count random sets and deletes, applied to model and appended; committed every
+ * commit_every operations (0: left pending). */
+static void
+kv_ops(struct journal *j, struct kv *model, unsigned seed, unsigned count, unsigned commit_every)
+{
+	uint32_t x = seed * 2654435761u + 1;
+
+	for (unsigned i = 0; i < count; i++) {
+		uint8_t rec[1 + sizeof(model->val[0])];
+		size_t len;
+
+		x = x * 1664525u + 1013904223u;
+		rec[0] = (uint8_t)((x >> 8) % NKEYS);
+		if ((x >> 20) % 5 == 0) {
+			rec[0] |= 0x80;
+			len = 1;
+		} else {
+			len = 1 + (x >> 24) % sizeof(model->val[0]);
+			fill_record(rec + 1, len - 1, seed * 100000 + i);
+		}
+		ck_assert_int_eq(kv_apply(model, rec, len), 0);
+		ck_assert_int_eq(journal_append(j, rec, len), 0);
+		if (commit_every && (i + 1) % commit_every == 0)
+			ck_assert_int_eq(journal_commit(j), 0);
+	}
+}
+
+static struct journal *
+kv_open(struct kv *state, struct journal_stats *st)
+{
+	struct journal *j = NULL;
+
+	memset(state, 0, sizeof(*state));
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_replay(j, kv_cb, state), 0);
+	if (st)
+		journal_get_stats(j, st);
+	return j;
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_crc32c_vectors)
+{
+	static const uint8_t zeros[32], ones[32] = {
+						0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+						0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+						0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+						0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					};
+
+	/* Check values from RFC 3720 (iSCSI) B.4 and the usual "123456789". */
+	ck_assert_uint_eq(crc32c("123456789", 9), 0xe3069283u);
+	ck_assert_uint_eq(crc32c(zeros, 32), 0x8a9136aau);
+	ck_assert_uint_eq(crc32c(ones, 32), 0x62a8ab43u);
+	ck_assert_uint_eq(crc32c(NULL, 0), 0);
+	ck_assert_uint_eq(crc32c_update(crc32c("1234", 4), "56789", 5), 0xe3069283u);
+	/* What a zero-filled frame header would need to match. */
+	ck_assert_uint_ne(crc32c(zeros, 4), 0);
+}
+END_TEST
+
+START_TEST(test_round_trip)
+{
+	static const size_t sizes[] = {0, 1, 2, 7, 8, 9, 63, 64, 65, 4095, 4096, 4097, 65536,
+				       1u << 20, 0, 1, 300, (1u << 20) - 1, 3};
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	struct journal *j;
+	unsigned idx = 0;
+
+	j = open_replay(&got, &st);
+	ck_assert_uint_eq(got.n, 0);
+	ck_assert_uint_eq(st.generation, 0);
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	ck_assert_uint_eq(st.snapshot_bytes, 0);
+	ck_assert_int_eq(st.last_compaction_unix, 0);
+	/* Directory created private. */
+	{
+		struct stat ds;
+
+		ck_assert_int_eq(stat(state_dir, &ds), 0);
+		ck_assert_uint_eq(ds.st_mode & 0777, 0700);
+	}
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		append_record(j, &want, sizes[i], idx++);
+		if (i % 3 == 2)
+			ck_assert_int_eq(journal_commit(j), 0);
+	}
+	/* Many small records, several per commit. */
+	for (unsigned i = 0; i < 2000; i++) {
+		append_record(j, &want, (i * 37u) % 301, idx++);
+		if (i % 7 == 6)
+			ck_assert_int_eq(journal_commit(j), 0);
+	}
+	ck_assert_uint_gt(journal_pending(j), 0);
+	ck_assert_int_eq(journal_commit(j), 0);
+	ck_assert_uint_eq(journal_pending(j), 0);
+	ck_assert_int_eq(journal_commit(j), 0); /* nothing pending */
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.journal_bytes, (uint64_t)file_size("journal.0"));
+	journal_close(j);
+
+	j = open_replay(&got, &st);
+	assert_recs_eq(&got, &want, want.n);
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	/* Appends after a replay go after the replayed records. */
+	for (unsigned i = 0; i < 50; i++)
+		append_record(j, &want, i, idx++);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+
+	j = open_replay(&got, &st);
+	assert_recs_eq(&got, &want, want.n);
+	journal_close(j);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+START_TEST(test_uncommitted_not_durable)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	struct journal *j = open_replay(&got, &st);
+
+	append_record(j, &want, 10, 1);
+	ck_assert_int_eq(journal_commit(j), 0);
+	append_record(j, NULL, 10, 2);
+	append_record(j, NULL, 10, 3);
+	journal_close(j); /* pending records are discarded, not written */
+
+	j = open_replay(&got, &st);
+	assert_recs_eq(&got, &want, 1);
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	journal_close(j);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+START_TEST(test_discard_pending)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	struct journal *j = open_replay(&got, &st);
+	size_t mark;
+
+	append_record(j, &want, 5, 1);
+	mark = journal_pending(j);
+	append_record(j, NULL, 7, 2);
+	append_record(j, NULL, 9, 3);
+	ck_assert_int_eq(journal_discard_pending(j, journal_pending(j) + 1), -EINVAL);
+	ck_assert_int_eq(journal_discard_pending(j, mark), 0);
+	ck_assert_uint_eq(journal_pending(j), mark);
+	append_record(j, &want, 11, 4);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+
+	j = open_replay(&got, &st);
+	assert_recs_eq(&got, &want, 2);
+	journal_close(j);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+START_TEST(test_torn_tail_every_offset)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	struct journal *j = open_replay(&got, &st);
+	uint64_t good_end, full_end;
+	size_t full_len;
+	uint8_t *full;
+
+	for (unsigned i = 0; i < 20; i++) {
+		append_record(j, &want, (i * 13u) % 70, i);
+		if (i % 4 == 3)
+			ck_assert_int_eq(journal_commit(j), 0);
+	}
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_get_stats(j, &st);
+	good_end = st.journal_bytes;
+	append_record(j, &want, 50, 99); /* the record that will be torn */
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_get_stats(j, &st);
+	full_end = st.journal_bytes;
+	journal_close(j);
+	ck_assert_uint_eq(full_end - good_end, 8 + 50);
+
+	full = read_whole("journal.0", &full_len);
+	ck_assert_uint_eq(full_len, full_end);
+	for (uint64_t cut = good_end; cut <= full_end; cut++) {
+		bool whole = cut == full_end;
+		size_t nkeep = whole ? 21 : 20;
+		uint8_t after[33];
+
+		write_bytes("journal.0", "wb", full, (size_t)cut);
+		j = open_replay(&got, &st);
+		assert_recs_eq(&got, &want, nkeep);
+		ck_assert_uint_eq(st.dropped_bytes, whole ? 0 : cut - good_end);
+		ck_assert_uint_eq(st.journal_bytes, whole ? full_end : good_end);
+		ck_assert_uint_eq((uint64_t)file_size("journal.0"), st.journal_bytes);
+
+		/* A new record goes right after the last good one and replays. */
+		fill_record(after, sizeof(after), (unsigned)cut);
+		ck_assert_int_eq(journal_append(j, after, sizeof(after)), 0);
+		ck_assert_int_eq(journal_commit(j), 0);
+		journal_close(j);
+		j = open_replay(&got, &st);
+		ck_assert_uint_eq(st.dropped_bytes, 0);
+		assert_prefix(&got, &want, nkeep);
+		ck_assert_uint_eq(got.n, nkeep + 1);
+		ck_assert_uint_eq(got.v[nkeep].len, sizeof(after));
+		ck_assert_mem_eq(got.v[nkeep].p, after, sizeof(after));
+		journal_close(j);
+	}
+	free(full);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+/* Ten records, one commit each; returns the journal size after each in ends[]. */
+static void
+ten_records(struct recs *want, uint64_t ends[10])
+{
+	struct recs got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	struct journal *j = open_replay(&got, &st);
+
+	for (unsigned i = 0; i < 10; i++) {
+		append_record(j, want, 20 + i, i);
+		ck_assert_int_eq(journal_commit(j), 0);
+		journal_get_stats(j, &st);
+		ends[i] = st.journal_bytes;
+	}
+	journal_close(j);
+	recs_free(&got);
+}
+
+static void
+check_cut_at_record_4(const struct recs *want, const uint64_t ends[10], uint64_t size)
+{
+	struct recs got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	struct journal *j = open_replay(&got, &st);
+
+	/* Records 0-3 delivered; 4 and everything after it dropped and counted. */
+	assert_recs_eq(&got, want, 4);
+	ck_assert_uint_eq(st.dropped_bytes, size - ends[3]);
+	ck_assert_uint_eq(st.journal_bytes, ends[3]);
+	append_record(j, NULL, 3, 1000);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+
+	j = open_replay(&got, &st);
+	assert_prefix(&got, want, 4);
+	ck_assert_uint_eq(got.n, 5);
+	ck_assert_uint_eq(got.v[4].len, 3);
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	journal_close(j);
+	recs_free(&got);
+}
+
+START_TEST(test_corrupt_payload_in_middle)
+{
+	struct recs want = {.fail_at = SIZE_MAX};
+	uint64_t ends[10];
+
+	ten_records(&want, ends);
+	flip_byte("journal.0", (off_t)ends[4] - 1); /* last payload byte of record 4 */
+	check_cut_at_record_4(&want, ends, ends[9]);
+	recs_free(&want);
+}
+END_TEST
+
+START_TEST(test_corrupt_crc_in_middle)
+{
+	struct recs want = {.fail_at = SIZE_MAX};
+	uint64_t ends[10];
+
+	ten_records(&want, ends);
+	flip_byte("journal.0", (off_t)ends[3] + 4); /* record 4's CRC field */
+	check_cut_at_record_4(&want, ends, ends[9]);
+	recs_free(&want);
+}
+END_TEST
+
+START_TEST(test_corrupt_length_in_middle)
+{
+	struct recs want = {.fail_at = SIZE_MAX};
+	uint64_t ends[10];
+
+	ten_records(&want, ends);
+	/* Shorter length: CRC no longer matches. */
+	flip_byte("journal.0", (off_t)ends[3]);
+	check_cut_at_record_4(&want, ends, ends[9]);
+	recs_free(&want);
+}
+END_TEST
+
+START_TEST(test_huge_length_rejected)
+{
+	struct recs want = {.fail_at = SIZE_MAX};
+	uint64_t ends[10];
+	uint32_t len = JOURNAL_MAX_RECORD + 1;
+	uint8_t *frame = calloc(1, 8 + (size_t)len);
+
+	ck_assert_ptr_nonnull(frame);
+	ten_records(&want, ends);
+	/* A frame that is intact but over the limit: still treated as corruption. */
+	frame[0] = (uint8_t)len;
+	frame[1] = (uint8_t)(len >> 8);
+	frame[2] = (uint8_t)(len >> 16);
+	frame[3] = (uint8_t)(len >> 24);
+	{
+		uint32_t crc = crc32c_update(crc32c(frame, 4), frame + 8, len);
+
+		frame[4] = (uint8_t)crc;
+		frame[5] = (uint8_t)(crc >> 8);
+		frame[6] = (uint8_t)(crc >> 16);
+		frame[7] = (uint8_t)(crc >> 24);
+	}
+	write_bytes("journal.0", "ab", frame, 8 + (size_t)len);
+	free(frame);
+	{
+		struct recs got = {.fail_at = SIZE_MAX};
+		struct journal_stats st;
+		struct journal *j = open_replay(&got, &st);
+
+		assert_recs_eq(&got, &want, 10);
+		ck_assert_uint_eq(st.dropped_bytes, 8 + (uint64_t)len);
+		ck_assert_int_eq(journal_append(j, "x", JOURNAL_MAX_RECORD + 1), -EMSGSIZE);
+		journal_close(j);
+		recs_free(&got);
+	}
+	recs_free(&want);
+}
+END_TEST
+
+START_TEST(test_zero_filled_tail)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	uint64_t ends[10];
+	uint8_t *zeros = calloc(1, 4096);
+	struct journal *j;
+
+	ck_assert_ptr_nonnull(zeros);
+	ten_records(&want, ends);
+	write_bytes("journal.0", "ab", zeros, 4096);
+	free(zeros);
+	j = open_replay(&got, &st);
+	assert_recs_eq(&got, &want, 10);
+	ck_assert_uint_eq(st.dropped_bytes, 4096);
+	ck_assert_uint_eq((uint64_t)file_size("journal.0"), ends[9]);
+	append_record(j, &want, 17, 77);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+	j = open_replay(&got, &st);
+	assert_recs_eq(&got, &want, 11);
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	journal_close(j);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+START_TEST(test_garbage_tail)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	uint64_t ends[10];
+	uint8_t junk[1000];
+	struct journal *j;
+
+	ten_records(&want, ends);
+	fill_record(junk, sizeof(junk), 4242);
+	/* A plausible small length so that the parser has to look at the CRC. */
+	junk[0] = 12;
+	junk[1] = junk[2] = junk[3] = 0;
+	write_bytes("journal.0", "ab", junk, sizeof(junk));
+	j = open_replay(&got, &st);
+	assert_recs_eq(&got, &want, 10);
+	ck_assert_uint_eq(st.dropped_bytes, sizeof(junk));
+	journal_close(j);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+START_TEST(test_lock_ebusy)
+{
+	struct journal *a = NULL, *b = (struct journal *)&b;
+
+	ck_assert_int_eq(journal_open(state_dir, &a), 0);
+	ck_assert_int_eq(journal_open(state_dir, &b), -EBUSY);
+	ck_assert_ptr_null(b);
+	journal_close(a);
+	ck_assert_int_eq(journal_open(state_dir, &b), 0);
+	ck_assert_ptr_nonnull(b);
+	journal_close(b);
+}
+END_TEST
+
+START_TEST(test_api_misuse)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	struct journal *j = NULL;
+
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_append(j, "a", 1), -EINVAL); /* before replay */
+	ck_assert_int_eq(journal_commit(j), -EINVAL);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, NULL), -EINVAL);
+	ck_assert(!journal_should_compact(j));
+	ck_assert_int_eq(journal_replay(j, collect_cb, &got), 0);
+	ck_assert_int_eq(journal_replay(j, collect_cb, &got), -EINVAL); /* twice */
+	ck_assert_int_eq(journal_append(j, NULL, 0), 0);
+	ck_assert_int_eq(journal_append(j, NULL, 1), -EINVAL);
+	ck_assert_int_eq(journal_append(j, "", (size_t)JOURNAL_MAX_RECORD + 1), -EMSGSIZE);
+	ck_assert_int_eq(journal_commit(j), 0);
+	for (unsigned i = 0; i < 6; i++)
+		append_record(j, &want, i, i);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+
+	/* A failing callback stops the replay, its error comes back, and the handle is dead. */
+	recs_free(&got);
+	got.fail_at = 3;
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_replay(j, collect_cb, &got), -ECANCELED);
+	ck_assert_uint_eq(got.n, 3);
+	ck_assert_int_eq(journal_append(j, "a", 1), -EIO);
+	journal_close(j);
+
+	/* ... and nothing was changed on disk. */
+	j = open_replay(&got, &st);
+	ck_assert_uint_eq(got.n, 7);
+	ck_assert_uint_eq(got.v[0].len, 0);
+	journal_close(j);
+	journal_close(NULL);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+/* RLIMIT_FSIZE makes write() fail with EFBIG part-way through a commit: a cheap, real commit
+ * failure. Check runs each test in its own process, so the limit does not leak. */
+START_TEST(test_commit_failure_rolls_back)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	struct rlimit old, lim;
+	struct journal *j = open_replay(&got, &st);
+	off_t size;
+
+	signal(SIGXFSZ, SIG_IGN);
+	for (unsigned i = 0; i < 3; i++)
+		append_record(j, &want, 40, i);
+	ck_assert_int_eq(journal_commit(j), 0);
+	size = file_size("journal.0");
+
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)size + 100; /* room for part of the batch, not all of it */
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	append_record(j, NULL, 80, 10);
+	append_record(j, NULL, 80, 11);
+	ck_assert_int_eq(journal_commit(j), -EFBIG);
+	ck_assert_uint_eq(journal_pending(j), 0);
+	ck_assert_int_eq(file_size("journal.0"), size); /* partial write truncated away */
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.journal_bytes, (uint64_t)size);
+
+	/* A small commit fits under the limit and goes right after the good data. */
+	append_record(j, &want, 20, 12);
+	ck_assert_int_eq(journal_commit(j), 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	append_record(j, &want, 200, 13);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+
+	j = open_replay(&got, &st);
+	assert_recs_eq(&got, &want, 5);
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	journal_close(j);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+START_TEST(test_compaction_complete)
+{
+	static const char *const gen1[] = {"lock", "snapshot.1", "journal.1"};
+	static const char *const gen2[] = {"lock", "snapshot.2", "journal.2"};
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st);
+	time_t before = time(NULL);
+	int64_t stamp;
+
+	kv_ops(j, &model, 1, 500, 10);
+	kv_ops(j, &model, 2, 7, 0); /* pending: compaction commits them first */
+	ck_assert(!journal_should_compact(j));
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	ck_assert_uint_eq(journal_pending(j), 0);
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.generation, 1);
+	ck_assert_uint_gt(st.snapshot_bytes, 0);
+	ck_assert_uint_eq(st.snapshot_bytes, (uint64_t)file_size("snapshot.1"));
+	ck_assert_uint_eq(st.journal_bytes, (uint64_t)file_size("journal.1"));
+	ck_assert_uint_lt(st.journal_bytes, 64); /* just a header */
+	ck_assert_int_ge(st.last_compaction_unix, (int64_t)before);
+	ck_assert_int_le(st.last_compaction_unix, (int64_t)time(NULL));
+	stamp = st.last_compaction_unix;
+	assert_files(gen1, 3);
+	kv_ops(j, &model, 3, 40, 3);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, 1);
+	ck_assert_int_eq(st.last_compaction_unix, stamp); /* kept in the snapshot */
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	assert_files(gen2, 3);
+	kv_ops(j, &model, 4, 40, 1);
+	journal_close(j);
+
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, 2);
+	/* The snapshot is one record per live key: bounded by the state, not the history. */
+	{
+		unsigned live = 0;
+
+		for (unsigned k = 0; k < NKEYS; k++)
+			live += model.set[k];
+		ck_assert_uint_le(st.snapshot_bytes, 24 + 32 + live * (8 + 41u));
+	}
+	journal_close(j);
+}
+END_TEST
+
+START_TEST(test_empty_state_compaction)
+{
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st);
+
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, 1);
+	ck_assert_uint_eq(st.replayed_records, 0);
+	journal_close(j);
+}
+END_TEST
+
+static void
+crash_during_compaction(int step, bool from_snapshot)
+{
+	static const char *const files[2][2][3] = {
+		{{"lock", "journal.0"}, {"lock", "snapshot.1", "journal.1"}},
+		{{"lock", "snapshot.1", "journal.1"}, {"lock", "snapshot.2", "journal.2"}},
+	};
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st);
+	uint64_t g = from_snapshot ? 1 : 0;
+	bool newer = step >= 3; /* snapshot.n is in place from step 3 */
+
+	kv_ops(j, &model, 10, 300, 7);
+	if (from_snapshot)
+		ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	kv_ops(j, &model, 11, 100, 9);
+	ck_assert_int_eq(journal_commit(j), 0);
+	kv_ops(j, &model, 12, 5, 0); /* still pending when the compaction starts */
+
+	journal_test_fail_compaction_after(j, step);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), -EIO);
+	/* "Dead": the handle accepts nothing more. */
+	ck_assert_int_eq(journal_append(j, "x", 1), -EIO);
+	ck_assert_int_eq(journal_commit(j), -EIO);
+	journal_close(j);
+
+	j = kv_open(&state, &st);
+	ck_assert_msg(kv_equal(&state, &model), "state differs after crash at step %d", step);
+	ck_assert_uint_eq(st.generation, g + (newer ? 1 : 0));
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	/* Leftovers cleaned up: only the chosen generation remains. */
+	assert_files(files[from_snapshot][newer], g == 0 && !newer ? 2 : 3);
+
+	/* Work goes on after recovery, including another compaction. */
+	kv_ops(j, &model, 13, 50, 5);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	kv_ops(j, &model, 14, 20, 4);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, g + (newer ? 2 : 1));
+	journal_close(j);
+}
+
+START_TEST(test_compaction_crash_gen0)
+{
+	crash_during_compaction(_i, false);
+}
+END_TEST
+
+START_TEST(test_compaction_crash_gen1)
+{
+	crash_during_compaction(_i, true);
+}
+END_TEST
+
+static int
+failing_write_state(void *ctx, struct journal_snapshot *w)
+{
+	int rc = kv_write_state(ctx, w);
+
+	return rc < 0 ? rc : -ENOSPC;
+}
+
+static int
+ignoring_write_state(void *ctx, struct journal_snapshot *w)
+{
+	/* Ignores the error of an oversized record: the compaction must still fail. */
+	journal_snapshot_add(w, "", (size_t)JOURNAL_MAX_RECORD + 1);
+	return kv_write_state(ctx, w);
+}
+
+struct nested {
+	struct journal *j;
+	struct kv *model;
+	int append_rc;
+	int commit_rc;
+	int compact_rc;
+};
+
+static int
+nested_write_state(void *ctx, struct journal_snapshot *w)
+{
+	struct nested *n = ctx;
+
+	n->append_rc = journal_append(n->j, "\x01z", 2);
+	n->commit_rc = journal_commit(n->j);
+	n->compact_rc = journal_compact(n->j, kv_write_state, n->model);
+	return kv_write_state(n->model, w);
+}
+
+START_TEST(test_compaction_failure_keeps_working)
+{
+	static const char *const gen0[] = {"lock", "journal.0"};
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st);
+	struct nested n = {.j = j, .model = &model};
+
+	kv_ops(j, &model, 20, 200, 10);
+	ck_assert_int_eq(journal_compact(j, failing_write_state, &model), -ENOSPC);
+	ck_assert_int_eq(journal_compact(j, ignoring_write_state, &model), -EMSGSIZE);
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.generation, 0);
+	assert_files(gen0, 2); /* no snapshot.1.tmp left behind */
+
+	/* The journal keeps working on generation 0. */
+	kv_ops(j, &model, 21, 30, 3);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, 0);
+
+	/* Nested use from write_state is refused; the compaction itself succeeds. */
+	n.j = j;
+	ck_assert_int_eq(journal_compact(j, nested_write_state, &n), 0);
+	ck_assert_int_eq(n.append_rc, -EBUSY);
+	ck_assert_int_eq(n.commit_rc, -EBUSY);
+	ck_assert_int_eq(n.compact_rc, -EBUSY);
+	ck_assert_uint_eq(journal_pending(j), 0);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, 1);
+	journal_close(j);
+}
+END_TEST
+
+START_TEST(test_should_compact)
+{
+	struct recs got = {.fail_at = SIZE_MAX};
+	struct kv model = {0};
+	struct journal_stats st;
+	struct journal *j = open_replay(&got, &st);
+	unsigned i = 0;
+
+	ck_assert(!journal_should_compact(j));
+	while (!journal_should_compact(j)) {
+		append_record(j, NULL, 4000, i);
+		ck_assert_int_eq(journal_commit(j), 0);
+		ck_assert_uint_lt(++i, 400);
+	}
+	journal_get_stats(j, &st);
+	ck_assert_uint_gt(st.journal_bytes, 1u << 20);
+	/* An empty state snapshot makes the journal small again. */
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	ck_assert(!journal_should_compact(j));
+	journal_close(j);
+	recs_free(&got);
+}
+END_TEST
+
+START_TEST(test_stale_files_removed)
+{
+	static const char *const left[] = {"lock", "journal.0", "notes", "snapshot.01"};
+	struct kv state;
+	struct journal_stats st;
+	struct journal *j;
+
+	ck_assert_int_eq(mkdir(state_dir, 0700), 0);
+	write_bytes("snapshot.1.tmp", "wb", "half a snapshot", 15);
+	write_bytes("journal.3.tmp", "wb", "junk", 4);
+	write_bytes("notes", "wb", "not ours", 8);
+	write_bytes("snapshot.01", "wb", "not canonical, not ours", 23);
+	j = kv_open(&state, &st);
+	ck_assert_uint_eq(st.generation, 0);
+	journal_close(j);
+	assert_files(left, 4);
+}
+END_TEST
+
+/* Shapes that no crash can produce must stop the daemon, not be guessed at. */
+START_TEST(test_refuses_bad_journal_header)
+{
+	struct recs want = {.fail_at = SIZE_MAX};
+	uint64_t ends[10];
+	struct journal *j;
+
+	ten_records(&want, ends);
+	flip_byte("journal.0", 2);
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_replay(j, kv_cb, NULL), -EUCLEAN);
+	ck_assert_int_eq(journal_append(j, "x", 1), -EIO);
+	journal_close(j);
+	ck_assert_int_eq(file_size("journal.0"), (off_t)ends[9]); /* untouched */
+	recs_free(&want);
+}
+END_TEST
+
+START_TEST(test_refuses_orphan_journal)
+{
+	struct recs want = {.fail_at = SIZE_MAX};
+	uint64_t ends[10];
+	struct journal *j;
+	char from[160], to[160];
+
+	ten_records(&want, ends);
+	path_of(from, sizeof(from), "journal.0");
+	path_of(to, sizeof(to), "journal.5");
+	ck_assert_int_eq(rename(from, to), 0);
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_replay(j, kv_cb, NULL), -EUCLEAN);
+	journal_close(j);
+	ck_assert(file_exists("journal.5"));
+	recs_free(&want);
+}
+END_TEST
+
+START_TEST(test_damaged_snapshot_with_newer_journal_refused)
+{
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st);
+
+	kv_ops(j, &model, 30, 100, 10);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	kv_ops(j, &model, 31, 10, 1);
+	journal_close(j);
+	flip_byte("snapshot.1", file_size("snapshot.1") / 2);
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	memset(&state, 0, sizeof(state));
+	ck_assert_int_eq(journal_replay(j, kv_cb, &state), -EUCLEAN);
+	journal_close(j);
+	ck_assert(file_exists("snapshot.1"));
+	ck_assert(file_exists("journal.1"));
+}
+END_TEST
+
+START_TEST(test_damaged_snapshot_falls_back)
+{
+	static const char *const gen0[] = {"lock", "journal.0"};
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st);
+	off_t size;
+
+	kv_ops(j, &model, 40, 100, 10);
+	/* Stop after the snapshot is in place but before journal.1 exists ... */
+	journal_test_fail_compaction_after(j, 4);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), -EIO);
+	journal_close(j);
+	/* ... and cut its trailer off: journal.0 still has everything, so use it. */
+	size = file_size("snapshot.1");
+	{
+		char p[160];
+
+		path_of(p, sizeof(p), "snapshot.1");
+		ck_assert_int_eq(truncate(p, size - 1), 0);
+	}
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, 0);
+	journal_close(j);
+	assert_files(gen0, 2);
+}
+END_TEST
+
+static Suite *
+journal_suite(void)
+{
+	Suite *s = suite_create("journal");
+	TCase *basic = tcase_create("basic");
+	TCase *damage = tcase_create("damage");
+	TCase *compact = tcase_create("compaction");
+
+	tcase_add_checked_fixture(basic, setup, teardown);
+	tcase_add_checked_fixture(damage, setup, teardown);
+	tcase_add_checked_fixture(compact, setup, teardown);
+	/* Generous: the suites also run under valgrind. */
+	tcase_set_timeout(basic, 120);
+	tcase_set_timeout(damage, 120);
+	tcase_set_timeout(compact, 120);
+
+	tcase_add_test(basic, test_crc32c_vectors);
+	tcase_add_test(basic, test_round_trip);
+	tcase_add_test(basic, test_uncommitted_not_durable);
+	tcase_add_test(basic, test_discard_pending);
+	tcase_add_test(basic, test_lock_ebusy);
+	tcase_add_test(basic, test_api_misuse);
+	tcase_add_test(basic, test_commit_failure_rolls_back);
+	suite_add_tcase(s, basic);
+
+	tcase_add_test(damage, test_torn_tail_every_offset);
+	tcase_add_test(damage, test_corrupt_payload_in_middle);
+	tcase_add_test(damage, test_corrupt_crc_in_middle);
+	tcase_add_test(damage, test_corrupt_length_in_middle);
+	tcase_add_test(damage, test_huge_length_rejected);
+	tcase_add_test(damage, test_zero_filled_tail);
+	tcase_add_test(damage, test_garbage_tail);
+	tcase_add_test(damage, test_stale_files_removed);
+	tcase_add_test(damage, test_refuses_bad_journal_header);
+	tcase_add_test(damage, test_refuses_orphan_journal);
+	tcase_add_test(damage, test_damaged_snapshot_with_newer_journal_refused);
+	tcase_add_test(damage, test_damaged_snapshot_falls_back);
+	suite_add_tcase(s, damage);
+
+	tcase_add_test(compact, test_compaction_complete);
+	tcase_add_test(compact, test_empty_state_compaction);
+	tcase_add_loop_test(compact, test_compaction_crash_gen0, 1, JOURNAL_COMPACT_STEPS + 1);
+	tcase_add_loop_test(compact, test_compaction_crash_gen1, 1, JOURNAL_COMPACT_STEPS + 1);
+	tcase_add_test(compact, test_compaction_failure_keeps_working);
+	tcase_add_test(compact, test_should_compact);
+	suite_add_tcase(s, compact);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(journal_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,949 @@
+/* libpasid against fake servers: framing, id matching, errors, the non-blocking path and
+ * descriptor passing. The fake server is the other end of a socketpair, driven in-process or
+ * by a forked child for the blocking calls. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "libpasid.h"
+
+struct fixture {
+	struct pasid_client *c;
+	int srv; /* the fake daemon's end */
+};
+
+static void
+fixture_open(struct fixture *f)
+{
+	struct pasid_error err;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(pasid_connect_fd(sv[0], &f->c, &err), 0);
+	ck_assert_int_eq(err.code, 0);
+	f->srv = sv[1];
+}
+
+static void
+fixture_close(struct fixture *f)
+{
+	pasid_close(f->c);
+	if (f->srv >= 0)
+		close(f->srv);
+}
+
+/* Reads one LF-terminated line from the fake server's side, byte by byte so that nothing
+ * after the line is consumed. Returns its length without the LF. */
+static size_t
+srv_read_line(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (;;) {
+		char ch;
+		ssize_t r = read(fd, &ch, 1);
+
+		ck_assert_int_eq(r, 1);
+		if (ch == '\n')
+			break;
+		ck_assert_uint_lt(n, size - 1);
+		buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+static struct json_object *
+srv_read_request(int fd)
+{
+	static char line[1 << 16];
+	struct json_object *req;
+
+	srv_read_line(fd, line, sizeof(line));
+	req = json_tokener_parse(line);
+	ck_assert_ptr_nonnull(req);
+	return req;
+}
+
+static void
+srv_write(int fd, const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len) {
+		ssize_t n = write(fd, s, len);
+
+		ck_assert_int_gt(n, 0);
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+static int64_t
+req_id(struct json_object *req)
+{
+	struct json_object *id;
+
+	ck_assert(json_object_object_get_ex(req, "id", &id));
+	ck_assert(json_object_is_type(id, json_type_int));
+	return json_object_get_int64(id);
+}
+
+static const char *
+req_str(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static void
+reply(int fd, int64_t id, const char *result_json)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":%s}\n",
+	         (long long)id, result_json);
+	srv_write(fd, buf);
+}
+
+/* Waits until the client has read and matched `want` responses. */
+static void
+receive_until(struct pasid_client *c, int want)
+{
+	for (int i = 0; i < 1000; i++) {
+		int n = pasid_receive(c, NULL);
+
+		ck_assert_int_ge(n, 0);
+		if (n >= want)
+			return;
+		usleep(1000);
+	}
+	ck_abort_msg("responses did not arrive");
+}
+
+START_TEST(test_request_framing)
+{
+	struct fixture f;
+	struct json_object *p = json_object_new_object();
+	char buf[8192];
+	size_t len = 0;
+	int64_t ids[3];
+	ssize_t n;
+
+	fixture_open(&f);
+	json_object_object_add(p, "vm", json_object_new_string("vm/1"));
+	json_object_object_add(p, "gpasid", json_object_new_int(5));
+	ids[0] = pasid_queue(f.c, "daemon.status", NULL, NULL, 0, NULL);
+	ids[1] = pasid_queue(f.c, "pasid.free", p, NULL, 0, NULL);
+	ids[2] = pasid_queue(f.c, "vm.list", NULL, NULL, 0, NULL);
+	json_object_put(p);
+	ck_assert_int_ge(ids[0], 1);
+	ck_assert_int_gt(ids[1], ids[0]);
+	ck_assert_int_gt(ids[2], ids[1]);
+	ck_assert(pasid_want_write(f.c));
+	ck_assert_uint_eq(pasid_outstanding(f.c), 3);
+	ck_assert_int_eq(pasid_flush(f.c, NULL), 0);
+	ck_assert(!pasid_want_write(f.c));
+
+	/* Everything queued is on the wire now: read it all in one go. */
+	while ((n = recv(f.srv, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(buf[len - 1], '\n');
+
+	char *save = NULL, *line = strtok_r(buf, "\n", &save);
+	int count = 0;
+	for (; line; line = strtok_r(NULL, "\n", &save), count++) {
+		struct json_object *req = json_tokener_parse(line);
+		static const char *const methods[] = {"daemon.status", "pasid.free", "vm.list"};
+
+		ck_assert_ptr_nonnull(req);
+		/* Compact: no white space outside strings, '/' not escaped. */
+		ck_assert_ptr_null(strstr(line, ": "));
+		ck_assert_ptr_null(strstr(line, ", "));
+		ck_assert_str_eq(req_str(req, "jsonrpc"), "2.0");
+		ck_assert_str_eq(req_str(req, "method"), methods[count]);
+		ck_assert_int_eq(req_id(req), ids[count]);
+		if (count == 1) {
+			struct json_object *params;
+
+			ck_assert(json_object_object_get_ex(req, "params", &params));
+			ck_assert_str_eq(req_str(params, "vm"), "vm/1");
+			ck_assert_ptr_nonnull(strstr(line, "\"vm/1\""));
+		} else {
+			ck_assert(!json_object_object_get_ex(req, "params", NULL));
+		}
+		json_object_put(req);
+	}
+	ck_assert_int_eq(count, 3);
+	fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_out_of_order)
+{
+	struct fixture f;
+	struct json_object *res;
+	struct pasid_error err;
+	int64_t a, b, c, id;
+
+	fixture_open(&f);
+	a = pasid_queue(f.c, "m.a", NULL, NULL, 0, NULL);
+	b = pasid_queue(f.c, "m.b", NULL, NULL, 0, NULL);
+	c = pasid_queue(f.c, "m.c", NULL, NULL, 0, NULL);
+	ck_assert_int_eq(pasid_flush(f.c, NULL), 0);
+	ck_assert_int_eq(pasid_response_take(f.c, b, &res, &err), -EINPROGRESS);
+
+	/* Answers come back c, a, b, plus one for an id never sent, in one write. */
+	char buf[512];
+	snprintf(buf, sizeof(buf),
+	         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":\"C\"}\n"
+	         "{\"jsonrpc\":\"2.0\",\"id\":999,\"result\":\"stray\"}\n"
+	         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":\"A\"}\n"
+	         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":\"B\"}\n",
+	         (long long)c, (long long)a, (long long)b);
+	srv_write(f.srv, buf);
+	receive_until(f.c, 3);
+
+	ck_assert_int_eq(pasid_response_take(f.c, b, &res, &err), 0);
+	ck_assert_str_eq(json_object_get_string(res), "B");
+	json_object_put(res);
+	ck_assert_int_eq(pasid_response_take(f.c, b, &res, &err), -ENOENT);
+	ck_assert_uint_eq(pasid_outstanding(f.c), 2);
+
+	/* The rest in the order they arrived. */
+	ck_assert_int_eq(pasid_response_next(f.c, &id, &res, &err), 0);
+	ck_assert_int_eq(id, c);
+	ck_assert_str_eq(json_object_get_string(res), "C");
+	json_object_put(res);
+	ck_assert_int_eq(pasid_response_next(f.c, &id, &res, &err), 0);
+	ck_assert_int_eq(id, a);
+	ck_assert_str_eq(json_object_get_string(res), "A");
+	json_object_put(res);
+	ck_assert_int_eq(pasid_response_next(f.c, &id, &res, &err), -EAGAIN);
+	ck_assert_ptr_null(res);
+	ck_assert_uint_eq(pasid_outstanding(f.c), 0);
+	fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_error_mapping)
+{
+	struct fixture f;
+	struct json_object *res = (struct json_object *)1;
+	struct pasid_error err;
+	int64_t id[4];
+
+	fixture_open(&f);
+	for (int i = 0; i < 4; i++)
+		id[i] = pasid_queue(f.c, "vm.show", NULL, NULL, 0, NULL);
+	ck_assert_int_eq(pasid_flush(f.c, NULL), 0);
+
+	char buf[1024];
+	snprintf(
+	    buf, sizeof(buf),
+	    "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":1003,\"message\":\"no VM "
+	    "named 'x'\",\"data\":{\"reason\":\"not_found\",\"param\":\"vm\"}}}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":-32602,\"message\":\"bad "
+	    "gpasid\",\"data\":{\"param\":\"gpasid\"}}}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":1004,\"message\":\"taken\"}}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":\"nonsense\"}\n",
+	    (long long)id[0], (long long)id[1], (long long)id[2], (long long)id[3]);
+	srv_write(f.srv, buf);
+	receive_until(f.c, 4);
+
+	ck_assert_int_eq(pasid_response_take(f.c, id[0], &res, &err), -EREMOTEIO);
+	ck_assert_ptr_null(res);
+	ck_assert_int_eq(err.code, PASID_E_NOT_FOUND);
+	ck_assert_str_eq(err.message, "no VM named 'x'");
+	ck_assert_str_eq(err.reason, "not_found");
+	ck_assert_str_eq(err.param, "vm");
+
+	ck_assert_int_eq(pasid_response_take(f.c, id[1], &res, &err), -EREMOTEIO);
+	ck_assert_int_eq(err.code, PASID_E_INVALID_PARAMS);
+	ck_assert_str_eq(err.message, "bad gpasid");
+	ck_assert_str_eq(err.reason, "");
+	ck_assert_str_eq(err.param, "gpasid");
+
+	/* No data: the reason still follows from the code. */
+	ck_assert_int_eq(pasid_response_take(f.c, id[2], &res, &err), -EREMOTEIO);
+	ck_assert_int_eq(err.code, PASID_E_CONFLICT);
+	ck_assert_str_eq(err.reason, "conflict");
+	ck_assert_str_eq(err.param, "");
+
+	ck_assert_int_eq(pasid_response_take(f.c, id[3], &res, &err), -EPROTO);
+	ck_assert_int_eq(err.code, -EPROTO);
+
+	ck_assert_str_eq(pasid_error_reason(1001), "exhausted");
+	ck_assert_str_eq(pasid_error_reason(1002), "quota_exceeded");
+	ck_assert_str_eq(pasid_error_reason(1005), "permission_denied");
+	ck_assert_str_eq(pasid_error_reason(1008), "out_of_range");
+	ck_assert_ptr_null(pasid_error_reason(1009));
+	ck_assert_ptr_null(pasid_error_reason(-32602));
+	ck_assert_ptr_null(pasid_error_reason(0));
+	fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_partial_lines)
+{
+	struct fixture f;
+	struct json_object *res;
+	int64_t id;
+	char msg[256];
+
+	fixture_open(&f);
+	id = pasid_queue(f.c, "pasid.lookup", NULL, NULL, 0, NULL);
+	ck_assert_int_eq(pasid_flush(f.c, NULL), 0);
+	/* A blank line first: ignored, as on the daemon's side. */
+	snprintf(msg, sizeof(msg),
+	         "  \n{\"jsonrpc\":\"2.0\",\"result\":{\"gpasid\":1,\"hpasid\":4096,\"type\":"
+	         "\"shared\",\"vm\":\"v\"},\"id\":%lld}\n",
+	         (long long)id);
+	for (size_t i = 0; msg[i]; i++) {
+		ck_assert_int_eq(write(f.srv, &msg[i], 1), 1);
+		ck_assert_int_eq(pasid_receive(f.c, NULL), msg[i + 1] ? 0 : 1);
+		if (msg[i + 1])
+			ck_assert_int_eq(pasid_response_take(f.c, id, &res, NULL), -EINPROGRESS);
+	}
+	ck_assert_int_eq(pasid_response_take(f.c, id, &res, NULL), 0);
+
+	struct pasid_mapping m;
+	ck_assert_int_eq(pasid_parse_mapping(res, &m, NULL), 0);
+	ck_assert_uint_eq(m.gpasid, 1);
+	ck_assert_uint_eq(m.hpasid, 4096);
+	ck_assert_int_eq(m.type, PASID_TYPE_SHARED);
+	ck_assert_str_eq(m.vm, "v");
+	ck_assert_str_eq(m.device, "");
+	json_object_put(res);
+	fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_nonblocking_eagain)
+{
+	struct fixture f;
+	struct json_object *p = json_object_new_object(), *req, *res;
+	size_t big = 1 << 20, got = 0;
+	int small = 4096, rc, flags;
+	char *blob = malloc(big + 1), *line = malloc(big + 4096);
+	int64_t id;
+
+	ck_assert_ptr_nonnull(blob);
+	ck_assert_ptr_nonnull(line);
+	fixture_open(&f);
+	ck_assert_int_eq(pasid_set_nonblocking(f.c, true), 0);
+	flags = fcntl(pasid_fd(f.c), F_GETFL);
+	ck_assert(flags & O_NONBLOCK);
+	setsockopt(pasid_fd(f.c), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(f.srv, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	memset(blob, 'x', big);
+	blob[big] = '\0';
+	json_object_object_add(p, "blob", json_object_new_string(blob));
+	id = pasid_queue(f.c, "big.call", p, NULL, 0, NULL);
+	json_object_put(p);
+	ck_assert_int_eq(id, 1);
+
+	/* The socket cannot take a megabyte: the library says so instead of blocking. */
+	ck_assert_int_eq(pasid_flush(f.c, NULL), -EAGAIN);
+	ck_assert(pasid_want_write(f.c));
+	/* Drain as the daemon would, flushing again whenever there is room. */
+	for (;;) {
+		ssize_t n = recv(f.srv, line + got, big + 4096 - got, MSG_DONTWAIT);
+
+		if (n > 0)
+			got += (size_t)n;
+		rc = pasid_flush(f.c, NULL);
+		ck_assert(rc == 0 || rc == -EAGAIN);
+		if (rc == 0 && n <= 0 && got && line[got - 1] == '\n')
+			break;
+	}
+	ck_assert(!pasid_want_write(f.c));
+	line[got - 1] = '\0';
+	ck_assert_ptr_null(memchr(line, '\n', got - 1));
+	req = json_tokener_parse(line);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_int_eq(req_id(req), id);
+	json_object_put(req);
+
+	/* Nothing to read yet: no response, and no blocking either. */
+	ck_assert_int_eq(pasid_receive(f.c, NULL), 0);
+	ck_assert_int_eq(pasid_response_take(f.c, id, &res, NULL), -EINPROGRESS);
+	reply(f.srv, id, "{}");
+	receive_until(f.c, 1);
+	ck_assert_int_eq(pasid_response_take(f.c, id, &res, NULL), 0);
+	ck_assert(json_object_is_type(res, json_type_object));
+	json_object_put(res);
+	free(blob);
+	free(line);
+	fixture_close(&f);
+}
+END_TEST
+
+/* Receives `lines` request lines one byte per recvmsg(), so that the byte that carries the
+ * descriptors is known: its offset goes to *fd_at. */
+static size_t
+srv_recv_fds(int fd, int lines, char *buf, size_t size, int *fds, size_t *nfds, size_t *fd_at)
+{
+	size_t n = 0;
+
+	*nfds = 0;
+	while (lines > 0) {
+		char control[CMSG_SPACE(8 * sizeof(int))];
+		struct iovec iov = {.iov_base = buf + n, .iov_len = 1};
+		struct msghdr mh = {.msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = control,
+		                    .msg_controllen = sizeof(control)};
+
+		ck_assert_uint_lt(n, size - 1);
+		ck_assert_int_eq(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC), 1);
+		ck_assert(!(mh.msg_flags & MSG_CTRUNC));
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				ck_assert_uint_eq(*nfds, 0);
+				*nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				memcpy(fds, CMSG_DATA(cm), *nfds * sizeof(int));
+				*fd_at = n;
+			}
+		}
+		if (buf[n++] == '\n')
+			lines--;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+START_TEST(test_fd_passing)
+{
+	struct fixture f;
+	struct json_object *p = json_object_new_object(), *req, *params, *v;
+	int pa[2], pb[2], fds[8];
+	size_t nfds, n, at = 0;
+	char buf[4096], data[8], *second;
+	int64_t first, id;
+
+	fixture_open(&f);
+	ck_assert_int_eq(pipe(pa), 0);
+	ck_assert_int_eq(pipe(pb), 0);
+	ck_assert_int_eq(write(pa[1], "iommufd", 7), 7);
+	ck_assert_int_eq(write(pb[1], "cdev", 4), 4);
+	json_object_object_add(p, "vm", json_object_new_string("vm1"));
+
+	/* A plain request first: the descriptors must ride on the second line, not this one. */
+	first = pasid_queue(f.c, "daemon.status", NULL, NULL, 0, NULL);
+	int pass[2] = {pa[0], pb[0]};
+	id = pasid_queue(f.c, "pasid.attach", p, pass, 2, NULL);
+	ck_assert_int_gt(id, first);
+	/* The caller's descriptors stay the caller's. */
+	close(pa[0]);
+	close(pb[0]);
+	/* And the caller's params are not changed behind its back. */
+	ck_assert(!json_object_object_get_ex(p, "fds", NULL));
+	ck_assert_int_eq(pasid_flush(f.c, NULL), 0);
+
+	n = srv_recv_fds(f.srv, 2, buf, sizeof(buf), fds, &nfds, &at);
+	ck_assert_uint_eq(nfds, 2);
+	ck_assert_int_eq(buf[n - 1], '\n');
+	/* Exactly on the first byte of the second line. */
+	second = strchr(buf, '\n') + 1;
+	ck_assert_uint_eq(at, (size_t)(second - buf));
+	ck_assert_ptr_nonnull(strstr(buf, "daemon.status"));
+	ck_assert_ptr_null(strstr(second, "daemon.status"));
+	req = json_tokener_parse(second);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_int_eq(req_id(req), id);
+	ck_assert(json_object_object_get_ex(req, "params", &params));
+	ck_assert_str_eq(req_str(params, "vm"), "vm1");
+	ck_assert(json_object_object_get_ex(params, "fds", &v));
+	ck_assert_int_eq(json_object_get_int(v), 2);
+	json_object_put(req);
+
+	/* They are the same open files, in order. */
+	ck_assert_int_eq(read(fds[0], data, sizeof(data)), 7);
+	ck_assert_int_eq(memcmp(data, "iommufd", 7), 0);
+	ck_assert_int_eq(read(fds[1], data, sizeof(data)), 4);
+	ck_assert_int_eq(memcmp(data, "cdev", 4), 0);
+	close(fds[0]);
+	close(fds[1]);
+	/* The library's duplicates are closed once sent: the write ends see no reader. */
+	signal(SIGPIPE, SIG_IGN);
+	ck_assert_int_eq(write(pa[1], "x", 1), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	close(pa[1]);
+	close(pb[1]);
+
+	/* Params that name fds already are sent as they are; non-objects are refused. */
+	struct json_object *arr = json_object_new_array();
+	struct pasid_error err;
+	ck_assert_int_eq(pasid_queue(f.c, "x", arr, fds, 1, &err), -EINVAL);
+	ck_assert_int_eq(err.code, -EINVAL);
+	json_object_put(arr);
+	json_object_put(p);
+	fixture_close(&f);
+}
+END_TEST
+
+/* A scripted fake daemon in a child process: each step expects one method with exactly
+ * these params and answers with `reply` (a whole "result":... or "error":... member). */
+struct step {
+	const char *method;
+	const char *params; /* NULL: no params member */
+	const char *reply;
+};
+
+static int
+serve_script(int fd, const struct step *steps)
+{
+	for (const struct step *s = steps; s->method; s++) {
+		struct json_object *req = srv_read_request(fd), *params = NULL, *want = NULL;
+		char buf[8192];
+		bool ok;
+
+		json_object_object_get_ex(req, "params", &params);
+		if (s->params)
+			want = json_tokener_parse(s->params);
+		ok = strcmp(req_str(req, "method"), s->method) == 0 &&
+		     (s->params ? json_object_equal(params, want) : params == NULL);
+		if (!ok) {
+			fprintf(stderr, "fake daemon: expected %s %s, got %s\n", s->method,
+			        s->params ? s->params : "(none)", json_object_to_json_string(req));
+			snprintf(buf, sizeof(buf),
+			         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":-32603,"
+			         "\"message\":\"script mismatch\"}}\n",
+			         (long long)req_id(req));
+		} else {
+			snprintf(buf, sizeof(buf), "{\"jsonrpc\":\"2.0\",\"id\":%lld,%s}\n",
+			         (long long)req_id(req), s->reply);
+		}
+		srv_write(fd, buf);
+		json_object_put(req);
+		json_object_put(want);
+		if (!ok)
+			return 1;
+	}
+	return 0;
+}
+
+static pid_t
+fork_server(struct fixture *f, const struct step *steps)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int rc;
+
+		pasid_close(f->c);
+		rc = serve_script(f->srv, steps);
+		_exit(rc);
+	}
+	close(f->srv);
+	f->srv = -1;
+	return pid;
+}
+
+static void
+wait_server(pid_t pid)
+{
+	int status;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+static const char status_json[] =
+    "\"result\":{\"version\":\"0.1.0\",\"uptime_s\":42,\"backend\":{\"name\":\"sim\","
+    "\"pasid_bits\":20,\"caps\":[\"attach\",\"fault_injection\"]},\"ranges\":{\"local\":[1,"
+    "4095],\"shared\":[4096,524287]},\"used\":{\"local\":3,\"shared\":2},\"free\":{\"shared\":"
+    "520190},\"vms\":1,\"connections\":2}";
+
+static const struct step typed_steps[] = {
+    {"daemon.status", NULL, status_json},
+    {"vm.register", "{\"vm\":\"vm1\",\"mode\":\"identity\",\"pid\":4242}",
+     "\"result\":{\"vm\":\"vm1\",\"uuid\":\"6a6b6606-bfb1-4c39-8b91-551857bfd0fd\","
+     "\"mode\":\"identity\",\"pid\":4242,\"cgroup\":\"/machine.slice/x.scope\"}"},
+    {"vm.register", "{\"vm\":\"vm2\",\"uuid\":\"6A6B6606-BFB1-4C39-8B91-551857BFD0FD\"}",
+     "\"error\":{\"code\":1004,\"message\":\"VM vm2 has another owner\",\"data\":{\"reason\":"
+     "\"conflict\",\"param\":\"vm\"}}"},
+    {"device.assign", "{\"vm\":\"vm1\",\"device\":\"0000:6A:01.0\",\"shared\":true}",
+     "\"result\":{\"vm\":\"vm1\",\"device\":\"0000:6a:01.0\",\"shared\":true}"},
+    {"pasid.alloc", "{\"vm\":\"vm1\",\"type\":\"shared\"}",
+     "\"result\":{\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\"}"},
+    {"pasid.alloc",
+     "{\"vm\":\"vm1\",\"type\":\"local\",\"device\":\"0000:00:01.0\",\"gpasid\":7,\"count\":2}",
+     "\"result\":{\"mappings\":[{\"gpasid\":7,\"hpasid\":7,\"type\":\"local\",\"device\":"
+     "\"0000:00:01.0\"},{\"gpasid\":8,\"hpasid\":8,\"type\":\"local\",\"device\":\"0000:00:01."
+     "0\"}]}"},
+    {"pasid.lookup", "{\"vm\":\"vm1\",\"gpasid\":1}",
+     "\"result\":{\"vm\":\"vm1\",\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\"}"},
+    {"pasid.lookup", "{\"hpasid\":7,\"device\":\"0000:00:01.0\"}",
+     "\"result\":{\"vm\":\"vm1\",\"gpasid\":7,\"hpasid\":7,\"type\":\"local\",\"device\":"
+     "\"0000:00:01.0\"}"},
+    {"pasid.list", "{\"type\":\"local\"}",
+     "\"result\":[{\"vm\":\"vm1\",\"gpasid\":7,\"hpasid\":7,\"type\":\"local\",\"device\":"
+     "\"0000:00:01.0\"}]"},
+    {"vm.list", NULL,
+     "\"result\":[{\"vm\":\"vm1\",\"uuid\":\"6a6b6606-bfb1-4c39-8b91-551857bfd0fd\",\"mode\":"
+     "\"identity\",\"pid\":4242,\"cgroup\":\"\",\"pasids\":3,\"devices\":[{\"device\":\"0000:"
+     "6a:01.0\",\"shared\":true}]}]"},
+    {"vm.show", "{\"vm\":\"vm1\"}",
+     "\"result\":{\"vm\":\"vm1\",\"uuid\":\"6a6b6606-bfb1-4c39-8b91-551857bfd0fd\",\"mode\":"
+     "\"translated\",\"pid\":4242,\"cgroup\":\"/a\",\"pasids\":1,\"devices\":[],\"mappings\":["
+     "{\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\"}]}"},
+    {"pasid.free", "{\"vm\":\"vm1\",\"gpasid\":1}", "\"result\":{}"},
+    {"device.release", "{\"vm\":\"vm1\",\"device\":\"0000:00:01.0\"}", "\"result\":{}"},
+    {"pasid.alloc", "{\"vm\":\"vm1\",\"type\":\"shared\"}",
+     "\"error\":{\"code\":1001,\"message\":\"shared range exhausted\",\"data\":{\"reason\":"
+     "\"exhausted\"}}"},
+    {"vm.unregister", "{\"vm\":\"vm1\"}", "\"result\":{\"vm\":\"vm1\",\"freed\":3}"},
+    {"rpc.discover", NULL, "\"result\":{\"openrpc\":\"1.2.6\",\"methods\":[]}"},
+    {"pasid.list", "{}", "\"result\":{\"not\":\"a list\"}"},
+    {NULL, NULL, NULL},
+};
+
+START_TEST(test_typed_calls)
+{
+	struct fixture f;
+	struct pasid_error err;
+	struct pasid_status *st;
+	struct pasid_vm *vm, *vms;
+	struct pasid_device dev;
+	struct pasid_mapping m, *maps;
+	struct json_object *doc;
+	uint32_t freed = 0;
+	size_t n;
+	pid_t pid;
+
+	fixture_open(&f);
+	pid = fork_server(&f, typed_steps);
+
+	ck_assert_int_eq(pasid_daemon_status(f.c, &st, &err), 0);
+	ck_assert_str_eq(st->version, "0.1.0");
+	ck_assert_uint_eq(st->uptime_s, 42);
+	ck_assert_str_eq(st->backend, "sim");
+	ck_assert_uint_eq(st->pasid_bits, 20);
+	ck_assert_uint_eq(st->n_caps, 2);
+	ck_assert_str_eq(st->caps[1], "fault_injection");
+	ck_assert_uint_eq(st->local.first, 1);
+	ck_assert_uint_eq(st->local.last, 4095);
+	ck_assert_uint_eq(st->shared.first, 4096);
+	ck_assert_uint_eq(st->shared.last, 524287);
+	ck_assert_uint_eq(st->used_local, 3);
+	ck_assert_uint_eq(st->used_shared, 2);
+	ck_assert_uint_eq(st->free_shared, 520190);
+	ck_assert_uint_eq(st->vms, 1);
+	ck_assert_uint_eq(st->connections, 2);
+	pasid_status_free(st);
+
+	ck_assert_int_eq(pasid_vm_register(f.c, "vm1", NULL, PASID_MODE_IDENTITY, 4242, &vm, &err),
+	                 0);
+	ck_assert_str_eq(vm->vm, "vm1");
+	ck_assert_str_eq(vm->uuid, "6a6b6606-bfb1-4c39-8b91-551857bfd0fd");
+	ck_assert_int_eq(vm->mode, PASID_MODE_IDENTITY);
+	ck_assert_int_eq(vm->pid, 4242);
+	ck_assert_str_eq(vm->cgroup, "/machine.slice/x.scope");
+	ck_assert_uint_eq(vm->n_devices, 0);
+	pasid_vm_free(vm);
+
+	ck_assert_int_eq(pasid_vm_register(f.c, "vm2", "6A6B6606-BFB1-4C39-8B91-551857BFD0FD",
+	                                   PASID_MODE_DEFAULT, 0, &vm, &err),
+	                 -EREMOTEIO);
+	ck_assert_ptr_null(vm);
+	ck_assert_int_eq(err.code, PASID_E_CONFLICT);
+	ck_assert_str_eq(err.reason, "conflict");
+	ck_assert_str_eq(err.param, "vm");
+	ck_assert_str_eq(err.message, "VM vm2 has another owner");
+
+	ck_assert_int_eq(pasid_device_assign(f.c, "vm1", "0000:6A:01.0", true, &dev, &err), 0);
+	ck_assert_str_eq(dev.device, "0000:6a:01.0");
+	ck_assert(dev.shared);
+
+	ck_assert_int_eq(pasid_alloc(f.c, "vm1", PASID_TYPE_SHARED, NULL, PASID_ANY, &m, &err), 0);
+	ck_assert_uint_eq(m.gpasid, 1);
+	ck_assert_uint_eq(m.hpasid, 4096);
+	ck_assert_int_eq(m.type, PASID_TYPE_SHARED);
+
+	ck_assert_int_eq(
+	    pasid_alloc_count(f.c, "vm1", PASID_TYPE_LOCAL, "0000:00:01.0", 7, 2, &maps, &n, &err),
+	    0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(maps[1].gpasid, 8);
+	ck_assert_uint_eq(maps[1].hpasid, 8);
+	ck_assert_int_eq(maps[1].type, PASID_TYPE_LOCAL);
+	ck_assert_str_eq(maps[1].device, "0000:00:01.0");
+	pasid_mappings_free(maps);
+
+	ck_assert_int_eq(pasid_lookup(f.c, "vm1", 1, &m, &err), 0);
+	ck_assert_str_eq(m.vm, "vm1");
+	ck_assert_uint_eq(m.hpasid, 4096);
+	ck_assert_int_eq(pasid_lookup_hpasid(f.c, 7, "0000:00:01.0", &m, &err), 0);
+	ck_assert_uint_eq(m.gpasid, 7);
+	ck_assert_str_eq(m.device, "0000:00:01.0");
+
+	ck_assert_int_eq(pasid_list(f.c, NULL, PASID_TYPE_LOCAL, &maps, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(maps[0].vm, "vm1");
+	pasid_mappings_free(maps);
+
+	ck_assert_int_eq(pasid_vm_list(f.c, &vms, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(vms[0].pasids, 3);
+	ck_assert_str_eq(vms[0].cgroup, "");
+	ck_assert_uint_eq(vms[0].n_devices, 1);
+	ck_assert_str_eq(vms[0].devices[0].device, "0000:6a:01.0");
+	ck_assert(vms[0].devices[0].shared);
+	pasid_vm_list_free(vms, n);
+
+	ck_assert_int_eq(pasid_vm_show(f.c, "vm1", &vm, &err), 0);
+	ck_assert_int_eq(vm->mode, PASID_MODE_TRANSLATED);
+	ck_assert_uint_eq(vm->n_mappings, 1);
+	ck_assert_uint_eq(vm->mappings[0].hpasid, 4096);
+	ck_assert_str_eq(vm->mappings[0].vm, "");
+	pasid_vm_free(vm);
+
+	ck_assert_int_eq(pasid_free(f.c, "vm1", 1, &err), 0);
+	ck_assert_int_eq(pasid_device_release(f.c, "vm1", "0000:00:01.0", &err), 0);
+	ck_assert_int_eq(pasid_alloc(f.c, "vm1", PASID_TYPE_SHARED, NULL, PASID_ANY, &m, &err),
+	                 -EREMOTEIO);
+	ck_assert_int_eq(err.code, PASID_E_EXHAUSTED);
+	ck_assert_str_eq(err.reason, "exhausted");
+	ck_assert_int_eq(pasid_vm_unregister(f.c, "vm1", &freed, &err), 0);
+	ck_assert_uint_eq(freed, 3);
+	ck_assert_int_eq(pasid_rpc_discover(f.c, &doc, &err), 0);
+	ck_assert_str_eq(req_str(doc, "openrpc"), "1.2.6");
+	json_object_put(doc);
+
+	/* A result of the wrong shape is the daemon's fault, reported as such. */
+	ck_assert_int_eq(pasid_list(f.c, NULL, PASID_TYPE_ANY, &maps, &n, &err), -EPROTO);
+	ck_assert_int_eq(err.code, -EPROTO);
+	ck_assert_ptr_null(maps);
+
+	wait_server(pid);
+	fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_parsers_reject)
+{
+	static const char *const bad_mappings[] = {
+	    "{\"gpasid\":\"1\",\"hpasid\":2,\"type\":\"shared\"}",
+	    "{\"gpasid\":1,\"hpasid\":-2,\"type\":\"shared\"}",
+	    "{\"gpasid\":1,\"hpasid\":2,\"type\":\"weird\"}",
+	    "{\"gpasid\":1,\"hpasid\":2,\"type\":\"local\",\"device\":\"0000:00:01.0-too-long\"}",
+	    "{\"gpasid\":1.5,\"hpasid\":2,\"type\":\"shared\"}",
+	    "[1]",
+	};
+	struct pasid_error err;
+	struct pasid_mapping m;
+	struct pasid_vm *vm;
+
+	for (size_t i = 0; i < sizeof(bad_mappings) / sizeof(bad_mappings[0]); i++) {
+		struct json_object *o = json_tokener_parse(bad_mappings[i]);
+
+		ck_assert_ptr_nonnull(o);
+		ck_assert_int_eq(pasid_parse_mapping(o, &m, &err), -EPROTO);
+		ck_assert_int_eq(err.code, -EPROTO);
+		ck_assert_ptr_nonnull(strstr(err.message, "malformed"));
+		json_object_put(o);
+	}
+	struct json_object *o =
+	    json_tokener_parse("{\"vm\":\"a\",\"uuid\":\"u\",\"mode\":\"translated\",\"pid\":1,"
+	                       "\"devices\":[{\"device\":"
+	                       "\"0000:00:01.0\"}]}");
+	ck_assert_int_eq(pasid_parse_vm(o, &vm, &err), -EPROTO);
+	ck_assert_ptr_null(vm);
+	ck_assert_ptr_nonnull(strstr(err.message, "shared"));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_blocking_keeps_other_responses)
+{
+	struct fixture f;
+	struct json_object *res;
+	struct pasid_error err;
+	int64_t early, id;
+	pid_t pid;
+
+	fixture_open(&f);
+	early = pasid_queue(f.c, "first", NULL, NULL, 0, NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Read both requests, answer the blocking one before the queued one. */
+		struct json_object *a = srv_read_request(f.srv), *b = srv_read_request(f.srv);
+
+		reply(f.srv, req_id(b), "\"second\"");
+		reply(f.srv, req_id(a), "\"first\"");
+		_exit(0);
+	}
+	close(f.srv);
+	f.srv = -1;
+	ck_assert_int_eq(pasid_call(f.c, "second", NULL, &res, &err), 0);
+	ck_assert_str_eq(json_object_get_string(res), "second");
+	json_object_put(res);
+	wait_server(pid);
+	/* The early one may or may not have been read yet; it is not lost either way. */
+	pasid_receive(f.c, NULL);
+	ck_assert_int_eq(pasid_response_next(f.c, &id, &res, &err), 0);
+	ck_assert_int_eq(id, early);
+	ck_assert_str_eq(json_object_get_string(res), "first");
+	json_object_put(res);
+	fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_connection_closed)
+{
+	struct fixture f;
+	struct json_object *res;
+	struct pasid_error err;
+	int64_t a, b, id;
+
+	fixture_open(&f);
+	a = pasid_queue(f.c, "a", NULL, NULL, 0, NULL);
+	b = pasid_queue(f.c, "b", NULL, NULL, 0, NULL);
+	ck_assert_int_eq(pasid_flush(f.c, NULL), 0);
+	/* The daemon answers a line it could not take (id null) and hangs up. */
+	srv_write(f.srv, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":"
+	                 "\"line too long\"}}\n");
+	close(f.srv);
+	f.srv = -1;
+	ck_assert_int_eq(pasid_receive(f.c, &err), -ECONNRESET);
+	ck_assert_int_eq(err.code, -ECONNRESET);
+	ck_assert_int_eq(pasid_response_next(f.c, &id, &res, &err), -EREMOTEIO);
+	ck_assert_int_eq(id, a);
+	ck_assert_int_eq(err.code, PASID_E_INVALID_REQ);
+	ck_assert_str_eq(err.message, "line too long");
+	ck_assert_int_eq(pasid_response_next(f.c, &id, &res, &err), -ECONNRESET);
+	ck_assert_int_eq(id, b);
+	ck_assert_int_eq(err.code, -ECONNRESET);
+	ck_assert_uint_eq(pasid_outstanding(f.c), 0);
+	/* Nothing more can be sent on a dead connection. */
+	ck_assert_int_lt(pasid_queue(f.c, "c", NULL, NULL, 0, &err), 0);
+	ck_assert_int_eq(pasid_call(f.c, "c", NULL, &res, &err), -ECONNRESET);
+	ck_assert_ptr_null(res);
+	fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_timeout_then_late_reply)
+{
+	struct fixture f;
+	struct json_object *res;
+	struct pasid_error err;
+	struct json_object *req;
+
+	fixture_open(&f);
+	pasid_set_timeout(f.c, 50);
+	ck_assert_int_eq(pasid_call(f.c, "slow", NULL, &res, &err), -ETIMEDOUT);
+	ck_assert_int_eq(err.code, -ETIMEDOUT);
+	ck_assert_uint_eq(pasid_outstanding(f.c), 0);
+	req = srv_read_request(f.srv);
+	reply(f.srv, req_id(req), "1");
+	json_object_put(req);
+	/* The late answer has nobody to go to and is dropped. */
+	usleep(20000);
+	ck_assert_int_eq(pasid_receive(f.c, NULL), 0);
+	ck_assert_int_eq(pasid_response_next(f.c, &(int64_t){0}, &res, NULL), -EAGAIN);
+	fixture_close(&f);
+}
+END_TEST
+
+START_TEST(test_connect_path)
+{
+	char dir[] = "/tmp/libpasid-test.XXXXXX", path[64], longpath[200];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct pasid_client *c;
+	struct pasid_error err;
+	struct json_object *req;
+	int lfd, sfd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+
+	ck_assert_int_eq(pasid_connect(path, &c, &err), -ENOENT);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(err.code, -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.message, path));
+
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	setenv("PASIDD_SOCKET", path, 1);
+	ck_assert_str_eq(pasid_default_socket(), path);
+	ck_assert_int_eq(pasid_connect(NULL, &c, &err), 0);
+	sfd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(sfd, 0);
+	ck_assert_int_ge(pasid_queue(c, "daemon.status", NULL, NULL, 0, NULL), 1);
+	ck_assert_int_eq(pasid_flush(c, NULL), 0);
+	req = srv_read_request(sfd);
+	ck_assert_str_eq(req_str(req, "method"), "daemon.status");
+	json_object_put(req);
+	pasid_close(c);
+	close(sfd);
+
+	setenv("PASIDD_SOCKET", "", 1);
+	ck_assert_str_ne(pasid_default_socket(), "");
+	unsetenv("PASIDD_SOCKET");
+
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	ck_assert_int_eq(pasid_connect(longpath, &c, &err), -ENAMETOOLONG);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+static Suite *
+libpasid_suite(void)
+{
+	Suite *s = suite_create("libpasid");
+	TCase *tc = tcase_create("client");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_request_framing);
+	tcase_add_test(tc, test_out_of_order);
+	tcase_add_test(tc, test_error_mapping);
+	tcase_add_test(tc, test_partial_lines);
+	tcase_add_test(tc, test_nonblocking_eagain);
+	tcase_add_test(tc, test_fd_passing);
+	tcase_add_test(tc, test_typed_calls);
+	tcase_add_test(tc, test_parsers_reject);
+	tcase_add_test(tc, test_blocking_keeps_other_responses);
+	tcase_add_test(tc, test_connection_closed);
+	tcase_add_test(tc, test_timeout_then_late_reply);
+	tcase_add_test(tc, test_connect_path);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(libpasid_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0;
+}

@@ -1,0 +1,653 @@
+/* The namespace: fixed scenarios, then thousands of random operations checked against a
+ * simple model and every invariant after each step. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "namespace.h"
+#include "pasid-proto.h"
+#include "record.h"
+
+static struct ns ns;
+static struct backend *be;
+static const struct ns_owner owner = {.pid = 1, .starttime = 1, .uid = 0};
+
+static void
+setup_ranges(uint32_t llo, uint32_t lhi, uint32_t slo, uint32_t shi, unsigned bits)
+{
+	struct ns_config cfg = {.pasid_bits = bits, .local = {llo, lhi}, .shared = {slo, shi}};
+	char why[160];
+
+	ck_assert_int_eq(backend_open("sim", &be, why, sizeof(why)), 0);
+	ck_assert_int_eq(ns_init(&ns, &cfg, be), 0);
+}
+
+static void
+setup(void)
+{
+	setup_ranges(1, 4095, 4096, 524287, 20);
+}
+
+static void
+teardown(void)
+{
+	ns_destroy(&ns);
+	backend_close(be);
+}
+
+static void
+assert_ok(void)
+{
+	char why[256];
+
+	if (ns_check(&ns, why, sizeof(why)) < 0)
+		ck_abort_msg("invariant broken: %s", why);
+}
+
+static struct ns_vm *
+mkvm(const char *name, enum ns_mode mode)
+{
+	struct ns_vm *vm;
+	struct ns_err err;
+
+	ck_assert_int_eq(ns_vm_create(&ns, name, "00000000-0000-4000-8000-000000000000", mode,
+	                              &owner, "/", &vm, &err),
+	                 0);
+	return vm;
+}
+
+static int
+alloc1(struct ns_vm *vm, enum ns_type type, uint32_t bdf, int64_t g, struct ns_mapping **m,
+       struct ns_err *err)
+{
+	struct ns_alloc_req req = {.type = type, .bdf = bdf, .gpasid = g, .count = 1};
+
+	return ns_alloc(&ns, vm, &req, m, err);
+}
+
+START_TEST(config_checks)
+{
+	struct ns_config c = {.pasid_bits = 20, .local = {1, 4095}, .shared = {4096, 524287}};
+	char why[160];
+
+	ck_assert_int_eq(ns_config_check(&c, why, sizeof(why)), 0);
+	c.local.first = 0;
+	ck_assert_int_lt(ns_config_check(&c, why, sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "PASID 0"));
+	c.local = (struct ns_range){1, 5000};
+	ck_assert_int_lt(ns_config_check(&c, why, sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "overlaps"));
+	c.local = (struct ns_range){1, 4095};
+	c.shared = (struct ns_range){5000, 4096};
+	ck_assert_int_lt(ns_config_check(&c, why, sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "reversed"));
+	c.shared = (struct ns_range){4096, 1 << 20};
+	ck_assert_int_lt(ns_config_check(&c, why, sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "width"));
+	c.shared.last = (1 << 20) - 1;
+	c.pasid_bits = 21;
+	ck_assert_int_lt(ns_config_check(&c, why, sizeof(why)), 0);
+}
+END_TEST
+
+START_TEST(value_formats)
+{
+	uint32_t bdf;
+	char out[NS_BDF_LEN + 1], uuid[NS_UUID_LEN + 1];
+
+	ck_assert_int_eq(ns_bdf_parse("0000:00:02.0", &bdf), 0);
+	ck_assert_uint_eq(bdf, 2 << 3);
+	ck_assert_int_eq(ns_bdf_parse("FFFF:Ab:1f.7", &bdf), 0);
+	ns_bdf_format(bdf, out);
+	ck_assert_str_eq(out, "ffff:ab:1f.7");
+	ck_assert_int_lt(ns_bdf_parse("0000:00:20.0", &bdf), 0);
+	ck_assert_int_lt(ns_bdf_parse("0000:00:1f.8", &bdf), 0);
+	ck_assert_int_lt(ns_bdf_parse("00:02.0", &bdf), 0);
+	ck_assert_int_lt(ns_bdf_parse("0000:00:02.0 ", &bdf), 0);
+	ck_assert_int_lt(ns_bdf_parse("0000:0g:02.0", &bdf), 0);
+	ck_assert_int_eq(ns_uuid_normalize("0123ABCD-89ab-cdef-0123-456789ABCDEF", uuid), 0);
+	ck_assert_str_eq(uuid, "0123abcd-89ab-cdef-0123-456789abcdef");
+	ck_assert_int_lt(ns_uuid_normalize("0123abcd89ab-cdef-0123-456789abcdef0", uuid), 0);
+	ck_assert(ns_vm_name_valid("vm-1.a_b:c@d+e"));
+	ck_assert(!ns_vm_name_valid(""));
+	ck_assert(!ns_vm_name_valid("-vm"));
+	ck_assert(!ns_vm_name_valid("a/b"));
+	ck_assert(!ns_vm_name_valid("a\tb"));
+	ck_assert(!ns_vm_name_valid("\xc3\xa9t\xc3\xa9"));
+	char long_name[66];
+	memset(long_name, 'a', 65);
+	long_name[65] = '\0';
+	ck_assert(!ns_vm_name_valid(long_name));
+	long_name[64] = '\0';
+	ck_assert(ns_vm_name_valid(long_name));
+}
+END_TEST
+
+START_TEST(shared_translated_next_fit)
+{
+	struct ns_vm *vm = mkvm("a", NS_MODE_TRANSLATED);
+	struct ns_mapping *m1, *m2, *m3;
+	struct ns_err err;
+
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, -1, &m1, &err), 0);
+	ck_assert_uint_eq(m1->gpasid, 1);
+	ck_assert_uint_eq(m1->hpasid, 4096);
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, -1, &m2, &err), 0);
+	ck_assert_uint_eq(m2->hpasid, 4097);
+	ck_assert_int_eq(ns_free(&ns, vm, 1, &err), 0);
+	/* The freed hPASID is not reused right away (invariant 8); the gPASID is. */
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, -1, &m3, &err), 0);
+	ck_assert_uint_eq(m3->hpasid, 4098);
+	ck_assert_uint_eq(m3->gpasid, 1);
+	assert_ok();
+}
+END_TEST
+
+START_TEST(exhaustion_and_wrap)
+{
+	struct ns_vm *vm;
+	struct ns_mapping *m[8];
+	struct ns_err err;
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 5};
+
+	teardown();
+	setup_ranges(1, 15, 16, 19, 5);
+	vm = mkvm("a", NS_MODE_TRANSLATED);
+	/* count larger than what is left: all or nothing. */
+	ck_assert_int_lt(ns_alloc(&ns, vm, &req, m, &err), 0);
+	ck_assert_int_eq(err.code, PROTO_E_EXHAUSTED);
+	ck_assert_uint_eq(vm->maps.count, 0);
+	ck_assert_uint_eq(ns.shared_cursor, 0);
+	req.count = 4;
+	ck_assert_int_eq(ns_alloc(&ns, vm, &req, m, &err), 0);
+	ck_assert_int_lt(alloc1(vm, NS_TYPE_SHARED, 0, -1, m, &err), 0);
+	ck_assert_int_eq(err.code, PROTO_E_EXHAUSTED);
+	ck_assert_int_eq(ns_free(&ns, vm, 2, &err), 0); /* hPASID 17 */
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, -1, m, &err), 0);
+	ck_assert_uint_eq(m[0]->hpasid, 17);
+	assert_ok();
+}
+END_TEST
+
+START_TEST(identity_mode)
+{
+	struct ns_vm *vm = mkvm("id", NS_MODE_IDENTITY);
+	struct ns_mapping *m;
+	struct ns_err err;
+
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, -1, &m, &err), 0);
+	ck_assert_uint_eq(m->gpasid, m->hpasid);
+	ck_assert_uint_eq(m->hpasid, 4096);
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, 9000, &m, &err), 0);
+	ck_assert_uint_eq(m->hpasid, 9000);
+	ck_assert_int_lt(alloc1(vm, NS_TYPE_SHARED, 0, 9000, &m, &err), 0);
+	ck_assert_int_eq(err.code, PROTO_E_CONFLICT);
+	ck_assert_int_lt(alloc1(vm, NS_TYPE_SHARED, 0, 5, &m, &err), 0);
+	ck_assert_int_eq(err.code, PROTO_E_OUT_OF_RANGE);
+	assert_ok();
+}
+END_TEST
+
+START_TEST(devices_and_local)
+{
+	struct ns_vm *a = mkvm("a", NS_MODE_TRANSLATED), *b = mkvm("b", NS_MODE_TRANSLATED);
+	struct ns_mapping *m;
+	struct ns_err err;
+	uint32_t d1 = 0x10, d2 = 0x18;
+
+	ck_assert_int_eq(ns_device_assign(&ns, a, d1, false, &err), 0);
+	ck_assert_int_eq(ns_device_assign(&ns, a, d1, false, &err), 0); /* idempotent */
+	ck_assert_int_lt(ns_device_assign(&ns, a, d1, true, &err), 0);
+	ck_assert_int_lt(ns_device_assign(&ns, b, d1, false, &err), 0);
+	ck_assert_int_eq(err.code, PROTO_E_CONFLICT);
+	ck_assert_int_eq(ns_device_assign(&ns, a, d2, true, &err), 0);
+	ck_assert_int_eq(ns_device_assign(&ns, b, d2, true, &err), 0);
+	ck_assert_int_lt(ns_device_assign(&ns, b, d2, false, &err), 0);
+	/* Local PASIDs: exclusive devices only. */
+	ck_assert_int_lt(alloc1(a, NS_TYPE_LOCAL, d2, -1, &m, &err), 0);
+	ck_assert_int_eq(err.code, PROTO_E_CONFLICT);
+	ck_assert_int_lt(alloc1(b, NS_TYPE_LOCAL, d1, -1, &m, &err), 0);
+	ck_assert_int_eq(alloc1(a, NS_TYPE_LOCAL, d1, -1, &m, &err), 0);
+	ck_assert_uint_eq(m->gpasid, 1);
+	ck_assert_uint_eq(m->hpasid, 1);
+	/* The guest PASID 2 is taken by a shared mapping: local skips it. */
+	ck_assert_int_eq(alloc1(a, NS_TYPE_SHARED, 0, 2, &m, &err), 0);
+	ck_assert_int_eq(alloc1(a, NS_TYPE_LOCAL, d1, -1, &m, &err), 0);
+	ck_assert_uint_eq(m->gpasid, 3);
+	ck_assert_int_lt(ns_device_release(&ns, a, d1, &err), 0);
+	ck_assert_int_eq(err.code, PROTO_E_CONFLICT);
+	ck_assert_ptr_eq(ns_lookup_hpasid(&ns, 3, UINT32_MAX), m);
+	ck_assert_int_eq(ns_free(&ns, a, 1, &err), 0);
+	ck_assert_int_eq(ns_free(&ns, a, 3, &err), 0);
+	ck_assert_int_eq(ns_device_release(&ns, a, d1, &err), 0);
+	ck_assert_int_lt(ns_device_release(&ns, a, d1, &err), 0);
+	ck_assert_int_eq(err.code, PROTO_E_NOT_FOUND);
+	ck_assert_int_eq(ns_device_assign(&ns, b, d1, false, &err), 0);
+	assert_ok();
+	ck_assert_uint_eq(ns_vm_destroy(&ns, a), 1);
+	ck_assert_ptr_null(ns_vm_find(&ns, "a"));
+	ck_assert_int_eq(ns_device_find(&ns, d2)->nvms, 1);
+	assert_ok();
+}
+END_TEST
+
+START_TEST(detach_failure_keeps_number)
+{
+	struct ns_vm *vm = mkvm("a", NS_MODE_TRANSLATED);
+	struct ns_mapping *m;
+	struct ns_err err;
+
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, -1, &m, &err), 0);
+	m->attached = true;
+	ck_assert_int_eq(backend_sim_inject(be, "detach", 5 /* EIO */, 1), 0);
+	ck_assert_int_lt(ns_free(&ns, vm, m->gpasid, &err), 0);
+	ck_assert_int_eq(err.code, PROTO_E_KERNEL);
+	ck_assert_ptr_eq(ns_lookup_gpasid(vm, 1), m);
+	assert_ok();
+	m->attached = false;
+}
+END_TEST
+
+/* ---- randomized model check ---- */
+
+/* Check reports every passing ck_assert through a pipe; a million of them dominate the
+ * run, so the hot loop only calls into Check on failure. */
+#define REQUIRE(c)                                                                                 \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #c);                         \
+	} while (0)
+
+#define R_VMS  4
+#define R_DEVS 5
+
+struct model_map {
+	bool used;
+	uint32_t h;
+	enum ns_type type;
+	int dev;
+};
+
+struct model {
+	bool vm_live[R_VMS];
+	enum ns_mode mode[R_VMS];
+	struct model_map g[R_VMS][64]; /* gpasid < 64 (local range 1-63) */
+	int dev_owner[R_DEVS];         /* -1 free, vm index, or -2 shared */
+	bool dev_held[R_DEVS][R_VMS];
+	bool shared_used[512];
+	uint32_t shared_cursor; /* next candidate hPASID */
+};
+
+static const uint32_t dev_bdf[R_DEVS] = {0x08, 0x10, 0x100, 0x10000, 0xffffff};
+
+/* A string that captures everything a refused operation must leave alone. */
+static char *snapshot_of(const struct ns *n);
+
+static char *
+snapshot(void)
+{
+	return snapshot_of(&ns);
+}
+
+/* Records in memory, as the journal would keep them. */
+struct reclog {
+	uint8_t *buf;
+	size_t len, cap;
+	unsigned count;
+};
+
+static void
+reclog_add(void *ctx, const void *rec, size_t len)
+{
+	struct reclog *l = ctx;
+
+	if (l->len + len + 4 > l->cap) {
+		l->cap = (l->cap + len + 4) * 2;
+		l->buf = realloc(l->buf, l->cap);
+	}
+	memcpy(l->buf + l->len, &len, 4);
+	memcpy(l->buf + l->len + 4, rec, len);
+	l->len += len + 4;
+	l->count++;
+}
+
+static int
+reclog_add_int(void *ctx, const void *rec, size_t len)
+{
+	reclog_add(ctx, rec, len);
+	return 0;
+}
+
+/* Replays a log into a fresh namespace with the same ranges and compares it with ns. */
+static void
+replay_matches(const struct reclog *l)
+{
+	struct ns fresh;
+	char why[256], *a, *b;
+
+	ck_assert_int_eq(ns_init(&fresh, &ns.cfg, be), 0);
+	fresh.replaying = true;
+	for (size_t off = 0; off < l->len;) {
+		uint32_t len;
+
+		memcpy(&len, l->buf + off, 4);
+		if (rec_apply(&fresh, l->buf + off + 4, len, why, sizeof(why)) < 0)
+			ck_abort_msg("replay failed: %s", why);
+		off += 4 + len;
+	}
+	fresh.replaying = false;
+	if (ns_check(&fresh, why, sizeof(why)) < 0)
+		ck_abort_msg("replayed state broken: %s", why);
+	a = snapshot_of(&ns);
+	b = snapshot_of(&fresh);
+	ck_assert_str_eq(a, b);
+	free(a);
+	free(b);
+	ns_destroy(&fresh);
+}
+
+static char *
+snapshot_of(const struct ns *n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	fprintf(f, "cur %u\n", n->shared_cursor);
+	for (unsigned i = 0; i < n->nvms; i++) {
+		unsigned cnt;
+		struct ns_mapping **all = ns_vm_mappings(n->vms[i], &cnt);
+		const struct ns_vm *vm = n->vms[i];
+
+		fprintf(f, "vm %s %s %d %d devs", vm->name, vm->uuid, vm->mode, (int)vm->owner.pid);
+		/* device order within a VM is not part of the state */
+		for (uint32_t d = 0; d < 5; d++) {
+			static const uint32_t bdfs[5] = {0x08, 0x10, 0x100, 0x10000, 0xffffff};
+			const struct ns_vm_dev *vd = ns_vm_device(vm, bdfs[d]);
+
+			if (vd)
+				fprintf(f, " %x/%d/%u", bdfs[d], vd->shared, vd->dev->local_cursor);
+		}
+		for (unsigned k = 0; k < cnt; k++)
+			fprintf(f, " %u:%u:%d", all[k]->gpasid, all[k]->hpasid, all[k]->type);
+		fputc('\n', f);
+		free(all);
+	}
+	fclose(f);
+	return buf;
+}
+
+static void
+model_check(const struct model *mo)
+{
+	for (int v = 0; v < R_VMS; v++) {
+		char name[8];
+		struct ns_vm *vm;
+
+		snprintf(name, sizeof(name), "vm%d", v);
+		vm = ns_vm_find(&ns, name);
+		REQUIRE((vm != NULL) == (mo->vm_live[v]));
+		if (!vm)
+			continue;
+		size_t count = 0;
+		for (uint32_t g = 0; g < 512; g++) {
+			struct ns_mapping *m = ns_lookup_gpasid(vm, g);
+			const struct model_map *e = g < 64 ? &mo->g[v][g] : NULL;
+
+			if (mo->mode[v] == NS_MODE_IDENTITY && g >= 64) {
+				/* identity shared mappings: tracked by hpasid */
+				REQUIRE((m != NULL) == (mo->shared_used[g] && m && m->vm == vm));
+				count += m != NULL;
+				continue;
+			}
+			if (!e) {
+				REQUIRE((m) == NULL);
+				continue;
+			}
+			REQUIRE((m != NULL) == (e->used));
+			if (m) {
+				REQUIRE((m->hpasid) == (e->h));
+				REQUIRE((m->type) == (e->type));
+				count++;
+			}
+		}
+		REQUIRE((count) == (vm->maps.count));
+	}
+}
+
+START_TEST(random_model)
+{
+	struct model mo;
+	struct ns_err err;
+	struct ns_mapping *out[8];
+	unsigned ok_ops = 0, refused = 0;
+
+	struct reclog log = {0};
+
+	teardown();
+	/* Small ranges so that exhaustion, wrap-around and conflicts happen often. */
+	setup_ranges(1, 63, 64, 200, 9);
+	ns.hooks.record = reclog_add;
+	ns.hooks.ctx = &log;
+	memset(&mo, 0, sizeof(mo));
+	for (int d = 0; d < R_DEVS; d++)
+		mo.dev_owner[d] = -1;
+	mo.shared_cursor = 64;
+	srandom(12345 + (unsigned)_i);
+	for (int step = 0; step < 6000; step++) {
+		int v = (int)(random() % R_VMS), d = (int)(random() % R_DEVS);
+		char name[8], *before = snapshot();
+		struct ns_vm *vm;
+		int op = (int)(random() % 10), r = 0;
+
+		snprintf(name, sizeof(name), "vm%d", v);
+		vm = ns_vm_find(&ns, name);
+		if (!vm) {
+			mo.mode[v] = random() % 4 == 0 ? NS_MODE_IDENTITY : NS_MODE_TRANSLATED;
+			vm = mkvm(name, mo.mode[v]);
+			mo.vm_live[v] = true;
+			free(before);
+			continue;
+		}
+		if (op == 0 && random() % 8 == 0) {
+			ns_vm_destroy(&ns, vm);
+			mo.vm_live[v] = false;
+			for (int g = 0; g < 64; g++)
+				if (mo.g[v][g].used && mo.g[v][g].type == NS_TYPE_SHARED)
+					mo.shared_used[mo.g[v][g].h] = false;
+			memset(mo.g[v], 0, sizeof(mo.g[v]));
+			for (int k = 0; k < R_DEVS; k++) {
+				if (mo.dev_held[k][v]) {
+					mo.dev_held[k][v] = false;
+					bool any = false;
+					for (int w = 0; w < R_VMS; w++)
+						any |= mo.dev_held[k][w];
+					if (!any)
+						mo.dev_owner[k] = -1;
+				}
+			}
+			/* identity-mode shared numbers are not in mo.g: recompute from ns */
+			memset(mo.shared_used, 0, sizeof(mo.shared_used));
+			for (unsigned i = 0; i < ns.nvms; i++) {
+				unsigned n;
+				struct ns_mapping **all = ns_vm_mappings(ns.vms[i], &n);
+
+				for (unsigned k = 0; k < n; k++)
+					if (all[k]->type == NS_TYPE_SHARED)
+						mo.shared_used[all[k]->hpasid] = true;
+				free(all);
+			}
+			free(before);
+			ok_ops++;
+			assert_ok();
+			continue;
+		}
+		switch (op) {
+		case 0:
+		case 1: { /* assign */
+			bool shared = random() % 2;
+			bool expect = mo.dev_held[d][v] ? (mo.dev_owner[d] == -2) == shared
+			                                : (mo.dev_owner[d] == -1 ||
+			                                   (mo.dev_owner[d] == -2 && shared));
+
+			r = ns_device_assign(&ns, vm, dev_bdf[d], shared, &err);
+			REQUIRE((r == 0) == (expect));
+			if (r == 0) {
+				mo.dev_held[d][v] = true;
+				mo.dev_owner[d] = shared ? -2 : v;
+			}
+			break;
+		}
+		case 2: { /* release */
+			bool has_local = false;
+
+			for (int g = 0; g < 64; g++)
+				has_local |= mo.g[v][g].used && mo.g[v][g].type == NS_TYPE_LOCAL &&
+				             mo.g[v][g].dev == d;
+			r = ns_device_release(&ns, vm, dev_bdf[d], &err);
+			REQUIRE((r == 0) == (mo.dev_held[d][v] && !has_local));
+			if (r == 0) {
+				mo.dev_held[d][v] = false;
+				bool any = false;
+				for (int w = 0; w < R_VMS; w++)
+					any |= mo.dev_held[d][w];
+				if (!any)
+					mo.dev_owner[d] = -1;
+			}
+			break;
+		}
+		case 3:
+		case 4:
+		case 5:
+		case 6: { /* alloc */
+			struct ns_alloc_req req = {
+			    .type = random() % 3 ? NS_TYPE_SHARED : NS_TYPE_LOCAL,
+			    .bdf = dev_bdf[d],
+			    .gpasid = random() % 3 ? -1 : (int64_t)(random() % 80),
+			    .count = 1 + (unsigned)(random() % 5)};
+			uint32_t cursor = mo.shared_cursor;
+
+			r = ns_alloc(&ns, vm, &req, out, &err);
+			if (r < 0)
+				break;
+			for (unsigned k = 0; k < req.count; k++) {
+				struct ns_mapping *m = out[k];
+
+				REQUIRE((m->type) == (req.type));
+				if (req.type == NS_TYPE_SHARED) {
+					REQUIRE(!mo.shared_used[m->hpasid]);
+					if (!(mo.mode[v] == NS_MODE_IDENTITY && req.gpasid >= 0)) {
+						/* next-fit: the first free number from the cursor
+						 */
+						uint32_t want = cursor;
+
+						while (mo.shared_used[want])
+							want = want == 200 ? 64 : want + 1;
+						REQUIRE((m->hpasid) == (want));
+						cursor = want == 200 ? 64 : want + 1;
+						mo.shared_cursor = cursor;
+					}
+					mo.shared_used[m->hpasid] = true;
+				} else {
+					REQUIRE(mo.dev_owner[d] == v);
+					REQUIRE((m->gpasid) == (m->hpasid));
+				}
+				if (m->gpasid < 64) {
+					REQUIRE(!mo.g[v][m->gpasid].used);
+					mo.g[v][m->gpasid] = (struct model_map){.used = true,
+					                                        .h = m->hpasid,
+					                                        .type = m->type,
+					                                        .dev = d};
+				} else {
+					REQUIRE((mo.mode[v]) == (NS_MODE_IDENTITY));
+				}
+			}
+			break;
+		}
+		default: { /* free */
+			uint32_t g = (uint32_t)(random() % 80);
+			struct ns_mapping *m = ns_lookup_gpasid(vm, g);
+
+			if (!m && mo.mode[v] == NS_MODE_IDENTITY && vm->maps.count &&
+			    random() % 2) {
+				size_t it = 0;
+				void *any;
+
+				u32map_next(&vm->maps, &it, NULL, &any);
+				g = ((struct ns_mapping *)any)->gpasid;
+				m = any;
+			}
+			r = ns_free(&ns, vm, g, &err);
+			REQUIRE((r == 0) == (m != NULL));
+			if (r == 0) {
+				if (g < 64) {
+					if (mo.g[v][g].type == NS_TYPE_SHARED)
+						mo.shared_used[mo.g[v][g].h] = false;
+					mo.g[v][g].used = false;
+				} else {
+					mo.shared_used[g] = false;
+				}
+			}
+			break;
+		}
+		}
+		if (r < 0) {
+			/* Refused: nothing changed, to the byte. */
+			char *after = snapshot();
+
+			REQUIRE(strcmp(before, after) == 0);
+			free(after);
+			refused++;
+		} else {
+			ok_ops++;
+		}
+		free(before);
+		assert_ok();
+		model_check(&mo);
+	}
+	/* The journal's records rebuild exactly this state, and so does a snapshot. */
+	replay_matches(&log);
+	{
+		struct reclog snap = {0};
+
+		ck_assert_int_eq(rec_snapshot(&ns, reclog_add_int, &snap), 0);
+		replay_matches(&snap);
+		ck_assert_uint_lt(snap.count, log.count);
+		free(snap.buf);
+	}
+	free(log.buf);
+	/* The run must have exercised both outcomes a lot. */
+	ck_assert_uint_gt(ok_ops, 1000);
+	ck_assert_uint_gt(refused, 300);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("namespace");
+	TCase *tc = tcase_create("scenarios"), *rnd = tcase_create("random");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, config_checks);
+	tcase_add_test(tc, value_formats);
+	tcase_add_test(tc, shared_translated_next_fit);
+	tcase_add_test(tc, exhaustion_and_wrap);
+	tcase_add_test(tc, identity_mode);
+	tcase_add_test(tc, devices_and_local);
+	tcase_add_test(tc, detach_failure_keeps_number);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(rnd, setup, teardown);
+	tcase_set_timeout(rnd, 300);
+	tcase_add_loop_test(rnd, random_model, 0, 4);
+	suite_add_tcase(s, rnd);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
