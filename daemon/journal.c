@@ -638,7 +638,8 @@ journal_replay(struct journal *j, int (*cb)(void *ctx, const void *rec, size_t l
 	rc = scan_dir(j->dirfd, &l);
 	if (rc < 0)
 		goto out;
-	qsort(l.v, l.n, sizeof(*l.v), cmp_gen_desc);
+	if (l.n) /* qsort() must not be given NULL, even for zero elements */
+		qsort(l.v, l.n, sizeof(*l.v), cmp_gen_desc);
 	for (size_t i = 0; i < l.n; i++) {
 		if (l.v[i].kind != FILE_SNAPSHOT || l.v[i].tmp)
 			continue;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -39,6 +40,7 @@ static int
 spawn(struct it_daemon *d, va_list ap)
 {
 	char *argv[MAX_ARGS];
+	pid_t parent;
 	int n = 0;
 
 	argv[n++] = (char *)daemon_path();
@@ -52,11 +54,18 @@ spawn(struct it_daemon *d, va_list ap)
 	argv[n++] = "--config";
 	argv[n++] = "/dev/null";
 	collect(argv, n, ap);
+	parent = getpid();
 	d->pid = fork();
 	if (d->pid < 0)
 		return -1;
 	if (d->pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		/* A failed Check test ends its process without running the teardown: take
+		 * the daemon down with it rather than leave it running. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
 
 		if (fd >= 0) {
 			dup2(fd, STDERR_FILENO);
@@ -86,18 +95,28 @@ spawn(struct it_daemon *d, va_list ap)
 }
 
 int
+it_prepare(struct it_daemon *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/pasidd-it.XXXXXX");
+	if (!mkdtemp(d->dir)) {
+		d->dir[0] = '\0';
+		return -1;
+	}
+	snprintf(d->sock, sizeof(d->sock), "%s/pasidd.sock", d->dir);
+	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/pasidd.log", d->dir);
+	return 0;
+}
+
+int
 it_start(struct it_daemon *d, ...)
 {
 	va_list ap;
 	int r;
 
-	memset(d, 0, sizeof(*d));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/pasidd-it.XXXXXX");
-	if (!mkdtemp(d->dir))
+	if (it_prepare(d) < 0)
 		return -1;
-	snprintf(d->sock, sizeof(d->sock), "%s/pasidd.sock", d->dir);
-	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/pasidd.log", d->dir);
 	va_start(ap, d);
 	r = spawn(d, ap);
 	va_end(ap);
@@ -359,4 +378,348 @@ it_str(struct json_object *obj, const char *path)
 	struct json_object *v = it_get(obj, path);
 
 	return v ? json_object_get_string(v) : NULL;
+}
+
+/* ---- additions for the protocol, method and concurrency suites ---- */
+
+int
+it_write_file(const struct it_daemon *d, const char *name, const char *text, char *path, size_t len)
+{
+	FILE *f;
+	int r;
+
+	snprintf(path, len, "%s/%s", d->dir, name);
+	f = fopen(path, "we");
+	if (!f)
+		return -1;
+	r = fputs(text, f) < 0 ? -1 : 0;
+	if (fclose(f) != 0)
+		r = -1;
+	return r;
+}
+
+int
+it_sendline(int fd, const char *line)
+{
+	if (it_send(fd, line, strlen(line)) < 0)
+		return -1;
+	return it_send(fd, "\n", 1);
+}
+
+struct json_object *
+it_recvjson(int fd, int timeout_ms)
+{
+	char *line = it_recvline(fd, timeout_ms);
+	struct json_object *o;
+
+	if (!line)
+		return NULL;
+	o = json_tokener_parse(line);
+	free(line);
+	return o;
+}
+
+struct json_object *
+it_callf(int fd, const char *method, const char *fmt, ...)
+{
+	struct json_object *o;
+	char *params = NULL;
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		if (vasprintf(&params, fmt, ap) < 0)
+			params = NULL;
+		va_end(ap);
+		if (!params)
+			return NULL;
+	}
+	o = it_call(fd, method, params);
+	free(params);
+	return o;
+}
+
+int
+it_wait_eof(int fd, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	char c;
+	ssize_t n;
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return 0;
+	n = recv(fd, &c, 1, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		return 1;
+	return 0;
+}
+
+bool
+it_members(struct json_object *obj, ...)
+{
+	const char *name;
+	int n = 0;
+	va_list ap;
+	bool ok = true;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return false;
+	va_start(ap, obj);
+	while ((name = va_arg(ap, const char *))) {
+		n++;
+		if (!json_object_object_get_ex(obj, name, NULL))
+			ok = false;
+	}
+	va_end(ap);
+	return ok && json_object_object_length(obj) == n;
+}
+
+const char *
+it_reason_of(int code)
+{
+	static const char *const reasons[] = {
+	    "exhausted",         "quota_exceeded", "not_found",   "conflict",
+	    "permission_denied", "kernel_error",   "unsupported", "out_of_range",
+	};
+
+	if (code >= 1001 && code <= 1008)
+		return reasons[code - 1001];
+	return "";
+}
+
+static char mismatch[2048];
+
+static const char *
+describe(struct json_object *resp, const char *what)
+{
+	snprintf(mismatch, sizeof(mismatch), "%s; response: %.1500s", what,
+	         resp ? json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN)
+	              : "(none: EOF, timeout or not JSON)");
+	return mismatch;
+}
+
+static const char *
+envelope_mismatch(struct json_object *resp)
+{
+	const char *v;
+
+	if (!json_object_is_type(resp, json_type_object))
+		return describe(resp, "not a response object");
+	v = it_str(resp, "jsonrpc");
+	if (!v || !json_object_is_type(it_get(resp, "jsonrpc"), json_type_string) ||
+	    strcmp(v, "2.0"))
+		return describe(resp, "jsonrpc is not \"2.0\"");
+	if (!json_object_object_get_ex(resp, "id", NULL))
+		return describe(resp, "no id member");
+	return NULL;
+}
+
+const char *
+it_error_mismatch(struct json_object *resp, int code, const char *param)
+{
+	struct json_object *err, *c, *m, *data, *p, *r;
+	const char *why = envelope_mismatch(resp), *reason = it_reason_of(code);
+	char what[160];
+
+	if (why)
+		return why;
+	if (json_object_object_get_ex(resp, "result", NULL))
+		return describe(resp, "a result where an error was expected");
+	if (!json_object_object_get_ex(resp, "error", &err) ||
+	    !json_object_is_type(err, json_type_object))
+		return describe(resp, "no error object");
+	if (!json_object_object_get_ex(err, "code", &c) || !json_object_is_type(c, json_type_int))
+		return describe(resp, "error.code is not an integer");
+	if (!json_object_object_get_ex(err, "message", &m) ||
+	    !json_object_is_type(m, json_type_string) || !json_object_get_string_len(m))
+		return describe(resp, "error.message is not a non-empty string");
+	if (json_object_get_int(c) != code) {
+		snprintf(what, sizeof(what), "expected error code %d", code);
+		return describe(resp, what);
+	}
+	data = it_get(err, "data");
+	if (data && !json_object_is_type(data, json_type_object))
+		return describe(resp, "error.data is not an object");
+	p = it_get(err, "data.param");
+	r = it_get(err, "data.reason");
+	if (param && !param[0] && p) {
+		return describe(resp, "unexpected error.data.param");
+	} else if (param && param[0] &&
+	           (!json_object_is_type(p, json_type_string) ||
+	            strcmp(json_object_get_string(p), param))) {
+		snprintf(what, sizeof(what), "expected error.data.param \"%s\"", param);
+		return describe(resp, what);
+	}
+	if (!reason[0] && r)
+		return describe(resp, "unexpected error.data.reason");
+	if (reason[0] && (!json_object_is_type(r, json_type_string) ||
+	                  strcmp(json_object_get_string(r), reason))) {
+		snprintf(what, sizeof(what), "expected error.data.reason \"%s\"", reason);
+		return describe(resp, what);
+	}
+	return NULL;
+}
+
+const char *
+it_result_mismatch(struct json_object *resp)
+{
+	const char *why = envelope_mismatch(resp);
+
+	if (why)
+		return why;
+	if (json_object_object_get_ex(resp, "error", NULL))
+		return describe(resp, "an error where a result was expected");
+	if (!json_object_object_get_ex(resp, "result", NULL))
+		return describe(resp, "no result member");
+	return NULL;
+}
+
+const char *
+it_snapshot(int fd)
+{
+	struct json_object *vms = it_call(fd, "vm.list", NULL);
+	struct json_object *maps = it_call(fd, "pasid.list", NULL);
+	struct json_object *st = it_call(fd, "daemon.status", NULL);
+	struct json_object *snap = json_object_new_object();
+	static const char *const counters[] = {"used", "free", "vms", "ranges"};
+	const char *s;
+
+	json_object_object_add(snap, "vm.list", json_object_get(it_result(vms)));
+	json_object_object_add(snap, "pasid.list", json_object_get(it_result(maps)));
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		json_object_object_add(snap, counters[i],
+		                       json_object_get(it_get(it_result(st), counters[i])));
+	s = it_keep_str(strdup(json_object_to_json_string_ext(snap, JSON_C_TO_STRING_PLAIN)));
+	json_object_put(snap);
+	json_object_put(vms);
+	json_object_put(maps);
+	json_object_put(st);
+	return s;
+}
+
+static struct json_object **kept;
+static size_t nkept, kept_cap;
+static char **kept_str;
+static size_t nkept_str, kept_str_cap;
+
+static bool
+grow(void **arr, size_t *cap, size_t n)
+{
+	size_t ncap = *cap ? *cap * 2 : 64;
+	void *a;
+
+	if (n < *cap)
+		return true;
+	a = realloc(*arr, ncap * sizeof(void *));
+	if (!a)
+		return false; /* the object leaks: only a test process, out of memory anyway */
+	*arr = a;
+	*cap = ncap;
+	return true;
+}
+
+struct json_object *
+it_keep(struct json_object *obj)
+{
+	if (obj && grow((void **)&kept, &kept_cap, nkept))
+		kept[nkept++] = obj;
+	return obj;
+}
+
+char *
+it_keep_str(char *s)
+{
+	if (s && grow((void **)&kept_str, &kept_str_cap, nkept_str))
+		kept_str[nkept_str++] = s;
+	return s;
+}
+
+void
+it_release_kept(void)
+{
+	for (size_t i = 0; i < nkept; i++)
+		json_object_put(kept[i]);
+	for (size_t i = 0; i < nkept_str; i++)
+		free(kept_str[i]);
+	free(kept);
+	free(kept_str);
+	kept = NULL;
+	kept_str = NULL;
+	nkept = kept_cap = nkept_str = kept_str_cap = 0;
+}
+
+const char *
+it_json_mismatch(struct json_object *obj, const char *fmt, ...)
+{
+	char *text = NULL;
+	struct json_object *want;
+	bool equal;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	va_end(ap);
+	if (!text)
+		return "out of memory";
+	want = json_tokener_parse(text);
+	if (!want && strcmp(text, "null")) {
+		snprintf(mismatch, sizeof(mismatch), "bad expected JSON: %.1500s", text);
+		free(text);
+		return mismatch;
+	}
+	equal = json_object_equal(obj, want);
+	if (!equal)
+		snprintf(mismatch, sizeof(mismatch), "got %.900s, expected %.900s",
+		         obj ? json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN) : "null",
+		         text);
+	json_object_put(want);
+	free(text);
+	return equal ? NULL : mismatch;
+}
+
+int
+it_runv(char **out, unsigned timeout_s, char *const *args)
+{
+	char *argv[MAX_ARGS], buf[8192];
+	int p[2], status, n = 0;
+	size_t len = 0;
+	pid_t pid;
+	ssize_t r;
+
+	argv[n++] = (char *)daemon_path();
+	while (args && *args && n < MAX_ARGS - 1)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if (pipe(p) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		dup2(p[1], STDERR_FILENO);
+		close(p[0]);
+		close(p[1]);
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		unsetenv("NOTIFY_SOCKET");
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		alarm(timeout_s); /* survives exec */
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while ((r = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0 || (r < 0 && errno == EINTR))
+		len += r > 0 ? (size_t)r : 0;
+	buf[len] = '\0';
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out)
+		*out = strdup(buf);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

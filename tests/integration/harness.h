@@ -54,4 +54,80 @@ struct json_object *it_get(struct json_object *obj, const char *path);
 int64_t it_int(struct json_object *obj, const char *path);
 const char *it_str(struct json_object *obj, const char *path);
 
+/* ---- additions for the protocol, method and concurrency suites ---- */
+
+/* Creates a fresh private directory (as it_start does) without starting the daemon, so
+ * that files it reads at start-up can be written there first; start it with it_restart. */
+int it_prepare(struct it_daemon *d);
+/* Writes text to dir/name and returns the full path in path. 0 or -1. */
+int it_write_file(const struct it_daemon *d, const char *name, const char *text, char *path,
+                  size_t len);
+/* Sends line + LF. 0 or -1. */
+int it_sendline(int fd, const char *line);
+/* The next line parsed as JSON, or NULL on EOF/timeout/garbage. */
+struct json_object *it_recvjson(int fd, int timeout_ms);
+/* it_call with printf-formatted params (fmt may be NULL for none). */
+struct json_object *it_callf(int fd, const char *method, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Waits for the peer to hang up: 1 on EOF (or ECONNRESET), 0 when data arrives instead or
+ * nothing happens within timeout_ms. */
+int it_wait_eof(int fd, int timeout_ms);
+/* Whether obj is an object with exactly these members (NULL-terminated). */
+bool it_members(struct json_object *obj, ...) __attribute__((sentinel));
+/* The data.reason the contract pins for an error code ("" for codes without one). */
+const char *it_reason_of(int code);
+/* Checks that resp is a well-formed error response (jsonrpc "2.0", id present, error with an
+ * integer code and a string message) with this code, data.param (param NULL: not checked,
+ * "": must be absent) and the reason the code implies. NULL when it is, else a description
+ * of the difference (static buffer). */
+const char *it_error_mismatch(struct json_object *resp, int code, const char *param);
+/* Checks that resp is a well-formed success response. NULL when it is, else a description
+ * (static buffer). */
+const char *it_result_mismatch(struct json_object *resp);
+/* The client-visible state: vm.list, pasid.list and daemon.status's counters, as one
+ * string to compare before and after a refused request. Valid until it_release_kept(). */
+const char *it_snapshot(int fd);
+/* Keeps obj (a malloc'd s) to be released by it_release_kept(); returns it. Test bodies
+ * keep what they take apart, so that a failed assertion, which leaves the body at once,
+ * leaks nothing (CK_FORK=no under valgrind). */
+struct json_object *it_keep(struct json_object *obj);
+char *it_keep_str(char *s);
+void it_release_kept(void);
+/* NULL when obj equals the JSON text made from fmt (same members, types and values; array
+ * order matters, member order does not), else a description (static buffer). */
+const char *it_json_mismatch(struct json_object *obj, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Runs pasidd with args (NULL-terminated, without argv[0]) to completion, like it_run, but
+ * kills it (SIGALRM) if it has not finished after timeout_s seconds, so that a command
+ * line wrongly accepted cannot leave a daemon running. */
+int it_runv(char **out, unsigned timeout_s, char *const *args);
+
+/* Assertions for Check test bodies (they need <check.h> where they are used). */
+
+/* resp must be an error response with this code, data.param (NULL: not checked, "": must be
+ * absent) and the data.reason the code implies. resp is kept (it_keep). */
+#define IT_ERR(resp, code, param)                                                                  \
+	do {                                                                                       \
+		const char *it_err_m_ = it_error_mismatch(it_keep(resp), code, param);             \
+		ck_assert_msg(!it_err_m_, "%s", it_err_m_);                                        \
+	} while (0)
+
+/* resp must be a success response; evaluates to its result, which lives until
+ * it_release_kept(). */
+#define IT_OK(resp)                                                                                \
+	({                                                                                         \
+		struct json_object *it_ok_r_ = it_keep(resp);                                      \
+		const char *it_ok_m_ = it_result_mismatch(it_ok_r_);                               \
+		ck_assert_msg(!it_ok_m_, "%s", it_ok_m_);                                          \
+		it_result(it_ok_r_);                                                               \
+	})
+
+/* obj must equal the JSON text made from the printf arguments (see it_json_mismatch). */
+#define IT_JSON_EQ(obj, ...)                                                                       \
+	do {                                                                                       \
+		const char *it_eq_m_ = it_json_mismatch(obj, __VA_ARGS__);                         \
+		ck_assert_msg(!it_eq_m_, "%s", it_eq_m_);                                          \
+	} while (0)
+
 #endif
