@@ -159,6 +159,8 @@ main(int argc, char **argv)
 	log_info("serving %s: backend %s, local %u-%u, shared %u-%u", server_path(d.srv),
 	         d.be->ops->name, d.ns.cfg.local.first, d.ns.cfg.local.last, d.ns.cfg.shared.first,
 	         d.ns.cfg.shared.last);
+	if (d.cfg.foreground && isatty(STDERR_FILENO) && !getenv("LISTEN_FDS"))
+		log_info("try: pasidctl --socket %s status", server_path(d.srv));
 	sd_notifyf(0, "READY=1\nSTATUS=serving %s (backend %s)", server_path(d.srv),
 	           d.be->ops->name);
 	report_ready(ready_fd, true);

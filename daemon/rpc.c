@@ -4,6 +4,8 @@
 #include "pasidd.h"
 
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,9 +63,31 @@ valid_id(struct json_object *id)
 	}
 }
 
+/* json-c turns integers beyond 64 bits into the nearest limit and "-0" into 0; an id must
+ * come back as it was sent, so such ids are echoed from the request's own text. */
+static void
+keep_raw_id(struct json_object *id, const char *line, size_t len, int index)
+{
+	int64_t v;
+	const char *at;
+	size_t n;
+	char *raw;
+
+	if (!json_object_is_type(id, json_type_int))
+		return;
+	v = json_object_get_int64(id);
+	if (v != 0 && v != INT64_MAX && v != INT64_MIN)
+		return;
+	if (proto_raw_member(line, len, index, "id", &at, &n) < 0 || !(raw = strndup(at, n)))
+		return;
+	json_object_set_serializer(id, json_object_userdata_to_json_string, raw,
+	                           json_object_free_userdata);
+}
+
 /* One request object (not a batch). NULL when nothing is to be sent back. */
 static struct json_object *
-handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req)
+handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req, const char *line,
+           size_t len, int index)
 {
 	struct json_object *id = NULL, *ver, *method, *params = NULL, *result = NULL;
 	struct rpc_call call = {.d = d, .peer = peer};
@@ -73,6 +97,8 @@ handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req)
 	if (!json_object_is_type(req, json_type_object))
 		return error_response(NULL, PROTO_E_INVALID_REQ, "request must be an object", NULL);
 	has_id = json_object_object_get_ex(req, "id", &id);
+	if (has_id)
+		keep_raw_id(id, line, len, index);
 	if (has_id && !valid_id(id))
 		return error_response(NULL, PROTO_E_INVALID_REQ,
 		                      "id must be a string, a number or null", NULL);
@@ -127,7 +153,7 @@ rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t l
 	if (proto_parse(line, len, &msg) < 0)
 		return error_response(NULL, PROTO_E_PARSE, "parse error: not valid JSON", NULL);
 	if (!json_object_is_type(msg, json_type_array)) {
-		out = handle_one(d, peer, msg);
+		out = handle_one(d, peer, msg, line, len, -1);
 		json_object_put(msg);
 		return out;
 	}
@@ -138,7 +164,8 @@ rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t l
 	}
 	out = json_object_new_array_ext((int)n);
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *r = handle_one(d, peer, json_object_array_get_idx(msg, i));
+		struct json_object *r =
+		    handle_one(d, peer, json_object_array_get_idx(msg, i), line, len, (int)i);
 
 		if (r)
 			json_object_array_add(out, r);

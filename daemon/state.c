@@ -173,7 +173,8 @@ void
 state_close(struct pasidd *d)
 {
 	if (d->journal) {
-		int r = journal_commit(d->journal);
+		/* Only a journal that was replayed and hooked up has anything to commit. */
+		int r = d->ns.hooks.record ? journal_commit(d->journal) : 0;
 
 		if (r < 0)
 			log_err("final commit failed: %s", strerror(-r));

@@ -87,6 +87,122 @@ proto_parse(const char *buf, size_t len, struct json_object **out)
 	return 0;
 }
 
+/* Index just past the JSON value starting at i (which is valid JSON: proto_parse said so). */
+static size_t
+skip_value(const char *buf, size_t len, size_t i)
+{
+	int depth = 0;
+	bool in_str = false;
+
+	for (; i < len; i++) {
+		char c = buf[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			if (!in_str && depth == 0)
+				return i + 1;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_str = true;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return i;
+			if (--depth == 0)
+				return i + 1;
+			break;
+		case ',':
+			if (depth == 0)
+				return i;
+			break;
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			if (depth == 0)
+				return i;
+			break;
+		}
+	}
+	return len;
+}
+
+static size_t
+skip_ws(const char *buf, size_t len, size_t i)
+{
+	while (i < len && is_json_ws(buf[i]))
+		i++;
+	return i;
+}
+
+/* Raw text of member `key` of the object starting at i. */
+static int
+raw_member(const char *buf, size_t len, size_t i, const char *key, const char **at, size_t *n)
+{
+	size_t klen = strlen(key);
+
+	i = skip_ws(buf, len, i);
+	if (i >= len || buf[i] != '{')
+		return -ENOENT;
+	i++;
+	for (;;) {
+		size_t kstart, vstart;
+
+		i = skip_ws(buf, len, i);
+		if (i >= len || buf[i] != '"')
+			return -ENOENT;
+		kstart = i + 1;
+		i = skip_value(buf, len, i);
+		i = skip_ws(buf, len, i);
+		if (i >= len || buf[i] != ':')
+			return -ENOENT;
+		vstart = skip_ws(buf, len, i + 1);
+		i = skip_value(buf, len, vstart);
+		if (i - 1 >= kstart && i > vstart && (vstart - kstart) > klen &&
+		    !memcmp(buf + kstart, key, klen) && buf[kstart + klen] == '"') {
+			*at = buf + vstart;
+			*n = i - vstart;
+			return 0;
+		}
+		i = skip_ws(buf, len, i);
+		if (i >= len || buf[i] != ',')
+			return -ENOENT;
+		i++;
+	}
+}
+
+int
+proto_raw_member(const char *buf, size_t len, int index, const char *key, const char **at,
+                 size_t *n)
+{
+	size_t i = skip_ws(buf, len, 0);
+
+	if (index < 0)
+		return raw_member(buf, len, i, key, at, n);
+	if (i >= len || buf[i] != '[')
+		return -ENOENT;
+	i++;
+	for (int k = 0;; k++) {
+		i = skip_ws(buf, len, i);
+		if (k == index)
+			return raw_member(buf, len, i, key, at, n);
+		i = skip_ws(buf, len, skip_value(buf, len, i));
+		if (i >= len || buf[i] != ',')
+			return -ENOENT;
+		i++;
+	}
+}
+
 const char *
 proto_serialize(struct json_object *obj, size_t *len)
 {

@@ -34,6 +34,12 @@ const char *proto_error_reason(int code);
  * the value). Returns 0 and a new reference in *out, or -EBADMSG. */
 int proto_parse(const char *buf, size_t len, struct json_object **out);
 
+/* The raw text of member `key` of the top-level object (index < 0) or of the index-th
+ * object of a top-level array, in a message proto_parse() accepted. Member names are
+ * compared as written. 0, or -ENOENT. */
+int proto_raw_member(const char *buf, size_t len, int index, const char *key, const char **at,
+                     size_t *n);
+
 /* Serializes compactly, without escaping '/', for one line on the wire (no LF added). The
  * string belongs to obj. */
 const char *proto_serialize(struct json_object *obj, size_t *len);

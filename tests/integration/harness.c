@@ -39,10 +39,16 @@ collect(char **argv, int n, va_list ap)
 static int
 spawn(struct it_daemon *d, va_list ap)
 {
-	char *argv[MAX_ARGS];
+	char *argv[MAX_ARGS], *wrap = NULL;
 	pid_t parent;
 	int n = 0;
 
+	/* PASIDD_WRAPPER="valgrind --log-file=..." runs the daemon under a tool. */
+	if (getenv("PASIDD_WRAPPER") && *getenv("PASIDD_WRAPPER")) {
+		wrap = strdup(getenv("PASIDD_WRAPPER"));
+		for (char *tok = strtok(wrap, " "); tok && n < MAX_ARGS - 16; tok = strtok(NULL, " "))
+			argv[n++] = tok;
+	}
 	argv[n++] = (char *)daemon_path();
 	argv[n++] = "--foreground";
 	argv[n++] = "--backend";
@@ -74,11 +80,13 @@ spawn(struct it_daemon *d, va_list ap)
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_PID");
 		unsetenv("NOTIFY_SOCKET");
-		execv(argv[0], argv);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
-	/* Ready when the socket accepts; give up after 10 s or when the daemon dies. */
-	for (int i = 0; i < 1000; i++) {
+	free(wrap);
+	/* Ready when the socket accepts; give up after 60 s (valgrind starts slowly) or
+	 * when the daemon dies. */
+	for (int i = 0; i < 6000; i++) {
 		int fd = it_connect(d), status;
 
 		if (fd >= 0) {

@@ -108,6 +108,37 @@ START_TEST(linebuf)
 }
 END_TEST
 
+static void
+raw_is(const char *msg, int index, const char *want)
+{
+	const char *at;
+	size_t n;
+	int r = proto_raw_member(msg, strlen(msg), index, "id", &at, &n);
+
+	if (!want) {
+		ck_assert_int_lt(r, 0);
+		return;
+	}
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(n, strlen(want));
+	ck_assert(!memcmp(at, want, n));
+}
+
+START_TEST(raw_member)
+{
+	raw_is("{\"id\":123456789012345678901234}", -1, "123456789012345678901234");
+	raw_is(" { \"jsonrpc\" : \"2.0\" , \"idx\":1, \"id\" : -0 , \"method\":\"a\"}", -1, "-0");
+	raw_is("{\"params\":{\"id\":5},\"id\":7}", -1, "7");
+	raw_is("{\"a\":\"\\\"id\\\":9\",\"id\":8}", -1, "8");
+	raw_is("{\"a\":[1,{\"id\":2}]}", -1, NULL);
+	raw_is("[{\"id\":1},{\"x\":[\"]\"],\"id\":-12345678901234567890123}]", 1,
+	       "-12345678901234567890123");
+	raw_is("[{\"id\":1},2]", 1, NULL);
+	raw_is("[{\"id\":1}]", 3, NULL);
+	raw_is("{\"id\":\"x\"}", -1, "\"x\"");
+}
+END_TEST
+
 START_TEST(openrpc_is_json)
 {
 	struct json_object *o;
@@ -130,6 +161,7 @@ main(void)
 	tcase_add_test(tc, envelopes);
 	tcase_add_test(tc, linebuf);
 	tcase_add_test(tc, openrpc_is_json);
+	tcase_add_test(tc, raw_member);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,304 @@
+/*
+ * Daemon benchmarks, each beside a baseline measured in the same run:
+ *   round trips   raw Unix-socket echo  vs  pasidd daemon.status
+ *   alloc+free    pasidd with the state on tmpfs and on disk  vs  the namespace in-process
+ *                 without any I/O (what durability and the socket cost)
+ *   pipelined     64 requests per write (group commit shares one fdatasync)
+ *   start-up      time to serve with N live mappings (default 1,000,000)
+ * Usage: bench_daemon [MAPPINGS] [DISK_DIR]. Prints figures; never fails on timing.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "harness.h"
+#include "namespace.h"
+
+static double
+now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Exactly one line back per line in, like the daemon, but no work. */
+static pid_t
+echo_server(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	pid_t pid;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 8) < 0) {
+		perror("echo bind");
+		exit(1);
+	}
+	pid = fork();
+	if (pid == 0) {
+		int c = accept(lfd, NULL, NULL);
+		char buf[65536];
+		ssize_t n;
+
+		while ((n = read(c, buf, sizeof(buf))) > 0)
+			if (write(c, buf, (size_t)n) != n)
+				break;
+		_exit(0);
+	}
+	close(lfd);
+	return pid;
+}
+
+/* Bulk line reader: it_recvline reads byte by byte, which would measure the client. */
+static int
+read_lines(int fd, int want)
+{
+	char buf[65536];
+	int got = 0;
+
+	while (got < want) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			return -1;
+		for (ssize_t i = 0; i < n; i++)
+			got += buf[i] == '\n';
+	}
+	return 0;
+}
+
+static double
+roundtrips(int fd, const char *line, int n)
+{
+	char req[256];
+	size_t len = (size_t)snprintf(req, sizeof(req), "%s\n", line);
+	double t0 = now();
+
+	for (int i = 0; i < n; i++) {
+		if (it_send(fd, req, len) < 0 || read_lines(fd, 1) < 0) {
+			fprintf(stderr, "no answer\n");
+			exit(1);
+		}
+	}
+	return n / (now() - t0);
+}
+
+static double
+alloc_free_rate(const char *statedir, int n, int batch)
+{
+	struct it_daemon d;
+	double rate;
+	int fd;
+	char *req = NULL;
+	size_t len = 0;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "%s", statedir);
+	snprintf(d.sock, sizeof(d.sock), "%s/b.sock", statedir);
+	snprintf(d.state, sizeof(d.state), "%s/state", statedir);
+	snprintf(d.log, sizeof(d.log), "%s/log", statedir);
+	if (it_restart(&d, NULL) < 0) {
+		fprintf(stderr, "cannot start pasidd in %s\n", statedir);
+		exit(1);
+	}
+	fd = it_connect(&d);
+	free(it_roundtrip(fd, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"vm.register\","
+	                      "\"params\":{\"vm\":\"bench\"}}"));
+	FILE *f = open_memstream(&req, &len);
+	for (int i = 0; i < batch; i++)
+		fprintf(
+		    f,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"pasid.alloc\",\"params\":{\"vm\":"
+		    "\"bench\",\"type\":\"shared\",\"gpasid\":%d}}\n"
+		    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"pasid.free\",\"params\":{\"vm\":"
+		    "\"bench\",\"gpasid\":%d}}\n",
+		    i, i + 1, i, i + 1);
+	fclose(f);
+	double t0 = now();
+	for (int done = 0; done < n; done += batch) {
+		if (it_send(fd, req, len) < 0 || read_lines(fd, 2 * batch) < 0) {
+			fprintf(stderr, "connection lost\n");
+			exit(1);
+		}
+	}
+	rate = n / (now() - t0);
+	close(fd);
+	it_stop(&d);
+	free(req);
+	return rate;
+}
+
+static double
+inprocess_rate(int n)
+{
+	struct ns ns;
+	struct backend *be;
+	struct ns_config cfg = {.pasid_bits = 20, .local = {1, 4095}, .shared = {4096, 524287}};
+	struct ns_owner o = {.pid = 1, .starttime = 1};
+	struct ns_vm *vm;
+	struct ns_err err;
+	struct ns_mapping *m;
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 1};
+	char why[160];
+	double t0;
+
+	backend_open("sim", &be, why, sizeof(why));
+	ns_init(&ns, &cfg, be);
+	ns_vm_create(&ns, "bench", "00000000-0000-4000-8000-000000000000", NS_MODE_TRANSLATED, &o,
+	             "/", &vm, &err);
+	t0 = now();
+	for (int i = 0; i < n; i++) {
+		ns_alloc(&ns, vm, &req, &m, &err);
+		ns_free(&ns, vm, m->gpasid, &err);
+	}
+	double rate = n / (now() - t0);
+	ns_destroy(&ns);
+	backend_close(be);
+	return rate;
+}
+
+static void
+startup(int mappings)
+{
+	struct it_daemon d;
+	int fd, vms = (mappings + 999999) / 1000000 * 2;
+	double t0, t_sigterm, t_kill;
+	char req[256], *r;
+
+	/* Identity-mode VMs over a shared range as large as the 20-bit space allows. */
+	if (it_start(&d, "--shared-range", "4096-1048575", NULL) < 0)
+		exit(1);
+	fd = it_connect(&d);
+	t0 = now();
+	for (int v = 0, left = mappings; v < vms; v++) {
+		snprintf(req, sizeof(req),
+		         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"vm.register\",\"params\":{"
+		         "\"vm\":\"vm%d\",\"mode\":\"identity\"}}",
+		         v);
+		free(it_roundtrip(fd, req));
+		for (int k = 0; k < mappings / vms + 1 && left > 0;) {
+			int c = left < 4096 ? left : 4096;
+
+			if (k + c > mappings / vms + 1)
+				c = mappings / vms + 1 - k;
+			snprintf(
+			    req, sizeof(req),
+			    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"pasid.alloc\",\"params\":{"
+			    "\"vm\":\"vm%d\",\"type\":\"shared\",\"count\":%d}}",
+			    v, c);
+			r = it_roundtrip(fd, req);
+			if (!r || strstr(r, "\"error\"")) {
+				fprintf(stderr, "fill failed: %s\n", r ? r : "(no answer)");
+				exit(1);
+			}
+			free(r);
+			k += c;
+			left -= c;
+		}
+	}
+	printf("  filled %d mappings in %.2f s\n", mappings, now() - t0);
+	close(fd);
+	/* From the journal as written (compaction may or may not have happened). */
+	it_kill(&d);
+	t0 = now();
+	it_restart(&d, "--shared-range", "4096-1048575", NULL);
+	t_kill = now() - t0;
+	fd = it_connect(&d);
+	r = it_roundtrip(fd, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"daemon.status\"}");
+	struct json_object *st = json_tokener_parse(r);
+	printf(
+	    "  after kill -9: serving in %.3f s (replay %.1f ms, %lld records, used.shared %lld)\n",
+	    t_kill, json_object_get_double(it_get(st, "result.journal.replay_ms")),
+	    (long long)it_int(st, "result.journal.replayed_records"),
+	    (long long)it_int(st, "result.used.shared"));
+	json_object_put(st);
+	free(r);
+	close(fd);
+	/* Start-up compacted: the next start replays only the snapshot. */
+	it_stop(&d);
+	t0 = now();
+	it_restart(&d, "--shared-range", "4096-1048575", NULL);
+	t_sigterm = now() - t0;
+	fd = it_connect(&d);
+	r = it_roundtrip(fd, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"daemon.status\"}");
+	st = json_tokener_parse(r);
+	printf(
+	    "  from the snapshot: serving in %.3f s (replay %.1f ms, %lld records, snapshot %lld "
+	    "bytes)\n",
+	    t_sigterm, json_object_get_double(it_get(st, "result.journal.replay_ms")),
+	    (long long)it_int(st, "result.journal.replayed_records"),
+	    (long long)it_int(st, "result.journal.snapshot_bytes"));
+	json_object_put(st);
+	free(r);
+	close(fd);
+	it_cleanup(&d);
+}
+
+int
+main(int argc, char **argv)
+{
+	int mappings = argc > 1 ? atoi(argv[1]) : 1000000;
+	const char *disk = argc > 2 ? argv[2] : "/var/tmp";
+	char echo_path[] = "/tmp/pasidd-bench-echo.sock", tmpfs[64], diskdir[128];
+	struct it_daemon d;
+	int fd, n = 20000;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!getenv("PASIDD"))
+		setenv("PASIDD", PASIDD_BIN, 0);
+	printf("round trips (one request in flight), %d each:\n", n);
+	pid_t echo = echo_server(echo_path);
+	struct it_daemon e = {0};
+	snprintf(e.sock, sizeof(e.sock), "%s", echo_path);
+	usleep(50000);
+	fd = it_connect(&e);
+	printf("  %-44s %10.0f /s\n", "baseline: raw Unix-socket echo",
+	       roundtrips(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.status\"}", n));
+	close(fd);
+	waitpid(echo, NULL, 0);
+	unlink(echo_path);
+	if (it_start(&d, NULL) < 0)
+		return 1;
+	fd = it_connect(&d);
+	printf("  %-44s %10.0f /s\n", "pasidd daemon.status",
+	       roundtrips(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.status\"}", n));
+	close(fd);
+	it_cleanup(&d);
+
+	printf("alloc+free pairs (each durable before its answer):\n");
+	printf("  %-44s %10.0f /s\n", "baseline: namespace in-process, no I/O",
+	       inprocess_rate(1000000));
+	snprintf(tmpfs, sizeof(tmpfs), "/dev/shm/pasidd-bench.XXXXXX");
+	snprintf(diskdir, sizeof(diskdir), "%s/pasidd-bench.XXXXXX", disk);
+	if (!mkdtemp(tmpfs) || !mkdtemp(diskdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	printf("  %-44s %10.0f /s\n", "pasidd, state on tmpfs, 1 pair per write",
+	       alloc_free_rate(tmpfs, 20000, 1));
+	printf("  %-44s %10.0f /s\n", "pasidd, state on tmpfs, 64 pairs per write",
+	       alloc_free_rate(tmpfs, 200000, 64));
+	printf("  %-44s %10.0f /s\n", "pasidd, state on disk, 1 pair per write",
+	       alloc_free_rate(diskdir, 2000, 1));
+	printf("  %-44s %10.0f /s\n", "pasidd, state on disk, 64 pairs per write",
+	       alloc_free_rate(diskdir, 64000, 64));
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", tmpfs, diskdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup failed\n");
+
+	printf("start-up with %d live mappings:\n", mappings);
+	startup(mappings);
+	return 0;
+}
