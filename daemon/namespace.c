@@ -643,6 +643,9 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 	}
 	if (reserve(ns, vm, req->type, dev, req->count, err) < 0)
 		return -1;
+	if (!ns->replaying && ns->hooks.charge &&
+	    ns->hooks.charge(ns->hooks.ctx, vm, req->count, err) < 0)
+		return -1;
 	for (done = 0; done < req->count; done++) {
 		uint32_t g = 0, h = 0;
 		struct ns_mapping *m;
@@ -669,6 +672,8 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 	}
 	return 0;
 undo:
+	if (!ns->replaying && ns->hooks.uncharge)
+		ns->hooks.uncharge(ns->hooks.ctx, vm, req->count);
 	while (done > 0)
 		map_remove(ns, out[--done]);
 	ns->shared_cursor = shared_cursor;
@@ -692,6 +697,10 @@ ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint
 	m = malloc(sizeof(*m));
 	if (!m)
 		return fail(err, PROTO_E_INTERNAL, NULL, "out of memory");
+	if (!ns->replaying && ns->hooks.charge && ns->hooks.charge(ns->hooks.ctx, vm, 1, err) < 0) {
+		free(m);
+		return -1;
+	}
 	m = map_add(ns, vm, type, dev, gpasid, hpasid, m);
 	if (out)
 		*out = m;
@@ -724,6 +733,8 @@ map_release(struct ns *ns, struct ns_mapping *m, struct ns_err *err)
 
 		emit(ns, rec, rec_unmap(rec, m->vm->name, m->gpasid));
 	}
+	if (!ns->replaying && ns->hooks.uncharge)
+		ns->hooks.uncharge(ns->hooks.ctx, m->vm, 1);
 	map_remove(ns, m);
 	return 0;
 }

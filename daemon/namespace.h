@@ -91,6 +91,11 @@ struct ns_hooks {
 	void (*record)(void *ctx, const void *rec, size_t len);
 	/* A VM is about to be freed. */
 	void (*vm_gone)(void *ctx, struct ns_vm *vm);
+	/* Before n more PASIDs are given to vm: 0, or -1 with err (1002 quota_exceeded). Not
+	 * called while replaying: charges are rebuilt from the replayed state instead. */
+	int (*charge)(void *ctx, struct ns_vm *vm, unsigned n, struct ns_err *err);
+	/* n PASIDs of vm were returned (or a charge is taken back). */
+	void (*uncharge)(void *ctx, struct ns_vm *vm, unsigned n);
 	void *ctx;
 };
 
