@@ -195,9 +195,12 @@ state_commit_pending(const struct pasidd *d)
 struct json_object *
 state_status(const struct pasidd *d)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o;
 	struct journal_stats st;
 
+	if (!d->journal)
+		return NULL; /* an in-process core without a state directory (fuzzing) */
+	o = json_object_new_object();
 	journal_get_stats(d->journal, &st);
 	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)st.journal_bytes));
 	json_object_object_add(o, "snapshot_bytes",
