@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -23,6 +24,15 @@ config_init(struct pasidd_config *cfg)
 	cfg->socket_group = strdup("pasid");
 	cfg->socket_mode = 0660;
 	cfg->max_message = 64 * 1024;
+	/* Enough for a host with a thousand VMs, each with a few connections. */
+	cfg->limits = (struct pasidd_limits){
+	    .max_batch = 1024,
+	    .max_pending = 1024,
+	    .max_connections = 4096,
+	    .max_conns_per_uid = 512,
+	    .max_vms_per_uid = 1024,
+	    .idle_timeout_s = 30,
+	};
 	cfg->ns.pasid_bits = NS_MAX_BITS;
 	cfg->ns.local.first = DEFAULT_LOCAL_FIRST;
 	cfg->ns.local.last = DEFAULT_LOCAL_LAST;
@@ -86,6 +96,24 @@ set_str(char **dst, const char *v)
 	return 0;
 }
 
+static void
+note_where(struct pasidd_config *cfg, int k)
+{
+	snprintf(cfg->where[k], sizeof(cfg->where[k]), "%s", cfg->cur_where ? cfg->cur_where : "");
+	cfg->where_seq[k] = ++cfg->seq;
+}
+
+static bool
+known_section(const char *s)
+{
+	static const char *const known[] = {"Daemon", "Namespace", "Limits", "Quota", NULL};
+
+	for (int i = 0; known[i]; i++)
+		if (!strcmp(s, known[i]))
+			return true;
+	return false;
+}
+
 /* One Section/Key=Value assignment. Returns 0, or -EINVAL with the problem in why. */
 static int
 assign(struct pasidd_config *cfg, const char *sect, const char *key, const char *val, char *why,
@@ -130,6 +158,33 @@ assign(struct pasidd_config *cfg, const char *sect, const char *key, const char 
 			cfg->max_message = n;
 			return 0;
 		}
+	} else if (!strcmp(sect, "Limits")) {
+		static const struct {
+			const char *key;
+			size_t off;
+			uint64_t min, max;
+		} keys[] = {
+		    {"MaxBatch", offsetof(struct pasidd_limits, max_batch), 1, 65536},
+		    {"MaxPending", offsetof(struct pasidd_limits, max_pending), 1, 1 << 20},
+		    {"MaxConnections", offsetof(struct pasidd_limits, max_connections), 1, 1 << 20},
+		    {"MaxConnectionsPerUid", offsetof(struct pasidd_limits, max_conns_per_uid), 1,
+		     1 << 20},
+		    {"MaxVMsPerUid", offsetof(struct pasidd_limits, max_vms_per_uid), 1, 1 << 20},
+		    {"IdleTimeoutSec", offsetof(struct pasidd_limits, idle_timeout_s), 1, 86400},
+		};
+
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			if (strcmp(key, keys[i].key))
+				continue;
+			if (parse_u64(val, 10, keys[i].max, &n) < 0 || n < keys[i].min) {
+				snprintf(why, len, "%s= must be %llu-%llu, not '%s'", key,
+				         (unsigned long long)keys[i].min,
+				         (unsigned long long)keys[i].max, val);
+				return -EINVAL;
+			}
+			*(unsigned *)((char *)&cfg->limits + keys[i].off) = (unsigned)n;
+			return 0;
+		}
 	} else if (!strcmp(sect, "Namespace")) {
 		if (!strcmp(key, "PasidBits")) {
 			if (parse_u64(val, 10, NS_MAX_BITS, &n) < 0 || n < 1) {
@@ -138,6 +193,7 @@ assign(struct pasidd_config *cfg, const char *sect, const char *key, const char 
 				return -EINVAL;
 			}
 			cfg->ns.pasid_bits = (unsigned)n;
+			note_where(cfg, 0);
 			return 0;
 		}
 		if (!strcmp(key, "LocalRange") || !strcmp(key, "SharedRange")) {
@@ -148,6 +204,7 @@ assign(struct pasidd_config *cfg, const char *sect, const char *key, const char 
 				return -EINVAL;
 			}
 			*(local ? &cfg->local_set : &cfg->shared_set) = true;
+			note_where(cfg, local ? 1 : 2);
 			return 0;
 		}
 	} else {
@@ -175,7 +232,7 @@ int
 config_load_string(struct pasidd_config *cfg, const char *name, const char *text, char *err,
                    size_t errlen)
 {
-	char *copy = strdup(text), *line, *save = NULL, sect[64] = "";
+	char *copy = strdup(text), *line, *save = NULL, sect[64] = "", where[200];
 	char why[200];
 	unsigned lineno = 0;
 	int r = 0;
@@ -202,6 +259,10 @@ config_load_string(struct pasidd_config *cfg, const char *name, const char *text
 			}
 			memcpy(sect, s + 1, n - 2);
 			sect[n - 2] = '\0';
+			if (!known_section(sect)) {
+				snprintf(why, sizeof(why), "unknown section [%s]", sect);
+				goto bad;
+			}
 			continue;
 		}
 		eq = strchr(s, '=');
@@ -218,7 +279,11 @@ config_load_string(struct pasidd_config *cfg, const char *name, const char *text
 			snprintf(why, sizeof(why), "empty key");
 			goto bad;
 		}
-		if (assign(cfg, sect, trim(s), trim(eq + 1), why, sizeof(why)) < 0)
+		snprintf(where, sizeof(where), "%s:%u", name, lineno);
+		cfg->cur_where = where;
+		r = assign(cfg, sect, trim(s), trim(eq + 1), why, sizeof(why));
+		cfg->cur_where = NULL;
+		if (r < 0)
 			goto bad;
 	}
 	free(copy);
@@ -327,7 +392,16 @@ config_finish(struct pasidd_config *cfg, char *err, size_t errlen)
 		}
 	}
 	if (ns_config_check(&cfg->ns, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "%s", why);
+		int last = -1;
+
+		for (int k = 0; k < 3; k++)
+			if (cfg->where_seq[k] &&
+			    (last < 0 || cfg->where_seq[k] > cfg->where_seq[last]))
+				last = k;
+		if (last >= 0 && cfg->where[last][0])
+			snprintf(err, errlen, "%s: %s", cfg->where[last], why);
+		else
+			snprintf(err, errlen, "%s", why);
 		return -EINVAL;
 	}
 	return 0;
@@ -445,7 +519,12 @@ config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, si
 	    0)
 		return -EINVAL;
 	for (unsigned i = 0; i < nover; i++) {
-		if (assign(cfg, over[i].sect, over[i].key, over[i].val, why, sizeof(why)) < 0) {
+		int r;
+
+		cfg->cur_where = "command line";
+		r = assign(cfg, over[i].sect, over[i].key, over[i].val, why, sizeof(why));
+		cfg->cur_where = NULL;
+		if (r < 0) {
 			snprintf(err, errlen, "command line: %s", why);
 			return -EINVAL;
 		}

@@ -8,6 +8,16 @@
 
 #include "namespace.h"
 
+/* Protections of the socket (DESIGN.md §7): every one has a [Limits] key. */
+struct pasidd_limits {
+	unsigned max_batch;         /* requests in one batch */
+	unsigned max_pending;       /* answers a peer has not read before reading pauses */
+	unsigned max_connections;   /* in total */
+	unsigned max_conns_per_uid; /* uid 0 is not limited */
+	unsigned max_vms_per_uid;   /* uid 0 is not limited */
+	unsigned idle_timeout_s;    /* to complete a started message */
+};
+
 struct pasidd_config {
 	char *config_file; /* NULL: the default file, which may be absent */
 	char *socket_path;
@@ -17,8 +27,15 @@ struct pasidd_config {
 	char *socket_group;
 	mode_t socket_mode;
 	size_t max_message;
+	struct pasidd_limits limits;
 	struct ns_config ns;
 	bool local_set, shared_set; /* given explicitly rather than derived from the width */
+	/* Where the namespace settings were last given ("file:line"), so that a range
+	 * problem found only once everything is read still names its line. */
+	char where[3][160]; /* PasidBits, LocalRange, SharedRange */
+	unsigned where_seq[3];
+	unsigned seq;
+	const char *cur_where;
 	bool foreground;
 	bool check_only;
 };

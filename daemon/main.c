@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -69,6 +70,19 @@ report_ready(int fd, bool ok)
 			dup2(null, STDERR_FILENO);
 			close(null);
 		}
+	}
+}
+
+/* One descriptor per connection and per watched owner: a host with a thousand VMs needs
+ * more than the usual soft limit of 1024. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
 
@@ -137,6 +151,7 @@ main(int argc, char **argv)
 		config_free(&d.cfg);
 		return 0;
 	}
+	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	log_setup(d.cfg.foreground);

@@ -19,6 +19,24 @@ range_json(const struct ns_range *r)
 	return a;
 }
 
+static struct json_object *
+limits_json(const struct pasidd_config *cfg)
+{
+	const struct pasidd_limits *l = &cfg->limits;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "max_message_size",
+	                       json_object_new_int64((int64_t)cfg->max_message));
+	json_object_object_add(o, "max_batch", json_object_new_int64(l->max_batch));
+	json_object_object_add(o, "max_pending", json_object_new_int64(l->max_pending));
+	json_object_object_add(o, "max_connections", json_object_new_int64(l->max_connections));
+	json_object_object_add(o, "max_connections_per_uid",
+	                       json_object_new_int64(l->max_conns_per_uid));
+	json_object_object_add(o, "max_vms_per_uid", json_object_new_int64(l->max_vms_per_uid));
+	json_object_object_add(o, "idle_timeout_s", json_object_new_int64(l->idle_timeout_s));
+	return o;
+}
+
 METHOD(method_rpc_discover)
 {
 	if (params_only(c, params, no_params) < 0)
@@ -66,6 +84,7 @@ METHOD(method_daemon_status)
 	json_object_object_add(o, "connections",
 	                       json_object_new_int64(d->srv ? server_connections(d->srv) : 0));
 	json_object_object_add(o, "journal", state_status(d));
+	json_object_object_add(o, "limits", limits_json(&d->cfg));
 	*result = o;
 	return 0;
 }

@@ -41,6 +41,10 @@ owner_of(struct rpc_call *c, int64_t pid, struct ns_owner *o)
 	if (pid < 0) {
 		o->pid = c->peer->pid;
 		o->uid = c->peer->uid;
+		/* The start time read below is this peer's only while its pidfd is quiet. */
+		if (proc_starttime(o->pid, &o->starttime) < 0 || !peer_alive(c->peer))
+			return rpc_fail(c, PROTO_E_NOT_FOUND, "pid", "the calling process is gone");
+		return 0;
 	} else {
 		snprintf(path, sizeof(path), "/proc/%lld", (long long)pid);
 		if (stat(path, &st) < 0)
@@ -113,6 +117,23 @@ METHOD(method_vm_register)
 			                name, ns_mode_name(vm->mode));
 		*result = register_result(vm);
 		return 0;
+	}
+	if (owner.uid != 0) {
+		unsigned mine = 0, max = c->d->cfg.limits.max_vms_per_uid;
+
+		for (unsigned i = 0; i < c->d->ns.nvms; i++)
+			mine += c->d->ns.vms[i]->owner.uid == owner.uid;
+		if (mine >= max) {
+			c->data = json_object_new_object();
+			json_object_object_add(c->data, "limit",
+			                       json_object_new_string("MaxVMsPerUid"));
+			json_object_object_add(c->data, "uid", json_object_new_int64(owner.uid));
+			json_object_object_add(c->data, "max", json_object_new_int64(max));
+			json_object_object_add(c->data, "current", json_object_new_int64(mine));
+			return rpc_fail(c, PROTO_E_QUOTA, "vm",
+			                "uid %u already has %u VMs (MaxVMsPerUid)",
+			                (unsigned)owner.uid, mine);
+		}
 	}
 	if (!uuid_in)
 		random_uuid(uuid);

@@ -4,7 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Not in Debian 12's headers (linux 6.1); the value is ABI. */
+#ifdef SO_PEERPIDFD
+#define PEER_SO_PEERPIDFD SO_PEERPIDFD
+#else
+#define PEER_SO_PEERPIDFD 77
+#endif
 
 /* Supplementary groups of pid, from the Groups: line of /proc/<pid>/status. */
 static bool
@@ -48,9 +59,25 @@ peer_from_socket(int fd, gid_t admin_gid, struct peer *p)
 	p->pid = cred.pid;
 	p->uid = cred.uid;
 	p->gid = cred.gid;
+	/* A pidfd pins the identity: whatever /proc says about p->pid is about this peer as
+	 * long as the pidfd does not report an exit. Kernels before 6.5 lack SO_PEERPIDFD;
+	 * pidfd_open right after connect is the next best thing. */
+	len = sizeof(p->pidfd);
+	if (getsockopt(fd, SOL_SOCKET, PEER_SO_PEERPIDFD, &p->pidfd, &len) < 0)
+		p->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
 	p->admin = cred.uid == 0 || (admin_gid != (gid_t)-1 &&
 	                             (cred.gid == admin_gid || pid_in_group(cred.pid, admin_gid)));
 	return 0;
+}
+
+bool
+peer_alive(const struct peer *p)
+{
+	struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+
+	if (p->pidfd < 0)
+		return kill(p->pid, 0) == 0 || errno == EPERM;
+	return poll(&pfd, 1, 0) == 0;
 }
 
 int

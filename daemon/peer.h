@@ -12,11 +12,15 @@ struct peer {
 	uid_t uid;
 	gid_t gid;
 	bool admin;
+	int pidfd; /* SO_PEERPIDFD or pidfd_open(pid); -1 if neither worked */
 };
 
 /* SO_PEERCRED of a connected socket; admin when uid 0 or a member of admin_gid
  * ((gid_t)-1: none). */
 int peer_from_socket(int fd, gid_t admin_gid, struct peer *p);
+
+/* Whether the peer process is still alive (its pid not yet free for reuse). */
+bool peer_alive(const struct peer *p);
 
 /* Field 22 of /proc/<pid>/stat: ticks since boot at which the process started. 0 or -errno. */
 int proc_starttime(pid_t pid, uint64_t *start);

@@ -3,6 +3,7 @@
 #include "pasid-proto.h"
 #include "pasidd.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -114,7 +115,10 @@ handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req, c
 	    !json_object_is_type(params, json_type_array))
 		return error_response(id, PROTO_E_INVALID_REQ,
 		                      "params must be an object or an array", NULL);
-	m = find_method(json_object_get_string(method));
+	/* "daemon.status\u0000x" is not daemon.status, whatever strcmp thinks. */
+	m = strlen(json_object_get_string(method)) == (size_t)json_object_get_string_len(method)
+	        ? find_method(json_object_get_string(method))
+	        : NULL;
 	if (!m) {
 		char msg[128];
 
@@ -150,8 +154,15 @@ rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t l
 	struct json_object *msg, *out;
 	size_t n;
 
-	if (proto_parse(line, len, &msg) < 0)
+	switch (proto_parse(line, len, &msg)) {
+	case 0:
+		break;
+	case -ENOTUNIQ:
+		return error_response(NULL, PROTO_E_INVALID_REQ,
+		                      "invalid request: an object repeats a member name", NULL);
+	default:
 		return error_response(NULL, PROTO_E_PARSE, "parse error: not valid JSON", NULL);
+	}
 	if (!json_object_is_type(msg, json_type_array)) {
 		out = handle_one(d, peer, msg, line, len, -1);
 		json_object_put(msg);
@@ -161,6 +172,15 @@ rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t l
 	if (n == 0) {
 		json_object_put(msg);
 		return error_response(NULL, PROTO_E_INVALID_REQ, "empty batch", NULL);
+	}
+	if (n > d->cfg.limits.max_batch) {
+		char m[96];
+
+		snprintf(m, sizeof(m),
+		         "batch of %zu requests exceeds MaxBatch=%u; nothing was done", n,
+		         d->cfg.limits.max_batch);
+		json_object_put(msg);
+		return error_response(NULL, PROTO_E_INVALID_REQ, m, NULL);
 	}
 	out = json_object_new_array_ext((int)n);
 	for (size_t i = 0; i < n; i++) {

@@ -11,6 +11,7 @@
 #include "peer.h"
 #include "rpc.h"
 #include "state.h"
+#include "u32map.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -46,6 +47,8 @@ struct conn {
 	bool paused;  /* reading stopped until the output drains */
 	bool held;    /* answers wait for the group commit */
 	struct conn *held_next;
+	unsigned queued;    /* answers in out not yet fully written */
+	struct event *idle; /* a started message must be complete by then */
 };
 
 struct server {
@@ -56,10 +59,31 @@ struct server {
 	struct conn *conns;
 	struct conn *held; /* connections whose answers wait for the commit */
 	unsigned nconns;
+	struct u32map per_uid; /* uid -> connections + 1 (non-NULL) */
+	struct event *resume;  /* re-enables accepting after descriptors ran out */
+	unsigned refused;      /* connections turned away by a limit */
 };
 
 static void conn_flush(struct conn *c);
 static void conn_process(struct conn *c);
+
+/* Connections of uid, after adding delta. */
+static unsigned
+uid_count(struct server *srv, uid_t uid, int delta)
+{
+	uintptr_t n = (uintptr_t)u32map_get(&srv->per_uid, (uint32_t)uid);
+
+	n = n ? n - 1 : 0;
+	if (delta < 0 && n > 0)
+		n--;
+	else if (delta > 0)
+		n++;
+	if (n == 0)
+		u32map_del(&srv->per_uid, (uint32_t)uid);
+	else
+		u32map_put(&srv->per_uid, (uint32_t)uid, (void *)(n + 1));
+	return (unsigned)n;
+}
 
 static void
 conn_free(struct conn *c)
@@ -73,6 +97,11 @@ conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	uid_count(srv, c->peer.uid, -1);
+	if (c->peer.pidfd >= 0)
+		close(c->peer.pidfd);
+	if (c->idle)
+		event_free(c->idle);
 	if (c->held) {
 		struct conn **pp = &srv->held;
 
@@ -99,6 +128,7 @@ conn_send(struct conn *c, struct json_object *msg)
 	evbuffer_add(c->out, s, len);
 	evbuffer_add(c->out, "\n", 1);
 	json_object_put(msg);
+	c->queued++;
 }
 
 static bool
@@ -145,7 +175,8 @@ conn_process(struct conn *c)
 		size_t eol_len = 0, avail = evbuffer_get_length(c->in);
 		struct evbuffer_ptr p;
 
-		if (evbuffer_get_length(c->out) > OUT_HIGH_WATER) {
+		if (evbuffer_get_length(c->out) > OUT_HIGH_WATER ||
+		    c->queued >= c->srv->d->cfg.limits.max_pending) {
 			c->paused = true;
 			event_del(c->rev);
 			break;
@@ -167,6 +198,15 @@ conn_process(struct conn *c)
 		}
 		conn_line(c, (const char *)evbuffer_pullup(c->in, p.pos + 1), (size_t)p.pos);
 		evbuffer_drain(c->in, (size_t)p.pos + 1);
+	}
+	/* A message must be complete within the idle timeout of when it (or the last
+	 * complete one before it) arrived: a peer that trickles a line is dropped. */
+	if (!c->closing && evbuffer_get_length(c->in) == 0) {
+		event_del(c->idle);
+	} else if (!c->closing && (n > 0 || !event_pending(c->idle, EV_TIMEOUT, NULL))) {
+		struct timeval tv = {.tv_sec = c->srv->d->cfg.limits.idle_timeout_s};
+
+		event_add(c->idle, &tv);
 	}
 	/* More complete lines may wait: come back next turn, after the other peers. */
 	if (n == LINES_PER_TURN && !c->paused && !c->closing)
@@ -263,6 +303,7 @@ conn_flush(struct conn *c)
 		return;
 	}
 	event_del(c->wev);
+	c->queued = 0;
 	if (c->closing || (c->eof && evbuffer_get_length(c->in) == 0)) {
 		conn_free(c);
 		return;
@@ -281,44 +322,101 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+conn_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	log_debug("closing the connection of pid %d: a message stayed incomplete for %u s",
+	          (int)c->peer.pid, c->srv->d->cfg.limits.idle_timeout_s);
+	conn_free(c);
+}
+
+/* Turns a connection away, logging the first of a run so a flood cannot fill the log. */
+static void
+refuse(struct server *srv, int fd, const char *why, const struct peer *p)
+{
+	if (srv->refused++ % 1000 == 0)
+		log_warn("refusing a connection of uid %u pid %d: %s (%u refused so far)",
+		         (unsigned)p->uid, (int)p->pid, why, srv->refused);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	close(fd);
+}
+
+static void
 accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct server *srv = arg;
+	const struct pasidd_limits *lim = &srv->d->cfg.limits;
 	struct event_base *base = srv->d->base;
-	struct conn *c = calloc(1, sizeof(*c));
+	struct peer p;
+	struct conn *c;
 
-	if (!c) {
+	if (peer_from_socket(fd, srv->d->admin_gid, &p) < 0) {
+		log_warn("refusing a connection whose peer cannot be identified: %s",
+		         strerror(errno));
 		close(fd);
+		return;
+	}
+	if (srv->nconns >= lim->max_connections) {
+		refuse(srv, fd, "MaxConnections reached", &p);
+		return;
+	}
+	if (p.uid != 0 && uid_count(srv, p.uid, 0) >= lim->max_conns_per_uid) {
+		refuse(srv, fd, "MaxConnectionsPerUid reached", &p);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		refuse(srv, fd, "out of memory", &p);
 		return;
 	}
 	c->srv = srv;
 	c->fd = fd;
-	if (peer_from_socket(fd, srv->d->admin_gid, &c->peer) < 0) {
-		log_warn("refusing a connection whose peer cannot be identified: %s",
-		         strerror(errno));
-		close(fd);
-		free(c);
-		return;
-	}
+	c->peer = p;
+	uid_count(srv, p.uid, +1);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
 	c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
+	c->idle = evtimer_new(base, conn_idle_cb, c);
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	if (!c->in || !c->out || !c->rev || !c->wev || event_add(c->rev, NULL) < 0) {
+	if (!c->in || !c->out || !c->rev || !c->wev || !c->idle || event_add(c->rev, NULL) < 0) {
 		log_err("out of memory for a new connection");
 		conn_free(c);
 	}
 }
 
 static void
+resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	evconnlistener_enable(srv->lev);
+}
+
+static void
 accept_error_cb(struct evconnlistener *lev, void *arg)
 {
-	log_warn("accept: %s", strerror(errno));
+	struct server *srv = arg;
+	int e = errno;
+
+	/* Out of descriptors: a listening socket stays readable, so retrying at once
+	 * would spin. Pause, and let closing connections free some. */
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		struct timeval tv = {.tv_usec = 100000};
+
+		if (srv->refused++ % 1000 == 0)
+			log_warn("accept: %s; pausing new connections for 100 ms", strerror(e));
+		evconnlistener_disable(lev);
+		evtimer_add(srv->resume, &tv);
+		return;
+	}
+	log_warn("accept: %s", strerror(e));
 }
 
 /* Creates the socket file: parent directory, stale socket removal, mode and group. */
@@ -397,6 +495,8 @@ server_open(struct pasidd *d, struct server **out, char *why, size_t len)
 	if (!srv)
 		return -ENOMEM;
 	srv->d = d;
+	u32map_init(&srv->per_uid);
+	srv->resume = evtimer_new(d->base, resume_accept, srv);
 	if (n > 1) {
 		snprintf(why, len, "systemd passed %d sockets; pasidd serves exactly one", n);
 		free(srv);
@@ -444,6 +544,9 @@ server_close(struct server *srv)
 		conn_free(srv->conns);
 	if (srv->lev)
 		evconnlistener_free(srv->lev);
+	if (srv->resume)
+		event_free(srv->resume);
+	u32map_free(&srv->per_uid);
 	if (srv->path)
 		unlink(srv->path);
 	free(srv->path);

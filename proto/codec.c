@@ -1,5 +1,6 @@
 #include "pasid-proto.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -29,25 +30,312 @@ is_json_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* json-c's strict mode still takes single-quoted member names; RFC 8259 does not. */
-static bool
-has_single_quote_outside_strings(const char *buf, size_t len)
-{
-	bool in_str = false;
+/*
+ * json-c's strict mode is lenient where RFC 8259 is not (single-quoted names, NaN and
+ * Infinity, "1.", raw control characters in strings, overlong or surrogate UTF-8), so the
+ * text is checked against the grammar first and json-c only builds the tree.
+ */
+struct scan {
+	const unsigned char *p, *end;
+	int depth;
+};
 
-	for (size_t i = 0; i < len; i++) {
-		if (in_str) {
-			if (buf[i] == '\\')
-				i++;
-			else if (buf[i] == '"')
-				in_str = false;
-		} else if (buf[i] == '"') {
-			in_str = true;
-		} else if (buf[i] == '\'') {
+#define SCAN_MAX_DEPTH 64
+
+static void
+scan_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n'))
+		s->p++;
+}
+
+static bool
+scan_lit(struct scan *s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n))
+		return false;
+	s->p += n;
+	return true;
+}
+
+static bool
+scan_digits(struct scan *s)
+{
+	const unsigned char *start = s->p;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > start;
+}
+
+static bool
+scan_number(struct scan *s)
+{
+	if (s->p < s->end && *s->p == '-')
+		s->p++;
+	if (s->p < s->end && *s->p == '0')
+		s->p++;
+	else if (!scan_digits(s))
+		return false;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (!scan_digits(s))
+			return false;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (!scan_digits(s))
+			return false;
+	}
+	return true;
+}
+
+/* One UTF-8 sequence of 2-4 bytes, well-formed per RFC 3629 (no overlongs, no
+ * surrogates, nothing above U+10FFFF). */
+static bool
+scan_utf8(struct scan *s)
+{
+	const unsigned char *p = s->p;
+	unsigned n, cp;
+
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 1, cp = *p & 0x1f;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		n = 2, cp = *p & 0x0f;
+	else if (*p >= 0xf0 && *p <= 0xf4)
+		n = 3, cp = *p & 0x07;
+	else
+		return false;
+	if ((size_t)(s->end - p) <= n)
+		return false;
+	for (unsigned i = 1; i <= n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return false;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+		return false;
+	s->p += n + 1;
+	return true;
+}
+
+static bool
+scan_string(struct scan *s)
+{
+	s->p++; /* the opening quote */
+	while (s->p < s->end) {
+		unsigned char c = *s->p;
+
+		if (c == '"') {
+			s->p++;
 			return true;
+		}
+		if (c < 0x20)
+			return false;
+		if (c == '\\') {
+			if (++s->p >= s->end)
+				return false;
+			if (*s->p == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (s->p + i >= s->end || !isxdigit(s->p[i]))
+						return false;
+				s->p += 5;
+			} else if (strchr("\"\\/bfnrt", *s->p) && *s->p) {
+				s->p++;
+			} else {
+				return false;
+			}
+		} else if (c < 0x80) {
+			s->p++;
+		} else if (!scan_utf8(s)) {
+			return false;
 		}
 	}
 	return false;
+}
+
+static bool scan_value(struct scan *s);
+
+static bool
+scan_container(struct scan *s, bool object)
+{
+	char close = object ? '}' : ']';
+
+	if (++s->depth > SCAN_MAX_DEPTH)
+		return false;
+	s->p++;
+	scan_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		s->depth--;
+		return true;
+	}
+	for (;;) {
+		if (object) {
+			if (s->p >= s->end || *s->p != '"' || !scan_string(s))
+				return false;
+			scan_ws(s);
+			if (s->p >= s->end || *s->p != ':')
+				return false;
+			s->p++;
+		}
+		if (!scan_value(s))
+			return false;
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			scan_ws(s);
+			continue;
+		}
+		if (s->p < s->end && *s->p == close) {
+			s->p++;
+			s->depth--;
+			return true;
+		}
+		return false;
+	}
+}
+
+static bool
+scan_value(struct scan *s)
+{
+	bool ok;
+
+	scan_ws(s);
+	if (s->p >= s->end)
+		return false;
+	switch (*s->p) {
+	case '{':
+		ok = scan_container(s, true);
+		break;
+	case '[':
+		ok = scan_container(s, false);
+		break;
+	case '"':
+		ok = scan_string(s);
+		break;
+	case 't':
+		ok = scan_lit(s, "true");
+		break;
+	case 'f':
+		ok = scan_lit(s, "false");
+		break;
+	case 'n':
+		ok = scan_lit(s, "null");
+		break;
+	default:
+		ok = scan_number(s);
+	}
+	scan_ws(s);
+	return ok;
+}
+
+static bool
+valid_json(const char *buf, size_t len)
+{
+	struct scan s = {.p = (const unsigned char *)buf, .end = (const unsigned char *)buf + len};
+
+	return scan_value(&s) && s.p == s.end;
+}
+
+struct counts {
+	uint32_t *v;
+	size_t n, cap, at;
+};
+
+static int
+counts_push(struct counts *c, uint32_t v)
+{
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 32;
+		uint32_t *nv = realloc(c->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		c->v = nv;
+		c->cap = ncap;
+	}
+	c->v[c->n++] = v;
+	return 0;
+}
+
+/* Members of every object in the order the objects open, as written. Every member has
+ * exactly one ':' at its own object's level. */
+static int
+raw_member_counts(const char *buf, size_t len, struct counts *c)
+{
+	size_t stack[64]; /* index in c of each open object, SIZE_MAX for arrays */
+	int depth = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = buf[i];
+
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = false;
+			continue;
+		}
+		if (ch == '"') {
+			in_str = true;
+		} else if (ch == '{' || ch == '[') {
+			if (depth == (int)(sizeof(stack) / sizeof(stack[0])))
+				return -EBADMSG;
+			stack[depth++] = ch == '{' ? c->n : SIZE_MAX;
+			if (ch == '{' && counts_push(c, 0) < 0)
+				return -ENOMEM;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		} else if (ch == ':' && depth > 0 && stack[depth - 1] != SIZE_MAX) {
+			c->v[stack[depth - 1]]++;
+		}
+	}
+	return 0;
+}
+
+/* Compares the parsed tree, object by object in the same order, with the raw counts: json-c
+ * keeps the last of repeated names, so any object that lost members had duplicates. */
+static bool
+same_counts(struct json_object *o, struct counts *c)
+{
+	if (json_object_is_type(o, json_type_object)) {
+		if (c->at >= c->n || c->v[c->at++] != (uint32_t)json_object_object_length(o))
+			return false;
+		json_object_object_foreach(o, key, val)
+		{
+			(void)key;
+			if (!same_counts(val, c))
+				return false;
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!same_counts(json_object_array_get_idx(o, i), c))
+				return false;
+	}
+	return true;
+}
+
+/* RFC 8259 leaves repeated member names to the receiver; a request that says two things
+ * for one name is refused rather than half-read. Names are compared decoded. */
+static int
+check_unique_members(const char *buf, size_t len, struct json_object *obj)
+{
+	struct counts c = {0};
+	int r;
+
+	if (!memchr(buf, '{', len))
+		return 0;
+	r = raw_member_counts(buf, len, &c);
+	if (r == 0 && !same_counts(obj, &c))
+		r = -ENOTUNIQ;
+	free(c.v);
+	return r;
 }
 
 int
@@ -56,32 +344,40 @@ proto_parse(const char *buf, size_t len, struct json_object **out)
 	struct json_tokener *tok;
 	struct json_object *obj;
 	size_t used;
+	int r;
 
 	*out = NULL;
-	if (len > INT32_MAX || memchr(buf, '\0', len) || has_single_quote_outside_strings(buf, len))
+	if (len > INT32_MAX || !valid_json(buf, len))
 		return -EBADMSG;
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
-	/* A bare number at the end of input is still "continue" until the parser sees a
-	 * terminator: feed one white space so that "1" alone parses. */
-	if (!obj && json_tokener_get_error(tok) == json_tokener_continue)
-		obj = json_tokener_parse_ex(tok, " ", 1);
 	used = tok->char_offset;
-	if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
+	/* A bare number at the end of input is still "continue" until the parser sees a
+	 * terminator: feed one white space so that "1" alone parses (all input is used). */
+	if (!obj && json_tokener_get_error(tok) == json_tokener_continue) {
+		obj = json_tokener_parse_ex(tok, " ", 1);
+		used = len;
+	}
+	/* A JSON null is a NULL object: success is what the tokener says. */
+	if (json_tokener_get_error(tok) != json_tokener_success) {
 		json_object_put(obj);
 		json_tokener_free(tok);
 		return -EBADMSG;
 	}
 	json_tokener_free(tok);
-	/* After the second feed char_offset counts only that one byte. */
-	for (size_t i = used <= len ? used : len; i < len; i++) {
+	for (size_t i = used; i < len; i++) {
 		if (!is_json_ws(buf[i])) {
 			json_object_put(obj);
 			return -EBADMSG;
 		}
+	}
+	r = check_unique_members(buf, len, obj);
+	if (r < 0) {
+		json_object_put(obj);
+		return r;
 	}
 	*out = obj;
 	return 0;

@@ -31,7 +31,8 @@
 const char *proto_error_reason(int code);
 
 /* Parses one framed message strictly (RFC 8259, valid UTF-8, nothing but white space after
- * the value). Returns 0 and a new reference in *out, or -EBADMSG. */
+ * the value). Returns 0 and a new reference in *out, -EBADMSG, or -ENOTUNIQ when an object
+ * repeats a member name. */
 int proto_parse(const char *buf, size_t len, struct json_object **out);
 
 /* The raw text of member `key` of the top-level object (index < 0) or of the index-th

@@ -34,6 +34,34 @@ START_TEST(parse_strict)
 	ck_assert_int_eq(parse(""), -EBADMSG);
 	ck_assert_int_eq(parse("{"), -EBADMSG);
 	ck_assert_int_eq(proto_parse("{\"a\":1}\0", 8, &(struct json_object *){NULL}), -EBADMSG);
+	ck_assert_int_eq(parse("123"), 0);
+	ck_assert_int_eq(parse("null"), 0);
+	ck_assert_int_eq(parse(" true "), 0);
+	/* what json-c alone would let through */
+	ck_assert_int_eq(parse("[NaN]"), -EBADMSG);
+	ck_assert_int_eq(parse("[Infinity]"), -EBADMSG);
+	ck_assert_int_eq(parse("[1.]"), -EBADMSG);
+	ck_assert_int_eq(parse("[.5]"), -EBADMSG);
+	ck_assert_int_eq(parse("[1.e5]"), -EBADMSG);
+	ck_assert_int_eq(parse("[+1]"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"a\tb\"]"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"\x01\"]"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"\xc0\xaf\"]"), -EBADMSG);     /* overlong */
+	ck_assert_int_eq(parse("[\"\xed\xa0\x80\"]"), -EBADMSG); /* surrogate */
+	ck_assert_int_eq(parse("[\"\xf4\x90\x80\x80\"]"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"\xe2\x82\"]"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"\\x\"]"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"\\u12g4\"]"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"\xe2\x82\xac \xf0\x9f\x98\x80 \\u00e9\"]"), 0);
+	ck_assert_int_eq(parse("[1e+5, -0.5E-3, 0]"), 0);
+	ck_assert_int_eq(parse("-1.5e3 "), 0);
+	/* repeated member names, at any depth, however written */
+	ck_assert_int_eq(parse("{\"a\":1,\"a\":2}"), -ENOTUNIQ);
+	ck_assert_int_eq(parse("[{\"x\":{}},{\"p\":{\"b\":1,\"c\":{\"d\":[{\"e\":1,\"e\":1}]}}}]"),
+	                 -ENOTUNIQ);
+	ck_assert_int_eq(parse("{\"a\":1,\"\\u0061\":2}"), -ENOTUNIQ);
+	ck_assert_int_eq(parse("{\"a\":{\"b\":1},\"a\":{\"b\":1}}"), -ENOTUNIQ);
+	ck_assert_int_eq(parse("{\"a\":\"{:}\",\"b\":{\"a\":1},\"c\":[{},{\":\":2}]}"), 0);
 	/* nesting deeper than the tokener's limit is an error, not a crash */
 	char deep[4001];
 	memset(deep, '[', 4000);

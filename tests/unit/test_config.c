@@ -85,7 +85,9 @@ bad(const char *text, const char *needle)
 START_TEST(errors_name_the_problem)
 {
 	bad("[Daemon]\nNope=1\n", "t.conf:2: unknown key Nope=");
-	bad("[Nope]\nA=1\n", "t.conf:2: unknown section [Nope]");
+	bad("[Nope]\nA=1\n", "t.conf:1: unknown section [Nope]");
+	bad("[Daemon]\n[Limits]\nMaxBatch=0\n", "t.conf:3: MaxBatch=");
+	bad("[Namespace]\nLocalRange=1-100\nSharedRange=50-200\n", "t.conf:3: local range");
 	bad("Socket=/x\n", "t.conf:1: assignment outside a section");
 	bad("[Daemon]\nSocket\n", "t.conf:2: expected Key=Value");
 	bad("[Daemon\n", "t.conf:1: malformed section header");
