@@ -143,7 +143,7 @@ START_TEST(crash_loop)
 	for (int round = 0; round < 20; round++) {
 		pid_t w = fork();
 		FILE *log;
-		char line[128], pending[64] = "";
+		char line[128], pending[128] = "";
 		int status;
 
 		if (w == 0) {
