@@ -40,12 +40,19 @@ struct conn {
 	struct event *rev, *wev;
 	struct evbuffer *in, *out;
 	struct peer peer;
-	int fds[CONN_MAX_FDS]; /* received with SCM_RIGHTS, consumed in order */
+	/* Descriptors received with SCM_RIGHTS, with the stream offset of the byte they came
+	 * with: they belong to the message that byte is part of. */
+	struct {
+		int fd;
+		uint64_t at;
+	} fds[CONN_MAX_FDS];
 	unsigned nfds;
-	bool eof;     /* the peer will send no more */
-	bool closing; /* close once the output is written */
-	bool paused;  /* reading stopped until the output drains */
-	bool held;    /* answers wait for the group commit */
+	uint64_t received; /* bytes read from the peer so far */
+	uint64_t consumed; /* bytes of it handled as lines */
+	bool eof;          /* the peer will send no more */
+	bool closing;      /* close once the output is written */
+	bool paused;       /* reading stopped until the output drains */
+	bool held;         /* answers wait for the group commit */
 	struct conn *held_next;
 	unsigned queued;    /* answers in out not yet fully written */
 	struct event *idle; /* a started message must be complete by then */
@@ -110,7 +117,7 @@ conn_free(struct conn *c)
 		*pp = c->held_next;
 	}
 	for (unsigned i = 0; i < c->nfds; i++)
-		close(c->fds[i]);
+		close(c->fds[i].fd);
 	event_free(c->rev);
 	event_free(c->wev);
 	evbuffer_free(c->in);
@@ -140,16 +147,25 @@ blank(const char *s, size_t n)
 	return true;
 }
 
+/* Handles one line of `used` bytes (its LF included). Descriptors that came with it and
+ * that no method took are closed, so they can never be mistaken for a later message's. */
 static void
-conn_line(struct conn *c, const char *line, size_t len)
+conn_line(struct conn *c, const char *line, size_t len, size_t used)
 {
-	struct json_object *resp;
+	struct json_object *resp =
+	    blank(line, len) ? NULL : rpc_handle(c->srv->d, &c->peer, line, len);
+	unsigned keep = 0;
 
-	if (blank(line, len))
-		return;
-	resp = rpc_handle(c->srv->d, &c->peer, line, len);
 	if (resp)
 		conn_send(c, resp);
+	c->consumed += used;
+	for (unsigned i = 0; i < c->nfds; i++) {
+		if (c->fds[i].at < c->consumed)
+			close(c->fds[i].fd);
+		else
+			c->fds[keep++] = c->fds[i];
+	}
+	c->nfds = keep;
 }
 
 /* A line over the limit: say so, and hang up (DESIGN.md §4). */
@@ -187,7 +203,8 @@ conn_process(struct conn *c)
 				conn_too_long(c);
 			} else if (c->eof && avail > 0) {
 				/* A last message without its LF still counts. */
-				conn_line(c, (const char *)evbuffer_pullup(c->in, -1), avail);
+				conn_line(c, (const char *)evbuffer_pullup(c->in, -1), avail,
+				          avail);
 				evbuffer_drain(c->in, avail);
 			}
 			break;
@@ -196,7 +213,8 @@ conn_process(struct conn *c)
 			conn_too_long(c);
 			break;
 		}
-		conn_line(c, (const char *)evbuffer_pullup(c->in, p.pos + 1), (size_t)p.pos);
+		conn_line(c, (const char *)evbuffer_pullup(c->in, p.pos + 1), (size_t)p.pos,
+		          (size_t)p.pos + 1);
 		evbuffer_drain(c->in, (size_t)p.pos + 1);
 	}
 	/* A message must be complete within the idle timeout of when it (or the last
@@ -246,10 +264,12 @@ conn_take_fds(struct conn *c, struct msghdr *mh)
 			continue;
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (size_t i = 0; i < n; i++) {
-			if (c->nfds < CONN_MAX_FDS)
-				c->fds[c->nfds++] = fds[i];
-			else
+			if (c->nfds < CONN_MAX_FDS) {
+				c->fds[c->nfds].fd = fds[i];
+				c->fds[c->nfds++].at = c->received;
+			} else {
 				close(fds[i]);
+			}
 		}
 	}
 }
@@ -277,6 +297,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (n > 0) {
 		conn_take_fds(c, &mh);
 		evbuffer_add(c->in, buf, (size_t)n);
+		c->received += (uint64_t)n;
 	} else if (n == 0) {
 		c->eof = true;
 		event_del(c->rev);
