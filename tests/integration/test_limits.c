@@ -282,6 +282,49 @@ START_TEST(pending_answers_pause_not_lose)
 }
 END_TEST
 
+START_TEST(out_of_descriptors_pauses_accepting)
+{
+	enum { N = 80 };
+	int fds[N], answered = 0;
+	char *old = getenv("PASIDD_WRAPPER") ? strdup(getenv("PASIDD_WRAPPER")) : NULL;
+
+	/* A hard limit of 48 descriptors: the daemon cannot accept all 80 connections. */
+	setenv("PASIDD_WRAPPER", "prlimit --nofile=48:48", 1);
+	start_with("");
+	if (old)
+		setenv("PASIDD_WRAPPER", old, 1);
+	else
+		unsetenv("PASIDD_WRAPPER");
+	free(old);
+	for (int i = 0; i < N; i++) {
+		fds[i] = it_connect(&d);
+		ck_assert_int_ge(fds[i], 0); /* the listen backlog takes the rest */
+		ck_assert_int_eq(it_sendline(fds[i], "{\"jsonrpc\":\"2.0\",\"id\":1,"
+		                                     "\"method\":\"vm.list\"}"),
+		                 0);
+	}
+	/* Those it could accept are answered; it keeps serving them. */
+	for (int i = 0; i < 20; i++) {
+		struct json_object *r = it_recvjson(fds[i], 10000);
+
+		ck_assert_ptr_nonnull(r);
+		json_object_put(r);
+		close(fds[i]);
+		answered++;
+	}
+	/* With descriptors free again, the waiting connections are accepted and served. */
+	for (int i = 20; i < N; i++) {
+		struct json_object *r = it_recvjson(fds[i], 30000);
+
+		ck_assert_msg(r != NULL, "connection %d never answered", i);
+		json_object_put(r);
+		close(fds[i]);
+		answered++;
+	}
+	ck_assert_int_eq(answered, N);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -298,6 +341,7 @@ main(void)
 	tcase_add_test(tc, per_uid_vm_limit);
 	tcase_add_test(tc, idle_timeout);
 	tcase_add_test(tc, pending_answers_pause_not_lose);
+	tcase_add_test(tc, out_of_descriptors_pauses_accepting);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
