@@ -95,6 +95,17 @@ struct pasid_range {
 	uint32_t last;
 };
 
+/* "No limit": the protocol's "max". */
+#define PASID_QUOTA_NO_LIMIT UINT64_MAX
+
+/* The PASID quota of a cgroup v2 (quota.get, quota.set). */
+struct pasid_quota {
+	char *cgroup;     /* never NULL */
+	uint64_t max;     /* the limit in force, PASID_QUOTA_NO_LIMIT for none */
+	uint64_t current; /* PASIDs charged to the cgroup and its descendants */
+	uint64_t denied;  /* allocations it refused (quota.get only, else 0) */
+};
+
 struct pasid_status {
 	char version[32];
 	uint64_t uptime_s;
@@ -215,6 +226,15 @@ int pasid_list(struct pasid_client *c, const char *vm, enum pasid_type type,
                struct pasid_mapping **maps, size_t *n, struct pasid_error *err);
 /* The daemon's OpenRPC document; the caller puts *doc. */
 int pasid_rpc_discover(struct pasid_client *c, struct json_object **doc, struct pasid_error *err);
+/* cgroup NULL: every cgroup that holds PASIDs, has a limit or refused an allocation; else that
+ * cgroup alone. *quotas is an array of *n to release with pasid_quotas_free(). */
+int pasid_quota_get(struct pasid_client *c, const char *cgroup, struct pasid_quota **quotas,
+                    size_t *n, struct pasid_error *err);
+/* Admin only. Sets the runtime limit of cgroup (up to INT64_MAX), or removes it with
+ * PASID_QUOTA_NO_LIMIT. *out (out may be NULL) is the cgroup with the limit now in force, one
+ * entry to release with pasid_quotas_free(*out, 1). */
+int pasid_quota_set(struct pasid_client *c, const char *cgroup, uint64_t max,
+                    struct pasid_quota **out, struct pasid_error *err);
 
 /* Result decoders, for results taken from the non-blocking path. They return 0 or -EPROTO
  * when the JSON does not have the documented shape. */
@@ -231,6 +251,9 @@ int pasid_parse_mapping(struct json_object *result, struct pasid_mapping *out,
 /* Accepts an array of mappings or an object {"mappings": [...]}. */
 int pasid_parse_mappings(struct json_object *result, struct pasid_mapping **maps, size_t *n,
                          struct pasid_error *err);
+/* Accepts an array of quotas (quota.get) or one quota object (quota.set). */
+int pasid_parse_quotas(struct json_object *result, struct pasid_quota **quotas, size_t *n,
+                       struct pasid_error *err);
 
 const char *pasid_type_name(enum pasid_type type);
 const char *pasid_mode_name(enum pasid_mode mode);
@@ -240,6 +263,7 @@ void pasid_status_free(struct pasid_status *st);
 void pasid_vm_free(struct pasid_vm *vm);
 void pasid_vm_list_free(struct pasid_vm *vms, size_t n);
 void pasid_mappings_free(struct pasid_mapping *maps);
+void pasid_quotas_free(struct pasid_quota *quotas, size_t n);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,8 @@ static const char main_usage[] =
     "  pasid free --vm VM --gpasid N\n"
     "  pasid lookup HPASID [--device BDF] | pasid lookup --vm VM --gpasid N\n"
     "  pasid list [--vm VM] [--type shared|local]\n"
+    "  quota get [CGROUP]                   show cgroup PASID quotas\n"
+    "  quota set CGROUP MAX                 set a cgroup's PASID limit (MAX or max)\n"
     "  call METHOD [JSON-PARAMS] [--fd N]...  call any method, print its result\n"
     "\n"
     "Options:\n"
@@ -413,8 +415,8 @@ cmd_call(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct ctl_cmd commands[] = {
-    {"status", cmd_status}, {"vm", ctl_vm},     {"device", ctl_device},
-    {"pasid", ctl_pasid},   {"call", cmd_call}, {NULL, NULL},
+    {"status", cmd_status}, {"vm", ctl_vm},     {"device", ctl_device}, {"pasid", ctl_pasid},
+    {"quota", ctl_quota},   {"call", cmd_call}, {NULL, NULL},
 };
 
 int

@@ -78,5 +78,6 @@ void ctl_print_mappings(const struct pasid_mapping *maps, size_t n, bool with_vm
 int ctl_vm(struct ctl *ctl, int argc, char **argv);
 int ctl_device(struct ctl *ctl, int argc, char **argv);
 int ctl_pasid(struct ctl *ctl, int argc, char **argv);
+int ctl_quota(struct ctl *ctl, int argc, char **argv);
 
 #endif

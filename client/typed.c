@@ -737,3 +737,132 @@ pasid_rpc_discover(struct pasid_client *c, struct json_object **doc, struct pasi
 	}
 	return rc;
 }
+
+/* Quotas. */
+
+static int
+parse_quota_into(struct json_object *o, struct pasid_quota *q, struct pasid_error *err)
+{
+	struct json_object *max;
+
+	memset(q, 0, sizeof(*q));
+	if (!json_object_is_type(o, json_type_object))
+		return bad(err, "quota is not an object");
+	if (!json_object_object_get_ex(o, "max", &max))
+		return bad(err, "max");
+	if (json_object_is_type(max, json_type_string) &&
+	    strcmp(json_object_get_string(max), "max") == 0)
+		q->max = PASID_QUOTA_NO_LIMIT;
+	else if (get_u64(o, "max", INT64_MAX, &q->max, err) < 0)
+		return -EPROTO;
+	if (get_u64(o, "current", UINT64_MAX, &q->current, err) < 0)
+		return -EPROTO;
+	if (json_object_object_get_ex(o, "denied", NULL) &&
+	    get_u64(o, "denied", UINT64_MAX, &q->denied, err) < 0)
+		return -EPROTO;
+	if (!member(o, "cgroup", json_type_string))
+		return bad(err, "cgroup");
+	q->cgroup = strdup(json_object_get_string(member(o, "cgroup", json_type_string)));
+	if (!q->cgroup)
+		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
+	return 0;
+}
+
+int
+pasid_parse_quotas(struct json_object *result, struct pasid_quota **quotas, size_t *n,
+                   struct pasid_error *err)
+{
+	bool one = json_object_is_type(result, json_type_object);
+	size_t len;
+	struct pasid_quota *q;
+
+	*quotas = NULL;
+	*n = 0;
+	if (!one && !json_object_is_type(result, json_type_array))
+		return bad(err, "expected a list of quotas");
+	len = one ? 1 : json_object_array_length(result);
+	q = calloc(len ? len : 1, sizeof(*q));
+	if (!q)
+		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
+	for (size_t i = 0; i < len; i++) {
+		int rc = parse_quota_into(one ? result : json_object_array_get_idx(result, i),
+		                          &q[i], err);
+
+		if (rc < 0) {
+			pasid_quotas_free(q, i);
+			return rc;
+		}
+	}
+	*quotas = q;
+	*n = len;
+	lp_clear_error(err);
+	return 0;
+}
+
+void
+pasid_quotas_free(struct pasid_quota *quotas, size_t n)
+{
+	if (!quotas)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(quotas[i].cgroup);
+	free(quotas);
+}
+
+int
+pasid_quota_get(struct pasid_client *c, const char *cgroup, struct pasid_quota **quotas, size_t *n,
+                struct pasid_error *err)
+{
+	struct json_object *p = params_new(), *res;
+	int rc;
+
+	*quotas = NULL;
+	*n = 0;
+	add_str(p, "cgroup", cgroup);
+	rc = call(c, "quota.get", p, &res, err);
+	if (rc == 0) {
+		if (json_object_is_type(res, json_type_array))
+			rc = pasid_parse_quotas(res, quotas, n, err);
+		else
+			rc = bad(err, "expected a list of quotas");
+		json_object_put(res);
+	}
+	return rc;
+}
+
+int
+pasid_quota_set(struct pasid_client *c, const char *cgroup, uint64_t max, struct pasid_quota **out,
+                struct pasid_error *err)
+{
+	struct json_object *p, *res;
+	size_t n;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (max != PASID_QUOTA_NO_LIMIT && max > INT64_MAX)
+		return lp_fail(err, -EINVAL, "a quota is at most %lld or no limit",
+		               (long long)INT64_MAX);
+	p = params_new();
+	add_str(p, "cgroup", cgroup);
+	if (p)
+		json_object_object_add(p, "max",
+		                       max == PASID_QUOTA_NO_LIMIT
+		                           ? json_object_new_string("max")
+		                           : json_object_new_int64((int64_t)max));
+	rc = call(c, "quota.set", p, &res, err);
+	if (rc == 0) {
+		struct pasid_quota *q;
+
+		if (json_object_is_type(res, json_type_object))
+			rc = pasid_parse_quotas(res, &q, &n, err);
+		else
+			rc = bad(err, "expected a quota object");
+		if (rc == 0 && out)
+			*out = q;
+		else if (rc == 0)
+			pasid_quotas_free(q, n);
+		json_object_put(res);
+	}
+	return rc;
+}

@@ -47,6 +47,7 @@ config_free(struct pasidd_config *cfg)
 	free(cfg->backend);
 	free(cfg->admin_group);
 	free(cfg->socket_group);
+	quota_config_free(&cfg->quota);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -185,6 +186,8 @@ assign(struct pasidd_config *cfg, const char *sect, const char *key, const char 
 			*(unsigned *)((char *)&cfg->limits + keys[i].off) = (unsigned)n;
 			return 0;
 		}
+	} else if (!strcmp(sect, "Quota")) {
+		return quota_config_assign(&cfg->quota, key, val, why, len);
 	} else if (!strcmp(sect, "Namespace")) {
 		if (!strcmp(key, "PasidBits")) {
 			if (parse_u64(val, 10, NS_MAX_BITS, &n) < 0 || n < 1) {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "namespace.h"
+#include "quota.h"
 
 /* Protections of the socket (DESIGN.md §7): every one has a [Limits] key. */
 struct pasidd_limits {
@@ -29,6 +30,7 @@ struct pasidd_config {
 	size_t max_message;
 	struct pasidd_limits limits;
 	struct ns_config ns;
+	struct quota_config quota;
 	bool local_set, shared_set; /* given explicitly rather than derived from the width */
 	/* Where the namespace settings were last given ("file:line"), so that a range
 	 * problem found only once everything is read still names its line. */

@@ -188,8 +188,7 @@ out:
 			event_free(sigs[i]);
 	server_close(d.srv);
 	state_close(&d);
-	for (unsigned i = 0; i < d.ns.nvms; i++)
-		owner_unwatch(d.ns.vms[i]);
+	owner_stop(&d);
 	if (d.ns.vms || d.ns.shared_used.level[0])
 		ns_destroy(&d.ns);
 	backend_close(d.be);

@@ -13,5 +13,7 @@ const struct rpc_method rpc_methods[] = {
     {"pasid.free", method_pasid_free},
     {"pasid.lookup", method_pasid_lookup},
     {"pasid.list", method_pasid_list},
+    {"quota.get", method_quota_get},
+    {"quota.set", method_quota_set},
     {NULL, NULL},
 };

@@ -1,5 +1,5 @@
 /* Method handlers, one file per object: methods_daemon.c, methods_vm.c, methods_device.c,
- * methods_pasid.c. */
+ * methods_pasid.c, methods_quota.c. */
 #ifndef PASIDD_METHODS_H
 #define PASIDD_METHODS_H
 
@@ -20,5 +20,12 @@ METHOD(method_pasid_alloc);
 METHOD(method_pasid_free);
 METHOD(method_pasid_lookup);
 METHOD(method_pasid_list);
+METHOD(method_quota_get);
+METHOD(method_quota_set);
+
+struct pasidd;
+/* The data of the last 1002 quota_exceeded: {cgroup, max, current} and, when the per-VM
+ * limit refused, vm. */
+struct json_object *method_quota_denial(const struct pasidd *d);
 
 #endif

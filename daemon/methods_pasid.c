@@ -42,6 +42,9 @@ METHOD(method_pasid_alloc)
 		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
 	if (ns_alloc(&c->d->ns, vm, &req, out, &err) < 0) {
 		free(out);
+		/* Which cgroup refused, with its max and what it holds. */
+		if (err.code == PROTO_E_QUOTA)
+			c->data = method_quota_denial(c->d);
 		return rpc_fail_ns(c, &err);
 	}
 	if (count < 0) {

@@ -6,6 +6,7 @@
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "peer.h"
+#include "quota.h"
 #include "render.h"
 
 #include <errno.h>
@@ -115,6 +116,8 @@ METHOD(method_vm_register)
 		if (mode >= 0 && (enum ns_mode)mode != vm->mode)
 			return rpc_fail(c, PROTO_E_CONFLICT, "mode", "VM '%s' exists in %s mode",
 			                name, ns_mode_name(vm->mode));
+		if (c->d->quota)
+			quota_refresh_xattrs(c->d->quota, vm->cgroup);
 		*result = register_result(vm);
 		return 0;
 	}
@@ -141,6 +144,9 @@ METHOD(method_vm_register)
 	if (ns_vm_create(&c->d->ns, name, uuid, mode < 0 ? NS_MODE_TRANSLATED : (enum ns_mode)mode,
 	                 &owner, cgroup, &vm, &err) < 0)
 		return rpc_fail_ns(c, &err);
+	/* An orchestrator sets user.pasid.max where it creates cgroups: read it on the way in. */
+	if (c->d->quota)
+		quota_refresh_xattrs(c->d->quota, vm->cgroup);
 	if (owner_watch(c->d, vm) == 1)
 		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid",
 		                "process %d exited during registration", (int)owner.pid);

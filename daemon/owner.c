@@ -63,31 +63,66 @@ owner_unwatch(struct ns_vm *vm)
 	free(w);
 }
 
+/* Without a pidfd (kernels before 5.3, valgrind, descriptors exhausted) owners are looked
+ * at once a second instead: slower to notice, but a VM never outlives its owner for good. */
+static void
+owner_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct pasidd *d = arg;
+	unsigned unwatched = 0;
+
+	for (unsigned i = 0; i < d->ns.nvms;) {
+		struct ns_vm *vm = d->ns.vms[i];
+
+		if (vm->watch || owner_watch(d, vm) != 1) {
+			unwatched += vm->watch == NULL;
+			i++;
+		}
+	}
+	if (!unwatched)
+		event_del(d->owner_poll);
+}
+
+static void
+start_polling(struct pasidd *d, pid_t pid, int err)
+{
+	struct timeval tv = {.tv_sec = 1};
+
+	if (!d->owner_poll) {
+		log_warn("cannot watch owner %d with a pidfd (%s); checking owners every second",
+		         (int)pid, strerror(err));
+		d->owner_poll = event_new(d->base, -1, EV_PERSIST, owner_poll, d);
+	}
+	if (d->owner_poll && !event_pending(d->owner_poll, EV_TIMEOUT, NULL))
+		event_add(d->owner_poll, &tv);
+}
+
 int
 owner_watch(struct pasidd *d, struct ns_vm *vm)
 {
 	struct owner_watch *w;
-	int pidfd;
+	int pidfd, err;
 
 	if (vm->watch)
 		return 0;
 	pidfd = (int)syscall(SYS_pidfd_open, vm->owner.pid, 0);
+	err = errno;
+	if (pidfd < 0 && err != ESRCH) {
+		if (!proc_is(vm->owner.pid, vm->owner.starttime))
+			return reclaim(d, vm, "is gone") ? 1 : 0;
+		start_polling(d, vm->owner.pid, err);
+		return 0;
+	}
 	/* Checked after the pidfd exists, so the pid cannot be reused in between. */
 	if (pidfd < 0 || !proc_is(vm->owner.pid, vm->owner.starttime)) {
 		if (pidfd >= 0)
 			close(pidfd);
-		else if (errno != ESRCH)
-			log_warn("pidfd_open(%d): %s", (int)vm->owner.pid, strerror(errno));
-		if (pidfd < 0 && errno != ESRCH) {
-			/* Out of descriptors, say: without a watch the VM would leak when its
-			 * owner dies, but reclaiming a live owner's VM would be worse. */
-			return 0;
-		}
 		return reclaim(d, vm, "is gone") ? 1 : 0;
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		close(pidfd);
+		start_polling(d, vm->owner.pid, ENOMEM);
 		return 0;
 	}
 	w->d = d;
@@ -99,10 +134,21 @@ owner_watch(struct pasidd *d, struct ns_vm *vm)
 			event_free(w->ev);
 		close(pidfd);
 		free(w);
+		start_polling(d, vm->owner.pid, ENOMEM);
 		return 0;
 	}
 	vm->watch = w;
 	return 0;
+}
+
+void
+owner_stop(struct pasidd *d)
+{
+	for (unsigned i = 0; i < d->ns.nvms; i++)
+		owner_unwatch(d->ns.vms[i]);
+	if (d->owner_poll)
+		event_free(d->owner_poll);
+	d->owner_poll = NULL;
 }
 
 unsigned

@@ -14,4 +14,7 @@ void owner_unwatch(struct ns_vm *vm);
  * the rest. Returns how many were reclaimed. */
 unsigned owner_reconcile(struct pasidd *d);
 
+/* Stops every watch (the daemon is exiting). */
+void owner_stop(struct pasidd *d);
+
 #endif

@@ -15,20 +15,23 @@ struct backend;
 struct server;
 struct journal;
 struct event;
+struct quota;
 
 struct pasidd {
 	struct pasidd_config cfg;
 	struct event_base *base;
 	struct backend *be;
 	struct ns ns;
+	struct quota *quota; /* cgroup PASID quotas; charged through ns.hooks */
 	struct server *srv;
 	struct timespec started; /* CLOCK_MONOTONIC */
 	gid_t admin_gid;         /* (gid_t)-1: only uid 0 is admin */
 	struct journal *journal;
-	struct event *commit_ev; /* runs last in a loop turn: the group commit */
-	bool commit_scheduled;   /* changes wait in the journal; answers wait for them */
-	double replay_ms;        /* start-up replay time */
-	char state_error[256];   /* why the state could not be replayed */
+	struct event *owner_poll; /* owners without a pidfd, checked every second */
+	struct event *commit_ev;  /* runs last in a loop turn: the group commit */
+	bool commit_scheduled;    /* changes wait in the journal; answers wait for them */
+	double replay_ms;         /* start-up replay time */
+	char state_error[256];    /* why the state could not be replayed */
 };
 
 #endif

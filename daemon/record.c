@@ -1,5 +1,6 @@
 #include "record.h"
 #include "namespace.h"
+#include "quota.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -108,6 +109,13 @@ rec_lcursor(uint8_t *buf, uint32_t bdf, uint32_t cursor)
 	return (size_t)(put32(put32(head(buf, REC_LCURSOR, ""), bdf), cursor) - buf);
 }
 
+size_t
+rec_quota(uint8_t *buf, const char *cgroup, uint64_t max)
+{
+	return (size_t)(put64(putstr(head(buf, REC_QUOTA, ""), cgroup, CGROUP_PATH_MAX - 1), max) -
+	                buf);
+}
+
 /* ---- decoding ---- */
 
 struct reader {
@@ -188,6 +196,8 @@ rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
 	int rc = 0;
 
 	getstr(&r, name, sizeof(name));
+	if (op == REC_QUOTA)
+		CORRUPT("a quota record is for rec_apply_quota, not the namespace");
 	if (op != REC_VM && op != REC_CURSOR && op != REC_LCURSOR && !r.bad) {
 		vm = ns_vm_find(ns, name);
 		if (!vm)
@@ -308,4 +318,50 @@ rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t 
 			return r;
 	}
 	return add(ctx, buf, rec_cursor(buf, ns->shared_cursor));
+}
+
+bool
+rec_is_quota(const void *rec, size_t len)
+{
+	return len > 0 && *(const uint8_t *)rec == REC_QUOTA;
+}
+
+int
+rec_apply_quota(struct quota *q, const void *rec, size_t len, char *why, size_t whylen)
+{
+	struct reader r = {.p = rec, .end = (const uint8_t *)rec + len};
+	char name[NS_VM_NAME_MAX + 1], cgroup[CGROUP_PATH_MAX], canon[CGROUP_PATH_MAX];
+	enum rec_op op = get8(&r);
+	uint64_t max;
+
+	getstr(&r, name, sizeof(name));
+	getstr(&r, cgroup, sizeof(cgroup));
+	max = get64(&r);
+	if (op != REC_QUOTA || r.bad || r.p != r.end || name[0])
+		CORRUPT("malformed quota record (%zu bytes)", len);
+	if (cgroup_normalize(cgroup, canon, sizeof(canon)) < 0 || strcmp(cgroup, canon))
+		CORRUPT("quota record for '%s', which is not a canonical cgroup path", cgroup);
+	if (max != QUOTA_NO_LIMIT && max > INT64_MAX)
+		CORRUPT("quota record for %s with limit %llu", cgroup, (unsigned long long)max);
+	if (quota_set_limit(q, cgroup, QUOTA_SRC_RUNTIME, max) < 0)
+		CORRUPT("out of memory for the quota of %s", cgroup);
+	return 0;
+}
+
+int
+rec_snapshot_quota(const struct quota *q, int (*add)(void *ctx, const void *rec, size_t len),
+                   void *ctx)
+{
+	uint8_t buf[REC_BUF_MAX];
+	struct quota_entry e;
+	size_t it = 0;
+	int r;
+
+	while (quota_next(q, &it, &e)) {
+		if (e.limit[QUOTA_SRC_RUNTIME] == QUOTA_NO_LIMIT)
+			continue;
+		if ((r = add(ctx, buf, rec_quota(buf, e.cgroup, e.limit[QUOTA_SRC_RUNTIME]))) < 0)
+			return r;
+	}
+	return 0;
 }

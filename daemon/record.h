@@ -11,6 +11,7 @@
 struct ns;
 struct ns_vm;
 struct ns_mapping;
+struct quota;
 
 enum rec_op {
 	REC_VM = 1,  /* a VM and its owner */
@@ -21,6 +22,7 @@ enum rec_op {
 	REC_UNMAP,   /* one mapping freed */
 	REC_CURSOR,  /* the shared range's next-fit position */
 	REC_LCURSOR, /* a device's local next-fit position */
+	REC_QUOTA,   /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
 };
 
 #define REC_BUF_MAX 4608 /* larger than any record */
@@ -33,6 +35,8 @@ size_t rec_map(uint8_t *buf, const struct ns_mapping *m);
 size_t rec_unmap(uint8_t *buf, const char *vm, uint32_t gpasid);
 size_t rec_cursor(uint8_t *buf, uint32_t cursor);
 size_t rec_lcursor(uint8_t *buf, uint32_t bdf, uint32_t cursor);
+/* max QUOTA_NO_LIMIT: the limit is removed. */
+size_t rec_quota(uint8_t *buf, const char *cgroup, uint64_t max);
 
 /* Applies one record to ns (which must be replaying). 0, or -EUCLEAN with why. */
 int rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen);
@@ -40,5 +44,13 @@ int rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whyl
 /* Every record that rebuilds ns from nothing, in an order rec_apply accepts. */
 int rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t len),
                  void *ctx);
+
+/* Whether a record is a REC_QUOTA, which goes to rec_apply_quota rather than rec_apply. */
+bool rec_is_quota(const void *rec, size_t len);
+/* Applies a REC_QUOTA to q. 0, or -EUCLEAN with why. */
+int rec_apply_quota(struct quota *q, const void *rec, size_t len, char *why, size_t whylen);
+/* The records that rebuild q's runtime limits. */
+int rec_snapshot_quota(const struct quota *q, int (*add)(void *ctx, const void *rec, size_t len),
+                       void *ctx);
 
 #endif

@@ -160,6 +160,9 @@ rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t l
 	case -ENOTUNIQ:
 		return error_response(NULL, PROTO_E_INVALID_REQ,
 		                      "invalid request: an object repeats a member name", NULL);
+	case -EILSEQ:
+		return error_response(NULL, PROTO_E_INVALID_REQ,
+		                      "invalid request: a member name contains U+0000", NULL);
 	default:
 		return error_response(NULL, PROTO_E_PARSE, "parse error: not valid JSON", NULL);
 	}

@@ -2,7 +2,9 @@
 #include "journal.h"
 #include "log.h"
 #include "owner.h"
+#include "pasid-proto.h"
 #include "pasidd.h"
+#include "quota.h"
 #include "record.h"
 #include "server.h"
 
@@ -23,7 +25,9 @@ replay_one(void *ctx, const void *rec, size_t len)
 	struct pasidd *d = ctx;
 	char why[256];
 
-	if (rec_apply(&d->ns, rec, len, why, sizeof(why)) < 0) {
+	/* Runtime quota limits share the journal but belong to the quotas, not the namespace. */
+	if (rec_is_quota(rec, len) ? rec_apply_quota(d->quota, rec, len, why, sizeof(why)) < 0
+	                           : rec_apply(&d->ns, rec, len, why, sizeof(why)) < 0) {
 		snprintf(d->state_error, sizeof(d->state_error), "%s", why);
 		return -EUCLEAN;
 	}
@@ -40,8 +44,9 @@ static int
 write_state(void *ctx, struct journal_snapshot *w)
 {
 	struct pasidd *d = ctx;
+	int r = rec_snapshot(&d->ns, snapshot_add, w);
 
-	return rec_snapshot(&d->ns, snapshot_add, w);
+	return r < 0 ? r : rec_snapshot_quota(d->quota, snapshot_add, w);
 }
 
 static void
@@ -99,6 +104,102 @@ on_vm_gone(void *ctx, struct ns_vm *vm)
 	owner_unwatch(vm);
 }
 
+/* A VM's PASIDs count against the cgroup its owner was in at registration (vm->cgroup) and
+ * that cgroup's ancestors, wherever the owner has moved since. */
+static int
+on_charge(void *ctx, struct ns_vm *vm, unsigned n, struct ns_err *err)
+{
+	struct pasidd *d = ctx;
+	const struct quota_denial *q;
+	int r = quota_charge(d->quota, vm->cgroup, vm->name, vm->maps.count, n, false);
+
+	if (r == 0 || !err)
+		return r == 0 ? 0 : -1;
+	err->param = NULL;
+	if (r != -EDQUOT) {
+		err->code = PROTO_E_INTERNAL;
+		snprintf(err->message, sizeof(err->message), "out of memory");
+		return -1;
+	}
+	q = quota_last_denial(d->quota);
+	err->code = PROTO_E_QUOTA;
+	if (q->vm[0])
+		snprintf(
+		    err->message, sizeof(err->message),
+		    "VM %s holds %llu PASID(s) and may hold %llu (DefaultVMMax); %u more refused",
+		    q->vm, (unsigned long long)q->current, (unsigned long long)q->max, q->asked);
+	else
+		snprintf(err->message, sizeof(err->message),
+		         "cgroup %.80s holds %llu PASID(s) of its max %llu; %u more refused",
+		         q->cgroup, (unsigned long long)q->current, (unsigned long long)q->max,
+		         q->asked);
+	return -1;
+}
+
+static void
+on_uncharge(void *ctx, struct ns_vm *vm, unsigned n)
+{
+	struct pasidd *d = ctx;
+
+	quota_uncharge(d->quota, vm->cgroup, n);
+}
+
+/* Before replay, which restores runtime limits into it: the quota tree with the configured
+ * limits and the cgroup2 mount whose xattrs give the rest. */
+static int
+quotas_open(struct pasidd *d, char *why, size_t len)
+{
+	char mnt[CGROUP_PATH_MAX], root[CGROUP_PATH_MAX];
+
+	if (!d->quota && quota_new(&d->quota) < 0) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	if (cgroup_find_mount(mnt, sizeof(mnt), root, sizeof(root)) == 0) {
+		if (quota_set_mount(d->quota, mnt, root) < 0) {
+			snprintf(why, len, "out of memory");
+			return -ENOMEM;
+		}
+	} else {
+		log_warn("no cgroup2 mount found: %s limits are not read", CGROUP_XATTR);
+	}
+	if (quota_apply_config(d->quota, &d->cfg.quota) < 0) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* After replay: charges are not journaled but follow from the VMs, charged where they were
+ * registered, whatever the limits say now, since nothing acknowledged is ever taken back. */
+static int
+quotas_rebuild(struct pasidd *d, char *why, size_t len)
+{
+	struct quota_entry e;
+	size_t it = 0;
+
+	for (unsigned i = 0; i < d->ns.nvms; i++) {
+		const struct ns_vm *vm = d->ns.vms[i];
+
+		if (vm->maps.count && quota_charge(d->quota, vm->cgroup, vm->name, 0,
+		                                   (unsigned)vm->maps.count, true) < 0) {
+			snprintf(why, len, "out of memory");
+			return -ENOMEM;
+		}
+		/* Also for a VM that holds nothing yet: its next allocation must see them. */
+		quota_refresh_xattrs(d->quota, vm->cgroup);
+	}
+	/* The cgroups that only have a configured or runtime limit. */
+	quota_refresh_all_xattrs(d->quota);
+	while (quota_next(d->quota, &it, &e))
+		if (e.max != QUOTA_NO_LIMIT && e.current > e.max)
+			log_warn(
+			    "cgroup %s holds %llu PASIDs, more than its max of %llu: it gets no "
+			    "more until it is below",
+			    e.cgroup, (unsigned long long)e.current, (unsigned long long)e.max);
+	return 0;
+}
+
 int
 state_open(struct pasidd *d, char *why, size_t len)
 {
@@ -116,6 +217,9 @@ state_open(struct pasidd *d, char *why, size_t len)
 		snprintf(why, len, "out of memory");
 		return -ENOMEM;
 	}
+	r = quotas_open(d, why, len);
+	if (r < 0)
+		return r;
 	r = journal_open(d->cfg.state_dir, &d->journal);
 	if (r < 0) {
 		snprintf(why, len, "cannot open the state in %s: %s", d->cfg.state_dir,
@@ -149,7 +253,14 @@ state_open(struct pasidd *d, char *why, size_t len)
 		log_warn("dropped a torn or corrupt tail of %llu bytes from the journal (changes "
 		         "that were never acknowledged)",
 		         (unsigned long long)st.dropped_bytes);
-	d->ns.hooks = (struct ns_hooks){.record = on_record, .vm_gone = on_vm_gone, .ctx = d};
+	r = quotas_rebuild(d, why, len);
+	if (r < 0)
+		return r;
+	d->ns.hooks = (struct ns_hooks){.record = on_record,
+	                                .vm_gone = on_vm_gone,
+	                                .charge = on_charge,
+	                                .uncharge = on_uncharge,
+	                                .ctx = d};
 	reclaimed = owner_reconcile(d);
 	log_info("replayed %llu records in %.1f ms: %u VMs, %u shared and %u local PASIDs; "
 	         "%u VM(s) of exited owners reclaimed",
@@ -184,6 +295,11 @@ state_close(struct pasidd *d)
 	if (d->commit_ev)
 		event_free(d->commit_ev);
 	d->commit_ev = NULL;
+	/* The namespace must not charge or uncharge any more. */
+	d->ns.hooks.charge = NULL;
+	d->ns.hooks.uncharge = NULL;
+	quota_free(d->quota);
+	d->quota = NULL;
 }
 
 bool

@@ -38,6 +38,7 @@ is_json_ws(char c)
 struct scan {
 	const unsigned char *p, *end;
 	int depth;
+	bool nul_in_name; /* a member name holds \u0000: C strings would cut it short */
 };
 
 #define SCAN_MAX_DEPTH 64
@@ -125,7 +126,7 @@ scan_utf8(struct scan *s)
 }
 
 static bool
-scan_string(struct scan *s)
+scan_string(struct scan *s, bool name)
 {
 	s->p++; /* the opening quote */
 	while (s->p < s->end) {
@@ -144,6 +145,8 @@ scan_string(struct scan *s)
 				for (int i = 1; i <= 4; i++)
 					if (s->p + i >= s->end || !isxdigit(s->p[i]))
 						return false;
+				if (name && !memcmp(s->p + 1, "0000", 4))
+					s->nul_in_name = true;
 				s->p += 5;
 			} else if (strchr("\"\\/bfnrt", *s->p) && *s->p) {
 				s->p++;
@@ -177,7 +180,7 @@ scan_container(struct scan *s, bool object)
 	}
 	for (;;) {
 		if (object) {
-			if (s->p >= s->end || *s->p != '"' || !scan_string(s))
+			if (s->p >= s->end || *s->p != '"' || !scan_string(s, true))
 				return false;
 			scan_ws(s);
 			if (s->p >= s->end || *s->p != ':')
@@ -216,7 +219,7 @@ scan_value(struct scan *s)
 		ok = scan_container(s, false);
 		break;
 	case '"':
-		ok = scan_string(s);
+		ok = scan_string(s, false);
 		break;
 	case 't':
 		ok = scan_lit(s, "true");
@@ -234,12 +237,15 @@ scan_value(struct scan *s)
 	return ok;
 }
 
-static bool
-valid_json(const char *buf, size_t len)
+/* 0, -EBADMSG, or -EILSEQ for valid JSON with U+0000 in a member name. */
+static int
+check_json(const char *buf, size_t len)
 {
 	struct scan s = {.p = (const unsigned char *)buf, .end = (const unsigned char *)buf + len};
 
-	return scan_value(&s) && s.p == s.end;
+	if (!scan_value(&s) || s.p != s.end)
+		return -EBADMSG;
+	return s.nul_in_name ? -EILSEQ : 0;
 }
 
 struct counts {
@@ -347,8 +353,11 @@ proto_parse(const char *buf, size_t len, struct json_object **out)
 	int r;
 
 	*out = NULL;
-	if (len > INT32_MAX || !valid_json(buf, len))
+	if (len > INT32_MAX)
 		return -EBADMSG;
+	r = check_json(buf, len);
+	if (r < 0)
+		return r;
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;

@@ -31,8 +31,9 @@
 const char *proto_error_reason(int code);
 
 /* Parses one framed message strictly (RFC 8259, valid UTF-8, nothing but white space after
- * the value). Returns 0 and a new reference in *out, -EBADMSG, or -ENOTUNIQ when an object
- * repeats a member name. */
+  * the value). Returns 0 and a new reference in *out, -EBADMSG, -ENOTUNIQ when an object
+ * repeats a member name, or -EILSEQ when a member name contains U+0000 (which json-c, and
+ * every C consumer, would cut short). */
 int proto_parse(const char *buf, size_t len, struct json_object **out);
 
 /* The raw text of member `key` of the top-level object (index < 0) or of the index-th

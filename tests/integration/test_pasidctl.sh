@@ -21,6 +21,10 @@ cleanup() {
 	for p in "${pids[@]}"; do
 		wait "$p" 2>/dev/null || true
 	done
+	# The cgroups of the quota section, deepest first.
+	if [[ -n ${cgtop:-} && -d $cgtop ]]; then
+		find "$cgtop" -depth -type d -exec rmdir {} + 2>/dev/null || true
+	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -108,7 +112,7 @@ t "--version" 0 --version
 has "--version prints the version" "pasidctl "
 for cmd in "status" "vm" "vm list" "vm show" "vm register" "vm unregister" "device" \
 	"device assign" "device release" "pasid" "pasid alloc" "pasid free" "pasid lookup" \
-	"pasid list" "call"; do
+	"pasid list" "quota" "quota get" "quota set" "call"; do
 	# shellcheck disable=SC2086 # split the command words on purpose
 	t "$cmd --help" 0 $cmd --help
 	has "$cmd --help prints usage" "Usage: pasidctl"
@@ -240,6 +244,38 @@ has "show lists mappings" "GPASID  HPASID  TYPE"
 t "vm show --json" 0 --json vm show vm1
 json "vm show JSON" 'd["vm"] == "vm1" and [m["gpasid"] for m in d["mappings"]] == sorted(m["gpasid"] for m in d["mappings"]) and len(d["mappings"]) == 5'
 
+echo "# quota"
+t "quota set" 0 quota set /pasidctl-test/a 5
+has "quota set output" "/pasidctl-test/a: max 5, current 0"
+t "quota set --json, canonical path" 0 --json quota set /pasidctl-test//a/b/ max
+json "quota set JSON" 'd == {"cgroup": "/pasidctl-test/a/b", "max": "max", "current": 0}'
+t "quota get one" 0 quota get /pasidctl-test/a
+has "quota get header" "CGROUP            MAX  CURRENT  DENIED"
+has "quota get row" "/pasidctl-test/a  5    0        0"
+t "quota get of an unknown cgroup" 0 --json quota get /pasidctl-test/none
+json "unknown cgroup JSON" 'd == [{"cgroup": "/pasidctl-test/none", "max": "max", "current": 0, "denied": 0}]'
+t "vm show for the cgroup" 0 --json vm show vm1
+cg=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cgroup"] or "/")' "$tmp/out")
+t "quota get all" 0 --json quota get
+json "quota get all JSON" 'd[0]["cgroup"] == "/" and d[0]["current"] == 6 and {"cgroup": "/pasidctl-test/a", "max": 5, "current": 0, "denied": 0} in d and all(set(e) == {"cgroup", "max", "current", "denied"} for e in d)'
+t "limit the VMs' cgroup" 0 quota set "$cg" 6
+t "alloc over the quota" 12 pasid alloc --vm vm1 --type shared
+err_has "quota_exceeded reason" "quota_exceeded"
+err_has "quota error names the cgroup" "cgroup $cg"
+t "count over the quota" 12 pasid alloc --vm vm1 --type shared --count 2
+t "denied counted" 0 --json quota get "$cg"
+json "denied JSON" 'd[0]["denied"] == 2 and d[0]["current"] == 6 and d[0]["max"] == 6'
+t "quota get text" 0 quota get "$cg"
+has "quota get text row" "6    6        2"
+t "lift the limit" 0 quota set "$cg" max
+t "quota set without MAX" 2 quota set /a
+t "quota set with a bad MAX" 2 quota set /a lots
+t "quota set with a negative MAX" 2 quota set /a -5
+t "quota get with two cgroups" 2 quota get /a /b
+t "quota set of a relative path" 4 quota set rel 5
+err_has "relative path names the param" "param cgroup"
+t "quota get of a relative path" 4 quota get rel
+
 echo "# release and free"
 t "release a device in use" 14 device release vm1 0000:00:01.0
 for g in 2 3 4; do
@@ -280,6 +316,20 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
 		not_ok "non-admin lookup by hPASID exits 15 (got $rc)"
 	fi
 	err_has "permission reason" "permission_denied"
+	set +e
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$PASIDCTL" --socket "$sock" \
+		quota set /pasidctl-test/a 1 >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$PASIDCTL" --socket "$sock" \
+		quota get /pasidctl-test/a >/dev/null 2>&1
+	rc2=$?
+	set -e
+	if [[ $rc -eq 15 ]]; then ok "non-admin quota set exits 15"; else
+		not_ok "non-admin quota set exits 15 (got $rc)"
+	fi
+	if [[ $rc2 -eq 0 ]]; then ok "non-admin quota get works"; else
+		not_ok "non-admin quota get works (got $rc2)"
+	fi
 else
 	skipped=$((skipped + 1))
 	echo "skip - permission test needs root and setpriv"
@@ -312,6 +362,44 @@ for _ in $(seq 50); do
 done
 if [[ $gone == yes ]]; then ok "VM goes when its owner exits"; else
 	not_ok "VM goes when its owner exits (vm show exit $rc)"
+fi
+
+echo "# quota with nested cgroups"
+cgmnt=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+if [[ $(id -u) -eq 0 && -n $cgmnt ]] && cgtop=$(mktemp -d "$cgmnt/pasidctl-test.XXXXXX"); then
+	top=${cgtop#"$cgmnt"}
+	mkdir -p "$cgtop/vms/a"
+	sleep 1000 &
+	outer=$!
+	pids+=("$outer")
+	echo "$outer" >"$cgtop/vms/cgroup.procs"
+	sleep 1000 &
+	inner=$!
+	pids+=("$inner")
+	echo "$inner" >"$cgtop/vms/a/cgroup.procs"
+	t "register in the outer cgroup" 0 --json vm register outer --pid "$outer"
+	json "outer cgroup" "d['cgroup'] == '$top/vms'"
+	t "register in the inner cgroup" 0 --json vm register inner --pid "$inner"
+	json "inner cgroup" "d['cgroup'] == '$top/vms/a'"
+	t "limit the outer cgroup" 0 quota set "$top/vms" 5
+	t "limit the inner cgroup" 0 quota set "$top/vms/a" 4
+	t "alloc inner" 0 pasid alloc --vm inner --type shared --count 2
+	t "alloc outer" 0 pasid alloc --vm outer --type shared --count 2
+	t "inner over the outer max" 12 pasid alloc --vm inner --type shared --count 2
+	err_has "the outer cgroup refuses" "cgroup $top/vms holds 4"
+	t "quota get of the subtree" 0 quota get
+	sed 's/^/#   /' "$tmp/out"
+	has "outer row" "$top/vms    5    4        1"
+	has "inner row" "$top/vms/a  4    2        0"
+	t "quota get --json of the subtree" 0 --json quota get
+	json "nested JSON" "{'cgroup': '$top/vms', 'max': 5, 'current': 4, 'denied': 1} in d and {'cgroup': '$top/vms/a', 'max': 4, 'current': 2, 'denied': 0} in d and {'cgroup': '$top', 'max': 'max', 'current': 4, 'denied': 0} in d"
+	t "unregister inner" 0 vm unregister inner
+	t "quota after unregister" 0 --json quota get "$top/vms"
+	json "outer keeps its own" "d == [{'cgroup': '$top/vms', 'max': 5, 'current': 2, 'denied': 1}]"
+	t "unregister outer" 0 vm unregister outer
+else
+	skipped=$((skipped + 1))
+	echo "skip - nested cgroup quotas need root and a cgroup2 mount"
 fi
 
 if ! kill -0 "$daemon" 2>/dev/null; then

@@ -54,6 +54,10 @@ START_TEST(parse_strict)
 	ck_assert_int_eq(parse("[\"\\u12g4\"]"), -EBADMSG);
 	ck_assert_int_eq(parse("[\"\xe2\x82\xac \xf0\x9f\x98\x80 \\u00e9\"]"), 0);
 	ck_assert_int_eq(parse("[1e+5, -0.5E-3, 0]"), 0);
+	ck_assert_int_eq(parse("{\"vm\\u0000x\":1}"), -EILSEQ);
+	ck_assert_int_eq(parse("{\"a\":{\"\\u0000\":1}}"), -EILSEQ);
+	ck_assert_int_eq(parse("{\"vm\":\"a\\u0000x\"}"), 0); /* values: the methods refuse */
+	ck_assert_int_eq(parse("{\"a\\\\u0000\":1}"), 0);     /* an escaped backslash */
 	ck_assert_int_eq(parse("-1.5e3 "), 0);
 	/* repeated member names, at any depth, however written */
 	ck_assert_int_eq(parse("{\"a\":1,\"a\":2}"), -ENOTUNIQ);

@@ -162,6 +162,52 @@ START_TEST(files_dropins_and_args)
 }
 END_TEST
 
+static uint64_t
+quota_max(const char *cgroup)
+{
+	for (size_t i = 0; i < cfg.quota.nlimits; i++)
+		if (!strcmp(cfg.quota.limits[i].cgroup, cgroup))
+			return cfg.quota.limits[i].max;
+	return 0xdead;
+}
+
+START_TEST(quota_section)
+{
+	ck_assert_int_eq(load(""), 0);
+	ck_assert_uint_eq(cfg.quota.nlimits, 0);
+	ck_assert(!cfg.quota.has_vm_max);
+	ck_assert_int_eq(load("[Quota]\nMax=/machine.slice 4096\nMax = /a b//c/  7\n"
+	                      "Max=/x\t0\nMax=/ 100000\nDefaultVMMax=512\n"
+	                      "Max=/machine.slice/ 64\nMax=/gone 5\nMax=/gone max\n"),
+	                 0);
+	ck_assert_uint_eq(cfg.quota.nlimits, 5);
+	/* Canonical paths; a later line for the same cgroup wins, "max" cancels. */
+	ck_assert_uint_eq(quota_max("/machine.slice"), 64);
+	ck_assert_uint_eq(quota_max("/a b/c"), 7);
+	ck_assert_uint_eq(quota_max("/x"), 0);
+	ck_assert_uint_eq(quota_max("/"), 100000);
+	ck_assert_uint_eq(quota_max("/gone"), QUOTA_NO_LIMIT);
+	ck_assert(cfg.quota.has_vm_max);
+	ck_assert_uint_eq(cfg.quota.vm_max, 512);
+	ck_assert_int_eq(load("[Quota]\nDefaultVMMax=max\n"), 0);
+	ck_assert(!cfg.quota.has_vm_max);
+}
+END_TEST
+
+START_TEST(quota_errors)
+{
+	bad("[Quota]\nMax=machine.slice 5\n", "t.conf:2: Max=: 'machine.slice' is not an absolute");
+	bad("[Quota]\nMax=/a/../b 5\n", "t.conf:2: Max=: '/a/../b' is not an absolute");
+	bad("[Quota]\nMax=/a\n", "t.conf:2: Max= must be CGROUP MAX");
+	bad("[Quota]\n\nMax=/a -1\n", "t.conf:3: Max=: the limit must be a number or max");
+	bad("[Quota]\nMax=/a lots\n", "the limit must be a number or max, not 'lots'");
+	bad("[Quota]\nMax=/a 99999999999999999999\n", "the limit must be");
+	bad("[Quota]\nDefaultVMMax=-3\n", "t.conf:2: DefaultVMMax= must be a number or max");
+	bad("[Quota]\nDefaultVMMax=\n", "DefaultVMMax=");
+	bad("[Quota]\nMaximum=/a 1\n", "t.conf:2: unknown key Maximum= in [Quota]");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -176,6 +222,8 @@ main(void)
 	tcase_add_test(tc, derived_shared_range);
 	tcase_add_test(tc, errors_name_the_problem);
 	tcase_add_test(tc, files_dropins_and_args);
+	tcase_add_test(tc, quota_section);
+	tcase_add_test(tc, quota_errors);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

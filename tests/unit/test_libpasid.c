@@ -773,6 +773,67 @@ START_TEST(test_parsers_reject)
 }
 END_TEST
 
+static const struct step quota_steps[] = {
+    {"quota.get", "{}",
+     "\"result\":[{\"cgroup\":\"/\",\"max\":\"max\",\"current\":5,\"denied\":0},"
+     "{\"cgroup\":\"/machine.slice\",\"max\":8,\"current\":5,\"denied\":2}]"},
+    {"quota.get", "{\"cgroup\":\"/a\"}",
+     "\"result\":[{\"cgroup\":\"/a\",\"max\":0,\"current\":0,\"denied\":0}]"},
+    {"quota.set", "{\"cgroup\":\"/machine.slice\",\"max\":8}",
+     "\"result\":{\"cgroup\":\"/machine.slice\",\"max\":4,\"current\":5}"},
+    {"quota.set", "{\"cgroup\":\"/machine.slice\",\"max\":\"max\"}",
+     "\"result\":{\"cgroup\":\"/machine.slice\",\"max\":\"max\",\"current\":5}"},
+    {"quota.set", "{\"cgroup\":\"/x\",\"max\":1}",
+     "\"error\":{\"code\":1005,\"message\":\"setting a quota is for administrators\","
+     "\"data\":{\"reason\":\"permission_denied\"}}"},
+    {"quota.get", "{}", "\"result\":[{\"cgroup\":\"/\",\"max\":\"lots\",\"current\":1}]"},
+    {NULL, NULL, NULL},
+};
+
+START_TEST(test_quota_calls)
+{
+	struct fixture f;
+	struct pasid_error err;
+	struct pasid_quota *q;
+	size_t n;
+	pid_t pid;
+
+	fixture_open(&f);
+	pid = fork_server(&f, quota_steps);
+	ck_assert_int_eq(pasid_quota_get(f.c, NULL, &q, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(q[0].cgroup, "/");
+	ck_assert_uint_eq(q[0].max, PASID_QUOTA_NO_LIMIT);
+	ck_assert_uint_eq(q[0].current, 5);
+	ck_assert_str_eq(q[1].cgroup, "/machine.slice");
+	ck_assert_uint_eq(q[1].max, 8);
+	ck_assert_uint_eq(q[1].denied, 2);
+	pasid_quotas_free(q, n);
+	ck_assert_int_eq(pasid_quota_get(f.c, "/a", &q, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(q[0].max, 0);
+	pasid_quotas_free(q, n);
+	ck_assert_int_eq(pasid_quota_set(f.c, "/machine.slice", 8, &q, &err), 0);
+	ck_assert_str_eq(q->cgroup, "/machine.slice");
+	ck_assert_uint_eq(q->max, 4);
+	ck_assert_uint_eq(q->current, 5);
+	ck_assert_uint_eq(q->denied, 0);
+	pasid_quotas_free(q, 1);
+	ck_assert_int_eq(pasid_quota_set(f.c, "/machine.slice", PASID_QUOTA_NO_LIMIT, NULL, &err),
+	                 0);
+	ck_assert_int_eq(pasid_quota_set(f.c, "/x", 1, &q, &err), -EREMOTEIO);
+	ck_assert_int_eq(err.code, PASID_E_PERMISSION);
+	ck_assert_ptr_null(q);
+	/* Refused locally: the protocol's integers stop at INT64_MAX. */
+	ck_assert_int_eq(pasid_quota_set(f.c, "/x", (uint64_t)INT64_MAX + 1, NULL, &err), -EINVAL);
+	ck_assert_int_eq(pasid_quota_get(f.c, NULL, &q, &n, &err), -EPROTO);
+	ck_assert_ptr_null(q);
+	ck_assert_ptr_nonnull(strstr(err.message, "max"));
+	wait_server(pid);
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(test_blocking_keeps_other_responses)
 {
 	struct fixture f;
@@ -928,6 +989,7 @@ libpasid_suite(void)
 	tcase_add_test(tc, test_fd_passing);
 	tcase_add_test(tc, test_typed_calls);
 	tcase_add_test(tc, test_parsers_reject);
+	tcase_add_test(tc, test_quota_calls);
 	tcase_add_test(tc, test_blocking_keeps_other_responses);
 	tcase_add_test(tc, test_connection_closed);
 	tcase_add_test(tc, test_timeout_then_late_reply);
