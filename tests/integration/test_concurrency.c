@@ -7,6 +7,8 @@
 #include "harness.h"
 
 #include <check.h>
+
+#include "ck_main.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -553,11 +555,5 @@ concurrency_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(concurrency_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(concurrency_suite());
 }

@@ -1,6 +1,8 @@
 /* Issue 3: state survives kill -9 and restarts; owner exit reclaims, also while the daemon
  * is down; a state that breaks the rules is refused. */
 #include <check.h>
+
+#include "ck_main.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,8 +390,6 @@ main(void)
 {
 	Suite *s = suite_create("durability");
 	TCase *tc = tcase_create("durability");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 300);
@@ -401,9 +401,5 @@ main(void)
 	tcase_add_test(tc, torn_tail_is_dropped);
 	tcase_add_test(tc, second_daemon_on_same_state_refused);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(s);
 }

@@ -1,6 +1,8 @@
 /* Descriptors riding along a request (SCM_RIGHTS) belong to that request: ones that no
  * method takes are closed once it is answered, never left for a later message. */
 #include <check.h>
+
+#include "ck_main.h"
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,16 +93,10 @@ main(void)
 {
 	Suite *s = suite_create("fds");
 	TCase *tc = tcase_create("fds");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, unclaimed_fds_are_closed);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(s);
 }

@@ -1,5 +1,7 @@
 /* Issue 4: the [Limits] protections, each at its boundary, and what a refused peer sees. */
 #include <check.h>
+
+#include "ck_main.h"
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -330,8 +332,6 @@ main(void)
 {
 	Suite *s = suite_create("limits");
 	TCase *tc = tcase_create("limits");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 120);
@@ -343,9 +343,5 @@ main(void)
 	tcase_add_test(tc, pending_answers_pause_not_lose);
 	tcase_add_test(tc, out_of_descriptors_pauses_accepting);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(s);
 }

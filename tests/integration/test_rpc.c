@@ -6,6 +6,8 @@
 #include "harness.h"
 
 #include <check.h>
+
+#include "ck_main.h"
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -1062,11 +1064,5 @@ rpc_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(rpc_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(rpc_suite());
 }

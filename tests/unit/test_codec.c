@@ -1,5 +1,7 @@
 /* proto/codec.c: strict parsing, envelopes, line framing. */
 #include <check.h>
+
+#include "ck_main.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,8 +188,6 @@ main(void)
 {
 	Suite *s = suite_create("codec");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, parse_strict);
 	tcase_add_test(tc, envelopes);
@@ -195,9 +195,5 @@ main(void)
 	tcase_add_test(tc, openrpc_is_json);
 	tcase_add_test(tc, raw_member);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(s);
 }

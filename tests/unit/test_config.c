@@ -1,5 +1,7 @@
 /* Config parsing: the INI format, drop-ins, command-line precedence, validation. */
 #include <check.h>
+
+#include "ck_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,8 +215,6 @@ main(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, defaults);
@@ -225,9 +225,5 @@ main(void)
 	tcase_add_test(tc, quota_section);
 	tcase_add_test(tc, quota_errors);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(s);
 }

@@ -1,5 +1,7 @@
 /* The hierarchical bitmap and the u32 hash map against plain models. */
 #include <check.h>
+
+#include "ck_main.h"
 #include <stdlib.h>
 
 #include "idmap.h"
@@ -129,8 +131,6 @@ main(void)
 {
 	Suite *s = suite_create("idmap");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, idmap_sizes_and_edges);
@@ -138,9 +138,5 @@ main(void)
 	tcase_add_test(tc, idmap_full_fill_is_findable);
 	tcase_add_test(tc, u32map_random_vs_model);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(s);
 }

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #endif
 #include <check.h>
+
+#include "ck_main.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1254,11 +1256,5 @@ journal_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(journal_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(journal_suite());
 }

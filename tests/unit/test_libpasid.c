@@ -2,6 +2,8 @@
  * descriptor passing. The fake server is the other end of a socketpair, driven in-process or
  * by a forked child for the blocking calls. */
 #include <check.h>
+
+#include "ck_main.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -1001,11 +1003,5 @@ libpasid_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(libpasid_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return ck_run(libpasid_suite());
 }

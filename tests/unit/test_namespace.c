@@ -1,6 +1,8 @@
 /* The namespace: fixed scenarios, then thousands of random operations checked against a
  * simple model and every invariant after each step. */
 #include <check.h>
+
+#include "ck_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -629,8 +631,6 @@ main(void)
 {
 	Suite *s = suite_create("namespace");
 	TCase *tc = tcase_create("scenarios"), *rnd = tcase_create("random");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, config_checks);
@@ -645,9 +645,5 @@ main(void)
 	tcase_set_timeout(rnd, 300);
 	tcase_add_loop_test(rnd, random_model, 0, 4);
 	suite_add_tcase(s, rnd);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(s);
 }

@@ -3,6 +3,8 @@
  * plain model (a cgroup's current is what the VMs in its subtree hold; nothing on a charge's
  * path ever ends above its max). */
 #include <check.h>
+
+#include "ck_main.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -926,11 +928,5 @@ quota_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(quota_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ck_run(quota_suite());
 }
