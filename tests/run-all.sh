@@ -42,4 +42,13 @@ done
 ((bad == 0)) || exit 1
 echo "valgrind: $(ls "$vgdir" | wc -l) logs, 0 errors, 0 definite leaks"
 rm -rf "$vgdir"
+
+# Fuzzing: the libFuzzer targets of tests/fuzz in their own clang build, each run for a bounded
+# time from its seed corpus; any crash, leak or oracle failure fails the run (reproducer kept
+# under /tmp/pasidd-fuzz.*). FUZZ_SECONDS=0 skips the stage.
+fuzz_secs=${FUZZ_SECONDS:-60}
+if ((fuzz_secs > 0)); then
+	echo "== fuzzing (${fuzz_secs} s per target)"
+	bash tests/fuzz/run.sh "$fuzz_secs"
+fi
 echo "== all test stages passed"

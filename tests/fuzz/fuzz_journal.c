@@ -1,0 +1,410 @@
+/*
+ * libFuzzer target: start-up replay of a state directory (journal.c) into a namespace
+ * (record.c), as state_open() does it.
+ *
+ * Input: byte 0 picks what the rest becomes, so that the fuzzer gets past the CRCs as
+ * easily as it gets to damage them:
+ *   0  records: a stream of [u16 little-endian length][payload] that this target frames
+ *      (valid CRCs) into journal.0 behind a valid header;
+ *   1  raw bytes behind a valid journal.0 header (torn and corrupt tails);
+ *   2  raw bytes as the whole journal.0 (headers);
+ *   3  records as in 0, the first byte[1] of them framed into a complete snapshot.1 and the
+ *      rest into journal.1;
+ *   4  raw bytes as snapshot.1, next to an empty valid journal.1.
+ * The records are applied as state.c's replay does: quota records with rec_apply_quota() to a
+ * fresh quota tree, all others with rec_apply() to a fresh namespace that is replaying.
+ *
+ * Oracles besides the sanitizers (any failure aborts):
+ *  - a replay that succeeds leaves a namespace that passes ns_check() and a quota tree that
+ *    passes quota_check(): the record decoder must refuse what breaks an invariant, since
+ *    the daemon would then serve it;
+ *  - after a successful replay the journal takes a new record, and a second replay of the
+ *    directory delivers exactly the records of the first plus that one (a cut-off tail is
+ *    really gone, and nothing after it resurfaces);
+ *  - no descriptor or memory is left behind (LeakSanitizer; the descriptor count is
+ *    compared to the one before).
+ */
+#include "backend.h"
+#include "config.h"
+#include "crc32c.h"
+#include "journal.h"
+#include "namespace.h"
+#include "quota.h"
+#include "record.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define HDR_SIZE    24
+#define FRAME_SIZE  8
+#define MAX_RECORDS 4096
+
+static char base[200], dir[256];
+static struct pasidd_config cfg;
+static struct backend *be;
+static bool ready;
+
+static void bug(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+static void
+bug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("fuzz_journal: BUG: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	abort();
+}
+
+static void
+clear_dir(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d) {
+		if (mkdir(dir, 0700) < 0)
+			bug("mkdir %s: %s", dir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d))) {
+		char path[512];
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+/* At exit (not after a crash, whose files may be worth a look). */
+static void
+remove_dirs(void)
+{
+	clear_dir();
+	rmdir(dir);
+	rmdir(base);
+}
+
+static void
+setup_once(void)
+{
+	char why[256];
+	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+
+	/* tmpfs where there is one: replay fsyncs, and a disk would be the bottleneck. */
+	snprintf(base, sizeof(base), "%s/fuzz-journal.XXXXXX", tmp);
+	if (!mkdtemp(base))
+		bug("mkdtemp: %s", strerror(errno));
+	snprintf(dir, sizeof(dir), "%s/state", base);
+	atexit(remove_dirs);
+	config_init(&cfg);
+	if (config_finish(&cfg, why, sizeof(why)) < 0)
+		bug("default config refused: %s", why);
+	if (backend_open("sim", &be, why, sizeof(why)) < 0)
+		bug("backend: %s", why);
+	ready = true;
+}
+
+/* ---- building files ---- */
+
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static void
+put(struct buf *b, const void *data, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2 + 64;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			bug("out of memory");
+	}
+	if (n)
+		memcpy(b->p + b->len, data, n);
+	b->len += n;
+}
+
+static void
+put32(struct buf *b, uint32_t v)
+{
+	uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+
+	put(b, x, 4);
+}
+
+static void
+put64(struct buf *b, uint64_t v)
+{
+	put32(b, (uint32_t)v);
+	put32(b, (uint32_t)(v >> 32));
+}
+
+/* The header layout of journal.c: magic, generation, reserved 0, CRC-32C of the rest. */
+static void
+header(struct buf *b, const char *magic, uint64_t gen)
+{
+	size_t at = b->len;
+
+	put(b, magic, 8);
+	put64(b, gen);
+	put32(b, 0);
+	put32(b, crc32c(b->p + at, 20));
+}
+
+static void
+frame(struct buf *b, const uint8_t *rec, size_t len)
+{
+	uint8_t lenb[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+	                   (uint8_t)(len >> 24)};
+
+	put(b, lenb, 4);
+	put32(b, crc32c_update(crc32c(lenb, 4), rec, len));
+	put(b, rec, len);
+}
+
+/* A snapshot's trailer: marker, CRC over the marker and the body, body. */
+static void
+trailer(struct buf *b, uint64_t count, uint64_t payload)
+{
+	uint8_t t[28];
+	struct buf body = {0};
+
+	put32(&body, 0xffffffffu);
+	put64(&body, count);
+	put64(&body, payload);
+	put64(&body, 1700000000);
+	memcpy(t, body.p, sizeof(t));
+	free(body.p);
+	put(b, t, 4);
+	put32(b, crc32c(t, sizeof(t)));
+	put(b, t + 4, 24);
+}
+
+static void
+write_file(const char *name, const struct buf *b)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || (b->len && write(fd, b->p, b->len) != (ssize_t)b->len))
+		bug("cannot write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* Splits a record stream; returns how many records, their starts and lengths. */
+static size_t
+split_records(const uint8_t *p, size_t n, const uint8_t **rec, size_t *len)
+{
+	size_t k = 0;
+
+	while (n >= 2 && k < MAX_RECORDS) {
+		size_t l = (size_t)p[0] | (size_t)p[1] << 8;
+
+		p += 2;
+		n -= 2;
+		if (l > n)
+			l = n;
+		rec[k] = p;
+		len[k++] = l;
+		p += l;
+		n -= l;
+	}
+	return k;
+}
+
+static void
+build(const uint8_t *data, size_t size)
+{
+	static const uint8_t *rec[MAX_RECORDS];
+	static size_t len[MAX_RECORDS];
+	struct buf j = {0}, s = {0};
+	unsigned mode = size ? data[0] % 5 : 0;
+	size_t n, cut = 0;
+	uint64_t payload = 0;
+
+	data += size > 0;
+	size -= size > 0;
+	switch (mode) {
+	case 0:
+		header(&j, "PASIDDJ1", 0);
+		n = split_records(data, size, rec, len);
+		for (size_t i = 0; i < n; i++)
+			frame(&j, rec[i], len[i]);
+		write_file("journal.0", &j);
+		break;
+	case 1:
+		header(&j, "PASIDDJ1", 0);
+		put(&j, data, size);
+		write_file("journal.0", &j);
+		break;
+	case 2:
+		put(&j, data, size);
+		write_file("journal.0", &j);
+		break;
+	case 3:
+		if (size) {
+			cut = data[0];
+			data++;
+			size--;
+		}
+		n = split_records(data, size, rec, len);
+		if (cut > n)
+			cut = n;
+		header(&s, "PASIDDS1", 1);
+		for (size_t i = 0; i < cut; i++) {
+			frame(&s, rec[i], len[i]);
+			payload += len[i];
+		}
+		trailer(&s, cut, payload);
+		write_file("snapshot.1", &s);
+		header(&j, "PASIDDJ1", 1);
+		for (size_t i = cut; i < n; i++)
+			frame(&j, rec[i], len[i]);
+		write_file("journal.1", &j);
+		break;
+	default:
+		put(&s, data, size);
+		write_file("snapshot.1", &s);
+		header(&j, "PASIDDJ1", 1);
+		write_file("journal.1", &j);
+		break;
+	}
+	free(j.p);
+	free(s.p);
+}
+
+/* ---- replay ---- */
+
+struct applied {
+	struct ns *ns;
+	struct quota *quota;
+	uint64_t count, hash;
+};
+
+/* FNV-1a over every record's length and bytes, in order. */
+static void
+mix(struct applied *a, const void *rec, size_t len)
+{
+	const uint8_t *p = rec;
+
+	for (size_t i = 0; i < sizeof(len); i++)
+		a->hash = (a->hash ^ (uint8_t)(len >> (8 * i))) * 1099511628211ull;
+	for (size_t i = 0; i < len; i++)
+		a->hash = (a->hash ^ p[i]) * 1099511628211ull;
+	a->count++;
+}
+
+static int
+apply_cb(void *ctx, const void *rec, size_t len)
+{
+	struct applied *a = ctx;
+	char why[256];
+
+	/* As state.c's replay_one(): a record that does not apply stops the start-up. */
+	if (rec_is_quota(rec, len) ? rec_apply_quota(a->quota, rec, len, why, sizeof(why)) < 0
+	                           : rec_apply(a->ns, rec, len, why, sizeof(why)) < 0)
+		return -EUCLEAN;
+	mix(a, rec, len);
+	return 0;
+}
+
+static int
+count_cb(void *ctx, const void *rec, size_t len)
+{
+	mix(ctx, rec, len);
+	return 0;
+}
+
+static int
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint8_t marker[] = "fuzz-journal-marker";
+	struct applied first = {.hash = 14695981039346656037ull};
+	struct applied again = {.hash = 14695981039346656037ull};
+	struct journal *j;
+	struct ns ns;
+	char why[256];
+	int fds, r;
+
+	if (!ready)
+		setup_once();
+	fds = open_fds();
+	clear_dir();
+	build(data, size);
+	if (ns_init(&ns, &cfg.ns, be) < 0)
+		bug("ns_init failed");
+	ns.replaying = true;
+	first.ns = &ns;
+	if (quota_new(&first.quota) < 0)
+		bug("quota_new failed");
+	r = journal_open(dir, &j);
+	if (r < 0)
+		bug("journal_open: %s", strerror(-r));
+	r = journal_replay(j, apply_cb, &first);
+	if (r == 0 && ns_check(&ns, why, sizeof(why)) < 0)
+		bug("replay accepted a state that breaks a rule: %s", why);
+	if (r == 0 && quota_check(first.quota, why, sizeof(why)) < 0)
+		bug("replay accepted a quota tree that breaks a rule: %s", why);
+	ns_destroy(&ns);
+	quota_free(first.quota);
+	if (r == 0) {
+		r = journal_append(j, marker, sizeof(marker));
+		if (r == 0)
+			r = journal_commit(j);
+		if (r < 0)
+			bug("a replayed journal does not take a record: %s", strerror(-r));
+		mix(&first, marker, sizeof(marker));
+	}
+	journal_close(j);
+	if (r == 0) {
+		r = journal_open(dir, &j);
+		if (r < 0)
+			bug("journal_open again: %s", strerror(-r));
+		r = journal_replay(j, count_cb, &again);
+		if (r < 0)
+			bug("the directory does not replay after a clean run: %s", strerror(-r));
+		if (again.count != first.count || again.hash != first.hash)
+			bug("second replay delivered %llu records (hash %016llx), the first "
+			    "%llu + 1 (hash %016llx)",
+			    (unsigned long long)again.count, (unsigned long long)again.hash,
+			    (unsigned long long)first.count - 1, (unsigned long long)first.hash);
+		journal_close(j);
+	}
+	if (fds >= 0 && open_fds() != fds)
+		bug("%d descriptors before, %d after", fds, open_fds());
+	return 0;
+}
