@@ -195,6 +195,16 @@ ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
 	return ctl_call_fds(ctl, method, params, NULL, 0, result);
 }
 
+bool
+ctl_json_done(struct ctl *ctl, struct json_object *res)
+{
+	if (!ctl->json)
+		return false;
+	ctl_print_json(res);
+	json_object_put(res);
+	return true;
+}
+
 void
 ctl_print_json(struct json_object *obj)
 {
@@ -322,11 +332,8 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	rc = ctl_call(ctl, "daemon.status", NULL, &res);
 	if (rc)
 		return rc;
-	if (ctl->json) {
-		ctl_print_json(res);
-		json_object_put(res);
+	if (ctl_json_done(ctl, res))
 		return 0;
-	}
 	rc = pasid_parse_status(res, &st, &err);
 	json_object_put(res);
 	if (rc < 0)

@@ -57,6 +57,9 @@ int ctl_call_fds(struct ctl *ctl, const char *method, struct json_object *params
 /* Prints an error from libpasid and returns its exit status. */
 int ctl_error(const struct pasid_error *err);
 void ctl_print_json(struct json_object *obj);
+/* With --json: prints the daemon's result as it is, frees it and returns true; the
+ * caller's text rendering is then skipped. */
+bool ctl_json_done(struct ctl *ctl, struct json_object *res);
 
 /* An aligned text table. */
 #define CTL_TABLE_MAX_COLS 8

@@ -71,11 +71,8 @@ show_mappings(struct ctl *ctl, struct json_object *res, bool with_vm)
 	size_t n = 1;
 	int rc;
 
-	if (ctl->json) {
-		ctl_print_json(res);
-		json_object_put(res);
+	if (ctl_json_done(ctl, res))
 		return 0;
-	}
 	if (json_object_is_type(res, json_type_object) &&
 	    !json_object_object_get_ex(res, "mappings", NULL))
 		rc = pasid_parse_mapping(res, &one, &err);

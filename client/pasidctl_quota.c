@@ -64,11 +64,8 @@ show(struct ctl *ctl, struct json_object *res, bool table)
 	size_t n;
 	int rc;
 
-	if (ctl->json) {
-		ctl_print_json(res);
-		json_object_put(res);
+	if (ctl_json_done(ctl, res))
 		return 0;
-	}
 	rc = pasid_parse_quotas(res, &q, &n, &err);
 	json_object_put(res);
 	if (rc < 0)

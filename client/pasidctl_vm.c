@@ -99,11 +99,8 @@ vm_list(struct ctl *ctl, int argc, char **argv)
 	rc = ctl_call(ctl, "vm.list", NULL, &res);
 	if (rc)
 		return rc;
-	if (ctl->json) {
-		ctl_print_json(res);
-		json_object_put(res);
+	if (ctl_json_done(ctl, res))
 		return 0;
-	}
 	rc = pasid_parse_vms(res, &vms, &n, &err);
 	json_object_put(res);
 	if (rc < 0)
@@ -157,11 +154,8 @@ show_vm_result(struct ctl *ctl, struct json_object *res, bool details)
 	struct pasid_vm *vm;
 	int rc;
 
-	if (ctl->json) {
-		ctl_print_json(res);
-		json_object_put(res);
+	if (ctl_json_done(ctl, res))
 		return 0;
-	}
 	rc = pasid_parse_vm(res, &vm, &err);
 	json_object_put(res);
 	if (rc < 0)
@@ -317,11 +311,8 @@ device_assign(struct ctl *ctl, int argc, char **argv)
 	rc = ctl_call(ctl, "device.assign", p, &res);
 	if (rc)
 		return rc;
-	if (ctl->json) {
-		ctl_print_json(res);
-		json_object_put(res);
+	if (ctl_json_done(ctl, res))
 		return 0;
-	}
 	rc = pasid_parse_device(res, &dev, &err);
 	json_object_put(res);
 	if (rc < 0)
