@@ -147,6 +147,13 @@ void pasid_set_timeout(struct pasid_client *c, int timeout_ms);
  * for pasid_response_next(). */
 int pasid_call(struct pasid_client *c, const char *method, struct json_object *params,
                struct json_object **result, struct pasid_error *err);
+/* A paged listing (pasid.list, vm.list, vm.show) walked to its end: calls `method` with
+ * params (borrowed; may be NULL) and then with "after" set to each page's "next", and appends
+ * every page's `member` array ("mappings" or "vms") to the first page's. *result is the first
+ * page's result holding all entries, without "next". A walk returns every entry that existed
+ * throughout it exactly once (pasidd(8), LISTINGS). Returns as pasid_call() does. */
+int pasid_call_pages(struct pasid_client *c, const char *method, struct json_object *params,
+                     const char *member, struct json_object **result, struct pasid_error *err);
 /* Like pasid_call(), and passes the file descriptors fds[0..nfds-1] (SCM_RIGHTS, attached to
  * the first byte of the request line). params gets "fds": nfds unless it says so already. The
  * caller keeps its descriptors; the library sends duplicates. */

@@ -195,6 +195,26 @@ ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
 	return ctl_call_fds(ctl, method, params, NULL, 0, result);
 }
 
+int
+ctl_call_pages(struct ctl *ctl, const char *method, struct json_object *params, const char *member,
+               struct json_object **result)
+{
+	struct pasid_error err;
+	int rc;
+
+	*result = NULL;
+	if (!ctl->client && pasid_connect(ctl->socket, &ctl->client, &err) < 0) {
+		json_object_put(params);
+		fprintf(stderr, "pasidctl: %s\n", err.message);
+		return CTL_EXIT_CONNECT;
+	}
+	rc = pasid_call_pages(ctl->client, method, params, member, result, &err);
+	json_object_put(params);
+	if (rc < 0)
+		return ctl_error(&err);
+	return 0;
+}
+
 bool
 ctl_json_done(struct ctl *ctl, struct json_object *res)
 {

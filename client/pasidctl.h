@@ -52,6 +52,9 @@ int ctl_parse_num(const char *s, int64_t min, int64_t max, int64_t *out);
 int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
              struct json_object **result);
 /* Same with file descriptors passed along. */
+/* A paged listing walked to its end (pasid_call_pages); params are taken. */
+int ctl_call_pages(struct ctl *ctl, const char *method, struct json_object *params,
+                   const char *member, struct json_object **result);
 int ctl_call_fds(struct ctl *ctl, const char *method, struct json_object *params, const int *fds,
                  size_t nfds, struct json_object **result);
 /* Prints an error from libpasid and returns its exit status. */

@@ -270,7 +270,7 @@ pasid_list_cmd(struct ctl *ctl, int argc, char **argv)
 		json_object_object_add(p, "vm", json_object_new_string(vm));
 	if (type)
 		json_object_object_add(p, "type", json_object_new_string(type));
-	rc = ctl_call(ctl, "pasid.list", p, &res);
+	rc = ctl_call_pages(ctl, "pasid.list", p, "mappings", &res);
 	if (rc)
 		return rc;
 	return show_mappings(ctl, res, true);

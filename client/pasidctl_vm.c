@@ -96,7 +96,7 @@ vm_list(struct ctl *ctl, int argc, char **argv)
 	rc = plain_options(ctl, argc, argv, vm_list_usage, 0);
 	if (rc >= 0)
 		return rc;
-	rc = ctl_call(ctl, "vm.list", NULL, &res);
+	rc = ctl_call_pages(ctl, "vm.list", NULL, "vms", &res);
 	if (rc)
 		return rc;
 	if (ctl_json_done(ctl, res))
@@ -183,7 +183,7 @@ vm_show(struct ctl *ctl, int argc, char **argv)
 	rc = plain_options(ctl, argc, argv, vm_show_usage, 1);
 	if (rc >= 0)
 		return rc;
-	rc = ctl_call(ctl, "vm.show", vm_params(argv[optind]), &res);
+	rc = ctl_call_pages(ctl, "vm.show", vm_params(argv[optind]), "mappings", &res);
 	if (rc)
 		return rc;
 	return show_vm_result(ctl, res, true);

@@ -296,7 +296,9 @@ pasid_parse_vms(struct json_object *result, struct pasid_vm **vms, size_t *n,
 
 	*vms = NULL;
 	*n = 0;
-	if (!json_object_is_type(result, json_type_array))
+	if (json_object_is_type(result, json_type_object))
+		result = member(result, "vms", json_type_array);
+	if (!result || !json_object_is_type(result, json_type_array))
 		return bad(err, "expected a list of VMs");
 	len = json_object_array_length(result);
 	v = calloc(len ? len : 1, sizeof(*v));
@@ -480,6 +482,65 @@ vm_params(const char *vm)
 }
 
 int
+pasid_call_pages(struct pasid_client *c, const char *method, struct json_object *params,
+                 const char *member_name, struct json_object **result, struct pasid_error *err)
+{
+	struct json_object *first = NULL, *all = NULL, *page, *next, *copy = NULL;
+	int rc;
+
+	*result = NULL;
+	/* The caller's params stay as they were: the walk adds "after" to a copy. */
+	if (params && json_object_deep_copy(params, &copy, NULL) < 0)
+		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
+	params = copy;
+	for (;;) {
+		rc = pasid_call(c, method, params, &page, err);
+		if (rc < 0)
+			break;
+		next = member(page, "next", json_type_string);
+		if (!first) {
+			first = page;
+			all = member(first, member_name, json_type_array);
+			if (!all) {
+				rc = bad(err, member_name);
+				break;
+			}
+		} else {
+			struct json_object *more = member(page, member_name, json_type_array);
+
+			if (!more) {
+				json_object_put(page);
+				rc = bad(err, member_name);
+				break;
+			}
+			for (size_t i = 0; i < json_object_array_length(more); i++)
+				json_object_array_add(
+				    all, json_object_get(json_object_array_get_idx(more, i)));
+		}
+		if (!next) {
+			if (page != first)
+				json_object_put(page);
+			json_object_object_del(first, "next");
+			*result = first;
+			json_object_put(params);
+			return 0;
+		}
+		if (!params && !(params = params_new())) {
+			rc = lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
+			if (page != first)
+				json_object_put(page);
+			break;
+		}
+		json_object_object_add(params, "after", json_object_get(next));
+		if (page != first)
+			json_object_put(page);
+	}
+	json_object_put(first);
+	json_object_put(params);
+	return rc;
+}
+
+int
 pasid_daemon_status(struct pasid_client *c, struct pasid_status **out, struct pasid_error *err)
 {
 	struct json_object *res;
@@ -542,7 +603,7 @@ pasid_vm_list(struct pasid_client *c, struct pasid_vm **vms, size_t *n, struct p
 
 	*vms = NULL;
 	*n = 0;
-	rc = pasid_call(c, "vm.list", NULL, &res, err);
+	rc = pasid_call_pages(c, "vm.list", NULL, "vms", &res, err);
 	if (rc == 0) {
 		rc = pasid_parse_vms(res, vms, n, err);
 		json_object_put(res);
@@ -554,11 +615,13 @@ int
 pasid_vm_show(struct pasid_client *c, const char *vm, struct pasid_vm **out,
               struct pasid_error *err)
 {
-	struct json_object *res;
+	struct json_object *p = vm_params(vm), *res;
 	int rc;
 
 	*out = NULL;
-	rc = call(c, "vm.show", vm_params(vm), &res, err);
+	rc = p ? pasid_call_pages(c, "vm.show", p, "mappings", &res, err)
+	       : lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
+	json_object_put(p);
 	if (rc == 0) {
 		rc = pasid_parse_vm(res, out, err);
 		json_object_put(res);
@@ -708,12 +771,11 @@ pasid_list(struct pasid_client *c, const char *vm, enum pasid_type type,
 	*maps = NULL;
 	*n = 0;
 	add_str(p, "type", pasid_type_name(type));
-	rc = call(c, "pasid.list", p, &res, err);
+	rc = p ? pasid_call_pages(c, "pasid.list", p, "mappings", &res, err)
+	       : lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
+	json_object_put(p);
 	if (rc == 0) {
-		if (json_object_is_type(res, json_type_array))
-			rc = pasid_parse_mappings(res, maps, n, err);
-		else
-			rc = bad(err, "expected a list of mappings");
+		rc = pasid_parse_mappings(res, maps, n, err);
 		json_object_put(res);
 	}
 	return rc;

@@ -123,3 +123,23 @@ idmap_find_free_wrap(const struct idmap *m, uint32_t from)
 
 	return r >= 0 || from == 0 ? r : idmap_find_free(m, 0);
 }
+
+int64_t
+idmap_find_used(const struct idmap *m, uint32_t from)
+{
+	uint32_t w = from / 64;
+	uint64_t bits;
+
+	if (from >= m->size)
+		return -1;
+	for (bits = m->level[0][w] & (~0ULL << (from % 64));; bits = m->level[0][w]) {
+		if (bits) {
+			uint64_t i = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
+
+			/* Bits past the end are set as "used" padding: not ids. */
+			return i < m->size ? (int64_t)i : -1;
+		}
+		if (++w >= m->nwords[0])
+			return -1;
+	}
+}

@@ -23,6 +23,9 @@ void idmap_set(struct idmap *m, uint32_t i);
 void idmap_clear(struct idmap *m, uint32_t i);
 /* First free id >= from, or -1. */
 int64_t idmap_find_free(const struct idmap *m, uint32_t from);
+/* First used id >= from, or -1. A scan of level 0 (the summaries track full words, not
+ * empty ones): for walking a set in order, where each call resumes where the last ended. */
+int64_t idmap_find_used(const struct idmap *m, uint32_t from);
 /* First free id >= from, wrapping around to 0: the next-fit search. -1 when full. */
 int64_t idmap_find_free_wrap(const struct idmap *m, uint32_t from);
 

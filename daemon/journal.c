@@ -119,6 +119,8 @@ struct journal {
 	uint8_t *buf; /* framed records not yet committed */
 	size_t len;
 	size_t cap;
+	uint64_t allocated; /* file space reserved with fallocate, from offset 0 */
+	bool no_reserve;    /* the file system cannot reserve: commits may hit ENOSPC */
 };
 
 struct journal_snapshot {
@@ -994,6 +996,7 @@ journal_compact(struct journal *j, int (*write_state)(void *ctx, struct journal_
 	nfd = -1;
 	j->gen = gen;
 	j->committed = HDR_SIZE;
+	j->allocated = 0;
 	j->snapshot_bytes = w.file_bytes;
 	j->snapshot_time = now;
 	if (crash_point(j, 7))
@@ -1083,4 +1086,37 @@ journal_close(struct journal *j)
 		close(j->dirfd);
 	free(j->buf);
 	free(j);
+}
+
+/* Reserving the space a commit will write, before the change is made, is what lets the
+ * caller refuse a request when the file system is full rather than fail a commit whose
+ * changes are already applied. Space is taken in steps so that most calls only compare. */
+#define RESERVE_STEP (4u << 20)
+
+int
+journal_reserve(struct journal *j, size_t bytes)
+{
+	uint64_t need, want;
+	int rc = check_ready(j);
+
+	if (rc < 0)
+		return rc;
+	need = j->committed + j->len + bytes;
+	if (j->no_reserve || need <= j->allocated)
+		return 0;
+	want = need + RESERVE_STEP;
+	if (fallocate(j->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) == 0) {
+		j->allocated = want;
+		return 0;
+	}
+	if (errno == EOPNOTSUPP || errno == ENOSYS) {
+		j->no_reserve = true;
+		return 0;
+	}
+	/* Less than the step may still fit what is needed now. */
+	if (fallocate(j->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)need) == 0) {
+		j->allocated = need;
+		return 0;
+	}
+	return -errno;
 }

@@ -68,6 +68,11 @@ int journal_commit(struct journal *j);
 /* Buffered bytes not yet committed (framing included). */
 size_t journal_pending(const struct journal *j);
 
+/* Makes sure the file system holds room for `bytes` more than what is committed and
+ * pending, so that a commit of that much cannot fail for space. 0, -ENOSPC (or another
+ * -errno) when it cannot; on file systems without fallocate() it always succeeds. */
+int journal_reserve(struct journal *j, size_t bytes);
+
 /* Drops buffered records beyond `keep`, a value journal_pending() returned earlier with no
  * commit since, so a request that fails half-way can take back the records it appended
  * without disturbing those of other requests in the same group commit. -EINVAL if keep is

@@ -181,7 +181,7 @@ main(int argc, char **argv)
 	report_ready(ready_fd, true);
 	event_base_dispatch(d.base);
 	sd_notify(0, "STOPPING=1");
-	r = 0;
+	r = d.exit_status;
 out:
 	for (int i = 0; i < 2; i++)
 		if (sigs[i])

@@ -1,5 +1,6 @@
 #include "methods.h"
 #include "namespace.h"
+#include "paging.h"
 #include "params.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
@@ -119,23 +120,11 @@ METHOD(method_pasid_lookup)
 	return 0;
 }
 
-static void
-list_vm(struct json_object *arr, const struct ns_vm *vm, int type)
-{
-	unsigned n;
-	struct ns_mapping **all = ns_vm_mappings(vm, &n);
-
-	for (unsigned i = 0; all && i < n; i++)
-		if (type < 0 || all[i]->type == (enum ns_type)type)
-			json_object_array_add(arr, render_mapping(all[i], true));
-	free(all);
-}
-
 METHOD(method_pasid_list)
 {
-	static const char *const names[] = {"vm", "type", NULL};
-	struct ns *ns = &c->d->ns;
+	static const char *const names[] = {"vm", "type", "limit", "after", NULL};
 	struct ns_vm *vm = NULL;
+	struct page p;
 	int type = -1;
 
 	if (params_only(c, params, names) < 0 ||
@@ -143,13 +132,14 @@ METHOD(method_pasid_list)
 		return -1;
 	if (params && json_object_object_get_ex(params, "vm", NULL) && param_vm(c, params, &vm) < 0)
 		return -1;
-	*result = json_object_new_array();
-	if (vm) {
-		list_vm(*result, vm, type);
-		return 0;
-	}
-	for (unsigned i = 0; i < ns->nvms; i++)
-		if (peer_may_use(c, ns->vms[i]))
-			list_vm(*result, ns->vms[i], type);
+	if (page_params(c, params, PROTO_PAGE_DEFAULT, PROTO_PAGE_MAX, &p) < 0)
+		return -1;
+	if (vm && p.after && strcmp(p.vm, vm->name))
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "after",
+		                "'after' continues a listing of VM '%s', not of '%s'", p.vm,
+		                vm->name);
+	*result = json_object_new_object();
+	json_object_object_add(*result, "mappings", page_mappings(c, vm, type, true, &p));
+	page_add_next(*result, &p);
 	return 0;
 }

@@ -1,7 +1,7 @@
 #include "methods.h"
 #include "namespace.h"
 #include "owner.h"
-#include "owner.h"
+#include "paging.h"
 #include "params.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
@@ -178,25 +178,33 @@ METHOD(method_vm_unregister)
 
 METHOD(method_vm_list)
 {
-	static const char *const names[] = {NULL};
-	struct ns *ns = &c->d->ns;
+	static const char *const names[] = {"limit", "after", NULL};
+	struct page p;
 
-	if (params_only(c, params, names) < 0)
+	if (params_only(c, params, names) < 0 ||
+	    page_params(c, params, PROTO_VM_PAGE_DEFAULT, PROTO_VM_PAGE_MAX, &p) < 0)
 		return -1;
-	*result = json_object_new_array();
-	for (unsigned i = 0; i < ns->nvms; i++)
-		if (peer_may_use(c, ns->vms[i]))
-			json_object_array_add(*result, render_vm(ns->vms[i], false));
+	*result = json_object_new_object();
+	json_object_object_add(*result, "vms", page_vms(c, &p));
+	page_add_next(*result, &p);
 	return 0;
 }
 
 METHOD(method_vm_show)
 {
-	static const char *const names[] = {"vm", NULL};
+	static const char *const names[] = {"vm", "limit", "after", NULL};
 	struct ns_vm *vm;
+	struct page p;
 
-	if (params_only(c, params, names) < 0 || param_vm(c, params, &vm) < 0)
+	if (params_only(c, params, names) < 0 || param_vm(c, params, &vm) < 0 ||
+	    page_params(c, params, PROTO_PAGE_DEFAULT, PROTO_PAGE_MAX, &p) < 0)
 		return -1;
-	*result = render_vm(vm, true);
+	if (p.after && strcmp(p.vm, vm->name))
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "after",
+		                "'after' continues a listing of VM '%s', not of '%s'", p.vm,
+		                vm->name);
+	*result = render_vm(vm);
+	json_object_object_add(*result, "mappings", page_mappings(c, vm, -1, false, &p));
+	page_add_next(*result, &p);
 	return 0;
 }

@@ -283,9 +283,12 @@ ns_vm_create(struct ns *ns, const char *name, const char *uuid, enum ns_mode mod
 	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm || !(vm->cgroup = strdup(cgroup ? cgroup : "")) ||
-	    idmap_init(&vm->guest, range_size(&ns->cfg.local)) < 0) {
-		if (vm)
+	    idmap_init(&vm->guest, range_size(&ns->cfg.local)) < 0 ||
+	    (mode == NS_MODE_IDENTITY && idmap_init(&vm->ident, range_size(&ns->cfg.shared)) < 0)) {
+		if (vm) {
 			free(vm->cgroup);
+			idmap_free(&vm->guest);
+		}
 		free(vm);
 		return fail(err, PROTO_E_INTERNAL, NULL, "out of memory");
 	}
@@ -445,6 +448,8 @@ map_add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *de
 	u32map_put(&vm->maps, g, m);
 	if (in_range(&ns->cfg.local, g))
 		idmap_set(&vm->guest, g - ns->cfg.local.first);
+	else if (in_range(&ns->cfg.shared, g))
+		idmap_set(&vm->ident, g - ns->cfg.shared.first);
 	if (type == NS_TYPE_LOCAL) {
 		u32map_put(&dev->lmaps, h, m);
 		idmap_set(&dev->local, h - ns->cfg.local.first);
@@ -465,6 +470,8 @@ map_remove(struct ns *ns, struct ns_mapping *m)
 	u32map_del(&vm->maps, m->gpasid);
 	if (in_range(&ns->cfg.local, m->gpasid))
 		idmap_clear(&vm->guest, m->gpasid - ns->cfg.local.first);
+	else if (in_range(&ns->cfg.shared, m->gpasid))
+		idmap_clear(&vm->ident, m->gpasid - ns->cfg.shared.first);
 	if (m->type == NS_TYPE_LOCAL) {
 		u32map_del(&m->dev->lmaps, m->hpasid);
 		idmap_clear(&m->dev->local, m->hpasid - ns->cfg.local.first);
@@ -782,6 +789,7 @@ ns_vm_destroy(struct ns *ns, struct ns_vm *vm)
 	}
 	u32map_free(&vm->maps);
 	idmap_free(&vm->guest);
+	idmap_free(&vm->ident);
 	free(vm->devs);
 	free(vm->cgroup);
 	free(vm);
@@ -817,6 +825,37 @@ ns_lookup_hpasid(const struct ns *ns, uint32_t hpasid, uint32_t bdf)
 			best = m;
 	}
 	return best;
+}
+
+/* The lowest used gPASID above `after` among those a bitmap over range r records. */
+static int64_t
+next_in(const struct idmap *map, const struct ns_range *r, uint32_t after)
+{
+	int64_t off;
+
+	if (!map->level[0] || after >= r->last)
+		return -1;
+	off = idmap_find_used(map, after < r->first ? 0 : after - r->first + 1);
+	return off < 0 ? -1 : (int64_t)r->first + off;
+}
+
+struct ns_mapping *
+ns_vm_next(const struct ns *ns, const struct ns_vm *vm, uint32_t after)
+{
+	int64_t a = next_in(&vm->guest, &ns->cfg.local, after);
+	int64_t b = next_in(&vm->ident, &ns->cfg.shared, after);
+
+	if (a < 0 || (b >= 0 && b < a))
+		a = b;
+	return a < 0 ? NULL : u32map_get(&vm->maps, (uint32_t)a);
+}
+
+unsigned
+ns_vm_lower_bound(const struct ns *ns, const char *name)
+{
+	bool found;
+
+	return vm_slot(ns, name, &found);
 }
 
 static int
@@ -877,9 +916,12 @@ check_mapping(const struct ns *ns, const struct ns_vm *vm, const struct ns_mappi
 	if (m->hpasid == 0 || m->hpasid > max)
 		BROKEN("invariant 4: hPASID %u of %s is 0 or above the %u-bit width", m->hpasid,
 		       vm->name, ns->cfg.pasid_bits);
-	if (in_range(loc, m->gpasid) != idmap_test(&vm->guest, m->gpasid - loc->first) &&
-	    in_range(loc, m->gpasid))
+	if (in_range(loc, m->gpasid) && !idmap_test(&vm->guest, m->gpasid - loc->first))
 		BROKEN("invariant 3: gPASID %u of %s missing from its guest table", m->gpasid,
+		       vm->name);
+	if (in_range(sh, m->gpasid) &&
+	    (!vm->ident.level[0] || !idmap_test(&vm->ident, m->gpasid - sh->first)))
+		BROKEN("invariant 3: gPASID %u of %s missing from its identity table", m->gpasid,
 		       vm->name);
 	if (m->type == NS_TYPE_LOCAL) {
 		const struct ns_vm_dev *vd = m->dev ? ns_vm_device(vm, m->dev->bdf) : NULL;
@@ -934,6 +976,9 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 			else
 				nshared++;
 		}
+		if (vm->guest.used + vm->ident.used != vm->maps.count)
+			BROKEN("invariant 3: VM %s indexes %u gPASIDs but holds %zu", vm->name,
+			       vm->guest.used + vm->ident.used, vm->maps.count);
 		if (vlocal != vm->nlocal)
 			BROKEN("VM %s counts %u local PASIDs but holds %u", vm->name, vm->nlocal,
 			       vlocal);

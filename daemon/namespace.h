@@ -63,6 +63,7 @@ struct ns_vm {
 	char *cgroup;
 	struct u32map maps; /* gpasid -> struct ns_mapping */
 	struct idmap guest; /* gPASIDs in use within the local (guest) range */
+	struct idmap ident; /* identity VMs only: gPASIDs in use within the shared range */
 	struct ns_vm_dev *devs;
 	unsigned ndevs;
 	unsigned nlocal;
@@ -162,6 +163,12 @@ int ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err
 struct ns_mapping *ns_lookup_gpasid(const struct ns_vm *vm, uint32_t gpasid);
 /* A local hPASID may live on several devices: bdf picks one, UINT32_MAX the lowest BDF. */
 struct ns_mapping *ns_lookup_hpasid(const struct ns *ns, uint32_t hpasid, uint32_t bdf);
+
+/* The VM's mapping with the lowest gPASID above `after` (0 for the first), or NULL: walks
+ * a VM's table in order without sorting it. */
+struct ns_mapping *ns_vm_next(const struct ns *ns, const struct ns_vm *vm, uint32_t after);
+/* Index in ns->vms of the first VM whose name sorts at or after `name`. */
+unsigned ns_vm_lower_bound(const struct ns *ns, const char *name);
 
 /* The VM's mappings sorted by gpasid, in a new array (caller frees), count in *n. */
 struct ns_mapping **ns_vm_mappings(const struct ns_vm *vm, unsigned *n);

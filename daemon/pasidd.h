@@ -28,10 +28,15 @@ struct pasidd {
 	gid_t admin_gid;         /* (gid_t)-1: only uid 0 is admin */
 	struct journal *journal;
 	struct event *owner_poll; /* owners without a pidfd, checked every second */
-	struct event *commit_ev;  /* runs last in a loop turn: the group commit */
-	bool commit_scheduled;    /* changes wait in the journal; answers wait for them */
-	double replay_ms;         /* start-up replay time */
-	char state_error[256];    /* why the state could not be replayed */
+	struct event *commit_ev;  /* commits changes made outside a request */
+	struct {
+		void (*fn)(void *ctx);
+		void *ctx;
+	} durable[4]; /* told after each commit (state_on_durable) */
+	unsigned ndurable;
+	int exit_status;       /* non-zero: stop serving, main() returns it */
+	double replay_ms;      /* start-up replay time */
+	char state_error[256]; /* why the state could not be replayed */
 };
 
 #endif

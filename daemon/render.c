@@ -1,8 +1,6 @@
 #include "render.h"
 #include "namespace.h"
 
-#include <stdlib.h>
-
 struct json_object *
 render_mapping(const struct ns_mapping *m, bool with_vm)
 {
@@ -23,7 +21,7 @@ render_mapping(const struct ns_mapping *m, bool with_vm)
 }
 
 struct json_object *
-render_vm(const struct ns_vm *vm, bool with_mappings)
+render_vm(const struct ns_vm *vm)
 {
 	struct json_object *o = json_object_new_object(), *devs = json_object_new_array();
 
@@ -43,15 +41,5 @@ render_vm(const struct ns_vm *vm, bool with_mappings)
 		json_object_array_add(devs, d);
 	}
 	json_object_object_add(o, "devices", devs);
-	if (with_mappings) {
-		struct json_object *maps = json_object_new_array();
-		unsigned n;
-		struct ns_mapping **all = ns_vm_mappings(vm, &n);
-
-		for (unsigned i = 0; all && i < n; i++)
-			json_object_array_add(maps, render_mapping(all[i], false));
-		free(all);
-		json_object_object_add(o, "mappings", maps);
-	}
 	return o;
 }

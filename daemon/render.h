@@ -9,7 +9,7 @@ struct ns_mapping;
 struct ns_vm;
 
 struct json_object *render_mapping(const struct ns_mapping *m, bool with_vm);
-/* A vm.list entry; with_mappings adds the sorted "mappings" of vm.show. */
-struct json_object *render_vm(const struct ns_vm *vm, bool with_mappings);
+/* A vm.list entry, which vm.show completes with a page of its mappings. */
+struct json_object *render_vm(const struct ns_vm *vm);
 
 #endif

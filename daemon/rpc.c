@@ -2,6 +2,7 @@
 #include "namespace.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
+#include "state.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -85,15 +86,19 @@ keep_raw_id(struct json_object *id, const char *line, size_t len, int index)
 	                           json_object_free_userdata);
 }
 
-/* One request object (not a batch). NULL when nothing is to be sent back. */
-static struct json_object *
-handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req, const char *line,
-           size_t len, int index)
+/* Journal room taken before any state-changing method runs: more than any one request
+ * appends, except those that reserve for themselves (vm.unregister of a large VM). */
+#define RPC_RESERVE (1u << 20)
+
+struct json_object *
+rpc_handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req, const char *line,
+               size_t len, int index)
 {
 	struct json_object *id = NULL, *ver, *method, *params = NULL, *result = NULL;
 	struct rpc_call call = {.d = d, .peer = peer};
 	const struct rpc_method *m;
 	bool has_id;
+	int r;
 
 	if (!json_object_is_type(req, json_type_object))
 		return error_response(NULL, PROTO_E_INVALID_REQ, "request must be an object", NULL);
@@ -129,6 +134,11 @@ handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req, c
 	if (json_object_is_type(params, json_type_array)) {
 		rpc_fail(&call, PROTO_E_INVALID_PARAMS, "params",
 		         "params must be given by name (an object)");
+	} else if (m->mutates && (r = state_reserve(d, RPC_RESERVE)) < 0) {
+		rpc_fail(&call, PROTO_E_INTERNAL, NULL,
+		         "the state directory %.200s has no room for the change (%s); nothing was "
+		         "changed",
+		         d->cfg.state_dir, strerror(-r));
 	} else if (m->fn(&call, params, &result) == 0) {
 		return has_id ? proto_result_new(id, result ? result : json_object_new_object())
 		              : (json_object_put(result), NULL);
@@ -149,32 +159,39 @@ handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req, c
 }
 
 struct json_object *
-rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t len)
+rpc_parse(struct pasidd *d, const char *line, size_t len, struct json_object **error)
 {
-	struct json_object *msg, *out;
+	struct json_object *msg;
 	size_t n;
 
+	*error = NULL;
 	switch (proto_parse(line, len, &msg)) {
 	case 0:
 		break;
 	case -ENOTUNIQ:
-		return error_response(NULL, PROTO_E_INVALID_REQ,
-		                      "invalid request: an object repeats a member name", NULL);
+		*error = error_response(NULL, PROTO_E_INVALID_REQ,
+		                        "invalid request: an object repeats a member name", NULL);
+		return NULL;
 	case -EILSEQ:
-		return error_response(NULL, PROTO_E_INVALID_REQ,
-		                      "invalid request: a member name contains U+0000", NULL);
+		*error = error_response(NULL, PROTO_E_INVALID_REQ,
+		                        "invalid request: a member name contains U+0000", NULL);
+		return NULL;
 	default:
-		return error_response(NULL, PROTO_E_PARSE, "parse error: not valid JSON", NULL);
+		*error = error_response(NULL, PROTO_E_PARSE, "parse error: not valid JSON", NULL);
+		return NULL;
 	}
-	if (!json_object_is_type(msg, json_type_array)) {
-		out = handle_one(d, peer, msg, line, len, -1);
-		json_object_put(msg);
-		return out;
+	if (!msg) { /* the JSON text null */
+		*error =
+		    error_response(NULL, PROTO_E_INVALID_REQ, "request must be an object", NULL);
+		return NULL;
 	}
+	if (!json_object_is_type(msg, json_type_array))
+		return msg;
 	n = json_object_array_length(msg);
 	if (n == 0) {
 		json_object_put(msg);
-		return error_response(NULL, PROTO_E_INVALID_REQ, "empty batch", NULL);
+		*error = error_response(NULL, PROTO_E_INVALID_REQ, "empty batch", NULL);
+		return NULL;
 	}
 	if (n > d->cfg.limits.max_batch) {
 		char m[96];
@@ -183,12 +200,31 @@ rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t l
 		         "batch of %zu requests exceeds MaxBatch=%u; nothing was done", n,
 		         d->cfg.limits.max_batch);
 		json_object_put(msg);
-		return error_response(NULL, PROTO_E_INVALID_REQ, m, NULL);
+		*error = error_response(NULL, PROTO_E_INVALID_REQ, m, NULL);
+		return NULL;
 	}
+	return msg;
+}
+
+struct json_object *
+rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t len)
+{
+	struct json_object *msg, *out, *error;
+	size_t n;
+
+	msg = rpc_parse(d, line, len, &error);
+	if (!msg)
+		return error;
+	if (!json_object_is_type(msg, json_type_array)) {
+		out = rpc_handle_one(d, peer, msg, line, len, -1);
+		json_object_put(msg);
+		return out;
+	}
+	n = json_object_array_length(msg);
 	out = json_object_new_array_ext((int)n);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *r =
-		    handle_one(d, peer, json_object_array_get_idx(msg, i), line, len, (int)i);
+		    rpc_handle_one(d, peer, json_object_array_get_idx(msg, i), line, len, (int)i);
 
 		if (r)
 			json_object_array_add(out, r);

@@ -28,13 +28,24 @@ typedef int (*rpc_method_fn)(struct rpc_call *c, struct json_object *params,
 struct rpc_method {
 	const char *name;
 	rpc_method_fn fn;
+	bool mutates; /* may change the state: journal room is reserved before it runs */
 };
 
 /* The served methods, NULL-terminated (daemon/methods.c). */
 extern const struct rpc_method rpc_methods[];
 
-/* Handles one framed message. Returns the response (object or batch array) to send, or
- * NULL when there is nothing to send (notifications only). */
+/* Parses one framed message: the request object or the batch array to hand, one request at
+ * a time, to rpc_handle_one(). NULL when the message as a whole is refused (not JSON, an
+ * empty or too large batch): *error is then the response to send. */
+struct json_object *rpc_parse(struct pasidd *d, const char *line, size_t len,
+                              struct json_object **error);
+/* Handles one request of a message parsed from line: index is its place in a batch, -1 for
+ * a message that is a single request. Returns the response, or NULL for a notification. */
+struct json_object *rpc_handle_one(struct pasidd *d, const struct peer *peer,
+                                   struct json_object *req, const char *line, size_t len,
+                                   int index);
+/* Both at once: the response (object or batch array) to send, or NULL when there is nothing
+ * to send (notifications only). For callers without a server: tests and fuzzers. */
 struct json_object *rpc_handle(struct pasidd *d, const struct peer *peer, const char *line,
                                size_t len);
 

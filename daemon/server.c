@@ -1,16 +1,31 @@
 /*
- * Each connection owns an input and an output evbuffer. Input is read with recvmsg() so
- * that SCM_RIGHTS descriptors can ride along; complete lines go to rpc_handle(). A
- * connection is served a bounded number of lines per loop turn and stops reading while
- * its peer does not read its answers, so no client can hold up the others.
+ * The control socket's connections. Reading, executing and writing are separate steps:
+ *
+ *  - conn_read_cb reads what the peer sent, with any SCM_RIGHTS descriptors, into c->in,
+ *    but never more than one maximal message beyond what is waiting to be executed.
+ *  - The server pass (server_pass, a zero-timeout timer, so it runs once per loop iteration
+ *    after the I/O callbacks) gives each connection with work a slice: a few requests or
+ *    about a millisecond, whichever ends first, the whole pass a few milliseconds. A batch
+ *    is executed one request at a time across slices and its answer streamed element by
+ *    element. At the end of the pass the state is committed once (group commit).
+ *  - An answer made while changes wait in the journal goes to c->held; it moves to c->out
+ *    only when the state says everything is durable (on_durable). conn_flush writes c->out
+ *    alone. So no byte of an answer leaves before the commit that covers what it reports,
+ *    and a commit cannot be postponed by other events: it ends the pass that made the change.
+ *  - A connection whose unread output exceeds OUT_HIGH_WATER (or MaxPending answers) is not
+ *    executed further until its peer reads: the memory one connection can make the daemon
+ *    hold is bounded by the mark plus one answer.
+ *
+ * Two timers per connection measure what a peer owes: rx_timer a message that stays
+ * incomplete, tx_timer answers that the peer does not read.
  */
 #include "server.h"
-#include "sockfile.h"
 #include "log.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "peer.h"
 #include "rpc.h"
+#include "sockfile.h"
 #include "state.h"
 #include "u32map.h"
 
@@ -21,23 +36,31 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
-#define LINES_PER_TURN 64
-#define OUT_HIGH_WATER (4u << 20) /* stop reading a peer that does not read its answers */
-#define OUT_LOW_WATER  (1u << 20)
+#define OUT_HIGH_WATER (1u << 20) /* stop executing for a peer that does not read */
+#define OUT_LOW_WATER  (256u << 10)
 #define READ_CHUNK     (64 * 1024)
 #define CONN_MAX_FDS   16
+#define SLICE_REQUESTS 32
+#define SLICE_NS       1000000L /* one connection's share of a pass */
+#define PASS_NS        5000000L /* a pass yields to the loop after this */
 
 struct conn {
 	struct server *srv;
-	struct conn *prev, *next;
+	LIST_ENTRY(conn) link;
+	TAILQ_ENTRY(conn) ready_link; /* in srv->ready: has work to execute */
+	LIST_ENTRY(conn) held_link;   /* in srv->held: c->held waits for a commit */
+	bool in_ready, in_held;
 	int fd;
 	struct event *rev, *wev;
-	struct evbuffer *in, *out;
+	struct event *rx_timer, *tx_timer;
+	struct evbuffer *in, *out, *held;
 	struct peer peer;
 	/* Descriptors received with SCM_RIGHTS, with the stream offset of the byte they came
 	 * with: they belong to the message that byte is part of. */
@@ -47,14 +70,20 @@ struct conn {
 	} fds[CONN_MAX_FDS];
 	unsigned nfds;
 	uint64_t received; /* bytes read from the peer so far */
-	uint64_t consumed; /* bytes of it handled as lines */
-	bool eof;          /* the peer will send no more */
-	bool closing;      /* close once the output is written */
-	bool paused;       /* reading stopped until the output drains */
-	bool held;         /* answers wait for the group commit */
-	struct conn *held_next;
-	unsigned queued;    /* answers in out not yet fully written */
-	struct event *idle; /* a started message must be complete by then */
+	uint64_t consumed; /* bytes of it handled as messages */
+	/* A batch being executed: its text (ids are echoed from it), the parsed array, the next
+	 * request, and whether its answer array has been opened on the output. */
+	struct {
+		char *line;
+		size_t len, used;
+		struct json_object *msg;
+		size_t next, n;
+		bool opened;
+	} batch;
+	bool reading;    /* rev is armed */
+	bool eof;        /* the peer will send no more */
+	bool closing;    /* close once the output is written */
+	unsigned queued; /* answers queued since the output was last empty */
 };
 
 struct server {
@@ -62,16 +91,28 @@ struct server {
 	struct evconnlistener *lev;
 	char *path;    /* the socket file we created, NULL when systemd owns it */
 	char *display; /* where we listen, for humans */
-	struct conn *conns;
-	struct conn *held; /* connections whose answers wait for the commit */
+	LIST_HEAD(, conn) conns;
+	TAILQ_HEAD(, conn) ready;
+	LIST_HEAD(, conn) held;
 	unsigned nconns;
 	struct u32map per_uid; /* uid -> connections + 1 (non-NULL) */
+	struct event *pass;    /* executes the ready connections */
 	struct event *resume;  /* re-enables accepting after descriptors ran out */
 	unsigned refused;      /* connections turned away by a limit */
 };
 
-static void conn_flush(struct conn *c);
-static void conn_process(struct conn *c);
+static const struct timeval now_tv = {0, 0};
+
+static bool conn_flush(struct conn *c);
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* Connections of uid, after adding delta. */
 static unsigned
@@ -92,37 +133,133 @@ uid_count(struct server *srv, uid_t uid, int delta)
 }
 
 static void
+batch_end(struct conn *c)
+{
+	json_object_put(c->batch.msg);
+	free(c->batch.line);
+	memset(&c->batch, 0, sizeof(c->batch));
+}
+
+static void
 conn_free(struct conn *c)
 {
 	struct server *srv = c->srv;
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
+	if (c->in_ready)
+		TAILQ_REMOVE(&srv->ready, c, ready_link);
+	if (c->in_held)
+		LIST_REMOVE(c, held_link);
 	srv->nconns--;
 	uid_count(srv, c->peer.uid, -1);
 	if (c->peer.pidfd >= 0)
 		close(c->peer.pidfd);
-	if (c->idle)
-		event_free(c->idle);
-	if (c->held) {
-		struct conn **pp = &srv->held;
-
-		while (*pp != c)
-			pp = &(*pp)->held_next;
-		*pp = c->held_next;
-	}
 	for (unsigned i = 0; i < c->nfds; i++)
 		close(c->fds[i].fd);
+	batch_end(c);
 	event_free(c->rev);
 	event_free(c->wev);
+	event_free(c->rx_timer);
+	event_free(c->tx_timer);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
+	evbuffer_free(c->held);
 	close(c->fd);
 	free(c);
+}
+
+static size_t
+unread(const struct conn *c)
+{
+	return evbuffer_get_length(c->out) + evbuffer_get_length(c->held);
+}
+
+/* Executing more would pile up answers the peer has not read. */
+static bool
+conn_blocked(const struct conn *c)
+{
+	return unread(c) > OUT_HIGH_WATER || c->queued >= c->srv->d->cfg.limits.max_pending;
+}
+
+/* Whether c->in holds a complete message (or, at EOF, a last one without its LF). */
+static bool
+conn_has_line(const struct conn *c)
+{
+	size_t avail = evbuffer_get_length(c->in);
+	struct evbuffer_ptr p;
+
+	if (!avail)
+		return false;
+	p = evbuffer_search(c->in, "\n", 1, NULL);
+	return p.pos >= 0 || c->eof || avail > c->srv->d->cfg.max_message;
+}
+
+static bool
+conn_has_work(const struct conn *c)
+{
+	return !c->closing && !conn_blocked(c) && (c->batch.msg || conn_has_line(c));
+}
+
+static void
+conn_schedule(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->in_ready || !conn_has_work(c))
+		return;
+	TAILQ_INSERT_TAIL(&srv->ready, c, ready_link);
+	c->in_ready = true;
+	if (!evtimer_pending(srv->pass, NULL))
+		evtimer_add(srv->pass, &now_tv);
+}
+
+/* Reads only while the input holds less than one maximal message beyond a complete one, so
+ * a peer that sends faster than its requests are executed is held back by its socket. */
+static void
+conn_update_reading(struct conn *c)
+{
+	bool want = !c->eof && !c->closing &&
+	            evbuffer_get_length(c->in) <= c->srv->d->cfg.max_message + READ_CHUNK;
+
+	if (want == c->reading)
+		return;
+	if (want)
+		event_add(c->rev, NULL);
+	else
+		event_del(c->rev);
+	c->reading = want;
+}
+
+/* rx_timer runs while the first message in c->in is incomplete: it must be complete within
+ * the idle timeout of when it started to arrive. */
+static void
+conn_update_rx_timer(struct conn *c)
+{
+	bool incomplete = !c->closing && evbuffer_get_length(c->in) > 0 && !conn_has_line(c);
+
+	if (!incomplete) {
+		evtimer_del(c->rx_timer);
+	} else if (!evtimer_pending(c->rx_timer, NULL)) {
+		struct timeval tv = {.tv_sec = c->srv->d->cfg.limits.idle_timeout_s};
+
+		evtimer_add(c->rx_timer, &tv);
+	}
+}
+
+/* An answer, or a piece of a streamed batch answer: held while changes it may report are not
+ * durable, and behind anything already held. */
+static void
+conn_queue(struct conn *c, const void *data, size_t len)
+{
+	if (state_dirty(c->srv->d) || evbuffer_get_length(c->held)) {
+		evbuffer_add(c->held, data, len);
+		if (!c->in_held) {
+			LIST_INSERT_HEAD(&c->srv->held, c, held_link);
+			c->in_held = true;
+		}
+	} else {
+		evbuffer_add(c->out, data, len);
+	}
 }
 
 static void
@@ -131,32 +268,33 @@ conn_send(struct conn *c, struct json_object *msg)
 	size_t len;
 	const char *s = proto_serialize(msg, &len);
 
-	evbuffer_add(c->out, s, len);
-	evbuffer_add(c->out, "\n", 1);
+	conn_queue(c, s, len);
+	conn_queue(c, "\n", 1);
 	json_object_put(msg);
 	c->queued++;
 }
 
-static bool
-blank(const char *s, size_t n)
+/* One element of a batch answer: "[" before the first, "," between, "]\n" after the last. */
+static void
+conn_send_element(struct conn *c, struct json_object *msg)
 {
-	for (size_t i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-			return false;
-	return true;
+	size_t len;
+	const char *s = proto_serialize(msg, &len);
+
+	conn_queue(c, c->batch.opened ? "," : "[", 1);
+	conn_queue(c, s, len);
+	json_object_put(msg);
+	c->batch.opened = true;
+	c->queued++;
 }
 
-/* Handles one line of `used` bytes (its LF included). Descriptors that came with it and
- * that no method took are closed, so they can never be mistaken for a later message's. */
+/* The message ending at stream offset `consumed` is handled: descriptors that came with it
+ * and that no method took are closed, so they can never be mistaken for a later one's. */
 static void
-conn_line(struct conn *c, const char *line, size_t len, size_t used)
+conn_message_done(struct conn *c, size_t used)
 {
-	struct json_object *resp =
-	    blank(line, len) ? NULL : rpc_handle(c->srv->d, &c->peer, line, len);
 	unsigned keep = 0;
 
-	if (resp)
-		conn_send(c, resp);
 	c->consumed += used;
 	for (unsigned i = 0; i < c->nfds; i++) {
 		if (c->fds[i].at < c->consumed)
@@ -177,77 +315,149 @@ conn_too_long(struct conn *c)
 	conn_send(c, proto_error_new(NULL, PROTO_E_INVALID_REQ, msg, NULL));
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	c->closing = true;
-	event_del(c->rev);
+	conn_update_reading(c);
+}
+
+static bool
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+/* Executes the next request of the batch in progress. */
+static void
+conn_batch_step(struct conn *c)
+{
+	struct json_object *resp = rpc_handle_one(
+	    c->srv->d, &c->peer, json_object_array_get_idx(c->batch.msg, c->batch.next),
+	    c->batch.line, c->batch.len, (int)c->batch.next);
+
+	c->batch.next++;
+	if (resp)
+		conn_send_element(c, resp);
+	if (c->batch.next < c->batch.n)
+		return;
+	if (c->batch.opened)
+		conn_queue(c, "]\n", 2);
+	conn_message_done(c, c->batch.used);
+	batch_end(c);
+}
+
+/* Takes the next message out of c->in and handles it, or starts its batch. False when there
+ * is none complete. */
+static bool
+conn_next_message(struct conn *c)
+{
+	size_t max = c->srv->d->cfg.max_message, avail = evbuffer_get_length(c->in), len, used;
+	struct evbuffer_ptr p = evbuffer_search(c->in, "\n", 1, NULL);
+	struct json_object *msg, *error;
+	const char *line;
+
+	if (p.pos < 0) {
+		if (avail > max) {
+			conn_too_long(c);
+			return false;
+		}
+		if (!c->eof || !avail)
+			return false;
+		/* A last message without its LF still counts. */
+		len = used = avail;
+	} else {
+		if ((size_t)p.pos > max) {
+			conn_too_long(c);
+			return false;
+		}
+		len = (size_t)p.pos;
+		used = len + 1;
+	}
+	line = (const char *)evbuffer_pullup(c->in, (ssize_t)used);
+	if (blank(line, len)) {
+		conn_message_done(c, used);
+	} else if (!(msg = rpc_parse(c->srv->d, line, len, &error))) {
+		conn_send(c, error);
+		conn_message_done(c, used);
+	} else if (!json_object_is_type(msg, json_type_array)) {
+		struct json_object *resp = rpc_handle_one(c->srv->d, &c->peer, msg, line, len, -1);
+
+		json_object_put(msg);
+		if (resp)
+			conn_send(c, resp);
+		conn_message_done(c, used);
+	} else {
+		c->batch.line = malloc(len);
+		if (!c->batch.line) {
+			json_object_put(msg);
+			conn_send(c,
+			          proto_error_new(NULL, PROTO_E_INTERNAL, "out of memory", NULL));
+			conn_message_done(c, used);
+		} else {
+			memcpy(c->batch.line, line, len);
+			c->batch.len = len;
+			c->batch.used = used;
+			c->batch.msg = msg;
+			c->batch.n = json_object_array_length(msg);
+		}
+	}
+	evbuffer_drain(c->in, used);
+	return true;
+}
+
+/* One connection's slice of a pass. */
+static void
+conn_work(struct conn *c, int64_t until)
+{
+	for (unsigned n = 0; n < SLICE_REQUESTS; n++) {
+		if (c->closing || conn_blocked(c) || (n > 0 && mono_ns() >= until))
+			break;
+		if (c->batch.msg)
+			conn_batch_step(c);
+		else if (!conn_next_message(c))
+			break;
+	}
+	conn_update_reading(c);
+	conn_update_rx_timer(c);
 }
 
 static void
-conn_process(struct conn *c)
+server_pass(evutil_socket_t fd, short what, void *arg)
 {
-	size_t max = c->srv->d->cfg.max_message;
-	unsigned n;
+	struct server *srv = arg;
+	int64_t start = mono_ns();
+	unsigned n = 0;
+	struct conn *c;
 
-	for (n = 0; n < LINES_PER_TURN && !c->closing; n++) {
-		size_t eol_len = 0, avail = evbuffer_get_length(c->in);
-		struct evbuffer_ptr p;
-
-		if (evbuffer_get_length(c->out) > OUT_HIGH_WATER ||
-		    c->queued >= c->srv->d->cfg.limits.max_pending) {
-			c->paused = true;
-			event_del(c->rev);
+	/* Each connection queued now gets one slice; those with more work go to the back. */
+	TAILQ_FOREACH(c, &srv->ready, ready_link)
+	n++;
+	while (n-- > 0 && (c = TAILQ_FIRST(&srv->ready))) {
+		TAILQ_REMOVE(&srv->ready, c, ready_link);
+		c->in_ready = false;
+		conn_work(c, mono_ns() + SLICE_NS);
+		if (!conn_flush(c))
+			continue;
+		conn_schedule(c);
+		if (mono_ns() - start >= PASS_NS)
 			break;
-		}
-		p = evbuffer_search_eol(c->in, NULL, &eol_len, EVBUFFER_EOL_LF);
-		if (p.pos < 0) {
-			if (avail > max) {
-				conn_too_long(c);
-			} else if (c->eof && avail > 0) {
-				/* A last message without its LF still counts. */
-				conn_line(c, (const char *)evbuffer_pullup(c->in, -1), avail,
-				          avail);
-				evbuffer_drain(c->in, avail);
-			}
-			break;
-		}
-		if ((size_t)p.pos > max) {
-			conn_too_long(c);
-			break;
-		}
-		conn_line(c, (const char *)evbuffer_pullup(c->in, p.pos + 1), (size_t)p.pos,
-		          (size_t)p.pos + 1);
-		evbuffer_drain(c->in, (size_t)p.pos + 1);
 	}
-	/* A message must be complete within the idle timeout of when it (or the last
-	 * complete one before it) arrived: a peer that trickles a line is dropped. */
-	if (!c->closing && evbuffer_get_length(c->in) == 0) {
-		event_del(c->idle);
-	} else if (!c->closing && (n > 0 || !event_pending(c->idle, EV_TIMEOUT, NULL))) {
-		struct timeval tv = {.tv_sec = c->srv->d->cfg.limits.idle_timeout_s};
-
-		event_add(c->idle, &tv);
-	}
-	/* More complete lines may wait: come back next turn, after the other peers. */
-	if (n == LINES_PER_TURN && !c->paused && !c->closing)
-		event_active(c->rev, EV_READ, 0);
-	/* Nothing leaves before the changes it may reflect are durable (DESIGN.md §5). */
-	if (state_commit_pending(c->srv->d)) {
-		if (!c->held) {
-			c->held = true;
-			c->held_next = c->srv->held;
-			c->srv->held = c;
-		}
-		return;
-	}
-	conn_flush(c);
+	/* One commit for the whole pass; on_durable then releases what it held. */
+	state_commit(srv->d);
+	if (!TAILQ_EMPTY(&srv->ready) && !evtimer_pending(srv->pass, NULL))
+		evtimer_add(srv->pass, &now_tv);
 }
 
-void
-server_release_held(struct server *srv)
+static void
+on_durable(void *arg)
 {
-	while (srv && srv->held) {
-		struct conn *c = srv->held;
+	struct server *srv = arg;
+	struct conn *c;
 
-		srv->held = c->held_next;
-		c->held = false;
+	while ((c = LIST_FIRST(&srv->held))) {
+		LIST_REMOVE(c, held_link);
+		c->in_held = false;
+		evbuffer_add_buffer(c->out, c->held);
 		conn_flush(c);
 	}
 }
@@ -271,6 +481,15 @@ conn_take_fds(struct conn *c, struct msghdr *mh)
 			}
 		}
 	}
+}
+
+/* Whether nothing more will happen on the connection but closing it. */
+static bool
+conn_finished(const struct conn *c)
+{
+	if (unread(c) || c->batch.msg)
+		return false;
+	return c->closing || (c->eof && evbuffer_get_length(c->in) == 0);
 }
 
 static void
@@ -299,15 +518,22 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		c->received += (uint64_t)n;
 	} else if (n == 0) {
 		c->eof = true;
-		event_del(c->rev);
+		if (conn_finished(c)) {
+			conn_free(c);
+			return;
+		}
 	}
-	conn_process(c);
+	conn_update_reading(c);
+	conn_update_rx_timer(c);
+	conn_schedule(c);
 }
 
-/* Writes what it can; frees the connection when it is done with it. */
-static void
+/* Writes what it can of c->out. False when the connection is gone. */
+static bool
 conn_flush(struct conn *c)
 {
+	bool progress = false;
+
 	while (evbuffer_get_length(c->out) > 0) {
 		int n = evbuffer_write(c->out, c->fd);
 
@@ -315,24 +541,31 @@ conn_flush(struct conn *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				break;
 			conn_free(c);
-			return;
+			return false;
 		}
+		progress |= n > 0;
 	}
 	if (evbuffer_get_length(c->out) > 0) {
+		/* The peer owes us reading: the idle timeout runs from its last progress. */
+		if (progress || !evtimer_pending(c->tx_timer, NULL)) {
+			struct timeval tv = {.tv_sec = c->srv->d->cfg.limits.idle_timeout_s};
+
+			evtimer_add(c->tx_timer, &tv);
+		}
 		event_add(c->wev, NULL);
-		return;
+		return true;
 	}
 	event_del(c->wev);
-	c->queued = 0;
-	if (c->closing || (c->eof && evbuffer_get_length(c->in) == 0)) {
+	evtimer_del(c->tx_timer);
+	if (!evbuffer_get_length(c->held))
+		c->queued = 0;
+	if (conn_finished(c)) {
 		conn_free(c);
-		return;
+		return false;
 	}
-	if (c->paused && evbuffer_get_length(c->out) < OUT_LOW_WATER) {
-		c->paused = false;
-		event_add(c->rev, NULL);
-		event_active(c->rev, EV_READ, 0);
-	}
+	if (unread(c) < OUT_LOW_WATER)
+		conn_schedule(c);
+	return true;
 }
 
 static void
@@ -341,13 +574,49 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	conn_flush(arg);
 }
 
+/* Answers owed to the peer and not yet delivered whole: each ends with the one LF of its
+ * line. */
+static unsigned
+undelivered(const struct conn *c)
+{
+	const struct evbuffer *bufs[] = {c->out, c->held};
+	unsigned n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		struct evbuffer_ptr p = evbuffer_search((struct evbuffer *)bufs[i], "\n", 1, NULL);
+
+		while (p.pos >= 0) {
+			n++;
+			if (evbuffer_ptr_set((struct evbuffer *)bufs[i], &p, 1, EVBUFFER_PTR_ADD) <
+			    0)
+				break;
+			p = evbuffer_search((struct evbuffer *)bufs[i], "\n", 1, &p);
+		}
+	}
+	return n + (c->batch.opened ? 1 : 0);
+}
+
 static void
-conn_idle_cb(evutil_socket_t fd, short what, void *arg)
+conn_rx_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	log_debug("closing the connection of pid %d: a message stayed incomplete for %u s",
-	          (int)c->peer.pid, c->srv->d->cfg.limits.idle_timeout_s);
+	log_info("closing the connection of pid %d uid %u: a message stayed incomplete for %u s "
+	         "(%zu bytes of it received); %u answer(s) undelivered",
+	         (int)c->peer.pid, (unsigned)c->peer.uid, c->srv->d->cfg.limits.idle_timeout_s,
+	         evbuffer_get_length(c->in), undelivered(c));
+	conn_free(c);
+}
+
+static void
+conn_tx_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	log_info("closing the connection of pid %d uid %u: it read none of its answers for %u s; "
+	         "%u answer(s) (%zu bytes) dropped",
+	         (int)c->peer.pid, (unsigned)c->peer.uid, c->srv->d->cfg.limits.idle_timeout_s,
+	         undelivered(c), unread(c));
 	conn_free(c);
 }
 
@@ -397,18 +666,20 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	uid_count(srv, p.uid, +1);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
+	c->held = evbuffer_new();
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
 	c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
-	c->idle = evtimer_new(base, conn_idle_cb, c);
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	c->rx_timer = evtimer_new(base, conn_rx_timeout, c);
+	c->tx_timer = evtimer_new(base, conn_tx_timeout, c);
+	LIST_INSERT_HEAD(&srv->conns, c, link);
 	srv->nconns++;
-	if (!c->in || !c->out || !c->rev || !c->wev || !c->idle || event_add(c->rev, NULL) < 0) {
+	if (!c->in || !c->out || !c->held || !c->rev || !c->wev || !c->rx_timer || !c->tx_timer ||
+	    event_add(c->rev, NULL) < 0) {
 		log_err("out of memory for a new connection");
 		conn_free(c);
+		return;
 	}
+	c->reading = true;
 }
 
 static void
@@ -448,11 +719,20 @@ server_open(struct pasidd *d, struct server **out, char *why, size_t len)
 	if (!srv)
 		return -ENOMEM;
 	srv->d = d;
+	LIST_INIT(&srv->conns);
+	TAILQ_INIT(&srv->ready);
+	LIST_INIT(&srv->held);
 	u32map_init(&srv->per_uid);
 	srv->resume = evtimer_new(d->base, resume_accept, srv);
+	srv->pass = evtimer_new(d->base, server_pass, srv);
+	if (!srv->resume || !srv->pass || state_on_durable(d, on_durable, srv) < 0) {
+		snprintf(why, len, "out of memory");
+		server_close(srv);
+		return -ENOMEM;
+	}
 	if (n > 1) {
 		snprintf(why, len, "systemd passed %d sockets; pasidd serves exactly one", n);
-		free(srv);
+		server_close(srv);
 		return -EINVAL;
 	}
 	if (n == 1) {
@@ -461,7 +741,7 @@ server_open(struct pasidd *d, struct server **out, char *why, size_t len)
 			snprintf(why, len,
 			         "the socket passed by systemd is not a listening Unix "
 			         "stream socket");
-			free(srv);
+			server_close(srv);
 			return -EINVAL;
 		}
 		evutil_make_socket_nonblocking(fd);
@@ -470,7 +750,7 @@ server_open(struct pasidd *d, struct server **out, char *why, size_t len)
 	} else {
 		fd = sockfile_create(&d->cfg, &srv->path, why, len);
 		if (fd < 0) {
-			free(srv);
+			server_close(srv);
 			return fd;
 		}
 		srv->display = strdup(srv->path);
@@ -493,12 +773,17 @@ server_close(struct server *srv)
 {
 	if (!srv)
 		return;
-	while (srv->conns)
-		conn_free(srv->conns);
+	/* Answers still held were never covered by a commit: they are dropped with the
+	 * connections, never sent. */
+	while (!LIST_EMPTY(&srv->conns))
+		conn_free(LIST_FIRST(&srv->conns));
+	state_off_durable(srv->d, on_durable, srv);
 	if (srv->lev)
 		evconnlistener_free(srv->lev);
 	if (srv->resume)
 		event_free(srv->resume);
+	if (srv->pass)
+		event_free(srv->pass);
 	u32map_free(&srv->per_uid);
 	if (srv->path)
 		unlink(srv->path);

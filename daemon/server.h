@@ -11,8 +11,6 @@ struct server;
 int server_open(struct pasidd *d, struct server **out, char *why, size_t len);
 void server_close(struct server *srv);
 unsigned server_connections(const struct server *srv);
-/* Sends the answers that waited for the group commit. */
-void server_release_held(struct server *srv);
 /* Where it listens, for the readiness message. */
 const char *server_path(const struct server *srv);
 

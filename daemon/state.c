@@ -6,7 +6,6 @@
 #include "pasidd.h"
 #include "quota.h"
 #include "record.h"
-#include "server.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -15,9 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-/* Loop priorities: connections and owner exits run first; the commit runs after every
- * other event of the turn, so that one fdatasync covers all of their changes. */
-#define PRIO_COMMIT 2
+/* Records appended outside a request (an owner's exit) are committed by this timer, at the
+ * next loop iteration; requests commit at the end of their server pass (state_commit). */
+static const struct timeval commit_soon = {0, 0};
 
 static int
 replay_one(void *ctx, const void *rec, size_t len)
@@ -50,35 +49,89 @@ write_state(void *ctx, struct journal_snapshot *w)
 }
 
 static void
-commit_cb(evutil_socket_t fd, short what, void *arg)
+compact_if_due(struct pasidd *d)
 {
-	struct pasidd *d = arg;
-	int r = journal_commit(d->journal);
+	struct timespec t0, t1;
+	int r;
 
+	if (!journal_should_compact(d->journal))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = journal_compact(d->journal, write_state, d);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r < 0)
+		log_warn("compaction failed: %s; the journal keeps growing", strerror(-r));
+	else
+		log_info("compacted the state in %.1f ms",
+		         (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		             (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+}
+
+int
+state_commit(struct pasidd *d)
+{
+	int r;
+
+	if (d->exit_status)
+		return -EIO; /* a change could not be journaled: nothing after it may be */
+	if (!d->journal || !journal_pending(d->journal))
+		return 0;
+	r = journal_commit(d->journal);
 	if (r < 0) {
-		/* The changes of this turn are applied in memory but not durable, and their
-		 * answers are still held back. Going on would acknowledge them or serve state
-		 * that a restart forgets; stopping loses nothing that was acknowledged. */
-		log_err("cannot make the state durable in %s: %s; exiting so that a restart "
+		/* The changes since the last commit are applied in memory but not durable, and
+		 * every answer that could reflect them is still held back. Going on would
+		 * acknowledge them or serve a state that a restart forgets; stopping loses
+		 * nothing that was acknowledged. main() exits non-zero. */
+		log_err("cannot make the state durable in %s: %s; stopping so that a restart "
 		        "recovers the last committed state",
 		        d->cfg.state_dir, strerror(-r));
-		exit(1);
+		d->exit_status = 1;
+		event_base_loopbreak(d->base);
+		return r;
 	}
-	d->commit_scheduled = false;
-	server_release_held(d->srv);
-	if (journal_should_compact(d->journal)) {
-		struct timespec t0, t1;
+	for (unsigned i = 0; i < d->ndurable; i++)
+		d->durable[i].fn(d->durable[i].ctx);
+	compact_if_due(d);
+	return 0;
+}
 
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		r = journal_compact(d->journal, write_state, d);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (r < 0)
-			log_warn("compaction failed: %s; the journal keeps growing", strerror(-r));
-		else
-			log_info("compacted the state in %.1f ms",
-			         (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-			             (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+bool
+state_dirty(const struct pasidd *d)
+{
+	return d->journal && journal_pending(d->journal) > 0;
+}
+
+int
+state_on_durable(struct pasidd *d, void (*fn)(void *ctx), void *ctx)
+{
+	if (d->ndurable == sizeof(d->durable) / sizeof(d->durable[0]))
+		return -ENOSPC;
+	d->durable[d->ndurable].fn = fn;
+	d->durable[d->ndurable++].ctx = ctx;
+	return 0;
+}
+
+void
+state_off_durable(struct pasidd *d, void (*fn)(void *ctx), void *ctx)
+{
+	for (unsigned i = 0; i < d->ndurable; i++) {
+		if (d->durable[i].fn == fn && d->durable[i].ctx == ctx) {
+			d->durable[i] = d->durable[--d->ndurable];
+			return;
+		}
 	}
+}
+
+int
+state_reserve(struct pasidd *d, size_t bytes)
+{
+	return d->journal ? journal_reserve(d->journal, bytes) : 0;
+}
+
+static void
+commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	state_commit(arg);
 }
 
 static void
@@ -88,14 +141,15 @@ on_record(void *ctx, const void *rec, size_t len)
 	int r = journal_append(d->journal, rec, len);
 
 	if (r < 0) {
-		log_err("cannot journal a change: %s; exiting before it is acknowledged",
+		/* Only a record over JOURNAL_MAX_RECORD or a broken journal gets here; the
+		 * change it describes is applied but will never be durable. */
+		log_err("cannot journal a change: %s; stopping before it is acknowledged",
 		        strerror(-r));
-		exit(1);
+		d->exit_status = 1;
+		event_base_loopbreak(d->base);
 	}
-	if (!d->commit_scheduled) {
-		d->commit_scheduled = true;
-		event_active(d->commit_ev, 0, 0);
-	}
+	if (!evtimer_pending(d->commit_ev, NULL))
+		evtimer_add(d->commit_ev, &commit_soon);
 }
 
 static void
@@ -208,12 +262,8 @@ state_open(struct pasidd *d, char *why, size_t len)
 	unsigned reclaimed;
 	int r;
 
-	if (event_base_priority_init(d->base, PRIO_COMMIT + 1) < 0) {
-		snprintf(why, len, "cannot set event priorities");
-		return -EINVAL;
-	}
-	d->commit_ev = event_new(d->base, -1, 0, commit_cb, d);
-	if (!d->commit_ev || event_priority_set(d->commit_ev, PRIO_COMMIT) < 0) {
+	d->commit_ev = evtimer_new(d->base, commit_cb, d);
+	if (!d->commit_ev) {
 		snprintf(why, len, "out of memory");
 		return -ENOMEM;
 	}
@@ -276,7 +326,6 @@ state_open(struct pasidd *d, char *why, size_t len)
 		         strerror(-r));
 		return r;
 	}
-	d->commit_scheduled = false;
 	return 0;
 }
 
@@ -284,8 +333,9 @@ void
 state_close(struct pasidd *d)
 {
 	if (d->journal) {
-		/* Only a journal that was replayed and hooked up has anything to commit. */
-		int r = d->ns.hooks.record ? journal_commit(d->journal) : 0;
+		/* Only a journal that was replayed and hooked up has anything to commit, and
+		 * nothing may be committed after a failed commit: its changes were refused. */
+		int r = d->ns.hooks.record && !d->exit_status ? journal_commit(d->journal) : 0;
 
 		if (r < 0)
 			log_err("final commit failed: %s", strerror(-r));
@@ -300,12 +350,6 @@ state_close(struct pasidd *d)
 	d->ns.hooks.uncharge = NULL;
 	quota_free(d->quota);
 	d->quota = NULL;
-}
-
-bool
-state_commit_pending(const struct pasidd *d)
-{
-	return d->commit_scheduled;
 }
 
 struct json_object *

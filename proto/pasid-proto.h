@@ -9,6 +9,11 @@
 
 #define PROTO_DEFAULT_MAX_LINE (64 * 1024)
 #define PROTO_MAX_COUNT        4096
+/* Paged listings: pasid.list and vm.show mappings, vm.list VMs (default and maximum limit). */
+#define PROTO_PAGE_DEFAULT    1024
+#define PROTO_PAGE_MAX        4096
+#define PROTO_VM_PAGE_DEFAULT 256
+#define PROTO_VM_PAGE_MAX     1024
 
 /* JSON-RPC 2.0 standard errors. */
 #define PROTO_E_PARSE          (-32700)
@@ -31,7 +36,7 @@
 const char *proto_error_reason(int code);
 
 /* Parses one framed message strictly (RFC 8259, valid UTF-8, nothing but white space after
-  * the value). Returns 0 and a new reference in *out, -EBADMSG, -ENOTUNIQ when an object
+ * the value). Returns 0 and a new reference in *out, -EBADMSG, -ENOTUNIQ when an object
  * repeats a member name, or -EILSEQ when a member name contains U+0000 (which json-c, and
  * every C consumer, would cut short). */
 int proto_parse(const char *buf, size_t len, struct json_object **out);

@@ -46,7 +46,8 @@ spawn(struct it_daemon *d, va_list ap)
 	/* PASIDD_WRAPPER="valgrind --log-file=..." runs the daemon under a tool. */
 	if (getenv("PASIDD_WRAPPER") && *getenv("PASIDD_WRAPPER")) {
 		wrap = strdup(getenv("PASIDD_WRAPPER"));
-		for (char *tok = strtok(wrap, " "); tok && n < MAX_ARGS - 16; tok = strtok(NULL, " "))
+		for (char *tok = strtok(wrap, " "); tok && n < MAX_ARGS - 16;
+		     tok = strtok(NULL, " "))
 			argv[n++] = tok;
 	}
 	argv[n++] = (char *)daemon_path();
@@ -585,15 +586,15 @@ it_result_mismatch(struct json_object *resp)
 const char *
 it_snapshot(int fd)
 {
-	struct json_object *vms = it_call(fd, "vm.list", NULL);
-	struct json_object *maps = it_call(fd, "pasid.list", NULL);
+	struct json_object *vms = it_list_all(fd, "vm.list", "vms", NULL);
+	struct json_object *maps = it_list_all(fd, "pasid.list", "mappings", NULL);
 	struct json_object *st = it_call(fd, "daemon.status", NULL);
 	struct json_object *snap = json_object_new_object();
 	static const char *const counters[] = {"used", "free", "vms", "ranges"};
 	const char *s;
 
-	json_object_object_add(snap, "vm.list", json_object_get(it_result(vms)));
-	json_object_object_add(snap, "pasid.list", json_object_get(it_result(maps)));
+	json_object_object_add(snap, "vm.list", json_object_get(vms));
+	json_object_object_add(snap, "pasid.list", json_object_get(maps));
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		json_object_object_add(snap, counters[i],
 		                       json_object_get(it_get(it_result(st), counters[i])));
@@ -730,4 +731,153 @@ it_runv(char **out, unsigned timeout_s, char *const *args)
 	if (out)
 		*out = strdup(buf);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void
+it_reader_init(struct it_reader *r, int fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+}
+
+char *
+it_reader_line(struct it_reader *r, int timeout_ms)
+{
+	for (;;) {
+		char *nl =
+		    r->len > r->start ? memchr(r->buf + r->start, '\n', r->len - r->start) : NULL;
+		struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+		ssize_t n;
+
+		if (nl) {
+			size_t llen = (size_t)(nl - (r->buf + r->start));
+			char *line = strndup(r->buf + r->start, llen);
+
+			r->start += llen + 1;
+			return line;
+		}
+		if (r->eof)
+			return NULL;
+		if (r->start > 0) {
+			memmove(r->buf, r->buf + r->start, r->len - r->start);
+			r->len -= r->start;
+			r->start = 0;
+		}
+		if (r->cap - r->len < 65536) {
+			r->cap = r->cap ? r->cap * 2 : 1 << 17;
+			r->buf = realloc(r->buf, r->cap);
+		}
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return NULL;
+		n = recv(r->fd, r->buf + r->len, r->cap - r->len, 0);
+		if (n <= 0) {
+			r->eof = true;
+			return NULL;
+		}
+		r->len += (size_t)n;
+	}
+}
+
+void
+it_reader_free(struct it_reader *r)
+{
+	free(r->buf);
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
+long
+it_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+bool
+it_wrapped(void)
+{
+	const char *w = getenv("PASIDD_WRAPPER");
+
+	return w && *w;
+}
+
+int
+it_vm_table(int fd, const char *vm, long *table, size_t n)
+{
+	char *after = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		table[i] = -1;
+	for (;;) {
+		struct json_object *r, *maps, *next;
+
+		if (after)
+			r = it_callf(fd, "pasid.list", "{\"vm\":\"%s\",\"after\":\"%s\"}", vm,
+			             after);
+		else
+			r = it_callf(fd, "pasid.list", "{\"vm\":\"%s\"}", vm);
+		free(after);
+		after = NULL;
+		maps = it_get(r, "result.mappings");
+		if (!maps || !json_object_is_type(maps, json_type_array)) {
+			json_object_put(r);
+			return -1;
+		}
+		for (size_t i = 0; i < json_object_array_length(maps); i++) {
+			struct json_object *m = json_object_array_get_idx(maps, i);
+			int64_t g = it_int(m, "gpasid");
+
+			if (g >= 0 && (size_t)g < n)
+				table[g] = (long)it_int(m, "hpasid");
+		}
+		next = it_get(r, "result.next");
+		if (next)
+			after = strdup(json_object_get_string(next));
+		json_object_put(r);
+		if (!after)
+			return rc;
+	}
+}
+
+struct json_object *
+it_list_all(int fd, const char *method, const char *member, const char *params_json)
+{
+	struct json_object *all = json_object_new_array();
+	struct json_object *params =
+	    params_json ? json_tokener_parse(params_json) : json_object_new_object();
+
+	for (;;) {
+		struct json_object *r = it_call(fd, method, json_object_to_json_string(params));
+		struct json_object *res = it_get(r, "result");
+		struct json_object *page = it_get(res, member), *next = it_get(res, "next");
+
+		if (!page || !json_object_is_type(page, json_type_array)) {
+			json_object_put(r);
+			json_object_put(params);
+			json_object_put(all);
+			return NULL;
+		}
+		for (size_t i = 0; i < json_object_array_length(page); i++)
+			json_object_array_add(all,
+			                      json_object_get(json_object_array_get_idx(page, i)));
+		if (next)
+			json_object_object_add(params, "after", json_object_get(next));
+		json_object_put(r);
+		if (!next)
+			break;
+	}
+	json_object_put(params);
+	return all;
 }

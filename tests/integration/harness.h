@@ -103,6 +103,35 @@ const char *it_json_mismatch(struct json_object *obj, const char *fmt, ...)
  * line wrongly accepted cannot leave a daemon running. */
 int it_runv(char **out, unsigned timeout_s, char *const *args);
 
+/* A buffered reader of answer lines, for peers that pipeline and read answers in bulk
+ * (it_recvline reads a byte at a time). */
+struct it_reader {
+	int fd;
+	char *buf;
+	size_t len, cap, start;
+	bool eof;
+};
+void it_reader_init(struct it_reader *r, int fd);
+/* The next line (malloc'd, without LF), or NULL on EOF/error/timeout (r->eof tells EOF). */
+char *it_reader_line(struct it_reader *r, int timeout_ms);
+void it_reader_free(struct it_reader *r);
+
+/* Every entry of a paged listing (pasid.list, vm.list, vm.show: `member` is "mappings" or
+ * "vms"), walking its pages with `after`; params_json (may be NULL) is the first page's
+ * params. A new array, or NULL when a page is refused or malformed. */
+struct json_object *it_list_all(int fd, const char *method, const char *member,
+                                const char *params_json);
+
+/* A VM's table read through every page of pasid.list: table[g] = hPASID of gPASID g < n,
+ * -1 where there is none. 0, or -1 when a page is refused or malformed. */
+int it_vm_table(int fd, const char *vm, long *table, size_t n);
+
+/* Resident set size of a process in KiB, from /proc/<pid>/status; -1 if unknown. */
+long it_rss_kib(pid_t pid);
+/* Whether the daemon runs under a tool (PASIDD_WRAPPER: valgrind), which slows it and
+ * inflates its memory. */
+bool it_wrapped(void);
+
 /* Assertions for Check test bodies (they need <check.h> where they are used). */
 
 /* resp must be an error response with this code, data.param (NULL: not checked, "": must be

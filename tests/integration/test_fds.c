@@ -66,7 +66,7 @@ START_TEST(unclaimed_fds_are_closed)
 		close(p[1]);
 		r = it_recvline(sock, 5000);
 		ck_assert_ptr_nonnull(r);
-		ck_assert_str_eq(r, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[]}");
+		ck_assert_str_eq(r, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"vms\":[]}}");
 		free(r);
 		/* The daemon held the only other copy: it is gone now. */
 		ck_assert_int_eq(pipe_closed(p[0]), 1);

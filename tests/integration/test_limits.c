@@ -218,7 +218,7 @@ START_TEST(per_uid_vm_limit)
 	ck_assert_int_eq(read(ready[0], &c, 1), 1);
 	fd = it_connect(&d);
 	r = it_keep(it_call(fd, "vm.list", NULL));
-	ck_assert_int_eq(json_object_array_length(it_result(r)), 2);
+	ck_assert_int_eq(json_object_array_length(it_get(it_result(r), "vms")), 2);
 	/* uid 0 is not limited. */
 	for (int i = 0; i < 4; i++) {
 		char p2[64];

@@ -454,7 +454,7 @@ START_TEST(vm_register_invalid_names)
 		ck_assert_str_eq(it_str(reg(good[i]), "vm"), good[i]);
 	ck_assert_str_eq(it_str(reg(name64), "vm"), name64);
 	{
-		struct json_object *l = OK(CALL0("vm.list"));
+		struct json_object *l = it_get(OK(CALL0("vm.list")), "vms");
 
 		/* Sorted by name (byte order). */
 		ck_assert_uint_eq(json_object_array_length(l), 5);
@@ -481,7 +481,7 @@ START_TEST(vm_unregister)
 	        "{\"vm\":\"u1\",\"type\":\"local\",\"device\":\"" X "\",\"count\":2}"));
 	JSON_EQ(OK(CALL("vm.unregister", "{\"vm\":\"u1\"}")), "{\"vm\":\"u1\",\"freed\":5}");
 	ERR(CALL("vm.show", "{\"vm\":\"u1\"}"), 1003, "vm");
-	JSON_EQ(OK(CALL0("pasid.list")), "[]");
+	JSON_EQ(OK(CALL0("pasid.list")), "{\"mappings\":[]}");
 	JSON_EQ(it_get(status(), "used"), "{\"local\":0,\"shared\":0}");
 	JSON_EQ(it_get(status(), "vms"), "0");
 	before = it_snapshot(fd);
@@ -516,7 +516,7 @@ START_TEST(vm_list_show)
 	    OK(CALL("pasid.alloc", "{\"vm\":\"b-vm\",\"type\":\"local\",\"device\":\"" X "\"}")),
 	    "{\"gpasid\":2,\"hpasid\":2,\"type\":\"local\",\"device\":\"" X "\"}");
 
-	l = OK(CALL0("vm.list"));
+	l = it_get(OK(CALL0("vm.list")), "vms");
 	ck_assert_uint_eq(json_object_array_length(l), 2);
 	e = json_object_array_get_idx(l, 0);
 	JSON_EQ(
@@ -553,7 +553,7 @@ START_TEST(vm_list_show)
 	        "{\"gpasid\":7,\"hpasid\":4096,\"type\":\"shared\"}]");
 	JSON_EQ(it_get(OK(CALL("vm.show", "{\"vm\":\"a-vm\"}")), "mappings"), "[]");
 
-	JSON_EQ(OK(CALL("vm.list", "{}")), "%s", json_object_to_json_string(l));
+	JSON_EQ(it_get(OK(CALL("vm.list", "{}")), "vms"), "%s", json_object_to_json_string(l));
 	ERR(CALL("vm.list", "{\"x\":1}"), -32602, "x");
 	ERR(CALL("vm.show", "{\"vm\":\"c-vm\"}"), 1003, "vm");
 	ERR(CALL("vm.show", "{\"vm\":\"\"}"), -32602, "vm");
@@ -1197,28 +1197,28 @@ START_TEST(pasid_list_filters)
 	OK(CALL("pasid.alloc",
 	        "{\"vm\":\"a\",\"type\":\"local\",\"device\":\"" Y "\",\"gpasid\":5}"));
 	JSON_EQ(OK(CALL0("pasid.list")),
-	        "[{\"vm\":\"a\",\"gpasid\":1,\"hpasid\":4099,\"type\":\"shared\"},"
+	        "{\"mappings\":[{\"vm\":\"a\",\"gpasid\":1,\"hpasid\":4099,\"type\":\"shared\"},"
 	        "{\"vm\":\"a\",\"gpasid\":5,\"hpasid\":5,\"type\":\"local\",\"device\":\"" Y "\"},"
 	        "{\"vm\":\"a\",\"gpasid\":9,\"hpasid\":4098,\"type\":\"shared\"},"
 	        "{\"vm\":\"b\",\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\"},"
 	        "{\"vm\":\"b\",\"gpasid\":2,\"hpasid\":4097,\"type\":\"shared\"},"
 	        "{\"vm\":\"b\",\"gpasid\":3,\"hpasid\":3,\"type\":\"local\",\"device\":\"" X
-	        "\"}]");
+	        "\"}]}");
 	JSON_EQ(OK(CALL("pasid.list", "{}")), "%s",
 	        json_object_to_json_string(OK(CALL0("pasid.list"))));
 	JSON_EQ(OK(CALL("pasid.list", "{\"vm\":\"b\"}")),
-	        "[{\"vm\":\"b\",\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\"},"
+	        "{\"mappings\":[{\"vm\":\"b\",\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\"},"
 	        "{\"vm\":\"b\",\"gpasid\":2,\"hpasid\":4097,\"type\":\"shared\"},"
 	        "{\"vm\":\"b\",\"gpasid\":3,\"hpasid\":3,\"type\":\"local\",\"device\":\"" X
-	        "\"}]");
+	        "\"}]}");
 	JSON_EQ(OK(CALL("pasid.list", "{\"type\":\"local\"}")),
-	        "[{\"vm\":\"a\",\"gpasid\":5,\"hpasid\":5,\"type\":\"local\",\"device\":\"" Y "\"},"
+	        "{\"mappings\":[{\"vm\":\"a\",\"gpasid\":5,\"hpasid\":5,\"type\":\"local\",\"device\":\"" Y "\"},"
 	        "{\"vm\":\"b\",\"gpasid\":3,\"hpasid\":3,\"type\":\"local\",\"device\":\"" X
-	        "\"}]");
+	        "\"}]}");
 	JSON_EQ(OK(CALL("pasid.list", "{\"vm\":\"a\",\"type\":\"shared\"}")),
-	        "[{\"vm\":\"a\",\"gpasid\":1,\"hpasid\":4099,\"type\":\"shared\"},"
-	        "{\"vm\":\"a\",\"gpasid\":9,\"hpasid\":4098,\"type\":\"shared\"}]");
-	JSON_EQ(OK(CALL("pasid.list", "{\"vm\":\"e\"}")), "[]");
+	        "{\"mappings\":[{\"vm\":\"a\",\"gpasid\":1,\"hpasid\":4099,\"type\":\"shared\"},"
+	        "{\"vm\":\"a\",\"gpasid\":9,\"hpasid\":4098,\"type\":\"shared\"}]}");
+	JSON_EQ(OK(CALL("pasid.list", "{\"vm\":\"e\"}")), "{\"mappings\":[]}");
 	ERR(CALL("pasid.list", "{\"vm\":\"c\"}"), 1003, "vm");
 	ERR(CALL("pasid.list", "{\"vm\":\"\"}"), -32602, "vm");
 	ERR(CALL("pasid.list", "{\"type\":\"bogus\"}"), -32602, "type");
@@ -1327,9 +1327,9 @@ START_TEST(unprivileged_peer)
 	ck_assert_msg(!it_result_mismatch(r[0]), "%s", it_result_mismatch(r[0]));
 	ck_assert_int_eq(it_int(r[0], "result.pid"), pid);
 	/* It sees its own VM only. */
-	ck_assert_uint_eq(json_object_array_length(it_get(r[1], "result")), 1);
-	ck_assert_str_eq(it_str(r[1], "result.0.vm"), "nb");
-	JSON_EQ(it_get(r[2], "result"), "[]");
+	ck_assert_uint_eq(json_object_array_length(it_get(r[1], "result.vms")), 1);
+	ck_assert_str_eq(it_str(r[1], "result.vms.0.vm"), "nb");
+	JSON_EQ(it_get(r[2], "result"), "{\"mappings\":[]}");
 	ck_assert_msg(!it_error_mismatch(r[3], 1005, NULL), "%s",
 	              it_error_mismatch(r[3], 1005, NULL));
 	ck_assert_msg(!it_error_mismatch(r[4], 1004, "vm"), "%s",

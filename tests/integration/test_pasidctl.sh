@@ -226,9 +226,9 @@ t "pasid list" 0 pasid list
 has "list header" "VM   GPASID  HPASID  TYPE    DEVICE"
 has "list shows local rows" "local   0000:00:01.0"
 t "pasid list --json" 0 --json pasid list
-json "list JSON sorted" 'len(d) == 6 and [(m["vm"], m["gpasid"]) for m in d] == sorted((m["vm"], m["gpasid"]) for m in d)'
+json "list JSON sorted" 'list(d) == ["mappings"] and len(d["mappings"]) == 6 and [(m["vm"], m["gpasid"]) for m in d["mappings"]] == sorted((m["vm"], m["gpasid"]) for m in d["mappings"])'
 t "pasid list --vm --type" 0 --json pasid list --vm vm1 --type local
-json "list filtered" 'len(d) == 3 and {m["type"] for m in d} == {"local"} and {m["vm"] for m in d} == {"vm1"}'
+json "list filtered" 'len(d["mappings"]) == 3 and {m["type"] for m in d["mappings"]} == {"local"} and {m["vm"] for m in d["mappings"]} == {"vm1"}'
 t "pasid list unknown VM" 13 pasid list --vm nosuch
 
 echo "# vm list and show"
@@ -237,7 +237,7 @@ has "vm list header" "VM   UUID"
 has "vm list shows the identity VM" "identity"
 has "vm list shows the shared device" "0000:6a:01.0(shared)"
 t "vm list --json" 0 --json vm list
-json "vm list JSON" '[v["vm"] for v in d] == ["vm1", "vm2"] and d[0]["pasids"] == 5 and d[1]["devices"] == [{"device": "0000:6a:01.0", "shared": True}]'
+json "vm list JSON" '[v["vm"] for v in d["vms"]] == ["vm1", "vm2"] and d["vms"][0]["pasids"] == 5 and d["vms"][1]["devices"] == [{"device": "0000:6a:01.0", "shared": True}]'
 t "vm show" 0 vm show vm1
 has "show lists devices" "0000:00:01.0 (exclusive)"
 has "show lists mappings" "GPASID  HPASID  TYPE"
@@ -295,7 +295,7 @@ echo "# call"
 t "call" 0 call daemon.status
 json "call prints the result" 'd["backend"]["name"] == "sim"'
 t "call with params" 0 call pasid.list '{"vm":"vm1"}'
-json "call with params result" 'len(d) == 1 and d[0]["hpasid"] == 4096'
+json "call with params result" 'len(d["mappings"]) == 1 and d["mappings"][0]["hpasid"] == 4096'
 t "call rpc.discover" 0 call rpc.discover
 json "rpc.discover is OpenRPC" 'd["openrpc"].startswith("1.") and any(m["name"] == "pasid.alloc" for m in d["methods"])'
 t "call unknown method" 4 call no.such.method
@@ -342,7 +342,7 @@ t "vm unregister --json" 0 --json vm unregister vm1
 json "unregister JSON" 'd == {"vm": "vm1", "freed": 1}'
 t "unregister again" 13 vm unregister vm1
 t "vm list empty" 0 --json vm list
-json "no VMs left" 'd == []'
+json "no VMs left" 'd == {"vms": []}'
 
 echo "# owner exit"
 sleep 1000 &

@@ -63,7 +63,7 @@ if command -v systemd-socket-activate >/dev/null; then
 	pids+=($!)
 	for _ in $(seq 100); do [ -S "$tmp/act.sock" ] && break; sleep 0.05; done
 	r=$(call "$tmp/act.sock" '{"jsonrpc":"2.0","id":7,"method":"vm.list"}')
-	[ "$r" = '{"jsonrpc":"2.0","id":7,"result":[]}' ] && ok "serves the activated socket" ||
+	[ "$r" = '{"jsonrpc":"2.0","id":7,"result":{"vms":[]}}' ] && ok "serves the activated socket" ||
 		bad "activated socket: $r ($(cat "$tmp/d2.log"))"
 	[ ! -e "$tmp/unused.sock" ] && ok "creates no socket of its own when activated" ||
 		bad "created $tmp/unused.sock"

@@ -597,17 +597,25 @@ static const struct step typed_steps[] = {
     {"pasid.lookup", "{\"hpasid\":7,\"device\":\"0000:00:01.0\"}",
      "\"result\":{\"vm\":\"vm1\",\"gpasid\":7,\"hpasid\":7,\"type\":\"local\",\"device\":"
      "\"0000:00:01.0\"}"},
+    /* Paged listings are walked to their end with "after". */
     {"pasid.list", "{\"type\":\"local\"}",
-     "\"result\":[{\"vm\":\"vm1\",\"gpasid\":7,\"hpasid\":7,\"type\":\"local\",\"device\":"
-     "\"0000:00:01.0\"}]"},
+     "\"result\":{\"mappings\":[{\"vm\":\"vm1\",\"gpasid\":7,\"hpasid\":7,\"type\":\"local\","
+     "\"device\":\"0000:00:01.0\"}],\"next\":\"vm1/7\"}"},
+    {"pasid.list", "{\"type\":\"local\",\"after\":\"vm1/7\"}",
+     "\"result\":{\"mappings\":[{\"vm\":\"vm1\",\"gpasid\":8,\"hpasid\":8,\"type\":\"local\","
+     "\"device\":\"0000:00:01.0\"}]}"},
     {"vm.list", NULL,
-     "\"result\":[{\"vm\":\"vm1\",\"uuid\":\"6a6b6606-bfb1-4c39-8b91-551857bfd0fd\",\"mode\":"
-     "\"identity\",\"pid\":4242,\"cgroup\":\"\",\"pasids\":3,\"devices\":[{\"device\":\"0000:"
-     "6a:01.0\",\"shared\":true}]}]"},
+     "\"result\":{\"vms\":[{\"vm\":\"vm1\",\"uuid\":\"6a6b6606-bfb1-4c39-8b91-551857bfd0fd\","
+     "\"mode\":\"identity\",\"pid\":4242,\"cgroup\":\"\",\"pasids\":3,\"devices\":[{"
+     "\"device\":\"0000:6a:01.0\",\"shared\":true}]}]}"},
     {"vm.show", "{\"vm\":\"vm1\"}",
      "\"result\":{\"vm\":\"vm1\",\"uuid\":\"6a6b6606-bfb1-4c39-8b91-551857bfd0fd\",\"mode\":"
-     "\"translated\",\"pid\":4242,\"cgroup\":\"/a\",\"pasids\":1,\"devices\":[],\"mappings\":["
-     "{\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\"}]}"},
+     "\"translated\",\"pid\":4242,\"cgroup\":\"/a\",\"pasids\":2,\"devices\":[],\"mappings\":["
+     "{\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\"}],\"next\":\"vm1/1\"}"},
+    {"vm.show", "{\"vm\":\"vm1\",\"after\":\"vm1/1\"}",
+     "\"result\":{\"vm\":\"vm1\",\"uuid\":\"6a6b6606-bfb1-4c39-8b91-551857bfd0fd\",\"mode\":"
+     "\"translated\",\"pid\":4242,\"cgroup\":\"/a\",\"pasids\":2,\"devices\":[],\"mappings\":["
+     "{\"gpasid\":2,\"hpasid\":4097,\"type\":\"shared\"}]}"},
     {"pasid.free", "{\"vm\":\"vm1\",\"gpasid\":1}", "\"result\":{}"},
     {"device.release", "{\"vm\":\"vm1\",\"device\":\"0000:00:01.0\"}", "\"result\":{}"},
     {"pasid.alloc", "{\"vm\":\"vm1\",\"type\":\"shared\"}",
@@ -699,8 +707,9 @@ START_TEST(test_typed_calls)
 	ck_assert_str_eq(m.device, "0000:00:01.0");
 
 	ck_assert_int_eq(pasid_list(f.c, NULL, PASID_TYPE_LOCAL, &maps, &n, &err), 0);
-	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(maps[0].vm, "vm1");
+	ck_assert_uint_eq(maps[1].gpasid, 8);
 	pasid_mappings_free(maps);
 
 	ck_assert_int_eq(pasid_vm_list(f.c, &vms, &n, &err), 0);
@@ -714,8 +723,9 @@ START_TEST(test_typed_calls)
 
 	ck_assert_int_eq(pasid_vm_show(f.c, "vm1", &vm, &err), 0);
 	ck_assert_int_eq(vm->mode, PASID_MODE_TRANSLATED);
-	ck_assert_uint_eq(vm->n_mappings, 1);
+	ck_assert_uint_eq(vm->n_mappings, 2);
 	ck_assert_uint_eq(vm->mappings[0].hpasid, 4096);
+	ck_assert_uint_eq(vm->mappings[1].hpasid, 4097);
 	ck_assert_str_eq(vm->mappings[0].vm, "");
 	pasid_vm_free(vm);
 

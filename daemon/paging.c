@@ -1,0 +1,172 @@
+#include "paging.h"
+#include "params.h"
+#include "pasid-proto.h"
+#include "pasidd.h"
+#include "render.h"
+#include "rpc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Entries a page may look at beyond the ones it returns. */
+#define PAGE_SLACK 4096
+
+/* "VM/G": the VM name cannot contain '/', G is decimal. */
+static int
+cursor_parse(const char *s, struct page *p)
+{
+	const char *slash = strrchr(s, '/');
+	char *end;
+	unsigned long long g;
+	size_t n;
+
+	if (!slash || slash == s)
+		return -EINVAL;
+	n = (size_t)(slash - s);
+	if (n > NS_VM_NAME_MAX)
+		return -EINVAL;
+	memcpy(p->vm, s, n);
+	p->vm[n] = '\0';
+	if (!ns_vm_name_valid(p->vm) || slash[1] < '0' || slash[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	g = strtoull(slash + 1, &end, 10);
+	if (errno || *end || g > UINT32_MAX)
+		return -EINVAL;
+	p->g = (uint32_t)g;
+	return 0;
+}
+
+static void
+cursor_set(struct page *p, const char *vm, uint32_t g)
+{
+	snprintf(p->next, sizeof(p->next), "%s/%" PRIu32, vm, g);
+}
+
+int
+page_params(struct rpc_call *c, struct json_object *params, unsigned def, unsigned max,
+            struct page *p)
+{
+	const char *after;
+	int64_t limit;
+
+	memset(p, 0, sizeof(*p));
+	if (param_int(c, params, "limit", false, 1, max, &limit) < 0 ||
+	    param_str(c, params, "after", false, &after) < 0)
+		return -1;
+	p->limit = limit < 0 ? def : (unsigned)limit;
+	if (after) {
+		if (cursor_parse(after, p) < 0)
+			return rpc_fail(c, PROTO_E_INVALID_PARAMS, "after",
+			                "'after' must be the 'next' of an earlier page of this "
+			                "listing");
+		p->after = true;
+	}
+	return 0;
+}
+
+struct walk {
+	struct rpc_call *c;
+	struct page *p;
+	struct json_object *arr;
+	int type;
+	bool with_vm;
+	unsigned n;      /* entries returned */
+	unsigned budget; /* entries that may still be looked at */
+};
+
+/* Adds vm's matching mappings above `after`. False when the page ended inside the VM (the
+ * cursor is set then). */
+static bool
+walk_vm(struct walk *w, const struct ns_vm *vm, uint32_t after)
+{
+	const struct ns *ns = &w->c->d->ns;
+
+	for (struct ns_mapping *m = ns_vm_next(ns, vm, after); m;
+	     m = ns_vm_next(ns, vm, m->gpasid)) {
+		if (w->n == w->p->limit || w->budget == 0) {
+			cursor_set(w->p, vm->name, after);
+			return false;
+		}
+		w->budget--;
+		after = m->gpasid;
+		if (w->type < 0 || m->type == (enum ns_type)w->type) {
+			json_object_array_add(w->arr, render_mapping(m, w->with_vm));
+			w->n++;
+		}
+	}
+	return true;
+}
+
+struct json_object *
+page_mappings(struct rpc_call *c, const struct ns_vm *only, int type, bool with_vm, struct page *p)
+{
+	const struct ns *ns = &c->d->ns;
+	struct walk w = {.c = c,
+	                 .p = p,
+	                 .arr = json_object_new_array(),
+	                 .type = type,
+	                 .with_vm = with_vm,
+	                 .budget = p->limit + PAGE_SLACK};
+
+	p->next[0] = '\0';
+	if (only) {
+		walk_vm(&w, only, p->after && !strcmp(p->vm, only->name) ? p->g : 0);
+		return w.arr;
+	}
+	for (unsigned i = p->after ? ns_vm_lower_bound(ns, p->vm) : 0; i < ns->nvms; i++) {
+		const struct ns_vm *vm = ns->vms[i];
+		bool same = p->after && !strcmp(vm->name, p->vm);
+
+		if (!peer_may_use(c, vm)) {
+			if (w.budget-- == 0) {
+				/* Past all of it: the next page starts with the VM after. */
+				cursor_set(p, vm->name, UINT32_MAX);
+				break;
+			}
+			continue;
+		}
+		if (!walk_vm(&w, vm, same ? p->g : 0))
+			break;
+	}
+	return w.arr;
+}
+
+struct json_object *
+page_vms(struct rpc_call *c, struct page *p)
+{
+	const struct ns *ns = &c->d->ns;
+	struct json_object *arr = json_object_new_array();
+	unsigned n = 0, budget = p->limit + PAGE_SLACK;
+	const char *last = NULL;
+
+	p->next[0] = '\0';
+	for (unsigned i = p->after ? ns_vm_lower_bound(ns, p->vm) : 0; i < ns->nvms; i++) {
+		const struct ns_vm *vm = ns->vms[i];
+
+		if (p->after && !strcmp(vm->name, p->vm))
+			continue; /* the cursor's own VM was on the page before */
+		if (n == p->limit || budget == 0) {
+			if (last)
+				cursor_set(p, last, 0);
+			break;
+		}
+		budget--;
+		last = vm->name;
+		if (peer_may_use(c, vm)) {
+			json_object_array_add(arr, render_vm(vm));
+			n++;
+		}
+	}
+	return arr;
+}
+
+void
+page_add_next(struct json_object *result, const struct page *p)
+{
+	if (p->next[0])
+		json_object_object_add(result, "next", json_object_new_string(p->next));
+}
