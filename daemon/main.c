@@ -8,6 +8,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -192,6 +193,7 @@ out:
 	if (d.ns.vms || d.ns.shared_used.level[0])
 		ns_destroy(&d.ns);
 	backend_close(d.be);
+	json_object_put(d.openrpc);
 	if (d.base)
 		event_base_free(d.base);
 	config_free(&d.cfg);

@@ -16,6 +16,7 @@ struct server;
 struct journal;
 struct event;
 struct quota;
+struct json_object;
 
 struct pasidd {
 	struct pasidd_config cfg;
@@ -34,9 +35,10 @@ struct pasidd {
 		void *ctx;
 	} durable[4]; /* told after each commit (state_on_durable) */
 	unsigned ndurable;
-	int exit_status;       /* non-zero: stop serving, main() returns it */
-	double replay_ms;      /* start-up replay time */
-	char state_error[256]; /* why the state could not be replayed */
+	int exit_status;             /* non-zero: stop serving, main() returns it */
+	double replay_ms;            /* start-up replay time */
+	struct json_object *openrpc; /* rpc.discover's document, parsed on first use */
+	char state_error[256];       /* why the state could not be replayed */
 };
 
 #endif

@@ -43,8 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OUT_HIGH_WATER (1u << 20) /* stop executing for a peer that does not read */
-#define OUT_LOW_WATER  (256u << 10)
+#define OUT_HIGH_WATER (256u << 10) /* stop executing for a peer that does not read */
+#define OUT_LOW_WATER  (64u << 10)
 #define READ_CHUNK     (64 * 1024)
 #define CONN_MAX_FDS   16
 #define SLICE_REQUESTS 32
