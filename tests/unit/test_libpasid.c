@@ -6,6 +6,7 @@
 #include "ck_main.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -980,6 +981,101 @@ START_TEST(test_connect_path)
 }
 END_TEST
 
+/* pasid_connect() says what the path is when connecting fails: connect(2)'s errno alone
+ * ("Connection refused" for a directory) leaves a user guessing. */
+static void
+assert_connect_says(const char *path, int want_rc, const char *want_text)
+{
+	struct pasid_client *c;
+	struct pasid_error err;
+
+	ck_assert_int_eq(pasid_connect(path, &c, &err), want_rc);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(err.code, want_rc);
+	ck_assert_msg(strstr(err.message, path) && strstr(err.message, want_text),
+	              "message '%s' lacks '%s'", err.message, want_text);
+}
+
+/* In a child, as nobody if we are root: connects to path and returns 0 if the message names
+ * group and says whether this process is in it. */
+static int
+connect_as_nobody(const char *path, const char *group, bool member)
+{
+	struct pasid_client *c;
+	struct pasid_error err;
+	char want[128];
+
+	if (getuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+	                      setresuid(65534, 65534, 65534) < 0))
+		return 10;
+	if (pasid_connect(path, &c, &err) != -EACCES || err.code != -EACCES)
+		return 11;
+	snprintf(want, sizeof(want), "group '%s'", group);
+	if (!strstr(err.message, want) || !strstr(err.message, "permission denied")) {
+		fprintf(stderr, "message: %s\n", err.message);
+		return 12;
+	}
+	if (!strstr(err.message, member ? "(socket mode 000, group"
+	                                : "may connect, and this process is not in it")) {
+		fprintf(stderr, "message: %s\n", err.message);
+		return 13;
+	}
+	return 0;
+}
+
+START_TEST(test_connect_diagnosis)
+{
+	char dir[] = "/tmp/libpasid-test.XXXXXX", path[64], file[64], stale[64], none[64];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct group *gr;
+	int lfd, fd, status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	snprintf(stale, sizeof(stale), "%s/stale.sock", dir);
+	snprintf(none, sizeof(none), "%s/none.sock", dir);
+
+	assert_connect_says(none, -ENOENT, "no such socket; pasidd does not seem to be running");
+	assert_connect_says(dir, -ECONNREFUSED, "it is a directory, not a socket");
+	fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	assert_connect_says(file, -ECONNREFUSED, "it is a regular file, not a socket");
+	/* A socket file nobody listens on: what a killed daemon leaves behind. */
+	memcpy(sa.sun_path, stale, strlen(stale) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	assert_connect_says(stale, -ECONNREFUSED, "the socket is stale, pasidd is not running");
+
+	/* Permission denied names the socket's group. Root is never denied, so the client runs
+	 * as nobody; a non-root caller is denied by mode 0 on a socket of its own group. */
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ck_assert_int_eq(chmod(path, getuid() == 0 ? 0660 : 0), 0);
+	gr = getgrgid(getegid());
+	ck_assert_ptr_nonnull(gr);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(connect_as_nobody(path, gr->gr_name, getuid() != 0));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+
+	close(lfd);
+	unlink(path);
+	unlink(stale);
+	unlink(file);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 libpasid_suite(void)
 {
@@ -1000,6 +1096,7 @@ libpasid_suite(void)
 	tcase_add_test(tc, test_connection_closed);
 	tcase_add_test(tc, test_timeout_then_late_reply);
 	tcase_add_test(tc, test_connect_path);
+	tcase_add_test(tc, test_connect_diagnosis);
 	suite_add_tcase(s, tc);
 	return s;
 }
