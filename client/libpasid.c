@@ -203,6 +203,7 @@ pasid_close(struct pasid_client *c)
 		return;
 	lp_drop_all(c);
 	proto_linebuf_free(&c->in);
+	lp_forget_error(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);
