@@ -402,6 +402,18 @@ else
 	echo "skip - nested cgroup quotas need root and a cgroup2 mount"
 fi
 
+echo "# manual pages"
+if command -v mandoc >/dev/null && [[ -n ${SRC_DIR:-} ]]; then
+	# As man(1) shows them on a terminal, blanks and line breaks squeezed.
+	mandoc -T utf8 "$SRC_DIR/man/pasidd.8" | col -b | tr -s ' \n\t' ' ' >"$tmp/out"
+	has "pasidd(8): -d, then the default" "(-d, default /run/pasidd)"
+	mandoc -T utf8 "$SRC_DIR/man/pasidctl.8" | col -b | tr -s ' \n\t' ' ' >"$tmp/out"
+	has "pasidctl(8): only max is quoted" "(‘max’ for none)"
+else
+	skipped=$((skipped + 1))
+	echo "skip - manual page checks need mandoc and SRC_DIR"
+fi
+
 if ! kill -0 "$daemon" 2>/dev/null; then
 	not_ok "pasidd still running at the end"
 	cat "$tmp/pasidd.log"
