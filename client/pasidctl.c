@@ -22,7 +22,7 @@ static const char main_usage[] =
     "  status                               show the daemon's state\n"
     "  vm list                              list VMs\n"
     "  vm show VM                           show a VM with its devices and PASIDs\n"
-    "  vm register VM [--uuid U] [--mode identity|translated] [--pid PID]\n"
+    "  vm register VM --pid PID [--uuid U] [--mode identity|translated]\n"
     "  vm unregister VM                     free everything VM holds and forget it\n"
     "  device assign VM BDF [--shared]      assign a PCI function to VM\n"
     "  device release VM BDF                take a PCI function back from VM\n"

@@ -10,9 +10,8 @@ static const char vm_usage[] =
     "\n"
     "  list                       list VMs with their owners, PASID counts and devices\n"
     "  show VM                    show one VM with its devices and mappings\n"
-    "  register VM [--uuid UUID] [--mode identity|translated] [--pid PID]\n"
-    "                             create VM (or re-attach to it) owned by this process\n"
-    "                             or by PID (admin only)\n"
+    "  register VM --pid PID [--uuid UUID] [--mode identity|translated]\n"
+    "                             create VM owned by process PID (admin only)\n"
     "  unregister VM              free everything VM holds and forget it\n";
 
 static const char vm_list_usage[] = "Usage: pasidctl vm list\n"
@@ -24,13 +23,16 @@ static const char vm_show_usage[] = "Usage: pasidctl vm show VM\n"
                                     "Shows VM with its owner, devices and PASID mappings.\n";
 
 static const char vm_register_usage[] =
-    "Usage: pasidctl vm register VM [--uuid UUID] [--mode identity|translated] [--pid PID]\n"
+    "Usage: pasidctl vm register VM --pid PID [--uuid UUID] [--mode identity|translated]\n"
     "\n"
-    "Registers VM. Its owner is the process given by --pid (admin only), else pasidctl\n"
-    "itself, whose exit frees the VM at once: use --pid for a VM that must live on.\n"
+    "Registers VM for the process PID, its owner: a VM lives as long as its owner process,\n"
+    "and when that exits the VM goes with all its PASIDs. So --pid is required: pasidctl\n"
+    "itself exits at once. Give the VMM's pid, or --pid $$ for this shell. Admin only; a\n"
+    "VMM registers its own VMs through libpasid(3). `pasidctl call vm.register PARAMS`\n"
+    "sends the request as given, unchecked.\n"
+    "  --pid PID    the owner process\n"
     "  --uuid UUID  the VM's UUID (default: generated)\n"
-    "  --mode MODE  translated (default) or identity (gPASID = hPASID)\n"
-    "  --pid PID    owner process\n";
+    "  --mode MODE  translated (default) or identity (gPASID = hPASID)\n";
 
 static const char vm_unregister_usage[] =
     "Usage: pasidctl vm unregister VM\n"
@@ -223,6 +225,13 @@ vm_register(struct ctl *ctl, int argc, char **argv)
 	rc = ctl_check_args(ctl, vm_register_usage, "VM", argc - optind, argv + optind);
 	if (rc >= 0)
 		return rc;
+	/* Without --pid the owner would be pasidctl, and the VM would go as soon as it was
+	 * made. `pasidctl call vm.register` still does exactly what it is told. */
+	if (pid < 0)
+		return ctl_usage_error(
+		    ctl, vm_register_usage,
+		    "--pid is required: a VM lives as long as its owner process, and pasidctl "
+		    "exits at once; give the VMM's pid with --pid PID (--pid $$ for this shell)");
 	p = vm_params(argv[optind]);
 	if (uuid)
 		json_object_object_add(p, "uuid", json_object_new_string(uuid));

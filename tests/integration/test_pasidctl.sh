@@ -309,6 +309,16 @@ no_err "--json usage error writes nothing to stderr"
 t "--json after the usage error" 2 vm register x --mode fancy --json
 json "late --json usage error object" 'd["code"] == 2000 and d["data"]["command"] == "vm register" and "--mode" in d["message"]'
 
+echo "# vm register needs --pid"
+t "register without --pid" 2 vm register vmx
+err_is "register without --pid says why" \
+	"pasidctl: vm register: --pid is required: a VM lives as long as its owner process, and pasidctl exits at once; give the VMM's pid with --pid PID (--pid \$\$ for this shell)"
+err_has "register without --pid gives the synopsis" \
+	"Usage: pasidctl vm register VM --pid PID [--uuid UUID] [--mode identity|translated]"
+t "register without --pid registers nothing" 13 vm show vmx
+t "register --json without --pid" 2 --json vm register vmx --mode identity
+json "register without --pid JSON" 'd["code"] == 2000 and "--pid is required" in d["message"]'
+
 echo "# device"
 t "device assign" 0 device assign vm1 0000:00:01.0
 has "assign output" "assigned 0000:00:01.0 to vm1 (exclusive)"
@@ -509,6 +519,21 @@ for _ in $(seq 50); do
 done
 if [[ $gone == yes ]]; then ok "VM goes when its owner exits"; else
 	not_ok "VM goes when its owner exits (vm show exit $rc)"
+fi
+# call is the raw way in: it does not ask for a pid, and the VM is pasidctl's, gone with it.
+t "call vm.register without a pid" 0 call vm.register '{"vm":"vmraw"}'
+json "call vm.register registers for pasidctl" "d['vm'] == 'vmraw' and d['pid'] != $owner"
+gone=no
+for _ in $(seq 50); do
+	run vm show vmraw
+	if [[ $rc -eq 13 ]]; then
+		gone=yes
+		break
+	fi
+	sleep 0.1
+done
+if [[ $gone == yes ]]; then ok "a VM of pasidctl's own goes with it"; else
+	not_ok "a VM of pasidctl's own goes with it (vm show exit $rc)"
 fi
 
 echo "# quota with nested cgroups"
