@@ -577,9 +577,15 @@ fi
 echo "# manual pages"
 if command -v mandoc >/dev/null && [[ -n ${SRC_DIR:-} ]]; then
 	# As man(1) shows them on a terminal, blanks and line breaks squeezed.
-	mandoc -T utf8 "$SRC_DIR/man/pasidd.8" | col -b | tr -s ' \n\t' ' ' >"$tmp/out"
+	{
+		mandoc -T utf8 "$SRC_DIR/man/pasidd.8" | col -b | tr -s ' \n\t' ' '
+		echo
+	} >"$tmp/out"
 	has "pasidd(8): -d, then the default" "(-d, default /run/pasidd)"
-	mandoc -T utf8 "$SRC_DIR/man/pasidctl.8" | col -b | tr -s ' \n\t' ' ' >"$tmp/out"
+	{
+		mandoc -T utf8 "$SRC_DIR/man/pasidctl.8" | col -b | tr -s ' \n\t' ' '
+		echo
+	} >"$tmp/out"
 	has "pasidctl(8): only max is quoted" "(‘max’ for none)"
 	has "pasidctl(8): the JSON error codes" "2000 usage"
 else
