@@ -29,7 +29,21 @@ static void
 request_free(struct request *r)
 {
 	json_object_put(r->result);
+	json_object_put(r->error_obj);
 	free(r);
+}
+
+void
+lp_forget_error(struct pasid_client *c)
+{
+	json_object_put(c->last_error);
+	c->last_error = NULL;
+}
+
+struct json_object *
+pasid_error_object(const struct pasid_client *c)
+{
+	return c->last_error;
 }
 
 void
@@ -128,6 +142,7 @@ set_remote_error(struct request *r, struct json_object *e)
 		return;
 	}
 	r->rc = -EREMOTEIO;
+	r->error_obj = json_object_get(e);
 	r->error.code = (int)json_object_get_int64(code);
 	copy_string(r->error.message, sizeof(r->error.message), e, "message");
 	if (json_object_object_get_ex(e, "data", &data) &&
@@ -470,6 +485,9 @@ take(struct pasid_client *c, struct request **link, struct json_object **result,
 		lp_clear_error(err);
 	else
 		lp_copy_error(err, &r->error);
+	lp_forget_error(c);
+	c->last_error = r->error_obj;
+	r->error_obj = NULL;
 	if (result) {
 		*result = r->result;
 		r->result = NULL;
@@ -484,6 +502,7 @@ pasid_response_next(struct pasid_client *c, int64_t *id, struct json_object **re
 {
 	if (result)
 		*result = NULL;
+	lp_forget_error(c);
 	if (!c->ready_head)
 		return lp_fail(err, -EAGAIN, "no response ready");
 	*id = c->ready_head->id;
@@ -496,6 +515,7 @@ pasid_response_take(struct pasid_client *c, int64_t id, struct json_object **res
 {
 	if (result)
 		*result = NULL;
+	lp_forget_error(c);
 	for (struct request **link = &c->ready_head; *link; link = &(*link)->next) {
 		if ((*link)->id == id)
 			return take(c, link, result, err);
@@ -537,6 +557,7 @@ pasid_call_fds(struct pasid_client *c, const char *method, struct json_object *p
 
 	if (result)
 		*result = NULL;
+	lp_forget_error(c);
 	id = pasid_queue(c, method, params, fds, nfds, err);
 	if (id < 0)
 		return (int)id;

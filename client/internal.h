@@ -27,6 +27,7 @@ struct request {
 	int rc;
 	struct json_object *result;
 	struct pasid_error error;
+	struct json_object *error_obj; /* the daemon's error object as it came, or NULL */
 };
 
 struct pasid_client {
@@ -40,6 +41,8 @@ struct pasid_client {
 	struct request *ready_head, **ready_tail; /* response here, not yet taken */
 	size_t outstanding;
 	struct proto_linebuf in;
+	/* The daemon's error object of the last response taken, for pasid_error_object(). */
+	struct json_object *last_error;
 };
 
 /* Fills err (if not NULL) with a local failure: code = rc (a -errno) and a message. */
@@ -47,6 +50,9 @@ int lp_fail(struct pasid_error *err, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void lp_clear_error(struct pasid_error *err);
 void lp_copy_error(struct pasid_error *dst, const struct pasid_error *src);
+
+/* Forgets the last daemon error: a call that fails locally must not show an older one. */
+void lp_forget_error(struct pasid_client *c);
 
 /* Releases the queued output and request lists of a closing handle. */
 void lp_drop_all(struct pasid_client *c);

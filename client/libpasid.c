@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -83,6 +85,91 @@ pasid_connect_fd(int fd, struct pasid_client **out, struct pasid_error *err)
 	return 0;
 }
 
+static const char *
+file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return "a directory";
+	case S_IFREG:
+		return "a regular file";
+	case S_IFLNK:
+		return "a symbolic link";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+	case S_IFBLK:
+		return "a device node";
+	default:
+		return "something else";
+	}
+}
+
+static bool
+in_group(gid_t gid)
+{
+	gid_t groups[256];
+	int n;
+
+	if (getegid() == gid)
+		return true;
+	n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+	for (int i = 0; i < n; i++) {
+		if (groups[i] == gid)
+			return true;
+	}
+	return false;
+}
+
+/* connect(2)'s errno alone misleads a new user: a directory or a stale socket both say
+ * "Connection refused", and "Permission denied" does not say whose permission. So say what
+ * the path is and what that means; err->code stays connect's -errno. */
+static int
+connect_failed(struct pasid_error *err, const char *path, int rc)
+{
+	struct stat st;
+	char group[64];
+	struct group gr, *g = NULL;
+	char buf[1024];
+
+	if (stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return lp_fail(err, rc, "cannot connect to %s: it is %s, not a socket", path,
+		               file_kind(st.st_mode));
+	switch (-rc) {
+	case ENOENT:
+		return lp_fail(err, rc,
+		               "cannot connect to %s: no such socket; pasidd does not seem to be "
+		               "running, or it listens on another socket",
+		               path);
+	case ECONNREFUSED:
+		return lp_fail(err, rc,
+		               "cannot connect to %s: connection refused; the socket is stale, "
+		               "pasidd is not running",
+		               path);
+	case EACCES:
+		break;
+	default:
+		return lp_fail(err, rc, "cannot connect to %s: %s", path, strerror(-rc));
+	}
+	if (stat(path, &st) < 0)
+		return lp_fail(err, rc,
+		               "cannot connect to %s: permission denied on a directory on its path",
+		               path);
+	if (getgrgid_r(st.st_gid, &gr, buf, sizeof(buf), &g) == 0 && g)
+		snprintf(group, sizeof(group), "'%s'", g->gr_name);
+	else
+		snprintf(group, sizeof(group), "%u", (unsigned)st.st_gid);
+	if (in_group(st.st_gid))
+		return lp_fail(err, rc,
+		               "cannot connect to %s: permission denied (socket mode %03o, group "
+		               "%s)",
+		               path, (unsigned)(st.st_mode & 07777), group);
+	return lp_fail(err, rc,
+	               "cannot connect to %s: permission denied; only root and members of the "
+	               "socket's group %s may connect, and this process is not in it",
+	               path, group);
+}
+
 int
 pasid_connect(const char *path, struct pasid_client **out, struct pasid_error *err)
 {
@@ -104,7 +191,7 @@ pasid_connect(const char *path, struct pasid_client **out, struct pasid_error *e
 	if (rc < 0) {
 		rc = -errno;
 		close(fd);
-		return lp_fail(err, rc, "cannot connect to %s: %s", path, strerror(-rc));
+		return connect_failed(err, path, rc);
 	}
 	return pasid_connect_fd(fd, out, err);
 }
@@ -116,6 +203,7 @@ pasid_close(struct pasid_client *c)
 		return;
 	lp_drop_all(c);
 	proto_linebuf_free(&c->in);
+	lp_forget_error(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);

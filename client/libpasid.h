@@ -194,6 +194,13 @@ size_t pasid_outstanding(const struct pasid_client *c);
 
 /* The data.reason string of an application error code ("not_found" for 1003), or NULL. */
 const char *pasid_error_reason(int code);
+/* The daemon's JSON-RPC error object ({code, message, data?}) exactly as it came, for the error
+ * that the last call on c to take a response returned (pasid_call(), pasid_call_fds(), a typed
+ * call, pasid_response_next(), pasid_response_take()); NULL if that call did not fail with
+ * -EREMOTEIO. Its "data" holds what struct pasid_error has no room for, such as the cgroup,
+ * max and current of quota_exceeded. Borrowed: valid until the next such call on c or
+ * pasid_close(); json_object_get() it to keep it. Symbol version LIBPASID_0.1. */
+struct json_object *pasid_error_object(const struct pasid_client *c);
 
 /* Typed calls (blocking). Strings are copied; results are plain structs. */
 

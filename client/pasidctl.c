@@ -1,6 +1,7 @@
 /* pasidctl: command-line client of pasidd. Entry point, shared helpers, `status` and `call`. */
 #include "pasidctl.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifndef PASIDD_VERSION
 #define PASIDD_VERSION "unknown"
@@ -20,7 +22,7 @@ static const char main_usage[] =
     "  status                               show the daemon's state\n"
     "  vm list                              list VMs\n"
     "  vm show VM                           show a VM with its devices and PASIDs\n"
-    "  vm register VM [--uuid U] [--mode identity|translated] [--pid PID]\n"
+    "  vm register VM --pid PID [--uuid U] [--mode identity|translated]\n"
     "  vm unregister VM                     free everything VM holds and forget it\n"
     "  device assign VM BDF [--shared]      assign a PCI function to VM\n"
     "  device release VM BDF                take a PCI function back from VM\n"
@@ -34,7 +36,7 @@ static const char main_usage[] =
     "\n"
     "Options:\n"
     "  -s, --socket PATH  daemon socket (default: $PASIDD_SOCKET or " PASIDD_DEFAULT_SOCKET ")\n"
-    "  -j, --json         print the daemon's JSON result instead of text\n"
+    "  -j, --json         print the result, or an error, as JSON on stdout\n"
     "  -V, --version      print the version and exit\n"
     "  -h, --help         print this help (also after any command) and exit\n"
     "\n"
@@ -50,17 +52,46 @@ static const char call_usage[] =
     "Calls any method with JSON-PARAMS (a JSON object) and prints the result as JSON.\n"
     "  --fd N  pass open descriptor N along with the request (SCM_RIGHTS); repeatable\n";
 
-int
-ctl_usage_error(const char *usage, const char *fmt, ...)
+/* With --json: {"code", "message", "data"} on stdout, shaped like the daemon's errors. data is
+ * taken over. */
+static void
+print_json_error(int code, const char *message, struct json_object *data)
 {
+	struct json_object *e = json_object_new_object();
+
+	json_object_object_add(e, "code", json_object_new_int(code));
+	json_object_object_add(e, "message", json_object_new_string(message));
+	json_object_object_add(e, "data", data);
+	ctl_print_json(e);
+	json_object_put(e);
+}
+
+int
+ctl_usage_error(struct ctl *ctl, const char *usage, const char *fmt, ...)
+{
+	const char *sep = ctl->cmd[0] ? ": " : "", *end;
+	char why[512], msg[600];
+	size_t len;
 	va_list ap;
 
-	fputs("pasidctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	fputs("\n", stderr);
-	fputs(usage, stderr);
+	snprintf(msg, sizeof(msg), "%s%s%s", ctl->cmd, sep, why);
+	if (ctl->json) {
+		struct json_object *data = json_object_new_object();
+
+		json_object_object_add(data, "reason", json_object_new_string("usage"));
+		json_object_object_add(data, "command", json_object_new_string(ctl->cmd));
+		print_json_error(CTL_JSON_E_USAGE, msg, data);
+		return CTL_EXIT_USAGE;
+	}
+	/* The one line that matters and the synopsis, not the whole help: the user has to
+	 * find the reason in it. */
+	end = strstr(usage, "\n\n");
+	len = end ? (size_t)(end - usage) : strcspn(usage, "\n");
+	fprintf(stderr, "pasidctl: %s\n%.*s\nTry 'pasidctl%s%s --help' for more information.\n",
+	        msg, (int)len, usage, ctl->cmd[0] ? " " : "", ctl->cmd);
 	return CTL_EXIT_USAGE;
 }
 
@@ -82,6 +113,90 @@ ctl_parse_num(const char *s, int64_t min, int64_t max, int64_t *out)
 		return -ERANGE;
 	*out = v;
 	return 0;
+}
+
+int
+ctl_check_args(struct ctl *ctl, const char *usage, const char *names, int n, char **args)
+{
+	const char *missing = NULL, *w = names + strspn(names, " ");
+	int want = 0;
+
+	for (; *w; w += strcspn(w, " "), w += strspn(w, " ")) {
+		if (want++ == n)
+			missing = w;
+	}
+	if (n > want)
+		return ctl_usage_error(ctl, usage, "unexpected argument '%s'", args[want]);
+	if (!missing)
+		return -1;
+	/* "missing BDF", "missing VM and BDF" */
+	if (strchr(missing, ' '))
+		return ctl_usage_error(ctl, usage, "missing %.*s and %s",
+		                       (int)strcspn(missing, " "), missing,
+		                       strrchr(missing, ' ') + 1);
+	return ctl_usage_error(ctl, usage, "missing %s", missing);
+}
+
+/* Each field of a BDF: its name, its digits and its largest value. */
+static const struct {
+	const char *name;
+	int digits;
+	unsigned max;
+	const char *range;
+} bdf_fields[] = {
+    {"domain", 4, 0xffff, "0000-ffff"},
+    {"bus", 2, 0xff, "00-ff"},
+    {"device", 2, 0x1f, "00-1f"},
+    {"function", 1, 7, "0-7"},
+};
+
+int
+ctl_check_bdf(struct ctl *ctl, const char *usage, const char *what, const char *s)
+{
+	const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	const char *dot = c2 ? strchr(c2 + 1, '.') : NULL;
+	const char *start[4], *end[4];
+
+	/* The shape first: without it there are no fields to speak of. */
+	if (!dot || c1 == s || c2 == c1 + 1 || dot == c2 + 1 || !dot[1] || strpbrk(dot + 1, ":."))
+		return ctl_usage_error(ctl, usage,
+		                       "%s '%s' is not a PCI address DDDD:BB:DD.F (domain:bus:"
+		                       "device.function in hexadecimal, such as 0000:6a:01.0)",
+		                       what, s);
+	start[0] = s, end[0] = c1;
+	start[1] = c1 + 1, end[1] = c2;
+	start[2] = c2 + 1, end[2] = dot;
+	start[3] = dot + 1, end[3] = dot + 1 + strlen(dot + 1);
+	/* Then the first field at fault, as the daemon would refuse it: exactly 4, 2, 2 and 1
+	 * hexadecimal digits, the device up to 1f and the function up to 7. */
+	for (int i = 0; i < 4; i++) {
+		int len = (int)(end[i] - start[i]);
+		unsigned long v = 0;
+		char field[16];
+
+		for (int k = 0; k < len; k++) {
+			if (!isxdigit((unsigned char)start[i][k]))
+				return ctl_usage_error(ctl, usage,
+				                       "%s '%s': the %s '%.*s' is not hexadecimal",
+				                       what, s, bdf_fields[i].name, len, start[i]);
+		}
+		/* A field too long to convert is too long anyway: it gets the digits message. */
+		snprintf(field, sizeof(field), "%.*s", len, start[i]);
+		if (len < (int)sizeof(field))
+			v = strtoul(field, NULL, 16);
+		if (v > bdf_fields[i].max)
+			return ctl_usage_error(ctl, usage, "%s '%s': %s %s is out of range %s",
+			                       what, s, bdf_fields[i].name, field,
+			                       bdf_fields[i].range);
+		if (len != bdf_fields[i].digits)
+			return ctl_usage_error(ctl, usage,
+			                       "%s '%s': write the %s with %d digit%s (%s), as in "
+			                       "DDDD:BB:DD.F",
+			                       what, s, bdf_fields[i].name, bdf_fields[i].digits,
+			                       bdf_fields[i].digits == 1 ? "" : "s",
+			                       bdf_fields[i].range);
+	}
+	return -1;
 }
 
 int
@@ -112,14 +227,15 @@ ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 			ctl->socket = optarg;
 			continue;
 		case ':':
-			*rc = ctl_usage_error(usage, "option '%s' needs a value", argv[optind - 1]);
+			*rc = ctl_usage_error(ctl, usage, "option '%s' needs a value",
+			                      argv[optind - 1]);
 			return -1;
 		case '?':
 			if (optopt)
-				*rc = ctl_usage_error(usage, "unknown option '-%c'", optopt);
+				*rc = ctl_usage_error(ctl, usage, "unknown option '-%c'", optopt);
 			else
-				*rc =
-				    ctl_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+				*rc = ctl_usage_error(ctl, usage, "unknown option '%s'",
+				                      argv[optind - 1]);
 			return -1;
 		default:
 			return o;
@@ -127,11 +243,25 @@ ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 	}
 }
 
+/* "list, show, register, unregister": the commands a usage error offers. */
+static void
+command_names(const struct ctl_cmd *cmds, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (const struct ctl_cmd *c = cmds; c->name && off < size; c++)
+		off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? ", " : "", c->name);
+}
+
 int
 ctl_dispatch(struct ctl *ctl, const struct ctl_cmd *cmds, const char *usage, int argc, char **argv)
 {
+	char names[128];
+
+	command_names(cmds, names, sizeof(names));
 	if (argc < 2)
-		return ctl_usage_error(usage, "%s: which command?", argv[0]);
+		return ctl_usage_error(ctl, usage, "no command given (%s)", names);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		fputs(usage, stdout);
@@ -139,18 +269,41 @@ ctl_dispatch(struct ctl *ctl, const struct ctl_cmd *cmds, const char *usage, int
 	}
 	for (const struct ctl_cmd *c = cmds; c->name; c++) {
 		if (strcmp(c->name, argv[1]) == 0) {
+			size_t len = strlen(ctl->cmd);
+
+			snprintf(ctl->cmd + len, sizeof(ctl->cmd) - len, " %s", c->name);
 			optind = 0; /* glibc: start a fresh scan of a new argv */
 			return c->run(ctl, argc - 1, argv + 1);
 		}
 	}
-	return ctl_usage_error(usage, "unknown %s command '%s'", argv[0], argv[1]);
+	return ctl_usage_error(ctl, usage, "unknown command '%s' (%s)", argv[1], names);
 }
 
 int
-ctl_error(const struct pasid_error *err)
+ctl_error(struct ctl *ctl, const struct pasid_error *err)
 {
+	struct json_object *e = ctl->client ? pasid_error_object(ctl->client) : NULL;
 	const char *sep = " (";
+	int status = CTL_EXIT_FAILURE;
 
+	if (err->code > 1000 && err->code <= PASID_E_OUT_OF_RANGE)
+		status = 10 + err->code - 1000;
+	else if (err->code >= -32768 && err->code <= -32000)
+		status = CTL_EXIT_PROTOCOL;
+	if (ctl->json) {
+		struct json_object *data;
+
+		/* The daemon's own object, data and all; a local failure in the same shape. */
+		if (e) {
+			ctl_print_json(e);
+			return status;
+		}
+		data = json_object_new_object();
+		json_object_object_add(data, "reason", json_object_new_string("client_error"));
+		json_object_object_add(data, "errno", json_object_new_int(-err->code));
+		print_json_error(CTL_JSON_E_CLIENT, err->message, data);
+		return status;
+	}
 	fprintf(stderr, "pasidctl: %s", err->message);
 	if (err->reason[0]) {
 		fprintf(stderr, "%s%s", sep, err->reason);
@@ -161,11 +314,43 @@ ctl_error(const struct pasid_error *err)
 		sep = ", ";
 	}
 	fputs(sep[0] == ',' ? ")\n" : "\n", stderr);
-	if (err->code > 1000 && err->code <= PASID_E_OUT_OF_RANGE)
-		return 10 + err->code - 1000;
-	if (err->code >= -32768 && err->code <= -32000)
-		return CTL_EXIT_PROTOCOL;
-	return CTL_EXIT_FAILURE;
+	return status;
+}
+
+/* libpasid says what is wrong with the socket; pasidctl adds how to choose another. */
+static int
+connect_error(struct ctl *ctl, const struct pasid_error *err)
+{
+	const char *path = ctl->socket ? ctl->socket : pasid_default_socket();
+	const char *env = getenv("PASIDD_SOCKET");
+	const char *from = ctl->socket ? "--socket" : env && *env ? "PASIDD_SOCKET" : "default";
+	char alt[4096];
+	struct stat st;
+
+	if (ctl->json) {
+		struct json_object *data = json_object_new_object();
+
+		json_object_object_add(data, "reason", json_object_new_string("connect_failed"));
+		json_object_object_add(data, "socket", json_object_new_string(path));
+		json_object_object_add(data, "from", json_object_new_string(from));
+		json_object_object_add(data, "errno", json_object_new_int(-err->code));
+		print_json_error(CTL_JSON_E_CONNECT, err->message, data);
+		return CTL_EXIT_CONNECT;
+	}
+	fprintf(stderr, "pasidctl: %s\n", err->message);
+	/* Permission is about this socket, not about choosing another. */
+	if (err->code == -EACCES)
+		return CTL_EXIT_CONNECT;
+	fprintf(stderr, "pasidctl: choose the socket with --socket PATH or $PASIDD_SOCKET (%s)\n",
+	        ctl->socket                          ? "this one came from --socket"
+	        : strcmp(from, "PASIDD_SOCKET") == 0 ? "this one came from $PASIDD_SOCKET"
+	                                             : "this one is the default");
+	snprintf(alt, sizeof(alt), "%s%spasidd.sock", path,
+	         path[0] && path[strlen(path) - 1] == '/' ? "" : "/");
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && stat(alt, &st) == 0 &&
+	    S_ISSOCK(st.st_mode))
+		fprintf(stderr, "pasidctl: did you mean --socket %s?\n", alt);
+	return CTL_EXIT_CONNECT;
 }
 
 int
@@ -178,13 +363,12 @@ ctl_call_fds(struct ctl *ctl, const char *method, struct json_object *params, co
 	*result = NULL;
 	if (!ctl->client && pasid_connect(ctl->socket, &ctl->client, &err) < 0) {
 		json_object_put(params);
-		fprintf(stderr, "pasidctl: %s\n", err.message);
-		return CTL_EXIT_CONNECT;
+		return connect_error(ctl, &err);
 	}
 	rc = pasid_call_fds(ctl->client, method, params, fds, nfds, result, &err);
 	json_object_put(params);
 	if (rc < 0)
-		return ctl_error(&err);
+		return ctl_error(ctl, &err);
 	return 0;
 }
 
@@ -348,7 +532,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (optind < argc)
-		return ctl_usage_error(status_usage, "status takes no arguments");
+		return ctl_usage_error(ctl, status_usage, "unexpected argument '%s'", argv[optind]);
 	rc = ctl_call(ctl, "daemon.status", NULL, &res);
 	if (rc)
 		return rc;
@@ -357,7 +541,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	rc = pasid_parse_status(res, &st, &err);
 	json_object_put(res);
 	if (rc < 0)
-		return ctl_error(&err);
+		return ctl_error(ctl, &err);
 	printf("version:      %s\n", st->version);
 	printf("uptime:       %" PRIu64 "s", st->uptime_s);
 	print_duration(st->uptime_s);
@@ -419,19 +603,20 @@ cmd_call(struct ctl *ctl, int argc, char **argv)
 		if (o != 'f')
 			continue;
 		if (ctl_parse_num(optarg, 0, INT32_MAX, &n) < 0 || fcntl((int)n, F_GETFD) < 0)
-			return ctl_usage_error(call_usage, "--fd: '%s' is not an open descriptor",
-			                       optarg);
+			return ctl_usage_error(ctl, call_usage,
+			                       "--fd: '%s' is not an open descriptor", optarg);
 		if (nfds == sizeof(fds) / sizeof(fds[0]))
-			return ctl_usage_error(call_usage, "too many --fd options");
+			return ctl_usage_error(ctl, call_usage, "too many --fd options");
 		fds[nfds++] = (int)n;
 	}
 	if (rc >= 0)
 		return rc;
 	if (argc - optind < 1 || argc - optind > 2)
-		return ctl_usage_error(call_usage,
-		                       argc - optind < 1 ? "which method?" : "too many arguments");
+		return ctl_usage_error(ctl, call_usage,
+		                       argc - optind < 1 ? "missing METHOD"
+		                                         : "unexpected argument after JSON-PARAMS");
 	if (argc - optind == 2 && !(params = parse_json_arg(argv[optind + 1])))
-		return ctl_usage_error(call_usage, "JSON-PARAMS is not valid JSON: %s",
+		return ctl_usage_error(ctl, call_usage, "JSON-PARAMS is not valid JSON: %s",
 		                       argv[optind + 1]);
 	rc = ctl_call_fds(ctl, argv[optind], params, fds, nfds, &res);
 	if (rc)
@@ -446,12 +631,25 @@ static const struct ctl_cmd commands[] = {
     {"quota", ctl_quota},   {"call", cmd_call}, {NULL, NULL},
 };
 
+/* --json anywhere on the line, so that a usage error found before getopt reaches it is
+ * printed as JSON too. */
+static bool
+wants_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+			return true;
+	}
+	return false;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"version", no_argument, NULL, 'V'},
 	                                     CTL_COMMON_OPTIONS};
-	struct ctl ctl = {0};
+	struct ctl ctl = {.json = wants_json(argc, argv)};
+	char names[128];
 	int o, rc;
 
 	/* '+': global options stop at the command; the command parses the rest. */
@@ -463,8 +661,9 @@ main(int argc, char **argv)
 	}
 	if (rc >= 0)
 		return rc;
+	command_names(commands, names, sizeof(names));
 	if (optind >= argc)
-		return ctl_usage_error(main_usage, "which command?");
+		return ctl_usage_error(&ctl, main_usage, "no command given (%s)", names);
 	if (strcmp(argv[optind], "help") == 0) {
 		fputs(main_usage, stdout);
 		return 0;
@@ -475,10 +674,11 @@ main(int argc, char **argv)
 
 			argc -= optind;
 			optind = 0;
+			snprintf(ctl.cmd, sizeof(ctl.cmd), "%s", c->name);
 			rc = c->run(&ctl, argc, sub);
 			pasid_close(ctl.client);
 			return rc;
 		}
 	}
-	return ctl_usage_error(main_usage, "unknown command '%s'", argv[optind]);
+	return ctl_usage_error(&ctl, main_usage, "unknown command '%s' (%s)", argv[optind], names);
 }

@@ -15,6 +15,12 @@
 #define CTL_EXIT_CONNECT  3
 #define CTL_EXIT_PROTOCOL 4
 
+/* With --json, a failure that no daemon answer describes is printed as an error object of
+ * the daemon's shape with one of these codes, which the daemon never sends (pasidctl(8)). */
+#define CTL_JSON_E_USAGE   2000 /* reason "usage", exit 2 */
+#define CTL_JSON_E_CONNECT 2001 /* reason "connect_failed", exit 3 */
+#define CTL_JSON_E_CLIENT  2002 /* reason "client_error", exit 1 */
+
 /* Every command also takes these, so that they may follow the command too. */
 #define CTL_COMMON_OPTIONS                                                                         \
 	{"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'},                        \
@@ -27,6 +33,7 @@ struct ctl {
 	const char *socket;
 	bool json;
 	struct pasid_client *client;
+	char cmd[32]; /* the command being run, such as "pasid alloc", for messages */
 };
 
 struct ctl_cmd {
@@ -42,10 +49,20 @@ int ctl_dispatch(struct ctl *ctl, const struct ctl_cmd *cmds, const char *usage,
  * status when the command must stop (0 after --help, 2 after a bad option). */
 int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
                const struct option *longopts, const char *usage, int *rc);
-/* Prints "pasidctl: <why>" and the usage to stderr; returns 2. */
-int ctl_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "pasidctl: <command>: <why>", the synopsis from usage (the lines before its first blank
+ * line) and where to find more to stderr, or with --json the error object to stdout; returns 2. */
+int ctl_usage_error(struct ctl *ctl, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* A number for an option: decimal or 0x-prefixed hex within [min, max]. */
 int ctl_parse_num(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Checks that the n arguments in args are the ones named by the one or two words of names
+ * ("VM BDF"): -1 if so, else the exit status of a usage error that says which are missing or
+ * extra. */
+int ctl_check_args(struct ctl *ctl, const char *usage, const char *names, int n, char **args);
+/* Checks that s is a PCI address DDDD:BB:DD.F as the daemon reads it. Returns -1 if so, else
+ * the exit status of a usage error that names the field at fault; what is "BDF" or the
+ * option that gave s. */
+int ctl_check_bdf(struct ctl *ctl, const char *usage, const char *what, const char *s);
 
 /* Calls method with params (taken over, may be NULL). Returns 0 with *result (which the
  * caller puts), or the exit status after printing the error. */
@@ -57,8 +74,9 @@ int ctl_call_pages(struct ctl *ctl, const char *method, struct json_object *para
                    const char *member, struct json_object **result);
 int ctl_call_fds(struct ctl *ctl, const char *method, struct json_object *params, const int *fds,
                  size_t nfds, struct json_object **result);
-/* Prints an error from libpasid and returns its exit status. */
-int ctl_error(const struct pasid_error *err);
+/* Prints an error from libpasid and returns its exit status: the daemon's error object as it
+ * came with --json, else one line on stderr. */
+int ctl_error(struct ctl *ctl, const struct pasid_error *err);
 void ctl_print_json(struct json_object *obj);
 /* With --json: prints the daemon's result as it is, frees it and returns true; the
  * caller's text rendering is then skipped. */

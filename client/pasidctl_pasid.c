@@ -24,7 +24,7 @@ static const char alloc_usage[] =
     "Allocates PASIDs for VM and prints the new mappings.\n"
     "  --vm VM       the VM\n"
     "  --type TYPE   shared (host-unique hPASID) or local (RID-local, needs --device)\n"
-    "  --device BDF  the exclusively assigned device of a local PASID\n"
+    "  --device BDF  the exclusively assigned device of a local PASID (DDDD:BB:DD.F)\n"
     "  --gpasid N    the guest PASID wanted, the first of them with --count\n"
     "                (default: the lowest free ones)\n"
     "  --count N     allocate N PASIDs (1-4096), all or none\n";
@@ -45,19 +45,19 @@ static const char list_usage[] = "Usage: pasidctl pasid list [--vm VM] [--type s
                                  "Lists mappings, sorted by VM and guest PASID.\n";
 
 static int
-parse_type(const char *s, const char *usage, const char **type)
+parse_type(struct ctl *ctl, const char *s, const char *usage, const char **type)
 {
 	if (strcmp(s, "shared") != 0 && strcmp(s, "local") != 0)
-		return ctl_usage_error(usage, "--type must be shared or local");
+		return ctl_usage_error(ctl, usage, "--type must be shared or local");
 	*type = s;
 	return -1;
 }
 
 static int
-parse_pasid(const char *s, const char *what, const char *usage, int64_t *out)
+parse_pasid(struct ctl *ctl, const char *s, const char *what, const char *usage, int64_t *out)
 {
 	if (ctl_parse_num(s, 0, PASID_ARG_MAX, out) < 0)
-		return ctl_usage_error(usage, "%s: '%s' is not a PASID", what, s);
+		return ctl_usage_error(ctl, usage, "%s: '%s' is not a PASID", what, s);
 	return -1;
 }
 
@@ -80,7 +80,7 @@ show_mappings(struct ctl *ctl, struct json_object *res, bool with_vm)
 		rc = pasid_parse_mappings(res, &maps, &n, &err);
 	json_object_put(res);
 	if (rc < 0)
-		return ctl_error(&err);
+		return ctl_error(ctl, &err);
 	ctl_print_mappings(maps, n, with_vm);
 	if (maps != &one)
 		pasid_mappings_free(maps);
@@ -107,18 +107,19 @@ pasid_alloc_cmd(struct ctl *ctl, int argc, char **argv)
 			vm = optarg;
 			break;
 		case 't':
-			r = parse_type(optarg, alloc_usage, &type);
+			r = parse_type(ctl, optarg, alloc_usage, &type);
 			break;
 		case 'd':
+			r = ctl_check_bdf(ctl, alloc_usage, "--device", optarg);
 			device = optarg;
 			break;
 		case 'g':
-			r = parse_pasid(optarg, "--gpasid", alloc_usage, &gpasid);
+			r = parse_pasid(ctl, optarg, "--gpasid", alloc_usage, &gpasid);
 			break;
 		case 'c':
 			if (ctl_parse_num(optarg, 0, PASID_ARG_MAX, &count) < 0)
-				r = ctl_usage_error(alloc_usage, "--count: '%s' is not a number",
-				                    optarg);
+				r = ctl_usage_error(ctl, alloc_usage,
+				                    "--count: '%s' is not a number", optarg);
 			break;
 		}
 		if (r >= 0)
@@ -127,9 +128,9 @@ pasid_alloc_cmd(struct ctl *ctl, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (optind < argc)
-		return ctl_usage_error(alloc_usage, "unexpected argument '%s'", argv[optind]);
+		return ctl_usage_error(ctl, alloc_usage, "unexpected argument '%s'", argv[optind]);
 	if (!vm || !type)
-		return ctl_usage_error(alloc_usage, "--vm and --type are required");
+		return ctl_usage_error(ctl, alloc_usage, "--vm and --type are required");
 	p = json_object_new_object();
 	json_object_object_add(p, "vm", json_object_new_string(vm));
 	json_object_object_add(p, "type", json_object_new_string(type));
@@ -162,16 +163,16 @@ pasid_free_cmd(struct ctl *ctl, int argc, char **argv)
 		if (o == 'v')
 			vm = optarg;
 		else if (o == 'g')
-			r = parse_pasid(optarg, "--gpasid", free_usage, &gpasid);
+			r = parse_pasid(ctl, optarg, "--gpasid", free_usage, &gpasid);
 		if (r >= 0)
 			return r;
 	}
 	if (rc >= 0)
 		return rc;
 	if (optind < argc)
-		return ctl_usage_error(free_usage, "unexpected argument '%s'", argv[optind]);
+		return ctl_usage_error(ctl, free_usage, "unexpected argument '%s'", argv[optind]);
 	if (!vm || gpasid < 0)
-		return ctl_usage_error(free_usage, "--vm and --gpasid are required");
+		return ctl_usage_error(ctl, free_usage, "--vm and --gpasid are required");
 	p = json_object_new_object();
 	json_object_object_add(p, "vm", json_object_new_string(vm));
 	json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
@@ -204,27 +205,29 @@ pasid_lookup_cmd(struct ctl *ctl, int argc, char **argv)
 		if (o == 'v')
 			vm = optarg;
 		else if (o == 'g')
-			r = parse_pasid(optarg, "--gpasid", lookup_usage, &gpasid);
+			r = parse_pasid(ctl, optarg, "--gpasid", lookup_usage, &gpasid);
 		else if (o == 'd')
-			device = optarg;
+			r = ctl_check_bdf(ctl, lookup_usage, "--device", device = optarg);
 		if (r >= 0)
 			return r;
 	}
 	if (rc >= 0)
 		return rc;
 	if (argc - optind > 1)
-		return ctl_usage_error(lookup_usage, "too many arguments");
+		return ctl_usage_error(ctl, lookup_usage, "unexpected argument '%s'",
+		                       argv[optind + 1]);
 	if (argc - optind == 1) {
-		rc = parse_pasid(argv[optind], "HPASID", lookup_usage, &hpasid);
+		rc = parse_pasid(ctl, argv[optind], "HPASID", lookup_usage, &hpasid);
 		if (rc >= 0)
 			return rc;
 		if (vm || gpasid >= 0)
-			return ctl_usage_error(lookup_usage,
+			return ctl_usage_error(ctl, lookup_usage,
 			                       "give either HPASID or --vm and --gpasid");
 	} else if (!vm || gpasid < 0) {
-		return ctl_usage_error(lookup_usage, "give either HPASID or --vm and --gpasid");
+		return ctl_usage_error(ctl, lookup_usage,
+		                       "give either HPASID or --vm and --gpasid");
 	} else if (device) {
-		return ctl_usage_error(lookup_usage, "--device goes with HPASID only");
+		return ctl_usage_error(ctl, lookup_usage, "--device goes with HPASID only");
 	}
 	p = json_object_new_object();
 	if (hpasid >= 0) {
@@ -257,14 +260,14 @@ pasid_list_cmd(struct ctl *ctl, int argc, char **argv)
 		if (o == 'v')
 			vm = optarg;
 		else if (o == 't')
-			r = parse_type(optarg, list_usage, &type);
+			r = parse_type(ctl, optarg, list_usage, &type);
 		if (r >= 0)
 			return r;
 	}
 	if (rc >= 0)
 		return rc;
 	if (optind < argc)
-		return ctl_usage_error(list_usage, "unexpected argument '%s'", argv[optind]);
+		return ctl_usage_error(ctl, list_usage, "unexpected argument '%s'", argv[optind]);
 	p = json_object_new_object();
 	if (vm)
 		json_object_object_add(p, "vm", json_object_new_string(vm));

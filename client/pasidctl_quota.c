@@ -69,7 +69,7 @@ show(struct ctl *ctl, struct json_object *res, bool table)
 	rc = pasid_parse_quotas(res, &q, &n, &err);
 	json_object_put(res);
 	if (rc < 0)
-		return ctl_error(&err);
+		return ctl_error(ctl, &err);
 	if (table) {
 		print_quotas(q, n);
 	} else {
@@ -94,7 +94,8 @@ quota_get(struct ctl *ctl, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (argc - optind > 1)
-		return ctl_usage_error(get_usage, "too many arguments");
+		return ctl_usage_error(ctl, get_usage, "unexpected argument '%s'",
+		                       argv[optind + 1]);
 	p = json_object_new_object();
 	if (argc - optind == 1)
 		json_object_object_add(p, "cgroup", json_object_new_string(argv[optind]));
@@ -116,15 +117,15 @@ quota_set(struct ctl *ctl, int argc, char **argv)
 		;
 	if (rc >= 0)
 		return rc;
-	if (argc - optind != 2)
-		return ctl_usage_error(set_usage, argc - optind < 2 ? "missing argument"
-		                                                    : "too many arguments");
+	rc = ctl_check_args(ctl, set_usage, "CGROUP MAX", argc - optind, argv + optind);
+	if (rc >= 0)
+		return rc;
 	if (strcmp(argv[optind + 1], "max") == 0)
 		max = json_object_new_string("max");
 	else if (ctl_parse_num(argv[optind + 1], 0, INT64_MAX, &n) == 0)
 		max = json_object_new_int64(n);
 	else
-		return ctl_usage_error(set_usage, "MAX must be a number or max, not '%s'",
+		return ctl_usage_error(ctl, set_usage, "MAX must be a number or max, not '%s'",
 		                       argv[optind + 1]);
 	p = json_object_new_object();
 	json_object_object_add(p, "cgroup", json_object_new_string(argv[optind]));

@@ -10,9 +10,8 @@ static const char vm_usage[] =
     "\n"
     "  list                       list VMs with their owners, PASID counts and devices\n"
     "  show VM                    show one VM with its devices and mappings\n"
-    "  register VM [--uuid UUID] [--mode identity|translated] [--pid PID]\n"
-    "                             create VM (or re-attach to it) owned by this process\n"
-    "                             or by PID (admin only)\n"
+    "  register VM --pid PID [--uuid UUID] [--mode identity|translated]\n"
+    "                             create VM owned by process PID (admin only)\n"
     "  unregister VM              free everything VM holds and forget it\n";
 
 static const char vm_list_usage[] = "Usage: pasidctl vm list\n"
@@ -24,13 +23,16 @@ static const char vm_show_usage[] = "Usage: pasidctl vm show VM\n"
                                     "Shows VM with its owner, devices and PASID mappings.\n";
 
 static const char vm_register_usage[] =
-    "Usage: pasidctl vm register VM [--uuid UUID] [--mode identity|translated] [--pid PID]\n"
+    "Usage: pasidctl vm register VM --pid PID [--uuid UUID] [--mode identity|translated]\n"
     "\n"
-    "Registers VM. Its owner is the process given by --pid (admin only), else pasidctl\n"
-    "itself, whose exit frees the VM at once: use --pid for a VM that must live on.\n"
+    "Registers VM for the process PID, its owner: a VM lives as long as its owner process,\n"
+    "and when that exits the VM goes with all its PASIDs. So --pid is required: pasidctl\n"
+    "itself exits at once. Give the VMM's pid, or --pid $$ for this shell. Admin only; a\n"
+    "VMM registers its own VMs through libpasid(3). `pasidctl call vm.register PARAMS`\n"
+    "sends the request as given, unchecked.\n"
+    "  --pid PID    the owner process\n"
     "  --uuid UUID  the VM's UUID (default: generated)\n"
-    "  --mode MODE  translated (default) or identity (gPASID = hPASID)\n"
-    "  --pid PID    owner process\n";
+    "  --mode MODE  translated (default) or identity (gPASID = hPASID)\n";
 
 static const char vm_unregister_usage[] =
     "Usage: pasidctl vm unregister VM\n"
@@ -51,11 +53,13 @@ static const char device_assign_usage[] =
 static const char device_release_usage[] =
     "Usage: pasidctl device release VM BDF\n"
     "\n"
-    "Takes BDF back from VM; refused while local PASIDs of VM use it.\n";
+    "Takes the PCI function BDF (DDDD:BB:DD.F) back from VM; refused while local PASIDs\n"
+    "of VM use it.\n";
 
-/* Options: only the common ones. Returns -1 to go on, else the exit status. */
+/* Options: only the common ones; then the arguments named in args ("VM BDF"), no more, no
+ * fewer. Returns -1 to go on, else the exit status. */
 static int
-plain_options(struct ctl *ctl, int argc, char **argv, const char *usage, int nargs)
+plain_options(struct ctl *ctl, int argc, char **argv, const char *usage, const char *args)
 {
 	static const struct option opts[] = {CTL_COMMON_OPTIONS};
 	int rc;
@@ -64,10 +68,7 @@ plain_options(struct ctl *ctl, int argc, char **argv, const char *usage, int nar
 		;
 	if (rc >= 0)
 		return rc;
-	if (argc - optind != nargs)
-		return ctl_usage_error(usage, argc - optind < nargs ? "missing argument"
-		                                                    : "too many arguments");
-	return -1;
+	return ctl_check_args(ctl, usage, args, argc - optind, argv + optind);
 }
 
 static void
@@ -93,7 +94,7 @@ vm_list(struct ctl *ctl, int argc, char **argv)
 	size_t n;
 	int rc;
 
-	rc = plain_options(ctl, argc, argv, vm_list_usage, 0);
+	rc = plain_options(ctl, argc, argv, vm_list_usage, "");
 	if (rc >= 0)
 		return rc;
 	rc = ctl_call_pages(ctl, "vm.list", NULL, "vms", &res);
@@ -104,7 +105,7 @@ vm_list(struct ctl *ctl, int argc, char **argv)
 	rc = pasid_parse_vms(res, &vms, &n, &err);
 	json_object_put(res);
 	if (rc < 0)
-		return ctl_error(&err);
+		return ctl_error(ctl, &err);
 	ctl_table_init(&t, 6);
 	ctl_table_add(&t, head);
 	for (size_t i = 0; i < n; i++) {
@@ -159,7 +160,7 @@ show_vm_result(struct ctl *ctl, struct json_object *res, bool details)
 	rc = pasid_parse_vm(res, &vm, &err);
 	json_object_put(res);
 	if (rc < 0)
-		return ctl_error(&err);
+		return ctl_error(ctl, &err);
 	print_vm(vm, details);
 	pasid_vm_free(vm);
 	return 0;
@@ -180,7 +181,7 @@ vm_show(struct ctl *ctl, int argc, char **argv)
 	struct json_object *res;
 	int rc;
 
-	rc = plain_options(ctl, argc, argv, vm_show_usage, 1);
+	rc = plain_options(ctl, argc, argv, vm_show_usage, "VM");
 	if (rc >= 0)
 		return rc;
 	rc = ctl_call_pages(ctl, "vm.show", vm_params(argv[optind]), "mappings", &res);
@@ -208,22 +209,29 @@ vm_register(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'm':
 			if (strcmp(optarg, "identity") != 0 && strcmp(optarg, "translated") != 0)
-				return ctl_usage_error(vm_register_usage,
+				return ctl_usage_error(ctl, vm_register_usage,
 				                       "--mode must be identity or translated");
 			mode = optarg;
 			break;
 		case 'p':
 			if (ctl_parse_num(optarg, 1, INT32_MAX, &pid) < 0)
-				return ctl_usage_error(vm_register_usage, "--pid: bad PID '%s'",
-				                       optarg);
+				return ctl_usage_error(ctl, vm_register_usage,
+				                       "--pid: bad PID '%s'", optarg);
 			break;
 		}
 	}
 	if (rc >= 0)
 		return rc;
-	if (argc - optind != 1)
-		return ctl_usage_error(vm_register_usage,
-		                       argc - optind < 1 ? "which VM?" : "too many arguments");
+	rc = ctl_check_args(ctl, vm_register_usage, "VM", argc - optind, argv + optind);
+	if (rc >= 0)
+		return rc;
+	/* Without --pid the owner would be pasidctl, and the VM would go as soon as it was
+	 * made. `pasidctl call vm.register` still does exactly what it is told. */
+	if (pid < 0)
+		return ctl_usage_error(
+		    ctl, vm_register_usage,
+		    "--pid is required: a VM lives as long as its owner process, and pasidctl "
+		    "exits at once; give the VMM's pid with --pid PID (--pid $$ for this shell)");
 	p = vm_params(argv[optind]);
 	if (uuid)
 		json_object_object_add(p, "uuid", json_object_new_string(uuid));
@@ -243,7 +251,7 @@ vm_unregister(struct ctl *ctl, int argc, char **argv)
 	struct json_object *res, *freed;
 	int rc;
 
-	rc = plain_options(ctl, argc, argv, vm_unregister_usage, 1);
+	rc = plain_options(ctl, argc, argv, vm_unregister_usage, "VM");
 	if (rc >= 0)
 		return rc;
 	rc = ctl_call(ctl, "vm.unregister", vm_params(argv[optind]), &res);
@@ -301,10 +309,11 @@ device_assign(struct ctl *ctl, int argc, char **argv)
 	}
 	if (rc >= 0)
 		return rc;
-	if (argc - optind != 2)
-		return ctl_usage_error(device_assign_usage, argc - optind < 2
-		                                                ? "missing argument"
-		                                                : "too many arguments");
+	rc = ctl_check_args(ctl, device_assign_usage, "VM BDF", argc - optind, argv + optind);
+	if (rc < 0)
+		rc = ctl_check_bdf(ctl, device_assign_usage, "BDF", argv[optind + 1]);
+	if (rc >= 0)
+		return rc;
 	p = device_params(argv[optind], argv[optind + 1]);
 	if (shared)
 		json_object_object_add(p, "shared", json_object_new_boolean(true));
@@ -316,7 +325,7 @@ device_assign(struct ctl *ctl, int argc, char **argv)
 	rc = pasid_parse_device(res, &dev, &err);
 	json_object_put(res);
 	if (rc < 0)
-		return ctl_error(&err);
+		return ctl_error(ctl, &err);
 	printf("assigned %s to %s (%s)\n", dev.device, argv[optind],
 	       dev.shared ? "shared" : "exclusive");
 	return 0;
@@ -328,7 +337,9 @@ device_release(struct ctl *ctl, int argc, char **argv)
 	struct json_object *res;
 	int rc;
 
-	rc = plain_options(ctl, argc, argv, device_release_usage, 2);
+	rc = plain_options(ctl, argc, argv, device_release_usage, "VM BDF");
+	if (rc < 0)
+		rc = ctl_check_bdf(ctl, device_release_usage, "BDF", argv[optind + 1]);
 	if (rc >= 0)
 		return rc;
 	rc = ctl_call(ctl, "device.release", device_params(argv[optind], argv[optind + 1]), &res);

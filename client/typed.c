@@ -445,8 +445,10 @@ call(struct pasid_client *c, const char *method, struct json_object *params,
 {
 	int rc;
 
-	if (!params)
+	if (!params) {
+		lp_forget_error(c);
 		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
+	}
 	rc = pasid_call(c, method, params, result, err);
 	json_object_put(params);
 	return rc;
@@ -902,9 +904,11 @@ pasid_quota_set(struct pasid_client *c, const char *cgroup, uint64_t max, struct
 
 	if (out)
 		*out = NULL;
-	if (max != PASID_QUOTA_NO_LIMIT && max > INT64_MAX)
+	if (max != PASID_QUOTA_NO_LIMIT && max > INT64_MAX) {
+		lp_forget_error(c);
 		return lp_fail(err, -EINVAL, "a quota is at most %lld or no limit",
 		               (long long)INT64_MAX);
+	}
 	p = params_new();
 	add_str(p, "cgroup", cgroup);
 	if (p)

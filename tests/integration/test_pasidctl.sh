@@ -68,6 +68,42 @@ err_has() {
 	if grep -qF -- "$2" "$tmp/err"; then ok "$1"; else not_ok "$1 (no '$2' on stderr)"; fi
 }
 
+# usage NAME ARGS...: pasidctl exits 2 with a short usage error: one line that says what is
+# wrong, the command's synopsis and where to find more, on stderr only (not the whole help).
+usage() {
+	local name=$1 lines
+	shift
+	run "$@"
+	lines=$(wc -l <"$tmp/err")
+	if [[ $rc -ne 2 ]]; then
+		not_ok "$name (exit $rc, want 2)"
+	elif ! head -1 "$tmp/err" | grep -q '^pasidctl: .'; then
+		not_ok "$name (first line is not 'pasidctl: why')"
+	elif ! grep -q '^Usage: pasidctl' "$tmp/err"; then
+		not_ok "$name (no synopsis)"
+	elif ! tail -1 "$tmp/err" | grep -q "^Try 'pasidctl.* --help' for more information\.$"; then
+		not_ok "$name (no pointer to --help)"
+	elif ((lines > 4)); then
+		not_ok "$name ($lines lines on stderr, want at most 4)"
+	elif [[ -s $tmp/out ]]; then
+		not_ok "$name (wrote to stdout)"
+	else
+		ok "$name"
+	fi
+}
+
+# err_is NAME TEXT: the first line of the last stderr is exactly TEXT.
+err_is() {
+	local first
+	first=$(head -1 "$tmp/err")
+	if [[ $first == "$2" ]]; then ok "$1"; else not_ok "$1 (first line '$first', want '$2')"; fi
+}
+
+# no_err NAME: the last stderr is empty.
+no_err() {
+	if [[ -s $tmp/err ]]; then not_ok "$1 (stderr not empty)"; else ok "$1"; fi
+}
+
 # json NAME EXPR: the last stdout is exactly one JSON document d, and the Python EXPR holds.
 json() {
 	if python3 -c '
@@ -119,29 +155,115 @@ for cmd in "status" "vm" "vm list" "vm show" "vm register" "vm unregister" "devi
 	if [[ -s $tmp/err ]]; then not_ok "$cmd --help writes nothing to stderr"; fi
 done
 t "help after options" 0 pasid alloc --vm x -h
-t "unknown command" 2 frobnicate
-t "unknown vm command" 2 vm frobnicate
-t "vm without a command" 2 vm
-t "unknown option" 2 vm list --frob
-t "missing option value" 2 pasid alloc --vm
-t "register without a VM" 2 vm register
-t "bad --mode" 2 vm register x --mode fancy
-t "bad --type" 2 pasid alloc --vm x --type weird
-t "alloc without --type" 2 pasid alloc --vm x
-t "lookup without arguments" 2 pasid lookup
-t "lookup with both forms" 2 pasid lookup 4096 --vm x --gpasid 1
-t "gpasid not a number" 2 pasid free --vm x --gpasid twelve
-t "call with bad JSON" 2 call daemon.status '{"a":'
-t "call with trailing garbage" 2 call daemon.status '{} x'
-t "too many arguments" 2 vm show a b
+usage "no command" # with the --socket that run() passes
+err_is "no command says so" "pasidctl: no command given (status, vm, device, pasid, quota, call)"
+usage "unknown command" frobnicate
+err_is "unknown command lists the commands" \
+	"pasidctl: unknown command 'frobnicate' (status, vm, device, pasid, quota, call)"
+has_synopsis() {
+	if grep -qxF -- "$2" "$tmp/err"; then ok "$1"; else not_ok "$1 (no line '$2')"; fi
+}
+has_synopsis "unknown command prints the synopsis" \
+	"Usage: pasidctl [--socket PATH] [--json] COMMAND [ARGS...]"
+err_has "unknown command points to --help" "Try 'pasidctl --help' for more information."
+usage "unknown vm command" vm frobnicate
+err_is "unknown vm command lists vm's commands" \
+	"pasidctl: vm: unknown command 'frobnicate' (list, show, register, unregister)"
+err_has "unknown vm command points to vm --help" "Try 'pasidctl vm --help' for more information."
+usage "vm without a command" vm
+usage "unknown option" vm list --frob
+err_is "unknown option is named" "pasidctl: vm list: unknown option '--frob'"
+usage "missing option value" pasid alloc --vm
+err_is "missing value is named" "pasidctl: pasid alloc: option '--vm' needs a value"
+usage "register without a VM" vm register
+err_is "register without a VM says so" "pasidctl: vm register: missing VM"
+usage "bad --mode" vm register x --mode fancy
+usage "bad --type" pasid alloc --vm x --type weird
+usage "alloc without --type" pasid alloc --vm x
+err_is "alloc without --type says what is required" \
+	"pasidctl: pasid alloc: --vm and --type are required"
+err_has "alloc usage error prints alloc's synopsis" \
+	"Usage: pasidctl pasid alloc --vm VM --type shared|local [--device BDF]"
+err_has "alloc usage error points to alloc --help" \
+	"Try 'pasidctl pasid alloc --help' for more information."
+usage "lookup without arguments" pasid lookup
+usage "lookup with both forms" pasid lookup 4096 --vm x --gpasid 1
+usage "gpasid not a number" pasid free --vm x --gpasid twelve
+usage "call with bad JSON" call daemon.status '{"a":'
+usage "call with trailing garbage" call daemon.status '{} x'
+usage "too many arguments" vm show a b
+err_is "the extra argument is named" "pasidctl: vm show: unexpected argument 'b'"
+usage "device release without arguments" device release
+err_is "the missing arguments are named" "pasidctl: device release: missing VM and BDF"
+usage "quota set without MAX" quota set /a
+err_is "quota set names MAX" "pasidctl: quota set: missing MAX"
+
+echo "# BDFs are checked field by field"
+usage "device out of range" device assign vm1 0000:00:20.0
+err_is "device out of range is named" \
+	"pasidctl: device assign: BDF '0000:00:20.0': device 20 is out of range 00-1f"
+usage "function out of range" device release vm1 0000:00:01.8
+err_is "function out of range is named" \
+	"pasidctl: device release: BDF '0000:00:01.8': function 8 is out of range 0-7"
+usage "BDF without a domain" device assign vm1 00:01.0
+err_has "BDF without a domain gets the format" \
+	"BDF '00:01.0' is not a PCI address DDDD:BB:DD.F (domain:bus:device.function in hexadecimal"
+usage "BDF not hexadecimal" device assign vm1 0000:0g:01.0
+err_has "the field not hexadecimal is named" "the bus '0g' is not hexadecimal"
+usage "BDF with a short field" device assign vm1 0000:00:1.0
+err_has "the short field is named" "write the device with 2 digits (00-1f)"
+usage "domain out of range" device assign vm1 10000:00:01.0
+err_has "domain out of range is named" "domain 10000 is out of range 0000-ffff"
+usage "bad --device of alloc" pasid alloc --vm vm1 --type local --device 0000:00:01.9
+err_is "bad --device is named" \
+	"pasidctl: pasid alloc: --device '0000:00:01.9': function 9 is out of range 0-7"
+usage "bad --device of lookup" pasid lookup 5 --device 0000:100:01.0
+err_has "bus out of range is named" "bus 100 is out of range 00-ff"
 
 echo "# connecting"
-set +e
-"$PASIDCTL" --socket "$tmp/none.sock" status >"$tmp/out" 2>"$tmp/err"
-rc=$?
-set -e
+# runs ARGS...: pasidctl without the test socket.
+runs() {
+	set +e
+	"$PASIDCTL" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	set -e
+}
+runs --socket "$tmp/none.sock" status
 if [[ $rc -eq 3 ]]; then ok "no daemon exits 3"; else not_ok "no daemon exits 3 (got $rc)"; fi
 err_has "no daemon names the socket" "$tmp/none.sock"
+err_is "no daemon: pasidd does not seem to be running" \
+	"pasidctl: cannot connect to $tmp/none.sock: no such socket; pasidd does not seem to be running, or it listens on another socket"
+err_has "no daemon: how to choose the socket" \
+	"pasidctl: choose the socket with --socket PATH or \$PASIDD_SOCKET (this one came from --socket)"
+set +e
+PASIDD_SOCKET=$tmp/none.sock "$PASIDCTL" status >"$tmp/out" 2>"$tmp/err"
+rc=$?
+set -e
+if [[ $rc -eq 3 ]]; then ok "no daemon at \$PASIDD_SOCKET exits 3"; else
+	not_ok "no daemon at \$PASIDD_SOCKET exits 3 (got $rc)"
+fi
+err_has "no daemon at \$PASIDD_SOCKET says where the socket came from" \
+	"(this one came from \$PASIDD_SOCKET)"
+runs --socket "$tmp" status
+if [[ $rc -eq 3 ]]; then ok "a directory exits 3"; else not_ok "a directory exits 3 (got $rc)"; fi
+err_is "a directory is not a socket" \
+	"pasidctl: cannot connect to $tmp: it is a directory, not a socket"
+mkdir "$tmp/rundir"
+ln -s "$sock" "$tmp/rundir/pasidd.sock"
+runs --socket "$tmp/rundir" status
+err_has "a directory with the socket in it" "pasidctl: did you mean --socket $tmp/rundir/pasidd.sock?"
+# A socket file that nobody listens on, as a killed daemon leaves it.
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$tmp/stale.sock"
+runs --socket "$tmp/stale.sock" status
+if [[ $rc -eq 3 ]]; then ok "a stale socket exits 3"; else not_ok "a stale socket exits 3 (got $rc)"; fi
+err_is "a stale socket is named as such" \
+	"pasidctl: cannot connect to $tmp/stale.sock: connection refused; the socket is stale, pasidd is not running"
+runs --json --socket "$tmp/none.sock" status
+if [[ $rc -eq 3 ]]; then ok "no daemon with --json exits 3"; else
+	not_ok "no daemon with --json exits 3 (got $rc)"
+fi
+json "no daemon with --json is an error object" "d == {'code': 2001, 'message': 'cannot connect to $tmp/none.sock: no such socket; pasidd does not seem to be running, or it listens on another socket', 'data': {'reason': 'connect_failed', 'socket': '$tmp/none.sock', 'from': '--socket', 'errno': 2}}"
+no_err "no daemon with --json writes nothing to stderr"
 set +e
 PASIDD_SOCKET=$sock "$PASIDCTL" status >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -176,6 +298,26 @@ t "bad VM name" 4 vm register 'bad/name' --pid "$owner"
 err_has "bad VM name names the param" "param vm"
 t "vm show unknown" 13 vm show nosuch
 err_has "not found reason" "not_found"
+t "--json error" 13 --json vm show nosuch
+json "--json error is the daemon's error object" 'd["code"] == 1003 and d["data"]["reason"] == "not_found" and "nosuch" in d["message"] and set(d) == {"code", "message", "data"}'
+no_err "--json error writes nothing to stderr"
+t "--json protocol error" 4 --json call pasid.list '{"colour":"red"}'
+json "--json protocol error object" 'd == {"code": -32602, "message": "unknown parameter '"'colour'"'", "data": {"param": "colour"}}'
+t "--json usage error" 2 --json pasid alloc --vm x
+json "--json usage error object" 'd == {"code": 2000, "message": "pasid alloc: --vm and --type are required", "data": {"reason": "usage", "command": "pasid alloc"}}'
+no_err "--json usage error writes nothing to stderr"
+t "--json after the usage error" 2 vm register x --mode fancy --json
+json "late --json usage error object" 'd["code"] == 2000 and d["data"]["command"] == "vm register" and "--mode" in d["message"]'
+
+echo "# vm register needs --pid"
+t "register without --pid" 2 vm register vmx
+err_is "register without --pid says why" \
+	"pasidctl: vm register: --pid is required: a VM lives as long as its owner process, and pasidctl exits at once; give the VMM's pid with --pid PID (--pid \$\$ for this shell)"
+err_has "register without --pid gives the synopsis" \
+	"Usage: pasidctl vm register VM --pid PID [--uuid UUID] [--mode identity|translated]"
+t "register without --pid registers nothing" 13 vm show vmx
+t "register --json without --pid" 2 --json vm register vmx --mode identity
+json "register without --pid JSON" 'd["code"] == 2000 and "--pid is required" in d["message"]'
 
 echo "# device"
 t "device assign" 0 device assign vm1 0000:00:01.0
@@ -184,7 +326,8 @@ t "device assign --shared --json" 0 --json device assign vm2 0000:6A:01.0 --shar
 json "assign JSON" "d == {'vm': 'vm2', 'device': '0000:6a:01.0', 'shared': True}"
 t "assign again is idempotent" 0 device assign vm1 0000:00:01.0
 t "exclusive device of another VM" 14 device assign vm2 0000:00:01.0
-t "bad BDF" 4 device assign vm1 0000:00:20.0
+t "bad BDF through call is the daemon's to refuse" 4 call device.assign \
+	'{"vm":"vm1","device":"0000:00:20.0"}'
 err_has "bad BDF names the param" "param device"
 t "assign to unknown VM" 13 device assign nosuch 0000:00:02.0
 
@@ -262,11 +405,13 @@ t "limit the VMs' cgroup" 0 quota set "$cg" 6
 t "alloc over the quota" 12 pasid alloc --vm vm1 --type shared
 err_has "quota_exceeded reason" "quota_exceeded"
 err_has "quota error names the cgroup" "cgroup $cg"
+t "alloc over the quota --json" 12 --json pasid alloc --vm vm1 --type shared
+json "quota error JSON has the details" "d['code'] == 1002 and d['data'] == {'reason': 'quota_exceeded', 'cgroup': '$cg', 'max': 6, 'current': 6}"
 t "count over the quota" 12 pasid alloc --vm vm1 --type shared --count 2
 t "denied counted" 0 --json quota get "$cg"
-json "denied JSON" 'd[0]["denied"] == 2 and d[0]["current"] == 6 and d[0]["max"] == 6'
+json "denied JSON" 'd[0]["denied"] == 3 and d[0]["current"] == 6 and d[0]["max"] == 6'
 t "quota get text" 0 quota get "$cg"
-has "quota get text row" "6    6        2"
+has "quota get text row" "6    6        3"
 t "lift the limit" 0 quota set "$cg" max
 t "quota set without MAX" 2 quota set /a
 t "quota set with a bad MAX" 2 quota set /a lots
@@ -306,6 +451,18 @@ err_has "unknown param is named" "param colour"
 echo "# permission"
 if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
 	chmod 0777 "$tmp"
+	# The socket as pasidd made it (0660): nobody is not in its group.
+	group=$(stat -c %G "$sock")
+	set +e
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$PASIDCTL" --socket "$sock" \
+		status >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	set -e
+	if [[ $rc -eq 3 ]]; then ok "permission denied exits 3"; else
+		not_ok "permission denied exits 3 (got $rc)"
+	fi
+	err_is "permission denied names the socket's group" \
+		"pasidctl: cannot connect to $sock: permission denied; only root and members of the socket's group '$group' may connect, and this process is not in it"
 	chmod 0666 "$sock"
 	set +e
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$PASIDCTL" --socket "$sock" \
@@ -363,6 +520,21 @@ done
 if [[ $gone == yes ]]; then ok "VM goes when its owner exits"; else
 	not_ok "VM goes when its owner exits (vm show exit $rc)"
 fi
+# call is the raw way in: it does not ask for a pid, and the VM is pasidctl's, gone with it.
+t "call vm.register without a pid" 0 call vm.register '{"vm":"vmraw"}'
+json "call vm.register registers for pasidctl" "d['vm'] == 'vmraw' and d['pid'] != $owner"
+gone=no
+for _ in $(seq 50); do
+	run vm show vmraw
+	if [[ $rc -eq 13 ]]; then
+		gone=yes
+		break
+	fi
+	sleep 0.1
+done
+if [[ $gone == yes ]]; then ok "a VM of pasidctl's own goes with it"; else
+	not_ok "a VM of pasidctl's own goes with it (vm show exit $rc)"
+fi
 
 echo "# quota with nested cgroups"
 cgmnt=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
@@ -400,6 +572,25 @@ if [[ $(id -u) -eq 0 && -n $cgmnt ]] && cgtop=$(mktemp -d "$cgmnt/pasidctl-test.
 else
 	skipped=$((skipped + 1))
 	echo "skip - nested cgroup quotas need root and a cgroup2 mount"
+fi
+
+echo "# manual pages"
+if command -v mandoc >/dev/null && [[ -n ${SRC_DIR:-} ]]; then
+	# As man(1) shows them on a terminal, blanks and line breaks squeezed.
+	{
+		mandoc -T utf8 "$SRC_DIR/man/pasidd.8" | col -b | tr -s ' \n\t' ' '
+		echo
+	} >"$tmp/out"
+	has "pasidd(8): -d, then the default" "(-d, default /run/pasidd)"
+	{
+		mandoc -T utf8 "$SRC_DIR/man/pasidctl.8" | col -b | tr -s ' \n\t' ' '
+		echo
+	} >"$tmp/out"
+	has "pasidctl(8): only max is quoted" "(‘max’ for none)"
+	has "pasidctl(8): the JSON error codes" "2000 usage"
+else
+	skipped=$((skipped + 1))
+	echo "skip - manual page checks need mandoc and SRC_DIR"
 fi
 
 if ! kill -0 "$daemon" 2>/dev/null; then

@@ -6,6 +6,7 @@
 #include "ck_main.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -751,6 +752,115 @@ START_TEST(test_typed_calls)
 }
 END_TEST
 
+/* The daemon's error object reaches the caller whole, data and all, and only for the call
+ * that returned it. */
+static const struct step error_object_steps[] = {
+    {"pasid.alloc", "{\"vm\":\"vm1\",\"type\":\"shared\",\"count\":3}",
+     "\"error\":{\"code\":1002,\"message\":\"cgroup /m.slice holds 6 PASID(s) of its max "
+     "6; 3 more refused\",\"data\":{\"reason\":\"quota_exceeded\",\"cgroup\":\"/m.slice\","
+     "\"max\":6,\"current\":6}}"},
+    {"daemon.status", NULL, status_json},
+    {"vm.show", "{\"vm\":\"nosuch\"}",
+     "\"error\":{\"code\":1003,\"message\":\"no VM named 'nosuch'\"}"},
+    {"vm.show", "{\"vm\":\"odd\"}", "\"error\":\"not an object\""},
+    {NULL, NULL, NULL},
+};
+
+START_TEST(test_error_object)
+{
+	struct fixture f;
+	struct pasid_error err;
+	struct pasid_mapping *maps;
+	struct pasid_status *st;
+	struct pasid_vm *vm;
+	struct json_object *e, *data, *v, *kept;
+	size_t n;
+	pid_t pid;
+
+	fixture_open(&f);
+	ck_assert_ptr_null(pasid_error_object(f.c));
+	pid = fork_server(&f, error_object_steps);
+
+	ck_assert_int_eq(
+	    pasid_alloc_count(f.c, "vm1", PASID_TYPE_SHARED, NULL, PASID_ANY, 3, &maps, &n, &err),
+	    -EREMOTEIO);
+	ck_assert_int_eq(err.code, PASID_E_QUOTA);
+	e = pasid_error_object(f.c);
+	ck_assert_ptr_nonnull(e);
+	ck_assert(json_object_object_get_ex(e, "code", &v));
+	ck_assert_int_eq(json_object_get_int(v), 1002);
+	ck_assert_str_eq(req_str(e, "message"), err.message);
+	ck_assert(json_object_object_get_ex(e, "data", &data));
+	ck_assert_str_eq(req_str(data, "reason"), "quota_exceeded");
+	ck_assert_str_eq(req_str(data, "cgroup"), "/m.slice");
+	ck_assert(json_object_object_get_ex(data, "max", &v));
+	ck_assert_int_eq(json_object_get_int(v), 6);
+	ck_assert(json_object_object_get_ex(data, "current", &v));
+	ck_assert_int_eq(json_object_get_int(v), 6);
+	kept = json_object_get(e);
+
+	/* A success forgets it; the reference taken keeps it alive. */
+	ck_assert_int_eq(pasid_daemon_status(f.c, &st, &err), 0);
+	pasid_status_free(st);
+	ck_assert_ptr_null(pasid_error_object(f.c));
+	ck_assert_str_eq(req_str(kept, "message"),
+	                 "cgroup /m.slice holds 6 PASID(s) of its max 6; 3 more refused");
+	json_object_put(kept);
+
+	/* Without data, the object is still as sent: no data member made up. */
+	ck_assert_int_eq(pasid_vm_show(f.c, "nosuch", &vm, &err), -EREMOTEIO);
+	e = pasid_error_object(f.c);
+	ck_assert_ptr_nonnull(e);
+	ck_assert(!json_object_object_get_ex(e, "data", NULL));
+	ck_assert_str_eq(req_str(e, "message"), "no VM named 'nosuch'");
+
+	/* A local failure, or a malformed error, has no daemon error object. */
+	ck_assert_int_eq(pasid_quota_set(f.c, "/a", (uint64_t)INT64_MAX + 1, NULL, &err), -EINVAL);
+	ck_assert_ptr_null(pasid_error_object(f.c));
+	ck_assert_int_eq(pasid_vm_show(f.c, "odd", &vm, &err), -EPROTO);
+	ck_assert_ptr_null(pasid_error_object(f.c));
+	wait_server(pid);
+	fixture_close(&f);
+}
+END_TEST
+
+/* The same through the non-blocking path: each response taken sets it. */
+START_TEST(test_error_object_nonblocking)
+{
+	struct fixture f;
+	struct json_object *res, *e, *data;
+	struct pasid_error err;
+	int64_t a, b, id;
+	char buf[1024];
+
+	fixture_open(&f);
+	a = pasid_queue(f.c, "pasid.alloc", NULL, NULL, 0, NULL);
+	b = pasid_queue(f.c, "daemon.status", NULL, NULL, 0, NULL);
+	ck_assert_int_eq(pasid_flush(f.c, NULL), 0);
+	snprintf(buf, sizeof(buf),
+	         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":1002,\"message\":\"over\","
+	         "\"data\":{\"reason\":\"quota_exceeded\",\"cgroup\":\"/x\",\"max\":1,"
+	         "\"current\":1}}}\n"
+	         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{}}\n",
+	         (long long)a, (long long)b);
+	srv_write(f.srv, buf);
+	receive_until(f.c, 2);
+	ck_assert_ptr_null(pasid_error_object(f.c));
+	ck_assert_int_eq(pasid_response_next(f.c, &id, &res, &err), -EREMOTEIO);
+	ck_assert_int_eq(id, a);
+	e = pasid_error_object(f.c);
+	ck_assert_ptr_nonnull(e);
+	ck_assert(json_object_object_get_ex(e, "data", &data));
+	ck_assert_str_eq(req_str(data, "cgroup"), "/x");
+	ck_assert_int_eq(pasid_response_take(f.c, 999, &res, &err), -ENOENT);
+	ck_assert_ptr_null(pasid_error_object(f.c));
+	ck_assert_int_eq(pasid_response_take(f.c, b, &res, &err), 0);
+	ck_assert_ptr_null(pasid_error_object(f.c));
+	json_object_put(res);
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(test_parsers_reject)
 {
 	static const char *const bad_mappings[] = {
@@ -990,6 +1100,101 @@ START_TEST(test_connect_path)
 }
 END_TEST
 
+/* pasid_connect() says what the path is when connecting fails: connect(2)'s errno alone
+ * ("Connection refused" for a directory) leaves a user guessing. */
+static void
+assert_connect_says(const char *path, int want_rc, const char *want_text)
+{
+	struct pasid_client *c;
+	struct pasid_error err;
+
+	ck_assert_int_eq(pasid_connect(path, &c, &err), want_rc);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(err.code, want_rc);
+	ck_assert_msg(strstr(err.message, path) && strstr(err.message, want_text),
+	              "message '%s' lacks '%s'", err.message, want_text);
+}
+
+/* In a child, as nobody if we are root: connects to path and returns 0 if the message names
+ * group and says whether this process is in it. */
+static int
+connect_as_nobody(const char *path, const char *group, bool member)
+{
+	struct pasid_client *c;
+	struct pasid_error err;
+	char want[128];
+
+	if (getuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+	                      setresuid(65534, 65534, 65534) < 0))
+		return 10;
+	if (pasid_connect(path, &c, &err) != -EACCES || err.code != -EACCES)
+		return 11;
+	snprintf(want, sizeof(want), "group '%s'", group);
+	if (!strstr(err.message, want) || !strstr(err.message, "permission denied")) {
+		fprintf(stderr, "message: %s\n", err.message);
+		return 12;
+	}
+	if (!strstr(err.message, member ? "(socket mode 000, group"
+	                                : "may connect, and this process is not in it")) {
+		fprintf(stderr, "message: %s\n", err.message);
+		return 13;
+	}
+	return 0;
+}
+
+START_TEST(test_connect_diagnosis)
+{
+	char dir[] = "/tmp/libpasid-test.XXXXXX", path[64], file[64], stale[64], none[64];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct group *gr;
+	int lfd, fd, status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	snprintf(stale, sizeof(stale), "%s/stale.sock", dir);
+	snprintf(none, sizeof(none), "%s/none.sock", dir);
+
+	assert_connect_says(none, -ENOENT, "no such socket; pasidd does not seem to be running");
+	assert_connect_says(dir, -ECONNREFUSED, "it is a directory, not a socket");
+	fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	assert_connect_says(file, -ECONNREFUSED, "it is a regular file, not a socket");
+	/* A socket file nobody listens on: what a killed daemon leaves behind. */
+	memcpy(sa.sun_path, stale, strlen(stale) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	assert_connect_says(stale, -ECONNREFUSED, "the socket is stale, pasidd is not running");
+
+	/* Permission denied names the socket's group. Root is never denied, so the client runs
+	 * as nobody; a non-root caller is denied by mode 0 on a socket of its own group. */
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ck_assert_int_eq(chmod(path, getuid() == 0 ? 0660 : 0), 0);
+	gr = getgrgid(getegid());
+	ck_assert_ptr_nonnull(gr);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(connect_as_nobody(path, gr->gr_name, getuid() != 0));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+
+	close(lfd);
+	unlink(path);
+	unlink(stale);
+	unlink(file);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 libpasid_suite(void)
 {
@@ -1010,6 +1215,9 @@ libpasid_suite(void)
 	tcase_add_test(tc, test_connection_closed);
 	tcase_add_test(tc, test_timeout_then_late_reply);
 	tcase_add_test(tc, test_connect_path);
+	tcase_add_test(tc, test_connect_diagnosis);
+	tcase_add_test(tc, test_error_object);
+	tcase_add_test(tc, test_error_object_nonblocking);
 	suite_add_tcase(s, tc);
 	return s;
 }
