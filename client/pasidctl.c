@@ -353,6 +353,17 @@ connect_error(struct ctl *ctl, const struct pasid_error *err)
 	return CTL_EXIT_CONNECT;
 }
 
+/* 0 once connected, else the exit status of the failure (reported). */
+static int
+ctl_connect(struct ctl *ctl)
+{
+	struct pasid_error err;
+
+	if (ctl->client || pasid_connect(ctl->socket, &ctl->client, &err) == 0)
+		return 0;
+	return connect_error(ctl, &err);
+}
+
 int
 ctl_call_fds(struct ctl *ctl, const char *method, struct json_object *params, const int *fds,
              size_t nfds, struct json_object **result)
@@ -361,9 +372,9 @@ ctl_call_fds(struct ctl *ctl, const char *method, struct json_object *params, co
 	int rc;
 
 	*result = NULL;
-	if (!ctl->client && pasid_connect(ctl->socket, &ctl->client, &err) < 0) {
+	if ((rc = ctl_connect(ctl))) {
 		json_object_put(params);
-		return connect_error(ctl, &err);
+		return rc;
 	}
 	rc = pasid_call_fds(ctl->client, method, params, fds, nfds, result, &err);
 	json_object_put(params);
@@ -387,15 +398,14 @@ ctl_call_pages(struct ctl *ctl, const char *method, struct json_object *params, 
 	int rc;
 
 	*result = NULL;
-	if (!ctl->client && pasid_connect(ctl->socket, &ctl->client, &err) < 0) {
+	if ((rc = ctl_connect(ctl))) {
 		json_object_put(params);
-		fprintf(stderr, "pasidctl: %s\n", err.message);
-		return CTL_EXIT_CONNECT;
+		return rc;
 	}
 	rc = pasid_call_pages(ctl->client, method, params, member, result, &err);
 	json_object_put(params);
 	if (rc < 0)
-		return ctl_error(&err);
+		return ctl_error(ctl, &err);
 	return 0;
 }
 
