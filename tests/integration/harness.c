@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -880,4 +881,76 @@ it_list_all(int fd, const char *method, const char *member, const char *params_j
 	}
 	json_object_put(params);
 	return all;
+}
+
+int
+it_connect_as(const struct it_daemon *d, uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
+              pid_t *holder)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	char c = 0;
+	struct iovec iov = {.iov_base = &c, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+	int sp[2], fd = -1;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (setgroups(ngroups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			_exit(3);
+		fd = it_connect(d);
+		if (fd < 0)
+			_exit(4);
+		mh.msg_control = cbuf.b;
+		mh.msg_controllen = sizeof(cbuf.b);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		if (sendmsg(sp[1], &mh, 0) != 1)
+			_exit(5);
+		close(fd);
+		/* Holds on (as the owner of its VMs) until released. */
+		while (read(sp[1], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(sp[1]);
+	mh.msg_control = cbuf.b;
+	mh.msg_controllen = sizeof(cbuf.b);
+	if (recvmsg(sp[0], &mh, MSG_CMSG_CLOEXEC) == 1 && (cm = CMSG_FIRSTHDR(&mh)) &&
+	    cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	/* sp[0] stays open in this process: the holder lives while it does. */
+	if (fd < 0) {
+		close(sp[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	*holder = pid;
+	return fd;
+}
+
+void
+it_holder_release(pid_t holder)
+{
+	if (holder <= 0)
+		return;
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
 }

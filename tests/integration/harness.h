@@ -126,6 +126,15 @@ struct json_object *it_list_all(int fd, const char *method, const char *member,
  * -1 where there is none. 0, or -1 when a page is refused or malformed. */
 int it_vm_table(int fd, const char *vm, long *table, size_t n);
 
+/* A connection made by a child process that runs as uid/gid with the given supplementary
+ * groups: the child hands the connected socket over (SCM_RIGHTS) and stays alive, so that it
+ * is the owner of what is registered through the connection, until it_holder_release().
+ * The socket and its directory must be reachable by uid. Returns the fd, or -1. */
+int it_connect_as(const struct it_daemon *d, uid_t uid, gid_t gid, const gid_t *groups,
+                  size_t ngroups, pid_t *holder);
+/* Ends a holder process of it_connect_as (its VMs are then reclaimed by the daemon). */
+void it_holder_release(pid_t holder);
+
 /* Resident set size of a process in KiB, from /proc/<pid>/status; -1 if unknown. */
 long it_rss_kib(pid_t pid);
 /* Whether the daemon runs under a tool (PASIDD_WRAPPER: valgrind), which slows it and
