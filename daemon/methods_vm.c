@@ -1,3 +1,4 @@
+#include "log.h"
 #include "methods.h"
 #include "namespace.h"
 #include "owner.h"
@@ -7,6 +8,8 @@
 #include "pasidd.h"
 #include "peer.h"
 #include "quota.h"
+#include "record.h"
+#include "state.h"
 #include "render.h"
 
 #include <errno.h>
@@ -72,6 +75,49 @@ register_result(const struct ns_vm *vm)
 	return o;
 }
 
+/* MaxVMsPerUid: 0, or -1 with the call's error (1002) when uid may not own one more. */
+static int
+check_vm_limit(struct rpc_call *c, uid_t uid)
+{
+	unsigned mine = 0, max = c->d->cfg.limits.max_vms_per_uid;
+
+	if (uid == 0)
+		return 0;
+	for (unsigned i = 0; i < c->d->ns.nvms; i++)
+		mine += c->d->ns.vms[i]->owner.uid == uid;
+	if (mine < max)
+		return 0;
+	c->data = json_object_new_object();
+	json_object_object_add(c->data, "limit", json_object_new_string("MaxVMsPerUid"));
+	json_object_object_add(c->data, "uid", json_object_new_int64(uid));
+	json_object_object_add(c->data, "max", json_object_new_int64(max));
+	json_object_object_add(c->data, "current", json_object_new_int64(mine));
+	return rpc_fail(c, PROTO_E_QUOTA, "vm", "uid %u already has %u VMs (MaxVMsPerUid)",
+	                (unsigned)uid, mine);
+}
+
+/* An admin's vm.register of an existing VM with another `pid`: the VM is handed to that
+ * process (how a VMM passes a VM on to a new process), journaled and logged. */
+static int
+move_owner(struct rpc_call *c, struct ns_vm *vm, const struct ns_owner *owner)
+{
+	struct ns_owner old = vm->owner;
+
+	if (owner->uid != old.uid && check_vm_limit(c, owner->uid) < 0)
+		return -1;
+	owner_unwatch(vm);
+	ns_vm_set_owner(&c->d->ns, vm, owner);
+	log_info("VM %s handed from owner %d (uid %u) to %d (uid %u) by pid %d uid %u", vm->name,
+	         (int)old.pid, (unsigned)old.uid, (int)owner->pid, (unsigned)owner->uid,
+	         (int)c->peer->pid, (unsigned)c->peer->uid);
+	if (owner_watch(c->d, vm) == 1)
+		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid",
+		                "process %d exited while the VM was handed to it; the VM was "
+		                "reclaimed",
+		                (int)owner->pid);
+	return 0;
+}
+
 METHOD(method_vm_register)
 {
 	static const char *const names[] = {"vm", "uuid", "mode", "pid", NULL};
@@ -103,7 +149,7 @@ METHOD(method_vm_register)
 	vm = ns_vm_find(&c->d->ns, name);
 	if (vm) {
 		/* Re-attach: the owner process (same pid and start time) or an admin gets the
-		 * VM back unchanged; everyone else finds the name taken. */
+		 * VM back; everyone else finds the name taken. */
 		bool owner_again =
 		    vm->owner.pid == owner.pid && vm->owner.starttime == owner.starttime;
 
@@ -116,28 +162,15 @@ METHOD(method_vm_register)
 		if (mode >= 0 && (enum ns_mode)mode != vm->mode)
 			return rpc_fail(c, PROTO_E_CONFLICT, "mode", "VM '%s' exists in %s mode",
 			                name, ns_mode_name(vm->mode));
+		if (pid >= 0 && !owner_again && move_owner(c, vm, &owner) < 0)
+			return -1;
 		if (c->d->quota)
 			quota_refresh_xattrs(c->d->quota, vm->cgroup);
 		*result = register_result(vm);
 		return 0;
 	}
-	if (owner.uid != 0) {
-		unsigned mine = 0, max = c->d->cfg.limits.max_vms_per_uid;
-
-		for (unsigned i = 0; i < c->d->ns.nvms; i++)
-			mine += c->d->ns.vms[i]->owner.uid == owner.uid;
-		if (mine >= max) {
-			c->data = json_object_new_object();
-			json_object_object_add(c->data, "limit",
-			                       json_object_new_string("MaxVMsPerUid"));
-			json_object_object_add(c->data, "uid", json_object_new_int64(owner.uid));
-			json_object_object_add(c->data, "max", json_object_new_int64(max));
-			json_object_object_add(c->data, "current", json_object_new_int64(mine));
-			return rpc_fail(c, PROTO_E_QUOTA, "vm",
-			                "uid %u already has %u VMs (MaxVMsPerUid)",
-			                (unsigned)owner.uid, mine);
-		}
-	}
+	if (check_vm_limit(c, owner.uid) < 0)
+		return -1;
 	if (!uuid_in)
 		random_uuid(uuid);
 	proc_cgroup(owner.pid, cgroup, sizeof(cgroup));
@@ -160,9 +193,17 @@ METHOD(method_vm_unregister)
 	struct ns_vm *vm;
 	char name[NS_VM_NAME_MAX + 1];
 	unsigned freed;
+	int r;
 
 	if (params_only(c, params, names) < 0 || param_vm(c, params, &vm) < 0)
 		return -1;
+	/* One UNMAP record a mapping: more than the room every request gets for a large VM. */
+	r = state_reserve(c->d, vm->maps.count * REC_UNMAP_MAX + 4096);
+	if (r < 0)
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL,
+		                "the state directory has no room to record the unregistration "
+		                "(%s); nothing was changed",
+		                strerror(-r));
 	snprintf(name, sizeof(name), "%s", vm->name);
 	freed = ns_vm_destroy(&c->d->ns, vm);
 	if (ns_vm_find(&c->d->ns, name))

@@ -310,6 +310,15 @@ ns_vm_create(struct ns *ns, const char *name, const char *uuid, enum ns_mode mod
 	return 0;
 }
 
+void
+ns_vm_set_owner(struct ns *ns, struct ns_vm *vm, const struct ns_owner *owner)
+{
+	uint8_t rec[REC_BUF_MAX];
+
+	vm->owner = *owner;
+	emit(ns, rec, rec_owner(rec, vm));
+}
+
 /* ---- devices ---- */
 
 struct ns_device *
@@ -631,6 +640,54 @@ local_device(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *err)
 	return vd->dev;
 }
 
+/* Whether the ranges a request draws from have room for all of it, said precisely before
+ * anything is looked for: which range is short, what it has and what was asked. The
+ * parameter at fault is the one to change: `count` when fewer would fit, otherwise what names
+ * the full range (the VM for its guest range, the device, the type for the shared range). */
+static int
+check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_req *req,
+           const struct ns_device *dev, struct ns_err *err)
+{
+	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
+	bool identity_pick = req->type == NS_TYPE_SHARED && vm->mode == NS_MODE_IDENTITY;
+	uint32_t n = req->count, free_g = range_size(loc) - vm->guest.used, free;
+
+	if (req->gpasid >= 0) {
+		const struct ns_range *r = identity_pick ? sh : loc;
+
+		if (in_range(r, (uint64_t)req->gpasid) && (uint64_t)req->gpasid + n - 1 > r->last)
+			return fail(err, PROTO_E_OUT_OF_RANGE, "count",
+			            "gPASIDs %lld-%llu run past the end of the %s range %u-%u",
+			            (long long)req->gpasid, (unsigned long long)req->gpasid + n - 1,
+			            identity_pick ? "shared" : "guest", r->first, r->last);
+		if (req->type == NS_TYPE_LOCAL || identity_pick)
+			return 0;
+	}
+	if (req->type == NS_TYPE_LOCAL) {
+		char name[NS_BDF_LEN + 1];
+
+		free = range_size(loc) - dev->local.used;
+		ns_bdf_format(dev->bdf, name);
+		if (free < n)
+			return fail(err, PROTO_E_EXHAUSTED, free ? "count" : "device",
+			            "device %s has %u free local PASIDs in %u-%u; %u asked", name,
+			            free, loc->first, loc->last, n);
+	} else {
+		free = ns_shared_free(ns);
+		if (free < n)
+			return fail(err, PROTO_E_EXHAUSTED, free ? "count" : "type",
+			            "the shared range %u-%u has %u free PASIDs; %u asked",
+			            sh->first, sh->last, free, n);
+		if (identity_pick)
+			return 0;
+	}
+	if (req->gpasid < 0 && free_g < n)
+		return fail(err, PROTO_E_EXHAUSTED, free_g ? "count" : "vm",
+		            "VM %s has %u free guest PASIDs in %u-%u; %u asked", vm->name, free_g,
+		            loc->first, loc->last, n);
+	return 0;
+}
+
 int
 ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct ns_mapping **out,
          struct ns_err *err)
@@ -648,7 +705,8 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 			return -1;
 		local_cursor = dev->local_cursor;
 	}
-	if (reserve(ns, vm, req->type, dev, req->count, err) < 0)
+	if (check_room(ns, vm, req, dev, err) < 0 ||
+	    reserve(ns, vm, req->type, dev, req->count, err) < 0)
 		return -1;
 	if (!ns->replaying && ns->hooks.charge &&
 	    ns->hooks.charge(ns->hooks.ctx, vm, req->count, err) < 0)

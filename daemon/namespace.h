@@ -132,6 +132,8 @@ struct ns_vm *ns_vm_find(const struct ns *ns, const char *name);
 int ns_vm_create(struct ns *ns, const char *name, const char *uuid, enum ns_mode mode,
                  const struct ns_owner *owner, const char *cgroup, struct ns_vm **out,
                  struct ns_err *err);
+/* Hands the VM to another owner process. Its PASIDs stay charged where it was registered. */
+void ns_vm_set_owner(struct ns *ns, struct ns_vm *vm, const struct ns_owner *owner);
 /* Detaches and frees every PASID of the VM, releases its devices, destroys it. Returns the
  * number of PASIDs freed. */
 unsigned ns_vm_destroy(struct ns *ns, struct ns_vm *vm);

@@ -62,6 +62,17 @@ rec_vm(uint8_t *buf, const struct ns_vm *vm)
 }
 
 size_t
+rec_owner(uint8_t *buf, const struct ns_vm *vm)
+{
+	uint8_t *p = head(buf, REC_OWNER, vm->name);
+
+	p = put32(p, (uint32_t)vm->owner.pid);
+	p = put64(p, vm->owner.starttime);
+	p = put32(p, (uint32_t)vm->owner.uid);
+	return (size_t)(p - buf);
+}
+
+size_t
 rec_unvm(uint8_t *buf, const char *vm)
 {
 	return (size_t)(head(buf, REC_UNVM, vm) - buf);
@@ -220,6 +231,16 @@ rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
 		if (r.bad || mode > NS_MODE_IDENTITY)
 			break;
 		rc = ns_vm_create(ns, name, uuid, (enum ns_mode)mode, &o, cgroup, NULL, &err);
+		break;
+	}
+	case REC_OWNER: {
+		struct ns_owner o;
+
+		o.pid = (pid_t)get32(&r);
+		o.starttime = get64(&r);
+		o.uid = (uid_t)get32(&r);
+		if (!r.bad)
+			ns_vm_set_owner(ns, vm, &o);
 		break;
 	}
 	case REC_UNVM:

@@ -23,12 +23,15 @@ enum rec_op {
 	REC_CURSOR,  /* the shared range's next-fit position */
 	REC_LCURSOR, /* a device's local next-fit position */
 	REC_QUOTA,   /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
+	REC_OWNER,   /* a VM handed to another owner process (vm.register by an admin) */
 };
 
-#define REC_BUF_MAX 4608 /* larger than any record */
+#define REC_BUF_MAX   4608 /* larger than any record */
+#define REC_UNMAP_MAX 96   /* an UNMAP record with its journal framing, at most */
 
 size_t rec_vm(uint8_t *buf, const struct ns_vm *vm);
 size_t rec_unvm(uint8_t *buf, const char *vm);
+size_t rec_owner(uint8_t *buf, const struct ns_vm *vm);
 size_t rec_dev(uint8_t *buf, const char *vm, uint32_t bdf, bool shared);
 size_t rec_undev(uint8_t *buf, const char *vm, uint32_t bdf);
 size_t rec_map(uint8_t *buf, const struct ns_mapping *m);

@@ -494,7 +494,7 @@ START_TEST(count_all_or_nothing)
 	alloc_ok("vm", 3);
 	alloc_refused("vm", 3, a, 5, 3);
 	ck_assert_int_eq(pasids_of("vm"), 3);
-	alloc_refused("vm", 4096, a, 5, 3);
+	alloc_refused("vm", 4092, a, 5, 3);
 	ck_assert_int_eq(pasids_of("vm"), 3);
 	alloc_ok("vm", 2); /* exactly up to the max */
 	ck_assert_int_eq(pasids_of("vm"), 5);

@@ -897,9 +897,10 @@ START_TEST(alloc_count)
 
 		ck_assert_msg(!m, "count %s: %s", bad[i], m);
 	}
-	/* All or nothing: the last one would be out of range, or one in the middle is taken. */
+	/* All or nothing: the last one would be out of range (the count is what to change), or
+	 * one in the middle is taken. */
 	ERR(CALL("pasid.alloc", "{\"vm\":\"v\",\"type\":\"shared\",\"count\":3,\"gpasid\":4094}"),
-	    1008, "gpasid");
+	    1008, "count");
 	ERR(CALL("pasid.alloc", "{\"vm\":\"v\",\"type\":\"shared\",\"count\":3,\"gpasid\":9}"),
 	    1004, "gpasid");
 	UNCHANGED(before);
@@ -1000,7 +1001,7 @@ START_TEST(alloc_identity)
 	    "gpasid");
 	ERR(CALL("pasid.alloc",
 	         "{\"vm\":\"id\",\"type\":\"shared\",\"gpasid\":524287,\"count\":2}"),
-	    1008, "gpasid");
+	    1008, "count");
 	ERR(CALL("pasid.alloc", "{\"vm\":\"id\",\"type\":\"shared\",\"gpasid\":1048576}"), -32602,
 	    "gpasid");
 	UNCHANGED(before);
