@@ -51,10 +51,17 @@ METHOD(method_pasid_alloc)
 	if (count < 0) {
 		*result = render_mapping(out[0], false);
 	} else {
-		struct json_object *arr = json_object_new_array_ext((int)req.count);
+		struct json_object *arr = render_mapping_list(out, req.count, false);
 
-		for (unsigned i = 0; i < req.count; i++)
-			json_object_array_add(arr, render_mapping(out[i], false));
+		/* The allocation stands whatever happens to its answer: an answer that cannot be
+		 * made is an internal error, and pasid.list shows what was allocated. */
+		if (!arr) {
+			free(out);
+			return rpc_fail(
+			    c, PROTO_E_INTERNAL, NULL,
+			    "out of memory for the answer; the %u PASIDs were allocated",
+			    req.count);
+		}
 		*result = json_object_new_object();
 		json_object_object_add(*result, "mappings", arr);
 	}
@@ -124,6 +131,7 @@ METHOD(method_pasid_list)
 {
 	static const char *const names[] = {"vm", "type", "limit", "after", NULL};
 	struct ns_vm *vm = NULL;
+	struct json_object *maps;
 	struct page p;
 	int type = -1;
 
@@ -138,8 +146,11 @@ METHOD(method_pasid_list)
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "after",
 		                "'after' continues a listing of VM '%s', not of '%s'", p.vm,
 		                vm->name);
+	maps = page_mappings(c, vm, type, true, &p);
+	if (!maps)
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
 	*result = json_object_new_object();
-	json_object_object_add(*result, "mappings", page_mappings(c, vm, type, true, &p));
+	json_object_object_add(*result, "mappings", maps);
 	page_add_next(*result, &p);
 	return 0;
 }

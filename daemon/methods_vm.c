@@ -234,6 +234,7 @@ METHOD(method_vm_list)
 METHOD(method_vm_show)
 {
 	static const char *const names[] = {"vm", "limit", "after", NULL};
+	struct json_object *maps;
 	struct ns_vm *vm;
 	struct page p;
 
@@ -244,8 +245,11 @@ METHOD(method_vm_show)
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "after",
 		                "'after' continues a listing of VM '%s', not of '%s'", p.vm,
 		                vm->name);
+	maps = page_mappings(c, vm, -1, false, &p);
+	if (!maps)
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
 	*result = render_vm(vm);
-	json_object_object_add(*result, "mappings", page_mappings(c, vm, -1, false, &p));
+	json_object_object_add(*result, "mappings", maps);
 	page_add_next(*result, &p);
 	return 0;
 }

@@ -71,9 +71,8 @@ page_params(struct rpc_call *c, struct json_object *params, unsigned def, unsign
 struct walk {
 	struct rpc_call *c;
 	struct page *p;
-	struct json_object *arr;
+	struct ns_mapping **out; /* the page, rendered at the end */
 	int type;
-	bool with_vm;
 	unsigned n;      /* entries returned */
 	unsigned budget; /* entries that may still be looked at */
 };
@@ -93,46 +92,58 @@ walk_vm(struct walk *w, const struct ns_vm *vm, uint32_t after)
 		}
 		w->budget--;
 		after = m->gpasid;
-		if (w->type < 0 || m->type == (enum ns_type)w->type) {
-			json_object_array_add(w->arr, render_mapping(m, w->with_vm));
-			w->n++;
-		}
+		if (w->type < 0 || m->type == (enum ns_type)w->type)
+			w->out[w->n++] = m;
 	}
 	return true;
 }
 
+static void walk_all(struct walk *w);
+
 struct json_object *
 page_mappings(struct rpc_call *c, const struct ns_vm *only, int type, bool with_vm, struct page *p)
 {
-	const struct ns *ns = &c->d->ns;
 	struct walk w = {.c = c,
 	                 .p = p,
-	                 .arr = json_object_new_array(),
+	                 .out = malloc(p->limit * sizeof(*w.out)),
 	                 .type = type,
-	                 .with_vm = with_vm,
 	                 .budget = p->limit + PAGE_SLACK};
+	struct json_object *arr;
 
 	p->next[0] = '\0';
-	if (only) {
+	if (!w.out)
+		return NULL;
+	if (only)
 		walk_vm(&w, only, p->after && !strcmp(p->vm, only->name) ? p->g : 0);
-		return w.arr;
-	}
+	else
+		walk_all(&w);
+	arr = render_mapping_list(w.out, w.n, with_vm);
+	free(w.out);
+	return arr;
+}
+
+/* Every VM the peer may use, from the cursor's on. */
+static void
+walk_all(struct walk *w)
+{
+	const struct ns *ns = &w->c->d->ns;
+	struct page *p = w->p;
+
 	for (unsigned i = p->after ? ns_vm_lower_bound(ns, p->vm) : 0; i < ns->nvms; i++) {
 		const struct ns_vm *vm = ns->vms[i];
 		bool same = p->after && !strcmp(vm->name, p->vm);
 
-		if (!peer_may_use(c, vm)) {
-			if (w.budget-- == 0) {
+		if (!peer_may_use(w->c, vm)) {
+			if (w->budget-- == 0) {
 				/* Past all of it: the next page starts with the VM after. */
 				cursor_set(p, vm->name, UINT32_MAX);
-				break;
+				return;
 			}
 			continue;
 		}
-		if (!walk_vm(&w, vm, same ? p->g : 0))
-			break;
+		if (!walk_vm(w, vm, same ? p->g : 0))
+			return;
 	}
-	return w.arr;
 }
 
 struct json_object *

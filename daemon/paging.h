@@ -27,7 +27,7 @@ struct page {
 int page_params(struct rpc_call *c, struct json_object *params, unsigned def, unsigned max,
                 struct page *p);
 /* The mappings of `only` (NULL: every VM the peer may use) of the given type (-1: any) from
- * the cursor on, rendered with their VM when `with_vm`. Sets p->next. */
+ * the cursor on, rendered with their VM when `with_vm`. Sets p->next. NULL on ENOMEM. */
 struct json_object *page_mappings(struct rpc_call *c, const struct ns_vm *only, int type,
                                   bool with_vm, struct page *p);
 /* The VMs the peer may use, as vm.list entries, from the cursor on. Sets p->next. */

@@ -9,6 +9,10 @@ struct ns_mapping;
 struct ns_vm;
 
 struct json_object *render_mapping(const struct ns_mapping *m, bool with_vm);
+/* A JSON array of n mappings, written as text at once rather than built as n objects: the
+ * shape of render_mapping's, ten times cheaper, for listings and bulk allocations. What it
+ * returns serializes to that array; it is not meant to be looked into. NULL on ENOMEM. */
+struct json_object *render_mapping_list(struct ns_mapping *const *maps, size_t n, bool with_vm);
 /* A vm.list entry, which vm.show completes with a page of its mappings. */
 struct json_object *render_vm(const struct ns_vm *vm);
 

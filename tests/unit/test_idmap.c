@@ -86,6 +86,33 @@ START_TEST(idmap_full_fill_is_findable)
 }
 END_TEST
 
+START_TEST(idmap_find_used_walks_the_set)
+{
+	static const uint32_t sizes[] = {1, 63, 64, 65, 4095, 524288};
+
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		struct idmap m;
+		uint32_t n = sizes[s], count = 0;
+
+		ck_assert_int_eq(idmap_init(&m, n), 0);
+		ck_assert_int_eq(idmap_find_used(&m, 0), -1);
+		for (uint32_t i = 0; i < n; i += 1 + i % 97)
+			idmap_set(&m, i);
+		for (int64_t i = idmap_find_used(&m, 0); i >= 0;
+		     i = idmap_find_used(&m, (uint32_t)i + 1)) {
+			ck_assert(idmap_test(&m, (uint32_t)i));
+			count++;
+		}
+		ck_assert_uint_eq(count, m.used);
+		/* The padding bits past the end are never an id. */
+		idmap_set(&m, n - 1);
+		ck_assert_int_eq(idmap_find_used(&m, n - 1), n - 1);
+		ck_assert_int_eq(idmap_find_used(&m, n), -1);
+		idmap_free(&m);
+	}
+}
+END_TEST
+
 START_TEST(u32map_random_vs_model)
 {
 	struct u32map m;
@@ -136,6 +163,7 @@ main(void)
 	tcase_add_test(tc, idmap_sizes_and_edges);
 	tcase_add_test(tc, idmap_random_vs_model);
 	tcase_add_test(tc, idmap_full_fill_is_findable);
+	tcase_add_test(tc, idmap_find_used_walks_the_set);
 	tcase_add_test(tc, u32map_random_vs_model);
 	suite_add_tcase(s, tc);
 	return ck_run(s);

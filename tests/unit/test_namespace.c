@@ -375,6 +375,15 @@ snapshot_of(const struct ns *n)
 		for (unsigned k = 0; k < cnt; k++)
 			fprintf(f, " %u:%u:%d", all[k]->gpasid, all[k]->hpasid, all[k]->type);
 		fputc('\n', f);
+		/* The in-order walk of listings visits exactly what the sorted table holds. */
+		{
+			const struct ns_mapping *m = ns_vm_next(n, vm, 0);
+
+			for (unsigned k = 0; k < cnt;
+			     k++, m = m ? ns_vm_next(n, vm, m->gpasid) : NULL)
+				ck_assert_ptr_eq(m, all[k]);
+			ck_assert_ptr_null(m);
+		}
 		free(all);
 	}
 	fclose(f);

@@ -1,0 +1,174 @@
+/*
+ * Latency of small requests while another peer walks a full listing, beside the same latency
+ * on an idle daemon measured in the same run (issue 8, item 4): pasid.list is paged and
+ * the server gives each connection a bounded slice, so a listing of 1,000,000 mappings must
+ * not keep a daemon.status waiting for more than milliseconds.
+ * Usage: bench_listing [MAPPINGS] (default 1,000,000). Prints figures; never fails on timing.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static double
+now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* n daemon.status round trips; prints p50, p99 and max in ms. */
+static void
+status_latency(int fd, int n, const char *label)
+{
+	double *t = calloc((size_t)n, sizeof(*t));
+	static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.status\"}";
+
+	for (int i = 0; i < n; i++) {
+		double t0 = now();
+		char *r = it_roundtrip(fd, req);
+
+		t[i] = (now() - t0) * 1e3;
+		if (!r) {
+			fprintf(stderr, "daemon.status got no answer\n");
+			exit(1);
+		}
+		free(r);
+		usleep(2000);
+	}
+	qsort(t, (size_t)n, sizeof(*t), cmp_double);
+	printf("  %-44s p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms  (%d requests)\n", label, t[n / 2],
+	       t[n * 99 / 100], t[n - 1], n);
+	free(t);
+}
+
+/* One full walk of pasid.list in pages of 4096; returns entries seen. */
+static long
+walk(int fd, double *secs, size_t *bytes)
+{
+	char req[256], after[128] = "";
+	struct it_reader rd;
+	long n = 0;
+	double t0 = now();
+
+	it_reader_init(&rd, fd);
+	*bytes = 0;
+	for (;;) {
+		struct json_object *o, *next;
+		char *line;
+
+		if (after[0])
+			snprintf(
+			    req, sizeof(req),
+			    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"pasid.list\",\"params\":{"
+			    "\"limit\":4096,\"after\":\"%s\"}}\n",
+			    after);
+		else
+			snprintf(
+			    req, sizeof(req),
+			    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"pasid.list\",\"params\":{"
+			    "\"limit\":4096}}\n");
+		if (it_send(fd, req, strlen(req)) < 0 || !(line = it_reader_line(&rd, 60000)))
+			exit(1);
+		*bytes += strlen(line) + 1;
+		o = json_tokener_parse(line);
+		free(line);
+		n += (long)json_object_array_length(it_get(o, "result.mappings"));
+		next = it_get(o, "result.next");
+		if (next)
+			snprintf(after, sizeof(after), "%s", json_object_get_string(next));
+		json_object_put(o);
+		if (!next)
+			break;
+	}
+	it_reader_free(&rd);
+	*secs = now() - t0;
+	return n;
+}
+
+int
+main(int argc, char **argv)
+{
+	int mappings = argc > 1 ? atoi(argv[1]) : 1000000, fd, vms, status;
+	struct it_daemon d;
+	double t0, secs;
+	size_t bytes;
+	char req[256];
+	pid_t lister;
+	long seen;
+
+	signal(SIGPIPE, SIG_IGN);
+	setenv("PASIDD", PASIDD_BIN, 0);
+	/* Identity-mode VMs over a shared range as large as the 20-bit space allows. */
+	if (it_start(&d, "--shared-range", "4096-1048575", NULL) < 0)
+		return 1;
+	fd = it_connect(&d);
+	vms = (mappings + 499999) / 500000;
+	t0 = now();
+	for (int v = 0, left = mappings; v < vms; v++) {
+		snprintf(req, sizeof(req),
+		         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"vm.register\",\"params\":{"
+		         "\"vm\":\"vm%d\",\"mode\":\"identity\"}}",
+		         v);
+		free(it_roundtrip(fd, req));
+		for (int k = 0; k < mappings / vms && left > 0;) {
+			int c = left < 4096 ? left : 4096;
+			char *r;
+
+			snprintf(
+			    req, sizeof(req),
+			    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"pasid.alloc\",\"params\":{"
+			    "\"vm\":\"vm%d\",\"type\":\"shared\",\"count\":%d}}",
+			    v, c);
+			r = it_roundtrip(fd, req);
+			if (!r || strstr(r, "\"error\"")) {
+				fprintf(stderr, "fill failed: %s\n", r ? r : "(no answer)");
+				return 1;
+			}
+			free(r);
+			k += c;
+			left -= c;
+		}
+	}
+	printf("bench_listing: %d mappings in %d VMs (filled in %.1f s)\n", mappings, vms,
+	       now() - t0);
+	status_latency(fd, 500, "daemon.status, idle daemon (baseline)");
+	{
+		int lfd = it_connect(&d);
+
+		seen = walk(lfd, &secs, &bytes);
+		printf("  one full pasid.list walk alone: %ld mappings, %.1f MB in %.2f s\n", seen,
+		       (double)bytes / 1e6, secs);
+		close(lfd);
+	}
+	/* Walks over and over in a child while this process measures. */
+	lister = fork();
+	if (lister == 0) {
+		int lfd = it_connect(&d);
+
+		for (;;)
+			walk(lfd, &secs, &bytes);
+	}
+	usleep(100000);
+	status_latency(fd, 500, "daemon.status, during full listings");
+	kill(lister, SIGKILL);
+	waitpid(lister, &status, 0);
+	close(fd);
+	it_cleanup(&d);
+	return 0;
+}
