@@ -27,7 +27,8 @@ static const char alloc_usage[] =
     "  --device BDF  the exclusively assigned device of a local PASID (DDDD:BB:DD.F)\n"
     "  --gpasid N    the guest PASID wanted, the first of them with --count\n"
     "                (default: the lowest free ones)\n"
-    "  --count N     allocate N PASIDs (1-4096), all or none\n";
+    "  --count N     allocate N PASIDs (1-4096), all or none; a translated VM's guest\n"
+    "                range and a device's local range hold 4095 each by default\n";
 
 static const char free_usage[] = "Usage: pasidctl pasid free --vm VM --gpasid N\n"
                                  "\n"
