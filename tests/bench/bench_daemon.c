@@ -19,17 +19,9 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "bench_common.h"
 #include "harness.h"
 #include "namespace.h"
-
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* Exactly one line back per line in, like the daemon, but no work. */
 static pid_t
@@ -83,7 +75,7 @@ roundtrips(int fd, const char *line, int n)
 {
 	char req[256];
 	size_t len = (size_t)snprintf(req, sizeof(req), "%s\n", line);
-	double t0 = now();
+	double t0 = bench_now();
 
 	for (int i = 0; i < n; i++) {
 		if (it_send(fd, req, len) < 0 || read_lines(fd, 1) < 0) {
@@ -91,7 +83,7 @@ roundtrips(int fd, const char *line, int n)
 			exit(1);
 		}
 	}
-	return n / (now() - t0);
+	return n / (bench_now() - t0);
 }
 
 static double
@@ -125,14 +117,14 @@ alloc_free_rate(const char *statedir, int n, int batch)
 		    "\"bench\",\"gpasid\":%d}}\n",
 		    i, i + 1, i, i + 1);
 	fclose(f);
-	double t0 = now();
+	double t0 = bench_now();
 	for (int done = 0; done < n; done += batch) {
 		if (it_send(fd, req, len) < 0 || read_lines(fd, 2 * batch) < 0) {
 			fprintf(stderr, "connection lost\n");
 			exit(1);
 		}
 	}
-	rate = n / (now() - t0);
+	rate = n / (bench_now() - t0);
 	close(fd);
 	it_stop(&d);
 	free(req);
@@ -157,12 +149,12 @@ inprocess_rate(int n)
 	ns_init(&ns, &cfg, be);
 	ns_vm_create(&ns, "bench", "00000000-0000-4000-8000-000000000000", NS_MODE_TRANSLATED, &o,
 	             "/", &vm, &err);
-	t0 = now();
+	t0 = bench_now();
 	for (int i = 0; i < n; i++) {
 		ns_alloc(&ns, vm, &req, &m, &err);
 		ns_free(&ns, vm, m->gpasid, &err);
 	}
-	double rate = n / (now() - t0);
+	double rate = n / (bench_now() - t0);
 	ns_destroy(&ns);
 	backend_close(be);
 	return rate;
@@ -174,46 +166,21 @@ startup(int mappings)
 	struct it_daemon d;
 	int fd, vms = (mappings + 999999) / 1000000 * 2;
 	double t0, t_sigterm, t_kill;
-	char req[256], *r;
+	char *r;
 
 	/* Identity-mode VMs over a shared range as large as the 20-bit space allows. */
 	if (it_start(&d, "--shared-range", "4096-1048575", NULL) < 0)
 		exit(1);
 	fd = it_connect(&d);
-	t0 = now();
-	for (int v = 0, left = mappings; v < vms; v++) {
-		snprintf(req, sizeof(req),
-		         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"vm.register\",\"params\":{"
-		         "\"vm\":\"vm%d\",\"mode\":\"identity\"}}",
-		         v);
-		free(it_roundtrip(fd, req));
-		for (int k = 0; k < mappings / vms + 1 && left > 0;) {
-			int c = left < 4096 ? left : 4096;
-
-			if (k + c > mappings / vms + 1)
-				c = mappings / vms + 1 - k;
-			snprintf(
-			    req, sizeof(req),
-			    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"pasid.alloc\",\"params\":{"
-			    "\"vm\":\"vm%d\",\"type\":\"shared\",\"count\":%d}}",
-			    v, c);
-			r = it_roundtrip(fd, req);
-			if (!r || strstr(r, "\"error\"")) {
-				fprintf(stderr, "fill failed: %s\n", r ? r : "(no answer)");
-				exit(1);
-			}
-			free(r);
-			k += c;
-			left -= c;
-		}
-	}
-	printf("  filled %d mappings in %.2f s\n", mappings, now() - t0);
+	t0 = bench_now();
+	bench_fill_identity(fd, mappings, mappings / vms + 1);
+	printf("  filled %d mappings in %.2f s\n", mappings, bench_now() - t0);
 	close(fd);
 	/* From the journal as written (compaction may or may not have happened). */
 	it_kill(&d);
-	t0 = now();
+	t0 = bench_now();
 	it_restart(&d, "--shared-range", "4096-1048575", NULL);
-	t_kill = now() - t0;
+	t_kill = bench_now() - t0;
 	fd = it_connect(&d);
 	r = it_roundtrip(fd, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"daemon.status\"}");
 	struct json_object *st = json_tokener_parse(r);
@@ -227,9 +194,9 @@ startup(int mappings)
 	close(fd);
 	/* Start-up compacted: the next start replays only the snapshot. */
 	it_stop(&d);
-	t0 = now();
+	t0 = bench_now();
 	it_restart(&d, "--shared-range", "4096-1048575", NULL);
-	t_sigterm = now() - t0;
+	t_sigterm = bench_now() - t0;
 	fd = it_connect(&d);
 	r = it_roundtrip(fd, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"daemon.status\"}");
 	st = json_tokener_parse(r);

@@ -13,16 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
 #include "harness.h"
-
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static int
 cmp_double(const void *a, const void *b)
@@ -40,10 +32,10 @@ status_latency(int fd, int n, const char *label)
 	static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.status\"}";
 
 	for (int i = 0; i < n; i++) {
-		double t0 = now();
+		double t0 = bench_now();
 		char *r = it_roundtrip(fd, req);
 
-		t[i] = (now() - t0) * 1e3;
+		t[i] = (bench_now() - t0) * 1e3;
 		if (!r) {
 			fprintf(stderr, "daemon.status got no answer\n");
 			exit(1);
@@ -64,7 +56,7 @@ walk(int fd, double *secs, size_t *bytes)
 	char req[256], after[128] = "";
 	struct it_reader rd;
 	long n = 0;
-	double t0 = now();
+	double t0 = bench_now();
 
 	it_reader_init(&rd, fd);
 	*bytes = 0;
@@ -97,7 +89,7 @@ walk(int fd, double *secs, size_t *bytes)
 			break;
 	}
 	it_reader_free(&rd);
-	*secs = now() - t0;
+	*secs = bench_now() - t0;
 	return n;
 }
 
@@ -108,7 +100,6 @@ main(int argc, char **argv)
 	struct it_daemon d;
 	double t0, secs;
 	size_t bytes;
-	char req[256];
 	pid_t lister;
 	long seen;
 
@@ -118,35 +109,10 @@ main(int argc, char **argv)
 	if (it_start(&d, "--shared-range", "4096-1048575", NULL) < 0)
 		return 1;
 	fd = it_connect(&d);
-	vms = (mappings + 499999) / 500000;
-	t0 = now();
-	for (int v = 0, left = mappings; v < vms; v++) {
-		snprintf(req, sizeof(req),
-		         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"vm.register\",\"params\":{"
-		         "\"vm\":\"vm%d\",\"mode\":\"identity\"}}",
-		         v);
-		free(it_roundtrip(fd, req));
-		for (int k = 0; k < mappings / vms && left > 0;) {
-			int c = left < 4096 ? left : 4096;
-			char *r;
-
-			snprintf(
-			    req, sizeof(req),
-			    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"pasid.alloc\",\"params\":{"
-			    "\"vm\":\"vm%d\",\"type\":\"shared\",\"count\":%d}}",
-			    v, c);
-			r = it_roundtrip(fd, req);
-			if (!r || strstr(r, "\"error\"")) {
-				fprintf(stderr, "fill failed: %s\n", r ? r : "(no answer)");
-				return 1;
-			}
-			free(r);
-			k += c;
-			left -= c;
-		}
-	}
+	t0 = bench_now();
+	vms = bench_fill_identity(fd, mappings, 500000);
 	printf("bench_listing: %d mappings in %d VMs (filled in %.1f s)\n", mappings, vms,
-	       now() - t0);
+	       bench_now() - t0);
 	status_latency(fd, 500, "daemon.status, idle daemon (baseline)");
 	{
 		int lfd = it_connect(&d);
