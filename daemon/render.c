@@ -44,7 +44,7 @@ struct json_object *
 render_mapping_list(struct ns_mapping *const *maps, size_t n, bool with_vm)
 {
 	/* Names are [A-Za-z0-9._:@+-] and the rest numbers: nothing needs escaping. */
-	size_t cap = 2 + n * (with_vm ? 176 : 112), len = 0;
+	size_t cap = 3 + n * (with_vm ? 176 : 112), len = 0; /* [ ] NUL */
 	char *buf = malloc(cap);
 	struct json_object *o;
 

@@ -106,7 +106,7 @@ START_TEST(answer_waits_for_its_commit)
 			_exit(it_send(fd, big, n) < 0 ? 1 : 0);
 		free(big);
 		it_reader_init(&rd, fd);
-		while ((line = it_reader_line(&rd, 10000))) {
+		while ((line = it_reader_line(&rd, 60000))) {
 			struct json_object *o, *maps;
 
 			if (!strstr(line, "\"id\":\"alloc\"")) {
