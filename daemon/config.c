@@ -489,7 +489,9 @@ usage(FILE *f)
 	        "      --salvage              make a damaged state directory servable again,\n"
 	        "                             keeping what can be kept (see pasidd(8)); then exit\n"
 	        "  -V, --version              print the version and exit\n"
-	        "  -h, --help                 print this help and exit\n",
+	        "  -h, --help                 print this help and exit\n\n"
+	        "The state and socket directories must be writable by root only. Exit status:\n"
+	        "0 ok, 1 failed to start or to run, 2 usage, configuration or unsafe directory.\n",
 	        PASIDD_DEFAULT_CONFIG, PASIDD_DEFAULT_SOCKET, PASIDD_DEFAULT_STATEDIR);
 }
 
