@@ -281,12 +281,16 @@ itu_find_daemon(const char *sock)
 		n = fread(cmd, 1, sizeof(cmd) - 1, f);
 		fclose(f);
 		cmd[n] = '\0';
-		/* NUL-separated arguments: look for one that is exactly sock. */
-		for (size_t i = 0; i < n; i += strlen(cmd + i) + 1)
-			if (!strcmp(cmd + i, sock) && strstr(cmd, "pasidd")) {
+		/* NUL-separated arguments, the first of which may be valgrind's: one that is
+		 * exactly sock, and one that names pasidd. */
+		for (size_t i = 0, named = 0, ours = 0; i < n; i += strlen(cmd + i) + 1) {
+			named |= strstr(cmd + i, "pasidd") != NULL;
+			ours |= !strcmp(cmd + i, sock);
+			if (named && ours) {
 				found = (pid_t)atoi(de->d_name);
 				break;
 			}
+		}
 	}
 	if (d)
 		closedir(d);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,20 @@ start(bool foreground, const char *sock, const char *state, const char *conf, un
 
 	it_keep_str(*err);
 	return st;
+}
+
+/* How pasidd names the owner of the directories the test makes: us. */
+static const char *
+me(void)
+{
+	static char buf[96];
+	const struct passwd *pw = getpwuid(geteuid());
+
+	if (pw)
+		snprintf(buf, sizeof(buf), "uid %u (%s)", (unsigned)geteuid(), pw->pw_name);
+	else
+		snprintf(buf, sizeof(buf), "uid %u", (unsigned)geteuid());
+	return buf;
 }
 
 /* A group other than root's for the socket, or NULL. */
@@ -189,10 +204,9 @@ START_TEST(writable_state_directory_refused)
 		ck_assert_int_eq(mkdir(d.state, 0700), 0);
 		ck_assert_int_eq(chmod(d.state, modes[i]), 0);
 		rc = start(true, d.sock, d.state, NULL, 30, &err);
-		snprintf(
-		    needle, sizeof(needle),
-		    "refusing the state directory %s: it is owned by uid 0 (root) with mode %04o",
-		    d.state, (unsigned)modes[i]);
+		snprintf(needle, sizeof(needle),
+		         "refusing the state directory %s: it is owned by %s with mode %04o",
+		         d.state, me(), (unsigned)modes[i]);
 		ck_assert_msg(rc == 2 && strstr(err, needle), "state mode %04o: exit %d, '%s'",
 		              (unsigned)modes[i], rc, err);
 		ck_assert_int_eq(rmdir(d.state), 0); /* still empty */
@@ -218,16 +232,14 @@ START_TEST(writable_socket_directory_refused)
 	snprintf(sock, sizeof(sock), "%s/p.sock", dir);
 	rc = start(true, sock, d.state, NULL, 30, &err);
 	snprintf(needle, sizeof(needle),
-	         "refusing the socket directory %s: it is owned by uid 0 (root) with mode 0777",
-	         dir);
+	         "refusing the socket directory %s: it is owned by %s with mode 0777", dir, me());
 	ck_assert_msg(rc == 2 && strstr(err, needle), "exit %d, '%s'", rc, err);
 	/* An ancestor others may write to, without the sticky bit. */
 	snprintf(sock, sizeof(sock), "%s/sub/p.sock", dir);
 	rc = start(true, sock, d.state, NULL, 30, &err);
-	snprintf(
-	    needle, sizeof(needle),
-	    "%s (owned by uid 0 (root), mode 0777) is writable by others and has no sticky bit",
-	    dir);
+	snprintf(needle, sizeof(needle),
+	         "%s (owned by %s, mode 0777) is writable by others and has no sticky bit", dir,
+	         me());
 	ck_assert_msg(rc == 2 && strstr(err, needle), "exit %d, '%s'", rc, err);
 	/* With the sticky bit, as /tmp has it, a subdirectory of ours is fine. */
 	ck_assert_int_eq(chmod(dir, 01777), 0);
