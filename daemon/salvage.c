@@ -77,8 +77,6 @@ struct salvage {
 	uint32_t cursor;
 	unsigned ops[REC_QUOTA + 1];
 	unsigned undecodable, quotas;
-	char kept[4][96]; /* the first files kept aside, for the report */
-	unsigned nkept;
 };
 
 static void *
@@ -212,7 +210,7 @@ owner_for(struct salvage *s, const struct lost_use *u, struct known_owner *o)
 		*o = u->owner;
 		return;
 	}
-	if (vm && strncmp(vm->name, "salvaged.", 9)) {
+	if (vm) {
 		o->known = true;
 		o->o = vm->owner;
 		snprintf(o->cgroup, sizeof(o->cgroup), "%s", vm->cgroup);
@@ -320,6 +318,19 @@ keep_hpasid(struct salvage *s, const struct lost_use *u)
 	return 0;
 }
 
+/* Whether name is a salvaged VM for vm's PASIDs: salvaged.<vm> or salvaged.<vm>.<n>. */
+static bool
+salvaged_from(const char *name, const char *vm)
+{
+	size_t n = strlen(vm);
+
+	if (strncmp(name, "salvaged.", 9) || strncmp(name + 9, vm, n))
+		return false;
+	name += 9 + n;
+	return !*name ||
+	       (*name == '.' && name[1] && strspn(name + 1, "0123456789") == strlen(name + 1));
+}
+
 /* A device that the damaged part gave to a VM exclusively (or used for a local PASID). */
 static int
 keep_device(struct salvage *s, const struct lost_use *u)
@@ -337,15 +348,12 @@ keep_device(struct salvage *s, const struct lost_use *u)
 
 		/* Held by the same VM, or already by its salvaged VM: it stays with it. */
 		if (!dev->shared &&
-		    (!strcmp(dev->owner->name, u->vm) ||
-		     (!strncmp(dev->owner->name, "salvaged.", 9) &&
-		      !strncmp(dev->owner->name + 9, u->vm, strlen(dev->owner->name + 9)))))
+		    (!strcmp(dev->owner->name, u->vm) || salvaged_from(dev->owner->name, u->vm)))
 			return 0;
-		log_warn(
-		    "device %s, given to VM %s after the damage (%s offset %" PRIu64 "), is "
-		    "held by %s in the valid part: it stays there, and local PASIDs that VM %s "
-		    "may use on it cannot be kept out of circulation",
-		    bdf, u->vm, u->file, u->off, holder, u->vm);
+		log_warn("device %s, given to VM %s after the damage (%s offset %" PRIu64 "), is "
+		         "held by %s: it stays there, and local PASIDs that VM %s may use on it "
+		         "cannot be kept out of circulation",
+		         bdf, u->vm, u->file, u->off, holder, u->vm);
 		return 0;
 	}
 	owner_for(s, u, &o);
@@ -422,11 +430,7 @@ write_state(void *ctx, struct journal_snapshot *w)
 static void
 kept_cb(void *ctx, const char *file, const char *aside)
 {
-	struct salvage *s = ctx;
-
 	log_info("kept %s as %s for inspection", file, aside);
-	if (s->nkept < sizeof(s->kept) / sizeof(s->kept[0]))
-		snprintf(s->kept[s->nkept++], sizeof(s->kept[0]), "%s", aside);
 }
 
 static void
@@ -577,7 +581,7 @@ salvage_run(struct pasidd *d)
 		r = 1;
 		goto out;
 	}
-	log_info("salvaging: %s", why);
+	log_info("start-up refuses the state in %s: salvaging it", d->cfg.state_dir);
 	r = journal_open(d->cfg.state_dir, &j);
 	if (r < 0) {
 		log_err("cannot open the state in %s: %s", d->cfg.state_dir,
