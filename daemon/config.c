@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,9 @@ config_free(struct pasidd_config *cfg)
 	free(cfg->backend);
 	free(cfg->admin_group);
 	free(cfg->socket_group);
+	for (size_t i = 0; i < cfg->nfiles; i++)
+		free(cfg->files[i]);
+	free(cfg->files);
 	quota_config_free(&cfg->quota);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -137,8 +141,11 @@ assign(struct pasidd_config *cfg, const char *sect, const char *key, const char 
 			}
 			return set_str(&cfg->backend, val);
 		}
-		if (!strcmp(key, "AdminGroup"))
+		if (!strcmp(key, "AdminGroup")) {
+			snprintf(cfg->admin_group_where, sizeof(cfg->admin_group_where), "%s",
+			         cfg->cur_where ? cfg->cur_where : "");
 			return set_str(&cfg->admin_group, val);
+		}
 		if (!strcmp(key, "SocketGroup"))
 			return set_str(&cfg->socket_group, val);
 		if (!strcmp(key, "SocketMode")) {
@@ -231,6 +238,17 @@ trim(char *s)
 	return s;
 }
 
+/* Like systemd, only whole lines are comments: "Key=value # note" would make the note part
+ * of the value, which for a path or a group name is never what was meant. */
+static bool
+trailing_comment(const char *val)
+{
+	for (const char *p = val; *p; p++)
+		if (*p == '#' && (p == val || p[-1] == ' ' || p[-1] == '\t'))
+			return true;
+	return false;
+}
+
 int
 config_load_string(struct pasidd_config *cfg, const char *name, const char *text, char *err,
                    size_t errlen)
@@ -282,6 +300,13 @@ config_load_string(struct pasidd_config *cfg, const char *name, const char *text
 			snprintf(why, sizeof(why), "empty key");
 			goto bad;
 		}
+		if (trailing_comment(trim(eq + 1))) {
+			snprintf(why, sizeof(why),
+			         "the value of %s= holds a '#' comment; comments must be on a line "
+			         "of their own",
+			         trim(s));
+			goto bad;
+		}
 		snprintf(where, sizeof(where), "%s:%u", name, lineno);
 		cfg->cur_where = where;
 		r = assign(cfg, sect, trim(s), trim(eq + 1), why, sizeof(why));
@@ -299,6 +324,20 @@ bad:
 }
 
 static int
+note_file(struct pasidd_config *cfg, const char *path, const char *suffix)
+{
+	char **v = realloc(cfg->files, (cfg->nfiles + 2) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	cfg->files = v;
+	if (asprintf(&v[cfg->nfiles], "%s%s", path, suffix) < 0)
+		return -ENOMEM;
+	v[++cfg->nfiles] = NULL;
+	return 0;
+}
+
+static int
 load_one(struct pasidd_config *cfg, const char *path, bool must_exist, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
@@ -308,7 +347,7 @@ load_one(struct pasidd_config *cfg, const char *path, bool must_exist, char *err
 
 	if (!f) {
 		if (errno == ENOENT && !must_exist)
-			return 0;
+			return note_file(cfg, path, " (absent)");
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -EINVAL;
 	}
@@ -316,7 +355,10 @@ load_one(struct pasidd_config *cfg, const char *path, bool must_exist, char *err
 	char buf[4096];
 	size_t n;
 
-	if (!mem) {
+	if (!mem || note_file(cfg, path, "") < 0) {
+		if (mem)
+			fclose(mem);
+		free(text);
 		fclose(f);
 		return -ENOMEM;
 	}
@@ -410,6 +452,24 @@ config_finish(struct pasidd_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+int
+config_admin_gid(const struct pasidd_config *cfg, gid_t *gid, char *err, size_t errlen)
+{
+	struct group *g;
+
+	*gid = (gid_t)-1;
+	if (!cfg->admin_group[0])
+		return 0;
+	g = getgrnam(cfg->admin_group);
+	if (!g) {
+		snprintf(err, errlen, "%s%sAdminGroup=%s names no group", cfg->admin_group_where,
+		         cfg->admin_group_where[0] ? ": " : "", cfg->admin_group);
+		return -EINVAL;
+	}
+	*gid = g->gr_gid;
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {
@@ -424,16 +484,21 @@ usage(FILE *f)
 	        "      --shared-range F-L     shared-WQ hPASID range (default 4096-524287)\n"
 	        "      --pasid-bits N         PASID width, 1-20 (default 20)\n"
 	        "  -f, --foreground           stay in the foreground, log to stderr\n"
-	        "  -n, --check-config         validate the configuration and exit\n"
+	        "  -n, --check-config         check the configuration, and the state directory\n"
+	        "                             against it, without starting; then exit\n"
+	        "      --salvage              make a damaged state directory servable again,\n"
+	        "                             keeping what can be kept (see pasidd(8)); then exit\n"
 	        "  -V, --version              print the version and exit\n"
-	        "  -h, --help                 print this help and exit\n",
+	        "  -h, --help                 print this help and exit\n\n"
+	        "The state and socket directories must be writable by root only. Exit status:\n"
+	        "0 ok, 1 failed to start or to run, 2 usage, configuration or unsafe directory.\n",
 	        PASIDD_DEFAULT_CONFIG, PASIDD_DEFAULT_SOCKET, PASIDD_DEFAULT_STATEDIR);
 }
 
 int
 config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
-	enum { OPT_LOCAL = 256, OPT_SHARED, OPT_BITS };
+	enum { OPT_LOCAL = 256, OPT_SHARED, OPT_BITS, OPT_SALVAGE };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"socket", required_argument, NULL, 's'},
@@ -444,6 +509,7 @@ config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, si
 	    {"pasid-bits", required_argument, NULL, OPT_BITS},
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"check-config", no_argument, NULL, 'n'},
+	    {"salvage", no_argument, NULL, OPT_SALVAGE},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -492,6 +558,9 @@ config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, si
 		case 'n':
 			cfg->check_only = true;
 			break;
+		case OPT_SALVAGE:
+			cfg->salvage = true;
+			break;
 		case 'V':
 			printf("pasidd %s\n", PASIDD_VERSION);
 			return 1;
@@ -514,6 +583,11 @@ config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, si
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (cfg->salvage && cfg->check_only) {
+		snprintf(err, errlen,
+		         "--salvage and --check-config do not go together (see --help)");
 		return -EINVAL;
 	}
 	if (file && set_str(&cfg->config_file, file) < 0)

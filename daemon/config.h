@@ -38,8 +38,14 @@ struct pasidd_config {
 	unsigned where_seq[3];
 	unsigned seq;
 	const char *cur_where;
+	char admin_group_where[160]; /* where AdminGroup= was last given, for its error */
+	/* The files read, in order, for pasidd -n: a NULL-terminated array, a missing default
+	 * main file listed with " (absent)" after its name. */
+	char **files;
+	size_t nfiles;
 	bool foreground;
 	bool check_only;
+	bool salvage;
 };
 
 void config_init(struct pasidd_config *cfg);
@@ -54,6 +60,10 @@ int config_load_string(struct pasidd_config *cfg, const char *name, const char *
                        size_t errlen);
 /* Derives what was not given (shared range from the width) and checks the whole. */
 int config_finish(struct pasidd_config *cfg, char *err, size_t errlen);
+
+/* The gid of AdminGroup=, (gid_t)-1 when it is empty. -EINVAL with "file:line: problem" in
+ * err when it names no group. */
+int config_admin_gid(const struct pasidd_config *cfg, gid_t *gid, char *err, size_t errlen);
 
 /* "FIRST-LAST" with decimal numbers. */
 int config_parse_range(const char *s, struct ns_range *r);

@@ -20,11 +20,19 @@
  *                      u32 CRC-32C over the marker and the 24 bytes that follow
  *                      u64 record count, u64 payload bytes, i64 creation time (unix s)
  *
- * A journal is a header followed by frames. The first frame that is incomplete, longer than
- * JOURNAL_MAX_RECORD, or fails its CRC ends the journal: it and everything after it is the
- * torn tail of the last commit (or damage) and is cut off on replay. The CRC covers the length
- * too, so a torn or zero-filled length field cannot make us skip over good data or read
- * garbage as a record (the CRC-32C of four zero bytes is not zero).
+ * A journal is a header followed by frames. A frame that is incomplete, longer than
+ * JOURNAL_MAX_RECORD, or fails its CRC is either the torn tail of the last commit or damage.
+ * A commit is one pwrite() at the end of the file, so a crash leaves at most a prefix of it:
+ * whole frames and then part of one, with nothing valid after that part. So a bad frame with
+ * no whole CRC-valid frame anywhere after it is a torn tail, cut off on replay; a bad frame
+ * with a valid one after it is damage, and replay refuses the directory without touching it
+ * (a record lost from the middle could be a PASID that is still in use). The CRC covers the
+ * length too, so a torn or zero-filled length field cannot make us skip over good data or read
+ * garbage as a record (the CRC-32C of four zero bytes is not zero). Looking for a valid frame
+ * behind a bad one tries first where the bad frame's own length points (a damaged payload or
+ * CRC leaves the length intact), then every following offset; the checksum work is bounded
+ * (SCAN_BUDGET), and a search that runs out of it counts as damage. A real torn tail is less
+ * than one frame long, so its search is cheap.
  *
  * A snapshot is a header, frames and a trailer that ends exactly at end of file and whose
  * counts match the frames before it. Anything else is an incomplete snapshot and is never
@@ -58,9 +66,19 @@
  * with no snapshot if none is. Refuse (-EUCLEAN) when a journal of a generation above c
  * exists (records were appended on top of a snapshot we cannot read), or when an incomplete
  * snapshot was skipped and journal.c is missing (journal.c's records then live only in the
- * unreadable snapshot). Neither can be produced by a crash with the order above. If journal.c
- * is missing (crash between steps 3 and 6) it is created empty. Finally *.tmp files, files of
- * older generations and skipped snapshots are deleted. */
+ * unreadable snapshot), or when journal.c is damaged (above). None of these can be produced
+ * by a crash with the order above, and a refusal changes no file. If journal.c is missing
+ * (crash between steps 3 and 6) it is created empty. Finally *.tmp files, files of older
+ * generations and skipped snapshots are deleted. A read-only handle (journal_open_readonly)
+ * replays the same way but writes, truncates and deletes nothing.
+ *
+ * SALVAGE (journal_salvage, pasidd --salvage) takes over where replay refuses: the records of
+ * the newest generation up to the first damage are the valid prefix; every CRC-valid frame
+ * found after that point is handed over separately for what it tells about PASIDs that may
+ * still be in use. journal_salvage_commit() then hard-links every snapshot and journal file
+ * to NAME.damaged-<unixtime>, a name replay ignores, compacts the salvaged state into a
+ * generation above all of them and removes the old names. A crash before the compaction's
+ * step 3 leaves the old, refused directory (plus links); one after it, the new generation. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -71,6 +89,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +115,14 @@
 #define SNAPSHOT_BUF (256u << 10)
 /* After a commit, an append buffer grown beyond this is released rather than kept. */
 #define KEEP_BUF_MAX (4u << 20)
+/* Checksum work allowed when looking for a valid frame behind a bad one at start-up: well
+ * above the quadratic worst case of searching one torn frame of pasidd's (a few KiB), and
+ * a fraction of a second of CRC-32C. */
+#define SCAN_BUDGET (64u << 20)
+/* The same for --salvage, which reads everything it can of a damaged journal. */
+#define SALVAGE_BUDGET (1u << 30)
+
+struct dir_list;
 
 enum journal_phase {
 	PHASE_OPENED, /* locked, not replayed yet */
@@ -121,6 +148,10 @@ struct journal {
 	size_t cap;
 	uint64_t allocated; /* file space reserved with fallocate, from offset 0 */
 	bool no_reserve;    /* the file system cannot reserve: commits may hit ENOSPC */
+	bool readonly;      /* journal_open_readonly(): replay only, no lock, nothing written */
+	bool salvaging;     /* journal_salvage() done: only journal_salvage_commit() may follow */
+	struct dir_list *files;    /* what journal_salvage() found, for journal_salvage_commit() */
+	char err[JOURNAL_ERR_MAX]; /* why replay or salvage failed; see journal_error() */
 };
 
 struct journal_snapshot {
@@ -272,6 +303,101 @@ parse_frame(const uint8_t *p, size_t avail, uint32_t *len_out)
 	return FRAME_RECORD;
 }
 
+/* What is wrong with a header that header_ok() refuses, for the message. */
+static const char *
+header_problem(const uint8_t *p, size_t size, const char *magic, uint64_t gen, char *buf, size_t n)
+{
+	if (size < HDR_SIZE)
+		snprintf(buf, n, "is %zu bytes long, shorter than its %d-byte header", size,
+		         HDR_SIZE);
+	else if (memcmp(p, magic, MAGIC_LEN) != 0)
+		snprintf(buf, n, "does not start with %s", magic);
+	else if (get_le32(p + 20) != crc32c(p, 20))
+		snprintf(buf, n, "has a header that fails its checksum");
+	else if (get_le64(p + 8) != gen)
+		snprintf(buf, n, "holds generation %" PRIu64 " in its header", get_le64(p + 8));
+	else
+		snprintf(buf, n, "has unknown format flags %#x in its header", get_le32(p + 16));
+	return buf;
+}
+
+/* What is wrong with the frame at off that parse_frame() refused, for the message. */
+static const char *
+frame_problem(const uint8_t *data, size_t size, size_t off, char *buf, size_t n)
+{
+	uint32_t len;
+
+	if (size - off < FRAME_SIZE) {
+		snprintf(buf, n, "is cut short in its header (%zu of %d bytes)", size - off,
+		         FRAME_SIZE);
+		return buf;
+	}
+	len = get_le32(data + off);
+	if (len == TRAILER_MARK)
+		snprintf(buf, n,
+		         "is a snapshot trailer that fails its checksum or is cut short, or "
+		         "has no place here");
+	else if (len > JOURNAL_MAX_RECORD)
+		snprintf(buf, n, "has a length of %" PRIu32 ", beyond the limit of %u", len,
+		         JOURNAL_MAX_RECORD);
+	else if (len > size - off - FRAME_SIZE)
+		snprintf(buf, n, "has a length of %" PRIu32 " but only %zu bytes follow", len,
+		         size - off - FRAME_SIZE);
+	else
+		snprintf(buf, n, "fails its checksum (length %" PRIu32 ")", len);
+	return buf;
+}
+
+/* 1 if a whole record frame with a good CRC starts at off, 0 if not, -1 if checking it
+ * would take more than what is left of *budget. */
+static int
+valid_at(const uint8_t *data, size_t size, size_t off, uint64_t *budget)
+{
+	static const uint8_t empty[4];
+	uint32_t len;
+
+	if (off > size || size - off < FRAME_SIZE)
+		return 0;
+	len = get_le32(data + off);
+	if (len > JOURNAL_MAX_RECORD || len > size - off - FRAME_SIZE)
+		return 0;
+	/* Free: a zero-filled region is all zero lengths. */
+	if (len == 0)
+		return get_le32(data + off + 4) == crc32c(empty, 4);
+	if (*budget < 4 + (uint64_t)len)
+		return -1;
+	*budget -= 4 + (uint64_t)len;
+	return frame_crc(data + off, data + off + FRAME_SIZE, len) == get_le32(data + off + 4);
+}
+
+enum behind {
+	BEHIND_NOTHING, /* no valid frame after the bad one: a torn tail */
+	BEHIND_VALID,   /* a valid frame at *next: damage */
+	BEHIND_UNKNOWN, /* the budget ran out first */
+};
+
+/* Looks for a whole, CRC-valid frame after the bad frame at `bad`. */
+static enum behind
+look_behind(const uint8_t *data, size_t size, size_t bad, uint64_t *budget, size_t *next)
+{
+	int r;
+
+	/* A damaged payload or CRC leaves the length intact: the next frame is where it says. */
+	if (size - bad >= FRAME_SIZE && get_le32(data + bad) <= JOURNAL_MAX_RECORD &&
+	    get_le32(data + bad) <= size - bad - FRAME_SIZE) {
+		*next = bad + FRAME_SIZE + get_le32(data + bad);
+		r = valid_at(data, size, *next, budget);
+		if (r != 0)
+			return r > 0 ? BEHIND_VALID : BEHIND_UNKNOWN;
+	}
+	for (*next = bad + 1; *next < size && size - *next >= FRAME_SIZE; (*next)++) {
+		r = valid_at(data, size, *next, budget);
+		if (r != 0)
+			return r > 0 ? BEHIND_VALID : BEHIND_UNKNOWN;
+	}
+	return BEHIND_NOTHING;
+}
+
 /* Removing a file that is already gone counts as success: recovery and rollback may run
  * after a crash that had removed it. */
 static int
@@ -359,12 +485,12 @@ fail:
 	return rc;
 }
 
-/* 1 and a filled view if snapshot.<gen> is complete, 0 if it is not, <0 if it cannot be
- * read. */
+/* 1 and a filled view if snapshot.<gen> is complete, 0 if it is not (with what is wrong in
+ * why), <0 if it cannot be read. */
 static int
-snapshot_load(int dirfd, uint64_t gen, struct snapshot_view *v)
+snapshot_load(int dirfd, uint64_t gen, struct snapshot_view *v, char *why, size_t whylen)
 {
-	char name[NAME_LEN];
+	char name[NAME_LEN], what[160];
 	uint64_t count = 0, payload = 0;
 	size_t off = HDR_SIZE;
 	uint8_t *data;
@@ -375,19 +501,39 @@ snapshot_load(int dirfd, uint64_t gen, struct snapshot_view *v)
 	rc = read_file(dirfd, name, O_RDONLY, NULL, &data, &size);
 	if (rc < 0)
 		return rc;
-	if (!header_ok(data, size, MAGIC_SNAPSHOT, gen))
+	if (!header_ok(data, size, MAGIC_SNAPSHOT, gen)) {
+		snprintf(why, whylen, "%s %s", name,
+		         header_problem(data, size, MAGIC_SNAPSHOT, gen, what, sizeof(what)));
 		goto incomplete;
+	}
 	for (;;) {
 		uint32_t len = 0;
 		const uint8_t *body = data + off + FRAME_SIZE;
 
 		switch (parse_frame(data + off, size - off, &len)) {
 		case FRAME_BAD:
+			if (off == size)
+				snprintf(why, whylen, "%s ends at offset %zu without its trailer",
+				         name, off);
+			else if (size - off >= 4 && get_le32(data + off) == TRAILER_MARK)
+				snprintf(
+				    why, whylen,
+				    "%s: its trailer at offset %zu fails its checksum or is cut "
+				    "short",
+				    name, off);
+			else
+				snprintf(why, whylen, "%s: record at offset %zu %s", name, off,
+				         frame_problem(data, size, off, what, sizeof(what)));
 			goto incomplete;
 		case FRAME_TRAILER:
 			if (off + TRAILER_SIZE != size || get_le64(body) != count ||
-			    get_le64(body + 8) != payload)
+			    get_le64(body + 8) != payload) {
+				snprintf(why, whylen,
+				         "%s: its trailer at offset %zu does not match the %" PRIu64
+				         " records before it or is not at the end",
+				         name, off, count);
 				goto incomplete;
+			}
 			v->data = data;
 			v->size = size;
 			v->created = (int64_t)get_le64(body + 16);
@@ -548,23 +694,38 @@ create_journal(int dirfd, uint64_t gen, int *fd_out)
 	return 0;
 }
 
-/* Delivers journal.<gen>'s records; cuts off and counts a bad tail. */
+/* The message for a file that cannot be read at all. */
+static void
+read_failure(struct journal *j, const char *name, int rc)
+{
+	if (rc == -EUCLEAN)
+		snprintf(j->err, sizeof(j->err), "%s is not a regular file", name);
+	else
+		snprintf(j->err, sizeof(j->err), "cannot read %s: %s", name, strerror(-rc));
+}
+
+/* Delivers journal.<gen>'s records; cuts off and counts a torn tail, refuses damage. */
 static int
 replay_journal(struct journal *j, uint64_t gen, int (*cb)(void *, const void *, size_t), void *ctx,
                int *fd_out)
 {
-	char name[NAME_LEN];
-	size_t off = HDR_SIZE, size;
+	char name[NAME_LEN], what[160];
+	size_t off = HDR_SIZE, size, next = 0;
+	uint64_t budget = SCAN_BUDGET;
 	uint8_t *data;
 	int fd, rc;
 
 	file_name(name, FILE_JOURNAL, gen, false);
-	rc = read_file(j->dirfd, name, O_RDWR, &fd, &data, &size);
-	if (rc < 0)
+	rc = read_file(j->dirfd, name, j->readonly ? O_RDONLY : O_RDWR, &fd, &data, &size);
+	if (rc < 0) {
+		read_failure(j, name, rc);
 		return rc;
+	}
 	/* Journals appear by rename with their header synced, so a bad header is damage, not a
 	 * crash, and guessing could hand out PASIDs twice. */
 	if (!header_ok(data, size, MAGIC_JOURNAL, gen)) {
+		snprintf(j->err, sizeof(j->err), "%s %s", name,
+		         header_problem(data, size, MAGIC_JOURNAL, gen, what, sizeof(what)));
 		rc = -EUCLEAN;
 		goto out;
 	}
@@ -574,15 +735,40 @@ replay_journal(struct journal *j, uint64_t gen, int (*cb)(void *, const void *, 
 		if (parse_frame(data + off, size - off, &len) != FRAME_RECORD)
 			break;
 		rc = cb(ctx, data + off + FRAME_SIZE, len);
-		if (rc < 0)
+		if (rc < 0) {
+			snprintf(j->err, sizeof(j->err), "%s, record at offset %zu", name, off);
 			goto out;
+		}
 		j->replayed++;
 		off += FRAME_SIZE + len;
 	}
 	rc = 0;
 	if (off < size) {
-		if (ftruncate(fd, (off_t)off) < 0 || fdatasync(fd) < 0) {
+		switch (look_behind(data, size, off, &budget, &next)) {
+		case BEHIND_NOTHING:
+			break;
+		case BEHIND_VALID:
+			snprintf(j->err, sizeof(j->err),
+			         "%s: record at offset %zu %s, and valid records follow at offset "
+			         "%zu: the journal is damaged, not torn",
+			         name, off, frame_problem(data, size, off, what, sizeof(what)),
+			         next);
+			rc = -EUCLEAN;
+			goto out;
+		case BEHIND_UNKNOWN:
+			snprintf(j->err, sizeof(j->err),
+			         "%s: record at offset %zu %s, and whether valid records follow "
+			         "could not be settled within %u MiB of checksum work: taken as "
+			         "damage, not as a torn tail",
+			         name, off, frame_problem(data, size, off, what, sizeof(what)),
+			         SCAN_BUDGET >> 20);
+			rc = -EUCLEAN;
+			goto out;
+		}
+		if (!j->readonly && (ftruncate(fd, (off_t)off) < 0 || fdatasync(fd) < 0)) {
 			rc = -errno;
+			snprintf(j->err, sizeof(j->err), "cannot cut the torn tail off %s: %s",
+			         name, strerror(-rc));
 			goto out;
 		}
 		j->dropped = size - off;
@@ -590,7 +776,7 @@ replay_journal(struct journal *j, uint64_t gen, int (*cb)(void *, const void *, 
 	j->committed = off;
 out:
 	free(data);
-	if (rc < 0)
+	if (rc < 0 || j->readonly)
 		close(fd);
 	else
 		*fd_out = fd;
@@ -625,8 +811,9 @@ journal_replay(struct journal *j, int (*cb)(void *ctx, const void *rec, size_t l
 {
 	struct snapshot_view sv = {0};
 	struct dir_list l = {0};
-	bool have_snapshot = false, skipped = false;
-	uint64_t gen = 0;
+	bool have_snapshot = false;
+	uint64_t gen = 0, skipped_gen = 0;
+	char skipped[JOURNAL_ERR_MAX / 2] = "", why[JOURNAL_ERR_MAX / 2];
 	int fd = -1, rc;
 
 	if (!j || !cb)
@@ -636,32 +823,61 @@ journal_replay(struct journal *j, int (*cb)(void *ctx, const void *rec, size_t l
 	/* Any failure below leaves the handle unusable: the caller must not append to a state
 	 * it has only partly seen. */
 	j->phase = PHASE_BROKEN;
+	j->err[0] = '\0';
 
 	rc = scan_dir(j->dirfd, &l);
-	if (rc < 0)
+	if (rc < 0) {
+		snprintf(j->err, sizeof(j->err), "cannot list the directory: %s", strerror(-rc));
 		goto out;
+	}
 	if (l.n) /* qsort() must not be given NULL, even for zero elements */
 		qsort(l.v, l.n, sizeof(*l.v), cmp_gen_desc);
 	for (size_t i = 0; i < l.n; i++) {
+		char name[NAME_LEN];
+
 		if (l.v[i].kind != FILE_SNAPSHOT || l.v[i].tmp)
 			continue;
-		rc = snapshot_load(j->dirfd, l.v[i].gen, &sv);
-		if (rc < 0)
+		why[0] = '\0';
+		rc = snapshot_load(j->dirfd, l.v[i].gen, &sv, why, sizeof(why));
+		if (rc < 0) {
+			file_name(name, FILE_SNAPSHOT, l.v[i].gen, false);
+			read_failure(j, name, rc);
 			goto out;
+		}
 		if (rc == 1) {
 			have_snapshot = true;
 			gen = l.v[i].gen;
 			break;
 		}
-		skipped = true;
+		/* The newest one that cannot be used is the one a refusal has to name. */
+		if (!skipped[0]) {
+			snprintf(skipped, sizeof(skipped), "%s", why);
+			skipped_gen = l.v[i].gen;
+		}
 	}
 	for (size_t i = 0; i < l.n; i++) {
-		if (l.v[i].kind == FILE_JOURNAL && !l.v[i].tmp && l.v[i].gen > gen) {
+		uint64_t g = l.v[i].gen;
+
+		if (l.v[i].kind == FILE_JOURNAL && !l.v[i].tmp && g > gen) {
+			if (!list_has(&l, FILE_SNAPSHOT, g))
+				snprintf(j->err, sizeof(j->err),
+				         "journal.%" PRIu64 " holds changes to snapshot.%" PRIu64
+				         ", which is missing",
+				         g, g);
+			else
+				snprintf(j->err, sizeof(j->err),
+				         "journal.%" PRIu64 " holds changes to snapshot.%" PRIu64
+				         ", which cannot be used (%s)",
+				         g, g, skipped_gen == g ? skipped : "incomplete");
 			rc = -EUCLEAN;
 			goto out;
 		}
 	}
-	if (skipped && !list_has(&l, FILE_JOURNAL, gen)) {
+	if (skipped[0] && !list_has(&l, FILE_JOURNAL, gen)) {
+		snprintf(j->err, sizeof(j->err),
+		         "snapshot.%" PRIu64 " cannot be used (%s), and without journal.%" PRIu64
+		         " the older state is not complete either",
+		         skipped_gen, skipped, gen);
 		rc = -EUCLEAN;
 		goto out;
 	}
@@ -676,8 +892,11 @@ journal_replay(struct journal *j, int (*cb)(void *ctx, const void *rec, size_t l
 			if (len == TRAILER_MARK)
 				break;
 			rc = cb(ctx, sv.data + off + FRAME_SIZE, len);
-			if (rc < 0)
+			if (rc < 0) {
+				snprintf(j->err, sizeof(j->err),
+				         "snapshot.%" PRIu64 ", record at offset %zu", gen, off);
 				goto out;
+			}
 			j->replayed++;
 			off += FRAME_SIZE + len;
 		}
@@ -687,15 +906,23 @@ journal_replay(struct journal *j, int (*cb)(void *ctx, const void *rec, size_t l
 
 	if (list_has(&l, FILE_JOURNAL, gen)) {
 		rc = replay_journal(j, gen, cb, ctx, &fd);
+	} else if (j->readonly) {
+		/* The snapshot holds everything; a read-only replay creates nothing. */
+		j->committed = HDR_SIZE;
+		rc = 0;
 	} else {
 		/* Crash between compaction steps 3 and 6: the snapshot holds everything. */
 		rc = create_journal(j->dirfd, gen, &fd);
+		if (rc < 0)
+			snprintf(j->err, sizeof(j->err), "cannot create journal.%" PRIu64 ": %s",
+			         gen, strerror(-rc));
 		j->committed = HDR_SIZE;
 	}
 	if (rc < 0)
 		goto out;
 
-	delete_stale(j, &l, gen, have_snapshot);
+	if (!j->readonly)
+		delete_stale(j, &l, gen, have_snapshot);
 	j->fd = fd;
 	j->gen = gen;
 	j->phase = PHASE_READY;
@@ -704,6 +931,12 @@ out:
 	free(sv.data);
 	free(l.v);
 	return rc;
+}
+
+const char *
+journal_error(const struct journal *j)
+{
+	return j ? j->err : "";
 }
 
 int
@@ -746,6 +979,32 @@ fail:
 	return rc;
 }
 
+int
+journal_open_readonly(const char *dir, struct journal **out)
+{
+	struct journal *j;
+	int rc;
+
+	if (!dir || !out)
+		return -EINVAL;
+	*out = NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->lockfd = -1;
+	j->fd = -1;
+	j->readonly = true;
+	j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->dirfd < 0) {
+		rc = -errno;
+		journal_close(j);
+		return rc;
+	}
+	j->phase = PHASE_OPENED;
+	*out = j;
+	return 0;
+}
+
 /* 0 if the journal may be written now. */
 static int
 check_ready(const struct journal *j)
@@ -754,8 +1013,10 @@ check_ready(const struct journal *j)
 		return -EINVAL;
 	if (j->phase == PHASE_BROKEN)
 		return -EIO;
-	if (j->phase != PHASE_READY)
+	if (j->phase != PHASE_READY || j->salvaging)
 		return -EINVAL;
+	if (j->readonly)
+		return -EROFS;
 	if (j->compacting)
 		return -EBUSY;
 	return 0;
@@ -991,7 +1252,8 @@ journal_compact(struct journal *j, int (*write_state)(void *ctx, struct journal_
 		rc = -errno;
 		goto fail_new;
 	}
-	close(j->fd);
+	if (j->fd >= 0)
+		close(j->fd);
 	j->fd = nfd;
 	nfd = -1;
 	j->gen = gen;
@@ -1044,7 +1306,7 @@ journal_should_compact(const struct journal *j)
 {
 	uint64_t limit;
 
-	if (!j || j->phase != PHASE_READY)
+	if (!j || j->phase != PHASE_READY || j->readonly)
 		return false;
 	limit = 2 * j->snapshot_bytes;
 	if (limit < COMPACT_MIN_JOURNAL)
@@ -1066,6 +1328,277 @@ journal_get_stats(const struct journal *j, struct journal_stats *st)
 	st->last_compaction_unix = j->snapshot_time;
 }
 
+/* ---- salvage ---- */
+
+struct salvage {
+	struct journal *j;
+	int (*keep)(void *ctx, const void *rec, size_t len);
+	void (*lost)(void *ctx, const char *file, uint64_t off, const void *rec, size_t len);
+	void *ctx;
+	struct journal_salvage_info *info;
+	uint64_t budget; /* for reading the damaged part */
+};
+
+static void cut(struct salvage *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The valid prefix ends here. */
+static void
+cut(struct salvage *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->info->damage, sizeof(s->info->damage), fmt, ap);
+	va_end(ap);
+	s->info->damaged = true;
+}
+
+/* Hands every whole, CRC-valid record frame in data[from, size) to lost: what can still be
+ * read of the damaged part. */
+static void
+read_lost(struct salvage *s, const char *name, const uint8_t *data, size_t size, size_t from)
+{
+	size_t p = from;
+
+	while (p < size && size - p >= FRAME_SIZE) {
+		int r = valid_at(data, size, p, &s->budget);
+
+		if (r < 0) {
+			s->info->scan_incomplete = true;
+			break;
+		}
+		if (r == 0) {
+			p++;
+			s->info->unreadable_bytes++;
+			continue;
+		}
+		s->lost(s->ctx, name, p, data + p + FRAME_SIZE, get_le32(data + p));
+		s->info->lost_records++;
+		p += FRAME_SIZE + get_le32(data + p);
+	}
+	s->info->unreadable_bytes += size - p;
+}
+
+/* One file of the newest generation: its records go to keep until the first damage or the
+ * first record keep refuses; from there on, to lost. */
+static void
+salvage_file(struct salvage *s, enum file_kind kind, uint64_t gen, const uint8_t *data, size_t size)
+{
+	const char *magic = kind == FILE_SNAPSHOT ? MAGIC_SNAPSHOT : MAGIC_JOURNAL;
+	uint64_t count = 0, payload = 0;
+	char name[NAME_LEN], what[160];
+	size_t off = HDR_SIZE, next;
+
+	file_name(name, kind, gen, false);
+	if (s->info->damaged) {
+		read_lost(s, name, data, size, header_ok(data, size, magic, gen) ? HDR_SIZE : 0);
+		return;
+	}
+	if (!header_ok(data, size, magic, gen)) {
+		cut(s, "%s %s", name, header_problem(data, size, magic, gen, what, sizeof(what)));
+		read_lost(s, name, data, size, 0);
+		return;
+	}
+	for (;;) {
+		uint32_t len = 0;
+		enum frame_kind k = parse_frame(data + off, size - off, &len);
+		uint64_t budget = SCAN_BUDGET;
+		const uint8_t *body = data + off + FRAME_SIZE;
+
+		if (k == FRAME_RECORD) {
+			if (s->keep(s->ctx, body, len) < 0) {
+				cut(s, "%s: record at offset %zu does not apply", name, off);
+				read_lost(s, name, data, size, off);
+				return;
+			}
+			s->info->prefix_records++;
+			count++;
+			payload += len;
+			off += FRAME_SIZE + len;
+			continue;
+		}
+		if (kind == FILE_SNAPSHOT && k == FRAME_TRAILER && off + TRAILER_SIZE == size &&
+		    get_le64(body) == count && get_le64(body + 8) == payload)
+			return; /* the whole snapshot */
+		if (kind == FILE_JOURNAL && (off == size || look_behind(data, size, off, &budget,
+		                                                        &next) == BEHIND_NOTHING)) {
+			/* The end, or a torn tail that replay would cut off too. */
+			s->info->torn_bytes = size - off;
+			return;
+		}
+		if (off == size)
+			cut(s, "%s ends at offset %zu without its trailer", name, off);
+		else
+			cut(s, "%s: record at offset %zu %s", name, off,
+			    frame_problem(data, size, off, what, sizeof(what)));
+		read_lost(s, name, data, size, off);
+		return;
+	}
+}
+
+/* Reads one file and salvages it (newest generation) or reads it for lost records. */
+static int
+salvage_read(struct salvage *s, enum file_kind kind, uint64_t gen, bool newest)
+{
+	char name[NAME_LEN];
+	uint8_t *data;
+	size_t size;
+	int rc;
+
+	file_name(name, kind, gen, false);
+	rc = read_file(s->j->dirfd, name, O_RDONLY, NULL, &data, &size);
+	if (rc < 0) {
+		read_failure(s->j, name, rc);
+		return rc;
+	}
+	if (newest)
+		salvage_file(s, kind, gen, data, size);
+	else
+		read_lost(s, name, data, size,
+		          header_ok(data, size,
+		                    kind == FILE_SNAPSHOT ? MAGIC_SNAPSHOT : MAGIC_JOURNAL, gen)
+		              ? HDR_SIZE
+		              : 0);
+	free(data);
+	return 0;
+}
+
+int
+journal_salvage(struct journal *j, int (*keep)(void *ctx, const void *rec, size_t len),
+                void (*lost)(void *ctx, const char *file, uint64_t off, const void *rec,
+                             size_t len),
+                void *ctx, struct journal_salvage_info *info)
+{
+	struct salvage s = {
+	    .j = j, .keep = keep, .lost = lost, .ctx = ctx, .info = info, .budget = SALVAGE_BUDGET};
+	struct dir_list *l;
+	uint64_t top = 0;
+	bool any = false, whole_base;
+	int rc;
+
+	if (!j || !keep || !lost || !info)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	if (j->phase != PHASE_OPENED || j->readonly)
+		return -EINVAL;
+	j->phase = PHASE_BROKEN;
+	j->err[0] = '\0';
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	j->files = l;
+	rc = scan_dir(j->dirfd, l);
+	if (rc < 0) {
+		snprintf(j->err, sizeof(j->err), "cannot list the directory: %s", strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].tmp)
+			continue;
+		any = true;
+		if (l->v[i].gen > top)
+			top = l->v[i].gen;
+	}
+	if (!any)
+		return 0;
+
+	/* The valid prefix: snapshot.top (none for generation 0), then journal.top. */
+	whole_base = top == 0 && !list_has(l, FILE_SNAPSHOT, 0);
+	if (list_has(l, FILE_SNAPSHOT, top)) {
+		rc = salvage_read(&s, FILE_SNAPSHOT, top, true);
+		if (rc < 0)
+			return rc;
+		whole_base = !info->damaged;
+	} else if (!whole_base) {
+		cut(&s,
+		    "journal.%" PRIu64 " holds changes to snapshot.%" PRIu64 ", which is missing",
+		    top, top);
+	}
+	if (list_has(l, FILE_JOURNAL, top)) {
+		rc = salvage_read(&s, FILE_JOURNAL, top, true);
+		if (rc < 0)
+			return rc;
+	}
+	/* Without a whole snapshot of the newest generation, the older files are the only
+	 * record of what it held. */
+	for (size_t i = 0; !whole_base && i < l->n; i++) {
+		if (l->v[i].tmp || l->v[i].gen == top)
+			continue;
+		rc = salvage_read(&s, l->v[i].kind, l->v[i].gen, false);
+		if (rc < 0)
+			return rc;
+	}
+	if (!info->damaged)
+		return 0; /* nothing that replay would refuse: the handle stays unusable */
+	j->gen = top;
+	j->committed = HDR_SIZE;
+	j->phase = PHASE_READY;
+	j->salvaging = true;
+	return 0;
+}
+
+int
+journal_salvage_commit(struct journal *j, int (*write_state)(void *ctx, struct journal_snapshot *w),
+                       void *ctx, void (*kept)(void *ctx, const char *file, const char *aside))
+{
+	long long now = (long long)time(NULL);
+	struct dir_list *l;
+	int rc;
+
+	if (!j || !write_state || !j->salvaging || j->phase != PHASE_READY)
+		return -EINVAL;
+	l = j->files;
+	/* Every old file under a second name that replay ignores, durably, before anything
+	 * else changes: from here on its bytes stay as they are for inspection. */
+	for (size_t i = 0; i < l->n; i++) {
+		char name[NAME_LEN], aside[NAME_LEN + 40];
+
+		if (l->v[i].tmp)
+			continue;
+		file_name(name, l->v[i].kind, l->v[i].gen, false);
+		for (unsigned k = 0;; k++) {
+			if (k == 0)
+				snprintf(aside, sizeof(aside), "%s.damaged-%lld", name, now);
+			else
+				snprintf(aside, sizeof(aside), "%s.damaged-%lld.%u", name, now, k);
+			if (linkat(j->dirfd, name, j->dirfd, aside, 0) == 0)
+				break;
+			if (errno != EEXIST || k == 100) {
+				rc = -errno;
+				snprintf(j->err, sizeof(j->err), "cannot keep %s as %s: %s", name,
+				         aside, strerror(-rc));
+				return rc;
+			}
+		}
+		if (kept)
+			kept(ctx, name, aside);
+	}
+	if (fsync(j->dirfd) < 0) {
+		rc = -errno;
+		snprintf(j->err, sizeof(j->err), "cannot sync the directory: %s", strerror(-rc));
+		return rc;
+	}
+	j->salvaging = false;
+	rc = journal_compact(j, write_state, ctx);
+	if (rc < 0) {
+		snprintf(j->err, sizeof(j->err), "cannot write the salvaged state: %s",
+		         strerror(-rc));
+		return rc;
+	}
+	/* The new generation stands; the old names go (compaction took those of the newest
+	 * one already), their bytes stay under the .damaged names. */
+	for (size_t i = 0; i < l->n; i++) {
+		char name[NAME_LEN];
+
+		if (l->v[i].tmp)
+			continue;
+		file_name(name, l->v[i].kind, l->v[i].gen, false);
+		unlink_name(j->dirfd, name);
+	}
+	fsync(j->dirfd);
+	return 0;
+}
+
 void
 journal_test_fail_compaction_after(struct journal *j, int step)
 {
@@ -1084,6 +1617,9 @@ journal_close(struct journal *j)
 		close(j->lockfd);
 	if (j->dirfd >= 0)
 		close(j->dirfd);
+	if (j->files)
+		free(j->files->v);
+	free(j->files);
 	free(j->buf);
 	free(j);
 }

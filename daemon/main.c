@@ -1,23 +1,26 @@
 /* pasidd: start-up, readiness, signals, shutdown. */
 #include "backend.h"
 #include "config.h"
+#include "fsguard.h"
 #include "log.h"
 #include "owner.h"
 #include "state.h"
 #include "pasidd.h"
+#include "salvage.h"
 #include "server.h"
+#include "sockfile.h"
 
 #include <errno.h>
 #include <json-c/json.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -30,39 +33,86 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-/* Detaches from the terminal; the parent exits only once the child reports readiness, so
- * that "pasidd && pasidctl status" works. Returns the fd to report on, or -1. */
+/* The parent's side of detach(): the child writes one byte, 0 once it serves or else its
+ * exit status followed by its message, and closes the pipe. Returns the status to exit with,
+ * the message printed on stderr. */
+static int
+await_child(int fd, pid_t child)
+{
+	char buf[1024];
+	size_t got = 0;
+	int status;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(buf) - 1)
+			break;
+	}
+	buf[got] = '\0';
+	if (got && buf[0] == 0)
+		return 0;
+	if (got) {
+		fprintf(stderr, "pasidd: %s\n", got > 1 ? buf + 1 : "start-up failed");
+		return (unsigned char)buf[0];
+	}
+	/* Not a word: the child died before it could say anything. */
+	if (waitpid(child, &status, 0) == child && WIFSIGNALED(status)) {
+		fprintf(stderr, "pasidd: the daemon was killed by %s during start-up\n",
+		        strsignal(WTERMSIG(status)));
+		return 128 + WTERMSIG(status);
+	}
+	fprintf(stderr, "pasidd: the daemon exited during start-up without saying why\n");
+	return 1;
+}
+
+/* Detaches from the terminal. The parent stays until the child serves or has failed, then
+ * exits with the child's status and prints its message, so that "pasidd && pasidctl status"
+ * works and no start-up failure is silent (a readiness pipe, as OpenBSD's daemons have).
+ * Returns the fd to report on, or -1. */
 static int
 detach(void)
 {
 	int p[2];
 	pid_t pid;
-	char c;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
 		return -1;
+	}
 	if (pid > 0) {
 		close(p[1]);
-		_exit(read(p[0], &c, 1) == 1 && c == '0' ? 0 : 1);
+		_exit(await_child(p[0], pid));
 	}
 	close(p[0]);
 	setsid();
 	return p[1];
 }
 
+/* status 0: serving; else the exit status that follows, with its reason. */
 static void
-report_ready(int fd, bool ok)
+report_ready(int fd, int status, const char *why)
 {
+	char buf[1024];
+
 	if (fd < 0)
 		return;
-	if (write(fd, ok ? "0" : "1", 1) < 0) {
+	buf[0] = (char)status;
+	snprintf(buf + 1, sizeof(buf) - 1, "%s", status ? why : "");
+	if (write(fd, buf, 1 + strlen(buf + 1)) < 0) {
 		/* the parent is gone: nobody to tell */
 	}
 	close(fd);
-	if (ok) {
+	if (status == 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 		if (null >= 0) {
@@ -87,21 +137,32 @@ raise_fd_limit(void)
 	}
 }
 
+/* The checks that refuse to start with exit status 2, before anything is started: a restart
+ * would not fix them any more than a bad configuration. create: make the state and socket
+ * directories if missing (start-up); without, a missing one is fine (pasidd -n). */
+static int
+preflight(struct pasidd *d, bool create, char *why, size_t len)
+{
+	int fd, r;
+
+	r = config_admin_gid(&d->cfg, &d->admin_gid, why, len);
+	if (r < 0)
+		return r;
+	r = fsguard_open_dir(d->cfg.state_dir, "state directory", create ? FSGUARD_MKDIR_LAST : 0,
+	                     0700, &fd, why, len);
+	if (r == 0)
+		close(fd);
+	else if (create || r != -ENOENT)
+		return r;
+	/* A socket passed by the service manager is not ours to check. */
+	return sd_listen_fds(0) > 0 ? 0 : sockfile_check(&d->cfg, create, why, len);
+}
+
 static int
 setup(struct pasidd *d, char *why, size_t len)
 {
 	int r;
 
-	d->admin_gid = (gid_t)-1;
-	if (d->cfg.admin_group[0]) {
-		struct group *g = getgrnam(d->cfg.admin_group);
-
-		if (g)
-			d->admin_gid = g->gr_gid;
-		else
-			log_warn("admin group '%s' does not exist; only root is admin",
-			         d->cfg.admin_group);
-	}
 	r = backend_open(d->cfg.backend, &d->be, why, len);
 	if (r < 0)
 		return r;
@@ -129,6 +190,46 @@ setup(struct pasidd *d, char *why, size_t len)
 	return server_open(d, &d->srv, why, len);
 }
 
+/* pasidd -n: the configuration, and the state directory it would start on, checked as
+ * start-up would check them, without the lock and without writing anything. */
+static int
+check_config(struct pasidd *d)
+{
+	struct state_summary sum;
+	char why[1024] = "";
+	int r;
+
+	r = preflight(d, false, why, sizeof(why));
+	if (r == 0)
+		r = backend_open(d->cfg.backend, &d->be, why, sizeof(why));
+	if (r == 0 && d->cfg.ns.pasid_bits > d->be->pasid_bits) {
+		snprintf(why, sizeof(why),
+		         "configured PASID width %u exceeds the %s backend's %u bits",
+		         d->cfg.ns.pasid_bits, d->be->ops->name, d->be->pasid_bits);
+		r = -EINVAL;
+	}
+	if (r == 0)
+		r = state_check(d, &sum, why, sizeof(why));
+	backend_close(d->be);
+	d->be = NULL;
+	if (r < 0) {
+		fprintf(stderr, "pasidd: %s\n", why);
+		return 2;
+	}
+	for (size_t i = 0; i < d->cfg.nfiles; i++)
+		printf("read %s\n", d->cfg.files[i]);
+	if (!sum.exists)
+		printf("state in %s: none yet\n", d->cfg.state_dir);
+	else
+		printf("state in %s: %u VM(s), %u shared and %u local PASID(s), all within the "
+		       "ranges\n",
+		       d->cfg.state_dir, sum.vms, sum.shared, sum.local);
+	printf("configuration OK: local %u-%u, shared %u-%u, %u-bit PASIDs, socket %s\n",
+	       d->cfg.ns.local.first, d->cfg.ns.local.last, d->cfg.ns.shared.first,
+	       d->cfg.ns.shared.last, d->cfg.ns.pasid_bits, d->cfg.socket_path);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -145,12 +246,16 @@ main(int argc, char **argv)
 		config_free(&d.cfg);
 		return r < 0 ? 2 : 0;
 	}
-	if (d.cfg.check_only) {
-		printf("configuration OK: local %u-%u, shared %u-%u, %u-bit PASIDs, socket %s\n",
-		       d.cfg.ns.local.first, d.cfg.ns.local.last, d.cfg.ns.shared.first,
-		       d.cfg.ns.shared.last, d.cfg.ns.pasid_bits, d.cfg.socket_path);
+	if (d.cfg.check_only || d.cfg.salvage) {
+		log_setup(1);
+		r = d.cfg.check_only ? check_config(&d) : salvage_run(&d);
 		config_free(&d.cfg);
-		return 0;
+		return r;
+	}
+	if (preflight(&d, true, why, sizeof(why)) < 0) {
+		fprintf(stderr, "pasidd: %s\n", why);
+		config_free(&d.cfg);
+		return 2;
 	}
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
@@ -158,13 +263,14 @@ main(int argc, char **argv)
 	log_setup(d.cfg.foreground);
 	if (!d.cfg.foreground && (ready_fd = detach()) < 0) {
 		fprintf(stderr, "pasidd: cannot detach: %s\n", strerror(errno));
+		config_free(&d.cfg);
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &d.started);
 	why[0] = '\0';
 	if (setup(&d, why, sizeof(why)) < 0) {
 		log_err("%s", why);
-		report_ready(ready_fd, false);
+		report_ready(ready_fd, 1, why);
 		r = 1;
 		goto out;
 	}
@@ -179,7 +285,7 @@ main(int argc, char **argv)
 		log_info("try: pasidctl --socket %s status", server_path(d.srv));
 	sd_notifyf(0, "READY=1\nSTATUS=serving %s (backend %s)", server_path(d.srv),
 	           d.be->ops->name);
-	report_ready(ready_fd, true);
+	report_ready(ready_fd, 0, NULL);
 	event_base_dispatch(d.base);
 	sd_notify(0, "STOPPING=1");
 	r = d.exit_status;

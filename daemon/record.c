@@ -269,6 +269,10 @@ rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
 		if (r.bad || type > NS_TYPE_LOCAL)
 			break;
 		rc = ns_insert(ns, vm, (enum ns_type)type, bdf, g, h, NULL, &err);
+		/* Names the whole mapping: pasidd -n and a refused start-up point at it. */
+		if (rc < 0)
+			CORRUPT("VM '%s' maps gPASID %u to %s hPASID %u, which does not apply: %s",
+			        name, g, ns_type_name((enum ns_type)type), h, err.message);
 		break;
 	}
 	case REC_UNMAP: {
@@ -385,4 +389,59 @@ rec_snapshot_quota(const struct quota *q, int (*add)(void *ctx, const void *rec,
 			return r;
 	}
 	return 0;
+}
+
+int
+rec_decode(const void *rec, size_t len, struct rec_info *out)
+{
+	struct reader r = {.p = rec, .end = (const uint8_t *)rec + len};
+
+	memset(out, 0, sizeof(*out));
+	out->op = get8(&r);
+	getstr(&r, out->vm, sizeof(out->vm));
+	switch (out->op) {
+	case REC_VM:
+		out->mode = get8(&r);
+		out->pid = (int32_t)get32(&r);
+		out->starttime = get64(&r);
+		out->uid = get32(&r);
+		if (take(&r, NS_UUID_LEN)) {
+			memcpy(out->uuid, r.p, NS_UUID_LEN);
+			r.p += NS_UUID_LEN;
+		}
+		getstr(&r, out->cgroup, sizeof(out->cgroup));
+		break;
+	case REC_UNVM:
+		break;
+	case REC_DEV:
+		out->bdf = get32(&r);
+		out->shared = get8(&r) != 0;
+		break;
+	case REC_UNDEV:
+		out->bdf = get32(&r);
+		break;
+	case REC_MAP:
+		out->type = get8(&r);
+		out->gpasid = get32(&r);
+		out->hpasid = get32(&r);
+		out->bdf = get32(&r);
+		break;
+	case REC_UNMAP:
+		out->gpasid = get32(&r);
+		break;
+	case REC_CURSOR:
+		out->cursor = get32(&r);
+		break;
+	case REC_LCURSOR:
+		out->bdf = get32(&r);
+		out->cursor = get32(&r);
+		break;
+	case REC_QUOTA:
+		getstr(&r, out->cgroup, sizeof(out->cgroup));
+		get64(&r);
+		break;
+	default:
+		return -EUCLEAN;
+	}
+	return r.bad || r.p != r.end ? -EUCLEAN : 0;
 }

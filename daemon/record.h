@@ -56,4 +56,28 @@ int rec_apply_quota(struct quota *q, const void *rec, size_t len, char *why, siz
 int rec_snapshot_quota(const struct quota *q, int (*add)(void *ctx, const void *rec, size_t len),
                        void *ctx);
 
+/* ---- reading a record without applying it (pasidd --salvage) ---- */
+
+#include "namespace.h"
+
+/* A record's fields; which ones are set depends on op. */
+struct rec_info {
+	enum rec_op op;
+	char vm[NS_VM_NAME_MAX + 1];
+	uint8_t mode;               /* REC_VM */
+	int32_t pid;                /* REC_VM: the owner */
+	uint64_t starttime;         /* REC_VM */
+	uint32_t uid;               /* REC_VM */
+	char uuid[NS_UUID_LEN + 1]; /* REC_VM */
+	char cgroup[4097];          /* REC_VM, REC_QUOTA */
+	uint8_t type;               /* REC_MAP */
+	uint32_t gpasid, hpasid;    /* REC_MAP; gpasid also REC_UNMAP */
+	uint32_t bdf;               /* REC_MAP (local), REC_DEV, REC_UNDEV, REC_LCURSOR */
+	bool shared;                /* REC_DEV */
+	uint32_t cursor;            /* REC_CURSOR, REC_LCURSOR */
+};
+
+/* Decodes a record; 0, or -EUCLEAN when the bytes are not a well-formed record. */
+int rec_decode(const void *rec, size_t len, struct rec_info *out);
+
 #endif

@@ -284,11 +284,7 @@ state_open(struct pasidd *d, char *why, size_t len)
 	d->replay_ms =
 	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (r < 0) {
-		snprintf(why, len,
-		         "refusing to serve: the state in %s cannot be replayed (%s); it is left "
-		         "untouched for inspection",
-		         d->cfg.state_dir,
-		         r == -EUCLEAN && d->state_error[0] ? d->state_error : strerror(-r));
+		state_replay_problem(d, d->journal, r, "refusing to serve: ", why, len);
 		return r;
 	}
 	if (ns_check(&d->ns, d->state_error, sizeof(d->state_error)) < 0) {
@@ -300,8 +296,8 @@ state_open(struct pasidd *d, char *why, size_t len)
 	}
 	journal_get_stats(d->journal, &st);
 	if (st.dropped_bytes)
-		log_warn("dropped a torn or corrupt tail of %llu bytes from the journal (changes "
-		         "that were never acknowledged)",
+		log_warn("dropped a torn tail of %llu bytes from the journal (changes that were "
+		         "never acknowledged)",
 		         (unsigned long long)st.dropped_bytes);
 	r = quotas_rebuild(d, why, len);
 	if (r < 0)
@@ -375,4 +371,84 @@ state_status(const struct pasidd *d)
 	                       json_object_new_int64((int64_t)st.dropped_bytes));
 	json_object_object_add(o, "replay_ms", json_object_new_double(d->replay_ms));
 	return o;
+}
+
+/* ---- the state checked without serving it: pasidd -n and --salvage ---- */
+
+void
+state_replay_problem(const struct pasidd *d, const struct journal *j, int r, const char *lead,
+                     char *why, size_t len)
+{
+	const char *where = journal_error(j);
+
+	if (r == -EUCLEAN && d->state_error[0])
+		/* A record that does not apply: most often ranges changed under the state. */
+		snprintf(why, len,
+		         "%sthe state in %s cannot be replayed: %s%s%s; no file was changed (if "
+		         "the ranges or the PASID width changed, restore them)",
+		         lead, d->cfg.state_dir, where, where[0] ? ": " : "", d->state_error);
+	else if (r == -EUCLEAN && where[0])
+		snprintf(why, len,
+		         "%sthe state in %s cannot be replayed: %s; no file was changed: run "
+		         "pasidd --salvage with the same options to keep what can be kept (see "
+		         "SALVAGE in pasidd(8))",
+		         lead, d->cfg.state_dir, where);
+	else
+		snprintf(why, len, "%sthe state in %s cannot be replayed: %s", lead,
+		         d->cfg.state_dir, where[0] ? where : strerror(-r));
+}
+
+int
+state_check(struct pasidd *d, struct state_summary *sum, char *why, size_t len)
+{
+	struct journal *j = NULL;
+	struct journal_stats st;
+	int r;
+
+	memset(sum, 0, sizeof(*sum));
+	/* A running daemon may compact between our listing and our reading: read again. */
+	for (int attempt = 0;; attempt++) {
+		if (quota_new(&d->quota) < 0 || ns_init(&d->ns, &d->cfg.ns, d->be) < 0) {
+			quota_free(d->quota);
+			d->quota = NULL;
+			snprintf(why, len, "out of memory");
+			return -ENOMEM;
+		}
+		r = journal_open_readonly(d->cfg.state_dir, &j);
+		if (r == 0) {
+			d->state_error[0] = '\0';
+			d->ns.replaying = true;
+			r = journal_replay(j, replay_one, d);
+			d->ns.replaying = false;
+			if (r < 0)
+				state_replay_problem(d, j, r, "", why, len);
+			else if (ns_check(&d->ns, d->state_error, sizeof(d->state_error)) < 0) {
+				snprintf(why, len, "the replayed state in %s breaks a rule: %s",
+				         d->cfg.state_dir, d->state_error);
+				r = -EUCLEAN;
+			}
+		} else if (r == -ENOENT) {
+			r = 0; /* no state yet: the first start begins empty */
+		} else {
+			snprintf(why, len, "cannot open the state in %s: %s", d->cfg.state_dir,
+			         strerror(-r));
+		}
+		if (r == 0 && j) {
+			journal_get_stats(j, &st);
+			sum->exists = true;
+			sum->records = st.replayed_records;
+			sum->torn_bytes = st.dropped_bytes;
+			sum->vms = d->ns.nvms;
+			sum->shared = (unsigned)d->ns.shared_maps.count;
+			sum->local = d->ns.nlocal;
+		}
+		journal_close(j);
+		j = NULL;
+		ns_destroy(&d->ns);
+		memset(&d->ns, 0, sizeof(d->ns));
+		quota_free(d->quota);
+		d->quota = NULL;
+		if (r != -ENOENT || attempt == 4)
+			return r;
+	}
 }

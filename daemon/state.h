@@ -31,4 +31,23 @@ int state_reserve(struct pasidd *d, size_t bytes);
 /* The "journal" object of daemon.status. */
 struct json_object *state_status(const struct pasidd *d);
 
+struct journal;
+
+/* The one message for a state that replay refused (r from journal_replay() on j): the file,
+ * the offset and what is wrong there, and what to do about it, after `lead`. */
+void state_replay_problem(const struct pasidd *d, const struct journal *j, int r, const char *lead,
+                          char *why, size_t len);
+
+/* What state_check() found. */
+struct state_summary {
+	bool exists; /* false: no state directory yet */
+	unsigned vms, shared, local;
+	unsigned long long records, torn_bytes;
+};
+
+/* pasidd -n: replays the state directory read-only (no lock, nothing written, beside a
+ * running daemon too) into d->ns as start-up would with d->cfg and d->be, checks it and
+ * throws it away again. 0, or the refusal start-up would give, in why. */
+int state_check(struct pasidd *d, struct state_summary *sum, char *why, size_t len);
+
 #endif

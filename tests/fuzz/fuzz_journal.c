@@ -15,6 +15,12 @@
  * fresh quota tree, all others with rec_apply() to a fresh namespace that is replaying.
  *
  * Oracles besides the sanitizers (any failure aborts):
+ *  - a read-only replay (pasidd -n) gives the same result and records as the real one, and
+ *    changes no file;
+ *  - a replay that is refused changes no file, and says why (journal_error());
+ *  - a replay refused as -EUCLEAN is what --salvage takes: journal_salvage() finds damage,
+ *    and after journal_salvage_commit() the directory replays to exactly the records the
+ *    salvage kept;
  *  - a replay that succeeds leaves a namespace that passes ns_check() and a quota tree that
  *    passes quota_check(): the record decoder must refuse what breaks an invariant, since
  *    the daemon would then serve it;
@@ -349,38 +355,199 @@ open_fds(void)
 	return n;
 }
 
+/* Names and contents of every file in the directory, as one order-independent hash: what
+ * "no file changed" means. */
+static uint64_t
+dir_hash(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t sum = 0;
+
+	if (!d)
+		bug("opendir %s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		struct applied a = {.hash = 14695981039346656037ull};
+		char path[512];
+		uint8_t buf[4096];
+		ssize_t n;
+		int fd;
+
+		/* The empty lock file is created by the first journal_open(); a daemon's state
+		 * directory always has it. */
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, "lock"))
+			continue;
+		mix(&a, de->d_name, strlen(de->d_name));
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+			mix(&a, buf, (size_t)n);
+		if (fd >= 0)
+			close(fd);
+		sum += a.hash;
+	}
+	closedir(d);
+	return sum;
+}
+
+/* Replays j as state.c does into a fresh namespace and quota tree, checking what it accepts. */
+static int
+replay_checked(struct journal *j, struct applied *a)
+{
+	struct ns ns;
+	char why[256];
+	int r;
+
+	if (ns_init(&ns, &cfg.ns, be) < 0)
+		bug("ns_init failed");
+	ns.replaying = true;
+	a->ns = &ns;
+	if (quota_new(&a->quota) < 0)
+		bug("quota_new failed");
+	r = journal_replay(j, apply_cb, a);
+	if (r == 0 && ns_check(&ns, why, sizeof(why)) < 0)
+		bug("replay accepted a state that breaks a rule: %s", why);
+	if (r == 0 && quota_check(a->quota, why, sizeof(why)) < 0)
+		bug("replay accepted a quota tree that breaks a rule: %s", why);
+	if (r < 0 && r != -EUCLEAN && r != -ENOMEM)
+		bug("replay failed with %s", strerror(-r));
+	ns_destroy(&ns);
+	quota_free(a->quota);
+	a->ns = NULL;
+	a->quota = NULL;
+	return r;
+}
+
+/* What --salvage keeps: applied as replay would, and copied for the new snapshot. */
+struct kept {
+	struct applied a;
+	uint8_t **rec;
+	size_t *len;
+	size_t n;
+};
+
+static int
+keep_cb(void *ctx, const void *rec, size_t len)
+{
+	struct kept *k = ctx;
+
+	if (apply_cb(&k->a, rec, len) < 0)
+		return -EUCLEAN;
+	k->rec = realloc(k->rec, (k->n + 1) * sizeof(*k->rec));
+	k->len = realloc(k->len, (k->n + 1) * sizeof(*k->len));
+	if (!k->rec || !k->len || !(k->rec[k->n] = malloc(len ? len : 1)))
+		bug("out of memory");
+	memcpy(k->rec[k->n], rec, len);
+	k->len[k->n++] = len;
+	return 0;
+}
+
+static void
+lost_cb(void *ctx, const char *file, uint64_t off, const void *rec, size_t len)
+{
+	(void)ctx;
+	(void)file;
+	(void)off;
+	(void)rec;
+	(void)len;
+}
+
+static int
+write_kept(void *ctx, struct journal_snapshot *w)
+{
+	struct kept *k = ctx;
+
+	for (size_t i = 0; i < k->n; i++) {
+		int r = journal_snapshot_add(w, k->rec[i], k->len[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The refused directory through --salvage, which must then replay to what it kept. */
+static void
+salvage(void)
+{
+	struct kept k = {.a.hash = 14695981039346656037ull};
+	struct applied again = {.hash = 14695981039346656037ull};
+	struct journal_salvage_info info;
+	struct journal *j;
+	struct ns ns;
+	int r;
+
+	if (ns_init(&ns, &cfg.ns, be) < 0 || quota_new(&k.a.quota) < 0)
+		bug("out of memory");
+	ns.replaying = true;
+	k.a.ns = &ns;
+	if (journal_open(dir, &j) < 0)
+		bug("journal_open for salvage");
+	r = journal_salvage(j, keep_cb, lost_cb, &k, &info);
+	if (r < 0)
+		bug("salvage failed: %s (%s)", strerror(-r), journal_error(j));
+	if (!info.damaged)
+		bug("replay refuses the directory, salvage finds nothing to salvage");
+	r = journal_salvage_commit(j, write_kept, &k, NULL);
+	if (r < 0)
+		bug("salvage commit failed: %s (%s)", strerror(-r), journal_error(j));
+	journal_close(j);
+	ns_destroy(&ns);
+	quota_free(k.a.quota);
+	if (journal_open(dir, &j) < 0)
+		bug("journal_open after salvage");
+	r = journal_replay(j, count_cb, &again);
+	if (r < 0)
+		bug("the salvaged directory does not replay: %s (%s)", strerror(-r),
+		    journal_error(j));
+	if (again.count != k.a.count || again.hash != k.a.hash)
+		bug("the salvaged directory replays %llu records, salvage kept %llu",
+		    (unsigned long long)again.count, (unsigned long long)k.a.count);
+	journal_close(j);
+	for (size_t i = 0; i < k.n; i++)
+		free(k.rec[i]);
+	free(k.rec);
+	free(k.len);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t marker[] = "fuzz-journal-marker";
 	struct applied first = {.hash = 14695981039346656037ull};
 	struct applied again = {.hash = 14695981039346656037ull};
+	struct applied ro = {.hash = 14695981039346656037ull};
 	struct journal *j;
-	struct ns ns;
-	char why[256];
-	int fds, r;
+	uint64_t files;
+	int fds, r, rro;
 
 	if (!ready)
 		setup_once();
 	fds = open_fds();
 	clear_dir();
 	build(data, size);
-	if (ns_init(&ns, &cfg.ns, be) < 0)
-		bug("ns_init failed");
-	ns.replaying = true;
-	first.ns = &ns;
-	if (quota_new(&first.quota) < 0)
-		bug("quota_new failed");
+	files = dir_hash();
+
+	/* pasidd -n first: the same verdict, and nothing written. */
+	r = journal_open_readonly(dir, &j);
+	if (r < 0)
+		bug("journal_open_readonly: %s", strerror(-r));
+	rro = replay_checked(j, &ro);
+	journal_close(j);
+	if (dir_hash() != files)
+		bug("a read-only replay changed the directory");
+
 	r = journal_open(dir, &j);
 	if (r < 0)
 		bug("journal_open: %s", strerror(-r));
-	r = journal_replay(j, apply_cb, &first);
-	if (r == 0 && ns_check(&ns, why, sizeof(why)) < 0)
-		bug("replay accepted a state that breaks a rule: %s", why);
-	if (r == 0 && quota_check(first.quota, why, sizeof(why)) < 0)
-		bug("replay accepted a quota tree that breaks a rule: %s", why);
-	ns_destroy(&ns);
-	quota_free(first.quota);
+	r = replay_checked(j, &first);
+	if (r != rro)
+		bug("read-only replay gave %d, replay %d", rro, r);
+	if (r == 0 && (ro.count != first.count || ro.hash != first.hash))
+		bug("read-only replay delivered other records");
+	if (r < 0 && !journal_error(j)[0])
+		bug("a refusal without a reason");
 	if (r == 0) {
 		r = journal_append(j, marker, sizeof(marker));
 		if (r == 0)
@@ -388,9 +555,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r < 0)
 			bug("a replayed journal does not take a record: %s", strerror(-r));
 		mix(&first, marker, sizeof(marker));
-	}
-	journal_close(j);
-	if (r == 0) {
+		journal_close(j);
 		r = journal_open(dir, &j);
 		if (r < 0)
 			bug("journal_open again: %s", strerror(-r));
@@ -403,6 +568,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (unsigned long long)again.count, (unsigned long long)again.hash,
 			    (unsigned long long)first.count - 1, (unsigned long long)first.hash);
 		journal_close(j);
+	} else {
+		journal_close(j);
+		if (dir_hash() != files)
+			bug("a refused replay changed the directory");
+		if (r == -EUCLEAN)
+			salvage();
 	}
 	if (fds >= 0 && open_fds() != fds)
 		bug("%d descriptors before, %d after", fds, open_fds());

@@ -581,7 +581,7 @@ if command -v mandoc >/dev/null && [[ -n ${SRC_DIR:-} ]]; then
 		mandoc -T utf8 "$SRC_DIR/man/pasidd.8" | col -b | tr -s ' \n\t' ' '
 		echo
 	} >"$tmp/out"
-	has "pasidd(8): -d, then the default" "(-d, default /run/pasidd)"
+	has "pasidd(8): -d, then the default" "(-d, by default /run/pasidd)"
 	{
 		mandoc -T utf8 "$SRC_DIR/man/pasidctl.8" | col -b | tr -s ' \n\t' ' '
 		echo

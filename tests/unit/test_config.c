@@ -2,6 +2,7 @@
 #include <check.h>
 
 #include "ck_main.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,14 @@ START_TEST(files_dropins_and_args)
 	ck_assert_int_eq(config_from_args(&cfg, 3, argv1, err, sizeof(err)), 0);
 	ck_assert_str_eq(cfg.socket_path, "/tmp/b.sock"); /* the last drop-in wins */
 	ck_assert_str_eq(cfg.state_dir, "/tmp/st");
+	/* The files read, in order, for pasidd -n. */
+	ck_assert_uint_eq(cfg.nfiles, 3);
+	ck_assert_str_eq(cfg.files[0], path);
+	snprintf(dpath, sizeof(dpath), "%s.d/10-a.conf", path);
+	ck_assert_str_eq(cfg.files[1], dpath);
+	snprintf(dpath, sizeof(dpath), "%s.d/20-b.conf", path);
+	ck_assert_str_eq(cfg.files[2], dpath);
+	ck_assert_ptr_null(cfg.files[3]);
 	config_free(&cfg);
 	config_init(&cfg);
 	char *argv2[] = {"pasidd",       "--config", path,           "--socket", "/tmp/d.sock",
@@ -161,6 +170,47 @@ START_TEST(files_dropins_and_args)
 	ck_assert_int_lt(config_from_args(&cfg, 5, argv5, err, sizeof(err)), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* "Key=value # note" is not a comment but part of the value: refused, saying why. */
+START_TEST(trailing_comment_refused)
+{
+	bad("[Daemon]\nSocket=/run/x.sock # the socket\n",
+	    "t.conf:2: the value of Socket= holds a '#' comment; comments must be on a line of "
+	    "their own");
+	bad("[Daemon]\n\nAdminGroup=  # nobody\n", "t.conf:3: the value of AdminGroup=");
+	bad("[Quota]\nMax=/a 5\t# five\n", "t.conf:2: the value of Max=");
+	bad("[Namespace]\nLocalRange=1-255 #small\n", "t.conf:2: the value of LocalRange=");
+	/* Inside a word a '#' is just a character. */
+	config_free(&cfg);
+	config_init(&cfg);
+	ck_assert_int_eq(load("[Daemon]\nSocket=/run/a#b.sock\n"), 0);
+	ck_assert_str_eq(cfg.socket_path, "/run/a#b.sock");
+}
+END_TEST
+
+START_TEST(admin_group_must_exist)
+{
+	gid_t gid = 0;
+
+	ck_assert_int_eq(config_admin_gid(&cfg, &gid, err, sizeof(err)), 0);
+	ck_assert_uint_eq(gid, (gid_t)-1); /* none: only root is admin */
+	ck_assert_int_eq(load("[Daemon]\n\nAdminGroup=no-such-group-pasidd\n"), 0);
+	ck_assert_int_eq(config_admin_gid(&cfg, &gid, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "t.conf:3: AdminGroup=no-such-group-pasidd names no group");
+	ck_assert_int_eq(load("[Daemon]\nAdminGroup=root\n"), 0);
+	ck_assert_int_eq(config_admin_gid(&cfg, &gid, err, sizeof(err)), 0);
+	ck_assert_uint_eq(gid, 0);
+}
+END_TEST
+
+START_TEST(absent_default_file_listed)
+{
+	ck_assert_int_eq(
+	    config_load_file(&cfg, "/nonexistent/pasidd.conf", false, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.nfiles, 1);
+	ck_assert_str_eq(cfg.files[0], "/nonexistent/pasidd.conf (absent)");
 }
 END_TEST
 
@@ -224,6 +274,9 @@ main(void)
 	tcase_add_test(tc, files_dropins_and_args);
 	tcase_add_test(tc, quota_section);
 	tcase_add_test(tc, quota_errors);
+	tcase_add_test(tc, trailing_comment_refused);
+	tcase_add_test(tc, admin_group_must_exist);
+	tcase_add_test(tc, absent_default_file_listed);
 	suite_add_tcase(s, tc);
 	return ck_run(s);
 }

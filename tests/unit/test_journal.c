@@ -581,27 +581,97 @@ ten_records(struct recs *want, uint64_t ends[10])
 	recs_free(&got);
 }
 
+/* ---- the whole directory, to show that a refusal changed nothing ---- */
+
+struct dir_image {
+	size_t n;
+	char *name[32];
+	uint8_t *data[32];
+	size_t len[32];
+	struct timespec mtime[32];
+};
+
 static void
-check_cut_at_record_4(const struct recs *want, const uint64_t ends[10], uint64_t size)
+dir_image_take(struct dir_image *im)
+{
+	struct dirent *de;
+	DIR *d = opendir(state_dir);
+
+	memset(im, 0, sizeof(*im));
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		char p[400];
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		ck_assert_uint_lt(im->n, 32);
+		path_of(p, sizeof(p), de->d_name);
+		ck_assert_int_eq(stat(p, &st), 0);
+		im->name[im->n] = strdup(de->d_name);
+		im->data[im->n] = read_whole(de->d_name, &im->len[im->n]);
+		im->mtime[im->n] = st.st_mtim;
+		im->n++;
+	}
+	closedir(d);
+}
+
+static void
+dir_image_free(struct dir_image *im)
+{
+	for (size_t i = 0; i < im->n; i++) {
+		free(im->name[i]);
+		free(im->data[i]);
+	}
+	im->n = 0;
+}
+
+/* The directory holds exactly what it held when `before` was taken, byte for byte and
+ * unwritten (same modification times). Frees before. */
+static void
+assert_unchanged(struct dir_image *before)
+{
+	struct dir_image now;
+
+	dir_image_take(&now);
+	ck_assert_uint_eq(now.n, before->n);
+	for (size_t i = 0; i < before->n; i++) {
+		size_t k = 0;
+
+		while (k < now.n && strcmp(now.name[k], before->name[i]))
+			k++;
+		ck_assert_msg(k < now.n, "%s is gone", before->name[i]);
+		ck_assert_msg(now.len[k] == before->len[i] &&
+		                  !memcmp(now.data[k], before->data[i], now.len[k]),
+		              "%s changed", before->name[i]);
+		ck_assert_msg(now.mtime[k].tv_sec == before->mtime[i].tv_sec &&
+		                  now.mtime[k].tv_nsec == before->mtime[i].tv_nsec,
+		              "%s was written", before->name[i]);
+	}
+	dir_image_free(&now);
+	dir_image_free(before);
+}
+
+/* Replay refuses the directory as damaged, names the file, the offset and what it found,
+ * and changes nothing. */
+static void
+assert_refused(const char *needle, const char *needle2)
 {
 	struct recs got = {.fail_at = SIZE_MAX};
-	struct journal_stats st;
-	struct journal *j = open_replay(&got, &st);
+	struct dir_image before;
+	struct journal *j;
 
-	/* Records 0-3 delivered; 4 and everything after it dropped and counted. */
-	assert_recs_eq(&got, want, 4);
-	ck_assert_uint_eq(st.dropped_bytes, size - ends[3]);
-	ck_assert_uint_eq(st.journal_bytes, ends[3]);
-	append_record(j, NULL, 3, 1000);
-	ck_assert_int_eq(journal_commit(j), 0);
+	dir_image_take(&before);
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_replay(j, collect_cb, &got), -EUCLEAN);
+	ck_assert_msg(strstr(journal_error(j), needle), "'%s' lacks '%s'", journal_error(j),
+	              needle);
+	if (needle2)
+		ck_assert_msg(strstr(journal_error(j), needle2), "'%s' lacks '%s'",
+		              journal_error(j), needle2);
+	ck_assert_int_eq(journal_append(j, "x", 1), -EIO);
 	journal_close(j);
-
-	j = open_replay(&got, &st);
-	assert_prefix(&got, want, 4);
-	ck_assert_uint_eq(got.n, 5);
-	ck_assert_uint_eq(got.v[4].len, 3);
-	ck_assert_uint_eq(st.dropped_bytes, 0);
-	journal_close(j);
+	assert_unchanged(&before);
 	recs_free(&got);
 }
 
@@ -609,10 +679,16 @@ START_TEST(test_corrupt_payload_in_middle)
 {
 	struct recs want = {.fail_at = SIZE_MAX};
 	uint64_t ends[10];
+	char needle[256];
 
 	ten_records(&want, ends);
 	flip_byte("journal.0", (off_t)ends[4] - 1); /* last payload byte of record 4 */
-	check_cut_at_record_4(&want, ends, ends[9]);
+	/* The bad frame's own length leads to the next one. */
+	snprintf(needle, sizeof(needle),
+	         "journal.0: record at offset %llu fails its checksum (length 24), and valid "
+	         "records follow at offset %llu: the journal is damaged, not torn",
+	         (unsigned long long)ends[3], (unsigned long long)ends[4]);
+	assert_refused(needle, NULL);
 	recs_free(&want);
 }
 END_TEST
@@ -621,10 +697,13 @@ START_TEST(test_corrupt_crc_in_middle)
 {
 	struct recs want = {.fail_at = SIZE_MAX};
 	uint64_t ends[10];
+	char needle[256];
 
 	ten_records(&want, ends);
 	flip_byte("journal.0", (off_t)ends[3] + 4); /* record 4's CRC field */
-	check_cut_at_record_4(&want, ends, ends[9]);
+	snprintf(needle, sizeof(needle), "journal.0: record at offset %llu fails its checksum",
+	         (unsigned long long)ends[3]);
+	assert_refused(needle, "damaged, not torn");
 	recs_free(&want);
 }
 END_TEST
@@ -633,11 +712,130 @@ START_TEST(test_corrupt_length_in_middle)
 {
 	struct recs want = {.fail_at = SIZE_MAX};
 	uint64_t ends[10];
+	char needle[256];
 
 	ten_records(&want, ends);
-	/* Shorter length: CRC no longer matches. */
+	/* Another length: the CRC no longer matches, and the length leads nowhere. */
 	flip_byte("journal.0", (off_t)ends[3]);
-	check_cut_at_record_4(&want, ends, ends[9]);
+	snprintf(needle, sizeof(needle), "journal.0: record at offset %llu ",
+	         (unsigned long long)ends[3]);
+	assert_refused(needle, "damaged, not torn");
+	/* A length beyond the limit. */
+	flip_byte("journal.0", (off_t)ends[3]);
+	flip_byte("journal.0", (off_t)ends[5] + 3);
+	snprintf(needle, sizeof(needle), "journal.0: record at offset %llu has a length of",
+	         (unsigned long long)ends[5]);
+	assert_refused(needle, "beyond the limit");
+	recs_free(&want);
+}
+END_TEST
+
+/* One flipped byte anywhere in any record but the last is damage, whatever field it hits;
+ * in the last record it is a torn tail. */
+START_TEST(test_flip_every_byte)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	uint64_t ends[10];
+	size_t len;
+	uint8_t *full;
+
+	ten_records(&want, ends);
+	full = read_whole("journal.0", &len);
+	for (uint64_t off = 24; off < ends[9]; off++) {
+		unsigned k = 0;
+		char needle[256];
+
+		while (ends[k] <= off)
+			k++;
+		full[off] ^= 0x5a;
+		write_bytes("journal.0", "wb", full, len);
+		full[off] ^= 0x5a;
+		if (k < 9) {
+			snprintf(needle, sizeof(needle), "journal.0: record at offset %llu ",
+			         (unsigned long long)(k ? ends[k - 1] : 24));
+			assert_refused(needle, "damaged, not torn");
+			continue;
+		}
+		/* Nothing valid after it: the torn last record of a commit. */
+		journal_close(open_replay(&got, &st));
+		assert_recs_eq(&got, &want, 9);
+		ck_assert_uint_eq(st.dropped_bytes, ends[9] - ends[8]);
+	}
+	free(full);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+/* Frames of n records of len bytes each into buf (capacity checked by the caller). */
+static size_t
+put_frames(uint8_t *buf, unsigned n, size_t len, unsigned seed)
+{
+	size_t at = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t crc;
+
+		buf[at] = (uint8_t)len;
+		buf[at + 1] = (uint8_t)(len >> 8);
+		buf[at + 2] = (uint8_t)(len >> 16);
+		buf[at + 3] = (uint8_t)(len >> 24);
+		fill_record(buf + at + 8, len, seed + i);
+		crc = crc32c_update(crc32c(buf + at, 4), buf + at + 8, len);
+		for (int b = 0; b < 4; b++)
+			buf[at + 4 + b] = (uint8_t)(crc >> (8 * b));
+		at += 8 + len;
+	}
+	return at;
+}
+
+/* A damaged length field in a 30 MB journal: found at once, not after minutes. */
+START_TEST(test_length_damage_in_big_journal)
+{
+	enum { N = 100000, LEN = 300 };
+	struct recs want = {.fail_at = SIZE_MAX};
+	uint64_t ends[10];
+	uint8_t *big = malloc((size_t)N * (8 + LEN));
+	size_t n;
+	char needle[256];
+
+	ck_assert_ptr_nonnull(big);
+	ten_records(&want, ends);
+	n = put_frames(big, N, LEN, 500);
+	/* Record 10's length now claims 16 MiB - 1: within the limit, wrong CRC. */
+	big[0] = big[1] = big[2] = 0xff;
+	write_bytes("journal.0", "ab", big, n);
+	free(big);
+	snprintf(needle, sizeof(needle),
+	         "journal.0: record at offset %llu fails its checksum (length 16777215), and "
+	         "valid records follow at offset %llu",
+	         (unsigned long long)ends[9], (unsigned long long)ends[9] + 8 + LEN);
+	assert_refused(needle, NULL);
+	recs_free(&want);
+}
+END_TEST
+
+/* Data behind a bad frame that makes the search for a valid frame expensive at every
+ * offset: the budget runs out, and that counts as damage, never as a torn tail. */
+START_TEST(test_search_budget_is_damage)
+{
+	struct recs want = {.fail_at = SIZE_MAX};
+	uint64_t ends[10];
+	size_t n = 32u << 20;
+	uint8_t *junk = calloc(1, n + 64);
+
+	ck_assert_ptr_nonnull(junk);
+	ten_records(&want, ends);
+	/* Every fourth offset reads as a 1 MiB length. */
+	for (size_t i = 0; i < n; i += 4)
+		junk[i + 2] = 0x10;
+	junk[0] = 0xee; /* the bad frame */
+	n += put_frames(junk + n, 1, 20, 900);
+	write_bytes("journal.0", "ab", junk, n);
+	free(junk);
+	assert_refused("could not be settled within 64 MiB of checksum work",
+	               "taken as damage, not as a torn tail");
 	recs_free(&want);
 }
 END_TEST
@@ -1097,6 +1295,7 @@ START_TEST(test_refuses_bad_journal_header)
 	flip_byte("journal.0", 2);
 	ck_assert_int_eq(journal_open(state_dir, &j), 0);
 	ck_assert_int_eq(journal_replay(j, kv_cb, NULL), -EUCLEAN);
+	ck_assert_str_eq(journal_error(j), "journal.0 does not start with PASIDDJ1");
 	ck_assert_int_eq(journal_append(j, "x", 1), -EIO);
 	journal_close(j);
 	ck_assert_int_eq(file_size("journal.0"), (off_t)ends[9]); /* untouched */
@@ -1117,6 +1316,8 @@ START_TEST(test_refuses_orphan_journal)
 	ck_assert_int_eq(rename(from, to), 0);
 	ck_assert_int_eq(journal_open(state_dir, &j), 0);
 	ck_assert_int_eq(journal_replay(j, kv_cb, NULL), -EUCLEAN);
+	ck_assert_str_eq(journal_error(j),
+	                 "journal.5 holds changes to snapshot.5, which is missing");
 	journal_close(j);
 	ck_assert(file_exists("journal.5"));
 	recs_free(&want);
@@ -1137,6 +1338,9 @@ START_TEST(test_damaged_snapshot_with_newer_journal_refused)
 	ck_assert_int_eq(journal_open(state_dir, &j), 0);
 	memset(&state, 0, sizeof(state));
 	ck_assert_int_eq(journal_replay(j, kv_cb, &state), -EUCLEAN);
+	ck_assert_msg(strstr(journal_error(j), "journal.1 holds changes to snapshot.1, which "
+	                                       "cannot be used (snapshot.1: record at offset "),
+	              "%s", journal_error(j));
 	journal_close(j);
 	ck_assert(file_exists("snapshot.1"));
 	ck_assert(file_exists("journal.1"));
@@ -1161,6 +1365,10 @@ START_TEST(test_damaged_snapshot_only_copy_refused)
 	ck_assert_int_eq(journal_open(state_dir, &j), 0);
 	memset(&state, 0, sizeof(state));
 	ck_assert_int_eq(journal_replay(j, kv_cb, &state), -EUCLEAN);
+	ck_assert_msg(strstr(journal_error(j), "snapshot.1 cannot be used (snapshot.1: its "
+	                                       "trailer at offset "),
+	              "%s", journal_error(j));
+	ck_assert_msg(strstr(journal_error(j), "without journal.0"), "%s", journal_error(j));
 	journal_close(j);
 	ck_assert(file_exists("snapshot.1"));
 	ck_assert(!file_exists("journal.0"));
@@ -1203,6 +1411,279 @@ START_TEST(test_damaged_snapshot_falls_back)
 }
 END_TEST
 
+/* ---- read-only replay (pasidd -n) ---- */
+
+START_TEST(test_readonly_replay)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal *locked, *r;
+	struct journal_stats st;
+	struct dir_image before;
+	uint64_t ends[10];
+
+	ck_assert_int_eq(journal_open_readonly(state_dir, &r), -ENOENT);
+	ten_records(&want, ends);
+	write_bytes("journal.0", "ab", "torn", 4);
+	write_bytes("journal.7.tmp", "wb", "junk", 4);
+	/* A daemon holds the lock: a read-only replay does not need it. */
+	ck_assert_int_eq(journal_open(state_dir, &locked), 0);
+	dir_image_take(&before);
+	ck_assert_int_eq(journal_open_readonly(state_dir, &r), 0);
+	ck_assert_int_eq(journal_replay(r, collect_cb, &got), 0);
+	assert_recs_eq(&got, &want, 10);
+	journal_get_stats(r, &st);
+	ck_assert_uint_eq(st.dropped_bytes, 4);
+	ck_assert_int_eq(journal_append(r, "x", 1), -EROFS);
+	ck_assert_int_eq(journal_commit(r), -EROFS);
+	ck_assert_int_eq(journal_compact(r, kv_write_state, NULL), -EROFS);
+	ck_assert(!journal_should_compact(r));
+	journal_close(r);
+	assert_unchanged(&before); /* the torn tail and the stale file are still there */
+
+	/* Damage is refused the same way, with the same message. */
+	flip_byte("journal.0", (off_t)ends[2] + 9);
+	dir_image_take(&before);
+	ck_assert_int_eq(journal_open_readonly(state_dir, &r), 0);
+	recs_free(&got);
+	ck_assert_int_eq(journal_replay(r, collect_cb, &got), -EUCLEAN);
+	ck_assert_msg(strstr(journal_error(r), "journal.0: record at offset "), "%s",
+	              journal_error(r));
+	journal_close(r);
+	assert_unchanged(&before);
+	journal_close(locked);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+/* A complete snapshot without its journal (a crash between compaction steps 3 and 6):
+ * replayed, and the missing journal is not created. */
+START_TEST(test_readonly_creates_nothing)
+{
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct dir_image before;
+	struct journal *j = kv_open(&state, &st);
+	char p[160];
+
+	kv_ops(j, &model, 50, 40, 4);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	journal_close(j);
+	path_of(p, sizeof(p), "journal.1");
+	ck_assert_int_eq(unlink(p), 0);
+	dir_image_take(&before);
+	memset(&state, 0, sizeof(state));
+	ck_assert_int_eq(journal_open_readonly(state_dir, &j), 0);
+	ck_assert_int_eq(journal_replay(j, kv_cb, &state), 0);
+	ck_assert(kv_equal(&state, &model));
+	journal_close(j);
+	assert_unchanged(&before);
+}
+END_TEST
+
+/* ---- salvage ---- */
+
+struct salvaged {
+	struct recs keep, lost;
+	uint64_t lost_off[64];
+	char lost_file[64][48];
+	size_t refuse_at; /* keep refuses this record (SIZE_MAX: none) */
+	unsigned kept_aside;
+	char aside[4][96];
+};
+
+static int
+salvage_keep(void *ctx, const void *rec, size_t len)
+{
+	struct salvaged *s = ctx;
+
+	if (s->keep.n == s->refuse_at)
+		return -EUCLEAN;
+	recs_push(&s->keep, rec, len);
+	return 0;
+}
+
+static void
+salvage_lost(void *ctx, const char *file, uint64_t off, const void *rec, size_t len)
+{
+	struct salvaged *s = ctx;
+
+	ck_assert_uint_lt(s->lost.n, 64);
+	s->lost_off[s->lost.n] = off;
+	snprintf(s->lost_file[s->lost.n], sizeof(s->lost_file[0]), "%s", file);
+	recs_push(&s->lost, rec, len);
+}
+
+/* The new generation holds the kept records. */
+static int
+salvage_write(void *ctx, struct journal_snapshot *w)
+{
+	struct salvaged *s = ctx;
+
+	for (size_t i = 0; i < s->keep.n; i++) {
+		int rc = journal_snapshot_add(w, s->keep.v[i].p, s->keep.v[i].len);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+salvage_kept(void *ctx, const char *file, const char *aside)
+{
+	struct salvaged *s = ctx;
+
+	ck_assert_uint_lt(s->kept_aside, 4);
+	ck_assert(strncmp(aside, file, strlen(file)) == 0);
+	snprintf(s->aside[s->kept_aside++], sizeof(s->aside[0]), "%s", aside);
+}
+
+static void
+salvaged_free(struct salvaged *s)
+{
+	recs_free(&s->keep);
+	recs_free(&s->lost);
+}
+
+START_TEST(test_salvage_journal)
+{
+	struct salvaged s = {
+	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = _i ? 6 : SIZE_MAX};
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_salvage_info info;
+	struct journal_stats st;
+	struct dir_image before;
+	uint64_t ends[10];
+	struct journal *j;
+	uint8_t *damaged, *aside;
+	size_t dlen, alen;
+	char needle[128];
+	size_t first_lost = _i ? 6 : 5;
+
+	ten_records(&want, ends);
+	flip_byte("journal.0", (off_t)ends[3] + 12); /* inside record 4 */
+	if (_i) {
+		/* Record 4 intact again, but record 6 is refused by the caller instead. */
+		flip_byte("journal.0", (off_t)ends[3] + 12);
+	}
+	damaged = read_whole("journal.0", &dlen);
+	dir_image_take(&before);
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info), 0);
+	ck_assert(info.damaged);
+	snprintf(needle, sizeof(needle), "journal.0: record at offset %llu %s",
+	         (unsigned long long)ends[_i ? 5 : 3],
+	         _i ? "does not apply" : "fails its checksum");
+	ck_assert_msg(strstr(info.damage, needle), "%s", info.damage);
+	/* The prefix, and every readable record after the damage with its offset. */
+	assert_recs_eq(&s.keep, &want, _i ? 6 : 4);
+	ck_assert_uint_eq(info.prefix_records, s.keep.n);
+	ck_assert_uint_eq(s.lost.n, 10 - first_lost);
+	ck_assert_uint_eq(info.lost_records, s.lost.n);
+	for (size_t k = 0; k < s.lost.n; k++) {
+		size_t rec = first_lost + k;
+
+		ck_assert_uint_eq(s.lost.v[k].len, want.v[rec].len);
+		ck_assert_mem_eq(s.lost.v[k].p, want.v[rec].p, s.lost.v[k].len);
+		ck_assert_uint_eq(s.lost_off[k], ends[rec - 1]);
+		ck_assert_str_eq(s.lost_file[k], "journal.0");
+	}
+	ck_assert_uint_eq(info.unreadable_bytes, _i ? 0 : ends[4] - ends[3]);
+	/* Nothing written yet, and nothing but the commit may follow. */
+	ck_assert_int_eq(journal_append(j, "x", 1), -EINVAL);
+	assert_unchanged(&before);
+	ck_assert_int_eq(journal_salvage_commit(j, salvage_write, &s, salvage_kept), 0);
+	/* A usable journal of the new generation from here on. */
+	append_record(j, NULL, 5, 4242);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+
+	ck_assert_uint_eq(s.kept_aside, 1);
+	{
+		const char *want_files[] = {"lock", "snapshot.1", "journal.1", s.aside[0]};
+
+		assert_files(want_files, 4);
+	}
+	aside = read_whole(s.aside[0], &alen);
+	ck_assert_uint_eq(alen, dlen);
+	ck_assert_mem_eq(aside, damaged, dlen);
+	j = open_replay(&got, &st);
+	ck_assert_uint_eq(st.generation, 1);
+	assert_prefix(&got, &want, _i ? 6 : 4);
+	ck_assert_uint_eq(got.n, (_i ? 6 : 4) + 1);
+	journal_close(j);
+	free(aside);
+	free(damaged);
+	salvaged_free(&s);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+/* A damaged snapshot: its records up to the damage are the prefix; the rest of it and the
+ * whole journal are read for what they tell. */
+START_TEST(test_salvage_snapshot)
+{
+	struct salvaged s = {
+	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
+	struct journal_salvage_info info;
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st);
+	unsigned in_journal;
+
+	kv_ops(j, &model, 60, 200, 10);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	kv_ops(j, &model, 61, 7, 1);
+	journal_close(j);
+	flip_byte("snapshot.1", file_size("snapshot.1") / 2);
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info), 0);
+	ck_assert(info.damaged);
+	ck_assert_msg(strstr(info.damage, "snapshot.1: record at offset "), "%s", info.damage);
+	ck_assert_uint_gt(s.keep.n, 0);
+	in_journal = 0;
+	for (size_t k = 0; k < s.lost.n; k++)
+		in_journal += !strcmp(s.lost_file[k], "journal.1");
+	ck_assert_uint_eq(in_journal, 7);
+	ck_assert_int_eq(journal_salvage_commit(j, salvage_write, &s, salvage_kept), 0);
+	journal_close(j);
+	ck_assert_uint_eq(s.kept_aside, 2);
+	j = kv_open(&state, &st);
+	ck_assert_uint_eq(st.generation, 2);
+	journal_close(j);
+	salvaged_free(&s);
+}
+END_TEST
+
+/* What replay accepts is not salvaged. */
+START_TEST(test_salvage_nothing)
+{
+	struct salvaged s = {
+	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
+	struct recs want = {.fail_at = SIZE_MAX};
+	struct journal_salvage_info info;
+	struct dir_image before;
+	uint64_t ends[10];
+	struct journal *j;
+
+	ten_records(&want, ends);
+	write_bytes("journal.0", "ab", "torn", 4);
+	dir_image_take(&before);
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info), 0);
+	ck_assert(!info.damaged);
+	ck_assert_uint_eq(info.torn_bytes, 4);
+	assert_recs_eq(&s.keep, &want, 10);
+	ck_assert_int_eq(journal_salvage_commit(j, salvage_write, &s, salvage_kept), -EINVAL);
+	journal_close(j);
+	assert_unchanged(&before);
+	salvaged_free(&s);
+	recs_free(&want);
+}
+END_TEST
+
 static Suite *
 journal_suite(void)
 {
@@ -1232,6 +1713,9 @@ journal_suite(void)
 	tcase_add_test(damage, test_corrupt_payload_in_middle);
 	tcase_add_test(damage, test_corrupt_crc_in_middle);
 	tcase_add_test(damage, test_corrupt_length_in_middle);
+	tcase_add_test(damage, test_flip_every_byte);
+	tcase_add_test(damage, test_length_damage_in_big_journal);
+	tcase_add_test(damage, test_search_budget_is_damage);
 	tcase_add_test(damage, test_huge_length_rejected);
 	tcase_add_test(damage, test_zero_filled_tail);
 	tcase_add_test(damage, test_garbage_tail);
@@ -1241,6 +1725,11 @@ journal_suite(void)
 	tcase_add_test(damage, test_damaged_snapshot_with_newer_journal_refused);
 	tcase_add_test(damage, test_damaged_snapshot_only_copy_refused);
 	tcase_add_loop_test(damage, test_damaged_snapshot_falls_back, 0, 2);
+	tcase_add_test(damage, test_readonly_replay);
+	tcase_add_test(damage, test_readonly_creates_nothing);
+	tcase_add_loop_test(damage, test_salvage_journal, 0, 2);
+	tcase_add_test(damage, test_salvage_snapshot);
+	tcase_add_test(damage, test_salvage_nothing);
 	suite_add_tcase(s, damage);
 
 	tcase_add_test(compact, test_compaction_complete);

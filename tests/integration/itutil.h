@@ -1,0 +1,34 @@
+/* Helpers for the integration suites that look at pasidd from outside its socket: its exit
+ * status and messages at start-up, the bytes of its state directory, the frames of its
+ * journal, and processes to own VMs. */
+#ifndef PASIDD_IT_UTIL_H
+#define PASIDD_IT_UTIL_H
+
+#include <sys/types.h>
+
+/* Runs pasidd (under PASIDD_WRAPPER, as it_start does) with args (NULL-terminated, without
+ * argv[0]) and waits for it to exit, at most timeout_s seconds (then SIGKILL: status 137).
+ * Its stdout and stderr go to *out and *err (malloc'd; either may be NULL). Returns the exit
+ * status, or 128 + the signal. */
+int itu_run(char **out, char **err, unsigned timeout_s, char *const *args);
+
+/* One line per file in dir, sorted: name, mode, size and a hash of the contents. malloc'd. */
+char *itu_dir_digest(const char *dir);
+
+/* The byte offset of record frame i (from 0) of a journal file, or -1. */
+long itu_frame_offset(const char *path, unsigned i);
+
+/* XORs the byte at off of a file with 0x5a. 0 or -1. */
+int itu_flip_byte(const char *path, long off);
+
+/* A child process that only waits to be ended with itu_end_child(). */
+pid_t itu_idle_child(void);
+void itu_end_child(pid_t pid);
+
+/* The pid of a running pasidd whose command line names sock (looked up in /proc), or -1. */
+pid_t itu_find_daemon(const char *sock);
+
+/* Whether s contains every one of the NULL-terminated needles. */
+int itu_has_all(const char *s, ...) __attribute__((sentinel));
+
+#endif
