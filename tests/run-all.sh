@@ -28,7 +28,7 @@ vg="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --track-
 	ctest -j"$jobs" --output-on-failure --timeout 1800 -R '^integration/')
 for t in build/tests/test_*; do
 	case "$(basename "$t")" in
-	test_idmap | test_namespace | test_codec | test_config | test_journal | test_libpasid | test_quota)
+	test_idmap | test_namespace | test_codec | test_config | test_journal | test_libpasid | test_quota | test_fsguard)
 		CK_FORK=no $vg --error-exitcode=99 --log-file="$vgdir/$(basename "$t").log" "$t" >/dev/null ||
 			{ echo "valgrind: $t failed"; cat "$vgdir/$(basename "$t").log"; exit 1; } ;;
 	esac

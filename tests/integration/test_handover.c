@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "itutil.h"
 
 static struct it_daemon d;
 static int fd = -1;
@@ -34,28 +34,6 @@ teardown(void)
 	it_cleanup(&d);
 }
 
-/* A process that lives until end(). */
-static pid_t
-sleeper(void)
-{
-	pid_t pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (;;)
-			pause();
-	}
-	return pid;
-}
-
-static void
-end(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 /* Waits (bounded, not timed) until vm.show answers `code`. */
 static void
 wait_code(const char *vm, int code)
@@ -72,7 +50,7 @@ wait_code(const char *vm, int code)
 
 START_TEST(admin_hands_a_vm_to_another_process)
 {
-	pid_t p1 = sleeper(), p2 = sleeper();
+	pid_t p1 = itu_idle_child(), p2 = itu_idle_child();
 	struct json_object *r;
 
 	r = IT_OK(it_callf(fd, "vm.register", "{\"vm\":\"h\",\"pid\":%d}", (int)p1));
@@ -95,11 +73,11 @@ START_TEST(admin_hands_a_vm_to_another_process)
 	r = IT_OK(it_call(fd, "vm.show", "{\"vm\":\"h\"}"));
 	ck_assert_int_eq(it_int(r, "pid"), p2);
 	/* The old owner's exit no longer matters... */
-	end(p1);
+	itu_end_child(p1);
 	IT_OK(it_call(fd, "daemon.status", NULL));
 	ck_assert_int_eq(it_code(fd, "vm.show", "{\"vm\":\"h\"}"), 0);
 	/* ...the new owner's does. */
-	end(p2);
+	itu_end_child(p2);
 	wait_code("{\"vm\":\"h\"}", 1003);
 	{
 		FILE *f = fopen(d.log, "re");
@@ -117,7 +95,7 @@ END_TEST
 
 START_TEST(handover_is_all_or_nothing)
 {
-	pid_t p1 = sleeper(), gone;
+	pid_t p1 = itu_idle_child(), gone;
 	const char *before;
 	int status;
 
@@ -134,7 +112,7 @@ START_TEST(handover_is_all_or_nothing)
 	                (int)getpid()),
 	       1004, "mode");
 	ck_assert_str_eq(it_snapshot(fd), before);
-	end(p1);
+	itu_end_child(p1);
 }
 END_TEST
 
