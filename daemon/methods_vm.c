@@ -45,8 +45,10 @@ owner_of(struct rpc_call *c, int64_t pid, struct ns_owner *o)
 	if (pid < 0) {
 		o->pid = c->peer->pid;
 		o->uid = c->peer->uid;
-		/* The start time read below is this peer's only while its pidfd is quiet. */
-		if (proc_starttime(o->pid, &o->starttime) < 0 || !peer_alive(c->peer))
+		/* The start time read below is this peer's only while its pidfd is quiet;
+		 * without one (gone, or not pinnable) nothing is read. */
+		if (c->peer->pidfd < 0 || proc_starttime(o->pid, &o->starttime) < 0 ||
+		    !peer_alive(c->peer))
 			return rpc_fail(c, PROTO_E_NOT_FOUND, "pid", "the calling process is gone");
 		return 0;
 	} else {

@@ -640,10 +640,10 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	struct event_base *base = srv->d->base;
 	struct peer p;
 	struct conn *c;
+	char why[256];
 
-	if (peer_from_socket(fd, srv->d->admin_gid, &p) < 0) {
-		log_warn("refusing a connection whose peer cannot be identified: %s",
-		         strerror(errno));
+	if (peer_from_socket(fd, srv->d->admin_gid, &p, why, sizeof(why)) < 0) {
+		log_warn("refusing a connection: %s", why);
 		close(fd);
 		return;
 	}

@@ -99,10 +99,11 @@ on_vm_gone(void *ctx, struct ns_vm *vm)
 static void
 make_peer(struct peer *p, bool admin)
 {
+	char why[256];
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    peer_from_socket(sv[0], (gid_t)-1, p) < 0)
+	    peer_from_socket(sv[0], (gid_t)-1, p, why, sizeof(why)) < 0)
 		bug("cannot set up a peer");
 	close(sv[0]);
 	close(sv[1]);

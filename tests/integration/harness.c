@@ -37,6 +37,14 @@ collect(char **argv, int n, va_list ap)
 	return n;
 }
 
+static const char *launcher;
+
+void
+it_set_launcher(const char *path)
+{
+	launcher = path;
+}
+
 static int
 spawn(struct it_daemon *d, va_list ap)
 {
@@ -44,6 +52,8 @@ spawn(struct it_daemon *d, va_list ap)
 	pid_t parent;
 	int n = 0;
 
+	if (launcher)
+		argv[n++] = (char *)launcher;
 	/* PASIDD_WRAPPER="valgrind --log-file=..." runs the daemon under a tool. */
 	if (getenv("PASIDD_WRAPPER") && *getenv("PASIDD_WRAPPER")) {
 		wrap = strdup(getenv("PASIDD_WRAPPER"));

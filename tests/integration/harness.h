@@ -20,6 +20,9 @@ struct it_daemon {
 int it_start(struct it_daemon *d, ...) __attribute__((sentinel));
 /* Starts again on the same directory (state kept), with extra arguments. */
 int it_restart(struct it_daemon *d, ...) __attribute__((sentinel));
+/* From the next start on, runs the daemon (and its PASIDD_WRAPPER) under launcher, a
+ * program that execs its arguments in a changed environment (NULL: none). */
+void it_set_launcher(const char *launcher);
 /* SIGTERM and wait; returns the exit status (or 128+signal). */
 int it_stop(struct it_daemon *d);
 /* SIGKILL and wait. */
