@@ -13,6 +13,9 @@
 #include "render.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,33 +38,45 @@ random_uuid(char out[NS_UUID_LEN + 1])
 	         id.bytes[12], id.bytes[13], id.bytes[14], id.bytes[15]);
 }
 
-/* The owner of a new VM: the peer, or with `pid` (admin only) that process. */
+/* The owner of a VM, the peer or with `pid` (admin only) that process, with its cgroup.
+ * Everything about it is read while a pidfd pins it, and believed only if the pidfd shows it
+ * alive afterwards, so a reused pid is never taken for it. Returns that pidfd (for
+ * owner_watch to keep), -2 where no pidfd can be had at all (the admin's pid is then read
+ * twice around), or -1 with the call's error. */
 static int
-owner_of(struct rpc_call *c, int64_t pid, struct ns_owner *o)
+owner_of(struct rpc_call *c, int64_t pid, struct ns_owner *o, char *cgroup, size_t len)
 {
 	char path[64];
 	struct stat st;
+	uint64_t again;
+	bool gone;
+	int pidfd;
 
-	if (pid < 0) {
-		o->pid = c->peer->pid;
-		o->uid = c->peer->uid;
-		/* The start time read below is this peer's only while its pidfd is quiet;
-		 * without one (gone, or not pinnable) nothing is read. */
-		if (c->peer->pidfd < 0 || proc_starttime(o->pid, &o->starttime) < 0 ||
-		    !peer_alive(c->peer))
-			return rpc_fail(c, PROTO_E_NOT_FOUND, "pid", "the calling process is gone");
-		return 0;
-	} else {
-		snprintf(path, sizeof(path), "/proc/%lld", (long long)pid);
-		if (stat(path, &st) < 0)
-			return rpc_fail(c, PROTO_E_NOT_FOUND, "pid", "no process %lld",
-			                (long long)pid);
-		o->pid = (pid_t)pid;
-		o->uid = st.st_uid;
-	}
-	if (proc_starttime(o->pid, &o->starttime) < 0)
+	o->pid = pid < 0 ? c->peer->pid : (pid_t)pid;
+	if (pid < 0)
+		pidfd = c->peer->pidfd >= 0 ? fcntl(c->peer->pidfd, F_DUPFD_CLOEXEC, 3) : -1;
+	else
+		pidfd = (int)syscall(SYS_pidfd_open, o->pid, 0);
+	if (pidfd < 0 && (pid < 0 || errno == ESRCH))
+		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid",
+		                pid < 0 ? "the calling process is gone" : "no process %lld",
+		                (long long)pid);
+	snprintf(path, sizeof(path), "/proc/%d", (int)o->pid);
+	gone = proc_starttime(o->pid, &o->starttime) < 0 || stat(path, &st) < 0;
+	if (!gone)
+		proc_cgroup(o->pid, cgroup, len);
+	/* Still the same process now, so everything read was about it. */
+	if (!gone && pidfd >= 0)
+		gone = !pidfd_quiet(pidfd);
+	else if (!gone)
+		gone = proc_starttime(o->pid, &again) < 0 || again != o->starttime;
+	if (gone) {
+		if (pidfd >= 0)
+			close(pidfd);
 		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid", "process %d is gone", (int)o->pid);
-	return 0;
+	}
+	o->uid = pid < 0 ? c->peer->uid : st.st_uid;
+	return pidfd >= 0 ? pidfd : -2;
 }
 
 static struct json_object *
@@ -101,22 +116,85 @@ check_vm_limit(struct rpc_call *c, uid_t uid)
 /* An admin's vm.register of an existing VM with another `pid`: the VM is handed to that
  * process (how a VMM passes a VM on to a new process), journaled and logged. */
 static int
-move_owner(struct rpc_call *c, struct ns_vm *vm, const struct ns_owner *owner)
+move_owner(struct rpc_call *c, struct ns_vm *vm, const struct ns_owner *owner, int pidfd)
 {
 	struct ns_owner old = vm->owner;
 
-	if (owner->uid != old.uid && check_vm_limit(c, owner->uid) < 0)
+	if (owner->uid != old.uid && check_vm_limit(c, owner->uid) < 0) {
+		if (pidfd >= 0)
+			close(pidfd);
 		return -1;
+	}
 	owner_unwatch(vm);
 	ns_vm_set_owner(&c->d->ns, vm, owner);
 	log_info("VM %s handed from owner %d (uid %u) to %d (uid %u) by pid %d uid %u", vm->name,
 	         (int)old.pid, (unsigned)old.uid, (int)owner->pid, (unsigned)owner->uid,
 	         (int)c->peer->pid, (unsigned)c->peer->uid);
-	if (owner_watch(c->d, vm) == 1)
+	if (owner_watch(c->d, vm, pidfd) == 1)
 		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid",
 		                "process %d exited while the VM was handed to it; the VM was "
 		                "reclaimed",
 		                (int)owner->pid);
+	return 0;
+}
+
+/* vm.register of an existing VM: the owner process (same pid and start time) or an admin
+ * gets it back, an admin naming another process hands it over; everyone else finds the
+ * name taken. pin is owner_of's. */
+static int
+reattach(struct rpc_call *c, struct ns_vm *vm, const struct ns_owner *owner, bool by_pid,
+         const char *uuid, int mode, int pin)
+{
+	bool owner_again = vm->owner.pid == owner->pid && vm->owner.starttime == owner->starttime;
+	int r = 0;
+
+	if (!owner_again && !c->peer->admin)
+		r = rpc_fail(c, PROTO_E_CONFLICT, "vm", "VM '%s' is registered by another process",
+		             vm->name);
+	else if (uuid && strcmp(uuid, vm->uuid))
+		r = rpc_fail(c, PROTO_E_CONFLICT, "uuid", "VM '%s' exists with another UUID",
+		             vm->name);
+	else if (mode >= 0 && (enum ns_mode)mode != vm->mode)
+		r = rpc_fail(c, PROTO_E_CONFLICT, "mode", "VM '%s' exists in %s mode", vm->name,
+		             ns_mode_name(vm->mode));
+	else if (by_pid && !owner_again)
+		return move_owner(c, vm, owner, pin);
+	if (pin >= 0)
+		close(pin);
+	if (r == 0 && c->d->quota)
+		quota_refresh_xattrs(c->d->quota, vm->cgroup);
+	return r;
+}
+
+/* vm.register of a new VM; pin is owner_of's. */
+static int
+create(struct rpc_call *c, const char *name, const char *uuid_in, int mode,
+       const struct ns_owner *owner, const char *cgroup, int pin, struct ns_vm **out)
+{
+	char uuid[NS_UUID_LEN + 1];
+	struct ns_err err;
+
+	if (check_vm_limit(c, owner->uid) < 0) {
+		if (pin >= 0)
+			close(pin);
+		return -1;
+	}
+	if (uuid_in)
+		snprintf(uuid, sizeof(uuid), "%s", uuid_in);
+	else
+		random_uuid(uuid);
+	if (ns_vm_create(&c->d->ns, name, uuid, mode < 0 ? NS_MODE_TRANSLATED : (enum ns_mode)mode,
+	                 owner, cgroup, out, &err) < 0) {
+		if (pin >= 0)
+			close(pin);
+		return rpc_fail_ns(c, &err);
+	}
+	/* An orchestrator sets user.pasid.max where it creates cgroups: read it on the way in. */
+	if (c->d->quota)
+		quota_refresh_xattrs(c->d->quota, (*out)->cgroup);
+	if (owner_watch(c->d, *out, pin) == 1)
+		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid",
+		                "process %d exited during registration", (int)owner->pid);
 	return 0;
 }
 
@@ -125,11 +203,10 @@ METHOD(method_vm_register)
 	static const char *const names[] = {"vm", "uuid", "mode", "pid", NULL};
 	const char *name, *uuid_in;
 	char uuid[NS_UUID_LEN + 1], cgroup[4096];
-	int mode = -1;
+	int mode = -1, pin, r;
 	int64_t pid;
 	struct ns_owner owner;
 	struct ns_vm *vm;
-	struct ns_err err;
 
 	if (params_only(c, params, names) < 0 || param_str(c, params, "vm", true, &name) < 0 ||
 	    param_str(c, params, "uuid", false, &uuid_in) < 0 ||
@@ -146,45 +223,19 @@ METHOD(method_vm_register)
 	if (pid >= 0 && !c->peer->admin)
 		return rpc_fail(c, PROTO_E_PERMISSION, "pid",
 		                "only an administrator may register a VM for another process");
-	if (owner_of(c, pid, &owner) < 0)
+	pin = owner_of(c, pid, &owner, cgroup, sizeof(cgroup));
+	if (pin == -1)
 		return -1;
 	vm = ns_vm_find(&c->d->ns, name);
 	if (vm) {
-		/* Re-attach: the owner process (same pid and start time) or an admin gets the
-		 * VM back; everyone else finds the name taken. */
-		bool owner_again =
-		    vm->owner.pid == owner.pid && vm->owner.starttime == owner.starttime;
-
-		if (!owner_again && !c->peer->admin)
-			return rpc_fail(c, PROTO_E_CONFLICT, "vm",
-			                "VM '%s' is registered by another process", name);
-		if (uuid_in && strcmp(uuid, vm->uuid))
-			return rpc_fail(c, PROTO_E_CONFLICT, "uuid",
-			                "VM '%s' exists with another UUID", name);
-		if (mode >= 0 && (enum ns_mode)mode != vm->mode)
-			return rpc_fail(c, PROTO_E_CONFLICT, "mode", "VM '%s' exists in %s mode",
-			                name, ns_mode_name(vm->mode));
-		if (pid >= 0 && !owner_again && move_owner(c, vm, &owner) < 0)
-			return -1;
-		if (c->d->quota)
-			quota_refresh_xattrs(c->d->quota, vm->cgroup);
-		*result = register_result(vm);
-		return 0;
+		r = reattach(c, vm, &owner, pid >= 0, uuid_in ? uuid : NULL, mode, pin);
+		if (r < 0)
+			return r;
+	} else {
+		r = create(c, name, uuid_in ? uuid : NULL, mode, &owner, cgroup, pin, &vm);
+		if (r < 0)
+			return r;
 	}
-	if (check_vm_limit(c, owner.uid) < 0)
-		return -1;
-	if (!uuid_in)
-		random_uuid(uuid);
-	proc_cgroup(owner.pid, cgroup, sizeof(cgroup));
-	if (ns_vm_create(&c->d->ns, name, uuid, mode < 0 ? NS_MODE_TRANSLATED : (enum ns_mode)mode,
-	                 &owner, cgroup, &vm, &err) < 0)
-		return rpc_fail_ns(c, &err);
-	/* An orchestrator sets user.pasid.max where it creates cgroups: read it on the way in. */
-	if (c->d->quota)
-		quota_refresh_xattrs(c->d->quota, vm->cgroup);
-	if (owner_watch(c->d, vm) == 1)
-		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid",
-		                "process %d exited during registration", (int)owner.pid);
 	*result = register_result(vm);
 	return 0;
 }

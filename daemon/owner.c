@@ -74,7 +74,7 @@ owner_poll(evutil_socket_t fd, short what, void *arg)
 	for (unsigned i = 0; i < d->ns.nvms;) {
 		struct ns_vm *vm = d->ns.vms[i];
 
-		if (vm->watch || owner_watch(d, vm) != 1) {
+		if (vm->watch || owner_watch(d, vm, -1) != 1) {
 			unwatched += vm->watch == NULL;
 			i++;
 		}
@@ -98,15 +98,20 @@ start_polling(struct pasidd *d, pid_t pid, int err)
 }
 
 int
-owner_watch(struct pasidd *d, struct ns_vm *vm)
+owner_watch(struct pasidd *d, struct ns_vm *vm, int pidfd)
 {
 	struct owner_watch *w;
-	int pidfd, err;
+	int err = 0;
 
-	if (vm->watch)
+	if (vm->watch) {
+		if (pidfd >= 0)
+			close(pidfd);
 		return 0;
-	pidfd = (int)syscall(SYS_pidfd_open, vm->owner.pid, 0);
-	err = errno;
+	}
+	if (pidfd < 0) {
+		pidfd = (int)syscall(SYS_pidfd_open, vm->owner.pid, 0);
+		err = errno;
+	}
 	if (pidfd < 0 && err != ESRCH) {
 		if (!proc_is(vm->owner.pid, vm->owner.starttime))
 			return reclaim(d, vm, "is gone") ? 1 : 0;
@@ -158,7 +163,7 @@ owner_reconcile(struct pasidd *d)
 
 	/* owner_watch() may remove the VM at i, shifting the rest down. */
 	for (unsigned i = 0; i < d->ns.nvms;) {
-		if (owner_watch(d, d->ns.vms[i]) == 1)
+		if (owner_watch(d, d->ns.vms[i], -1) == 1)
 			reclaimed++;
 		else
 			i++;

@@ -61,7 +61,7 @@ proc_euid(pid_t pid, uid_t *euid)
 }
 
 /* Whether a pidfd's process has not exited yet, so that its pid is still its own. */
-static bool
+bool
 pidfd_quiet(int pidfd)
 {
 	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};

@@ -22,6 +22,10 @@ struct peer {
  * (naming the peer) when the connection must be refused. */
 int peer_from_socket(int fd, gid_t admin_gid, struct peer *p, char *why, size_t len);
 
+/* Whether the process of a pidfd has not exited: what was read about its pid since the
+ * pidfd was made is about that process. */
+bool pidfd_quiet(int pidfd);
+
 /* Whether the peer process is known and still alive (its pid not yet free for reuse): what
  * /proc said about p->pid before this returned true was about the peer. */
 bool peer_alive(const struct peer *p);
