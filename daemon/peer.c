@@ -116,7 +116,8 @@ peer_in_group(int fd, gid_t gid, bool *in)
  *
  * A free pid (ESRCH), one that now names a thread (EINVAL: the peer was a process), or a
  * pidfd that reports an exit all mean that the peer is gone: the connection is served with
- * no process (p->pidfd -1), as with SO_PEERPIDFD. So is every connection where pidfd_open
+ * no process (p->pidfd -1), as with SO_PEERPIDFD; so is one accepted when descriptors ran
+ * out (EMFILE, ENFILE). So is every connection where pidfd_open
  * does not exist (kernels before 5.3, valgrind): nothing can be pinned there, which is said
  * once.
  */
@@ -130,7 +131,7 @@ pin_by_pid(const struct ucred *cred, uint64_t accepted, int clock_err, struct pe
 	int pidfd, rs, ru;
 
 	pidfd = (int)syscall(SYS_pidfd_open, cred->pid, 0);
-	if (pidfd < 0 && (errno == ESRCH || errno == EINVAL))
+	if (pidfd < 0 && (errno == ESRCH || errno == EINVAL || errno == EMFILE || errno == ENFILE))
 		return 0;
 	if (pidfd < 0 && errno == ENOSYS) {
 		if (!warned)
@@ -224,6 +225,10 @@ peer_from_socket(int fd, gid_t admin_gid, struct peer *p, char *why, size_t len)
 	/* The peer has been reaped: some kernels refuse a pidfd for it (later ones give one
 	 * that reports the exit). It is served with no process. */
 	if (r == -EINVAL || r == -ESRCH || r == -ENODATA)
+		return 0;
+	/* Out of descriptors, with the connection already accepted: serving it without a
+	 * process (it cannot register a VM for itself) beats dropping its requests unread. */
+	if (r == -EMFILE || r == -ENFILE)
 		return 0;
 	snprintf(why, len, "pid %d uid %u: cannot get its pidfd (SO_PEERPIDFD): %s", (int)cred.pid,
 	         (unsigned)cred.uid, strerror(-r));

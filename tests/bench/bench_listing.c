@@ -1,8 +1,10 @@
 /*
- * Latency of small requests while another peer walks a full listing, beside the same latency
- * on an idle daemon measured in the same run (issue 8, item 4): pasid.list is paged and
- * the server gives each connection a bounded slice, so a listing of 1,000,000 mappings must
- * not keep a daemon.status waiting for more than milliseconds.
+ * Latency of small requests while another peer walks a full listing, and while 30 peers each
+ * send a batch of 1,024 rpc.discover and never read, beside the same latency on an idle daemon
+ * measured in the same run (issue 8, items 3 and 4): pasid.list is paged, the server gives each
+ * connection a bounded slice and stops executing for a peer that does not read, so neither
+ * may keep a daemon.status waiting for more than milliseconds, and the attack must not make
+ * the daemon hold more than a bounded amount a connection (its RSS is printed).
  * Usage: bench_listing [MAPPINGS] (default 1,000,000). Prints figures; never fails on timing.
  */
 #include <signal.h>
@@ -47,6 +49,37 @@ status_latency(int fd, int n, const char *label)
 	printf("  %-44s p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms  (%d requests)\n", label, t[n / 2],
 	       t[n * 99 / 100], t[n - 1], n);
 	free(t);
+}
+
+/* 30 peers each send a batch of 1,024 rpc.discover (about 40 MB of answers) and never read. */
+static void
+batch_attack(const struct it_daemon *d, int fd)
+{
+	enum { PEERS = 30 };
+	int peers[PEERS];
+	size_t cap = 1024 * 64, n = 0;
+	char *batch = malloc(cap);
+	long before = it_rss_kib(d->pid), after;
+
+	n += (size_t)snprintf(batch + n, cap - n, "[");
+	for (int i = 0; i < 1024; i++)
+		n += (size_t)snprintf(
+		    batch + n, cap - n,
+		    "%s{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"rpc.discover\"}", i ? "," : "",
+		    i);
+	n += (size_t)snprintf(batch + n, cap - n, "]\n");
+	for (int i = 0; i < PEERS; i++) {
+		peers[i] = it_connect(d);
+		if (it_send(peers[i], batch, n) < 0)
+			exit(1);
+	}
+	status_latency(fd, 500, "daemon.status, during a batch attack");
+	after = it_rss_kib(d->pid);
+	printf("  RSS during the batch attack: %ld KiB -> %ld KiB, %ld KiB a peer (%d peers)\n",
+	       before, after, (after - before) / PEERS, PEERS);
+	for (int i = 0; i < PEERS; i++)
+		close(peers[i]);
+	free(batch);
 }
 
 /* One full walk of pasid.list in pages of 4096; returns entries seen. */
@@ -134,6 +167,7 @@ main(int argc, char **argv)
 	status_latency(fd, 500, "daemon.status, during full listings");
 	kill(lister, SIGKILL);
 	waitpid(lister, &status, 0);
+	batch_attack(&d, fd);
 	close(fd);
 	it_cleanup(&d);
 	return 0;
