@@ -5,7 +5,9 @@
  *    but never more than one maximal message beyond what is waiting to be executed.
  *  - The server pass (server_pass, a zero-timeout timer, so it runs once per loop iteration
  *    after the I/O callbacks) gives each connection with work a slice: a few requests or
- *    about a millisecond, whichever ends first, the whole pass a few milliseconds. A batch
+ *    about a millisecond, whichever ends first, the whole pass a few milliseconds.
+ *    Connections that just received work are served before those continuing a long one, so
+ *    a small request does not wait behind every heavy peer's slice. A batch
  *    is executed one request at a time across slices and its answer streamed element by
  *    element. At the end of the pass the state is committed once (group commit).
  *  - An answer made while changes wait in the journal goes to c->held; it moves to c->out
@@ -54,9 +56,10 @@
 struct conn {
 	struct server *srv;
 	LIST_ENTRY(conn) link;
-	TAILQ_ENTRY(conn) ready_link; /* in srv->ready: has work to execute */
+	TAILQ_ENTRY(conn) ready_link; /* in srv->fresh or srv->ready: has work to execute */
 	LIST_ENTRY(conn) held_link;   /* in srv->held: c->held waits for a commit */
-	bool in_ready, in_held;
+	bool in_held;
+	struct conn_queue *queue; /* the one of srv->fresh, srv->ready it is in, or NULL */
 	int fd;
 	struct event *rev, *wev;
 	struct event *rx_timer, *tx_timer;
@@ -86,13 +89,18 @@ struct conn {
 	unsigned queued; /* answers queued since the output was last empty */
 };
 
+TAILQ_HEAD(conn_queue, conn);
+
 struct server {
 	struct pasidd *d;
 	struct evconnlistener *lev;
 	char *path;    /* the socket file we created, NULL when systemd owns it */
 	char *display; /* where we listen, for humans */
 	LIST_HEAD(, conn) conns;
-	TAILQ_HEAD(, conn) ready;
+	/* Connections with work: those that just got some (fresh), served first in a pass so
+	 * that a small request does not wait behind every heavy peer's slice, and those that
+	 * had more than a slice (ready). */
+	struct conn_queue fresh, ready;
 	LIST_HEAD(, conn) held;
 	unsigned nconns;
 	struct u32map per_uid; /* uid -> connections + 1 (non-NULL) */
@@ -146,8 +154,8 @@ conn_free(struct conn *c)
 	struct server *srv = c->srv;
 
 	LIST_REMOVE(c, link);
-	if (c->in_ready)
-		TAILQ_REMOVE(&srv->ready, c, ready_link);
+	if (c->queue)
+		TAILQ_REMOVE(c->queue, c, ready_link);
 	if (c->in_held)
 		LIST_REMOVE(c, held_link);
 	srv->nconns--;
@@ -200,17 +208,25 @@ conn_has_work(const struct conn *c)
 	return !c->closing && !conn_blocked(c) && (c->batch.msg || conn_has_line(c));
 }
 
+/* Queues c for the server pass if it has work: as fresh work, or behind the others when it
+ * just had its slice. */
 static void
-conn_schedule(struct conn *c)
+conn_schedule_to(struct conn *c, struct conn_queue *q)
 {
 	struct server *srv = c->srv;
 
-	if (c->in_ready || !conn_has_work(c))
+	if (c->queue || !conn_has_work(c))
 		return;
-	TAILQ_INSERT_TAIL(&srv->ready, c, ready_link);
-	c->in_ready = true;
+	TAILQ_INSERT_TAIL(q, c, ready_link);
+	c->queue = q;
 	if (!evtimer_pending(srv->pass, NULL))
 		evtimer_add(srv->pass, &now_tv);
+}
+
+static void
+conn_schedule(struct conn *c)
+{
+	conn_schedule_to(c, &c->srv->fresh);
 }
 
 /* Reads only while the input holds less than one maximal message beyond a complete one, so
@@ -421,30 +437,41 @@ conn_work(struct conn *c, int64_t until)
 	conn_update_rx_timer(c);
 }
 
+/* Gives each connection queued in q now one slice, the ones with more work going behind the
+ * others; false when the pass has used its time. */
+static bool
+serve_queue(struct server *srv, struct conn_queue *q, int64_t start)
+{
+	unsigned n = 0;
+	struct conn *c;
+
+	TAILQ_FOREACH(c, q, ready_link)
+	n++;
+	while (n-- > 0 && (c = TAILQ_FIRST(q))) {
+		TAILQ_REMOVE(q, c, ready_link);
+		c->queue = NULL;
+		conn_work(c, mono_ns() + SLICE_NS);
+		if (!conn_flush(c))
+			continue;
+		conn_schedule_to(c, &srv->ready);
+		if (mono_ns() - start >= PASS_NS)
+			return false;
+	}
+	return true;
+}
+
 static void
 server_pass(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	int64_t start = mono_ns();
-	unsigned n = 0;
-	struct conn *c;
 
-	/* Each connection queued now gets one slice; those with more work go to the back. */
-	TAILQ_FOREACH(c, &srv->ready, ready_link)
-	n++;
-	while (n-- > 0 && (c = TAILQ_FIRST(&srv->ready))) {
-		TAILQ_REMOVE(&srv->ready, c, ready_link);
-		c->in_ready = false;
-		conn_work(c, mono_ns() + SLICE_NS);
-		if (!conn_flush(c))
-			continue;
-		conn_schedule(c);
-		if (mono_ns() - start >= PASS_NS)
-			break;
-	}
+	if (serve_queue(srv, &srv->fresh, start))
+		serve_queue(srv, &srv->ready, start);
 	/* One commit for the whole pass; on_durable then releases what it held. */
 	state_commit(srv->d);
-	if (!TAILQ_EMPTY(&srv->ready) && !evtimer_pending(srv->pass, NULL))
+	if ((!TAILQ_EMPTY(&srv->fresh) || !TAILQ_EMPTY(&srv->ready)) &&
+	    !evtimer_pending(srv->pass, NULL))
 		evtimer_add(srv->pass, &now_tv);
 }
 
@@ -563,8 +590,9 @@ conn_flush(struct conn *c)
 		conn_free(c);
 		return false;
 	}
+	/* Work it could not do while its peer was not reading is not fresh. */
 	if (unread(c) < OUT_LOW_WATER)
-		conn_schedule(c);
+		conn_schedule_to(c, &c->srv->ready);
 	return true;
 }
 
@@ -720,6 +748,7 @@ server_open(struct pasidd *d, struct server **out, char *why, size_t len)
 		return -ENOMEM;
 	srv->d = d;
 	LIST_INIT(&srv->conns);
+	TAILQ_INIT(&srv->fresh);
 	TAILQ_INIT(&srv->ready);
 	LIST_INIT(&srv->held);
 	u32map_init(&srv->per_uid);

@@ -94,8 +94,9 @@ walk(int fd, double *secs, size_t *bytes)
 	it_reader_init(&rd, fd);
 	*bytes = 0;
 	for (;;) {
-		struct json_object *o, *next;
+		const char *next;
 		char *line;
+		size_t len;
 
 		if (after[0])
 			snprintf(
@@ -110,14 +111,19 @@ walk(int fd, double *secs, size_t *bytes)
 			    "\"limit\":4096}}\n");
 		if (it_send(fd, req, strlen(req)) < 0 || !(line = it_reader_line(&rd, 60000)))
 			exit(1);
-		*bytes += strlen(line) + 1;
-		o = json_tokener_parse(line);
+		len = strlen(line);
+		*bytes += len + 1;
+		/* Counted and continued without parsing 250 KB of JSON a page: the bench must
+		 * measure the daemon, not compete with it for the CPU. */
+		for (const char *p = line; (p = strstr(p, "\"gpasid\":")); p++)
+			n++;
+		next = len > 120 ? strstr(line + len - 120, "\"next\":\"")
+		                 : strstr(line, "\"next\":\"");
+		if (next) {
+			next += 8;
+			snprintf(after, sizeof(after), "%.*s", (int)strcspn(next, "\""), next);
+		}
 		free(line);
-		n += (long)json_object_array_length(it_get(o, "result.mappings"));
-		next = it_get(o, "result.next");
-		if (next)
-			snprintf(after, sizeof(after), "%s", json_object_get_string(next));
-		json_object_put(o);
 		if (!next)
 			break;
 	}
