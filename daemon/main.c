@@ -1,17 +1,11 @@
 /* pasidd: start-up, readiness, signals, shutdown. */
 #include "backend.h"
 #include "config.h"
-#include "fsguard.h"
+#include "daemon.h"
 #include "log.h"
-#include "owner.h"
-#include "state.h"
-#include "pasidd.h"
-#include "salvage.h"
 #include "server.h"
-#include "sockfile.h"
 
 #include <errno.h>
-#include <json-c/json.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -137,99 +131,6 @@ raise_fd_limit(void)
 	}
 }
 
-/* The checks that refuse to start with exit status 2, before anything is started: a restart
- * would not fix them any more than a bad configuration. create: make the state and socket
- * directories if missing (start-up); without, a missing one is fine (pasidd -n). */
-static int
-preflight(struct pasidd *d, bool create, char *why, size_t len)
-{
-	int fd, r;
-
-	r = config_admin_gid(&d->cfg, &d->admin_gid, why, len);
-	if (r < 0)
-		return r;
-	r = fsguard_open_dir(d->cfg.state_dir, "state directory", create ? FSGUARD_MKDIR_LAST : 0,
-	                     0700, &fd, why, len);
-	if (r == 0)
-		close(fd);
-	else if (create || r != -ENOENT)
-		return r;
-	/* A socket passed by the service manager is not ours to check. */
-	return sd_listen_fds(0) > 0 ? 0 : sockfile_check(&d->cfg, create, why, len);
-}
-
-static int
-setup(struct pasidd *d, char *why, size_t len)
-{
-	int r;
-
-	r = backend_open(d->cfg.backend, &d->be, why, len);
-	if (r < 0)
-		return r;
-	if (why[0])
-		log_warn("%s", why);
-	if (d->cfg.ns.pasid_bits > d->be->pasid_bits) {
-		snprintf(why, len, "configured PASID width %u exceeds the %s backend's %u bits",
-		         d->cfg.ns.pasid_bits, d->be->ops->name, d->be->pasid_bits);
-		return -EINVAL;
-	}
-	r = ns_init(&d->ns, &d->cfg.ns, d->be);
-	if (r < 0) {
-		snprintf(why, len, "cannot set up the namespace: %s", strerror(-r));
-		return r;
-	}
-	d->base = event_base_new();
-	if (!d->base) {
-		snprintf(why, len, "cannot create the event loop");
-		return -ENOMEM;
-	}
-	/* Before any other event exists: it sets the loop's priorities. */
-	r = state_open(d, why, len);
-	if (r < 0)
-		return r;
-	return server_open(d, &d->srv, why, len);
-}
-
-/* pasidd -n: the configuration, and the state directory it would start on, checked as
- * start-up would check them, without the lock and without writing anything. */
-static int
-check_config(struct pasidd *d)
-{
-	struct state_summary sum;
-	char why[1024] = "";
-	int r;
-
-	r = preflight(d, false, why, sizeof(why));
-	if (r == 0)
-		r = backend_open(d->cfg.backend, &d->be, why, sizeof(why));
-	if (r == 0 && d->cfg.ns.pasid_bits > d->be->pasid_bits) {
-		snprintf(why, sizeof(why),
-		         "configured PASID width %u exceeds the %s backend's %u bits",
-		         d->cfg.ns.pasid_bits, d->be->ops->name, d->be->pasid_bits);
-		r = -EINVAL;
-	}
-	if (r == 0)
-		r = state_check(d, &sum, why, sizeof(why));
-	backend_close(d->be);
-	d->be = NULL;
-	if (r < 0) {
-		fprintf(stderr, "pasidd: %s\n", why);
-		return 2;
-	}
-	for (size_t i = 0; i < d->cfg.nfiles; i++)
-		printf("read %s\n", d->cfg.files[i]);
-	if (!sum.exists)
-		printf("state in %s: none yet\n", d->cfg.state_dir);
-	else
-		printf("state in %s: %u VM(s), %u shared and %u local PASID(s), all within the "
-		       "ranges\n",
-		       d->cfg.state_dir, sum.vms, sum.shared, sum.local);
-	printf("configuration OK: local %u-%u, shared %u-%u, %u-bit PASIDs, socket %s\n",
-	       d->cfg.ns.local.first, d->cfg.ns.local.last, d->cfg.ns.shared.first,
-	       d->cfg.ns.shared.last, d->cfg.ns.pasid_bits, d->cfg.socket_path);
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -248,11 +149,11 @@ main(int argc, char **argv)
 	}
 	if (d.cfg.check_only || d.cfg.salvage) {
 		log_setup(1);
-		r = d.cfg.check_only ? check_config(&d) : salvage_run(&d);
+		r = d.cfg.check_only ? pasidd_check(&d) : pasidd_salvage(&d);
 		config_free(&d.cfg);
 		return r;
 	}
-	if (preflight(&d, true, why, sizeof(why)) < 0) {
+	if (pasidd_preflight(&d, true, why, sizeof(why)) < 0) {
 		fprintf(stderr, "pasidd: %s\n", why);
 		config_free(&d.cfg);
 		return 2;
@@ -268,7 +169,7 @@ main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &d.started);
 	why[0] = '\0';
-	if (setup(&d, why, sizeof(why)) < 0) {
+	if (pasidd_open(&d, 0, why, sizeof(why)) < 0) {
 		log_err("%s", why);
 		report_ready(ready_fd, 1, why);
 		r = 1;
@@ -293,15 +194,7 @@ out:
 	for (int i = 0; i < 2; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
-	server_close(d.srv);
-	state_close(&d);
-	owner_stop(&d);
-	if (d.ns.vms || d.ns.shared_used.level[0])
-		ns_destroy(&d.ns);
-	backend_close(d.be);
-	json_object_put(d.openrpc);
-	if (d.base)
-		event_base_free(d.base);
+	pasidd_close(&d);
 	config_free(&d.cfg);
 	return r;
 }

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backends.h"
 #include "bench_common.h"
 #include "harness.h"
 #include "namespace.h"
@@ -148,7 +148,7 @@ inprocess_rate(int n)
 	backend_open("sim", &be, why, sizeof(why));
 	ns_init(&ns, &cfg, be);
 	ns_vm_create(&ns, "bench", "00000000-0000-4000-8000-000000000000", NS_MODE_TRANSLATED, &o,
-	             "/", &vm, &err);
+	             "/", -1, &vm, &err);
 	t0 = bench_now();
 	for (int i = 0; i < n; i++) {
 		ns_alloc(&ns, vm, &req, &m, &err);

@@ -9,7 +9,7 @@
  * Oracles besides the sanitizers: a refused file has an error of the form "file:line: ..."
  * naming that file, and every refusal comes with a message.
  */
-#include "backend.h"
+#include "backends.h"
 #include "config.h"
 #include "namespace.h"
 

@@ -30,7 +30,7 @@
  *  - no descriptor or memory is left behind (LeakSanitizer; the descriptor count is
  *    compared to the one before).
  */
-#include "backend.h"
+#include "backends.h"
 #include "config.h"
 #include "crc32c.h"
 #include "journal.h"

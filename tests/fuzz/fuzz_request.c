@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: the whole request path of pasidd, bytes in and responses out, against
- * an in-process daemon core (sim backend, no socket, no journal).
+ * the daemon as the composition root builds it for main.c (sim backend, quotas, owner
+ * watches, the journal in a state directory on /dev/shm), without only the socket.
  *
  * Input: byte 0 chooses the peer of each line (bit k % 8 set: line k comes from an admin,
  * clear: from an ordinary uid); the rest is split at LF into lines for rpc_handle(), as the
@@ -18,16 +19,16 @@
  *  - every response serializes to one line of strict JSON that proto_parse accepts, and is
  *    a JSON-RPC 2.0 response (or a non-empty batch of them);
  *  - ns_check() holds after every input (DESIGN.md §3 invariants);
- *  - a second namespace rebuilt only from the change records the live one emits, the way a
- *    restart replays them, accepts every record and ends up with the same state (invariant
- *    6: what was acknowledged is what a restart finds).
+ *  - a second namespace rebuilt only from the records of the changes the live one makes (as
+ *    an observer, like the journal), the way a restart replays them, accepts every record and
+ *    ends up with the same state (invariant 6: what was acknowledged is what a restart
+ *    finds).
  */
-#include "backend.h"
+#include "backends.h"
 #include "config.h"
+#include "daemon.h"
 #include "namespace.h"
-#include "owner.h"
 #include "pasid-proto.h"
-#include "pasidd.h"
 #include "peer.h"
 #include "record.h"
 #include "rpc.h"
@@ -52,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NONADMIN_UID 65534
 
 static struct pasidd D;
+static char statedir[64];
 static struct ns shadow; /* what a restart would rebuild from the records */
 static struct backend *shadow_be;
 static struct peer peers[2]; /* [0] ordinary uid, [1] admin */
@@ -76,21 +78,17 @@ bug(const char *fmt, ...)
 /* Every change the live namespace makes goes to the shadow at once, in order, as the
  * journal would hand it back at start-up. */
 static void
-on_record(void *ctx, const void *rec, size_t len)
+on_change(void *ctx, const struct ns_event *ev)
 {
+	uint8_t rec[REC_BUF_MAX];
+	size_t len = rec_encode_event(rec, ev);
 	char why[256];
 
 	/* Quota limits share the journal but are no part of the namespace. */
-	if (rec_is_quota(rec, len))
+	if (!len || rec_is_quota(rec, len))
 		return;
 	if (rec_apply(&shadow, rec, len, why, sizeof(why)) < 0)
-		bug("a record the namespace emitted does not replay: %s", why);
-}
-
-static void
-on_vm_gone(void *ctx, struct ns_vm *vm)
-{
-	owner_unwatch(vm);
+		bug("a record of a change does not replay: %s", why);
 }
 
 /* The peers are made by the daemon's own code from a real socket, so that whatever it
@@ -112,31 +110,36 @@ make_peer(struct peer *p, bool admin)
 	p->admin = admin;
 }
 
+/* The daemon as main.c builds it, on an empty state directory. Its loop never runs, so no
+ * owner exit arrives behind the fuzzer's back. */
 static void
 core_up(void)
 {
-	char why[256] = "";
+	char why[512] = "";
 
-	if (backend_open("sim", &D.be, why, sizeof(why)) < 0 ||
-	    backend_open("sim", &shadow_be, why, sizeof(why)) < 0)
-		bug("backend: %s", why);
-	if (ns_init(&D.ns, &D.cfg.ns, D.be) < 0 || ns_init(&shadow, &D.cfg.ns, shadow_be) < 0)
-		bug("ns_init failed");
-	D.ns.hooks = (struct ns_hooks){.record = on_record, .vm_gone = on_vm_gone, .ctx = &D};
+	if (pasidd_open(&D, PASIDD_NO_SERVER, why, sizeof(why)) < 0)
+		bug("pasidd_open: %s", why);
+	if (backend_open("sim", &shadow_be, why, sizeof(why)) < 0 ||
+	    ns_init(&shadow, &D.cfg.ns, shadow_be) < 0)
+		bug("the shadow namespace: %s", why);
 	shadow.replaying = true;
+	if (ns_observe(&D.ns, &(struct ns_observer){.apply = on_change, .ctx = &shadow}) < 0)
+		bug("cannot observe the namespace");
 }
 
 static void
 core_down(void)
 {
-	/* As main.c does: ns_destroy() clears the hooks, so the owner watches go first. */
-	for (unsigned i = 0; i < D.ns.nvms; i++)
-		owner_unwatch(D.ns.vms[i]);
-	ns_destroy(&D.ns);
+	char cmd[128];
+
+	pasidd_close(&D);
 	ns_destroy(&shadow);
-	backend_close(D.be);
 	backend_close(shadow_be);
-	D.be = shadow_be = NULL;
+	shadow_be = NULL;
+	/* The next daemon starts on an empty state again. */
+	snprintf(cmd, sizeof(cmd), "rm -f %s/journal.* %s/snapshot.*", statedir, statedir);
+	if (system(cmd) != 0)
+		bug("cannot empty %s", statedir);
 }
 
 static void
@@ -147,17 +150,15 @@ setup_once(void)
 	config_init(&D.cfg);
 	free(D.cfg.backend);
 	D.cfg.backend = strdup("sim");
+	snprintf(statedir, sizeof(statedir), "/dev/shm/fuzz_request.XXXXXX");
+	if (!mkdtemp(statedir))
+		bug("cannot make a state directory");
+	free(D.cfg.state_dir);
+	D.cfg.state_dir = strdup(statedir);
 	if (config_finish(&D.cfg, why, sizeof(why)) < 0)
 		bug("default config refused: %s", why);
 	D.admin_gid = (gid_t)-1;
-	D.journal = NULL;
-	D.srv = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &D.started);
-	/* Owner watches live in the loop; it is never run, so no owner exit arrives
-	 * behind the fuzzer's back. */
-	D.base = event_base_new();
-	if (!D.base)
-		bug("event_base_new failed");
 	make_peer(&peers[0], false);
 	make_peer(&peers[1], true);
 	core_up();

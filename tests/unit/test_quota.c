@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backends.h"
 #include "cgroup.h"
 #include "namespace.h"
 #include "quota.h"
@@ -468,7 +468,7 @@ START_TEST(xattr_limits)
 		ck_assert_int_eq(cgroup_read_max(sub, "/a", "/ab", &m), 0);
 	}
 
-	ck_assert_int_eq(quota_set_mount(q, fake, "/"), 0);
+	ck_assert_int_eq(cgroup_feed_quota(q, fake, "/"), 0);
 	quota_refresh_xattrs(q, "/a/b/c");
 	ck_assert_uint_eq(max_of("/a"), 7);
 	ck_assert_uint_eq(max_of("/a/b/c"), QUOTA_NO_LIMIT);

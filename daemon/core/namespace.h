@@ -1,0 +1,283 @@
+/* The host PASID namespace: ranges, VMs, devices and each VM's gPASID→hPASID table. The core
+ * of pasidd: pure bookkeeping plus calls through the kernel seam (backend.h); no I/O of its
+ * own, no JSON, no event loop.
+ *
+ * ERRORS (the one convention of the daemon). A function that can fail returns 0, or a
+ * non-negative value it documents, on success and a negative errno on failure. When the
+ * failure is about what the caller asked for rather than the machine, it also fills the
+ * optional struct ns_err: an ns_errc, the parameter at fault and a message for the person who
+ * asked. Errors are reported once, where they reach a person (the edge turns an ns_err into a
+ * JSON-RPC error; start-up logs), and nothing below main() ends the process.
+ *
+ * CHANGES. Every change is made inside a transaction: the operations below change the tables
+ * at once (later steps of a request see earlier ones) and log how to undo them. A transaction
+ * is opened by ns_txn_begin() around a whole request, or by the operation itself when none is
+ * open. ns_txn_commit() first asks every observer whether the changes may stand (quota
+ * accounting refuses what would go over a max, the journal what it has no room for); if one
+ * refuses, every change is undone and nothing is heard of it. Otherwise each observer gets the
+ * changes as typed events, in order. The core does not know who observes. While `replaying`
+ * (journal replay) operations change the tables directly: no transaction, no events, no
+ * kernel calls. */
+#ifndef PASIDD_NAMESPACE_H
+#define PASIDD_NAMESPACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "idmap.h"
+#include "u32map.h"
+
+struct backend;
+struct backend_attach;
+
+#define NS_VM_NAME_MAX   64
+#define NS_UUID_LEN      36
+#define NS_BDF_LEN       12 /* DDDD:BB:DD.F */
+#define NS_MAX_BITS      20
+#define NS_MAX_COUNT     4096 /* mappings one allocation may make */
+#define NS_MAX_OBSERVERS 8
+
+enum ns_mode { NS_MODE_TRANSLATED, NS_MODE_IDENTITY };
+enum ns_type { NS_TYPE_SHARED, NS_TYPE_LOCAL };
+
+struct ns_range {
+	uint32_t first, last;
+};
+
+/* What went wrong with a request, in the core's words; the edge maps it to a protocol error. */
+enum ns_errc {
+	NS_E_NONE,
+	NS_E_INVALID,     /* a value that can never be right */
+	NS_E_NOMEM,       /* the machine, not the request */
+	NS_E_NOSPACE,     /* the state has no room to record the change */
+	NS_E_EXHAUSTED,   /* no free PASID left in the range asked for */
+	NS_E_QUOTA,       /* a cgroup or the VM is at its max */
+	NS_E_NOT_FOUND,   /* no such VM, device, gPASID, hPASID or process */
+	NS_E_CONFLICT,    /* already taken, or held by another owner */
+	NS_E_PERMISSION,  /* the caller may not do this */
+	NS_E_KERNEL,      /* the kernel refused */
+	NS_E_UNSUPPORTED, /* the backend or kernel cannot do this */
+	NS_E_RANGE,       /* outside the range that applies or the hardware width */
+};
+
+struct ns_err {
+	enum ns_errc code;
+	const char *param; /* the parameter at fault, or NULL */
+	char message[200];
+};
+
+/* Fills err (when not NULL) and returns the negative errno that goes with code. */
+int ns_fail(struct ns_err *err, enum ns_errc code, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+struct ns_owner {
+	pid_t pid;
+	uint64_t starttime; /* field 22 of /proc/<pid>/stat: tells a reused pid apart */
+	uid_t uid;
+};
+
+struct ns_vm;
+struct ns_device;
+
+struct ns_mapping {
+	struct ns_vm *vm;
+	struct ns_device *dev; /* local mappings only */
+	uint32_t gpasid;
+	uint32_t hpasid;
+	enum ns_type type;
+	bool attached;       /* the backend may be using it: detach before the number is free */
+	uint32_t attach_bdf; /* the device it is attached on */
+};
+
+struct ns_vm_dev {
+	struct ns_device *dev;
+	bool shared;
+};
+
+struct ns_vm {
+	char name[NS_VM_NAME_MAX + 1];
+	char uuid[NS_UUID_LEN + 1];
+	enum ns_mode mode;
+	struct ns_owner owner;
+	char *cgroup;
+	struct u32map maps; /* gpasid -> struct ns_mapping */
+	struct idmap guest; /* gPASIDs in use within the local (guest) range */
+	struct idmap ident; /* identity VMs only: gPASIDs in use within the shared range */
+	struct ns_vm_dev *devs;
+	unsigned ndevs, devs_cap;
+	unsigned nlocal;
+	void *watch; /* the host's owner watch */
+	int pin;     /* a pidfd of the owner taken when it was named, for the watch; -1 */
+};
+
+struct ns_device {
+	uint32_t bdf; /* domain<<16 | bus<<8 | dev<<3 | fn */
+	bool shared;
+	struct ns_vm *owner;   /* exclusive devices */
+	unsigned nvms;         /* VMs holding it (1 for exclusive) */
+	struct idmap local;    /* local PASIDs in use on it, lazily sized */
+	struct u32map lmaps;   /* local hpasid -> struct ns_mapping */
+	uint32_t local_cursor; /* next-fit position within the local range */
+};
+
+struct ns_config {
+	unsigned pasid_bits;
+	struct ns_range local;
+	struct ns_range shared;
+};
+
+/* ---- events ---- */
+
+enum ns_event_kind {
+	NS_EV_VM_CREATED,   /* vm */
+	NS_EV_VM_OWNER,     /* vm: handed to another owner process (vm->owner, vm->pin) */
+	NS_EV_VM_DESTROYED, /* vm, with its devices released; its mappings went before */
+	NS_EV_DEV_ASSIGNED, /* vm, bdf, shared */
+	NS_EV_DEV_RELEASED, /* vm, bdf */
+	NS_EV_MAP_ADDED,    /* map */
+	NS_EV_MAP_REMOVED,  /* map, detached from the kernel and no longer indexed */
+	NS_EV_MAP_ATTACHED, /* map, on bdf */
+	NS_EV_MAP_DETACHED, /* map, from bdf */
+	NS_EV_CURSOR,       /* cursor: the shared range's next-fit position */
+	NS_EV_LCURSOR,      /* bdf, cursor: a device's local next-fit position */
+	NS_EV_QUOTA_SET,    /* cgroup, max (UINT64_MAX: removed): a cgroup's runtime limit */
+};
+
+/* What an observer is told. The objects stay readable until the observer returns, also those
+ * that the change removed. */
+struct ns_event {
+	enum ns_event_kind kind;
+	const struct ns_vm *vm;
+	const struct ns_mapping *map;
+	uint32_t bdf;
+	bool shared;
+	uint32_t cursor;
+	const char *cgroup;
+	uint64_t max;
+};
+
+struct ns_observer {
+	/* Before a transaction's changes stand: 0, or a negative errno with err filled to
+	 * refuse them all. May be NULL. */
+	int (*check)(void *ctx, const struct ns_event *evs, size_t n, struct ns_err *err);
+	/* The changes stand: one call per event, in order. May be NULL. */
+	void (*apply)(void *ctx, const struct ns_event *ev);
+	void *ctx;
+};
+
+struct ns_txn;
+
+struct ns {
+	struct ns_config cfg;
+	bool replaying; /* applying journal records: no transaction, events or kernel calls */
+	struct backend *be;
+	struct idmap shared_used;  /* indexed by hpasid - shared.first */
+	struct u32map shared_maps; /* hpasid -> struct ns_mapping */
+	uint32_t shared_cursor;    /* next-fit position (offset within the shared range) */
+	struct ns_vm **vms;        /* sorted by name */
+	unsigned nvms, vms_cap;
+	struct u32map devices; /* bdf -> struct ns_device */
+	uint32_t nlocal;       /* local mappings on all devices */
+	struct ns_observer observers[NS_MAX_OBSERVERS];
+	unsigned nobservers;
+	struct ns_txn *txn; /* the open transaction, or NULL */
+};
+
+/* Checks ranges and width; on error returns -EINVAL and a message. */
+int ns_config_check(const struct ns_config *cfg, char *why, size_t whylen);
+
+int ns_init(struct ns *ns, const struct ns_config *cfg, struct backend *be);
+/* Frees everything without events or kernel calls: the process is ending, not the VMs. */
+void ns_destroy(struct ns *ns);
+
+/* Adds an observer of every transaction from now on. -ENOSPC beyond NS_MAX_OBSERVERS. */
+int ns_observe(struct ns *ns, const struct ns_observer *o);
+void ns_unobserve(struct ns *ns, void *ctx);
+
+/* Transactions (see CHANGES above). One may be open at a time: -EBUSY otherwise. */
+int ns_txn_begin(struct ns *ns);
+/* 0 once the changes stand and every observer heard of them; a negative errno with err filled
+ * when an observer refused them, and then every change is undone. */
+int ns_txn_commit(struct ns *ns, struct ns_err *err);
+/* Undoes every change of the open transaction. */
+void ns_txn_abort(struct ns *ns);
+/* Whether a change has been made in the open transaction. */
+bool ns_txn_dirty(const struct ns *ns);
+
+/* ---- values: parsing and formatting shared by the protocol and the journal ---- */
+bool ns_vm_name_valid(const char *name);
+int ns_bdf_parse(const char *s, uint32_t *bdf);
+void ns_bdf_format(uint32_t bdf, char out[NS_BDF_LEN + 1]);
+const char *ns_mode_name(enum ns_mode m);
+const char *ns_type_name(enum ns_type t);
+
+/* ---- VMs and devices ---- */
+struct ns_vm *ns_vm_find(const struct ns *ns, const char *name);
+/* pin: see struct ns_vm, taken over (closed with the VM); -1 for none. */
+int ns_vm_create(struct ns *ns, const char *name, const char *uuid, enum ns_mode mode,
+                 const struct ns_owner *owner, const char *cgroup, int pin, struct ns_vm **out,
+                 struct ns_err *err);
+/* Hands the VM to another owner process (pin as for ns_vm_create). Its PASIDs stay charged
+ * where it was registered. */
+int ns_vm_set_owner(struct ns *ns, struct ns_vm *vm, const struct ns_owner *owner, int pin,
+                    struct ns_err *err);
+/* Detaches and frees every PASID of the VM, releases its devices, destroys it: all or
+ * nothing. Returns the number of PASIDs freed. */
+int ns_vm_destroy(struct ns *ns, struct ns_vm *vm, struct ns_err *err);
+
+/* Replay: the next-fit positions as recorded. -EINVAL beyond the range. */
+int ns_set_cursor(struct ns *ns, uint32_t cursor);
+int ns_set_local_cursor(struct ns *ns, uint32_t bdf, uint32_t cursor);
+
+struct ns_device *ns_device_find(const struct ns *ns, uint32_t bdf);
+const struct ns_vm_dev *ns_vm_device(const struct ns_vm *vm, uint32_t bdf);
+int ns_device_assign(struct ns *ns, struct ns_vm *vm, uint32_t bdf, bool shared,
+                     struct ns_err *err);
+int ns_device_release(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *err);
+
+/* ---- mappings ---- */
+
+/* An allocation request. gpasid < 0: let the namespace choose. */
+struct ns_alloc_req {
+	enum ns_type type;
+	uint32_t bdf; /* local only */
+	int64_t gpasid;
+	unsigned count;
+};
+
+/* All or nothing: on success out[0..count-1] hold the new mappings. */
+int ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req,
+             struct ns_mapping **out, struct ns_err *err);
+/* Inserts one mapping with every number given (replay, import). Checks every rule. */
+int ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint32_t gpasid,
+              uint32_t hpasid, struct ns_mapping **out, struct ns_err *err);
+/* Detaches the mapping from the kernel if needed, then frees it. */
+int ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err);
+/* Attaches the mapping's hPASID on device bdf through the backend; ns_detach undoes it. */
+int ns_attach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, uint32_t bdf,
+              const struct backend_attach *a, struct ns_err *err);
+int ns_detach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err);
+/* Records a cgroup's runtime PASID limit (quota.set) as a change of the namespace's state, for
+ * the observers to apply and keep; max UINT64_MAX removes it. */
+int ns_quota_set(struct ns *ns, const char *cgroup, uint64_t max, struct ns_err *err);
+
+struct ns_mapping *ns_lookup_gpasid(const struct ns_vm *vm, uint32_t gpasid);
+/* A local hPASID may live on several devices: bdf picks one, UINT32_MAX the lowest BDF. */
+struct ns_mapping *ns_lookup_hpasid(const struct ns *ns, uint32_t hpasid, uint32_t bdf);
+
+/* The VM's mapping with the lowest gPASID above `after` (0 for the first), or NULL: walks
+ * a VM's table in order without sorting it. */
+struct ns_mapping *ns_vm_next(const struct ns *ns, const struct ns_vm *vm, uint32_t after);
+/* Index in ns->vms of the first VM whose name sorts at or after `name`. */
+unsigned ns_vm_lower_bound(const struct ns *ns, const char *name);
+
+uint32_t ns_shared_used(const struct ns *ns);
+uint32_t ns_shared_free(const struct ns *ns);
+
+/* Verifies invariants 1–4 and every index against every other. 0, or -EUCLEAN and the
+ * first broken rule in why. O(state). */
+int ns_check(const struct ns *ns, char *why, size_t whylen);
+
+#endif

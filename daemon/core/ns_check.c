@@ -1,0 +1,125 @@
+/* The invariant checker: every rule of DESIGN.md §3 that the tables can show, and every index
+ * against every other. Run on a replayed state before it is served, and by the tests after
+ * every step. */
+#include "ns_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BROKEN(...)                                                                                \
+	do {                                                                                       \
+		snprintf(why, whylen, __VA_ARGS__);                                                \
+		return -EUCLEAN;                                                                   \
+	} while (0)
+
+static int
+check_mapping(const struct ns *ns, const struct ns_vm *vm, const struct ns_mapping *m, char *why,
+              size_t whylen)
+{
+	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
+	uint32_t max = (1U << ns->cfg.pasid_bits) - 1;
+
+	if (m->vm != vm || u32map_get(&vm->maps, m->gpasid) != m)
+		BROKEN("invariant 3: gPASID %u of %s is not indexed by its VM", m->gpasid,
+		       vm->name);
+	if (m->hpasid == 0 || m->hpasid > max)
+		BROKEN("invariant 4: hPASID %u of %s is 0 or above the %u-bit width", m->hpasid,
+		       vm->name, ns->cfg.pasid_bits);
+	if (ns_in_range(loc, m->gpasid) && !idmap_test(&vm->guest, m->gpasid - loc->first))
+		BROKEN("invariant 3: gPASID %u of %s missing from its guest table", m->gpasid,
+		       vm->name);
+	if (ns_in_range(sh, m->gpasid) &&
+	    (!vm->ident.level[0] || !idmap_test(&vm->ident, m->gpasid - sh->first)))
+		BROKEN("invariant 3: gPASID %u of %s missing from its identity table", m->gpasid,
+		       vm->name);
+	if (m->type == NS_TYPE_LOCAL) {
+		const struct ns_vm_dev *vd = m->dev ? ns_vm_device(vm, m->dev->bdf) : NULL;
+
+		if (!vd || vd->shared || m->dev->owner != vm || m->dev->shared)
+			BROKEN("invariant 2: local PASID %u of %s on a device it does not hold "
+			       "exclusively",
+			       m->hpasid, vm->name);
+		if (m->gpasid != m->hpasid || !ns_in_range(loc, m->hpasid))
+			BROKEN("invariant 4: local mapping %u->%u of %s outside the local range",
+			       m->gpasid, m->hpasid, vm->name);
+		if (u32map_get(&m->dev->lmaps, m->hpasid) != m ||
+		    !idmap_test(&m->dev->local, m->hpasid - loc->first))
+			BROKEN("invariant 2: local PASID %u of %s not indexed by its device",
+			       m->hpasid, vm->name);
+		return 0;
+	}
+	if (!ns_in_range(sh, m->hpasid))
+		BROKEN("invariant 4: shared hPASID %u of %s outside the shared range", m->hpasid,
+		       vm->name);
+	if (u32map_get(&ns->shared_maps, m->hpasid) != m ||
+	    !idmap_test(&ns->shared_used, m->hpasid - sh->first))
+		BROKEN("invariant 1: shared hPASID %u of %s is not owned by that mapping alone",
+		       m->hpasid, vm->name);
+	if (vm->mode == NS_MODE_IDENTITY ? m->gpasid != m->hpasid : !ns_in_range(loc, m->gpasid))
+		BROKEN("invariant 4: gPASID %u of %s (%s mode) outside its range", m->gpasid,
+		       vm->name, ns_mode_name(vm->mode));
+	return 0;
+}
+
+int
+ns_check(const struct ns *ns, char *why, size_t whylen)
+{
+	size_t nshared = 0, nlocal = 0, it = 0;
+	void *p;
+	int r;
+
+	for (unsigned i = 0; i < ns->nvms; i++) {
+		const struct ns_vm *vm = ns->vms[i];
+		size_t vit = 0;
+		unsigned vlocal = 0;
+		void *m;
+
+		if (i && strcmp(ns->vms[i - 1]->name, vm->name) >= 0)
+			BROKEN("VM table out of order at %s", vm->name);
+		while (u32map_next(&vm->maps, &vit, NULL, &m)) {
+			r = check_mapping(ns, vm, m, why, whylen);
+			if (r < 0)
+				return r;
+			if (((struct ns_mapping *)m)->type == NS_TYPE_LOCAL)
+				vlocal++;
+			else
+				nshared++;
+		}
+		if (vm->guest.used + vm->ident.used != vm->maps.count)
+			BROKEN("invariant 3: VM %s indexes %u gPASIDs but holds %zu", vm->name,
+			       vm->guest.used + vm->ident.used, vm->maps.count);
+		if (vlocal != vm->nlocal)
+			BROKEN("VM %s counts %u local PASIDs but holds %u", vm->name, vm->nlocal,
+			       vlocal);
+		nlocal += vlocal;
+		for (unsigned d = 0; d < vm->ndevs; d++)
+			if (ns_device_find(ns, vm->devs[d].dev->bdf) != vm->devs[d].dev)
+				BROKEN("VM %s holds an unknown device", vm->name);
+	}
+	if (nshared != ns->shared_maps.count || nshared != ns->shared_used.used)
+		BROKEN("invariant 1: %zu shared mappings but %zu indexed and %u numbers in use",
+		       nshared, ns->shared_maps.count, ns->shared_used.used);
+	if (nlocal != ns->nlocal)
+		BROKEN("%zu local mappings but %u counted", nlocal, ns->nlocal);
+	while (u32map_next(&ns->devices, &it, NULL, &p)) {
+		const struct ns_device *dev = p;
+		unsigned holders = 0;
+
+		for (unsigned i = 0; i < ns->nvms; i++) {
+			const struct ns_vm_dev *vd = ns_vm_device(ns->vms[i], dev->bdf);
+
+			if (vd && vd->shared != dev->shared)
+				BROKEN("invariant 2: device held both shared and exclusively");
+			holders += vd != NULL;
+		}
+		if (holders != dev->nvms || (!dev->shared && holders > 1))
+			BROKEN("invariant 2: a device is held by %u VMs (counted %u, shared %d)",
+			       holders, dev->nvms, dev->shared);
+		if (dev->shared && dev->lmaps.count)
+			BROKEN("invariant 2: local PASIDs on a shared device");
+		if (dev->lmaps.count != dev->local.used || (dev->lmaps.count && !dev->owner))
+			BROKEN("invariant 2: device local table disagrees with its index");
+	}
+	return 0;
+}

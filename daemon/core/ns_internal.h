@@ -1,0 +1,63 @@
+/* What the parts of the namespace (ns_*.c) share and nobody else sees: range arithmetic, the
+ * change log of the open transaction, and the table primitives that changes and their undoing
+ * are made of. */
+#ifndef PASIDD_NS_INTERNAL_H
+#define PASIDD_NS_INTERNAL_H
+
+#include "namespace.h"
+
+static inline uint32_t
+ns_range_size(const struct ns_range *r)
+{
+	return r->last - r->first + 1;
+}
+
+static inline bool
+ns_in_range(const struct ns_range *r, uint64_t v)
+{
+	return v >= r->first && v <= r->last;
+}
+
+/* One change of a transaction: the event observers will hear of, and what undoing it takes. */
+struct ns_change {
+	struct ns_vm *vm;
+	struct ns_mapping *map;
+	struct ns_device *dev;
+	struct ns_owner owner; /* VM_OWNER: the owner before */
+	int pin;               /* VM_OWNER: the pin before */
+	bool shared_before;    /* DEV_ASSIGNED: dev->shared before */
+	uint32_t cursor_before;
+	char *cgroup; /* QUOTA_SET: the event's, owned */
+};
+
+/* An operation's place in the transaction: it opens one when none is open (own), and a
+ * failure undoes what it changed since mark. */
+struct ns_op {
+	bool own;
+	size_t mark;
+};
+
+/* Starts an operation that will log at most `changes` changes (room taken now, so that logging
+ * cannot fail half-way). No-op while replaying. 0, or a negative errno with err. */
+int ns_op_begin(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *err);
+/* Ends it: rc < 0 undoes its changes; an operation that opened the transaction commits it.
+ * Returns rc, or the commit's failure. */
+int ns_op_end(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err);
+/* Logs a change made, with its event. No-op while replaying. */
+void ns_log(struct ns *ns, const struct ns_event *ev, const struct ns_change *undo);
+
+/* Table primitives (ns_table.c, ns_map.c): they cannot fail, room having been made before. */
+void ns_vm_link(struct ns *ns, struct ns_vm *vm);
+void ns_vm_unlink(struct ns *ns, struct ns_vm *vm);
+void ns_vm_free(struct ns_vm *vm);
+/* The VM lets go of (or takes back) every device it holds, keeping its list. */
+void ns_vm_devices_let_go(struct ns_vm *vm);
+void ns_vm_devices_take_back(struct ns_vm *vm);
+void ns_vm_dev_add(struct ns_vm *vm, struct ns_device *dev, bool shared);
+void ns_vm_dev_drop(struct ns_vm *vm, struct ns_device *dev);
+void ns_map_link(struct ns *ns, struct ns_mapping *m);
+void ns_map_unlink(struct ns *ns, struct ns_mapping *m);
+/* Finds or creates the (possibly idle) device; NULL on ENOMEM. */
+struct ns_device *ns_device_get(struct ns *ns, uint32_t bdf);
+
+#endif

@@ -1,0 +1,120 @@
+#include "backend.h"
+#include "methods.h"
+#include "params.h"
+#include "pasid-proto.h"
+#include "pasidd.h"
+#include "server.h"
+#include "state.h"
+
+static const char *const no_params[] = {NULL};
+
+static struct json_object *
+range_json(const struct ns_range *r)
+{
+	struct json_object *a = json_object_new_array_ext(2);
+
+	json_object_array_add(a, json_object_new_int64(r->first));
+	json_object_array_add(a, json_object_new_int64(r->last));
+	return a;
+}
+
+static struct json_object *
+limits_json(const struct pasidd_config *cfg)
+{
+	const struct pasidd_limits *l = &cfg->limits;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "max_message_size",
+	                       json_object_new_int64((int64_t)cfg->max_message));
+	json_object_object_add(o, "max_batch", json_object_new_int64(l->max_batch));
+	json_object_object_add(o, "max_pending", json_object_new_int64(l->max_pending));
+	json_object_object_add(o, "max_connections", json_object_new_int64(l->max_connections));
+	json_object_object_add(o, "max_connections_per_uid",
+	                       json_object_new_int64(l->max_conns_per_uid));
+	json_object_object_add(o, "max_vms_per_uid", json_object_new_int64(l->max_vms_per_uid));
+	json_object_object_add(o, "idle_timeout_s", json_object_new_int64(l->idle_timeout_s));
+	return o;
+}
+
+/* The "journal" member: the state's files and its start-up replay; null without a state
+ * directory (an in-process core, as the fuzzers run it). */
+static struct json_object *
+journal_json(const struct state *s)
+{
+	struct json_object *o;
+	struct state_stats st;
+
+	if (!s)
+		return NULL;
+	state_get_stats(s, &st);
+	o = json_object_new_object();
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)st.journal_bytes));
+	json_object_object_add(o, "snapshot_bytes",
+	                       json_object_new_int64((int64_t)st.snapshot_bytes));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)st.generation));
+	json_object_object_add(
+	    o, "last_compaction",
+	    st.last_compaction_unix ? json_object_new_int64(st.last_compaction_unix) : NULL);
+	json_object_object_add(o, "replayed_records",
+	                       json_object_new_int64((int64_t)st.replayed_records));
+	json_object_object_add(o, "dropped_bytes",
+	                       json_object_new_int64((int64_t)st.dropped_bytes));
+	json_object_object_add(o, "replay_ms", json_object_new_double(st.replay_ms));
+	return o;
+}
+
+METHOD(method_rpc_discover)
+{
+	if (params_only(c, params, no_params) < 0)
+		return -1;
+	/* Parsed once and shared by every answer: it never changes, and parsing 40 KB per
+	 * request would cost more than everything else rpc.discover does. */
+	if (!c->d->openrpc)
+		c->d->openrpc = json_tokener_parse(proto_openrpc_json);
+	if (!c->d->openrpc)
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL,
+		                "the built-in OpenRPC document is invalid");
+	*result = json_object_get(c->d->openrpc);
+	return 0;
+}
+
+METHOD(method_daemon_status)
+{
+	struct pasidd *d = c->d;
+	struct json_object *o, *be, *caps, *ranges, *used, *freeo;
+	struct timespec now;
+
+	if (params_only(c, params, no_params) < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	o = json_object_new_object();
+	json_object_object_add(o, "version", json_object_new_string(PASIDD_VERSION));
+	json_object_object_add(o, "uptime_s",
+	                       json_object_new_int64(now.tv_sec - d->started.tv_sec));
+	be = json_object_new_object();
+	json_object_object_add(be, "name", json_object_new_string(d->be->ops->name));
+	json_object_object_add(be, "pasid_bits", json_object_new_int(d->ns.cfg.pasid_bits));
+	caps = json_object_new_array();
+	for (const char *const *cap = d->be->caps; cap && *cap; cap++)
+		json_object_array_add(caps, json_object_new_string(*cap));
+	json_object_object_add(be, "caps", caps);
+	json_object_object_add(o, "backend", be);
+	ranges = json_object_new_object();
+	json_object_object_add(ranges, "local", range_json(&d->ns.cfg.local));
+	json_object_object_add(ranges, "shared", range_json(&d->ns.cfg.shared));
+	json_object_object_add(o, "ranges", ranges);
+	used = json_object_new_object();
+	json_object_object_add(used, "local", json_object_new_int64(d->ns.nlocal));
+	json_object_object_add(used, "shared", json_object_new_int64(ns_shared_used(&d->ns)));
+	json_object_object_add(o, "used", used);
+	freeo = json_object_new_object();
+	json_object_object_add(freeo, "shared", json_object_new_int64(ns_shared_free(&d->ns)));
+	json_object_object_add(o, "free", freeo);
+	json_object_object_add(o, "vms", json_object_new_int64(d->ns.nvms));
+	json_object_object_add(o, "connections",
+	                       json_object_new_int64(d->srv ? server_connections(d->srv) : 0));
+	json_object_object_add(o, "journal", journal_json(d->state));
+	json_object_object_add(o, "limits", limits_json(&d->cfg));
+	*result = o;
+	return 0;
+}

@@ -1,0 +1,37 @@
+/* The daemon context: the one place that holds mutable state. The composition root
+ * (../pasidd.c) builds it from the layers below; the edge serves it. */
+#ifndef PASIDD_PASIDD_H
+#define PASIDD_PASIDD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+#include "namespace.h"
+
+struct event_base;
+struct backend;
+struct server;
+struct state;
+struct owners;
+struct quota;
+struct json_object;
+
+struct pasidd {
+	struct pasidd_config cfg;
+	struct event_base *base;
+	struct backend *be;
+	struct ns ns;
+	struct quota *quota;   /* cgroup PASID quotas, observing ns */
+	struct state *state;   /* the journal, observing ns; NULL without a state directory */
+	struct owners *owners; /* owner liveness, observing ns */
+	struct server *srv;
+	struct timespec started;     /* CLOCK_MONOTONIC */
+	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */
+	int exit_status;             /* non-zero: stop serving, main() returns it */
+	struct json_object *openrpc; /* rpc.discover's document, parsed on first use */
+};
+
+#endif

@@ -1,0 +1,276 @@
+#include "rpc.h"
+#include "namespace.h"
+#include "pasid-proto.h"
+#include "pasidd.h"
+#include "methods.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+int
+rpc_fail(struct rpc_call *c, int code, const char *param, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->code = code;
+	snprintf(c->param, sizeof(c->param), "%s", param ? param : "");
+	va_start(ap, fmt);
+	vsnprintf(c->message, sizeof(c->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The core's words for what went wrong, in the protocol's (DESIGN.md §4). */
+static int
+proto_code(enum ns_errc code)
+{
+	static const int codes[] = {
+	    [NS_E_NONE] = PROTO_E_INTERNAL,           [NS_E_INVALID] = PROTO_E_INVALID_PARAMS,
+	    [NS_E_NOMEM] = PROTO_E_INTERNAL,          [NS_E_NOSPACE] = PROTO_E_INTERNAL,
+	    [NS_E_EXHAUSTED] = PROTO_E_EXHAUSTED,     [NS_E_QUOTA] = PROTO_E_QUOTA,
+	    [NS_E_NOT_FOUND] = PROTO_E_NOT_FOUND,     [NS_E_CONFLICT] = PROTO_E_CONFLICT,
+	    [NS_E_PERMISSION] = PROTO_E_PERMISSION,   [NS_E_KERNEL] = PROTO_E_KERNEL,
+	    [NS_E_UNSUPPORTED] = PROTO_E_UNSUPPORTED, [NS_E_RANGE] = PROTO_E_OUT_OF_RANGE,
+	};
+
+	return codes[code];
+}
+
+int
+rpc_fail_ns(struct rpc_call *c, const struct ns_err *e)
+{
+	/* Which cgroup refused, with its max and what it holds. */
+	if (e->code == NS_E_QUOTA && !c->data)
+		c->data = method_quota_denial(c->d);
+	return rpc_fail(c, proto_code(e->code), e->param, "%s", e->message);
+}
+
+static const struct rpc_method *
+find_method(const char *name)
+{
+	for (const struct rpc_method *m = rpc_methods; m->name; m++)
+		if (!strcmp(m->name, name))
+			return m;
+	return NULL;
+}
+
+static struct json_object *
+error_response(struct json_object *id, int code, const char *msg, const char *param)
+{
+	struct json_object *data = NULL;
+
+	if (param && *param) {
+		data = json_object_new_object();
+		json_object_object_add(data, "param", json_object_new_string(param));
+	}
+	return proto_error_new(id, code, msg, data);
+}
+
+static bool
+valid_id(struct json_object *id)
+{
+	switch (json_object_get_type(id)) {
+	case json_type_null:
+	case json_type_string:
+	case json_type_int:
+	case json_type_double:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* json-c turns integers beyond 64 bits into the nearest limit and "-0" into 0; an id must
+ * come back as it was sent, so such ids are echoed from the request's own text. */
+static void
+keep_raw_id(struct json_object *id, const char *line, size_t len, int index)
+{
+	int64_t v;
+	const char *at;
+	size_t n;
+	char *raw;
+
+	if (!json_object_is_type(id, json_type_int))
+		return;
+	v = json_object_get_int64(id);
+	if (v != 0 && v != INT64_MAX && v != INT64_MIN)
+		return;
+	if (proto_raw_member(line, len, index, "id", &at, &n) < 0 || !(raw = strndup(at, n)))
+		return;
+	json_object_set_serializer(id, json_object_userdata_to_json_string, raw,
+	                           json_object_free_userdata);
+}
+
+/* Runs the method. A method that changes the state runs in a transaction: what it changed
+ * stands only if all of it may (quotas, room in the journal), and a failure half-way
+ * changes nothing. */
+static int
+invoke(struct rpc_call *call, const struct rpc_method *m, struct json_object *params,
+       struct json_object **result)
+{
+	struct ns *ns = &call->d->ns;
+	struct ns_err err = {0};
+	int r;
+
+	if (!m->mutates)
+		return m->fn(call, params, result);
+	if (ns_txn_begin(ns) < 0)
+		return rpc_fail(call, PROTO_E_INTERNAL, NULL, "out of memory");
+	r = m->fn(call, params, result);
+	if (r < 0) {
+		ns_txn_abort(ns);
+		return r;
+	}
+	r = ns_txn_commit(ns, &err);
+	if (r < 0) {
+		json_object_put(*result);
+		*result = NULL;
+		return rpc_fail_ns(call, &err);
+	}
+	return 0;
+}
+
+struct json_object *
+rpc_handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req, const char *line,
+               size_t len, int index)
+{
+	struct json_object *id = NULL, *ver, *method, *params = NULL, *result = NULL;
+	struct rpc_call call = {.d = d, .peer = peer};
+	const struct rpc_method *m;
+	bool has_id;
+
+	if (!json_object_is_type(req, json_type_object))
+		return error_response(NULL, PROTO_E_INVALID_REQ, "request must be an object", NULL);
+	has_id = json_object_object_get_ex(req, "id", &id);
+	if (has_id)
+		keep_raw_id(id, line, len, index);
+	if (has_id && !valid_id(id))
+		return error_response(NULL, PROTO_E_INVALID_REQ,
+		                      "id must be a string, a number or null", NULL);
+	if (!json_object_object_get_ex(req, "jsonrpc", &ver) ||
+	    !json_object_is_type(ver, json_type_string) ||
+	    strcmp(json_object_get_string(ver), "2.0"))
+		return error_response(id, PROTO_E_INVALID_REQ, "jsonrpc must be \"2.0\"", NULL);
+	if (!json_object_object_get_ex(req, "method", &method) ||
+	    !json_object_is_type(method, json_type_string))
+		return error_response(id, PROTO_E_INVALID_REQ, "method must be a string", NULL);
+	if (json_object_object_get_ex(req, "params", &params) &&
+	    !json_object_is_type(params, json_type_object) &&
+	    !json_object_is_type(params, json_type_array))
+		return error_response(id, PROTO_E_INVALID_REQ,
+		                      "params must be an object or an array", NULL);
+	/* "daemon.status\u0000x" is not daemon.status, whatever strcmp thinks. */
+	m = strlen(json_object_get_string(method)) == (size_t)json_object_get_string_len(method)
+	        ? find_method(json_object_get_string(method))
+	        : NULL;
+	if (!m) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "method not found: %.80s",
+		         json_object_get_string(method));
+		return has_id ? error_response(id, PROTO_E_NO_METHOD, msg, NULL) : NULL;
+	}
+	if (json_object_is_type(params, json_type_array)) {
+		rpc_fail(&call, PROTO_E_INVALID_PARAMS, "params",
+		         "params must be given by name (an object)");
+	} else if (invoke(&call, m, params, &result) == 0) {
+		return has_id ? proto_result_new(id, result ? result : json_object_new_object())
+		              : (json_object_put(result), NULL);
+	}
+	json_object_put(result);
+	if (!has_id) {
+		json_object_put(call.data);
+		return NULL;
+	}
+	if (!call.code)
+		rpc_fail(&call, PROTO_E_INTERNAL, NULL, "internal error");
+	if (call.param[0]) {
+		if (!call.data)
+			call.data = json_object_new_object();
+		json_object_object_add(call.data, "param", json_object_new_string(call.param));
+	}
+	return proto_error_new(id, call.code, call.message, call.data);
+}
+
+struct json_object *
+rpc_parse(struct pasidd *d, const char *line, size_t len, struct json_object **error)
+{
+	struct json_object *msg;
+	size_t n;
+
+	*error = NULL;
+	switch (proto_parse(line, len, &msg)) {
+	case 0:
+		break;
+	case -ENOTUNIQ:
+		*error = error_response(NULL, PROTO_E_INVALID_REQ,
+		                        "invalid request: an object repeats a member name", NULL);
+		return NULL;
+	case -EILSEQ:
+		*error = error_response(NULL, PROTO_E_INVALID_REQ,
+		                        "invalid request: a member name contains U+0000", NULL);
+		return NULL;
+	default:
+		*error = error_response(NULL, PROTO_E_PARSE, "parse error: not valid JSON", NULL);
+		return NULL;
+	}
+	if (!msg) { /* the JSON text null */
+		*error =
+		    error_response(NULL, PROTO_E_INVALID_REQ, "request must be an object", NULL);
+		return NULL;
+	}
+	if (!json_object_is_type(msg, json_type_array))
+		return msg;
+	n = json_object_array_length(msg);
+	if (n == 0) {
+		json_object_put(msg);
+		*error = error_response(NULL, PROTO_E_INVALID_REQ, "empty batch", NULL);
+		return NULL;
+	}
+	if (n > d->cfg.limits.max_batch) {
+		char m[96];
+
+		snprintf(m, sizeof(m),
+		         "batch of %zu requests exceeds MaxBatch=%u; nothing was done", n,
+		         d->cfg.limits.max_batch);
+		json_object_put(msg);
+		*error = error_response(NULL, PROTO_E_INVALID_REQ, m, NULL);
+		return NULL;
+	}
+	return msg;
+}
+
+struct json_object *
+rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t len)
+{
+	struct json_object *msg, *out, *error;
+	size_t n;
+
+	msg = rpc_parse(d, line, len, &error);
+	if (!msg)
+		return error;
+	if (!json_object_is_type(msg, json_type_array)) {
+		out = rpc_handle_one(d, peer, msg, line, len, -1);
+		json_object_put(msg);
+		return out;
+	}
+	n = json_object_array_length(msg);
+	out = json_object_new_array_ext((int)n);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r =
+		    rpc_handle_one(d, peer, json_object_array_get_idx(msg, i), line, len, (int)i);
+
+		if (r)
+			json_object_array_add(out, r);
+	}
+	json_object_put(msg);
+	if (json_object_array_length(out) == 0) {
+		json_object_put(out);
+		return NULL;
+	}
+	return out;
+}

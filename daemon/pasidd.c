@@ -1,0 +1,244 @@
+/* The composition root (see daemon.h). The order of the observers of the namespace is the
+ * order in which each hears of a change: quota accounting, then the journal, then the owner
+ * watches. */
+#include "daemon.h"
+#include "backends.h"
+#include "cgroup.h"
+#include "config.h"
+#include "fsguard.h"
+#include "log.h"
+#include "owner.h"
+#include "quota.h"
+#include "quota_acct.h"
+#include "salvage.h"
+#include "server.h"
+#include "sockfile.h"
+#include "state.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+int
+pasidd_preflight(struct pasidd *d, bool create, char *why, size_t len)
+{
+	int fd, r;
+
+	r = config_admin_gid(&d->cfg, &d->admin_gid, why, len);
+	if (r < 0)
+		return r;
+	r = fsguard_open_dir(d->cfg.state_dir, "state directory", create ? FSGUARD_MKDIR_LAST : 0,
+	                     0700, &fd, why, len);
+	if (r == 0)
+		close(fd);
+	else if (create || r != -ENOENT)
+		return r;
+	/* A socket passed by the service manager is not ours to check. */
+	return sd_listen_fds(0) > 0 ? 0 : sockfile_check(&d->cfg, create, why, len);
+}
+
+static int
+open_backend(struct pasidd *d, char *why, size_t len)
+{
+	int r = backend_open(d->cfg.backend, &d->be, why, len);
+
+	if (r < 0)
+		return r;
+	if (why[0])
+		log_warn("%s", why);
+	if (d->cfg.ns.pasid_bits > d->be->pasid_bits) {
+		snprintf(why, len, "configured PASID width %u exceeds the %s backend's %u bits",
+		         d->cfg.ns.pasid_bits, d->be->ops->name, d->be->pasid_bits);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The quota tree with the configured limits and the cgroup2 mount whose xattrs give more. */
+static int
+open_quotas(struct pasidd *d, char *why, size_t len)
+{
+	char mnt[CGROUP_PATH_MAX], root[CGROUP_PATH_MAX];
+
+	if (quota_new(&d->quota) < 0 || quota_apply_config(d->quota, &d->cfg.quota) < 0) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	if (cgroup_find_mount(mnt, sizeof(mnt), root, sizeof(root)) < 0)
+		log_warn("no cgroup2 mount found: %s limits are not read", CGROUP_XATTR);
+	else if (cgroup_feed_quota(d->quota, mnt, root) < 0) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* After the replay: charges follow from the VMs; a cgroup above its max is said. */
+static int
+start_quotas(struct pasidd *d, char *why, size_t len)
+{
+	struct quota_entry e;
+	size_t it = 0;
+
+	if (quota_acct_rebuild(d->quota, &d->ns) < 0 || quota_acct_observe(d->quota, &d->ns) < 0) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	while (quota_next(d->quota, &it, &e))
+		if (e.max != QUOTA_NO_LIMIT && e.current > e.max)
+			log_warn("cgroup %s holds %llu PASIDs, more than its max of %llu: it gets "
+			         "no more until it is below",
+			         e.cgroup, (unsigned long long)e.current,
+			         (unsigned long long)e.max);
+	return 0;
+}
+
+/* A commit failed: nothing more may be acknowledged; main() exits non-zero. */
+static void
+state_failed_cb(void *ctx)
+{
+	struct pasidd *d = ctx;
+
+	d->exit_status = 1;
+	event_base_loopbreak(d->base);
+}
+
+int
+pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
+{
+	struct state_stats st;
+	char rule[256];
+	int r, reclaimed;
+
+	why[0] = '\0';
+	if ((r = open_backend(d, why, len)) < 0)
+		return r;
+	r = ns_init(&d->ns, &d->cfg.ns, d->be);
+	if (r < 0) {
+		snprintf(why, len, "cannot set up the namespace: %s", strerror(-r));
+		return r;
+	}
+	d->base = event_base_new();
+	if (!d->base) {
+		snprintf(why, len, "cannot create the event loop");
+		return -ENOMEM;
+	}
+	if ((r = open_quotas(d, why, len)) < 0 ||
+	    (r = state_open(d->cfg.state_dir, d->base, &d->ns, d->quota, &d->state, why, len)) < 0)
+		return r;
+	if (ns_check(&d->ns, rule, sizeof(rule)) < 0) {
+		snprintf(
+		    why, len,
+		    "refusing to serve: the replayed state in %s breaks a rule: %s; it is left "
+		    "untouched for inspection",
+		    d->cfg.state_dir, rule);
+		return -EUCLEAN;
+	}
+	state_on_failure(d->state, state_failed_cb, d);
+	if ((r = start_quotas(d, why, len)) < 0 || (r = state_start(d->state, why, len)) < 0)
+		return r;
+	if ((r = owners_new(d->base, &d->ns, &d->owners)) < 0 ||
+	    (reclaimed = owners_start(d->owners)) < 0) {
+		snprintf(why, len, "cannot watch the VMs' owners: %s",
+		         strerror(-(r < 0 ? r : reclaimed)));
+		return r < 0 ? r : reclaimed;
+	}
+	state_get_stats(d->state, &st);
+	log_info("replayed %llu records in %.1f ms: %u VMs, %u shared and %u local PASIDs; "
+	         "%d VM(s) of exited owners reclaimed",
+	         (unsigned long long)st.replayed_records, st.replay_ms, d->ns.nvms,
+	         (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
+	if ((r = state_commit(d->state)) < 0) {
+		snprintf(why, len, "cannot write the state in %s: %s", d->cfg.state_dir,
+		         strerror(-r));
+		return r;
+	}
+	return flags & PASIDD_NO_SERVER ? 0 : server_open(d, &d->srv, why, len);
+}
+
+void
+pasidd_close(struct pasidd *d)
+{
+	server_close(d->srv);
+	d->srv = NULL;
+	/* Watches first: closing the state commits, and nothing may react to that any more. */
+	owners_free(d->owners);
+	d->owners = NULL;
+	state_close(d->state);
+	d->state = NULL;
+	if (d->ns.shared_used.level[0])
+		ns_destroy(&d->ns);
+	quota_free(d->quota);
+	d->quota = NULL;
+	backend_close(d->be);
+	d->be = NULL;
+	json_object_put(d->openrpc);
+	d->openrpc = NULL;
+	if (d->base)
+		event_base_free(d->base);
+	d->base = NULL;
+}
+
+int
+pasidd_check(struct pasidd *d)
+{
+	struct state_summary sum;
+	char why[1024] = "";
+	int r;
+
+	r = pasidd_preflight(d, false, why, sizeof(why));
+	if (r == 0)
+		r = open_backend(d, why, sizeof(why));
+	if (r == 0)
+		r = state_check(d->cfg.state_dir, &d->cfg.ns, d->be, &sum, why, sizeof(why));
+	backend_close(d->be);
+	d->be = NULL;
+	if (r < 0) {
+		fprintf(stderr, "pasidd: %s\n", why);
+		return 2;
+	}
+	for (size_t i = 0; i < d->cfg.nfiles; i++)
+		printf("read %s\n", d->cfg.files[i]);
+	if (!sum.exists)
+		printf("state in %s: none yet\n", d->cfg.state_dir);
+	else
+		printf("state in %s: %u VM(s), %u shared and %u local PASID(s), all within the "
+		       "ranges\n",
+		       d->cfg.state_dir, sum.vms, sum.shared, sum.local);
+	printf("configuration OK: local %u-%u, shared %u-%u, %u-bit PASIDs, socket %s\n",
+	       d->cfg.ns.local.first, d->cfg.ns.local.last, d->cfg.ns.shared.first,
+	       d->cfg.ns.shared.last, d->cfg.ns.pasid_bits, d->cfg.socket_path);
+	return 0;
+}
+
+int
+pasidd_salvage(struct pasidd *d)
+{
+	char why[1024] = "";
+	int fd, r;
+
+	r = fsguard_open_dir(d->cfg.state_dir, "state directory", 0, 0, &fd, why, sizeof(why));
+	if (r == -ENOENT) {
+		log_info("%s: nothing to salvage", why);
+		return 0;
+	}
+	if (r < 0) {
+		log_err("%s", why);
+		return 2;
+	}
+	close(fd);
+	if (open_backend(d, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		backend_close(d->be);
+		d->be = NULL;
+		return 1;
+	}
+	r = salvage_run(d->cfg.state_dir, &d->cfg.ns, d->be);
+	backend_close(d->be);
+	d->be = NULL;
+	return r;
+}

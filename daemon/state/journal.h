@@ -1,0 +1,167 @@
+/* Durable record log for the daemon's state directory.
+ *
+ * The journal stores opaque byte records and hands them back, in order, after a crash or
+ * restart. It knows nothing about what the records mean. A record is durable once
+ * journal_commit() has returned 0 for it; nothing else is. The on-disk format and the
+ * crash-safety argument are described at the top of journal.c.
+ *
+ * Life cycle: journal_open() -> journal_replay() (exactly once) -> any number of
+ * journal_append()/journal_commit()/journal_compact() -> journal_close().
+ *
+ * Errors are negative errno values. -EUCLEAN means the state directory is in a shape no
+ * crash of this code can produce (a damaged snapshot with a newer journal beside it, a journal
+ * with a bad header, a bad record with valid ones after it, ...): the daemon must refuse to
+ * start rather than guess, and journal_error() says which file, where and what.
+ *
+ * Not thread-safe: one thread (the event loop) owns a journal. */
+#ifndef PASIDD_JOURNAL_H
+#define PASIDD_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The bytes a record takes in a file besides its payload. */
+#define JOURNAL_FRAME_SIZE 8
+
+/* Longer records are refused by append (-EMSGSIZE) and treated as corruption by replay. */
+#define JOURNAL_MAX_RECORD (16u << 20)
+
+/* Number of steps journal_compact() goes through; see journal_test_fail_compaction_after(). */
+#define JOURNAL_COMPACT_STEPS 10
+
+/* Room for journal_error()'s message. */
+#define JOURNAL_ERR_MAX 512
+
+struct journal;
+struct journal_snapshot;
+
+struct journal_stats {
+	uint64_t replayed_records; /* records delivered by journal_replay(), snapshot + journal */
+	uint64_t dropped_bytes;    /* torn tail cut off the journal by replay */
+	uint64_t journal_bytes;    /* size of the current journal file (committed records) */
+	uint64_t snapshot_bytes;   /* size of the current snapshot file, 0 if there is none */
+	uint64_t generation;
+	int64_t last_compaction_unix; /* when the current snapshot was written; 0 if never */
+};
+
+/* Creates dir (0700; its parent must exist) if needed and takes an exclusive flock on
+ * dir/lock, so two daemons cannot share one state directory: the second gets -EBUSY. Does not
+ * read any state yet. */
+int journal_open(const char *dir, struct journal **out);
+
+/* For a check of the state beside a running daemon (pasidd -n): opens dir without creating
+ * it and without the lock. journal_replay() then writes, truncates and deletes nothing (a
+ * torn tail is counted, not cut off; a missing journal is not created), and the handle is
+ * good for nothing else (-EROFS). A daemon compacting meanwhile can make replay fail with
+ * -ENOENT: open and replay again. */
+int journal_open_readonly(const char *dir, struct journal **out);
+
+/* Replays the newest complete snapshot's records, then the journal of the same generation,
+ * calling cb for each record in order. rec points into a temporary buffer valid only during
+ * the call. A torn journal tail (a bad last frame with no valid frame after it: what a crash
+ * in the middle of a commit leaves) ends the replay cleanly: everything before it is
+ * delivered, the tail is truncated away (so new appends follow the last good record) and the
+ * dropped byte count is reported in the stats. A bad frame with a valid one after it is
+ * damage: -EUCLEAN, and no file is changed. Stale temporary files and older generations are
+ * deleted after a successful replay. If cb returns <0, replay stops, returns that value and
+ * leaves the files alone, and journal_error() says where that record is. After any failure
+ * the handle is only good for journal_close(). Must be called exactly once, after open and
+ * before anything else. */
+int journal_replay(struct journal *j, int (*cb)(void *ctx, const void *rec, size_t len), void *ctx);
+
+/* After a failed journal_replay(), journal_salvage() or journal_salvage_commit(): one line
+ * naming the file, the byte offset and what is wrong there ("journal.3: record at offset
+ * 1234 fails its checksum (length 52), and valid records follow at offset 1294: the journal
+ * is damaged, not torn"), or where the record that cb refused lies ("journal.3, record at
+ * offset 1234"). "" when nothing more than the errno is known. */
+const char *journal_error(const struct journal *j);
+
+/* Buffers one record in memory; nothing is written until journal_commit(). len may be 0.
+ * -EMSGSIZE if len > JOURNAL_MAX_RECORD, -EINVAL before replay, -EBUSY from inside a
+ * compaction's write_state callback, -EIO once the handle is broken (see below). */
+int journal_append(struct journal *j, const void *rec, size_t len);
+
+/* Writes all buffered records with one write() and one fdatasync(); 0 if nothing is pending.
+ * On failure returns -errno, drops the buffered records (they are NOT durable: the caller
+ * fails those requests) and truncates the file back to the last committed size. If even that
+ * rollback fails, the handle is broken: every later append/commit/compact returns -EIO and
+ * the daemon must restart (replay then recovers the last committed state). */
+int journal_commit(struct journal *j);
+
+/* Buffered bytes not yet committed (framing included). */
+size_t journal_pending(const struct journal *j);
+
+/* Makes sure the file system holds room for `bytes` more than what is committed and
+ * pending, so that a commit of that much cannot fail for space. 0, -ENOSPC (or another
+ * -errno) when it cannot; on file systems without fallocate() it always succeeds. */
+int journal_reserve(struct journal *j, size_t bytes);
+
+/* Drops buffered records beyond `keep`, a value journal_pending() returned earlier with no
+ * commit since, so a request that fails half-way can take back the records it appended
+ * without disturbing those of other requests in the same group commit. -EINVAL if keep is
+ * larger than what is pending. */
+int journal_discard_pending(struct journal *j, size_t keep);
+
+/* Compaction: commits pending records, then writes a new snapshot of generation g+1 by
+ * calling write_state(ctx, w), which calls journal_snapshot_add(w, rec, len) for every record
+ * that rebuilds the live state (a non-negative return means success); then switches
+ * atomically to (snapshot g+1, empty journal g+1) and removes generation g's files. A crash
+ * at any point recovers to either the old or the new generation with nothing lost. On an
+ * ordinary failure the journal stays usable on generation g. */
+int journal_snapshot_add(struct journal_snapshot *w, const void *rec, size_t len);
+int journal_compact(struct journal *j, int (*write_state)(void *ctx, struct journal_snapshot *w),
+                    void *ctx);
+
+/* True when the journal has outgrown its snapshot: journal bytes > max(1 MiB, 2 x snapshot
+ * bytes), so compaction keeps start-up time and disk use proportional to the live state. */
+bool journal_should_compact(const struct journal *j);
+
+void journal_get_stats(const struct journal *j, struct journal_stats *st);
+
+/* What journal_salvage() found. */
+struct journal_salvage_info {
+	bool damaged;                 /* false: nothing that replay refuses, nothing to salvage */
+	char damage[JOURNAL_ERR_MAX]; /* where the valid prefix ends, and why */
+	uint64_t prefix_records;      /* records given to keep */
+	uint64_t lost_records;        /* CRC-valid records read after the prefix, given to lost */
+	uint64_t unreadable_bytes;    /* bytes after the prefix in no CRC-valid frame */
+	uint64_t torn_bytes;  /* a torn tail of the newest journal, dropped as replay does */
+	bool scan_incomplete; /* the search for valid frames ran out of its budget */
+};
+
+/* pasidd --salvage, on a handle from journal_open() (locked, not replayed). The newest
+ * generation's snapshot and then its journal give their records to keep up to the first
+ * damage: a bad header, a bad frame that is not a torn tail, a missing snapshot, or a record
+ * that keep refuses (returns < 0: in this mode that ends the valid prefix instead of failing).
+ * Every whole, CRC-valid frame after that point goes to lost, with its file and offset, and
+ * so does every one of the older generations' files when the newest has no whole snapshot:
+ * what the damaged part can still tell. Nothing is written. On return 0 with info->damaged,
+ * the handle is ready for journal_salvage_commit() and nothing else; without, there was
+ * nothing to salvage and it is only good for journal_close(). */
+int journal_salvage(struct journal *j, int (*keep)(void *ctx, const void *rec, size_t len),
+                    void (*lost)(void *ctx, const char *file, uint64_t off, const void *rec,
+                                 size_t len),
+                    void *ctx, struct journal_salvage_info *info);
+
+/* Makes the salvaged state the state directory's new generation: keeps every snapshot and
+ * journal file found under a second name, NAME.damaged-<unixtime>, that replay ignores
+ * (calling kept for each, which may be NULL), then writes write_state's records as the
+ * snapshot of a generation above all of them with an empty journal (journal_compact()), then
+ * removes the old names. A crash at any point leaves either the damaged directory as it was,
+ * plus the .damaged links, or the new generation. Afterwards the handle works like a replayed
+ * one. */
+int journal_salvage_commit(struct journal *j,
+                           int (*write_state)(void *ctx, struct journal_snapshot *w), void *ctx,
+                           void (*kept)(void *ctx, const char *file, const char *aside));
+
+/* Releases the lock and all memory. Records appended but not committed are discarded, never
+ * written: only journal_commit() makes anything durable. NULL is allowed. */
+void journal_close(struct journal *j);
+
+/* Test hook: make the next compaction stop (return -EIO, as if the process died) right after
+ * step n (1..JOURNAL_COMPACT_STEPS), leaving the files as they are at that point; the handle
+ * is then broken, as after a crash. 0 disables. The steps are listed in journal.c. */
+void journal_test_fail_compaction_after(struct journal *j, int step);
+
+#endif

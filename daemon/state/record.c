@@ -1,0 +1,491 @@
+#include "record.h"
+#include "cgpath.h"
+#include "namespace.h"
+#include "quota.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- encoding ---- */
+
+static uint8_t *
+put8(uint8_t *p, uint8_t v)
+{
+	*p = v;
+	return p + 1;
+}
+
+static uint8_t *
+put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return p + 4;
+}
+
+static uint8_t *
+put64(uint8_t *p, uint64_t v)
+{
+	return put32(put32(p, (uint32_t)v), (uint32_t)(v >> 32));
+}
+
+static uint8_t *
+putstr(uint8_t *p, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	p = put32(p, (uint32_t)n);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static uint8_t *
+head(uint8_t *buf, enum rec_op op, const char *vm)
+{
+	return putstr(put8(buf, (uint8_t)op), vm, NS_VM_NAME_MAX);
+}
+
+size_t
+rec_vm(uint8_t *buf, const struct ns_vm *vm)
+{
+	uint8_t *p = head(buf, REC_VM, vm->name);
+
+	p = put8(p, (uint8_t)vm->mode);
+	p = put32(p, (uint32_t)vm->owner.pid);
+	p = put64(p, vm->owner.starttime);
+	p = put32(p, (uint32_t)vm->owner.uid);
+	memcpy(p, vm->uuid, NS_UUID_LEN);
+	p += NS_UUID_LEN;
+	p = putstr(p, vm->cgroup, 4096);
+	return (size_t)(p - buf);
+}
+
+size_t
+rec_owner(uint8_t *buf, const struct ns_vm *vm)
+{
+	uint8_t *p = head(buf, REC_OWNER, vm->name);
+
+	p = put32(p, (uint32_t)vm->owner.pid);
+	p = put64(p, vm->owner.starttime);
+	p = put32(p, (uint32_t)vm->owner.uid);
+	return (size_t)(p - buf);
+}
+
+size_t
+rec_unvm(uint8_t *buf, const char *vm)
+{
+	return (size_t)(head(buf, REC_UNVM, vm) - buf);
+}
+
+size_t
+rec_dev(uint8_t *buf, const char *vm, uint32_t bdf, bool shared)
+{
+	return (size_t)(put8(put32(head(buf, REC_DEV, vm), bdf), shared) - buf);
+}
+
+size_t
+rec_undev(uint8_t *buf, const char *vm, uint32_t bdf)
+{
+	return (size_t)(put32(head(buf, REC_UNDEV, vm), bdf) - buf);
+}
+
+size_t
+rec_map(uint8_t *buf, const struct ns_mapping *m)
+{
+	uint8_t *p = head(buf, REC_MAP, m->vm->name);
+
+	p = put8(p, (uint8_t)m->type);
+	p = put32(p, m->gpasid);
+	p = put32(p, m->hpasid);
+	p = put32(p, m->dev ? m->dev->bdf : 0);
+	return (size_t)(p - buf);
+}
+
+size_t
+rec_unmap(uint8_t *buf, const char *vm, uint32_t gpasid)
+{
+	return (size_t)(put32(head(buf, REC_UNMAP, vm), gpasid) - buf);
+}
+
+size_t
+rec_cursor(uint8_t *buf, uint32_t cursor)
+{
+	return (size_t)(put32(head(buf, REC_CURSOR, ""), cursor) - buf);
+}
+
+size_t
+rec_lcursor(uint8_t *buf, uint32_t bdf, uint32_t cursor)
+{
+	return (size_t)(put32(put32(head(buf, REC_LCURSOR, ""), bdf), cursor) - buf);
+}
+
+size_t
+rec_quota(uint8_t *buf, const char *cgroup, uint64_t max)
+{
+	return (size_t)(put64(putstr(head(buf, REC_QUOTA, ""), cgroup, CGROUP_PATH_MAX - 1), max) -
+	                buf);
+}
+
+/* ---- decoding ---- */
+
+struct reader {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static bool
+take(struct reader *r, size_t n)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = true;
+		return false;
+	}
+	return true;
+}
+
+static uint8_t
+get8(struct reader *r)
+{
+	return take(r, 1) ? *r->p++ : 0;
+}
+
+static uint32_t
+get32(struct reader *r)
+{
+	uint32_t v = 0;
+
+	if (!take(r, 4))
+		return 0;
+	for (int i = 0; i < 4; i++)
+		v |= (uint32_t)r->p[i] << (8 * i);
+	r->p += 4;
+	return v;
+}
+
+static uint64_t
+get64(struct reader *r)
+{
+	uint64_t lo = get32(r);
+
+	return lo | (uint64_t)get32(r) << 32;
+}
+
+static void
+getstr(struct reader *r, char *out, size_t max)
+{
+	uint32_t n = get32(r);
+
+	out[0] = '\0';
+	if (n >= max) {
+		r->bad = true;
+		return;
+	}
+	if (!take(r, n))
+		return;
+	memcpy(out, r->p, n);
+	out[n] = '\0';
+	r->p += n;
+	if (strlen(out) != n)
+		r->bad = true;
+}
+
+#define CORRUPT(...)                                                                               \
+	do {                                                                                       \
+		snprintf(why, whylen, __VA_ARGS__);                                                \
+		return -EUCLEAN;                                                                   \
+	} while (0)
+
+int
+rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
+{
+	struct reader r = {.p = rec, .end = (const uint8_t *)rec + len};
+	char name[NS_VM_NAME_MAX + 1], cgroup[4097], uuid[NS_UUID_LEN + 1];
+	enum rec_op op = get8(&r);
+	struct ns_vm *vm = NULL;
+	struct ns_err err = {0};
+	int rc = 0;
+
+	getstr(&r, name, sizeof(name));
+	if (op == REC_QUOTA)
+		CORRUPT("a quota record is for rec_apply_quota, not the namespace");
+	if (op != REC_VM && op != REC_CURSOR && op != REC_LCURSOR && !r.bad) {
+		vm = ns_vm_find(ns, name);
+		if (!vm)
+			CORRUPT("record %d names unknown VM '%s'", op, name);
+	}
+	switch (op) {
+	case REC_VM: {
+		struct ns_owner o;
+		uint8_t mode = get8(&r);
+
+		o.pid = (pid_t)get32(&r);
+		o.starttime = get64(&r);
+		o.uid = (uid_t)get32(&r);
+		if (take(&r, NS_UUID_LEN)) {
+			memcpy(uuid, r.p, NS_UUID_LEN);
+			uuid[NS_UUID_LEN] = '\0';
+			r.p += NS_UUID_LEN;
+		}
+		getstr(&r, cgroup, sizeof(cgroup));
+		if (r.bad || mode > NS_MODE_IDENTITY)
+			break;
+		rc = ns_vm_create(ns, name, uuid, (enum ns_mode)mode, &o, cgroup, -1, NULL, &err);
+		break;
+	}
+	case REC_OWNER: {
+		struct ns_owner o;
+
+		o.pid = (pid_t)get32(&r);
+		o.starttime = get64(&r);
+		o.uid = (uid_t)get32(&r);
+		if (!r.bad)
+			rc = ns_vm_set_owner(ns, vm, &o, -1, &err);
+		break;
+	}
+	case REC_UNVM:
+		if (!r.bad)
+			rc = ns_vm_destroy(ns, vm, &err);
+		break;
+	case REC_DEV: {
+		uint32_t bdf = get32(&r);
+		uint8_t shared = get8(&r);
+
+		if (!r.bad)
+			rc = ns_device_assign(ns, vm, bdf, shared != 0, &err);
+		break;
+	}
+	case REC_UNDEV: {
+		uint32_t bdf = get32(&r);
+
+		if (!r.bad)
+			rc = ns_device_release(ns, vm, bdf, &err);
+		break;
+	}
+	case REC_MAP: {
+		uint8_t type = get8(&r);
+		uint32_t g = get32(&r), h = get32(&r), bdf = get32(&r);
+
+		if (r.bad || type > NS_TYPE_LOCAL)
+			break;
+		rc = ns_insert(ns, vm, (enum ns_type)type, bdf, g, h, NULL, &err);
+		/* Names the whole mapping: pasidd -n and a refused start-up point at it. */
+		if (rc < 0)
+			CORRUPT("VM '%s' maps gPASID %u to %s hPASID %u, which does not apply: %s",
+			        name, g, ns_type_name((enum ns_type)type), h, err.message);
+		break;
+	}
+	case REC_UNMAP: {
+		uint32_t g = get32(&r);
+
+		if (!r.bad)
+			rc = ns_free(ns, vm, g, &err);
+		break;
+	}
+	case REC_CURSOR: {
+		uint32_t c = get32(&r);
+
+		if (!r.bad && ns_set_cursor(ns, c) < 0)
+			CORRUPT("shared cursor %u beyond the shared range", c);
+		break;
+	}
+	case REC_LCURSOR: {
+		uint32_t bdf = get32(&r), c = get32(&r);
+
+		if (!r.bad && ns_set_local_cursor(ns, bdf, c) < 0)
+			CORRUPT("local cursor %u of a device beyond the local range", c);
+		break;
+	}
+	default:
+		CORRUPT("unknown record type %d", op);
+	}
+	if (r.bad || r.p != r.end)
+		CORRUPT("malformed record of type %d (%zu bytes)", op, len);
+	if (rc < 0)
+		CORRUPT("record %d for '%s' does not apply: %s", op, name, err.message);
+	return 0;
+}
+
+int
+rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t len), void *ctx)
+{
+	uint8_t buf[REC_BUF_MAX];
+	size_t it = 0;
+	void *d;
+	int r;
+
+	for (unsigned i = 0; i < ns->nvms; i++) {
+		const struct ns_vm *vm = ns->vms[i];
+		size_t mit = 0;
+		void *m;
+
+		if ((r = add(ctx, buf, rec_vm(buf, vm))) < 0)
+			return r;
+		for (unsigned k = 0; k < vm->ndevs; k++)
+			if ((r = add(ctx, buf,
+			             rec_dev(buf, vm->name, vm->devs[k].dev->bdf,
+			                     vm->devs[k].shared))) < 0)
+				return r;
+		while (u32map_next(&vm->maps, &mit, NULL, &m))
+			if ((r = add(ctx, buf, rec_map(buf, m))) < 0)
+				return r;
+	}
+	while (u32map_next(&ns->devices, &it, NULL, &d)) {
+		const struct ns_device *dev = d;
+
+		if ((r = add(ctx, buf, rec_lcursor(buf, dev->bdf, dev->local_cursor))) < 0)
+			return r;
+	}
+	return add(ctx, buf, rec_cursor(buf, ns->shared_cursor));
+}
+
+bool
+rec_is_quota(const void *rec, size_t len)
+{
+	return len > 0 && *(const uint8_t *)rec == REC_QUOTA;
+}
+
+int
+rec_apply_quota(struct quota *q, const void *rec, size_t len, char *why, size_t whylen)
+{
+	struct reader r = {.p = rec, .end = (const uint8_t *)rec + len};
+	char name[NS_VM_NAME_MAX + 1], cgroup[CGROUP_PATH_MAX], canon[CGROUP_PATH_MAX];
+	enum rec_op op = get8(&r);
+	uint64_t max;
+
+	getstr(&r, name, sizeof(name));
+	getstr(&r, cgroup, sizeof(cgroup));
+	max = get64(&r);
+	if (op != REC_QUOTA || r.bad || r.p != r.end || name[0])
+		CORRUPT("malformed quota record (%zu bytes)", len);
+	if (cgroup_normalize(cgroup, canon, sizeof(canon)) < 0 || strcmp(cgroup, canon))
+		CORRUPT("quota record for '%s', which is not a canonical cgroup path", cgroup);
+	if (max != QUOTA_NO_LIMIT && max > INT64_MAX)
+		CORRUPT("quota record for %s with limit %llu", cgroup, (unsigned long long)max);
+	if (quota_set_limit(q, cgroup, QUOTA_SRC_RUNTIME, max) < 0)
+		CORRUPT("out of memory for the quota of %s", cgroup);
+	return 0;
+}
+
+int
+rec_snapshot_quota(const struct quota *q, int (*add)(void *ctx, const void *rec, size_t len),
+                   void *ctx)
+{
+	uint8_t buf[REC_BUF_MAX];
+	struct quota_entry e;
+	size_t it = 0;
+	int r;
+
+	while (quota_next(q, &it, &e)) {
+		if (e.limit[QUOTA_SRC_RUNTIME] == QUOTA_NO_LIMIT)
+			continue;
+		if ((r = add(ctx, buf, rec_quota(buf, e.cgroup, e.limit[QUOTA_SRC_RUNTIME]))) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+rec_decode(const void *rec, size_t len, struct rec_info *out)
+{
+	struct reader r = {.p = rec, .end = (const uint8_t *)rec + len};
+
+	memset(out, 0, sizeof(*out));
+	out->op = get8(&r);
+	getstr(&r, out->vm, sizeof(out->vm));
+	switch (out->op) {
+	case REC_VM:
+		out->mode = get8(&r);
+		out->pid = (int32_t)get32(&r);
+		out->starttime = get64(&r);
+		out->uid = get32(&r);
+		if (take(&r, NS_UUID_LEN)) {
+			memcpy(out->uuid, r.p, NS_UUID_LEN);
+			r.p += NS_UUID_LEN;
+		}
+		getstr(&r, out->cgroup, sizeof(out->cgroup));
+		break;
+	case REC_UNVM:
+		break;
+	case REC_DEV:
+		out->bdf = get32(&r);
+		out->shared = get8(&r) != 0;
+		break;
+	case REC_UNDEV:
+		out->bdf = get32(&r);
+		break;
+	case REC_MAP:
+		out->type = get8(&r);
+		out->gpasid = get32(&r);
+		out->hpasid = get32(&r);
+		out->bdf = get32(&r);
+		break;
+	case REC_UNMAP:
+		out->gpasid = get32(&r);
+		break;
+	case REC_CURSOR:
+		out->cursor = get32(&r);
+		break;
+	case REC_LCURSOR:
+		out->bdf = get32(&r);
+		out->cursor = get32(&r);
+		break;
+	case REC_QUOTA:
+		getstr(&r, out->cgroup, sizeof(out->cgroup));
+		get64(&r);
+		break;
+	default:
+		return -EUCLEAN;
+	}
+	return r.bad || r.p != r.end ? -EUCLEAN : 0;
+}
+
+size_t
+rec_encode_event(uint8_t *buf, const struct ns_event *ev)
+{
+	switch (ev->kind) {
+	case NS_EV_VM_CREATED:
+		return rec_vm(buf, ev->vm);
+	case NS_EV_VM_OWNER:
+		return rec_owner(buf, ev->vm);
+	case NS_EV_VM_DESTROYED:
+		return rec_unvm(buf, ev->vm->name);
+	case NS_EV_DEV_ASSIGNED:
+		return rec_dev(buf, ev->vm->name, ev->bdf, ev->shared);
+	case NS_EV_DEV_RELEASED:
+		return rec_undev(buf, ev->vm->name, ev->bdf);
+	case NS_EV_MAP_ADDED:
+		return rec_map(buf, ev->map);
+	case NS_EV_MAP_REMOVED:
+		return rec_unmap(buf, ev->vm->name, ev->map->gpasid);
+	case NS_EV_CURSOR:
+		return rec_cursor(buf, ev->cursor);
+	case NS_EV_LCURSOR:
+		return rec_lcursor(buf, ev->bdf, ev->cursor);
+	case NS_EV_QUOTA_SET:
+		return rec_quota(buf, ev->cgroup, ev->max);
+	case NS_EV_MAP_ATTACHED:
+	case NS_EV_MAP_DETACHED:
+		/* Not state that survives a restart yet: the kernel side is reconciled then. */
+		return 0;
+	}
+	return 0;
+}
+
+size_t
+rec_event_max(const struct ns_event *ev)
+{
+	switch (ev->kind) {
+	case NS_EV_VM_CREATED:
+		return 1 + 4 + NS_VM_NAME_MAX + 1 + 4 + 8 + 4 + NS_UUID_LEN + 4 +
+		       strlen(ev->vm->cgroup);
+	case NS_EV_QUOTA_SET:
+		return 1 + 4 + 4 + strlen(ev->cgroup) + 8;
+	case NS_EV_MAP_ATTACHED:
+	case NS_EV_MAP_DETACHED:
+		return 0;
+	default:
+		return 1 + 4 + NS_VM_NAME_MAX + 1 + 4 + 4 + 4;
+	}
+}

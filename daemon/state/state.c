@@ -1,0 +1,431 @@
+/* The durable state's life: replay, observing the namespace, group commit, compaction. The
+ * record layouts are record.h's, the files journal.h's. */
+#include "state.h"
+#include "journal.h"
+#include "log.h"
+#include "namespace.h"
+#include "quota.h"
+#include "record.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct state {
+	char *dir;
+	struct event_base *base;
+	struct ns *ns;
+	struct quota *quota;
+	struct journal *journal;
+	/* Records made outside a request (an owner's exit) are committed by this timer at the
+	 * next loop iteration; requests commit at the end of their server pass. */
+	struct event *commit_ev;
+	struct {
+		void (*fn)(void *ctx);
+		void *ctx;
+	} durable[4];
+	unsigned ndurable;
+	void (*on_failure)(void *ctx);
+	void *failure_ctx;
+	bool failed;    /* a record could not be written: nothing may be committed any more */
+	bool observing; /* state_start() ran */
+	double replay_ms;
+	char error[256]; /* why a record did not apply */
+};
+
+static const struct timeval commit_soon = {0, 0};
+
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* ---- replay ---- */
+
+struct replay {
+	struct ns *ns;
+	struct quota *quota;
+	char *error;
+	size_t errlen;
+};
+
+static int
+replay_one(void *ctx, const void *rec, size_t len)
+{
+	struct replay *rp = ctx;
+	char why[256];
+
+	/* Runtime quota limits share the journal but belong to the quotas, not the namespace. */
+	if (rec_is_quota(rec, len) ? rec_apply_quota(rp->quota, rec, len, why, sizeof(why)) < 0
+	                           : rec_apply(rp->ns, rec, len, why, sizeof(why)) < 0) {
+		snprintf(rp->error, rp->errlen, "%s", why);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+/* The one message for a state that replay refused (r from journal_replay() on j): the file,
+ * the offset and what is wrong there, and what to do about it, after `lead`. */
+static void
+replay_problem(const char *dir, const char *applied, const struct journal *j, int r,
+               const char *lead, char *why, size_t len)
+{
+	const char *where = journal_error(j);
+
+	if (r == -EUCLEAN && applied[0])
+		/* A record that does not apply: most often ranges changed under the state. */
+		snprintf(why, len,
+		         "%sthe state in %s cannot be replayed: %s%s%s; no file was changed (if "
+		         "the ranges or the PASID width changed, restore them)",
+		         lead, dir, where, where[0] ? ": " : "", applied);
+	else if (r == -EUCLEAN && where[0])
+		snprintf(why, len,
+		         "%sthe state in %s cannot be replayed: %s; no file was changed: run "
+		         "pasidd --salvage with the same options to keep what can be kept (see "
+		         "SALVAGE in pasidd(8))",
+		         lead, dir, where);
+	else
+		snprintf(why, len, "%sthe state in %s cannot be replayed: %s", lead, dir,
+		         where[0] ? where : strerror(-r));
+}
+
+/* ---- recording: the journal as an observer of the namespace ---- */
+
+static int
+snapshot_add(void *ctx, const void *rec, size_t len)
+{
+	return journal_snapshot_add(ctx, rec, len);
+}
+
+static int
+write_state(void *ctx, struct journal_snapshot *w)
+{
+	struct state *s = ctx;
+	int r = rec_snapshot(s->ns, snapshot_add, w);
+
+	return r < 0 ? r : rec_snapshot_quota(s->quota, snapshot_add, w);
+}
+
+static void
+fail(struct state *s)
+{
+	s->failed = true;
+	if (s->on_failure)
+		s->on_failure(s->failure_ctx);
+}
+
+/* Room for the records of the whole transaction, taken before it stands: a full file system
+ * refuses the change rather than fail a commit whose changes are already applied. */
+static int
+check_room(void *ctx, const struct ns_event *evs, size_t n, struct ns_err *err)
+{
+	struct state *s = ctx;
+	size_t bytes = 0;
+	int r;
+
+	if (s->failed)
+		return ns_fail(err, NS_E_NOSPACE, NULL,
+		               "the state in %s cannot be written any more; nothing was changed",
+		               s->dir);
+	for (size_t i = 0; i < n; i++)
+		bytes += rec_event_max(&evs[i]) + JOURNAL_FRAME_SIZE;
+	r = journal_reserve(s->journal, bytes);
+	if (r < 0)
+		return ns_fail(
+		    err, NS_E_NOSPACE, NULL,
+		    "the state directory %.200s has no room for the change (%s); nothing "
+		    "was changed",
+		    s->dir, strerror(-r));
+	return 0;
+}
+
+static void
+record(void *ctx, const struct ns_event *ev)
+{
+	struct state *s = ctx;
+	uint8_t buf[REC_BUF_MAX];
+	size_t len = rec_encode_event(buf, ev);
+	int r;
+
+	if (!len || s->failed)
+		return;
+	r = journal_append(s->journal, buf, len);
+	if (r < 0) {
+		/* Only a record over JOURNAL_MAX_RECORD or a broken journal gets here; the
+		 * change it describes stands but will never be durable. */
+		log_err("cannot journal a change: %s; stopping before it is acknowledged",
+		        strerror(-r));
+		fail(s);
+		return;
+	}
+	if (!evtimer_pending(s->commit_ev, NULL))
+		evtimer_add(s->commit_ev, &commit_soon);
+}
+
+static void
+compact_if_due(struct state *s)
+{
+	struct timespec t0;
+	int r;
+
+	if (!journal_should_compact(s->journal))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = journal_compact(s->journal, write_state, s);
+	if (r < 0)
+		log_warn("compaction failed: %s; the journal keeps growing", strerror(-r));
+	else
+		log_info("compacted the state in %.1f ms", ms_since(&t0));
+}
+
+int
+state_commit(struct state *s)
+{
+	int r;
+
+	if (!s)
+		return 0;
+	if (s->failed)
+		return -EIO;
+	if (!journal_pending(s->journal))
+		return 0;
+	r = journal_commit(s->journal);
+	if (r < 0) {
+		/* The changes since the last commit stand in memory but not on disk, and every
+		 * answer that could report them is still held back. Going on would acknowledge
+		 * them or serve a state that a restart forgets; stopping loses nothing that was
+		 * acknowledged. */
+		log_err("cannot make the state durable in %s: %s; stopping so that a restart "
+		        "recovers the last committed state",
+		        s->dir, strerror(-r));
+		fail(s);
+		return r;
+	}
+	for (unsigned i = 0; i < s->ndurable; i++)
+		s->durable[i].fn(s->durable[i].ctx);
+	compact_if_due(s);
+	return 0;
+}
+
+static void
+commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	state_commit(arg);
+}
+
+bool
+state_dirty(const struct state *s)
+{
+	return s && journal_pending(s->journal) > 0;
+}
+
+bool
+state_failed(const struct state *s)
+{
+	return s && s->failed;
+}
+
+int
+state_on_durable(struct state *s, void (*fn)(void *ctx), void *ctx)
+{
+	if (s->ndurable == sizeof(s->durable) / sizeof(s->durable[0]))
+		return -ENOSPC;
+	s->durable[s->ndurable].fn = fn;
+	s->durable[s->ndurable++].ctx = ctx;
+	return 0;
+}
+
+void
+state_off_durable(struct state *s, void (*fn)(void *ctx), void *ctx)
+{
+	for (unsigned i = 0; s && i < s->ndurable; i++) {
+		if (s->durable[i].fn == fn && s->durable[i].ctx == ctx) {
+			s->durable[i] = s->durable[--s->ndurable];
+			return;
+		}
+	}
+}
+
+void
+state_on_failure(struct state *s, void (*fn)(void *ctx), void *ctx)
+{
+	s->on_failure = fn;
+	s->failure_ctx = ctx;
+}
+
+void
+state_get_stats(const struct state *s, struct state_stats *st)
+{
+	struct journal_stats js;
+
+	memset(st, 0, sizeof(*st));
+	if (!s)
+		return;
+	journal_get_stats(s->journal, &js);
+	st->journal_bytes = js.journal_bytes;
+	st->snapshot_bytes = js.snapshot_bytes;
+	st->generation = js.generation;
+	st->replayed_records = js.replayed_records;
+	st->dropped_bytes = js.dropped_bytes;
+	st->last_compaction_unix = js.last_compaction_unix;
+	st->replay_ms = s->replay_ms;
+}
+
+/* ---- life ---- */
+
+int
+state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota *q,
+           struct state **out, char *why, size_t len)
+{
+	struct state *s = calloc(1, sizeof(*s));
+	struct journal_stats st;
+	struct timespec t0;
+	int r;
+
+	*out = NULL;
+	if (!s || !(s->dir = strdup(dir)) || !(s->commit_ev = evtimer_new(base, commit_cb, s))) {
+		snprintf(why, len, "out of memory");
+		state_close(s);
+		return -ENOMEM;
+	}
+	s->base = base;
+	s->ns = ns;
+	s->quota = q;
+	r = journal_open(dir, &s->journal);
+	if (r < 0) {
+		snprintf(why, len, "cannot open the state in %s: %s", dir,
+		         r == -EBUSY ? "another pasidd is using it" : strerror(-r));
+		state_close(s);
+		return r;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ns->replaying = true;
+	r = journal_replay(s->journal, replay_one,
+	                   &(struct replay){ns, q, s->error, sizeof(s->error)});
+	ns->replaying = false;
+	s->replay_ms = ms_since(&t0);
+	if (r < 0) {
+		replay_problem(dir, s->error, s->journal, r, "refusing to serve: ", why, len);
+		s->failed = true; /* nothing may be written to what was refused */
+		state_close(s);
+		return r;
+	}
+	journal_get_stats(s->journal, &st);
+	if (st.dropped_bytes)
+		log_warn("dropped a torn tail of %llu bytes from the journal (changes that were "
+		         "never acknowledged)",
+		         (unsigned long long)st.dropped_bytes);
+	*out = s;
+	return 0;
+}
+
+int
+state_start(struct state *s, char *why, size_t len)
+{
+	int r = ns_observe(s->ns,
+	                   &(struct ns_observer){.check = check_room, .apply = record, .ctx = s});
+
+	if (r < 0) {
+		snprintf(why, len, "cannot observe the namespace: %s", strerror(-r));
+		return r;
+	}
+	s->observing = true;
+	/* Start-up ends on a fresh snapshot when due, so that the next start replays only the
+	 * live state however long the journal had grown. */
+	r = journal_commit(s->journal);
+	if (r == 0 && journal_should_compact(s->journal))
+		r = journal_compact(s->journal, write_state, s);
+	if (r < 0) {
+		snprintf(why, len, "cannot write the state in %s: %s", s->dir, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+void
+state_close(struct state *s)
+{
+	if (!s)
+		return;
+	if (s->journal) {
+		/* Only a journal that was replayed and recorded to has anything to commit, and
+		 * nothing may be committed after a failed commit: its changes were refused. */
+		int r = s->observing && !s->failed ? journal_commit(s->journal) : 0;
+
+		if (r < 0)
+			log_err("final commit failed: %s", strerror(-r));
+		journal_close(s->journal);
+	}
+	if (s->observing)
+		ns_unobserve(s->ns, s);
+	if (s->commit_ev)
+		event_free(s->commit_ev);
+	free(s->dir);
+	free(s);
+}
+
+/* ---- the state checked without serving it: pasidd -n and --salvage ---- */
+
+int
+state_check(const char *dir, const struct ns_config *cfg, struct backend *be,
+            struct state_summary *sum, char *why, size_t len)
+{
+	char error[256], rule[256];
+	struct journal *j = NULL;
+	struct journal_stats st;
+	struct quota *q = NULL;
+	struct ns ns;
+	int r;
+
+	memset(sum, 0, sizeof(*sum));
+	/* A running daemon may compact between our listing and our reading: read again. */
+	for (int attempt = 0;; attempt++) {
+		if (quota_new(&q) < 0 || ns_init(&ns, cfg, be) < 0) {
+			quota_free(q);
+			snprintf(why, len, "out of memory");
+			return -ENOMEM;
+		}
+		r = journal_open_readonly(dir, &j);
+		if (r == 0) {
+			error[0] = '\0';
+			ns.replaying = true;
+			r = journal_replay(j, replay_one,
+			                   &(struct replay){&ns, q, error, sizeof(error)});
+			ns.replaying = false;
+			if (r < 0)
+				replay_problem(dir, error, j, r, "", why, len);
+			else if (ns_check(&ns, rule, sizeof(rule)) < 0) {
+				snprintf(why, len, "the replayed state in %s breaks a rule: %s",
+				         dir, rule);
+				r = -EUCLEAN;
+			}
+		} else if (r == -ENOENT) {
+			r = 0; /* no state yet: the first start begins empty */
+		} else {
+			snprintf(why, len, "cannot open the state in %s: %s", dir, strerror(-r));
+		}
+		if (r == 0 && j) {
+			journal_get_stats(j, &st);
+			sum->exists = true;
+			sum->records = st.replayed_records;
+			sum->torn_bytes = st.dropped_bytes;
+			sum->vms = ns.nvms;
+			sum->shared = (unsigned)ns.shared_maps.count;
+			sum->local = ns.nlocal;
+		}
+		journal_close(j);
+		j = NULL;
+		ns_destroy(&ns);
+		quota_free(q);
+		q = NULL;
+		if (r != -ENOENT || attempt == 4)
+			return r;
+	}
+}
