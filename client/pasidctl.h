@@ -1,4 +1,7 @@
-/* pasidctl: shared plumbing of the command groups. */
+/* pasidctl: shared plumbing of the command groups. Every command that has a typed call in
+ * libpasid uses it: it checks its arguments (pasidctl_args.c), connects (ctl_connect()), makes
+ * the typed call, and passes what it returned to ctl_text(), which prints the daemon's result
+ * for --json or the error, or tells the command to print its text (pasidctl_print.c). */
 #ifndef PASIDCTL_H
 #define PASIDCTL_H
 
@@ -41,9 +44,13 @@ struct ctl_cmd {
 	int (*run)(struct ctl *ctl, int argc, char **argv);
 };
 
+/* Command lines (pasidctl_args.c). */
+
 /* Runs the subcommand named by argv[1] of a group (argv[0] is the group's name). */
 int ctl_dispatch(struct ctl *ctl, const struct ctl_cmd *cmds, const char *usage, int argc,
                  char **argv);
+/* "list, show, register, unregister": the names of cmds, for a usage error. */
+void ctl_command_names(const struct ctl_cmd *cmds, char *buf, size_t size);
 /* getopt_long() that handles --help, --json and --socket itself. Returns the next
  * command-specific option, or -1 at the end of options with *rc = -1, or -1 with *rc the exit
  * status when the command must stop (0 after --help, 2 after a bad option). */
@@ -64,23 +71,26 @@ int ctl_check_args(struct ctl *ctl, const char *usage, const char *names, int n,
  * option that gave s. */
 int ctl_check_bdf(struct ctl *ctl, const char *usage, const char *what, const char *s);
 
-/* Calls method with params (taken over, may be NULL). Returns 0 with *result (which the
- * caller puts), or the exit status after printing the error. */
-int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
-             struct json_object **result);
-/* Same with file descriptors passed along. */
-/* A paged listing walked to its end (pasid_call_pages); params are taken. */
-int ctl_call_pages(struct ctl *ctl, const char *method, struct json_object *params,
-                   const char *member, struct json_object **result);
-int ctl_call_fds(struct ctl *ctl, const char *method, struct json_object *params, const int *fds,
-                 size_t nfds, struct json_object **result);
+/* The daemon (pasidctl.c). */
+
+/* Connects ctl->client unless it is connected: -1 if so, else the exit status of the failure,
+ * which it reported with how to choose another socket. */
+int ctl_connect(struct ctl *ctl);
+
+/* Output (pasidctl_print.c). */
+
+/* Takes what a typed call returned (rc, err) and says whether the caller prints its text:
+ * false when --json printed the daemon's result as it came (pasid_last_result(), also one that
+ * libpasid could not decode) or the failure was reported; *status is then the exit status.
+ * True (and *status 0) when the call succeeded without --json. */
+bool ctl_text(struct ctl *ctl, int rc, const struct pasid_error *err, int *status);
 /* Prints an error from libpasid and returns its exit status: the daemon's error object as it
  * came with --json, else one line on stderr. */
 int ctl_error(struct ctl *ctl, const struct pasid_error *err);
+/* With --json: {"code", "message", "data"} on stdout, shaped like the daemon's errors. data is
+ * taken over. */
+void ctl_print_json_error(int code, const char *message, struct json_object *data);
 void ctl_print_json(struct json_object *obj);
-/* With --json: prints the daemon's result as it is, frees it and returns true; the
- * caller's text rendering is then skipped. */
-bool ctl_json_done(struct ctl *ctl, struct json_object *res);
 
 /* An aligned text table. */
 #define CTL_TABLE_MAX_COLS 8

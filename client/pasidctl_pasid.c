@@ -45,13 +45,17 @@ static const char list_usage[] = "Usage: pasidctl pasid list [--vm VM] [--type s
                                  "\n"
                                  "Lists mappings, sorted by VM and guest PASID.\n";
 
+/* --type: one of the types as libpasid names them. */
 static int
-parse_type(struct ctl *ctl, const char *s, const char *usage, const char **type)
+parse_type(struct ctl *ctl, const char *s, const char *usage, enum pasid_type *type)
 {
-	if (strcmp(s, "shared") != 0 && strcmp(s, "local") != 0)
-		return ctl_usage_error(ctl, usage, "--type must be shared or local");
-	*type = s;
-	return -1;
+	for (enum pasid_type t = PASID_TYPE_SHARED; t <= PASID_TYPE_LOCAL; t++) {
+		if (strcmp(s, pasid_type_name(t)) == 0) {
+			*type = t;
+			return -1;
+		}
+	}
+	return ctl_usage_error(ctl, usage, "--type must be shared or local");
 }
 
 static int
@@ -62,30 +66,27 @@ parse_pasid(struct ctl *ctl, const char *s, const char *what, const char *usage,
 	return -1;
 }
 
-/* Prints the result of a call that returns mappings (one object, a list or
- * {"mappings": [...]}). */
+/* One mapping, or with count >= 0 that many, printed. */
 static int
-show_mappings(struct ctl *ctl, struct json_object *res, bool with_vm)
+alloc(struct ctl *ctl, const char *vm, enum pasid_type type, const char *device, uint32_t gpasid,
+      int64_t count)
 {
-	struct pasid_mapping one, *maps = &one;
+	struct pasid_mapping one, *maps = NULL;
 	struct pasid_error err;
-	size_t n = 1;
+	size_t n = 0;
 	int rc;
 
-	if (ctl_json_done(ctl, res))
-		return 0;
-	if (json_object_is_type(res, json_type_object) &&
-	    !json_object_object_get_ex(res, "mappings", NULL))
-		rc = pasid_parse_mapping(res, &one, &err);
-	else
-		rc = pasid_parse_mappings(res, &maps, &n, &err);
-	json_object_put(res);
-	if (rc < 0)
-		return ctl_error(ctl, &err);
-	ctl_print_mappings(maps, n, with_vm);
-	if (maps != &one)
-		pasid_mappings_free(maps);
-	return 0;
+	if (count >= 0) {
+		rc = pasid_alloc_count(ctl->client, vm, type, device, gpasid, (uint32_t)count,
+		                       &maps, &n, &err);
+	} else {
+		rc = pasid_alloc(ctl->client, vm, type, device, gpasid, &one, &err);
+		n = 1;
+	}
+	if (ctl_text(ctl, rc, &err, &rc))
+		ctl_print_mappings(maps ? maps : &one, n, false);
+	pasid_mappings_free(maps);
+	return rc;
 }
 
 static int
@@ -95,9 +96,9 @@ pasid_alloc_cmd(struct ctl *ctl, int argc, char **argv)
 	    {"vm", required_argument, NULL, 'v'},     {"type", required_argument, NULL, 't'},
 	    {"device", required_argument, NULL, 'd'}, {"gpasid", required_argument, NULL, 'g'},
 	    {"count", required_argument, NULL, 'c'},  CTL_COMMON_OPTIONS};
-	const char *vm = NULL, *type = NULL, *device = NULL;
+	const char *vm = NULL, *device = NULL;
+	enum pasid_type type = PASID_TYPE_ANY;
 	int64_t gpasid = -1, count = -1;
-	struct json_object *p, *res;
 	int o, rc;
 
 	while ((o = ctl_getopt(ctl, argc, argv, "", opts, alloc_usage, &rc)) != -1) {
@@ -130,21 +131,12 @@ pasid_alloc_cmd(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if (optind < argc)
 		return ctl_usage_error(ctl, alloc_usage, "unexpected argument '%s'", argv[optind]);
-	if (!vm || !type)
+	if (!vm || type == PASID_TYPE_ANY)
 		return ctl_usage_error(ctl, alloc_usage, "--vm and --type are required");
-	p = json_object_new_object();
-	json_object_object_add(p, "vm", json_object_new_string(vm));
-	json_object_object_add(p, "type", json_object_new_string(type));
-	if (device)
-		json_object_object_add(p, "device", json_object_new_string(device));
-	if (gpasid >= 0)
-		json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
-	if (count >= 0)
-		json_object_object_add(p, "count", json_object_new_int64(count));
-	rc = ctl_call(ctl, "pasid.alloc", p, &res);
-	if (rc)
+	rc = ctl_connect(ctl);
+	if (rc >= 0)
 		return rc;
-	return show_mappings(ctl, res, false);
+	return alloc(ctl, vm, type, device, gpasid < 0 ? PASID_ANY : (uint32_t)gpasid, count);
 }
 
 static int
@@ -155,7 +147,7 @@ pasid_free_cmd(struct ctl *ctl, int argc, char **argv)
 	                                     CTL_COMMON_OPTIONS};
 	const char *vm = NULL;
 	int64_t gpasid = -1;
-	struct json_object *p, *res;
+	struct pasid_error err;
 	int o, rc;
 
 	while ((o = ctl_getopt(ctl, argc, argv, "", opts, free_usage, &rc)) != -1) {
@@ -174,18 +166,12 @@ pasid_free_cmd(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error(ctl, free_usage, "unexpected argument '%s'", argv[optind]);
 	if (!vm || gpasid < 0)
 		return ctl_usage_error(ctl, free_usage, "--vm and --gpasid are required");
-	p = json_object_new_object();
-	json_object_object_add(p, "vm", json_object_new_string(vm));
-	json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
-	rc = ctl_call(ctl, "pasid.free", p, &res);
-	if (rc)
+	rc = ctl_connect(ctl);
+	if (rc >= 0)
 		return rc;
-	if (ctl->json)
-		ctl_print_json(res);
-	else
+	if (ctl_text(ctl, pasid_free(ctl->client, vm, (uint32_t)gpasid, &err), &err, &rc))
 		printf("freed gPASID %" PRId64 " of %s\n", gpasid, vm);
-	json_object_put(res);
-	return 0;
+	return rc;
 }
 
 static int
@@ -197,7 +183,8 @@ pasid_lookup_cmd(struct ctl *ctl, int argc, char **argv)
 	                                     CTL_COMMON_OPTIONS};
 	const char *vm = NULL, *device = NULL;
 	int64_t gpasid = -1, hpasid = -1;
-	struct json_object *p, *res;
+	struct pasid_mapping m;
+	struct pasid_error err;
 	int o, rc;
 
 	while ((o = ctl_getopt(ctl, argc, argv, "", opts, lookup_usage, &rc)) != -1) {
@@ -230,19 +217,16 @@ pasid_lookup_cmd(struct ctl *ctl, int argc, char **argv)
 	} else if (device) {
 		return ctl_usage_error(ctl, lookup_usage, "--device goes with HPASID only");
 	}
-	p = json_object_new_object();
-	if (hpasid >= 0) {
-		json_object_object_add(p, "hpasid", json_object_new_int64(hpasid));
-		if (device)
-			json_object_object_add(p, "device", json_object_new_string(device));
-	} else {
-		json_object_object_add(p, "vm", json_object_new_string(vm));
-		json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
-	}
-	rc = ctl_call(ctl, "pasid.lookup", p, &res);
-	if (rc)
+	rc = ctl_connect(ctl);
+	if (rc >= 0)
 		return rc;
-	return show_mappings(ctl, res, true);
+	if (hpasid >= 0)
+		rc = pasid_lookup_hpasid(ctl->client, (uint32_t)hpasid, device, &m, &err);
+	else
+		rc = pasid_lookup(ctl->client, vm, (uint32_t)gpasid, &m, &err);
+	if (ctl_text(ctl, rc, &err, &rc))
+		ctl_print_mappings(&m, 1, true);
+	return rc;
 }
 
 static int
@@ -251,8 +235,11 @@ pasid_list_cmd(struct ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {{"vm", required_argument, NULL, 'v'},
 	                                     {"type", required_argument, NULL, 't'},
 	                                     CTL_COMMON_OPTIONS};
-	const char *vm = NULL, *type = NULL;
-	struct json_object *p, *res;
+	enum pasid_type type = PASID_TYPE_ANY;
+	struct pasid_mapping *maps;
+	struct pasid_error err;
+	const char *vm = NULL;
+	size_t n;
 	int o, rc;
 
 	while ((o = ctl_getopt(ctl, argc, argv, "", opts, list_usage, &rc)) != -1) {
@@ -269,15 +256,13 @@ pasid_list_cmd(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if (optind < argc)
 		return ctl_usage_error(ctl, list_usage, "unexpected argument '%s'", argv[optind]);
-	p = json_object_new_object();
-	if (vm)
-		json_object_object_add(p, "vm", json_object_new_string(vm));
-	if (type)
-		json_object_object_add(p, "type", json_object_new_string(type));
-	rc = ctl_call_pages(ctl, "pasid.list", p, "mappings", &res);
-	if (rc)
+	rc = ctl_connect(ctl);
+	if (rc >= 0)
 		return rc;
-	return show_mappings(ctl, res, true);
+	if (ctl_text(ctl, pasid_list(ctl->client, vm, type, &maps, &n, &err), &err, &rc))
+		ctl_print_mappings(maps, n, true);
+	pasid_mappings_free(maps);
+	return rc;
 }
 
 static const struct ctl_cmd pasid_cmds[] = {
