@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "connection.h"
+#include "decode.h"
 #include "errors.h"
 
 void
@@ -153,22 +154,11 @@ pasid_call(struct pasid_client *c, const char *method, struct json_object *param
 	return pasid_call_fds(c, method, params, NULL, 0, result, err);
 }
 
-/* The array `name` of a page, or NULL. */
-static struct json_object *
-page_array(struct json_object *page, const char *name)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(page, name, &v) || !json_object_is_type(v, json_type_array))
-		return NULL;
-	return v;
-}
-
 /* Appends the entries of page to those of the walk so far, in all. */
 static void
 append_page(struct json_object *all, struct json_object *page, const char *name)
 {
-	struct json_object *more = page_array(page, name);
+	struct json_object *more = lp_member(page, name, json_type_array);
 
 	for (size_t i = 0; i < json_object_array_length(more); i++)
 		json_object_array_add(all, json_object_get(json_object_array_get_idx(more, i)));
@@ -192,17 +182,17 @@ pasid_call_pages(struct pasid_client *c, const char *method, struct json_object 
 		rc = pasid_call(c, method, params, &page, err);
 		if (rc < 0)
 			break;
-		if (!page_array(page, member)) {
+		if (!lp_member(page, member, json_type_array)) {
 			json_object_put(page);
 			rc = lp_bad_reply(err, member);
 			break;
 		}
 		if (first)
-			append_page(page_array(first, member), page, member);
+			append_page(lp_member(first, member, json_type_array), page, member);
 		else
 			first = json_object_get(page);
-		if (!json_object_object_get_ex(page, "next", &next) ||
-		    !json_object_is_type(next, json_type_string))
+		next = lp_member(page, "next", json_type_string);
+		if (!next)
 			break;
 		if (!params && !(params = json_object_new_object())) {
 			json_object_put(page);

@@ -198,6 +198,23 @@ decode_list(struct json_object *v, size_t size, decode_fn decode, clear_fn clear
 	return 0;
 }
 
+/* A listing: an array, or an object whose member key ("mappings", "vms") is one, as a paged
+ * listing's result is. */
+static int
+decode_listing(struct json_object *result, const char *key, const char *what, size_t size,
+               decode_fn decode, clear_fn clear, void **items, size_t *n, struct pasid_error *err)
+{
+	struct json_object *arr = result;
+
+	*items = NULL;
+	*n = 0;
+	if (json_object_is_type(result, json_type_object))
+		arr = lp_member(result, key, json_type_array);
+	if (arr && json_object_is_type(arr, json_type_array))
+		return decode_list(arr, size, decode, clear, items, n, err);
+	return lp_bad_reply(err, what);
+}
+
 /* Mappings. */
 
 int
@@ -230,17 +247,10 @@ int
 pasid_parse_mappings(struct json_object *result, struct pasid_mapping **maps, size_t *n,
                      struct pasid_error *err)
 {
-	struct json_object *arr = result;
-	void *items = NULL;
-	int rc;
+	void *items;
+	int rc = decode_listing(result, "mappings", "expected a list of mappings", sizeof(**maps),
+	                        mapping_into, NULL, &items, n, err);
 
-	*n = 0;
-	if (json_object_is_type(result, json_type_object))
-		arr = lp_member(result, "mappings", json_type_array);
-	if (!arr || !json_object_is_type(arr, json_type_array))
-		rc = lp_bad_reply(err, "expected a list of mappings");
-	else
-		rc = decode_list(arr, sizeof(**maps), mapping_into, NULL, &items, n, err);
 	*maps = items;
 	return rc;
 }
@@ -355,16 +365,10 @@ int
 pasid_parse_vms(struct json_object *result, struct pasid_vm **vms, size_t *n,
                 struct pasid_error *err)
 {
-	void *items = NULL;
-	int rc;
+	void *items;
+	int rc = decode_listing(result, "vms", "expected a list of VMs", sizeof(**vms), vm_into,
+	                        vm_clear, &items, n, err);
 
-	*n = 0;
-	if (json_object_is_type(result, json_type_object))
-		result = lp_member(result, "vms", json_type_array);
-	if (!result || !json_object_is_type(result, json_type_array))
-		rc = lp_bad_reply(err, "expected a list of VMs");
-	else
-		rc = decode_list(result, sizeof(**vms), vm_into, vm_clear, &items, n, err);
 	*vms = items;
 	return rc;
 }

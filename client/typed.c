@@ -137,27 +137,30 @@ decode_vms(struct json_object *res, void *out, struct pasid_error *err)
 	return pasid_parse_vms(res, l->items, l->n, err);
 }
 
-/* Decoded even when out is NULL: a malformed answer is reported either way. */
+/* Copies a structure that decoded whole (rc 0) to the caller's out, if it wants it: out is
+ * written only when the whole answer is good, and a malformed answer is reported either way. */
+static int
+copy_out(int rc, void *out, const void *item, size_t size)
+{
+	if (rc == 0 && out)
+		memcpy(out, item, size);
+	return rc;
+}
+
 static int
 decode_device(struct json_object *res, void *out, struct pasid_error *err)
 {
 	struct pasid_device d;
-	int rc = pasid_parse_device(res, &d, err);
 
-	if (rc == 0 && out)
-		*(struct pasid_device *)out = d;
-	return rc;
+	return copy_out(pasid_parse_device(res, &d, err), out, &d, sizeof(d));
 }
 
 static int
 decode_mapping(struct json_object *res, void *out, struct pasid_error *err)
 {
 	struct pasid_mapping m;
-	int rc = pasid_parse_mapping(res, &m, err);
 
-	if (rc == 0 && out)
-		*(struct pasid_mapping *)out = m;
-	return rc;
+	return copy_out(pasid_parse_mapping(res, &m, err), out, &m, sizeof(m));
 }
 
 static int
