@@ -97,6 +97,18 @@ ctl_connect(struct ctl *ctl)
 	return connect_error(ctl, &err);
 }
 
+int
+ctl_plain_command(struct ctl *ctl, int argc, char **argv, const char *usage, const char *names)
+{
+	int rc = ctl_common_options(ctl, argc, argv, usage);
+
+	if (rc < 0)
+		rc = ctl_check_args(ctl, usage, names, argc - optind, argv + optind);
+	if (rc < 0)
+		rc = ctl_connect(ctl);
+	return rc;
+}
+
 static void
 print_duration(uint64_t s)
 {
@@ -129,19 +141,11 @@ print_status(const struct pasid_status *st)
 static int
 cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {CTL_COMMON_OPTIONS};
 	struct pasid_status *st;
 	struct pasid_error err;
 	int rc;
 
-	optind = 0;
-	while (ctl_getopt(ctl, argc, argv, "", opts, status_usage, &rc) != -1)
-		;
-	if (rc >= 0)
-		return rc;
-	if (optind < argc)
-		return ctl_usage_error(ctl, status_usage, "unexpected argument '%s'", argv[optind]);
-	rc = ctl_connect(ctl);
+	rc = ctl_plain_command(ctl, argc, argv, status_usage, "");
 	if (rc >= 0)
 		return rc;
 	if (ctl_text(ctl, pasid_daemon_status(ctl->client, &st, &err), &err, &rc))
@@ -222,9 +226,15 @@ cmd_call(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct ctl_cmd commands[] = {
-    {"status", cmd_status}, {"vm", ctl_vm},     {"device", ctl_device}, {"pasid", ctl_pasid},
-    {"quota", ctl_quota},   {"call", cmd_call}, {NULL, NULL},
+    {"status", cmd_status, NULL},
+    {"vm", NULL, &ctl_vm_group},
+    {"device", NULL, &ctl_device_group},
+    {"pasid", NULL, &ctl_pasid_group},
+    {"quota", NULL, &ctl_quota_group},
+    {"call", cmd_call, NULL},
+    {NULL, NULL, NULL},
 };
+static const struct ctl_group main_group = {commands, main_usage};
 
 /* --json anywhere on the line, so that a usage error found before getopt reaches it is
  * printed as JSON too. */
@@ -244,7 +254,6 @@ main(int argc, char **argv)
 	static const struct option opts[] = {{"version", no_argument, NULL, 'V'},
 	                                     CTL_COMMON_OPTIONS};
 	struct ctl ctl = {.json = wants_json(argc, argv)};
-	char names[128];
 	int o, rc;
 
 	/* '+': global options stop at the command; the command parses the rest. */
@@ -256,24 +265,8 @@ main(int argc, char **argv)
 	}
 	if (rc >= 0)
 		return rc;
-	ctl_command_names(commands, names, sizeof(names));
-	if (optind >= argc)
-		return ctl_usage_error(&ctl, main_usage, "no command given (%s)", names);
-	if (strcmp(argv[optind], "help") == 0) {
-		fputs(main_usage, stdout);
-		return 0;
-	}
-	for (const struct ctl_cmd *c = commands; c->name; c++) {
-		if (strcmp(c->name, argv[optind]) == 0) {
-			char **sub = argv + optind;
-
-			argc -= optind;
-			optind = 0;
-			snprintf(ctl.cmd, sizeof(ctl.cmd), "%s", c->name);
-			rc = c->run(&ctl, argc, sub);
-			pasid_close(ctl.client);
-			return rc;
-		}
-	}
-	return ctl_usage_error(&ctl, main_usage, "unknown command '%s' (%s)", argv[optind], names);
+	/* The command at argv[optind]: what precedes it stands for the program's name. */
+	rc = ctl_dispatch(&ctl, &main_group, argc - optind + 1, argv + optind - 1);
+	pasid_close(ctl.client);
+	return rc;
 }

@@ -39,23 +39,37 @@ struct ctl {
 	char cmd[32]; /* the command being run, such as "pasid alloc", for messages */
 };
 
+struct ctl_group;
+
+/* A command: one that runs, or a group of subcommands. */
 struct ctl_cmd {
 	const char *name;
 	int (*run)(struct ctl *ctl, int argc, char **argv);
+	const struct ctl_group *group; /* when run is NULL */
 };
+
+/* Commands that share a first word ("vm", "pasid"), and their usage. */
+struct ctl_group {
+	const struct ctl_cmd *cmds; /* ends with a NULL name */
+	const char *usage;
+};
+
+extern const struct ctl_group ctl_vm_group, ctl_device_group, ctl_pasid_group, ctl_quota_group;
 
 /* Command lines (pasidctl_args.c). */
 
-/* Runs the subcommand named by argv[1] of a group (argv[0] is the group's name). */
-int ctl_dispatch(struct ctl *ctl, const struct ctl_cmd *cmds, const char *usage, int argc,
-                 char **argv);
-/* "list, show, register, unregister": the names of cmds, for a usage error. */
-void ctl_command_names(const struct ctl_cmd *cmds, char *buf, size_t size);
+/* Runs the command of group g named by argv[1] (argv[0] is the group's own name) with
+ * argv + 1, after appending its name to ctl->cmd; says what the commands are if there is
+ * none or no such one. */
+int ctl_dispatch(struct ctl *ctl, const struct ctl_group *g, int argc, char **argv);
 /* getopt_long() that handles --help, --json and --socket itself. Returns the next
  * command-specific option, or -1 at the end of options with *rc = -1, or -1 with *rc the exit
  * status when the command must stop (0 after --help, 2 after a bad option). */
 int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
                const struct option *longopts, const char *usage, int *rc);
+/* For a command with only the common options: reads them. -1 to go on, with the arguments at
+ * argv[optind], else the exit status. */
+int ctl_common_options(struct ctl *ctl, int argc, char **argv, const char *usage);
 /* Prints "pasidctl: <command>: <why>", the synopsis from usage (the lines before its first blank
  * line) and where to find more to stderr, or with --json the error object to stdout; returns 2. */
 int ctl_usage_error(struct ctl *ctl, const char *usage, const char *fmt, ...)
@@ -63,8 +77,8 @@ int ctl_usage_error(struct ctl *ctl, const char *usage, const char *fmt, ...)
 /* A number for an option: decimal or 0x-prefixed hex within [min, max]. */
 int ctl_parse_num(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Checks that the n arguments in args are the ones named by the one or two words of names
- * ("VM BDF"): -1 if so, else the exit status of a usage error that says which are missing or
- * extra. */
+ * ("VM BDF"), and that one named BDF is a PCI address (ctl_check_bdf()): -1 if so, else the
+ * exit status of a usage error that says which are missing or extra, or what is wrong. */
 int ctl_check_args(struct ctl *ctl, const char *usage, const char *names, int n, char **args);
 /* Checks that s is a PCI address DDDD:BB:DD.F as the daemon reads it. Returns -1 if so, else
  * the exit status of a usage error that names the field at fault; what is "BDF" or the
@@ -76,6 +90,10 @@ int ctl_check_bdf(struct ctl *ctl, const char *usage, const char *what, const ch
 /* Connects ctl->client unless it is connected: -1 if so, else the exit status of the failure,
  * which it reported with how to choose another socket. */
 int ctl_connect(struct ctl *ctl);
+/* For a command with only the common options and the arguments that names lists ("VM BDF",
+ * as ctl_check_args() checks them): reads them and connects. -1 to go on, with the arguments
+ * at argv[optind], else the exit status. */
+int ctl_plain_command(struct ctl *ctl, int argc, char **argv, const char *usage, const char *names);
 
 /* Output (pasidctl_print.c). */
 
@@ -101,17 +119,13 @@ struct ctl_table {
 	char **cells; /* nrows * ncols */
 };
 
-void ctl_table_init(struct ctl_table *t, size_t ncols);
+/* A table of ncols columns whose first row is head. */
+void ctl_table_init(struct ctl_table *t, size_t ncols, const char *const *head);
 /* Adds a row of ncols strings, copied; NULL or "" shows as "-". */
 void ctl_table_add(struct ctl_table *t, const char *const *cols);
+/* Prints the rows, each column as wide as its widest cell, and releases them. */
 void ctl_table_print(struct ctl_table *t);
-void ctl_table_free(struct ctl_table *t);
 /* Prints a table of mappings: [VM] GPASID HPASID TYPE DEVICE. */
 void ctl_print_mappings(const struct pasid_mapping *maps, size_t n, bool with_vm);
-
-int ctl_vm(struct ctl *ctl, int argc, char **argv);
-int ctl_device(struct ctl *ctl, int argc, char **argv);
-int ctl_pasid(struct ctl *ctl, int argc, char **argv);
-int ctl_quota(struct ctl *ctl, int argc, char **argv);
 
 #endif

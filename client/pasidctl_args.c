@@ -58,6 +58,24 @@ ctl_parse_num(const char *s, int64_t min, int64_t max, int64_t *out)
 	return 0;
 }
 
+/* Each argument that names calls BDF checked as a PCI address. */
+static int
+check_bdfs(struct ctl *ctl, const char *usage, const char *names, char **args)
+{
+	const char *w = names + strspn(names, " ");
+
+	for (int i = 0; *w; i++, w += strcspn(w, " "), w += strspn(w, " ")) {
+		int rc;
+
+		if (strcspn(w, " ") != 3 || strncmp(w, "BDF", 3) != 0)
+			continue;
+		rc = ctl_check_bdf(ctl, usage, "BDF", args[i]);
+		if (rc >= 0)
+			return rc;
+	}
+	return -1;
+}
+
 int
 ctl_check_args(struct ctl *ctl, const char *usage, const char *names, int n, char **args)
 {
@@ -71,7 +89,7 @@ ctl_check_args(struct ctl *ctl, const char *usage, const char *names, int n, cha
 	if (n > want)
 		return ctl_usage_error(ctl, usage, "unexpected argument '%s'", args[want]);
 	if (!missing)
-		return -1;
+		return check_bdfs(ctl, usage, names, args);
 	/* "missing BDF", "missing VM and BDF" */
 	if (strchr(missing, ' '))
 		return ctl_usage_error(ctl, usage, "missing %.*s and %s",
@@ -186,8 +204,20 @@ ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 	}
 }
 
-void
-ctl_command_names(const struct ctl_cmd *cmds, char *buf, size_t size)
+int
+ctl_common_options(struct ctl *ctl, int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = {CTL_COMMON_OPTIONS};
+	int rc;
+
+	while (ctl_getopt(ctl, argc, argv, "", opts, usage, &rc) != -1)
+		;
+	return rc;
+}
+
+/* "list, show, register, unregister": the commands a usage error offers. */
+static void
+command_names(const struct ctl_cmd *cmds, char *buf, size_t size)
 {
 	size_t off = 0;
 
@@ -197,26 +227,31 @@ ctl_command_names(const struct ctl_cmd *cmds, char *buf, size_t size)
 }
 
 int
-ctl_dispatch(struct ctl *ctl, const struct ctl_cmd *cmds, const char *usage, int argc, char **argv)
+ctl_dispatch(struct ctl *ctl, const struct ctl_group *g, int argc, char **argv)
 {
 	char names[128];
 
-	ctl_command_names(cmds, names, sizeof(names));
+	command_names(g->cmds, names, sizeof(names));
 	if (argc < 2)
-		return ctl_usage_error(ctl, usage, "no command given (%s)", names);
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(usage, stdout);
+		return ctl_usage_error(ctl, g->usage, "no command given (%s)", names);
+	/* A group is given its options here; the top level's -h and --help went to getopt
+	 * before the command, and after a "--" they are no option. */
+	if (strcmp(argv[1], "help") == 0 ||
+	    (ctl->cmd[0] && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))) {
+		fputs(g->usage, stdout);
 		return 0;
 	}
-	for (const struct ctl_cmd *c = cmds; c->name; c++) {
+	for (const struct ctl_cmd *c = g->cmds; c->name; c++) {
 		if (strcmp(c->name, argv[1]) == 0) {
 			size_t len = strlen(ctl->cmd);
 
-			snprintf(ctl->cmd + len, sizeof(ctl->cmd) - len, " %s", c->name);
+			snprintf(ctl->cmd + len, sizeof(ctl->cmd) - len, "%s%s", len ? " " : "",
+			         c->name);
 			optind = 0; /* glibc: start a fresh scan of a new argv */
-			return c->run(ctl, argc - 1, argv + 1);
+			if (c->run)
+				return c->run(ctl, argc - 1, argv + 1);
+			return ctl_dispatch(ctl, c->group, argc - 1, argv + 1);
 		}
 	}
-	return ctl_usage_error(ctl, usage, "unknown command '%s' (%s)", argv[1], names);
+	return ctl_usage_error(ctl, g->usage, "unknown command '%s' (%s)", argv[1], names);
 }

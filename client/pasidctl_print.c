@@ -84,13 +84,14 @@ ctl_print_json(struct json_object *obj)
 }
 
 void
-ctl_table_init(struct ctl_table *t, size_t ncols)
+ctl_table_init(struct ctl_table *t, size_t ncols, const char *const *head)
 {
 	if (ncols > CTL_TABLE_MAX_COLS)
 		abort();
 	t->ncols = ncols;
 	t->nrows = 0;
 	t->cells = NULL;
+	ctl_table_add(t, head);
 }
 
 void
@@ -113,6 +114,16 @@ ctl_table_add(struct ctl_table *t, const char *const *cols)
 		t->cells[t->nrows * t->ncols + i] = s;
 	}
 	t->nrows++;
+}
+
+static void
+table_free(struct ctl_table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = 0;
 }
 
 void
@@ -139,16 +150,7 @@ ctl_table_print(struct ctl_table *t)
 				printf("%s\n", s);
 		}
 	}
-}
-
-void
-ctl_table_free(struct ctl_table *t)
-{
-	for (size_t i = 0; i < t->nrows * t->ncols; i++)
-		free(t->cells[i]);
-	free(t->cells);
-	t->cells = NULL;
-	t->nrows = 0;
+	table_free(t);
 }
 
 void
@@ -158,8 +160,7 @@ ctl_print_mappings(const struct pasid_mapping *maps, size_t n, bool with_vm)
 	struct ctl_table t;
 	size_t skip = with_vm ? 0 : 1;
 
-	ctl_table_init(&t, 5 - skip);
-	ctl_table_add(&t, head + skip);
+	ctl_table_init(&t, 5 - skip, head + skip);
 	for (size_t i = 0; i < n; i++) {
 		char g[16], h[16];
 		const char *row[] = {maps[i].vm, g, h, pasid_type_name(maps[i].type),
@@ -170,5 +171,4 @@ ctl_print_mappings(const struct pasid_mapping *maps, size_t n, bool with_vm)
 		ctl_table_add(&t, row + skip);
 	}
 	ctl_table_print(&t);
-	ctl_table_free(&t);
 }

@@ -40,8 +40,7 @@ print_quotas(const struct pasid_quota *q, size_t n)
 	static const char *const head[] = {"CGROUP", "MAX", "CURRENT", "DENIED"};
 	struct ctl_table t;
 
-	ctl_table_init(&t, 4);
-	ctl_table_add(&t, head);
+	ctl_table_init(&t, 4, head);
 	for (size_t i = 0; i < n; i++) {
 		char max[24], cur[24], denied[24];
 		const char *row[] = {q[i].cgroup, max, cur, denied};
@@ -52,20 +51,17 @@ print_quotas(const struct pasid_quota *q, size_t n)
 		ctl_table_add(&t, row);
 	}
 	ctl_table_print(&t);
-	ctl_table_free(&t);
 }
 
 static int
 quota_get(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {CTL_COMMON_OPTIONS};
 	struct pasid_error err;
 	struct pasid_quota *q;
 	size_t n;
 	int rc;
 
-	while (ctl_getopt(ctl, argc, argv, "", opts, get_usage, &rc) != -1)
-		;
+	rc = ctl_common_options(ctl, argc, argv, get_usage);
 	if (rc >= 0)
 		return rc;
 	if (argc - optind > 1)
@@ -86,15 +82,13 @@ quota_get(struct ctl *ctl, int argc, char **argv)
 static int
 quota_set(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {CTL_COMMON_OPTIONS};
 	struct pasid_error err;
 	struct pasid_quota *q;
 	uint64_t max;
 	int64_t n;
 	int rc;
 
-	while (ctl_getopt(ctl, argc, argv, "", opts, set_usage, &rc) != -1)
-		;
+	rc = ctl_common_options(ctl, argc, argv, set_usage);
 	if (rc >= 0)
 		return rc;
 	rc = ctl_check_args(ctl, set_usage, "CGROUP MAX", argc - optind, argv + optind);
@@ -121,13 +115,9 @@ quota_set(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct ctl_cmd quota_cmds[] = {
-    {"get", quota_get},
-    {"set", quota_set},
-    {NULL, NULL},
+    {"get", quota_get, NULL},
+    {"set", quota_set, NULL},
+    {NULL, NULL, NULL},
 };
 
-int
-ctl_quota(struct ctl *ctl, int argc, char **argv)
-{
-	return ctl_dispatch(ctl, quota_cmds, quota_usage, argc, argv);
-}
+const struct ctl_group ctl_quota_group = {quota_cmds, quota_usage};

@@ -56,21 +56,6 @@ static const char device_release_usage[] =
     "Takes the PCI function BDF (DDDD:BB:DD.F) back from VM; refused while local PASIDs\n"
     "of VM use it.\n";
 
-/* Options: only the common ones; then the arguments named in args ("VM BDF"), no more, no
- * fewer. Returns -1 to go on, else the exit status. */
-static int
-plain_options(struct ctl *ctl, int argc, char **argv, const char *usage, const char *args)
-{
-	static const struct option opts[] = {CTL_COMMON_OPTIONS};
-	int rc;
-
-	while (ctl_getopt(ctl, argc, argv, "", opts, usage, &rc) != -1)
-		;
-	if (rc >= 0)
-		return rc;
-	return ctl_check_args(ctl, usage, args, argc - optind, argv + optind);
-}
-
 static void
 print_devices(const struct pasid_vm *vm, char *buf, size_t size)
 {
@@ -89,8 +74,7 @@ print_vms(const struct pasid_vm *vms, size_t n)
 	static const char *const head[] = {"VM", "UUID", "MODE", "PID", "PASIDS", "DEVICES"};
 	struct ctl_table t;
 
-	ctl_table_init(&t, 6);
-	ctl_table_add(&t, head);
+	ctl_table_init(&t, 6, head);
 	for (size_t i = 0; i < n; i++) {
 		char pid[16], pasids[16], devs[1024];
 		const char *row[] = {vms[i].vm, vms[i].uuid, pasid_mode_name(vms[i].mode),
@@ -102,7 +86,6 @@ print_vms(const struct pasid_vm *vms, size_t n)
 		ctl_table_add(&t, row);
 	}
 	ctl_table_print(&t);
-	ctl_table_free(&t);
 }
 
 static int
@@ -113,9 +96,7 @@ vm_list(struct ctl *ctl, int argc, char **argv)
 	size_t n;
 	int rc;
 
-	rc = plain_options(ctl, argc, argv, vm_list_usage, "");
-	if (rc < 0)
-		rc = ctl_connect(ctl);
+	rc = ctl_plain_command(ctl, argc, argv, vm_list_usage, "");
 	if (rc >= 0)
 		return rc;
 	if (ctl_text(ctl, pasid_vm_list(ctl->client, &vms, &n, &err), &err, &rc))
@@ -154,9 +135,7 @@ vm_show(struct ctl *ctl, int argc, char **argv)
 	struct pasid_vm *vm;
 	int rc;
 
-	rc = plain_options(ctl, argc, argv, vm_show_usage, "VM");
-	if (rc < 0)
-		rc = ctl_connect(ctl);
+	rc = ctl_plain_command(ctl, argc, argv, vm_show_usage, "VM");
 	if (rc >= 0)
 		return rc;
 	if (ctl_text(ctl, pasid_vm_show(ctl->client, argv[optind], &vm, &err), &err, &rc))
@@ -239,9 +218,7 @@ vm_unregister(struct ctl *ctl, int argc, char **argv)
 	uint32_t freed;
 	int rc;
 
-	rc = plain_options(ctl, argc, argv, vm_unregister_usage, "VM");
-	if (rc < 0)
-		rc = ctl_connect(ctl);
+	rc = ctl_plain_command(ctl, argc, argv, vm_unregister_usage, "VM");
 	if (rc >= 0)
 		return rc;
 	if (ctl_text(ctl, pasid_vm_unregister(ctl->client, argv[optind], &freed, &err), &err, &rc))
@@ -251,15 +228,14 @@ vm_unregister(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct ctl_cmd vm_cmds[] = {
-    {"list", vm_list}, {"show", vm_show}, {"register", vm_register}, {"unregister", vm_unregister},
-    {NULL, NULL},
+    {"list", vm_list, NULL},
+    {"show", vm_show, NULL},
+    {"register", vm_register, NULL},
+    {"unregister", vm_unregister, NULL},
+    {NULL, NULL, NULL},
 };
 
-int
-ctl_vm(struct ctl *ctl, int argc, char **argv)
-{
-	return ctl_dispatch(ctl, vm_cmds, vm_usage, argc, argv);
-}
+const struct ctl_group ctl_vm_group = {vm_cmds, vm_usage};
 
 static int
 device_assign(struct ctl *ctl, int argc, char **argv)
@@ -279,8 +255,6 @@ device_assign(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	rc = ctl_check_args(ctl, device_assign_usage, "VM BDF", argc - optind, argv + optind);
 	if (rc < 0)
-		rc = ctl_check_bdf(ctl, device_assign_usage, "BDF", argv[optind + 1]);
-	if (rc < 0)
 		rc = ctl_connect(ctl);
 	if (rc >= 0)
 		return rc;
@@ -299,11 +273,7 @@ device_release(struct ctl *ctl, int argc, char **argv)
 	struct pasid_error err;
 	int rc;
 
-	rc = plain_options(ctl, argc, argv, device_release_usage, "VM BDF");
-	if (rc < 0)
-		rc = ctl_check_bdf(ctl, device_release_usage, "BDF", argv[optind + 1]);
-	if (rc < 0)
-		rc = ctl_connect(ctl);
+	rc = ctl_plain_command(ctl, argc, argv, device_release_usage, "VM BDF");
 	if (rc >= 0)
 		return rc;
 	if (ctl_text(ctl, pasid_device_release(ctl->client, argv[optind], argv[optind + 1], &err),
@@ -313,13 +283,9 @@ device_release(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct ctl_cmd device_cmds[] = {
-    {"assign", device_assign},
-    {"release", device_release},
-    {NULL, NULL},
+    {"assign", device_assign, NULL},
+    {"release", device_release, NULL},
+    {NULL, NULL, NULL},
 };
 
-int
-ctl_device(struct ctl *ctl, int argc, char **argv)
-{
-	return ctl_dispatch(ctl, device_cmds, device_usage, argc, argv);
-}
+const struct ctl_group ctl_device_group = {device_cmds, device_usage};
