@@ -2,7 +2,6 @@
  * hands them, with the description of its method, to typed_call(), the one place that calls,
  * decodes the result into the caller's structures and releases what it made. */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "call.h"
@@ -112,17 +111,6 @@ decode_vm(struct json_object *res, void *out, struct pasid_error *err)
 	return out ? pasid_parse_vm(res, out, err) : 0;
 }
 
-static int
-decode_freed(struct json_object *res, void *out, struct pasid_error *err)
-{
-	uint32_t n, *freed = out;
-	int rc = lp_get_u32(res, "freed", &n, err);
-
-	if (rc == 0 && freed)
-		*freed = n;
-	return rc;
-}
-
 /* An array and its length, for the list decoders. */
 struct list_out {
 	void *items; /* a struct pasid_vm **, pasid_mapping ** or pasid_quota ** */
@@ -145,6 +133,14 @@ copy_out(int rc, void *out, const void *item, size_t size)
 	if (rc == 0 && out)
 		memcpy(out, item, size);
 	return rc;
+}
+
+static int
+decode_freed(struct json_object *res, void *out, struct pasid_error *err)
+{
+	uint32_t n = 0;
+
+	return copy_out(lp_get_u32(res, "freed", &n, err), out, &n, sizeof(n));
 }
 
 static int
