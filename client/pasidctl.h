@@ -85,7 +85,7 @@ int ctl_check_args(struct ctl *ctl, const char *usage, const char *names, int n,
  * option that gave s. */
 int ctl_check_bdf(struct ctl *ctl, const char *usage, const char *what, const char *s);
 
-/* The daemon (pasidctl.c). */
+/* The daemon (pasidctl_connect.c). */
 
 /* Connects ctl->client unless it is connected: -1 if so, else the exit status of the failure,
  * which it reported with how to choose another socket. */
