@@ -1,43 +1,24 @@
-/* libpasid: requests out, responses in, matched by the ids the library assigns. */
-#include "internal.h"
+/* libpasid: calls. A response taken (by a blocking call or from the non-blocking path) and its
+ * outcome kept for pasid_error_object() and pasid_last_result(); the blocking calls, which wait
+ * for their own response; and a paged listing walked to its end. */
+#include "call.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
-/* The kernel refuses more descriptors than this in one SCM_RIGHTS message (SCM_MAX_FD). */
-#define MAX_FDS   253
-#define READ_SIZE 65536
-
-static void
-out_msg_free(struct out_msg *m)
-{
-	for (size_t i = 0; i < m->nfds; i++)
-		close(m->fds[i]);
-	free(m->fds);
-	free(m->buf);
-	free(m);
-}
-
-static void
-request_free(struct request *r)
-{
-	json_object_put(r->result);
-	json_object_put(r->error_obj);
-	free(r);
-}
+#include "connection.h"
+#include "decode.h"
+#include "errors.h"
 
 void
-lp_forget_error(struct pasid_client *c)
+lp_forget_outcome(struct pasid_client *c)
 {
 	json_object_put(c->last_error);
 	c->last_error = NULL;
+	json_object_put(c->last_result);
+	c->last_result = NULL;
 }
 
 struct json_object *
@@ -46,453 +27,33 @@ pasid_error_object(const struct pasid_client *c)
 	return c->last_error;
 }
 
-void
-lp_drop_all(struct pasid_client *c)
+struct json_object *
+pasid_last_result(const struct pasid_client *c)
 {
-	while (c->out_head) {
-		struct out_msg *m = c->out_head;
-
-		c->out_head = m->next;
-		out_msg_free(m);
-	}
-	c->out_tail = &c->out_head;
-	while (c->wait_head) {
-		struct request *r = c->wait_head;
-
-		c->wait_head = r->next;
-		request_free(r);
-	}
-	c->wait_tail = &c->wait_head;
-	while (c->ready_head) {
-		struct request *r = c->ready_head;
-
-		c->ready_head = r->next;
-		request_free(r);
-	}
-	c->ready_tail = &c->ready_head;
-	c->outstanding = 0;
+	return c->last_result;
 }
 
-/* Moves a request from the waiting list to the ready list (or drops it if nobody waits for
- * it any more). */
-static void
-complete(struct pasid_client *c, struct request **link)
-{
-	struct request *r = *link;
-
-	*link = r->next;
-	if (!*link)
-		c->wait_tail = link;
-	r->next = NULL;
-	if (r->abandoned) {
-		request_free(r);
-		return;
-	}
-	*c->ready_tail = r;
-	c->ready_tail = &r->next;
-}
-
-/* The connection is unusable: every request still waiting completes with rc. */
+/* Hands a response to its caller, keeps its outcome and frees the request. */
 static int
-fail_connection(struct pasid_client *c, int rc, const char *what)
-{
-	if (c->dead)
-		return c->dead;
-	c->dead = rc;
-	if (rc == -ECONNRESET)
-		lp_fail(&c->dead_err, rc, "connection closed by pasidd");
-	else
-		lp_fail(&c->dead_err, rc, "%s: %s", what, strerror(-rc));
-	while (c->out_head) {
-		struct out_msg *m = c->out_head;
-
-		c->out_head = m->next;
-		out_msg_free(m);
-	}
-	c->out_tail = &c->out_head;
-	while (c->wait_head) {
-		c->wait_head->rc = rc;
-		c->wait_head->error = c->dead_err;
-		complete(c, &c->wait_head);
-	}
-	return rc;
-}
-
-static void
-copy_string(char *dst, size_t size, struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string))
-		snprintf(dst, size, "%s", json_object_get_string(v));
-}
-
-/* Reads a JSON-RPC error object into r; a malformed one still fails the request. */
-static void
-set_remote_error(struct request *r, struct json_object *e)
-{
-	struct json_object *code, *data;
-	const char *reason;
-
-	memset(&r->error, 0, sizeof(r->error));
-	if (!json_object_is_type(e, json_type_object) ||
-	    !json_object_object_get_ex(e, "code", &code) ||
-	    !json_object_is_type(code, json_type_int)) {
-		r->rc = lp_fail(&r->error, -EPROTO, "malformed error response from pasidd");
-		return;
-	}
-	r->rc = -EREMOTEIO;
-	r->error_obj = json_object_get(e);
-	r->error.code = (int)json_object_get_int64(code);
-	copy_string(r->error.message, sizeof(r->error.message), e, "message");
-	if (json_object_object_get_ex(e, "data", &data) &&
-	    json_object_is_type(data, json_type_object)) {
-		copy_string(r->error.reason, sizeof(r->error.reason), data, "reason");
-		copy_string(r->error.param, sizeof(r->error.param), data, "param");
-	}
-	reason = proto_error_reason(r->error.code);
-	if (!r->error.reason[0] && reason)
-		snprintf(r->error.reason, sizeof(r->error.reason), "%s", reason);
-	if (!r->error.message[0])
-		snprintf(r->error.message, sizeof(r->error.message), "error %d", r->error.code);
-}
-
-static struct request **
-find_waiting(struct pasid_client *c, struct json_object *id)
-{
-	struct request **link;
-	int64_t want;
-
-	/* An error without an id (a line the daemon could not read) is about the oldest
-	 * request, since the daemon reads requests in order. */
-	if (!id)
-		return c->wait_head ? &c->wait_head : NULL;
-	if (!json_object_is_type(id, json_type_int))
-		return NULL;
-	want = json_object_get_int64(id);
-	for (link = &c->wait_head; *link; link = &(*link)->next) {
-		if ((*link)->id == want)
-			return link;
-	}
-	return NULL;
-}
-
-static bool
-is_blank(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-			return false;
-	}
-	return true;
-}
-
-static int
-handle_line(struct pasid_client *c, const char *line, size_t len)
-{
-	struct json_object *msg, *id = NULL, *v, *result, *error;
-	struct request **link, *r;
-	bool has_result, has_error;
-
-	if (is_blank(line, len))
-		return 0;
-	if (proto_parse(line, len, &msg) < 0)
-		return fail_connection(c, -EPROTO, "unreadable response from pasidd");
-	if (!json_object_is_type(msg, json_type_object)) {
-		json_object_put(msg);
-		return fail_connection(c, -EPROTO, "unexpected message from pasidd");
-	}
-	has_result = json_object_object_get_ex(msg, "result", &result);
-	has_error = json_object_object_get_ex(msg, "error", &error);
-	json_object_object_get_ex(msg, "id", &id);
-	/* Responses to requests we gave up on, or to no request at all, are dropped. */
-	link = has_error || id ? find_waiting(c, id) : NULL;
-	if (!link) {
-		json_object_put(msg);
-		return 0;
-	}
-	r = *link;
-	if (!json_object_object_get_ex(msg, "jsonrpc", &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    strcmp(json_object_get_string(v), "2.0") != 0 || has_result == has_error) {
-		r->rc = lp_fail(&r->error, -EPROTO, "malformed response from pasidd");
-	} else if (has_error) {
-		set_remote_error(r, error);
-	} else {
-		r->rc = 0;
-		r->result = json_object_get(result);
-	}
-	json_object_put(msg);
-	complete(c, link);
-	return 0;
-}
-
-static int
-process_lines(struct pasid_client *c)
-{
-	const char *line;
-	size_t len;
-	int rc;
-
-	while ((rc = proto_linebuf_next(&c->in, &line, &len)) > 0) {
-		if (handle_line(c, line, len) < 0)
-			return c->dead;
-	}
-	if (rc < 0)
-		return fail_connection(c, rc, "response from pasidd");
-	return 0;
-}
-
-static size_t
-ready_count(const struct pasid_client *c)
-{
-	size_t n = 0;
-
-	for (const struct request *r = c->ready_head; r; r = r->next)
-		n++;
-	return n;
-}
-
-int
-pasid_receive(struct pasid_client *c, struct pasid_error *err)
-{
-	for (;;) {
-		char *space;
-		ssize_t n;
-
-		if (c->dead)
-			break;
-		space = proto_linebuf_space(&c->in, READ_SIZE);
-		if (!space)
-			return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-		n = recv(c->fd, space, READ_SIZE, MSG_DONTWAIT);
-		if (n > 0) {
-			proto_linebuf_commit(&c->in, (size_t)n);
-			process_lines(c);
-		} else if (n == 0) {
-			fail_connection(c, -ECONNRESET, "");
-		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			break;
-		} else if (errno != EINTR) {
-			fail_connection(c, -errno, "receive");
-		}
-	}
-	if (c->dead) {
-		lp_copy_error(err, &c->dead_err);
-		return c->dead;
-	}
-	lp_clear_error(err);
-	return (int)ready_count(c);
-}
-
-static int
-send_fds(struct pasid_client *c, struct out_msg *m)
-{
-	struct iovec iov = {.iov_base = m->buf, .iov_len = m->len};
-	size_t clen = CMSG_SPACE(m->nfds * sizeof(int));
-	char *control = calloc(1, clen);
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	if (!control) {
-		errno = ENOMEM;
-		return -1;
-	}
-	mh.msg_control = control;
-	mh.msg_controllen = clen;
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(m->nfds * sizeof(int));
-	memcpy(CMSG_DATA(cm), m->fds, m->nfds * sizeof(int));
-	n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	free(control);
-	return (int)n;
-}
-
-int
-pasid_flush(struct pasid_client *c, struct pasid_error *err)
-{
-	while (c->out_head) {
-		struct out_msg *m = c->out_head;
-		ssize_t n;
-
-		if (c->dead)
-			break;
-		/* Descriptors ride on the first byte of their request line and on no other
-		 * request's bytes, so each request goes out in its own send. */
-		if (m->nfds)
-			n = send_fds(c, m);
-		else
-			n = send(c->fd, m->buf + m->off, m->len - m->off,
-			         MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0) {
-			int e = errno;
-
-			if (e == EINTR)
-				continue;
-			if (e == EAGAIN || e == EWOULDBLOCK)
-				return lp_fail(err, -EAGAIN, "socket full");
-			/* The daemon may have said why it closed (a too-long line): read that
-			 * first so the request fails with the daemon's answer. */
-			pasid_receive(c, NULL);
-			fail_connection(c, -e, "send");
-			break;
-		}
-		if (m->nfds) {
-			for (size_t i = 0; i < m->nfds; i++)
-				close(m->fds[i]);
-			m->nfds = 0;
-		}
-		m->off += (size_t)n;
-		if (m->off == m->len) {
-			c->out_head = m->next;
-			if (!c->out_head)
-				c->out_tail = &c->out_head;
-			out_msg_free(m);
-		}
-	}
-	if (c->dead) {
-		lp_copy_error(err, &c->dead_err);
-		return c->dead;
-	}
-	lp_clear_error(err);
-	return 0;
-}
-
-bool
-pasid_want_write(const struct pasid_client *c)
-{
-	return c->out_head != NULL;
-}
-
-size_t
-pasid_outstanding(const struct pasid_client *c)
-{
-	return c->outstanding;
-}
-
-/* The request line for `method`: compact JSON and the LF that frames it. */
-static int
-build_line(int64_t id, const char *method, struct json_object *params, size_t nfds, char **buf,
-           size_t *len)
-{
-	struct json_object *msg = json_object_new_object(), *p = NULL;
-	const char *s;
-	size_t n;
-	int rc = 0;
-
-	if (!msg)
-		return -ENOMEM;
-	if (nfds) {
-		if (params && !json_object_is_type(params, json_type_object)) {
-			rc = -EINVAL;
-			goto out;
-		}
-		if (!params || !json_object_object_get_ex(params, "fds", NULL)) {
-			/* Copy rather than add to the caller's object behind its back. */
-			if (params ? json_object_deep_copy(params, &p, NULL) < 0
-			           : !(p = json_object_new_object())) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			json_object_object_add(p, "fds", json_object_new_int64((int64_t)nfds));
-		}
-	}
-	if (!p && params)
-		p = json_object_get(params);
-	json_object_object_add(msg, "jsonrpc", json_object_new_string("2.0"));
-	json_object_object_add(msg, "id", json_object_new_int64(id));
-	json_object_object_add(msg, "method", json_object_new_string(method));
-	if (p)
-		json_object_object_add(msg, "params", p);
-	s = proto_serialize(msg, &n);
-	*buf = s ? malloc(n + 1) : NULL;
-	if (!*buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	memcpy(*buf, s, n);
-	(*buf)[n] = '\n';
-	*len = n + 1;
-out:
-	json_object_put(msg);
-	return rc;
-}
-
-int64_t
-pasid_queue(struct pasid_client *c, const char *method, struct json_object *params, const int *fds,
-            size_t nfds, struct pasid_error *err)
-{
-	struct out_msg *m;
-	struct request *r;
-	int rc;
-
-	if (!method || !*method)
-		return lp_fail(err, -EINVAL, "no method given");
-	if (nfds > MAX_FDS || (nfds && !fds))
-		return lp_fail(err, -EINVAL, "too many file descriptors");
-	if (c->dead) {
-		lp_copy_error(err, &c->dead_err);
-		return c->dead;
-	}
-	m = calloc(1, sizeof(*m));
-	r = calloc(1, sizeof(*r));
-	if (!m || !r || (nfds && !(m->fds = calloc(nfds, sizeof(int))))) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	rc = build_line(c->next_id, method, params, nfds, &m->buf, &m->len);
-	if (rc < 0)
-		goto fail;
-	for (; m->nfds < nfds; m->nfds++) {
-		m->fds[m->nfds] = fcntl(fds[m->nfds], F_DUPFD_CLOEXEC, 3);
-		if (m->fds[m->nfds] < 0) {
-			rc = -errno;
-			goto fail;
-		}
-	}
-	r->id = c->next_id++;
-	*c->out_tail = m;
-	c->out_tail = &m->next;
-	*c->wait_tail = r;
-	c->wait_tail = &r->next;
-	c->outstanding++;
-	lp_clear_error(err);
-	return r->id;
-fail:
-	if (m)
-		out_msg_free(m);
-	free(r);
-	if (rc == -EINVAL)
-		return lp_fail(err, rc, "params must be an object to pass descriptors");
-	return lp_fail(err, rc, "cannot queue %s: %s", method, strerror(-rc));
-}
-
-static int
-take(struct pasid_client *c, struct request **link, struct json_object **result,
+take(struct pasid_client *c, struct request *r, struct json_object **result,
      struct pasid_error *err)
 {
-	struct request *r = *link;
 	int rc = r->rc;
 
-	*link = r->next;
-	if (!*link)
-		c->ready_tail = link;
-	c->outstanding--;
 	if (rc == 0)
 		lp_clear_error(err);
 	else
 		lp_copy_error(err, &r->error);
-	lp_forget_error(c);
+	lp_forget_outcome(c);
 	c->last_error = r->error_obj;
 	r->error_obj = NULL;
+	/* The caller's result and the kept one are the same object, not a copy. */
+	c->last_result = json_object_get(r->result);
 	if (result) {
 		*result = r->result;
 		r->result = NULL;
 	}
-	request_free(r);
+	lp_request_free(r);
 	return rc;
 }
 
@@ -500,30 +61,32 @@ int
 pasid_response_next(struct pasid_client *c, int64_t *id, struct json_object **result,
                     struct pasid_error *err)
 {
+	struct request *r;
+
 	if (result)
 		*result = NULL;
-	lp_forget_error(c);
-	if (!c->ready_head)
+	lp_forget_outcome(c);
+	r = lp_ready_take(c, NULL);
+	if (!r)
 		return lp_fail(err, -EAGAIN, "no response ready");
-	*id = c->ready_head->id;
-	return take(c, &c->ready_head, result, err);
+	*id = r->id;
+	return take(c, r, result, err);
 }
 
 int
 pasid_response_take(struct pasid_client *c, int64_t id, struct json_object **result,
                     struct pasid_error *err)
 {
+	struct request *r;
+
 	if (result)
 		*result = NULL;
-	lp_forget_error(c);
-	for (struct request **link = &c->ready_head; *link; link = &(*link)->next) {
-		if ((*link)->id == id)
-			return take(c, link, result, err);
-	}
-	for (struct request *r = c->wait_head; r; r = r->next) {
-		if (r->id == id && !r->abandoned)
-			return lp_fail(err, -EINPROGRESS, "response not yet received");
-	}
+	lp_forget_outcome(c);
+	r = lp_ready_take(c, &id);
+	if (r)
+		return take(c, r, result, err);
+	if (lp_waiting(c, id))
+		return lp_fail(err, -EINPROGRESS, "response not yet received");
 	return lp_fail(err, -ENOENT, "no request %lld outstanding", (long long)id);
 }
 
@@ -536,18 +99,6 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-abandon(struct pasid_client *c, int64_t id)
-{
-	for (struct request *r = c->wait_head; r; r = r->next) {
-		if (r->id == id) {
-			r->abandoned = true;
-			c->outstanding--;
-			return;
-		}
-	}
-}
-
 int
 pasid_call_fds(struct pasid_client *c, const char *method, struct json_object *params,
                const int *fds, size_t nfds, struct json_object **result, struct pasid_error *err)
@@ -557,7 +108,7 @@ pasid_call_fds(struct pasid_client *c, const char *method, struct json_object *p
 
 	if (result)
 		*result = NULL;
-	lp_forget_error(c);
+	lp_forget_outcome(c);
 	id = pasid_queue(c, method, params, fds, nfds, err);
 	if (id < 0)
 		return (int)id;
@@ -582,15 +133,15 @@ pasid_call_fds(struct pasid_client *c, const char *method, struct json_object *p
 		rc = poll(&pfd, 1, wait);
 		if (rc < 0 && errno != EINTR) {
 			rc = -errno;
-			abandon(c, id);
+			lp_abandon(c, id);
 			return lp_fail(err, rc, "poll: %s", strerror(-rc));
 		}
 		if (rc == 0) {
-			abandon(c, id);
+			lp_abandon(c, id);
 			return lp_fail(err, -ETIMEDOUT, "no answer from pasidd to %s", method);
 		}
 		if (rc > 0 && (pfd.revents & POLLNVAL))
-			fail_connection(c, -EBADF, "poll");
+			lp_fail_connection(c, -EBADF, "poll");
 		else if (rc > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
 			pasid_receive(c, NULL);
 	}
@@ -601,4 +152,67 @@ pasid_call(struct pasid_client *c, const char *method, struct json_object *param
            struct json_object **result, struct pasid_error *err)
 {
 	return pasid_call_fds(c, method, params, NULL, 0, result, err);
+}
+
+/* Appends the entries of page to those of the walk so far, in all. */
+static void
+append_page(struct json_object *all, struct json_object *page, const char *name)
+{
+	struct json_object *more = lp_member(page, name, json_type_array);
+
+	for (size_t i = 0; i < json_object_array_length(more); i++)
+		json_object_array_add(all, json_object_get(json_object_array_get_idx(more, i)));
+}
+
+int
+pasid_call_pages(struct pasid_client *c, const char *method, struct json_object *params,
+                 const char *member, struct json_object **result, struct pasid_error *err)
+{
+	struct json_object *first = NULL, *copy = NULL, *page, *next;
+	int rc;
+
+	*result = NULL;
+	/* The caller's params stay as they were: the walk adds "after" to a copy. */
+	if (params && json_object_deep_copy(params, &copy, NULL) < 0) {
+		lp_forget_outcome(c);
+		return lp_nomem(err);
+	}
+	params = copy;
+	for (;;) {
+		rc = pasid_call(c, method, params, &page, err);
+		if (rc < 0)
+			break;
+		if (!lp_member(page, member, json_type_array)) {
+			json_object_put(page);
+			rc = lp_bad_reply(err, member);
+			break;
+		}
+		if (first)
+			append_page(lp_member(first, member, json_type_array), page, member);
+		else
+			first = json_object_get(page);
+		next = lp_member(page, "next", json_type_string);
+		if (!next)
+			break;
+		if (!params && !(params = json_object_new_object())) {
+			json_object_put(page);
+			rc = lp_nomem(err);
+			break;
+		}
+		json_object_object_add(params, "after", json_object_get(next));
+		json_object_put(page);
+	}
+	json_object_put(params);
+	/* The walk's outcome is the whole listing, or nothing if it did not reach the end. */
+	json_object_put(c->last_result);
+	c->last_result = NULL;
+	if (rc < 0) {
+		json_object_put(first);
+		return rc;
+	}
+	json_object_put(page);
+	json_object_object_del(first, "next");
+	c->last_result = json_object_get(first);
+	*result = first;
+	return 0;
 }

@@ -201,6 +201,14 @@ const char *pasid_error_reason(int code);
  * max and current of quota_exceeded. Borrowed: valid until the next such call on c or
  * pasid_close(); json_object_get() it to keep it. Symbol version LIBPASID_0.1. */
 struct json_object *pasid_error_object(const struct pasid_client *c);
+/* The daemon's result exactly as it came, for the last call on c to take a response (the same
+ * calls as above): for pasid_call_pages() and the typed calls of paged listings, the whole
+ * listing that they return or decode; kept also when a typed call could not decode it and
+ * failed with -EPROTO. NULL if that call got no result (the daemon answered with an error, the
+ * connection failed, or the call failed before it was sent). It is the object that
+ * pasid_call() hands out, not a copy. Borrowed like pasid_error_object(): valid until the next
+ * such call on c or pasid_close(), which release it. Symbol version LIBPASID_0.2. */
+struct json_object *pasid_last_result(const struct pasid_client *c);
 
 /* Typed calls (blocking). Strings are copied; results are plain structs. */
 

@@ -45,13 +45,26 @@ static const char list_usage[] = "Usage: pasidctl pasid list [--vm VM] [--type s
                                  "\n"
                                  "Lists mappings, sorted by VM and guest PASID.\n";
 
+/* What the options gave: NULL, PASID_TYPE_ANY or -1 where one was not given. */
+struct pasid_args {
+	const char *vm;
+	enum pasid_type type;
+	const char *device;
+	int64_t gpasid;
+	int64_t count;
+};
+
+/* --type: one of the types as libpasid names them. */
 static int
-parse_type(struct ctl *ctl, const char *s, const char *usage, const char **type)
+parse_type(struct ctl *ctl, const char *s, const char *usage, enum pasid_type *type)
 {
-	if (strcmp(s, "shared") != 0 && strcmp(s, "local") != 0)
-		return ctl_usage_error(ctl, usage, "--type must be shared or local");
-	*type = s;
-	return -1;
+	for (enum pasid_type t = PASID_TYPE_SHARED; t <= PASID_TYPE_LOCAL; t++) {
+		if (strcmp(s, pasid_type_name(t)) == 0) {
+			*type = t;
+			return -1;
+		}
+	}
+	return ctl_usage_error(ctl, usage, "--type must be shared or local");
 }
 
 static int
@@ -62,30 +75,72 @@ parse_pasid(struct ctl *ctl, const char *s, const char *what, const char *usage,
 	return -1;
 }
 
-/* Prints the result of a call that returns mappings (one object, a list or
- * {"mappings": [...]}). */
+/* One option of opts into a. -1 to go on, else the exit status of a usage error. */
 static int
-show_mappings(struct ctl *ctl, struct json_object *res, bool with_vm)
+pasid_option(struct ctl *ctl, int o, const char *usage, struct pasid_args *a)
 {
-	struct pasid_mapping one, *maps = &one;
+	switch (o) {
+	case 'v':
+		a->vm = optarg;
+		return -1;
+	case 't':
+		return parse_type(ctl, optarg, usage, &a->type);
+	case 'd':
+		a->device = optarg;
+		return ctl_check_bdf(ctl, usage, "--device", optarg);
+	case 'g':
+		return parse_pasid(ctl, optarg, "--gpasid", usage, &a->gpasid);
+	case 'c':
+		if (ctl_parse_num(optarg, 0, PASID_ARG_MAX, &a->count) < 0)
+			return ctl_usage_error(ctl, usage, "--count: '%s' is not a number", optarg);
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+/* Reads the options that opts lists into a, then allows at most `positional` arguments.
+ * Returns -1 to go on, else the exit status. */
+static int
+pasid_options(struct ctl *ctl, int argc, char **argv, const struct option *opts, const char *usage,
+              int positional, struct pasid_args *a)
+{
+	int o, rc;
+
+	*a = (struct pasid_args){.type = PASID_TYPE_ANY, .gpasid = -1, .count = -1};
+	while ((o = ctl_getopt(ctl, argc, argv, "", opts, usage, &rc)) != -1) {
+		int r = pasid_option(ctl, o, usage, a);
+
+		if (r >= 0)
+			return r;
+	}
+	if (rc >= 0)
+		return rc;
+	if (argc - optind > positional)
+		return ctl_usage_error(ctl, usage, "unexpected argument '%s'",
+		                       argv[optind + positional]);
+	return -1;
+}
+
+/* One mapping, or with count >= 0 that many, printed. */
+static int
+alloc(struct ctl *ctl, const struct pasid_args *a)
+{
+	uint32_t gpasid = a->gpasid < 0 ? PASID_ANY : (uint32_t)a->gpasid;
+	struct pasid_mapping one, *maps = NULL;
 	struct pasid_error err;
 	size_t n = 1;
 	int rc;
 
-	if (ctl_json_done(ctl, res))
-		return 0;
-	if (json_object_is_type(res, json_type_object) &&
-	    !json_object_object_get_ex(res, "mappings", NULL))
-		rc = pasid_parse_mapping(res, &one, &err);
+	if (a->count >= 0)
+		rc = pasid_alloc_count(ctl->client, a->vm, a->type, a->device, gpasid,
+		                       (uint32_t)a->count, &maps, &n, &err);
 	else
-		rc = pasid_parse_mappings(res, &maps, &n, &err);
-	json_object_put(res);
-	if (rc < 0)
-		return ctl_error(ctl, &err);
-	ctl_print_mappings(maps, n, with_vm);
-	if (maps != &one)
-		pasid_mappings_free(maps);
-	return 0;
+		rc = pasid_alloc(ctl->client, a->vm, a->type, a->device, gpasid, &one, &err);
+	if (ctl_text(ctl, rc, &err, &rc))
+		ctl_print_mappings(maps ? maps : &one, n, false);
+	pasid_mappings_free(maps);
+	return rc;
 }
 
 static int
@@ -95,56 +150,15 @@ pasid_alloc_cmd(struct ctl *ctl, int argc, char **argv)
 	    {"vm", required_argument, NULL, 'v'},     {"type", required_argument, NULL, 't'},
 	    {"device", required_argument, NULL, 'd'}, {"gpasid", required_argument, NULL, 'g'},
 	    {"count", required_argument, NULL, 'c'},  CTL_COMMON_OPTIONS};
-	const char *vm = NULL, *type = NULL, *device = NULL;
-	int64_t gpasid = -1, count = -1;
-	struct json_object *p, *res;
-	int o, rc;
+	struct pasid_args a;
+	int rc;
 
-	while ((o = ctl_getopt(ctl, argc, argv, "", opts, alloc_usage, &rc)) != -1) {
-		int r = -1;
-
-		switch (o) {
-		case 'v':
-			vm = optarg;
-			break;
-		case 't':
-			r = parse_type(ctl, optarg, alloc_usage, &type);
-			break;
-		case 'd':
-			r = ctl_check_bdf(ctl, alloc_usage, "--device", optarg);
-			device = optarg;
-			break;
-		case 'g':
-			r = parse_pasid(ctl, optarg, "--gpasid", alloc_usage, &gpasid);
-			break;
-		case 'c':
-			if (ctl_parse_num(optarg, 0, PASID_ARG_MAX, &count) < 0)
-				r = ctl_usage_error(ctl, alloc_usage,
-				                    "--count: '%s' is not a number", optarg);
-			break;
-		}
-		if (r >= 0)
-			return r;
-	}
-	if (rc >= 0)
-		return rc;
-	if (optind < argc)
-		return ctl_usage_error(ctl, alloc_usage, "unexpected argument '%s'", argv[optind]);
-	if (!vm || !type)
-		return ctl_usage_error(ctl, alloc_usage, "--vm and --type are required");
-	p = json_object_new_object();
-	json_object_object_add(p, "vm", json_object_new_string(vm));
-	json_object_object_add(p, "type", json_object_new_string(type));
-	if (device)
-		json_object_object_add(p, "device", json_object_new_string(device));
-	if (gpasid >= 0)
-		json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
-	if (count >= 0)
-		json_object_object_add(p, "count", json_object_new_int64(count));
-	rc = ctl_call(ctl, "pasid.alloc", p, &res);
-	if (rc)
-		return rc;
-	return show_mappings(ctl, res, false);
+	rc = pasid_options(ctl, argc, argv, opts, alloc_usage, 0, &a);
+	if (rc < 0 && (!a.vm || a.type == PASID_TYPE_ANY))
+		rc = ctl_usage_error(ctl, alloc_usage, "--vm and --type are required");
+	if (rc < 0)
+		rc = ctl_connect(ctl);
+	return rc >= 0 ? rc : alloc(ctl, &a);
 }
 
 static int
@@ -153,39 +167,39 @@ pasid_free_cmd(struct ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {{"vm", required_argument, NULL, 'v'},
 	                                     {"gpasid", required_argument, NULL, 'g'},
 	                                     CTL_COMMON_OPTIONS};
-	const char *vm = NULL;
-	int64_t gpasid = -1;
-	struct json_object *p, *res;
-	int o, rc;
+	struct pasid_error err;
+	struct pasid_args a;
+	int rc;
 
-	while ((o = ctl_getopt(ctl, argc, argv, "", opts, free_usage, &rc)) != -1) {
-		int r = -1;
-
-		if (o == 'v')
-			vm = optarg;
-		else if (o == 'g')
-			r = parse_pasid(ctl, optarg, "--gpasid", free_usage, &gpasid);
-		if (r >= 0)
-			return r;
-	}
+	rc = pasid_options(ctl, argc, argv, opts, free_usage, 0, &a);
+	if (rc < 0 && (!a.vm || a.gpasid < 0))
+		rc = ctl_usage_error(ctl, free_usage, "--vm and --gpasid are required");
+	if (rc < 0)
+		rc = ctl_connect(ctl);
 	if (rc >= 0)
 		return rc;
-	if (optind < argc)
-		return ctl_usage_error(ctl, free_usage, "unexpected argument '%s'", argv[optind]);
-	if (!vm || gpasid < 0)
-		return ctl_usage_error(ctl, free_usage, "--vm and --gpasid are required");
-	p = json_object_new_object();
-	json_object_object_add(p, "vm", json_object_new_string(vm));
-	json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
-	rc = ctl_call(ctl, "pasid.free", p, &res);
-	if (rc)
-		return rc;
-	if (ctl->json)
-		ctl_print_json(res);
-	else
-		printf("freed gPASID %" PRId64 " of %s\n", gpasid, vm);
-	json_object_put(res);
-	return 0;
+	if (ctl_text(ctl, pasid_free(ctl->client, a.vm, (uint32_t)a.gpasid, &err), &err, &rc))
+		printf("freed gPASID %" PRId64 " of %s\n", a.gpasid, a.vm);
+	return rc;
+}
+
+/* HPASID alone (with --device) or --vm and --gpasid: -1 if so, else the exit status. */
+static int
+lookup_args(struct ctl *ctl, int argc, char **argv, struct pasid_args *a, int64_t *hpasid)
+{
+	bool by_vm = a->vm || a->gpasid >= 0;
+
+	if (argc - optind == 1) {
+		int rc = parse_pasid(ctl, argv[optind], "HPASID", lookup_usage, hpasid);
+
+		if (rc >= 0 || !by_vm)
+			return rc;
+	} else if (a->vm && a->gpasid >= 0) {
+		if (!a->device)
+			return -1;
+		return ctl_usage_error(ctl, lookup_usage, "--device goes with HPASID only");
+	}
+	return ctl_usage_error(ctl, lookup_usage, "give either HPASID or --vm and --gpasid");
 }
 
 static int
@@ -195,54 +209,26 @@ pasid_lookup_cmd(struct ctl *ctl, int argc, char **argv)
 	                                     {"gpasid", required_argument, NULL, 'g'},
 	                                     {"device", required_argument, NULL, 'd'},
 	                                     CTL_COMMON_OPTIONS};
-	const char *vm = NULL, *device = NULL;
-	int64_t gpasid = -1, hpasid = -1;
-	struct json_object *p, *res;
-	int o, rc;
+	struct pasid_mapping m;
+	struct pasid_error err;
+	struct pasid_args a;
+	int64_t hpasid = -1;
+	int rc;
 
-	while ((o = ctl_getopt(ctl, argc, argv, "", opts, lookup_usage, &rc)) != -1) {
-		int r = -1;
-
-		if (o == 'v')
-			vm = optarg;
-		else if (o == 'g')
-			r = parse_pasid(ctl, optarg, "--gpasid", lookup_usage, &gpasid);
-		else if (o == 'd')
-			r = ctl_check_bdf(ctl, lookup_usage, "--device", device = optarg);
-		if (r >= 0)
-			return r;
-	}
+	rc = pasid_options(ctl, argc, argv, opts, lookup_usage, 1, &a);
+	if (rc < 0)
+		rc = lookup_args(ctl, argc, argv, &a, &hpasid);
+	if (rc < 0)
+		rc = ctl_connect(ctl);
 	if (rc >= 0)
 		return rc;
-	if (argc - optind > 1)
-		return ctl_usage_error(ctl, lookup_usage, "unexpected argument '%s'",
-		                       argv[optind + 1]);
-	if (argc - optind == 1) {
-		rc = parse_pasid(ctl, argv[optind], "HPASID", lookup_usage, &hpasid);
-		if (rc >= 0)
-			return rc;
-		if (vm || gpasid >= 0)
-			return ctl_usage_error(ctl, lookup_usage,
-			                       "give either HPASID or --vm and --gpasid");
-	} else if (!vm || gpasid < 0) {
-		return ctl_usage_error(ctl, lookup_usage,
-		                       "give either HPASID or --vm and --gpasid");
-	} else if (device) {
-		return ctl_usage_error(ctl, lookup_usage, "--device goes with HPASID only");
-	}
-	p = json_object_new_object();
-	if (hpasid >= 0) {
-		json_object_object_add(p, "hpasid", json_object_new_int64(hpasid));
-		if (device)
-			json_object_object_add(p, "device", json_object_new_string(device));
-	} else {
-		json_object_object_add(p, "vm", json_object_new_string(vm));
-		json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
-	}
-	rc = ctl_call(ctl, "pasid.lookup", p, &res);
-	if (rc)
-		return rc;
-	return show_mappings(ctl, res, true);
+	if (hpasid >= 0)
+		rc = pasid_lookup_hpasid(ctl->client, (uint32_t)hpasid, a.device, &m, &err);
+	else
+		rc = pasid_lookup(ctl->client, a.vm, (uint32_t)a.gpasid, &m, &err);
+	if (ctl_text(ctl, rc, &err, &rc))
+		ctl_print_mappings(&m, 1, true);
+	return rc;
 }
 
 static int
@@ -251,45 +237,29 @@ pasid_list_cmd(struct ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {{"vm", required_argument, NULL, 'v'},
 	                                     {"type", required_argument, NULL, 't'},
 	                                     CTL_COMMON_OPTIONS};
-	const char *vm = NULL, *type = NULL;
-	struct json_object *p, *res;
-	int o, rc;
+	struct pasid_mapping *maps;
+	struct pasid_error err;
+	struct pasid_args a;
+	size_t n;
+	int rc;
 
-	while ((o = ctl_getopt(ctl, argc, argv, "", opts, list_usage, &rc)) != -1) {
-		int r = -1;
-
-		if (o == 'v')
-			vm = optarg;
-		else if (o == 't')
-			r = parse_type(ctl, optarg, list_usage, &type);
-		if (r >= 0)
-			return r;
-	}
+	rc = pasid_options(ctl, argc, argv, opts, list_usage, 0, &a);
+	if (rc < 0)
+		rc = ctl_connect(ctl);
 	if (rc >= 0)
 		return rc;
-	if (optind < argc)
-		return ctl_usage_error(ctl, list_usage, "unexpected argument '%s'", argv[optind]);
-	p = json_object_new_object();
-	if (vm)
-		json_object_object_add(p, "vm", json_object_new_string(vm));
-	if (type)
-		json_object_object_add(p, "type", json_object_new_string(type));
-	rc = ctl_call_pages(ctl, "pasid.list", p, "mappings", &res);
-	if (rc)
-		return rc;
-	return show_mappings(ctl, res, true);
+	if (ctl_text(ctl, pasid_list(ctl->client, a.vm, a.type, &maps, &n, &err), &err, &rc))
+		ctl_print_mappings(maps, n, true);
+	pasid_mappings_free(maps);
+	return rc;
 }
 
 static const struct ctl_cmd pasid_cmds[] = {
-    {"alloc", pasid_alloc_cmd},
-    {"free", pasid_free_cmd},
-    {"lookup", pasid_lookup_cmd},
-    {"list", pasid_list_cmd},
-    {NULL, NULL},
+    {"alloc", pasid_alloc_cmd, NULL},
+    {"free", pasid_free_cmd, NULL},
+    {"lookup", pasid_lookup_cmd, NULL},
+    {"list", pasid_list_cmd, NULL},
+    {NULL, NULL, NULL},
 };
 
-int
-ctl_pasid(struct ctl *ctl, int argc, char **argv)
-{
-	return ctl_dispatch(ctl, pasid_cmds, pasid_usage, argc, argv);
-}
+const struct ctl_group ctl_pasid_group = {pasid_cmds, pasid_usage};

@@ -40,8 +40,7 @@ print_quotas(const struct pasid_quota *q, size_t n)
 	static const char *const head[] = {"CGROUP", "MAX", "CURRENT", "DENIED"};
 	struct ctl_table t;
 
-	ctl_table_init(&t, 4);
-	ctl_table_add(&t, head);
+	ctl_table_init(&t, 4, head);
 	for (size_t i = 0; i < n; i++) {
 		char max[24], cur[24], denied[24];
 		const char *row[] = {q[i].cgroup, max, cur, denied};
@@ -52,98 +51,73 @@ print_quotas(const struct pasid_quota *q, size_t n)
 		ctl_table_add(&t, row);
 	}
 	ctl_table_print(&t);
-	ctl_table_free(&t);
-}
-
-/* Parses the result into quotas and prints them as a table, or the JSON as it came. */
-static int
-show(struct ctl *ctl, struct json_object *res, bool table)
-{
-	struct pasid_quota *q;
-	struct pasid_error err;
-	size_t n;
-	int rc;
-
-	if (ctl_json_done(ctl, res))
-		return 0;
-	rc = pasid_parse_quotas(res, &q, &n, &err);
-	json_object_put(res);
-	if (rc < 0)
-		return ctl_error(ctl, &err);
-	if (table) {
-		print_quotas(q, n);
-	} else {
-		char max[24];
-
-		format_max(q[0].max, max, sizeof(max));
-		printf("%s: max %s, current %" PRIu64 "\n", q[0].cgroup, max, q[0].current);
-	}
-	pasid_quotas_free(q, n);
-	return 0;
 }
 
 static int
 quota_get(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {CTL_COMMON_OPTIONS};
-	struct json_object *p, *res;
+	struct pasid_error err;
+	struct pasid_quota *q;
+	size_t n;
 	int rc;
 
-	while (ctl_getopt(ctl, argc, argv, "", opts, get_usage, &rc) != -1)
-		;
+	rc = ctl_common_options(ctl, argc, argv, get_usage);
 	if (rc >= 0)
 		return rc;
 	if (argc - optind > 1)
 		return ctl_usage_error(ctl, get_usage, "unexpected argument '%s'",
 		                       argv[optind + 1]);
-	p = json_object_new_object();
-	if (argc - optind == 1)
-		json_object_object_add(p, "cgroup", json_object_new_string(argv[optind]));
-	rc = ctl_call(ctl, "quota.get", p, &res);
-	if (rc)
+	rc = ctl_connect(ctl);
+	if (rc >= 0)
 		return rc;
-	return show(ctl, res, true);
+	if (ctl_text(ctl,
+	             pasid_quota_get(ctl->client, argc - optind == 1 ? argv[optind] : NULL, &q, &n,
+	                             &err),
+	             &err, &rc))
+		print_quotas(q, n);
+	pasid_quotas_free(q, n);
+	return rc;
 }
 
 static int
 quota_set(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {CTL_COMMON_OPTIONS};
-	struct json_object *p, *res, *max;
+	struct pasid_error err;
+	struct pasid_quota *q;
+	uint64_t max;
 	int64_t n;
 	int rc;
 
-	while (ctl_getopt(ctl, argc, argv, "", opts, set_usage, &rc) != -1)
-		;
+	rc = ctl_common_options(ctl, argc, argv, set_usage);
 	if (rc >= 0)
 		return rc;
 	rc = ctl_check_args(ctl, set_usage, "CGROUP MAX", argc - optind, argv + optind);
 	if (rc >= 0)
 		return rc;
 	if (strcmp(argv[optind + 1], "max") == 0)
-		max = json_object_new_string("max");
+		max = PASID_QUOTA_NO_LIMIT;
 	else if (ctl_parse_num(argv[optind + 1], 0, INT64_MAX, &n) == 0)
-		max = json_object_new_int64(n);
+		max = (uint64_t)n;
 	else
 		return ctl_usage_error(ctl, set_usage, "MAX must be a number or max, not '%s'",
 		                       argv[optind + 1]);
-	p = json_object_new_object();
-	json_object_object_add(p, "cgroup", json_object_new_string(argv[optind]));
-	json_object_object_add(p, "max", max);
-	rc = ctl_call(ctl, "quota.set", p, &res);
-	if (rc)
+	rc = ctl_connect(ctl);
+	if (rc >= 0)
 		return rc;
-	return show(ctl, res, false);
+	if (ctl_text(ctl, pasid_quota_set(ctl->client, argv[optind], max, &q, &err), &err, &rc)) {
+		char buf[24];
+
+		format_max(q->max, buf, sizeof(buf));
+		printf("%s: max %s, current %" PRIu64 "\n", q->cgroup, buf, q->current);
+	}
+	pasid_quotas_free(q, 1);
+	return rc;
 }
 
 static const struct ctl_cmd quota_cmds[] = {
-    {"get", quota_get},
-    {"set", quota_set},
-    {NULL, NULL},
+    {"get", quota_get, NULL},
+    {"set", quota_set, NULL},
+    {NULL, NULL, NULL},
 };
 
-int
-ctl_quota(struct ctl *ctl, int argc, char **argv)
-{
-	return ctl_dispatch(ctl, quota_cmds, quota_usage, argc, argv);
-}
+const struct ctl_group ctl_quota_group = {quota_cmds, quota_usage};

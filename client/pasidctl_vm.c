@@ -56,21 +56,6 @@ static const char device_release_usage[] =
     "Takes the PCI function BDF (DDDD:BB:DD.F) back from VM; refused while local PASIDs\n"
     "of VM use it.\n";
 
-/* Options: only the common ones; then the arguments named in args ("VM BDF"), no more, no
- * fewer. Returns -1 to go on, else the exit status. */
-static int
-plain_options(struct ctl *ctl, int argc, char **argv, const char *usage, const char *args)
-{
-	static const struct option opts[] = {CTL_COMMON_OPTIONS};
-	int rc;
-
-	while (ctl_getopt(ctl, argc, argv, "", opts, usage, &rc) != -1)
-		;
-	if (rc >= 0)
-		return rc;
-	return ctl_check_args(ctl, usage, args, argc - optind, argv + optind);
-}
-
 static void
 print_devices(const struct pasid_vm *vm, char *buf, size_t size)
 {
@@ -83,31 +68,13 @@ print_devices(const struct pasid_vm *vm, char *buf, size_t size)
 		                        vm->devices[i].shared ? "(shared)" : "");
 }
 
-static int
-vm_list(struct ctl *ctl, int argc, char **argv)
+static void
+print_vms(const struct pasid_vm *vms, size_t n)
 {
 	static const char *const head[] = {"VM", "UUID", "MODE", "PID", "PASIDS", "DEVICES"};
-	struct json_object *res;
-	struct pasid_error err;
-	struct pasid_vm *vms;
 	struct ctl_table t;
-	size_t n;
-	int rc;
 
-	rc = plain_options(ctl, argc, argv, vm_list_usage, "");
-	if (rc >= 0)
-		return rc;
-	rc = ctl_call_pages(ctl, "vm.list", NULL, "vms", &res);
-	if (rc)
-		return rc;
-	if (ctl_json_done(ctl, res))
-		return 0;
-	rc = pasid_parse_vms(res, &vms, &n, &err);
-	json_object_put(res);
-	if (rc < 0)
-		return ctl_error(ctl, &err);
-	ctl_table_init(&t, 6);
-	ctl_table_add(&t, head);
+	ctl_table_init(&t, 6, head);
 	for (size_t i = 0; i < n; i++) {
 		char pid[16], pasids[16], devs[1024];
 		const char *row[] = {vms[i].vm, vms[i].uuid, pasid_mode_name(vms[i].mode),
@@ -119,9 +86,23 @@ vm_list(struct ctl *ctl, int argc, char **argv)
 		ctl_table_add(&t, row);
 	}
 	ctl_table_print(&t);
-	ctl_table_free(&t);
+}
+
+static int
+vm_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct pasid_error err;
+	struct pasid_vm *vms;
+	size_t n;
+	int rc;
+
+	rc = ctl_plain_command(ctl, argc, argv, vm_list_usage, "");
+	if (rc >= 0)
+		return rc;
+	if (ctl_text(ctl, pasid_vm_list(ctl->client, &vms, &n, &err), &err, &rc))
+		print_vms(vms, n);
 	pasid_vm_list_free(vms, n);
-	return 0;
+	return rc;
 }
 
 static void
@@ -147,47 +128,31 @@ print_vm(const struct pasid_vm *vm, bool details)
 	}
 }
 
-/* Prints the result of a call that returns one VM. */
 static int
-show_vm_result(struct ctl *ctl, struct json_object *res, bool details)
+vm_show(struct ctl *ctl, int argc, char **argv)
 {
 	struct pasid_error err;
 	struct pasid_vm *vm;
 	int rc;
 
-	if (ctl_json_done(ctl, res))
-		return 0;
-	rc = pasid_parse_vm(res, &vm, &err);
-	json_object_put(res);
-	if (rc < 0)
-		return ctl_error(ctl, &err);
-	print_vm(vm, details);
-	pasid_vm_free(vm);
-	return 0;
-}
-
-static struct json_object *
-vm_params(const char *vm)
-{
-	struct json_object *p = json_object_new_object();
-
-	json_object_object_add(p, "vm", json_object_new_string(vm));
-	return p;
-}
-
-static int
-vm_show(struct ctl *ctl, int argc, char **argv)
-{
-	struct json_object *res;
-	int rc;
-
-	rc = plain_options(ctl, argc, argv, vm_show_usage, "VM");
+	rc = ctl_plain_command(ctl, argc, argv, vm_show_usage, "VM");
 	if (rc >= 0)
 		return rc;
-	rc = ctl_call_pages(ctl, "vm.show", vm_params(argv[optind]), "mappings", &res);
-	if (rc)
-		return rc;
-	return show_vm_result(ctl, res, true);
+	if (ctl_text(ctl, pasid_vm_show(ctl->client, argv[optind], &vm, &err), &err, &rc))
+		print_vm(vm, true);
+	pasid_vm_free(vm);
+	return rc;
+}
+
+/* The mode named s, as libpasid names the modes; PASID_MODE_DEFAULT if it names none. */
+static enum pasid_mode
+parse_mode(const char *s)
+{
+	for (enum pasid_mode m = PASID_MODE_TRANSLATED; m <= PASID_MODE_IDENTITY; m++) {
+		if (strcmp(s, pasid_mode_name(m)) == 0)
+			return m;
+	}
+	return PASID_MODE_DEFAULT;
 }
 
 static int
@@ -197,8 +162,10 @@ vm_register(struct ctl *ctl, int argc, char **argv)
 	                                     {"mode", required_argument, NULL, 'm'},
 	                                     {"pid", required_argument, NULL, 'p'},
 	                                     CTL_COMMON_OPTIONS};
-	const char *uuid = NULL, *mode = NULL;
-	struct json_object *p, *res;
+	enum pasid_mode mode = PASID_MODE_DEFAULT;
+	const char *uuid = NULL;
+	struct pasid_error err;
+	struct pasid_vm *vm;
 	int64_t pid = -1;
 	int o, rc;
 
@@ -208,10 +175,10 @@ vm_register(struct ctl *ctl, int argc, char **argv)
 			uuid = optarg;
 			break;
 		case 'm':
-			if (strcmp(optarg, "identity") != 0 && strcmp(optarg, "translated") != 0)
+			mode = parse_mode(optarg);
+			if (mode == PASID_MODE_DEFAULT)
 				return ctl_usage_error(ctl, vm_register_usage,
 				                       "--mode must be identity or translated");
-			mode = optarg;
 			break;
 		case 'p':
 			if (ctl_parse_num(optarg, 1, INT32_MAX, &pid) < 0)
@@ -232,72 +199,49 @@ vm_register(struct ctl *ctl, int argc, char **argv)
 		    ctl, vm_register_usage,
 		    "--pid is required: a VM lives as long as its owner process, and pasidctl "
 		    "exits at once; give the VMM's pid with --pid PID (--pid $$ for this shell)");
-	p = vm_params(argv[optind]);
-	if (uuid)
-		json_object_object_add(p, "uuid", json_object_new_string(uuid));
-	if (mode)
-		json_object_object_add(p, "mode", json_object_new_string(mode));
-	if (pid > 0)
-		json_object_object_add(p, "pid", json_object_new_int64(pid));
-	rc = ctl_call(ctl, "vm.register", p, &res);
-	if (rc)
+	rc = ctl_connect(ctl);
+	if (rc >= 0)
 		return rc;
-	return show_vm_result(ctl, res, false);
+	if (ctl_text(
+	        ctl,
+	        pasid_vm_register(ctl->client, argv[optind], uuid, mode, (pid_t)pid, &vm, &err),
+	        &err, &rc))
+		print_vm(vm, false);
+	pasid_vm_free(vm);
+	return rc;
 }
 
 static int
 vm_unregister(struct ctl *ctl, int argc, char **argv)
 {
-	struct json_object *res, *freed;
+	struct pasid_error err;
+	uint32_t freed;
 	int rc;
 
-	rc = plain_options(ctl, argc, argv, vm_unregister_usage, "VM");
+	rc = ctl_plain_command(ctl, argc, argv, vm_unregister_usage, "VM");
 	if (rc >= 0)
 		return rc;
-	rc = ctl_call(ctl, "vm.unregister", vm_params(argv[optind]), &res);
-	if (rc)
-		return rc;
-	if (ctl->json) {
-		ctl_print_json(res);
-	} else if (json_object_object_get_ex(res, "freed", &freed) &&
-	           json_object_is_type(freed, json_type_int)) {
-		int64_t n = json_object_get_int64(freed);
-
-		printf("unregistered %s, %" PRId64 " PASID%s freed\n", argv[optind], n,
-		       n == 1 ? "" : "s");
-	} else {
-		printf("unregistered %s\n", argv[optind]);
-	}
-	json_object_put(res);
-	return 0;
+	if (ctl_text(ctl, pasid_vm_unregister(ctl->client, argv[optind], &freed, &err), &err, &rc))
+		printf("unregistered %s, %" PRIu32 " PASID%s freed\n", argv[optind], freed,
+		       freed == 1 ? "" : "s");
+	return rc;
 }
 
 static const struct ctl_cmd vm_cmds[] = {
-    {"list", vm_list}, {"show", vm_show}, {"register", vm_register}, {"unregister", vm_unregister},
-    {NULL, NULL},
+    {"list", vm_list, NULL},
+    {"show", vm_show, NULL},
+    {"register", vm_register, NULL},
+    {"unregister", vm_unregister, NULL},
+    {NULL, NULL, NULL},
 };
 
-int
-ctl_vm(struct ctl *ctl, int argc, char **argv)
-{
-	return ctl_dispatch(ctl, vm_cmds, vm_usage, argc, argv);
-}
-
-static struct json_object *
-device_params(const char *vm, const char *device)
-{
-	struct json_object *p = vm_params(vm);
-
-	json_object_object_add(p, "device", json_object_new_string(device));
-	return p;
-}
+const struct ctl_group ctl_vm_group = {vm_cmds, vm_usage};
 
 static int
 device_assign(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"shared", no_argument, NULL, 'S'},
 	                                     CTL_COMMON_OPTIONS};
-	struct json_object *p, *res;
 	struct pasid_device dev;
 	struct pasid_error err;
 	bool shared = false;
@@ -311,56 +255,37 @@ device_assign(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	rc = ctl_check_args(ctl, device_assign_usage, "VM BDF", argc - optind, argv + optind);
 	if (rc < 0)
-		rc = ctl_check_bdf(ctl, device_assign_usage, "BDF", argv[optind + 1]);
+		rc = ctl_connect(ctl);
 	if (rc >= 0)
 		return rc;
-	p = device_params(argv[optind], argv[optind + 1]);
-	if (shared)
-		json_object_object_add(p, "shared", json_object_new_boolean(true));
-	rc = ctl_call(ctl, "device.assign", p, &res);
-	if (rc)
-		return rc;
-	if (ctl_json_done(ctl, res))
-		return 0;
-	rc = pasid_parse_device(res, &dev, &err);
-	json_object_put(res);
-	if (rc < 0)
-		return ctl_error(ctl, &err);
-	printf("assigned %s to %s (%s)\n", dev.device, argv[optind],
-	       dev.shared ? "shared" : "exclusive");
-	return 0;
+	if (ctl_text(ctl,
+	             pasid_device_assign(ctl->client, argv[optind], argv[optind + 1], shared, &dev,
+	                                 &err),
+	             &err, &rc))
+		printf("assigned %s to %s (%s)\n", dev.device, argv[optind],
+		       dev.shared ? "shared" : "exclusive");
+	return rc;
 }
 
 static int
 device_release(struct ctl *ctl, int argc, char **argv)
 {
-	struct json_object *res;
+	struct pasid_error err;
 	int rc;
 
-	rc = plain_options(ctl, argc, argv, device_release_usage, "VM BDF");
-	if (rc < 0)
-		rc = ctl_check_bdf(ctl, device_release_usage, "BDF", argv[optind + 1]);
+	rc = ctl_plain_command(ctl, argc, argv, device_release_usage, "VM BDF");
 	if (rc >= 0)
 		return rc;
-	rc = ctl_call(ctl, "device.release", device_params(argv[optind], argv[optind + 1]), &res);
-	if (rc)
-		return rc;
-	if (ctl->json)
-		ctl_print_json(res);
-	else
+	if (ctl_text(ctl, pasid_device_release(ctl->client, argv[optind], argv[optind + 1], &err),
+	             &err, &rc))
 		printf("released %s from %s\n", argv[optind + 1], argv[optind]);
-	json_object_put(res);
-	return 0;
+	return rc;
 }
 
 static const struct ctl_cmd device_cmds[] = {
-    {"assign", device_assign},
-    {"release", device_release},
-    {NULL, NULL},
+    {"assign", device_assign, NULL},
+    {"release", device_release, NULL},
+    {NULL, NULL, NULL},
 };
 
-int
-ctl_device(struct ctl *ctl, int argc, char **argv)
-{
-	return ctl_dispatch(ctl, device_cmds, device_usage, argc, argv);
-}
+const struct ctl_group ctl_device_group = {device_cmds, device_usage};

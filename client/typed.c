@@ -1,677 +1,318 @@
-/* libpasid: typed calls for the v1 methods and the decoders of their results. */
-#include "internal.h"
-
+/* libpasid: the typed calls of the v1 methods. Each public function builds its parameters and
+ * hands them, with the description of its method, to typed_call(), the one place that calls,
+ * decodes the result into the caller's structures and releases what it made. */
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-const char *
-pasid_type_name(enum pasid_type type)
-{
-	switch (type) {
-	case PASID_TYPE_SHARED:
-		return "shared";
-	case PASID_TYPE_LOCAL:
-		return "local";
-	default:
-		return NULL;
-	}
-}
+#include "call.h"
+#include "decode.h"
+#include "errors.h"
 
-const char *
-pasid_mode_name(enum pasid_mode mode)
-{
-	switch (mode) {
-	case PASID_MODE_TRANSLATED:
-		return "translated";
-	case PASID_MODE_IDENTITY:
-		return "identity";
-	default:
-		return NULL;
-	}
-}
+/* Reads a result into the caller's output, out (which the typed call documents; may be
+ * NULL where the call allows it). */
+typedef int (*typed_decode_fn)(struct json_object *result, void *out, struct pasid_error *err);
 
-/* Decoding. Each helper reports the member it could not read, once, as -EPROTO. */
+/* A method as the typed calls use it. */
+struct typed_method {
+	const char *name;
+	/* For a paged listing, the array its pages append to, walked with pasid_call_pages();
+	 * NULL for a method that answers at once. */
+	const char *pages;
+	/* NULL: the result is not read (its calls return nothing but success). */
+	typed_decode_fn decode;
+};
 
-static int
-bad(struct pasid_error *err, const char *what)
-{
-	return lp_fail(err, -EPROTO, "malformed reply from pasidd: %s", what);
-}
+/* Request parameters under construction. A failed allocation is remembered, so that the
+ * builders need no checks of their own and the call reports -ENOMEM once. */
+struct params {
+	struct json_object *obj;
+	bool nomem;
+};
 
-static struct json_object *
-member(struct json_object *obj, const char *key, enum json_type type)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, type))
-		return NULL;
-	return v;
-}
-
-static int
-get_u64(struct json_object *obj, const char *key, uint64_t max, uint64_t *out,
-        struct pasid_error *err)
-{
-	struct json_object *v = member(obj, key, json_type_int);
-	int64_t n;
-
-	if (!v)
-		return bad(err, key);
-	n = json_object_get_int64(v);
-	if (n < 0 || (uint64_t)n > max)
-		return bad(err, key);
-	*out = (uint64_t)n;
-	return 0;
-}
-
-static int
-get_u32(struct json_object *obj, const char *key, uint32_t *out, struct pasid_error *err)
-{
-	uint64_t n;
-	int rc = get_u64(obj, key, UINT32_MAX, &n, err);
-
-	if (rc == 0)
-		*out = (uint32_t)n;
-	return rc;
-}
-
-static int
-get_str(struct json_object *obj, const char *key, bool required, char *buf, size_t size,
-        struct pasid_error *err)
-{
-	struct json_object *v = member(obj, key, json_type_string);
-
-	if (!v) {
-		if (required || json_object_object_get_ex(obj, key, NULL))
-			return bad(err, key);
-		buf[0] = '\0';
-		return 0;
-	}
-	if ((size_t)json_object_get_string_len(v) >= size)
-		return bad(err, key);
-	memcpy(buf, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
-	return 0;
-}
-
-static int
-get_type(struct json_object *obj, enum pasid_type *out, struct pasid_error *err)
-{
-	char s[16];
-
-	if (get_str(obj, "type", true, s, sizeof(s), err) < 0)
-		return -EPROTO;
-	if (strcmp(s, "shared") == 0)
-		*out = PASID_TYPE_SHARED;
-	else if (strcmp(s, "local") == 0)
-		*out = PASID_TYPE_LOCAL;
-	else
-		return bad(err, "type");
-	return 0;
-}
-
-int
-pasid_parse_mapping(struct json_object *result, struct pasid_mapping *out, struct pasid_error *err)
-{
-	memset(out, 0, sizeof(*out));
-	if (!json_object_is_type(result, json_type_object))
-		return bad(err, "mapping is not an object");
-	if (get_u32(result, "gpasid", &out->gpasid, err) < 0 ||
-	    get_u32(result, "hpasid", &out->hpasid, err) < 0 ||
-	    get_type(result, &out->type, err) < 0 ||
-	    get_str(result, "device", false, out->device, sizeof(out->device), err) < 0 ||
-	    get_str(result, "vm", false, out->vm, sizeof(out->vm), err) < 0)
-		return -EPROTO;
-	lp_clear_error(err);
-	return 0;
-}
-
-static int
-parse_mapping_array(struct json_object *arr, struct pasid_mapping **maps, size_t *n,
-                    struct pasid_error *err)
-{
-	size_t len = json_object_array_length(arr);
-	struct pasid_mapping *m = calloc(len ? len : 1, sizeof(*m));
-
-	if (!m)
-		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	for (size_t i = 0; i < len; i++) {
-		if (pasid_parse_mapping(json_object_array_get_idx(arr, i), &m[i], err) < 0) {
-			free(m);
-			return -EPROTO;
-		}
-	}
-	*maps = m;
-	*n = len;
-	return 0;
-}
-
-int
-pasid_parse_mappings(struct json_object *result, struct pasid_mapping **maps, size_t *n,
-                     struct pasid_error *err)
-{
-	struct json_object *arr = result;
-	int rc;
-
-	*maps = NULL;
-	*n = 0;
-	if (json_object_is_type(result, json_type_object))
-		arr = member(result, "mappings", json_type_array);
-	if (!arr || !json_object_is_type(arr, json_type_array))
-		return bad(err, "expected a list of mappings");
-	rc = parse_mapping_array(arr, maps, n, err);
-	if (rc < 0)
-		return rc;
-	lp_clear_error(err);
-	return 0;
-}
-
-int
-pasid_parse_device(struct json_object *result, struct pasid_device *out, struct pasid_error *err)
-{
-	struct json_object *shared;
-
-	memset(out, 0, sizeof(*out));
-	if (!json_object_is_type(result, json_type_object))
-		return bad(err, "device is not an object");
-	if (get_str(result, "device", true, out->device, sizeof(out->device), err) < 0)
-		return -EPROTO;
-	shared = member(result, "shared", json_type_boolean);
-	if (!shared)
-		return bad(err, "shared");
-	out->shared = json_object_get_boolean(shared);
-	lp_clear_error(err);
-	return 0;
-}
-
-void
-pasid_mappings_free(struct pasid_mapping *maps)
-{
-	free(maps);
-}
-
-static void
-vm_clear(struct pasid_vm *vm)
-{
-	free(vm->cgroup);
-	free(vm->devices);
-	free(vm->mappings);
-	memset(vm, 0, sizeof(*vm));
-}
-
-/* Fills a caller-provided pasid_vm; on failure it holds nothing to free. */
-static int
-parse_vm_into(struct json_object *o, struct pasid_vm *vm, struct pasid_error *err)
-{
-	struct json_object *v;
-	char mode[16];
-	uint64_t pid = 0, pasids;
-	int rc = -EPROTO;
-
-	memset(vm, 0, sizeof(*vm));
-	if (!json_object_is_type(o, json_type_object))
-		return bad(err, "VM is not an object");
-	if (get_str(o, "vm", true, vm->vm, sizeof(vm->vm), err) < 0 ||
-	    get_str(o, "uuid", true, vm->uuid, sizeof(vm->uuid), err) < 0 ||
-	    get_str(o, "mode", true, mode, sizeof(mode), err) < 0 ||
-	    get_u64(o, "pid", INT32_MAX, &pid, err) < 0)
-		return -EPROTO;
-	vm->pid = (pid_t)pid;
-	if (strcmp(mode, "translated") == 0)
-		vm->mode = PASID_MODE_TRANSLATED;
-	else if (strcmp(mode, "identity") == 0)
-		vm->mode = PASID_MODE_IDENTITY;
-	else
-		return bad(err, "mode");
-	v = member(o, "cgroup", json_type_string);
-	if (!v && json_object_object_get_ex(o, "cgroup", NULL))
-		return bad(err, "cgroup");
-	vm->cgroup = strdup(v ? json_object_get_string(v) : "");
-	if (!vm->cgroup)
-		goto nomem;
-	if ((v = member(o, "devices", json_type_array))) {
-		vm->n_devices = json_object_array_length(v);
-		vm->devices = calloc(vm->n_devices ? vm->n_devices : 1, sizeof(*vm->devices));
-		if (!vm->devices)
-			goto nomem;
-		for (size_t i = 0; i < vm->n_devices; i++) {
-			if (pasid_parse_device(json_object_array_get_idx(v, i), &vm->devices[i],
-			                       err) < 0)
-				goto fail;
-		}
-	} else if (json_object_object_get_ex(o, "devices", NULL)) {
-		bad(err, "devices");
-		goto fail;
-	}
-	if ((v = member(o, "mappings", json_type_array))) {
-		rc = parse_mapping_array(v, &vm->mappings, &vm->n_mappings, err);
-		if (rc < 0)
-			goto fail;
-		rc = -EPROTO;
-	} else if (json_object_object_get_ex(o, "mappings", NULL)) {
-		bad(err, "mappings");
-		goto fail;
-	}
-	if (json_object_object_get_ex(o, "pasids", NULL)) {
-		if (get_u64(o, "pasids", UINT32_MAX, &pasids, err) < 0)
-			goto fail;
-		vm->pasids = (uint32_t)pasids;
-	} else {
-		vm->pasids = (uint32_t)vm->n_mappings;
-	}
-	return 0;
-nomem:
-	rc = lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-fail:
-	vm_clear(vm);
-	return rc;
-}
-
-int
-pasid_parse_vm(struct json_object *result, struct pasid_vm **out, struct pasid_error *err)
-{
-	struct pasid_vm *vm = calloc(1, sizeof(*vm));
-	int rc;
-
-	*out = NULL;
-	if (!vm)
-		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	rc = parse_vm_into(result, vm, err);
-	if (rc < 0) {
-		free(vm);
-		return rc;
-	}
-	*out = vm;
-	lp_clear_error(err);
-	return 0;
-}
-
-int
-pasid_parse_vms(struct json_object *result, struct pasid_vm **vms, size_t *n,
-                struct pasid_error *err)
-{
-	struct pasid_vm *v;
-	size_t len;
-
-	*vms = NULL;
-	*n = 0;
-	if (json_object_is_type(result, json_type_object))
-		result = member(result, "vms", json_type_array);
-	if (!result || !json_object_is_type(result, json_type_array))
-		return bad(err, "expected a list of VMs");
-	len = json_object_array_length(result);
-	v = calloc(len ? len : 1, sizeof(*v));
-	if (!v)
-		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	for (size_t i = 0; i < len; i++) {
-		int rc = parse_vm_into(json_object_array_get_idx(result, i), &v[i], err);
-
-		if (rc < 0) {
-			pasid_vm_list_free(v, i);
-			return rc;
-		}
-	}
-	*vms = v;
-	*n = len;
-	lp_clear_error(err);
-	return 0;
-}
-
-void
-pasid_vm_free(struct pasid_vm *vm)
-{
-	if (!vm)
-		return;
-	vm_clear(vm);
-	free(vm);
-}
-
-void
-pasid_vm_list_free(struct pasid_vm *vms, size_t n)
-{
-	if (!vms)
-		return;
-	for (size_t i = 0; i < n; i++)
-		vm_clear(&vms[i]);
-	free(vms);
-}
-
-static int
-get_range(struct json_object *ranges, const char *key, struct pasid_range *r,
-          struct pasid_error *err)
-{
-	struct json_object *a = member(ranges, key, json_type_array);
-	struct json_object *lo, *hi;
-
-	if (!a || json_object_array_length(a) != 2)
-		return bad(err, key);
-	lo = json_object_array_get_idx(a, 0);
-	hi = json_object_array_get_idx(a, 1);
-	if (!json_object_is_type(lo, json_type_int) || !json_object_is_type(hi, json_type_int) ||
-	    json_object_get_int64(lo) < 0 || json_object_get_int64(lo) > UINT32_MAX ||
-	    json_object_get_int64(hi) < 0 || json_object_get_int64(hi) > UINT32_MAX)
-		return bad(err, key);
-	r->first = (uint32_t)json_object_get_int64(lo);
-	r->last = (uint32_t)json_object_get_int64(hi);
-	return 0;
-}
-
-static int
-parse_status_into(struct json_object *o, struct pasid_status *st, struct pasid_error *err)
-{
-	struct json_object *backend, *caps, *ranges, *used, *fr;
-	uint64_t bits;
-
-	if (!json_object_is_type(o, json_type_object))
-		return bad(err, "status is not an object");
-	backend = member(o, "backend", json_type_object);
-	ranges = member(o, "ranges", json_type_object);
-	used = member(o, "used", json_type_object);
-	fr = member(o, "free", json_type_object);
-	if (!backend || !ranges || !used || !fr)
-		return bad(err, !backend  ? "backend"
-		                : !ranges ? "ranges"
-		                : !used   ? "used"
-		                          : "free");
-	if (get_str(o, "version", true, st->version, sizeof(st->version), err) < 0 ||
-	    get_u64(o, "uptime_s", UINT64_MAX, &st->uptime_s, err) < 0 ||
-	    get_str(backend, "name", true, st->backend, sizeof(st->backend), err) < 0 ||
-	    get_u64(backend, "pasid_bits", 32, &bits, err) < 0 ||
-	    get_range(ranges, "local", &st->local, err) < 0 ||
-	    get_range(ranges, "shared", &st->shared, err) < 0 ||
-	    get_u64(used, "local", UINT64_MAX, &st->used_local, err) < 0 ||
-	    get_u64(used, "shared", UINT64_MAX, &st->used_shared, err) < 0 ||
-	    get_u64(fr, "shared", UINT64_MAX, &st->free_shared, err) < 0 ||
-	    get_u64(o, "vms", UINT64_MAX, &st->vms, err) < 0 ||
-	    get_u64(o, "connections", UINT64_MAX, &st->connections, err) < 0)
-		return -EPROTO;
-	st->pasid_bits = (unsigned)bits;
-	caps = member(backend, "caps", json_type_array);
-	if (!caps)
-		return bad(err, "caps");
-	st->caps = calloc(json_object_array_length(caps) + 1, sizeof(char *));
-	if (!st->caps)
-		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	for (size_t i = 0; i < json_object_array_length(caps); i++) {
-		struct json_object *cap = json_object_array_get_idx(caps, i);
-
-		if (!json_object_is_type(cap, json_type_string))
-			return bad(err, "caps");
-		st->caps[i] = strdup(json_object_get_string(cap));
-		if (!st->caps[i])
-			return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-		st->n_caps++;
-	}
-	return 0;
-}
-
-int
-pasid_parse_status(struct json_object *result, struct pasid_status **out, struct pasid_error *err)
-{
-	struct pasid_status *st = calloc(1, sizeof(*st));
-	int rc;
-
-	*out = NULL;
-	if (!st)
-		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	rc = parse_status_into(result, st, err);
-	if (rc < 0) {
-		pasid_status_free(st);
-		return rc;
-	}
-	*out = st;
-	lp_clear_error(err);
-	return 0;
-}
-
-void
-pasid_status_free(struct pasid_status *st)
-{
-	if (!st)
-		return;
-	for (size_t i = 0; i < st->n_caps; i++)
-		free(st->caps[i]);
-	free(st->caps);
-	free(st);
-}
-
-/* Calls. Parameters are built here and put after the call. */
-
-/* For methods with parameters: a NULL params is a failed allocation. */
-static int
-call(struct pasid_client *c, const char *method, struct json_object *params,
-     struct json_object **result, struct pasid_error *err)
-{
-	int rc;
-
-	if (!params) {
-		lp_forget_error(c);
-		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	}
-	rc = pasid_call(c, method, params, result, err);
-	json_object_put(params);
-	return rc;
-}
-
-static struct json_object *
+static struct params
 params_new(void)
 {
-	return json_object_new_object();
-}
+	struct params p = {.obj = json_object_new_object()};
 
-static void
-add_str(struct json_object *p, const char *key, const char *val)
-{
-	if (p && val)
-		json_object_object_add(p, key, json_object_new_string(val));
-}
-
-static void
-add_int(struct json_object *p, const char *key, int64_t val)
-{
-	if (p)
-		json_object_object_add(p, key, json_object_new_int64(val));
-}
-
-static struct json_object *
-vm_params(const char *vm)
-{
-	struct json_object *p = params_new();
-
-	add_str(p, "vm", vm);
+	p.nomem = !p.obj;
 	return p;
 }
 
-int
-pasid_call_pages(struct pasid_client *c, const char *method, struct json_object *params,
-                 const char *member_name, struct json_object **result, struct pasid_error *err)
+static void
+params_add(struct params *p, const char *key, struct json_object *val)
 {
-	struct json_object *first = NULL, *all = NULL, *page, *next, *copy = NULL;
+	if (p->nomem || !val || json_object_object_add(p->obj, key, val) < 0) {
+		json_object_put(val);
+		p->nomem = true;
+	}
+}
+
+/* Adds key: val unless val is NULL (an optional parameter left out). */
+static void
+add_str(struct params *p, const char *key, const char *val)
+{
+	if (val)
+		params_add(p, key, json_object_new_string(val));
+}
+
+static void
+add_int(struct params *p, const char *key, int64_t val)
+{
+	params_add(p, key, json_object_new_int64(val));
+}
+
+static struct params
+vm_params(const char *vm)
+{
+	struct params p = params_new();
+
+	add_str(&p, "vm", vm);
+	return p;
+}
+
+/* Calls m with params p (NULL: a request without params; taken either way) and decodes the
+ * result into out. Returns as the typed call does. */
+static int
+typed_call(struct pasid_client *c, const struct typed_method *m, struct params *p, void *out,
+           struct pasid_error *err)
+{
+	struct json_object *params = p ? p->obj : NULL, *res;
 	int rc;
 
-	*result = NULL;
-	/* The caller's params stay as they were: the walk adds "after" to a copy. */
-	if (params && json_object_deep_copy(params, &copy, NULL) < 0)
-		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	params = copy;
-	for (;;) {
-		rc = pasid_call(c, method, params, &page, err);
-		if (rc < 0)
-			break;
-		next = member(page, "next", json_type_string);
-		if (!first) {
-			first = page;
-			all = member(first, member_name, json_type_array);
-			if (!all) {
-				rc = bad(err, member_name);
-				break;
-			}
-		} else {
-			struct json_object *more = member(page, member_name, json_type_array);
-
-			if (!more) {
-				json_object_put(page);
-				rc = bad(err, member_name);
-				break;
-			}
-			for (size_t i = 0; i < json_object_array_length(more); i++)
-				json_object_array_add(
-				    all, json_object_get(json_object_array_get_idx(more, i)));
-		}
-		if (!next) {
-			if (page != first)
-				json_object_put(page);
-			json_object_object_del(first, "next");
-			*result = first;
-			json_object_put(params);
-			return 0;
-		}
-		if (!params && !(params = params_new())) {
-			rc = lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-			if (page != first)
-				json_object_put(page);
-			break;
-		}
-		json_object_object_add(params, "after", json_object_get(next));
-		if (page != first)
-			json_object_put(page);
+	if (p && p->nomem) {
+		json_object_put(params);
+		lp_forget_outcome(c);
+		return lp_nomem(err);
 	}
-	json_object_put(first);
+	if (m->pages)
+		rc = pasid_call_pages(c, m->name, params, m->pages, &res, err);
+	else
+		rc = pasid_call(c, m->name, params, &res, err);
 	json_object_put(params);
+	if (rc == 0 && m->decode)
+		rc = m->decode(res, out, err);
+	json_object_put(res);
 	return rc;
 }
+
+/* The decoders of the typed calls: the public ones (decode.c) with each call's output and the
+ * shape its method answers with. */
+
+static int
+decode_status(struct json_object *res, void *out, struct pasid_error *err)
+{
+	return pasid_parse_status(res, out, err);
+}
+
+/* A VM, or nothing (and nothing checked) when the caller wants none. */
+static int
+decode_vm(struct json_object *res, void *out, struct pasid_error *err)
+{
+	return out ? pasid_parse_vm(res, out, err) : 0;
+}
+
+/* An array and its length, for the list decoders. */
+struct list_out {
+	void *items; /* a struct pasid_vm **, pasid_mapping ** or pasid_quota ** */
+	size_t *n;
+};
+
+static int
+decode_vms(struct json_object *res, void *out, struct pasid_error *err)
+{
+	struct list_out *l = out;
+
+	return pasid_parse_vms(res, l->items, l->n, err);
+}
+
+/* Copies a structure that decoded whole (rc 0) to the caller's out, if it wants it: out is
+ * written only when the whole answer is good, and a malformed answer is reported either way. */
+static int
+copy_out(int rc, void *out, const void *item, size_t size)
+{
+	if (rc == 0 && out)
+		memcpy(out, item, size);
+	return rc;
+}
+
+static int
+decode_freed(struct json_object *res, void *out, struct pasid_error *err)
+{
+	uint32_t n = 0;
+
+	return copy_out(lp_get_u32(res, "freed", &n, err), out, &n, sizeof(n));
+}
+
+static int
+decode_device(struct json_object *res, void *out, struct pasid_error *err)
+{
+	struct pasid_device d;
+
+	return copy_out(pasid_parse_device(res, &d, err), out, &d, sizeof(d));
+}
+
+static int
+decode_mapping(struct json_object *res, void *out, struct pasid_error *err)
+{
+	struct pasid_mapping m;
+
+	return copy_out(pasid_parse_mapping(res, &m, err), out, &m, sizeof(m));
+}
+
+static int
+decode_mappings(struct json_object *res, void *out, struct pasid_error *err)
+{
+	struct list_out *l = out;
+
+	return pasid_parse_mappings(res, l->items, l->n, err);
+}
+
+/* pasid.alloc with count answers {"mappings": [...]}, never a bare list. */
+static int
+decode_mapping_object(struct json_object *res, void *out, struct pasid_error *err)
+{
+	if (!json_object_is_type(res, json_type_object))
+		return lp_bad_reply(err, "expected {\"mappings\": [...]}");
+	return decode_mappings(res, out, err);
+}
+
+static int
+decode_document(struct json_object *res, void *out, struct pasid_error *err)
+{
+	if (!json_object_is_type(res, json_type_object))
+		return lp_bad_reply(err, "OpenRPC document is not an object");
+	*(struct json_object **)out = json_object_get(res);
+	return 0;
+}
+
+/* quota.get answers a list, quota.set one object; pasid_parse_quotas() takes either. */
+static int
+decode_quota_list(struct json_object *res, void *out, struct pasid_error *err)
+{
+	struct list_out *l = out;
+
+	if (!json_object_is_type(res, json_type_array))
+		return lp_bad_reply(err, "expected a list of quotas");
+	return pasid_parse_quotas(res, l->items, l->n, err);
+}
+
+/* One quota, freed again when the caller wants none. */
+static int
+decode_quota(struct json_object *res, void *out, struct pasid_error *err)
+{
+	struct pasid_quota *q, **want = out;
+	size_t n;
+	int rc;
+
+	if (!json_object_is_type(res, json_type_object))
+		return lp_bad_reply(err, "expected a quota object");
+	rc = pasid_parse_quotas(res, &q, &n, err);
+	if (rc == 0 && want)
+		*want = q;
+	else if (rc == 0)
+		pasid_quotas_free(q, n);
+	return rc;
+}
+
+/* The v1 methods that have a typed call: what each is named, whether it is paged and how its
+ * result is read. */
+static const struct typed_method m_status = {"daemon.status", NULL, decode_status};
+static const struct typed_method m_vm_register = {"vm.register", NULL, decode_vm};
+static const struct typed_method m_vm_unregister = {"vm.unregister", NULL, decode_freed};
+static const struct typed_method m_vm_list = {"vm.list", "vms", decode_vms};
+static const struct typed_method m_vm_show = {"vm.show", "mappings", decode_vm};
+static const struct typed_method m_device_assign = {"device.assign", NULL, decode_device};
+static const struct typed_method m_device_release = {"device.release", NULL, NULL};
+static const struct typed_method m_alloc = {"pasid.alloc", NULL, decode_mapping};
+static const struct typed_method m_alloc_count = {"pasid.alloc", NULL, decode_mapping_object};
+static const struct typed_method m_free = {"pasid.free", NULL, NULL};
+static const struct typed_method m_lookup = {"pasid.lookup", NULL, decode_mapping};
+static const struct typed_method m_list = {"pasid.list", "mappings", decode_mappings};
+static const struct typed_method m_discover = {"rpc.discover", NULL, decode_document};
+static const struct typed_method m_quota_get = {"quota.get", NULL, decode_quota_list};
+static const struct typed_method m_quota_set = {"quota.set", NULL, decode_quota};
 
 int
 pasid_daemon_status(struct pasid_client *c, struct pasid_status **out, struct pasid_error *err)
 {
-	struct json_object *res;
-	int rc;
-
 	*out = NULL;
-	rc = pasid_call(c, "daemon.status", NULL, &res, err);
-	if (rc == 0) {
-		rc = pasid_parse_status(res, out, err);
-		json_object_put(res);
-	}
-	return rc;
+	return typed_call(c, &m_status, NULL, out, err);
 }
 
 int
 pasid_vm_register(struct pasid_client *c, const char *vm, const char *uuid, enum pasid_mode mode,
                   pid_t pid, struct pasid_vm **out, struct pasid_error *err)
 {
-	struct json_object *p = vm_params(vm), *res;
-	int rc;
+	struct params p = vm_params(vm);
 
 	if (out)
 		*out = NULL;
-	add_str(p, "uuid", uuid);
-	add_str(p, "mode", pasid_mode_name(mode));
+	add_str(&p, "uuid", uuid);
+	add_str(&p, "mode", pasid_mode_name(mode));
 	if (pid > 0)
-		add_int(p, "pid", pid);
-	rc = call(c, "vm.register", p, &res, err);
-	if (rc == 0) {
-		if (out)
-			rc = pasid_parse_vm(res, out, err);
-		json_object_put(res);
-	}
-	return rc;
+		add_int(&p, "pid", pid);
+	return typed_call(c, &m_vm_register, &p, out, err);
 }
 
 int
 pasid_vm_unregister(struct pasid_client *c, const char *vm, uint32_t *freed,
                     struct pasid_error *err)
 {
-	struct json_object *res;
-	uint32_t n;
-	int rc;
+	struct params p = vm_params(vm);
 
-	rc = call(c, "vm.unregister", vm_params(vm), &res, err);
-	if (rc == 0) {
-		rc = get_u32(res, "freed", &n, err);
-		if (rc == 0 && freed)
-			*freed = n;
-		json_object_put(res);
-	}
-	return rc;
+	return typed_call(c, &m_vm_unregister, &p, freed, err);
 }
 
 int
 pasid_vm_list(struct pasid_client *c, struct pasid_vm **vms, size_t *n, struct pasid_error *err)
 {
-	struct json_object *res;
-	int rc;
+	struct list_out l = {vms, n};
 
 	*vms = NULL;
 	*n = 0;
-	rc = pasid_call_pages(c, "vm.list", NULL, "vms", &res, err);
-	if (rc == 0) {
-		rc = pasid_parse_vms(res, vms, n, err);
-		json_object_put(res);
-	}
-	return rc;
+	return typed_call(c, &m_vm_list, NULL, &l, err);
 }
 
 int
 pasid_vm_show(struct pasid_client *c, const char *vm, struct pasid_vm **out,
               struct pasid_error *err)
 {
-	struct json_object *p = vm_params(vm), *res;
-	int rc;
+	struct params p = vm_params(vm);
 
 	*out = NULL;
-	rc = p ? pasid_call_pages(c, "vm.show", p, "mappings", &res, err)
-	       : lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	json_object_put(p);
-	if (rc == 0) {
-		rc = pasid_parse_vm(res, out, err);
-		json_object_put(res);
-	}
-	return rc;
+	return typed_call(c, &m_vm_show, &p, out, err);
 }
 
 int
 pasid_device_assign(struct pasid_client *c, const char *vm, const char *device, bool shared,
                     struct pasid_device *out, struct pasid_error *err)
 {
-	struct json_object *p = vm_params(vm), *res;
-	int rc;
+	struct params p = vm_params(vm);
 
-	add_str(p, "device", device);
-	if (p)
-		json_object_object_add(p, "shared", json_object_new_boolean(shared));
-	rc = call(c, "device.assign", p, &res, err);
-	if (rc == 0) {
-		struct pasid_device d;
-
-		rc = pasid_parse_device(res, &d, err);
-		if (rc == 0 && out)
-			*out = d;
-		json_object_put(res);
-	}
-	return rc;
+	add_str(&p, "device", device);
+	params_add(&p, "shared", json_object_new_boolean(shared));
+	return typed_call(c, &m_device_assign, &p, out, err);
 }
 
 int
 pasid_device_release(struct pasid_client *c, const char *vm, const char *device,
                      struct pasid_error *err)
 {
-	struct json_object *p = vm_params(vm);
+	struct params p = vm_params(vm);
 
-	add_str(p, "device", device);
-	return call(c, "device.release", p, NULL, err);
+	add_str(&p, "device", device);
+	return typed_call(c, &m_device_release, &p, NULL, err);
 }
 
-static struct json_object *
+static struct params
 alloc_params(const char *vm, enum pasid_type type, const char *device, uint32_t gpasid)
 {
-	struct json_object *p = vm_params(vm);
+	struct params p = vm_params(vm);
 
-	add_str(p, "type", pasid_type_name(type));
-	add_str(p, "device", device);
+	add_str(&p, "type", pasid_type_name(type));
+	add_str(&p, "device", device);
 	if (gpasid != PASID_ANY)
-		add_int(p, "gpasid", gpasid);
+		add_int(&p, "gpasid", gpasid);
 	return p;
 }
 
@@ -679,18 +320,9 @@ int
 pasid_alloc(struct pasid_client *c, const char *vm, enum pasid_type type, const char *device,
             uint32_t gpasid, struct pasid_mapping *out, struct pasid_error *err)
 {
-	struct json_object *res;
-	struct pasid_mapping m;
-	int rc;
+	struct params p = alloc_params(vm, type, device, gpasid);
 
-	rc = call(c, "pasid.alloc", alloc_params(vm, type, device, gpasid), &res, err);
-	if (rc == 0) {
-		rc = pasid_parse_mapping(res, &m, err);
-		if (rc == 0 && out)
-			*out = m;
-		json_object_put(res);
-	}
-	return rc;
+	return typed_call(c, &m_alloc, &p, out, err);
 }
 
 int
@@ -698,237 +330,96 @@ pasid_alloc_count(struct pasid_client *c, const char *vm, enum pasid_type type, 
                   uint32_t gpasid, uint32_t count, struct pasid_mapping **maps, size_t *n,
                   struct pasid_error *err)
 {
-	struct json_object *p = alloc_params(vm, type, device, gpasid), *res;
-	int rc;
+	struct params p = alloc_params(vm, type, device, gpasid);
+	struct list_out l = {maps, n};
 
 	*maps = NULL;
 	*n = 0;
-	add_int(p, "count", count);
-	rc = call(c, "pasid.alloc", p, &res, err);
-	if (rc == 0) {
-		if (json_object_is_type(res, json_type_object))
-			rc = pasid_parse_mappings(res, maps, n, err);
-		else
-			rc = bad(err, "expected {\"mappings\": [...]}");
-		json_object_put(res);
-	}
-	return rc;
+	add_int(&p, "count", count);
+	return typed_call(c, &m_alloc_count, &p, &l, err);
 }
 
 int
 pasid_free(struct pasid_client *c, const char *vm, uint32_t gpasid, struct pasid_error *err)
 {
-	struct json_object *p = vm_params(vm);
+	struct params p = vm_params(vm);
 
-	add_int(p, "gpasid", gpasid);
-	return call(c, "pasid.free", p, NULL, err);
-}
-
-static int
-lookup(struct pasid_client *c, struct json_object *p, struct pasid_mapping *out,
-       struct pasid_error *err)
-{
-	struct json_object *res;
-	struct pasid_mapping m;
-	int rc;
-
-	rc = call(c, "pasid.lookup", p, &res, err);
-	if (rc == 0) {
-		rc = pasid_parse_mapping(res, &m, err);
-		if (rc == 0 && out)
-			*out = m;
-		json_object_put(res);
-	}
-	return rc;
+	add_int(&p, "gpasid", gpasid);
+	return typed_call(c, &m_free, &p, NULL, err);
 }
 
 int
 pasid_lookup(struct pasid_client *c, const char *vm, uint32_t gpasid, struct pasid_mapping *out,
              struct pasid_error *err)
 {
-	struct json_object *p = vm_params(vm);
+	struct params p = vm_params(vm);
 
-	add_int(p, "gpasid", gpasid);
-	return lookup(c, p, out, err);
+	add_int(&p, "gpasid", gpasid);
+	return typed_call(c, &m_lookup, &p, out, err);
 }
 
 int
 pasid_lookup_hpasid(struct pasid_client *c, uint32_t hpasid, const char *device,
                     struct pasid_mapping *out, struct pasid_error *err)
 {
-	struct json_object *p = params_new();
+	struct params p = params_new();
 
-	add_int(p, "hpasid", hpasid);
-	add_str(p, "device", device);
-	return lookup(c, p, out, err);
+	add_int(&p, "hpasid", hpasid);
+	add_str(&p, "device", device);
+	return typed_call(c, &m_lookup, &p, out, err);
 }
 
 int
 pasid_list(struct pasid_client *c, const char *vm, enum pasid_type type,
            struct pasid_mapping **maps, size_t *n, struct pasid_error *err)
 {
-	struct json_object *p = vm_params(vm), *res;
-	int rc;
+	struct params p = vm_params(vm);
+	struct list_out l = {maps, n};
 
 	*maps = NULL;
 	*n = 0;
-	add_str(p, "type", pasid_type_name(type));
-	rc = p ? pasid_call_pages(c, "pasid.list", p, "mappings", &res, err)
-	       : lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	json_object_put(p);
-	if (rc == 0) {
-		rc = pasid_parse_mappings(res, maps, n, err);
-		json_object_put(res);
-	}
-	return rc;
+	add_str(&p, "type", pasid_type_name(type));
+	return typed_call(c, &m_list, &p, &l, err);
 }
 
 int
 pasid_rpc_discover(struct pasid_client *c, struct json_object **doc, struct pasid_error *err)
 {
-	struct json_object *res;
-	int rc;
-
 	*doc = NULL;
-	rc = pasid_call(c, "rpc.discover", NULL, &res, err);
-	if (rc == 0) {
-		if (json_object_is_type(res, json_type_object)) {
-			*doc = res;
-			return 0;
-		}
-		json_object_put(res);
-		rc = bad(err, "OpenRPC document is not an object");
-	}
-	return rc;
-}
-
-/* Quotas. */
-
-static int
-parse_quota_into(struct json_object *o, struct pasid_quota *q, struct pasid_error *err)
-{
-	struct json_object *max;
-
-	memset(q, 0, sizeof(*q));
-	if (!json_object_is_type(o, json_type_object))
-		return bad(err, "quota is not an object");
-	if (!json_object_object_get_ex(o, "max", &max))
-		return bad(err, "max");
-	if (json_object_is_type(max, json_type_string) &&
-	    strcmp(json_object_get_string(max), "max") == 0)
-		q->max = PASID_QUOTA_NO_LIMIT;
-	else if (get_u64(o, "max", INT64_MAX, &q->max, err) < 0)
-		return -EPROTO;
-	if (get_u64(o, "current", UINT64_MAX, &q->current, err) < 0)
-		return -EPROTO;
-	if (json_object_object_get_ex(o, "denied", NULL) &&
-	    get_u64(o, "denied", UINT64_MAX, &q->denied, err) < 0)
-		return -EPROTO;
-	if (!member(o, "cgroup", json_type_string))
-		return bad(err, "cgroup");
-	q->cgroup = strdup(json_object_get_string(member(o, "cgroup", json_type_string)));
-	if (!q->cgroup)
-		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	return 0;
-}
-
-int
-pasid_parse_quotas(struct json_object *result, struct pasid_quota **quotas, size_t *n,
-                   struct pasid_error *err)
-{
-	bool one = json_object_is_type(result, json_type_object);
-	size_t len;
-	struct pasid_quota *q;
-
-	*quotas = NULL;
-	*n = 0;
-	if (!one && !json_object_is_type(result, json_type_array))
-		return bad(err, "expected a list of quotas");
-	len = one ? 1 : json_object_array_length(result);
-	q = calloc(len ? len : 1, sizeof(*q));
-	if (!q)
-		return lp_fail(err, -ENOMEM, "%s", strerror(ENOMEM));
-	for (size_t i = 0; i < len; i++) {
-		int rc = parse_quota_into(one ? result : json_object_array_get_idx(result, i),
-		                          &q[i], err);
-
-		if (rc < 0) {
-			pasid_quotas_free(q, i);
-			return rc;
-		}
-	}
-	*quotas = q;
-	*n = len;
-	lp_clear_error(err);
-	return 0;
-}
-
-void
-pasid_quotas_free(struct pasid_quota *quotas, size_t n)
-{
-	if (!quotas)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(quotas[i].cgroup);
-	free(quotas);
+	return typed_call(c, &m_discover, NULL, doc, err);
 }
 
 int
 pasid_quota_get(struct pasid_client *c, const char *cgroup, struct pasid_quota **quotas, size_t *n,
                 struct pasid_error *err)
 {
-	struct json_object *p = params_new(), *res;
-	int rc;
+	struct params p = params_new();
+	struct list_out l = {quotas, n};
 
 	*quotas = NULL;
 	*n = 0;
-	add_str(p, "cgroup", cgroup);
-	rc = call(c, "quota.get", p, &res, err);
-	if (rc == 0) {
-		if (json_object_is_type(res, json_type_array))
-			rc = pasid_parse_quotas(res, quotas, n, err);
-		else
-			rc = bad(err, "expected a list of quotas");
-		json_object_put(res);
-	}
-	return rc;
+	add_str(&p, "cgroup", cgroup);
+	return typed_call(c, &m_quota_get, &p, &l, err);
 }
 
 int
 pasid_quota_set(struct pasid_client *c, const char *cgroup, uint64_t max, struct pasid_quota **out,
                 struct pasid_error *err)
 {
-	struct json_object *p, *res;
-	size_t n;
-	int rc;
+	struct params p;
 
 	if (out)
 		*out = NULL;
+	/* The protocol's integers stop at INT64_MAX; refused here rather than sent wrapped. */
 	if (max != PASID_QUOTA_NO_LIMIT && max > INT64_MAX) {
-		lp_forget_error(c);
+		lp_forget_outcome(c);
 		return lp_fail(err, -EINVAL, "a quota is at most %lld or no limit",
 		               (long long)INT64_MAX);
 	}
 	p = params_new();
-	add_str(p, "cgroup", cgroup);
-	if (p)
-		json_object_object_add(p, "max",
-		                       max == PASID_QUOTA_NO_LIMIT
-		                           ? json_object_new_string("max")
-		                           : json_object_new_int64((int64_t)max));
-	rc = call(c, "quota.set", p, &res, err);
-	if (rc == 0) {
-		struct pasid_quota *q;
-
-		if (json_object_is_type(res, json_type_object))
-			rc = pasid_parse_quotas(res, &q, &n, err);
-		else
-			rc = bad(err, "expected a quota object");
-		if (rc == 0 && out)
-			*out = q;
-		else if (rc == 0)
-			pasid_quotas_free(q, n);
-		json_object_put(res);
-	}
-	return rc;
+	add_str(&p, "cgroup", cgroup);
+	params_add(&p, "max",
+	           max == PASID_QUOTA_NO_LIMIT ? json_object_new_string("max")
+	                                       : json_object_new_int64((int64_t)max));
+	return typed_call(c, &m_quota_set, &p, out, err);
 }

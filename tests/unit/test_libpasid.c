@@ -824,6 +824,92 @@ START_TEST(test_error_object)
 }
 END_TEST
 
+/* The daemon's result as it came stays with the handle after every call that took one, typed
+ * or not: the whole listing of a paged walk, and a result a typed call could not decode. */
+static const struct step last_result_steps[] = {
+    {"vm.show", "{\"vm\":\"vm1\"}",
+     "\"result\":{\"vm\":\"vm1\",\"uuid\":\"6a6b6606-bfb1-4c39-8b91-551857bfd0fd\",\"mode\":"
+     "\"translated\",\"pid\":4242,\"cgroup\":\"/a\",\"pasids\":2,\"devices\":[],\"mappings\":["
+     "{\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\"}],\"next\":\"vm1/1\",\"extra\":7}"},
+    {"vm.show", "{\"vm\":\"vm1\",\"after\":\"vm1/1\"}",
+     "\"result\":{\"vm\":\"vm1\",\"uuid\":\"6a6b6606-bfb1-4c39-8b91-551857bfd0fd\",\"mode\":"
+     "\"translated\",\"pid\":4242,\"cgroup\":\"/a\",\"pasids\":2,\"devices\":[],\"mappings\":["
+     "{\"gpasid\":2,\"hpasid\":4097,\"type\":\"shared\"}]}"},
+    {"pasid.alloc", "{\"vm\":\"vm1\",\"type\":\"shared\"}",
+     "\"error\":{\"code\":1001,\"message\":\"shared range exhausted\"}"},
+    {"pasid.lookup", "{\"vm\":\"vm1\",\"gpasid\":1}",
+     "\"result\":{\"gpasid\":1,\"hpasid\":4096,\"type\":\"weird\"}"},
+    {"pasid.free", "{\"vm\":\"vm1\",\"gpasid\":1}", "\"result\":{}"},
+    {"daemon.status", NULL, status_json},
+    {"vm.list", NULL, "\"result\":{\"vms\":[],\"next\":\"x\"}"},
+    {"vm.list", "{\"after\":\"x\"}", "\"result\":{\"no\":\"vms\"}"},
+    {NULL, NULL, NULL},
+};
+
+START_TEST(test_last_result)
+{
+	struct fixture f;
+	struct pasid_error err;
+	struct pasid_mapping m;
+	struct pasid_vm *vm, *vms;
+	struct json_object *r, *res, *v;
+	size_t n;
+	pid_t pid;
+
+	fixture_open(&f);
+	ck_assert_ptr_null(pasid_last_result(f.c));
+	pid = fork_server(&f, last_result_steps);
+
+	/* Two pages, one listing: what the typed call decoded, members it does not know too. */
+	ck_assert_int_eq(pasid_vm_show(f.c, "vm1", &vm, &err), 0);
+	ck_assert_uint_eq(vm->n_mappings, 2);
+	pasid_vm_free(vm);
+	r = pasid_last_result(f.c);
+	ck_assert_ptr_nonnull(r);
+	ck_assert(json_object_object_get_ex(r, "mappings", &v));
+	ck_assert_uint_eq(json_object_array_length(v), 2);
+	ck_assert(!json_object_object_get_ex(r, "next", NULL));
+	ck_assert(json_object_object_get_ex(r, "extra", &v));
+	ck_assert_int_eq(json_object_get_int(v), 7);
+
+	/* An error has no result, only the error object. */
+	ck_assert_int_eq(pasid_alloc(f.c, "vm1", PASID_TYPE_SHARED, NULL, PASID_ANY, &m, &err),
+	                 -EREMOTEIO);
+	ck_assert_ptr_null(pasid_last_result(f.c));
+	ck_assert_ptr_nonnull(pasid_error_object(f.c));
+
+	/* A result the typed call cannot decode is kept, to be looked at. */
+	ck_assert_int_eq(pasid_lookup(f.c, "vm1", 1, &m, &err), -EPROTO);
+	ck_assert_ptr_null(pasid_error_object(f.c));
+	r = pasid_last_result(f.c);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(req_str(r, "type"), "weird");
+
+	/* Typed calls that return nothing still keep what came. */
+	ck_assert_int_eq(pasid_free(f.c, "vm1", 1, &err), 0);
+	r = pasid_last_result(f.c);
+	ck_assert_ptr_nonnull(r);
+	ck_assert(json_object_is_type(r, json_type_object));
+	ck_assert_int_eq(json_object_object_length(r), 0);
+
+	/* pasid_call() hands out the very object that is kept. */
+	ck_assert_int_eq(pasid_call(f.c, "daemon.status", NULL, &res, &err), 0);
+	ck_assert_ptr_eq(pasid_last_result(f.c), res);
+	json_object_put(res);
+	ck_assert_str_eq(req_str(pasid_last_result(f.c), "version"), "0.1.0");
+
+	/* A walk that does not reach its end has no result. */
+	ck_assert_int_eq(pasid_vm_list(f.c, &vms, &n, &err), -EPROTO);
+	ck_assert_ptr_null(pasid_last_result(f.c));
+
+	/* Nor has a call refused before it was sent. */
+	ck_assert_int_eq(pasid_quota_set(f.c, "/a", (uint64_t)INT64_MAX + 1, NULL, &err), -EINVAL);
+	ck_assert_ptr_null(pasid_last_result(f.c));
+	wait_server(pid);
+	fixture_close(&f);
+}
+END_TEST
+
 /* The same through the non-blocking path: each response taken sets it. */
 START_TEST(test_error_object_nonblocking)
 {
@@ -848,6 +934,7 @@ START_TEST(test_error_object_nonblocking)
 	ck_assert_ptr_null(pasid_error_object(f.c));
 	ck_assert_int_eq(pasid_response_next(f.c, &id, &res, &err), -EREMOTEIO);
 	ck_assert_int_eq(id, a);
+	ck_assert_ptr_null(pasid_last_result(f.c));
 	e = pasid_error_object(f.c);
 	ck_assert_ptr_nonnull(e);
 	ck_assert(json_object_object_get_ex(e, "data", &data));
@@ -856,6 +943,7 @@ START_TEST(test_error_object_nonblocking)
 	ck_assert_ptr_null(pasid_error_object(f.c));
 	ck_assert_int_eq(pasid_response_take(f.c, b, &res, &err), 0);
 	ck_assert_ptr_null(pasid_error_object(f.c));
+	ck_assert_ptr_eq(pasid_last_result(f.c), res);
 	json_object_put(res);
 	fixture_close(&f);
 }
@@ -1218,6 +1306,7 @@ libpasid_suite(void)
 	tcase_add_test(tc, test_connect_diagnosis);
 	tcase_add_test(tc, test_error_object);
 	tcase_add_test(tc, test_error_object_nonblocking);
+	tcase_add_test(tc, test_last_result);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,6 +1,7 @@
-/* Private to libpasid: the handle shared by the connection, call and typed-call files. */
-#ifndef LIBPASID_INTERNAL_H
-#define LIBPASID_INTERNAL_H
+/* libpasid, private: a connection to pasidd, the handle that the calls above it share
+ * (README.md draws the layers). */
+#ifndef LIBPASID_CONNECTION_H
+#define LIBPASID_CONNECTION_H
 
 #include "libpasid.h"
 #include "pasid-proto.h"
@@ -41,20 +42,23 @@ struct pasid_client {
 	struct request *ready_head, **ready_tail; /* response here, not yet taken */
 	size_t outstanding;
 	struct proto_linebuf in;
-	/* The daemon's error object of the last response taken, for pasid_error_object(). */
+	/* The outcome of the last call that took a response, kept by call.c for
+	 * pasid_error_object() and pasid_last_result(); released here with the handle. */
 	struct json_object *last_error;
+	struct json_object *last_result;
 };
 
-/* Fills err (if not NULL) with a local failure: code = rc (a -errno) and a message. */
-int lp_fail(struct pasid_error *err, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void lp_clear_error(struct pasid_error *err);
-void lp_copy_error(struct pasid_error *dst, const struct pasid_error *src);
-
-/* Forgets the last daemon error: a call that fails locally must not show an older one. */
-void lp_forget_error(struct pasid_client *c);
-
-/* Releases the queued output and request lists of a closing handle. */
-void lp_drop_all(struct pasid_client *c);
+/* Unlinks a ready response, the oldest (id NULL) or that of request *id, and counts it as no
+ * longer outstanding; NULL if there is none. The caller frees it with lp_request_free(). */
+struct request *lp_ready_take(struct pasid_client *c, const int64_t *id);
+/* True while request id is sent or queued, its response not in and its caller still
+ * waiting. */
+bool lp_waiting(const struct pasid_client *c, int64_t id);
+/* A blocking caller gave up on request id: its response is dropped when it comes. */
+void lp_abandon(struct pasid_client *c, int64_t id);
+void lp_request_free(struct request *r);
+/* The connection is unusable: every request still waiting completes with rc ("what" failed
+ * with rc). Returns the rc that ended it. */
+int lp_fail_connection(struct pasid_client *c, int rc, const char *what);
 
 #endif
