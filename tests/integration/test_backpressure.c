@@ -43,19 +43,10 @@ teardown(void)
 static const char *
 daemon_log(void)
 {
-	FILE *f = fopen(d.log, "re");
-	char *buf = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	const char *log = it_log(&d);
 
-	ck_assert_ptr_nonnull(f);
-	n = getdelim(&buf, &cap, '\0', f);
-	fclose(f);
-	if (n < 0) {
-		free(buf);
-		buf = strdup("");
-	}
-	return it_keep_str(buf);
+	ck_assert_ptr_nonnull(log);
+	return log;
 }
 
 /* Waits (bounded, not timed) for the log to contain `what`. */

@@ -36,10 +36,8 @@ static int fd = -1;
 static void
 start(const char *a, const char *b, const char *c, const char *e)
 {
-	ck_assert_msg(it_start(&D, a, b, c, e, NULL) == 0, "pasidd did not start (log in %s)",
+	ck_assert_msg(it_setup(&D, &fd, a, b, c, e, NULL) == 0, "pasidd did not start (log in %s)",
 	              D.log);
-	fd = it_connect(&D);
-	ck_assert_int_ge(fd, 0);
 }
 
 static void
@@ -58,11 +56,7 @@ setup_small(void)
 static void
 teardown(void)
 {
-	it_release_kept();
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
-	it_cleanup(&D);
+	it_teardown(&D, &fd);
 }
 
 /* ---- shorthands ---- */

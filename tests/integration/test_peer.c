@@ -283,17 +283,9 @@ daemon_cont(void)
 static const char *
 log_text(void)
 {
-	FILE *f = fopen(d.log, "re");
-	char *text = NULL;
-	size_t cap = 0;
+	const char *text = it_log(&d);
 
-	if (f && getdelim(&text, &cap, '\0', f) <= 0) {
-		free(text);
-		text = NULL;
-	}
-	if (f)
-		fclose(f);
-	return text ? it_keep_str(text) : "";
+	return text ? text : "";
 }
 
 static bool
