@@ -153,10 +153,8 @@ suite(void)
 int
 main(void)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_handover: needs root to be an administrator; skipped\n");
-		return 77;
-	}
+	if (geteuid() != 0)
+		ck_skip("needs root to be an administrator");
 	signal(SIGPIPE, SIG_IGN);
 	return ck_run(suite());
 }
