@@ -45,23 +45,34 @@ it_set_launcher(const char *path)
 	launcher = path;
 }
 
+/* The start of a command line that runs pasidd: the launcher (for it_start), the words of
+ * PASIDD_WRAPPER ("valgrind --log-file=...", to run the daemon under a tool) when wrapped,
+ * and the daemon. Returns their number; *wrap holds the words (free it). */
 static int
-spawn(struct it_daemon *d, va_list ap)
+daemon_argv(char **argv, bool with_launcher, bool wrapped, char **wrap)
 {
-	char *argv[MAX_ARGS], *wrap = NULL;
-	pid_t parent;
 	int n = 0;
 
-	if (launcher)
+	*wrap = NULL;
+	if (with_launcher && launcher)
 		argv[n++] = (char *)launcher;
-	/* PASIDD_WRAPPER="valgrind --log-file=..." runs the daemon under a tool. */
-	if (getenv("PASIDD_WRAPPER") && *getenv("PASIDD_WRAPPER")) {
-		wrap = strdup(getenv("PASIDD_WRAPPER"));
-		for (char *tok = strtok(wrap, " "); tok && n < MAX_ARGS - 16;
+	if (wrapped && it_wrapped()) {
+		*wrap = strdup(getenv("PASIDD_WRAPPER"));
+		for (char *tok = strtok(*wrap, " "); tok && n < MAX_ARGS - 16;
 		     tok = strtok(NULL, " "))
 			argv[n++] = tok;
 	}
 	argv[n++] = (char *)daemon_path();
+	return n;
+}
+
+static int
+spawn(struct it_daemon *d, va_list ap)
+{
+	char *argv[MAX_ARGS], *wrap;
+	pid_t parent;
+	int n = daemon_argv(argv, true, true, &wrap);
+
 	argv[n++] = "--foreground";
 	argv[n++] = "--backend";
 	argv[n++] = "sim";
@@ -144,6 +155,33 @@ it_start(struct it_daemon *d, ...)
 }
 
 int
+it_setup(struct it_daemon *d, int *fd, ...)
+{
+	va_list ap;
+	int r;
+
+	*fd = -1;
+	if (it_prepare(d) < 0)
+		return -1;
+	va_start(ap, fd);
+	r = spawn(d, ap);
+	va_end(ap);
+	if (r == 0)
+		*fd = it_connect(d);
+	return *fd >= 0 ? 0 : -1;
+}
+
+void
+it_teardown(struct it_daemon *d, int *fd)
+{
+	it_release_kept();
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	it_cleanup(d);
+}
+
+int
 it_restart(struct it_daemon *d, ...)
 {
 	va_list ap;
@@ -199,39 +237,160 @@ it_cleanup(struct it_daemon *d)
 	}
 }
 
+/* What a child writes to one pipe. */
+struct sink {
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+
+/* Reads what is there; closes the sink at EOF or, when draining, once nothing is left. */
+static void
+sink_read(struct sink *s, bool drain)
+{
+	char tmp[4096];
+
+	if (drain && s->fd >= 0)
+		fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+	while (s->fd >= 0) {
+		ssize_t n = read(s->fd, tmp, sizeof(tmp));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(s->fd);
+			s->fd = -1;
+			return;
+		}
+		if (s->len + (size_t)n + 1 > s->cap) {
+			s->cap = (s->len + (size_t)n + 1) * 2;
+			s->buf = realloc(s->buf, s->cap);
+		}
+		memcpy(s->buf + s->len, tmp, (size_t)n);
+		s->len += (size_t)n;
+		s->buf[s->len] = '\0';
+		if (!drain)
+			return;
+	}
+}
+
+/* The sink's text (malloc'd) into *to, or freed when to is NULL. */
+static void
+sink_take(struct sink *s, char **to)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (!s->buf)
+		s->buf = strdup("");
+	if (to)
+		*to = s->buf;
+	else
+		free(s->buf);
+}
+
+int
+it_exec(char **out, char **err, unsigned timeout_s, bool wrapped, char *const *args)
+{
+	struct sink sinks[2] = {{.fd = -1}, {.fd = -1}};
+	char *argv[MAX_ARGS], *wrap;
+	int po[2], pe[2] = {-1, -1}, status = 0, n = daemon_argv(argv, false, wrapped, &wrap);
+	struct timespec start, now;
+	pid_t pid;
+
+	while (args && *args && n < MAX_ARGS - 1)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if (pipe2(po, O_CLOEXEC) < 0 || (err && pipe2(pe, O_CLOEXEC) < 0)) {
+		free(wrap);
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* Without err, stderr goes where stdout goes, interleaved as written. */
+		dup2(po[1], STDOUT_FILENO);
+		dup2(err ? pe[1] : po[1], STDERR_FILENO);
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		unsetenv("NOTIFY_SOCKET");
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	free(wrap);
+	close(po[1]);
+	sinks[0].fd = po[0];
+	if (err) {
+		close(pe[1]);
+		sinks[1].fd = pe[0];
+	}
+	if (pid < 0) {
+		sink_take(&sinks[0], NULL);
+		sink_take(&sinks[1], NULL);
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd p[2];
+		int idx[2], np = 0;
+
+		for (int i = 0; i < 2; i++)
+			if (sinks[i].fd >= 0) {
+				idx[np] = i;
+				p[np++] = (struct pollfd){.fd = sinks[i].fd, .events = POLLIN};
+			}
+		if (np)
+			poll(p, (nfds_t)np, 50);
+		else
+			usleep(10000);
+		for (int k = 0; k < np; k++)
+			if (p[k].revents)
+				sink_read(&sinks[idx[k]], false);
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (timeout_s && now.tv_sec - start.tv_sec >= (time_t)timeout_s) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			break;
+		}
+	}
+	/* What it wrote before it ended, without waiting for a daemon it left behind, which
+	 * may hold the pipes still. */
+	for (int i = 0; i < 2; i++)
+		sink_read(&sinks[i], true);
+	sink_take(&sinks[0], out);
+	sink_take(&sinks[1], err);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int
 it_run(char **out, ...)
 {
-	char *argv[MAX_ARGS], buf[4096];
-	int p[2], status, n = 0;
-	size_t len = 0;
+	char *argv[MAX_ARGS];
 	va_list ap;
-	pid_t pid;
-	ssize_t r;
 
-	argv[n++] = (char *)daemon_path();
 	va_start(ap, out);
-	collect(argv, n, ap);
+	collect(argv, 0, ap);
 	va_end(ap);
-	if (pipe(p) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		dup2(p[1], STDOUT_FILENO);
-		dup2(p[1], STDERR_FILENO);
-		close(p[0]);
-		execv(argv[0], argv);
-		_exit(127);
+	return it_exec(out, NULL, 0, false, argv);
+}
+
+const char *
+it_log(const struct it_daemon *d)
+{
+	FILE *f = fopen(d->log, "re");
+	char *text = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&text, &cap, '\0', f) < 0) {
+		free(text);
+		text = strdup("");
 	}
-	close(p[1]);
-	while ((r = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)r;
-	buf[len] = '\0';
-	close(p[0]);
-	waitpid(pid, &status, 0);
-	if (out)
-		*out = strdup(buf);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	fclose(f);
+	return it_keep_str(text);
 }
 
 int
@@ -701,47 +860,7 @@ it_json_mismatch(struct json_object *obj, const char *fmt, ...)
 int
 it_runv(char **out, unsigned timeout_s, char *const *args)
 {
-	char *argv[MAX_ARGS], buf[8192];
-	int p[2], status, n = 0;
-	size_t len = 0;
-	pid_t pid;
-	ssize_t r;
-
-	argv[n++] = (char *)daemon_path();
-	while (args && *args && n < MAX_ARGS - 1)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	if (pipe(p) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(p[1], STDOUT_FILENO);
-		dup2(p[1], STDERR_FILENO);
-		close(p[0]);
-		close(p[1]);
-		unsetenv("LISTEN_FDS");
-		unsetenv("LISTEN_PID");
-		unsetenv("NOTIFY_SOCKET");
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		alarm(timeout_s); /* survives exec */
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(p[1]);
-	while ((r = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0 || (r < 0 && errno == EINTR))
-		len += r > 0 ? (size_t)r : 0;
-	buf[len] = '\0';
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (out)
-		*out = strdup(buf);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return it_exec(out, NULL, timeout_s, false, args);
 }
 
 void
@@ -894,6 +1013,27 @@ it_list_all(int fd, const char *method, const char *member, const char *params_j
 }
 
 int
+it_send_fd(int sock, const void *data, size_t len, int fd)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = cbuf.b,
+	                    .msg_controllen = sizeof(cbuf.b)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+int
 it_connect_as(const struct it_daemon *d, uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
               pid_t *holder)
 {
@@ -924,14 +1064,7 @@ it_connect_as(const struct it_daemon *d, uid_t uid, gid_t gid, const gid_t *grou
 		fd = it_connect(d);
 		if (fd < 0)
 			_exit(4);
-		mh.msg_control = cbuf.b;
-		mh.msg_controllen = sizeof(cbuf.b);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		if (sendmsg(sp[1], &mh, 0) != 1)
+		if (it_send_fd(sp[1], &c, 1, fd) < 0)
 			_exit(5);
 		close(fd);
 		/* Holds on (as the owner of its VMs) until released. */

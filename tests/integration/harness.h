@@ -29,12 +29,33 @@ int it_stop(struct it_daemon *d);
 void it_kill(struct it_daemon *d);
 /* Stops if running and removes the directory. */
 void it_cleanup(struct it_daemon *d);
+/* The fixture of most suites: it_start with the extra arguments, then a connection to the
+ * daemon in *fd. 0, or -1 when either fails (the log is in d->log). */
+int it_setup(struct it_daemon *d, int *fd, ...) __attribute__((sentinel));
+/* Undoes it_setup: releases what was kept (it_release_kept), closes *fd (then -1), stops
+ * the daemon and removes its directory. */
+void it_teardown(struct it_daemon *d, int *fd);
+
+/* Runs pasidd with args (NULL-terminated, without argv[0]) to completion, under
+ * PASIDD_WRAPPER (as it_start runs it) when wrapped, and kills it (SIGKILL) if it has not
+ * finished after timeout_s seconds (0: no limit). Its stdout goes to *out and its stderr to
+ * *err (malloc'd; either may be NULL); without err, stderr goes to *out too, interleaved as
+ * written. Does not wait for a process the daemon leaves behind. Returns the exit status, or
+ * 128 + the signal (-1 when it cannot run it). it_run, it_runv and itu_run are its short
+ * forms. */
+int it_exec(char **out, char **err, unsigned timeout_s, bool wrapped, char *const *args);
 
 /* Runs pasidd with argv (NULL-terminated, without argv[0]) to completion; returns its exit
  * status and, if out is not NULL, its stderr+stdout in a malloc'd string. */
 int it_run(char **out, ...) __attribute__((sentinel));
 
+/* Everything the daemon has logged (its stderr) so far, kept (it_keep_str); NULL when its
+ * log cannot be read. */
+const char *it_log(const struct it_daemon *d);
+
 int it_connect(const struct it_daemon *d);
+/* Sends len bytes of data on sock with one descriptor (SCM_RIGHTS). 0 when all were sent. */
+int it_send_fd(int sock, const void *data, size_t len, int fd);
 /* Sends `line` + LF and returns the next response line (malloc'd, without LF), or NULL on
  * EOF/timeout (5 s). */
 char *it_roundtrip(int fd, const char *line);
@@ -102,7 +123,7 @@ const char *it_json_mismatch(struct json_object *obj, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Runs pasidd with args (NULL-terminated, without argv[0]) to completion, like it_run, but
- * kills it (SIGALRM) if it has not finished after timeout_s seconds, so that a command
+ * kills it (SIGKILL) if it has not finished after timeout_s seconds, so that a command
  * line wrongly accepted cannot leave a daemon running. */
 int it_runv(char **out, unsigned timeout_s, char *const *args);
 

@@ -1,5 +1,7 @@
 #include "itutil.h"
 
+#include "harness.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,128 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ARGS 64
-
-struct sink {
-	int fd;
-	char *buf;
-	size_t len, cap;
-};
-
-/* Reads what is there; closes the sink at EOF or, when draining, once nothing is left. */
-static void
-sink_read(struct sink *s, bool drain)
-{
-	char tmp[4096];
-
-	if (drain && s->fd >= 0)
-		fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
-	while (s->fd >= 0) {
-		ssize_t n = read(s->fd, tmp, sizeof(tmp));
-
-		if (n <= 0) {
-			close(s->fd);
-			s->fd = -1;
-			return;
-		}
-		if (s->len + (size_t)n + 1 > s->cap) {
-			s->cap = (s->len + (size_t)n + 1) * 2;
-			s->buf = realloc(s->buf, s->cap);
-		}
-		memcpy(s->buf + s->len, tmp, (size_t)n);
-		s->len += (size_t)n;
-		s->buf[s->len] = '\0';
-		if (!drain)
-			return;
-	}
-}
-
-static char *
-sink_take(struct sink *s)
-{
-	if (s->fd >= 0)
-		close(s->fd);
-	return s->buf ? s->buf : strdup("");
-}
-
 int
 itu_run(char **out, char **err, unsigned timeout_s, char *const *args)
 {
-	struct sink sinks[2] = {{.fd = -1}, {.fd = -1}};
-	char *argv[MAX_ARGS], *wrap = NULL, *o, *e;
-	const char *daemon = getenv("PASIDD") ? getenv("PASIDD") : "pasidd";
-	int po[2], pe[2], status = 0, n = 0;
-	struct timespec start, now;
-	pid_t pid;
+	char *discard = NULL;
+	int st = it_exec(out, err ? err : &discard, timeout_s, true, args);
 
-	if (getenv("PASIDD_WRAPPER") && *getenv("PASIDD_WRAPPER")) {
-		wrap = strdup(getenv("PASIDD_WRAPPER"));
-		for (char *t = strtok(wrap, " "); t && n < MAX_ARGS - 16; t = strtok(NULL, " "))
-			argv[n++] = t;
-	}
-	argv[n++] = (char *)daemon;
-	while (args && *args && n < MAX_ARGS - 1)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		dup2(po[1], STDOUT_FILENO);
-		dup2(pe[1], STDERR_FILENO);
-		unsetenv("LISTEN_FDS");
-		unsetenv("LISTEN_PID");
-		unsetenv("NOTIFY_SOCKET");
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	free(wrap);
-	close(po[1]);
-	close(pe[1]);
-	sinks[0].fd = po[0];
-	sinks[1].fd = pe[0];
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		struct pollfd p[2];
-		int idx[2], np = 0;
-
-		for (int i = 0; i < 2; i++)
-			if (sinks[i].fd >= 0) {
-				idx[np] = i;
-				p[np++] = (struct pollfd){.fd = sinks[i].fd, .events = POLLIN};
-			}
-		if (np)
-			poll(p, (nfds_t)np, 50);
-		else
-			usleep(10000);
-		for (int k = 0; k < np; k++)
-			if (p[k].revents)
-				sink_read(&sinks[idx[k]], false);
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= (time_t)timeout_s) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			break;
-		}
-	}
-	/* What it wrote before it ended, without waiting for a daemon it left behind, which
-	 * may hold the pipes still. */
-	for (int i = 0; i < 2; i++)
-		sink_read(&sinks[i], true);
-	o = sink_take(&sinks[0]);
-	e = sink_take(&sinks[1]);
-	if (out)
-		*out = o;
-	else
-		free(o);
-	if (err)
-		*err = e;
-	else
-		free(e);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	free(discard);
+	return st;
 }
 
 static int

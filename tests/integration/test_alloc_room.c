@@ -33,9 +33,7 @@ setup(void)
 static void
 teardown(void)
 {
-	it_release_kept();
-	close(fd);
-	it_cleanup(&d);
+	it_teardown(&d, &fd);
 }
 
 #define REFUSED(params, code, param, message)                                                      \

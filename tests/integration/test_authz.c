@@ -256,10 +256,8 @@ suite(void)
 int
 main(void)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_authz: needs root to act as two uids; skipped\n");
-		return 77;
-	}
+	if (geteuid() != 0)
+		ck_skip("needs root to act as two uids");
 	signal(SIGPIPE, SIG_IGN);
 	return ck_run(suite());
 }

@@ -33,19 +33,13 @@ static int fd = -1;
 static void
 setup(void)
 {
-	ck_assert_msg(it_start(&D, NULL) == 0, "pasidd did not start (log in %s)", D.log);
-	fd = it_connect(&D);
-	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(it_setup(&D, &fd, NULL) == 0, "pasidd did not start (log in %s)", D.log);
 }
 
 static void
 teardown(void)
 {
-	it_release_kept();
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
-	it_cleanup(&D);
+	it_teardown(&D, &fd);
 }
 
 /* ---- many client processes ---- */
@@ -229,8 +223,8 @@ START_TEST(hundred_clients)
 			        vm, k + 1, c.rec[i].h[k]);
 		}
 	}
-	ck_assert_uint_eq(json_object_array_length(it_keep(it_list_all(fd, "vm.list", "vms", NULL))),
-	                  NCLIENTS);
+	ck_assert_uint_eq(
+	    json_object_array_length(it_keep(it_list_all(fd, "vm.list", "vms", NULL))), NCLIENTS);
 	st = OK(it_call(fd, "daemon.status", NULL));
 	JSON_EQ(it_get(st, "used"), "{\"local\":0,\"shared\":%d}", NCLIENTS * PER_CLIENT);
 	JSON_EQ(it_get(st, "free"), "{\"shared\":%d}",
@@ -313,7 +307,8 @@ START_TEST(race_for_a_small_range)
 	JSON_EQ(it_get(st, "used"), "{\"local\":0,\"shared\":500}");
 	JSON_EQ(it_get(st, "free"), "{\"shared\":0}");
 	ck_assert_uint_eq(
-	    json_object_array_length(it_keep(it_list_all(fd, "pasid.list", "mappings", NULL))), 500);
+	    json_object_array_length(it_keep(it_list_all(fd, "pasid.list", "mappings", NULL))),
+	    500);
 	clients_release(&c);
 }
 END_TEST
@@ -484,7 +479,8 @@ START_TEST(pipelined_thousand)
 	JSON_EQ(it_get(OK(it_call(fd, "daemon.status", NULL)), "used"),
 	        "{\"local\":0,\"shared\":980}");
 	ck_assert_uint_eq(
-	    json_object_array_length(it_keep(it_list_all(fd, "pasid.list", "mappings", NULL))), 980);
+	    json_object_array_length(it_keep(it_list_all(fd, "pasid.list", "mappings", NULL))),
+	    980);
 }
 END_TEST
 

@@ -22,22 +22,7 @@ teardown(void)
 static int
 send_with_fd(int sock, const char *line, int fd)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = {.iov_base = (void *)line, .iov_len = strlen(line)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *cm;
-
-	mh.msg_control = cbuf.b;
-	mh.msg_controllen = sizeof(cbuf.b);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &mh, 0) == (ssize_t)strlen(line) ? 0 : -1;
+	return it_send_fd(sock, line, strlen(line), fd);
 }
 
 /* Whether the read end sees EOF, i.e. every copy of the write end is closed. */

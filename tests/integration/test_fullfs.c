@@ -147,17 +147,12 @@ suite(void)
 int
 main(void)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_fullfs: needs root to mount a tmpfs; skipped\n");
-		return 77;
-	}
+	if (geteuid() != 0)
+		ck_skip("needs root to mount a tmpfs");
 	/* Mounts made here vanish with this process and its daemons, even when a failed test
 	 * never reaches its teardown. */
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		fprintf(stderr, "test_fullfs: no private mount namespace (%s); skipped\n",
-		        strerror(errno));
-		return 77;
-	}
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		ck_skip("no private mount namespace (%s)", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	return ck_run(suite());
 }

@@ -22,16 +22,13 @@ static int fd = -1;
 static void
 setup(void)
 {
-	ck_assert_int_eq(it_start(&d, NULL), 0);
-	fd = it_connect(&d);
+	ck_assert_msg(it_setup(&d, &fd, NULL) == 0, "pasidd did not start (log in %s)", d.log);
 }
 
 static void
 teardown(void)
 {
-	it_release_kept();
-	close(fd);
-	it_cleanup(&d);
+	it_teardown(&d, &fd);
 }
 
 /* Waits (bounded, not timed) until vm.show answers `code`. */
@@ -80,15 +77,11 @@ START_TEST(admin_hands_a_vm_to_another_process)
 	itu_end_child(p2);
 	wait_code("{\"vm\":\"h\"}", 1003);
 	{
-		FILE *f = fopen(d.log, "re");
-		char line[512];
-		bool seen = false;
+		const char *log = it_log(&d);
 
-		ck_assert_ptr_nonnull(f);
-		while (fgets(line, sizeof(line), f))
-			seen |= strstr(line, "VM h handed from owner") != NULL;
-		fclose(f);
-		ck_assert_msg(seen, "the hand-over was not logged");
+		ck_assert_ptr_nonnull(log);
+		ck_assert_msg(strstr(log, "VM h handed from owner"),
+		              "the hand-over was not logged");
 	}
 }
 END_TEST
@@ -160,10 +153,8 @@ suite(void)
 int
 main(void)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_handover: needs root to be an administrator; skipped\n");
-		return 77;
-	}
+	if (geteuid() != 0)
+		ck_skip("needs root to be an administrator");
 	signal(SIGPIPE, SIG_IGN);
 	return ck_run(suite());
 }

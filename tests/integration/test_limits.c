@@ -1,4 +1,6 @@
-/* Issue 4: the [Limits] protections, each at its boundary, and what a refused peer sees. */
+/* Issue 4: the [Limits] protections, each at its boundary, and what a refused peer sees. The
+ * per-uid limits, seen from uid 65534 beside root, are tagged root (ctest
+ * integration/test_limits/root). */
 #include <check.h>
 
 #include "ck_main.h"
@@ -330,6 +332,7 @@ END_TEST
 int
 main(void)
 {
+	static const struct ck_need needs[] = {{"root", ck_lacking_root}, {NULL, NULL}};
 	Suite *s = suite_create("limits");
 	TCase *tc = tcase_create("limits");
 
@@ -337,11 +340,13 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, batch_limit);
 	tcase_add_test(tc, connection_limit);
-	tcase_add_test(tc, per_uid_connection_limit);
-	tcase_add_test(tc, per_uid_vm_limit);
 	tcase_add_test(tc, idle_timeout);
 	tcase_add_test(tc, pending_answers_pause_not_lose);
 	tcase_add_test(tc, out_of_descriptors_pauses_accepting);
 	suite_add_tcase(s, tc);
-	return ck_run(s);
+	tc = ck_case(s, "per-uid", NULL, teardown, 120);
+	tcase_set_tags(tc, "root");
+	tcase_add_test(tc, per_uid_connection_limit);
+	tcase_add_test(tc, per_uid_vm_limit);
+	return ck_main(s, needs);
 }

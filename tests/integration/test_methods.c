@@ -2,7 +2,8 @@
  * Every served method of pasidd against the contract (DESIGN.md §2-§4, PROTOCOL-DECISIONS.md):
  * success shapes and values, every error code a method can give with its data.param and
  * data.reason, and that a refused request changes nothing. Also the command line and the
- * configuration file checks (exit status 2, one line naming file:line).
+ * configuration file checks (exit status 2, one line naming file:line). What only an
+ * administrator may do is tagged root (ctest integration/test_methods/root).
  */
 #include "harness.h"
 
@@ -36,10 +37,8 @@ static int fd = -1;
 static void
 start(const char *a, const char *b, const char *c, const char *e)
 {
-	ck_assert_msg(it_start(&D, a, b, c, e, NULL) == 0, "pasidd did not start (log in %s)",
+	ck_assert_msg(it_setup(&D, &fd, a, b, c, e, NULL) == 0, "pasidd did not start (log in %s)",
 	              D.log);
-	fd = it_connect(&D);
-	ck_assert_int_ge(fd, 0);
 }
 
 static void
@@ -58,11 +57,7 @@ setup_small(void)
 static void
 teardown(void)
 {
-	it_release_kept();
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
-	it_cleanup(&D);
+	it_teardown(&D, &fd);
 }
 
 /* ---- shorthands ---- */
@@ -1213,7 +1208,8 @@ START_TEST(pasid_list_filters)
 	        "{\"vm\":\"b\",\"gpasid\":3,\"hpasid\":3,\"type\":\"local\",\"device\":\"" X
 	        "\"}]}");
 	JSON_EQ(OK(CALL("pasid.list", "{\"type\":\"local\"}")),
-	        "{\"mappings\":[{\"vm\":\"a\",\"gpasid\":5,\"hpasid\":5,\"type\":\"local\",\"device\":\"" Y "\"},"
+	        "{\"mappings\":[{\"vm\":\"a\",\"gpasid\":5,\"hpasid\":5,\"type\":\"local\","
+	        "\"device\":\"" Y "\"},"
 	        "{\"vm\":\"b\",\"gpasid\":3,\"hpasid\":3,\"type\":\"local\",\"device\":\"" X
 	        "\"}]}");
 	JSON_EQ(OK(CALL("pasid.list", "{\"vm\":\"a\",\"type\":\"shared\"}")),
@@ -1561,7 +1557,6 @@ methods_suite(void)
 	tcase_add_test(tc, status_members_exact);
 	tcase_add_test(tc, status_connections);
 	tcase_add_test(tc, status_counts_move);
-	tcase_add_test(tc, status_configured_ranges);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("vm");
@@ -1570,7 +1565,6 @@ methods_suite(void)
 	tcase_add_test(tc, vm_register_generated);
 	tcase_add_test(tc, vm_register_explicit);
 	tcase_add_test(tc, vm_register_again_unchanged);
-	tcase_add_test(tc, vm_register_pid);
 	tcase_add_test(tc, vm_register_invalid_names);
 	tcase_add_test(tc, vm_unregister);
 	tcase_add_test(tc, vm_list_show);
@@ -1588,7 +1582,6 @@ methods_suite(void)
 	tc = tcase_create("alloc");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, alloc_shared_translated);
 	tcase_add_test(tc, alloc_requested_gpasid);
 	tcase_add_test(tc, alloc_local);
 	tcase_add_test(tc, alloc_local_next_fit);
@@ -1609,16 +1602,18 @@ methods_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, free_basic);
-	tcase_add_test(tc, lookup_by_hpasid);
 	tcase_add_test(tc, lookup_by_vm_gpasid);
 	tcase_add_test(tc, pasid_list_filters);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("permissions");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	/* As an administrator (root), and as uid 65534 beside one. */
+	tc = ck_case(s, "admin", setup, teardown, 60);
+	tcase_set_tags(tc, "root");
+	tcase_add_test(tc, status_configured_ranges);
+	tcase_add_test(tc, vm_register_pid);
+	tcase_add_test(tc, alloc_shared_translated);
+	tcase_add_test(tc, lookup_by_hpasid);
 	tcase_add_test(tc, unprivileged_peer);
-	suite_add_tcase(s, tc);
 
 	tc = tcase_create("command-line");
 	tcase_set_timeout(tc, 120);
@@ -1632,5 +1627,7 @@ methods_suite(void)
 int
 main(void)
 {
-	return ck_run(methods_suite());
+	static const struct ck_need needs[] = {{"root", ck_lacking_root}, {NULL, NULL}};
+
+	return ck_main(methods_suite(), needs);
 }

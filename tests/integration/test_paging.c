@@ -18,16 +18,13 @@ static int fd = -1;
 static void
 setup(void)
 {
-	ck_assert_int_eq(it_start(&d, NULL), 0);
-	fd = it_connect(&d);
+	ck_assert_msg(it_setup(&d, &fd, NULL) == 0, "pasidd did not start (log in %s)", d.log);
 }
 
 static void
 teardown(void)
 {
-	it_release_kept();
-	close(fd);
-	it_cleanup(&d);
+	it_teardown(&d, &fd);
 }
 
 /* Walks method with a limit; checks order and that every page but the last is full or ended

@@ -6,7 +6,8 @@
  * process B of other credentials; then C calls. The cases without SO_PEERPIDFD (kernels
  * before 6.5) run the daemon under no-peerpidfd, a seccomp launcher that makes that option
  * fail as such a kernel does. Needs root (credentials, clone3 set_tid, ptrace): reports
- * itself skipped (77) otherwise.
+ * itself skipped (77) otherwise. The case that traces the daemon is tagged unwrapped (ctest
+ * integration/test_peer/unwrapped): skipped with the daemon under a tool.
  */
 #include <check.h>
 
@@ -283,17 +284,9 @@ daemon_cont(void)
 static const char *
 log_text(void)
 {
-	FILE *f = fopen(d.log, "re");
-	char *text = NULL;
-	size_t cap = 0;
+	const char *text = it_log(&d);
 
-	if (f && getdelim(&text, &cap, '\0', f) <= 0) {
-		free(text);
-		text = NULL;
-	}
-	if (f)
-		fclose(f);
-	return text ? it_keep_str(text) : "";
+	return text ? text : "";
 }
 
 static bool
@@ -458,8 +451,8 @@ trace_to_pidfd_open(pid_t pid)
 
 /* Without SO_PEERPIDFD, A's pid taken by B of A's own uid after the accept (the daemon is
  * held by ptrace where it is about to pidfd_open the peer's pid, and B is made a tick
- * later): the connection is refused, since B started after it was accepted. Not under a
- * wrapper: valgrind does not make the pidfd_open call that this waits for. */
+ * later): the connection is refused, since B started after it was accepted. Tagged
+ * unwrapped: valgrind does not make the pidfd_open call that this waits for. */
 START_TEST(process_started_after_the_accept_is_refused)
 {
 	struct cred a = {NOBODY, NOBODY, 0, {0}};
@@ -469,11 +462,6 @@ START_TEST(process_started_after_the_accept_is_refused)
 	pid_t taker;
 	int release, st;
 
-	if (it_wrapped()) {
-		printf("process_started_after_the_accept_is_refused: not run under "
-		       "PASIDD_WRAPPER\n");
-		return;
-	}
 	start(true);
 	ck_assert_int_eq(ptrace(PTRACE_SEIZE, d.pid, 0, (void *)PTRACE_O_TRACESYSGOOD), 0);
 	ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, d.pid, 0, 0), 0);
@@ -587,10 +575,12 @@ peer_suite(void)
 	tcase_add_loop_test(tc, groups_from_the_socket, 0, 2);
 	tcase_add_loop_test(tc, reused_pid_lends_no_groups, 0, 2);
 	tcase_add_loop_test(tc, reused_pid_of_another_uid_is_not_the_peer, 0, 2);
-	tcase_add_test(tc, process_started_after_the_accept_is_refused);
 	tcase_add_loop_test(tc, gone_peer_is_served_without_a_process, 0, 2);
 	tcase_add_test(tc, ordinary_client_without_peerpidfd);
 	suite_add_tcase(s, tc);
+	tc = ck_case(s, "traced", NULL, teardown, 600);
+	tcase_set_tags(tc, "unwrapped");
+	tcase_add_test(tc, process_started_after_the_accept_is_refused);
 	return s;
 }
 
@@ -621,8 +611,10 @@ can_choose_pids(char *why, size_t len)
 	struct clone_args a = {.exit_signal = SIGCHLD};
 	long r;
 
-	if (pid < 0)
+	if (pid < 0) {
+		snprintf(why, len, "fork: %s", strerror(errno));
 		return false;
+	}
 	if (pid == 0)
 		_exit(0);
 	waitpid(pid, NULL, 0);
@@ -643,19 +635,14 @@ can_choose_pids(char *why, size_t len)
 int
 main(void)
 {
+	static const struct ck_need needs[] = {{"unwrapped", ck_lacking_unwrapped}, {NULL, NULL}};
 	char why[128];
 
-	if (geteuid() != 0) {
-		printf("skipped: needs root (credentials, clone3 set_tid, ptrace)\n");
-		return 77;
-	}
-	if (!find_admin_group()) {
-		printf("skipped: no group to use as AdminGroup=\n");
-		return 77;
-	}
-	if (!can_choose_pids(why, sizeof(why))) {
-		printf("skipped: %s\n", why);
-		return 77;
-	}
-	return ck_run(peer_suite());
+	if (geteuid() != 0)
+		ck_skip("needs root (credentials, clone3 set_tid, ptrace)");
+	if (!find_admin_group())
+		ck_skip("no group to use as AdminGroup=");
+	if (!can_choose_pids(why, sizeof(why)))
+		ck_skip("%s", why);
+	return ck_main(peer_suite(), needs);
 }

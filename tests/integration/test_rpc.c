@@ -39,19 +39,13 @@ static int fd = -1;
 static void
 setup(void)
 {
-	ck_assert_int_eq(it_start(&D, NULL), 0);
-	fd = it_connect(&D);
-	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(it_setup(&D, &fd, NULL) == 0, "pasidd did not start (log in %s)", D.log);
 }
 
 static void
 teardown(void)
 {
-	it_release_kept();
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
-	it_cleanup(&D);
+	it_teardown(&D, &fd);
 }
 
 /* Sends a raw line and parses the one response line (NULL if none or not JSON). */
@@ -975,6 +969,7 @@ START_TEST(discover_one_source_of_truth)
 	struct json_object *methods = it_get(doc, "methods");
 
 	/* Every described method is served... */
+	ck_assert_msg(json_object_array_length(methods) > 0, "rpc.discover describes no method");
 	for (size_t i = 0; i < json_object_array_length(methods); i++) {
 		const char *name = it_str(json_object_array_get_idx(methods, i), "name");
 		struct json_object *r = it_keep(it_call(fd, name, NULL));

@@ -79,10 +79,8 @@ bad(const char *text, const char *needle)
 {
 	config_free(&cfg);
 	config_init(&cfg);
-	if (load(text) >= 0)
-		ck_abort_msg("accepted: %s", text);
-	if (!strstr(err, needle))
-		ck_abort_msg("error '%s' lacks '%s'", err, needle);
+	ck_assert_msg(load(text) < 0, "accepted: %s", text);
+	ck_assert_msg(strstr(err, needle), "error '%s' lacks '%s'", err, needle);
 }
 
 START_TEST(errors_name_the_problem)
