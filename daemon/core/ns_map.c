@@ -347,16 +347,27 @@ detach(struct ns *ns, struct ns_mapping *m, struct ns_err *err)
 	return 0;
 }
 
+/* The mapping of a gPASID, or NULL with the request's error. */
+static struct ns_mapping *
+mapping_of(struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
+{
+	struct ns_mapping *m = ns_lookup_gpasid(vm, gpasid);
+
+	if (!m)
+		ns_fail(err, NS_E_NOT_FOUND, "gpasid", "gPASID %u is not allocated in %s", gpasid,
+		        vm->name);
+	return m;
+}
+
 int
 ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
 {
-	struct ns_mapping *m = ns_lookup_gpasid(vm, gpasid);
+	struct ns_mapping *m = mapping_of(vm, gpasid, err);
 	struct ns_op op;
 	int r;
 
 	if (!m)
-		return ns_fail(err, NS_E_NOT_FOUND, "gpasid", "gPASID %u is not allocated in %s",
-		               gpasid, vm->name);
+		return -ENOENT;
 	r = ns_op_begin(ns, &op, 2, err);
 	if (r < 0)
 		return r;
@@ -378,15 +389,14 @@ int
 ns_attach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, uint32_t bdf,
           const struct backend_attach *a, struct ns_err *err)
 {
-	struct ns_mapping *m = ns_lookup_gpasid(vm, gpasid);
+	struct ns_mapping *m = mapping_of(vm, gpasid, err);
 	char why[160] = "", name[NS_BDF_LEN + 1];
 	struct ns_op op;
 	int r;
 
 	ns_bdf_format(bdf, name);
 	if (!m)
-		return ns_fail(err, NS_E_NOT_FOUND, "gpasid", "gPASID %u is not allocated in %s",
-		               gpasid, vm->name);
+		return -ENOENT;
 	if (!ns_vm_device(vm, bdf))
 		return ns_fail(err, NS_E_CONFLICT, "device", "device %s is not assigned to %s",
 		               name, vm->name);
@@ -416,13 +426,12 @@ ns_attach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, uint32_t bdf,
 int
 ns_detach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
 {
-	struct ns_mapping *m = ns_lookup_gpasid(vm, gpasid);
+	struct ns_mapping *m = mapping_of(vm, gpasid, err);
 	struct ns_op op;
 	int r;
 
 	if (!m)
-		return ns_fail(err, NS_E_NOT_FOUND, "gpasid", "gPASID %u is not allocated in %s",
-		               gpasid, vm->name);
+		return -ENOENT;
 	if (!m->attached)
 		return ns_fail(err, NS_E_NOT_FOUND, "gpasid", "gPASID %u of %s is not attached",
 		               gpasid, vm->name);

@@ -2,6 +2,7 @@
  * validates and makes room first, then changes and logs; see namespace.h, CHANGES. */
 #include "backend.h"
 #include "ns_internal.h"
+#include "sorted.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,27 +54,17 @@ ns_destroy(struct ns *ns)
 
 /* ---- VMs ---- */
 
+static int
+cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, (*(struct ns_vm *const *)elem)->name);
+}
+
 /* Index of the VM named `name`, or where it would be inserted (with *found false). */
 static unsigned
 vm_slot(const struct ns *ns, const char *name, bool *found)
 {
-	unsigned lo = 0, hi = ns->nvms;
-
-	*found = false;
-	while (lo < hi) {
-		unsigned mid = (lo + hi) / 2;
-		int c = strcmp(ns->vms[mid]->name, name);
-
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return (unsigned)sorted_slot(ns->vms, ns->nvms, sizeof(*ns->vms), name, cmp_name, found);
 }
 
 struct ns_vm *

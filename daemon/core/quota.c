@@ -1,4 +1,5 @@
 #include "quota.h"
+#include "sorted.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -127,27 +128,17 @@ path_cmp(const char *a, const char *b)
 	}
 }
 
+static int
+cmp_path(const void *key, const void *elem)
+{
+	return path_cmp(key, (*(struct quota_node *const *)elem)->path);
+}
+
 /* Index of the node of path, or where it would go (with *found false). */
 static size_t
 slot(const struct quota *q, const char *path, bool *found)
 {
-	size_t lo = 0, hi = q->n;
-
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = path_cmp(q->nodes[mid]->path, path);
-
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return sorted_slot(q->nodes, q->n, sizeof(*q->nodes), path, cmp_path, found);
 }
 
 static struct quota_node *
