@@ -1,4 +1,5 @@
-/* The control socket: listening, accepting, and each connection's framing and output. */
+/* The control socket: listening, accepting, and each connection's framing and output
+ * (server_internal.h tells how). */
 #ifndef PASIDD_SERVER_H
 #define PASIDD_SERVER_H
 
