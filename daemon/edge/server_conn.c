@@ -39,6 +39,7 @@ conn_free(struct conn *c)
 		close(c->peer.pidfd);
 	for (unsigned i = 0; i < c->nfds; i++)
 		close(c->fds[i].fd);
+	rpc_fds_close(&c->msg_fds);
 	conn_batch_free(c);
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
@@ -128,6 +129,13 @@ conn_send_element(struct conn *c, struct json_object *msg)
 	json_object_put(msg);
 	c->batch.opened = true;
 	c->queued++;
+}
+
+void
+conn_end_batch_answer(struct conn *c)
+{
+	if (c->batch.opened)
+		conn_queue(c, "]\n", 2);
 }
 
 static void

@@ -42,12 +42,13 @@
 #include <json-c/json.h>
 
 #include "peer.h"
+#include "rpc.h"
 #include "u32map.h"
 
 #define OUT_HIGH_WATER (256u << 10) /* stop executing for a peer that does not read */
 #define OUT_LOW_WATER  (64u << 10)
 #define READ_CHUNK     (64 * 1024)
-#define CONN_MAX_FDS   16
+#define CONN_MAX_FDS   RPC_MAX_FDS /* descriptors received and not yet handled */
 
 struct evbuffer;
 struct evconnlistener;
@@ -71,8 +72,9 @@ struct conn {
 		uint64_t at;
 	} fds[CONN_MAX_FDS];
 	unsigned nfds;
-	uint64_t received; /* bytes read from the peer so far */
-	uint64_t consumed; /* bytes of it handled as messages */
+	struct rpc_fds msg_fds; /* those of the message being handled */
+	uint64_t received;      /* bytes read from the peer so far */
+	uint64_t consumed;      /* bytes of it handled as messages */
 	/* A batch being executed: its text (ids are echoed from it), the parsed array, the next
 	 * request, and whether its answer array has been opened on the output. */
 	struct {
@@ -127,6 +129,8 @@ void conn_queue(struct conn *c, const void *data, size_t len);
 void conn_send(struct conn *c, struct json_object *msg);
 /* Queues one element of a batch answer: "[" before the first, "," between. */
 void conn_send_element(struct conn *c, struct json_object *msg);
+/* Closes the batch answer ("]\n"). */
+void conn_end_batch_answer(struct conn *c);
 /* Writes what it can of c->out. False when the connection is gone. */
 bool conn_flush(struct conn *c);
 void conn_update_reading(struct conn *c);

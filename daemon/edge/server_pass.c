@@ -4,14 +4,12 @@
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "server_internal.h"
-#include "rpc.h"
 #include "state.h"
 
 #include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define SLICE_REQUESTS 32
 #define SLICE_NS       1000000L /* one connection's share of a pass */
@@ -72,21 +70,29 @@ conn_schedule(struct conn *c)
 	conn_schedule_to(c, &c->srv->fresh);
 }
 
-/* The message ending at stream offset `consumed` is handled: descriptors that came with it
- * and that no method took are closed, so they can never be mistaken for a later one's. */
+/* The message ending `used` bytes on is the one handled now: the descriptors that came with
+ * it are its own (c->msg_fds), for its requests to take. */
 static void
-conn_message_done(struct conn *c, size_t used)
+conn_message_start(struct conn *c, size_t used)
 {
 	unsigned keep = 0;
 
-	c->consumed += used;
 	for (unsigned i = 0; i < c->nfds; i++) {
-		if (c->fds[i].at < c->consumed)
-			close(c->fds[i].fd);
+		if (c->fds[i].at < c->consumed + used)
+			c->msg_fds.fd[c->msg_fds.n++] = c->fds[i].fd;
 		else
 			c->fds[keep++] = c->fds[i];
 	}
 	c->nfds = keep;
+}
+
+/* The message is handled: descriptors that came with it and that no method took are closed,
+ * so they can never be mistaken for a later one's. */
+static void
+conn_message_done(struct conn *c, size_t used)
+{
+	c->consumed += used;
+	rpc_fds_close(&c->msg_fds);
 }
 
 /* A line over the limit: say so, and hang up (DESIGN.md §4). */
@@ -111,21 +117,28 @@ blank(const char *s, size_t n)
 	return true;
 }
 
+static struct rpc_msg
+conn_msg(struct conn *c, const char *line, size_t len)
+{
+	return (struct rpc_msg){
+	    .peer = &c->peer, .conn = c, .line = line, .len = len, .fds = &c->msg_fds};
+}
+
 /* Executes the next request of the batch in progress. */
 static void
 conn_batch_step(struct conn *c)
 {
-	struct json_object *resp = rpc_handle_one(
-	    c->srv->d, &c->peer, json_object_array_get_idx(c->batch.msg, c->batch.next),
-	    c->batch.line, c->batch.len, (int)c->batch.next);
+	struct rpc_msg m = conn_msg(c, c->batch.line, c->batch.len);
+	struct json_object *resp =
+	    rpc_handle_one(c->srv->d, &m, json_object_array_get_idx(c->batch.msg, c->batch.next),
+	                   (int)c->batch.next);
 
 	c->batch.next++;
 	if (resp)
 		conn_send_element(c, resp);
 	if (c->batch.next < c->batch.n)
 		return;
-	if (c->batch.opened)
-		conn_queue(c, "]\n", 2);
+	conn_end_batch_answer(c);
 	conn_message_done(c, c->batch.used);
 	conn_batch_free(c);
 }
@@ -136,13 +149,15 @@ conn_handle(struct conn *c, const char *line, size_t len, size_t used)
 {
 	struct json_object *msg, *error;
 
+	conn_message_start(c, used);
 	if (blank(line, len)) {
 		conn_message_done(c, used);
 	} else if (!(msg = rpc_parse(c->srv->d, line, len, &error))) {
 		conn_send(c, error);
 		conn_message_done(c, used);
 	} else if (!json_object_is_type(msg, json_type_array)) {
-		struct json_object *resp = rpc_handle_one(c->srv->d, &c->peer, msg, line, len, -1);
+		struct rpc_msg m = conn_msg(c, line, len);
+		struct json_object *resp = rpc_handle_one(c->srv->d, &m, msg, -1);
 
 		json_object_put(msg);
 		if (resp)
