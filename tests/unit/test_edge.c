@@ -1,0 +1,322 @@
+/* The edge's seams that no public method uses yet, through methods of this test's own table
+ * (struct pasidd's `methods`) on the daemon as the composition root builds it:
+ *
+ *  - descriptors reach the handler: a request takes the next params.fds of its message's
+ *    descriptors, a handler owns one it takes, the rest are closed once the message is
+ *    handled; through rpc_handle_msg() and through the real server (SCM_RIGHTS). */
+#include <check.h>
+
+#include "ck_main.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "methods.h"
+#include "peer.h"
+
+static struct pasidd D;
+static char dir[64];
+static struct peer self;
+
+/* What the test methods saw. */
+static int calls, taken = -1;
+static unsigned given;
+
+static int
+take_first(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	calls++;
+	given = c->nfds;
+	taken = rpc_take_fd(c, 0);
+	/* Taken once only. */
+	ck_assert_int_eq(rpc_take_fd(c, 0), -1);
+	ck_assert_int_eq(rpc_take_fd(c, c->nfds), -1);
+	return 0;
+}
+
+static int
+count_call(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	calls++;
+	return 0;
+}
+
+static const struct rpc_method test_methods[] = {
+    {.name = "test.take", .fn = take_first, .params = RPC_PARAMS(P_FDS(4))},
+    {.name = "test.none", .fn = count_call, .params = RPC_NO_PARAMS},
+    {.name = NULL},
+};
+
+static void
+up(bool server)
+{
+	char why[512] = "", path[128];
+	int sv[2];
+
+	snprintf(dir, sizeof(dir), "/tmp/test_edge.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	config_init(&D.cfg);
+	free(D.cfg.backend);
+	D.cfg.backend = strdup("sim");
+	free(D.cfg.state_dir);
+	D.cfg.state_dir = strdup(dir);
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	free(D.cfg.socket_path);
+	D.cfg.socket_path = strdup(path);
+	free(D.cfg.socket_group);
+	D.cfg.socket_group = strdup("");
+	ck_assert_msg(config_finish(&D.cfg, why, sizeof(why)) == 0, "%s", why);
+	D.admin_gid = (gid_t)-1;
+	clock_gettime(CLOCK_MONOTONIC, &D.started);
+	ck_assert_msg(pasidd_open(&D, server ? 0 : PASIDD_NO_SERVER, why, sizeof(why)) == 0, "%s",
+	              why);
+	D.methods = test_methods;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(peer_from_socket(sv[0], (gid_t)-1, &self, why, sizeof(why)), 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
+down(void)
+{
+	char cmd[128];
+
+	pasidd_close(&D);
+	config_free(&D.cfg);
+	if (self.pidfd >= 0)
+		close(self.pidfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Whether the write end of a pipe is closed everywhere: its read end sees EOF. */
+static bool
+closed(int rd)
+{
+	struct pollfd p = {.fd = rd, .events = POLLIN};
+	char ch;
+
+	return poll(&p, 1, 0) == 1 && read(rd, &ch, 1) == 0;
+}
+
+static void
+make_pipes(int rd[], int wr[], int n)
+{
+	for (int i = 0; i < n; i++) {
+		int p[2];
+
+		ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+		rd[i] = p[0];
+		wr[i] = p[1];
+	}
+}
+
+static struct json_object *
+handle(const char *line, struct rpc_fds *fds)
+{
+	struct rpc_msg m = {.peer = &self, .line = line, .len = strlen(line), .fds = fds};
+
+	return rpc_handle_msg(&D, &m);
+}
+
+static const char *
+text(struct json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+}
+
+#define REQ(id, method, params)                                                                    \
+	"{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"" method "\",\"params\":" params "}"
+
+/* A batch: each request takes what its fds says, in order; a handler owns what it takes,
+ * the slot's owner closes the rest. */
+START_TEST(fds_reach_the_handler)
+{
+	int rd[4], wr[4], first = -1;
+	struct rpc_fds fds = {.n = 4};
+	struct json_object *r;
+
+	up(false);
+	make_pipes(rd, wr, 4);
+	memcpy(fds.fd, wr, sizeof(wr));
+	r = handle("[" REQ(1, "test.take", "{\"fds\":2}") "," REQ(2, "test.none", "{}") "," REQ(
+	               3, "test.take", "{\"fds\":1}") "]",
+	           &fds);
+	ck_assert_str_eq(
+	    json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN),
+	    "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}},{\"jsonrpc\":\"2.0\",\"id\":2,"
+	    "\"result\":{}},{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}]");
+	json_object_put(r);
+	ck_assert_int_eq(calls, 3);
+	ck_assert_uint_eq(fds.next, 3);
+	ck_assert_int_eq(given, 1);
+	/* The third request took the third descriptor; the first took the first. */
+	ck_assert_int_eq(taken, wr[2]);
+	ck_assert_int_eq(fds.fd[0], -1);
+	first = wr[0];
+	ck_assert_int_eq(fds.fd[2], -1);
+	rpc_fds_close(&fds);
+	ck_assert_uint_eq(fds.n, 0);
+	/* Left by its request: closed with the message. Never given out: closed too. */
+	ck_assert(closed(rd[1]));
+	ck_assert(closed(rd[3]));
+	/* Taken: the handlers' to close, still open. */
+	ck_assert(!closed(rd[0]));
+	ck_assert(!closed(rd[2]));
+	close(first);
+	close(taken);
+	ck_assert(closed(rd[0]));
+	ck_assert(closed(rd[2]));
+	for (int i = 0; i < 4; i++)
+		close(rd[i]);
+	down();
+}
+END_TEST
+
+/* Too few descriptors for what fds says, fds on a method that takes none, a refused request
+ * that still consumes its own: the handlers never see another request's descriptors. */
+START_TEST(fds_refused)
+{
+	int rd[3], wr[3];
+	struct rpc_fds fds = {.n = 1};
+	struct json_object *r;
+
+	up(false);
+	make_pipes(rd, wr, 3);
+	fds.fd[0] = wr[0];
+	r = handle(REQ(1, "test.take", "{\"fds\":2}"), &fds);
+	ck_assert_ptr_nonnull(strstr(text(r), "\"code\":-32602"));
+	ck_assert_ptr_nonnull(strstr(text(r), "\"param\":\"fds\""));
+	json_object_put(r);
+	r = handle(REQ(2, "test.none", "{\"fds\":1}"), &fds);
+	ck_assert_ptr_nonnull(strstr(text(r), "unknown parameter 'fds'"));
+	json_object_put(r);
+	ck_assert_int_eq(calls, 0);
+	ck_assert_uint_eq(fds.next, 0);
+	rpc_fds_close(&fds);
+	ck_assert(closed(rd[0]));
+
+	/* The first request is refused (an unknown member) after taking its descriptor: the
+	 * second gets the second. */
+	fds = (struct rpc_fds){.n = 2, .fd = {wr[1], wr[2]}};
+	r = handle("[" REQ(1, "test.take", "{\"fds\":1,\"x\":1}") "," REQ(2, "test.take",
+	                                                                  "{\"fds\":1}") "]",
+	           &fds);
+	json_object_put(r);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(taken, wr[2]);
+	rpc_fds_close(&fds);
+	ck_assert(closed(rd[1]));
+	close(taken);
+	for (int i = 0; i < 3; i++)
+		close(rd[i]);
+	down();
+}
+END_TEST
+
+/* ---- through the server ---- */
+
+static int
+client(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", D.cfg.socket_path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void
+send_fds(int fd, const char *line, const int *fds, int n)
+{
+	union {
+		char b[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {.iov_base = (void *)line, .iov_len = strlen(line)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (n > 0) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = cbuf.b;
+		mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	}
+	ck_assert_int_eq(sendmsg(fd, &mh, 0), (ssize_t)strlen(line));
+}
+
+/* Everything the daemon sends within ms, as text. */
+static char *
+receive(int fd, int ms)
+{
+	static char buf[1 << 20];
+	size_t n = 0;
+
+	for (int i = 0; i < ms; i++) {
+		ssize_t k;
+
+		event_base_loop(D.base, EVLOOP_NONBLOCK);
+		while ((k = recv(fd, buf + n, sizeof(buf) - 1 - n, MSG_DONTWAIT)) > 0)
+			n += (size_t)k;
+		usleep(1000);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+START_TEST(fds_through_the_server)
+{
+	int rd[2], wr[2], fd;
+
+	up(true);
+	fd = client();
+	make_pipes(rd, wr, 2);
+	send_fds(fd, REQ(7, "test.take", "{\"fds\":2}") "\n", wr, 2);
+	close(wr[0]);
+	close(wr[1]);
+	ck_assert_str_eq(receive(fd, 50), "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\n");
+	ck_assert_int_eq(given, 2);
+	ck_assert_int_ge(taken, 0);
+	/* The second was the message's to close; the first is the handler's. */
+	ck_assert(closed(rd[1]));
+	ck_assert(!closed(rd[0]));
+	close(taken);
+	ck_assert(closed(rd[0]));
+	close(rd[0]);
+	close(rd[1]);
+	close(fd);
+	down();
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("edge");
+	TCase *tc = tcase_create("edge");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, fds_reach_the_handler);
+	tcase_add_test(tc, fds_refused);
+	tcase_add_test(tc, fds_through_the_server);
+	suite_add_tcase(s, tc);
+	return ck_run(s);
+}
