@@ -34,7 +34,7 @@ void rpc_fds_close(struct rpc_fds *fds);
 /* One framed message and where it came from. */
 struct rpc_msg {
 	const struct peer *peer;
-	struct conn *conn; /* the connection it came on; NULL outside the server */
+	struct conn *conn; /* the connection, for server_push(); NULL outside the server */
 	const char *line;  /* its text: ids are echoed from it */
 	size_t len;
 	struct rpc_fds *fds; /* the descriptors that came with it; NULL: none */

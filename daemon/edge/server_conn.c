@@ -1,5 +1,5 @@
 /* A connection's I/O (see server_internal.h): reading with descriptors, the output queues
- * and what holds them, writing, the idle timers. */
+ * and what holds them, writing, the idle timers, and pushing messages that are not answers. */
 #include "log.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
@@ -26,7 +26,7 @@ conn_free(struct conn *c)
 {
 	struct server *srv = c->srv;
 	struct event *evs[] = {c->rev, c->wev, c->rx_timer, c->tx_timer};
-	struct evbuffer *bufs[] = {c->in, c->out, c->held};
+	struct evbuffer *bufs[] = {c->in, c->out, c->held, c->later};
 
 	LIST_REMOVE(c, link);
 	if (c->queue)
@@ -90,12 +90,15 @@ conn_update_rx_timer(struct conn *c)
 	}
 }
 
-/* An answer, or a piece of a streamed batch answer: held while changes it may report are not
- * durable, and behind anything already held. */
+/* An answer, a piece of a streamed batch answer or a pushed message: held while changes it
+ * may report are not durable (in the journal, or still in an open transaction: a message
+ * pushed in the middle of a request), and behind anything already held. */
 void
 conn_queue(struct conn *c, const void *data, size_t len)
 {
-	if (state_dirty(c->srv->d->state) || evbuffer_get_length(c->held)) {
+	struct pasidd *d = c->srv->d;
+
+	if (state_dirty(d->state) || ns_txn_dirty(&d->ns) || evbuffer_get_length(c->held)) {
 		evbuffer_add(c->held, data, len);
 		if (!c->in_held) {
 			LIST_INSERT_HEAD(&c->srv->held, c, held_link);
@@ -134,8 +137,46 @@ conn_send_element(struct conn *c, struct json_object *msg)
 void
 conn_end_batch_answer(struct conn *c)
 {
+	size_t n = evbuffer_get_length(c->later);
+
 	if (c->batch.opened)
 		conn_queue(c, "]\n", 2);
+	if (n) {
+		conn_queue(c, evbuffer_pullup(c->later, (ssize_t)n), n);
+		evbuffer_drain(c->later, n);
+	}
+}
+
+int
+server_push(struct conn *c, struct json_object *msg)
+{
+	size_t len;
+	const char *s;
+
+	if (c->closing) {
+		json_object_put(msg);
+		return -EPIPE;
+	}
+	/* The bound of what a peer that does not read can make the daemon hold. */
+	if (conn_unread(c) + evbuffer_get_length(c->later) > OUT_HIGH_WATER) {
+		json_object_put(msg);
+		return -ENOBUFS;
+	}
+	s = proto_serialize(msg, &len);
+	/* Not inside the array of a batch answer being streamed: after it. */
+	if (c->batch.opened) {
+		evbuffer_add(c->later, s, len);
+		evbuffer_add(c->later, "\n", 1);
+	} else {
+		conn_queue(c, s, len);
+		conn_queue(c, "\n", 1);
+	}
+	json_object_put(msg);
+	/* Written by the loop rather than here: the caller may be in the middle of anything,
+	 * and a failed write frees the connection. */
+	if (evbuffer_get_length(c->out))
+		event_add(c->wev, NULL);
+	return 0;
 }
 
 static void
@@ -321,14 +362,15 @@ conn_new(struct server *srv, int fd, const struct peer *p)
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->held = evbuffer_new();
+	c->later = evbuffer_new();
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
 	c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
 	c->rx_timer = evtimer_new(base, conn_rx_timeout, c);
 	c->tx_timer = evtimer_new(base, conn_tx_timeout, c);
 	LIST_INSERT_HEAD(&srv->conns, c, link);
 	srv->nconns++;
-	if (!c->in || !c->out || !c->held || !c->rev || !c->wev || !c->rx_timer || !c->tx_timer ||
-	    event_add(c->rev, NULL) < 0) {
+	if (!c->in || !c->out || !c->held || !c->later || !c->rev || !c->wev || !c->rx_timer ||
+	    !c->tx_timer || event_add(c->rev, NULL) < 0) {
 		conn_free(c);
 		return NULL;
 	}

@@ -3,7 +3,7 @@
  *
  *  - server.c        listening: the socket, accepting (limits, the peer), closing down;
  *  - server_conn.c   a connection's I/O: reading with SCM_RIGHTS descriptors, queueing answers
- *                    (held until durable), writing, the idle timers;
+ *                    and pushed messages (held until durable), writing, the idle timers;
  *  - server_pass.c   executing: the server pass that gives each connection with work a
  *                    slice, frames messages and runs them through rpc.c, and the group commit
  *                    that ends each pass.
@@ -23,9 +23,10 @@
  *    only when the state says everything is durable (on_durable). conn_flush writes c->out
  *    alone. So no byte of an answer leaves before the commit that covers what it reports,
  *    and a commit cannot be postponed by other events: it ends the pass that made the change.
- * *  - A connection whose unread output exceeds OUT_HIGH_WATER (or MaxPending answers) is not
- *    executed further until its peer reads: the memory one connection can make the daemon
- *    hold is bounded by the mark plus one answer.
+ *    A pushed message (server_push) is queued the same way.
+ *  - A connection whose unread output exceeds OUT_HIGH_WATER (or MaxPending answers) is not
+ *    executed further until its peer reads, and takes no pushed message: the memory one
+ *    connection can make the daemon hold is bounded by the mark plus one message.
  *
  * Two timers per connection measure what a peer owes: rx_timer a message that stays
  * incomplete, tx_timer answers that the peer does not read.
@@ -64,6 +65,7 @@ struct conn {
 	struct event *rev, *wev;
 	struct event *rx_timer, *tx_timer;
 	struct evbuffer *in, *out, *held;
+	struct evbuffer *later; /* pushed while a batch answer is open: goes after it */
 	struct peer peer;
 	/* Descriptors received with SCM_RIGHTS, with the stream offset of the byte they came
 	 * with: they belong to the message that byte is part of. */
@@ -129,7 +131,7 @@ void conn_queue(struct conn *c, const void *data, size_t len);
 void conn_send(struct conn *c, struct json_object *msg);
 /* Queues one element of a batch answer: "[" before the first, "," between. */
 void conn_send_element(struct conn *c, struct json_object *msg);
-/* Closes the batch answer ("]\n"). */
+/* Closes the batch answer ("]\n") and queues what was pushed meanwhile. */
 void conn_end_batch_answer(struct conn *c);
 /* Writes what it can of c->out. False when the connection is gone. */
 bool conn_flush(struct conn *c);

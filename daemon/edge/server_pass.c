@@ -255,6 +255,9 @@ server_pass(evutil_socket_t fd, short what, void *arg)
 		serve_queue(srv, &srv->ready, start);
 	/* One commit for the whole pass; on_durable then releases what it held. */
 	state_commit(srv->d->state);
+	/* Held for changes that a transaction then undid: no commit comes for them. */
+	if (!LIST_EMPTY(&srv->held) && !state_dirty(srv->d->state) && !state_failed(srv->d->state))
+		server_on_durable(srv);
 	if ((!TAILQ_EMPTY(&srv->fresh) || !TAILQ_EMPTY(&srv->ready)) &&
 	    !evtimer_pending(srv->pass, NULL))
 		evtimer_add(srv->pass, &now_tv);

@@ -3,12 +3,18 @@
  *
  *  - descriptors reach the handler: a request takes the next params.fds of its message's
  *    descriptors, a handler owns one it takes, the rest are closed once the message is
- *    handled; through rpc_handle_msg() and through the real server (SCM_RIGHTS). */
+ *    handled; through rpc_handle_msg() and through the real server (SCM_RIGHTS);
+ *  - the server can push: server_push() queues a message that is not an answer, held like
+ *    answers until the commit that covers the changes before it (never sent when that commit
+ *    fails), after the array of a batch answer being streamed, and refused beyond the
+ *    output bound. */
 #include <check.h>
 
 #include "ck_main.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +30,8 @@
 #include "daemon.h"
 #include "methods.h"
 #include "peer.h"
+#include "server.h"
+#include "state.h"
 
 static struct pasidd D;
 static char dir[64];
@@ -32,6 +40,9 @@ static struct peer self;
 /* What the test methods saw. */
 static int calls, taken = -1;
 static unsigned given;
+static struct conn *conn;
+static int pushed = 1; /* server_push()'s answer in test.push */
+static uint64_t quota_max;
 
 static int
 take_first(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
@@ -52,9 +63,45 @@ count_call(struct rpc_call *c, const struct rpc_args *a, struct json_object **re
 	return 0;
 }
 
+static int
+remember_conn(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	conn = c->conn;
+	return 0;
+}
+
+static struct json_object *
+notification(int n)
+{
+	struct json_object *o = json_object_new_object(), *p = json_object_new_object();
+
+	json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(o, "method", json_object_new_string("event"));
+	json_object_object_add(p, "n", json_object_new_int(n));
+	json_object_object_add(o, "params", p);
+	return o;
+}
+
+/* Pushes {"n": id of the request}; with `change`, after a change of the state. */
+static int
+push(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	struct ns_err err;
+
+	if (a->count > 0 && ns_quota_set(&c->d->ns, "/edge-test", ++quota_max, &err) < 0)
+		return rpc_fail_ns(c, &err);
+	pushed = server_push(c->conn, notification(++calls));
+	return 0;
+}
+
 static const struct rpc_method test_methods[] = {
     {.name = "test.take", .fn = take_first, .params = RPC_PARAMS(P_FDS(4))},
     {.name = "test.none", .fn = count_call, .params = RPC_NO_PARAMS},
+    {.name = "test.conn", .fn = remember_conn, .params = RPC_NO_PARAMS},
+    {.name = "test.push",
+     .fn = push,
+     .mutates = true,
+     .params = RPC_PARAMS(P_INT("change", count, RPC_OPTIONAL, 1, 1))},
     {.name = NULL},
 };
 
@@ -282,6 +329,18 @@ receive(int fd, int ms)
 	return buf;
 }
 
+/* Says test.conn on a new connection and remembers that connection. */
+static int
+connect_and_remember(void)
+{
+	int fd = client();
+
+	send_fds(fd, REQ(1, "test.conn", "{}") "\n", NULL, 0);
+	ck_assert_str_eq(receive(fd, 50), "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n");
+	ck_assert_ptr_nonnull(conn);
+	return fd;
+}
+
 START_TEST(fds_through_the_server)
 {
 	int rd[2], wr[2], fd;
@@ -307,6 +366,137 @@ START_TEST(fds_through_the_server)
 }
 END_TEST
 
+START_TEST(push_when_nothing_waits)
+{
+	int fd;
+
+	up(true);
+	fd = connect_and_remember();
+	ck_assert_int_eq(server_push(conn, notification(5)), 0);
+	ck_assert_str_eq(receive(fd, 50),
+	                 "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"n\":5}}\n");
+	close(fd);
+	down();
+}
+END_TEST
+
+/* The journal's descriptor, to make its next commit fail. */
+static int
+journal_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char link[PATH_MAX], want[128];
+	int found = -1;
+
+	snprintf(want, sizeof(want), "%s/journal.", dir);
+	while (d && (e = readdir(d))) {
+		ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+
+		if (n > 0) {
+			link[n] = '\0';
+			if (!strncmp(link, want, strlen(want)))
+				found = atoi(e->d_name);
+		}
+	}
+	closedir(d);
+	ck_assert_int_ge(found, 0);
+	return found;
+}
+
+/* A message pushed after a change leaves with the commit that covers it, and not at all when
+ * that commit fails. */
+START_TEST(push_waits_for_the_commit)
+{
+	int fd, null;
+
+	up(true);
+	fd = connect_and_remember();
+	send_fds(fd, REQ(2, "test.push", "{\"change\":1}") "\n", NULL, 0);
+	ck_assert_str_eq(receive(fd, 50),
+	                 "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"n\":1}}\n"
+	                 "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n");
+	ck_assert_int_eq(pushed, 0);
+	ck_assert(!state_dirty(D.state));
+
+	/* The next commit fails: neither the pushed message nor the answer may leave. */
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(dup2(null, journal_fd()), 0);
+	close(null);
+	send_fds(fd, REQ(3, "test.push", "{\"change\":1}") "\n", NULL, 0);
+	ck_assert_str_eq(receive(fd, 100), "");
+	ck_assert_int_eq(pushed, 0);
+	ck_assert(state_failed(D.state));
+	ck_assert_int_eq(D.exit_status, 1);
+	close(fd);
+	down();
+}
+END_TEST
+
+/* Pushed while a batch answer is being streamed: after its closing bracket, whole. */
+START_TEST(push_after_a_batch_answer)
+{
+	int fd;
+
+	up(true);
+	fd = connect_and_remember();
+	send_fds(fd, "[" REQ(1, "test.push", "{}") "," REQ(2, "test.push", "{}") "]\n", NULL, 0);
+	ck_assert_str_eq(receive(fd, 50),
+	                 "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"n\":1}}\n"
+	                 "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}},{\"jsonrpc\":\"2.0\","
+	                 "\"id\":2,\"result\":{}}]\n"
+	                 "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"n\":2}}\n");
+	close(fd);
+	down();
+}
+END_TEST
+
+/* A peer that does not read gets pushed messages up to the output bound, then none. */
+START_TEST(push_is_bounded)
+{
+	static char pad[64 * 1024];
+	int fd, accepted = 0, r;
+	char *got, *line;
+
+	up(true);
+	fd = connect_and_remember();
+	memset(pad, 'x', sizeof(pad) - 1);
+	for (int i = 0; i < 100; i++) {
+		struct json_object *msg = notification(i);
+
+		struct json_object *params = NULL;
+
+		json_object_object_get_ex(msg, "params", &params);
+		json_object_object_add(params, "pad", json_object_new_string(pad));
+		r = server_push(conn, msg);
+		if (r < 0) {
+			ck_assert_int_eq(r, -ENOBUFS);
+			break;
+		}
+		accepted++;
+	}
+	/* 256 KiB and one message more at the most. */
+	ck_assert_int_gt(accepted, 1);
+	ck_assert_int_le(accepted, 5);
+	got = receive(fd, 100);
+	for (int i = 0; i < accepted; i++) {
+		char head[64];
+
+		line = strsep(&got, "\n");
+		ck_assert_ptr_nonnull(got);
+		snprintf(head, sizeof(head),
+		         "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"n\":%d,", i);
+		ck_assert_msg(!strncmp(line, head, strlen(head)), "message %d: %.80s", i, line);
+		ck_assert_uint_eq(strlen(line), strlen(head) + strlen(pad) + 10);
+	}
+	ck_assert_str_eq(got, "");
+	/* Read: room again. */
+	ck_assert_int_eq(server_push(conn, notification(1)), 0);
+	close(fd);
+	down();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -317,6 +507,10 @@ main(void)
 	tcase_add_test(tc, fds_reach_the_handler);
 	tcase_add_test(tc, fds_refused);
 	tcase_add_test(tc, fds_through_the_server);
+	tcase_add_test(tc, push_when_nothing_waits);
+	tcase_add_test(tc, push_waits_for_the_commit);
+	tcase_add_test(tc, push_after_a_batch_answer);
+	tcase_add_test(tc, push_is_bounded);
 	suite_add_tcase(s, tc);
 	return ck_run(s);
 }
