@@ -57,32 +57,29 @@ get_str(struct json_object *o, const char *key)
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
+/* The member of an array of objects whose "name" is name. */
 static struct json_object *
-doc_method(struct json_object *doc, const char *name)
+named(struct json_object *array, const char *name)
 {
-	struct json_object *methods = get(doc, "methods");
+	for (size_t i = 0; i < json_object_array_length(array); i++) {
+		struct json_object *o = json_object_array_get_idx(array, i);
 
-	for (size_t i = 0; i < json_object_array_length(methods); i++) {
-		struct json_object *m = json_object_array_get_idx(methods, i);
-
-		if (!strcmp(get_str(m, "name"), name))
-			return m;
+		if (!strcmp(get_str(o, "name"), name))
+			return o;
 	}
 	return NULL;
 }
 
 static struct json_object *
+doc_method(struct json_object *doc, const char *name)
+{
+	return named(get(doc, "methods"), name);
+}
+
+static struct json_object *
 doc_param(struct json_object *dm, const char *name)
 {
-	struct json_object *params = get(dm, "params");
-
-	for (size_t i = 0; i < json_object_array_length(params); i++) {
-		struct json_object *p = json_object_array_get_idx(params, i);
-
-		if (!strcmp(get_str(p, "name"), name))
-			return p;
-	}
-	return NULL;
+	return named(get(dm, "params"), name);
 }
 
 /* A schema with its $ref followed into components/schemas; *ref the name it had, "" none. */
