@@ -111,6 +111,13 @@ up(bool server)
 	char why[512] = "", path[128];
 	int sv[2];
 
+	/* Fresh for each test, also when Check does not fork (CK_FORK=no, as under valgrind). */
+	memset(&D, 0, sizeof(D));
+	calls = 0;
+	taken = -1;
+	given = 0;
+	conn = NULL;
+	pushed = 1;
 	snprintf(dir, sizeof(dir), "/tmp/test_edge.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	config_init(&D.cfg);
