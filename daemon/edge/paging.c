@@ -1,5 +1,4 @@
 #include "paging.h"
-#include "pasid-proto.h"
 #include "pasidd.h"
 #include "render.h"
 #include "rpc.h"
