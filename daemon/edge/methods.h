@@ -81,11 +81,12 @@ struct rpc_method {
 	 * the entry of the same name without it the others: a method with two forms. */
 	const char *when;
 	rpc_method_fn *fn;
-	const struct rpc_param *params; /* in the order they are checked; {NULL} ends them */
-	const char *admin;              /* only for admins: the refusal's message */
-	bool mutates;                   /* runs in a transaction (ns_txn_begin) */
-	const char *vm;                 /* the parameter naming the VM it acts on */
-	bool new_vm;                    /* ... which need not exist (vm.register): looked up only */
+	const struct rpc_param
+	    *params;       /* in the order they are checked; {.name = NULL} ends them */
+	const char *admin; /* only for admins: the refusal's message */
+	bool mutates;      /* runs in a transaction (ns_txn_begin) */
+	const char *vm;    /* the parameter naming the VM it acts on */
+	bool new_vm;       /* ... which need not exist (vm.register): looked up only */
 };
 
 /* The served methods, ended by an entry without a name (methods.c). */
@@ -99,8 +100,8 @@ extern const struct rpc_method rpc_methods[];
 #define RPC_REQUIRED true
 #define RPC_OPTIONAL false
 /* A parameter list (ended for you), or none. */
-#define RPC_PARAMS(...) ((const struct rpc_param[]){__VA_ARGS__, {NULL}})
-#define RPC_NO_PARAMS   ((const struct rpc_param[]){{NULL}})
+#define RPC_PARAMS(...) ((const struct rpc_param[]){__VA_ARGS__, {.name = NULL}})
+#define RPC_NO_PARAMS   ((const struct rpc_param[]){{.name = NULL}})
 /* Each takes more designated initializers at the end, such as .admin = "...". */
 #define P_BOOL(n, field, ...)                                                                      \
 	{                                                                                          \
