@@ -269,6 +269,19 @@ counts_push(struct counts *c, uint32_t v)
 	return 0;
 }
 
+/* The index of the '"' that closes the string opening at i, len if none does. */
+static size_t
+string_end(const char *buf, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (buf[i] == '\\')
+			i++;
+		else if (buf[i] == '"')
+			return i;
+	}
+	return len;
+}
+
 /* Members of every object in the order the objects open, as written. Every member has
  * exactly one ':' at its own object's level. */
 static int
@@ -276,20 +289,12 @@ raw_member_counts(const char *buf, size_t len, struct counts *c)
 {
 	size_t stack[64]; /* index in c of each open object, SIZE_MAX for arrays */
 	int depth = 0;
-	bool in_str = false;
 
 	for (size_t i = 0; i < len; i++) {
 		char ch = buf[i];
 
-		if (in_str) {
-			if (ch == '\\')
-				i++;
-			else if (ch == '"')
-				in_str = false;
-			continue;
-		}
 		if (ch == '"') {
-			in_str = true;
+			i = string_end(buf, len, i);
 		} else if (ch == '{' || ch == '[') {
 			if (depth == (int)(sizeof(stack) / sizeof(stack[0])))
 				return -EBADMSG;
@@ -397,23 +402,15 @@ static size_t
 skip_value(const char *buf, size_t len, size_t i)
 {
 	int depth = 0;
-	bool in_str = false;
 
 	for (; i < len; i++) {
 		char c = buf[i];
 
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-			if (!in_str && depth == 0)
-				return i + 1;
-			continue;
-		}
 		switch (c) {
 		case '"':
-			in_str = true;
+			i = string_end(buf, len, i);
+			if (depth == 0)
+				return i < len ? i + 1 : len;
 			break;
 		case '{':
 		case '[':

@@ -1,19 +1,129 @@
+/* The method table (methods.h). Parameters are listed in the order the dispatcher checks them,
+ * which decides the error of a request with more than one fault; the VM a method acts on is
+ * resolved where its parameter stands. */
 #include "methods.h"
+#include "pasid-proto.h"
+
+#include <stdint.h>
+
+#define PASID_MAX ((1 << NS_MAX_BITS) - 1)
+
+/* In the order of enum ns_type and enum ns_mode. */
+static const char *const pasid_types[] = {"shared", "local", NULL};
+static const char *const vm_modes[] = {"translated", "identity", NULL};
 
 const struct rpc_method rpc_methods[] = {
-    {"rpc.discover", method_rpc_discover, false},
-    {"daemon.status", method_daemon_status, false},
-    {"vm.register", method_vm_register, true},
-    {"vm.unregister", method_vm_unregister, true},
-    {"vm.list", method_vm_list, false},
-    {"vm.show", method_vm_show, false},
-    {"device.assign", method_device_assign, true},
-    {"device.release", method_device_release, true},
-    {"pasid.alloc", method_pasid_alloc, true},
-    {"pasid.free", method_pasid_free, true},
-    {"pasid.lookup", method_pasid_lookup, false},
-    {"pasid.list", method_pasid_list, false},
-    {"quota.get", method_quota_get, false},
-    {"quota.set", method_quota_set, true},
-    {NULL, NULL, false},
+    {
+        .name = "rpc.discover",
+        .fn = method_rpc_discover,
+        .params = RPC_NO_PARAMS,
+    },
+    {
+        .name = "daemon.status",
+        .fn = method_daemon_status,
+        .params = RPC_NO_PARAMS,
+    },
+    {
+        .name = "vm.register",
+        .fn = method_vm_register,
+        .mutates = true,
+        .vm = "vm",
+        .new_vm = true,
+        .params = RPC_PARAMS(
+            P_VM(RPC_REQUIRED), P_UUID("uuid", uuid), P_ENUM("mode", mode, RPC_OPTIONAL, vm_modes),
+            P_INT("pid", pid, RPC_OPTIONAL, 1, INT32_MAX,
+                  .admin = "only an administrator may register a VM for another process")),
+    },
+    {
+        .name = "vm.unregister",
+        .fn = method_vm_unregister,
+        .mutates = true,
+        .vm = "vm",
+        .params = RPC_PARAMS(P_VM(RPC_REQUIRED)),
+    },
+    {
+        .name = "vm.list",
+        .fn = method_vm_list,
+        .params = RPC_PARAMS(P_INT("limit", limit, RPC_OPTIONAL, 1, PROTO_VM_PAGE_MAX),
+                             P_CURSOR("after", after)),
+    },
+    {
+        .name = "vm.show",
+        .fn = method_vm_show,
+        .vm = "vm",
+        .params =
+            RPC_PARAMS(P_VM(RPC_REQUIRED), P_INT("limit", limit, RPC_OPTIONAL, 1, PROTO_PAGE_MAX),
+                       P_CURSOR("after", after)),
+    },
+    {
+        .name = "device.assign",
+        .fn = method_device_assign,
+        .mutates = true,
+        .vm = "vm",
+        .params = RPC_PARAMS(P_VM(RPC_REQUIRED), P_BDF("device", device, RPC_REQUIRED),
+                             P_BOOL("shared", shared)),
+    },
+    {
+        .name = "device.release",
+        .fn = method_device_release,
+        .mutates = true,
+        .vm = "vm",
+        .params = RPC_PARAMS(P_VM(RPC_REQUIRED), P_BDF("device", device, RPC_REQUIRED)),
+    },
+    {
+        .name = "pasid.alloc",
+        .fn = method_pasid_alloc,
+        .mutates = true,
+        .vm = "vm",
+        .params = RPC_PARAMS(P_VM(RPC_REQUIRED), P_ENUM("type", type, RPC_REQUIRED, pasid_types),
+                             P_BDF("device", device, RPC_OPTIONAL),
+                             P_INT("gpasid", gpasid, RPC_OPTIONAL, 0, PASID_MAX),
+                             P_INT("count", count, RPC_OPTIONAL, 1, NS_MAX_COUNT)),
+    },
+    {
+        .name = "pasid.free",
+        .fn = method_pasid_free,
+        .mutates = true,
+        .vm = "vm",
+        .params =
+            RPC_PARAMS(P_VM(RPC_REQUIRED), P_INT("gpasid", gpasid, RPC_REQUIRED, 0, PASID_MAX)),
+    },
+    {
+        .name = "pasid.lookup",
+        .when = "hpasid",
+        .fn = method_pasid_lookup_hpasid,
+        .params = RPC_PARAMS(P_INT("hpasid", hpasid, RPC_REQUIRED, 0, PASID_MAX,
+                                   .admin = "looking up an hPASID is for administrators; "
+                                            "look up by vm and gpasid"),
+                             P_BDF("device", device, RPC_OPTIONAL)),
+    },
+    {
+        .name = "pasid.lookup",
+        .fn = method_pasid_lookup_gpasid,
+        .vm = "vm",
+        .params =
+            RPC_PARAMS(P_VM(RPC_REQUIRED), P_INT("gpasid", gpasid, RPC_REQUIRED, 0, PASID_MAX)),
+    },
+    {
+        .name = "pasid.list",
+        .fn = method_pasid_list,
+        .vm = "vm",
+        .params = RPC_PARAMS(P_ENUM("type", type, RPC_OPTIONAL, pasid_types), P_VM(RPC_OPTIONAL),
+                             P_INT("limit", limit, RPC_OPTIONAL, 1, PROTO_PAGE_MAX),
+                             P_CURSOR("after", after)),
+    },
+    {
+        .name = "quota.get",
+        .fn = method_quota_get,
+        .params = RPC_PARAMS(P_CGROUP("cgroup", cgroup, RPC_OPTIONAL)),
+    },
+    {
+        .name = "quota.set",
+        .fn = method_quota_set,
+        .admin = "setting a quota is for administrators",
+        .mutates = true,
+        .params = RPC_PARAMS(P_CGROUP("cgroup", cgroup, RPC_REQUIRED),
+                             P_LIMIT("max", max, RPC_REQUIRED, 0, INT64_MAX)),
+    },
+    {.name = NULL},
 };

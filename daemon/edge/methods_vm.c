@@ -2,7 +2,6 @@
 #include "methods.h"
 #include "namespace.h"
 #include "paging.h"
-#include "params.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "peer.h"
@@ -18,28 +17,25 @@
 #include <sys/stat.h>
 #include <systemd/sd-id128.h>
 
-static const char *const modes[] = {"translated", "identity", NULL};
-
 /* The owner of a VM, the peer or with `pid` (admin only) that process, with its cgroup.
  * Everything about it is read while a pidfd pins it, and believed only if the pidfd shows it
- * alive afterwards, so a reused pid is never taken for it. Returns that pidfd (for
- * owner_watch to keep), -2 where no pidfd can be had at all (the admin's pid is then read
- * twice around), or -1 with the call's error. */
+ * alive afterwards, so a reused pid is never taken for it. *pidfd gets that pidfd (for
+ * owner_watch to keep), or -1 where no pidfd can be had at all (the admin's pid is then read
+ * twice around). */
 static int
-owner_of(struct rpc_call *c, int64_t pid, struct ns_owner *o, char *cgroup, size_t len)
+owner_of(struct rpc_call *c, int64_t pid, struct ns_owner *o, char *cgroup, size_t len, int *pidfd)
 {
 	char path[64];
 	struct stat st;
 	uint64_t again;
 	bool gone;
-	int pidfd;
 
 	o->pid = pid < 0 ? c->peer->pid : (pid_t)pid;
 	if (pid < 0)
-		pidfd = c->peer->pidfd >= 0 ? fcntl(c->peer->pidfd, F_DUPFD_CLOEXEC, 3) : -1;
+		*pidfd = c->peer->pidfd >= 0 ? fcntl(c->peer->pidfd, F_DUPFD_CLOEXEC, 3) : -1;
 	else
-		pidfd = (int)syscall(SYS_pidfd_open, o->pid, 0);
-	if (pidfd < 0 && (pid < 0 || errno == ESRCH))
+		*pidfd = (int)syscall(SYS_pidfd_open, o->pid, 0);
+	if (*pidfd < 0 && (pid < 0 || errno == ESRCH))
 		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid",
 		                pid < 0 ? "the calling process is gone" : "no process %lld",
 		                (long long)pid);
@@ -48,17 +44,18 @@ owner_of(struct rpc_call *c, int64_t pid, struct ns_owner *o, char *cgroup, size
 	if (!gone)
 		proc_cgroup(o->pid, cgroup, len);
 	/* Still the same process now, so everything read was about it. */
-	if (!gone && pidfd >= 0)
-		gone = !pidfd_quiet(pidfd);
+	if (!gone && *pidfd >= 0)
+		gone = !pidfd_quiet(*pidfd);
 	else if (!gone)
 		gone = proc_starttime(o->pid, &again) < 0 || again != o->starttime;
 	if (gone) {
-		if (pidfd >= 0)
-			close(pidfd);
+		if (*pidfd >= 0)
+			close(*pidfd);
+		*pidfd = -1;
 		return rpc_fail(c, PROTO_E_NOT_FOUND, "pid", "process %d is gone", (int)o->pid);
 	}
 	o->uid = pid < 0 ? c->peer->uid : st.st_uid;
-	return pidfd >= 0 ? pidfd : -2;
+	return 0;
 }
 
 static struct json_object *
@@ -74,7 +71,8 @@ register_result(const struct ns_vm *vm)
 	return o;
 }
 
-/* MaxVMsPerUid: 0, or -1 with the call's error (1002) when uid may not own one more. */
+/* MaxVMsPerUid: 0, or a negative errno with the call's error (1002) when uid may not own one
+ * more. */
 static int
 check_vm_limit(struct rpc_call *c, uid_t uid)
 {
@@ -103,10 +101,12 @@ move_owner(struct rpc_call *c, struct ns_vm *vm, const struct ns_owner *owner, i
 	struct ns_owner old = vm->owner;
 	struct ns_err err;
 
-	if (owner->uid != old.uid && check_vm_limit(c, owner->uid) < 0) {
+	int r;
+
+	if (owner->uid != old.uid && (r = check_vm_limit(c, owner->uid)) < 0) {
 		if (pidfd >= 0)
 			close(pidfd);
-		return -1;
+		return r;
 	}
 	if (ns_vm_set_owner(&c->d->ns, vm, owner, pidfd, &err) < 0)
 		return rpc_fail_ns(c, &err);
@@ -152,12 +152,14 @@ create(struct rpc_call *c, const char *name, const char *uuid_in, int mode,
 	char uuid[NS_UUID_LEN + 1];
 	struct ns_err err;
 
-	if (check_vm_limit(c, owner->uid) < 0) {
+	sd_id128_t id;
+	int r;
+
+	if ((r = check_vm_limit(c, owner->uid)) < 0) {
 		if (pin >= 0)
 			close(pin);
-		return -1;
+		return r;
 	}
-	sd_id128_t id;
 
 	if (uuid_in)
 		snprintf(uuid, sizeof(uuid), "%s", uuid_in);
@@ -175,57 +177,39 @@ create(struct rpc_call *c, const char *name, const char *uuid_in, int mode,
 	return 0;
 }
 
-METHOD(method_vm_register)
+/* The table has checked the name, and that only an admin gives `pid`; a->vm is the VM of
+ * that name if there is one. */
+int
+method_vm_register(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
 {
-	static const char *const names[] = {"vm", "uuid", "mode", "pid", NULL};
-	const char *name;
-	char uuid[NS_UUID_LEN + 1], cgroup[4096];
-	int mode = -1, pin, r, has_uuid;
-	int64_t pid;
+	const char *uuid = a->uuid[0] ? a->uuid : NULL;
+	struct ns_vm *vm = a->vm;
 	struct ns_owner owner;
-	struct ns_vm *vm;
+	char cgroup[4096];
+	int pin, r;
 
-	if (params_only(c, params, names) < 0 || param_str(c, params, "vm", true, &name) < 0 ||
-	    (has_uuid = param_uuid(c, params, "uuid", uuid)) < 0 ||
-	    param_enum(c, params, "mode", false, modes, &mode) < 0 ||
-	    param_int(c, params, "pid", false, 1, INT32_MAX, &pid) < 0)
-		return -1;
-	if (!ns_vm_name_valid(name))
-		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "vm",
-		                "'vm' must be 1-64 characters [A-Za-z0-9._:@+-] starting with a "
-		                "letter or digit");
-	if (pid >= 0 && !c->peer->admin)
-		return rpc_fail(c, PROTO_E_PERMISSION, "pid",
-		                "only an administrator may register a VM for another process");
-	pin = owner_of(c, pid, &owner, cgroup, sizeof(cgroup));
-	if (pin == -1)
-		return -1;
-	vm = ns_vm_find(&c->d->ns, name);
-	if (vm) {
-		r = reattach(c, vm, &owner, pid >= 0, has_uuid ? uuid : NULL, mode, pin);
-		if (r < 0)
-			return r;
-	} else {
-		r = create(c, name, has_uuid ? uuid : NULL, mode, &owner, cgroup, pin, &vm);
-		if (r < 0)
-			return r;
-	}
+	r = owner_of(c, a->pid, &owner, cgroup, sizeof(cgroup), &pin);
+	if (r < 0)
+		return r;
+	if (vm)
+		r = reattach(c, vm, &owner, a->pid >= 0, uuid, a->mode, pin);
+	else
+		r = create(c, a->vm_name, uuid, a->mode, &owner, cgroup, pin, &vm);
+	if (r < 0)
+		return r;
 	*result = register_result(vm);
 	return 0;
 }
 
-METHOD(method_vm_unregister)
+int
+method_vm_unregister(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
 {
-	static const char *const names[] = {"vm", NULL};
-	struct ns_vm *vm;
 	char name[NS_VM_NAME_MAX + 1];
 	struct ns_err err;
 	int freed;
 
-	if (params_only(c, params, names) < 0 || param_vm(c, params, &vm) < 0)
-		return -1;
-	snprintf(name, sizeof(name), "%s", vm->name);
-	freed = ns_vm_destroy(&c->d->ns, vm, &err);
+	snprintf(name, sizeof(name), "%s", a->vm->name);
+	freed = ns_vm_destroy(&c->d->ns, a->vm, &err);
 	if (freed < 0)
 		return rpc_fail_ns(c, &err);
 	*result = json_object_new_object();
@@ -234,38 +218,33 @@ METHOD(method_vm_unregister)
 	return 0;
 }
 
-METHOD(method_vm_list)
+int
+method_vm_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
 {
-	static const char *const names[] = {"limit", "after", NULL};
 	struct page p;
 
-	if (params_only(c, params, names) < 0 ||
-	    page_params(c, params, PROTO_VM_PAGE_DEFAULT, PROTO_VM_PAGE_MAX, &p) < 0)
-		return -1;
+	page_start(&p, a->limit, PROTO_VM_PAGE_DEFAULT, &a->after);
 	*result = json_object_new_object();
 	json_object_object_add(*result, "vms", page_vms(c, &p));
 	page_add_next(*result, &p);
 	return 0;
 }
 
-METHOD(method_vm_show)
+int
+method_vm_show(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
 {
-	static const char *const names[] = {"vm", "limit", "after", NULL};
 	struct json_object *maps;
-	struct ns_vm *vm;
 	struct page p;
 
-	if (params_only(c, params, names) < 0 || param_vm(c, params, &vm) < 0 ||
-	    page_params(c, params, PROTO_PAGE_DEFAULT, PROTO_PAGE_MAX, &p) < 0)
-		return -1;
-	if (p.after && strcmp(p.vm, vm->name))
+	if (a->after.given && strcmp(a->after.vm, a->vm->name))
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "after",
-		                "'after' continues a listing of VM '%s', not of '%s'", p.vm,
-		                vm->name);
-	maps = page_mappings(c, vm, -1, false, &p);
+		                "'after' continues a listing of VM '%s', not of '%s'", a->after.vm,
+		                a->vm->name);
+	page_start(&p, a->limit, PROTO_PAGE_DEFAULT, &a->after);
+	maps = page_mappings(c, a->vm, -1, false, &p);
 	if (!maps)
 		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
-	*result = render_vm(vm);
+	*result = render_vm(a->vm);
 	json_object_object_add(*result, "mappings", maps);
 	page_add_next(*result, &p);
 	return 0;

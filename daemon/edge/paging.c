@@ -1,6 +1,4 @@
 #include "paging.h"
-#include "params.h"
-#include "pasid-proto.h"
 #include "pasidd.h"
 #include "render.h"
 #include "rpc.h"
@@ -15,8 +13,8 @@
 #define PAGE_SLACK 4096
 
 /* "VM/G": the VM name cannot contain '/', G is decimal. */
-static int
-cursor_parse(const char *s, struct page *p)
+int
+page_cursor_parse(const char *s, struct page_cursor *cur)
 {
 	const char *slash = strrchr(s, '/');
 	char *end;
@@ -28,15 +26,16 @@ cursor_parse(const char *s, struct page *p)
 	n = (size_t)(slash - s);
 	if (n > NS_VM_NAME_MAX)
 		return -EINVAL;
-	memcpy(p->vm, s, n);
-	p->vm[n] = '\0';
-	if (!ns_vm_name_valid(p->vm) || slash[1] < '0' || slash[1] > '9')
+	memcpy(cur->vm, s, n);
+	cur->vm[n] = '\0';
+	if (!ns_vm_name_valid(cur->vm) || slash[1] < '0' || slash[1] > '9')
 		return -EINVAL;
 	errno = 0;
 	g = strtoull(slash + 1, &end, 10);
 	if (errno || *end || g > UINT32_MAX)
 		return -EINVAL;
-	p->g = (uint32_t)g;
+	cur->g = (uint32_t)g;
+	cur->given = true;
 	return 0;
 }
 
@@ -46,26 +45,12 @@ cursor_set(struct page *p, const char *vm, uint32_t g)
 	snprintf(p->next, sizeof(p->next), "%s/%" PRIu32, vm, g);
 }
 
-int
-page_params(struct rpc_call *c, struct json_object *params, unsigned def, unsigned max,
-            struct page *p)
+void
+page_start(struct page *p, int64_t limit, unsigned def, const struct page_cursor *after)
 {
-	const char *after;
-	int64_t limit;
-
 	memset(p, 0, sizeof(*p));
-	if (param_int(c, params, "limit", false, 1, max, &limit) < 0 ||
-	    param_str(c, params, "after", false, &after) < 0)
-		return -1;
 	p->limit = limit < 0 ? def : (unsigned)limit;
-	if (after) {
-		if (cursor_parse(after, p) < 0)
-			return rpc_fail(c, PROTO_E_INVALID_PARAMS, "after",
-			                "'after' must be the 'next' of an earlier page of this "
-			                "listing");
-		p->after = true;
-	}
-	return 0;
+	p->after = *after;
 }
 
 struct walk {
@@ -114,7 +99,8 @@ page_mappings(struct rpc_call *c, const struct ns_vm *only, int type, bool with_
 	if (!w.out)
 		return NULL;
 	if (only)
-		walk_vm(&w, only, p->after && !strcmp(p->vm, only->name) ? p->g : 0);
+		walk_vm(&w, only,
+		        p->after.given && !strcmp(p->after.vm, only->name) ? p->after.g : 0);
 	else
 		walk_all(&w);
 	arr = render_mapping_list(w.out, w.n, with_vm);
@@ -129,11 +115,12 @@ walk_all(struct walk *w)
 	const struct ns *ns = &w->c->d->ns;
 	struct page *p = w->p;
 
-	for (unsigned i = p->after ? ns_vm_lower_bound(ns, p->vm) : 0; i < ns->nvms; i++) {
+	for (unsigned i = p->after.given ? ns_vm_lower_bound(ns, p->after.vm) : 0; i < ns->nvms;
+	     i++) {
 		const struct ns_vm *vm = ns->vms[i];
-		bool same = p->after && !strcmp(vm->name, p->vm);
+		bool same = p->after.given && !strcmp(vm->name, p->after.vm);
 
-		if (!peer_may_use(w->c, vm)) {
+		if (!rpc_may_use(w->c, vm)) {
 			if (w->budget-- == 0) {
 				/* Past all of it: the next page starts with the VM after. */
 				cursor_set(p, vm->name, UINT32_MAX);
@@ -141,7 +128,7 @@ walk_all(struct walk *w)
 			}
 			continue;
 		}
-		if (!walk_vm(w, vm, same ? p->g : 0))
+		if (!walk_vm(w, vm, same ? p->after.g : 0))
 			return;
 	}
 }
@@ -155,10 +142,11 @@ page_vms(struct rpc_call *c, struct page *p)
 	const char *last = NULL;
 
 	p->next[0] = '\0';
-	for (unsigned i = p->after ? ns_vm_lower_bound(ns, p->vm) : 0; i < ns->nvms; i++) {
+	for (unsigned i = p->after.given ? ns_vm_lower_bound(ns, p->after.vm) : 0; i < ns->nvms;
+	     i++) {
 		const struct ns_vm *vm = ns->vms[i];
 
-		if (p->after && !strcmp(vm->name, p->vm))
+		if (p->after.given && !strcmp(vm->name, p->after.vm))
 			continue; /* the cursor's own VM was on the page before */
 		if (n == p->limit || budget == 0) {
 			if (last)
@@ -167,7 +155,7 @@ page_vms(struct rpc_call *c, struct page *p)
 		}
 		budget--;
 		last = vm->name;
-		if (peer_may_use(c, vm)) {
+		if (rpc_may_use(c, vm)) {
 			json_object_array_add(arr, render_vm(vm));
 			n++;
 		}

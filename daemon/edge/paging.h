@@ -15,17 +15,23 @@
 
 struct rpc_call;
 
+/* Where a page starts: the position an earlier page's `next` names. */
+struct page_cursor {
+	bool given;                  /* false: the first page */
+	char vm[NS_VM_NAME_MAX + 1]; /* its VM */
+	uint32_t g;                  /* and the last gPASID looked at in it */
+};
+
 struct page {
 	unsigned limit;
-	bool after;                     /* a cursor was given */
-	char vm[NS_VM_NAME_MAX + 1];    /* its VM */
-	uint32_t g;                     /* and the last gPASID looked at in it */
+	struct page_cursor after;
 	char next[NS_VM_NAME_MAX + 16]; /* the cursor of the following page, "" for none */
 };
 
-/* Reads `limit` (1..max, default def) and `after`. 0, or -1 with the call's error set. */
-int page_params(struct rpc_call *c, struct json_object *params, unsigned def, unsigned max,
-                struct page *p);
+/* Reads a cursor ("VM/G"). 0, or -EINVAL for text that no page ever gave as its `next`. */
+int page_cursor_parse(const char *s, struct page_cursor *cur);
+/* A page of `limit` entries (-1: def) from `after` on. */
+void page_start(struct page *p, int64_t limit, unsigned def, const struct page_cursor *after);
 /* The mappings of `only` (NULL: every VM the peer may use) of the given type (-1: any) from
  * the cursor on, rendered with their VM when `with_vm`. Sets p->next. NULL on ENOMEM. */
 struct json_object *page_mappings(struct rpc_call *c, const struct ns_vm *only, int type,

@@ -1,184 +1,221 @@
 #include "params.h"
+#include "cgpath.h"
+#include "methods.h"
 #include "namespace.h"
+#include "paging.h"
 #include "pasid-proto.h"
-#include "pasidd.h"
-#include "peer.h"
 #include "rpc.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <systemd/sd-id128.h>
 
+#define invalid(c, p, ...) rpc_fail(c, PROTO_E_INVALID_PARAMS, (p)->name, __VA_ARGS__)
+
+struct json_object *
+params_member(struct json_object *params, const char *name)
+{
+	struct json_object *v = NULL;
+
+	if (!params || !json_object_object_get_ex(params, name, &v))
+		return NULL;
+	return v;
+}
+
+void
+params_init(const struct rpc_param *list, struct rpc_args *a)
+{
+	for (const struct rpc_param *p = list; p->name; p++) {
+		void *field = (char *)a + p->at;
+
+		switch (p->kind) {
+		case RPC_INT:
+		case RPC_BDF:
+			*(int64_t *)field = -1;
+			break;
+		case RPC_ENUM:
+			*(int *)field = -1;
+			break;
+		case RPC_LIMIT:
+			*(uint64_t *)field = UINT64_MAX;
+			break;
+		default: /* zero: false, NULL, "", no cursor, no descriptors */
+			break;
+		}
+	}
+}
+
 int
-params_only(struct rpc_call *c, struct json_object *params, const char *const *names)
+params_only(struct rpc_call *c, const struct rpc_param *list, struct json_object *params)
 {
 	if (!params)
 		return 0;
 	json_object_object_foreach(params, key, val)
 	{
-		bool known = false;
+		const struct rpc_param *p = list;
 
 		(void)val;
-		for (const char *const *n = names; *n && !known; n++)
-			known = !strcmp(*n, key);
-		if (!known)
+		while (p->name && strcmp(p->name, key))
+			p++;
+		if (!p->name)
 			return rpc_fail(c, PROTO_E_INVALID_PARAMS, key, "unknown parameter '%.64s'",
 			                key);
 	}
 	return 0;
 }
 
-static struct json_object *
-member(struct json_object *params, const char *name)
-{
-	struct json_object *v = NULL;
-
-	if (!params || !json_object_object_get_ex(params, name, &v))
-		return NULL;
-	/* A JSON null stands for "not given", as absent members do. */
-	return v;
-}
-
 static int
-missing(struct rpc_call *c, const char *name)
+read_int(struct rpc_call *c, const struct rpc_param *p, struct json_object *v, int64_t *out)
 {
-	return rpc_fail(c, PROTO_E_INVALID_PARAMS, name, "missing parameter '%s'", name);
-}
-
-int
-param_str(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-          const char **out)
-{
-	struct json_object *v = member(params, name);
-
-	*out = NULL;
-	if (!v)
-		return required ? missing(c, name) : 0;
-	if (!json_object_is_type(v, json_type_string))
-		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name, "'%s' must be a string", name);
-	*out = json_object_get_string(v);
-	/* Strings with embedded NULs would be cut short by every C consumer. */
-	if (strlen(*out) != (size_t)json_object_get_string_len(v))
-		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name, "'%s' contains a NUL character",
-		                name);
-	return 0;
-}
-
-int
-param_int(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-          int64_t min, int64_t max, int64_t *out)
-{
-	struct json_object *v = member(params, name);
 	int64_t n;
 
-	*out = -1;
-	if (!v)
-		return required ? missing(c, name) : 0;
 	if (!json_object_is_type(v, json_type_int))
-		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name, "'%s' must be an integer", name);
+		return invalid(c, p, "'%s' must be an integer", p->name);
 	n = json_object_get_int64(v);
 	/* json-c clamps numbers beyond int64 and keeps large positive ones as uint64. */
-	if (n < min || n > max || json_object_get_uint64(v) > (uint64_t)INT64_MAX)
-		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name,
-		                "'%s' must be an integer from %lld to %lld", name, (long long)min,
-		                (long long)max);
+	if (n < p->min || n > p->max || json_object_get_uint64(v) > (uint64_t)INT64_MAX)
+		return invalid(c, p, "'%s' must be an integer from %lld to %lld", p->name,
+		               (long long)p->min, (long long)p->max);
 	*out = n;
 	return 0;
 }
 
-int
-param_bool(struct rpc_call *c, struct json_object *params, const char *name, bool *out)
+/* An integer, or "max" for no limit, as in misc.max. */
+static int
+read_limit(struct rpc_call *c, const struct rpc_param *p, struct json_object *v, uint64_t *out)
 {
-	struct json_object *v = member(params, name);
+	int64_t n;
+	int r;
 
-	if (!v)
+	if (json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), "max") &&
+	    json_object_get_string_len(v) == 3) {
+		*out = UINT64_MAX;
 		return 0;
-	if (!json_object_is_type(v, json_type_boolean))
-		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name, "'%s' must be true or false",
-		                name);
-	*out = json_object_get_boolean(v);
-	return 0;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return invalid(c, p, "'%s' must be an integer from %lld or the string \"max\"",
+		               p->name, (long long)p->min);
+	r = read_int(c, p, v, &n);
+	if (r == 0)
+		*out = (uint64_t)n;
+	return r;
 }
 
-int
-param_enum(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-           const char *const *choices, int *out)
+/* "'type' must be shared or local", or with more choices "a, b or c". */
+static int
+bad_choice(struct rpc_call *c, const struct rpc_param *p)
 {
-	const char *s;
+	char list[128] = "";
+	size_t n = 0;
 
-	if (param_str(c, params, name, required, &s) < 0)
-		return -1;
-	if (!s)
-		return 0;
-	for (int i = 0; choices[i]; i++) {
-		if (!strcmp(s, choices[i])) {
+	for (int i = 0; p->choices[i] && n < sizeof(list); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+		                      i == 0              ? ""
+		                      : p->choices[i + 1] ? ", "
+		                                          : " or ",
+		                      p->choices[i]);
+	return invalid(c, p, "'%s' must be %s", p->name, list);
+}
+
+static int
+read_enum(struct rpc_call *c, const struct rpc_param *p, const char *s, int *out)
+{
+	for (int i = 0; p->choices[i]; i++) {
+		if (!strcmp(s, p->choices[i])) {
 			*out = i;
 			return 0;
 		}
 	}
-	return rpc_fail(c, PROTO_E_INVALID_PARAMS, name, "'%s' must be %s%s%s", name, choices[0],
-	                choices[1] ? " or " : "", choices[1] ? choices[1] : "");
+	return bad_choice(c, p);
 }
 
-int
-param_bdf(struct rpc_call *c, struct json_object *params, const char *name, bool required,
-          uint32_t *out)
+static int
+read_uuid(struct rpc_call *c, const struct rpc_param *p, const char *s, char *out)
 {
-	const char *s;
-
-	if (param_str(c, params, name, required, &s) < 0)
-		return -1;
-	if (!s)
-		return 0;
-	if (ns_bdf_parse(s, out) < 0)
-		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name,
-		                "'%s' must be a PCI address DDDD:BB:DD.F", name);
-	return 1;
-}
-
-int
-param_uuid(struct rpc_call *c, struct json_object *params, const char *name,
-           char out[NS_UUID_LEN + 1])
-{
-	const char *s;
 	sd_id128_t id;
 
-	if (param_str(c, params, name, false, &s) < 0)
-		return -1;
-	if (!s)
-		return 0;
 	/* sd_id128 also takes 32 hex digits without dashes; the protocol wants the UUID form. */
 	if (strlen(s) != NS_UUID_LEN || s[8] != '-' || s[13] != '-' || s[18] != '-' ||
 	    s[23] != '-' || sd_id128_from_string(s, &id) < 0)
-		return rpc_fail(c, PROTO_E_INVALID_PARAMS, name,
-		                "'%s' must look like 01234567-89ab-cdef-0123-456789abcdef", name);
+		return invalid(c, p, "'%s' must look like 01234567-89ab-cdef-0123-456789abcdef",
+		               p->name);
 	sd_id128_to_uuid_string(id, out);
-	return 1;
+	return 0;
 }
 
-bool
-peer_may_use(const struct rpc_call *c, const struct ns_vm *vm)
+/* The kinds that are strings: what the text must look like, and where it goes. */
+static int
+read_text(struct rpc_call *c, const struct rpc_param *p, struct json_object *v, void *field)
 {
-	return c->peer->admin || c->peer->uid == vm->owner.uid;
+	const char *s;
+	uint32_t bdf;
+
+	if (!json_object_is_type(v, json_type_string))
+		return invalid(c, p, "'%s' must be a string", p->name);
+	s = json_object_get_string(v);
+	/* Strings with embedded NULs would be cut short by every C consumer. */
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return invalid(c, p, "'%s' contains a NUL character", p->name);
+	switch (p->kind) {
+	case RPC_ENUM:
+		return read_enum(c, p, s, field);
+	case RPC_VM:
+		if (!ns_vm_name_valid(s))
+			return invalid(c, p,
+			               "'%s' must be 1-64 characters [A-Za-z0-9._:@+-] starting "
+			               "with a letter or digit",
+			               p->name);
+		*(const char **)field = s;
+		return 0;
+	case RPC_BDF:
+		if (ns_bdf_parse(s, &bdf) < 0)
+			return invalid(c, p, "'%s' must be a PCI address DDDD:BB:DD.F", p->name);
+		*(int64_t *)field = bdf;
+		return 0;
+	case RPC_UUID:
+		return read_uuid(c, p, s, field);
+	case RPC_CGROUP:
+		if (cgroup_normalize(s, field, sizeof(rpc_cgroup)) < 0)
+			return invalid(c, p,
+			               "'%s' must be an absolute cgroup path such as "
+			               "/machine.slice, without . or .. components",
+			               p->name);
+		return 0;
+	case RPC_CURSOR:
+		if (page_cursor_parse(s, field) < 0)
+			return invalid(c, p,
+			               "'%s' must be the 'next' of an earlier page of this "
+			               "listing",
+			               p->name);
+		return 0;
+	default:
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "parameter '%s' of an unknown kind",
+		                p->name);
+	}
 }
 
 int
-param_vm(struct rpc_call *c, struct json_object *params, struct ns_vm **out)
+params_read(struct rpc_call *c, const struct rpc_param *p, struct json_object *params,
+            struct rpc_args *a)
 {
-	const char *name;
+	struct json_object *v = params_member(params, p->name);
+	void *field = (char *)a + p->at;
 
-	if (param_str(c, params, "vm", true, &name) < 0)
-		return -1;
-	if (!ns_vm_name_valid(name))
-		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "vm",
-		                "'vm' must be 1-64 characters [A-Za-z0-9._:@+-] starting with a "
-		                "letter or digit");
-	*out = ns_vm_find(&c->d->ns, name);
-	if (!*out)
-		return rpc_fail(c, PROTO_E_NOT_FOUND, "vm", "no VM named '%s'", name);
-	/* Checked before anything about the VM's contents, so that nothing of another uid's
-	 * VM can be probed through different errors. */
-	if (!peer_may_use(c, *out))
-		return rpc_fail(c, PROTO_E_PERMISSION, "vm", "VM '%s' belongs to another user",
-		                name);
-	return 0;
+	if (!v)
+		return p->required ? invalid(c, p, "missing parameter '%s'", p->name) : 0;
+	switch (p->kind) {
+	case RPC_BOOL:
+		if (!json_object_is_type(v, json_type_boolean))
+			return invalid(c, p, "'%s' must be true or false", p->name);
+		*(bool *)field = json_object_get_boolean(v);
+		return 0;
+	case RPC_INT:
+	case RPC_FDS:
+		return read_int(c, p, v, field);
+	case RPC_LIMIT:
+		return read_limit(c, p, v, field);
+	default:
+		return read_text(c, p, v, field);
+	}
 }

@@ -18,6 +18,7 @@ struct state;
 struct owners;
 struct quota;
 struct json_object;
+struct rpc_method;
 
 struct pasidd {
 	struct pasidd_config cfg;
@@ -32,6 +33,8 @@ struct pasidd {
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */
 	int exit_status;             /* non-zero: stop serving, main() returns it */
 	struct json_object *openrpc; /* rpc.discover's document, parsed on first use */
+	/* The methods served: NULL for rpc_methods (methods.h); a test may serve its own. */
+	const struct rpc_method *methods;
 };
 
 #endif

@@ -3,6 +3,8 @@
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "methods.h"
+#include "params.h"
+#include "peer.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +12,34 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The errno that stands for a protocol error code inside the daemon. */
+static int
+code_errno(int code)
+{
+	switch (code) {
+	case PROTO_E_EXHAUSTED:
+		return ENOSPC;
+	case PROTO_E_QUOTA:
+		return EDQUOT;
+	case PROTO_E_NOT_FOUND:
+		return ENOENT;
+	case PROTO_E_CONFLICT:
+		return EEXIST;
+	case PROTO_E_PERMISSION:
+		return EPERM;
+	case PROTO_E_UNSUPPORTED:
+		return EOPNOTSUPP;
+	case PROTO_E_OUT_OF_RANGE:
+		return ERANGE;
+	case PROTO_E_INTERNAL:
+	case PROTO_E_KERNEL:
+		return EIO;
+	default:
+		return EINVAL;
+	}
+}
 
 int
 rpc_fail(struct rpc_call *c, int code, const char *param, const char *fmt, ...)
@@ -21,7 +51,7 @@ rpc_fail(struct rpc_call *c, int code, const char *param, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->message, sizeof(c->message), fmt, ap);
 	va_end(ap);
-	return -1;
+	return -code_errno(code);
 }
 
 /* The core's words for what went wrong, in the protocol's (DESIGN.md §4). */
@@ -49,11 +79,41 @@ rpc_fail_ns(struct rpc_call *c, const struct ns_err *e)
 	return rpc_fail(c, proto_code(e->code), e->param, "%s", e->message);
 }
 
-static const struct rpc_method *
-find_method(const char *name)
+bool
+rpc_may_use(const struct rpc_call *c, const struct ns_vm *vm)
 {
-	for (const struct rpc_method *m = rpc_methods; m->name; m++)
-		if (!strcmp(m->name, name))
+	return c->peer->admin || c->peer->uid == vm->owner.uid;
+}
+
+int
+rpc_take_fd(struct rpc_call *c, unsigned i)
+{
+	int fd;
+
+	if (i >= c->nfds)
+		return -1;
+	fd = c->fds[i];
+	c->fds[i] = -1;
+	return fd;
+}
+
+void
+rpc_fds_close(struct rpc_fds *fds)
+{
+	for (unsigned i = 0; i < fds->n; i++)
+		if (fds->fd[i] >= 0)
+			close(fds->fd[i]);
+	fds->n = fds->next = 0;
+}
+
+/* The entry serving a request: of its name, and of the form its params pick. */
+static const struct rpc_method *
+find_method(const struct pasidd *d, const char *name, struct json_object *params)
+{
+	for (const struct rpc_method *m = d->methods ? d->methods : rpc_methods; m->name; m++)
+		if (!strcmp(m->name, name) &&
+		    (!m->when || (json_object_is_type(params, json_type_object) &&
+		                  json_object_object_get_ex(params, m->when, NULL))))
 			return m;
 	return NULL;
 }
@@ -105,22 +165,106 @@ keep_raw_id(struct json_object *id, const char *line, size_t len, int index)
 	                           json_object_free_userdata);
 }
 
-/* Runs the method. A method that changes the state runs in a transaction: what it changed
- * stands only if all of it may (quotas, room in the journal), and a failure half-way
- * changes nothing. */
+/* The descriptors a request takes (a parameter of kind RPC_FDS): read before anything else,
+ * so that a request refused for another fault still consumes what it says it brings and
+ * the requests after it in the message get theirs. */
 static int
-invoke(struct rpc_call *call, const struct rpc_method *m, struct json_object *params,
-       struct json_object **result)
+take_fds(struct rpc_call *c, struct rpc_fds *slot, const struct rpc_method *m,
+         struct json_object *params, struct rpc_args *a)
+{
+	unsigned have = slot ? slot->n - slot->next : 0;
+	int r;
+
+	for (const struct rpc_param *p = m->params; p->name; p++) {
+		if (p->kind != RPC_FDS)
+			continue;
+		if ((r = params_read(c, p, params, a)) < 0)
+			return r;
+		if ((uint64_t)a->fds > have)
+			return rpc_fail(c, PROTO_E_INVALID_PARAMS, p->name,
+			                "'%s' is %lld, but %u file descriptor(s) came with the "
+			                "request",
+			                p->name, (long long)a->fds, have);
+		if (a->fds > 0) {
+			c->fds = &slot->fd[slot->next];
+			c->nfds = (unsigned)a->fds;
+			slot->next += c->nfds;
+		}
+	}
+	return 0;
+}
+
+/* The VM the method acts on: it must exist, and be the peer's or the peer an admin
+ * (DESIGN.md §7). Checked before anything about the VM's contents, so that nothing of
+ * another uid's VM can be probed through different errors. */
+static int
+target_vm(struct rpc_call *c, const struct rpc_method *m, struct rpc_args *a)
+{
+	if (!a->vm_name)
+		return 0;
+	a->vm = ns_vm_find(&c->d->ns, a->vm_name);
+	if (m->new_vm)
+		return 0;
+	if (!a->vm)
+		return rpc_fail(c, PROTO_E_NOT_FOUND, m->vm, "no VM named '%s'", a->vm_name);
+	if (!rpc_may_use(c, a->vm))
+		return rpc_fail(c, PROTO_E_PERMISSION, m->vm, "VM '%s' belongs to another user",
+		                a->vm_name);
+	return 0;
+}
+
+/* Everything the table says about a request, in this order: the descriptors it takes, no
+ * unknown member, a method for admins, each parameter where it stands in the list (the VM
+ * resolved with its own), a parameter for admins. */
+static int
+check_request(struct rpc_call *c, struct rpc_fds *slot, const struct rpc_method *m,
+              struct json_object *params, struct rpc_args *a)
+{
+	const struct rpc_param *p;
+	int r;
+
+	params_init(m->params, a);
+	if ((r = take_fds(c, slot, m, params, a)) < 0 ||
+	    (r = params_only(c, m->params, params)) < 0)
+		return r;
+	if (m->admin && !c->peer->admin)
+		return rpc_fail(c, PROTO_E_PERMISSION, NULL, "%s", m->admin);
+	for (p = m->params; p->name; p++) {
+		if (p->kind == RPC_FDS)
+			continue;
+		if ((r = params_read(c, p, params, a)) < 0)
+			return r;
+		if (m->vm && !strcmp(p->name, m->vm) && (r = target_vm(c, m, a)) < 0)
+			return r;
+	}
+	for (p = m->params; p->name; p++)
+		if (p->admin && !c->peer->admin && params_member(params, p->name))
+			return rpc_fail(c, PROTO_E_PERMISSION, p->name, "%s", p->admin);
+	return 0;
+}
+
+/* Checks the request and runs the handler. A method that changes the state runs in a
+ * transaction: what it changed stands only if all of it may (quotas, room in the journal),
+ * and a failure half-way changes nothing. */
+static int
+invoke(struct rpc_call *call, struct rpc_fds *slot, const struct rpc_method *m,
+       struct json_object *params, struct json_object **result)
 {
 	struct ns *ns = &call->d->ns;
 	struct ns_err err = {0};
+	struct rpc_args a = {0};
 	int r;
 
+	if (json_object_is_type(params, json_type_array))
+		return rpc_fail(call, PROTO_E_INVALID_PARAMS, "params",
+		                "params must be given by name (an object)");
+	if ((r = check_request(call, slot, m, params, &a)) < 0)
+		return r;
 	if (!m->mutates)
-		return m->fn(call, params, result);
-	if (ns_txn_begin(ns) < 0)
+		return m->fn(call, &a, result);
+	if ((r = ns_txn_begin(ns)) < 0)
 		return rpc_fail(call, PROTO_E_INTERNAL, NULL, "out of memory");
-	r = m->fn(call, params, result);
+	r = m->fn(call, &a, result);
 	if (r < 0) {
 		ns_txn_abort(ns);
 		return r;
@@ -134,66 +278,84 @@ invoke(struct rpc_call *call, const struct rpc_method *m, struct json_object *pa
 	return 0;
 }
 
-struct json_object *
-rpc_handle_one(struct pasidd *d, const struct peer *peer, struct json_object *req, const char *line,
-               size_t len, int index)
+/* The envelope of a request (JSON-RPC 2.0 §4): NULL when it is one, else the error to send
+ * (with its id when it could be read). */
+static struct json_object *
+check_envelope(struct json_object *req, const struct rpc_msg *msg, int index,
+               struct json_object **id, bool *has_id)
 {
-	struct json_object *id = NULL, *ver, *method, *params = NULL, *result = NULL;
-	struct rpc_call call = {.d = d, .peer = peer};
-	const struct rpc_method *m;
-	bool has_id;
+	struct json_object *ver, *method, *params;
 
 	if (!json_object_is_type(req, json_type_object))
 		return error_response(NULL, PROTO_E_INVALID_REQ, "request must be an object", NULL);
-	has_id = json_object_object_get_ex(req, "id", &id);
-	if (has_id)
-		keep_raw_id(id, line, len, index);
-	if (has_id && !valid_id(id))
+	*has_id = json_object_object_get_ex(req, "id", id);
+	if (*has_id)
+		keep_raw_id(*id, msg->line, msg->len, index);
+	if (*has_id && !valid_id(*id))
 		return error_response(NULL, PROTO_E_INVALID_REQ,
 		                      "id must be a string, a number or null", NULL);
 	if (!json_object_object_get_ex(req, "jsonrpc", &ver) ||
 	    !json_object_is_type(ver, json_type_string) ||
 	    strcmp(json_object_get_string(ver), "2.0"))
-		return error_response(id, PROTO_E_INVALID_REQ, "jsonrpc must be \"2.0\"", NULL);
+		return error_response(*id, PROTO_E_INVALID_REQ, "jsonrpc must be \"2.0\"", NULL);
 	if (!json_object_object_get_ex(req, "method", &method) ||
 	    !json_object_is_type(method, json_type_string))
-		return error_response(id, PROTO_E_INVALID_REQ, "method must be a string", NULL);
+		return error_response(*id, PROTO_E_INVALID_REQ, "method must be a string", NULL);
 	if (json_object_object_get_ex(req, "params", &params) &&
 	    !json_object_is_type(params, json_type_object) &&
 	    !json_object_is_type(params, json_type_array))
-		return error_response(id, PROTO_E_INVALID_REQ,
+		return error_response(*id, PROTO_E_INVALID_REQ,
 		                      "params must be an object or an array", NULL);
-	/* "daemon.status\u0000x" is not daemon.status, whatever strcmp thinks. */
-	m = strlen(json_object_get_string(method)) == (size_t)json_object_get_string_len(method)
-	        ? find_method(json_object_get_string(method))
-	        : NULL;
-	if (!m) {
-		char msg[128];
+	return NULL;
+}
 
-		snprintf(msg, sizeof(msg), "method not found: %.80s",
-		         json_object_get_string(method));
-		return has_id ? error_response(id, PROTO_E_NO_METHOD, msg, NULL) : NULL;
-	}
-	if (json_object_is_type(params, json_type_array)) {
-		rpc_fail(&call, PROTO_E_INVALID_PARAMS, "params",
-		         "params must be given by name (an object)");
-	} else if (invoke(&call, m, params, &result) == 0) {
-		return has_id ? proto_result_new(id, result ? result : json_object_new_object())
-		              : (json_object_put(result), NULL);
-	}
-	json_object_put(result);
+/* The error response of a failed call (NULL for a notification). */
+static struct json_object *
+call_error(struct rpc_call *call, struct json_object *id, bool has_id)
+{
 	if (!has_id) {
-		json_object_put(call.data);
+		json_object_put(call->data);
 		return NULL;
 	}
-	if (!call.code)
-		rpc_fail(&call, PROTO_E_INTERNAL, NULL, "internal error");
-	if (call.param[0]) {
-		if (!call.data)
-			call.data = json_object_new_object();
-		json_object_object_add(call.data, "param", json_object_new_string(call.param));
+	if (!call->code)
+		rpc_fail(call, PROTO_E_INTERNAL, NULL, "internal error");
+	if (call->param[0]) {
+		if (!call->data)
+			call->data = json_object_new_object();
+		json_object_object_add(call->data, "param", json_object_new_string(call->param));
 	}
-	return proto_error_new(id, call.code, call.message, call.data);
+	return proto_error_new(id, call->code, call->message, call->data);
+}
+
+struct json_object *
+rpc_handle_one(struct pasidd *d, const struct rpc_msg *msg, struct json_object *req, int index)
+{
+	struct json_object *id = NULL, *method, *params = NULL, *result = NULL, *bad;
+	struct rpc_call call = {.d = d, .peer = msg->peer, .conn = msg->conn};
+	const struct rpc_method *m;
+	const char *name;
+	bool has_id = false;
+
+	if ((bad = check_envelope(req, msg, index, &id, &has_id)))
+		return bad;
+	json_object_object_get_ex(req, "method", &method);
+	json_object_object_get_ex(req, "params", &params);
+	name = json_object_get_string(method);
+	/* "daemon.status\u0000x" is not daemon.status, whatever strcmp thinks. */
+	m = strlen(name) == (size_t)json_object_get_string_len(method)
+	        ? find_method(d, name, params)
+	        : NULL;
+	if (!m) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "method not found: %.80s", name);
+		return has_id ? error_response(id, PROTO_E_NO_METHOD, text, NULL) : NULL;
+	}
+	if (invoke(&call, msg->fds, m, params, &result) == 0)
+		return has_id ? proto_result_new(id, result ? result : json_object_new_object())
+		              : (json_object_put(result), NULL);
+	json_object_put(result);
+	return call_error(&call, id, has_id);
 }
 
 struct json_object *
@@ -245,16 +407,16 @@ rpc_parse(struct pasidd *d, const char *line, size_t len, struct json_object **e
 }
 
 struct json_object *
-rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t len)
+rpc_handle_msg(struct pasidd *d, const struct rpc_msg *m)
 {
 	struct json_object *msg, *out, *error;
 	size_t n;
 
-	msg = rpc_parse(d, line, len, &error);
+	msg = rpc_parse(d, m->line, m->len, &error);
 	if (!msg)
 		return error;
 	if (!json_object_is_type(msg, json_type_array)) {
-		out = rpc_handle_one(d, peer, msg, line, len, -1);
+		out = rpc_handle_one(d, m, msg, -1);
 		json_object_put(msg);
 		return out;
 	}
@@ -262,7 +424,7 @@ rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t l
 	out = json_object_new_array_ext((int)n);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *r =
-		    rpc_handle_one(d, peer, json_object_array_get_idx(msg, i), line, len, (int)i);
+		    rpc_handle_one(d, m, json_object_array_get_idx(msg, i), (int)i);
 
 		if (r)
 			json_object_array_add(out, r);
@@ -273,4 +435,10 @@ rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t l
 		return NULL;
 	}
 	return out;
+}
+
+struct json_object *
+rpc_handle(struct pasidd *d, const struct peer *peer, const char *line, size_t len)
+{
+	return rpc_handle_msg(d, &(struct rpc_msg){.peer = peer, .line = line, .len = len});
 }

@@ -1,4 +1,5 @@
-/* The control socket: listening, accepting, and each connection's framing and output. */
+/* The control socket: listening, accepting, and each connection's framing and output
+ * (server_internal.h tells how). */
 #ifndef PASIDD_SERVER_H
 #define PASIDD_SERVER_H
 
@@ -6,6 +7,8 @@
 
 struct pasidd;
 struct server;
+struct conn;
+struct json_object;
 
 /* Serves the socket systemd passed (sd_listen_fds) or creates cfg.socket_path. */
 int server_open(struct pasidd *d, struct server **out, char *why, size_t len);
@@ -13,5 +16,14 @@ void server_close(struct server *srv);
 unsigned server_connections(const struct server *srv);
 /* Where it listens, for the readiness message. */
 const char *server_path(const struct server *srv);
+
+/* Queues msg (taken over) on the connection as a message of its own, not an answer: a
+ * notification such as an event. It leaves as answers do: not before the commit that covers
+ * the changes made so far, and not inside a batch answer being streamed (after it). 0;
+ * -ENOBUFS when the peer has not read enough of its output for more (the bound of what one
+ * connection may make the daemon hold), -EPIPE when the connection is closing: msg is then
+ * dropped, and the caller decides what the peer is told of the loss. A connection is known
+ * from the rpc_call of a request that came on it (rpc.h). */
+int server_push(struct conn *c, struct json_object *msg);
 
 #endif
