@@ -549,8 +549,9 @@ START_TEST(notification_no_reply)
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"vm.register\",\"params\":{\"vm\":5}}",
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"vm.show\",\"params\":[]}",
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"vm.show\",\"params\":{\"vm\":\"nope\"}}",
-	    "{\"jsonrpc\":\"2.0\",\"method\":\"pasid.alloc\",\"params\":{\"vm\":\"nn\",\"type\":"
-	    "\"shared\"}}",
+	    /* One string over two lines (the parentheses tell clang it is meant). */
+	    ("{\"jsonrpc\":\"2.0\",\"method\":\"pasid.alloc\",\"params\":{\"vm\":\"nn\",\"type\":"
+	     "\"shared\"}}"),
 	};
 	struct json_object *resp, *r;
 
