@@ -1,14 +1,14 @@
 /* Start-up: the state directory's records handed back in order.
  *
- * RECOVERY (journal_replay). Take the highest generation c whose snapshot is complete, or 0
- * with no snapshot if none is. Refuse (-EUCLEAN) when a journal of a generation above c
+ * RECOVERY (journal_replay). Take the highest generation g whose snapshot is complete, or 0
+ * with no snapshot if none is. Refuse (-EUCLEAN) when a journal of a generation above g
  * exists (records were appended on top of a snapshot we cannot read), or when an incomplete
- * snapshot was skipped and journal.c is missing (journal.c's records then live only in the
- * unreadable snapshot), or when journal.c is damaged (journal_format.c tells a torn tail
+ * snapshot was skipped and journal.g is missing (journal.g's records then live only in the
+ * unreadable snapshot), or when journal.g is damaged (journal_format.c tells a torn tail
  * from damage). None of these can be produced by a crash with the order of compaction's
  * steps (journal_compact.c), and a refusal changes no file. A file of another format version
  * is refused too (-EPROTONOSUPPORT), the snapshot of the newest generation included: skipping
- * it for an older one would lose what it holds. If journal.c is missing (crash between
+ * it for an older one would lose what it holds. If journal.g is missing (crash between
  * compaction steps 3 and 6) it is created empty. Finally *.tmp files, files of older
  * generations and skipped snapshots are deleted. A read-only handle (journal_open_readonly)
  * replays the same way but writes, truncates and deletes nothing. */

@@ -1,6 +1,6 @@
 /*
- * libFuzzer target: start-up replay of a state directory (journal.c) into a namespace
- * (record.c), as state_open() does it.
+ * libFuzzer target: start-up replay of a state directory (daemon/state/journal*.c) into a
+ * namespace (record.c), as state_open() does it.
  *
  * Input: byte 0 picks what the rest becomes, so that the fuzzer gets past the CRCs as
  * easily as it gets to damage them:
