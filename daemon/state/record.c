@@ -217,9 +217,6 @@ apply_change(struct ns *ns, const struct rec_info *ri, struct ns_vm *vm, struct 
 
 	switch (ri->op) {
 	case REC_VM:
-		/* A mode this code does not know has always been passed over, not refused. */
-		if (ri->mode > NS_MODE_IDENTITY)
-			return 0;
 		return ns_vm_create(ns, ri->vm, ri->uuid, (enum ns_mode)ri->mode, &o, ri->cgroup,
 		                    -1, NULL, err);
 	case REC_OWNER:
@@ -255,9 +252,6 @@ rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
 		CORRUPT("record %d names unknown VM '%s'", ri.op, ri.vm);
 	switch (ri.op) {
 	case REC_MAP:
-		/* A type this code does not know has always been passed over, not refused. */
-		if (ri.type > NS_TYPE_LOCAL)
-			return 0;
 		/* Names the whole mapping: pasidd -n and a refused start-up point at it. */
 		if (ns_insert(ns, vm, (enum ns_type)ri.type, ri.bdf, ri.gpasid, ri.hpasid, NULL,
 		              &err) < 0)
@@ -362,6 +356,7 @@ decode_fields(struct reader *r, struct rec_info *out)
 	switch (out->op) {
 	case REC_VM:
 		out->mode = get8(r);
+		r->bad |= out->mode > NS_MODE_IDENTITY;
 		out->pid = (int32_t)get32(r);
 		out->starttime = get64(r);
 		out->uid = get32(r);
@@ -387,6 +382,7 @@ decode_fields(struct reader *r, struct rec_info *out)
 		break;
 	case REC_MAP:
 		out->type = get8(r);
+		r->bad |= out->type > NS_TYPE_LOCAL;
 		out->gpasid = get32(r);
 		out->hpasid = get32(r);
 		out->bdf = get32(r);

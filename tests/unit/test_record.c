@@ -27,6 +27,8 @@
 #include "salvage.h"
 #include "state.h"
 
+static const struct ns_config nc = {.pasid_bits = 20, .local = {1, 4095}, .shared = {4096, 524287}};
+
 /* ---- records, byte by byte ---- */
 
 struct bytes {
@@ -212,6 +214,43 @@ START_TEST(test_decode_refuses)
 }
 END_TEST
 
+/* A VM record with a mode, or a mapping record with a type, that the format does not have is
+ * refused, not passed over: a mapping left out would be a PASID handed out twice. */
+START_TEST(test_unknown_mode_and_type_refused)
+{
+	struct ns_vm vm = {.owner = {.pid = 1}, .cgroup = "/"};
+	struct ns_mapping m = {.vm = &vm, .gpasid = 5, .hpasid = 4200, .type = NS_TYPE_SHARED};
+	uint8_t buf[REC_BUF_MAX];
+	struct backend *sim;
+	struct rec_info ri;
+	char why[256];
+	struct ns ns;
+	size_t n;
+
+	snprintf(vm.name, sizeof(vm.name), "vm-a");
+	snprintf(vm.uuid, sizeof(vm.uuid), "0f8fad5b-d9cb-469f-a165-70867728950e");
+	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
+	ck_assert_int_eq(ns_init(&ns, &nc, sim), 0);
+	ns.replaying = true;
+	n = rec_vm(buf, &vm);
+	buf[1 + 4 + 4] = 2; /* the mode, after op and "vm-a" */
+	ck_assert_int_eq(rec_decode(buf, n, &ri), -EUCLEAN);
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_ptr_null(ns_vm_find(&ns, "vm-a"));
+	buf[1 + 4 + 4] = NS_MODE_TRANSLATED;
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), 0);
+	n = rec_map(buf, &m);
+	buf[1 + 4 + 4] = 2; /* the type */
+	ck_assert_int_eq(rec_decode(buf, n, &ri), -EUCLEAN);
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "malformed record of type 5"), "%s", why);
+	buf[1 + 4 + 4] = NS_TYPE_SHARED;
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), 0);
+	ns_destroy(&ns);
+	backend_close(sim);
+}
+END_TEST
+
 /* ---- state directories ---- */
 
 /* Written by pasidd before the record format version was numbered (commit 3364f0a), with
@@ -326,7 +365,6 @@ static const uint8_t gen1_journal[] = {
 
 static char base_dir[64], state_dir[96];
 static struct backend *be;
-static const struct ns_config nc = {.pasid_bits = 20, .local = {1, 4095}, .shared = {4096, 524287}};
 
 static int
 rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -705,6 +743,7 @@ record_suite(void)
 
 	tcase_add_test(codec, test_layouts);
 	tcase_add_test(codec, test_decode_refuses);
+	tcase_add_test(codec, test_unknown_mode_and_type_refused);
 	suite_add_tcase(s, codec);
 
 	tcase_add_checked_fixture(version, setup, teardown);
