@@ -18,7 +18,8 @@
  *   1   REC_VM       u8 mode (0 translated, 1 identity)                   first
  *                    u32 owner pid, u64 owner start time (field 22 of
  *                    /proc/<pid>/stat), u32 owner uid
- *                    uuid: 36 bytes, the text form, no length before it
+ *                    uuid: 36 bytes of text (0f8fad5b-d9cb-469f-a165-...),
+ *                    no length before it
  *                    str cgroup (at most 4096 bytes)
  *   2   REC_UNVM     nothing more: the VM is gone, with all it held       first
  *   3   REC_DEV      u32 bdf, u8 shared (0 exclusive, else shared)        first
@@ -30,17 +31,20 @@
  *                    as an offset from its first PASID
  *   8   REC_LCURSOR  vm empty; u32 bdf, u32 that device's next-fit        first
  *                    position in the local range, as an offset
- *   9   REC_QUOTA    vm empty; str cgroup (canonical path, at most 4095   quotas
+ *   9   REC_QUOTA    vm empty; str cgroup (canonical path, at most 4095   quota
  *                    bytes), u64 runtime PASID limit: UINT64_MAX removes
  *                    it, anything else is at most INT64_MAX
  *   10  REC_OWNER    u32 owner pid, u64 owner start time, u32 owner uid:  owner
  *                    the VM handed to another owner process (vm.register   handover
  *                    by an admin); its PASIDs stay charged where they were
  *
- * A record must end exactly where its last field does. REC_QUOTA records go to the quotas
- * (rec_apply_quota()), all others to the namespace (rec_apply()). A snapshot holds, per VM in
- * name order, its REC_VM, REC_DEV and REC_MAP records, then every device's REC_LCURSOR, one
- * REC_CURSOR and the REC_QUOTA of every runtime limit (rec_snapshot(), rec_snapshot_quota()).
+ * since: "first" came with the journal itself (3ff982d), "quota" with cgroup PASID quotas
+ * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa). A record must
+ * end exactly where its last field does, and a mode or a type other than those above makes
+ * it malformed. REC_QUOTA records go to the quotas (rec_apply_quota()), all others to the
+ * namespace (rec_apply()). A snapshot holds, per VM in name order, its REC_VM, REC_DEV and
+ * REC_MAP records, then every device's REC_LCURSOR, one REC_CURSOR and the REC_QUOTA of every
+ * runtime limit (rec_snapshot(), rec_snapshot_quota()).
  *
  * VERSIONS. Every journal and snapshot file carries the version of the records it holds in
  * its header (journal_set_format(); the layout of the header is journal_format.c's). Version
@@ -107,7 +111,7 @@ size_t rec_encode_event(uint8_t *buf, const struct ns_event *ev);
 size_t rec_event_max(const struct ns_event *ev);
 
 /* Applies one record to ns (which must be replaying). 0, or -EUCLEAN with why; a record that
- * is refused changes nothing. */
+ * does not decode is refused before any of it is applied. */
 int rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen);
 
 /* Every record that rebuilds ns from nothing, in an order rec_apply accepts. */
