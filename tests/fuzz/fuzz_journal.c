@@ -484,33 +484,66 @@ write_kept(void *ctx, struct journal_snapshot *w)
 	return 0;
 }
 
-/* The refused directory through --salvage, which must then replay to what it kept. */
+/* A fresh namespace and quota tree for what salvage keeps ... */
 static void
-salvage(void)
+kept_begin(struct kept *k, struct ns *ns)
+{
+	if (ns_init(ns, &cfg.ns, be) < 0 || quota_new(&k->a.quota) < 0)
+		bug("out of memory");
+	ns->replaying = true;
+	k->a.ns = ns;
+}
+
+/* ... and their end; the count and hash of what was kept stay. */
+static void
+kept_end(struct kept *k, struct ns *ns)
+{
+	ns_destroy(ns);
+	quota_free(k->a.quota);
+	for (size_t i = 0; i < k->n; i++)
+		free(k->rec[i]);
+	free(k->rec);
+	free(k->len);
+	k->a.ns = NULL;
+	k->a.quota = NULL;
+}
+
+/* The directory that replay refused (as `refused`) through --salvage. Damage is salvaged, and
+ * the directory must then replay to exactly what salvage kept; another format version is not
+ * damage: salvage must refuse it too, and write nothing. */
+static void
+salvage(int refused)
 {
 	struct kept k = {.a.hash = 14695981039346656037ull};
 	struct applied again = {.hash = 14695981039346656037ull};
 	struct journal_salvage_info info;
+	uint64_t files = dir_hash();
 	struct journal *j;
 	struct ns ns;
 	int r;
 
-	if (ns_init(&ns, &cfg.ns, be) < 0 || quota_new(&k.a.quota) < 0)
-		bug("out of memory");
-	ns.replaying = true;
-	k.a.ns = &ns;
+	kept_begin(&k, &ns);
 	j = open_dir(false);
 	r = journal_salvage(j, keep_cb, lost_cb, &k, &info);
-	if (r < 0)
-		bug("salvage failed: %s (%s)", strerror(-r), journal_error(j));
-	if (!info.damaged)
-		bug("replay refuses the directory, salvage finds nothing to salvage");
-	r = journal_salvage_commit(j, write_kept, &k, NULL);
-	if (r < 0)
-		bug("salvage commit failed: %s (%s)", strerror(-r), journal_error(j));
+	if (refused == -EPROTONOSUPPORT) {
+		if (r != -EPROTONOSUPPORT)
+			bug("replay refuses another format version, salvage gives %d", r);
+	} else {
+		if (r < 0)
+			bug("salvage failed: %s (%s)", strerror(-r), journal_error(j));
+		if (!info.damaged)
+			bug("replay refuses the directory, salvage finds nothing to salvage");
+		r = journal_salvage_commit(j, write_kept, &k, NULL);
+		if (r < 0)
+			bug("salvage commit failed: %s (%s)", strerror(-r), journal_error(j));
+	}
 	journal_close(j);
-	ns_destroy(&ns);
-	quota_free(k.a.quota);
+	kept_end(&k, &ns);
+	if (refused == -EPROTONOSUPPORT) {
+		if (dir_hash() != files)
+			bug("salvage of another format version changed the directory");
+		return;
+	}
 	j = open_dir(false);
 	r = journal_replay(j, count_cb, &again);
 	if (r < 0)
@@ -520,40 +553,6 @@ salvage(void)
 		bug("the salvaged directory replays %llu records, salvage kept %llu",
 		    (unsigned long long)again.count, (unsigned long long)k.a.count);
 	journal_close(j);
-	for (size_t i = 0; i < k.n; i++)
-		free(k.rec[i]);
-	free(k.rec);
-	free(k.len);
-}
-
-/* A directory of another format version is not damage: salvage refuses it, writing nothing. */
-static void
-salvage_refuses(void)
-{
-	struct journal_salvage_info info;
-	uint64_t files = dir_hash();
-	struct kept k = {0};
-	struct journal *j;
-	struct ns ns;
-	int r;
-
-	if (ns_init(&ns, &cfg.ns, be) < 0 || quota_new(&k.a.quota) < 0)
-		bug("out of memory");
-	ns.replaying = true;
-	k.a.ns = &ns;
-	j = open_dir(false);
-	r = journal_salvage(j, keep_cb, lost_cb, &k, &info);
-	if (r != -EPROTONOSUPPORT)
-		bug("replay refuses another format version, salvage gives %d", r);
-	journal_close(j);
-	ns_destroy(&ns);
-	quota_free(k.a.quota);
-	for (size_t i = 0; i < k.n; i++)
-		free(k.rec[i]);
-	free(k.rec);
-	free(k.len);
-	if (dir_hash() != files)
-		bug("salvage of another format version changed the directory");
 }
 
 int
@@ -611,10 +610,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		journal_close(j);
 		if (dir_hash() != files)
 			bug("a refused replay changed the directory");
-		if (r == -EUCLEAN)
-			salvage();
-		else if (r == -EPROTONOSUPPORT)
-			salvage_refuses();
+		if (r == -EUCLEAN || r == -EPROTONOSUPPORT)
+			salvage(r);
 	}
 	if (fds >= 0 && open_fds() != fds)
 		bug("%d descriptors before, %d after", fds, open_fds());
