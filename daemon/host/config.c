@@ -108,15 +108,140 @@ note_where(struct pasidd_config *cfg, int k)
 	cfg->where_seq[k] = ++cfg->seq;
 }
 
-static bool
-known_section(const char *s)
-{
-	static const char *const known[] = {"Daemon", "Namespace", "Limits", "Quota", NULL};
+/* What an assign_<section>() returns for a key its section does not have. */
+#define NOT_A_KEY 1
 
-	for (int i = 0; known[i]; i++)
-		if (!strcmp(s, known[i]))
-			return true;
-	return false;
+static int
+assign_daemon(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
+{
+	uint64_t n;
+
+	if (!strcmp(key, "Socket") || !strcmp(key, "StateDirectory")) {
+		if (val[0] != '/') {
+			snprintf(why, len, "%s= needs an absolute path", key);
+			return -EINVAL;
+		}
+		return set_str(key[1] == 'o' ? &cfg->socket_path : &cfg->state_dir, val);
+	}
+	if (!strcmp(key, "Backend")) {
+		if (strcmp(val, "auto") && strcmp(val, "sim")) {
+			snprintf(why, len, "Backend= must be auto or sim, not '%s'", val);
+			return -EINVAL;
+		}
+		return set_str(&cfg->backend, val);
+	}
+	if (!strcmp(key, "AdminGroup")) {
+		snprintf(cfg->admin_group_where, sizeof(cfg->admin_group_where), "%s",
+		         cfg->cur_where ? cfg->cur_where : "");
+		return set_str(&cfg->admin_group, val);
+	}
+	if (!strcmp(key, "SocketGroup"))
+		return set_str(&cfg->socket_group, val);
+	if (!strcmp(key, "SocketMode")) {
+		if (parse_u64(val, 8, 0777, &n) < 0) {
+			snprintf(why, len, "SocketMode= must be an octal mode, not '%s'", val);
+			return -EINVAL;
+		}
+		cfg->socket_mode = (mode_t)n;
+		return 0;
+	}
+	if (!strcmp(key, "MaxMessageSize")) {
+		if (parse_u64(val, 10, 16 << 20, &n) < 0 || n < 1024) {
+			snprintf(why, len, "MaxMessageSize= must be 1024-16777216, not '%s'", val);
+			return -EINVAL;
+		}
+		cfg->max_message = n;
+		return 0;
+	}
+	return NOT_A_KEY;
+}
+
+static int
+assign_limits(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		uint64_t min, max;
+	} keys[] = {
+	    {"MaxBatch", offsetof(struct pasidd_limits, max_batch), 1, 65536},
+	    {"MaxPending", offsetof(struct pasidd_limits, max_pending), 1, 1 << 20},
+	    {"MaxConnections", offsetof(struct pasidd_limits, max_connections), 1, 1 << 20},
+	    {"MaxConnectionsPerUid", offsetof(struct pasidd_limits, max_conns_per_uid), 1, 1 << 20},
+	    {"MaxVMsPerUid", offsetof(struct pasidd_limits, max_vms_per_uid), 1, 1 << 20},
+	    {"IdleTimeoutSec", offsetof(struct pasidd_limits, idle_timeout_s), 1, 86400},
+	};
+	uint64_t n;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(key, keys[i].key))
+			continue;
+		if (parse_u64(val, 10, keys[i].max, &n) < 0 || n < keys[i].min) {
+			snprintf(why, len, "%s= must be %llu-%llu, not '%s'", key,
+			         (unsigned long long)keys[i].min, (unsigned long long)keys[i].max,
+			         val);
+			return -EINVAL;
+		}
+		*(unsigned *)((char *)&cfg->limits + keys[i].off) = (unsigned)n;
+		return 0;
+	}
+	return NOT_A_KEY;
+}
+
+static int
+assign_quota(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
+{
+	/* Its own keys, and its own word for one it does not have. */
+	return quota_config_assign(&cfg->quota, key, val, why, len);
+}
+
+static int
+assign_namespace(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
+{
+	uint64_t n;
+
+	if (!strcmp(key, "PasidBits")) {
+		if (parse_u64(val, 10, NS_MAX_BITS, &n) < 0 || n < 1) {
+			snprintf(why, len, "PasidBits= must be 1-%d, not '%s'", NS_MAX_BITS, val);
+			return -EINVAL;
+		}
+		cfg->ns.pasid_bits = (unsigned)n;
+		note_where(cfg, 0);
+		return 0;
+	}
+	if (!strcmp(key, "LocalRange") || !strcmp(key, "SharedRange")) {
+		bool local = key[0] == 'L';
+
+		if (config_parse_range(val, local ? &cfg->ns.local : &cfg->ns.shared) < 0) {
+			snprintf(why, len, "%s= must be FIRST-LAST, not '%s'", key, val);
+			return -EINVAL;
+		}
+		*(local ? &cfg->local_set : &cfg->shared_set) = true;
+		note_where(cfg, local ? 1 : 2);
+		return 0;
+	}
+	return NOT_A_KEY;
+}
+
+/* The sections of the file, each with its keys. */
+static const struct section {
+	const char *name;
+	int (*assign)(struct pasidd_config *cfg, const char *key, const char *val, char *why,
+	              size_t len);
+} sections[] = {
+    {"Daemon", assign_daemon},
+    {"Namespace", assign_namespace},
+    {"Limits", assign_limits},
+    {"Quota", assign_quota},
+};
+
+static const struct section *
+find_section(const char *name)
+{
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (!strcmp(name, sections[i].name))
+			return &sections[i];
+	return NULL;
 }
 
 /* One Section/Key=Value assignment. Returns 0, or -EINVAL with the problem in why. */
@@ -124,103 +249,16 @@ static int
 assign(struct pasidd_config *cfg, const char *sect, const char *key, const char *val, char *why,
        size_t len)
 {
-	uint64_t n;
+	const struct section *sc = find_section(sect);
+	int r;
 
-	if (!strcmp(sect, "Daemon")) {
-		if (!strcmp(key, "Socket") || !strcmp(key, "StateDirectory")) {
-			if (val[0] != '/') {
-				snprintf(why, len, "%s= needs an absolute path", key);
-				return -EINVAL;
-			}
-			return set_str(key[1] == 'o' ? &cfg->socket_path : &cfg->state_dir, val);
-		}
-		if (!strcmp(key, "Backend")) {
-			if (strcmp(val, "auto") && strcmp(val, "sim")) {
-				snprintf(why, len, "Backend= must be auto or sim, not '%s'", val);
-				return -EINVAL;
-			}
-			return set_str(&cfg->backend, val);
-		}
-		if (!strcmp(key, "AdminGroup")) {
-			snprintf(cfg->admin_group_where, sizeof(cfg->admin_group_where), "%s",
-			         cfg->cur_where ? cfg->cur_where : "");
-			return set_str(&cfg->admin_group, val);
-		}
-		if (!strcmp(key, "SocketGroup"))
-			return set_str(&cfg->socket_group, val);
-		if (!strcmp(key, "SocketMode")) {
-			if (parse_u64(val, 8, 0777, &n) < 0) {
-				snprintf(why, len, "SocketMode= must be an octal mode, not '%s'",
-				         val);
-				return -EINVAL;
-			}
-			cfg->socket_mode = (mode_t)n;
-			return 0;
-		}
-		if (!strcmp(key, "MaxMessageSize")) {
-			if (parse_u64(val, 10, 16 << 20, &n) < 0 || n < 1024) {
-				snprintf(why, len,
-				         "MaxMessageSize= must be 1024-16777216, not '%s'", val);
-				return -EINVAL;
-			}
-			cfg->max_message = n;
-			return 0;
-		}
-	} else if (!strcmp(sect, "Limits")) {
-		static const struct {
-			const char *key;
-			size_t off;
-			uint64_t min, max;
-		} keys[] = {
-		    {"MaxBatch", offsetof(struct pasidd_limits, max_batch), 1, 65536},
-		    {"MaxPending", offsetof(struct pasidd_limits, max_pending), 1, 1 << 20},
-		    {"MaxConnections", offsetof(struct pasidd_limits, max_connections), 1, 1 << 20},
-		    {"MaxConnectionsPerUid", offsetof(struct pasidd_limits, max_conns_per_uid), 1,
-		     1 << 20},
-		    {"MaxVMsPerUid", offsetof(struct pasidd_limits, max_vms_per_uid), 1, 1 << 20},
-		    {"IdleTimeoutSec", offsetof(struct pasidd_limits, idle_timeout_s), 1, 86400},
-		};
-
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-			if (strcmp(key, keys[i].key))
-				continue;
-			if (parse_u64(val, 10, keys[i].max, &n) < 0 || n < keys[i].min) {
-				snprintf(why, len, "%s= must be %llu-%llu, not '%s'", key,
-				         (unsigned long long)keys[i].min,
-				         (unsigned long long)keys[i].max, val);
-				return -EINVAL;
-			}
-			*(unsigned *)((char *)&cfg->limits + keys[i].off) = (unsigned)n;
-			return 0;
-		}
-	} else if (!strcmp(sect, "Quota")) {
-		return quota_config_assign(&cfg->quota, key, val, why, len);
-	} else if (!strcmp(sect, "Namespace")) {
-		if (!strcmp(key, "PasidBits")) {
-			if (parse_u64(val, 10, NS_MAX_BITS, &n) < 0 || n < 1) {
-				snprintf(why, len, "PasidBits= must be 1-%d, not '%s'", NS_MAX_BITS,
-				         val);
-				return -EINVAL;
-			}
-			cfg->ns.pasid_bits = (unsigned)n;
-			note_where(cfg, 0);
-			return 0;
-		}
-		if (!strcmp(key, "LocalRange") || !strcmp(key, "SharedRange")) {
-			bool local = key[0] == 'L';
-
-			if (config_parse_range(val, local ? &cfg->ns.local : &cfg->ns.shared) < 0) {
-				snprintf(why, len, "%s= must be FIRST-LAST, not '%s'", key, val);
-				return -EINVAL;
-			}
-			*(local ? &cfg->local_set : &cfg->shared_set) = true;
-			note_where(cfg, local ? 1 : 2);
-			return 0;
-		}
-	} else {
+	if (!sc) {
 		snprintf(why, len, "unknown section [%s]", sect);
 		return -EINVAL;
 	}
+	r = sc->assign(cfg, key, val, why, len);
+	if (r != NOT_A_KEY)
+		return r;
 	snprintf(why, len, "unknown key %s= in [%s]", key, sect);
 	return -EINVAL;
 }
@@ -280,7 +318,7 @@ config_load_string(struct pasidd_config *cfg, const char *name, const char *text
 			}
 			memcpy(sect, s + 1, n - 2);
 			sect[n - 2] = '\0';
-			if (!known_section(sect)) {
+			if (!find_section(sect)) {
 				snprintf(why, sizeof(why), "unknown section [%s]", sect);
 				goto bad;
 			}
@@ -495,62 +533,80 @@ usage(FILE *f)
 	        PASIDD_DEFAULT_CONFIG, PASIDD_DEFAULT_SOCKET, PASIDD_DEFAULT_STATEDIR);
 }
 
-int
-config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, size_t errlen)
-{
-	enum { OPT_LOCAL = 256, OPT_SHARED, OPT_BITS, OPT_SALVAGE };
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"socket", required_argument, NULL, 's'},
-	    {"state-dir", required_argument, NULL, 'd'},
-	    {"backend", required_argument, NULL, 'b'},
-	    {"local-range", required_argument, NULL, OPT_LOCAL},
-	    {"shared-range", required_argument, NULL, OPT_SHARED},
-	    {"pasid-bits", required_argument, NULL, OPT_BITS},
-	    {"foreground", no_argument, NULL, 'f'},
-	    {"check-config", no_argument, NULL, 'n'},
-	    {"salvage", no_argument, NULL, OPT_SALVAGE},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	/* Options win over the file, so remember them and apply them after it. */
+enum { OPT_LOCAL = 256, OPT_SHARED, OPT_BITS, OPT_SALVAGE };
+
+static const struct option long_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"socket", required_argument, NULL, 's'},
+    {"state-dir", required_argument, NULL, 'd'},
+    {"backend", required_argument, NULL, 'b'},
+    {"local-range", required_argument, NULL, OPT_LOCAL},
+    {"shared-range", required_argument, NULL, OPT_SHARED},
+    {"pasid-bits", required_argument, NULL, OPT_BITS},
+    {"foreground", no_argument, NULL, 'f'},
+    {"check-config", no_argument, NULL, 'n'},
+    {"salvage", no_argument, NULL, OPT_SALVAGE},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+
+/* The options that set a key of the file. */
+static const struct key_option {
+	int opt;
+	const char *sect, *key;
+} key_options[] = {
+    {'s', "Daemon", "Socket"},
+    {'d', "Daemon", "StateDirectory"},
+    {'b', "Daemon", "Backend"},
+    {OPT_LOCAL, "Namespace", "LocalRange"},
+    {OPT_SHARED, "Namespace", "SharedRange"},
+    {OPT_BITS, "Namespace", "PasidBits"},
+};
+
+/* What the command line says besides the flags it sets in cfg. */
+struct cmdline {
+	const char *file; /* --config */
+	/* Options win over the file, so they are remembered and applied after it. */
 	struct {
-		char key[16];
-		char sect[16];
+		const struct key_option *k;
 		const char *val;
 	} over[16];
-	unsigned nover = 0;
-	const char *file = NULL;
-	char why[200];
+	unsigned nover;
+};
+
+static const struct key_option *
+key_option(int opt)
+{
+	for (size_t i = 0; i < sizeof(key_options) / sizeof(key_options[0]); i++)
+		if (key_options[i].opt == opt)
+			return &key_options[i];
+	return NULL;
+}
+
+/* Reads the options into cl and cfg's flags: 0, 1 when --help/--version was served, or
+ * -EINVAL with a message. */
+static int
+read_options(struct pasidd_config *cfg, int argc, char **argv, struct cmdline *cl, char *err,
+             size_t errlen)
+{
 	int c;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:s:d:b:fnVh", opts, NULL)) != -1) {
-		const char *key = NULL, *sect = "Daemon";
+	while ((c = getopt_long(argc, argv, ":c:s:d:b:fnVh", long_opts, NULL)) != -1) {
+		const struct key_option *k = key_option(c);
 
+		if (k) {
+			if (cl->nover < sizeof(cl->over) / sizeof(cl->over[0])) {
+				cl->over[cl->nover].k = k;
+				cl->over[cl->nover++].val = optarg;
+			}
+			continue;
+		}
 		switch (c) {
 		case 'c':
-			file = optarg;
-			break;
-		case 's':
-			key = "Socket";
-			break;
-		case 'd':
-			key = "StateDirectory";
-			break;
-		case 'b':
-			key = "Backend";
-			break;
-		case OPT_LOCAL:
-			key = "LocalRange", sect = "Namespace";
-			break;
-		case OPT_SHARED:
-			key = "SharedRange", sect = "Namespace";
-			break;
-		case OPT_BITS:
-			key = "PasidBits", sect = "Namespace";
+			cl->file = optarg;
 			break;
 		case 'f':
 			cfg->foreground = true;
@@ -575,11 +631,6 @@ config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, si
 			snprintf(err, errlen, "unknown option %s (see --help)", argv[optind - 1]);
 			return -EINVAL;
 		}
-		if (key && nover < sizeof(over) / sizeof(over[0])) {
-			snprintf(over[nover].key, sizeof(over[nover].key), "%s", key);
-			snprintf(over[nover].sect, sizeof(over[nover].sect), "%s", sect);
-			over[nover++].val = optarg;
-		}
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
@@ -590,16 +641,27 @@ config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, si
 		         "--salvage and --check-config do not go together (see --help)");
 		return -EINVAL;
 	}
-	if (file && set_str(&cfg->config_file, file) < 0)
-		return -ENOMEM;
-	if (config_load_file(cfg, file ? file : PASIDD_DEFAULT_CONFIG, file != NULL, err, errlen) <
-	    0)
-		return -EINVAL;
-	for (unsigned i = 0; i < nover; i++) {
-		int r;
+	return 0;
+}
 
+int
+config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	struct cmdline cl = {0};
+	char why[200];
+	int r = read_options(cfg, argc, argv, &cl, err, errlen);
+
+	if (r != 0)
+		return r;
+	if (cl.file && set_str(&cfg->config_file, cl.file) < 0)
+		return -ENOMEM;
+	if (config_load_file(cfg, cl.file ? cl.file : PASIDD_DEFAULT_CONFIG, cl.file != NULL, err,
+	                     errlen) < 0)
+		return -EINVAL;
+	for (unsigned i = 0; i < cl.nover; i++) {
 		cfg->cur_where = "command line";
-		r = assign(cfg, over[i].sect, over[i].key, over[i].val, why, sizeof(why));
+		r = assign(cfg, cl.over[i].k->sect, cl.over[i].k->key, cl.over[i].val, why,
+		           sizeof(why));
 		cfg->cur_where = NULL;
 		if (r < 0) {
 			snprintf(err, errlen, "command line: %s", why);

@@ -148,12 +148,132 @@ only_slashes(const char *s)
 	return s[strspn(s, "/")] == '\0';
 }
 
+/* "..": back to the directory the walk came from. */
+static int
+step_up(struct walk *w)
+{
+	char *slash = strrchr(w->shown, '/');
+	char shown[PATH_MAX];
+	struct stat st;
+	int fd = openat(w->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return sys_fail(w, "open", "..");
+	}
+	snprintf(shown, sizeof(shown), "%.*s",
+	         slash && slash != w->shown ? (int)(slash - w->shown) : 1, w->shown);
+	return enter(w, fd, &st, shown);
+}
+
+/* The entry `name` of the current directory into *st, created first (a directory of mode
+ * `mode`) when it is missing and flags allow it; last: no component follows it. */
+static int
+look_up(struct walk *w, const char *name, bool last, unsigned flags, mode_t mode, struct stat *st)
+{
+	int r;
+
+	if (fstatat(w->fd, name, st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return sys_fail(w, "look up", name);
+	if (!(flags & FSGUARD_MKDIR_ALL) && !(last && (flags & FSGUARD_MKDIR_LAST))) {
+		snprintf(w->why, w->len, "the %s %s does not exist (%s%s%s is missing)", w->what,
+		         w->dir, w->shown, strcmp(w->shown, "/") ? "/" : "", name);
+		return -ENOENT;
+	}
+	/* Checked before anything is created in it. */
+	r = check_lookup(w, name, &w->st);
+	if (r < 0)
+		return r;
+	if (mkdirat(w->fd, name, mode) < 0 && errno != EEXIST)
+		return sys_fail(w, "create", name);
+	if (fstatat(w->fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return sys_fail(w, "look up", name);
+	return 0;
+}
+
+/* A symlink that passed check_lookup(): its target takes its place in what is left to walk,
+ * rest (of size restsz). */
+static int
+follow_link(struct walk *w, const char *name, char *rest, size_t restsz, int *links)
+{
+	char target[PATH_MAX];
+	ssize_t t = readlinkat(w->fd, name, target, sizeof(target) - 1);
+	size_t rl = strlen(rest);
+
+	if (t < 0)
+		return sys_fail(w, "read the link", name);
+	if (++*links > MAX_LINKS || (size_t)t + 1 + rl >= restsz) {
+		snprintf(w->why, w->len, "the %s %s: too many or too long symlinks", w->what,
+		         w->dir);
+		return -ELOOP;
+	}
+	memmove(rest + t + 1, rest, rl + 1);
+	memcpy(rest, target, (size_t)t);
+	rest[t] = '/';
+	return target[0] == '/' ? enter_root(w) : 0;
+}
+
+/* Into the directory `name`, which look_up() saw as st and check_lookup() passed. */
+static int
+step_into(struct walk *w, const char *name, const struct stat *st)
+{
+	char shown[PATH_MAX];
+	struct stat nst;
+	int fd;
+
+	if (!S_ISDIR(st->st_mode)) {
+		snprintf(w->why, w->len, "the %s %s: %s%s%s is not a directory", w->what, w->dir,
+		         w->shown, strcmp(w->shown, "/") ? "/" : "", name);
+		return -ENOTDIR;
+	}
+	fd = openat(w->fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &nst) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return sys_fail(w, "open", name);
+	}
+	/* Only root or we could have changed it since; refuse rather than guess. */
+	if (nst.st_dev != st->st_dev || nst.st_ino != st->st_ino) {
+		close(fd);
+		snprintf(w->why, w->len, "the %s %s changed while it was being checked", w->what,
+		         w->dir);
+		return -EAGAIN;
+	}
+	if (snprintf(shown, sizeof(shown), "%s%s%s", w->shown, strcmp(w->shown, "/") ? "/" : "",
+	             name) >= (int)sizeof(shown)) {
+		close(fd);
+		snprintf(w->why, w->len, "the %s %s: path too long", w->what, w->dir);
+		return -ENAMETOOLONG;
+	}
+	return enter(w, fd, &nst, shown);
+}
+
+/* The directory reached: owned by root or us, and writable by nobody else. */
+static int
+check_target(struct walk *w)
+{
+	char us[32] = "", o[96];
+
+	if (trusted(w->st.st_uid) && !(w->st.st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	if (geteuid() != 0)
+		snprintf(us, sizeof(us), " or uid %u", (unsigned)geteuid());
+	return refuse(w,
+	              "%s is owned by %s with mode %04o; it must be owned by root%s and "
+	              "writable by its owner only",
+	              strcmp(w->shown, w->dir) ? w->shown : "it", owner(w->st.st_uid, o, sizeof(o)),
+	              (unsigned)(w->st.st_mode & 07777), us);
+}
+
 int
 fsguard_open_dir(const char *dir, const char *what, unsigned flags, mode_t mode, int *fd_out,
                  char *why, size_t len)
 {
 	struct walk w = {.fd = -1, .what = what, .dir = dir, .why = why, .len = len};
-	char rest[2 * PATH_MAX], name[NAME_MAX + 1], o[96];
+	char rest[2 * PATH_MAX], name[NAME_MAX + 1];
 	int links = 0, r, fd;
 
 	*fd_out = -1;
@@ -164,120 +284,23 @@ fsguard_open_dir(const char *dir, const char *what, unsigned flags, mode_t mode,
 	strcpy(rest, dir);
 	r = enter_root(&w);
 	while (r == 0 && next_component(rest, name, sizeof(name))) {
-		struct stat st, nst;
-		char shown[PATH_MAX];
+		struct stat st;
 
 		if (!strcmp(name, "."))
 			continue;
 		if (!strcmp(name, "..")) {
-			char *slash = strrchr(w.shown, '/');
-
-			fd = openat(w.fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (fd < 0 || fstat(fd, &st) < 0) {
-				if (fd >= 0)
-					close(fd);
-				r = sys_fail(&w, "open", "..");
-				break;
-			}
-			snprintf(shown, sizeof(shown), "%.*s",
-			         slash && slash != w.shown ? (int)(slash - w.shown) : 1, w.shown);
-			r = enter(&w, fd, &st, shown);
+			r = step_up(&w);
 			continue;
 		}
-		if (fstatat(w.fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			bool last = only_slashes(rest);
-
-			if (errno != ENOENT) {
-				r = sys_fail(&w, "look up", name);
-				break;
-			}
-			if (!(flags & FSGUARD_MKDIR_ALL) &&
-			    !(last && (flags & FSGUARD_MKDIR_LAST))) {
-				snprintf(why, len, "the %s %s does not exist (%s%s%s is missing)",
-				         what, dir, w.shown, strcmp(w.shown, "/") ? "/" : "", name);
-				r = -ENOENT;
-				break;
-			}
-			/* Checked before anything is created in it. */
-			r = check_lookup(&w, name, &w.st);
-			if (r < 0)
-				break;
-			if (mkdirat(w.fd, name, mode) < 0 && errno != EEXIST) {
-				r = sys_fail(&w, "create", name);
-				break;
-			}
-			if (fstatat(w.fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-				r = sys_fail(&w, "look up", name);
-				break;
-			}
-		}
-		r = check_lookup(&w, name, &st);
-		if (r < 0)
-			break;
-		if (S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			ssize_t t = readlinkat(w.fd, name, target, sizeof(target) - 1);
-			size_t rl = strlen(rest);
-
-			if (t < 0) {
-				r = sys_fail(&w, "read the link", name);
-				break;
-			}
-			if (++links > MAX_LINKS || (size_t)t + 1 + rl >= sizeof(rest)) {
-				snprintf(why, len, "the %s %s: too many or too long symlinks", what,
-				         dir);
-				r = -ELOOP;
-				break;
-			}
-			/* The link's target takes its place in what is left to walk. */
-			memmove(rest + t + 1, rest, rl + 1);
-			memcpy(rest, target, (size_t)t);
-			rest[t] = '/';
-			if (target[0] == '/')
-				r = enter_root(&w);
-			continue;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			snprintf(why, len, "the %s %s: %s%s%s is not a directory", what, dir,
-			         w.shown, strcmp(w.shown, "/") ? "/" : "", name);
-			r = -ENOTDIR;
-			break;
-		}
-		fd = openat(w.fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &nst) < 0) {
-			if (fd >= 0)
-				close(fd);
-			r = sys_fail(&w, "open", name);
-			break;
-		}
-		/* Only root or we could have changed it since; refuse rather than guess. */
-		if (nst.st_dev != st.st_dev || nst.st_ino != st.st_ino) {
-			close(fd);
-			snprintf(why, len, "the %s %s changed while it was being checked", what,
-			         dir);
-			r = -EAGAIN;
-			break;
-		}
-		if (snprintf(shown, sizeof(shown), "%s%s%s", w.shown,
-		             strcmp(w.shown, "/") ? "/" : "", name) >= (int)sizeof(shown)) {
-			close(fd);
-			snprintf(why, len, "the %s %s: path too long", what, dir);
-			r = -ENAMETOOLONG;
-			break;
-		}
-		r = enter(&w, fd, &nst, shown);
+		r = look_up(&w, name, only_slashes(rest), flags, mode, &st);
+		if (r == 0)
+			r = check_lookup(&w, name, &st);
+		if (r == 0)
+			r = S_ISLNK(st.st_mode) ? follow_link(&w, name, rest, sizeof(rest), &links)
+			                        : step_into(&w, name, &st);
 	}
-	if (r == 0 && (!trusted(w.st.st_uid) || (w.st.st_mode & (S_IWGRP | S_IWOTH)))) {
-		char us[32] = "";
-
-		if (geteuid() != 0)
-			snprintf(us, sizeof(us), " or uid %u", (unsigned)geteuid());
-		r = refuse(&w,
-		           "%s is owned by %s with mode %04o; it must be owned by root%s and "
-		           "writable by its owner only",
-		           strcmp(w.shown, dir) ? w.shown : "it", owner(w.st.st_uid, o, sizeof(o)),
-		           (unsigned)(w.st.st_mode & 07777), us);
-	}
+	if (r == 0)
+		r = check_target(&w);
 	if (r == 0) {
 		fd = openat(w.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)

@@ -3,15 +3,19 @@
  * The journal stores opaque byte records and hands them back, in order, after a crash or
  * restart. It knows nothing about what the records mean. A record is durable once
  * journal_commit() has returned 0 for it; nothing else is. The on-disk format and the
- * crash-safety argument are described at the top of journal.c.
+ * crash-safety argument are described part by part at the top of the files that implement
+ * them: journal_internal.h lists them.
  *
- * Life cycle: journal_open() -> journal_replay() (exactly once) -> any number of
- * journal_append()/journal_commit()/journal_compact() -> journal_close().
+ * Life cycle: journal_open() -> journal_set_format() -> journal_replay() (exactly once) ->
+ * any number of journal_append()/journal_commit()/journal_compact() -> journal_close().
  *
  * Errors are negative errno values. -EUCLEAN means the state directory is in a shape no
  * crash of this code can produce (a damaged snapshot with a newer journal beside it, a journal
  * with a bad header, a bad record with valid ones after it, ...): the daemon must refuse to
  * start rather than guess, and journal_error() says which file, where and what.
+ * -EPROTONOSUPPORT means a file is whole but of another format version (written by another
+ * pasidd): not damage, and not to be salvaged; journal_error() names the file and both
+ * versions.
  *
  * Not thread-safe: one thread (the event loop) owns a journal. */
 #ifndef PASIDD_JOURNAL_H
@@ -49,6 +53,12 @@ struct journal_stats {
  * dir/lock, so two daemons cannot share one state directory: the second gets -EBUSY. Does not
  * read any state yet. */
 int journal_open(const char *dir, struct journal **out);
+
+/* The version of the records' format, which the journal keeps in every file's header without
+ * interpreting the records (record.h numbers the versions): files are written with it, and
+ * replay and salvage refuse a file whose header holds another (-EPROTONOSUPPORT, no file
+ * changed). 0 until set. Only before journal_replay() or journal_salvage(): -EINVAL after. */
+int journal_set_format(struct journal *j, uint32_t version);
 
 /* For a check of the state beside a running daemon (pasidd -n): opens dir without creating
  * it and without the lock. journal_replay() then writes, truncates and deletes nothing (a
@@ -161,7 +171,7 @@ void journal_close(struct journal *j);
 
 /* Test hook: make the next compaction stop (return -EIO, as if the process died) right after
  * step n (1..JOURNAL_COMPACT_STEPS), leaving the files as they are at that point; the handle
- * is then broken, as after a crash. 0 disables. The steps are listed in journal.c. */
+ * is then broken, as after a crash. 0 disables. The steps are listed in journal_compact.c. */
 void journal_test_fail_compaction_after(struct journal *j, int step);
 
 #endif

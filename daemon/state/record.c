@@ -1,9 +1,14 @@
+/* The record codec: encoding the namespace's changes, decoding records, applying them in
+ * replay, and the records of a snapshot. Every layout, and how the format is versioned, is
+ * written down once, at the top of record.h; the encoders and decode_fields() follow that
+ * table field by field. */
 #include "record.h"
 #include "cgpath.h"
 #include "namespace.h"
 #include "quota.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,114 +202,76 @@ getstr(struct reader *r, char *out, size_t max)
 		return -EUCLEAN;                                                                   \
 	} while (0)
 
+/* Whether the records of op are about an existing VM, which the head names. */
+static bool
+names_vm(enum rec_op op)
+{
+	return op != REC_VM && op != REC_CURSOR && op != REC_LCURSOR;
+}
+
+/* Applies a decoded record of one of the ops that rec_apply() does not word itself. */
+static int
+apply_change(struct ns *ns, const struct rec_info *ri, struct ns_vm *vm, struct ns_err *err)
+{
+	struct ns_owner o = {.pid = ri->pid, .starttime = ri->starttime, .uid = ri->uid};
+
+	switch (ri->op) {
+	case REC_VM:
+		return ns_vm_create(ns, ri->vm, ri->uuid, (enum ns_mode)ri->mode, &o, ri->cgroup,
+		                    -1, NULL, err);
+	case REC_OWNER:
+		return ns_vm_set_owner(ns, vm, &o, -1, err);
+	case REC_UNVM:
+		return ns_vm_destroy(ns, vm, err);
+	case REC_DEV:
+		return ns_device_assign(ns, vm, ri->bdf, ri->shared, err);
+	case REC_UNDEV:
+		return ns_device_release(ns, vm, ri->bdf, err);
+	case REC_UNMAP:
+		return ns_free(ns, vm, ri->gpasid, err);
+	default:
+		return 0; /* rec_apply() took care of the others */
+	}
+}
+
 int
 rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
 {
-	struct reader r = {.p = rec, .end = (const uint8_t *)rec + len};
-	char name[NS_VM_NAME_MAX + 1], cgroup[4097], uuid[NS_UUID_LEN + 1];
-	enum rec_op op = get8(&r);
 	struct ns_vm *vm = NULL;
 	struct ns_err err = {0};
-	int rc = 0;
+	struct rec_info ri;
+	int rc = rec_decode(rec, len, &ri);
 
-	getstr(&r, name, sizeof(name));
-	if (op == REC_QUOTA)
+	if (ri.op == REC_QUOTA)
 		CORRUPT("a quota record is for rec_apply_quota, not the namespace");
-	if (op != REC_VM && op != REC_CURSOR && op != REC_LCURSOR && !r.bad) {
-		vm = ns_vm_find(ns, name);
-		if (!vm)
-			CORRUPT("record %d names unknown VM '%s'", op, name);
-	}
-	switch (op) {
-	case REC_VM: {
-		struct ns_owner o;
-		uint8_t mode = get8(&r);
-
-		o.pid = (pid_t)get32(&r);
-		o.starttime = get64(&r);
-		o.uid = (uid_t)get32(&r);
-		if (take(&r, NS_UUID_LEN)) {
-			memcpy(uuid, r.p, NS_UUID_LEN);
-			uuid[NS_UUID_LEN] = '\0';
-			r.p += NS_UUID_LEN;
-		}
-		getstr(&r, cgroup, sizeof(cgroup));
-		if (r.bad || mode > NS_MODE_IDENTITY)
-			break;
-		rc = ns_vm_create(ns, name, uuid, (enum ns_mode)mode, &o, cgroup, -1, NULL, &err);
-		break;
-	}
-	case REC_OWNER: {
-		struct ns_owner o;
-
-		o.pid = (pid_t)get32(&r);
-		o.starttime = get64(&r);
-		o.uid = (uid_t)get32(&r);
-		if (!r.bad)
-			rc = ns_vm_set_owner(ns, vm, &o, -1, &err);
-		break;
-	}
-	case REC_UNVM:
-		if (!r.bad)
-			rc = ns_vm_destroy(ns, vm, &err);
-		break;
-	case REC_DEV: {
-		uint32_t bdf = get32(&r);
-		uint8_t shared = get8(&r);
-
-		if (!r.bad)
-			rc = ns_device_assign(ns, vm, bdf, shared != 0, &err);
-		break;
-	}
-	case REC_UNDEV: {
-		uint32_t bdf = get32(&r);
-
-		if (!r.bad)
-			rc = ns_device_release(ns, vm, bdf, &err);
-		break;
-	}
-	case REC_MAP: {
-		uint8_t type = get8(&r);
-		uint32_t g = get32(&r), h = get32(&r), bdf = get32(&r);
-
-		if (r.bad || type > NS_TYPE_LOCAL)
-			break;
-		rc = ns_insert(ns, vm, (enum ns_type)type, bdf, g, h, NULL, &err);
-		/* Names the whole mapping: pasidd -n and a refused start-up point at it. */
-		if (rc < 0)
-			CORRUPT("VM '%s' maps gPASID %u to %s hPASID %u, which does not apply: %s",
-			        name, g, ns_type_name((enum ns_type)type), h, err.message);
-		break;
-	}
-	case REC_UNMAP: {
-		uint32_t g = get32(&r);
-
-		if (!r.bad)
-			rc = ns_free(ns, vm, g, &err);
-		break;
-	}
-	case REC_CURSOR: {
-		uint32_t c = get32(&r);
-
-		if (!r.bad && ns_set_cursor(ns, c) < 0)
-			CORRUPT("shared cursor %u beyond the shared range", c);
-		break;
-	}
-	case REC_LCURSOR: {
-		uint32_t bdf = get32(&r), c = get32(&r);
-
-		if (!r.bad && ns_set_local_cursor(ns, bdf, c) < 0)
-			CORRUPT("local cursor %u of a device beyond the local range", c);
-		break;
-	}
-	default:
-		CORRUPT("unknown record type %d", op);
-	}
-	if (r.bad || r.p != r.end)
-		CORRUPT("malformed record of type %d (%zu bytes)", op, len);
+	if (ri.op < REC_VM || ri.op > REC_OP_MAX)
+		CORRUPT("unknown record type %d", ri.op);
 	if (rc < 0)
-		CORRUPT("record %d for '%s' does not apply: %s", op, name, err.message);
-	return 0;
+		CORRUPT("malformed record of type %d (%zu bytes)", ri.op, len);
+	if (names_vm(ri.op) && !(vm = ns_vm_find(ns, ri.vm)))
+		CORRUPT("record %d names unknown VM '%s'", ri.op, ri.vm);
+	switch (ri.op) {
+	case REC_MAP:
+		/* Names the whole mapping: pasidd -n and a refused start-up point at it. */
+		if (ns_insert(ns, vm, (enum ns_type)ri.type, ri.bdf, ri.gpasid, ri.hpasid, NULL,
+		              &err) < 0)
+			CORRUPT("VM '%s' maps gPASID %u to %s hPASID %u, which does not apply: %s",
+			        ri.vm, ri.gpasid, ns_type_name((enum ns_type)ri.type), ri.hpasid,
+			        err.message);
+		return 0;
+	case REC_CURSOR:
+		if (ns_set_cursor(ns, ri.cursor) < 0)
+			CORRUPT("shared cursor %u beyond the shared range", ri.cursor);
+		return 0;
+	case REC_LCURSOR:
+		if (ns_set_local_cursor(ns, ri.bdf, ri.cursor) < 0)
+			CORRUPT("local cursor %u of a device beyond the local range", ri.cursor);
+		return 0;
+	default:
+		if (apply_change(ns, &ri, vm, &err) < 0)
+			CORRUPT("record %d for '%s' does not apply: %s", ri.op, ri.vm, err.message);
+		return 0;
+	}
 }
 
 int
@@ -349,22 +316,18 @@ rec_is_quota(const void *rec, size_t len)
 int
 rec_apply_quota(struct quota *q, const void *rec, size_t len, char *why, size_t whylen)
 {
-	struct reader r = {.p = rec, .end = (const uint8_t *)rec + len};
-	char name[NS_VM_NAME_MAX + 1], cgroup[CGROUP_PATH_MAX], canon[CGROUP_PATH_MAX];
-	enum rec_op op = get8(&r);
-	uint64_t max;
+	char canon[CGROUP_PATH_MAX];
+	struct rec_info ri;
 
-	getstr(&r, name, sizeof(name));
-	getstr(&r, cgroup, sizeof(cgroup));
-	max = get64(&r);
-	if (op != REC_QUOTA || r.bad || r.p != r.end || name[0])
+	if (rec_decode(rec, len, &ri) < 0 || ri.op != REC_QUOTA || ri.vm[0])
 		CORRUPT("malformed quota record (%zu bytes)", len);
-	if (cgroup_normalize(cgroup, canon, sizeof(canon)) < 0 || strcmp(cgroup, canon))
-		CORRUPT("quota record for '%s', which is not a canonical cgroup path", cgroup);
-	if (max != QUOTA_NO_LIMIT && max > INT64_MAX)
-		CORRUPT("quota record for %s with limit %llu", cgroup, (unsigned long long)max);
-	if (quota_set_limit(q, cgroup, QUOTA_SRC_RUNTIME, max) < 0)
-		CORRUPT("out of memory for the quota of %s", cgroup);
+	if (cgroup_normalize(ri.cgroup, canon, sizeof(canon)) < 0 || strcmp(ri.cgroup, canon))
+		CORRUPT("quota record for '%s', which is not a canonical cgroup path", ri.cgroup);
+	if (ri.max != QUOTA_NO_LIMIT && ri.max > INT64_MAX)
+		CORRUPT("quota record for %s with limit %llu", ri.cgroup,
+		        (unsigned long long)ri.max);
+	if (quota_set_limit(q, ri.cgroup, QUOTA_SRC_RUNTIME, ri.max) < 0)
+		CORRUPT("out of memory for the quota of %s", ri.cgroup);
 	return 0;
 }
 
@@ -386,58 +349,73 @@ rec_snapshot_quota(const struct quota *q, int (*add)(void *ctx, const void *rec,
 	return 0;
 }
 
+/* The fields after the head, as the table in record.h lays them out for op. */
+static void
+decode_fields(struct reader *r, struct rec_info *out)
+{
+	switch (out->op) {
+	case REC_VM:
+		out->mode = get8(r);
+		r->bad |= out->mode > NS_MODE_IDENTITY;
+		out->pid = (int32_t)get32(r);
+		out->starttime = get64(r);
+		out->uid = get32(r);
+		if (take(r, NS_UUID_LEN)) {
+			memcpy(out->uuid, r->p, NS_UUID_LEN);
+			r->p += NS_UUID_LEN;
+		}
+		getstr(r, out->cgroup, sizeof(out->cgroup));
+		break;
+	case REC_OWNER:
+		out->pid = (int32_t)get32(r);
+		out->starttime = get64(r);
+		out->uid = get32(r);
+		break;
+	case REC_UNVM:
+		break;
+	case REC_DEV:
+		out->bdf = get32(r);
+		out->shared = get8(r) != 0;
+		break;
+	case REC_UNDEV:
+		out->bdf = get32(r);
+		break;
+	case REC_MAP:
+		out->type = get8(r);
+		r->bad |= out->type > NS_TYPE_LOCAL;
+		out->gpasid = get32(r);
+		out->hpasid = get32(r);
+		out->bdf = get32(r);
+		break;
+	case REC_UNMAP:
+		out->gpasid = get32(r);
+		break;
+	case REC_CURSOR:
+		out->cursor = get32(r);
+		break;
+	case REC_LCURSOR:
+		out->bdf = get32(r);
+		out->cursor = get32(r);
+		break;
+	case REC_QUOTA:
+		getstr(r, out->cgroup, sizeof(out->cgroup));
+		out->max = get64(r);
+		break;
+	default:
+		r->bad = true;
+	}
+}
+
 int
 rec_decode(const void *rec, size_t len, struct rec_info *out)
 {
 	struct reader r = {.p = rec, .end = (const uint8_t *)rec + len};
 
-	memset(out, 0, sizeof(*out));
+	memset(out, 0, offsetof(struct rec_info, vm));
+	out->vm[0] = out->uuid[0] = out->uuid[NS_UUID_LEN] = out->cgroup[0] = '\0';
 	out->op = get8(&r);
 	getstr(&r, out->vm, sizeof(out->vm));
-	switch (out->op) {
-	case REC_VM:
-		out->mode = get8(&r);
-		out->pid = (int32_t)get32(&r);
-		out->starttime = get64(&r);
-		out->uid = get32(&r);
-		if (take(&r, NS_UUID_LEN)) {
-			memcpy(out->uuid, r.p, NS_UUID_LEN);
-			r.p += NS_UUID_LEN;
-		}
-		getstr(&r, out->cgroup, sizeof(out->cgroup));
-		break;
-	case REC_UNVM:
-		break;
-	case REC_DEV:
-		out->bdf = get32(&r);
-		out->shared = get8(&r) != 0;
-		break;
-	case REC_UNDEV:
-		out->bdf = get32(&r);
-		break;
-	case REC_MAP:
-		out->type = get8(&r);
-		out->gpasid = get32(&r);
-		out->hpasid = get32(&r);
-		out->bdf = get32(&r);
-		break;
-	case REC_UNMAP:
-		out->gpasid = get32(&r);
-		break;
-	case REC_CURSOR:
-		out->cursor = get32(&r);
-		break;
-	case REC_LCURSOR:
-		out->bdf = get32(&r);
-		out->cursor = get32(&r);
-		break;
-	case REC_QUOTA:
-		getstr(&r, out->cgroup, sizeof(out->cgroup));
-		get64(&r);
-		break;
-	default:
-		return -EUCLEAN;
-	}
+	decode_fields(&r, out);
 	return r.bad || r.p != r.end ? -EUCLEAN : 0;
 }
 

@@ -1,6 +1,65 @@
 /* The namespace's changes as journal records, and their replay. A compact little-endian
  * binary form: start-up replays up to a million of them, so each must decode in well under
- * a microsecond. */
+ * a microsecond.
+ *
+ * RECORD FORMAT, version 0 (REC_FORMAT_VERSION). A record is the payload of one journal or
+ * snapshot frame (journal_format.c frames it and checks it; nothing here repeats that).
+ *
+ *   Integers    u8, u32, u64: little-endian, unsigned; a signed value (a pid) is stored as
+ *               its two's-complement bits in a u32.
+ *   Strings     str = u32 byte count n, then n bytes: no NUL among them and none after them.
+ *               Bytes are stored as given: VM names are ASCII (ns_vm_name_valid()), cgroup
+ *               paths are the kernel's bytes. A reader refuses n beyond the field's limit.
+ *   BDF         u32 = domain << 16 | bus << 8 | device << 3 | function.
+ *   Head        every record starts with u8 op, then str vm: the VM it is about (at most
+ *               NS_VM_NAME_MAX bytes), empty for the records that are about no VM.
+ *
+ *   op  name         after the head                                       since
+ *   1   REC_VM       u8 mode (0 translated, 1 identity)                   first
+ *                    u32 owner pid, u64 owner start time (field 22 of
+ *                    /proc/<pid>/stat), u32 owner uid
+ *                    uuid: 36 bytes of text (0f8fad5b-d9cb-469f-a165-...),
+ *                    no length before it
+ *                    str cgroup (at most 4096 bytes)
+ *   2   REC_UNVM     nothing more: the VM is gone, with all it held       first
+ *   3   REC_DEV      u32 bdf, u8 shared (0 exclusive, else shared)        first
+ *   4   REC_UNDEV    u32 bdf                                              first
+ *   5   REC_MAP      u8 type (0 shared, 1 local), u32 gPASID, u32 hPASID, first
+ *                    u32 bdf (a local mapping's device; 0 for shared)
+ *   6   REC_UNMAP    u32 gPASID                                           first
+ *   7   REC_CURSOR   vm empty; u32 the shared range's next-fit position,  first
+ *                    as an offset from its first PASID
+ *   8   REC_LCURSOR  vm empty; u32 bdf, u32 that device's next-fit        first
+ *                    position in the local range, as an offset
+ *   9   REC_QUOTA    vm empty; str cgroup (canonical path, at most 4095   quota
+ *                    bytes), u64 runtime PASID limit: UINT64_MAX removes
+ *                    it, anything else is at most INT64_MAX
+ *   10  REC_OWNER    u32 owner pid, u64 owner start time, u32 owner uid:  owner
+ *                    the VM handed to another owner process (vm.register   handover
+ *                    by an admin); its PASIDs stay charged where they were
+ *
+ * since: "first" came with the journal itself (3ff982d), "quota" with cgroup PASID quotas
+ * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa). A record must
+ * end exactly where its last field does, and a mode or a type other than those above makes
+ * it malformed. REC_QUOTA records go to the quotas (rec_apply_quota()), all others to the
+ * namespace (rec_apply()). A snapshot holds, per VM in name order, its REC_VM, REC_DEV and
+ * REC_MAP records, then every device's REC_LCURSOR, one REC_CURSOR and the REC_QUOTA of every
+ * runtime limit (rec_snapshot(), rec_snapshot_quota()).
+ *
+ * VERSIONS. Every journal and snapshot file carries the version of the records it holds in
+ * its header (journal_set_format(); the layout of the header is journal_format.c's). Version
+ * 0 is the first: the records above, which every file written so far holds, including those
+ * written before the version was numbered (the field was then "reserved, 0"). REC_QUOTA and
+ * REC_OWNER came later within version 0: a pasidd older than them refuses a file that holds
+ * them as damaged. A file of another version is refused, with its name and both versions,
+ * and nothing is changed; that is never mistaken for damage.
+ *
+ * Changing the format. Any change a reader of the current version would misread or refuse
+ * as damage, a new op included, takes a new REC_FORMAT_VERSION, and this table records it.
+ * A pasidd of version N+1 must still start on a directory of version N, or an upgrade loses
+ * the state: it then reads version N's records (the journal would have to accept both
+ * versions and say which one a file holds), converts them, and compacts before it appends
+ * anything, so that no file ever holds records of two versions. */
 #ifndef PASIDD_RECORD_H
 #define PASIDD_RECORD_H
 
@@ -8,9 +67,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ns;
-struct ns_vm;
-struct ns_mapping;
+#include "namespace.h"
+
+/* The version of the layouts above; written in every file's header. */
+#define REC_FORMAT_VERSION 0
+
 struct quota;
 
 enum rec_op {
@@ -25,10 +86,12 @@ enum rec_op {
 	REC_QUOTA,   /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
 	REC_OWNER,   /* a VM handed to another owner process (vm.register by an admin) */
 };
+#define REC_OP_MAX REC_OWNER
 
 #define REC_BUF_MAX   4608 /* larger than any record */
 #define REC_UNMAP_MAX 96   /* an UNMAP record with its journal framing, at most */
 
+/* Encoders: each writes one record into buf (REC_BUF_MAX bytes) and returns its length. */
 size_t rec_vm(uint8_t *buf, const struct ns_vm *vm);
 size_t rec_unvm(uint8_t *buf, const char *vm);
 size_t rec_owner(uint8_t *buf, const struct ns_vm *vm);
@@ -47,7 +110,8 @@ size_t rec_encode_event(uint8_t *buf, const struct ns_event *ev);
 /* ... and at most how long it is, framing excluded (0: not kept). */
 size_t rec_event_max(const struct ns_event *ev);
 
-/* Applies one record to ns (which must be replaying). 0, or -EUCLEAN with why. */
+/* Applies one record to ns (which must be replaying). 0, or -EUCLEAN with why; a record that
+ * does not decode is refused before any of it is applied. */
 int rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen);
 
 /* Every record that rebuilds ns from nothing, in an order rec_apply accepts. */
@@ -62,28 +126,30 @@ int rec_apply_quota(struct quota *q, const void *rec, size_t len, char *why, siz
 int rec_snapshot_quota(const struct quota *q, int (*add)(void *ctx, const void *rec, size_t len),
                        void *ctx);
 
-/* ---- reading a record without applying it (pasidd --salvage) ---- */
-
-#include "namespace.h"
+/* ---- reading a record without applying it ---- */
 
 /* A record's fields; which ones are set depends on op. */
 struct rec_info {
 	enum rec_op op;
+	uint8_t mode;            /* REC_VM */
+	int32_t pid;             /* REC_VM, REC_OWNER: the owner */
+	uint64_t starttime;      /* REC_VM, REC_OWNER */
+	uint32_t uid;            /* REC_VM, REC_OWNER */
+	uint8_t type;            /* REC_MAP */
+	uint32_t gpasid, hpasid; /* REC_MAP; gpasid also REC_UNMAP */
+	uint32_t bdf;            /* REC_MAP (local), REC_DEV, REC_UNDEV, REC_LCURSOR */
+	bool shared;             /* REC_DEV */
+	uint32_t cursor;         /* REC_CURSOR, REC_LCURSOR */
+	uint64_t max;            /* REC_QUOTA */
+	/* The strings last: decoding clears the numbers above and empties these, rather than
+	 * clearing 4 KiB for every record replayed. */
 	char vm[NS_VM_NAME_MAX + 1];
-	uint8_t mode;               /* REC_VM */
-	int32_t pid;                /* REC_VM: the owner */
-	uint64_t starttime;         /* REC_VM */
-	uint32_t uid;               /* REC_VM */
 	char uuid[NS_UUID_LEN + 1]; /* REC_VM */
 	char cgroup[4097];          /* REC_VM, REC_QUOTA */
-	uint8_t type;               /* REC_MAP */
-	uint32_t gpasid, hpasid;    /* REC_MAP; gpasid also REC_UNMAP */
-	uint32_t bdf;               /* REC_MAP (local), REC_DEV, REC_UNDEV, REC_LCURSOR */
-	bool shared;                /* REC_DEV */
-	uint32_t cursor;            /* REC_CURSOR, REC_LCURSOR */
 };
 
-/* Decodes a record; 0, or -EUCLEAN when the bytes are not a well-formed record. */
+/* Decodes a record; 0, or -EUCLEAN when the bytes are not a well-formed record (op is set
+ * whenever the record is not empty, also then). */
 int rec_decode(const void *rec, size_t len, struct rec_info *out);
 
 #endif

@@ -13,6 +13,7 @@
  * an admin unregisters the VM. */
 #include "salvage.h"
 #include "backend.h"
+#include "image.h"
 #include "journal.h"
 #include "log.h"
 #include "namespace.h"
@@ -63,8 +64,7 @@ struct quarantine {
 
 struct salvage {
 	const char *dir;
-	struct ns *ns;
-	struct quota *quota;
+	struct image img;  /* the valid prefix, and what is salvaged into it */
 	char refused[256]; /* why the record that ended the prefix did not apply */
 	char misfit[320];  /* a mapping outside the configured ranges */
 	struct lost_vm *vms;
@@ -75,7 +75,7 @@ struct salvage {
 	size_t nq;
 	bool have_cursor;
 	uint32_t cursor;
-	unsigned ops[REC_QUOTA + 1];
+	unsigned ops[REC_OP_MAX + 1];
 	unsigned undecodable, quotas;
 };
 
@@ -90,7 +90,7 @@ grow(void *v, size_t n, size_t size)
 static void
 check_fit(struct salvage *s, const void *rec, size_t len, const char *file, uint64_t off)
 {
-	const struct ns_config *c = &s->ns->cfg;
+	const struct ns_config *c = &s->img.ns->cfg;
 	struct rec_info ri;
 	const struct ns_range *r;
 	char where[96] = "";
@@ -112,11 +112,8 @@ static int
 keep_cb(void *ctx, const void *rec, size_t len)
 {
 	struct salvage *s = ctx;
-	char why[256];
 
-	if (rec_is_quota(rec, len) ? rec_apply_quota(s->quota, rec, len, why, sizeof(why)) < 0
-	                           : rec_apply(s->ns, rec, len, why, sizeof(why)) < 0) {
-		snprintf(s->refused, sizeof(s->refused), "%s", why);
+	if (image_apply(&s->img, rec, len, s->refused, sizeof(s->refused)) < 0) {
 		check_fit(s, rec, len, NULL, 0);
 		return -EUCLEAN;
 	}
@@ -190,7 +187,7 @@ lost_cb(void *ctx, const char *file, uint64_t off, const void *rec, size_t len)
 		return;
 	case REC_QUOTA:
 		/* An admin's runtime limit: setting it again is as right as it was. */
-		if (rec_apply_quota(s->quota, rec, len, why, sizeof(why)) == 0)
+		if (rec_apply_quota(s->img.quota, rec, len, why, sizeof(why)) == 0)
 			s->quotas++;
 		return;
 	default:
@@ -203,7 +200,7 @@ lost_cb(void *ctx, const char *file, uint64_t off, const void *rec, size_t len)
 static void
 owner_for(struct salvage *s, const struct lost_use *u, struct known_owner *o)
 {
-	const struct ns_vm *vm = ns_vm_find(s->ns, u->vm);
+	const struct ns_vm *vm = ns_vm_find(s->img.ns, u->vm);
 
 	if (u->owner.known) {
 		*o = u->owner;
@@ -233,7 +230,7 @@ same_owner(const struct ns_owner *a, const struct ns_owner *b)
 static struct quarantine *
 quarantine_for(struct salvage *s, const char *orig, const struct known_owner *o)
 {
-	struct ns *ns = s->ns;
+	struct ns *ns = s->img.ns;
 	char name[NS_VM_NAME_MAX + 1], uuid[SD_ID128_UUID_STRING_MAX];
 	struct ns_err err = {0};
 	struct ns_vm *vm = NULL;
@@ -290,7 +287,7 @@ owner_text(const struct ns_vm *vm, char *buf, size_t n)
 static int
 keep_hpasid(struct salvage *s, const struct lost_use *u)
 {
-	struct ns *ns = s->ns;
+	struct ns *ns = s->img.ns;
 	const struct ns_mapping *m = u32map_get(&ns->shared_maps, u->num);
 	struct known_owner o;
 	struct quarantine *q;
@@ -334,7 +331,7 @@ salvaged_from(const char *name, const char *vm)
 static int
 keep_device(struct salvage *s, const struct lost_use *u)
 {
-	struct ns *ns = s->ns;
+	struct ns *ns = s->img.ns;
 	const struct ns_device *dev = ns_device_find(ns, u->num);
 	char bdf[NS_BDF_LEN + 1];
 	struct known_owner o;
@@ -407,21 +404,6 @@ ranges_text(const struct ns *ns, const struct ns_vm *vm, char *buf, size_t n)
 	free(v);
 }
 
-static int
-snapshot_add(void *ctx, const void *rec, size_t len)
-{
-	return journal_snapshot_add(ctx, rec, len);
-}
-
-static int
-write_state(void *ctx, struct journal_snapshot *w)
-{
-	struct salvage *s = ctx;
-	int r = rec_snapshot(s->ns, snapshot_add, w);
-
-	return r < 0 ? r : rec_snapshot_quota(s->quota, snapshot_add, w);
-}
-
 static void
 kept_cb(void *ctx, const char *file, const char *aside)
 {
@@ -436,7 +418,8 @@ report_lost(const struct salvage *s, const struct journal_salvage_info *info)
 	         "other), %" PRIu64 " byte(s) in no readable record%s",
 	         info->lost_records, s->ops[REC_VM], s->ops[REC_MAP], s->ops[REC_DEV],
 	         s->ops[REC_UNMAP] + s->ops[REC_UNVM] + s->ops[REC_UNDEV],
-	         s->ops[REC_CURSOR] + s->ops[REC_LCURSOR] + s->ops[REC_QUOTA] + s->undecodable,
+	         s->ops[REC_CURSOR] + s->ops[REC_LCURSOR] + s->ops[REC_QUOTA] + s->ops[REC_OWNER] +
+	             s->undecodable,
 	         info->unreadable_bytes,
 	         info->scan_incomplete ? " (the search for readable records gave up: the "
 	                                 "rest is counted as unreadable)"
@@ -446,85 +429,121 @@ report_lost(const struct salvage *s, const struct journal_salvage_info *info)
 	         "(those PASIDs stay with their VMs until the owners exit), and whatever the "
 	         "unreadable bytes held is lost");
 	for (size_t i = 0; i < s->nvms; i++)
-		if (!ns_vm_find(s->ns, s->vms[i].name))
+		if (!ns_vm_find(s->img.ns, s->vms[i].name))
 			log_info("dropped: VM %s, registered after the damage by pid %d (uid %u)",
 			         s->vms[i].name, (int)s->vms[i].owner.o.pid,
 			         (unsigned)s->vms[i].owner.o.uid);
 }
 
-static int
-salvage_state(struct salvage *s, struct journal *j)
+/* Whether the salvage must stop before it changes anything: there is nothing that replay
+ * refuses, or the state was written under other ranges. */
+static bool
+salvage_refused(const struct salvage *s, const struct journal_salvage_info *info)
 {
-	struct journal_salvage_info info;
-	char text[1024];
-	int r;
-
-	s->ns->replaying = true;
-	r = journal_salvage(j, keep_cb, lost_cb, s, &info);
-	if (r < 0) {
-		log_err("cannot salvage %s: %s", s->dir,
-		        journal_error(j)[0] ? journal_error(j) : strerror(-r));
-		return 1;
-	}
-	if (!info.damaged) {
+	if (!info->damaged) {
 		log_err("the files in %s are intact and every record applies, but the state breaks "
 		        "a rule of the namespace: --salvage cannot repair that",
 		        s->dir);
-		return 1;
+		return true;
 	}
 	if (s->misfit[0]) {
 		log_err("refusing to salvage %s: %s: the state was written under other ranges, "
 		        "and with the configuration it was written under it may not need salvaging "
 		        "(pasidd -n tells); nothing was changed",
 		        s->dir, s->misfit);
-		return 1;
+		return true;
 	}
-	log_info("the valid part ends at %s%s%s", info.damage, s->refused[0] ? ": " : "",
+	return false;
+}
+
+static void
+report_found(const struct salvage *s, const struct journal_salvage_info *info)
+{
+	const struct ns *ns = s->img.ns;
+
+	log_info("the valid part ends at %s%s%s", info->damage, s->refused[0] ? ": " : "",
 	         s->refused);
 	log_info("kept the valid part: %" PRIu64 " record(s): %u VM(s) with %u shared and %u "
 	         "local PASID(s)%s",
-	         info.prefix_records, s->ns->nvms, (unsigned)s->ns->shared_maps.count,
-	         s->ns->nlocal, info.torn_bytes ? ", and a torn tail dropped" : "");
-	report_lost(s, &info);
+	         info->prefix_records, ns->nvms, (unsigned)ns->shared_maps.count, ns->nlocal,
+	         info->torn_bytes ? ", and a torn tail dropped" : "");
+	report_lost(s, info);
+}
 
-	for (size_t i = 0; i < s->nuses; i++)
-		if ((s->uses[i].device ? keep_device(s, &s->uses[i])
-		                       : keep_hpasid(s, &s->uses[i])) < 0)
-			return 1;
+static void
+report_quarantine(const struct salvage *s)
+{
+	char text[1024], owner[128], bdf[NS_BDF_LEN + 1];
+
 	for (size_t i = 0; i < s->nq; i++) {
-		char owner[128];
+		const struct ns_vm *vm = s->q[i].vm;
 
-		ranges_text(s->ns, s->q[i].vm, text, sizeof(text));
-		log_info("quarantined in VM %s, %s: %u hPASID(s) of VM %s%s%s%s", s->q[i].vm->name,
-		         owner_text(s->q[i].vm, owner, sizeof(owner)), s->q[i].pasids, s->q[i].orig,
+		ranges_text(s->img.ns, vm, text, sizeof(text));
+		log_info("quarantined in VM %s, %s: %u hPASID(s) of VM %s%s%s%s", vm->name,
+		         owner_text(vm, owner, sizeof(owner)), s->q[i].pasids, s->q[i].orig,
 		         s->q[i].pasids ? " (" : "", text, s->q[i].pasids ? ")" : "");
-		for (unsigned k = 0; k < s->q[i].vm->ndevs; k++) {
-			char bdf[NS_BDF_LEN + 1];
-
-			ns_bdf_format(s->q[i].vm->devs[k].dev->bdf, bdf);
+		for (unsigned k = 0; k < vm->ndevs; k++) {
+			ns_bdf_format(vm->devs[k].dev->bdf, bdf);
 			log_info("quarantined in VM %s: device %s of VM %s and every local PASID "
 			         "on it",
-			         s->q[i].vm->name, bdf, s->q[i].orig);
+			         vm->name, bdf, s->q[i].orig);
 		}
 	}
 	if (!s->nq)
 		log_info("quarantined: nothing (every PASID read after the damage is held in the "
 		         "valid part too)");
-	if (s->have_cursor && s->cursor < s->ns->shared_used.size) {
+}
+
+/* What the damaged part tells that may be taken: the PASIDs and devices it shows in use kept
+ * out of circulation, the shared next-fit position. -1 when the namespace refuses. */
+static int
+take_lost(struct salvage *s)
+{
+	struct ns *ns = s->img.ns;
+
+	for (size_t i = 0; i < s->nuses; i++)
+		if ((s->uses[i].device ? keep_device(s, &s->uses[i])
+		                       : keep_hpasid(s, &s->uses[i])) < 0)
+			return -1;
+	report_quarantine(s);
+	if (s->have_cursor && s->cursor < ns->shared_used.size) {
 		/* Where next-fit had got to: what the unreadable part handed out lies behind. */
-		s->ns->shared_cursor = s->cursor;
+		ns->shared_cursor = s->cursor;
 		log_info("the shared next-fit position continues from the last one read (hPASID "
 		         "%u)",
-		         s->ns->cfg.shared.first + s->cursor);
+		         ns->cfg.shared.first + s->cursor);
 	}
 	if (s->quotas)
 		log_info("set again %u runtime quota limit(s) read after the damage", s->quotas);
-	if (ns_check(s->ns, text, sizeof(text)) < 0) {
-		log_err("the salvaged state breaks a rule (%s); nothing was changed", text);
+	return 0;
+}
+
+static int
+salvage_state(struct salvage *s, struct journal *j)
+{
+	struct journal_salvage_info info;
+	struct ns *ns = s->img.ns;
+	char rule[256];
+	int r;
+
+	ns->replaying = true;
+	r = journal_salvage(j, keep_cb, lost_cb, s, &info);
+	if (r < 0) {
+		log_err("cannot salvage %s: %s", s->dir,
+		        journal_error(j)[0] ? journal_error(j) : strerror(-r));
 		return 1;
 	}
-	s->ns->replaying = false;
-	r = journal_salvage_commit(j, write_state, s, kept_cb);
+	if (salvage_refused(s, &info))
+		return 1;
+	report_found(s, &info);
+	if (take_lost(s) < 0)
+		return 1;
+	if (ns_check(ns, rule, sizeof(rule)) < 0) {
+		log_err("the salvaged state breaks a rule (%s); nothing was changed", rule);
+		return 1;
+	}
+	ns->replaying = false;
+	r = journal_salvage_commit(j, image_write, &s->img, kept_cb);
 	if (r < 0) {
 		log_err("cannot write the salvaged state in %s: %s", s->dir,
 		        journal_error(j)[0] ? journal_error(j) : strerror(-r));
@@ -532,7 +551,7 @@ salvage_state(struct salvage *s, struct journal *j)
 	}
 	log_info("salvaged %s: it holds %u VM(s), %u shared and %u local PASID(s); pasidd can be "
 	         "started",
-	         s->dir, s->ns->nvms, (unsigned)s->ns->shared_maps.count, s->ns->nlocal);
+	         s->dir, ns->nvms, (unsigned)ns->shared_maps.count, ns->nlocal);
 	return 0;
 }
 
@@ -563,9 +582,12 @@ salvage_run(const char *dir, const struct ns_config *cfg, struct backend *be)
 	}
 	log_info("start-up refuses the state in %s: salvaging it", dir);
 	r = journal_open(dir, &j);
+	if (r == 0)
+		r = journal_set_format(j, REC_FORMAT_VERSION);
 	if (r < 0) {
 		log_err("cannot open the state in %s: %s", dir,
 		        r == -EBUSY ? "a pasidd is using it; stop it first" : strerror(-r));
+		journal_close(j);
 		return 1;
 	}
 	s = calloc(1, sizeof(*s));
@@ -576,8 +598,8 @@ salvage_run(const char *dir, const struct ns_config *cfg, struct backend *be)
 	}
 	have_ns = true;
 	s->dir = dir;
-	s->ns = &ns;
-	s->quota = q;
+	s->img.ns = &ns;
+	s->img.quota = q;
 	r = salvage_state(s, j);
 out:
 	if (have_ns)

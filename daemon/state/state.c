@@ -1,6 +1,7 @@
 /* The durable state's life: replay, observing the namespace, group commit, compaction. The
  * record layouts are record.h's, the files journal.h's. */
 #include "state.h"
+#include "image.h"
 #include "journal.h"
 #include "log.h"
 #include "namespace.h"
@@ -17,8 +18,7 @@
 struct state {
 	char *dir;
 	struct event_base *base;
-	struct ns *ns;
-	struct quota *quota;
+	struct image img; /* what the journal's records rebuild */
 	struct journal *journal;
 	/* Records made outside a request (an owner's exit) are committed by this timer at the
 	 * next loop iteration; requests commit at the end of their server pass. */
@@ -50,9 +50,8 @@ ms_since(const struct timespec *t0)
 /* ---- replay ---- */
 
 struct replay {
-	struct ns *ns;
-	struct quota *quota;
-	char *error;
+	struct image img;
+	char *error; /* why a record did not apply */
 	size_t errlen;
 };
 
@@ -60,15 +59,25 @@ static int
 replay_one(void *ctx, const void *rec, size_t len)
 {
 	struct replay *rp = ctx;
-	char why[256];
 
-	/* Runtime quota limits share the journal but belong to the quotas, not the namespace. */
-	if (rec_is_quota(rec, len) ? rec_apply_quota(rp->quota, rec, len, why, sizeof(why)) < 0
-	                           : rec_apply(rp->ns, rec, len, why, sizeof(why)) < 0) {
-		snprintf(rp->error, rp->errlen, "%s", why);
-		return -EUCLEAN;
-	}
-	return 0;
+	return image_apply(&rp->img, rec, len, rp->error, rp->errlen);
+}
+
+/* Replays j, opened and not replayed yet, into ns and q (fresh and empty), in the records'
+ * format. error gets why a record did not apply, or "". */
+static int
+replay_into(struct journal *j, struct ns *ns, struct quota *q, char *error, size_t len)
+{
+	struct replay rp = {{ns, q}, error, len};
+	int r = journal_set_format(j, REC_FORMAT_VERSION);
+
+	error[0] = '\0';
+	if (r < 0)
+		return r;
+	ns->replaying = true;
+	r = journal_replay(j, replay_one, &rp);
+	ns->replaying = false;
+	return r;
 }
 
 /* The one message for a state that replay refused (r from journal_replay() on j): the file,
@@ -79,7 +88,13 @@ replay_problem(const char *dir, const char *applied, const struct journal *j, in
 {
 	const char *where = journal_error(j);
 
-	if (r == -EUCLEAN && applied[0])
+	if (r == -EPROTONOSUPPORT)
+		/* Not damage: the pasidd that wrote it reads it, and --salvage must not. */
+		snprintf(why, len,
+		         "%sthe state in %s cannot be replayed: %s; no file was changed (it was "
+		         "written by another version of pasidd, which can read it)",
+		         lead, dir, where);
+	else if (r == -EUCLEAN && applied[0])
 		/* A record that does not apply: most often ranges changed under the state. */
 		snprintf(why, len,
 		         "%sthe state in %s cannot be replayed: %s%s%s; no file was changed (if "
@@ -97,21 +112,6 @@ replay_problem(const char *dir, const char *applied, const struct journal *j, in
 }
 
 /* ---- recording: the journal as an observer of the namespace ---- */
-
-static int
-snapshot_add(void *ctx, const void *rec, size_t len)
-{
-	return journal_snapshot_add(ctx, rec, len);
-}
-
-static int
-write_state(void *ctx, struct journal_snapshot *w)
-{
-	struct state *s = ctx;
-	int r = rec_snapshot(s->ns, snapshot_add, w);
-
-	return r < 0 ? r : rec_snapshot_quota(s->quota, snapshot_add, w);
-}
 
 static void
 fail(struct state *s)
@@ -178,7 +178,7 @@ compact_if_due(struct state *s)
 	if (!journal_should_compact(s->journal))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = journal_compact(s->journal, write_state, s);
+	r = journal_compact(s->journal, image_write, &s->img);
 	if (r < 0)
 		log_warn("compaction failed: %s; the journal keeps growing", strerror(-r));
 	else
@@ -296,8 +296,7 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 		return -ENOMEM;
 	}
 	s->base = base;
-	s->ns = ns;
-	s->quota = q;
+	s->img = (struct image){ns, q};
 	r = journal_open(dir, &s->journal);
 	if (r < 0) {
 		snprintf(why, len, "cannot open the state in %s: %s", dir,
@@ -306,10 +305,7 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 		return r;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ns->replaying = true;
-	r = journal_replay(s->journal, replay_one,
-	                   &(struct replay){ns, q, s->error, sizeof(s->error)});
-	ns->replaying = false;
+	r = replay_into(s->journal, ns, q, s->error, sizeof(s->error));
 	s->replay_ms = ms_since(&t0);
 	if (r < 0) {
 		replay_problem(dir, s->error, s->journal, r, "refusing to serve: ", why, len);
@@ -329,7 +325,7 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 int
 state_start(struct state *s, char *why, size_t len)
 {
-	int r = ns_observe(s->ns,
+	int r = ns_observe(s->img.ns,
 	                   &(struct ns_observer){.check = check_room, .apply = record, .ctx = s});
 
 	if (r < 0) {
@@ -341,7 +337,7 @@ state_start(struct state *s, char *why, size_t len)
 	 * live state however long the journal had grown. */
 	r = journal_commit(s->journal);
 	if (r == 0 && journal_should_compact(s->journal))
-		r = journal_compact(s->journal, write_state, s);
+		r = journal_compact(s->journal, image_write, &s->img);
 	if (r < 0) {
 		snprintf(why, len, "cannot write the state in %s: %s", s->dir, strerror(-r));
 		return r;
@@ -364,7 +360,7 @@ state_close(struct state *s)
 		journal_close(s->journal);
 	}
 	if (s->observing)
-		ns_unobserve(s->ns, s);
+		ns_unobserve(s->img.ns, s);
 	if (s->commit_ev)
 		event_free(s->commit_ev);
 	free(s->dir);
@@ -394,11 +390,7 @@ state_check(const char *dir, const struct ns_config *cfg, struct backend *be,
 		}
 		r = journal_open_readonly(dir, &j);
 		if (r == 0) {
-			error[0] = '\0';
-			ns.replaying = true;
-			r = journal_replay(j, replay_one,
-			                   &(struct replay){&ns, q, error, sizeof(error)});
-			ns.replaying = false;
+			r = replay_into(j, &ns, q, error, sizeof(error));
 			if (r < 0)
 				replay_problem(dir, error, j, r, "", why, len);
 			else if (ns_check(&ns, rule, sizeof(rule)) < 0) {

@@ -1,6 +1,6 @@
 /*
- * libFuzzer target: start-up replay of a state directory (journal.c) into a namespace
- * (record.c), as state_open() does it.
+ * libFuzzer target: start-up replay of a state directory (daemon/state/journal*.c) into a
+ * namespace (record.c), as state_open() does it.
  *
  * Input: byte 0 picks what the rest becomes, so that the fuzzer gets past the CRCs as
  * easily as it gets to damage them:
@@ -11,8 +11,8 @@
  *   3  records as in 0, the first byte[1] of them framed into a complete snapshot.1 and the
  *      rest into journal.1;
  *   4  raw bytes as snapshot.1, next to an empty valid journal.1.
- * The records are applied as state.c's replay does: quota records with rec_apply_quota() to a
- * fresh quota tree, all others with rec_apply() to a fresh namespace that is replaying.
+ * The records are applied as state.c's replay does (image_apply()): quota records to a fresh
+ * quota tree, all others to a fresh namespace that is replaying, in REC_FORMAT_VERSION.
  *
  * Oracles besides the sanitizers (any failure aborts):
  *  - a read-only replay (pasidd -n) gives the same result and records as the real one, and
@@ -21,6 +21,8 @@
  *  - a replay refused as -EUCLEAN is what --salvage takes: journal_salvage() finds damage,
  *    and after journal_salvage_commit() the directory replays to exactly the records the
  *    salvage kept;
+ *  - a replay refused as -EPROTONOSUPPORT (a whole header of another format version) is not
+ *    damage: journal_salvage() refuses it too, and changes no file;
  *  - a replay that succeeds leaves a namespace that passes ns_check() and a quota tree that
  *    passes quota_check(): the record decoder must refuse what breaks an invariant, since
  *    the daemon would then serve it;
@@ -33,6 +35,7 @@
 #include "backends.h"
 #include "config.h"
 #include "crc32c.h"
+#include "image.h"
 #include "journal.h"
 #include "namespace.h"
 #include "quota.h"
@@ -163,7 +166,8 @@ put64(struct buf *b, uint64_t v)
 	put32(b, (uint32_t)(v >> 32));
 }
 
-/* The header layout of journal.c: magic, generation, reserved 0, CRC-32C of the rest. */
+/* The header layout of journal_format.c: magic, generation, record format version, CRC-32C
+ * of the rest. */
 static void
 header(struct buf *b, const char *magic, uint64_t gen)
 {
@@ -171,7 +175,7 @@ header(struct buf *b, const char *magic, uint64_t gen)
 
 	put(b, magic, 8);
 	put64(b, gen);
-	put32(b, 0);
+	put32(b, REC_FORMAT_VERSION);
 	put32(b, crc32c(b->p + at, 20));
 }
 
@@ -301,6 +305,20 @@ build(const uint8_t *data, size_t size)
 
 /* ---- replay ---- */
 
+/* A handle on the directory as the daemon opens it (read-only: as pasidd -n does). */
+static struct journal *
+open_dir(bool readonly)
+{
+	struct journal *j;
+	int r = readonly ? journal_open_readonly(dir, &j) : journal_open(dir, &j);
+
+	if (r < 0)
+		bug("journal_open%s: %s", readonly ? "_readonly" : "", strerror(-r));
+	if (journal_set_format(j, REC_FORMAT_VERSION) < 0)
+		bug("journal_set_format refused");
+	return j;
+}
+
 struct applied {
 	struct ns *ns;
 	struct quota *quota;
@@ -327,8 +345,7 @@ apply_cb(void *ctx, const void *rec, size_t len)
 	char why[256];
 
 	/* As state.c's replay_one(): a record that does not apply stops the start-up. */
-	if (rec_is_quota(rec, len) ? rec_apply_quota(a->quota, rec, len, why, sizeof(why)) < 0
-	                           : rec_apply(a->ns, rec, len, why, sizeof(why)) < 0)
+	if (image_apply(&(struct image){a->ns, a->quota}, rec, len, why, sizeof(why)) < 0)
 		return -EUCLEAN;
 	mix(a, rec, len);
 	return 0;
@@ -410,7 +427,7 @@ replay_checked(struct journal *j, struct applied *a)
 		bug("replay accepted a state that breaks a rule: %s", why);
 	if (r == 0 && quota_check(a->quota, why, sizeof(why)) < 0)
 		bug("replay accepted a quota tree that breaks a rule: %s", why);
-	if (r < 0 && r != -EUCLEAN && r != -ENOMEM)
+	if (r < 0 && r != -EUCLEAN && r != -EPROTONOSUPPORT && r != -ENOMEM)
 		bug("replay failed with %s", strerror(-r));
 	ns_destroy(&ns);
 	quota_free(a->quota);
@@ -467,36 +484,67 @@ write_kept(void *ctx, struct journal_snapshot *w)
 	return 0;
 }
 
-/* The refused directory through --salvage, which must then replay to what it kept. */
+/* A fresh namespace and quota tree for what salvage keeps ... */
 static void
-salvage(void)
+kept_begin(struct kept *k, struct ns *ns)
+{
+	if (ns_init(ns, &cfg.ns, be) < 0 || quota_new(&k->a.quota) < 0)
+		bug("out of memory");
+	ns->replaying = true;
+	k->a.ns = ns;
+}
+
+/* ... and their end; the count and hash of what was kept stay. */
+static void
+kept_end(struct kept *k, struct ns *ns)
+{
+	ns_destroy(ns);
+	quota_free(k->a.quota);
+	for (size_t i = 0; i < k->n; i++)
+		free(k->rec[i]);
+	free(k->rec);
+	free(k->len);
+	k->a.ns = NULL;
+	k->a.quota = NULL;
+}
+
+/* The directory that replay refused (as `refused`) through --salvage. Damage is salvaged, and
+ * the directory must then replay to exactly what salvage kept; another format version is not
+ * damage: salvage must refuse it too, and write nothing. */
+static void
+salvage(int refused)
 {
 	struct kept k = {.a.hash = 14695981039346656037ull};
 	struct applied again = {.hash = 14695981039346656037ull};
 	struct journal_salvage_info info;
+	uint64_t files = dir_hash();
 	struct journal *j;
 	struct ns ns;
 	int r;
 
-	if (ns_init(&ns, &cfg.ns, be) < 0 || quota_new(&k.a.quota) < 0)
-		bug("out of memory");
-	ns.replaying = true;
-	k.a.ns = &ns;
-	if (journal_open(dir, &j) < 0)
-		bug("journal_open for salvage");
+	kept_begin(&k, &ns);
+	j = open_dir(false);
 	r = journal_salvage(j, keep_cb, lost_cb, &k, &info);
-	if (r < 0)
-		bug("salvage failed: %s (%s)", strerror(-r), journal_error(j));
-	if (!info.damaged)
-		bug("replay refuses the directory, salvage finds nothing to salvage");
-	r = journal_salvage_commit(j, write_kept, &k, NULL);
-	if (r < 0)
-		bug("salvage commit failed: %s (%s)", strerror(-r), journal_error(j));
+	if (refused == -EPROTONOSUPPORT) {
+		if (r != -EPROTONOSUPPORT)
+			bug("replay refuses another format version, salvage gives %d", r);
+	} else {
+		if (r < 0)
+			bug("salvage failed: %s (%s)", strerror(-r), journal_error(j));
+		if (!info.damaged)
+			bug("replay refuses the directory, salvage finds nothing to salvage");
+		r = journal_salvage_commit(j, write_kept, &k, NULL);
+		if (r < 0)
+			bug("salvage commit failed: %s (%s)", strerror(-r), journal_error(j));
+	}
 	journal_close(j);
-	ns_destroy(&ns);
-	quota_free(k.a.quota);
-	if (journal_open(dir, &j) < 0)
-		bug("journal_open after salvage");
+	kept_end(&k, &ns);
+	if (refused == -EPROTONOSUPPORT) {
+		if (dir_hash() != files)
+			bug("salvage of another format version changed the directory");
+		return;
+	}
+	j = open_dir(false);
 	r = journal_replay(j, count_cb, &again);
 	if (r < 0)
 		bug("the salvaged directory does not replay: %s (%s)", strerror(-r),
@@ -505,10 +553,6 @@ salvage(void)
 		bug("the salvaged directory replays %llu records, salvage kept %llu",
 		    (unsigned long long)again.count, (unsigned long long)k.a.count);
 	journal_close(j);
-	for (size_t i = 0; i < k.n; i++)
-		free(k.rec[i]);
-	free(k.rec);
-	free(k.len);
 }
 
 int
@@ -530,17 +574,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	files = dir_hash();
 
 	/* pasidd -n first: the same verdict, and nothing written. */
-	r = journal_open_readonly(dir, &j);
-	if (r < 0)
-		bug("journal_open_readonly: %s", strerror(-r));
+	j = open_dir(true);
 	rro = replay_checked(j, &ro);
 	journal_close(j);
 	if (dir_hash() != files)
 		bug("a read-only replay changed the directory");
 
-	r = journal_open(dir, &j);
-	if (r < 0)
-		bug("journal_open: %s", strerror(-r));
+	j = open_dir(false);
 	r = replay_checked(j, &first);
 	if (r != rro)
 		bug("read-only replay gave %d, replay %d", rro, r);
@@ -556,9 +596,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bug("a replayed journal does not take a record: %s", strerror(-r));
 		mix(&first, marker, sizeof(marker));
 		journal_close(j);
-		r = journal_open(dir, &j);
-		if (r < 0)
-			bug("journal_open again: %s", strerror(-r));
+		j = open_dir(false);
 		r = journal_replay(j, count_cb, &again);
 		if (r < 0)
 			bug("the directory does not replay after a clean run: %s", strerror(-r));
@@ -572,8 +610,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		journal_close(j);
 		if (dir_hash() != files)
 			bug("a refused replay changed the directory");
-		if (r == -EUCLEAN)
-			salvage();
+		if (r == -EUCLEAN || r == -EPROTONOSUPPORT)
+			salvage(r);
 	}
 	if (fds >= 0 && open_fds() != fds)
 		bug("%d descriptors before, %d after", fds, open_fds());

@@ -1,6 +1,6 @@
-/* Unit tests for the durable record log (daemon/journal.c): round trips, torn and corrupt
- * tails, crash-interrupted compaction, commit failure and locking. Each test works in its own
- * temporary directory. */
+/* Unit tests for the durable record log (daemon/state/journal*.c): round trips, torn and
+ * corrupt tails, crash-interrupted compaction, commit failure, locking, salvage and format
+ * versions. Each test works in its own temporary directory. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -76,6 +76,15 @@ file_exists(const char *name)
 
 	path_of(p, sizeof(p), name);
 	return access(p, F_OK) == 0;
+}
+
+static int
+unlink_in_state(const char *name)
+{
+	char p[160];
+
+	path_of(p, sizeof(p), name);
+	return unlink(p);
 }
 
 static uint8_t *
@@ -1684,6 +1693,190 @@ START_TEST(test_salvage_nothing)
 }
 END_TEST
 
+/* ---- format versions ---- */
+
+/* A state in record format version v: with snapshot, a snapshot.1 and a journal.1 with
+ * records after it; without, a journal.0. */
+static void
+write_in_format(uint32_t v, bool snapshot, struct kv *model)
+{
+	struct kv state = {0};
+	struct journal *j;
+
+	memset(model, 0, sizeof(*model));
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_set_format(j, v), 0);
+	ck_assert_int_eq(journal_replay(j, kv_cb, &state), 0);
+	kv_ops(j, model, 70, 50, 5);
+	if (snapshot)
+		ck_assert_int_eq(journal_compact(j, kv_write_state, model), 0);
+	kv_ops(j, model, 71, 9, 3);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+}
+
+static uint32_t
+format_of(const char *name)
+{
+	size_t len;
+	uint8_t *b = read_whole(name, &len);
+	uint32_t v;
+
+	ck_assert_uint_ge(len, 24);
+	v = (uint32_t)b[16] | (uint32_t)b[17] << 8 | (uint32_t)b[18] << 16 | (uint32_t)b[19] << 24;
+	free(b);
+	return v;
+}
+
+/* Replays the directory as a reader of record format version v into state. */
+static int
+replay_in_format(uint32_t v, bool readonly, struct kv *state, char *err, size_t n)
+{
+	struct journal *j;
+	int rc;
+
+	memset(state, 0, sizeof(*state));
+	ck_assert_int_eq(
+	    readonly ? journal_open_readonly(state_dir, &j) : journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_set_format(j, v), 0);
+	rc = journal_replay(j, kv_cb, state);
+	snprintf(err, n, "%s", journal_error(j));
+	if (rc < 0) /* a refused replay leaves the handle good for nothing */
+		ck_assert_int_eq(journal_append(j, "x", 1), -EIO);
+	journal_close(j);
+	return rc;
+}
+
+/* Every file written carries the version it was given, and replays in it. */
+START_TEST(test_format_version_kept)
+{
+	struct kv model, state;
+	struct journal *j;
+	char err[JOURNAL_ERR_MAX];
+
+	write_in_format(7, true, &model);
+	ck_assert_uint_eq(format_of("snapshot.1"), 7);
+	ck_assert_uint_eq(format_of("journal.1"), 7);
+	ck_assert_int_eq(replay_in_format(7, false, &state, err, sizeof(err)), 0);
+	ck_assert(kv_equal(&state, &model));
+	/* A missing journal is created in the version too (a crash between compaction steps 3
+	 * and 6). */
+	ck_assert_int_eq(unlink_in_state("journal.1"), 0);
+	ck_assert_int_eq(replay_in_format(7, false, &state, err, sizeof(err)), 0);
+	ck_assert_uint_eq(format_of("journal.1"), 7);
+
+	/* Only before replay. */
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_set_format(j, 7), 0);
+	ck_assert_int_eq(journal_replay(j, kv_cb, &state), 0);
+	ck_assert_int_eq(journal_set_format(j, 7), -EINVAL);
+	journal_close(j);
+	ck_assert_int_eq(journal_set_format(NULL, 0), -EINVAL);
+}
+END_TEST
+
+/* Without journal_set_format(): version 0, what every file written before versions were
+ * numbered holds. */
+START_TEST(test_format_version_default)
+{
+	struct kv model, state;
+	struct journal *j;
+
+	write_in_format(0, true, &model);
+	ck_assert_uint_eq(format_of("snapshot.1"), 0);
+	j = kv_open(&state, NULL);
+	ck_assert(kv_equal(&state, &model));
+	journal_close(j);
+}
+END_TEST
+
+/* Replay, a read-only replay and salvage refuse a file of another version with
+ * -EPROTONOSUPPORT, naming it and both versions, and change nothing; the version that wrote
+ * it still reads it. _i: 0 a later version, 1 an earlier one, 2 a later one in journal.0. */
+START_TEST(test_other_format_version_refused)
+{
+	struct salvaged s = {
+	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
+	uint32_t written = _i == 1 ? 1 : 3;
+	struct journal_salvage_info info;
+	struct dir_image before;
+	struct kv model, state;
+	char says[160], err[JOURNAL_ERR_MAX];
+	struct journal *j;
+
+	write_in_format(written, _i != 2, &model);
+	snprintf(says, sizeof(says),
+	         "%s holds records of format version %u, and this pasidd reads version 2 only",
+	         _i == 2 ? "journal.0" : "snapshot.1", written);
+	dir_image_take(&before);
+	for (int ro = 0; ro < 2; ro++) {
+		ck_assert_int_eq(replay_in_format(2, ro, &state, err, sizeof(err)),
+		                 -EPROTONOSUPPORT);
+		ck_assert_str_eq(err, says);
+	}
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_set_format(j, 2), 0);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info),
+	                 -EPROTONOSUPPORT);
+	ck_assert_str_eq(journal_error(j), says);
+	ck_assert_int_eq(journal_salvage_commit(j, salvage_write, &s, salvage_kept), -EINVAL);
+	journal_close(j);
+	assert_unchanged(&before);
+	ck_assert_int_eq(replay_in_format(written, false, &state, err, sizeof(err)), 0);
+	ck_assert(kv_equal(&state, &model));
+	salvaged_free(&s);
+}
+END_TEST
+
+/* The last character of the magic is the file format's version: another one in a whole
+ * header is another format, refused as such; in a header that fails its checksum it is
+ * damage, which --salvage may take. */
+START_TEST(test_other_file_format_refused)
+{
+	struct salvaged s = {
+	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
+	struct recs want = {.fail_at = SIZE_MAX};
+	struct journal_salvage_info info;
+	struct dir_image before;
+	char err[JOURNAL_ERR_MAX];
+	uint64_t ends[10];
+	struct kv state;
+	struct journal *j;
+	uint8_t *b;
+	size_t len;
+	uint32_t crc;
+
+	ten_records(&want, ends);
+	b = read_whole("journal.0", &len);
+	b[7] = '2';
+	crc = crc32c(b, 20);
+	for (int i = 0; i < 4; i++)
+		b[20 + i] = (uint8_t)(crc >> (8 * i));
+	write_bytes("journal.0", "wb", b, len);
+	dir_image_take(&before);
+	ck_assert_int_eq(replay_in_format(0, false, &state, err, sizeof(err)), -EPROTONOSUPPORT);
+	ck_assert_str_eq(err, "journal.0 is in file format PASIDDJ2, and this pasidd reads "
+	                      "PASIDDJ1 only");
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info),
+	                 -EPROTONOSUPPORT);
+	journal_close(j);
+	assert_unchanged(&before);
+
+	b[20] ^= 1; /* the same magic, and a header that fails its checksum */
+	write_bytes("journal.0", "wb", b, len);
+	ck_assert_int_eq(replay_in_format(0, false, &state, err, sizeof(err)), -EUCLEAN);
+	ck_assert_str_eq(err, "journal.0 does not start with PASIDDJ1");
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info), 0);
+	ck_assert(info.damaged);
+	journal_close(j);
+	free(b);
+	salvaged_free(&s);
+	recs_free(&want);
+}
+END_TEST
+
 static Suite *
 journal_suite(void)
 {
@@ -1730,6 +1923,10 @@ journal_suite(void)
 	tcase_add_loop_test(damage, test_salvage_journal, 0, 2);
 	tcase_add_test(damage, test_salvage_snapshot);
 	tcase_add_test(damage, test_salvage_nothing);
+	tcase_add_test(damage, test_format_version_kept);
+	tcase_add_test(damage, test_format_version_default);
+	tcase_add_loop_test(damage, test_other_format_version_refused, 0, 3);
+	tcase_add_test(damage, test_other_file_format_refused);
 	suite_add_tcase(s, damage);
 
 	tcase_add_test(compact, test_compaction_complete);
