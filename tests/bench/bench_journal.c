@@ -12,9 +12,7 @@
  *   raw write+fdatasync  baseline: write() + fdatasync() per record, no framing or CRC
  *   raw write            baseline: write() per record, never synced (an upper bound)
  *
- * Build (until the tests' CMake file builds it):
- *   gcc -std=gnu11 -O2 -Idaemon daemon/journal.c daemon/crc32c.c tests/bench/bench_journal.c \
- *       -o bench_journal */
+ * Built by tests/CMakeLists.txt as build/tests/bench_journal. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif

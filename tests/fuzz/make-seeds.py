@@ -3,8 +3,8 @@
 
 The seeds are committed; this script is how they were made, so that they can be remade
 when the protocol, the configuration keys or the record format change. Requests follow
-PROTOCOL-DECISIONS.md, configurations pasidd.conf(5), records daemon/record.c and the
-files daemon/journal.c. Usage: python3 tests/fuzz/make-seeds.py (from anywhere)."""
+PROTOCOL-DECISIONS.md, configurations pasidd.conf(5), records daemon/state/record.h and
+the files daemon/state/journal_format.c. Usage: python3 tests/fuzz/make-seeds.py (from anywhere)."""
 
 import os
 import struct
@@ -343,8 +343,8 @@ def stream(records):
     return b"".join(struct.pack("<H", len(r)) + r for r in records)
 
 
-def header(magic, gen):
-    h = magic + struct.pack("<QI", gen, 0)
+def header(magic, gen, version=0):
+    h = magic + struct.pack("<QI", gen, version)
     return h + struct.pack("<I", crc32c(h))
 
 
@@ -389,6 +389,9 @@ JOURNALS = {
     "whole-journal": bytes([2]) + header(b"PASIDDJ1", 0) + b"".join(frame(r) for r in TYPICAL),
     "wrong-generation": bytes([2]) + header(b"PASIDDJ1", 7) + frame(TYPICAL[0]),
     "snapshot-magic": bytes([2]) + header(b"PASIDDS1", 0),
+    # Whole headers of a format this pasidd does not read: refused, never salvaged.
+    "record-version-1": bytes([2]) + header(b"PASIDDJ1", 0, 1) + frame(TYPICAL[0]),
+    "file-format-2": bytes([2]) + header(b"PASIDDJ2", 0) + frame(TYPICAL[0]),
     "split-snapshot": bytes([3, 6]) + stream(TYPICAL),
     "snapshot-only": bytes([3, 11]) + stream(TYPICAL),
     "raw-snapshot": bytes([4]) + snapshot(1, TYPICAL),
