@@ -6,6 +6,7 @@
 #endif
 #include <check.h>
 
+#include "ck_dir.h"
 #include "ck_main.h"
 #include <dirent.h>
 #include <errno.h>
@@ -592,73 +593,17 @@ ten_records(struct recs *want, uint64_t ends[10])
 
 /* ---- the whole directory, to show that a refusal changed nothing ---- */
 
-struct dir_image {
-	size_t n;
-	char *name[32];
-	uint8_t *data[32];
-	size_t len[32];
-	struct timespec mtime[32];
-};
-
+/* A refusal changes no file (ck_dir.h). */
 static void
-dir_image_take(struct dir_image *im)
+dir_image_take(struct ck_dir *im)
 {
-	struct dirent *de;
-	DIR *d = opendir(state_dir);
-
-	memset(im, 0, sizeof(*im));
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d))) {
-		char p[400];
-		struct stat st;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		ck_assert_uint_lt(im->n, 32);
-		path_of(p, sizeof(p), de->d_name);
-		ck_assert_int_eq(stat(p, &st), 0);
-		im->name[im->n] = strdup(de->d_name);
-		im->data[im->n] = read_whole(de->d_name, &im->len[im->n]);
-		im->mtime[im->n] = st.st_mtim;
-		im->n++;
-	}
-	closedir(d);
+	ck_dir_take(im, state_dir);
 }
 
 static void
-dir_image_free(struct dir_image *im)
+assert_unchanged(struct ck_dir *before)
 {
-	for (size_t i = 0; i < im->n; i++) {
-		free(im->name[i]);
-		free(im->data[i]);
-	}
-	im->n = 0;
-}
-
-/* The directory holds exactly what it held when `before` was taken, byte for byte and
- * unwritten (same modification times). Frees before. */
-static void
-assert_unchanged(struct dir_image *before)
-{
-	struct dir_image now;
-
-	dir_image_take(&now);
-	ck_assert_uint_eq(now.n, before->n);
-	for (size_t i = 0; i < before->n; i++) {
-		size_t k = 0;
-
-		while (k < now.n && strcmp(now.name[k], before->name[i]))
-			k++;
-		ck_assert_msg(k < now.n, "%s is gone", before->name[i]);
-		ck_assert_msg(now.len[k] == before->len[i] &&
-		                  !memcmp(now.data[k], before->data[i], now.len[k]),
-		              "%s changed", before->name[i]);
-		ck_assert_msg(now.mtime[k].tv_sec == before->mtime[i].tv_sec &&
-		                  now.mtime[k].tv_nsec == before->mtime[i].tv_nsec,
-		              "%s was written", before->name[i]);
-	}
-	dir_image_free(&now);
-	dir_image_free(before);
+	ck_dir_assert_unchanged(before, state_dir);
 }
 
 /* Replay refuses the directory as damaged, names the file, the offset and what it found,
@@ -667,7 +612,7 @@ static void
 assert_refused(const char *needle, const char *needle2)
 {
 	struct recs got = {.fail_at = SIZE_MAX};
-	struct dir_image before;
+	struct ck_dir before;
 	struct journal *j;
 
 	dir_image_take(&before);
@@ -1427,7 +1372,7 @@ START_TEST(test_readonly_replay)
 	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
 	struct journal *locked, *r;
 	struct journal_stats st;
-	struct dir_image before;
+	struct ck_dir before;
 	uint64_t ends[10];
 
 	ck_assert_int_eq(journal_open_readonly(state_dir, &r), -ENOENT);
@@ -1471,7 +1416,7 @@ START_TEST(test_readonly_creates_nothing)
 {
 	struct kv model = {0}, state;
 	struct journal_stats st;
-	struct dir_image before;
+	struct ck_dir before;
 	struct journal *j = kv_open(&state, &st);
 	char p[160];
 
@@ -1562,7 +1507,7 @@ START_TEST(test_salvage_journal)
 	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
 	struct journal_salvage_info info;
 	struct journal_stats st;
-	struct dir_image before;
+	struct ck_dir before;
 	uint64_t ends[10];
 	struct journal *j;
 	uint8_t *damaged, *aside;
@@ -1673,7 +1618,7 @@ START_TEST(test_salvage_nothing)
 	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
 	struct recs want = {.fail_at = SIZE_MAX};
 	struct journal_salvage_info info;
-	struct dir_image before;
+	struct ck_dir before;
 	uint64_t ends[10];
 	struct journal *j;
 
@@ -1799,7 +1744,7 @@ START_TEST(test_other_format_version_refused)
 	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
 	uint32_t written = _i == 1 ? 1 : 3;
 	struct journal_salvage_info info;
-	struct dir_image before;
+	struct ck_dir before;
 	struct kv model, state;
 	char says[160], err[JOURNAL_ERR_MAX];
 	struct journal *j;
@@ -1837,7 +1782,7 @@ START_TEST(test_other_file_format_refused)
 	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
 	struct recs want = {.fail_at = SIZE_MAX};
 	struct journal_salvage_info info;
-	struct dir_image before;
+	struct ck_dir before;
 	char err[JOURNAL_ERR_MAX];
 	uint64_t ends[10];
 	struct kv state;

@@ -6,6 +6,7 @@
  * touched. */
 #include <check.h>
 
+#include "ck_dir.h"
 #include "ck_main.h"
 #include <dirent.h>
 #include <errno.h>
@@ -607,73 +608,6 @@ END_TEST
 
 /* ---- the whole directory, to show that a refusal changed nothing ---- */
 
-struct dir_copy {
-	size_t n;
-	char name[8][256];
-	uint8_t *data[8];
-	size_t len[8];
-};
-
-static void
-dir_copy_take(struct dir_copy *c)
-{
-	DIR *d = opendir(state_dir);
-	struct dirent *de;
-
-	memset(c, 0, sizeof(*c));
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d))) {
-		char path[400];
-		struct stat st;
-		FILE *f;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		ck_assert_uint_lt(c->n, 8);
-		snprintf(c->name[c->n], sizeof(c->name[0]), "%s", de->d_name);
-		snprintf(path, sizeof(path), "%s/%s", state_dir, de->d_name);
-		ck_assert_int_eq(stat(path, &st), 0);
-		c->len[c->n] = (size_t)st.st_size;
-		c->data[c->n] = malloc(c->len[c->n] + 1);
-		f = fopen(path, "rb");
-		ck_assert_ptr_nonnull(f);
-		ck_assert_uint_eq(fread(c->data[c->n], 1, c->len[c->n], f), c->len[c->n]);
-		fclose(f);
-		c->n++;
-	}
-	closedir(d);
-}
-
-static void
-dir_copy_free(struct dir_copy *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		free(c->data[i]);
-	c->n = 0;
-}
-
-/* The directory holds what it held, byte for byte, and nothing else. Frees before. */
-static void
-assert_unchanged(struct dir_copy *before)
-{
-	struct dir_copy now;
-
-	dir_copy_take(&now);
-	ck_assert_uint_eq(now.n, before->n);
-	for (size_t i = 0; i < before->n; i++) {
-		size_t k = 0;
-
-		while (k < now.n && strcmp(now.name[k], before->name[i]))
-			k++;
-		ck_assert_msg(k < now.n, "%s is gone", before->name[i]);
-		ck_assert_msg(now.len[k] == before->len[i] &&
-		                  !memcmp(now.data[k], before->data[i], now.len[k]),
-		              "%s changed", before->name[i]);
-	}
-	dir_copy_free(&now);
-	dir_copy_free(before);
-}
-
 /* A state of a later version: a snapshot, a journal, a generation-0 journal of record format
  * version 1, or a journal in another file format. */
 static const struct later {
@@ -710,12 +644,12 @@ START_TEST(test_later_version_refused)
 {
 	const struct later *l = &later[_i];
 	struct state_summary sum;
-	struct dir_copy before;
+	struct ck_dir before;
 	struct opened o;
 	char why[1024];
 
 	install_later(l);
-	dir_copy_take(&before);
+	ck_dir_take(&before, state_dir);
 	ck_assert_int_eq(open_state(&o, why, sizeof(why)), -EPROTONOSUPPORT);
 	ck_assert_ptr_null(o.st);
 	ck_assert_msg(strstr(why, l->says), "'%s' lacks '%s'", why, l->says);
@@ -726,7 +660,7 @@ START_TEST(test_later_version_refused)
 	ck_assert_int_eq(state_check(state_dir, &nc, be, &sum, why, sizeof(why)), -EPROTONOSUPPORT);
 	ck_assert_msg(strstr(why, l->says), "'%s' lacks '%s'", why, l->says);
 	ck_assert_int_eq(salvage_run(state_dir, &nc, be), 1);
-	assert_unchanged(&before);
+	ck_dir_assert_unchanged(&before, state_dir);
 
 	/* The pasidd that wrote it can still read it: put back as it was, it replays. */
 	install(l->gen1);
