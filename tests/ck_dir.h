@@ -1,12 +1,14 @@
 /* A directory's files as they were, to show that a refused operation changed nothing:
  * ck_dir_take() reads every file of a directory (names, bytes, modification times), and
  * ck_dir_assert_unchanged() fails the running Check test unless the directory still holds
- * exactly those files, byte for byte and unwritten. For state directories of a few files. */
+ * exactly those files, byte for byte and unwritten. For state directories of a few files.
+ * ck_dir_remove() removes a test's directory tree. */
 #ifndef PASIDD_CK_DIR_H
 #define PASIDD_CK_DIR_H
 
 #include <check.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +101,22 @@ ck_dir_assert_unchanged(struct ck_dir *before, const char *dir)
 	}
 	ck_dir_free(&now);
 	ck_dir_free(before);
+}
+
+static inline int
+ck_dir_remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes dir and everything below it, as far as it can (a test's teardown). */
+static inline void
+ck_dir_remove(const char *dir)
+{
+	nftw(dir, ck_dir_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,15 +366,6 @@ static const uint8_t gen1_journal[] = {
 static char base_dir[64], state_dir[96];
 static struct backend *be;
 
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
@@ -393,7 +383,7 @@ static void
 teardown(void)
 {
 	backend_close(be);
-	nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ck_dir_remove(base_dir);
 }
 
 static void
