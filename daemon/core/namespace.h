@@ -182,7 +182,8 @@ struct ns {
 	uint32_t nlocal;       /* local mappings on all devices */
 	struct ns_observer observers[NS_MAX_OBSERVERS];
 	unsigned nobservers;
-	struct ns_txn *txn; /* the open transaction, or NULL */
+	struct ns_txn *txn;   /* the open transaction, or NULL */
+	struct ns_txn *spare; /* a closed transaction's log, kept for the next one, or NULL */
 };
 
 /* Checks ranges and width; on error returns -EINVAL and a message. */

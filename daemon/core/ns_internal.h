@@ -45,6 +45,8 @@ int ns_op_begin(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *
 int ns_op_end(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err);
 /* Logs a change made, with its event. No-op while replaying. */
 void ns_log(struct ns *ns, const struct ns_event *ev, const struct ns_change *undo);
+/* Undoes an open transaction and frees the log kept for the next one (ns_destroy). */
+void ns_txn_release(struct ns *ns);
 
 /* Table primitives (ns_table.c, ns_map.c): they cannot fail, room having been made before. */
 void ns_vm_link(struct ns *ns, struct ns_vm *vm);

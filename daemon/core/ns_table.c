@@ -31,7 +31,7 @@ ns_destroy(struct ns *ns)
 	size_t it = 0;
 	void *p;
 
-	ns_txn_abort(ns);
+	ns_txn_release(ns);
 	for (unsigned i = 0; i < ns->nvms; i++) {
 		struct ns_vm *vm = ns->vms[i];
 

@@ -16,6 +16,12 @@ struct ns_txn {
 	size_t n, cap;
 };
 
+/* A log up to this many changes is kept for the next transaction: a lone operation (one a
+ * request did not wrap) would otherwise cost three allocations and three frees, which
+ * made an alloc+free five times slower than the change itself. A larger one is freed, so
+ * one big request does not pin its memory. */
+#define TXN_KEEP_CAP 256
+
 int
 ns_observe(struct ns *ns, const struct ns_observer *o)
 {
@@ -42,6 +48,11 @@ ns_txn_begin(struct ns *ns)
 {
 	if (ns->txn)
 		return -EBUSY;
+	if (ns->spare) {
+		ns->txn = ns->spare;
+		ns->spare = NULL;
+		return 0;
+	}
 	ns->txn = calloc(1, sizeof(*ns->txn));
 	return ns->txn ? 0 : -ENOMEM;
 }
@@ -160,9 +171,26 @@ txn_end(struct ns *ns)
 	struct ns_txn *t = ns->txn;
 
 	ns->txn = NULL;
+	t->n = 0;
+	if (!ns->spare && t->cap <= TXN_KEEP_CAP) {
+		ns->spare = t;
+		return;
+	}
 	free(t->evs);
 	free(t->undo);
 	free(t);
+}
+
+void
+ns_txn_release(struct ns *ns)
+{
+	ns_txn_abort(ns);
+	if (ns->spare) {
+		free(ns->spare->evs);
+		free(ns->spare->undo);
+		free(ns->spare);
+		ns->spare = NULL;
+	}
 }
 
 void
