@@ -66,11 +66,22 @@ struct ns_err {
 	enum ns_errc code;
 	const char *param; /* the parameter at fault, or NULL */
 	char message[200];
+	/* NS_E_KERNEL: the kernel operation that refused (an ioctl's name) and its errno. */
+	const char *kernel_op;
+	int kernel_errno;
+	/* NS_E_UNSUPPORTED: what is missing ("" when the message says it all). */
+	char missing[160];
 };
 
 /* Fills err (when not NULL) and returns the negative errno that goes with code. */
 int ns_fail(struct ns_err *err, enum ns_errc code, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* NS_E_KERNEL: op (a static string) failed with errnum; returns -errnum. */
+int ns_fail_kernel(struct ns_err *err, const char *param, const char *op, int errnum,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* NS_E_UNSUPPORTED: missing names what this host lacks; returns -EOPNOTSUPP. */
+int ns_fail_missing(struct ns_err *err, const char *param, const char *missing, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
 
 struct ns_owner {
 	pid_t pid;
@@ -87,8 +98,10 @@ struct ns_mapping {
 	uint32_t gpasid;
 	uint32_t hpasid;
 	enum ns_type type;
-	bool attached;       /* the backend may be using it: detach before the number is free */
-	uint32_t attach_bdf; /* the device it is attached on */
+	/* Where the number is attached to a device's page table (pasid.attach): the kernel
+	 * may be using it, so it is detached from each before it is free (DESIGN.md §5). */
+	struct backend_attach **atts;
+	unsigned natts, attcap;
 };
 
 struct ns_vm_dev {
@@ -108,6 +121,7 @@ struct ns_vm {
 	struct ns_vm_dev *devs;
 	unsigned ndevs, devs_cap;
 	unsigned nlocal;
+	bool gone;   /* its owner exited (being reclaimed): the owner's descriptors are closed */
 	void *watch; /* the host's owner watch */
 	int pin;     /* a pidfd of the owner taken when it was named, for the watch; -1 */
 };
@@ -138,8 +152,8 @@ enum ns_event_kind {
 	NS_EV_DEV_RELEASED, /* vm, bdf */
 	NS_EV_MAP_ADDED,    /* map */
 	NS_EV_MAP_REMOVED,  /* map, detached from the kernel and no longer indexed */
-	NS_EV_MAP_ATTACHED, /* map, on bdf */
-	NS_EV_MAP_DETACHED, /* map, from bdf */
+	NS_EV_MAP_ATTACHED, /* map, att (on att->bdf) */
+	NS_EV_MAP_DETACHED, /* map, att: detached from the kernel */
 	NS_EV_CURSOR,       /* cursor: the shared range's next-fit position */
 	NS_EV_LCURSOR,      /* bdf, cursor: a device's local next-fit position */
 	NS_EV_QUOTA_SET,    /* cgroup, max (UINT64_MAX: removed): a cgroup's runtime limit */
@@ -151,6 +165,7 @@ struct ns_event {
 	enum ns_event_kind kind;
 	const struct ns_vm *vm;
 	const struct ns_mapping *map;
+	const struct backend_attach *att;
 	uint32_t bdf;
 	bool shared;
 	uint32_t cursor;
@@ -180,6 +195,7 @@ struct ns {
 	unsigned nvms, vms_cap;
 	struct u32map devices; /* bdf -> struct ns_device */
 	uint32_t nlocal;       /* local mappings on all devices */
+	uint32_t nattached;    /* attachments of mappings to devices */
 	struct ns_observer observers[NS_MAX_OBSERVERS];
 	unsigned nobservers;
 	struct ns_txn *txn;   /* the open transaction, or NULL */
@@ -256,10 +272,24 @@ int ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, 
               uint32_t hpasid, struct ns_mapping **out, struct ns_err *err);
 /* Detaches the mapping from the kernel if needed, then frees it. */
 int ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err);
-/* Attaches the mapping's hPASID on device bdf through the backend; ns_detach undoes it. */
-int ns_attach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, uint32_t bdf,
-              const struct backend_attach *a, struct ns_err *err);
-int ns_detach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err);
+/* ---- attachments (ns_attach.c) ----
+ * Attaches the mapping's hPASID to a->pt_id on device a->bdf through the backend, which first
+ * checks the descriptors and the device's PASID width. The namespace takes a's descriptors,
+ * whatever the outcome (closed on failure, kept while attached). Attaching where the mapping
+ * is attached already is a conflict, unless that attachment lost its descriptors (a restart
+ * without fd store): then these replace them. While replaying, records the attachment with
+ * its descriptors lost (-1) until the fd store gives them back (ns_attachment_adopt). */
+int ns_attach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, const struct backend_attach *a,
+              struct ns_err *err);
+/* Detaches the mapping's hPASID from device bdf. */
+int ns_detach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, uint32_t bdf, struct ns_err *err);
+/* The mapping's attachment on bdf, or NULL. */
+struct backend_attach *ns_attachment(const struct ns_mapping *m, uint32_t bdf);
+/* Gives a replayed attachment its descriptors back (start-up, from the fd store); the
+ * namespace owns them from here. -EEXIST when it has descriptors already. */
+int ns_attachment_adopt(struct backend_attach *att, int iommufd, int devfd);
+/* Attachments on the host (for daemon.status), counted as they change. */
+uint32_t ns_attached(const struct ns *ns);
 /* Records a cgroup's runtime PASID limit (quota.set) as a change of the namespace's state, for
  * the observers to apply and keep; max UINT64_MAX removes it. */
 int ns_quota_set(struct ns *ns, const char *cgroup, uint64_t max, struct ns_err *err);

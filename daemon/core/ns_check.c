@@ -1,6 +1,7 @@
 /* The invariant checker: every rule of DESIGN.md §3 that the tables can show, and every index
  * against every other. Run on a replayed state before it is served, and by the tests after
  * every step. */
+#include "backend.h"
 #include "ns_internal.h"
 
 #include <errno.h>
@@ -62,10 +63,28 @@ check_mapping(const struct ns *ns, const struct ns_vm *vm, const struct ns_mappi
 	return 0;
 }
 
+/* Each attachment on a device the VM holds (a local PASID only on its own device), once. */
+static int
+check_attachments(const struct ns_vm *vm, const struct ns_mapping *m, char *why, size_t whylen)
+{
+	for (unsigned i = 0; i < m->natts; i++) {
+		uint32_t bdf = m->atts[i]->bdf;
+
+		if (!ns_vm_device(vm, bdf) || (m->dev && m->dev->bdf != bdf))
+			BROKEN("gPASID %u of %s is attached on a device it may not use", m->gpasid,
+			       vm->name);
+		for (unsigned k = 0; k < i; k++)
+			if (m->atts[k]->bdf == bdf)
+				BROKEN("gPASID %u of %s is attached twice on one device", m->gpasid,
+				       vm->name);
+	}
+	return 0;
+}
+
 int
 ns_check(const struct ns *ns, char *why, size_t whylen)
 {
-	size_t nshared = 0, nlocal = 0, it = 0;
+	size_t nshared = 0, nlocal = 0, nattached = 0, it = 0;
 	void *p;
 	int r;
 
@@ -79,8 +98,9 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 			BROKEN("VM table out of order at %s", vm->name);
 		while (u32map_next(&vm->maps, &vit, NULL, &m)) {
 			r = check_mapping(ns, vm, m, why, whylen);
-			if (r < 0)
+			if (r < 0 || (r = check_attachments(vm, m, why, whylen)) < 0)
 				return r;
+			nattached += ((struct ns_mapping *)m)->natts;
 			if (((struct ns_mapping *)m)->type == NS_TYPE_LOCAL)
 				vlocal++;
 			else
@@ -102,6 +122,8 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 		       nshared, ns->shared_maps.count, ns->shared_used.used);
 	if (nlocal != ns->nlocal)
 		BROKEN("%zu local mappings but %u counted", nlocal, ns->nlocal);
+	if (nattached != ns->nattached)
+		BROKEN("%zu attachments but %u counted", nattached, ns->nattached);
 	while (u32map_next(&ns->devices, &it, NULL, &p)) {
 		const struct ns_device *dev = p;
 		unsigned holders = 0;

@@ -27,7 +27,8 @@ struct ns_change {
 	int pin;               /* VM_OWNER: the pin before */
 	bool shared_before;    /* DEV_ASSIGNED: dev->shared before */
 	uint32_t cursor_before;
-	char *cgroup; /* QUOTA_SET: the event's, owned */
+	char *cgroup;               /* QUOTA_SET: the event's, owned */
+	struct backend_attach *att; /* MAP_ATTACHED, MAP_DETACHED */
 };
 
 /* An operation's place in the transaction: it opens one when none is open (own), and a
@@ -59,6 +60,17 @@ void ns_vm_dev_add(struct ns_vm *vm, struct ns_device *dev, bool shared);
 void ns_vm_dev_drop(struct ns_vm *vm, struct ns_device *dev);
 void ns_map_link(struct ns *ns, struct ns_mapping *m);
 void ns_map_unlink(struct ns *ns, struct ns_mapping *m);
+/* Frees an unlinked mapping (its attachments went before). */
+void ns_map_free(struct ns_mapping *m);
+/* Attachments (ns_attach.c): detaches every one of the mapping (before it is freed), or those
+ * of the VM's mappings on bdf (before the VM lets go of the device); all or nothing. */
+int ns_detach_all(struct ns *ns, struct ns_mapping *m, struct ns_err *err);
+int ns_detach_device(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *err);
+/* Undoing and settling attachment changes (ns_txn.c): take back, or let go for good. */
+void ns_attach_undo(struct ns *ns, const struct ns_event *ev, struct backend_attach *att);
+void ns_attach_settle(const struct ns_event *ev, struct backend_attach *att);
+/* Frees an attachment and closes its descriptors (no kernel call). */
+void ns_attachment_free(struct backend_attach *att);
 /* Finds or creates the (possibly idle) device; NULL on ENOMEM. */
 struct ns_device *ns_device_get(struct ns *ns, uint32_t bdf);
 

@@ -1,6 +1,5 @@
 /* Mappings: the indexes that hold them, allocation (next-fit, invariant 8), insertion of given
- * numbers, freeing, kernel attachment, and lookups. */
-#include "backend.h"
+ * numbers, freeing, and lookups. */
 #include "ns_internal.h"
 
 #include <errno.h>
@@ -60,6 +59,13 @@ reserve(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *de
 	    u32map_reserve(type == NS_TYPE_LOCAL ? &dev->lmaps : &ns->shared_maps, n) < 0)
 		return ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
 	return 0;
+}
+
+void
+ns_map_free(struct ns_mapping *m)
+{
+	free(m->atts);
+	free(m);
 }
 
 /* Adds the mapping (g, h) and logs it. */
@@ -324,29 +330,6 @@ ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint
 	return ns_op_end(ns, &op, m ? 0 : -ENOMEM, err);
 }
 
-/* Through the backend; logged. */
-static int
-detach(struct ns *ns, struct ns_mapping *m, struct ns_err *err)
-{
-	char why[160] = "";
-	int r;
-
-	if (!m->attached)
-		return 0;
-	if (!ns->replaying) {
-		r = ns->be->ops->detach(ns->be, m->attach_bdf, m->hpasid, why, sizeof(why));
-		if (r < 0)
-			return ns_fail(err, NS_E_KERNEL, "gpasid", "detaching PASID %u failed: %s",
-			               m->hpasid, why);
-	}
-	m->attached = false;
-	ns_log(ns,
-	       &(struct ns_event){
-	           .kind = NS_EV_MAP_DETACHED, .vm = m->vm, .map = m, .bdf = m->attach_bdf},
-	       &(struct ns_change){.map = m});
-	return 0;
-}
-
 /* The mapping of a gPASID, or NULL with the request's error. */
 static struct ns_mapping *
 mapping_of(struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
@@ -368,77 +351,21 @@ ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
 
 	if (!m)
 		return -ENOENT;
-	r = ns_op_begin(ns, &op, 2, err);
+	r = ns_op_begin(ns, &op, 1, err);
 	if (r < 0)
 		return r;
 	/* Detach first, free the number after (DESIGN.md §5): a number is never free while a
 	 * device may still use it. */
-	r = detach(ns, m, err);
+	r = ns_detach_all(ns, m, err);
 	if (r < 0)
 		return ns_op_end(ns, &op, r, err);
 	ns_map_unlink(ns, m);
 	if (ns->replaying)
-		free(m);
+		ns_map_free(m);
 	else
 		ns_log(ns, &(struct ns_event){.kind = NS_EV_MAP_REMOVED, .vm = vm, .map = m},
 		       &(struct ns_change){.map = m});
 	return ns_op_end(ns, &op, 0, err);
-}
-
-int
-ns_attach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, uint32_t bdf,
-          const struct backend_attach *a, struct ns_err *err)
-{
-	struct ns_mapping *m = mapping_of(vm, gpasid, err);
-	char why[160] = "", name[NS_BDF_LEN + 1];
-	struct ns_op op;
-	int r;
-
-	ns_bdf_format(bdf, name);
-	if (!m)
-		return -ENOENT;
-	if (!ns_vm_device(vm, bdf))
-		return ns_fail(err, NS_E_CONFLICT, "device", "device %s is not assigned to %s",
-		               name, vm->name);
-	if (m->dev && m->dev->bdf != bdf)
-		return ns_fail(err, NS_E_CONFLICT, "device",
-		               "local PASID %u belongs to another device than %s", m->hpasid, name);
-	if (m->attached)
-		return ns_fail(err, NS_E_CONFLICT, "gpasid", "gPASID %u of %s is already attached",
-		               gpasid, vm->name);
-	r = ns_op_begin(ns, &op, 1, err);
-	if (r < 0)
-		return r;
-	if (!ns->replaying &&
-	    (r = ns->be->ops->attach(ns->be, bdf, m->hpasid, a, why, sizeof(why))) < 0)
-		return ns_op_end(ns, &op,
-		                 ns_fail(err, NS_E_KERNEL, "device",
-		                         "attaching PASID %u to %s failed: %s", m->hpasid, name,
-		                         why),
-		                 err);
-	m->attached = true;
-	m->attach_bdf = bdf;
-	ns_log(ns, &(struct ns_event){.kind = NS_EV_MAP_ATTACHED, .vm = vm, .map = m, .bdf = bdf},
-	       &(struct ns_change){.map = m});
-	return ns_op_end(ns, &op, 0, err);
-}
-
-int
-ns_detach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
-{
-	struct ns_mapping *m = mapping_of(vm, gpasid, err);
-	struct ns_op op;
-	int r;
-
-	if (!m)
-		return -ENOENT;
-	if (!m->attached)
-		return ns_fail(err, NS_E_NOT_FOUND, "gpasid", "gPASID %u of %s is not attached",
-		               gpasid, vm->name);
-	r = ns_op_begin(ns, &op, 1, err);
-	if (r < 0)
-		return r;
-	return ns_op_end(ns, &op, detach(ns, m, err), err);
 }
 
 /* ---- lookups ---- */

@@ -35,8 +35,15 @@ ns_destroy(struct ns *ns)
 	for (unsigned i = 0; i < ns->nvms; i++) {
 		struct ns_vm *vm = ns->vms[i];
 
-		while (u32map_next(&vm->maps, &it, NULL, &p))
-			free(p);
+		while (u32map_next(&vm->maps, &it, NULL, &p)) {
+			struct ns_mapping *m = p;
+
+			/* The process is ending, not the attachments: their descriptors are
+			 * closed with it, and the fd store keeps its own. */
+			for (unsigned k = 0; k < m->natts; k++)
+				ns_attachment_free(m->atts[k]);
+			ns_map_free(m);
+		}
 		it = 0;
 		ns_vm_free(vm);
 	}
@@ -389,6 +396,10 @@ ns_device_release(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *
 	r = ns_op_begin(ns, &op, 1, err);
 	if (r < 0)
 		return r;
+	/* The device lets go of the VM's PASIDs before the VM lets go of the device. */
+	r = ns_detach_device(ns, vm, bdf, err);
+	if (r < 0)
+		return ns_op_end(ns, &op, r, err);
 	ns_vm_dev_drop(vm, dev);
 	ns_log(
 	    ns,

@@ -102,7 +102,6 @@ ns_log(struct ns *ns, const struct ns_event *ev, const struct ns_change *undo)
 static void
 undo_one(struct ns *ns, const struct ns_event *ev, struct ns_change *u)
 {
-	char why[128];
 
 	switch (ev->kind) {
 	case NS_EV_VM_CREATED:
@@ -128,19 +127,14 @@ undo_one(struct ns *ns, const struct ns_event *ev, struct ns_change *u)
 		break;
 	case NS_EV_MAP_ADDED:
 		ns_map_unlink(ns, u->map);
-		free(u->map);
+		ns_map_free(u->map);
 		break;
 	case NS_EV_MAP_REMOVED:
 		ns_map_link(ns, u->map);
 		break;
 	case NS_EV_MAP_ATTACHED:
-		/* Best effort: a detach the kernel refuses leaves the mapping attached. */
-		if (ns->be->ops->detach(ns->be, ev->bdf, u->map->hpasid, why, sizeof(why)) == 0)
-			u->map->attached = false;
-		break;
 	case NS_EV_MAP_DETACHED:
-		/* The kernel let go; what it was attached to (the VMM's page table and fds) is
-		 * not the namespace's to restore, so it stays detached. */
+		ns_attach_undo(ns, ev, u->att);
 		break;
 	case NS_EV_CURSOR:
 		ns->shared_cursor = u->cursor_before;
@@ -211,7 +205,10 @@ settle(struct ns_change *u, const struct ns_event *ev)
 		ns_vm_free(u->vm);
 		break;
 	case NS_EV_MAP_REMOVED:
-		free(u->map);
+		ns_map_free(u->map);
+		break;
+	case NS_EV_MAP_DETACHED:
+		ns_attach_settle(ev, u->att);
 		break;
 	case NS_EV_VM_OWNER:
 		if (u->pin >= 0)

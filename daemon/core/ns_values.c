@@ -7,6 +7,17 @@
 #include <stdio.h>
 #include <string.h>
 
+static void
+fill(struct ns_err *err, enum ns_errc code, const char *param, const char *fmt, va_list ap)
+{
+	err->code = code;
+	err->param = param;
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	err->kernel_op = NULL;
+	err->kernel_errno = 0;
+	err->missing[0] = '\0';
+}
+
 int
 ns_fail(struct ns_err *err, enum ns_errc code, const char *param, const char *fmt, ...)
 {
@@ -19,13 +30,41 @@ ns_fail(struct ns_err *err, enum ns_errc code, const char *param, const char *fm
 	va_list ap;
 
 	if (err) {
-		err->code = code;
-		err->param = param;
 		va_start(ap, fmt);
-		vsnprintf(err->message, sizeof(err->message), fmt, ap);
+		fill(err, code, param, fmt, ap);
 		va_end(ap);
 	}
 	return -errnos[code];
+}
+
+int
+ns_fail_kernel(struct ns_err *err, const char *param, const char *op, int errnum, const char *fmt,
+               ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		fill(err, NS_E_KERNEL, param, fmt, ap);
+		va_end(ap);
+		err->kernel_op = op;
+		err->kernel_errno = errnum;
+	}
+	return errnum > 0 ? -errnum : -EIO;
+}
+
+int
+ns_fail_missing(struct ns_err *err, const char *param, const char *missing, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		fill(err, NS_E_UNSUPPORTED, param, fmt, ap);
+		va_end(ap);
+		snprintf(err->missing, sizeof(err->missing), "%s", missing);
+	}
+	return -EOPNOTSUPP;
 }
 
 int

@@ -52,6 +52,7 @@ struct rpc_args {
 	struct ns_vm *vm;
 	const char *vm_name;                       /* RPC_VM: NULL when absent */
 	int64_t gpasid, hpasid, count, pid, limit; /* RPC_INT: -1 when absent */
+	int64_t pt_id, dev_id;                     /* RPC_INT: -1 when absent */
 	int64_t device;                            /* RPC_BDF: -1 when absent */
 	int type, mode;                            /* RPC_ENUM: -1 when absent */
 	bool shared;                               /* RPC_BOOL: false when absent */
@@ -146,9 +147,9 @@ extern const struct rpc_method rpc_methods[];
 		.name = n, .kind = RPC_LIMIT, .required = req, .min = lo, .max = hi,               \
 		.at = RPC_AT(uint64_t, field), __VA_ARGS__                                         \
 	}
-#define P_FDS(most, ...)                                                                           \
+#define P_FDS(least, most, ...)                                                                    \
 	{                                                                                          \
-		.name = "fds", .kind = RPC_FDS, .required = true, .min = 0, .max = most,           \
+		.name = "fds", .kind = RPC_FDS, .required = true, .min = least, .max = most,       \
 		.at = RPC_AT(int64_t, fds), __VA_ARGS__                                            \
 	}
 
@@ -170,6 +171,8 @@ int method_pasid_lookup_hpasid(struct rpc_call *c, const struct rpc_args *a,
 int method_pasid_lookup_gpasid(struct rpc_call *c, const struct rpc_args *a,
                                struct json_object **result);
 int method_pasid_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_pasid_attach(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_pasid_detach(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_quota_get(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_quota_set(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 

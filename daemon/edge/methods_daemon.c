@@ -93,6 +93,12 @@ method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_o
 	for (const char *const *cap = d->be->caps; cap && *cap; cap++)
 		json_object_array_add(caps, json_object_new_string(*cap));
 	json_object_object_add(be, "caps", caps);
+	if (d->be->attach_missing) {
+		struct json_object *no = json_object_new_object();
+
+		json_object_object_add(no, "attach", json_object_new_string(d->be->attach_missing));
+		json_object_object_add(be, "unsupported", no);
+	}
 	json_object_object_add(o, "backend", be);
 	ranges = json_object_new_object();
 	json_object_object_add(ranges, "local", range_json(&d->ns.cfg.local));
@@ -102,6 +108,7 @@ method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_o
 	json_object_object_add(used, "local", json_object_new_int64(d->ns.nlocal));
 	json_object_object_add(used, "shared", json_object_new_int64(ns_shared_used(&d->ns)));
 	json_object_object_add(o, "used", used);
+	json_object_object_add(o, "attached", json_object_new_int64(ns_attached(&d->ns)));
 	freeo = json_object_new_object();
 	json_object_object_add(freeo, "shared", json_object_new_int64(ns_shared_free(&d->ns)));
 	json_object_object_add(o, "free", freeo);

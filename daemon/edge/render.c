@@ -1,29 +1,11 @@
 #include "render.h"
+#include "backend.h"
 #include "namespace.h"
 
 #include <json-c/printbuf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct json_object *
-render_mapping(const struct ns_mapping *m, bool with_vm)
-{
-	struct json_object *o = json_object_new_object();
-
-	if (with_vm)
-		json_object_object_add(o, "vm", json_object_new_string(m->vm->name));
-	json_object_object_add(o, "gpasid", json_object_new_int64(m->gpasid));
-	json_object_object_add(o, "hpasid", json_object_new_int64(m->hpasid));
-	json_object_object_add(o, "type", json_object_new_string(ns_type_name(m->type)));
-	if (m->dev) {
-		char bdf[NS_BDF_LEN + 1];
-
-		ns_bdf_format(m->dev->bdf, bdf);
-		json_object_object_add(o, "device", json_object_new_string(bdf));
-	}
-	return o;
-}
 
 static int
 raw_serialize(struct json_object *o, struct printbuf *pb, int level, int flags)
@@ -64,46 +46,116 @@ put_u32(char *p, uint32_t v)
 	return p;
 }
 
-struct json_object *
-render_mapping_list(struct ns_mapping *const *maps, size_t n, bool with_vm)
+/* Listings render a page of thousands at a time: written out by hand, since snprintf's format
+ * parsing would be most of the cost. Names are [A-Za-z0-9._:@+-] and the rest numbers, so
+ * nothing needs escaping. An entry takes at most 7+64+3 (vm), 10+10 and 9+10 (the PASIDs),
+ * 9+6 (type), 12+12 (device) and 3 bytes of braces and comma: 160; and 13 for "attached"
+ * with 87 an attachment. */
+#define ENTRY_MAX      160
+#define ATTACHED_MAX   13
+#define ATTACHMENT_MAX 87
+
+static size_t
+entry_max(const struct ns_mapping *m)
 {
-	/* Listings render a page of thousands at a time: written out by hand, since
-	 * snprintf's format parsing would be most of the cost. Names are [A-Za-z0-9._:@+-] and
-	 * the rest numbers, so nothing needs escaping. An entry takes at most 7+64+3 (vm),
-	 * 10+10 and 9+10 (the PASIDs), 9+6 (type), 12+12 (device) and 3 bytes of braces and
-	 * comma: 160. */
-	char *buf = malloc(3 + n * 160), *p = buf; /* [ ] NUL */
+	return ENTRY_MAX + (m->natts ? ATTACHED_MAX + m->natts * ATTACHMENT_MAX : 0);
+}
+
+static char *
+put_bdf(char *p, uint32_t bdf)
+{
+	*p++ = '"';
+	ns_bdf_format(bdf, p);
+	p += NS_BDF_LEN;
+	*p++ = '"';
+	return p;
+}
+
+/* ,"attached":[{"device":"DDDD:BB:DD.F","pt_id":N,"dev_id":N,"lost":true},...] */
+static char *
+put_attached(char *p, const struct ns_mapping *m)
+{
+	p = PUT_LIT(p, ",\"attached\":[");
+	for (unsigned i = 0; i < m->natts; i++) {
+		const struct backend_attach *att = m->atts[i];
+
+		if (i)
+			*p++ = ',';
+		p = PUT_LIT(p, "{\"device\":");
+		p = put_bdf(p, att->bdf);
+		p = PUT_LIT(p, ",\"pt_id\":");
+		p = put_u32(p, att->pt_id);
+		p = PUT_LIT(p, ",\"dev_id\":");
+		p = put_u32(p, att->dev_id);
+		/* A restart without fd store took pasidd's descriptors of it. */
+		if (att->iommufd < 0 || att->devfd < 0)
+			p = PUT_LIT(p, ",\"lost\":true");
+		*p++ = '}';
+	}
+	*p++ = ']';
+	return p;
+}
+
+/* One mapping as a JSON object, written at p; returns the new end. */
+static char *
+put_mapping(char *p, const struct ns_mapping *m, bool with_vm)
+{
+	const char *type = ns_type_name(m->type);
+
+	*p++ = '{';
+	if (with_vm) {
+		p = PUT_LIT(p, "\"vm\":\"");
+		p = put_str(p, m->vm->name, strlen(m->vm->name));
+		p = PUT_LIT(p, "\",");
+	}
+	p = PUT_LIT(p, "\"gpasid\":");
+	p = put_u32(p, m->gpasid);
+	p = PUT_LIT(p, ",\"hpasid\":");
+	p = put_u32(p, m->hpasid);
+	p = PUT_LIT(p, ",\"type\":\"");
+	p = put_str(p, type, strlen(type));
+	*p++ = '"';
+	if (m->dev) {
+		p = PUT_LIT(p, ",\"device\":");
+		p = put_bdf(p, m->dev->bdf);
+	}
+	if (m->natts)
+		p = put_attached(p, m);
+	*p++ = '}';
+	return p;
+}
+
+struct json_object *
+render_mapping(const struct ns_mapping *m, bool with_vm)
+{
+	char *buf = malloc(entry_max(m) + 1);
 	struct json_object *o;
 
 	if (!buf)
 		return NULL;
+	*put_mapping(buf, m, with_vm) = '\0';
+	o = json_tokener_parse(buf);
+	free(buf);
+	return o;
+}
+
+struct json_object *
+render_mapping_list(struct ns_mapping *const *maps, size_t n, bool with_vm)
+{
+	size_t size = 3; /* [ ] NUL */
+	struct json_object *o;
+	char *buf, *p;
+
+	for (size_t i = 0; i < n; i++)
+		size += entry_max(maps[i]);
+	buf = p = malloc(size);
+	if (!buf)
+		return NULL;
 	*p++ = '[';
 	for (size_t i = 0; i < n; i++) {
-		const struct ns_mapping *m = maps[i];
-		const char *type = ns_type_name(m->type);
-
 		if (i)
 			*p++ = ',';
-		*p++ = '{';
-		if (with_vm) {
-			p = PUT_LIT(p, "\"vm\":\"");
-			p = put_str(p, m->vm->name, strlen(m->vm->name));
-			p = PUT_LIT(p, "\",");
-		}
-		p = PUT_LIT(p, "\"gpasid\":");
-		p = put_u32(p, m->gpasid);
-		p = PUT_LIT(p, ",\"hpasid\":");
-		p = put_u32(p, m->hpasid);
-		p = PUT_LIT(p, ",\"type\":\"");
-		p = put_str(p, type, strlen(type));
-		*p++ = '"';
-		if (m->dev) {
-			p = PUT_LIT(p, ",\"device\":\"");
-			ns_bdf_format(m->dev->bdf, p);
-			p += NS_BDF_LEN;
-			*p++ = '"';
-		}
-		*p++ = '}';
+		p = put_mapping(p, maps[i], with_vm);
 	}
 	*p++ = ']';
 	*p = '\0';

@@ -76,6 +76,18 @@ rpc_fail_ns(struct rpc_call *c, const struct ns_err *e)
 	/* Which cgroup refused, with its max and what it holds. */
 	if (e->code == NS_E_QUOTA && !c->data)
 		c->data = method_quota_denial(c->d);
+	/* What the kernel refused (1006), or what this host lacks (1007). */
+	if (e->code == NS_E_KERNEL && e->kernel_op && !c->data) {
+		c->data = json_object_new_object();
+		json_object_object_add(c->data, "op", json_object_new_string(e->kernel_op));
+		json_object_object_add(c->data, "errno", json_object_new_int(e->kernel_errno));
+		json_object_object_add(c->data, "message",
+		                       json_object_new_string(strerror(e->kernel_errno)));
+	}
+	if (e->code == NS_E_UNSUPPORTED && e->missing[0] && !c->data) {
+		c->data = json_object_new_object();
+		json_object_object_add(c->data, "missing", json_object_new_string(e->missing));
+	}
 	return rpc_fail(c, proto_code(e->code), e->param, "%s", e->message);
 }
 

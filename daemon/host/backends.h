@@ -15,10 +15,17 @@ void backend_close(struct backend *be);
 /* The backends, for backend_open(). */
 int backend_sim_create(struct backend **out, char *why, size_t len);
 
-/* The sim backend's fault injection: the next `count` calls of `op` ("probe", "attach",
- * "detach") fail with -err. */
-int backend_sim_inject(struct backend *be, const char *op, int err, unsigned count);
-/* Whether the sim backend has `pasid` attached on `bdf`. */
-bool backend_sim_attached(struct backend *be, uint32_t bdf, uint32_t pasid);
+/* The sim backend's test hooks (-EOPNOTSUPP, false or 0 on another backend).
+ * Fault injection: after `skip` more calls of `op` ("probe", "attach", "detach") succeed, the
+ * next `count` fail with -err (as the kernel's errno; attach/detach as 1006 kernel_error). */
+int backend_sim_inject(struct backend *be, const char *op, int err, unsigned skip, unsigned count);
+/* How many times `op` was called since the backend was opened. */
+unsigned long backend_sim_calls(struct backend *be, const char *op);
+/* The PASID width of device bdf (default: the backend's; 0: no PASID capability). */
+int backend_sim_set_width(struct backend *be, uint32_t bdf, unsigned bits);
+/* The page table `pasid` is attached to on `bdf`, or UINT32_MAX when it is not attached. */
+uint32_t backend_sim_attached(struct backend *be, uint32_t bdf, uint32_t pasid);
+/* How many PASIDs are attached, on all devices. */
+unsigned long backend_sim_attachments(struct backend *be);
 
 #endif

@@ -40,6 +40,8 @@ reclaim(struct owners *o, struct ns_vm *vm, const char *why)
 	int freed;
 
 	snprintf(name, sizeof(name), "%s", vm->name);
+	/* What its descriptors held in the kernel went with them (ns_vm.gone). */
+	vm->gone = true;
 	freed = ns_vm_destroy(o->ns, vm, &err);
 	if (freed < 0) {
 		log_err("owner %d of VM %s %s, but the VM cannot be removed yet (%s); trying again "

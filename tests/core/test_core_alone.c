@@ -9,6 +9,7 @@
 #include "quota.h"
 #include "quota_acct.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,14 +19,25 @@ nop_probe(struct backend *be, uint32_t bdf, bool shared, char *why, size_t len)
 	return 0;
 }
 
+/* Counts what is attached, as a kernel would hold it. */
+static unsigned kernel_attached;
+
 static int
-nop_detach(struct backend *be, uint32_t bdf, uint32_t pasid, char *why, size_t len)
+nop_attach(struct backend *be, uint32_t pasid, const struct backend_attach *a, struct ns_err *err)
 {
+	kernel_attached++;
+	return 0;
+}
+
+static int
+nop_detach(struct backend *be, uint32_t pasid, const struct backend_attach *a, struct ns_err *err)
+{
+	kernel_attached--;
 	return 0;
 }
 
 static const struct backend_ops nop_ops = {
-    .name = "nop", .device_probe = nop_probe, .detach = nop_detach};
+    .name = "nop", .device_probe = nop_probe, .attach = nop_attach, .detach = nop_detach};
 
 static void
 count(void *ctx, const struct ns_event *ev)
@@ -40,6 +52,7 @@ START_TEST(core_alone)
 	struct ns_owner o = {.pid = 1, .starttime = 1};
 	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 4};
 	struct ns_mapping *m[4];
+	struct backend_attach a;
 	struct quota *q;
 	struct ns_vm *vm;
 	struct ns_err err;
@@ -63,6 +76,18 @@ START_TEST(core_alone)
 	req.count = 3;
 	ck_assert_int_eq(ns_alloc(&ns, vm, &req, m, &err), 0);
 	ck_assert_uint_eq(heard, 5);
+	/* Attached, then freed: detached first. */
+	ck_assert_int_eq(ns_device_assign(&ns, vm, 0x10, true, &err), 0);
+	a = (struct backend_attach){.bdf = 0x10, .pt_id = 7};
+	a.iommufd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a.devfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(ns_attach(&ns, vm, m[0]->gpasid, &a, &err), 0);
+	ck_assert_uint_eq(kernel_attached, 1);
+	ck_assert_uint_eq(ns_attached(&ns), 1);
+	ck_assert_int_eq(ns_free(&ns, vm, m[0]->gpasid, &err), 0);
+	ck_assert_uint_eq(kernel_attached, 0);
+	ck_assert_uint_eq(ns_attached(&ns), 0);
+	ck_assert_uint_eq(heard, 9);
 	ck_assert_int_eq(ns_check(&ns, why, sizeof(why)), 0);
 	ck_assert_int_eq(quota_check(q, why, sizeof(why)), 0);
 	ns_destroy(&ns);

@@ -174,6 +174,7 @@ START_TEST(status_defaults)
 	JSON_EQ(it_get(r, "ranges"), "{\"local\":[1,4095],\"shared\":[4096,524287]}");
 	JSON_EQ(it_get(r, "used"), "{\"local\":0,\"shared\":0}");
 	JSON_EQ(it_get(r, "free"), "{\"shared\":520192}");
+	JSON_EQ(it_get(r, "attached"), "0");
 	JSON_EQ(it_get(r, "vms"), "0");
 	ck_assert_msg(json_object_is_type(it_get(r, "connections"), json_type_int), "connections");
 	ck_assert_int_ge(it_int(r, "connections"), 1);
@@ -187,9 +188,10 @@ START_TEST(status_members_exact)
 
 	ck_assert_msg(it_members(it_get(r, "backend"), "name", "pasid_bits", "caps", NULL),
 	              "backend: %s", json_object_to_json_string(it_get(r, "backend")));
-	/* DESIGN.md's members, plus the journal (issue 3) and limits (issue 4) reports. */
+	/* DESIGN.md's members, plus the journal (issue 3) and limits (issue 4) reports and the
+	 * count of attachments (issue 10). */
 	ck_assert_msg(it_members(r, "version", "uptime_s", "backend", "ranges", "used", "free",
-	                         "vms", "connections", "journal", "limits", NULL),
+	                         "attached", "vms", "connections", "journal", "limits", NULL),
 	              "daemon.status members differ from the contract: %s",
 	              json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
 }

@@ -95,7 +95,7 @@ push(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
 }
 
 static const struct rpc_method test_methods[] = {
-    {.name = "test.take", .fn = take_first, .params = RPC_PARAMS(P_FDS(4))},
+    {.name = "test.take", .fn = take_first, .params = RPC_PARAMS(P_FDS(0, 4))},
     {.name = "test.none", .fn = count_call, .params = RPC_NO_PARAMS},
     {.name = "test.conn", .fn = remember_conn, .params = RPC_NO_PARAMS},
     {.name = "test.push",

@@ -4,6 +4,7 @@
 
 #include "ck_main.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,37 +244,56 @@ START_TEST(devices_and_local)
 }
 END_TEST
 
+/* An attachment as a VMM passes it: two open descriptors (the sim checks no more), which the
+ * namespace takes. */
+static const struct backend_attach *
+att_on(uint32_t bdf, uint32_t pt_id)
+{
+	static struct backend_attach a;
+
+	a = (struct backend_attach){.bdf = bdf, .pt_id = pt_id, .dev_id = 1};
+	a.iommufd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a.devfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(a.iommufd, 0);
+	ck_assert_int_ge(a.devfd, 0);
+	return &a;
+}
+
 /* Attached through the backend, the number stays while the kernel will not let it go, and a
  * VM that holds it cannot be destroyed: all or nothing. */
 START_TEST(detach_failure_keeps_number)
 {
 	struct ns_vm *vm = mkvm("a", NS_MODE_TRANSLATED);
-	struct backend_attach a = {.iommufd = -1, .devfd = -1, .pt_id = 1};
 	struct ns_mapping *m, *m2;
 	struct ns_err err;
 
 	ck_assert_int_eq(ns_device_assign(&ns, vm, 0x10, true, &err), 0);
 	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, -1, &m2, &err), 0);
 	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, -1, &m, &err), 0);
-	ck_assert_int_lt(ns_attach(&ns, vm, m->gpasid, 0x18, &a, &err), 0);
+	ck_assert_int_lt(ns_attach(&ns, vm, m->gpasid, att_on(0x18, 3), &err), 0);
 	ck_assert_int_eq(err.code, NS_E_CONFLICT);
-	ck_assert_int_eq(ns_attach(&ns, vm, m->gpasid, 0x10, &a, &err), 0);
-	ck_assert(m->attached);
-	ck_assert(backend_sim_attached(be, 0x10, m->hpasid));
-	ck_assert_int_lt(ns_attach(&ns, vm, m->gpasid, 0x10, &a, &err), 0);
-	ck_assert_int_eq(backend_sim_inject(be, "detach", 5 /* EIO */, 2), 0);
+	ck_assert_int_eq(ns_attach(&ns, vm, m->gpasid, att_on(0x10, 3), &err), 0);
+	ck_assert_ptr_nonnull(ns_attachment(m, 0x10));
+	ck_assert_uint_eq(backend_sim_attached(be, 0x10, m->hpasid), 3);
+	ck_assert_int_lt(ns_attach(&ns, vm, m->gpasid, att_on(0x10, 4), &err), 0);
+	ck_assert_int_eq(err.code, NS_E_CONFLICT);
+	ck_assert_int_eq(backend_sim_inject(be, "detach", 5 /* EIO */, 0, 2), 0);
 	ck_assert_int_lt(ns_free(&ns, vm, m->gpasid, &err), 0);
 	ck_assert_int_eq(err.code, NS_E_KERNEL);
+	ck_assert_str_eq(err.kernel_op, "VFIO_DEVICE_DETACH_IOMMUFD_PT");
+	ck_assert_int_eq(err.kernel_errno, 5);
 	ck_assert_ptr_eq(ns_lookup_gpasid(vm, 2), m);
 	/* The VM with it: nothing freed, not even the number before it. */
 	ck_assert_int_lt(ns_vm_destroy(&ns, vm, &err), 0);
 	ck_assert_ptr_eq(ns_vm_find(&ns, "a"), vm);
 	ck_assert_ptr_eq(ns_lookup_gpasid(vm, 1), m2);
 	ck_assert_uint_eq(vm->maps.count, 2);
+	ck_assert_uint_eq(backend_sim_attached(be, 0x10, m->hpasid), 3);
 	assert_ok();
 	/* The kernel lets go: detached first, then freed. */
 	ck_assert_int_eq(ns_free(&ns, vm, m->gpasid, &err), 0);
-	ck_assert(!backend_sim_attached(be, 0x10, 4097));
+	ck_assert_uint_eq(backend_sim_attached(be, 0x10, 4097), UINT32_MAX);
+	ck_assert_uint_eq(backend_sim_attachments(be), 0);
 	assert_ok();
 }
 END_TEST
