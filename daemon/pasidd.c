@@ -5,6 +5,7 @@
 #include "backends.h"
 #include "cgroup.h"
 #include "config.h"
+#include "fdstore.h"
 #include "fsguard.h"
 #include "log.h"
 #include "owner.h"
@@ -38,7 +39,7 @@ pasidd_preflight(struct pasidd *d, bool create, char *why, size_t len)
 	else if (create || r != -ENOENT)
 		return r;
 	/* A socket passed by the service manager is not ours to check. */
-	return sd_listen_fds(0) > 0 ? 0 : sockfile_check(&d->cfg, create, why, len);
+	return fdstore_listen_fd_passed() ? 0 : sockfile_check(&d->cfg, create, why, len);
 }
 
 static int
@@ -141,6 +142,15 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	state_on_failure(d->state, state_failed_cb, d);
 	if ((r = start_quotas(d, why, len)) < 0 || (r = state_start(d->state, why, len)) < 0)
 		return r;
+	/* The fd store before the owners: a VM of an exited owner is detached with the
+	 * descriptors the store gave back. */
+	if ((r = fdstore_open(&d->fdstore, why, len)) < 0)
+		return r;
+	if (fdstore_reconcile(d->fdstore, &d->ns) < 0 ||
+	    state_on_durable(d->state, fdstore_on_durable, d->fdstore) < 0) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
 	if ((r = owners_new(d->base, &d->ns, &d->owners)) < 0 ||
 	    (reclaimed = owners_start(d->owners)) < 0) {
 		snprintf(why, len, "cannot watch the VMs' owners: %s",
@@ -157,7 +167,9 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 		         strerror(-r));
 		return r;
 	}
-	return flags & PASIDD_NO_SERVER ? 0 : server_open(d, &d->srv, why, len);
+	return flags & PASIDD_NO_SERVER
+	           ? 0
+	           : server_open(d, fdstore_take_listen_fd(d->fdstore), &d->srv, why, len);
 }
 
 void
@@ -170,6 +182,8 @@ pasidd_close(struct pasidd *d)
 	d->owners = NULL;
 	state_close(d->state);
 	d->state = NULL;
+	fdstore_free(d->fdstore);
+	d->fdstore = NULL;
 	if (d->ns.shared_used.level[0])
 		ns_destroy(&d->ns);
 	quota_free(d->quota);

@@ -22,6 +22,7 @@ struct backend_attach {
 	uint32_t pt_id;  /* the page table (HWPT) the PASID is attached to */
 	int iommufd;     /* the VMM's iommufd, or -1 once lost (a restart without fd store) */
 	int devfd;       /* its VFIO device cdev bound to that iommufd, or -1 once lost */
+	uint32_t tag;    /* the host's name for it (its number in the fd store); 0: none */
 };
 
 struct backend_ops {

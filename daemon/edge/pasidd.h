@@ -20,14 +20,17 @@ struct quota;
 struct json_object;
 struct rpc_method;
 
+struct fdstore;
+
 struct pasidd {
 	struct pasidd_config cfg;
 	struct event_base *base;
 	struct backend *be;
 	struct ns ns;
-	struct quota *quota;   /* cgroup PASID quotas, observing ns */
-	struct state *state;   /* the journal, observing ns; NULL without a state directory */
-	struct owners *owners; /* owner liveness, observing ns */
+	struct quota *quota;     /* cgroup PASID quotas, observing ns */
+	struct state *state;     /* the journal, observing ns; NULL without a state directory */
+	struct owners *owners;   /* owner liveness, observing ns */
+	struct fdstore *fdstore; /* the service manager's fd store, observing ns */
 	struct server *srv;
 	struct timespec started;     /* CLOCK_MONOTONIC */
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */

@@ -99,13 +99,16 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 }
 
 int
-server_open(struct pasidd *d, struct server **out, char *why, size_t len)
+server_open(struct pasidd *d, int listen_fd, struct server **out, char *why, size_t len)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
-	int n = sd_listen_fds(1), fd;
+	int fd = listen_fd;
 
-	if (!srv)
+	if (!srv) {
+		if (listen_fd >= 0)
+			close(listen_fd);
 		return -ENOMEM;
+	}
 	srv->d = d;
 	LIST_INIT(&srv->conns);
 	TAILQ_INIT(&srv->fresh);
@@ -117,23 +120,12 @@ server_open(struct pasidd *d, struct server **out, char *why, size_t len)
 	if (!srv->resume || !srv->pass ||
 	    (d->state && state_on_durable(d->state, server_on_durable, srv) < 0)) {
 		snprintf(why, len, "out of memory");
+		if (fd >= 0)
+			close(fd);
 		server_close(srv);
 		return -ENOMEM;
 	}
-	if (n > 1) {
-		snprintf(why, len, "systemd passed %d sockets; pasidd serves exactly one", n);
-		server_close(srv);
-		return -EINVAL;
-	}
-	if (n == 1) {
-		fd = SD_LISTEN_FDS_START;
-		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
-			snprintf(why, len,
-			         "the socket passed by systemd is not a listening Unix "
-			         "stream socket");
-			server_close(srv);
-			return -EINVAL;
-		}
+	if (fd >= 0) {
 		evutil_make_socket_nonblocking(fd);
 		evutil_make_socket_closeonexec(fd);
 		srv->display = strdup("the socket passed by systemd");

@@ -10,8 +10,9 @@ struct server;
 struct conn;
 struct json_object;
 
-/* Serves the socket systemd passed (sd_listen_fds) or creates cfg.socket_path. */
-int server_open(struct pasidd *d, struct server **out, char *why, size_t len);
+/* Serves listen_fd, a listening socket the service manager passed (taken over), or when it is
+ * -1 creates cfg.socket_path. */
+int server_open(struct pasidd *d, int listen_fd, struct server **out, char *why, size_t len);
 void server_close(struct server *srv);
 unsigned server_connections(const struct server *srv);
 /* Where it listens, for the readiness message. */
