@@ -351,6 +351,8 @@ fdstore_reconcile(struct fdstore *fs, struct ns *ns)
 		}
 	}
 	drop_strays(fs, ns);
+	/* The strays were never in the journal: nothing to wait for before they leave. */
+	fdstore_on_durable(fs);
 	if (attachments)
 		log_info("%u attachment(s) in the state, %u with their descriptors back from the "
 		         "fd store",
