@@ -1,8 +1,9 @@
 /* The fd store, with the test playing systemd: it listens on the notification socket, keeps
- * what pasidd stores with FDSTORE=1 under its FDNAME, drops what FDSTOREREMOVE=1 names, and
- * passes the kept descriptors back to the next start with LISTEN_FDS/LISTEN_FDNAMES
- * (fdstore-launcher). The attachments' descriptors are pipes, so that the test can tell
- * which process still holds a copy. */
+ * what pasidd stores with FDSTORE=1 under its FDNAME (and, as systemd does, drops a
+ * descriptor of a file it keeps already), drops what FDSTOREREMOVE=1 names, and passes the
+ * kept descriptors back to the next start with LISTEN_FDS/LISTEN_FDNAMES (fdstore-launcher).
+ * The attachments' descriptors are pipes, so that the test can tell which process still
+ * holds a copy. */
 #include <check.h>
 
 #include "ck_main.h"
@@ -13,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,6 +99,16 @@ field(const char *msg, const char *key, char *out, size_t len)
 	return NULL;
 }
 
+/* systemd's rule: one entry per open file, whatever the names. */
+static bool
+kept_already(int fd)
+{
+	for (int i = 0; i < sm.nkept; i++)
+		if (syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, sm.kept[i].fd, fd) == 0)
+			return true;
+	return false;
+}
+
 /* Handles one notification, waiting up to timeout_ms for it; 0 when none came. */
 static int
 sm_pump(int timeout_ms)
@@ -130,6 +143,10 @@ sm_pump(int timeout_ms)
 		ck_assert_msg(field(msg, "FDNAME", name, sizeof(name)), "FDSTORE=1 without a name");
 		ck_assert_int_eq(nfds, 1);
 		ck_assert_int_lt(sm.nkept, MAX_STORED);
+		if (kept_already(fds[0])) {
+			close(fds[0]);
+			return 1;
+		}
 		sm.kept[sm.nkept].fd = fds[0];
 		snprintf(sm.kept[sm.nkept++].name, sizeof(name), "%s", name);
 		return 1;
@@ -232,32 +249,88 @@ setup_vm(int fd)
 	return (uint32_t)it_int(r, "hpasid");
 }
 
-/* pasid.attach of v's gPASID 7 with the write ends of two pipes as the VMM's descriptors. */
+/* pasid.attach of v's gpasid with the VMM's descriptors (the write ends of pipes). */
 static struct json_object *
-attach(int fd, int iommufd, int devfd)
+attach(int fd, unsigned gpasid, int iommufd, int devfd)
 {
-	static const char req[] =
-	    "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"pasid.attach\",\"params\":{\"vm\":\"v\","
-	    "\"gpasid\":7,\"device\":\"" DEVICE "\",\"pt_id\":5,\"dev_id\":3,\"fds\":2}}\n";
-	int fds[2] = {iommufd, devfd};
+	char req[256];
+	int fds[2] = {iommufd, devfd}, n;
 
-	ck_assert_int_eq(it_send_fds(fd, req, sizeof(req) - 1, fds, 2), 0);
+	n = snprintf(req, sizeof(req),
+	             "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"pasid.attach\",\"params\":{"
+	             "\"vm\":\"v\",\"gpasid\":%u,\"device\":\"" DEVICE "\",\"pt_id\":5,"
+	             "\"dev_id\":3,\"fds\":2}}\n",
+	             gpasid);
+	ck_assert_int_eq(it_send_fds(fd, req, (size_t)n, fds, 2), 0);
 	return it_recvjson(fd, 5000);
 }
 
 static void
-names_of(uint32_t hpasid, unsigned seq, char *i, char *dv)
+name_of(uint32_t hpasid, unsigned seq, char *name)
 {
-	sprintf(i, "pasidd-a%u-%" PRIu32 "-" DEVICE_HEX "-i", seq, hpasid);
-	sprintf(dv, "pasidd-a%u-%" PRIu32 "-" DEVICE_HEX "-d", seq, hpasid);
+	sprintf(name, "pasidd-a%u-%" PRIu32 "-" DEVICE_HEX, seq, hpasid);
 }
 
-/* An attachment's descriptors go to the store under their names when it is made, and leave
- * it when its detach is durable; pasidd keeps no copy after that. */
+/* The pair an attachment's stored entry holds (a socket with both in its queue), peeked so
+ * that it stays there. */
+static void
+unstash(int stash, int *iommufd, int *devfd)
+{
+	union {
+		char b[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	char byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = cbuf.b,
+	                    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm;
+
+	ck_assert_int_eq(recvmsg(stash, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC), 1);
+	cm = CMSG_FIRSTHDR(&mh);
+	ck_assert_ptr_nonnull(cm);
+	ck_assert_int_eq(cm->cmsg_len, CMSG_LEN(2 * sizeof(int)));
+	memcpy(iommufd, CMSG_DATA(cm), sizeof(int));
+	memcpy(devfd, CMSG_DATA(cm) + sizeof(int), sizeof(int));
+}
+
+/* Stores a stray pair under name: a socket whose queue holds iommufd and devfd, as pasidd
+ * stores an attachment's. */
+static void
+sm_keep_pair(const char *name, int iommufd, int devfd)
+{
+	int sp[2], fds[2] = {iommufd, devfd};
+	union {
+		char b[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} cbuf;
+	char byte = 'a';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = cbuf.b,
+	                    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	ck_assert_int_eq(sendmsg(sp[1], &mh, 0), 1);
+	close(sp[1]);
+	sm.kept[sm.nkept].fd = sp[0];
+	snprintf(sm.kept[sm.nkept++].name, sizeof(sm.kept[0].name), "%s", name);
+}
+
+/* An attachment's descriptors go to the store under its name when it is made, and leave it
+ * when its detach is durable; pasidd keeps no copy after that. */
 START_TEST(stored_then_removed)
 {
-	int fd, io[2], dev[2], ki, kd;
-	char ni[128], nd[128];
+	int fd, io[2], dev[2], k, si, sd;
+	char name[128];
 	uint32_t hpasid;
 
 	sm_open();
@@ -267,23 +340,24 @@ START_TEST(stored_then_removed)
 	hpasid = setup_vm(fd);
 	ck_assert_int_eq(pipe2(io, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(dev, O_CLOEXEC), 0);
-	IT_OK(attach(fd, io[1], dev[1]));
-	names_of(hpasid, 1, ni, nd);
-	ck_assert_msg(SM_UNTIL(sm_find(ni) >= 0 && sm_find(nd) >= 0), "not stored as %s, %s", ni,
-	              nd);
-	ck_assert_int_eq(sm.nkept, 2);
-	ki = sm_find(ni);
-	kd = sm_find(nd);
-	ck_assert(same_file(sm.kept[ki].fd, io[1]));
-	ck_assert(same_file(sm.kept[kd].fd, dev[1]));
+	IT_OK(attach(fd, 7, io[1], dev[1]));
+	name_of(hpasid, 1, name);
+	ck_assert_msg(SM_UNTIL(sm_find(name) >= 0), "not stored as %s", name);
+	ck_assert_int_eq(sm.nkept, 1);
+	k = sm_find(name);
+	unstash(sm.kept[k].fd, &si, &sd);
+	ck_assert(same_file(si, io[1]));
+	ck_assert(same_file(sd, dev[1]));
+	close(si);
+	close(sd);
 	close(io[1]);
 	close(dev[1]);
 
 	IT_OK(
 	    it_callf(fd, "pasid.detach", "{\"vm\":\"v\",\"gpasid\":7,\"device\":\"" DEVICE "\"}"));
 	ck_assert_msg(SM_UNTIL(sm.nkept == 0), "%d descriptors still stored", sm.nkept);
-	ck_assert_int_eq(sm.removed, 2);
-	/* The store's copies are closed now (sm_pump), and pasidd's were before. */
+	ck_assert_int_eq(sm.removed, 1);
+	/* The store's copy is closed now (sm_pump), and pasidd's were before. */
 	ck_assert(pipe_closed(io[0]));
 	ck_assert(pipe_closed(dev[0]));
 	close(io[0]);
@@ -292,9 +366,9 @@ START_TEST(stored_then_removed)
 }
 END_TEST
 
-/* Descriptors the journal knows nothing of: an attach that was never recorded is detached
- * and dropped from the store at start-up, without waiting for any request; a descriptor
- * that is not pasidd's is closed. */
+/* Entries the journal knows nothing of: an attach that was never recorded is detached and
+ * dropped from the store at start-up, without waiting for any request; a descriptor that is
+ * not pasidd's is closed. */
 START_TEST(strays_are_detached_and_dropped)
 {
 	int io[2], dev[2], other[2], fd;
@@ -303,26 +377,22 @@ START_TEST(strays_are_detached_and_dropped)
 	ck_assert_int_eq(pipe(io), 0);
 	ck_assert_int_eq(pipe(dev), 0);
 	ck_assert_int_eq(pipe(other), 0);
-	sm.kept[0].fd = io[1];
-	snprintf(sm.kept[0].name, sizeof(sm.kept[0].name), "pasidd-a7-300-" DEVICE_HEX "-i");
-	sm.kept[1].fd = dev[1];
-	snprintf(sm.kept[1].name, sizeof(sm.kept[1].name), "pasidd-a7-300-" DEVICE_HEX "-d");
-	sm.kept[2].fd = other[1];
-	snprintf(sm.kept[2].name, sizeof(sm.kept[2].name), "somebody-else");
-	sm.nkept = 3;
+	sm_keep_pair("pasidd-a7-300-" DEVICE_HEX, io[1], dev[1]);
+	close(io[1]);
+	close(dev[1]);
+	sm.kept[sm.nkept].fd = other[1];
+	snprintf(sm.kept[sm.nkept++].name, sizeof(sm.kept[0].name), "somebody-else");
 	sm_pass_kept();
 	ck_assert_int_eq(it_restart(&d, NULL), 0);
 	sm_keep_private();
-	/* The store's own copies stay with the test (sm.kept); pasidd got its own. */
-	ck_assert(SM_UNTIL(sm.removed == 2));
+	ck_assert(SM_UNTIL(sm.removed == 1));
+	ck_assert_int_eq(sm.nkept, 1);
 	ck_assert_int_ge(sm_find("somebody-else"), 0);
-	ck_assert_int_eq(sm_find("pasidd-a7-300-" DEVICE_HEX "-i"), -1);
 	ck_assert_ptr_nonnull(strstr(it_log(&d), "PASID 300 on " DEVICE " was attached but not "
 	                                         "recorded before the restart"));
 	ck_assert_ptr_nonnull(strstr(it_log(&d), "\"somebody-else\", which is not pasidd's"));
-	/* pasidd closed every copy it was given; the store's copies of the two it dropped
-	 * went with FDSTOREREMOVE, and the test drops the one left. */
-	ck_assert_int_eq(sm.nkept, 1);
+	/* pasidd closed every copy it was given; the store's stash went with FDSTOREREMOVE,
+	 * and the test drops the one left. */
 	close(sm.kept[0].fd);
 	sm.nkept = 0;
 	ck_assert(pipe_closed(io[0]));
@@ -351,10 +421,10 @@ START_TEST(no_store_warns_once)
 	               "{\"vm\":\"v\",\"type\":\"local\",\"device\":\"" DEVICE "\",\"gpasid\":8}"));
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	ck_assert_ptr_null(strstr(it_log(&d), w));
-	IT_OK(attach(fd, p[1], p[1]));
+	IT_OK(attach(fd, 7, p[1], p[1]));
 	IT_OK(
 	    it_callf(fd, "pasid.detach", "{\"vm\":\"v\",\"gpasid\":7,\"device\":\"" DEVICE "\"}"));
-	IT_OK(attach(fd, p[1], p[1]));
+	IT_OK(attach(fd, 7, p[1], p[1]));
 	log = it_log(&d);
 	ck_assert_ptr_nonnull(strstr(log, w));
 	ck_assert_ptr_null(strstr(strstr(log, w) + 1, w));
