@@ -1,0 +1,399 @@
+/* The VMM stand-in of the kernel tests (tests/kernel/README.md). It does in the guest what a
+ * VMM does around pasidd: opens /dev/iommu and the VFIO device cdevs, binds them, allocates
+ * page tables (HWPTs) and attaches the devices' RIDs, and talks to pasidd through libpasid,
+ * passing its descriptors with pasid.attach. kt_init drives it, one command per line on stdin,
+ * one JSON answer per line on stdout, and decides what passes; being its own process, it can
+ * be killed as a VMM dies.
+ *
+ *   dev BDF                 bind BDF's cdev to our iommufd, allocate a PASID-capable HWPT
+ *                           and one without ALLOC_PASID, attach the RID to the first:
+ *                           {"ok":true,"dev_id":..,"pt":..,"pt_nopasid":..,"max_pasid_log2":..}
+ *   call METHOD PARAMS      a JSON-RPC call: {"ok":true,"result":..} or {"ok":false,"error":..}
+ *   attach VM GPASID BDF PT pasid.attach with our iommufd and BDF's cdev (answers as call)
+ *   detach VM GPASID BDF    pasid.detach
+ *   reconnect               a new connection (pasidd restarted)
+ *   mock                    EBUSY on a double PASID attach, through the selftest mock
+ * Every kernel failure is answered {"ok":false,"op":..,"errno":..}. */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "kt_abi.h"
+#include "libpasid.h"
+
+#define MAX_DEVS 4
+
+static struct standin {
+	const char *sock;
+	struct pasid_client *c;
+	int iommufd;
+	uint32_t ioas;
+	struct dev {
+		char bdf[PASID_BDF_LEN + 1];
+		int fd;
+		uint32_t dev_id, pt, pt_nopasid;
+	} devs[MAX_DEVS];
+	int ndevs;
+} S = {.iommufd = -1};
+
+static void
+answer(struct json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	fflush(stdout);
+	json_object_put(o);
+}
+
+static void
+answer_errno(const char *op, int err)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "op", json_object_new_string(op));
+	json_object_object_add(o, "errno", json_object_new_int(err));
+	answer(o);
+}
+
+/* The answer to a call to pasidd: its result or its error object as it came. */
+static void
+answer_call(int r, struct json_object *result, const struct pasid_error *err)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
+	if (r == 0) {
+		json_object_object_add(o, "result", result ? result : json_object_new_null());
+	} else if (r == -EREMOTEIO && pasid_error_object(S.c)) {
+		json_object_object_add(o, "error", json_object_get(pasid_error_object(S.c)));
+	} else {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "code", json_object_new_int(r));
+		json_object_object_add(e, "message", json_object_new_string(err->message));
+		json_object_object_add(o, "error", e);
+	}
+	answer(o);
+}
+
+static int
+iommu_ioctl(unsigned long req, void *arg)
+{
+	return ioctl(S.iommufd, req, arg) < 0 ? -errno : 0;
+}
+
+static int
+open_iommu(void)
+{
+	struct kt_ioas_alloc ioas = {.size = sizeof(ioas)};
+
+	if (S.iommufd >= 0)
+		return 0;
+	if ((S.iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC)) < 0)
+		return -errno;
+	if (iommu_ioctl(KT_IOMMU_IOAS_ALLOC, &ioas) < 0)
+		return -errno;
+	S.ioas = ioas.out_ioas_id;
+	return 0;
+}
+
+/* The cdev of a device bound to vfio-pci: /sys/bus/pci/devices/BDF/vfio-dev/vfioN. */
+static int
+open_cdev(const char *bdf)
+{
+	char path[320];
+	struct dirent *e;
+	DIR *d;
+	int fd = -ENOENT;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	if (!(d = opendir(path)))
+		return -errno;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "vfio", 4)) {
+			snprintf(path, sizeof(path), "/dev/vfio/devices/%s", e->d_name);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			if (fd < 0)
+				fd = -errno;
+			break;
+		}
+	closedir(d);
+	return fd;
+}
+
+static struct dev *
+find_dev(const char *bdf)
+{
+	for (int i = 0; i < S.ndevs; i++)
+		if (!strcmp(S.devs[i].bdf, bdf))
+			return &S.devs[i];
+	return NULL;
+}
+
+static void
+cmd_dev(const char *bdf)
+{
+	struct dev *d = &S.devs[S.ndevs];
+	struct kt_vfio_bind bind = {.argsz = sizeof(bind)};
+	struct kt_hw_info info = {.size = sizeof(info)};
+	struct kt_hwpt_alloc hw = {.size = sizeof(hw)};
+	struct kt_vfio_attach at = {.argsz = 12}; /* RID attach: no pasid member */
+	struct json_object *o;
+	bool pasid_hwpt = true;
+	int r;
+
+	if (S.ndevs == MAX_DEVS || strlen(bdf) > PASID_BDF_LEN)
+		return answer_errno("dev", EINVAL);
+	if ((r = open_iommu()) < 0)
+		return answer_errno("open /dev/iommu", -r);
+	if ((d->fd = open_cdev(bdf)) < 0)
+		return answer_errno("open VFIO cdev", -d->fd);
+	bind.iommufd = S.iommufd;
+	if (ioctl(d->fd, KT_VFIO_BIND_IOMMUFD, &bind) < 0)
+		return answer_errno("VFIO_DEVICE_BIND_IOMMUFD", errno);
+	d->dev_id = bind.out_devid;
+	info.dev_id = d->dev_id;
+	if ((r = iommu_ioctl(KT_IOMMU_GET_HW_INFO, &info)) < 0)
+		return answer_errno("IOMMU_GET_HW_INFO", -r);
+	hw.flags = KT_HWPT_ALLOC_PASID;
+	hw.dev_id = d->dev_id;
+	hw.pt_id = S.ioas;
+	/* Kernels before 6.15 know no ALLOC_PASID (EOPNOTSUPP): a plain HWPT is what a VMM
+	 * gets there, and pasidd must refuse the attach before the kernel is asked. */
+	if ((r = iommu_ioctl(KT_IOMMU_HWPT_ALLOC, &hw)) == -EOPNOTSUPP) {
+		pasid_hwpt = false;
+		hw.flags = 0;
+		r = iommu_ioctl(KT_IOMMU_HWPT_ALLOC, &hw);
+	}
+	if (r < 0)
+		return answer_errno("IOMMU_HWPT_ALLOC", -r);
+	d->pt = hw.out_hwpt_id;
+	hw.flags = 0;
+	if ((r = iommu_ioctl(KT_IOMMU_HWPT_ALLOC, &hw)) < 0)
+		return answer_errno("IOMMU_HWPT_ALLOC(flags 0)", -r);
+	d->pt_nopasid = hw.out_hwpt_id;
+	at.pt_id = d->pt;
+	if (ioctl(d->fd, KT_VFIO_ATTACH_PT, &at) < 0)
+		return answer_errno("VFIO_DEVICE_ATTACH_IOMMUFD_PT(RID)", errno);
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	S.ndevs++;
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "dev_id", json_object_new_int64(d->dev_id));
+	json_object_object_add(o, "pt", json_object_new_int64(d->pt));
+	json_object_object_add(o, "pt_nopasid", json_object_new_int64(d->pt_nopasid));
+	json_object_object_add(o, "pasid_hwpt", json_object_new_boolean(pasid_hwpt));
+	json_object_object_add(o, "max_pasid_log2", json_object_new_int(info.out_max_pasid_log2));
+	answer(o);
+}
+
+static void
+cmd_call(const char *method, const char *params_text)
+{
+	struct json_object *params = params_text ? json_tokener_parse(params_text) : NULL;
+	struct json_object *result = NULL;
+	struct pasid_error err = {0};
+	int r;
+
+	if (params_text && !params)
+		return answer_errno("parse params", EINVAL);
+	r = pasid_call(S.c, method, params, &result, &err);
+	json_object_put(params);
+	answer_call(r, result, &err);
+}
+
+/* The one place that passes descriptors to pasidd. pasid_attach()/pasid_detach() (libpasid
+ * 0.3, branch issue10-client) replace these two once they are on main; until then the
+ * generic pasid_call_fds() sends the same request. */
+static int
+standin_attach(const char *vm, uint32_t gpasid, const struct dev *d, uint32_t pt_id,
+               struct json_object **result, struct pasid_error *err)
+{
+	struct json_object *p = json_object_new_object();
+	int fds[2] = {S.iommufd, d->fd}, r;
+
+	json_object_object_add(p, "vm", json_object_new_string(vm));
+	json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
+	json_object_object_add(p, "device", json_object_new_string(d->bdf));
+	json_object_object_add(p, "pt_id", json_object_new_int64(pt_id));
+	json_object_object_add(p, "dev_id", json_object_new_int64(d->dev_id));
+	r = pasid_call_fds(S.c, "pasid.attach", p, fds, 2, result, err);
+	json_object_put(p);
+	return r;
+}
+
+static int
+standin_detach(const char *vm, uint32_t gpasid, const char *bdf, struct json_object **result,
+               struct pasid_error *err)
+{
+	struct json_object *p = json_object_new_object();
+	int r;
+
+	json_object_object_add(p, "vm", json_object_new_string(vm));
+	json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
+	json_object_object_add(p, "device", json_object_new_string(bdf));
+	r = pasid_call(S.c, "pasid.detach", p, result, err);
+	json_object_put(p);
+	return r;
+}
+
+static void
+cmd_attach(const char *vm, const char *gpasid, const char *bdf, const char *pt)
+{
+	struct json_object *result = NULL;
+	struct pasid_error err = {0};
+	const struct dev *d = bdf ? find_dev(bdf) : NULL;
+	int r;
+
+	if (!vm || !gpasid || !d || !pt)
+		return answer_errno("attach arguments", EINVAL);
+	r = standin_attach(vm, (uint32_t)strtoul(gpasid, NULL, 0), d,
+	                   (uint32_t)strtoul(pt, NULL, 0), &result, &err);
+	answer_call(r, result, &err);
+}
+
+static void
+cmd_detach(const char *vm, const char *gpasid, const char *bdf)
+{
+	struct json_object *result = NULL;
+	struct pasid_error err = {0};
+	int r;
+
+	if (!vm || !gpasid || !bdf)
+		return answer_errno("detach arguments", EINVAL);
+	r = standin_detach(vm, (uint32_t)strtoul(gpasid, NULL, 0), bdf, &result, &err);
+	answer_call(r, result, &err);
+}
+
+static int
+test_cmd(struct kt_test_cmd *cmd, uint32_t op, uint32_t id)
+{
+	cmd->size = sizeof(*cmd);
+	cmd->op = op;
+	cmd->id = id;
+	return iommu_ioctl(KT_IOMMU_TEST_CMD, cmd);
+}
+
+/* pasidd does not drive the selftest mock: this is a direct check of the kernel rule that a
+ * PASID attached in a group refuses a second attach with EBUSY, which VFIO hides (a VFIO
+ * re-attach is a replace). The RID goes on a PASID-capable domain first, as VFIO requires. */
+static void
+cmd_mock(void)
+{
+	struct kt_test_cmd cmd = {0};
+	struct kt_hwpt_alloc hw = {.size = sizeof(hw), .flags = KT_HWPT_ALLOC_PASID};
+	uint32_t stdev, idev, hwpt1, hwpt2;
+	struct json_object *o;
+	int r, second;
+
+	if ((r = open_iommu()) < 0)
+		return answer_errno("open /dev/iommu", -r);
+	cmd.mock_domain_flags.dev_flags = KT_MOCK_FLAGS_DEVICE_PASID;
+	if ((r = test_cmd(&cmd, KT_TEST_OP_MOCK_DOMAIN_FLAGS, S.ioas)) < 0)
+		return answer_errno("IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS(DEVICE_PASID)", -r);
+	stdev = cmd.mock_domain_flags.out_stdev_id;
+	idev = cmd.mock_domain_flags.out_idev_id;
+	hw.dev_id = idev;
+	hw.pt_id = S.ioas;
+	if ((r = iommu_ioctl(KT_IOMMU_HWPT_ALLOC, &hw)) < 0)
+		return answer_errno("IOMMU_HWPT_ALLOC(ALLOC_PASID) on the mock", -r);
+	hwpt1 = hw.out_hwpt_id;
+	if ((r = iommu_ioctl(KT_IOMMU_HWPT_ALLOC, &hw)) < 0)
+		return answer_errno("IOMMU_HWPT_ALLOC(ALLOC_PASID) on the mock", -r);
+	hwpt2 = hw.out_hwpt_id;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.mock_domain_replace.pt_id = hwpt1;
+	if ((r = test_cmd(&cmd, KT_TEST_OP_MOCK_DOMAIN_REPLACE, stdev)) < 0)
+		return answer_errno("IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE", -r);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.pasid_attach.pasid = 100;
+	cmd.pasid_attach.pt_id = hwpt1;
+	if ((r = test_cmd(&cmd, KT_TEST_OP_PASID_ATTACH, stdev)) < 0)
+		return answer_errno("IOMMU_TEST_OP_PASID_ATTACH(100)", -r);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.pasid_attach.pasid = 100;
+	cmd.pasid_attach.pt_id = hwpt2;
+	second = -test_cmd(&cmd, KT_TEST_OP_PASID_ATTACH, stdev);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.pasid_check.pasid = 100;
+	cmd.pasid_check.hwpt_id = hwpt1;
+	/* The refused attach must have left the first one in place. */
+	if ((r = test_cmd(&cmd, KT_TEST_OP_PASID_CHECK_HWPT, stdev)) < 0)
+		return answer_errno("IOMMU_TEST_OP_PASID_CHECK_HWPT(first)", -r);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.pasid_detach.pasid = 100;
+	if ((r = test_cmd(&cmd, KT_TEST_OP_PASID_DETACH, stdev)) < 0)
+		return answer_errno("IOMMU_TEST_OP_PASID_DETACH", -r);
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "second_errno", json_object_new_int(second));
+	answer(o);
+}
+
+static void
+cmd_reconnect(void)
+{
+	struct pasid_error err = {0};
+	int r;
+
+	pasid_close(S.c);
+	S.c = NULL;
+	r = pasid_connect(S.sock, &S.c, &err);
+	if (r < 0)
+		return answer_errno("pasid_connect", -r);
+	pasid_set_timeout(S.c, 20000);
+	answer_call(0, NULL, &err);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pasid_error err = {0};
+	char line[8192];
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: vmm_standin SOCKET  (commands on stdin)\n");
+		return 2;
+	}
+	S.sock = argv[1];
+	if ((r = pasid_connect(S.sock, &S.c, &err)) < 0) {
+		fprintf(stderr, "vmm_standin: cannot connect to %s: %s\n", S.sock, err.message);
+		return 1;
+	}
+	pasid_set_timeout(S.c, 20000);
+	while (fgets(line, sizeof(line), stdin)) {
+		char *save = NULL, *cmd = strtok_r(line, " \n", &save);
+		char *a1 = strtok_r(NULL, " \n", &save);
+
+		if (!cmd)
+			continue;
+		if (!strcmp(cmd, "dev") && a1) {
+			cmd_dev(a1);
+		} else if (!strcmp(cmd, "call") && a1) {
+			cmd_call(a1, strtok_r(NULL, "\n", &save));
+		} else if (!strcmp(cmd, "attach")) {
+			char *a2 = strtok_r(NULL, " \n", &save), *a3 = strtok_r(NULL, " \n", &save);
+
+			cmd_attach(a1, a2, a3, strtok_r(NULL, " \n", &save));
+		} else if (!strcmp(cmd, "detach")) {
+			char *a2 = strtok_r(NULL, " \n", &save);
+
+			cmd_detach(a1, a2, strtok_r(NULL, " \n", &save));
+		} else if (!strcmp(cmd, "reconnect")) {
+			cmd_reconnect();
+		} else if (!strcmp(cmd, "mock")) {
+			cmd_mock();
+		} else {
+			answer_errno(cmd, EINVAL);
+		}
+	}
+	pasid_close(S.c);
+	return 0;
+}
