@@ -5,11 +5,14 @@
 # not run); the summary at the end says what each stage did, with ctest's counts of failed and
 # skipped tests, and the exit status is 1 when any stage failed.
 #
-# Environment: FUZZ_SECONDS (seconds per fuzz target, default 60; 0 leaves fuzzing out).
+# Environment: FUZZ_SECONDS (seconds per fuzz target, default 60; 0 leaves fuzzing out);
+# KERNEL_TESTS=0 leaves out the kernel stage (tests/kernel/: pasidd in real 7.3 and 6.12
+# kernels under QEMU; the first run on a machine builds both kernels, ~15 min on 2 cores).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 fuzz_secs=${FUZZ_SECONDS:-60}
+kernel_tests=${KERNEL_TESTS:-1}
 work=$(mktemp -d /tmp/pasidd-run-all.XXXXXX)
 vg="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --track-fds=no"
 declare -A result took # stage -> passed, FAILED, not run; seconds it took
@@ -137,6 +140,15 @@ for t in json.load(sys.stdin)["tests"]:
 # under /tmp/pasidd-fuzz.*).
 fuzzing() { bash tests/fuzz/run.sh "$fuzz_secs"; }
 
+# The kernel stage: the build of this tree in 7.3 and 6.12 guests (tests/kernel/run.sh).
+kernel() {
+	local rc=0 out="$work/kernel.out"
+	sh tests/kernel/run.sh build 2>&1 | tee "$out" || rc=$?
+	note "$(sed -n 's/^== kernel tests: summary: //p' "$out" | tail -1)"
+	[[ -s $work/kernel.note && $(cat "$work/kernel.note") != "" ]] || note "no summary (see above)"
+	return "$rc"
+}
+
 # run NAME FUNCTION [STAGE THAT MUST HAVE PASSED...]: one stage, in a subshell under set -e.
 run() {
 	local name=$1 fn=$2 dep
@@ -168,6 +180,13 @@ run asan-build asan_build
 run asan-tests asan_tests asan-build
 run valgrind-integration valgrind_integration build
 run valgrind-unit valgrind_unit build
+if ((kernel_tests)); then
+	run kernel kernel build
+else
+	stages+=(kernel)
+	result[kernel]="not run"
+	echo "not run: KERNEL_TESTS=0" >"$work/kernel.note"
+fi
 if ((fuzz_secs > 0)); then
 	run fuzzing fuzzing
 else

@@ -19,7 +19,7 @@ GUESTS=${KT_GUESTS:-7.3 6.12} # which guests to boot (for working on one)
 W=$(mktemp -d /tmp/pasidd-kt.XXXXXX)
 VFU_PID=
 trap '[ -z "$VFU_PID" ] || kill "$VFU_PID" 2>/dev/null; rm -rf "$W"' EXIT
-times=
+times= built= summary=
 
 # timed NAME COMMAND...: runs it, notes its wall time.
 timed() {
@@ -33,7 +33,10 @@ timed() {
 
 timed fetch "$HERE/fetch.sh"
 for v in $GUESTS; do
-  timed "kernel $v" sh -c "\"$HERE/build.sh\" $v >\"$W/k$v\""
+  timed "kernel $v" sh -c "\"$HERE/build.sh\" $v >\"$W/k$v\" 2>\"$W/k$v.err\"" ||
+    { cat "$W/k$v.err"; exit 1; }
+  cat "$W/k$v.err"
+  case $(tail -1 "$W/k$v.err") in *": cached "*) built="$built $v:cached" ;; *) built="$built $v:built" ;; esac
 done
 timed initramfs "$HERE/mkinitramfs.sh" "$B" "$W/initrd.gz"
 
@@ -49,6 +52,8 @@ guest() {
 "
   echo "== guest $name: $(printf '%.1f' "$t") s"
   grep -a 'PASIDD-KT' "$log" || true
+  res=$(grep -a '^PASIDD-KT-RESULT:' "$log" | tail -1 | sed 's/^PASIDD-KT-RESULT: //')
+  summary="$summary${summary:+, }$name ${res:-no result} ($(printf '%.0f' "$t") s)"
   if [ $rc = 124 ] || [ $rc = 137 ]; then
     echo "guest $name: did not finish within $TMO s"
   elif ! grep -aq '^PASIDD-KT-RESULT: pass=[1-9][0-9]* fail=0' "$log"; then
@@ -87,4 +92,5 @@ guest 6.12 "$W/612.log" qemu-system-x86_64 -kernel "$(tail -1 "$W/k6.12")" \
 
 echo "== kernel tests: times"
 printf '%s' "$times"
+echo "== kernel tests: summary: $summary; kernels${built}"
 [ $fails = 0 ] && echo "== kernel tests: both guests passed" || { echo "== kernel tests: $fails guest(s) FAILED"; exit 1; }
