@@ -64,8 +64,9 @@ cp "$B/arch/x86/boot/bzImage" "$OUT.tmp/bzImage"
 cp "$B/.config" "$OUT.tmp/config"
 echo "deb=$(basename "$DEB") make_bzImage_s=$((T2 - T1)) total_s=$((T2 - T0)) jobs=$JOBS" >"$OUT.tmp/build-info"
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
-# The build tree (up to 1.2 GB with BTF) is not worth keeping: the key above
-# is what makes the next run cheap.
-[ "${KT_KEEP_BUILD:-0}" = 1 ] || rm -rf "$B"
+# The build tree (up to 1.2 GB with BTF) and the unpacked source (1.1 GB) are not
+# worth keeping: the key above is what makes the next run cheap, and unpacking
+# again takes ~10 s. KT_KEEP_BUILD=1 keeps them (for incremental work).
+[ "${KT_KEEP_BUILD:-0}" = 1 ] || rm -rf "$B" "$SRC"
 log "built $OUT/bzImage: make bzImage $((T2 - T1)) s, total $((T2 - T0)) s"
 echo "$OUT/bzImage"

@@ -5,7 +5,7 @@
  * LISTEN_FDS/LISTEN_FDNAMES/LISTEN_PID on a restart), drives the VMM stand-in, checks what
  * pasidd answers against what the kernel has (the VT-d PASID table in debugfs), prints one
  * "PASIDD-KT: [PASS]/[FAIL]" line per check and "PASIDD-KT-RESULT: pass=N fail=M", and powers
- * the machine off. pasidd's log goes to the console, each line prefixed "pasidd: ".
+ * the machine off. pasidd's log goes to the console, each line prefixed "[pasidd] ".
  *
  * Kernel command line: kt_mode=7.3 (VT-d with PASID, the edu device at 00:03.0 and the
  * vfio-user device with a PASID capability at 00:04.0) or kt_mode=6.12 (edu only, no PASID
@@ -246,7 +246,7 @@ log_append(const char *line)
 	SM.loglen += n;
 	SM.logbuf[SM.loglen++] = '\n';
 	SM.logbuf[SM.loglen] = '\0';
-	printf("pasidd: %s\n", line);
+	printf("[pasidd] %s\n", line);
 	fflush(stdout);
 }
 
