@@ -799,6 +799,16 @@ run_73(void)
 	               "attached");
 	check(vfu.width == 20, "kernel: IOMMU_GET_HW_INFO gives the vfio-user device 20 PASID bits",
 	      "out_max_pasid_log2 = %lld", vfu.width);
+	/* The oracle itself: a PASID the stand-in attaches with VFIO directly must show up in
+	 * the VT-d table and go away, or the checks of pasidd's attachments below prove nothing. */
+	o = sa(&s1, "vfio attach %s 4000", VFU);
+	check(jok(o), "kernel: the stand-in's own VFIO PASID attach (4000)", "%s", jtext(o));
+	json_object_put(o);
+	check_vtd(VFU, 4000, true, "after the stand-in's own attach (debugfs reader works)");
+	o = sa(&s1, "vfio detach %s 4000", VFU);
+	check(jok(o), "kernel: the stand-in's own VFIO PASID detach (4000)", "%s", jtext(o));
+	json_object_put(o);
+	check_vtd(VFU, 4000, false, "after the stand-in's own detach");
 	if (!edu.ok || !vfu.ok || !vm_with_pasid(&s1, "kt1", EDU, &g1, &h1))
 		return;
 

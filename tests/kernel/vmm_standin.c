@@ -13,6 +13,9 @@
  *   detach VM GPASID BDF    pasid.detach
  *   reconnect               a new connection (pasidd restarted)
  *   mock                    EBUSY on a double PASID attach, through the selftest mock
+ *   vfio attach|detach BDF PASID
+ *                           the VFIO PASID attach (to the PASID HWPT) or detach, done by the
+ *                           stand-in itself: kt_init checks its debugfs reader with it
  * Every kernel failure is answered {"ok":false,"op":..,"errno":..}. */
 #include <errno.h>
 #include <fcntl.h>
@@ -337,6 +340,33 @@ cmd_mock(void)
 }
 
 static void
+cmd_vfio(const char *op, const char *bdf, const char *pasid)
+{
+	const struct dev *d = bdf ? find_dev(bdf) : NULL;
+	struct kt_vfio_attach at = {.argsz = sizeof(at), .flags = KT_VFIO_PASID_FLAG};
+	struct json_object *o;
+	bool attach = op && !strcmp(op, "attach");
+
+	if (!d || !pasid)
+		return answer_errno("vfio arguments", EINVAL);
+	at.pasid = (uint32_t)strtoul(pasid, NULL, 0);
+	if (attach) {
+		at.pt_id = d->pt;
+		if (ioctl(d->fd, KT_VFIO_ATTACH_PT, &at) < 0)
+			return answer_errno("VFIO_DEVICE_ATTACH_IOMMUFD_PT(PASID)", errno);
+	} else {
+		/* {argsz, flags, pasid}: the detach argument has no pt_id */
+		uint32_t det[3] = {sizeof(det), KT_VFIO_PASID_FLAG, at.pasid};
+
+		if (ioctl(d->fd, KT_VFIO_DETACH_PT, det) < 0)
+			return answer_errno("VFIO_DEVICE_DETACH_IOMMUFD_PT(PASID)", errno);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	answer(o);
+}
+
+static void
 cmd_reconnect(void)
 {
 	struct pasid_error err = {0};
@@ -388,6 +418,10 @@ main(int argc, char **argv)
 			cmd_detach(a1, a2, strtok_r(NULL, " \n", &save));
 		} else if (!strcmp(cmd, "reconnect")) {
 			cmd_reconnect();
+		} else if (!strcmp(cmd, "vfio")) {
+			char *a2 = strtok_r(NULL, " \n", &save);
+
+			cmd_vfio(a1, a2, strtok_r(NULL, " \n", &save));
 		} else if (!strcmp(cmd, "mock")) {
 			cmd_mock();
 		} else {
