@@ -195,6 +195,8 @@ ifd_attach(struct backend *be, uint32_t pasid, const struct backend_attach *a, s
 		return ns_fail_kernel(err, NULL, OP_ATTACH, errno,
 		                      "%s(PASID %u, pt_id %u) on %s: %s", OP_ATTACH, pasid,
 		                      a->pt_id, name, strerror(errno));
+	/* The kernel changed: worth a line, and its order against the freeing of numbers. */
+	log_info("iommufd: attached PASID %u of %s to page table %u", pasid, name, a->pt_id);
 	return 0;
 }
 
@@ -218,6 +220,7 @@ ifd_detach(struct backend *be, uint32_t pasid, const struct backend_attach *a, s
 	if (ioctl(a->devfd, ABI_VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt) < 0)
 		return ns_fail_kernel(err, NULL, OP_DETACH, errno, "%s(PASID %u) on %s: %s",
 		                      OP_DETACH, pasid, name, strerror(errno));
+	log_info("iommufd: detached PASID %u of %s", pasid, name);
 	return 0;
 }
 
