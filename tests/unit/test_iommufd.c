@@ -350,6 +350,66 @@ START_TEST(namespace_refuses_attach_as_unsupported)
 }
 END_TEST
 
+static int
+refuse_all(void *ctx, const struct ns_event *evs, size_t n, struct ns_err *err)
+{
+	(void)ctx;
+	(void)evs;
+	(void)n;
+	return ns_fail(err, NS_E_NOSPACE, NULL, "refused by the test");
+}
+
+/* Found in the kernel guest: an attach the backend refused kept pasidd's duplicates of the
+ * VMM's descriptors open, so the device cdev stayed bound after its VMM died and no other
+ * could bind it. Whatever refuses an attach (the backend's checks, the kernel, a commit), the
+ * namespace closes what it took, once. Run on sim, which refuses like the kernel. */
+START_TEST(refused_attach_closes_the_descriptors)
+{
+	struct ns_config cfg = {.pasid_bits = 20, .local = {1, 4095}, .shared = {4096, 524287}};
+	struct ns_alloc_req req = {.type = NS_TYPE_LOCAL, .bdf = BDF3, .gpasid = -1, .count = 1};
+	struct ns_owner owner = {.pid = getpid(), .uid = getuid()};
+	struct ns_observer no = {.check = refuse_all, .ctx = &no};
+	struct ns_mapping *m;
+	struct ns_vm *vm;
+	struct ns_err err;
+	struct ns ns;
+
+	ck_assert_int_eq(backend_open("sim", &be, why, sizeof(why)), 0);
+	ck_assert_int_eq(ns_init(&ns, &cfg, be), 0);
+	ck_assert_int_eq(ns_vm_create(&ns, "vm1", "00000000-0000-4000-8000-000000000000",
+	                              NS_MODE_TRANSLATED, &owner, "/", -1, &vm, &err),
+	                 0);
+	ck_assert_int_eq(ns_device_assign(&ns, vm, BDF3, false, &err), 0);
+	ck_assert_int_eq(ns_alloc(&ns, vm, &req, &m, &err), 0);
+	for (int step = 0; step < 3; step++) {
+		struct backend_attach a = {.bdf = BDF3, .dev_id = 1, .pt_id = 2};
+		int p[2];
+
+		ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+		a.iommufd = p[0];
+		a.devfd = p[1];
+		if (step == 0) /* the backend's own check: a device without PASIDs */
+			ck_assert_int_eq(backend_sim_set_width(be, BDF3, 0), 0);
+		else if (step == 1) /* the kernel */
+			ck_assert_int_eq(backend_sim_inject(be, "attach", EIO, 0, 1), 0);
+		else /* the commit, of an attach no request wraps */
+			ck_assert_int_eq(ns_observe(&ns, &no), 0);
+		ck_assert_int_lt(ns_attach(&ns, vm, m->gpasid, &a, &err), 0);
+		ck_assert_int_eq(err.code, step == 0   ? NS_E_UNSUPPORTED
+		                           : step == 1 ? NS_E_KERNEL
+		                                       : NS_E_NOSPACE);
+		ck_assert_uint_eq(m->natts, 0);
+		ck_assert_uint_eq(backend_sim_attachments(be), 0);
+		ck_assert_msg(fcntl(p[0], F_GETFD) < 0 && fcntl(p[1], F_GETFD) < 0,
+		              "step %d: the descriptors the namespace took are still open", step);
+		if (step == 0)
+			ck_assert_int_eq(backend_sim_set_width(be, BDF3, 20), 0);
+	}
+	ns_unobserve(&ns, &no);
+	ns_destroy(&ns);
+}
+END_TEST
+
 START_TEST(width_from_the_smallest_vt_d_unit_with_pasid)
 {
 	char from[512];
@@ -451,6 +511,7 @@ main(void)
 	tcase_add_test(tc, detach_goes_to_the_cdev);
 	tcase_add_test(tc, probe_finds_no_pasid_attach);
 	tcase_add_test(tc, namespace_refuses_attach_as_unsupported);
+	tcase_add_test(tc, refused_attach_closes_the_descriptors);
 	tcase_add_test(tc, width_from_the_smallest_vt_d_unit_with_pasid);
 	tcase_add_test(tc, pasid_capability_from_config_space);
 	tcase_add_test(tc, device_probe);
