@@ -330,12 +330,19 @@ backend_iommufd_open_at(const char *sys, const char *dev, struct backend **out, 
 	probe_pasid_attach(f, fd);
 	close(fd);
 	f->be.caps = f->be.attach_missing ? caps_none : caps_attach;
+	/* The IOMMU's width bounds the namespace where pasidd attaches PASIDs through it.
+	 * Without PASID attach no user-chosen PASID reaches it at all (QEMU 7.2's emulated VT-d
+	 * reports a 1-bit space that would otherwise refuse every configuration). */
 	w = iommufd_sysfs_iommu_width(sys, from, sizeof(from));
-	if (w > 0) {
+	f->be.pasid_bits = NS_MAX_BITS;
+	if (w > 0 && f->be.attach_missing) {
+		log_info("iommufd: host PASID width %d bits, from %s; not applied, as nothing "
+		         "can be attached here: the configured width applies",
+		         w, from);
+	} else if (w > 0) {
 		f->be.pasid_bits = w > NS_MAX_BITS ? NS_MAX_BITS : (unsigned)w;
 		log_info("iommufd: host PASID width %u bits, from %s", f->be.pasid_bits, from);
 	} else {
-		f->be.pasid_bits = NS_MAX_BITS;
 		log_info("iommufd: host PASID width not readable (%s): the configured width "
 		         "applies",
 		         from);

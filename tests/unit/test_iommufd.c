@@ -429,7 +429,28 @@ START_TEST(width_from_the_smallest_vt_d_unit_with_pasid)
 	vt_d_unit("dmar1", 1ULL << 40 | 15ULL << 35);
 	ck_assert_int_eq(iommufd_sysfs_iommu_width(sys, from, sizeof(from)), 16);
 	ck_assert_msg(strstr(from, "dmar1") && strstr(from, "PSS 15"), "%s", from);
+	/* The fixture's kernel cannot attach PASIDs: the IOMMU's width binds nothing. */
 	open_fixture();
+	ck_assert_ptr_nonnull(be->attach_missing);
+	ck_assert_uint_eq(be->pasid_bits, 20);
+}
+END_TEST
+
+/* A /dev/iommu that knows IOMMU_VEVENTQ_ALLOC: /dev/userfaultfd answers every ioctl but its
+ * own with EINVAL, as a 6.15 iommufd answers that one with size 0. */
+START_TEST(probe_finds_pasid_attach)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/iommu", dev);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink("/dev/userfaultfd", path), 0);
+	vt_d_unit("dmar0", 1ULL << 40 | 15ULL << 35);
+	open_fixture();
+	ck_assert_ptr_null(be->attach_missing);
+	ck_assert_str_eq(be->caps[0], "attach");
+	ck_assert_ptr_null(be->caps[1]);
+	/* Where attaching works, the IOMMU's width bounds the namespace. */
 	ck_assert_uint_eq(be->pasid_bits, 16);
 }
 END_TEST
@@ -498,10 +519,22 @@ lacking_no_iommu(void)
 	return access("/dev/iommu", F_OK) == 0 ? "this host has /dev/iommu" : NULL;
 }
 
+static const char *
+lacking_userfaultfd(void)
+{
+	int fd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return "/dev/userfaultfd cannot be opened (Linux 6.1+, root)";
+	close(fd);
+	return NULL;
+}
+
 int
 main(void)
 {
-	static const struct ck_need needs[] = {{"no-iommu", lacking_no_iommu}, {NULL, NULL}};
+	static const struct ck_need needs[] = {
+	    {"no-iommu", lacking_no_iommu}, {"userfaultfd", lacking_userfaultfd}, {NULL, NULL}};
 	Suite *s = suite_create("iommufd");
 	TCase *tc = ck_case(s, "fixture", setup, teardown, 0);
 
@@ -516,6 +549,9 @@ main(void)
 	tcase_add_test(tc, pasid_capability_from_config_space);
 	tcase_add_test(tc, device_probe);
 	tcase_add_test(tc, no_iommu_node_no_backend);
+	tc = ck_case(s, "userfaultfd", setup, teardown, 0);
+	tcase_set_tags(tc, "userfaultfd");
+	tcase_add_test(tc, probe_finds_pasid_attach);
 	tc = ck_case(s, "host", setup, teardown, 0);
 	tcase_set_tags(tc, "no-iommu");
 	tcase_add_test(tc, auto_falls_back_to_sim);
