@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static void
@@ -77,10 +78,17 @@ link_room(struct ns_mapping *m)
 	return 0;
 }
 
+/* A mapping's attachments are kept in device order: listings show them so, and undoing an
+ * unlink puts one back exactly where it was. */
 static void
 link_att(struct ns *ns, struct ns_mapping *m, struct backend_attach *att)
 {
-	m->atts[m->natts++] = att;
+	unsigned i = m->natts;
+
+	for (; i > 0 && m->atts[i - 1]->bdf > att->bdf; i--)
+		m->atts[i] = m->atts[i - 1];
+	m->atts[i] = att;
+	m->natts++;
 	ns->nattached++;
 }
 
@@ -92,7 +100,8 @@ unlink_att(struct ns *ns, struct ns_mapping *m, struct backend_attach *att)
 			continue;
 		/* The array keeps its room, so that undoing this cannot fail; it goes with
 		 * the mapping (ns_map_free). */
-		m->atts[i] = m->atts[--m->natts];
+		memmove(&m->atts[i], &m->atts[i + 1], (m->natts - i - 1) * sizeof(*m->atts));
+		m->natts--;
 		ns->nattached--;
 		return;
 	}
@@ -136,7 +145,8 @@ replay_attach(struct ns *ns, struct ns_mapping *m, const struct backend_attach *
 }
 
 /* The kernel part of an attach; a replaced attachment (lost descriptors) goes in the same
- * transaction, so that its record and the new one stand or fall together. */
+ * transaction, so that its record and the new one stand or fall together. Takes att: freed
+ * with its descriptors on failure (by the undo, once it was logged). */
 static int
 attach_new(struct ns *ns, struct ns_mapping *m, struct backend_attach *att,
            struct backend_attach *old, struct ns_err *err)
@@ -145,11 +155,16 @@ attach_new(struct ns *ns, struct ns_mapping *m, struct backend_attach *att,
 	int r;
 
 	r = ns_op_begin(ns, &op, 2, err);
-	if (r < 0)
+	if (r < 0) {
+		ns_attachment_free(att);
 		return r;
+	}
 	r = ns->be->ops->attach(ns->be, m->hpasid, att, err);
-	if (r < 0)
+	if (r < 0) {
+		/* Not logged, so nothing undoes it: its descriptors go with it here. */
+		ns_attachment_free(att);
 		return ns_op_end(ns, &op, r, err);
+	}
 	if (old) {
 		unlink_att(ns, m, old);
 		ns_log(ns,
@@ -197,10 +212,7 @@ ns_attach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, const struct backend
 		r = ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
 	} else {
 		*att = *a;
-		r = attach_new(ns, m, att, old, err);
-		if (r < 0)
-			free(att);
-		return r;
+		return attach_new(ns, m, att, old, err);
 	}
 	close_fds(a->iommufd, a->devfd);
 	return r;
