@@ -641,10 +641,10 @@ check_vtd(const char *bdf, unsigned pasid, bool want, const char *when)
 		      r ? "lists" : "does not list", vtd_dir(bdf, pasid) ? "present" : "absent");
 }
 
-/* Whether the log since offset `from` has a line containing a, and a later one containing b
- * (case-insensitive); the lines found are copied out. */
+/* Whether the log since offset `from` has a line containing a and a2, and a later one
+ * containing b (case-insensitive); the lines found are copied out. */
 static bool
-log_order(size_t from, const char *a, const char *b, char *la, char *lb, size_t len)
+log_order(size_t from, const char *a, const char *a2, const char *b, char *la, char *lb, size_t len)
 {
 	const char *p = SM.logbuf ? SM.logbuf + from : "";
 	bool have_a = false;
@@ -655,7 +655,7 @@ log_order(size_t from, const char *a, const char *b, char *la, char *lb, size_t 
 		char line[1024];
 
 		snprintf(line, sizeof(line), "%.*s", (int)n, p);
-		if (!have_a && strcasestr(line, a)) {
+		if (!have_a && strcasestr(line, a) && strcasestr(line, a2)) {
 			snprintf(la, len, "%s", line);
 			have_a = true;
 		} else if (have_a && strcasestr(line, b)) {
@@ -772,7 +772,7 @@ run_73(void)
 	struct json_object *o;
 	struct devinfo edu, vfu;
 	unsigned g1, h1, g2, h2, g3, h3;
-	char *before, *after, la[1024], lb[1024];
+	char *before, *after, la[1024], lb[1024], pasid_word[32];
 	size_t mark;
 	int st;
 
@@ -868,9 +868,13 @@ run_73(void)
 	check(wait_vm_gone(&s2, "kt1"), "owner killed (SIGKILL): pasidd removed VM kt1",
 	      "kt1 still there after 10 s");
 	check_vtd(VFU, h2, false, "after the owner's death");
-	check(log_order(mark, "detach", "removed", la, lb, sizeof(la)),
+	snprintf(pasid_word, sizeof(pasid_word), "PASID %u ", h2);
+	check(log_order(mark, "detach", pasid_word, "removed", la, lb, sizeof(la)),
 	      "pasidd's log: detached, then freed (in that order)",
-	      "no 'detach' line followed by a 'removed' line after the kill: '%s' / '%s'", la, lb);
+	      "no line with 'detach' and '%s' followed by one with 'removed' after the kill: "
+	      "'%s' / '%s'",
+	      pasid_word, la, lb);
+	info("log: '%s', then '%s'", la, lb);
 	o = sa(&s2, "call pasid.lookup {\"hpasid\":%u}", h2);
 	check(is_error(o, 1003), "the mapping is gone (pasid.lookup hpasid -> 1003)", "%s",
 	      jtext(o));

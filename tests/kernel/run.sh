@@ -9,7 +9,8 @@
 #   6.12 under Debian 12's QEMU 7.2: VT-d in scalable mode, the edu device.
 # Prints each part's wall time and each guest's PASIDD-KT lines; the whole console log of a
 # guest that failed. Exit status 1 on any FAIL, a missing result line or a guest that did not
-# finish within KT_BOOT_TIMEOUT seconds (default 300).
+# finish within KT_BOOT_TIMEOUT seconds (default 300). KT_SHOW_LOG=1 prints the whole console
+# log of a guest that passed too.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 B=$(cd "${1:-build}" && pwd)
@@ -59,6 +60,7 @@ guest() {
   elif ! grep -aq '^PASIDD-KT-RESULT: pass=[1-9][0-9]* fail=0' "$log"; then
     :
   else
+    [ "${KT_SHOW_LOG:-0}" = 0 ] || cat "$log"
     return 0
   fi
   echo "== guest $name: FAILED; its whole console log:"
