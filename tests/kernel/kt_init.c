@@ -369,6 +369,16 @@ store_has_prefix(const char *prefix)
 	return false;
 }
 
+/* Serves notifications until the store has (or no longer has) an attachment's entry, up to
+ * 5 s: FDSTORE=1 and FDSTOREREMOVE=1 are datagrams of their own, not ordered with replies. */
+static bool
+store_wait(bool want)
+{
+	for (int i = 0; i < 50 && store_has_prefix("pasidd-a") != want; i++)
+		pump(-1, 100);
+	return store_has_prefix("pasidd-a") == want;
+}
+
 /* Starts pasidd as a service manager would, the stored descriptors at 3, 4, ... */
 static void
 pasidd_start(void)
@@ -891,8 +901,7 @@ run_73(void)
 	o = sa(&s3, "attach kt2 %u %s %lld", g3, VFU, vfu.pt);
 	check(jok(o), "pasid.attach on kt2", "%s", jtext(o));
 	json_object_put(o);
-	pump(-1, 200); /* the FDSTORE=1 datagram */
-	check(store_has_prefix("pasidd-a"), "the fd store holds the attachment's descriptors",
+	check(store_wait(true), "the fd store holds the attachment's descriptors",
 	      "%d entries, none named pasidd-a*", SM.nstore);
 	for (int i = 0; i < SM.nstore; i++)
 		info("fd store: %s (fd %d)", SM.store[i].name, SM.store[i].fd);
@@ -927,9 +936,7 @@ run_73(void)
 	      "no such line in its log");
 	check_vtd(VFU, h3, false, "after the restart (stray detached)");
 #endif
-	pump(-1, 200);
-	check(!store_has_prefix("pasidd-a"), "the fd store is empty again", "%d entries left",
-	      SM.nstore);
+	check(store_wait(false), "the fd store is empty again", "%d entries left", SM.nstore);
 	o = sa(&s3, "call vm.unregister {\"vm\":\"kt2\"}");
 	check(jok(o), "vm.unregister kt2 after the restart", "%s", jtext(o));
 	json_object_put(o);
