@@ -873,6 +873,10 @@ run_73(void)
 	check(jok(o), "pasid.attach again before the owner dies", "%s", jtext(o));
 	json_object_put(o);
 	check_vtd(VFU, h2, true, "before the owner dies");
+	o = sa(&s1, "drop");
+	check(jok(o), "the VMM closes its own iommufd and cdevs without detaching", "%s", jtext(o));
+	json_object_put(o);
+	check_vtd(VFU, h2, true, "with only pasidd's duplicates of the descriptors open");
 	mark = SM.loglen;
 	standin_end(&s1, SIGKILL);
 	standin_start(&s2);

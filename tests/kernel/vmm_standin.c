@@ -12,6 +12,8 @@
  *   attach VM GPASID BDF PT pasid.attach with our iommufd and BDF's cdev (answers as call)
  *   detach VM GPASID BDF    pasid.detach
  *   reconnect               a new connection (pasidd restarted)
+ *   drop                    close our iommufd and every cdev without detaching anything:
+ *                           what is still attached is held by pasidd's duplicates only
  *   mock                    EBUSY on a double PASID attach, through the selftest mock
  *   vfio attach|detach BDF PASID
  *                           the VFIO PASID attach (to the PASID HWPT) or detach, done by the
@@ -367,6 +369,20 @@ cmd_vfio(const char *op, const char *bdf, const char *pasid)
 }
 
 static void
+cmd_drop(void)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (int i = 0; i < S.ndevs; i++)
+		close(S.devs[i].fd);
+	S.ndevs = 0;
+	close(S.iommufd);
+	S.iommufd = -1;
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	answer(o);
+}
+
+static void
 cmd_reconnect(void)
 {
 	struct pasid_error err = {0};
@@ -422,6 +438,8 @@ main(int argc, char **argv)
 			char *a2 = strtok_r(NULL, " \n", &save);
 
 			cmd_vfio(a1, a2, strtok_r(NULL, " \n", &save));
+		} else if (!strcmp(cmd, "drop")) {
+			cmd_drop();
 		} else if (!strcmp(cmd, "mock")) {
 			cmd_mock();
 		} else {
