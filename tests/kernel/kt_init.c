@@ -447,6 +447,8 @@ pasidd_stop(int sig)
 {
 	int st = -1;
 
+	if (SM.pid <= 0) /* never kill(0): that is every process of the guest */
+		return -1;
 	kill(SM.pid, sig);
 	while (waitpid(SM.pid, &st, 0) < 0 && errno == EINTR)
 		;
