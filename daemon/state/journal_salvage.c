@@ -123,7 +123,7 @@ salvage_read(struct salvage *s, enum jf_kind kind, uint64_t gen, bool newest)
 		jio_read_failure(s->j, name, rc);
 		return rc;
 	}
-	rc = jf_check_header(data, size, kind, gen, s->j->format, why, sizeof(why));
+	rc = jf_check_header(data, size, kind, gen, s->j->oldest, s->j->format, why, sizeof(why));
 	if (rc == -EPROTONOSUPPORT) {
 		/* Records of another format read as ours would be guesses, not salvage. */
 		snprintf(s->j->err, sizeof(s->j->err), "%s", why);
@@ -136,6 +136,8 @@ salvage_read(struct salvage *s, enum jf_kind kind, uint64_t gen, bool newest)
 		cut(s, "%s", why);
 		read_lost(s, name, data, size, 0);
 	} else {
+		/* Each file in its own version: keep asks which (journal_file_format()). */
+		s->j->file_format = jf_header_format(data);
 		salvage_prefix(s, name, kind, data, size);
 	}
 	free(data);
