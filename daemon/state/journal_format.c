@@ -201,6 +201,19 @@ jf_check_header(const uint8_t *data, size_t size, enum jf_kind kind, uint64_t ge
 	return 0;
 }
 
+int
+jf_check_generation(uint64_t gen, uint32_t jv, uint32_t sv, char *why, size_t n)
+{
+	if (jv == sv)
+		return 0;
+	snprintf(why, n,
+	         "journal.%" PRIu64 " holds records of format version %" PRIu32
+	         " and snapshot.%" PRIu64 " of version %" PRIu32
+	         ": the files of one generation are written in one",
+	         gen, jv, gen, sv);
+	return -EUCLEAN;
+}
+
 static uint32_t
 frame_crc(const uint8_t *len_bytes, const void *payload, size_t len)
 {

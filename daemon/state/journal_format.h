@@ -62,6 +62,12 @@ void jf_put_header(uint8_t p[JF_HDR_SIZE], enum jf_kind kind, uint64_t gen, uint
 int jf_check_header(const uint8_t *data, size_t size, enum jf_kind kind, uint64_t gen,
                     uint32_t oldest, uint32_t newest, char *why, size_t n);
 
+/* Whether journal.<gen> of record format version jv may follow a whole snapshot.<gen> of
+ * version sv: compaction writes both files of a generation in one version, so two versions
+ * in one are not an upgrade but a shape no pasidd writes. 0, or -EUCLEAN with why. Replay
+ * and salvage both ask. */
+int jf_check_generation(uint64_t gen, uint32_t jv, uint32_t sv, char *why, size_t n);
+
 /* The record format version in a header that jf_check_header() accepted. */
 static inline uint32_t
 jf_header_format(const uint8_t *data)

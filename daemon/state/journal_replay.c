@@ -201,16 +201,10 @@ replay_journal(struct journal *j, const struct replay_plan *p,
 	if (rc < 0)
 		goto out;
 	j->file_format = jf_header_format(data);
-	/* Compaction writes both files of a generation in one version (journal_read_formats()),
-	 * so two versions in one are no upgrade: the records of one could be read as the
-	 * other's. */
-	if (p->have_snapshot && j->file_format != p->sv.format) {
-		snprintf(j->err, sizeof(j->err),
-		         "%s holds records of format version %" PRIu32 " and snapshot.%" PRIu64
-		         " of version %" PRIu32 ": the files of one generation are written in one",
-		         name, j->file_format, gen, p->sv.format);
-		rc = -EUCLEAN;
-		goto out;
+	if (p->have_snapshot) {
+		rc = jf_check_generation(gen, j->file_format, p->sv.format, j->err, sizeof(j->err));
+		if (rc < 0)
+			goto out;
 	}
 	jf_walk(data, size, JF_JOURNAL, cb, ctx, &w);
 	j->replayed += w.records;

@@ -1885,6 +1885,11 @@ END_TEST
 /* The files of one generation in two versions are not what an upgrade leaves: damage. */
 START_TEST(test_format_mixed_generation_refused)
 {
+	static const char says[] = "journal.1 holds records of format version 1 and snapshot.1 of "
+	                           "version 0: the files of one generation are written in one";
+	struct salvaged s = {
+	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
+	struct journal_salvage_info info;
 	struct upgrade_reader u;
 	struct ck_dir before;
 	struct kv model;
@@ -1904,11 +1909,23 @@ START_TEST(test_format_mixed_generation_refused)
 	dir_image_take(&before);
 	j = open_upgrading(&u, false);
 	ck_assert_int_eq(journal_replay(j, upgrade_cb, &u), -EUCLEAN);
-	ck_assert_str_eq(journal_error(j), "journal.1 holds records of format version 1 and "
-	                                   "snapshot.1 of version 0: the files of one "
-	                                   "generation are written in one");
+	ck_assert_str_eq(journal_error(j), says);
 	journal_close(j);
 	assert_unchanged(&before);
+
+	/* Salvage agrees: damage at the journal, whose records are read as lost. */
+	j = open_upgrading(&u, false);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info), 0);
+	ck_assert(info.damaged);
+	ck_assert_str_eq(info.damage, says);
+	ck_assert_uint_eq(info.lost_records, 9); /* write_in_format()'s after the snapshot */
+	ck_assert_uint_eq(s.lost.n, 9);
+	for (size_t i = 0; i < s.lost.n; i++)
+		ck_assert_str_eq(s.lost_file[i], "journal.1");
+	ck_assert_uint_gt(info.prefix_records, 0);
+	journal_close(j);
+	assert_unchanged(&before);
+	salvaged_free(&s);
 }
 END_TEST
 
