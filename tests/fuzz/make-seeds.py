@@ -449,6 +449,8 @@ JOURNALS = {
     "v0-split": bytes([6, 5]) + stream(TYPICAL + [r_unmap("vm1", 2)]),
     "v0-whole-journal": bytes([2]) + header(b"PASIDDJ1", 0, REC_FORMAT_OLDEST) + b"".join(
         frame(r) for r in TYPICAL),
+    # Beside the journal.1 of version 1 that mode 4 writes: two versions in one generation,
+    # which replay and salvage take as damage.
     "v0-raw-snapshot": bytes([4]) + snapshot(1, TYPICAL, REC_FORMAT_OLDEST),
     "v0-attach": bytes([5]) + stream(ATTACHED),
 }
