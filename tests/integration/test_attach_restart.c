@@ -5,7 +5,8 @@
  * of it: "lost". What the core then does with a lost attachment (ns_attach.c) is asserted
  * through the socket: a new pasid.attach replaces it; while its VM lives, pasid.free,
  * pasid.detach and vm.unregister are refused and the number stays out of circulation; once
- * the owner is gone it is dropped with the VM. */
+ * the owner is gone it is dropped with the VM. A state directory of record format version 0
+ * is read and upgraded. */
 #include <check.h>
 
 #include "ck_main.h"
@@ -199,6 +200,100 @@ START_TEST(lost_attachment_goes_with_its_owner)
 }
 END_TEST
 
+/* ---- a state directory of record format version 0 ---- */
+
+static uint32_t
+crc32c(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	while (n--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+	}
+	return ~c;
+}
+
+/* Sets the record format version in the header of every snapshot and journal file (bytes
+ * 16-19, then the header's CRC-32C in 20-23: daemon/state/journal_format.c) to v, or, with
+ * v < 0, checks that each holds -v - 1; returns how many files. */
+static int
+headers(const char *dir, long v)
+{
+	char cmd[256], path[512], name[128];
+	FILE *ls;
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -E '^(snapshot|journal)\\.[0-9]+$'", dir);
+	ls = popen(cmd, "r");
+	ck_assert_ptr_nonnull(ls);
+	while (fscanf(ls, "%127s", name) == 1) {
+		uint8_t h[24];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		f = fopen(path, "r+b");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fread(h, 1, sizeof(h), f), sizeof(h));
+		if (v < 0) {
+			ck_assert_msg(h[16] == -v - 1 && !h[17] && !h[18] && !h[19],
+			              "%s holds version %u", name, h[16]);
+		} else {
+			uint32_t crc;
+
+			h[16] = (uint8_t)v;
+			h[17] = h[18] = h[19] = 0;
+			crc = crc32c(h, 20);
+			for (int i = 0; i < 4; i++)
+				h[20 + i] = (uint8_t)(crc >> (8 * i));
+			ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
+			ck_assert_uint_eq(fwrite(h, 1, sizeof(h), f), sizeof(h));
+		}
+		ck_assert_int_eq(fclose(f), 0);
+		n++;
+	}
+	pclose(ls);
+	return n;
+}
+
+/* A state of version 0 (what the pasidd before attachments wrote: these records, another
+ * number in the headers): pasidd -n reads it and writes nothing; pasidd upgrades it before
+ * it serves, and what it held is there. */
+START_TEST(version_0_upgraded)
+{
+	char *args[] = {"-n",          "--backend", "sim",      "--socket",  d.sock,
+	                "--state-dir", d.state,     "--config", "/dev/null", NULL};
+	char *before, *err = NULL;
+
+	ck_assert_int_eq(it_setup(&d, &fd, NULL), 0);
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"u\"}"));
+	IT_OK(it_call(fd, "pasid.alloc", "{\"vm\":\"u\",\"type\":\"shared\",\"count\":3}"));
+	close(fd);
+	fd = -1;
+	ck_assert_int_eq(it_stop(&d), 0);
+	ck_assert_int_ge(headers(d.state, 0), 1);
+
+	before = it_keep_str(itu_dir_digest(d.state));
+	ck_assert_int_eq(itu_run(NULL, &err, 60, args), 0);
+	it_keep_str(err);
+	ck_assert_str_eq(it_keep_str(itu_dir_digest(d.state)), before);
+
+	ck_assert_int_eq(it_restart(&d, NULL), 0);
+	fd = it_connect(&d);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(strstr(it_log(&d), "upgraded the state") &&
+	                  strstr(it_log(&d), "from record format version 0 to 1"),
+	              "%s", it_log(&d));
+	ck_assert_int_eq(headers(d.state, -2), 2); /* snapshot.1 and journal.1, version 1 */
+	ck_assert_int_eq(it_int(IT_OK(it_call(fd, "vm.show", "{\"vm\":\"u\"}")), "pasids"), 3);
+	IT_OK(it_call(fd, "device.assign", "{\"vm\":\"u\",\"device\":\"" DEV "\"}"));
+	IT_OK(attach(fd, "u", 2, 1, 1));
+	restart_after_kill9();
+	ck_assert_str_eq(attached_of(fd, "u", 2), LOST(1, 1));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -209,6 +304,7 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, attachments_survive_kill9);
 	tcase_add_test(tc, lost_attachment_goes_with_its_owner);
+	tcase_add_test(tc, version_0_upgraded);
 	suite_add_tcase(s, tc);
 	return ck_run(s);
 }
