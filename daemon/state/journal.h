@@ -57,8 +57,10 @@ int journal_open(const char *dir, struct journal **out);
 
 /* The version of the records' format, which the journal keeps in every file's header without
  * interpreting the records (record.h numbers the versions): files are written with it, and
- * replay and salvage refuse a file whose header holds another (-EPROTONOSUPPORT, no file
- * changed). 0 until set. Only before journal_replay() or journal_salvage(): -EINVAL after. */
+ * replay and salvage refuse a file whose header holds another, or one older than
+ * journal_read_formats() allows (-EPROTONOSUPPORT, no file changed). 0 until set; it resets
+ * what journal_read_formats() allowed. Only before journal_replay() or journal_salvage():
+ * -EINVAL after. */
 int journal_set_format(struct journal *j, uint32_t version);
 
 /* Replay and salvage also read files of the record format versions from oldest up to the one

@@ -304,8 +304,9 @@ upgrade(struct state *s, char *why, size_t len)
 	if (r < 0) {
 		snprintf(why, len,
 		         "refusing to serve: cannot upgrade the state in %s from record format "
-		         "version %u to %u: %s; its files of version %u are kept as they are",
-		         s->dir, from, REC_FORMAT_VERSION, strerror(-r), from);
+		         "version %u to %u: %s; nothing is lost: the next start reads the files "
+		         "of version %u again, or the complete snapshot of version %u",
+		         s->dir, from, REC_FORMAT_VERSION, strerror(-r), from, REC_FORMAT_VERSION);
 		s->failed = true;
 		return r;
 	}
