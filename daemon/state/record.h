@@ -37,22 +37,23 @@
  *   10  REC_OWNER    u32 owner pid, u64 owner start time, u32 owner uid:  owner
  *                    the VM handed to another owner process (vm.register   handover
  *                    by an admin); its PASIDs stay charged where they were
- *   11  REC_ATTACH   u32 gPASID, u32 bdf, u32 dev_id, u32 pt_id: the       v1
- *                    mapping's hPASID attached to page table pt_id of      attach
+ *   11  REC_ATTACH   u32 gPASID, u32 bdf, u32 dev_id, u32 pt_id: the      v1
+ *                    mapping's hPASID attached to page table pt_id of     attach
  *                    the device (pasid.attach; dev_id its object in the
  *                    VMM's iommufd). Replayed without descriptors: lost
  *                    until the fd store gives them back
- *   12  REC_DETACH   u32 gPASID, u32 bdf: that attachment gone             v1 attach
+ *   12  REC_DETACH   u32 gPASID, u32 bdf: that attachment gone            v1 attach
  *
  * since: "first" came with the journal itself (3ff982d), "quota" with cgroup PASID quotas
  * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa), all three in
- * version 0; "v1 attach" with attachments journaled (issue 10), in version 1. A record must
- * end exactly where its last field does, and a mode or a type other than those above makes
- * it malformed, as does an op of a later version than the file's. REC_QUOTA records go to
- * the quotas (rec_apply_quota()), all others to the namespace (rec_apply()). A snapshot
- * holds, per VM in name order, its REC_VM, REC_DEV and REC_MAP records, each REC_MAP followed
- * by the REC_ATTACH of every attachment of the mapping, then every device's REC_LCURSOR, one
- * REC_CURSOR and the REC_QUOTA of every runtime limit (rec_snapshot(), rec_snapshot_quota()).
+ * version 0; "v1 attach" with attachments journaled (b87da12, issue 10), in version 1. A
+ * record must end exactly where its last field does, and a mode or a type other than those
+ * above makes it malformed, as does an op of a later version than the file's. REC_QUOTA
+ * records go to the quotas (rec_apply_quota()), all others to the namespace (rec_apply()). A
+ * snapshot holds, per VM in name order, its REC_VM, REC_DEV and REC_MAP records, each
+ * REC_MAP followed by the REC_ATTACH of every attachment of the mapping, then every device's
+ * REC_LCURSOR, one REC_CURSOR and the REC_QUOTA of every runtime limit (rec_snapshot(),
+ * rec_snapshot_quota()).
  *
  * VERSIONS. Every journal and snapshot file carries the version of the records it holds in
  * its header (journal_set_format(); the layout of the header is journal_format.c's).
@@ -72,9 +73,10 @@
  * Changing the format. Any change a reader of the current version would misread or refuse
  * as damage, a new op included, takes a new REC_FORMAT_VERSION, and this table records it.
  * A pasidd of version N+1 must still start on a directory of version N, or an upgrade loses
- * the state: it then reads version N's records (the journal would have to accept both
- * versions and say which one a file holds), converts them, and compacts before it appends
- * anything, so that no file ever holds records of two versions. */
+ * the state: it then reads version N's records (journal_read_formats() lets the journal take
+ * both, journal_file_format() says which one a file holds, rec_apply_version() reads it),
+ * converts them, and compacts before it appends anything (state.c), so that no file ever
+ * holds records of two versions. */
 #ifndef PASIDD_RECORD_H
 #define PASIDD_RECORD_H
 
