@@ -183,9 +183,11 @@ START_TEST(lost_attachment_goes_with_its_owner)
 	ck_assert_int_eq(status_attached(fd), 1);
 	it_holder_release(holder);
 	for (int i = 0; i < 100; i++) {
-		r = it_keep(it_call(fd, "vm.show", "{\"vm\":\"b\"}"));
-		if (it_errcode(r))
+		r = it_call(fd, "vm.show", "{\"vm\":\"b\"}");
+		if (!r || it_errcode(r))
 			break;
+		json_object_put(r);
+		r = NULL;
 		usleep(50000);
 	}
 	IT_ERR(r, 1003, "vm");
