@@ -258,6 +258,27 @@ int pasid_quota_get(struct pasid_client *c, const char *cgroup, struct pasid_quo
 int pasid_quota_set(struct pasid_client *c, const char *cgroup, uint64_t max,
                     struct pasid_quota **out, struct pasid_error *err);
 
+/* Attachments (symbol version LIBPASID_0.3). pasid_attach() attaches the hPASID of vm's
+ * gpasid on device (a PCI address "0000:00:04.0") to the page table pt_id of the VMM's iommufd,
+ * in which the device is bound as dev_id: it sends iommufd and devfd, the VMM's VFIO device
+ * cdev, with SCM_RIGHTS (the daemon keeps its own duplicates until it detaches; the caller
+ * keeps its descriptors). pasid_detach() undoes it; pasid.free, device.release,
+ * vm.unregister and the owner's exit detach too. Both return as pasid_call() does, and
+ * -EINVAL (vm or device NULL) or -EBADF (a descriptor that is not open) without sending
+ * anything. */
+int pasid_attach(struct pasid_client *c, const char *vm, uint32_t gpasid, const char *device,
+                 uint32_t pt_id, uint32_t dev_id, int iommufd, int devfd, struct pasid_error *err);
+int pasid_detach(struct pasid_client *c, const char *vm, uint32_t gpasid, const char *device,
+                 struct pasid_error *err);
+/* Non-blocking: queue the same requests, checked the same way, as pasid_queue() does. The id
+ * is matched with pasid_response_take() or pasid_response_next(); the descriptors are
+ * duplicated when queued, so the caller may close its own at once. */
+int64_t pasid_queue_attach(struct pasid_client *c, const char *vm, uint32_t gpasid,
+                           const char *device, uint32_t pt_id, uint32_t dev_id, int iommufd,
+                           int devfd, struct pasid_error *err);
+int64_t pasid_queue_detach(struct pasid_client *c, const char *vm, uint32_t gpasid,
+                           const char *device, struct pasid_error *err);
+
 /* Result decoders, for results taken from the non-blocking path. They return 0 or -EPROTO
  * when the JSON does not have the documented shape. */
 
