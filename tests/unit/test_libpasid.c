@@ -501,6 +501,70 @@ START_TEST(test_fd_passing)
 }
 END_TEST
 
+/* Attachments read from mapping objects as vm.show and pasid.list render them; a malformed
+ * "attached" is the daemon's fault and leaves nothing to free. */
+START_TEST(test_parse_attachments)
+{
+	struct json_object *show = json_tokener_parse(
+	    "{\"mappings\":[{\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\",\"attached\":[{"
+	    "\"device\":\"0000:6a:01.0\",\"pt_id\":7,\"dev_id\":3},{\"device\":\"0000:00:04.0\","
+	    "\"pt_id\":4294967295,\"dev_id\":0,\"lost\":true}]},{\"gpasid\":2,\"hpasid\":4097,"
+	    "\"type\":\"shared\"}]}");
+	static const char *const bad[] = {
+	    "{\"attached\":{}}",
+	    "{\"attached\":[1]}",
+	    "{\"attached\":[{\"pt_id\":1,\"dev_id\":1}]}",
+	    "{\"attached\":[{\"device\":\"0000:00:04.0\",\"pt_id\":-1,\"dev_id\":1}]}",
+	    "{\"attached\":[{\"device\":\"0000:00:04.0\",\"pt_id\":1,\"dev_id\":4294967296}]}",
+	    "{\"attached\":[{\"device\":\"0000:00:04.0\",\"pt_id\":1,\"dev_id\":1,\"lost\":1}]}",
+	    "{\"attached\":[{\"device\":\"0000:00:04.0:too-long\",\"pt_id\":1,\"dev_id\":1}]}",
+	    "[]",
+	};
+	struct json_object *maps = json_object_object_get(show, "mappings");
+	struct pasid_attachment *a;
+	struct pasid_mapping *m;
+	struct pasid_error err;
+	size_t n, nm;
+
+	/* The mappings decode as before, the attachments beside them, index for index. */
+	ck_assert_int_eq(pasid_parse_mappings(show, &m, &nm, &err), 0);
+	ck_assert_uint_eq(nm, 2);
+	ck_assert_uint_eq(m[0].hpasid, 4096);
+	ck_assert_int_eq(pasid_parse_attachments(json_object_array_get_idx(maps, 0), &a, &n, &err),
+	                 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(a[0].device, "0000:6a:01.0");
+	ck_assert_uint_eq(a[0].pt_id, 7);
+	ck_assert_uint_eq(a[0].dev_id, 3);
+	ck_assert(!a[0].lost);
+	ck_assert_str_eq(a[1].device, "0000:00:04.0");
+	ck_assert_uint_eq(a[1].pt_id, UINT32_MAX);
+	ck_assert_uint_eq(a[1].dev_id, 0);
+	ck_assert(a[1].lost);
+	pasid_attachments_free(a);
+	ck_assert_int_eq(pasid_parse_attachments(json_object_array_get_idx(maps, 1), &a, &n, &err),
+	                 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(a);
+	pasid_mappings_free(m);
+	json_object_put(show);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct json_object *o = json_tokener_parse(bad[i]);
+
+		ck_assert_ptr_nonnull(o);
+		n = 99;
+		ck_assert_msg(pasid_parse_attachments(o, &a, &n, &err) == -EPROTO, "accepted %s",
+		              bad[i]);
+		ck_assert_int_eq(err.code, -EPROTO);
+		ck_assert_ptr_null(a);
+		ck_assert_uint_eq(n, 0);
+		json_object_put(o);
+	}
+	pasid_attachments_free(NULL);
+}
+END_TEST
+
 /* A scripted fake daemon in a child process: each step expects one method with exactly
  * these params and answers with `reply` (a whole "result":... or "error":... member). */
 struct step {
@@ -1561,6 +1625,7 @@ libpasid_suite(void)
 	tcase_add_test(tc, test_queue_attach_detach);
 	tcase_add_test(tc, test_attach_detach);
 	tcase_add_test(tc, test_attach_refused_locally);
+	tcase_add_test(tc, test_parse_attachments);
 	suite_add_tcase(s, tc);
 	return s;
 }
