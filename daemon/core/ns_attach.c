@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static void
@@ -77,10 +78,17 @@ link_room(struct ns_mapping *m)
 	return 0;
 }
 
+/* A mapping's attachments are kept in device order: listings show them so, and undoing an
+ * unlink puts one back exactly where it was. */
 static void
 link_att(struct ns *ns, struct ns_mapping *m, struct backend_attach *att)
 {
-	m->atts[m->natts++] = att;
+	unsigned i = m->natts;
+
+	for (; i > 0 && m->atts[i - 1]->bdf > att->bdf; i--)
+		m->atts[i] = m->atts[i - 1];
+	m->atts[i] = att;
+	m->natts++;
 	ns->nattached++;
 }
 
@@ -92,7 +100,8 @@ unlink_att(struct ns *ns, struct ns_mapping *m, struct backend_attach *att)
 			continue;
 		/* The array keeps its room, so that undoing this cannot fail; it goes with
 		 * the mapping (ns_map_free). */
-		m->atts[i] = m->atts[--m->natts];
+		memmove(&m->atts[i], &m->atts[i + 1], (m->natts - i - 1) * sizeof(*m->atts));
+		m->natts--;
 		ns->nattached--;
 		return;
 	}

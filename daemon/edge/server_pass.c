@@ -253,10 +253,11 @@ server_pass(evutil_socket_t fd, short what, void *arg)
 
 	if (serve_queue(srv, &srv->fresh, start))
 		serve_queue(srv, &srv->ready, start);
-	/* One commit for the whole pass; on_durable then releases what it held. */
+	/* One commit for the whole pass; on_durable then releases what it held (also what
+	 * was held for changes a transaction undid: the commit finds nothing to write). */
 	state_commit(srv->d->state);
-	/* Held for changes that a transaction then undid: no commit comes for them. */
-	if (!LIST_EMPTY(&srv->held) && !state_dirty(srv->d->state) && !state_failed(srv->d->state))
+	/* Without a state (in-process uses) nothing is ever pending. */
+	if (!srv->d->state)
 		server_on_durable(srv);
 	if ((!TAILQ_EMPTY(&srv->fresh) || !TAILQ_EMPTY(&srv->ready)) &&
 	    !evtimer_pending(srv->pass, NULL))

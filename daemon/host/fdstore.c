@@ -15,11 +15,13 @@
 
 #define NAME_MAX_LEN 48
 
-/* A descriptor the service manager gave back, by the name it was stored under. */
+/* An attachment's descriptors as the service manager gave them back: its stash, a datagram
+ * socket whose queue holds them (see stash()), by the name it was stored under. */
 struct stored {
 	uint32_t seq, hpasid, bdf;
-	char kind; /* 'i': the iommufd, 'd': the device cdev */
-	int fd;    /* -1 once adopted or closed */
+	int fd;      /* the stash; -1 once closed */
+	int iommufd; /* read from the stash; -1 once adopted or closed */
+	int devfd;
 	char name[NAME_MAX_LEN];
 };
 
@@ -36,10 +38,9 @@ struct fdstore {
 };
 
 static void
-name_of(char out[NAME_MAX_LEN], uint32_t seq, uint32_t hpasid, uint32_t bdf, char kind)
+name_of(char out[NAME_MAX_LEN], uint32_t seq, uint32_t hpasid, uint32_t bdf)
 {
-	snprintf(out, NAME_MAX_LEN, "pasidd-a%" PRIu32 "-%" PRIu32 "-%08" PRIx32 "-%c", seq, hpasid,
-	         bdf, kind);
+	snprintf(out, NAME_MAX_LEN, "pasidd-a%" PRIu32 "-%" PRIu32 "-%08" PRIx32, seq, hpasid, bdf);
 }
 
 static bool
@@ -47,12 +48,88 @@ parse_name(const char *name, struct stored *s)
 {
 	int end = 0;
 
-	if (sscanf(name, "pasidd-a%" SCNu32 "-%" SCNu32 "-%8" SCNx32 "-%c%n", &s->seq, &s->hpasid,
-	           &s->bdf, &s->kind, &end) != 4 ||
-	    name[end] || (s->kind != 'i' && s->kind != 'd') || !s->seq)
+	if (sscanf(name, "pasidd-a%" SCNu32 "-%" SCNu32 "-%8" SCNx32 "%n", &s->seq, &s->hpasid,
+	           &s->bdf, &end) != 3 ||
+	    name[end] || !s->seq)
 		return false;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	return true;
+}
+
+/* systemd keeps each open file once: a descriptor that refers to a file it stores already is
+ * dropped, whatever its name. Two attachments share their iommufd (one VMM) or device cdev
+ * (two PASIDs of a device), so their descriptors cannot be stored as they are. Each
+ * attachment's pair goes instead into the queue of a datagram socket of its own (in flight,
+ * they stay open for as long as the socket does), and that socket is what is stored. */
+static int
+stash(int iommufd, int devfd)
+{
+	int sp[2], fds[2] = {iommufd, devfd};
+	union {
+		char b[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} cbuf;
+	char byte = 'a';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = cbuf.b,
+	                    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return -errno;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	if (sendmsg(sp[1], &mh, MSG_NOSIGNAL) != 1) {
+		int e = errno;
+
+		close(sp[0]);
+		close(sp[1]);
+		return -e;
+	}
+	close(sp[1]);
+	return sp[0];
+}
+
+/* The pair in a stash, leaving it there (MSG_PEEK installs copies), so that the stash still
+ * holds it for the start after the next. 0 or a negative errno. */
+static int
+unstash(int fd, int *iommufd, int *devfd)
+{
+	union {
+		char b[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	char byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = cbuf.b,
+	                    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm;
+	int fds[2];
+
+	if (recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+		return errno ? -errno : -EBADMSG;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+		return -EBADMSG;
+	if (cm->cmsg_len != CMSG_LEN(sizeof(fds)) || (mh.msg_flags & MSG_CTRUNC)) {
+		/* Whatever came is not ours to keep. */
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *got = (int *)CMSG_DATA(cm);
+
+		for (size_t i = 0; i < n && i < 2; i++)
+			close(got[i]);
+		return -EBADMSG;
+	}
+	memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+	*iommufd = fds[0];
+	*devfd = fds[1];
+	return 0;
 }
 
 bool
@@ -71,6 +148,7 @@ static int
 take_one(struct fdstore *fs, int fd, const char *name, char *why, size_t len)
 {
 	struct stored s = {.fd = fd};
+	int r;
 
 	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
 		if (fs->listen_fd >= 0) {
@@ -90,10 +168,30 @@ take_one(struct fdstore *fs, int fd, const char *name, char *why, size_t len)
 		close(fd);
 		return 0;
 	}
+	if ((r = unstash(fd, &s.iommufd, &s.devfd)) < 0) {
+		/* Kept by the service manager until reconcile drops it: nothing to detach. */
+		log_warn("the fd store's %s does not hold an attachment's descriptors (%s): "
+		         "dropped",
+		         name, strerror(-r));
+		s.iommufd = s.devfd = -1;
+	}
 	fs->got[fs->ngot++] = s;
 	if (s.seq >= fs->next_seq)
 		fs->next_seq = s.seq + 1;
 	return 0;
+}
+
+/* Closes what is left of a stored attachment in this process. */
+static void
+drop(struct stored *s)
+{
+	int *fds[] = {&s->fd, &s->iommufd, &s->devfd};
+
+	for (size_t i = 0; i < 3; i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
 }
 
 int
@@ -148,8 +246,7 @@ fdstore_free(struct fdstore *fs)
 		ns_unobserve(fs->ns, fs);
 	/* Removals not yet durable stay in the store: the next start reconciles them. */
 	for (size_t i = 0; i < fs->ngot; i++)
-		if (fs->got[i].fd >= 0)
-			close(fs->got[i].fd);
+		drop(&fs->got[i]);
 	if (fs->listen_fd >= 0)
 		close(fs->listen_fd);
 	free(fs->got);
@@ -204,14 +301,20 @@ fdstore_on_durable(void *ctx)
 }
 
 static void
-store_one(struct fdstore *fs, int fd, const char *name)
+store(struct fdstore *fs, const struct backend_attach *att, const char *name)
 {
-	int r = sd_pid_notify_with_fds(0, 0, name, &fd, 1);
+	char msg[NAME_MAX_LEN + 24];
+	int fd = stash(att->iommufd, att->devfd), r = fd;
 
+	if (fd >= 0) {
+		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+		r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+		close(fd);
+	}
 	if (r < 0)
-		log_warn("cannot keep a descriptor in the fd store (%s): %s; a restart of pasidd "
-		         "will not be able to detach that attachment",
-		         name + strlen("FDSTORE=1\nFDNAME="), strerror(-r));
+		log_warn("cannot keep an attachment's descriptors in the fd store (%s): %s; a "
+		         "restart of pasidd will not be able to detach it",
+		         name, strerror(-r));
 }
 
 /* The observer: new attachments' descriptors go to the store at once (should the daemon stop
@@ -223,7 +326,7 @@ apply(void *ctx, const struct ns_event *ev)
 	struct fdstore *fs = ctx;
 	/* The tag is the host's bookkeeping on the attachment, not state of the namespace. */
 	struct backend_attach *att = (struct backend_attach *)ev->att;
-	char name[NAME_MAX_LEN], msg[NAME_MAX_LEN + 24];
+	char name[NAME_MAX_LEN];
 
 	if (ev->kind != NS_EV_MAP_ATTACHED && ev->kind != NS_EV_MAP_DETACHED)
 		return;
@@ -237,33 +340,27 @@ apply(void *ctx, const struct ns_event *ev)
 		return;
 	}
 	if (ev->kind == NS_EV_MAP_DETACHED) {
-		if (!att->tag)
-			return;
-		name_of(name, att->tag, ev->map->hpasid, att->bdf, 'i');
-		remove_later(fs, name);
-		name_of(name, att->tag, ev->map->hpasid, att->bdf, 'd');
-		remove_later(fs, name);
+		if (att->tag) {
+			name_of(name, att->tag, ev->map->hpasid, att->bdf);
+			remove_later(fs, name);
+		}
 		return;
 	}
 	att->tag = fs->next_seq++;
-	name_of(name, att->tag, ev->map->hpasid, att->bdf, 'i');
-	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	store_one(fs, att->iommufd, msg);
-	name_of(name, att->tag, ev->map->hpasid, att->bdf, 'd');
-	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	store_one(fs, att->devfd, msg);
+	name_of(name, att->tag, ev->map->hpasid, att->bdf);
+	store(fs, att, name);
 }
 
-/* The newest stored descriptor of kind for (hpasid, bdf), or NULL. */
+/* The newest stored pair for (hpasid, bdf), or NULL. */
 static struct stored *
-find(struct fdstore *fs, uint32_t hpasid, uint32_t bdf, char kind)
+find(struct fdstore *fs, uint32_t hpasid, uint32_t bdf)
 {
 	struct stored *best = NULL;
 
 	for (size_t i = 0; i < fs->ngot; i++) {
 		struct stored *s = &fs->got[i];
 
-		if (s->fd >= 0 && s->hpasid == hpasid && s->bdf == bdf && s->kind == kind &&
+		if (s->iommufd >= 0 && s->hpasid == hpasid && s->bdf == bdf &&
 		    (!best || s->seq > best->seq))
 			best = s;
 	}
@@ -274,13 +371,12 @@ find(struct fdstore *fs, uint32_t hpasid, uint32_t bdf, char kind)
 static void
 adopt(struct fdstore *fs, struct ns *ns, struct ns_mapping *m, struct backend_attach *att)
 {
-	struct stored *i = find(fs, m->hpasid, att->bdf, 'i'),
-	              *d = find(fs, m->hpasid, att->bdf, 'd');
+	struct stored *s = find(fs, m->hpasid, att->bdf);
 	char bdf[NS_BDF_LEN + 1];
 	struct ns_err err;
 
 	ns_bdf_format(att->bdf, bdf);
-	if (!i || !d || i->seq != d->seq) {
+	if (!s) {
 		log_warn("PASID %u of VM %s on %s: attached before the restart, but its "
 		         "descriptors did not come back%s; pasidd cannot detach it until the VMM "
 		         "attaches it again, and the kernel detaches it when the VMM closes the "
@@ -289,45 +385,44 @@ adopt(struct fdstore *fs, struct ns *ns, struct ns_mapping *m, struct backend_at
 		         fs->enabled ? "" : " (no service manager fd store)");
 		return;
 	}
-	ns_attachment_adopt(att, i->fd, d->fd);
-	att->tag = i->seq;
-	i->fd = d->fd = -1;
+	ns_attachment_adopt(att, s->iommufd, s->devfd);
+	att->tag = s->seq;
+	s->iommufd = s->devfd = -1;
+	/* The stash stays in the store under its name, for the attachment's detach. */
+	close(s->fd);
+	s->fd = -1;
 	if (ns->be->ops->attach(ns->be, m->hpasid, att, &err) < 0)
 		log_warn("PASID %u of VM %s on %s: attaching it again after the restart failed "
 		         "(%s); kept as the journal has it",
 		         m->hpasid, m->vm->name, bdf, err.message);
 }
 
-/* Stored descriptors no attachment of the journal took: an attach whose record never became
- * durable (no one was told it succeeded) is detached; a duplicate or a half is dropped. */
+/* Stored pairs no attachment of the journal took: an attach whose record never became
+ * durable (no one was told it succeeded) is detached; an older duplicate or an unreadable
+ * stash is dropped. */
 static void
 drop_strays(struct fdstore *fs, struct ns *ns)
 {
 	for (size_t k = 0; k < fs->ngot; k++) {
-		struct stored *s = &fs->got[k], *d;
+		struct stored *s = &fs->got[k];
 		struct ns_mapping *m = ns_lookup_hpasid(ns, s->hpasid, s->bdf);
 		char bdf[NS_BDF_LEN + 1];
 		struct ns_err err;
 
-		if (s->fd < 0 || s->kind != 'i')
+		if (s->fd < 0)
 			continue;
-		d = find(fs, s->hpasid, s->bdf, 'd');
 		ns_bdf_format(s->bdf, bdf);
-		if (d && d->seq == s->seq && !(m && ns_attachment(m, s->bdf))) {
-			struct backend_attach a = {.bdf = s->bdf, .iommufd = s->fd, .devfd = d->fd};
+		if (s->iommufd >= 0 && !(m && ns_attachment(m, s->bdf))) {
+			struct backend_attach a = {
+			    .bdf = s->bdf, .iommufd = s->iommufd, .devfd = s->devfd};
 			int r = ns->be->ops->detach(ns->be, s->hpasid, &a, &err);
 
 			log_warn("PASID %u on %s was attached but not recorded before the restart: "
 			         "%s",
 			         s->hpasid, bdf, r == 0 ? "detached" : err.message);
 		}
-	}
-	for (size_t k = 0; k < fs->ngot; k++) {
-		if (fs->got[k].fd < 0)
-			continue;
-		close(fs->got[k].fd);
-		fs->got[k].fd = -1;
-		remove_later(fs, fs->got[k].name);
+		drop(s);
+		remove_later(fs, s->name);
 	}
 }
 
@@ -351,6 +446,8 @@ fdstore_reconcile(struct fdstore *fs, struct ns *ns)
 		}
 	}
 	drop_strays(fs, ns);
+	/* The strays were never in the journal: nothing to wait for before they leave. */
+	fdstore_on_durable(fs);
 	if (attachments)
 		log_info("%u attachment(s) in the state, %u with their descriptors back from the "
 		         "fd store",

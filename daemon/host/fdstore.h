@@ -1,8 +1,10 @@
 /* The service manager's fd store (systemd's FDSTORE=1), which keeps pasidd's descriptors of
  * every attachment across a restart of the daemon, so that it can still detach what it
  * attached before. Each attachment's two descriptors (the VMM's iommufd and VFIO device cdev)
- * are stored under names of their own, "pasidd-a<seq>-<hPASID>-<BDF>-<i|d>", added when the
- * attachment is made and removed once its detach is durable.
+ * travel in the queue of a datagram socket of their own, stored under the name
+ * "pasidd-a<seq>-<hPASID>-<BDF as 8 hex digits>": systemd keeps each open file only once, and
+ * attachments share theirs (one iommufd per VMM, one cdev per device). An entry is added when
+ * the attachment is made and removed once its detach is durable.
  *
  * At start-up fdstore_open() takes what the service manager passed (LISTEN_FDS with
  * LISTEN_FDNAMES): the listening socket of socket activation, if any, and the stored
@@ -15,7 +17,7 @@
  *    let go with the owner's descriptors); it is logged;
  *  - descriptors of an attachment the journal does not have (the daemon stopped after the
  *    kernel attach, before its record was durable: nobody was told it succeeded) are used
- *    to detach it, then dropped from the store; logged.
+ *    to detach it, then dropped from the store at once; logged.
  * Without a service manager (no NOTIFY_SOCKET) nothing is stored, and the first attachment
  * logs that a restart loses the ability to detach. */
 #ifndef PASIDD_FDSTORE_H

@@ -188,16 +188,18 @@ compact_if_due(struct state *s)
 int
 state_commit(struct state *s)
 {
+	bool wrote;
 	int r;
 
 	if (!s)
 		return 0;
 	if (s->failed)
 		return -EIO;
-	if (!journal_pending(s->journal))
-		return 0;
-	r = journal_commit(s->journal);
-	if (r < 0) {
+	/* With nothing waiting, whatever happened since the last call (changes a transaction
+	 * undid, changes no record describes) is as durable as it will be: the on-durable
+	 * list runs all the same. */
+	wrote = journal_pending(s->journal) > 0;
+	if (wrote && (r = journal_commit(s->journal)) < 0) {
 		/* The changes since the last commit stand in memory but not on disk, and every
 		 * answer that could report them is still held back. Going on would acknowledge
 		 * them or serve a state that a restart forgets; stopping loses nothing that was
@@ -210,7 +212,8 @@ state_commit(struct state *s)
 	}
 	for (unsigned i = 0; i < s->ndurable; i++)
 		s->durable[i].fn(s->durable[i].ctx);
-	compact_if_due(s);
+	if (wrote)
+		compact_if_due(s);
 	return 0;
 }
 

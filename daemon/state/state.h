@@ -39,8 +39,9 @@ void state_close(struct state *s);
 /* Whether changes wait in the journal: an answer made now may report them, so it must wait
  * for the commit. */
 bool state_dirty(const struct state *s);
-/* Makes every pending change durable, then calls the on-durable list. On failure calls the
- * on-failure callback; nothing is committed any more after that. */
+/* Makes every pending change durable, then calls the on-durable list (also when nothing was
+ * pending). On failure calls the on-failure callback; nothing is committed any more after
+ * that, and the list is not called. */
 int state_commit(struct state *s);
 int state_on_durable(struct state *s, void (*fn)(void *ctx), void *ctx);
 void state_off_durable(struct state *s, void (*fn)(void *ctx), void *ctx);

@@ -1013,24 +1013,34 @@ it_list_all(int fd, const char *method, const char *member, const char *params_j
 }
 
 int
-it_send_fd(int sock, const void *data, size_t len, int fd)
+it_send_fds(int sock, const void *data, size_t len, const int *fds, size_t nfds)
 {
 	union {
-		char b[CMSG_SPACE(sizeof(int))];
+		char b[CMSG_SPACE(IT_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} cbuf;
 	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov,
-	                    .msg_iovlen = 1,
-	                    .msg_control = cbuf.b,
-	                    .msg_controllen = sizeof(cbuf.b)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
 
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (nfds > IT_MAX_FDS)
+		return -1;
+	if (nfds) {
+		mh.msg_control = cbuf.b;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	}
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+int
+it_send_fd(int sock, const void *data, size_t len, int fd)
+{
+	return it_send_fds(sock, data, len, &fd, 1);
 }
 
 int

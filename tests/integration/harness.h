@@ -56,6 +56,9 @@ const char *it_log(const struct it_daemon *d);
 int it_connect(const struct it_daemon *d);
 /* Sends len bytes of data on sock with one descriptor (SCM_RIGHTS). 0 when all were sent. */
 int it_send_fd(int sock, const void *data, size_t len, int fd);
+/* The same with nfds descriptors (at most IT_MAX_FDS; 0 sends none) on the first byte. */
+#define IT_MAX_FDS 16
+int it_send_fds(int sock, const void *data, size_t len, const int *fds, size_t nfds);
 /* Sends `line` + LF and returns the next response line (malloc'd, without LF), or NULL on
  * EOF/timeout (5 s). */
 char *it_roundtrip(int fd, const char *line);

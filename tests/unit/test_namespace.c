@@ -298,6 +298,143 @@ START_TEST(detach_failure_keeps_number)
 }
 END_TEST
 
+/* The kernel's side of a snapshot: every attachment the namespace has, as the sim has it,
+ * and how many the sim has in all (none it does not know of). */
+static char *
+kernel_of(const struct ns *n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	fprintf(f, "%lu:", backend_sim_attachments(be));
+	for (unsigned i = 0; i < n->nvms; i++)
+		for (const struct ns_mapping *m = ns_vm_next(n, n->vms[i], 0); m;
+		     m = ns_vm_next(n, n->vms[i], m->gpasid))
+			for (unsigned a = 0; a < m->natts; a++)
+				fprintf(f, " %u@%x=%u", m->hpasid, m->atts[a]->bdf,
+				        backend_sim_attached(be, m->atts[a]->bdf, m->hpasid));
+	fclose(f);
+	return buf;
+}
+
+/* The kernel operations of one change, failed one after the other. */
+enum fault_op { F_ATTACH, F_ATTACH_TWO, F_DETACH, F_FREE, F_RELEASE, F_DESTROY };
+
+/* VM a with devices 0x08 (shared) and 0x10; gPASID 1 local on 0x10 attached there, 2 shared
+ * attached on both, 3 and 4 shared and not attached, 5 shared attached on 0x08. */
+static struct ns_vm *
+fault_world(void)
+{
+	struct ns_vm *vm = mkvm("a", NS_MODE_TRANSLATED);
+	struct ns_mapping *m;
+	struct ns_err err;
+
+	ck_assert_int_eq(ns_device_assign(&ns, vm, 0x08, true, &err), 0);
+	ck_assert_int_eq(ns_device_assign(&ns, vm, 0x10, false, &err), 0);
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_LOCAL, 0x10, 1, &m, &err), 0);
+	ck_assert_int_eq(ns_attach(&ns, vm, 1, att_on(0x10, 7), &err), 0);
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, 2, &m, &err), 0);
+	ck_assert_int_eq(ns_attach(&ns, vm, 2, att_on(0x08, 7), &err), 0);
+	ck_assert_int_eq(ns_attach(&ns, vm, 2, att_on(0x10, 8), &err), 0);
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, 3, &m, &err), 0);
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, 4, &m, &err), 0);
+	ck_assert_int_eq(alloc1(vm, NS_TYPE_SHARED, 0, 5, &m, &err), 0);
+	ck_assert_int_eq(ns_attach(&ns, vm, 5, att_on(0x08, 7), &err), 0);
+	return vm;
+}
+
+static int
+fault_run(enum fault_op op, struct ns_vm *vm, struct ns_err *err)
+{
+	int r;
+
+	switch (op) {
+	case F_ATTACH:
+		return ns_attach(&ns, vm, 3, att_on(0x08, 9), err);
+	case F_ATTACH_TWO: /* one request, one transaction */
+		ck_assert_int_eq(ns_txn_begin(&ns), 0);
+		if ((r = ns_attach(&ns, vm, 3, att_on(0x08, 9), err)) < 0 ||
+		    (r = ns_attach(&ns, vm, 4, att_on(0x10, 9), err)) < 0) {
+			ns_txn_abort(&ns);
+			return r;
+		}
+		return ns_txn_commit(&ns, err);
+	case F_DETACH:
+		return ns_detach(&ns, vm, 2, 0x08, err);
+	case F_FREE:
+		return ns_free(&ns, vm, 2, err);
+	case F_RELEASE:
+		return ns_device_release(&ns, vm, 0x08, err);
+	case F_DESTROY:
+		return ns_vm_destroy(&ns, vm, err);
+	}
+	return -EINVAL;
+}
+
+/* Every kernel call of every change that programs the kernel fails in turn (the Nth attach or
+ * detach it makes): the change is refused with the kernel's error and leaves the namespace
+ * and the kernel exactly as they were, undoing what earlier calls of it did; with no failure
+ * left to hit, it goes through. */
+START_TEST(kernel_failure_at_every_step_changes_nothing)
+{
+	static const struct {
+		enum fault_op op;
+		const char *kind;
+		unsigned calls;
+	} ops[] = {
+	    {F_ATTACH, "attach", 1}, {F_ATTACH_TWO, "attach", 2}, {F_DETACH, "detach", 1},
+	    {F_FREE, "detach", 2},   {F_RELEASE, "detach", 2},    {F_DESTROY, "detach", 4},
+	};
+
+	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
+		for (unsigned k = 0;; k++) {
+			char *before, *kbefore, *after, *kafter;
+			unsigned long calls0;
+			struct ns_vm *vm;
+			struct ns_err err;
+			int r;
+
+			teardown();
+			setup();
+			vm = fault_world();
+			before = snapshot_of(&ns);
+			kbefore = kernel_of(&ns);
+			calls0 = backend_sim_calls(be, ops[o].kind);
+			ck_assert_int_eq(backend_sim_inject(be, ops[o].kind, 5 /* EIO */, k, 1), 0);
+			r = fault_run(ops[o].op, vm, &err);
+			if (k == ops[o].calls) {
+				ck_assert_msg(r >= 0, "op %zu with nothing to fail: %s", o,
+				              err.message);
+				ck_assert_uint_eq(backend_sim_calls(be, ops[o].kind) - calls0,
+				                  ops[o].calls);
+				assert_ok();
+				free(before);
+				free(kbefore);
+				break;
+			}
+			ck_assert_msg(r < 0, "op %zu went through with kernel call %u failing", o,
+			              k);
+			ck_assert_msg(err.code == NS_E_KERNEL && err.kernel_errno == 5,
+			              "op %zu, call %u: refused otherwise: %s", o, k, err.message);
+			after = snapshot_of(&ns);
+			kafter = kernel_of(&ns);
+			ck_assert_msg(!strcmp(before, after),
+			              "op %zu, call %u: namespace\n%s\nbecame\n%s", o, k, before,
+			              after);
+			ck_assert_msg(!strcmp(kbefore, kafter),
+			              "op %zu, call %u: kernel %s became %s", o, k, kbefore,
+			              kafter);
+			assert_ok();
+			free(before);
+			free(kbefore);
+			free(after);
+			free(kafter);
+		}
+	}
+}
+END_TEST
+
 /* An observer hears of a transaction's changes, in order, only once they stand; one that
  * refuses them has them all undone. */
 struct heard {
@@ -503,6 +640,9 @@ snapshot_of(const struct ns *n)
 			REQUIRE(!prev || prev->gpasid < m->gpasid);
 			REQUIRE(ns_lookup_gpasid(vm, m->gpasid) == m);
 			fprintf(f, " %u:%u:%d", m->gpasid, m->hpasid, m->type);
+			for (unsigned a = 0; a < m->natts; a++)
+				fprintf(f, "@%x/%u/%u%s", m->atts[a]->bdf, m->atts[a]->pt_id,
+				        m->atts[a]->dev_id, m->atts[a]->iommufd < 0 ? "/lost" : "");
 		}
 		REQUIRE(cnt == vm->maps.count);
 		fputc('\n', f);
@@ -813,6 +953,7 @@ main(void)
 	tcase_add_test(tc, identity_mode);
 	tcase_add_test(tc, devices_and_local);
 	tcase_add_test(tc, detach_failure_keeps_number);
+	tcase_add_test(tc, kernel_failure_at_every_step_changes_nothing);
 	tcase_add_test(tc, transactions);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(rnd, setup, teardown);
