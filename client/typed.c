@@ -448,9 +448,10 @@ pasid_quota_set(struct pasid_client *c, const char *cgroup, uint64_t max, struct
 	return typed_call(c, &m_quota_set, &p, out, err);
 }
 
-/* Attachments. What the daemon could only refuse is refused here, before anything is queued:
- * a request without its VM or device, and descriptors that are not open (a VMM's bug that the
- * daemon would report as a count of descriptors, far from its cause). */
+/* Attachments. A request without its VM or device, which the daemon could only refuse, and
+ * descriptors that are not open are refused here, before anything is queued, with a message
+ * that names the descriptor at fault (pasid_queue() would fail to duplicate it, and not say
+ * which). */
 
 static int
 check_target(const char *vm, const char *device, struct pasid_error *err)

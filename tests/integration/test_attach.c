@@ -103,9 +103,7 @@ assert_daemon_fds(int want)
 static int64_t
 attached_count(void)
 {
-	struct json_object *st = it_keep(it_call(fd, "daemon.status", NULL));
-
-	return it_int(IT_OK(st), "attached");
+	return it_int(IT_OK(it_call(fd, "daemon.status", NULL)), "attached");
 }
 
 /* it_snapshot() with daemon.status's count of attachments. Kept until teardown. */
