@@ -420,6 +420,8 @@ usage "attach with a bad --pt-id" pasid attach vm1 3 0000:00:01.0 --pt-id -1 --d
 usage "detach with a bad DEVICE" pasid detach vm1 3 0000:00:1.0
 t "status counts the attachments" 0 --json status
 json "two attached" 'd["attached"] == 2'
+t "status text counts the attachments" 0 status
+has "status text attached" "attached:     2"
 t "vm show shows the attachments" 0 vm show vm1
 has "vm show ATTACHED column" "DEVICE        ATTACHED"
 has "vm show attachment" "0000:00:01.0  0000:00:01.0 pt=7 dev=3"
