@@ -145,7 +145,9 @@ replay_attach(struct ns *ns, struct ns_mapping *m, const struct backend_attach *
 }
 
 /* The kernel part of an attach; a replaced attachment (lost descriptors) goes in the same
- * transaction, so that its record and the new one stand or fall together. */
+ * transaction, so that its record and the new one stand or fall together. Takes att: freed
+ * with its descriptors here when the kernel or the transaction refuses it, and by the undo
+ * when its own commit is refused (so never by the caller). */
 static int
 attach_new(struct ns *ns, struct ns_mapping *m, struct backend_attach *att,
            struct backend_attach *old, struct ns_err *err)
@@ -154,11 +156,15 @@ attach_new(struct ns *ns, struct ns_mapping *m, struct backend_attach *att,
 	int r;
 
 	r = ns_op_begin(ns, &op, 2, err);
-	if (r < 0)
+	if (r < 0) {
+		ns_attachment_free(att);
 		return r;
+	}
 	r = ns->be->ops->attach(ns->be, m->hpasid, att, err);
-	if (r < 0)
+	if (r < 0) {
+		ns_attachment_free(att);
 		return ns_op_end(ns, &op, r, err);
+	}
 	if (old) {
 		unlink_att(ns, m, old);
 		ns_log(ns,
@@ -206,10 +212,7 @@ ns_attach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, const struct backend
 		r = ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
 	} else {
 		*att = *a;
-		r = attach_new(ns, m, att, old, err);
-		if (r < 0)
-			free(att);
-		return r;
+		return attach_new(ns, m, att, old, err);
 	}
 	close_fds(a->iommufd, a->devfd);
 	return r;
