@@ -49,6 +49,11 @@ struct backend {
 	/* Why pasid.attach cannot work here (the kernel feature missing and the first version
 	 * that has it), found out once when the backend was opened; NULL when it can. */
 	const char *attach_missing;
+	/* How it was chosen (filled by whoever opened it): the name asked for ("auto", or the
+	 * backend's own) and why this backend when that is worth saying ("" otherwise), such
+	 * as auto falling back to sim without /dev/iommu. */
+	char requested[16];
+	char why[200];
 	void *priv;
 };
 

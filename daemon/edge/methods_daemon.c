@@ -88,6 +88,9 @@ method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_o
 	                       json_object_new_int64(now.tv_sec - d->started.tv_sec));
 	be = json_object_new_object();
 	json_object_object_add(be, "name", json_object_new_string(d->be->ops->name));
+	json_object_object_add(be, "requested", json_object_new_string(d->be->requested));
+	if (d->be->why[0])
+		json_object_object_add(be, "why", json_object_new_string(d->be->why));
 	json_object_object_add(be, "pasid_bits", json_object_new_int(d->ns.cfg.pasid_bits));
 	caps = json_object_new_array();
 	for (const char *const *cap = d->be->caps; cap && *cap; cap++)

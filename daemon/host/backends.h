@@ -8,12 +8,22 @@
 
 #include "backend.h"
 
-/* name: "sim" or "auto". 0, or -errno with a one-line reason in why. */
+/* name: "sim", "iommufd" or "auto" (iommufd when /dev/iommu exists and opens, else sim).
+ * Fills (*out)->requested and ->why and says in the log what auto chose and why. 0, or
+ * -errno with a one-line reason in why. */
 int backend_open(const char *name, struct backend **out, char *why, size_t len);
 void backend_close(struct backend *be);
 
 /* The backends, for backend_open(). */
 int backend_sim_create(struct backend **out, char *why, size_t len);
+/* Opens /dev/iommu and probes it (-errno with why when it cannot be opened). */
+int backend_iommufd_create(struct backend **out, char *why, size_t len);
+
+/* The iommufd backend's test hook: the same, with sysfs at `sys` and /dev at `dev` (a
+ * fixture tree: `dev`/iommu may be a link to any character device, whose st_rdev then
+ * stands for /dev/iommu's, and `sys`/dev/char/MAJ:MIN links lead to fixture devices). */
+int backend_iommufd_open_at(const char *sys, const char *dev, struct backend **out, char *why,
+                            size_t len);
 
 /* The sim backend's test hooks (-EOPNOTSUPP, false or 0 on another backend).
  * Fault injection: after `skip` more calls of `op` ("probe", "attach", "detach") succeed, the

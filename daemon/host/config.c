@@ -124,8 +124,8 @@ assign_daemon(struct pasidd_config *cfg, const char *key, const char *val, char 
 		return set_str(key[1] == 'o' ? &cfg->socket_path : &cfg->state_dir, val);
 	}
 	if (!strcmp(key, "Backend")) {
-		if (strcmp(val, "auto") && strcmp(val, "sim")) {
-			snprintf(why, len, "Backend= must be auto or sim, not '%s'", val);
+		if (strcmp(val, "auto") && strcmp(val, "sim") && strcmp(val, "iommufd")) {
+			snprintf(why, len, "Backend= must be auto, iommufd or sim, not '%s'", val);
 			return -EINVAL;
 		}
 		return set_str(&cfg->backend, val);
@@ -517,7 +517,7 @@ usage(FILE *f)
 	        "  -c, --config FILE          configuration file (default %s)\n"
 	        "  -s, --socket PATH          control socket (default %s)\n"
 	        "  -d, --state-dir DIR        state directory (default %s)\n"
-	        "  -b, --backend sim|auto     kernel backend (default auto)\n"
+	        "  -b, --backend NAME         kernel backend: sim, iommufd or auto (default)\n"
 	        "      --local-range F-L      RID-local and guest PASID range (default 1-4095)\n"
 	        "      --shared-range F-L     shared-WQ hPASID range (default 4096-524287)\n"
 	        "      --pasid-bits N         PASID width, 1-20 (default 20)\n"
