@@ -261,6 +261,60 @@ pasid_mappings_free(struct pasid_mapping *maps)
 	free(maps);
 }
 
+/* Attachments: the "attached" member of a mapping, in structures of their own, since struct
+ * pasid_mapping has no room for them that would not change its size. */
+
+static int
+attachment_into(struct json_object *o, void *item, struct pasid_error *err)
+{
+	struct pasid_attachment *a = item;
+	struct json_object *lost;
+
+	memset(a, 0, sizeof(*a));
+	if (!json_object_is_type(o, json_type_object))
+		return lp_bad_reply(err, "attachment is not an object");
+	if (get_str(o, "device", true, a->device, sizeof(a->device), err) < 0 ||
+	    lp_get_u32(o, "pt_id", &a->pt_id, err) < 0 ||
+	    lp_get_u32(o, "dev_id", &a->dev_id, err) < 0)
+		return -EPROTO;
+	if (json_object_object_get_ex(o, "lost", &lost)) {
+		if (!json_object_is_type(lost, json_type_boolean))
+			return lp_bad_reply(err, "lost");
+		a->lost = json_object_get_boolean(lost);
+	}
+	return 0;
+}
+
+int
+pasid_parse_attachments(struct json_object *mapping, struct pasid_attachment **atts, size_t *n,
+                        struct pasid_error *err)
+{
+	struct json_object *v;
+	void *items = NULL;
+	int rc = 0;
+
+	*atts = NULL;
+	*n = 0;
+	if (!json_object_is_type(mapping, json_type_object))
+		return lp_bad_reply(err, "mapping is not an object");
+	/* Absent: attached nowhere. */
+	if (!json_object_object_get_ex(mapping, "attached", &v)) {
+		lp_clear_error(err);
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_array))
+		return lp_bad_reply(err, "attached");
+	rc = decode_list(v, sizeof(**atts), attachment_into, NULL, &items, n, err);
+	*atts = items;
+	return rc;
+}
+
+void
+pasid_attachments_free(struct pasid_attachment *atts)
+{
+	free(atts);
+}
+
 /* Devices and VMs. */
 
 int

@@ -77,6 +77,16 @@ struct pasid_device {
 	bool shared;
 };
 
+/* Where a mapping's hPASID is attached (pasid.attach): the "attached" entries of a mapping in
+ * vm.show, pasid.list and pasid.lookup results, read with pasid_parse_attachments(). Kept out of
+ * struct pasid_mapping, whose size is part of the ABI. Since LIBPASID_0.3. */
+struct pasid_attachment {
+	char device[PASID_BDF_LEN + 1];
+	uint32_t pt_id;  /* the page table (HWPT) in the VMM's iommufd */
+	uint32_t dev_id; /* the device's object id in that iommufd */
+	bool lost;       /* a restart without fd store lost pasidd's descriptors of it */
+};
+
 struct pasid_vm {
 	char vm[PASID_VM_NAME_MAX + 1];
 	char uuid[PASID_UUID_LEN + 1];
@@ -258,6 +268,27 @@ int pasid_quota_get(struct pasid_client *c, const char *cgroup, struct pasid_quo
 int pasid_quota_set(struct pasid_client *c, const char *cgroup, uint64_t max,
                     struct pasid_quota **out, struct pasid_error *err);
 
+/* Attachments (symbol version LIBPASID_0.3). pasid_attach() attaches the hPASID of vm's
+ * gpasid on device (a PCI address "0000:00:04.0") to the page table pt_id of the VMM's iommufd,
+ * in which the device is bound as dev_id: it sends iommufd and devfd, the VMM's VFIO device
+ * cdev, with SCM_RIGHTS (the daemon keeps its own duplicates until it detaches; the caller
+ * keeps its descriptors). pasid_detach() undoes it; pasid.free, device.release,
+ * vm.unregister and the owner's exit detach too. Both return as pasid_call() does, and
+ * -EINVAL (vm or device NULL) or -EBADF (a descriptor that is not open) without sending
+ * anything. */
+int pasid_attach(struct pasid_client *c, const char *vm, uint32_t gpasid, const char *device,
+                 uint32_t pt_id, uint32_t dev_id, int iommufd, int devfd, struct pasid_error *err);
+int pasid_detach(struct pasid_client *c, const char *vm, uint32_t gpasid, const char *device,
+                 struct pasid_error *err);
+/* Non-blocking: queue the same requests, checked the same way, as pasid_queue() does. The id
+ * is matched with pasid_response_take() or pasid_response_next(); the descriptors are
+ * duplicated when queued, so the caller may close its own at once. */
+int64_t pasid_queue_attach(struct pasid_client *c, const char *vm, uint32_t gpasid,
+                           const char *device, uint32_t pt_id, uint32_t dev_id, int iommufd,
+                           int devfd, struct pasid_error *err);
+int64_t pasid_queue_detach(struct pasid_client *c, const char *vm, uint32_t gpasid,
+                           const char *device, struct pasid_error *err);
+
 /* Result decoders, for results taken from the non-blocking path. They return 0 or -EPROTO
  * when the JSON does not have the documented shape. */
 
@@ -273,6 +304,13 @@ int pasid_parse_mapping(struct json_object *result, struct pasid_mapping *out,
 /* Accepts an array of mappings or an object {"mappings": [...]}. */
 int pasid_parse_mappings(struct json_object *result, struct pasid_mapping **maps, size_t *n,
                          struct pasid_error *err);
+/* The attachments of one mapping object as the daemon sends it: a pasid.lookup result, or an
+ * element of the "mappings" array of a pasid.list or vm.show result. *atts is an array of *n
+ * (NULL and 0 when the mapping is attached nowhere) to release with pasid_attachments_free().
+ * After a typed listing (pasid_list(), pasid_vm_show()), the attachments of its i-th mapping
+ * are those of element i of "mappings" in pasid_last_result(). Symbol version LIBPASID_0.3. */
+int pasid_parse_attachments(struct json_object *mapping, struct pasid_attachment **atts, size_t *n,
+                            struct pasid_error *err);
 /* Accepts an array of quotas (quota.get) or one quota object (quota.set). */
 int pasid_parse_quotas(struct json_object *result, struct pasid_quota **quotas, size_t *n,
                        struct pasid_error *err);
@@ -286,6 +324,7 @@ void pasid_vm_free(struct pasid_vm *vm);
 void pasid_vm_list_free(struct pasid_vm *vms, size_t n);
 void pasid_mappings_free(struct pasid_mapping *maps);
 void pasid_quotas_free(struct pasid_quota *quotas, size_t n);
+void pasid_attachments_free(struct pasid_attachment *atts);
 
 #ifdef __cplusplus
 }

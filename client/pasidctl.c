@@ -26,6 +26,9 @@ static const char main_usage[] =
     "  pasid free --vm VM --gpasid N\n"
     "  pasid lookup HPASID [--device BDF] | pasid lookup --vm VM --gpasid N\n"
     "  pasid list [--vm VM] [--type shared|local]\n"
+    "  pasid attach VM GPASID DEVICE --pt-id N --dev-id N --iommufd FD --device-fd FD\n"
+    "                                       attach a PASID to a page table of the VMM's iommufd\n"
+    "  pasid detach VM GPASID DEVICE        detach it from the device\n"
     "  quota get [CGROUP]                   show cgroup PASID quotas\n"
     "  quota set CGROUP MAX                 set a cgroup's PASID limit (MAX or max)\n"
     "  call METHOD [JSON-PARAMS] [--fd N]...  call any method, print its result\n"
@@ -38,9 +41,11 @@ static const char main_usage[] =
     "\n"
     "See pasidctl(8).\n";
 
-static const char status_usage[] = "Usage: pasidctl status\n"
-                                   "\n"
-                                   "Shows the daemon's version, backend, PASID ranges and usage.\n";
+static const char status_usage[] =
+    "Usage: pasidctl status\n"
+    "\n"
+    "Shows the daemon's version, backend, PASID ranges and usage, and how many\n"
+    "PASIDs are attached to device page tables.\n";
 
 static const char call_usage[] =
     "Usage: pasidctl call METHOD [JSON-PARAMS] [--fd N]...\n"
@@ -59,9 +64,12 @@ print_duration(uint64_t s)
 		printf(" (%" PRIu64 "m %" PRIu64 "s)", s / 60, s % 60);
 }
 
+/* result: the daemon's status as it came, for what struct pasid_status has no member for. */
 static void
-print_status(const struct pasid_status *st)
+print_status(const struct pasid_status *st, struct json_object *result)
 {
+	struct json_object *attached;
+
 	printf("version:      %s\n", st->version);
 	printf("uptime:       %" PRIu64 "s", st->uptime_s);
 	print_duration(st->uptime_s);
@@ -73,6 +81,10 @@ print_status(const struct pasid_status *st)
 	       st->local.last, st->used_local);
 	printf("shared range: %" PRIu32 "-%" PRIu32 ", %" PRIu64 " used, %" PRIu64 " free\n",
 	       st->shared.first, st->shared.last, st->used_shared, st->free_shared);
+	/* Not in struct pasid_status, whose size is ABI; a daemon before attachments has none. */
+	if (json_object_object_get_ex(result, "attached", &attached) &&
+	    json_object_is_type(attached, json_type_int))
+		printf("attached:     %" PRId64 "\n", json_object_get_int64(attached));
 	printf("vms:          %" PRIu64 "\n", st->vms);
 	printf("connections:  %" PRIu64 "\n", st->connections);
 }
@@ -88,7 +100,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (ctl_text(ctl, pasid_daemon_status(ctl->client, &st, &err), &err, &rc))
-		print_status(st);
+		print_status(st, pasid_last_result(ctl->client));
 	pasid_status_free(st);
 	return rc;
 }

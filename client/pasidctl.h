@@ -125,7 +125,10 @@ void ctl_table_init(struct ctl_table *t, size_t ncols, const char *const *head);
 void ctl_table_add(struct ctl_table *t, const char *const *cols);
 /* Prints the rows, each column as wide as its widest cell, and releases them. */
 void ctl_table_print(struct ctl_table *t);
-/* Prints a table of mappings: [VM] GPASID HPASID TYPE DEVICE. */
-void ctl_print_mappings(const struct pasid_mapping *maps, size_t n, bool with_vm);
+/* Prints a table of mappings: [VM] GPASID HPASID TYPE DEVICE, and with result (the daemon's
+ * result that maps were decoded from: a listing, or one mapping) ATTACHED, where each is
+ * attached. 0, or the exit status of a result whose attachments libpasid cannot read. */
+int ctl_print_mappings(struct ctl *ctl, const struct pasid_mapping *maps, size_t n, bool with_vm,
+                       struct json_object *result);
 
 #endif

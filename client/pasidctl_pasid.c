@@ -1,6 +1,7 @@
 /* pasidctl: the `pasid` command group. */
 #include "pasidctl.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +16,9 @@ static const char pasid_usage[] =
     "  free --vm VM --gpasid N\n"
     "  lookup HPASID [--device BDF]\n"
     "  lookup --vm VM --gpasid N\n"
-    "  list [--vm VM] [--type shared|local]\n";
+    "  list [--vm VM] [--type shared|local]\n"
+    "  attach VM GPASID DEVICE --pt-id N --dev-id N --iommufd FD --device-fd FD\n"
+    "  detach VM GPASID DEVICE\n";
 
 static const char alloc_usage[] =
     "Usage: pasidctl pasid alloc --vm VM --type shared|local [--device BDF] [--gpasid N]\n"
@@ -44,6 +47,27 @@ static const char lookup_usage[] =
 static const char list_usage[] = "Usage: pasidctl pasid list [--vm VM] [--type shared|local]\n"
                                  "\n"
                                  "Lists mappings, sorted by VM and guest PASID.\n";
+
+static const char attach_usage[] =
+    "Usage: pasidctl pasid attach VM GPASID DEVICE --pt-id N --dev-id N --iommufd FD\n"
+    "                             --device-fd FD\n"
+    "\n"
+    "Attaches the host PASID of VM's guest PASID GPASID on DEVICE (DDDD:BB:DD.F) to a\n"
+    "page table of a VMM's iommufd. The VMM's descriptors go to pasidd with the\n"
+    "request, so pasidctl must inherit them: FD is a descriptor number open in\n"
+    "pasidctl, such as 3 and 4 in a shell's\n"
+    "  pasidctl pasid attach ... --iommufd 3 --device-fd 4 3<&\"$IOMMU\" 4<&\"$CDEV\"\n"
+    "\n"
+    "  --pt-id N       the page table (HWPT) in the iommufd to attach to\n"
+    "  --dev-id N      the device's id in the iommufd (VFIO_DEVICE_BIND_IOMMUFD)\n"
+    "  --iommufd FD    the VMM's iommufd (/dev/iommu)\n"
+    "  --device-fd FD  the VMM's VFIO device cdev, bound to that iommufd\n";
+
+static const char detach_usage[] =
+    "Usage: pasidctl pasid detach VM GPASID DEVICE\n"
+    "\n"
+    "Detaches the host PASID of VM's guest PASID GPASID from DEVICE (DDDD:BB:DD.F); the\n"
+    "mapping stays allocated.\n";
 
 /* What the options gave: NULL, PASID_TYPE_ANY or -1 where one was not given. */
 struct pasid_args {
@@ -138,7 +162,7 @@ alloc(struct ctl *ctl, const struct pasid_args *a)
 	else
 		rc = pasid_alloc(ctl->client, a->vm, a->type, a->device, gpasid, &one, &err);
 	if (ctl_text(ctl, rc, &err, &rc))
-		ctl_print_mappings(maps ? maps : &one, n, false);
+		rc = ctl_print_mappings(ctl, maps ? maps : &one, n, false, NULL);
 	pasid_mappings_free(maps);
 	return rc;
 }
@@ -227,7 +251,7 @@ pasid_lookup_cmd(struct ctl *ctl, int argc, char **argv)
 	else
 		rc = pasid_lookup(ctl->client, a.vm, (uint32_t)a.gpasid, &m, &err);
 	if (ctl_text(ctl, rc, &err, &rc))
-		ctl_print_mappings(&m, 1, true);
+		rc = ctl_print_mappings(ctl, &m, 1, true, pasid_last_result(ctl->client));
 	return rc;
 }
 
@@ -249,8 +273,127 @@ pasid_list_cmd(struct ctl *ctl, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (ctl_text(ctl, pasid_list(ctl->client, a.vm, a.type, &maps, &n, &err), &err, &rc))
-		ctl_print_mappings(maps, n, true);
+		rc = ctl_print_mappings(ctl, maps, n, true, pasid_last_result(ctl->client));
 	pasid_mappings_free(maps);
+	return rc;
+}
+
+/* VM GPASID DEVICE, as ctl_check_args() and the PASID and BDF checks take them: -1 if they
+ * are good, else the exit status. */
+static int
+attach_args(struct ctl *ctl, int argc, char **argv, const char *usage, int64_t *gpasid)
+{
+	int rc = ctl_check_args(ctl, usage, "VM GPASID DEVICE", argc - optind, argv + optind);
+
+	if (rc < 0)
+		rc = parse_pasid(ctl, argv[optind + 1], "GPASID", usage, gpasid);
+	if (rc < 0)
+		rc = ctl_check_bdf(ctl, usage, "DEVICE", argv[optind + 2]);
+	return rc;
+}
+
+/* --iommufd and --device-fd: a descriptor that pasidctl inherited open. */
+static int
+parse_fd(struct ctl *ctl, const char *opt, const char *s, int *fd)
+{
+	int64_t n;
+
+	if (ctl_parse_num(s, 0, INT32_MAX, &n) < 0 || fcntl((int)n, F_GETFD) < 0)
+		return ctl_usage_error(ctl, attach_usage,
+		                       "%s: '%s' is not a descriptor open in pasidctl (hand it "
+		                       "down, as in %s 3 3<&\"$FD\")",
+		                       opt, s, opt);
+	*fd = (int)n;
+	return -1;
+}
+
+/* What attach's options gave: -1 where one was not given. */
+struct attach_opts {
+	int64_t pt_id, dev_id;
+	int iommufd, devfd;
+};
+
+static int
+attach_option(struct ctl *ctl, int o, struct attach_opts *a)
+{
+	int64_t *id = o == 'P' ? &a->pt_id : &a->dev_id;
+
+	switch (o) {
+	case 'P':
+	case 'D':
+		if (ctl_parse_num(optarg, 0, UINT32_MAX, id) < 0)
+			return ctl_usage_error(ctl, attach_usage,
+			                       "%s: '%s' is not an object id (0-4294967295)",
+			                       o == 'P' ? "--pt-id" : "--dev-id", optarg);
+		return -1;
+	case 'I':
+		return parse_fd(ctl, "--iommufd", optarg, &a->iommufd);
+	case 'F':
+		return parse_fd(ctl, "--device-fd", optarg, &a->devfd);
+	default:
+		return -1;
+	}
+}
+
+static int
+pasid_attach_cmd(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {{"pt-id", required_argument, NULL, 'P'},
+	                                     {"dev-id", required_argument, NULL, 'D'},
+	                                     {"iommufd", required_argument, NULL, 'I'},
+	                                     {"device-fd", required_argument, NULL, 'F'},
+	                                     CTL_COMMON_OPTIONS};
+	struct attach_opts a = {-1, -1, -1, -1};
+	struct pasid_error err;
+	int64_t gpasid = -1;
+	int o, rc;
+
+	while ((o = ctl_getopt(ctl, argc, argv, "", opts, attach_usage, &rc)) != -1) {
+		int r = attach_option(ctl, o, &a);
+
+		if (r >= 0)
+			return r;
+	}
+	if (rc >= 0)
+		return rc;
+	rc = attach_args(ctl, argc, argv, attach_usage, &gpasid);
+	if (rc < 0 && (a.pt_id < 0 || a.dev_id < 0 || a.iommufd < 0 || a.devfd < 0))
+		rc = ctl_usage_error(ctl, attach_usage,
+		                     "--pt-id, --dev-id, --iommufd and --device-fd are required");
+	if (rc < 0)
+		rc = ctl_connect(ctl);
+	if (rc >= 0)
+		return rc;
+	if (ctl_text(ctl,
+	             pasid_attach(ctl->client, argv[optind], (uint32_t)gpasid, argv[optind + 2],
+	                          (uint32_t)a.pt_id, (uint32_t)a.dev_id, a.iommufd, a.devfd, &err),
+	             &err, &rc))
+		printf("attached gPASID %" PRId64 " of %s on %s to page table %" PRId64
+		       " (dev_id %" PRId64 ")\n",
+		       gpasid, argv[optind], argv[optind + 2], a.pt_id, a.dev_id);
+	return rc;
+}
+
+static int
+pasid_detach_cmd(struct ctl *ctl, int argc, char **argv)
+{
+	struct pasid_error err;
+	int64_t gpasid = -1;
+	int rc;
+
+	rc = ctl_common_options(ctl, argc, argv, detach_usage);
+	if (rc < 0)
+		rc = attach_args(ctl, argc, argv, detach_usage, &gpasid);
+	if (rc < 0)
+		rc = ctl_connect(ctl);
+	if (rc >= 0)
+		return rc;
+	if (ctl_text(
+	        ctl,
+	        pasid_detach(ctl->client, argv[optind], (uint32_t)gpasid, argv[optind + 2], &err),
+	        &err, &rc))
+		printf("detached gPASID %" PRId64 " of %s from %s\n", gpasid, argv[optind],
+		       argv[optind + 2]);
 	return rc;
 }
 
@@ -259,6 +402,8 @@ static const struct ctl_cmd pasid_cmds[] = {
     {"free", pasid_free_cmd, NULL},
     {"lookup", pasid_lookup_cmd, NULL},
     {"list", pasid_list_cmd, NULL},
+    {"attach", pasid_attach_cmd, NULL},
+    {"detach", pasid_detach_cmd, NULL},
     {NULL, NULL, NULL},
 };
 

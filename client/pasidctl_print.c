@@ -153,22 +153,80 @@ ctl_table_print(struct ctl_table *t)
 	table_free(t);
 }
 
-void
-ctl_print_mappings(const struct pasid_mapping *maps, size_t n, bool with_vm)
+/* The attachments of one mapping object: "DEVICE pt=N dev=N[ lost]", comma-separated; NULL
+ * with err filled when they cannot be read. malloc'd. */
+static char *
+attachments_cell(struct json_object *mapping, struct pasid_error *err)
 {
-	static const char *const head[] = {"VM", "GPASID", "HPASID", "TYPE", "DEVICE"};
-	struct ctl_table t;
-	size_t skip = with_vm ? 0 : 1;
+	struct pasid_attachment *a;
+	size_t n, len = 0;
+	char *cell = NULL;
+	FILE *f;
 
-	ctl_table_init(&t, 5 - skip, head + skip);
-	for (size_t i = 0; i < n; i++) {
-		char g[16], h[16];
-		const char *row[] = {maps[i].vm, g, h, pasid_type_name(maps[i].type),
-		                     maps[i].device};
-
-		snprintf(g, sizeof(g), "%" PRIu32, maps[i].gpasid);
-		snprintf(h, sizeof(h), "%" PRIu32, maps[i].hpasid);
-		ctl_table_add(&t, row + skip);
+	if (pasid_parse_attachments(mapping, &a, &n, err) < 0)
+		return NULL;
+	f = open_memstream(&cell, &len);
+	if (!f) {
+		pasid_attachments_free(a);
+		fputs("pasidctl: out of memory\n", stderr);
+		exit(CTL_EXIT_FAILURE);
 	}
-	ctl_table_print(&t);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s pt=%" PRIu32 " dev=%" PRIu32 "%s", i ? ", " : "", a[i].device,
+		        a[i].pt_id, a[i].dev_id, a[i].lost ? " lost" : "");
+	fclose(f);
+	pasid_attachments_free(a);
+	return cell;
+}
+
+/* Mapping i of result: an element of its "mappings", or result itself (a lookup). */
+static struct json_object *
+mapping_object(struct json_object *result, size_t i)
+{
+	struct json_object *arr;
+
+	if (json_object_object_get_ex(result, "mappings", &arr))
+		return json_object_array_get_idx(arr, i);
+	return i == 0 ? result : NULL;
+}
+
+int
+ctl_print_mappings(struct ctl *ctl, const struct pasid_mapping *maps, size_t n, bool with_vm,
+                   struct json_object *result)
+{
+	static const char *const head[] = {"VM", "GPASID", "HPASID", "TYPE", "DEVICE", "ATTACHED"};
+	struct ctl_table t;
+	size_t skip = with_vm ? 0 : 1, ncols = (result ? 6 : 5) - skip;
+	char **att = calloc(n ? n : 1, sizeof(*att));
+	struct pasid_error err;
+	int rc = 0;
+
+	if (!att) {
+		fputs("pasidctl: out of memory\n", stderr);
+		return CTL_EXIT_FAILURE;
+	}
+	/* Every cell read before anything is printed: a malformed answer prints no table. */
+	for (size_t i = 0; result && i < n && rc == 0; i++) {
+		att[i] = attachments_cell(mapping_object(result, i), &err);
+		if (!att[i])
+			rc = ctl_error(ctl, &err);
+	}
+	if (rc == 0) {
+		ctl_table_init(&t, ncols, head + skip);
+		for (size_t i = 0; i < n; i++) {
+			char g[16], h[16];
+			const char *row[] = {
+			    maps[i].vm,     g,     h, pasid_type_name(maps[i].type),
+			    maps[i].device, att[i]};
+
+			snprintf(g, sizeof(g), "%" PRIu32, maps[i].gpasid);
+			snprintf(h, sizeof(h), "%" PRIu32, maps[i].hpasid);
+			ctl_table_add(&t, row + skip);
+		}
+		ctl_table_print(&t);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(att[i]);
+	free(att);
+	return rc;
 }

@@ -105,8 +105,10 @@ vm_list(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
-static void
-print_vm(const struct pasid_vm *vm, bool details)
+/* The VM, and with details its devices and its mappings, whose attachments are read from
+ * result (the daemon's vm.show result). 0 or an exit status. */
+static int
+print_vm(struct ctl *ctl, const struct pasid_vm *vm, bool details, struct json_object *result)
 {
 	printf("vm:       %s\n", vm->vm);
 	printf("uuid:     %s\n", vm->uuid);
@@ -114,7 +116,7 @@ print_vm(const struct pasid_vm *vm, bool details)
 	printf("pid:      %d\n", (int)vm->pid);
 	printf("cgroup:   %s\n", vm->cgroup[0] ? vm->cgroup : "-");
 	if (!details)
-		return;
+		return 0;
 	printf("pasids:   %" PRIu32 "\n", vm->pasids);
 	printf("devices: ");
 	for (size_t i = 0; i < vm->n_devices; i++)
@@ -122,10 +124,10 @@ print_vm(const struct pasid_vm *vm, bool details)
 		       vm->devices[i].shared ? "shared" : "exclusive");
 	if (!vm->n_devices)
 		printf(" -\n");
-	if (vm->n_mappings) {
-		printf("\n");
-		ctl_print_mappings(vm->mappings, vm->n_mappings, false);
-	}
+	if (!vm->n_mappings)
+		return 0;
+	printf("\n");
+	return ctl_print_mappings(ctl, vm->mappings, vm->n_mappings, false, result);
 }
 
 static int
@@ -139,7 +141,7 @@ vm_show(struct ctl *ctl, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (ctl_text(ctl, pasid_vm_show(ctl->client, argv[optind], &vm, &err), &err, &rc))
-		print_vm(vm, true);
+		rc = print_vm(ctl, vm, true, pasid_last_result(ctl->client));
 	pasid_vm_free(vm);
 	return rc;
 }
@@ -206,7 +208,7 @@ vm_register(struct ctl *ctl, int argc, char **argv)
 	        ctl,
 	        pasid_vm_register(ctl->client, argv[optind], uuid, mode, (pid_t)pid, &vm, &err),
 	        &err, &rc))
-		print_vm(vm, false);
+		rc = print_vm(ctl, vm, false, NULL);
 	pasid_vm_free(vm);
 	return rc;
 }

@@ -1,7 +1,9 @@
 /* libpasid: the typed calls of the v1 methods. Each public function builds its parameters and
  * hands them, with the description of its method, to typed_call(), the one place that calls,
- * decodes the result into the caller's structures and releases what it made. */
+ * decodes the result into the caller's structures and releases what it made; the few that
+ * have a non-blocking form hand them to typed_queue() instead. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "call.h"
@@ -27,6 +29,9 @@ struct typed_method {
 struct params {
 	struct json_object *obj;
 	bool nomem;
+	/* Descriptors that ride along with the request (pasid.attach); params says how many. */
+	const int *fds;
+	size_t nfds;
 };
 
 static struct params
@@ -87,12 +92,29 @@ typed_call(struct pasid_client *c, const struct typed_method *m, struct params *
 	if (m->pages)
 		rc = pasid_call_pages(c, m->name, params, m->pages, &res, err);
 	else
-		rc = pasid_call(c, m->name, params, &res, err);
+		rc = pasid_call_fds(c, m->name, params, p ? p->fds : NULL, p ? p->nfds : 0, &res,
+		                    err);
 	json_object_put(params);
 	if (rc == 0 && m->decode)
 		rc = m->decode(res, out, err);
 	json_object_put(res);
 	return rc;
+}
+
+/* Queues m with params p (taken): the request id, or a negative errno. */
+static int64_t
+typed_queue(struct pasid_client *c, const struct typed_method *m, struct params *p,
+            struct pasid_error *err)
+{
+	int64_t id;
+
+	if (p->nomem) {
+		json_object_put(p->obj);
+		return lp_nomem(err);
+	}
+	id = pasid_queue(c, m->name, p->obj, p->fds, p->nfds, err);
+	json_object_put(p->obj);
+	return id;
 }
 
 /* The decoders of the typed calls: the public ones (decode.c) with each call's output and the
@@ -231,6 +253,8 @@ static const struct typed_method m_list = {"pasid.list", "mappings", decode_mapp
 static const struct typed_method m_discover = {"rpc.discover", NULL, decode_document};
 static const struct typed_method m_quota_get = {"quota.get", NULL, decode_quota_list};
 static const struct typed_method m_quota_set = {"quota.set", NULL, decode_quota};
+static const struct typed_method m_attach = {"pasid.attach", NULL, NULL};
+static const struct typed_method m_detach = {"pasid.detach", NULL, NULL};
 
 int
 pasid_daemon_status(struct pasid_client *c, struct pasid_status **out, struct pasid_error *err)
@@ -422,4 +446,121 @@ pasid_quota_set(struct pasid_client *c, const char *cgroup, uint64_t max, struct
 	           max == PASID_QUOTA_NO_LIMIT ? json_object_new_string("max")
 	                                       : json_object_new_int64((int64_t)max));
 	return typed_call(c, &m_quota_set, &p, out, err);
+}
+
+/* Attachments. A request without its VM or device, which the daemon could only refuse, and
+ * descriptors that are not open are refused here, before anything is queued, with a message
+ * that names the descriptor at fault (pasid_queue() would fail to duplicate it, and not say
+ * which). */
+
+static int
+check_target(const char *vm, const char *device, struct pasid_error *err)
+{
+	if (!vm || !device)
+		return lp_fail(err, -EINVAL,
+		               "pasid.attach and pasid.detach need a VM and a device");
+	return 0;
+}
+
+static int
+check_fd(int fd, const char *what, struct pasid_error *err)
+{
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+		return lp_fail(err, -EBADF, "%s %d is not an open descriptor", what, fd);
+	return 0;
+}
+
+static int
+check_attach(const char *vm, const char *device, int iommufd, int devfd, struct pasid_error *err)
+{
+	int rc = check_target(vm, device, err);
+
+	if (rc == 0)
+		rc = check_fd(iommufd, "iommufd", err);
+	if (rc == 0)
+		rc = check_fd(devfd, "devfd", err);
+	return rc;
+}
+
+static struct params
+detach_params(const char *vm, uint32_t gpasid, const char *device)
+{
+	struct params p = vm_params(vm);
+
+	add_int(&p, "gpasid", gpasid);
+	add_str(&p, "device", device);
+	return p;
+}
+
+/* fds must outlive the params: the call or queue copies them before it returns. */
+static struct params
+attach_params(const char *vm, uint32_t gpasid, const char *device, uint32_t pt_id, uint32_t dev_id,
+              const int fds[2])
+{
+	struct params p = detach_params(vm, gpasid, device);
+
+	add_int(&p, "pt_id", pt_id);
+	add_int(&p, "dev_id", dev_id);
+	add_int(&p, "fds", 2);
+	p.fds = fds;
+	p.nfds = 2;
+	return p;
+}
+
+int
+pasid_attach(struct pasid_client *c, const char *vm, uint32_t gpasid, const char *device,
+             uint32_t pt_id, uint32_t dev_id, int iommufd, int devfd, struct pasid_error *err)
+{
+	const int fds[2] = {iommufd, devfd};
+	struct params p;
+	int rc = check_attach(vm, device, iommufd, devfd, err);
+
+	if (rc < 0) {
+		lp_forget_outcome(c);
+		return rc;
+	}
+	p = attach_params(vm, gpasid, device, pt_id, dev_id, fds);
+	return typed_call(c, &m_attach, &p, NULL, err);
+}
+
+int
+pasid_detach(struct pasid_client *c, const char *vm, uint32_t gpasid, const char *device,
+             struct pasid_error *err)
+{
+	struct params p;
+	int rc = check_target(vm, device, err);
+
+	if (rc < 0) {
+		lp_forget_outcome(c);
+		return rc;
+	}
+	p = detach_params(vm, gpasid, device);
+	return typed_call(c, &m_detach, &p, NULL, err);
+}
+
+int64_t
+pasid_queue_attach(struct pasid_client *c, const char *vm, uint32_t gpasid, const char *device,
+                   uint32_t pt_id, uint32_t dev_id, int iommufd, int devfd, struct pasid_error *err)
+{
+	const int fds[2] = {iommufd, devfd};
+	struct params p;
+	int rc = check_attach(vm, device, iommufd, devfd, err);
+
+	if (rc < 0)
+		return rc;
+	p = attach_params(vm, gpasid, device, pt_id, dev_id, fds);
+	return typed_queue(c, &m_attach, &p, err);
+}
+
+int64_t
+pasid_queue_detach(struct pasid_client *c, const char *vm, uint32_t gpasid, const char *device,
+                   struct pasid_error *err)
+{
+	struct params p;
+	int rc = check_target(vm, device, err);
+
+	if (rc < 0)
+		return rc;
+	p = detach_params(vm, gpasid, device);
+	return typed_queue(c, &m_detach, &p, err);
 }

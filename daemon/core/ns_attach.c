@@ -146,7 +146,8 @@ replay_attach(struct ns *ns, struct ns_mapping *m, const struct backend_attach *
 
 /* The kernel part of an attach; a replaced attachment (lost descriptors) goes in the same
  * transaction, so that its record and the new one stand or fall together. Takes att: freed
- * with its descriptors on failure (by the undo, once it was logged). */
+ * with its descriptors here when the kernel or the transaction refuses it, and by the undo
+ * when its own commit is refused (so never by the caller). */
 static int
 attach_new(struct ns *ns, struct ns_mapping *m, struct backend_attach *att,
            struct backend_attach *old, struct ns_err *err)
@@ -161,7 +162,6 @@ attach_new(struct ns *ns, struct ns_mapping *m, struct backend_attach *att,
 	}
 	r = ns->be->ops->attach(ns->be, m->hpasid, att, err);
 	if (r < 0) {
-		/* Not logged, so nothing undoes it: its descriptors go with it here. */
 		ns_attachment_free(att);
 		return ns_op_end(ns, &op, r, err);
 	}

@@ -177,7 +177,7 @@ ifd_attach(struct backend *be, uint32_t pasid, const struct backend_attach *a, s
 	    .pasid = pasid,
 	};
 	char name[NS_BDF_LEN + 1];
-	unsigned width;
+	unsigned width = 0;
 	int r;
 
 	ns_bdf_format(a->bdf, name);

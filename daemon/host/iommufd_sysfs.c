@@ -53,7 +53,10 @@ link_base(const char *dir, const char *name, char *out, size_t len)
 		return;
 	target[n] = '\0';
 	base = strrchr(target, '/');
-	snprintf(out, len, "%s", base ? base + 1 : target);
+	base = base ? base + 1 : target;
+	/* A name longer than out is no name pasidd looks for: leave out empty. */
+	if (strlen(base) < len)
+		memcpy(out, base, strlen(base) + 1);
 }
 
 /* Cuts path at its last '/' and returns the component after it. */
@@ -217,7 +220,7 @@ iommufd_sysfs_iommu_width(const char *sys, char *from, size_t len)
 		return 0;
 	}
 	while ((e = readdir(dir))) {
-		unsigned long long ecap;
+		unsigned long long ecap = 0;
 		int w;
 
 		if (e->d_name[0] == '.')

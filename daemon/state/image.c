@@ -3,11 +3,13 @@
 #include "record.h"
 
 int
-image_apply(const struct image *im, const void *rec, size_t len, char *why, size_t whylen)
+image_apply(const struct image *im, uint32_t version, const void *rec, size_t len, char *why,
+            size_t whylen)
 {
-	/* Runtime quota limits share the journal but belong to the quotas, not the namespace. */
+	/* Runtime quota limits share the journal but belong to the quotas, not the namespace;
+	 * their layout is the same in every version. */
 	return rec_is_quota(rec, len) ? rec_apply_quota(im->quota, rec, len, why, whylen)
-	                              : rec_apply(im->ns, rec, len, why, whylen);
+	                              : rec_apply_version(im->ns, version, rec, len, why, whylen);
 }
 
 static int

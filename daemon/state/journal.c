@@ -1,5 +1,5 @@
 /* The journal's handle: opening a state directory (locked, or read-only beside a running
- * daemon), the records' format version, closing, errors and statistics. The files and the
+ * daemon), the records' format versions, closing, errors and statistics. The files and the
  * crash-safety argument are described part by part where the code is: journal_internal.h
  * lists the files.
  *
@@ -94,8 +94,23 @@ journal_set_format(struct journal *j, uint32_t version)
 {
 	if (!j || j->phase != PHASE_OPENED)
 		return -EINVAL;
-	j->format = version;
+	j->format = j->oldest = j->file_format = version;
 	return 0;
+}
+
+int
+journal_read_formats(struct journal *j, uint32_t oldest)
+{
+	if (!j || j->phase != PHASE_OPENED || oldest > j->format)
+		return -EINVAL;
+	j->oldest = oldest;
+	return 0;
+}
+
+uint32_t
+journal_file_format(const struct journal *j)
+{
+	return j ? j->file_format : 0;
 }
 
 const char *

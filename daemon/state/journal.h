@@ -6,7 +6,8 @@
  * crash-safety argument are described part by part at the top of the files that implement
  * them: journal_internal.h lists them.
  *
- * Life cycle: journal_open() -> journal_set_format() -> journal_replay() (exactly once) ->
+ * Life cycle: journal_open() -> journal_set_format() [-> journal_read_formats()] ->
+ * journal_replay() (exactly once) ->
  * any number of journal_append()/journal_commit()/journal_compact() -> journal_close().
  *
  * Errors are negative errno values. -EUCLEAN means the state directory is in a shape no
@@ -56,9 +57,25 @@ int journal_open(const char *dir, struct journal **out);
 
 /* The version of the records' format, which the journal keeps in every file's header without
  * interpreting the records (record.h numbers the versions): files are written with it, and
- * replay and salvage refuse a file whose header holds another (-EPROTONOSUPPORT, no file
- * changed). 0 until set. Only before journal_replay() or journal_salvage(): -EINVAL after. */
+ * replay and salvage refuse a file whose header holds another, or one older than
+ * journal_read_formats() allows (-EPROTONOSUPPORT, no file changed). 0 until set; it resets
+ * what journal_read_formats() allowed. Only before journal_replay() or journal_salvage():
+ * -EINVAL after. */
 int journal_set_format(struct journal *j, uint32_t version);
+
+/* Replay and salvage also read files of the record format versions from oldest up to the one
+ * set (an upgrade reads what the pasidd before it wrote), each file in its own: the records'
+ * user asks journal_file_format() which one, and converts. A generation's snapshot and
+ * journal are of one version. After replay, while the current generation's files are of an
+ * older version than the one set, journal_append() refuses (-EPROTO): journal_compact() comes
+ * first and writes the new generation in the version set, so that no file ever holds records
+ * of two versions. Only after journal_set_format() and before replay or salvage: -EINVAL
+ * otherwise, or when oldest is above the version set. */
+int journal_read_formats(struct journal *j, uint32_t oldest);
+
+/* The record format version of the file whose records replay or salvage is delivering (for
+ * their callbacks); after replay, that of the current generation's files. */
+uint32_t journal_file_format(const struct journal *j);
 
 /* For a check of the state beside a running daemon (pasidd -n): opens dir without creating
  * it and without the lock. journal_replay() then writes, truncates and deletes nothing (a
@@ -88,6 +105,7 @@ int journal_replay(struct journal *j, int (*cb)(void *ctx, const void *rec, size
 const char *journal_error(const struct journal *j);
 
 /* Buffers one record in memory; nothing is written until journal_commit(). len may be 0.
+ * -EPROTO while the files are of an older version (journal_read_formats()),
  * -EMSGSIZE if len > JOURNAL_MAX_RECORD, -EINVAL before replay, -EBUSY from inside a
  * compaction's write_state callback, -EIO once the handle is broken (see below). */
 int journal_append(struct journal *j, const void *rec, size_t len);

@@ -32,6 +32,10 @@ journal_append(struct journal *j, const void *rec, size_t len)
 
 	if (rc < 0)
 		return rc;
+	/* Records of this version in a file of an older one would be misread, or refused as
+	 * damage, by every later replay: the files are compacted into this version first. */
+	if (j->file_format != j->format)
+		return -EPROTO;
 	if (len > JOURNAL_MAX_RECORD)
 		return -EMSGSIZE;
 	if (!rec && len)

@@ -225,6 +225,7 @@ establish(struct journal *j, uint64_t gen, uint64_t snapshot_bytes, int64_t now)
 		close(j->fd);
 	j->fd = nfd;
 	j->gen = gen;
+	j->file_format = j->format; /* the new generation is written in it */
 	j->committed = JF_HDR_SIZE;
 	j->allocated = 0;
 	j->snapshot_bytes = snapshot_bytes;

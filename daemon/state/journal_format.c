@@ -33,6 +33,8 @@
  * -EPROTONOSUPPORT before any of its records is read: those bytes may mean something else,
  * and reading them as ours could hand out PASIDs twice. It is not damage either, so nothing
  * offers to salvage it: replay, pasidd -n and --salvage all refuse it and change no file.
+ * A reader may take a range of versions (journal_read_formats(): an upgrade reads the files
+ * of the version before it); each file is then read in the version its header names.
  *
  * TORN OR DAMAGED. A journal is a header followed by frames. A frame that is incomplete,
  * longer than JOURNAL_MAX_RECORD, or fails its CRC is either the torn tail of the last commit
@@ -146,9 +148,10 @@ jf_put_header(uint8_t p[JF_HDR_SIZE], enum jf_kind kind, uint64_t gen, uint32_t 
 }
 
 int
-jf_check_header(const uint8_t *data, size_t size, enum jf_kind kind, uint64_t gen, uint32_t format,
-                char *why, size_t n)
+jf_check_header(const uint8_t *data, size_t size, enum jf_kind kind, uint64_t gen, uint32_t oldest,
+                uint32_t newest, char *why, size_t n)
 {
+	uint32_t format;
 	const char *magic = magic_of(kind);
 	char name[JF_NAME_LEN];
 	bool crc_ok;
@@ -176,11 +179,18 @@ jf_check_header(const uint8_t *data, size_t size, enum jf_kind kind, uint64_t ge
 		snprintf(why, n, "%s has a header that fails its checksum", name);
 		return -EUCLEAN;
 	}
-	if (jf_get32(data + 16) != format) {
-		snprintf(why, n,
-		         "%s holds records of format version %" PRIu32
-		         ", and this pasidd reads version %" PRIu32 " only",
-		         name, jf_get32(data + 16), format);
+	format = jf_get32(data + 16);
+	if (format < oldest || format > newest) {
+		if (oldest == newest)
+			snprintf(why, n,
+			         "%s holds records of format version %" PRIu32
+			         ", and this pasidd reads version %" PRIu32 " only",
+			         name, format, newest);
+		else
+			snprintf(why, n,
+			         "%s holds records of format version %" PRIu32
+			         ", and this pasidd reads versions %" PRIu32 " to %" PRIu32 " only",
+			         name, format, oldest, newest);
 		return -EPROTONOSUPPORT;
 	}
 	if (jf_get64(data + 8) != gen) {
@@ -189,6 +199,19 @@ jf_check_header(const uint8_t *data, size_t size, enum jf_kind kind, uint64_t ge
 		return -EUCLEAN;
 	}
 	return 0;
+}
+
+int
+jf_check_generation(uint64_t gen, uint32_t jv, uint32_t sv, char *why, size_t n)
+{
+	if (jv == sv)
+		return 0;
+	snprintf(why, n,
+	         "journal.%" PRIu64 " holds records of format version %" PRIu32
+	         " and snapshot.%" PRIu64 " of version %" PRIu32
+	         ": the files of one generation are written in one",
+	         gen, jv, gen, sv);
+	return -EUCLEAN;
 }
 
 static uint32_t

@@ -54,13 +54,26 @@ bool jf_parse_name(const char *name, struct jf_file *f);
 
 /* A header for a file of this kind and generation, holding the records' format version. */
 void jf_put_header(uint8_t p[JF_HDR_SIZE], enum jf_kind kind, uint64_t gen, uint32_t format);
-/* Whether the file that data[0, size) holds starts with such a header. 0; -EUCLEAN when it
- * does not (a short file, another magic, a failed checksum, another generation); or
- * -EPROTONOSUPPORT when the header is whole (its checksum holds) but written for another file
- * format or record format version, whose bytes this code must not read. why gets one line,
- * starting with the file's name, except for 0. */
+/* Whether the file that data[0, size) holds starts with such a header, of a record format
+ * version from oldest to newest. 0; -EUCLEAN when it does not (a short file, another magic, a
+ * failed checksum, another generation); or -EPROTONOSUPPORT when the header is whole (its
+ * checksum holds) but written for another file format or record format version, whose bytes
+ * this code must not read. why gets one line, starting with the file's name, except for 0. */
 int jf_check_header(const uint8_t *data, size_t size, enum jf_kind kind, uint64_t gen,
-                    uint32_t format, char *why, size_t n);
+                    uint32_t oldest, uint32_t newest, char *why, size_t n);
+
+/* Whether journal.<gen> of record format version jv may follow a whole snapshot.<gen> of
+ * version sv: compaction writes both files of a generation in one version, so two versions
+ * in one are not an upgrade but a shape no pasidd writes. 0, or -EUCLEAN with why. Replay
+ * and salvage both ask. */
+int jf_check_generation(uint64_t gen, uint32_t jv, uint32_t sv, char *why, size_t n);
+
+/* The record format version in a header that jf_check_header() accepted. */
+static inline uint32_t
+jf_header_format(const uint8_t *data)
+{
+	return jf_get32(data + 16);
+}
 
 /* Frames rec into dst, which must have room for JF_FRAME_SIZE + len bytes. */
 void jf_put_frame(uint8_t *dst, const void *rec, size_t len);

@@ -44,7 +44,11 @@ struct journal {
 	int lockfd;
 	int fd; /* journal.<gen>, open from replay on */
 	enum journal_phase phase;
-	uint32_t format; /* the records' format version: journal_set_format() */
+	uint32_t format; /* the records' format version written: journal_set_format() */
+	uint32_t oldest; /* the oldest one read: journal_read_formats() */
+	/* The version of the file whose records are being delivered, then of the current
+	 * generation's files: nothing is appended to them unless it is format. */
+	uint32_t file_format;
 	bool compacting;
 	int fail_after_step;
 	uint64_t gen;

@@ -10,7 +10,9 @@
  * is refused too (-EPROTONOSUPPORT), the snapshot of the newest generation included: skipping
  * it for an older one would lose what it holds. If journal.g is missing (crash between
  * compaction steps 3 and 6) it is created empty. Finally *.tmp files, files of older
- * generations and skipped snapshots are deleted. A read-only handle (journal_open_readonly)
+ * generations and skipped snapshots are deleted. Files of an older record format version are
+ * read as they are when the reader takes them (journal_read_formats()), both files of the
+ * generation in the same one. A read-only handle (journal_open_readonly)
  * replays the same way but writes, truncates and deletes nothing. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -30,6 +32,7 @@ struct snapshot_view {
 	uint8_t *data;
 	size_t size;
 	int64_t created;
+	uint32_t format; /* its records' version */
 };
 
 /* What replay reads: the generation, and its snapshot if it has one. */
@@ -50,7 +53,7 @@ cmp_gen_desc(const void *a, const void *b)
 /* 1 and a filled view if snapshot.<gen> is complete, 0 if it is not (with what is wrong in
  * why), <0 if it cannot be read (-EPROTONOSUPPORT: of another format, with why). */
 static int
-snapshot_load(int dirfd, uint64_t gen, uint32_t format, struct snapshot_view *v, char *why,
+snapshot_load(const struct journal *j, uint64_t gen, struct snapshot_view *v, char *why,
               size_t whylen)
 {
 	char name[JF_NAME_LEN];
@@ -60,10 +63,10 @@ snapshot_load(int dirfd, uint64_t gen, uint32_t format, struct snapshot_view *v,
 	int rc;
 
 	jf_name(name, JF_SNAPSHOT, gen, false);
-	rc = jio_read(dirfd, name, O_RDONLY, NULL, &data, &size);
+	rc = jio_read(j->dirfd, name, O_RDONLY, NULL, &data, &size);
 	if (rc < 0)
 		return rc;
-	rc = jf_check_header(data, size, JF_SNAPSHOT, gen, format, why, whylen);
+	rc = jf_check_header(data, size, JF_SNAPSHOT, gen, j->oldest, j->format, why, whylen);
 	if (rc == -EPROTONOSUPPORT) {
 		free(data);
 		return rc;
@@ -74,6 +77,7 @@ snapshot_load(int dirfd, uint64_t gen, uint32_t format, struct snapshot_view *v,
 			v->data = data;
 			v->size = size;
 			v->created = w.created;
+			v->format = jf_header_format(data);
 			return 1;
 		}
 		jf_damage_text(&w, data, size, JF_SNAPSHOT, name, why, whylen);
@@ -98,7 +102,7 @@ choose_generation(struct journal *j, struct jio_list *l, struct replay_plan *p)
 		if (l->v[i].kind != JF_SNAPSHOT || l->v[i].tmp)
 			continue;
 		why[0] = '\0';
-		rc = snapshot_load(j->dirfd, l->v[i].gen, j->format, &p->sv, why, sizeof(why));
+		rc = snapshot_load(j, l->v[i].gen, &p->sv, why, sizeof(why));
 		if (rc == -EPROTONOSUPPORT) {
 			snprintf(j->err, sizeof(j->err), "%s", why);
 			return rc;
@@ -152,6 +156,7 @@ replay_snapshot(struct journal *j, const struct replay_plan *p,
 	size_t off = JF_HDR_SIZE;
 	int rc;
 
+	j->file_format = p->sv.format;
 	for (;;) {
 		uint32_t len = jf_get32(p->sv.data + off);
 
@@ -173,10 +178,11 @@ replay_snapshot(struct journal *j, const struct replay_plan *p,
 
 /* Delivers journal.<gen>'s records; cuts off and counts a torn tail, refuses damage. */
 static int
-replay_journal(struct journal *j, uint64_t gen, int (*cb)(void *, const void *, size_t), void *ctx,
-               int *fd_out)
+replay_journal(struct journal *j, const struct replay_plan *p,
+               int (*cb)(void *, const void *, size_t), void *ctx, int *fd_out)
 {
 	char name[JF_NAME_LEN], what[JOURNAL_ERR_MAX / 2];
+	uint64_t gen = p->gen;
 	struct jf_walk w;
 	uint8_t *data;
 	size_t size;
@@ -190,9 +196,16 @@ replay_journal(struct journal *j, uint64_t gen, int (*cb)(void *, const void *, 
 	}
 	/* Journals appear by rename with their header synced, so a bad header is damage, not a
 	 * crash, and guessing could hand out PASIDs twice. */
-	rc = jf_check_header(data, size, JF_JOURNAL, gen, j->format, j->err, sizeof(j->err));
+	rc = jf_check_header(data, size, JF_JOURNAL, gen, j->oldest, j->format, j->err,
+	                     sizeof(j->err));
 	if (rc < 0)
 		goto out;
+	j->file_format = jf_header_format(data);
+	if (p->have_snapshot) {
+		rc = jf_check_generation(gen, j->file_format, p->sv.format, j->err, sizeof(j->err));
+		if (rc < 0)
+			goto out;
+	}
 	jf_walk(data, size, JF_JOURNAL, cb, ctx, &w);
 	j->replayed += w.records;
 	switch (w.end) {
@@ -240,16 +253,19 @@ out:
 /* The journal of the chosen generation: replayed, or created empty when a crash between
  * compaction steps 3 and 6 left none (the snapshot then holds everything). */
 static int
-replay_or_create_journal(struct journal *j, const struct jio_list *l, uint64_t gen,
+replay_or_create_journal(struct journal *j, const struct jio_list *l, const struct replay_plan *p,
                          int (*cb)(void *, const void *, size_t), void *ctx, int *fd)
 {
+	uint64_t gen = p->gen;
 	int rc = 0;
 
 	if (jio_has(l, JF_JOURNAL, gen))
-		return replay_journal(j, gen, cb, ctx, fd);
-	/* A read-only replay creates nothing. */
+		return replay_journal(j, p, cb, ctx, fd);
+	/* In the snapshot's version: the generation stays of one, and an upgrade compacts it
+	 * as it does any other. A read-only replay creates nothing. */
+	j->file_format = p->have_snapshot ? p->sv.format : j->format;
 	if (!j->readonly) {
-		rc = jio_create_journal(j->dirfd, gen, j->format, fd);
+		rc = jio_create_journal(j->dirfd, gen, j->file_format, fd);
 		if (rc < 0)
 			snprintf(j->err, sizeof(j->err), "cannot create journal.%" PRIu64 ": %s",
 			         gen, strerror(-rc));
@@ -306,7 +322,7 @@ journal_replay(struct journal *j, int (*cb)(void *ctx, const void *rec, size_t l
 	if (rc == 0 && p.have_snapshot)
 		rc = replay_snapshot(j, &p, cb, ctx);
 	if (rc == 0)
-		rc = replay_or_create_journal(j, &l, p.gen, cb, ctx, &fd);
+		rc = replay_or_create_journal(j, &l, &p, cb, ctx, &fd);
 	if (rc < 0)
 		goto out;
 

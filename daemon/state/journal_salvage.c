@@ -35,7 +35,9 @@ struct salvage {
 	void (*lost)(void *ctx, const char *file, uint64_t off, const void *rec, size_t len);
 	void *ctx;
 	struct journal_salvage_info *info;
-	uint64_t budget; /* for reading the damaged part */
+	uint64_t budget;          /* for reading the damaged part */
+	bool snapshot_whole;      /* the newest generation's snapshot went to keep whole */
+	uint32_t snapshot_format; /* and was of this version */
 };
 
 static void cut(struct salvage *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -115,6 +117,7 @@ salvage_read(struct salvage *s, enum jf_kind kind, uint64_t gen, bool newest)
 	char name[JF_NAME_LEN], why[JOURNAL_ERR_MAX];
 	uint8_t *data;
 	size_t size;
+	bool hdr;
 	int rc;
 
 	jf_name(name, kind, gen, false);
@@ -123,20 +126,32 @@ salvage_read(struct salvage *s, enum jf_kind kind, uint64_t gen, bool newest)
 		jio_read_failure(s->j, name, rc);
 		return rc;
 	}
-	rc = jf_check_header(data, size, kind, gen, s->j->format, why, sizeof(why));
+	rc = jf_check_header(data, size, kind, gen, s->j->oldest, s->j->format, why, sizeof(why));
 	if (rc == -EPROTONOSUPPORT) {
 		/* Records of another format read as ours would be guesses, not salvage. */
 		snprintf(s->j->err, sizeof(s->j->err), "%s", why);
 		free(data);
 		return rc;
 	}
+	hdr = rc == 0;
+	if (hdr && newest && !s->info->damaged && kind == JF_JOURNAL && s->snapshot_whole)
+		rc = jf_check_generation(gen, jf_header_format(data), s->snapshot_format, why,
+		                         sizeof(why));
 	if (!newest || s->info->damaged) {
-		read_lost(s, name, data, size, rc == 0 ? JF_HDR_SIZE : 0);
+		read_lost(s, name, data, size, hdr ? JF_HDR_SIZE : 0);
 	} else if (rc < 0) {
+		/* A header that does not hold, or a journal of another version than its
+		 * snapshot, as replay refuses them; its records, if any, are lost. */
 		cut(s, "%s", why);
-		read_lost(s, name, data, size, 0);
+		read_lost(s, name, data, size, hdr ? JF_HDR_SIZE : 0);
 	} else {
+		/* Each file in its own version: keep asks which (journal_file_format()). */
+		s->j->file_format = jf_header_format(data);
 		salvage_prefix(s, name, kind, data, size);
+		if (kind == JF_SNAPSHOT && !s->info->damaged) {
+			s->snapshot_whole = true;
+			s->snapshot_format = s->j->file_format;
+		}
 	}
 	free(data);
 	return 0;

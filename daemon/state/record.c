@@ -3,6 +3,7 @@
  * written down once, at the top of record.h; the encoders and decode_fields() follow that
  * table field by field. */
 #include "record.h"
+#include "backend.h"
 #include "cgpath.h"
 #include "namespace.h"
 #include "quota.h"
@@ -133,6 +134,24 @@ rec_quota(uint8_t *buf, const char *cgroup, uint64_t max)
 	                buf);
 }
 
+size_t
+rec_attach(uint8_t *buf, const char *vm, uint32_t gpasid, const struct backend_attach *a)
+{
+	uint8_t *p = head(buf, REC_ATTACH, vm);
+
+	p = put32(p, gpasid);
+	p = put32(p, a->bdf);
+	p = put32(p, a->dev_id);
+	p = put32(p, a->pt_id);
+	return (size_t)(p - buf);
+}
+
+size_t
+rec_detach(uint8_t *buf, const char *vm, uint32_t gpasid, uint32_t bdf)
+{
+	return (size_t)(put32(put32(head(buf, REC_DETACH, vm), gpasid), bdf) - buf);
+}
+
 /* ---- decoding ---- */
 
 struct reader {
@@ -202,6 +221,13 @@ getstr(struct reader *r, char *out, size_t max)
 		return -EUCLEAN;                                                                   \
 	} while (0)
 
+/* The first format version that has op (record.h's VERSIONS). */
+static uint32_t
+op_since(enum rec_op op)
+{
+	return op == REC_ATTACH || op == REC_DETACH ? 1 : 0;
+}
+
 /* Whether the records of op are about an existing VM, which the head names. */
 static bool
 names_vm(enum rec_op op)
@@ -234,18 +260,48 @@ apply_change(struct ns *ns, const struct rec_info *ri, struct ns_vm *vm, struct 
 	}
 }
 
+/* An attachment as the journal has it: its descriptors lost until the fd store gives them
+ * back (ns_attach() records it so while replaying, and calls no backend). */
+static int
+apply_attach(struct ns *ns, struct ns_vm *vm, const struct rec_info *ri, char *why, size_t whylen)
+{
+	const struct backend_attach a = {
+	    .bdf = ri->bdf, .dev_id = ri->dev_id, .pt_id = ri->pt_id, .iommufd = -1, .devfd = -1};
+	struct ns_err err = {0};
+	char bdf[NS_BDF_LEN + 1];
+
+	ns_bdf_format(ri->bdf, bdf);
+	if (ri->op == REC_ATTACH && ns_attach(ns, vm, ri->gpasid, &a, &err) < 0)
+		CORRUPT("VM '%s' attaches gPASID %u on %s, which does not apply: %s", ri->vm,
+		        ri->gpasid, bdf, err.message);
+	if (ri->op == REC_DETACH && ns_detach(ns, vm, ri->gpasid, ri->bdf, &err) < 0)
+		CORRUPT("VM '%s' detaches gPASID %u from %s, which does not apply: %s", ri->vm,
+		        ri->gpasid, bdf, err.message);
+	return 0;
+}
+
 int
 rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
+{
+	return rec_apply_version(ns, REC_FORMAT_VERSION, rec, len, why, whylen);
+}
+
+int
+rec_apply_version(struct ns *ns, uint32_t version, const void *rec, size_t len, char *why,
+                  size_t whylen)
 {
 	struct ns_vm *vm = NULL;
 	struct ns_err err = {0};
 	struct rec_info ri;
-	int rc = rec_decode(rec, len, &ri);
+	int rc = rec_decode_version(rec, len, version, &ri);
 
 	if (ri.op == REC_QUOTA)
 		CORRUPT("a quota record is for rec_apply_quota, not the namespace");
 	if (ri.op < REC_VM || ri.op > REC_OP_MAX)
 		CORRUPT("unknown record type %d", ri.op);
+	if (op_since(ri.op) > version)
+		CORRUPT("record of type %d in a file of format version %u, which does not have it",
+		        ri.op, version);
 	if (rc < 0)
 		CORRUPT("malformed record of type %d (%zu bytes)", ri.op, len);
 	if (names_vm(ri.op) && !(vm = ns_vm_find(ns, ri.vm)))
@@ -267,6 +323,9 @@ rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
 		if (ns_set_local_cursor(ns, ri.bdf, ri.cursor) < 0)
 			CORRUPT("local cursor %u of a device beyond the local range", ri.cursor);
 		return 0;
+	case REC_ATTACH:
+	case REC_DETACH:
+		return apply_attach(ns, vm, &ri, why, whylen);
 	default:
 		if (apply_change(ns, &ri, vm, &err) < 0)
 			CORRUPT("record %d for '%s' does not apply: %s", ri.op, ri.vm, err.message);
@@ -294,9 +353,18 @@ rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t 
 			             rec_dev(buf, vm->name, vm->devs[k].dev->bdf,
 			                     vm->devs[k].shared))) < 0)
 				return r;
-		while (u32map_next(&vm->maps, &mit, NULL, &m))
-			if ((r = add(ctx, buf, rec_map(buf, m))) < 0)
+		while (u32map_next(&vm->maps, &mit, NULL, &m)) {
+			const struct ns_mapping *map = m;
+
+			if ((r = add(ctx, buf, rec_map(buf, map))) < 0)
 				return r;
+			/* Right after their mapping, which they need; the devices came before. */
+			for (unsigned k = 0; k < map->natts; k++)
+				if ((r = add(
+				         ctx, buf,
+				         rec_attach(buf, vm->name, map->gpasid, map->atts[k]))) < 0)
+					return r;
+		}
 	}
 	while (u32map_next(&ns->devices, &it, NULL, &d)) {
 		const struct ns_device *dev = d;
@@ -401,13 +469,23 @@ decode_fields(struct reader *r, struct rec_info *out)
 		getstr(r, out->cgroup, sizeof(out->cgroup));
 		out->max = get64(r);
 		break;
+	case REC_ATTACH:
+		out->gpasid = get32(r);
+		out->bdf = get32(r);
+		out->dev_id = get32(r);
+		out->pt_id = get32(r);
+		break;
+	case REC_DETACH:
+		out->gpasid = get32(r);
+		out->bdf = get32(r);
+		break;
 	default:
 		r->bad = true;
 	}
 }
 
 int
-rec_decode(const void *rec, size_t len, struct rec_info *out)
+rec_decode_version(const void *rec, size_t len, uint32_t version, struct rec_info *out)
 {
 	struct reader r = {.p = rec, .end = (const uint8_t *)rec + len};
 
@@ -416,7 +494,13 @@ rec_decode(const void *rec, size_t len, struct rec_info *out)
 	out->op = get8(&r);
 	getstr(&r, out->vm, sizeof(out->vm));
 	decode_fields(&r, out);
-	return r.bad || r.p != r.end ? -EUCLEAN : 0;
+	return r.bad || r.p != r.end || op_since(out->op) > version ? -EUCLEAN : 0;
+}
+
+int
+rec_decode(const void *rec, size_t len, struct rec_info *out)
+{
+	return rec_decode_version(rec, len, REC_FORMAT_VERSION, out);
 }
 
 size_t
@@ -444,9 +528,9 @@ rec_encode_event(uint8_t *buf, const struct ns_event *ev)
 	case NS_EV_QUOTA_SET:
 		return rec_quota(buf, ev->cgroup, ev->max);
 	case NS_EV_MAP_ATTACHED:
+		return rec_attach(buf, ev->vm->name, ev->map->gpasid, ev->att);
 	case NS_EV_MAP_DETACHED:
-		/* Not state that survives a restart yet: the kernel side is reconciled then. */
-		return 0;
+		return rec_detach(buf, ev->vm->name, ev->map->gpasid, ev->att->bdf);
 	}
 	return 0;
 }
@@ -461,9 +545,8 @@ rec_event_max(const struct ns_event *ev)
 	case NS_EV_QUOTA_SET:
 		return 1 + 4 + 4 + strlen(ev->cgroup) + 8;
 	case NS_EV_MAP_ATTACHED:
-	case NS_EV_MAP_DETACHED:
-		return 0;
-	default:
+		return 1 + 4 + NS_VM_NAME_MAX + 4 + 4 + 4 + 4;
+	default: /* the longest of the others: REC_MAP */
 		return 1 + 4 + NS_VM_NAME_MAX + 1 + 4 + 4 + 4;
 	}
 }

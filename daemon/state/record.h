@@ -2,7 +2,7 @@
  * binary form: start-up replays up to a million of them, so each must decode in well under
  * a microsecond.
  *
- * RECORD FORMAT, version 0 (REC_FORMAT_VERSION). A record is the payload of one journal or
+ * RECORD FORMAT, version 1 (REC_FORMAT_VERSION). A record is the payload of one journal or
  * snapshot frame (journal_format.c frames it and checks it; nothing here repeats that).
  *
  *   Integers    u8, u32, u64: little-endian, unsigned; a signed value (a pid) is stored as
@@ -37,29 +37,46 @@
  *   10  REC_OWNER    u32 owner pid, u64 owner start time, u32 owner uid:  owner
  *                    the VM handed to another owner process (vm.register   handover
  *                    by an admin); its PASIDs stay charged where they were
+ *   11  REC_ATTACH   u32 gPASID, u32 bdf, u32 dev_id, u32 pt_id: the      v1
+ *                    mapping's hPASID attached to page table pt_id of     attach
+ *                    the device (pasid.attach; dev_id its object in the
+ *                    VMM's iommufd). Replayed without descriptors: lost
+ *                    until the fd store gives them back
+ *   12  REC_DETACH   u32 gPASID, u32 bdf: that attachment gone            v1 attach
  *
  * since: "first" came with the journal itself (3ff982d), "quota" with cgroup PASID quotas
- * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa). A record must
- * end exactly where its last field does, and a mode or a type other than those above makes
- * it malformed. REC_QUOTA records go to the quotas (rec_apply_quota()), all others to the
- * namespace (rec_apply()). A snapshot holds, per VM in name order, its REC_VM, REC_DEV and
- * REC_MAP records, then every device's REC_LCURSOR, one REC_CURSOR and the REC_QUOTA of every
- * runtime limit (rec_snapshot(), rec_snapshot_quota()).
+ * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa), all three in
+ * version 0; "v1 attach" with attachments journaled (b87da12, issue 10), in version 1. A
+ * record must end exactly where its last field does, and a mode or a type other than those
+ * above makes it malformed, as does an op of a later version than the file's. REC_QUOTA
+ * records go to the quotas (rec_apply_quota()), all others to the namespace (rec_apply()). A
+ * snapshot holds, per VM in name order, its REC_VM, REC_DEV and REC_MAP records, each
+ * REC_MAP followed by the REC_ATTACH of every attachment of the mapping, then every device's
+ * REC_LCURSOR, one REC_CURSOR and the REC_QUOTA of every runtime limit (rec_snapshot(),
+ * rec_snapshot_quota()).
  *
  * VERSIONS. Every journal and snapshot file carries the version of the records it holds in
- * its header (journal_set_format(); the layout of the header is journal_format.c's). Version
- * 0 is the first: the records above, which every file written so far holds, including those
- * written before the version was numbered (the field was then "reserved, 0"). REC_QUOTA and
- * REC_OWNER came later within version 0: a pasidd older than them refuses a file that holds
- * them as damaged. A file of another version is refused, with its name and both versions,
- * and nothing is changed; that is never mistaken for damage.
+ * its header (journal_set_format(); the layout of the header is journal_format.c's).
+ *   0  the first: ops 1-10, which every file written before version 1 holds, including
+ *      those written before the version was numbered (the field was then "reserved, 0").
+ *      REC_QUOTA and REC_OWNER came later within version 0: a pasidd older than them
+ *      refuses a file that holds them as damaged.
+ *   1  attachments (REC_ATTACH, REC_DETACH): a pasidd of version 0 would refuse them as
+ *      damage, so they could not come within version 0. Ops 1-10 are unchanged.
+ * This pasidd reads versions REC_FORMAT_OLDEST to REC_FORMAT_VERSION and writes
+ * REC_FORMAT_VERSION only. On a directory of version 0 it replays the files as version 0
+ * (an op of version 1 in them is damage), then writes a snapshot of version 1 before it
+ * appends anything (state.c); pasidd -n writes nothing, and --salvage writes version 1. A
+ * file of any other version is refused, with its name and the versions read, and nothing is
+ * changed; that is never mistaken for damage.
  *
  * Changing the format. Any change a reader of the current version would misread or refuse
  * as damage, a new op included, takes a new REC_FORMAT_VERSION, and this table records it.
  * A pasidd of version N+1 must still start on a directory of version N, or an upgrade loses
- * the state: it then reads version N's records (the journal would have to accept both
- * versions and say which one a file holds), converts them, and compacts before it appends
- * anything, so that no file ever holds records of two versions. */
+ * the state: it then reads version N's records (journal_read_formats() lets the journal take
+ * both, journal_file_format() says which one a file holds, rec_apply_version() reads it),
+ * converts them, and compacts before it appends anything (state.c), so that no file ever
+ * holds records of two versions. */
 #ifndef PASIDD_RECORD_H
 #define PASIDD_RECORD_H
 
@@ -70,7 +87,9 @@
 #include "namespace.h"
 
 /* The version of the layouts above; written in every file's header. */
-#define REC_FORMAT_VERSION 0
+#define REC_FORMAT_VERSION 1
+/* The oldest version still read, and upgraded by compaction. */
+#define REC_FORMAT_OLDEST 0
 
 struct quota;
 
@@ -85,8 +104,10 @@ enum rec_op {
 	REC_LCURSOR, /* a device's local next-fit position */
 	REC_QUOTA,   /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
 	REC_OWNER,   /* a VM handed to another owner process (vm.register by an admin) */
+	REC_ATTACH,  /* a mapping attached to a device's page table (version 1) */
+	REC_DETACH,  /* that attachment gone (version 1) */
 };
-#define REC_OP_MAX REC_OWNER
+#define REC_OP_MAX REC_DETACH
 
 #define REC_BUF_MAX   4608 /* larger than any record */
 #define REC_UNMAP_MAX 96   /* an UNMAP record with its journal framing, at most */
@@ -103,6 +124,9 @@ size_t rec_cursor(uint8_t *buf, uint32_t cursor);
 size_t rec_lcursor(uint8_t *buf, uint32_t bdf, uint32_t cursor);
 /* max QUOTA_NO_LIMIT: the limit is removed. */
 size_t rec_quota(uint8_t *buf, const char *cgroup, uint64_t max);
+struct backend_attach;
+size_t rec_attach(uint8_t *buf, const char *vm, uint32_t gpasid, const struct backend_attach *a);
+size_t rec_detach(uint8_t *buf, const char *vm, uint32_t gpasid, uint32_t bdf);
 
 struct ns_event;
 /* The record of a namespace event (0 bytes for an event that is not kept) ... */
@@ -110,8 +134,11 @@ size_t rec_encode_event(uint8_t *buf, const struct ns_event *ev);
 /* ... and at most how long it is, framing excluded (0: not kept). */
 size_t rec_event_max(const struct ns_event *ev);
 
-/* Applies one record to ns (which must be replaying). 0, or -EUCLEAN with why; a record that
- * does not decode is refused before any of it is applied. */
+/* Applies one record of format version `version` to ns (which must be replaying). 0, or
+ * -EUCLEAN with why; a record that does not decode is refused before any of it is applied. */
+int rec_apply_version(struct ns *ns, uint32_t version, const void *rec, size_t len, char *why,
+                      size_t whylen);
+/* The same for a record of REC_FORMAT_VERSION. */
 int rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen);
 
 /* Every record that rebuilds ns from nothing, in an order rec_apply accepts. */
@@ -136,8 +163,10 @@ struct rec_info {
 	uint64_t starttime;      /* REC_VM, REC_OWNER */
 	uint32_t uid;            /* REC_VM, REC_OWNER */
 	uint8_t type;            /* REC_MAP */
-	uint32_t gpasid, hpasid; /* REC_MAP; gpasid also REC_UNMAP */
-	uint32_t bdf;            /* REC_MAP (local), REC_DEV, REC_UNDEV, REC_LCURSOR */
+	uint32_t gpasid, hpasid; /* REC_MAP; gpasid also REC_UNMAP, REC_ATTACH, REC_DETACH */
+	uint32_t bdf;            /* REC_MAP (local), REC_DEV, REC_UNDEV, REC_LCURSOR, REC_ATTACH,
+	                          * REC_DETACH */
+	uint32_t dev_id, pt_id;  /* REC_ATTACH */
 	bool shared;             /* REC_DEV */
 	uint32_t cursor;         /* REC_CURSOR, REC_LCURSOR */
 	uint64_t max;            /* REC_QUOTA */
@@ -148,8 +177,11 @@ struct rec_info {
 	char cgroup[4097];          /* REC_VM, REC_QUOTA */
 };
 
-/* Decodes a record; 0, or -EUCLEAN when the bytes are not a well-formed record (op is set
- * whenever the record is not empty, also then). */
+/* Decodes a record of format version `version`; 0, or -EUCLEAN when the bytes are not a
+ * well-formed record of that version (op is set whenever the record is not empty, also then;
+ * an op the version does not have is not well-formed). */
+int rec_decode_version(const void *rec, size_t len, uint32_t version, struct rec_info *out);
+/* The same for a record of REC_FORMAT_VERSION. */
 int rec_decode(const void *rec, size_t len, struct rec_info *out);
 
 #endif

@@ -64,9 +64,10 @@ struct quarantine {
 
 struct salvage {
 	const char *dir;
-	struct image img;  /* the valid prefix, and what is salvaged into it */
-	char refused[256]; /* why the record that ended the prefix did not apply */
-	char misfit[320];  /* a mapping outside the configured ranges */
+	const struct journal *j; /* which version the record being kept is in */
+	struct image img;        /* the valid prefix, and what is salvaged into it */
+	char refused[256];       /* why the record that ended the prefix did not apply */
+	char misfit[320];        /* a mapping outside the configured ranges */
 	struct lost_vm *vms;
 	size_t nvms;
 	struct lost_use *uses;
@@ -113,7 +114,8 @@ keep_cb(void *ctx, const void *rec, size_t len)
 {
 	struct salvage *s = ctx;
 
-	if (image_apply(&s->img, rec, len, s->refused, sizeof(s->refused)) < 0) {
+	if (image_apply(&s->img, journal_file_format(s->j), rec, len, s->refused,
+	                sizeof(s->refused)) < 0) {
 		check_fit(s, rec, len, NULL, 0);
 		return -EUCLEAN;
 	}
@@ -527,6 +529,7 @@ salvage_state(struct salvage *s, struct journal *j)
 	int r;
 
 	ns->replaying = true;
+	s->j = j;
 	r = journal_salvage(j, keep_cb, lost_cb, s, &info);
 	if (r < 0) {
 		log_err("cannot salvage %s: %s", s->dir,
@@ -584,6 +587,8 @@ salvage_run(const char *dir, const struct ns_config *cfg, struct backend *be)
 	r = journal_open(dir, &j);
 	if (r == 0)
 		r = journal_set_format(j, REC_FORMAT_VERSION);
+	if (r == 0) /* read as written, salvaged in REC_FORMAT_VERSION */
+		r = journal_read_formats(j, REC_FORMAT_OLDEST);
 	if (r < 0) {
 		log_err("cannot open the state in %s: %s", dir,
 		        r == -EBUSY ? "a pasidd is using it; stop it first" : strerror(-r));

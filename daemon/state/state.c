@@ -51,7 +51,8 @@ ms_since(const struct timespec *t0)
 
 struct replay {
 	struct image img;
-	char *error; /* why a record did not apply */
+	const struct journal *j; /* which version the record is in */
+	char *error;             /* why a record did not apply */
 	size_t errlen;
 };
 
@@ -60,18 +61,21 @@ replay_one(void *ctx, const void *rec, size_t len)
 {
 	struct replay *rp = ctx;
 
-	return image_apply(&rp->img, rec, len, rp->error, rp->errlen);
+	return image_apply(&rp->img, journal_file_format(rp->j), rec, len, rp->error, rp->errlen);
 }
 
-/* Replays j, opened and not replayed yet, into ns and q (fresh and empty), in the records'
- * format. error gets why a record did not apply, or "". */
+/* Replays j, opened and not replayed yet, into ns and q (fresh and empty), each file in its
+ * records' format version (record.h's VERSIONS). error gets why a record did not apply, or
+ * "". */
 static int
 replay_into(struct journal *j, struct ns *ns, struct quota *q, char *error, size_t len)
 {
-	struct replay rp = {{ns, q}, error, len};
+	struct replay rp = {{ns, q}, j, error, len};
 	int r = journal_set_format(j, REC_FORMAT_VERSION);
 
 	error[0] = '\0';
+	if (r == 0)
+		r = journal_read_formats(j, REC_FORMAT_OLDEST);
 	if (r < 0)
 		return r;
 	ns->replaying = true;
@@ -283,6 +287,35 @@ state_get_stats(const struct state *s, struct state_stats *st)
 
 /* ---- life ---- */
 
+/* Files of an older record format version, just replayed, become a snapshot of this one
+ * before anything is appended (record.h's VERSIONS): no file ever holds records of two
+ * versions, and a crash before the snapshot stands leaves the old files as they were. */
+static int
+upgrade(struct state *s, char *why, size_t len)
+{
+	uint32_t from = journal_file_format(s->journal);
+	struct timespec t0;
+	int r;
+
+	if (from == REC_FORMAT_VERSION)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = journal_compact(s->journal, image_write, &s->img);
+	if (r < 0) {
+		snprintf(why, len,
+		         "refusing to serve: cannot upgrade the state in %s from record format "
+		         "version %u to %u: %s; nothing is lost: the next start reads the files "
+		         "of version %u again, or the complete snapshot of version %u",
+		         s->dir, from, REC_FORMAT_VERSION, strerror(-r), from, REC_FORMAT_VERSION);
+		s->failed = true;
+		return r;
+	}
+	log_info("upgraded the state in %s from record format version %u to %u in %.1f ms (a "
+	         "pasidd that writes version %u cannot read it any more)",
+	         s->dir, from, REC_FORMAT_VERSION, ms_since(&t0), from);
+	return 0;
+}
+
 int
 state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota *q,
            struct state **out, char *why, size_t len)
@@ -321,6 +354,11 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 		log_warn("dropped a torn tail of %llu bytes from the journal (changes that were "
 		         "never acknowledged)",
 		         (unsigned long long)st.dropped_bytes);
+	r = upgrade(s, why, len);
+	if (r < 0) {
+		state_close(s);
+		return r;
+	}
 	*out = s;
 	return 0;
 }

@@ -10,9 +10,11 @@
  *   2  raw bytes as the whole journal.0 (headers);
  *   3  records as in 0, the first byte[1] of them framed into a complete snapshot.1 and the
  *      rest into journal.1;
- *   4  raw bytes as snapshot.1, next to an empty valid journal.1.
- * The records are applied as state.c's replay does (image_apply()): quota records to a fresh
- * quota tree, all others to a fresh namespace that is replaying, in REC_FORMAT_VERSION.
+ *   4  raw bytes as snapshot.1, next to an empty valid journal.1;
+ *   5  as 0, and 6 as 3, with headers of REC_FORMAT_OLDEST: a directory an upgrade reads.
+ * The other modes' headers hold REC_FORMAT_VERSION. The records are applied as state.c's
+ * replay does (image_apply()): quota records to a fresh quota tree, all others to a fresh
+ * namespace that is replaying, each file's records in its version (journal_file_format()).
  *
  * Oracles besides the sanitizers (any failure aborts):
  *  - a read-only replay (pasidd -n) gives the same result and records as the real one, and
@@ -29,6 +31,10 @@
  *  - after a successful replay the journal takes a new record, and a second replay of the
  *    directory delivers exactly the records of the first plus that one (a cut-off tail is
  *    really gone, and nothing after it resurfaces);
+ *  - after a successful replay of files of an older version, the journal refuses a record
+ *    (-EPROTO) until compaction, as state.c's upgrade does, writes the replayed state in
+ *    REC_FORMAT_VERSION; that directory then replays to the same state (the same multiset
+ *    of snapshot records) and holds files of REC_FORMAT_VERSION only;
  *  - no descriptor or memory is left behind (LeakSanitizer; the descriptor count is
  *    compared to the one before).
  */
@@ -169,13 +175,13 @@ put64(struct buf *b, uint64_t v)
 /* The header layout of journal_format.c: magic, generation, record format version, CRC-32C
  * of the rest. */
 static void
-header(struct buf *b, const char *magic, uint64_t gen)
+header(struct buf *b, const char *magic, uint64_t gen, uint32_t version)
 {
 	size_t at = b->len;
 
 	put(b, magic, 8);
 	put64(b, gen);
-	put32(b, REC_FORMAT_VERSION);
+	put32(b, version);
 	put32(b, crc32c(b->p + at, 20));
 }
 
@@ -248,22 +254,27 @@ build(const uint8_t *data, size_t size)
 	static const uint8_t *rec[MAX_RECORDS];
 	static size_t len[MAX_RECORDS];
 	struct buf j = {0}, s = {0};
-	unsigned mode = size ? data[0] % 5 : 0;
+	unsigned mode = size ? data[0] % 7 : 0;
+	uint32_t v = REC_FORMAT_VERSION;
 	size_t n, cut = 0;
 	uint64_t payload = 0;
 
 	data += size > 0;
 	size -= size > 0;
+	if (mode >= 5) {
+		v = REC_FORMAT_OLDEST;
+		mode = mode == 5 ? 0 : 3;
+	}
 	switch (mode) {
 	case 0:
-		header(&j, "PASIDDJ1", 0);
+		header(&j, "PASIDDJ1", 0, v);
 		n = split_records(data, size, rec, len);
 		for (size_t i = 0; i < n; i++)
 			frame(&j, rec[i], len[i]);
 		write_file("journal.0", &j);
 		break;
 	case 1:
-		header(&j, "PASIDDJ1", 0);
+		header(&j, "PASIDDJ1", 0, v);
 		put(&j, data, size);
 		write_file("journal.0", &j);
 		break;
@@ -280,14 +291,14 @@ build(const uint8_t *data, size_t size)
 		n = split_records(data, size, rec, len);
 		if (cut > n)
 			cut = n;
-		header(&s, "PASIDDS1", 1);
+		header(&s, "PASIDDS1", 1, v);
 		for (size_t i = 0; i < cut; i++) {
 			frame(&s, rec[i], len[i]);
 			payload += len[i];
 		}
 		trailer(&s, cut, payload);
 		write_file("snapshot.1", &s);
-		header(&j, "PASIDDJ1", 1);
+		header(&j, "PASIDDJ1", 1, v);
 		for (size_t i = cut; i < n; i++)
 			frame(&j, rec[i], len[i]);
 		write_file("journal.1", &j);
@@ -295,7 +306,7 @@ build(const uint8_t *data, size_t size)
 	default:
 		put(&s, data, size);
 		write_file("snapshot.1", &s);
-		header(&j, "PASIDDJ1", 1);
+		header(&j, "PASIDDJ1", 1, v);
 		write_file("journal.1", &j);
 		break;
 	}
@@ -314,12 +325,14 @@ open_dir(bool readonly)
 
 	if (r < 0)
 		bug("journal_open%s: %s", readonly ? "_readonly" : "", strerror(-r));
-	if (journal_set_format(j, REC_FORMAT_VERSION) < 0)
-		bug("journal_set_format refused");
+	if (journal_set_format(j, REC_FORMAT_VERSION) < 0 ||
+	    journal_read_formats(j, REC_FORMAT_OLDEST) < 0)
+		bug("journal_set_format or journal_read_formats refused");
 	return j;
 }
 
 struct applied {
+	const struct journal *j; /* which version the record is in */
 	struct ns *ns;
 	struct quota *quota;
 	uint64_t count, hash;
@@ -345,7 +358,8 @@ apply_cb(void *ctx, const void *rec, size_t len)
 	char why[256];
 
 	/* As state.c's replay_one(): a record that does not apply stops the start-up. */
-	if (image_apply(&(struct image){a->ns, a->quota}, rec, len, why, sizeof(why)) < 0)
+	if (image_apply(&(struct image){a->ns, a->quota}, journal_file_format(a->j), rec, len, why,
+	                sizeof(why)) < 0)
 		return -EUCLEAN;
 	mix(a, rec, len);
 	return 0;
@@ -408,32 +422,136 @@ dir_hash(void)
 	return sum;
 }
 
-/* Replays j as state.c does into a fresh namespace and quota tree, checking what it accepts. */
+/* Replays j as state.c does into ns (initialised here) and a fresh quota tree, checking what
+ * it accepts; replay_release() lets go of both. */
 static int
-replay_checked(struct journal *j, struct applied *a)
+replay_into(struct journal *j, struct applied *a, struct ns *ns)
 {
-	struct ns ns;
 	char why[256];
 	int r;
 
-	if (ns_init(&ns, &cfg.ns, be) < 0)
+	if (ns_init(ns, &cfg.ns, be) < 0)
 		bug("ns_init failed");
-	ns.replaying = true;
-	a->ns = &ns;
+	ns->replaying = true;
+	a->ns = ns;
+	a->j = j;
 	if (quota_new(&a->quota) < 0)
 		bug("quota_new failed");
 	r = journal_replay(j, apply_cb, a);
-	if (r == 0 && ns_check(&ns, why, sizeof(why)) < 0)
+	ns->replaying = false;
+	if (r == 0 && ns_check(ns, why, sizeof(why)) < 0)
 		bug("replay accepted a state that breaks a rule: %s", why);
 	if (r == 0 && quota_check(a->quota, why, sizeof(why)) < 0)
 		bug("replay accepted a quota tree that breaks a rule: %s", why);
 	if (r < 0 && r != -EUCLEAN && r != -EPROTONOSUPPORT && r != -ENOMEM)
 		bug("replay failed with %s", strerror(-r));
-	ns_destroy(&ns);
+	return r;
+}
+
+static void
+replay_release(struct applied *a)
+{
+	ns_destroy(a->ns);
 	quota_free(a->quota);
 	a->ns = NULL;
 	a->quota = NULL;
+}
+
+static int
+replay_checked(struct journal *j, struct applied *a)
+{
+	struct ns ns;
+	int r = replay_into(j, a, &ns);
+
+	replay_release(a);
 	return r;
+}
+
+/* The state replayed into a, as the sum of its snapshot records' hashes: the same for the
+ * same state whatever order the tables iterate in. */
+static int
+sum_add(void *ctx, const void *rec, size_t len)
+{
+	struct applied one = {.hash = 14695981039346656037ull};
+
+	mix(&one, rec, len);
+	*(uint64_t *)ctx += one.hash;
+	return 0;
+}
+
+static uint64_t
+state_sum(const struct applied *a)
+{
+	uint64_t sum = 0;
+
+	if (rec_snapshot(a->ns, sum_add, &sum) < 0 ||
+	    rec_snapshot_quota(a->quota, sum_add, &sum) < 0)
+		bug("snapshot failed");
+	return sum;
+}
+
+/* Every snapshot and journal file of the directory that replay reads holds
+ * REC_FORMAT_VERSION. */
+static void
+assert_all_current(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		bug("opendir %s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		char path[512];
+		uint8_t h[HDR_SIZE];
+		int fd;
+
+		if ((strncmp(de->d_name, "snapshot.", 9) && strncmp(de->d_name, "journal.", 8)) ||
+		    strstr(de->d_name, ".damaged-"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || read(fd, h, sizeof(h)) != (ssize_t)sizeof(h))
+			bug("cannot read the header of %s", de->d_name);
+		close(fd);
+		if ((uint32_t)(h[16] | h[17] << 8 | h[18] << 16 | (uint32_t)h[19] << 24) !=
+		    REC_FORMAT_VERSION)
+			bug("%s is not of version %d after the upgrade", de->d_name,
+			    REC_FORMAT_VERSION);
+	}
+	closedir(d);
+}
+
+/* After a successful replay (into first) of files of an older version: nothing is appended
+ * to them; compaction writes the state in REC_FORMAT_VERSION, which replays to the same. */
+static void
+upgrade(struct journal *j, struct applied *first)
+{
+	struct applied again = {.hash = 14695981039346656037ull};
+	static const uint8_t rec[] = "x";
+	uint64_t want = state_sum(first);
+	struct ns ns;
+	int r;
+
+	if (journal_append(j, rec, sizeof(rec)) != -EPROTO)
+		bug("a record appended to a file of version %u", journal_file_format(j));
+	r = journal_compact(j, image_write, &(struct image){first->ns, first->quota});
+	if (r < 0)
+		bug("the upgrade's compaction failed: %s", strerror(-r));
+	if (journal_file_format(j) != REC_FORMAT_VERSION)
+		bug("compaction left files of version %u", journal_file_format(j));
+	journal_close(j);
+	assert_all_current();
+	j = open_dir(false);
+	r = replay_into(j, &again, &ns);
+	if (r < 0)
+		bug("the upgraded directory does not replay: %s (%s)", strerror(-r),
+		    journal_error(j));
+	if (journal_file_format(j) != REC_FORMAT_VERSION)
+		bug("the upgraded directory replays as version %u", journal_file_format(j));
+	if (state_sum(&again) != want)
+		bug("the upgraded directory replays to another state");
+	replay_release(&again);
+	journal_close(j);
 }
 
 /* What --salvage keeps: applied as replay would, and copied for the new snapshot. */
@@ -524,6 +642,7 @@ salvage(int refused)
 
 	kept_begin(&k, &ns);
 	j = open_dir(false);
+	k.a.j = j;
 	r = journal_salvage(j, keep_cb, lost_cb, &k, &info);
 	if (refused == -EPROTONOSUPPORT) {
 		if (r != -EPROTONOSUPPORT)
@@ -536,6 +655,8 @@ salvage(int refused)
 		r = journal_salvage_commit(j, write_kept, &k, NULL);
 		if (r < 0)
 			bug("salvage commit failed: %s (%s)", strerror(-r), journal_error(j));
+		/* What salvage writes is of this version, whatever it read. */
+		assert_all_current();
 	}
 	journal_close(j);
 	kept_end(&k, &ns);
@@ -564,6 +685,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct applied ro = {.hash = 14695981039346656037ull};
 	struct journal *j;
 	uint64_t files;
+	struct ns ns;
 	int fds, r, rro;
 
 	if (!ready)
@@ -581,14 +703,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bug("a read-only replay changed the directory");
 
 	j = open_dir(false);
-	r = replay_checked(j, &first);
+	r = replay_into(j, &first, &ns);
 	if (r != rro)
 		bug("read-only replay gave %d, replay %d", rro, r);
 	if (r == 0 && (ro.count != first.count || ro.hash != first.hash))
 		bug("read-only replay delivered other records");
 	if (r < 0 && !journal_error(j)[0])
 		bug("a refusal without a reason");
-	if (r == 0) {
+	if (r == 0 && journal_file_format(j) != REC_FORMAT_VERSION) {
+		upgrade(j, &first);
+		replay_release(&first);
+	} else if (r == 0) {
+		replay_release(&first);
 		r = journal_append(j, marker, sizeof(marker));
 		if (r == 0)
 			r = journal_commit(j);
@@ -607,6 +733,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (unsigned long long)first.count - 1, (unsigned long long)first.hash);
 		journal_close(j);
 	} else {
+		replay_release(&first);
 		journal_close(j);
 		if (dir_hash() != files)
 			bug("a refused replay changed the directory");

@@ -339,11 +339,28 @@ def r_quota(cgroup, limit):
     return bytes([9]) + s("") + s(cgroup) + struct.pack("<Q", limit)
 
 
+def r_owner(name, pid=7, start=54321, uid=0):
+    return bytes([10]) + s(name) + struct.pack("<IQI", pid, start, uid)
+
+
+# Record format version 1: attachments.
+def r_attach(name, g, bdf, dev_id, pt_id):
+    return bytes([11]) + s(name) + struct.pack("<IIII", g, bdf, dev_id, pt_id)
+
+
+def r_detach(name, g, bdf):
+    return bytes([12]) + s(name) + struct.pack("<II", g, bdf)
+
+
 def stream(records):
     return b"".join(struct.pack("<H", len(r)) + r for r in records)
 
 
-def header(magic, gen, version=0):
+REC_FORMAT_VERSION = 1  # record.h
+REC_FORMAT_OLDEST = 0
+
+
+def header(magic, gen, version=REC_FORMAT_VERSION):
     h = magic + struct.pack("<QI", gen, version)
     return h + struct.pack("<I", crc32c(h))
 
@@ -353,10 +370,10 @@ def frame(rec):
     return ln + struct.pack("<I", crc32c(rec, crc32c(ln))) + rec
 
 
-def snapshot(gen, records):
+def snapshot(gen, records, version=REC_FORMAT_VERSION):
     body = struct.pack("<QQq", len(records), sum(len(r) for r in records), 1700000000)
     mark = struct.pack("<I", 0xFFFFFFFF)
-    return (header(b"PASIDDS1", gen) + b"".join(frame(r) for r in records) + mark
+    return (header(b"PASIDDS1", gen, version) + b"".join(frame(r) for r in records) + mark
             + struct.pack("<I", crc32c(body, crc32c(mark))) + body)
 
 
@@ -366,6 +383,11 @@ TYPICAL = [
     r_vm("vm1"), r_dev("vm1", BDF2, 0), r_map("vm1", 1, 1, 1, BDF2), r_lcursor(BDF2, 1),
     r_map("vm1", 0, 2, 4096), r_cursor(1), r_vm("vm2", mode=1, pid=2, uid=1000),
     r_dev("vm2", BDF3, 1), r_dev("vm1", BDF3, 1), r_map("vm2", 0, 4097, 4097), r_cursor(2),
+]
+# vm1's local gPASID 1 and shared gPASID 2, vm2's shared 4097, attached (version 1).
+ATTACHED = TYPICAL + [
+    r_attach("vm1", 1, BDF2, 3, 4), r_attach("vm1", 2, BDF3, 3, 5),
+    r_attach("vm2", 4097, BDF3, 6, 7),
 ]
 JOURNALS = {
     "typical": bytes([0]) + stream(TYPICAL),
@@ -390,7 +412,7 @@ JOURNALS = {
     "wrong-generation": bytes([2]) + header(b"PASIDDJ1", 7) + frame(TYPICAL[0]),
     "snapshot-magic": bytes([2]) + header(b"PASIDDS1", 0),
     # Whole headers of a format this pasidd does not read: refused, never salvaged.
-    "record-version-1": bytes([2]) + header(b"PASIDDJ1", 0, 1) + frame(TYPICAL[0]),
+    "record-version-2": bytes([2]) + header(b"PASIDDJ1", 0, 2) + frame(TYPICAL[0]),
     "file-format-2": bytes([2]) + header(b"PASIDDJ2", 0) + frame(TYPICAL[0]),
     "split-snapshot": bytes([3, 6]) + stream(TYPICAL),
     "snapshot-only": bytes([3, 11]) + stream(TYPICAL),
@@ -405,6 +427,32 @@ JOURNALS = {
                                       r_quota("/../x", 1)]),
     "quota-snapshot": bytes([3, 2]) + stream([r_quota("/", 7), TYPICAL[0],
                                               r_quota("/system.slice", 0)] + TYPICAL[1:]),
+    # Version 1: attachments, kept, replaced, detached, freed with their mapping and VM.
+    "attach": bytes([0]) + stream(ATTACHED),
+    "attach-churn": bytes([0]) + stream(ATTACHED + [
+        r_detach("vm1", 2, BDF3), r_attach("vm1", 2, BDF3, 3, 9), r_detach("vm1", 1, BDF2),
+        r_unmap("vm1", 1), r_detach("vm1", 2, BDF3), r_unmap("vm1", 2), r_owner("vm2"),
+        r_detach("vm2", 4097, BDF3), r_unvm("vm2")]),
+    "attach-snapshot": bytes([3, 14]) + stream(ATTACHED + [r_detach("vm2", 4097, BDF3)]),
+    "attach-raw-snapshot": bytes([4]) + snapshot(1, ATTACHED),
+    # Refused as damage: a missing VM or mapping, a device the VM does not hold, twice, a
+    # detach of nothing, and a record cut short or one byte long.
+    "attach-bad": bytes([0]) + stream(TYPICAL + [
+        r_attach("ghost", 1, BDF2, 0, 0), r_attach("vm1", 9, BDF2, 0, 0),
+        r_attach("vm2", 4097, BDF2, 0, 0), r_attach("vm1", 1, BDF3, 0, 0),
+        r_attach("vm1", 2, BDF3, 1, 1), r_attach("vm1", 2, BDF3, 1, 1),
+        r_detach("vm1", 1, BDF2), r_attach("vm1", 1, BDF2, 0, 0)[:-1],
+        r_detach("vm1", 2, BDF3) + b"\0"]),
+    # Version 0, which an upgrade reads (modes 5 and 6, and whole files): every op of that
+    # version; and an attach op in it, which is damage there.
+    "v0-typical": bytes([5]) + stream(TYPICAL + [r_owner("vm2"), r_quota("/", 9)]),
+    "v0-split": bytes([6, 5]) + stream(TYPICAL + [r_unmap("vm1", 2)]),
+    "v0-whole-journal": bytes([2]) + header(b"PASIDDJ1", 0, REC_FORMAT_OLDEST) + b"".join(
+        frame(r) for r in TYPICAL),
+    # Beside the journal.1 of version 1 that mode 4 writes: two versions in one generation,
+    # which replay and salvage take as damage.
+    "v0-raw-snapshot": bytes([4]) + snapshot(1, TYPICAL, REC_FORMAT_OLDEST),
+    "v0-attach": bytes([5]) + stream(ATTACHED),
 }
 
 

@@ -4,6 +4,7 @@
 #ifndef PASIDD_IT_UTIL_H
 #define PASIDD_IT_UTIL_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Runs pasidd (under PASIDD_WRAPPER, as it_start does) with args (NULL-terminated, without
@@ -27,6 +28,10 @@ void itu_end_child(pid_t pid);
 
 /* The pid of a running pasidd whose command line names sock (looked up in /proc), or -1. */
 pid_t itu_find_daemon(const char *sock);
+
+/* Sends len bytes of data on sock with n descriptors (SCM_RIGHTS) on the same message, in
+ * that order: pasid.attach's iommufd and device cdev. 0 when all were sent. */
+int itu_send_fds(int sock, const void *data, size_t len, const int *fds, unsigned n);
 
 /* Whether s contains every one of the NULL-terminated needles. */
 int itu_has_all(const char *s, ...) __attribute__((sentinel));

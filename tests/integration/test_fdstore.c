@@ -265,6 +265,20 @@ attach(int fd, unsigned gpasid, int iommufd, int devfd)
 	return it_recvjson(fd, 5000);
 }
 
+/* The attachment of v's gPASID 7 as vm.show has it, or NULL. */
+static struct json_object *
+shown_attachment(int fd)
+{
+	struct json_object *r = IT_OK(it_callf(fd, "vm.show", "{\"vm\":\"v\"}")), *maps, *atts;
+
+	if (!json_object_object_get_ex(r, "mappings", &maps) ||
+	    json_object_array_length(maps) != 1 ||
+	    !json_object_object_get_ex(json_object_array_get_idx(maps, 0), "attached", &atts) ||
+	    json_object_array_length(atts) != 1)
+		return NULL;
+	return json_object_array_get_idx(atts, 0);
+}
+
 static void
 name_of(uint32_t hpasid, unsigned seq, char *name)
 {
@@ -366,6 +380,144 @@ START_TEST(stored_then_removed)
 }
 END_TEST
 
+/* Two PASIDs of one device, attached by one VMM, share its iommufd and its device cdev:
+ * systemd would keep those files once, yet each attachment's entry must come back. */
+START_TEST(shared_descriptors_are_stored_per_attachment)
+{
+	int fd, io[2], dev[2];
+	char n1[128], n2[128];
+	uint32_t h1, h2;
+
+	sm_open();
+	ck_assert_int_eq(it_restart(&d, NULL), 0);
+	fd = it_connect(&d);
+	h1 = setup_vm(fd);
+	h2 = (uint32_t)it_int(IT_OK(it_callf(fd, "pasid.alloc",
+	                                     "{\"vm\":\"v\",\"type\":\"local\",\"device\":\"" DEVICE
+	                                     "\",\"gpasid\":8}")),
+	                      "hpasid");
+	ck_assert_int_eq(pipe2(io, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(dev, O_CLOEXEC), 0);
+	IT_OK(attach(fd, 7, io[1], dev[1]));
+	IT_OK(attach(fd, 8, io[1], dev[1]));
+	name_of(h1, 1, n1);
+	name_of(h2, 2, n2);
+	ck_assert_msg(SM_UNTIL(sm_find(n1) >= 0 && sm_find(n2) >= 0), "not stored as %s and %s", n1,
+	              n2);
+	close(io[1]);
+	close(dev[1]);
+	close(fd);
+	it_kill(&d);
+
+	sm_pass_kept();
+	ck_assert_int_eq(it_restart(&d, NULL), 0);
+	sm_keep_private();
+	ck_assert_ptr_nonnull(strstr(it_log(&d), "2 attachment(s) in the state, 2 with their "
+	                                         "descriptors back"));
+	fd = it_connect(&d);
+	IT_OK(
+	    it_callf(fd, "pasid.detach", "{\"vm\":\"v\",\"gpasid\":7,\"device\":\"" DEVICE "\"}"));
+	ck_assert(SM_UNTIL(sm_find(n1) < 0));
+	ck_assert_int_ge(sm_find(n2), 0);
+	IT_OK(
+	    it_callf(fd, "pasid.detach", "{\"vm\":\"v\",\"gpasid\":8,\"device\":\"" DEVICE "\"}"));
+	ck_assert(SM_UNTIL(sm.nkept == 0));
+	ck_assert(pipe_closed(io[0]));
+	ck_assert(pipe_closed(dev[0]));
+	close(io[0]);
+	close(dev[0]);
+	close(fd);
+}
+END_TEST
+
+/* A restart gets the descriptors back from the store: the attachment is whole again (not
+ * lost), it stays stored (a second restart gets it too), and pasidd can detach it, after
+ * which nothing holds a copy. */
+START_TEST(restart_gets_them_back)
+{
+	int fd, io[2], dev[2];
+	char name[128];
+	uint32_t hpasid;
+	struct json_object *att;
+
+	sm_open();
+	ck_assert_int_eq(it_restart(&d, NULL), 0);
+	fd = it_connect(&d);
+	hpasid = setup_vm(fd);
+	ck_assert_int_eq(pipe2(io, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(dev, O_CLOEXEC), 0);
+	IT_OK(attach(fd, 7, io[1], dev[1]));
+	close(io[1]);
+	close(dev[1]);
+	name_of(hpasid, 1, name);
+	ck_assert(SM_UNTIL(sm_find(name) >= 0));
+	close(fd);
+	for (int round = 0; round < 2; round++) {
+		it_kill(&d);
+		sm_pass_kept();
+		ck_assert_int_eq(it_restart(&d, NULL), 0);
+		sm_keep_private();
+		fd = it_connect(&d);
+		att = shown_attachment(fd);
+		ck_assert_msg(att, "the attachment is not in vm.show after restart %d", round + 1);
+		IT_JSON_EQ(att, "{\"device\":\"" DEVICE "\",\"pt_id\":5,\"dev_id\":3}");
+		ck_assert_ptr_nonnull(strstr(it_log(&d), "1 with their descriptors back"));
+		/* Passed back, not stored again. */
+		sm_pump(200);
+		ck_assert_int_eq(sm.nkept, 1);
+		ck_assert_int_ge(sm_find(name), 0);
+		if (round == 0)
+			close(fd);
+	}
+	IT_OK(
+	    it_callf(fd, "pasid.detach", "{\"vm\":\"v\",\"gpasid\":7,\"device\":\"" DEVICE "\"}"));
+	ck_assert_msg(SM_UNTIL(sm.nkept == 0), "%d descriptors still stored", sm.nkept);
+	ck_assert(pipe_closed(io[0]));
+	ck_assert(pipe_closed(dev[0]));
+	close(io[0]);
+	close(dev[0]);
+	close(fd);
+}
+END_TEST
+
+/* A restart whose store lost the descriptors: the attachment stays as the journal has it,
+ * marked lost, and the VMM attaching again gives it descriptors again. */
+START_TEST(restart_without_them_keeps_it_lost)
+{
+	int fd, io[2], dev[2];
+	struct json_object *att;
+
+	sm_open();
+	ck_assert_int_eq(it_restart(&d, NULL), 0);
+	fd = it_connect(&d);
+	setup_vm(fd);
+	ck_assert_int_eq(pipe2(io, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(dev, O_CLOEXEC), 0);
+	IT_OK(attach(fd, 7, io[1], dev[1]));
+	ck_assert(SM_UNTIL(sm.nkept == 1));
+	close(fd);
+	it_kill(&d);
+	close(sm.kept[0].fd);
+	sm.nkept = 0;
+
+	ck_assert_int_eq(it_restart(&d, NULL), 0);
+	fd = it_connect(&d);
+	att = shown_attachment(fd);
+	ck_assert_msg(att, "the attachment is not in vm.show after the restart");
+	IT_JSON_EQ(att, "{\"device\":\"" DEVICE "\",\"pt_id\":5,\"dev_id\":3,\"lost\":true}");
+	ck_assert_ptr_nonnull(strstr(it_log(&d), "did not come back"));
+	IT_OK(attach(fd, 7, io[1], dev[1]));
+	att = shown_attachment(fd);
+	IT_JSON_EQ(att, "{\"device\":\"" DEVICE "\",\"pt_id\":5,\"dev_id\":3}");
+	ck_assert(SM_UNTIL(sm.nkept == 1));
+	close(io[0]);
+	close(io[1]);
+	close(dev[0]);
+	close(dev[1]);
+	close(fd);
+}
+END_TEST
+
 /* Entries the journal knows nothing of: an attach that was never recorded is detached and
  * dropped from the store at start-up, without waiting for any request; a descriptor that is
  * not pasidd's is closed. */
@@ -441,6 +593,9 @@ main(void)
 	TCase *tc = ck_case(s, "fdstore", NULL, teardown, 0);
 
 	tcase_add_test(tc, stored_then_removed);
+	tcase_add_test(tc, shared_descriptors_are_stored_per_attachment);
+	tcase_add_test(tc, restart_gets_them_back);
+	tcase_add_test(tc, restart_without_them_keeps_it_lost);
 	tcase_add_test(tc, strays_are_detached_and_dropped);
 	tcase_add_test(tc, no_store_warns_once);
 	return ck_main(s, NULL);

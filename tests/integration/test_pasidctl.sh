@@ -148,7 +148,7 @@ t "--version" 0 --version
 has "--version prints the version" "pasidctl "
 for cmd in "status" "vm" "vm list" "vm show" "vm register" "vm unregister" "device" \
 	"device assign" "device release" "pasid" "pasid alloc" "pasid free" "pasid lookup" \
-	"pasid list" "quota" "quota get" "quota set" "call"; do
+	"pasid list" "pasid attach" "pasid detach" "quota" "quota get" "quota set" "call"; do
 	# shellcheck disable=SC2086 # split the command words on purpose
 	t "$cmd --help" 0 $cmd --help
 	has "$cmd --help prints usage" "Usage: pasidctl"
@@ -386,6 +386,65 @@ has "show lists devices" "0000:00:01.0 (exclusive)"
 has "show lists mappings" "GPASID  HPASID  TYPE"
 t "vm show --json" 0 --json vm show vm1
 json "vm show JSON" 'd["vm"] == "vm1" and [m["gpasid"] for m in d["mappings"]] == sorted(m["gpasid"] for m in d["mappings"]) and len(d["mappings"]) == 5'
+
+echo "# pasid attach and detach"
+# The VMM's iommufd and VFIO cdev are descriptors pasidctl inherits; the sim backend only
+# needs them open.
+t "attach with inherited descriptors" 0 pasid attach vm1 2 0000:00:01.0 --pt-id 7 --dev-id 3 \
+	--iommufd 3 --device-fd 4 3</dev/null 4</dev/null
+has "attach output" "attached gPASID 2 of vm1 on 0000:00:01.0 to page table 7 (dev_id 3)"
+t "attach --json" 0 --json pasid attach vm1 1 0000:00:01.0 --pt-id 8 --dev-id 3 \
+	--iommufd 3 --device-fd 4 3</dev/null 4</dev/null
+json "attach JSON is {}" 'd == {}'
+t "attach twice conflicts" 14 pasid attach vm1 2 0000:00:01.0 --pt-id 9 --dev-id 3 \
+	--iommufd 3 --device-fd 4 3</dev/null 4</dev/null
+err_has "attach twice names the gPASID" "param gpasid"
+t "attach on a device the VM does not hold" 14 pasid attach vm1 3 0000:6a:01.0 --pt-id 7 \
+	--dev-id 3 --iommufd 3 --device-fd 4 3</dev/null 4</dev/null
+err_has "device not held names the device" "param device"
+t "attach of an unknown gPASID" 13 --json pasid attach vm1 77 0000:00:01.0 --pt-id 7 \
+	--dev-id 3 --iommufd 3 --device-fd 4 3</dev/null 4</dev/null
+json "unknown gPASID JSON" 'd["code"] == 1003 and d["data"]["param"] == "gpasid"'
+usage "attach with a descriptor not open" pasid attach vm1 3 0000:00:01.0 --pt-id 7 \
+	--dev-id 3 --iommufd 3 --device-fd 9 3</dev/null
+err_is "the closed descriptor is named" \
+	"pasidctl: pasid attach: --device-fd: '9' is not a descriptor open in pasidctl (hand it down, as in --device-fd 3 3<&\"\$FD\")"
+usage "attach without descriptors" pasid attach vm1 3 0000:00:01.0 --pt-id 7 --dev-id 3
+err_is "attach says what is required" \
+	"pasidctl: pasid attach: --pt-id, --dev-id, --iommufd and --device-fd are required"
+usage "attach without DEVICE" pasid attach vm1 3 --pt-id 7 --dev-id 3 --iommufd 0 \
+	--device-fd 0
+err_is "attach names the missing DEVICE" "pasidctl: pasid attach: missing DEVICE"
+usage "attach with a bad --pt-id" pasid attach vm1 3 0000:00:01.0 --pt-id -1 --dev-id 3 \
+	--iommufd 0 --device-fd 0
+usage "detach with a bad DEVICE" pasid detach vm1 3 0000:00:1.0
+t "status counts the attachments" 0 --json status
+json "two attached" 'd["attached"] == 2'
+t "status text counts the attachments" 0 status
+has "status text attached" "attached:     2"
+t "vm show shows the attachments" 0 vm show vm1
+has "vm show ATTACHED column" "DEVICE        ATTACHED"
+has "vm show attachment" "0000:00:01.0  0000:00:01.0 pt=7 dev=3"
+has "vm show attachment of the shared mapping" "shared  -             0000:00:01.0 pt=8 dev=3"
+t "vm show --json" 0 --json vm show vm1
+json "vm show JSON attachments" '[m.get("attached") for m in d["mappings"]] == [[{"device": "0000:00:01.0", "pt_id": 8, "dev_id": 3}], [{"device": "0000:00:01.0", "pt_id": 7, "dev_id": 3}], None, None, None]'
+t "pasid list shows the attachments" 0 pasid list --vm vm1
+has "list ATTACHED column" "VM   GPASID  HPASID  TYPE    DEVICE        ATTACHED"
+has "list attachment" "local   0000:00:01.0  0000:00:01.0 pt=7 dev=3"
+t "pasid list --json" 0 --json pasid list --type local
+json "list JSON attachments" '[m.get("attached") for m in d["mappings"]] == [[{"device": "0000:00:01.0", "pt_id": 7, "dev_id": 3}], None, None]'
+t "lookup shows the attachment" 0 pasid lookup --vm vm1 --gpasid 2
+has "lookup attachment" "0000:00:01.0 pt=7 dev=3"
+t "detach" 0 pasid detach vm1 2 0000:00:01.0
+has "detach output" "detached gPASID 2 of vm1 from 0000:00:01.0"
+t "detach --json" 0 --json pasid detach vm1 1 0000:00:01.0
+json "detach JSON is {}" 'd == {}'
+t "detach again" 13 pasid detach vm1 2 0000:00:01.0
+err_has "detach again names the device" "param device"
+t "nothing attached" 0 --json vm show vm1
+json "no attachments left" 'all("attached" not in m for m in d["mappings"]) and len(d["mappings"]) == 5'
+t "status counts none" 0 --json status
+json "none attached" 'd["attached"] == 0'
 
 echo "# quota"
 t "quota set" 0 quota set /pasidctl-test/a 5

@@ -1763,6 +1763,264 @@ START_TEST(test_other_format_version_refused)
 }
 END_TEST
 
+/* A reader of version 1 that also reads version 0: each record's file version, as the
+ * callback sees it through journal_file_format(). */
+struct upgrade_reader {
+	struct journal *j;
+	struct kv state;
+	unsigned in[2]; /* records delivered from files of version 0 and 1 */
+};
+
+static int
+upgrade_cb(void *ctx, const void *rec, size_t len)
+{
+	struct upgrade_reader *u = ctx;
+	uint32_t v = journal_file_format(u->j);
+
+	ck_assert_uint_le(v, 1);
+	u->in[v]++;
+	return kv_apply(&u->state, rec, len);
+}
+
+static struct journal *
+open_upgrading(struct upgrade_reader *u, bool readonly)
+{
+	memset(u, 0, sizeof(*u));
+	ck_assert_int_eq(
+	    readonly ? journal_open_readonly(state_dir, &u->j) : journal_open(state_dir, &u->j), 0);
+	ck_assert_int_eq(journal_set_format(u->j, 1), 0);
+	ck_assert_int_eq(journal_read_formats(u->j, 0), 0);
+	return u->j;
+}
+
+static void
+assert_all_in_format(uint32_t v)
+{
+	DIR *d = opendir(state_dir);
+	struct dirent *de;
+	unsigned n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "snapshot.", 9) && strncmp(de->d_name, "journal.", 8))
+			continue;
+		ck_assert_uint_eq(format_of(de->d_name), v);
+		n++;
+	}
+	closedir(d);
+	ck_assert_uint_ge(n, 1);
+}
+
+/* A directory of version 0 (_i: with a snapshot or without) read by version 1: each file in
+ * its version; nothing appended until compaction has written the state in version 1; then
+ * every file is of version 1 and replays to the same state, also for a reader of version 1
+ * alone. A read-only reader reads it and changes nothing. */
+START_TEST(test_format_upgrade)
+{
+	struct upgrade_reader u;
+	struct kv model, state;
+	struct ck_dir before;
+	char err[JOURNAL_ERR_MAX];
+	struct journal *j;
+
+	write_in_format(0, _i, &model);
+	dir_image_take(&before);
+	j = open_upgrading(&u, true);
+	ck_assert_int_eq(journal_replay(j, upgrade_cb, &u), 0);
+	ck_assert(kv_equal(&u.state, &model));
+	ck_assert_uint_eq(u.in[1], 0);
+	ck_assert_uint_gt(u.in[0], 0);
+	ck_assert_int_eq(journal_append(j, "x", 1), -EROFS);
+	journal_close(j);
+	assert_unchanged(&before);
+
+	j = open_upgrading(&u, false);
+	ck_assert_int_eq(journal_replay(j, upgrade_cb, &u), 0);
+	ck_assert(kv_equal(&u.state, &model));
+	ck_assert_uint_eq(u.in[1], 0);
+	ck_assert_uint_eq(journal_file_format(j), 0);
+	/* Records of version 1 never go into a file of version 0. */
+	ck_assert_int_eq(journal_append(j, "\x01v1", 3), -EPROTO);
+	ck_assert_uint_eq(journal_pending(j), 0);
+	assert_all_in_format(0);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	ck_assert_uint_eq(journal_file_format(j), 1);
+	assert_all_in_format(1);
+	ck_assert_int_eq(journal_append(j, "\x01v1", 3), 0);
+	ck_assert_int_eq(kv_apply(&model, (const uint8_t *)"\x01v1", 3), 0);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+	assert_all_in_format(1);
+
+	ck_assert_int_eq(replay_in_format(1, false, &state, err, sizeof(err)), 0);
+	ck_assert(kv_equal(&state, &model));
+	j = open_upgrading(&u, false);
+	ck_assert_int_eq(journal_replay(j, upgrade_cb, &u), 0);
+	ck_assert_uint_eq(u.in[0], 0);
+	ck_assert_uint_gt(u.in[1], 0);
+	ck_assert(kv_equal(&u.state, &model));
+	journal_close(j);
+}
+END_TEST
+
+/* A generation of version 0 whose journal a crash took away is given one of version 0,
+ * the snapshot's, so that the generation stays of one version until compacted. */
+START_TEST(test_format_upgrade_missing_journal)
+{
+	struct upgrade_reader u;
+	struct kv model;
+	struct journal *j;
+
+	write_in_format(0, true, &model);
+	ck_assert_int_eq(unlink_in_state("journal.1"), 0);
+	j = open_upgrading(&u, false);
+	ck_assert_int_eq(journal_replay(j, upgrade_cb, &u), 0);
+	ck_assert_uint_eq(format_of("journal.1"), 0);
+	ck_assert_uint_eq(journal_file_format(j), 0);
+	ck_assert_int_eq(journal_append(j, "\x01v1", 3), -EPROTO);
+	journal_close(j);
+}
+END_TEST
+
+/* The files of one generation in two versions are not what an upgrade leaves: damage. */
+START_TEST(test_format_mixed_generation_refused)
+{
+	static const char says[] = "journal.1 holds records of format version 1 and snapshot.1 of "
+	                           "version 0: the files of one generation are written in one";
+	struct salvaged s = {
+	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
+	struct journal_salvage_info info;
+	struct upgrade_reader u;
+	struct ck_dir before;
+	struct kv model;
+	struct journal *j;
+	uint8_t *b;
+	size_t len;
+	uint32_t crc;
+
+	write_in_format(0, true, &model);
+	b = read_whole("journal.1", &len);
+	b[16] = 1;
+	crc = crc32c(b, 20);
+	for (int i = 0; i < 4; i++)
+		b[20 + i] = (uint8_t)(crc >> (8 * i));
+	write_bytes("journal.1", "wb", b, len);
+	free(b);
+	dir_image_take(&before);
+	j = open_upgrading(&u, false);
+	ck_assert_int_eq(journal_replay(j, upgrade_cb, &u), -EUCLEAN);
+	ck_assert_str_eq(journal_error(j), says);
+	journal_close(j);
+	assert_unchanged(&before);
+
+	/* Salvage agrees: damage at the journal, whose records are read as lost. */
+	dir_image_take(&before);
+	j = open_upgrading(&u, false);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info), 0);
+	ck_assert(info.damaged);
+	ck_assert_str_eq(info.damage, says);
+	ck_assert_uint_eq(info.lost_records, 9); /* write_in_format()'s after the snapshot */
+	ck_assert_uint_eq(s.lost.n, 9);
+	for (size_t i = 0; i < s.lost.n; i++)
+		ck_assert_str_eq(s.lost_file[i], "journal.1");
+	ck_assert_uint_gt(info.prefix_records, 0);
+	journal_close(j);
+	assert_unchanged(&before);
+	salvaged_free(&s);
+}
+END_TEST
+
+/* A version above the range, or below it, is refused with both ends of the range named,
+ * by replay, read-only replay and salvage, and nothing changes. */
+START_TEST(test_format_range_refuses_others)
+{
+	struct salvaged s = {
+	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
+	uint32_t written = _i ? 0 : 3;
+	struct journal_salvage_info info;
+	struct upgrade_reader u;
+	struct ck_dir before;
+	struct kv model;
+	char says[160];
+	struct journal *j;
+
+	write_in_format(written, true, &model);
+	snprintf(says, sizeof(says),
+	         "snapshot.1 holds records of format version %u, and this pasidd reads versions "
+	         "1 to 2 only",
+	         written);
+	dir_image_take(&before);
+	for (int ro = 0; ro < 2; ro++) {
+		memset(&u, 0, sizeof(u));
+		ck_assert_int_eq(
+		    ro ? journal_open_readonly(state_dir, &j) : journal_open(state_dir, &j), 0);
+		u.j = j;
+		ck_assert_int_eq(journal_set_format(j, 2), 0);
+		ck_assert_int_eq(journal_read_formats(j, 1), 0);
+		ck_assert_int_eq(journal_replay(j, kv_cb, &u.state), -EPROTONOSUPPORT);
+		ck_assert_str_eq(journal_error(j), says);
+		journal_close(j);
+	}
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_set_format(j, 2), 0);
+	ck_assert_int_eq(journal_read_formats(j, 1), 0);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info),
+	                 -EPROTONOSUPPORT);
+	ck_assert_str_eq(journal_error(j), says);
+	journal_close(j);
+	assert_unchanged(&before);
+	salvaged_free(&s);
+
+	/* Only a range that ends at the version set, and only before replay. */
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_set_format(j, 2), 0);
+	ck_assert_int_eq(journal_read_formats(j, 3), -EINVAL);
+	ck_assert_int_eq(journal_set_format(j, written), 0);
+	ck_assert_int_eq(journal_replay(j, kv_cb, &u.state), 0);
+	ck_assert_int_eq(journal_read_formats(j, 0), -EINVAL);
+	journal_close(j);
+	ck_assert_int_eq(journal_read_formats(NULL, 0), -EINVAL);
+}
+END_TEST
+
+/* Salvage reads a damaged directory of version 0 in its version and writes the salvaged
+ * generation in version 1; keep sees the version of the file. */
+START_TEST(test_format_salvage_upgrades)
+{
+	struct salvaged s = {
+	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
+	struct journal_salvage_info info;
+	struct recs want = {.fail_at = SIZE_MAX};
+	uint64_t ends[10];
+	struct journal *j;
+	uint8_t *b;
+	size_t len;
+
+	ten_records(&want, ends);
+	b = read_whole("journal.0", &len);
+	b[ends[3] + 9] ^= 1; /* the payload of the fifth record: valid ones follow */
+	write_bytes("journal.0", "wb", b, len);
+	free(b);
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_set_format(j, 1), 0);
+	ck_assert_int_eq(journal_read_formats(j, 0), 0);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info), 0);
+	ck_assert(info.damaged);
+	ck_assert_uint_eq(journal_file_format(j), 0);
+	ck_assert_uint_eq(s.keep.n, 4);
+	ck_assert_int_eq(journal_salvage_commit(j, salvage_write, &s, salvage_kept), 0);
+	ck_assert_uint_eq(journal_file_format(j), 1);
+	ck_assert_int_eq(journal_append(j, "\x01v1", 3), 0);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+	ck_assert_uint_eq(format_of("snapshot.1"), 1);
+	ck_assert_uint_eq(format_of("journal.1"), 1);
+	ck_assert_uint_eq(format_of(s.aside[0]), 0);
+	salvaged_free(&s);
+	recs_free(&want);
+}
+END_TEST
+
 /* The last character of the magic is the file format's version: another one in a whole
  * header is another format, refused as such; in a header that fails its checksum it is
  * damage, which --salvage may take. */
@@ -1862,6 +2120,11 @@ journal_suite(void)
 	tcase_add_test(damage, test_format_version_default);
 	tcase_add_loop_test(damage, test_other_format_version_refused, 0, 3);
 	tcase_add_test(damage, test_other_file_format_refused);
+	tcase_add_loop_test(damage, test_format_upgrade, 0, 2);
+	tcase_add_test(damage, test_format_upgrade_missing_journal);
+	tcase_add_test(damage, test_format_mixed_generation_refused);
+	tcase_add_loop_test(damage, test_format_range_refuses_others, 0, 2);
+	tcase_add_test(damage, test_format_salvage_upgrades);
 	suite_add_tcase(s, damage);
 
 	tcase_add_test(compact, test_compaction_complete);

@@ -501,6 +501,70 @@ START_TEST(test_fd_passing)
 }
 END_TEST
 
+/* Attachments read from mapping objects as vm.show and pasid.list render them; a malformed
+ * "attached" is the daemon's fault and leaves nothing to free. */
+START_TEST(test_parse_attachments)
+{
+	struct json_object *show = json_tokener_parse(
+	    "{\"mappings\":[{\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\",\"attached\":[{"
+	    "\"device\":\"0000:6a:01.0\",\"pt_id\":7,\"dev_id\":3},{\"device\":\"0000:00:04.0\","
+	    "\"pt_id\":4294967295,\"dev_id\":0,\"lost\":true}]},{\"gpasid\":2,\"hpasid\":4097,"
+	    "\"type\":\"shared\"}]}");
+	static const char *const bad[] = {
+	    "{\"attached\":{}}",
+	    "{\"attached\":[1]}",
+	    "{\"attached\":[{\"pt_id\":1,\"dev_id\":1}]}",
+	    "{\"attached\":[{\"device\":\"0000:00:04.0\",\"pt_id\":-1,\"dev_id\":1}]}",
+	    "{\"attached\":[{\"device\":\"0000:00:04.0\",\"pt_id\":1,\"dev_id\":4294967296}]}",
+	    "{\"attached\":[{\"device\":\"0000:00:04.0\",\"pt_id\":1,\"dev_id\":1,\"lost\":1}]}",
+	    "{\"attached\":[{\"device\":\"0000:00:04.0:too-long\",\"pt_id\":1,\"dev_id\":1}]}",
+	    "[]",
+	};
+	struct json_object *maps = json_object_object_get(show, "mappings");
+	struct pasid_attachment *a;
+	struct pasid_mapping *m;
+	struct pasid_error err;
+	size_t n, nm;
+
+	/* The mappings decode as before, the attachments beside them, index for index. */
+	ck_assert_int_eq(pasid_parse_mappings(show, &m, &nm, &err), 0);
+	ck_assert_uint_eq(nm, 2);
+	ck_assert_uint_eq(m[0].hpasid, 4096);
+	ck_assert_int_eq(pasid_parse_attachments(json_object_array_get_idx(maps, 0), &a, &n, &err),
+	                 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(a[0].device, "0000:6a:01.0");
+	ck_assert_uint_eq(a[0].pt_id, 7);
+	ck_assert_uint_eq(a[0].dev_id, 3);
+	ck_assert(!a[0].lost);
+	ck_assert_str_eq(a[1].device, "0000:00:04.0");
+	ck_assert_uint_eq(a[1].pt_id, UINT32_MAX);
+	ck_assert_uint_eq(a[1].dev_id, 0);
+	ck_assert(a[1].lost);
+	pasid_attachments_free(a);
+	ck_assert_int_eq(pasid_parse_attachments(json_object_array_get_idx(maps, 1), &a, &n, &err),
+	                 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(a);
+	pasid_mappings_free(m);
+	json_object_put(show);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct json_object *o = json_tokener_parse(bad[i]);
+
+		ck_assert_ptr_nonnull(o);
+		n = 99;
+		ck_assert_msg(pasid_parse_attachments(o, &a, &n, &err) == -EPROTO, "accepted %s",
+		              bad[i]);
+		ck_assert_int_eq(err.code, -EPROTO);
+		ck_assert_ptr_null(a);
+		ck_assert_uint_eq(n, 0);
+		json_object_put(o);
+	}
+	pasid_attachments_free(NULL);
+}
+END_TEST
+
 /* A scripted fake daemon in a child process: each step expects one method with exactly
  * these params and answers with `reply` (a whole "result":... or "error":... member). */
 struct step {
@@ -569,6 +633,257 @@ wait_server(pid_t pid)
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
+
+/* Two pipes whose read ends stand for a VMM's iommufd and device cdev: what the daemon
+ * receives can be told apart by what the write ends wrote. */
+struct vmm_fds {
+	int iommufd, devfd; /* read ends, passed */
+	int w[2];           /* write ends, kept */
+};
+
+static void
+vmm_fds_open(struct vmm_fds *v)
+{
+	int a[2], b[2];
+
+	ck_assert_int_eq(pipe(a), 0);
+	ck_assert_int_eq(pipe(b), 0);
+	ck_assert_int_eq(write(a[1], "iommufd", 7), 7);
+	ck_assert_int_eq(write(b[1], "cdev", 4), 4);
+	v->iommufd = a[0];
+	v->devfd = b[0];
+	v->w[0] = a[1];
+	v->w[1] = b[1];
+}
+
+static void
+vmm_fds_close(struct vmm_fds *v)
+{
+	close(v->iommufd);
+	close(v->devfd);
+	close(v->w[0]);
+	close(v->w[1]);
+}
+
+/* fds[0] and fds[1] as the daemon got them must be the VMM's iommufd and cdev, in order;
+ * closes them. */
+static void
+assert_vmm_fds(const int *fds)
+{
+	char data[8];
+
+	ck_assert_int_eq(read(fds[0], data, sizeof(data)), 7);
+	ck_assert_int_eq(memcmp(data, "iommufd", 7), 0);
+	ck_assert_int_eq(read(fds[1], data, sizeof(data)), 4);
+	ck_assert_int_eq(memcmp(data, "cdev", 4), 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* The request line in buf (up to its LF) must call method with exactly these params; returns
+ * its id. */
+static int64_t
+assert_request(const char *line, const char *method, const char *params_json)
+{
+	struct json_object *req = json_tokener_parse(line), *params, *want;
+	int64_t id;
+
+	ck_assert_ptr_nonnull(req);
+	ck_assert_str_eq(req_str(req, "method"), method);
+	ck_assert(json_object_object_get_ex(req, "params", &params));
+	want = json_tokener_parse(params_json);
+	ck_assert_msg(json_object_equal(params, want), "params %s, expected %s",
+	              json_object_to_json_string(params), params_json);
+	id = req_id(req);
+	json_object_put(want);
+	json_object_put(req);
+	return id;
+}
+
+static const char attach_params[] = "{\"vm\":\"vm1\",\"gpasid\":5,\"device\":\"0000:00:04.0\","
+                                    "\"pt_id\":7,\"dev_id\":3,\"fds\":2}";
+static const char detach_params[] = "{\"vm\":\"vm1\",\"gpasid\":5,\"device\":\"0000:00:04.0\"}";
+
+/* The non-blocking forms: pasid.attach with exactly the two descriptors on the first byte of
+ * its line, in order, and pasid.detach after it with none. */
+START_TEST(test_queue_attach_detach)
+{
+	struct fixture f;
+	struct vmm_fds v;
+	struct pasid_error err;
+	struct json_object *res;
+	int fds[8];
+	size_t nfds, at = 99;
+	char buf[4096], *second;
+	int64_t a, d, id;
+
+	fixture_open(&f);
+	vmm_fds_open(&v);
+	a = pasid_queue_attach(f.c, "vm1", 5, "0000:00:04.0", 7, 3, v.iommufd, v.devfd, &err);
+	ck_assert_int_ge(a, 1);
+	ck_assert_int_eq(err.code, 0);
+	d = pasid_queue_detach(f.c, "vm1", 5, "0000:00:04.0", &err);
+	ck_assert_int_gt(d, a);
+	ck_assert_uint_eq(pasid_outstanding(f.c), 2);
+	/* Duplicates were queued: the caller may close its own before they go out. */
+	close(v.iommufd);
+	close(v.devfd);
+	v.iommufd = v.devfd = -1;
+	ck_assert_int_eq(pasid_flush(f.c, &err), 0);
+
+	srv_recv_fds(f.srv, 2, buf, sizeof(buf), fds, &nfds, &at);
+	ck_assert_uint_eq(nfds, 2);
+	ck_assert_uint_eq(at, 0);
+	second = strchr(buf, '\n') + 1;
+	ck_assert_int_eq(assert_request(buf, "pasid.attach", attach_params), a);
+	ck_assert_int_eq(assert_request(second, "pasid.detach", detach_params), d);
+	assert_vmm_fds(fds);
+
+	reply(f.srv, d, "{}");
+	srv_write(f.srv, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1004,\"message\":"
+	                 "\"gPASID 5 of vm1 is already attached on 0000:00:04.0\",\"data\":{"
+	                 "\"reason\":\"conflict\",\"param\":\"gpasid\"}}}\n");
+	receive_until(f.c, 2);
+	ck_assert_int_eq(pasid_response_take(f.c, a, &res, &err), -EREMOTEIO);
+	ck_assert_ptr_null(res);
+	ck_assert_int_eq(err.code, PASID_E_CONFLICT);
+	ck_assert_str_eq(err.param, "gpasid");
+	ck_assert_int_eq(pasid_response_next(f.c, &id, &res, &err), 0);
+	ck_assert_int_eq(id, d);
+	ck_assert(json_object_is_type(res, json_type_object));
+	json_object_put(res);
+	vmm_fds_close(&v);
+	fixture_close(&f);
+}
+END_TEST
+
+/* The blocking forms, against a child that checks what arrives: attach (descriptors on the
+ * first byte), then detach (none), each answered; exit status 0 when all was as expected. */
+static int
+serve_attach_detach(int srv)
+{
+	char buf[4096];
+	int fds[8];
+	size_t nfds, at = 99;
+	int64_t id;
+
+	srv_recv_fds(srv, 1, buf, sizeof(buf), fds, &nfds, &at);
+	if (nfds != 2 || at != 0)
+		return 1;
+	id = assert_request(buf, "pasid.attach", attach_params);
+	assert_vmm_fds(fds);
+	reply(srv, id, "{}");
+	srv_recv_fds(srv, 1, buf, sizeof(buf), fds, &nfds, &at);
+	if (nfds != 0)
+		return 1;
+	id = assert_request(buf, "pasid.detach", detach_params);
+	snprintf(buf, sizeof(buf),
+	         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":1003,\"message\":\"gPASID 5 "
+	         "of vm1 is not attached on 0000:00:04.0\",\"data\":{\"reason\":\"not_found\","
+	         "\"param\":\"device\"}}}\n",
+	         (long long)id);
+	srv_write(srv, buf);
+	return 0;
+}
+
+START_TEST(test_attach_detach)
+{
+	struct fixture f;
+	struct vmm_fds v;
+	struct pasid_error err;
+	pid_t pid;
+
+	fixture_open(&f);
+	vmm_fds_open(&v);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int rc;
+
+		pasid_close(f.c);
+		rc = serve_attach_detach(f.srv);
+		_exit(rc);
+	}
+	close(f.srv);
+	f.srv = -1;
+	ck_assert_int_eq(
+	    pasid_attach(f.c, "vm1", 5, "0000:00:04.0", 7, 3, v.iommufd, v.devfd, &err), 0);
+	ck_assert_int_eq(err.code, 0);
+	/* The caller's descriptors are still its own, and the library kept none. */
+	ck_assert_int_ge(fcntl(v.iommufd, F_GETFD), 0);
+	ck_assert_int_ge(fcntl(v.devfd, F_GETFD), 0);
+	ck_assert_int_eq(pasid_detach(f.c, "vm1", 5, "0000:00:04.0", &err), -EREMOTEIO);
+	ck_assert_int_eq(err.code, PASID_E_NOT_FOUND);
+	ck_assert_str_eq(err.reason, "not_found");
+	ck_assert_str_eq(err.param, "device");
+	ck_assert_ptr_nonnull(pasid_error_object(f.c));
+	wait_server(pid);
+	ck_assert_uint_eq(pasid_outstanding(f.c), 0);
+	vmm_fds_close(&v);
+	fixture_close(&f);
+}
+END_TEST
+
+/* Nothing may reach the fake daemon, and nothing may wait to be sent. */
+static void
+assert_nothing_sent(struct fixture *f)
+{
+	char ch;
+
+	ck_assert(!pasid_want_write(f->c));
+	ck_assert_uint_eq(pasid_outstanding(f->c), 0);
+	ck_assert_int_eq(pasid_flush(f->c, NULL), 0);
+	ck_assert_int_eq(recv(f->srv, &ch, 1, MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+}
+
+/* What the daemon could only refuse is refused before anything is queued, with -EINVAL for a
+ * missing VM or device and -EBADF for a descriptor that is not open. */
+START_TEST(test_attach_refused_locally)
+{
+	struct fixture f;
+	struct vmm_fds v;
+	struct pasid_error err;
+	int closed;
+
+	fixture_open(&f);
+	vmm_fds_open(&v);
+	closed = dup(v.iommufd);
+	close(closed);
+
+	ck_assert_int_eq(pasid_attach(f.c, NULL, 5, "0000:00:04.0", 7, 3, v.iommufd, v.devfd, &err),
+	                 -EINVAL);
+	ck_assert_int_eq(err.code, -EINVAL);
+	ck_assert_int_eq(pasid_attach(f.c, "vm1", 5, NULL, 7, 3, v.iommufd, v.devfd, &err),
+	                 -EINVAL);
+	ck_assert_int_eq(pasid_attach(f.c, "vm1", 5, "0000:00:04.0", 7, 3, -1, v.devfd, &err),
+	                 -EBADF);
+	ck_assert_int_eq(err.code, -EBADF);
+	ck_assert_ptr_nonnull(strstr(err.message, "iommufd -1"));
+	ck_assert_int_eq(pasid_attach(f.c, "vm1", 5, "0000:00:04.0", 7, 3, v.iommufd, closed, &err),
+	                 -EBADF);
+	ck_assert_ptr_nonnull(strstr(err.message, "devfd"));
+	ck_assert_ptr_null(pasid_error_object(f.c));
+	ck_assert_ptr_null(pasid_last_result(f.c));
+	ck_assert_int_eq(pasid_detach(f.c, NULL, 5, "0000:00:04.0", &err), -EINVAL);
+	ck_assert_int_eq(pasid_detach(f.c, "vm1", 5, NULL, &err), -EINVAL);
+	ck_assert_int_eq(err.code, -EINVAL);
+
+	ck_assert_int_eq(
+	    pasid_queue_attach(f.c, NULL, 5, "0000:00:04.0", 7, 3, v.iommufd, v.devfd, &err),
+	    -EINVAL);
+	ck_assert_int_eq(
+	    pasid_queue_attach(f.c, "vm1", 5, "0000:00:04.0", 7, 3, closed, v.devfd, &err), -EBADF);
+	ck_assert_int_eq(err.code, -EBADF);
+	ck_assert_int_eq(
+	    pasid_queue_attach(f.c, "vm1", 5, "0000:00:04.0", 7, 3, v.iommufd, -5, &err), -EBADF);
+	ck_assert_int_eq(pasid_queue_detach(f.c, "vm1", 5, NULL, &err), -EINVAL);
+	ck_assert_int_eq(err.code, -EINVAL);
+	assert_nothing_sent(&f);
+	vmm_fds_close(&v);
+	fixture_close(&f);
+}
+END_TEST
 
 static const char status_json[] =
     "\"result\":{\"version\":\"0.1.0\",\"uptime_s\":42,\"backend\":{\"name\":\"sim\","
@@ -1307,6 +1622,10 @@ libpasid_suite(void)
 	tcase_add_test(tc, test_error_object);
 	tcase_add_test(tc, test_error_object_nonblocking);
 	tcase_add_test(tc, test_last_result);
+	tcase_add_test(tc, test_queue_attach_detach);
+	tcase_add_test(tc, test_attach_detach);
+	tcase_add_test(tc, test_attach_refused_locally);
+	tcase_add_test(tc, test_parse_attachments);
 	suite_add_tcase(s, tc);
 	return s;
 }

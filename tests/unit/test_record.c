@@ -98,6 +98,8 @@ START_TEST(test_layouts)
 	                   .cgroup = "/machine.slice/vm-a.scope"};
 	struct ns_device dev = {0};
 	struct ns_mapping m = {.vm = &vm, .gpasid = 77, .hpasid = 0x12345, .type = NS_TYPE_LOCAL};
+	struct backend_attach att = {
+	    .dev_id = 0xd1d2d3d4, .pt_id = 0xe1e2e3e4, .iommufd = 5, .devfd = 6, .tag = 99};
 	uint8_t buf[REC_BUF_MAX];
 	struct bytes x;
 	struct rec_info ri;
@@ -110,6 +112,7 @@ START_TEST(test_layouts)
 	ck_assert_uint_eq(bdf, 1u << 16 | 2u << 8 | 3u << 3 | 4u);
 	dev.bdf = bdf;
 	m.dev = &dev;
+	att.bdf = bdf;
 
 	x = (struct bytes){0};
 	put_head(&x, 1, "vm-a");
@@ -189,10 +192,60 @@ START_TEST(test_layouts)
 	put_u64(&x, 0x0102030405060708ull);
 	put_u32(&x, 1000);
 	assert_record(buf, rec_owner(buf, &vm), &x);
+
+	/* Version 1: the descriptors and the host's tag are not part of the record. */
+	x = (struct bytes){0};
+	put_head(&x, 11, "vm-a");
+	put_u32(&x, 77);
+	put_u32(&x, bdf);
+	put_u32(&x, 0xd1d2d3d4);
+	put_u32(&x, 0xe1e2e3e4);
+	assert_record(buf, rec_attach(buf, "vm-a", 77, &att), &x);
+	ck_assert_int_eq(rec_decode(buf, x.n, &ri), 0);
+	ck_assert_uint_eq(ri.gpasid, 77);
+	ck_assert_uint_eq(ri.bdf, bdf);
+	ck_assert_uint_eq(ri.dev_id, 0xd1d2d3d4);
+	ck_assert_uint_eq(ri.pt_id, 0xe1e2e3e4);
+
+	x = (struct bytes){0};
+	put_head(&x, 12, "vm-a");
+	put_u32(&x, 77);
+	put_u32(&x, bdf);
+	assert_record(buf, rec_detach(buf, "vm-a", 77, bdf), &x);
+	ck_assert_int_eq(rec_decode(buf, x.n, &ri), 0);
+	ck_assert_uint_eq(ri.gpasid, 77);
+	ck_assert_uint_eq(ri.bdf, bdf);
 }
 END_TEST
 
-/* A record ends where its last field does; strings hold no NUL; ops are 1-10. */
+/* Every truncation of an attach or detach record, and one byte more, is malformed; so is
+ * either op in a file of version 0, which does not have them. */
+START_TEST(test_attach_records_malformed)
+{
+	const struct backend_attach att = {.bdf = 0xa8, .dev_id = 3, .pt_id = 4};
+	uint8_t buf[REC_BUF_MAX];
+	struct rec_info ri;
+	size_t n = _i ? rec_detach(buf, "vm-a", 9, 0xa8) : rec_attach(buf, "vm-a", 9, &att);
+
+	ck_assert_uint_eq(n, 1 + 4 + 4 + (_i ? 8 : 16));
+	ck_assert_int_eq(rec_decode_version(buf, n, 1, &ri), 0);
+	for (size_t k = 0; k < n; k++) {
+		ck_assert_int_eq(rec_decode(buf, k, &ri), -EUCLEAN);
+		if (k)
+			ck_assert_int_eq(ri.op, _i ? REC_DETACH : REC_ATTACH);
+	}
+	buf[n] = 0;
+	ck_assert_int_eq(rec_decode(buf, n + 1, &ri), -EUCLEAN);
+	ck_assert_int_eq(rec_decode_version(buf, n, 0, &ri), -EUCLEAN);
+	ck_assert_int_eq(ri.op, _i ? REC_DETACH : REC_ATTACH);
+	/* The ops of version 0 are the same in both. */
+	n = rec_unmap(buf, "vm-a", 9);
+	ck_assert_int_eq(rec_decode_version(buf, n, 0, &ri), 0);
+	ck_assert_int_eq(rec_decode_version(buf, n, 1, &ri), 0);
+}
+END_TEST
+
+/* A record ends where its last field does; strings hold no NUL; ops are 1-12. */
 START_TEST(test_decode_refuses)
 {
 	uint8_t buf[REC_BUF_MAX];
@@ -246,6 +299,298 @@ START_TEST(test_unknown_mode_and_type_refused)
 	ck_assert_msg(strstr(why, "malformed record of type 5"), "%s", why);
 	buf[1 + 4 + 4] = NS_TYPE_SHARED;
 	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), 0);
+	ns_destroy(&ns);
+	backend_close(sim);
+}
+END_TEST
+
+/* ---- attachments replayed ---- */
+
+#define DEV_S 0x0000a8u /* 0000:00:15.0, shared */
+#define DEV_L 0x010300u /* 0001:03:00.0, vm-a's own */
+
+/* Records one after the other, each after its u32 length. */
+struct reclog {
+	uint8_t *buf;
+	size_t len, cap;
+	unsigned count;
+};
+
+static int
+reclog_add(void *ctx, const void *rec, size_t len)
+{
+	struct reclog *l = ctx;
+
+	if (l->len + 4 + len > l->cap) {
+		l->cap = (l->cap + 4 + len) * 2;
+		l->buf = realloc(l->buf, l->cap);
+		ck_assert_ptr_nonnull(l->buf);
+	}
+	memcpy(l->buf + l->len, &(uint32_t){(uint32_t)len}, 4);
+	memcpy(l->buf + l->len + 4, rec, len);
+	l->len += 4 + len;
+	l->count++;
+	return 0;
+}
+
+/* The journal as state.c keeps it: every event's record, within its announced size. */
+static void
+reclog_event(void *ctx, const struct ns_event *ev)
+{
+	uint8_t buf[REC_BUF_MAX];
+	size_t n = rec_encode_event(buf, ev);
+
+	ck_assert_uint_le(n, rec_event_max(ev));
+	if (ev->kind == NS_EV_MAP_ATTACHED || ev->kind == NS_EV_MAP_DETACHED)
+		ck_assert_uint_gt(n, 0);
+	if (n)
+		reclog_add(ctx, buf, n);
+}
+
+/* Replays l into fresh (initialised here); 0 or the first refusal, with why. */
+static int
+reclog_replay(const struct reclog *l, struct backend *sim, struct ns *fresh, char *why,
+              size_t whylen)
+{
+	ck_assert_int_eq(ns_init(fresh, &nc, sim), 0);
+	fresh->replaying = true;
+	for (size_t off = 0; off < l->len;) {
+		uint32_t len;
+		int r;
+
+		memcpy(&len, l->buf + off, 4);
+		r = rec_apply(fresh, l->buf + off + 4, len, why, whylen);
+		if (r < 0)
+			return r;
+		off += 4 + len;
+	}
+	fresh->replaying = false;
+	return 0;
+}
+
+static void
+reclog_snapshot(const struct ns *ns, struct reclog *l)
+{
+	memset(l, 0, sizeof(*l));
+	ck_assert_int_eq(rec_snapshot(ns, reclog_add, l), 0);
+}
+
+/* got holds every attachment of want and no other, as the journal keeps them: same device,
+ * dev_id and pt_id, descriptors lost. */
+static void
+assert_same_attachments(const struct ns *want, const struct ns *got)
+{
+	ck_assert_uint_eq(ns_attached(got), ns_attached(want));
+	for (unsigned i = 0; i < want->nvms; i++) {
+		const struct ns_vm *wv = want->vms[i], *gv = ns_vm_find(got, wv->name);
+
+		ck_assert_ptr_nonnull(gv);
+		for (const struct ns_mapping *wm = ns_vm_next(want, wv, 0); wm;
+		     wm = ns_vm_next(want, wv, wm->gpasid)) {
+			const struct ns_mapping *gm = ns_lookup_gpasid(gv, wm->gpasid);
+
+			ck_assert_ptr_nonnull(gm);
+			ck_assert_uint_eq(gm->natts, wm->natts);
+			for (unsigned k = 0; k < wm->natts; k++) {
+				const struct backend_attach *wa = wm->atts[k];
+				const struct backend_attach *ga = ns_attachment(gm, wa->bdf);
+
+				ck_assert_ptr_nonnull(ga);
+				ck_assert_uint_eq(ga->dev_id, wa->dev_id);
+				ck_assert_uint_eq(ga->pt_id, wa->pt_id);
+				ck_assert_int_eq(ga->iommufd, -1);
+				ck_assert_int_eq(ga->devfd, -1);
+			}
+		}
+	}
+}
+
+static void
+attach_live(struct ns *ns, struct ns_vm *vm, uint32_t g, uint32_t bdf, uint32_t dev_id,
+            uint32_t pt_id)
+{
+	struct backend_attach a = {.bdf = bdf,
+	                           .dev_id = dev_id,
+	                           .pt_id = pt_id,
+	                           .iommufd = open("/dev/null", O_RDONLY | O_CLOEXEC),
+	                           .devfd = open("/dev/null", O_RDONLY | O_CLOEXEC)};
+	struct ns_err err = {0};
+
+	ck_assert_int_ge(a.iommufd, 0);
+	ck_assert_int_ge(a.devfd, 0);
+	ck_assert_msg(ns_attach(ns, vm, g, &a, &err) == 0, "%s", err.message);
+}
+
+/* A live namespace with attachments made, replaced, detached and freed with their mapping,
+ * its events recorded as the journal records them. */
+static void
+live_with_attachments(struct ns *ns, struct backend *sim, struct reclog *log)
+{
+	const struct ns_owner o = {.pid = 4242, .starttime = 1, .uid = 1000};
+	struct ns_mapping *maps[4];
+	struct ns_err err = {0};
+	struct ns_vm *a, *b;
+
+	memset(log, 0, sizeof(*log));
+	ck_assert_int_eq(ns_init(ns, &nc, sim), 0);
+	ck_assert_int_eq(ns_observe(ns, &(struct ns_observer){.apply = reclog_event, .ctx = log}),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(ns, "vm-a", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_TRANSLATED, &o, "/", -1, &a, &err),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(ns, "vm-b", "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+	                              NS_MODE_IDENTITY, &o, "/", -1, &b, &err),
+	                 0);
+	ck_assert_int_eq(ns_device_assign(ns, a, DEV_S, true, &err), 0);
+	ck_assert_int_eq(ns_device_assign(ns, b, DEV_S, true, &err), 0);
+	ck_assert_int_eq(ns_device_assign(ns, a, DEV_L, false, &err), 0);
+	ck_assert_int_eq(
+	    ns_alloc(ns, a, &(struct ns_alloc_req){NS_TYPE_SHARED, 0, 1, 4}, maps, &err), 0);
+	ck_assert_int_eq(
+	    ns_alloc(ns, a, &(struct ns_alloc_req){NS_TYPE_LOCAL, DEV_L, 77, 1}, maps, &err), 0);
+	ck_assert_int_eq(
+	    ns_alloc(ns, b, &(struct ns_alloc_req){NS_TYPE_SHARED, 0, -1, 1}, maps, &err), 0);
+	attach_live(ns, a, 1, DEV_S, 10, 100);
+	attach_live(ns, a, 2, DEV_S, 10, 101);
+	attach_live(ns, a, 3, DEV_S, 10, 102);
+	attach_live(ns, a, 4, DEV_S, 10, 103);
+	attach_live(ns, a, 77, DEV_L, 11, 104);
+	attach_live(ns, b, maps[0]->gpasid, DEV_S, 12, 105);
+	ck_assert_int_eq(ns_detach(ns, a, 2, DEV_S, &err), 0); /* detached */
+	ck_assert_int_eq(ns_free(ns, a, 3, &err), 0);          /* detached, then freed */
+	attach_live(ns, a, 2, DEV_S, 10, 106);                 /* attached again, elsewhere */
+	ck_assert_uint_eq(ns_attached(ns), 5);
+}
+
+/* What the journal records of attachments replays to the same attachments, lost until the
+ * fd store gives them back; so does a snapshot, in which each mapping's REC_ATTACH records
+ * follow its REC_MAP; and a snapshot of the replayed state is the same snapshot. */
+START_TEST(test_attachments_replay)
+{
+	struct reclog log, snap, again;
+	struct backend *sim;
+	struct ns live, fresh, fresh2;
+	char why[256];
+	int prev_op = 0;
+	struct rec_info prev = {0}, ri;
+
+	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
+	live_with_attachments(&live, sim, &log);
+	ck_assert_msg(reclog_replay(&log, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	assert_same_attachments(&live, &fresh);
+	ck_assert_ptr_null(ns_attachment(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-a"), 4), DEV_L));
+	ck_assert_ptr_null(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-a"), 3));
+	ck_assert_uint_eq(
+	    ns_attachment(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-a"), 2), DEV_S)->pt_id, 106);
+	ns_destroy(&fresh);
+
+	reclog_snapshot(&live, &snap);
+	for (size_t off = 0; off < snap.len;) {
+		uint32_t len;
+
+		memcpy(&len, snap.buf + off, 4);
+		ck_assert_int_eq(rec_decode(snap.buf + off + 4, len, &ri), 0);
+		if (ri.op == REC_ATTACH) {
+			/* Right after its mapping, or another attachment of it. */
+			ck_assert(prev_op == REC_MAP || prev_op == REC_ATTACH);
+			ck_assert_str_eq(ri.vm, prev.vm);
+			ck_assert_uint_eq(ri.gpasid, prev.gpasid);
+		}
+		prev_op = ri.op;
+		prev = ri;
+		off += 4 + len;
+	}
+	ck_assert_msg(reclog_replay(&snap, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	assert_same_attachments(&live, &fresh);
+	reclog_snapshot(&fresh, &again);
+	ck_assert_uint_eq(again.len, snap.len);
+	ck_assert_mem_eq(again.buf, snap.buf, snap.len);
+	/* The replayed state's log replays too: attachments lost stay as they were. */
+	ck_assert_msg(reclog_replay(&again, sim, &fresh2, why, sizeof(why)) == 0, "%s", why);
+	assert_same_attachments(&fresh, &fresh2);
+	ns_destroy(&fresh2);
+	ns_destroy(&fresh);
+	ns_destroy(&live);
+	free(log.buf);
+	free(snap.buf);
+	free(again.buf);
+	backend_close(sim);
+}
+END_TEST
+
+/* An attach or detach that names a VM, mapping, device or attachment that is not there, or
+ * attaches twice, is refused as damage and changes nothing. */
+START_TEST(test_attach_replay_refused)
+{
+	const struct backend_attach on_s = {.bdf = DEV_S, .dev_id = 1, .pt_id = 2};
+	const struct backend_attach on_l = {.bdf = DEV_L, .dev_id = 1, .pt_id = 2};
+	struct ns_vm vm = {.owner = {.pid = 1}, .cgroup = "/"};
+	struct ns_mapping m = {.vm = &vm, .gpasid = 5, .hpasid = 4200, .type = NS_TYPE_SHARED};
+	static const struct {
+		bool attach;
+		const char *vm;
+		uint32_t g;
+		bool local;
+		const char *says;
+	} bad[] = {
+	    {true, "vm-x", 5, false, "names unknown VM 'vm-x'"},
+	    {true, "vm-a", 6, false, "gPASID 6 is not allocated in vm-a"},
+	    {true, "vm-a", 5, true, "device 0001:03:00.0 is not assigned to vm-a"},
+	    {true, "vm-a", 5, false, "gPASID 5 is attached twice"},
+	    {false, "vm-x", 5, false, "names unknown VM 'vm-x'"},
+	    {false, "vm-a", 6, false, "gPASID 6 is not allocated in vm-a"},
+	    {false, "vm-a", 5, true, "gPASID 5 of vm-a is not attached on 0001:03:00.0"},
+	};
+	uint8_t buf[REC_BUF_MAX];
+	struct reclog before, after;
+	struct backend *sim;
+	char why[256];
+	struct ns ns;
+	size_t n;
+
+	snprintf(vm.name, sizeof(vm.name), "vm-a");
+	snprintf(vm.uuid, sizeof(vm.uuid), "0f8fad5b-d9cb-469f-a165-70867728950e");
+	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
+	ck_assert_int_eq(ns_init(&ns, &nc, sim), 0);
+	ns.replaying = true;
+	ck_assert_int_eq(rec_apply(&ns, buf, rec_vm(buf, &vm), why, sizeof(why)), 0);
+	ck_assert_int_eq(rec_apply(&ns, buf, rec_dev(buf, "vm-a", DEV_S, true), why, sizeof(why)),
+	                 0);
+	ck_assert_int_eq(rec_apply(&ns, buf, rec_map(buf, &m), why, sizeof(why)), 0);
+	/* Version 0 does not have the op: refused before the record is looked at. */
+	n = rec_attach(buf, "vm-a", 5, &on_s);
+	ck_assert_int_eq(rec_apply_version(&ns, 0, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "record of type 11 in a file of format version 0"), "%s", why);
+	ck_assert_uint_eq(ns_attached(&ns), 0);
+	ck_assert_int_eq(rec_apply_version(&ns, 1, buf, n, why, sizeof(why)), 0);
+	ck_assert_uint_eq(ns_attached(&ns), 1);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const struct backend_attach *a = bad[i].local ? &on_l : &on_s;
+
+		n = bad[i].attach ? rec_attach(buf, bad[i].vm, bad[i].g, a)
+		                  : rec_detach(buf, bad[i].vm, bad[i].g, a->bdf);
+		reclog_snapshot(&ns, &before);
+		why[0] = '\0';
+		ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), -EUCLEAN);
+		ck_assert_msg(strstr(why, bad[i].says), "%zu: '%s' lacks '%s'", i, why,
+		              bad[i].says);
+		reclog_snapshot(&ns, &after);
+		ck_assert_uint_eq(after.len, before.len);
+		ck_assert_mem_eq(after.buf, before.buf, before.len);
+		ck_assert_uint_eq(ns_attached(&ns), 1);
+		free(before.buf);
+		free(after.buf);
+	}
+	/* Detached, it is gone; a second detach is refused. */
+	n = rec_detach(buf, "vm-a", 5, DEV_S);
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), 0);
+	ck_assert_uint_eq(ns_attached(&ns), 0);
+	ck_assert_ptr_null(ns_attachment(ns_lookup_gpasid(ns_vm_find(&ns, "vm-a"), 5), DEV_S));
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "gPASID 5 of vm-a is not attached on 0000:00:15.0"), "%s", why);
 	ns_destroy(&ns);
 	backend_close(sim);
 }
@@ -519,10 +864,12 @@ assert_common(const struct ns *ns)
 	ck_assert_uint_eq(ns->nlocal, 2);
 }
 
-/* The first version's files hold 0 where the version is, as REC_FORMAT_VERSION says. */
+/* The first version's files hold 0 where the version is; this pasidd writes 1 and reads 0
+ * too. */
 START_TEST(test_version_in_headers)
 {
-	ck_assert_int_eq(REC_FORMAT_VERSION, 0);
+	ck_assert_int_eq(REC_FORMAT_VERSION, 1);
+	ck_assert_int_eq(REC_FORMAT_OLDEST, 0);
 	ck_assert_mem_eq(gen0_journal, "PASIDDJ1", 8);
 	ck_assert_mem_eq(gen1_snapshot, "PASIDDS1", 8);
 	ck_assert_mem_eq(gen0_journal + 16, "\0\0\0\0", 4);
@@ -531,87 +878,275 @@ START_TEST(test_version_in_headers)
 }
 END_TEST
 
-/* The state written before versions were numbered replays to what it held, with and
- * without a snapshot, and pasidd -n agrees. */
+/* The version in a file's header. */
+static uint32_t
+format_of(const char *name)
+{
+	char path[160];
+	size_t len;
+	uint8_t *b;
+	uint32_t v;
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, name);
+	b = ck_dir_read_file(path, &len);
+	ck_assert_uint_ge(len, 24);
+	v = (uint32_t)b[16] | (uint32_t)b[17] << 8 | (uint32_t)b[18] << 16 | (uint32_t)b[19] << 24;
+	free(b);
+	return v;
+}
+
+/* The directory holds the lock, snapshot.<gen> and journal.<gen>, both of version 1, and
+ * nothing else. */
+static void
+assert_upgraded(uint64_t gen)
+{
+	char snap[32], jnl[32];
+	struct ck_dir now;
+
+	snprintf(snap, sizeof(snap), "snapshot.%llu", (unsigned long long)gen);
+	snprintf(jnl, sizeof(jnl), "journal.%llu", (unsigned long long)gen);
+	ck_dir_take(&now, state_dir);
+	ck_assert_uint_eq(now.n, 3);
+	for (size_t i = 0; i < now.n; i++)
+		ck_assert_msg(!strcmp(now.name[i], "lock") || !strcmp(now.name[i], snap) ||
+		                  !strcmp(now.name[i], jnl),
+		              "%s", now.name[i]);
+	ck_dir_free(&now);
+	ck_assert_uint_eq(format_of(snap), 1);
+	ck_assert_uint_eq(format_of(jnl), 1);
+}
+
+/* What the state written in version 0 holds, with and without a snapshot (_i). */
+static void
+assert_earlier_state(const struct opened *o, bool gen1)
+{
+	const struct ns_vm *a = ns_vm_find(&o->ns, "vm-a");
+
+	assert_common(&o->ns);
+	if (gen1) {
+		/* journal.1: the handover, gPASID 500, the limits changed. */
+		assert_owner(a, 4343, 987654321, 1001);
+		assert_map(a, 500, 4101, NS_TYPE_SHARED, 0);
+		ck_assert_uint_eq(o->ns.shared_cursor, 6);
+		ck_assert_uint_eq(o->ns.shared_maps.count, 5);
+		ck_assert_uint_eq(runtime_limit(o->q, "/machine.slice"), QUOTA_NO_LIMIT);
+		ck_assert_uint_eq(runtime_limit(o->q, "/machine.slice/vm-b.scope"), 7);
+	} else {
+		assert_owner(a, 4242, 123456789, 1000);
+		ck_assert_uint_eq(o->ns.shared_cursor, 5);
+		ck_assert_uint_eq(o->ns.shared_maps.count, 4);
+		ck_assert_uint_eq(runtime_limit(o->q, "/machine.slice"), 100);
+	}
+	ck_assert_uint_eq(ns_attached(&o->ns), 0);
+}
+
+/* The state written in version 0 (before versions were numbered, too) replays to what it
+ * held, with and without a snapshot. pasidd -n agrees and writes nothing; start-up
+ * upgrades it: a snapshot of version 1 in the next generation, the files of version 0 gone,
+ * and the same state replayed from it. */
 START_TEST(test_earlier_state_replays)
 {
 	struct state_summary sum;
 	struct state_stats stats;
+	struct ck_dir before;
 	struct opened o;
 	char why[1024];
-	const struct ns_vm *a;
 
 	install(_i);
-	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
-	assert_common(&o.ns);
-	a = ns_vm_find(&o.ns, "vm-a");
-	state_get_stats(o.st, &stats);
-	ck_assert_uint_eq(stats.replayed_records, 20);
-	ck_assert_uint_eq(stats.generation, _i);
-	if (_i) {
-		/* journal.1: the handover, gPASID 500, the limits changed. */
-		assert_owner(a, 4343, 987654321, 1001);
-		assert_map(a, 500, 4101, NS_TYPE_SHARED, 0);
-		ck_assert_uint_eq(o.ns.shared_cursor, 6);
-		ck_assert_uint_eq(o.ns.shared_maps.count, 5);
-		ck_assert_uint_eq(runtime_limit(o.q, "/machine.slice"), QUOTA_NO_LIMIT);
-		ck_assert_uint_eq(runtime_limit(o.q, "/machine.slice/vm-b.scope"), 7);
-	} else {
-		assert_owner(a, 4242, 123456789, 1000);
-		ck_assert_uint_eq(o.ns.shared_cursor, 5);
-		ck_assert_uint_eq(o.ns.shared_maps.count, 4);
-		ck_assert_uint_eq(runtime_limit(o.q, "/machine.slice"), 100);
-	}
-	close_state(&o);
+	ck_dir_take(&before, state_dir);
 	ck_assert_msg(state_check(state_dir, &nc, be, &sum, why, sizeof(why)) == 0, "%s", why);
 	ck_assert(sum.exists);
 	ck_assert_uint_eq(sum.records, 20);
 	ck_assert_uint_eq(sum.vms, 2);
+	ck_dir_assert_unchanged(&before, state_dir);
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	assert_earlier_state(&o, _i);
+	state_get_stats(o.st, &stats);
+	ck_assert_uint_eq(stats.replayed_records, 20);
+	ck_assert_uint_eq(stats.generation, _i + 1);
+	close_state(&o);
+	assert_upgraded(_i + 1);
+
+	/* Upgraded once: the next start replays version 1 and compacts nothing. */
+	ck_dir_take(&before, state_dir);
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	assert_earlier_state(&o, _i);
+	state_get_stats(o.st, &stats);
+	ck_assert_uint_eq(stats.generation, _i + 1);
+	close_state(&o);
+	ck_dir_assert_unchanged(&before, state_dir);
+	ck_assert_msg(state_check(state_dir, &nc, be, &sum, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(sum.vms, 2);
 }
 END_TEST
 
-/* An upgrade goes on where the earlier pasidd stopped: its changes are appended to the same
- * journal and replay with what was there. */
+/* An upgrade goes on where the earlier pasidd stopped: its changes, attachments included,
+ * are appended to the upgraded generation and replay with what was there. */
 START_TEST(test_earlier_state_goes_on)
 {
 	struct state_stats stats;
 	struct ns_err err = {0};
 	struct opened o;
 	char why[1024];
+	const struct backend_attach *att;
 
 	install(true);
 	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
 	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
 	ck_assert_int_ge(ns_vm_destroy(&o.ns, ns_vm_find(&o.ns, "vm-b"), &err), 0);
+	attach_live(&o.ns, ns_vm_find(&o.ns, "vm-a"), 500, 0x0000a8, 21, 22);
 	ck_assert_int_eq(state_commit(o.st), 0);
 	close_state(&o);
+	assert_upgraded(2);
 
 	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
 	state_get_stats(o.st, &stats);
-	ck_assert_uint_eq(stats.generation, 1);
+	ck_assert_uint_eq(stats.generation, 2);
 	ck_assert_ptr_null(ns_vm_find(&o.ns, "vm-b"));
 	assert_map(ns_vm_find(&o.ns, "vm-a"), 500, 4101, NS_TYPE_SHARED, 0);
 	ck_assert_uint_eq(o.ns.shared_maps.count, 3);
+	att = ns_attachment(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-a"), 500), 0x0000a8);
+	ck_assert_ptr_nonnull(att);
+	ck_assert_uint_eq(att->dev_id, 21);
+	ck_assert_uint_eq(att->pt_id, 22);
+	ck_assert_int_eq(att->iommufd, -1);
+	ck_assert_uint_eq(ns_attached(&o.ns), 1);
 	close_state(&o);
+}
+END_TEST
+
+/* A framed record appended to a file of the state directory. */
+static void
+append_record(const char *name, const uint8_t *rec, size_t len)
+{
+	uint8_t frame[8];
+	char path[160];
+	uint32_t crc;
+	FILE *f;
+
+	for (int i = 0; i < 4; i++)
+		frame[i] = (uint8_t)(len >> (8 * i));
+	crc = crc32c_update(crc32c(frame, 4), rec, len);
+	for (int i = 0; i < 4; i++)
+		frame[4 + i] = (uint8_t)(crc >> (8 * i));
+	snprintf(path, sizeof(path), "%s/%s", state_dir, name);
+	f = fopen(path, "ab");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(frame, 1, 8, f), 8);
+	ck_assert_uint_eq(fwrite(rec, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* An attach record in a file of version 0 is damage: start-up and pasidd -n refuse it and
+ * change nothing. The same record in a file of version 1 replays. */
+START_TEST(test_attach_in_version_0_refused)
+{
+	const struct backend_attach att = {.bdf = 0x0000a8, .dev_id = 5, .pt_id = 6};
+	uint8_t rec[REC_BUF_MAX];
+	size_t n = rec_attach(rec, "vm-a", 2, &att);
+	struct state_summary sum;
+	struct ck_dir before;
+	struct opened o;
+	char why[1024], where[64];
+
+	install(false);
+	append_record("journal.0", rec, n);
+	snprintf(where, sizeof(where), "journal.0, record at offset %zu", sizeof(gen0_journal));
+	ck_dir_take(&before, state_dir);
+	ck_assert_int_eq(open_state(&o, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, where) &&
+	                  strstr(why, "record of type 11 in a file of format version 0"),
+	              "%s", why);
+	close_state(&o);
+	ck_assert_int_eq(state_check(state_dir, &nc, be, &sum, why, sizeof(why)), -EUCLEAN);
+	ck_dir_assert_unchanged(&before, state_dir);
+
+	put_with_header("journal.0", gen0_journal, sizeof(gen0_journal), "PASIDDJ1", 1);
+	append_record("journal.0", rec, n);
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(ns_attached(&o.ns), 1);
+	ck_assert_uint_eq(
+	    ns_attachment(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-a"), 2), 0x0000a8)->pt_id, 6);
+	close_state(&o);
+}
+END_TEST
+
+/* pasidd --salvage reads a damaged directory of version 0 as version 0 and writes what it
+ * keeps in version 1: every file it leaves under a name replay reads is of version 1. */
+START_TEST(test_salvage_writes_version_1)
+{
+	uint8_t b[sizeof(gen0_journal)];
+	struct state_summary sum;
+	struct ck_dir now;
+	struct opened o;
+	char why[1024];
+	unsigned live = 0;
+
+	/* A byte of the last record but one (vm-c's device released): the VM's end follows. */
+	memcpy(b, gen0_journal, sizeof(b));
+	b[sizeof(b) - 30] ^= 0x40;
+	put_file("lock", (const uint8_t *)"", 0);
+	put_file("journal.0", b, sizeof(b));
+	ck_assert_int_eq(state_check(state_dir, &nc, be, &sum, why, sizeof(why)), -EUCLEAN);
+	ck_assert_int_eq(salvage_run(state_dir, &nc, be), 0);
+	ck_dir_take(&now, state_dir);
+	for (size_t i = 0; i < now.n; i++) {
+		if (!strcmp(now.name[i], "lock") || strstr(now.name[i], ".damaged-"))
+			continue;
+		ck_assert_msg(!strncmp(now.name[i], "snapshot.", 9) ||
+		                  !strncmp(now.name[i], "journal.", 8),
+		              "%s", now.name[i]);
+		ck_assert_uint_eq(format_of(now.name[i]), 1);
+		live++;
+	}
+	ck_dir_free(&now);
+	ck_assert_uint_eq(live, 2);
+	/* vm-c's removal was after the damage: it stays. */
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(o.ns.nvms, 3);
+	ck_assert_ptr_nonnull(ns_vm_find(&o.ns, "vm-c"));
+	assert_map(ns_vm_find(&o.ns, "vm-a"), 77, 77, NS_TYPE_LOCAL, 0x010300);
+	close_state(&o);
+}
+END_TEST
+
+/* Compaction writes both files of a generation in one version: a snapshot of one and a
+ * journal of the other are damage, not an upgrade. */
+START_TEST(test_mixed_generation_refused)
+{
+	struct ck_dir before;
+	struct opened o;
+	char why[1024];
+
+	install(true);
+	put_with_header("snapshot.1", gen1_snapshot, sizeof(gen1_snapshot), "PASIDDS1", 1);
+	ck_dir_take(&before, state_dir);
+	ck_assert_int_eq(open_state(&o, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "journal.1 holds records of format version 0 and snapshot.1 of "
+	                          "version 1"),
+	              "%s", why);
+	close_state(&o);
+	ck_dir_assert_unchanged(&before, state_dir);
 }
 END_TEST
 
 /* ---- the whole directory, to show that a refusal changed nothing ---- */
 
 /* A state of a later version: a snapshot, a journal, a generation-0 journal of record format
- * version 1, or a journal in another file format. */
+ * version 2, or a journal in another file format. */
 static const struct later {
 	bool gen1;
 	const char *file, *magic;
 	uint32_t format;
 	const char *says;
 } later[] = {
-    {true, "snapshot.1", "PASIDDS1", 1,
-     "snapshot.1 holds records of format version 1, and this pasidd reads version 0 only"},
-    {true, "journal.1", "PASIDDJ1", 1,
-     "journal.1 holds records of format version 1, and this pasidd reads version 0 only"},
-    {false, "journal.0", "PASIDDJ1", 1,
-     "journal.0 holds records of format version 1, and this pasidd reads version 0 only"},
+    {true, "snapshot.1", "PASIDDS1", 2,
+     "snapshot.1 holds records of format version 2, and this pasidd reads versions 0 to 1 only"},
+    {true, "journal.1", "PASIDDJ1", 2,
+     "journal.1 holds records of format version 2, and this pasidd reads versions 0 to 1 only"},
+    {false, "journal.0", "PASIDDJ1", 2,
+     "journal.0 holds records of format version 2, and this pasidd reads versions 0 to 1 only"},
     {true, "journal.1", "PASIDDJ2", 0,
      "journal.1 is in file format PASIDDJ2, and this pasidd reads PASIDDJ1 only"},
 };
@@ -668,12 +1203,18 @@ record_suite(void)
 	tcase_add_test(codec, test_layouts);
 	tcase_add_test(codec, test_decode_refuses);
 	tcase_add_test(codec, test_unknown_mode_and_type_refused);
+	tcase_add_loop_test(codec, test_attach_records_malformed, 0, 2);
+	tcase_add_test(codec, test_attachments_replay);
+	tcase_add_test(codec, test_attach_replay_refused);
 	suite_add_tcase(s, codec);
 
 	tcase_add_checked_fixture(version, setup, teardown);
 	tcase_add_test(version, test_version_in_headers);
 	tcase_add_loop_test(version, test_earlier_state_replays, 0, 2);
 	tcase_add_test(version, test_earlier_state_goes_on);
+	tcase_add_test(version, test_attach_in_version_0_refused);
+	tcase_add_test(version, test_mixed_generation_refused);
+	tcase_add_test(version, test_salvage_writes_version_1);
 	tcase_add_loop_test(version, test_later_version_refused, 0,
 	                    (int)(sizeof(later) / sizeof(later[0])));
 	suite_add_tcase(s, version);

@@ -1,0 +1,219 @@
+/* Start-up replay with attachments: what journaling them (record format version 1) costs.
+ *
+ *   bench_replay [DIR [MAPPINGS]]
+ *
+ * DIR (default /dev/shm/pasidd-bench-replay) should be on the file system to be measured;
+ * each case works in its own fresh subdirectory, removed afterwards. MAPPINGS (default
+ * 200000) shared PASIDs in identity-mode VMs of 4096, each VM with one shared device. The journal
+ * is written with the journal's own calls, one record per change as the daemon writes them, then
+ * replayed by state_open() exactly as start-up does (record decoding, the core's replay path,
+ * the namespace's tables):
+ *
+ *   journal, no attachments   REC_VM, REC_DEV, REC_MAP per mapping
+ *   journal, attached         the same and one REC_ATTACH per mapping
+ *   snapshot, attached        the same state from the snapshot start-up writes
+ *
+ * Built by tests/CMakeLists.txt as build/tests/bench_replay. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <event2/event.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "backends.h"
+#include "bench_common.h"
+#include "journal.h"
+#include "log.h"
+#include "namespace.h"
+#include "quota.h"
+#include "record.h"
+#include "state.h"
+
+#define PER_VM 4096
+
+static const struct ns_config cfg = {
+    .pasid_bits = 20, .local = {1, 4095}, .shared = {4096, 1048575}};
+
+static void
+die(const char *what, int err)
+{
+	fprintf(stderr, "bench_replay: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+none_cb(void *ctx, const void *rec, size_t len)
+{
+	(void)ctx;
+	(void)rec;
+	(void)len;
+	return 0;
+}
+
+static void
+append(struct journal *j, const uint8_t *rec, size_t len, unsigned long *n)
+{
+	int rc = journal_append(j, rec, len);
+
+	if (rc == 0 && ++*n % 4096 == 0)
+		rc = journal_commit(j);
+	if (rc < 0)
+		die("journal_append", rc);
+}
+
+/* The records of `mappings` shared PASIDs, attached or not; returns how many. */
+static unsigned long
+write_journal(const char *dir, unsigned mappings, bool attached)
+{
+	struct ns_vm vm = {.mode = NS_MODE_IDENTITY,
+	                   .owner = {.pid = 1, .starttime = 1, .uid = 0},
+	                   .cgroup = "/",
+	                   .uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"};
+	struct ns_mapping m = {.vm = &vm, .type = NS_TYPE_SHARED};
+	uint8_t rec[REC_BUF_MAX];
+	unsigned long n = 0;
+	struct journal *j;
+	int rc;
+
+	rc = journal_open(dir, &j);
+	if (rc == 0)
+		rc = journal_set_format(j, REC_FORMAT_VERSION);
+	if (rc == 0)
+		rc = journal_replay(j, none_cb, NULL);
+	if (rc < 0)
+		die("journal", rc);
+	for (unsigned i = 0; i < mappings; i++) {
+		unsigned k = i % PER_VM;
+		uint32_t bdf = (i / PER_VM + 1) << 3; /* 0000:00:nn.0 */
+
+		if (k == 0) {
+			snprintf(vm.name, sizeof(vm.name), "vm%u", i / PER_VM);
+			append(j, rec, rec_vm(rec, &vm), &n);
+			append(j, rec, rec_dev(rec, vm.name, bdf, true), &n);
+		}
+		m.gpasid = m.hpasid = 4096 + i; /* identity */
+		append(j, rec, rec_map(rec, &m), &n);
+		if (attached)
+			append(j, rec,
+			       rec_attach(
+			           rec, vm.name, m.gpasid,
+			           &(struct backend_attach){.bdf = bdf, .dev_id = 1, .pt_id = 2}),
+			       &n);
+	}
+	append(j, rec, rec_cursor(rec, mappings), &n);
+	rc = journal_commit(j);
+	if (rc < 0)
+		die("journal_commit", rc);
+	journal_close(j);
+	return n;
+}
+
+struct result {
+	double ms;
+	unsigned long long records;
+	unsigned attached;
+};
+
+/* state_open() as start-up runs it; with compact, then state_start(), which writes the
+ * snapshot that the next start replays. */
+static struct result
+replay(const char *dir, struct backend *be, bool compact)
+{
+	struct event_base *base = event_base_new();
+	struct state_stats st;
+	struct result r;
+	struct quota *q;
+	struct state *s;
+	char why[512];
+	struct ns ns;
+	double t0;
+	int rc;
+
+	if (!base || quota_new(&q) < 0 || ns_init(&ns, &cfg, be) < 0)
+		die("setup", ENOMEM);
+	t0 = bench_now();
+	rc = state_open(dir, base, &ns, q, &s, why, sizeof(why));
+	if (rc < 0) {
+		fprintf(stderr, "bench_replay: %s\n", why);
+		exit(1);
+	}
+	r.ms = (bench_now() - t0) * 1e3;
+	state_get_stats(s, &st);
+	r.records = (unsigned long long)st.replayed_records;
+	r.attached = ns_attached(&ns);
+	if (compact && (rc = state_start(s, why, sizeof(why))) < 0) {
+		fprintf(stderr, "bench_replay: %s\n", why);
+		exit(1);
+	}
+	state_close(s);
+	ns_destroy(&ns);
+	quota_free(q);
+	event_base_free(base);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *top = argc > 1 ? argv[1] : "/dev/shm/pasidd-bench-replay";
+	unsigned mappings = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 200000;
+	static const char *const names[] = {"journal, no attachments", "journal, attached",
+	                                    "snapshot, attached"};
+	struct result res[3];
+	struct backend *be;
+	char dir[4096], why[256];
+	bool created = true;
+
+	if (mappings == 0 || mappings > 1048575 - 4096)
+		mappings = 200000;
+	log_setup(0);
+	if (backend_open("sim", &be, why, sizeof(why)) < 0) {
+		fprintf(stderr, "bench_replay: %s\n", why);
+		return 1;
+	}
+	if (mkdir(top, 0700) < 0) {
+		if (errno != EEXIST)
+			die(top, errno);
+		created = false;
+	}
+	for (int c = 0; c < 2; c++) {
+		snprintf(dir, sizeof(dir), "%s/bench-replay.%ld.%d", top, (long)getpid(), c);
+		write_journal(dir, mappings, c == 1);
+		res[c] = replay(dir, be, c == 1);
+		if (c == 1)
+			res[2] = replay(dir, be, false);
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	if (created)
+		rmdir(top);
+	backend_close(be);
+
+	printf("replay bench on %s, %u shared PASIDs in VMs of %d\n", top, mappings, PER_VM);
+	printf("%-26s %10s %10s %10s %12s\n", "case", "records", "attached", "ms", "records/s");
+	for (int c = 0; c < 3; c++)
+		printf("%-26s %10llu %10u %10.1f %12.0f\n", names[c], res[c].records,
+		       res[c].attached, res[c].ms, (double)res[c].records / (res[c].ms / 1e3));
+	if (res[1].attached != mappings || res[2].attached != mappings || res[0].attached) {
+		fprintf(stderr, "bench_replay: attachments replayed %u and %u of %u\n",
+		        res[1].attached, res[2].attached, mappings);
+		return 1;
+	}
+	return 0;
+}
