@@ -31,14 +31,6 @@
 
 #include <json-c/json.h>
 
-/* Until the journaling of attachments (branch issue10-state) is on main, pasidd restarted
- * with an attachment's descriptors in the fd store but no record of it treats them as
- * strays: it detaches at once at start-up and drops them from the store (fdstore.h). With
- * the journal it re-adopts the attachment instead, and pasid.detach after the restart is
- * what removes the kernel's entry. Check (e) follows main: set this to 1 when that lands
- * (tried with issue10-state merged and 1 here: the 7.3 guest passed every check). */
-#define KT_ATTACHMENTS_JOURNALED 0
-
 #define PASIDD      "/bin/pasidd"
 #define STANDIN     "/bin/vmm_standin"
 #define SOCK        "/run/pasidd/pasidd.sock"
@@ -922,7 +914,10 @@ run_73(void)
 	o = sa(&s3, "reconnect");
 	check(jok(o), "the VMM reconnects", "%s", jtext(o));
 	json_object_put(o);
-#if KT_ATTACHMENTS_JOURNALED
+	/* Attachments are journaled and their descriptors came back from the store: pasidd
+	 * re-adopts the attachment (VFIO re-attaches it in place), and pasid.detach after the
+	 * restart is what removes the kernel's entry. (Descriptors of an attachment the journal
+	 * lacks would be strays, detached at start-up: fdstore.h.) */
 	check(log_has(mark, "attachment(s) in the state"),
 	      "pasidd reconciled fd store and journal at start-up (log)",
 	      "no reconciliation line in its log");
@@ -935,13 +930,6 @@ run_73(void)
 	check(jok(o), "pasid.detach after the restart", "%s", jtext(o));
 	json_object_put(o);
 	check_vtd(VFU, h3, false, "after pasid.detach following the restart");
-#else
-	/* Not journaled: the stored descriptors are strays, detached at start-up. */
-	check(log_has(mark, "not recorded before the restart"),
-	      "pasidd reconciled at start-up: the unrecorded attachment detached (log)",
-	      "no such line in its log");
-	check_vtd(VFU, h3, false, "after the restart (stray detached)");
-#endif
 	check(store_wait(false), "the fd store is empty again", "%d entries left", SM.nstore);
 	o = sa(&s3, "call vm.unregister {\"vm\":\"kt2\"}");
 	check(jok(o), "vm.unregister kt2 after the restart", "%s", jtext(o));

@@ -9,8 +9,8 @@
  *                           and one without ALLOC_PASID, attach the RID to the first:
  *                           {"ok":true,"dev_id":..,"pt":..,"pt_nopasid":..,"max_pasid_log2":..}
  *   call METHOD PARAMS      a JSON-RPC call: {"ok":true,"result":..} or {"ok":false,"error":..}
- *   attach VM GPASID BDF PT pasid.attach with our iommufd and BDF's cdev (answers as call)
- *   detach VM GPASID BDF    pasid.detach
+ *   attach VM GPASID BDF PT pasid_attach() with our iommufd and BDF's cdev (answers as call)
+ *   detach VM GPASID BDF    pasid_detach()
  *   reconnect               a new connection (pasidd restarted)
  *   drop                    close our iommufd and every cdev without detaching anything:
  *                           what is still attached is held by pasidd's duplicates only
@@ -213,67 +213,32 @@ cmd_call(const char *method, const char *params_text)
 	answer_call(r, result, &err);
 }
 
-/* The one place that passes descriptors to pasidd. pasid_attach()/pasid_detach() (libpasid
- * 0.3, branch issue10-client) replace these two once they are on main; until then the
- * generic pasid_call_fds() sends the same request. */
-static int
-standin_attach(const char *vm, uint32_t gpasid, const struct dev *d, uint32_t pt_id,
-               struct json_object **result, struct pasid_error *err)
-{
-	struct json_object *p = json_object_new_object();
-	int fds[2] = {S.iommufd, d->fd}, r;
-
-	json_object_object_add(p, "vm", json_object_new_string(vm));
-	json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
-	json_object_object_add(p, "device", json_object_new_string(d->bdf));
-	json_object_object_add(p, "pt_id", json_object_new_int64(pt_id));
-	json_object_object_add(p, "dev_id", json_object_new_int64(d->dev_id));
-	r = pasid_call_fds(S.c, "pasid.attach", p, fds, 2, result, err);
-	json_object_put(p);
-	return r;
-}
-
-static int
-standin_detach(const char *vm, uint32_t gpasid, const char *bdf, struct json_object **result,
-               struct pasid_error *err)
-{
-	struct json_object *p = json_object_new_object();
-	int r;
-
-	json_object_object_add(p, "vm", json_object_new_string(vm));
-	json_object_object_add(p, "gpasid", json_object_new_int64(gpasid));
-	json_object_object_add(p, "device", json_object_new_string(bdf));
-	r = pasid_call(S.c, "pasid.detach", p, result, err);
-	json_object_put(p);
-	return r;
-}
-
+/* pasid.attach with our iommufd and the device's cdev: libpasid sends them with SCM_RIGHTS
+ * and pasidd keeps duplicates of its own. The answer carries the daemon's result as it came. */
 static void
 cmd_attach(const char *vm, const char *gpasid, const char *bdf, const char *pt)
 {
-	struct json_object *result = NULL;
 	struct pasid_error err = {0};
 	const struct dev *d = bdf ? find_dev(bdf) : NULL;
 	int r;
 
 	if (!vm || !gpasid || !d || !pt)
 		return answer_errno("attach arguments", EINVAL);
-	r = standin_attach(vm, (uint32_t)strtoul(gpasid, NULL, 0), d,
-	                   (uint32_t)strtoul(pt, NULL, 0), &result, &err);
-	answer_call(r, result, &err);
+	r = pasid_attach(S.c, vm, (uint32_t)strtoul(gpasid, NULL, 0), d->bdf,
+	                 (uint32_t)strtoul(pt, NULL, 0), d->dev_id, S.iommufd, d->fd, &err);
+	answer_call(r, json_object_get(pasid_last_result(S.c)), &err);
 }
 
 static void
 cmd_detach(const char *vm, const char *gpasid, const char *bdf)
 {
-	struct json_object *result = NULL;
 	struct pasid_error err = {0};
 	int r;
 
 	if (!vm || !gpasid || !bdf)
 		return answer_errno("detach arguments", EINVAL);
-	r = standin_detach(vm, (uint32_t)strtoul(gpasid, NULL, 0), bdf, &result, &err);
-	answer_call(r, result, &err);
+	r = pasid_detach(S.c, vm, (uint32_t)strtoul(gpasid, NULL, 0), bdf, &err);
+	answer_call(r, json_object_get(pasid_last_result(S.c)), &err);
 }
 
 static int
