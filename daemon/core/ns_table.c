@@ -320,6 +320,19 @@ ns_vm_dev_drop(struct ns_vm *vm, struct ns_device *dev)
 	}
 }
 
+/* A backend's refusal of a device, in the protocol's terms: not on this host, unable to
+ * carry PASIDs, or what the kernel answered. */
+static int
+probe_refused(struct ns_err *err, const char *name, int r, const char *why)
+{
+	if (r == -ENODEV)
+		return ns_fail(err, NS_E_NOT_FOUND, "device", "%s", why);
+	if (r == -EOPNOTSUPP)
+		return ns_fail_missing(err, "device", "PASID capability of the device", "%s", why);
+	return ns_fail_kernel(err, "device", "device probe", -r, "device %s refused: %s", name,
+	                      why);
+}
+
 int
 ns_device_assign(struct ns *ns, struct ns_vm *vm, uint32_t bdf, bool shared, struct ns_err *err)
 {
@@ -345,8 +358,9 @@ ns_device_assign(struct ns *ns, struct ns_vm *vm, uint32_t bdf, bool shared, str
 		               "device %s is shared by other VMs and cannot be assigned "
 		               "exclusively",
 		               name);
-	if (!ns->replaying && ns->be->ops->device_probe(ns->be, bdf, shared, why, sizeof(why)) < 0)
-		return ns_fail(err, NS_E_KERNEL, "device", "device %s refused: %s", name, why);
+	if (!ns->replaying &&
+	    (r = ns->be->ops->device_probe(ns->be, bdf, shared, why, sizeof(why))) < 0)
+		return probe_refused(err, name, r, why);
 	if (vm->ndevs == vm->devs_cap) {
 		unsigned ncap = vm->devs_cap ? vm->devs_cap * 2 : 4;
 		struct ns_vm_dev *nd = realloc(vm->devs, ncap * sizeof(*nd));

@@ -298,6 +298,34 @@ START_TEST(detach_failure_keeps_number)
 }
 END_TEST
 
+/* A device the backend refuses is named in the protocol's terms, and not assigned. */
+START_TEST(device_probe_refusals)
+{
+	static const struct {
+		int err;
+		enum ns_errc code;
+	} cases[] = {{ENODEV, NS_E_NOT_FOUND}, {EOPNOTSUPP, NS_E_UNSUPPORTED}, {EIO, NS_E_KERNEL}};
+	struct ns_vm *vm = mkvm("a", NS_MODE_TRANSLATED);
+	struct ns_err err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(backend_sim_inject(be, "probe", cases[i].err, 0, 1), 0);
+		ck_assert_int_lt(ns_device_assign(&ns, vm, 0x08, true, &err), 0);
+		ck_assert_int_eq(err.code, cases[i].code);
+		ck_assert_str_eq(err.param, "device");
+		ck_assert_ptr_null(ns_vm_device(vm, 0x08));
+		if (cases[i].code == NS_E_UNSUPPORTED)
+			ck_assert_str_eq(err.missing, "PASID capability of the device");
+		if (cases[i].code == NS_E_KERNEL) {
+			ck_assert_str_eq(err.kernel_op, "device probe");
+			ck_assert_int_eq(err.kernel_errno, EIO);
+		}
+	}
+	ck_assert_int_eq(ns_device_assign(&ns, vm, 0x08, true, &err), 0);
+	assert_ok();
+}
+END_TEST
+
 /* The kernel's side of a snapshot: every attachment the namespace has, as the sim has it,
  * and how many the sim has in all (none it does not know of). */
 static char *
@@ -954,6 +982,7 @@ main(void)
 	tcase_add_test(tc, devices_and_local);
 	tcase_add_test(tc, detach_failure_keeps_number);
 	tcase_add_test(tc, kernel_failure_at_every_step_changes_nothing);
+	tcase_add_test(tc, device_probe_refusals);
 	tcase_add_test(tc, transactions);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(rnd, setup, teardown);
