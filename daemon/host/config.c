@@ -23,6 +23,7 @@ config_init(struct pasidd_config *cfg)
 	cfg->backend = strdup("auto");
 	cfg->admin_group = strdup("");
 	cfg->socket_group = strdup("pasid");
+	cfg->idxd_sysfs_root = strdup("/sys");
 	cfg->socket_mode = 0660;
 	cfg->max_message = 64 * 1024;
 	/* Enough for a host with a thousand VMs, each with a few connections. */
@@ -48,6 +49,7 @@ config_free(struct pasidd_config *cfg)
 	free(cfg->backend);
 	free(cfg->admin_group);
 	free(cfg->socket_group);
+	free(cfg->idxd_sysfs_root);
 	for (size_t i = 0; i < cfg->nfiles; i++)
 		free(cfg->files[i]);
 	free(cfg->files);
@@ -223,16 +225,28 @@ assign_namespace(struct pasidd_config *cfg, const char *key, const char *val, ch
 	return NOT_A_KEY;
 }
 
+static int
+assign_idxd(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
+{
+	if (!strcmp(key, "SysfsRoot")) {
+		/* Relative to what? pasidd's working directory is no place to find the kernel. */
+		if (val[0] != '/') {
+			snprintf(why, len, "SysfsRoot= needs an absolute path, not '%s'", val);
+			return -EINVAL;
+		}
+		return set_str(&cfg->idxd_sysfs_root, val);
+	}
+	return NOT_A_KEY;
+}
+
 /* The sections of the file, each with its keys. */
 static const struct section {
 	const char *name;
 	int (*assign)(struct pasidd_config *cfg, const char *key, const char *val, char *why,
 	              size_t len);
 } sections[] = {
-    {"Daemon", assign_daemon},
-    {"Namespace", assign_namespace},
-    {"Limits", assign_limits},
-    {"Quota", assign_quota},
+    {"Daemon", assign_daemon}, {"Namespace", assign_namespace}, {"Limits", assign_limits},
+    {"Quota", assign_quota},   {"Idxd", assign_idxd},
 };
 
 static const struct section *

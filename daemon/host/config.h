@@ -26,6 +26,7 @@ struct pasidd_config {
 	char *backend;
 	char *admin_group;
 	char *socket_group;
+	char *idxd_sysfs_root; /* [Idxd] SysfsRoot=: where idxd devices are read ("/sys") */
 	mode_t socket_mode;
 	size_t max_message;
 	struct pasidd_limits limits;

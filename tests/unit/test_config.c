@@ -46,6 +46,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cfg.max_message, 65536);
 	ck_assert_str_eq(cfg.backend, "auto");
 	ck_assert_uint_eq(cfg.socket_mode, 0660);
+	ck_assert_str_eq(cfg.idxd_sysfs_root, "/sys");
 }
 END_TEST
 
@@ -258,6 +259,16 @@ START_TEST(quota_errors)
 }
 END_TEST
 
+START_TEST(idxd_section)
+{
+	ck_assert_int_eq(load("[Idxd]\nSysfsRoot=/tmp/fixture/sys\n"), 0);
+	ck_assert_str_eq(cfg.idxd_sysfs_root, "/tmp/fixture/sys");
+	bad("[Idxd]\nSysfsRoot=sys\n", "t.conf:2: SysfsRoot= needs an absolute path, not 'sys'");
+	bad("[Idxd]\nSysfsRoot=\n", "t.conf:2: SysfsRoot= needs an absolute path");
+	bad("[Idxd]\nRoot=/sys\n", "t.conf:2: unknown key Root= in [Idxd]");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -275,6 +286,7 @@ main(void)
 	tcase_add_test(tc, trailing_comment_refused);
 	tcase_add_test(tc, admin_group_must_exist);
 	tcase_add_test(tc, absent_default_file_listed);
+	tcase_add_test(tc, idxd_section);
 	suite_add_tcase(s, tc);
 	return ck_run(s);
 }
