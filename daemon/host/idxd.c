@@ -250,8 +250,7 @@ read_wq(const char *sys, const struct idxd_device *dev, const char *name, struct
 	wq->cdev_minor = -1;
 	wq->group_id = -1;
 	snprintf(rd.dir, sizeof(rd.dir), "%s/bus/dsa/devices/%s", sys, name);
-	if (gone(rd.dir))
-		return -ENOENT;
+	/* A WQ whose directory is gone fails its first read and is found gone below. */
 	get_str(&rd, "mode", wq->mode, sizeof(wq->mode), wq_modes);
 	get_str(&rd, "type", wq->type, sizeof(wq->type), wq_types);
 	get_str(&rd, "state", wq->state, sizeof(wq->state), wq_states);

@@ -5,7 +5,8 @@
  *   for WQs that have one, the PCI function of each device, the char devices' own bus
  *   entries (dsa!wq0.0) not taken for devices;
  * - one WQ read by name, and names of the wrong form or of nothing refused;
- * - nothing cached: a WQ reconfigured or removed between two reads is seen as it is now;
+ * - nothing cached: a WQ reconfigured or removed between two reads is seen as it is now, and
+ *   a device or WQ the bus still lists whose directory is gone is left out;
  * - a malformed or unreadable attribute makes that WQ or device carry an error naming the
  *   file, the others still read; a host without the dsa bus is -ENOENT. */
 #ifndef _GNU_SOURCE
@@ -258,6 +259,26 @@ START_TEST(bad_attributes_name_the_file)
 }
 END_TEST
 
+/* The bus still lists what the kernel is removing: its directory is gone, so it is too. */
+START_TEST(listed_but_gone)
+{
+	char path[PATH_MAX], devdir[PATH_MAX];
+
+	ck_assert_int_eq(idxd_fx_devdir(sys, "dsa0", devdir, sizeof(devdir)), 0);
+	ck_assert_int_eq(idxd_fx_fmt(path, sizeof(path), "%s/%s/wq0.2", sys, devdir), 0);
+	ck_assert_int_eq(idxd_fx_rmtree(path), 0);
+	ck_assert_int_eq(idxd_fx_devdir(sys, "iax1", devdir, sizeof(devdir)), 0);
+	ck_assert_int_eq(idxd_fx_fmt(path, sizeof(path), "%s/%s", sys, devdir), 0);
+	ck_assert_int_eq(idxd_fx_rmtree(path), 0);
+	ck_assert_int_eq(idxd_scan(sys, &host, why, sizeof(why)), 0);
+	ck_assert_uint_eq(host.ndevs, 2);
+	ck_assert_str_eq(host.devs[1].name, "dsa2");
+	ck_assert_uint_eq(host.devs[0].nwqs, 3);
+	ck_assert_ptr_null(idxd_host_find(&host, "dsa0/wq0.2", NULL));
+	ck_assert_ptr_nonnull(idxd_host_find(&host, "dsa0/wq0.3", NULL));
+}
+END_TEST
+
 START_TEST(no_dsa_bus)
 {
 	char empty[128];
@@ -280,6 +301,7 @@ main(void)
 	tcase_add_test(tc, one_wq_by_name);
 	tcase_add_test(tc, rereads_what_changed);
 	tcase_add_test(tc, bad_attributes_name_the_file);
+	tcase_add_test(tc, listed_but_gone);
 	tcase_add_test(tc, no_dsa_bus);
 	return ck_main(s, NULL);
 }
