@@ -145,5 +145,10 @@ const struct rpc_method rpc_methods[] = {
         .params = RPC_PARAMS(P_CGROUP("cgroup", cgroup, RPC_REQUIRED),
                              P_LIMIT("max", max, RPC_REQUIRED, 0, INT64_MAX)),
     },
+    {
+        .name = "wq.list",
+        .fn = method_wq_list,
+        .params = RPC_NO_PARAMS,
+    },
     {.name = NULL},
 };

@@ -14,7 +14,7 @@
  *
  * tests/unit/test_methods_table.c holds the table against proto/openrpc.json. The handlers
  * are plain functions, one file per object: methods_daemon.c, methods_vm.c, methods_device.c,
- * methods_pasid.c, methods_quota.c. */
+ * methods_pasid.c, methods_quota.c, methods_wq.c. */
 #ifndef PASIDD_METHODS_H
 #define PASIDD_METHODS_H
 
@@ -175,6 +175,7 @@ int method_pasid_attach(struct rpc_call *c, const struct rpc_args *a, struct jso
 int method_pasid_detach(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_quota_get(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_quota_set(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 
 struct pasidd;
 /* The data of the last 1002 quota_exceeded: {cgroup, max, current} and, when the per-VM

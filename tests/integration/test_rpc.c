@@ -907,7 +907,7 @@ END_TEST
 static const char *const served[] = {
     "rpc.discover",  "daemon.status",  "vm.register", "vm.unregister", "vm.list",      "vm.show",
     "device.assign", "device.release", "pasid.alloc", "pasid.free",    "pasid.lookup", "pasid.list",
-    "pasid.attach",  "pasid.detach",   "quota.get",   "quota.set",
+    "pasid.attach",  "pasid.detach",   "quota.get",   "quota.set",     "wq.list",
 };
 
 /* Methods DESIGN.md names that this version may not serve yet, and made-up ones. */
