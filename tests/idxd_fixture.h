@@ -268,7 +268,8 @@ idxd_fx_wq(const char *root, const char *dev, const struct idxd_fx_wq *wq)
 	return idxd_fx_link(root, dir, rel);
 }
 
-/* Writes one attribute of a device or WQ ("dsa0", "wq0.1"), as another tool would. */
+/* Changes one attribute of a device or WQ ("dsa0", "wq0.1") under pasidd, as the kernel
+ * does when another tool reconfigures or disables a WQ (or a malformed value, for tests). */
 static inline int
 idxd_fx_set(const char *root, const char *obj, const char *attr, const char *value)
 {

@@ -20,8 +20,9 @@ add_int(struct json_object *o, const char *key, int64_t v)
 	json_object_object_add(o, key, json_object_new_int64(v));
 }
 
-/* One WQ with the attribute names of the kernel's files (and of accel-config's JSON), except
- * `wq`, the name pasidd's requests take, and `label` for the kernel's `name`. */
+/* One WQ with the names of the kernel's attribute files, except `wq`, the name pasidd's
+ * requests take, `label` for the kernel's `name` (which `wq` would be confused with) and
+ * `char_device` for what cdev_minor stands for. */
 static struct json_object *
 wq_json(const struct idxd_device *dev, const struct idxd_wq *wq)
 {

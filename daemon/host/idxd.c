@@ -132,8 +132,11 @@ get_num(struct reader *rd, const char *attr, bool is_signed, long long max)
 	if (rd->err)
 		return 0;
 	r = read_attr(rd->dir, attr, val, sizeof(val));
-	if (r == -EFBIG)
-		r = -EINVAL, snprintf(val, sizeof(val), "(too long)");
+	/* Longer than any number: as malformed as a letter in it. */
+	if (r == -EFBIG) {
+		r = -EINVAL;
+		snprintf(val, sizeof(val), "(too long)");
+	}
 	if (r == -EINVAL || (r == 0 && parse_num(val, is_signed, max, &v) < 0)) {
 		fail(rd, attr, -EINVAL, "is not a number", val);
 		return 0;
