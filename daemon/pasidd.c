@@ -3,6 +3,7 @@
  * watches. */
 #include "daemon.h"
 #include "backends.h"
+#include "idxd.h"
 #include "cgroup.h"
 #include "config.h"
 #include "fdstore.h"
@@ -108,6 +109,43 @@ state_failed_cb(void *ctx)
 	event_base_loopbreak(d->base);
 }
 
+/* What idxd the host has at start-up, for the administrator: nothing is kept from it (each
+ * request reads sysfs again), and nothing here stops the daemon, which serves hosts
+ * without DSA/IAX as well. */
+static void
+log_idxd(const struct pasidd *d)
+{
+	const char *sys = d->cfg.idxd_sysfs_root;
+	struct idxd_host h;
+	char why[IDXD_WHY_LEN + 64];
+	size_t nwqs = 0, usable = 0;
+
+	if (idxd_scan(sys, &h, why, sizeof(why)) < 0) {
+		log_info("idxd: none (%s)", why);
+		return;
+	}
+	for (size_t i = 0; i < h.ndevs; i++) {
+		const struct idxd_device *dev = &h.devs[i];
+
+		if (dev->err)
+			log_warn("idxd: %s", dev->why);
+		for (size_t j = 0; j < dev->nwqs; j++) {
+			const struct idxd_wq *wq = &dev->wqs[j];
+
+			nwqs++;
+			if (wq->err)
+				log_warn("idxd: %s", wq->why);
+			else if (dev->pasid_enabled && !strcmp(wq->mode, "shared") &&
+			         !strcmp(wq->type, "user") && !strcmp(wq->state, "enabled"))
+				usable++;
+		}
+	}
+	log_info("idxd: %zu device(s), %zu work queue(s) under %s, %zu of them shared, of type "
+	         "user, enabled and on a device with PASID enabled",
+	         h.ndevs, nwqs, sys, usable);
+	idxd_host_free(&h);
+}
+
 int
 pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 {
@@ -162,6 +200,7 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	         "%d VM(s) of exited owners reclaimed",
 	         (unsigned long long)st.replayed_records, st.replay_ms, d->ns.nvms,
 	         (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
+	log_idxd(d);
 	if ((r = state_commit(d->state)) < 0) {
 		snprintf(why, len, "cannot write the state in %s: %s", d->cfg.state_dir,
 		         strerror(-r));

@@ -1,5 +1,6 @@
 /* Issue 11: wq.list on the real pasidd pointed at sysfs fixture trees ([Idxd] SysfsRoot=,
- * tests/idxd_fixture.h): the devices and work queues as the files say at each request, a
+ * tests/idxd_fixture.h): what start-up logs of them, the devices and work queues as the
+ * files say at each request, a
  * change made by another tool between two requests seen by the second, a host without the
  * dsa bus answered with idxd false, and members it does not take refused. */
 #include <check.h>
@@ -61,6 +62,10 @@ START_TEST(lists_the_fixture)
 	struct json_object *r;
 
 	start(sys);
+	/* Start-up says what there is: wq0.1 is the one usable WQ (iax1 has PASID disabled). */
+	ck_assert_msg(strstr(it_log(&d), "idxd: 2 device(s), 3 work queue(s) under ") &&
+	                  strstr(it_log(&d), ", 1 of them shared, of type user, enabled"),
+	              "%s", it_log(&d));
 	r = IT_OK(it_call(fd, "wq.list", NULL));
 	ck_assert(json_object_get_boolean(it_get(r, "idxd")));
 	ck_assert_uint_eq(json_object_array_length(it_get(r, "devices")), 2);
@@ -116,6 +121,7 @@ START_TEST(no_idxd_on_the_host)
 	snprintf(empty, sizeof(empty), "%s/empty", d.dir);
 	ck_assert_int_eq(idxd_fx_mkdirs(empty), 0);
 	start(empty);
+	ck_assert_msg(strstr(it_log(&d), "idxd: none ("), "%s", it_log(&d));
 	r = IT_OK(it_call(fd, "wq.list", "{}"));
 	ck_assert(!json_object_get_boolean(it_get(r, "idxd")));
 	ck_assert_uint_eq(json_object_array_length(it_get(r, "devices")), 0);
