@@ -44,8 +44,9 @@ static const char main_usage[] =
 static const char status_usage[] =
     "Usage: pasidctl status\n"
     "\n"
-    "Shows the daemon's version, backend, PASID ranges and usage, and how many\n"
-    "PASIDs are attached to device page tables.\n";
+    "Shows the daemon's version, backend (and why auto chose it, what it cannot\n"
+    "do here), PASID ranges and usage, and how many PASIDs are attached to device\n"
+    "page tables.\n";
 
 static const char call_usage[] =
     "Usage: pasidctl call METHOD [JSON-PARAMS] [--fd N]...\n"
@@ -64,6 +65,34 @@ print_duration(uint64_t s)
 		printf(" (%" PRIu64 "m %" PRIu64 "s)", s / 60, s % 60);
 }
 
+/* How the backend was chosen (auto falling back says why) and what it cannot do: members of
+ * daemon.status that struct pasid_status, whose size is ABI, has no room for. */
+static void
+print_backend_more(struct json_object *result)
+{
+	struct json_object *be, *v;
+
+	if (!json_object_object_get_ex(result, "backend", &be))
+		return;
+	if (json_object_object_get_ex(be, "requested", &v) &&
+	    json_object_is_type(v, json_type_string))
+		printf("requested:    %s", json_object_get_string(v));
+	else
+		return;
+	if (json_object_object_get_ex(be, "why", &v) && json_object_is_type(v, json_type_string))
+		printf(" (%s)", json_object_get_string(v));
+	putchar('\n');
+	if (!json_object_object_get_ex(be, "unsupported", &v) ||
+	    !json_object_is_type(v, json_type_object))
+		return;
+	json_object_object_foreach(v, what, text)
+	{
+		printf("unsupported:  %s: %s\n", what,
+		       json_object_is_type(text, json_type_string) ? json_object_get_string(text)
+		                                                   : "");
+	}
+}
+
 /* result: the daemon's status as it came, for what struct pasid_status has no member for. */
 static void
 print_status(const struct pasid_status *st, struct json_object *result)
@@ -77,6 +106,7 @@ print_status(const struct pasid_status *st, struct json_object *result)
 	for (size_t i = 0; i < st->n_caps; i++)
 		printf("%s%s", i ? ", " : " ", st->caps[i]);
 	printf("%s\n", st->n_caps ? "" : " none");
+	print_backend_more(result);
 	printf("local range:  %" PRIu32 "-%" PRIu32 ", %" PRIu64 " used\n", st->local.first,
 	       st->local.last, st->used_local);
 	printf("shared range: %" PRIu32 "-%" PRIu32 ", %" PRIu64 " used, %" PRIu64 " free\n",

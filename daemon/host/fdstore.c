@@ -111,9 +111,12 @@ unstash(int fd, int *iommufd, int *devfd)
 	                    .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *cm;
 	int fds[2];
+	ssize_t got_bytes = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
-	if (recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
-		return errno ? -errno : -EBADMSG;
+	if (got_bytes < 0)
+		return -errno;
+	if (got_bytes != 1)
+		return -EBADMSG;
 	cm = CMSG_FIRSTHDR(&mh);
 	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 		return -EBADMSG;

@@ -330,6 +330,11 @@ generator(const char *vm, int log, unsigned seed)
 	char *out = malloc(cap);
 	struct it_reader rd;
 
+	/* Killed before this child got to connect (a loaded machine can take longer than the
+	 * shortest wait before the kill): nothing was sent, so nothing was acknowledged. A
+	 * negative fd would make poll() report nothing, for ever. */
+	if (fd < 0)
+		_exit(0);
 	srandom(seed);
 	it_reader_init(&rd, fd);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);

@@ -94,6 +94,23 @@ START_TEST(auto_falls_back_to_sim_and_says_why)
 	                                 "kernel: no /dev/iommu"),
 	              "log: %s", it_log(&d));
 	close(fd);
+	/* pasidctl status says it too, in text. */
+	{
+		char cmd[512], out[4096];
+		size_t n;
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' status 2>&1", getenv("PASIDCTL"),
+		         d.sock);
+		p = popen(cmd, "r");
+		ck_assert_ptr_nonnull(p);
+		n = fread(out, 1, sizeof(out) - 1, p);
+		out[n] = '\0';
+		ck_assert_int_eq(pclose(p), 0);
+		ck_assert_msg(strstr(out, "requested:    auto (no /dev/iommu (a kernel without "
+		                          "CONFIG_IOMMUFD))\n"),
+		              "pasidctl status: %s", out);
+	}
 }
 END_TEST
 
