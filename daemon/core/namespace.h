@@ -38,6 +38,7 @@ struct backend_attach;
 #define NS_MAX_BITS      20
 #define NS_MAX_COUNT     4096 /* mappings one allocation may make */
 #define NS_MAX_OBSERVERS 8
+#define NS_WQ_REF_MAX    31 /* "dsa12/wq12.7": an idxd device and one of its work queues */
 
 enum ns_mode { NS_MODE_TRANSLATED, NS_MODE_IDENTITY };
 enum ns_type { NS_TYPE_SHARED, NS_TYPE_LOCAL };
@@ -92,12 +93,21 @@ struct ns_owner {
 struct ns_vm;
 struct ns_device;
 
+/* An idxd work queue that shared mappings were handed out against ("dsa0/wq0.1"), with how
+ * many of them name it. Interned: mappings point at one entry per WQ, which stays (idle) once
+ * made, so that undoing a change never has to allocate or free one. */
+struct ns_wq {
+	char ref[NS_WQ_REF_MAX + 1];
+	uint32_t nmaps;
+};
+
 struct ns_mapping {
 	struct ns_vm *vm;
 	struct ns_device *dev; /* local mappings only */
 	uint32_t gpasid;
 	uint32_t hpasid;
 	enum ns_type type;
+	struct ns_wq *wq; /* shared mappings handed out for a work queue; NULL otherwise */
 	/* Where the number is attached to a device's page table (pasid.attach): the kernel
 	 * may be using it, so it is detached from each before it is free (DESIGN.md §5). */
 	struct backend_attach **atts;
@@ -196,6 +206,8 @@ struct ns {
 	struct u32map devices; /* bdf -> struct ns_device */
 	uint32_t nlocal;       /* local mappings on all devices */
 	uint32_t nattached;    /* attachments of mappings to devices */
+	struct ns_wq **wqs;    /* sorted by ref */
+	unsigned nwqs, wqs_cap;
 	struct ns_observer observers[NS_MAX_OBSERVERS];
 	unsigned nobservers;
 	struct ns_txn *txn;   /* the open transaction, or NULL */
@@ -229,6 +241,9 @@ int ns_bdf_parse(const char *s, uint32_t *bdf);
 void ns_bdf_format(uint32_t bdf, char out[NS_BDF_LEN + 1]);
 const char *ns_mode_name(enum ns_mode m);
 const char *ns_type_name(enum ns_type t);
+/* "dsaN/wqN.M" or "iaxN/wqN.M": the same decimal N twice, no leading zeros, within
+ * NS_WQ_REF_MAX. Whether such a WQ exists is the host's question, not this one's. */
+bool ns_wq_ref_valid(const char *ref);
 
 /* ---- VMs and devices ---- */
 struct ns_vm *ns_vm_find(const struct ns *ns, const char *name);
@@ -262,6 +277,7 @@ struct ns_alloc_req {
 	uint32_t bdf; /* local only */
 	int64_t gpasid;
 	unsigned count;
+	const char *wq; /* shared only: the work queue they are for (ns_wq_ref_valid), or NULL */
 };
 
 /* All or nothing: on success out[0..count-1] hold the new mappings. */
@@ -269,7 +285,7 @@ int ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req,
              struct ns_mapping **out, struct ns_err *err);
 /* Inserts one mapping with every number given (replay, import). Checks every rule. */
 int ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint32_t gpasid,
-              uint32_t hpasid, struct ns_mapping **out, struct ns_err *err);
+              uint32_t hpasid, const char *wq, struct ns_mapping **out, struct ns_err *err);
 /* Detaches the mapping from the kernel if needed, then frees it. */
 int ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err);
 /* ---- attachments (ns_attach.c) ----
@@ -303,6 +319,9 @@ struct ns_mapping *ns_lookup_hpasid(const struct ns *ns, uint32_t hpasid, uint32
 struct ns_mapping *ns_vm_next(const struct ns *ns, const struct ns_vm *vm, uint32_t after);
 /* Index in ns->vms of the first VM whose name sorts at or after `name`. */
 unsigned ns_vm_lower_bound(const struct ns *ns, const char *name);
+
+/* The work queue of that name that mappings were ever handed out for, or NULL. */
+struct ns_wq *ns_wq_find(const struct ns *ns, const char *ref);
 
 uint32_t ns_shared_used(const struct ns *ns);
 uint32_t ns_shared_free(const struct ns *ns);

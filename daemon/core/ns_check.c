@@ -34,6 +34,9 @@ check_mapping(const struct ns *ns, const struct ns_vm *vm, const struct ns_mappi
 	    (!vm->ident.level[0] || !idmap_test(&vm->ident, m->gpasid - sh->first)))
 		BROKEN("invariant 3: gPASID %u of %s missing from its identity table", m->gpasid,
 		       vm->name);
+	if (m->wq && (m->type != NS_TYPE_SHARED || ns_wq_find(ns, m->wq->ref) != m->wq))
+		BROKEN("gPASID %u of %s names a work queue it may not (%s)", m->gpasid, vm->name,
+		       m->wq->ref);
 	if (m->type == NS_TYPE_LOCAL) {
 		const struct ns_vm_dev *vd = m->dev ? ns_vm_device(vm, m->dev->bdf) : NULL;
 
@@ -84,7 +87,7 @@ check_attachments(const struct ns_vm *vm, const struct ns_mapping *m, char *why,
 int
 ns_check(const struct ns *ns, char *why, size_t whylen)
 {
-	size_t nshared = 0, nlocal = 0, nattached = 0, it = 0;
+	size_t nshared = 0, nlocal = 0, nattached = 0, nwq = 0, it = 0;
 	void *p;
 	int r;
 
@@ -101,6 +104,7 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 			if (r < 0 || (r = check_attachments(vm, m, why, whylen)) < 0)
 				return r;
 			nattached += ((struct ns_mapping *)m)->natts;
+			nwq += ((struct ns_mapping *)m)->wq != NULL;
 			if (((struct ns_mapping *)m)->type == NS_TYPE_LOCAL)
 				vlocal++;
 			else
@@ -124,6 +128,14 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 		BROKEN("%zu local mappings but %u counted", nlocal, ns->nlocal);
 	if (nattached != ns->nattached)
 		BROKEN("%zu attachments but %u counted", nattached, ns->nattached);
+	for (unsigned i = 0; i < ns->nwqs; i++) {
+		if (i && strcmp(ns->wqs[i - 1]->ref, ns->wqs[i]->ref) >= 0)
+			BROKEN("work queue table out of order at %s", ns->wqs[i]->ref);
+		nwq -= ns->wqs[i]->nmaps;
+	}
+	if (nwq)
+		BROKEN("the work queues count %s mappings than name them",
+		       (ssize_t)nwq > 0 ? "fewer" : "more");
 	while (u32map_next(&ns->devices, &it, NULL, &p)) {
 		const struct ns_device *dev = p;
 		unsigned holders = 0;

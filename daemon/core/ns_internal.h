@@ -71,6 +71,10 @@ void ns_attach_undo(struct ns *ns, const struct ns_event *ev, struct backend_att
 void ns_attach_settle(const struct ns_event *ev, struct backend_attach *att);
 /* Frees an attachment and closes its descriptors (no kernel call). */
 void ns_attachment_free(struct backend_attach *att);
+/* Finds or creates the (possibly idle) entry of a work queue; NULL on ENOMEM. */
+struct ns_wq *ns_wq_get(struct ns *ns, const char *ref);
+/* Frees every entry (ns_destroy). */
+void ns_wqs_free(struct ns *ns);
 /* Finds or creates the (possibly idle) device; NULL on ENOMEM. */
 struct ns_device *ns_device_get(struct ns *ns, uint32_t bdf);
 

@@ -27,6 +27,8 @@ ns_map_link(struct ns *ns, struct ns_mapping *m)
 		u32map_put(&ns->shared_maps, m->hpasid, m);
 		idmap_set(&ns->shared_used, m->hpasid - sh->first);
 	}
+	if (m->wq)
+		m->wq->nmaps++;
 }
 
 void
@@ -49,6 +51,8 @@ ns_map_unlink(struct ns *ns, struct ns_mapping *m)
 		u32map_del(&ns->shared_maps, m->hpasid);
 		idmap_clear(&ns->shared_used, m->hpasid - sh->first);
 	}
+	if (m->wq)
+		m->wq->nmaps--;
 }
 
 static int
@@ -70,8 +74,8 @@ ns_map_free(struct ns_mapping *m)
 
 /* Adds the mapping (g, h) and logs it. */
 static struct ns_mapping *
-add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, uint32_t g,
-    uint32_t h, struct ns_err *err)
+add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, struct ns_wq *wq,
+    uint32_t g, uint32_t h, struct ns_err *err)
 {
 	struct ns_mapping *m = calloc(1, sizeof(*m));
 
@@ -84,6 +88,7 @@ add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, u
 	m->gpasid = g;
 	m->hpasid = h;
 	m->type = type;
+	m->wq = wq;
 	ns_map_link(ns, m);
 	ns_log(ns, &(struct ns_event){.kind = NS_EV_MAP_ADDED, .vm = vm, .map = m},
 	       &(struct ns_change){.map = m});
@@ -216,6 +221,25 @@ local_device(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *err)
 	return vd && !vd->shared ? vd->dev : NULL;
 }
 
+/* The entry of the work queue a request names (NULL for none), checked; -errno with err. */
+static int
+wq_of(struct ns *ns, enum ns_type type, const char *ref, struct ns_wq **out, struct ns_err *err)
+{
+	*out = NULL;
+	if (!ref)
+		return 0;
+	if (type != NS_TYPE_SHARED)
+		return ns_fail(err, NS_E_INVALID, "wq",
+		               "a work queue is for shared PASIDs; local ones have none");
+	if (!ns_wq_ref_valid(ref))
+		return ns_fail(err, NS_E_INVALID, "wq",
+		               "a work queue is named like dsa0/wq0.1 or iax1/wq1.0");
+	/* Made before the change and never taken back: an idle entry is harmless. */
+	if (!(*out = ns_wq_get(ns, ref)))
+		return ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
+	return 0;
+}
+
 /* Whether the ranges a request draws from have room for all of it, said precisely before
  * anything is looked for: which range is short, what it has and what was asked. The
  * parameter at fault is the one to change: `count` when fewer would fit, otherwise what names
@@ -270,6 +294,7 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
          struct ns_err *err)
 {
 	struct ns_device *dev = NULL;
+	struct ns_wq *wq;
 	struct ns_change u;
 	struct ns_event ev;
 	struct ns_op op;
@@ -277,6 +302,8 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 
 	if (req->count < 1 || req->count > NS_MAX_COUNT)
 		return ns_fail(err, NS_E_INVALID, "count", "count must be 1-%d", NS_MAX_COUNT);
+	if ((r = wq_of(ns, req->type, req->wq, &wq, err)) < 0)
+		return r;
 	if (req->type == NS_TYPE_LOCAL && !(dev = local_device(ns, vm, req->bdf, err)))
 		return -EEXIST;
 	r = check_room(ns, vm, req, dev, err);
@@ -296,7 +323,7 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 
 		if ((r = choose(ns, vm, req, dev, i, &g, &h, err)) < 0 ||
 		    (r = check_slot(ns, vm, req->type, dev, g, h, err)) < 0 ||
-		    !(out[i] = add(ns, vm, req->type, dev, g, h, err))) {
+		    !(out[i] = add(ns, vm, req->type, dev, wq, g, h, err))) {
 			/* The positions are put back with everything else. */
 			if (dev)
 				dev->local_cursor = u.cursor_before;
@@ -312,19 +339,22 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 
 int
 ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint32_t gpasid,
-          uint32_t hpasid, struct ns_mapping **out, struct ns_err *err)
+          uint32_t hpasid, const char *wqref, struct ns_mapping **out, struct ns_err *err)
 {
 	struct ns_device *dev = NULL;
 	struct ns_mapping *m;
+	struct ns_wq *wq;
 	struct ns_op op;
 	int r;
 
+	if ((r = wq_of(ns, type, wqref, &wq, err)) < 0)
+		return r;
 	if (type == NS_TYPE_LOCAL && !(dev = local_device(ns, vm, bdf, err)))
 		return -EEXIST;
 	if ((r = check_slot(ns, vm, type, dev, gpasid, hpasid, err)) < 0 ||
 	    (r = reserve(ns, vm, type, dev, 1, err)) < 0 || (r = ns_op_begin(ns, &op, 1, err)) < 0)
 		return r;
-	m = add(ns, vm, type, dev, gpasid, hpasid, err);
+	m = add(ns, vm, type, dev, wq, gpasid, hpasid, err);
 	if (m && out)
 		*out = m;
 	return ns_op_end(ns, &op, m ? 0 : -ENOMEM, err);

@@ -56,6 +56,7 @@ ns_destroy(struct ns *ns)
 	idmap_free(&ns->shared_used);
 	u32map_free(&ns->shared_maps);
 	u32map_free(&ns->devices);
+	ns_wqs_free(ns);
 	memset(ns, 0, sizeof(*ns));
 }
 

@@ -106,6 +106,7 @@ rec_map(uint8_t *buf, const struct ns_mapping *m)
 	p = put32(p, m->gpasid);
 	p = put32(p, m->hpasid);
 	p = put32(p, m->dev ? m->dev->bdf : 0);
+	p = putstr(p, m->wq ? m->wq->ref : "", NS_WQ_REF_MAX);
 	return (size_t)(p - buf);
 }
 
@@ -309,11 +310,12 @@ rec_apply_version(struct ns *ns, uint32_t version, const void *rec, size_t len, 
 	switch (ri.op) {
 	case REC_MAP:
 		/* Names the whole mapping: pasidd -n and a refused start-up point at it. */
-		if (ns_insert(ns, vm, (enum ns_type)ri.type, ri.bdf, ri.gpasid, ri.hpasid, NULL,
-		              &err) < 0)
-			CORRUPT("VM '%s' maps gPASID %u to %s hPASID %u, which does not apply: %s",
-			        ri.vm, ri.gpasid, ns_type_name((enum ns_type)ri.type), ri.hpasid,
-			        err.message);
+		if (ns_insert(ns, vm, (enum ns_type)ri.type, ri.bdf, ri.gpasid, ri.hpasid,
+		              ri.wq[0] ? ri.wq : NULL, NULL, &err) < 0)
+			CORRUPT(
+			    "VM '%s' maps gPASID %u to %s hPASID %u%s%s, which does not apply: %s",
+			    ri.vm, ri.gpasid, ns_type_name((enum ns_type)ri.type), ri.hpasid,
+			    ri.wq[0] ? " for work queue " : "", ri.wq, err.message);
 		return 0;
 	case REC_CURSOR:
 		if (ns_set_cursor(ns, ri.cursor) < 0)
@@ -419,7 +421,7 @@ rec_snapshot_quota(const struct quota *q, int (*add)(void *ctx, const void *rec,
 
 /* The fields after the head, as the table in record.h lays them out for op. */
 static void
-decode_fields(struct reader *r, struct rec_info *out)
+decode_fields(struct reader *r, uint32_t version, struct rec_info *out)
 {
 	switch (out->op) {
 	case REC_VM:
@@ -454,6 +456,8 @@ decode_fields(struct reader *r, struct rec_info *out)
 		out->gpasid = get32(r);
 		out->hpasid = get32(r);
 		out->bdf = get32(r);
+		if (version >= 2)
+			getstr(r, out->wq, sizeof(out->wq));
 		break;
 	case REC_UNMAP:
 		out->gpasid = get32(r);
@@ -490,10 +494,10 @@ rec_decode_version(const void *rec, size_t len, uint32_t version, struct rec_inf
 	struct reader r = {.p = rec, .end = (const uint8_t *)rec + len};
 
 	memset(out, 0, offsetof(struct rec_info, vm));
-	out->vm[0] = out->uuid[0] = out->uuid[NS_UUID_LEN] = out->cgroup[0] = '\0';
+	out->vm[0] = out->uuid[0] = out->uuid[NS_UUID_LEN] = out->cgroup[0] = out->wq[0] = '\0';
 	out->op = get8(&r);
 	getstr(&r, out->vm, sizeof(out->vm));
-	decode_fields(&r, out);
+	decode_fields(&r, version, out);
 	return r.bad || r.p != r.end || op_since(out->op) > version ? -EUCLEAN : 0;
 }
 
@@ -547,6 +551,6 @@ rec_event_max(const struct ns_event *ev)
 	case NS_EV_MAP_ATTACHED:
 		return 1 + 4 + NS_VM_NAME_MAX + 4 + 4 + 4 + 4;
 	default: /* the longest of the others: REC_MAP */
-		return 1 + 4 + NS_VM_NAME_MAX + 1 + 4 + 4 + 4;
+		return 1 + 4 + NS_VM_NAME_MAX + 1 + 4 + 4 + 4 + 4 + NS_WQ_REF_MAX;
 	}
 }

@@ -2,7 +2,7 @@
  * binary form: start-up replays up to a million of them, so each must decode in well under
  * a microsecond.
  *
- * RECORD FORMAT, version 1 (REC_FORMAT_VERSION). A record is the payload of one journal or
+ * RECORD FORMAT, version 2 (REC_FORMAT_VERSION). A record is the payload of one journal or
  * snapshot frame (journal_format.c frames it and checks it; nothing here repeats that).
  *
  *   Integers    u8, u32, u64: little-endian, unsigned; a signed value (a pid) is stored as
@@ -26,6 +26,9 @@
  *   4   REC_UNDEV    u32 bdf                                              first
  *   5   REC_MAP      u8 type (0 shared, 1 local), u32 gPASID, u32 hPASID, first
  *                    u32 bdf (a local mapping's device; 0 for shared)
+ *                    since v2: str wq, the idxd work queue a shared        v2 wq
+ *                    mapping was handed out for ("dsa0/wq0.1", at most
+ *                    NS_WQ_REF_MAX bytes; empty for none)
  *   6   REC_UNMAP    u32 gPASID                                           first
  *   7   REC_CURSOR   vm empty; u32 the shared range's next-fit position,  first
  *                    as an offset from its first PASID
@@ -46,7 +49,8 @@
  *
  * since: "first" came with the journal itself (3ff982d), "quota" with cgroup PASID quotas
  * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa), all three in
- * version 0; "v1 attach" with attachments journaled (b87da12, issue 10), in version 1. A
+ * version 0; "v1 attach" with attachments journaled (b87da12, issue 10), in version 1; "v2 wq"
+ * with mappings for idxd work queues (issue 11), in version 2. A
  * record must end exactly where its last field does, and a mode or a type other than those
  * above makes it malformed, as does an op of a later version than the file's. REC_QUOTA
  * records go to the quotas (rec_apply_quota()), all others to the namespace (rec_apply()). A
@@ -63,6 +67,9 @@
  *      refuses a file that holds them as damaged.
  *   1  attachments (REC_ATTACH, REC_DETACH): a pasidd of version 0 would refuse them as
  *      damage, so they could not come within version 0. Ops 1-10 are unchanged.
+ *   2  REC_MAP ends with the mapping's work queue: a pasidd of version 1 would find the
+ *      record longer than its fields and refuse it as damage. No new op; a REC_MAP of a
+ *      file of version 0 or 1 is read without it (no work queue).
  * This pasidd reads versions REC_FORMAT_OLDEST to REC_FORMAT_VERSION and writes
  * REC_FORMAT_VERSION only. On a directory of version 0 it replays the files as version 0
  * (an op of version 1 in them is damage), then writes a snapshot of version 1 before it
@@ -87,7 +94,7 @@
 #include "namespace.h"
 
 /* The version of the layouts above; written in every file's header. */
-#define REC_FORMAT_VERSION 1
+#define REC_FORMAT_VERSION 2
 /* The oldest version still read, and upgraded by compaction. */
 #define REC_FORMAT_OLDEST 0
 
@@ -175,6 +182,7 @@ struct rec_info {
 	char vm[NS_VM_NAME_MAX + 1];
 	char uuid[NS_UUID_LEN + 1]; /* REC_VM */
 	char cgroup[4097];          /* REC_VM, REC_QUOTA */
+	char wq[NS_WQ_REF_MAX + 1]; /* REC_MAP: "" for none */
 };
 
 /* Decodes a record of format version `version`; 0, or -EUCLEAN when the bytes are not a

@@ -308,7 +308,7 @@ keep_hpasid(struct salvage *s, const struct lost_use *u)
 	q = quarantine_for(s, u->vm, &o);
 	if (!q)
 		return -1;
-	if (ns_insert(ns, q->vm, NS_TYPE_SHARED, 0, u->num, u->num, NULL, &err) < 0) {
+	if (ns_insert(ns, q->vm, NS_TYPE_SHARED, 0, u->num, u->num, NULL, NULL, &err) < 0) {
 		log_err("cannot keep hPASID %u in VM %s: %s", u->num, q->vm->name, err.message);
 		return -1;
 	}

@@ -259,14 +259,73 @@ headers(const char *dir, long v)
 	return n;
 }
 
-/* A state of version 0 (what the pasidd before attachments wrote: these records, another
- * number in the headers): pasidd -n reads it and writes nothing; pasidd upgrades it before
- * it serves, and what it held is there. */
-START_TEST(version_0_upgraded)
+/* Rewrites journal.0 (the only file: a fresh state directory) as a pasidd of record format
+ * version v < 2 wrote it: that version in the header, and each REC_MAP (op 5) without the
+ * work queue that version 2 added at its end (the 4 bytes of an empty string here). Frames
+ * are u32 length, u32 CRC-32C of the length's bytes and the record, then the record; the
+ * zeros after the last frame stay zeros. */
+static void
+downgrade_journal(const char *dir, uint8_t v)
+{
+	char path[512];
+	uint8_t *in, *out;
+	size_t n, i, o;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/journal.0", dir);
+	f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = (size_t)ftell(f);
+	rewind(f);
+	in = malloc(n);
+	out = calloc(1, n);
+	ck_assert(in && out && n >= 24);
+	ck_assert_uint_eq(fread(in, 1, n, f), n);
+	fclose(f);
+	memcpy(out, in, 24);
+	for (i = o = 24; i + 8 <= n;) {
+		uint32_t len = (uint32_t)in[i] | (uint32_t)in[i + 1] << 8 |
+		               (uint32_t)in[i + 2] << 16 | (uint32_t)in[i + 3] << 24,
+		         crc;
+		const uint8_t *rec = in + i + 8;
+		uint32_t keep = len;
+
+		if (!len || i + 8 + len > n)
+			break;
+		if (rec[0] == 5) {
+			ck_assert(len > 4 && !memcmp(rec + len - 4, "\0\0\0\0", 4));
+			keep = len - 4;
+		}
+		/* The CRC covers the length and the record, which the CRC sits between: computed
+		 * over them side by side first. */
+		for (int k = 0; k < 4; k++)
+			out[o + 4 + k] = (uint8_t)(keep >> (8 * k));
+		memcpy(out + o + 8, rec, keep);
+		crc = crc32c(out + o + 4, 4 + keep);
+		memcpy(out + o, out + o + 4, 4);
+		for (int k = 0; k < 4; k++)
+			out[o + 4 + k] = (uint8_t)(crc >> (8 * k));
+		o += 8 + keep;
+		i += 8 + len;
+	}
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(out, 1, n, f), n);
+	ck_assert_int_eq(fclose(f), 0);
+	free(in);
+	free(out);
+	ck_assert_int_eq(headers(dir, v), 1);
+}
+
+/* A state of version 0 or 1 (what the pasidds before attachments and before work queues
+ * wrote: these records without a work queue, another number in the headers): pasidd -n reads
+ * it and writes nothing; pasidd upgrades it before it serves, and what it held is there. */
+START_TEST(earlier_version_upgraded)
 {
 	char *args[] = {"-n",          "--backend", "sim",      "--socket",  d.sock,
 	                "--state-dir", d.state,     "--config", "/dev/null", NULL};
-	char *before, *err = NULL;
+	char *before, *err = NULL, want[64];
 
 	ck_assert_int_eq(it_setup(&d, &fd, NULL), 0);
 	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"u\"}"));
@@ -274,7 +333,7 @@ START_TEST(version_0_upgraded)
 	close(fd);
 	fd = -1;
 	ck_assert_int_eq(it_stop(&d), 0);
-	ck_assert_int_ge(headers(d.state, 0), 1);
+	downgrade_journal(d.state, (uint8_t)_i);
 
 	before = it_keep_str(itu_dir_digest(d.state));
 	ck_assert_int_eq(itu_run(NULL, &err, 60, args), 0);
@@ -284,10 +343,10 @@ START_TEST(version_0_upgraded)
 	ck_assert_int_eq(it_restart(&d, NULL), 0);
 	fd = it_connect(&d);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_msg(strstr(it_log(&d), "upgraded the state") &&
-	                  strstr(it_log(&d), "from record format version 0 to 1"),
-	              "%s", it_log(&d));
-	ck_assert_int_eq(headers(d.state, -2), 2); /* snapshot.1 and journal.1, version 1 */
+	snprintf(want, sizeof(want), "from record format version %d to 2", _i);
+	ck_assert_msg(strstr(it_log(&d), "upgraded the state") && strstr(it_log(&d), want), "%s",
+	              it_log(&d));
+	ck_assert_int_eq(headers(d.state, -3), 2); /* snapshot.1 and journal.1, version 2 */
 	ck_assert_int_eq(it_int(IT_OK(it_call(fd, "vm.show", "{\"vm\":\"u\"}")), "pasids"), 3);
 	IT_OK(it_call(fd, "device.assign", "{\"vm\":\"u\",\"device\":\"" DEV "\"}"));
 	IT_OK(attach(fd, "u", 2, 1, 1));
@@ -306,7 +365,7 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, attachments_survive_kill9);
 	tcase_add_test(tc, lost_attachment_goes_with_its_owner);
-	tcase_add_test(tc, version_0_upgraded);
+	tcase_add_loop_test(tc, earlier_version_upgraded, 0, 2);
 	suite_add_tcase(s, tc);
 	return ck_run(s);
 }

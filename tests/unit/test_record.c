@@ -98,6 +98,7 @@ START_TEST(test_layouts)
 	                   .cgroup = "/machine.slice/vm-a.scope"};
 	struct ns_device dev = {0};
 	struct ns_mapping m = {.vm = &vm, .gpasid = 77, .hpasid = 0x12345, .type = NS_TYPE_LOCAL};
+	struct ns_wq wq = {.ref = "dsa12/wq12.7", .nmaps = 1};
 	struct backend_attach att = {
 	    .dev_id = 0xd1d2d3d4, .pt_id = 0xe1e2e3e4, .iommufd = 5, .devfd = 6, .tag = 99};
 	uint8_t buf[REC_BUF_MAX];
@@ -149,6 +150,7 @@ START_TEST(test_layouts)
 	put_u32(&x, 77);
 	put_u32(&x, 0x12345);
 	put_u32(&x, bdf);
+	put_str(&x, ""); /* version 2: no work queue */
 	assert_record(buf, rec_map(buf, &m), &x);
 	/* A shared mapping has no device: 0. */
 	m.type = NS_TYPE_SHARED;
@@ -159,7 +161,29 @@ START_TEST(test_layouts)
 	put_u32(&x, 77);
 	put_u32(&x, 0x12345);
 	put_u32(&x, 0);
+	put_str(&x, "");
 	assert_record(buf, rec_map(buf, &m), &x);
+	/* ... and one for a work queue names it. */
+	m.wq = &wq;
+	x = (struct bytes){0};
+	put_head(&x, 5, "vm-a");
+	put_u8(&x, 0);
+	put_u32(&x, 77);
+	put_u32(&x, 0x12345);
+	put_u32(&x, 0);
+	put_str(&x, "dsa12/wq12.7");
+	assert_record(buf, rec_map(buf, &m), &x);
+	ck_assert_int_eq(rec_decode(buf, x.n, &ri), 0);
+	ck_assert_str_eq(ri.wq, "dsa12/wq12.7");
+	/* Versions 0 and 1 had no work queue: their REC_MAP ends at the bdf, and a record of
+	 * either layout read as the other version is malformed. */
+	ck_assert_int_eq(rec_decode_version(buf, x.n, 1, &ri), -EUCLEAN);
+	ck_assert_int_eq(rec_decode_version(buf, x.n - 4 - 12, 1, &ri), 0);
+	ck_assert_str_eq(ri.wq, "");
+	ck_assert_uint_eq(ri.hpasid, 0x12345);
+	ck_assert_int_eq(rec_decode_version(buf, x.n - 4 - 12, 2, &ri), -EUCLEAN);
+	ck_assert_int_eq(rec_decode_version(buf, x.n - 4 - 12, 0, &ri), 0);
+	m.wq = NULL;
 
 	x = (struct bytes){0};
 	put_head(&x, 6, "vm-a");
@@ -445,11 +469,20 @@ live_with_attachments(struct ns *ns, struct backend *sim, struct reclog *log)
 	ck_assert_int_eq(ns_device_assign(ns, b, DEV_S, true, &err), 0);
 	ck_assert_int_eq(ns_device_assign(ns, a, DEV_L, false, &err), 0);
 	ck_assert_int_eq(
-	    ns_alloc(ns, a, &(struct ns_alloc_req){NS_TYPE_SHARED, 0, 1, 4}, maps, &err), 0);
+	    ns_alloc(ns, a, &(struct ns_alloc_req){.type = NS_TYPE_SHARED, .gpasid = 1, .count = 4},
+	             maps, &err),
+	    0);
 	ck_assert_int_eq(
-	    ns_alloc(ns, a, &(struct ns_alloc_req){NS_TYPE_LOCAL, DEV_L, 77, 1}, maps, &err), 0);
+	    ns_alloc(ns, a,
+	             &(struct ns_alloc_req){
+	                 .type = NS_TYPE_LOCAL, .bdf = DEV_L, .gpasid = 77, .count = 1},
+	             maps, &err),
+	    0);
 	ck_assert_int_eq(
-	    ns_alloc(ns, b, &(struct ns_alloc_req){NS_TYPE_SHARED, 0, -1, 1}, maps, &err), 0);
+	    ns_alloc(ns, b,
+	             &(struct ns_alloc_req){.type = NS_TYPE_SHARED, .gpasid = -1, .count = 1}, maps,
+	             &err),
+	    0);
 	attach_live(ns, a, 1, DEV_S, 10, 100);
 	attach_live(ns, a, 2, DEV_S, 10, 101);
 	attach_live(ns, a, 3, DEV_S, 10, 102);
@@ -868,7 +901,7 @@ assert_common(const struct ns *ns)
  * too. */
 START_TEST(test_version_in_headers)
 {
-	ck_assert_int_eq(REC_FORMAT_VERSION, 1);
+	ck_assert_int_eq(REC_FORMAT_VERSION, 2);
 	ck_assert_int_eq(REC_FORMAT_OLDEST, 0);
 	ck_assert_mem_eq(gen0_journal, "PASIDDJ1", 8);
 	ck_assert_mem_eq(gen1_snapshot, "PASIDDS1", 8);
@@ -895,8 +928,8 @@ format_of(const char *name)
 	return v;
 }
 
-/* The directory holds the lock, snapshot.<gen> and journal.<gen>, both of version 1, and
- * nothing else. */
+/* The directory holds the lock, snapshot.<gen> and journal.<gen>, both of the current
+ * version, and nothing else. */
 static void
 assert_upgraded(uint64_t gen)
 {
@@ -912,8 +945,8 @@ assert_upgraded(uint64_t gen)
 		                  !strcmp(now.name[i], jnl),
 		              "%s", now.name[i]);
 	ck_dir_free(&now);
-	ck_assert_uint_eq(format_of(snap), 1);
-	ck_assert_uint_eq(format_of(jnl), 1);
+	ck_assert_uint_eq(format_of(snap), REC_FORMAT_VERSION);
+	ck_assert_uint_eq(format_of(jnl), REC_FORMAT_VERSION);
 }
 
 /* What the state written in version 0 holds, with and without a snapshot (_i). */
@@ -940,10 +973,11 @@ assert_earlier_state(const struct opened *o, bool gen1)
 	ck_assert_uint_eq(ns_attached(&o->ns), 0);
 }
 
-/* The state written in version 0 (before versions were numbered, too) replays to what it
- * held, with and without a snapshot. pasidd -n agrees and writes nothing; start-up
- * upgrades it: a snapshot of version 1 in the next generation, the files of version 0 gone,
- * and the same state replayed from it. */
+/* The state written in version 0 (before versions were numbered, too) or 1 replays to what
+ * it held, with and without a snapshot (_i & 1; _i >> 1 the version: the records of 0 are
+ * those of 1). pasidd -n agrees and writes nothing; start-up upgrades it: a snapshot of the
+ * current version in the next generation, the earlier files gone, and the same state
+ * replayed from it. */
 START_TEST(test_earlier_state_replays)
 {
 	struct state_summary sum;
@@ -952,7 +986,14 @@ START_TEST(test_earlier_state_replays)
 	struct opened o;
 	char why[1024];
 
-	install(_i);
+	install(_i & 1);
+	if (_i >> 1 && (_i & 1)) {
+		put_with_header("snapshot.1", gen1_snapshot, sizeof(gen1_snapshot), "PASIDDS1", 1);
+		put_with_header("journal.1", gen1_journal, sizeof(gen1_journal), "PASIDDJ1", 1);
+	} else if (_i >> 1) {
+		put_with_header("journal.0", gen0_journal, sizeof(gen0_journal), "PASIDDJ1", 1);
+	}
+	_i &= 1;
 	ck_dir_take(&before, state_dir);
 	ck_assert_msg(state_check(state_dir, &nc, be, &sum, why, sizeof(why)) == 0, "%s", why);
 	ck_assert(sum.exists);
@@ -968,7 +1009,7 @@ START_TEST(test_earlier_state_replays)
 	close_state(&o);
 	assert_upgraded(_i + 1);
 
-	/* Upgraded once: the next start replays version 1 and compacts nothing. */
+	/* Upgraded once: the next start replays the current version and compacts nothing. */
 	ck_dir_take(&before, state_dir);
 	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
 	assert_earlier_state(&o, _i);
@@ -1073,8 +1114,8 @@ START_TEST(test_attach_in_version_0_refused)
 END_TEST
 
 /* pasidd --salvage reads a damaged directory of version 0 as version 0 and writes what it
- * keeps in version 1: every file it leaves under a name replay reads is of version 1. */
-START_TEST(test_salvage_writes_version_1)
+ * keeps in the current version: every file it leaves under a name replay reads is of it. */
+START_TEST(test_salvage_writes_current_version)
 {
 	uint8_t b[sizeof(gen0_journal)];
 	struct state_summary sum;
@@ -1097,7 +1138,7 @@ START_TEST(test_salvage_writes_version_1)
 		ck_assert_msg(!strncmp(now.name[i], "snapshot.", 9) ||
 		                  !strncmp(now.name[i], "journal.", 8),
 		              "%s", now.name[i]);
-		ck_assert_uint_eq(format_of(now.name[i]), 1);
+		ck_assert_uint_eq(format_of(now.name[i]), REC_FORMAT_VERSION);
 		live++;
 	}
 	ck_dir_free(&now);
@@ -1134,19 +1175,19 @@ END_TEST
 /* ---- the whole directory, to show that a refusal changed nothing ---- */
 
 /* A state of a later version: a snapshot, a journal, a generation-0 journal of record format
- * version 2, or a journal in another file format. */
+ * version 3, or a journal in another file format. */
 static const struct later {
 	bool gen1;
 	const char *file, *magic;
 	uint32_t format;
 	const char *says;
 } later[] = {
-    {true, "snapshot.1", "PASIDDS1", 2,
-     "snapshot.1 holds records of format version 2, and this pasidd reads versions 0 to 1 only"},
-    {true, "journal.1", "PASIDDJ1", 2,
-     "journal.1 holds records of format version 2, and this pasidd reads versions 0 to 1 only"},
-    {false, "journal.0", "PASIDDJ1", 2,
-     "journal.0 holds records of format version 2, and this pasidd reads versions 0 to 1 only"},
+    {true, "snapshot.1", "PASIDDS1", 3,
+     "snapshot.1 holds records of format version 3, and this pasidd reads versions 0 to 2 only"},
+    {true, "journal.1", "PASIDDJ1", 3,
+     "journal.1 holds records of format version 3, and this pasidd reads versions 0 to 2 only"},
+    {false, "journal.0", "PASIDDJ1", 3,
+     "journal.0 holds records of format version 3, and this pasidd reads versions 0 to 2 only"},
     {true, "journal.1", "PASIDDJ2", 0,
      "journal.1 is in file format PASIDDJ2, and this pasidd reads PASIDDJ1 only"},
 };
@@ -1210,11 +1251,11 @@ record_suite(void)
 
 	tcase_add_checked_fixture(version, setup, teardown);
 	tcase_add_test(version, test_version_in_headers);
-	tcase_add_loop_test(version, test_earlier_state_replays, 0, 2);
+	tcase_add_loop_test(version, test_earlier_state_replays, 0, 4);
 	tcase_add_test(version, test_earlier_state_goes_on);
 	tcase_add_test(version, test_attach_in_version_0_refused);
 	tcase_add_test(version, test_mixed_generation_refused);
-	tcase_add_test(version, test_salvage_writes_version_1);
+	tcase_add_test(version, test_salvage_writes_current_version);
 	tcase_add_loop_test(version, test_later_version_refused, 0,
 	                    (int)(sizeof(later) / sizeof(later[0])));
 	suite_add_tcase(s, version);
