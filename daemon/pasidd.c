@@ -4,6 +4,7 @@
 #include "daemon.h"
 #include "backends.h"
 #include "idxd.h"
+#include "wq_watch.h"
 #include "cgroup.h"
 #include "config.h"
 #include "fdstore.h"
@@ -135,13 +136,12 @@ log_idxd(const struct pasidd *d)
 			nwqs++;
 			if (wq->err)
 				log_warn("idxd: %s", wq->why);
-			else if (dev->pasid_enabled && !strcmp(wq->mode, "shared") &&
-			         !strcmp(wq->type, "user") && !strcmp(wq->state, "enabled"))
+			else if (!dev->err && !idxd_wq_unfit(dev, wq, wq->name, why, sizeof(why)))
 				usable++;
 		}
 	}
 	log_info("idxd: %zu device(s), %zu work queue(s) under %s, %zu of them shared, of type "
-	         "user, enabled and on a device with PASID enabled",
+	         "user, enabled and on an enabled device with PASID enabled",
 	         h.ndevs, nwqs, sys, usable);
 	idxd_host_free(&h);
 }
@@ -201,6 +201,10 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	         (unsigned long long)st.replayed_records, st.replay_ms, d->ns.nvms,
 	         (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
 	log_idxd(d);
+	if ((r = wq_watch_open(d, &d->wqwatch)) < 0) {
+		snprintf(why, len, "cannot watch the work queues in use: %s", strerror(-r));
+		return r;
+	}
 	if ((r = state_commit(d->state)) < 0) {
 		snprintf(why, len, "cannot write the state in %s: %s", d->cfg.state_dir,
 		         strerror(-r));
@@ -219,6 +223,8 @@ pasidd_close(struct pasidd *d)
 	/* Watches first: closing the state commits, and nothing may react to that any more. */
 	owners_free(d->owners);
 	d->owners = NULL;
+	wq_watch_free(d->wqwatch);
+	d->wqwatch = NULL;
 	state_close(d->state);
 	d->state = NULL;
 	fdstore_free(d->fdstore);

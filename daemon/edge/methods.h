@@ -39,10 +39,14 @@ enum rpc_kind {
 	RPC_CURSOR, /* the `next` of an earlier page of a listing */
 	RPC_LIMIT,  /* an integer in [min, max], or the string "max" for none */
 	RPC_FDS,    /* how many descriptors of the message the request takes, in [min, max] */
+	RPC_WQ,     /* an idxd work queue dsaN/wqN.M or iaxN/wqN.M (ns_wq_ref_valid) */
+	RPC_LABEL,  /* a WQ's label: 1-1024 printable ASCII characters */
+	RPC_FLAG,   /* true or false, kept apart from absent: 1, 0, -1 */
 };
 
 typedef char rpc_uuid[NS_UUID_LEN + 1];
 typedef char rpc_cgroup[CGROUP_PATH_MAX];
+typedef char rpc_wq[NS_WQ_REF_MAX + 1];
 
 /* A request's parameters, typed and valid. A method's parameters fill the fields they name
  * (see RPC_AT); the others stay zero. */
@@ -61,6 +65,12 @@ struct rpc_args {
 	uint64_t max;                              /* RPC_LIMIT: UINT64_MAX for "max" */
 	struct page_cursor after;                  /* RPC_CURSOR */
 	int64_t fds;                               /* RPC_FDS: 0 when absent */
+	rpc_wq wq;                                 /* RPC_WQ: "" when absent */
+	/* wq.configure: the WQ's attributes (RPC_ENUM, RPC_INT, RPC_LABEL, RPC_FLAG) */
+	int wq_mode, wq_type;
+	int64_t size, priority, group, threshold;
+	const char *label; /* NULL when absent */
+	int block_on_fault;
 };
 
 struct rpc_param {
@@ -136,6 +146,20 @@ extern const struct rpc_method rpc_methods[];
 	{                                                                                          \
 		.name = n, .kind = RPC_CGROUP, .required = req, .at = RPC_AT(rpc_cgroup, field),   \
 		__VA_ARGS__                                                                        \
+	}
+#define P_WQ(n, field, req, ...)                                                                   \
+	{                                                                                          \
+		.name = n, .kind = RPC_WQ, .required = req, .at = RPC_AT(rpc_wq, field),           \
+		__VA_ARGS__                                                                        \
+	}
+#define P_LABEL(n, field, req, ...)                                                                \
+	{                                                                                          \
+		.name = n, .kind = RPC_LABEL, .required = req, .at = RPC_AT(const char *, field),  \
+		__VA_ARGS__                                                                        \
+	}
+#define P_FLAG(n, field, ...)                                                                      \
+	{                                                                                          \
+		.name = n, .kind = RPC_FLAG, .at = RPC_AT(int, field), __VA_ARGS__                 \
 	}
 #define P_CURSOR(n, field, ...)                                                                    \
 	{                                                                                          \

@@ -1,9 +1,13 @@
 #include "backend.h"
+#include "idxd.h"
 #include "methods.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "server.h"
 #include "state.h"
+#include "wq_watch.h"
+
+#include <limits.h>
 
 static struct json_object *
 range_json(const struct ns_range *r)
@@ -57,6 +61,22 @@ journal_json(const struct state *s)
 	json_object_object_add(o, "dropped_bytes",
 	                       json_object_new_int64((int64_t)st.dropped_bytes));
 	json_object_object_add(o, "replay_ms", json_object_new_double(st.replay_ms));
+	return o;
+}
+
+/* Whether the host has idxd, looked at now like every request that depends on it. */
+static struct json_object *
+idxd_json(const struct pasidd_config *cfg)
+{
+	struct json_object *o = json_object_new_object();
+	char why[PATH_MAX + 64];
+	bool present = idxd_present(cfg->idxd_sysfs_root, why, sizeof(why));
+
+	json_object_object_add(o, "present", json_object_new_boolean(present));
+	json_object_object_add(o, "sysfs_root", json_object_new_string(cfg->idxd_sysfs_root));
+	json_object_object_add(o, "require_wq", json_object_new_boolean(cfg->idxd_require_wq));
+	if (!present)
+		json_object_object_add(o, "why", json_object_new_string(why));
 	return o;
 }
 
@@ -120,6 +140,8 @@ method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_o
 	                       json_object_new_int64(d->srv ? server_connections(d->srv) : 0));
 	json_object_object_add(o, "journal", journal_json(d->state));
 	json_object_object_add(o, "limits", limits_json(&d->cfg));
+	json_object_object_add(o, "idxd", idxd_json(&d->cfg));
+	json_object_object_add(o, "warnings", wq_watch_warnings(d->wqwatch));
 	*result = o;
 	return 0;
 }

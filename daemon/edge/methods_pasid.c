@@ -1,4 +1,5 @@
 #include "backend.h"
+#include "idxd.h"
 #include "methods.h"
 #include "namespace.h"
 #include "paging.h"
@@ -8,6 +9,29 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Whether the work queue named can take shared PASIDs for VMs, read from sysfs now (a WQ
+ * may have changed since any earlier request). 0, or -errno with err. */
+static int
+check_wq(const struct pasidd *d, const char *ref, struct ns_err *err)
+{
+	char why[IDXD_WHY_LEN + 64];
+	int errnum;
+
+	switch (idxd_wq_check(d->cfg.idxd_sysfs_root, ref, &errnum, why, sizeof(why))) {
+	case IDXD_WQ_USABLE:
+		return 0;
+	case IDXD_NO_DRIVER:
+		return ns_fail_missing(err, "wq", "idxd (DSA/IAX) driver", "%s", why);
+	case IDXD_WQ_MISSING:
+		return ns_fail(err, NS_E_NOT_FOUND, "wq", "%s", why);
+	case IDXD_WQ_UNFIT:
+		return ns_fail(err, NS_E_CONFLICT, "wq", "%s", why);
+	case IDXD_WQ_UNREADABLE:
+	default:
+		return ns_fail_kernel(err, "wq", "sysfs read", -errnum, "%s", why);
+	}
+}
 
 int
 method_pasid_alloc(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
@@ -25,6 +49,18 @@ method_pasid_alloc(struct rpc_call *c, const struct rpc_args *a, struct json_obj
 	if (req.type == NS_TYPE_SHARED && has_dev)
 		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "device",
 		                "'device' applies to local PASIDs only");
+	if (req.type == NS_TYPE_LOCAL && a->wq[0])
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "wq",
+		                "'wq' applies to shared PASIDs only");
+	if (req.type == NS_TYPE_SHARED && !a->wq[0] && c->d->cfg.idxd_require_wq)
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, "wq",
+		                "this host hands out shared PASIDs for work queues only "
+		                "([Idxd] RequireWQ=yes): name one in 'wq'");
+	if (a->wq[0]) {
+		if (check_wq(c->d, a->wq, &err) < 0)
+			return rpc_fail_ns(c, &err);
+		req.wq = a->wq;
+	}
 	req.count = a->count < 0 ? 1 : (unsigned)a->count;
 	out = calloc(req.count, sizeof(*out));
 	if (!out)
@@ -135,7 +171,7 @@ method_pasid_list(struct rpc_call *c, const struct rpc_args *a, struct json_obje
 		                "'after' continues a listing of VM '%s', not of '%s'", a->after.vm,
 		                a->vm->name);
 	page_start(&p, a->limit, PROTO_PAGE_DEFAULT, &a->after);
-	maps = page_mappings(c, a->vm, a->type, true, &p);
+	maps = page_mappings(c, a->vm, a->type, a->wq, true, &p);
 	if (!maps)
 		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
 	*result = json_object_new_object();

@@ -241,7 +241,7 @@ method_vm_show(struct rpc_call *c, const struct rpc_args *a, struct json_object 
 		                "'after' continues a listing of VM '%s', not of '%s'", a->after.vm,
 		                a->vm->name);
 	page_start(&p, a->limit, PROTO_PAGE_DEFAULT, &a->after);
-	maps = page_mappings(c, a->vm, -1, false, &p);
+	maps = page_mappings(c, a->vm, -1, NULL, false, &p);
 	if (!maps)
 		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
 	*result = render_vm(a->vm);

@@ -1,5 +1,6 @@
 /* The idxd work queue methods: wq.list. What they answer is read from sysfs at each request
- * (idxd.h), never from an earlier one, since another tool may reconfigure a WQ at any time. */
+ * (idxd.h), never from an earlier one, since another tool may reconfigure a WQ at any time;
+ * the PASIDs handed out against each WQ come from the namespace. */
 #include "idxd.h"
 #include "methods.h"
 #include "pasid-proto.h"
@@ -7,6 +8,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void
 add_str(struct json_object *o, const char *key, const char *v)
@@ -20,69 +23,127 @@ add_int(struct json_object *o, const char *key, int64_t v)
 	json_object_object_add(o, key, json_object_new_int64(v));
 }
 
-/* One WQ with the names of the kernel's attribute files, except `wq`, the name pasidd's
- * requests take, `label` for the kernel's `name` (which `wq` would be confused with) and
- * `char_device` for what cdev_minor stands for. */
-static struct json_object *
-wq_json(const struct idxd_device *dev, const struct idxd_wq *wq)
+/* The kernel's view of one WQ and its device, with the names of the kernel's attribute files
+ * except `wq`, the name pasidd's requests take, `label` for the kernel's `name` (which `wq`
+ * would be confused with), `char_device` for what cdev_minor stands for and `device_state`
+ * for the device's `state`. */
+static void
+put_kernel_view(struct json_object *o, const struct idxd_device *dev, const struct idxd_wq *wq)
 {
-	struct json_object *o = json_object_new_object();
-	char ref[2 * IDXD_NAME_LEN];
-
-	snprintf(ref, sizeof(ref), "%s/%s", dev->name, wq->name);
-	add_str(o, "wq", ref);
-	if (wq->err) {
-		/* What could not be read says why rather than showing half a WQ. */
-		add_str(o, "error", wq->why);
-		return o;
-	}
-	add_str(o, "mode", wq->mode);
-	add_str(o, "type", wq->type);
-	add_str(o, "state", wq->state);
-	add_str(o, "label", wq->label);
-	add_str(o, "driver_name", wq->driver);
-	add_int(o, "size", wq->size);
-	add_int(o, "priority", wq->priority);
-	add_int(o, "threshold", wq->threshold);
-	add_int(o, "group_id", wq->group_id);
-	json_object_object_add(o, "block_on_fault", json_object_new_boolean(wq->block_on_fault));
-	add_int(o, "clients", wq->clients);
-	json_object_object_add(o, "char_device",
-	                       wq->cdev[0] ? json_object_new_string(wq->cdev) : NULL);
-	return o;
-}
-
-static struct json_object *
-device_json(const struct idxd_device *dev)
-{
-	struct json_object *o = json_object_new_object(), *wqs;
 	char bdf[NS_BDF_LEN + 1];
 
 	add_str(o, "device", dev->name);
 	add_str(o, "kind", dev->kind);
-	if (dev->err) {
-		add_str(o, "error", dev->why);
-		return o;
+	if (dev->err || wq->err) {
+		/* What could not be read says why rather than showing half a WQ. */
+		add_str(o, "error", dev->err ? dev->why : wq->why);
+		return;
 	}
 	ns_bdf_format(dev->bdf, bdf);
-	add_str(o, "pci", bdf);
+	add_str(o, "bdf", bdf);
+	add_str(o, "mode", wq->mode);
+	add_str(o, "type", wq->type);
+	add_str(o, "state", wq->state);
+	add_int(o, "size", wq->size);
 	json_object_object_add(o, "pasid_enabled", json_object_new_boolean(dev->pasid_enabled));
-	add_str(o, "state", dev->state);
-	add_int(o, "max_work_queues", dev->max_wqs);
-	add_int(o, "max_work_queues_size", dev->max_wq_size);
-	add_str(o, "op_cap", dev->op_cap);
-	wqs = json_object_new_array();
-	for (size_t i = 0; i < dev->nwqs; i++)
-		json_object_array_add(wqs, wq_json(dev, &dev->wqs[i]));
-	json_object_object_add(o, "wqs", wqs);
-	return o;
+	add_str(o, "device_state", dev->state);
+	add_int(o, "priority", wq->priority);
+	add_int(o, "threshold", wq->threshold);
+	add_int(o, "group_id", wq->group_id);
+	json_object_object_add(o, "block_on_fault", json_object_new_boolean(wq->block_on_fault));
+	add_str(o, "label", wq->label);
+	add_str(o, "driver_name", wq->driver);
+	add_int(o, "clients", wq->clients);
+	json_object_object_add(o, "char_device",
+	                       wq->cdev[0] ? json_object_new_string(wq->cdev) : NULL);
+}
+
+/* What pasidd handed out against each WQ: per interned entry of the namespace, its total and
+ * the VMs the peer may see with theirs. */
+struct use {
+	struct json_object **vms; /* per ns->wqs entry: an array, or NULL while empty */
+	bool *listed;             /* per entry: the host showed it */
+};
+
+static int
+use_count(struct rpc_call *c, struct use *u)
+{
+	const struct ns *ns = &c->d->ns;
+	uint32_t *n = calloc(ns->nwqs + 1, sizeof(*n));
+
+	u->vms = calloc(ns->nwqs + 1, sizeof(*u->vms));
+	u->listed = calloc(ns->nwqs + 1, sizeof(*u->listed));
+	if (!n || !u->vms || !u->listed) {
+		free(n);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < ns->nvms; i++) {
+		const struct ns_vm *vm = ns->vms[i];
+		size_t it = 0;
+		void *p;
+
+		if (!rpc_may_use(c, vm))
+			continue;
+		memset(n, 0, ns->nwqs * sizeof(*n));
+		/* One walk of the VM's table for all WQs; the entries are few (a host's WQs). */
+		while (u32map_next(&vm->maps, &it, NULL, &p)) {
+			const struct ns_wq *wq = ((const struct ns_mapping *)p)->wq;
+
+			if (wq)
+				for (unsigned k = 0; k < ns->nwqs; k++)
+					if (ns->wqs[k] == wq) {
+						n[k]++;
+						break;
+					}
+		}
+		for (unsigned k = 0; k < ns->nwqs; k++) {
+			struct json_object *e;
+
+			if (!n[k])
+				continue;
+			if (!u->vms[k])
+				u->vms[k] = json_object_new_array();
+			e = json_object_new_object();
+			add_str(e, "vm", vm->name);
+			add_int(e, "pasids", n[k]);
+			json_object_array_add(u->vms[k], e);
+		}
+	}
+	free(n);
+	return 0;
+}
+
+static void
+use_free(const struct ns *ns, struct use *u)
+{
+	for (unsigned k = 0; u->vms && k < ns->nwqs; k++)
+		json_object_put(u->vms[k]);
+	free(u->vms);
+	free(u->listed);
+}
+
+/* The use of the WQ ref: its total (everyone may see how busy a WQ is) and the VMs. */
+static void
+put_use(struct json_object *o, const struct ns *ns, struct use *u, const char *ref)
+{
+	unsigned k = 0;
+
+	while (k < ns->nwqs && strcmp(ns->wqs[k]->ref, ref))
+		k++;
+	add_int(o, "pasids", k < ns->nwqs ? ns->wqs[k]->nmaps : 0);
+	json_object_object_add(o, "vms",
+	                       k < ns->nwqs && u->vms[k] ? json_object_get(u->vms[k])
+	                                                 : json_object_new_array());
+	if (k < ns->nwqs)
+		u->listed[k] = true;
 }
 
 int
 method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
 {
-	struct idxd_host h;
-	struct json_object *devs;
+	const struct ns *ns = &c->d->ns;
+	struct use u = {0};
+	struct idxd_host h = {0};
 	char why[IDXD_WHY_LEN + 64];
 	int r;
 
@@ -91,13 +152,39 @@ method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object 
 	/* No dsa bus: no idxd driver, so no work queues, which is an answer, not a fault. */
 	if (r < 0 && r != -ENOENT)
 		return rpc_fail(c, PROTO_E_KERNEL, NULL, "cannot list idxd devices: %s", why);
-	*result = json_object_new_object();
-	json_object_object_add(*result, "idxd", json_object_new_boolean(r == 0));
-	devs = json_object_new_array();
-	for (size_t i = 0; r == 0 && i < h.ndevs; i++)
-		json_object_array_add(devs, device_json(&h.devs[i]));
-	json_object_object_add(*result, "devices", devs);
-	if (r == 0)
+	if (use_count(c, &u) < 0) {
+		use_free(ns, &u);
 		idxd_host_free(&h);
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
+	}
+	*result = json_object_new_array();
+	for (size_t i = 0; i < h.ndevs; i++) {
+		const struct idxd_device *dev = &h.devs[i];
+
+		for (size_t j = 0; j < dev->nwqs; j++) {
+			struct json_object *o = json_object_new_object();
+			char ref[2 * IDXD_NAME_LEN];
+
+			snprintf(ref, sizeof(ref), "%s/%s", dev->name, dev->wqs[j].name);
+			add_str(o, "wq", ref);
+			put_kernel_view(o, dev, &dev->wqs[j]);
+			put_use(o, ns, &u, ref);
+			json_object_array_add(*result, o);
+		}
+	}
+	/* WQs that mappings still name but the host no longer has: their PASIDs are still out. */
+	for (unsigned k = 0; k < ns->nwqs; k++) {
+		struct json_object *o;
+
+		if (u.listed[k] || !ns->wqs[k]->nmaps)
+			continue;
+		o = json_object_new_object();
+		add_str(o, "wq", ns->wqs[k]->ref);
+		add_str(o, "state", "missing");
+		put_use(o, ns, &u, ns->wqs[k]->ref);
+		json_object_array_add(*result, o);
+	}
+	use_free(ns, &u);
+	idxd_host_free(&h);
 	return 0;
 }

@@ -58,8 +58,9 @@ struct walk {
 	struct page *p;
 	struct ns_mapping **out; /* the page, rendered at the end */
 	int type;
-	unsigned n;      /* entries returned */
-	unsigned budget; /* entries that may still be looked at */
+	const struct ns_wq *wq; /* NULL: any */
+	unsigned n;             /* entries returned */
+	unsigned budget;        /* entries that may still be looked at */
 };
 
 /* Adds vm's matching mappings above `after`. False when the page ended inside the VM (the
@@ -77,7 +78,7 @@ walk_vm(struct walk *w, const struct ns_vm *vm, uint32_t after)
 		}
 		w->budget--;
 		after = m->gpasid;
-		if (w->type < 0 || m->type == (enum ns_type)w->type)
+		if ((w->type < 0 || m->type == (enum ns_type)w->type) && (!w->wq || m->wq == w->wq))
 			w->out[w->n++] = m;
 	}
 	return true;
@@ -86,19 +87,23 @@ walk_vm(struct walk *w, const struct ns_vm *vm, uint32_t after)
 static void walk_all(struct walk *w);
 
 struct json_object *
-page_mappings(struct rpc_call *c, const struct ns_vm *only, int type, bool with_vm, struct page *p)
+page_mappings(struct rpc_call *c, const struct ns_vm *only, int type, const char *wq, bool with_vm,
+              struct page *p)
 {
 	struct walk w = {.c = c,
 	                 .p = p,
 	                 .out = malloc(p->limit * sizeof(*w.out)),
 	                 .type = type,
+	                 .wq = wq && *wq ? ns_wq_find(&c->d->ns, wq) : NULL,
 	                 .budget = p->limit + PAGE_SLACK};
 	struct json_object *arr;
 
 	p->next[0] = '\0';
 	if (!w.out)
 		return NULL;
-	if (only)
+	if (wq && *wq && !w.wq)
+		; /* no mapping was ever handed out for it: nothing to walk */
+	else if (only)
 		walk_vm(&w, only,
 		        p->after.given && !strcmp(p->after.vm, only->name) ? p->after.g : 0);
 	else

@@ -32,10 +32,11 @@ struct page {
 int page_cursor_parse(const char *s, struct page_cursor *cur);
 /* A page of `limit` entries (-1: def) from `after` on. */
 void page_start(struct page *p, int64_t limit, unsigned def, const struct page_cursor *after);
-/* The mappings of `only` (NULL: every VM the peer may use) of the given type (-1: any) from
- * the cursor on, rendered with their VM when `with_vm`. Sets p->next. NULL on ENOMEM. */
+/* The mappings of `only` (NULL: every VM the peer may use) of the given type (-1: any) and
+ * work queue (NULL or "": any) from the cursor on, rendered with their VM when `with_vm`. Sets
+ * p->next. NULL on ENOMEM. */
 struct json_object *page_mappings(struct rpc_call *c, const struct ns_vm *only, int type,
-                                  bool with_vm, struct page *p);
+                                  const char *wq, bool with_vm, struct page *p);
 /* The VMs the peer may use, as vm.list entries, from the cursor on. Sets p->next. */
 struct json_object *page_vms(struct rpc_call *c, struct page *p);
 /* Adds "next" to a result when the page has a following one. */

@@ -35,6 +35,7 @@ params_init(const struct rpc_param *list, struct rpc_args *a)
 			*(int64_t *)field = -1;
 			break;
 		case RPC_ENUM:
+		case RPC_FLAG:
 			*(int *)field = -1;
 			break;
 		case RPC_LIMIT:
@@ -182,6 +183,21 @@ read_text(struct rpc_call *c, const struct rpc_param *p, struct json_object *v, 
 			               "/machine.slice, without . or .. components",
 			               p->name);
 		return 0;
+	case RPC_WQ:
+		if (!ns_wq_ref_valid(s))
+			return invalid(c, p, "'%s' must name a work queue like dsa0/wq0.1",
+			               p->name);
+		strcpy(field, s);
+		return 0;
+	case RPC_LABEL:
+		for (const char *q = s; *q; q++)
+			if (*q < 0x21 || *q > 0x7e)
+				return invalid(c, p, "'%s' must be printable ASCII without spaces",
+				               p->name);
+		if (!*s || strlen(s) > 1024)
+			return invalid(c, p, "'%s' must be 1-1024 characters", p->name);
+		*(const char **)field = s;
+		return 0;
 	case RPC_CURSOR:
 		if (page_cursor_parse(s, field) < 0)
 			return invalid(c, p,
@@ -206,9 +222,13 @@ params_read(struct rpc_call *c, const struct rpc_param *p, struct json_object *p
 		return p->required ? invalid(c, p, "missing parameter '%s'", p->name) : 0;
 	switch (p->kind) {
 	case RPC_BOOL:
+	case RPC_FLAG:
 		if (!json_object_is_type(v, json_type_boolean))
 			return invalid(c, p, "'%s' must be true or false", p->name);
-		*(bool *)field = json_object_get_boolean(v);
+		if (p->kind == RPC_FLAG)
+			*(int *)field = json_object_get_boolean(v);
+		else
+			*(bool *)field = json_object_get_boolean(v);
 		return 0;
 	case RPC_INT:
 	case RPC_FDS:

@@ -21,16 +21,18 @@ struct json_object;
 struct rpc_method;
 
 struct fdstore;
+struct wq_watch;
 
 struct pasidd {
 	struct pasidd_config cfg;
 	struct event_base *base;
 	struct backend *be;
 	struct ns ns;
-	struct quota *quota;     /* cgroup PASID quotas, observing ns */
-	struct state *state;     /* the journal, observing ns; NULL without a state directory */
-	struct owners *owners;   /* owner liveness, observing ns */
-	struct fdstore *fdstore; /* the service manager's fd store, observing ns */
+	struct quota *quota;      /* cgroup PASID quotas, observing ns */
+	struct state *state;      /* the journal, observing ns; NULL without a state directory */
+	struct owners *owners;    /* owner liveness, observing ns */
+	struct fdstore *fdstore;  /* the service manager's fd store, observing ns */
+	struct wq_watch *wqwatch; /* the work queues that mappings were handed out for */
 	struct server *srv;
 	struct timespec started;     /* CLOCK_MONOTONIC */
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */

@@ -49,9 +49,9 @@ put_u32(char *p, uint32_t v)
 /* Listings render a page of thousands at a time: written out by hand, since snprintf's format
  * parsing would be most of the cost. Names are [A-Za-z0-9._:@+-] and the rest numbers, so
  * nothing needs escaping. An entry takes at most 7+64+3 (vm), 10+10 and 9+10 (the PASIDs),
- * 9+6 (type), 12+12 (device) and 3 bytes of braces and comma: 160; and 13 for "attached"
- * with 87 an attachment. */
-#define ENTRY_MAX      160
+ * 9+6 (type), 12+12 (device), 8+31 (wq: [a-z0-9/.]) and 3 bytes of braces and comma: 199;
+ * and 13 for "attached" with 87 an attachment. */
+#define ENTRY_MAX      199
 #define ATTACHED_MAX   13
 #define ATTACHMENT_MAX 87
 
@@ -118,6 +118,11 @@ put_mapping(char *p, const struct ns_mapping *m, bool with_vm)
 	if (m->dev) {
 		p = PUT_LIT(p, ",\"device\":");
 		p = put_bdf(p, m->dev->bdf);
+	}
+	if (m->wq) {
+		p = PUT_LIT(p, ",\"wq\":\"");
+		p = put_str(p, m->wq->ref, strlen(m->wq->ref));
+		*p++ = '"';
 	}
 	if (m->natts)
 		p = put_attached(p, m);

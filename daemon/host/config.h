@@ -27,6 +27,7 @@ struct pasidd_config {
 	char *admin_group;
 	char *socket_group;
 	char *idxd_sysfs_root; /* [Idxd] SysfsRoot=: where idxd devices are read ("/sys") */
+	bool idxd_require_wq;  /* [Idxd] RequireWQ=: every shared PASID names its work queue */
 	mode_t socket_mode;
 	size_t max_message;
 	struct pasidd_limits limits;

@@ -372,9 +372,10 @@ idxd_scan(const char *sys, struct idxd_host *out, char *why, size_t len)
 		if (read_device(sys, e->d_name, &out->devs[out->ndevs]) == 0)
 			out->ndevs++;
 	}
+	/* Also the WQs of a device that could not be read whole: they exist, and a listing
+	 * shows them with the device's error rather than leaving them out. */
 	for (size_t i = 0; r == 0 && i < out->ndevs; i++)
-		if (!out->devs[i].err)
-			r = scan_wqs(sys, d, &out->devs[i]);
+		r = scan_wqs(sys, d, &out->devs[i]);
 	closedir(d);
 	if (r < 0) {
 		snprintf(why, len, "%s: %s", path, strerror(-r));
@@ -385,21 +386,18 @@ idxd_scan(const char *sys, struct idxd_host *out, char *why, size_t len)
 	return 0;
 }
 
-/* Splits "dsa0/wq0.1" and checks that the WQ's N is the device's. */
+/* Splits "dsa0/wq0.1" (ns_wq_ref_valid: the WQ's N is the device's). */
 static int
 split_ref(const char *ref, char *dev, char *wq)
 {
-	const char *slash = strchr(ref, '/');
-	unsigned dn, n, m;
+	const char *slash = ref ? strchr(ref, '/') : NULL;
 
-	if (!slash || (size_t)(slash - ref) >= IDXD_NAME_LEN || strlen(slash + 1) >= IDXD_NAME_LEN)
+	if (!ns_wq_ref_valid(ref) || !slash || (size_t)(slash - ref) >= IDXD_NAME_LEN ||
+	    strlen(slash + 1) >= IDXD_NAME_LEN)
 		return -EINVAL;
 	memcpy(dev, ref, (size_t)(slash - ref));
 	dev[slash - ref] = '\0';
 	strcpy(wq, slash + 1);
-	if ((!numbered(dev, "dsa", &dn) && !numbered(dev, "iax", &dn)) || !wq_numbers(wq, &n, &m) ||
-	    n != dn)
-		return -EINVAL;
 	return 0;
 }
 
@@ -451,4 +449,68 @@ idxd_host_find(const struct idxd_host *h, const char *ref, const struct idxd_dev
 		}
 	}
 	return NULL;
+}
+
+bool
+idxd_present(const char *sys, char *why, size_t len)
+{
+	char bus[PATH_MAX];
+	struct stat st;
+
+	snprintf(bus, sizeof(bus), "%s/bus/dsa", sys);
+	if (stat(bus, &st) == 0 && S_ISDIR(st.st_mode))
+		return true;
+	snprintf(why, len, "this host has no idxd driver (no %s)", bus);
+	return false;
+}
+
+enum idxd_verdict
+idxd_wq_check(const char *sys, const char *ref, int *err, char *why, size_t len)
+{
+	struct idxd_device dev;
+	struct idxd_wq wq;
+	int r;
+
+	*err = 0;
+	if (!idxd_present(sys, why, len))
+		return IDXD_NO_DRIVER;
+	if (!ns_wq_ref_valid(ref)) {
+		snprintf(why, len, "'%.64s' is not a work queue name like dsa0/wq0.1", ref);
+		return IDXD_WQ_MISSING;
+	}
+	r = idxd_wq_read(sys, ref, &dev, &wq, why, len);
+	if (r == -ENOENT)
+		return IDXD_WQ_MISSING;
+	if (r < 0) {
+		*err = r;
+		return IDXD_WQ_UNREADABLE;
+	}
+	return idxd_wq_unfit(&dev, &wq, ref, why, len) ? IDXD_WQ_UNFIT : IDXD_WQ_USABLE;
+}
+
+bool
+idxd_wq_unfit(const struct idxd_device *dev, const struct idxd_wq *wq, const char *ref, char *why,
+              size_t len)
+{
+	/* The device's conditions first: they hold for every WQ of it. */
+	if (!dev->pasid_enabled)
+		snprintf(why, len,
+		         "device %s has PASID disabled (pasid_enabled 0): its WQs cannot "
+		         "take a VM's PASID",
+		         dev->name);
+	else if (strcmp(dev->state, "enabled"))
+		snprintf(why, len, "device %s is %s", dev->name, dev->state);
+	else if (strcmp(wq->mode, "shared"))
+		snprintf(why, len,
+		         "work queue %s is %s: a PASID handed out to a VM is for a shared "
+		         "WQ (ENQCMD)",
+		         ref, wq->mode);
+	else if (strcmp(wq->type, "user"))
+		snprintf(why, len, "work queue %s is of type %s: only a user WQ is for guests", ref,
+		         wq->type);
+	else if (strcmp(wq->state, "enabled"))
+		snprintf(why, len, "work queue %s is %s", ref, wq->state);
+	else
+		return false;
+	return true;
 }

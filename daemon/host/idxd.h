@@ -53,7 +53,7 @@ struct idxd_device {
 	unsigned max_wqs, max_wq_size;
 	char op_cap[80]; /* as the kernel prints it */
 	uint32_t bdf;    /* the PCI function (namespace.h encoding) */
-	int err;         /* as in idxd_wq */
+	int err;         /* as in idxd_wq; its WQs are listed all the same */
 	char why[IDXD_WHY_LEN];
 	struct idxd_wq *wqs;
 	size_t nwqs;
@@ -76,6 +76,23 @@ void idxd_host_free(struct idxd_host *h);
  * error of a file otherwise. why says which. dev->wqs is left empty. */
 int idxd_wq_read(const char *sys, const char *ref, struct idxd_device *dev, struct idxd_wq *wq,
                  char *why, size_t len);
+
+/* Whether sys has the dsa bus (the idxd driver); why says what is missing when not. */
+bool idxd_present(const char *sys, char *why, size_t len);
+
+/* Whether the WQ "dsa0/wq0.1" can take shared PASIDs handed out to VMs, read now. */
+enum idxd_verdict {
+	IDXD_WQ_USABLE,     /* shared, of type user, enabled, on an enabled device with PASID */
+	IDXD_NO_DRIVER,     /* sys has no dsa bus: no idxd on this host */
+	IDXD_WQ_MISSING,    /* no such device or WQ (or a malformed name) */
+	IDXD_WQ_UNFIT,      /* it exists, and why says which condition fails */
+	IDXD_WQ_UNREADABLE, /* a file could not be read: *err its -errno, why which */
+};
+enum idxd_verdict idxd_wq_check(const char *sys, const char *ref, int *err, char *why, size_t len);
+/* The conditions of IDXD_WQ_UNFIT on a WQ read whole (ref its name): true with why when one
+ * fails. */
+bool idxd_wq_unfit(const struct idxd_device *dev, const struct idxd_wq *wq, const char *ref,
+                   char *why, size_t len);
 
 /* Finds "dsa0/wq0.1" in a scan, NULL when it is not there. */
 const struct idxd_wq *idxd_host_find(const struct idxd_host *h, const char *ref,

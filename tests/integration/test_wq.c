@@ -1,29 +1,33 @@
-/* Issue 11: wq.list on the real pasidd pointed at sysfs fixture trees ([Idxd] SysfsRoot=,
- * tests/idxd_fixture.h): what start-up logs of them, the devices and work queues as the
- * files say at each request, a
- * change made by another tool between two requests seen by the second, a host without the
- * dsa bus answered with idxd false, and members it does not take refused. */
+/* Issue 11: work queues on the real pasidd pointed at sysfs fixture trees ([Idxd] SysfsRoot=,
+ * tests/idxd_fixture.h). wq.list as the files say at each request, with the shared PASIDs
+ * handed out against each WQ (per VM, as far as the peer may see); pasid.alloc with `wq`
+ * against each kind of WQ, every refusal changing nothing; the WQ kept with its mappings
+ * (listed, filtered, kept across a kill -9, uncounted when freed); [Idxd] RequireWQ=; a WQ
+ * that changes or vanishes under its mappings reported by daemon.status and the log. */
 #include <check.h>
 
 #include "ck_main.h"
 #include "idxd_fixture.h"
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "itutil.h"
 
+#define NOBODY 65534
+
 static struct it_daemon d;
 static int fd = -1;
-static char sys[128];
+static char sys[128], conf[256];
 
 static void
-start(const char *root)
+start_with(const char *root, const char *more)
 {
-	char text[256], conf[256];
+	char text[512];
 
-	snprintf(text, sizeof(text), "[Idxd]\nSysfsRoot=%s\n", root);
+	snprintf(text, sizeof(text), "[Idxd]\nSysfsRoot=%s\n%s", root, more);
 	ck_assert_int_eq(it_write_file(&d, "idxd.conf", text, conf, sizeof(conf)), 0);
 	ck_assert_int_eq(it_restart(&d, "--config", conf, NULL), 0);
 	fd = it_connect(&d);
@@ -31,24 +35,40 @@ start(const char *root)
 }
 
 static void
+start(const char *root)
+{
+	start_with(root, "");
+}
+
+/* dsa0: wq0.0 dedicated and disabled, wq0.1 the usable one, wq0.2 shared but of type kernel,
+ * wq0.3 shared and of type user but disabled; iax1 (PASID disabled): wq1.0; dsa2 (device
+ * disabled): wq2.0. */
+static void
 setup(void)
 {
-	static const struct idxd_fx_wq shared = {
-	    "wq0.1", "shared", "user", "vms", "enabled", "user", 32, 10, 16, 1, 0, 2, 1};
-	static const struct idxd_fx_wq off = {"wq0.0", "dedicated", "none", "", "disabled", "", 0,
-	                                      0,       0,           0,      -1, 0,          -1};
+	static const struct idxd_fx_wq wqs[] = {
+	    {"wq0.0", "dedicated", "none", "", "disabled", "", 0, 0, 0, 0, -1, 0, -1},
+	    {"wq0.1", "shared", "user", "vms", "enabled", "user", 32, 10, 16, 1, 0, 2, 1},
+	    {"wq0.2", "shared", "kernel", "dma", "enabled", "dmaengine", 16, 5, 8, 0, 0, 0, -1},
+	    {"wq0.3", "shared", "user", "", "disabled", "user", 16, 5, 8, 0, 1, 0, -1},
+	};
 	static const struct idxd_fx_wq iax = {"wq1.0", "shared", "user", "", "enabled", "user", 8,
+	                                      1,       8,        0,      0,  0,         0};
+	static const struct idxd_fx_wq off = {"wq2.0", "shared", "user", "", "enabled", "user", 8,
 	                                      1,       8,        0,      0,  0,         0};
 
 	ck_assert_int_eq(it_prepare(&d), 0);
 	snprintf(sys, sizeof(sys), "%s/sys", d.dir);
 	ck_assert_int_eq(idxd_fx_device(sys, "dsa0", "0000:6a:01.0", 1, "enabled", 8, 128, NULL),
 	                 0);
-	ck_assert_int_eq(idxd_fx_wq(sys, "dsa0", &off), 0);
-	ck_assert_int_eq(idxd_fx_wq(sys, "dsa0", &shared), 0);
+	for (size_t i = 0; i < sizeof(wqs) / sizeof(wqs[0]); i++)
+		ck_assert_int_eq(idxd_fx_wq(sys, "dsa0", &wqs[i]), 0);
 	ck_assert_int_eq(idxd_fx_device(sys, "iax1", "0000:6a:02.0", 0, "enabled", 8, 128, NULL),
 	                 0);
 	ck_assert_int_eq(idxd_fx_wq(sys, "iax1", &iax), 0);
+	ck_assert_int_eq(idxd_fx_device(sys, "dsa2", "0000:6b:01.0", 1, "disabled", 8, 128, NULL),
+	                 0);
+	ck_assert_int_eq(idxd_fx_wq(sys, "dsa2", &off), 0);
 }
 
 static void
@@ -57,39 +77,73 @@ teardown(void)
 	it_teardown(&d, &fd);
 }
 
+/* The wq.list entry of ref, or NULL. */
+static struct json_object *
+entry(struct json_object *list, const char *ref)
+{
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *e = json_object_array_get_idx(list, i);
+
+		if (!strcmp(it_str(e, "wq"), ref))
+			return e;
+	}
+	return NULL;
+}
+
+static struct json_object *
+wq_entry(const char *ref)
+{
+	struct json_object *e = entry(IT_OK(it_call(fd, "wq.list", NULL)), ref);
+
+	ck_assert_msg(e, "wq.list lacks %s", ref);
+	return e;
+}
+
+static const char *
+alloc_wq(const char *vm, const char *wq, int count)
+{
+	static char params[160];
+
+	snprintf(params, sizeof(params),
+	         "{\"vm\":\"%s\",\"type\":\"shared\",\"wq\":\"%s\",\"count\":%d}", vm, wq, count);
+	return params;
+}
+
 START_TEST(lists_the_fixture)
 {
-	struct json_object *r;
+	struct json_object *r, *e;
 
 	start(sys);
-	/* Start-up says what there is: wq0.1 is the one usable WQ (iax1 has PASID disabled). */
-	ck_assert_msg(strstr(it_log(&d), "idxd: 2 device(s), 3 work queue(s) under ") &&
+	/* Start-up says what there is: wq0.1 is the one usable WQ. */
+	ck_assert_msg(strstr(it_log(&d), "idxd: 3 device(s), 6 work queue(s) under ") &&
 	                  strstr(it_log(&d), ", 1 of them shared, of type user, enabled"),
 	              "%s", it_log(&d));
 	r = IT_OK(it_call(fd, "wq.list", NULL));
-	ck_assert(json_object_get_boolean(it_get(r, "idxd")));
-	ck_assert_uint_eq(json_object_array_length(it_get(r, "devices")), 2);
-	ck_assert_str_eq(it_str(r, "devices.0.device"), "dsa0");
-	ck_assert_str_eq(it_str(r, "devices.0.kind"), "dsa");
-	ck_assert_str_eq(it_str(r, "devices.0.pci"), "0000:6a:01.0");
-	ck_assert(json_object_get_boolean(it_get(r, "devices.0.pasid_enabled")));
-	ck_assert_int_eq(it_int(r, "devices.0.max_work_queues"), 8);
-	ck_assert_uint_eq(json_object_array_length(it_get(r, "devices.0.wqs")), 2);
-	ck_assert_str_eq(it_str(r, "devices.0.wqs.0.wq"), "dsa0/wq0.0");
-	ck_assert_str_eq(it_str(r, "devices.0.wqs.0.state"), "disabled");
-	ck_assert_int_eq(it_int(r, "devices.0.wqs.0.group_id"), -1);
-	ck_assert_ptr_null(it_get(r, "devices.0.wqs.0.char_device"));
-	ck_assert_str_eq(it_str(r, "devices.0.wqs.1.wq"), "dsa0/wq0.1");
-	ck_assert_str_eq(it_str(r, "devices.0.wqs.1.mode"), "shared");
-	ck_assert_str_eq(it_str(r, "devices.0.wqs.1.type"), "user");
-	ck_assert_str_eq(it_str(r, "devices.0.wqs.1.label"), "vms");
-	ck_assert_int_eq(it_int(r, "devices.0.wqs.1.size"), 32);
-	ck_assert_int_eq(it_int(r, "devices.0.wqs.1.clients"), 2);
-	ck_assert(json_object_get_boolean(it_get(r, "devices.0.wqs.1.block_on_fault")));
-	ck_assert_str_eq(it_str(r, "devices.0.wqs.1.char_device"), "/dev/dsa/wq0.1");
-	ck_assert_str_eq(it_str(r, "devices.1.device"), "iax1");
-	ck_assert(!json_object_get_boolean(it_get(r, "devices.1.pasid_enabled")));
-	ck_assert_str_eq(it_str(r, "devices.1.wqs.0.char_device"), "/dev/iax/wq1.0");
+	ck_assert(json_object_is_type(r, json_type_array));
+	ck_assert_uint_eq(json_object_array_length(r), 6);
+	ck_assert_str_eq(it_str(r, "0.wq"), "dsa0/wq0.0");
+	ck_assert_str_eq(it_str(r, "0.state"), "disabled");
+	ck_assert_int_eq(it_int(r, "0.group_id"), -1);
+	ck_assert_ptr_null(it_get(r, "0.char_device"));
+	e = entry(r, "dsa0/wq0.1");
+	IT_JSON_EQ(e,
+	           "{\"wq\":\"dsa0/wq0.1\",\"device\":\"dsa0\",\"kind\":\"dsa\","
+	           "\"bdf\":\"0000:6a:01.0\",\"mode\":\"shared\",\"type\":\"user\","
+	           "\"state\":\"enabled\",\"size\":32,\"pasid_enabled\":true,"
+	           "\"device_state\":\"enabled\",\"priority\":10,\"threshold\":16,\"group_id\":0,"
+	           "\"block_on_fault\":true,\"label\":\"vms\",\"driver_name\":\"user\","
+	           "\"clients\":2,\"char_device\":\"/dev/dsa/wq0.1\",\"pasids\":0,\"vms\":[]}");
+	e = entry(r, "iax1/wq1.0");
+	ck_assert(!json_object_get_boolean(it_get(e, "pasid_enabled")));
+	ck_assert_str_eq(it_str(e, "char_device"), "/dev/iax/wq1.0");
+	ck_assert_str_eq(it_str(e, "kind"), "iax");
+	/* daemon.status says idxd is there and nothing is wrong. */
+	r = IT_OK(it_call(fd, "daemon.status", NULL));
+	ck_assert(json_object_get_boolean(it_get(r, "idxd.present")));
+	ck_assert_str_eq(it_str(r, "idxd.sysfs_root"), sys);
+	ck_assert(!json_object_get_boolean(it_get(r, "idxd.require_wq")));
+	ck_assert_uint_eq(json_object_array_length(it_get(r, "warnings")), 0);
+	IT_ERR(it_call(fd, "wq.list", "{\"wq\":\"dsa0/wq0.1\"}"), -32602, "wq");
 }
 END_TEST
 
@@ -98,24 +152,26 @@ START_TEST(sees_changes_between_requests)
 	struct json_object *r;
 
 	start(sys);
-	r = IT_OK(it_call(fd, "wq.list", NULL));
-	ck_assert_str_eq(it_str(r, "devices.0.wqs.1.mode"), "shared");
+	ck_assert_str_eq(it_str(wq_entry("dsa0/wq0.1"), "mode"), "shared");
 	ck_assert_int_eq(idxd_fx_set(sys, "wq0.1", "mode", "dedicated"), 0);
 	ck_assert_int_eq(idxd_fx_remove_wq(sys, "dsa0", "wq0.0"), 0);
 	ck_assert_int_eq(idxd_fx_set(sys, "iax1", "pasid_enabled", "yes"), 0);
 	r = IT_OK(it_call(fd, "wq.list", NULL));
-	ck_assert_uint_eq(json_object_array_length(it_get(r, "devices.0.wqs")), 1);
-	ck_assert_str_eq(it_str(r, "devices.0.wqs.0.wq"), "dsa0/wq0.1");
-	ck_assert_str_eq(it_str(r, "devices.0.wqs.0.mode"), "dedicated");
+	ck_assert_ptr_null(entry(r, "dsa0/wq0.0"));
+	ck_assert_str_eq(it_str(entry(r, "dsa0/wq0.1"), "mode"), "dedicated");
 	/* A file that cannot be read is shown, naming it, not hidden nor fatal. */
-	ck_assert_str_eq(it_str(r, "devices.1.error"), "iax1/pasid_enabled: 'yes' is not a number");
-	ck_assert_ptr_null(it_get(r, "devices.1.wqs"));
+	ck_assert_str_eq(it_str(entry(r, "iax1/wq1.0"), "error"),
+	                 "iax1/pasid_enabled: 'yes' is not a number");
+	/* ... and refuses an allocation against it as the kernel's fault, changing nothing. */
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"v\"}"));
+	IT_ERR(it_call(fd, "pasid.alloc", alloc_wq("v", "iax1/wq1.0", 1)), 1006, "wq");
+	ck_assert_int_eq(it_int(IT_OK(it_call(fd, "daemon.status", NULL)), "used.shared"), 0);
 }
 END_TEST
 
 START_TEST(no_idxd_on_the_host)
 {
-	struct json_object *r;
+	struct json_object *r, *e;
 	char empty[128];
 
 	snprintf(empty, sizeof(empty), "%s/empty", d.dir);
@@ -123,9 +179,195 @@ START_TEST(no_idxd_on_the_host)
 	start(empty);
 	ck_assert_msg(strstr(it_log(&d), "idxd: none ("), "%s", it_log(&d));
 	r = IT_OK(it_call(fd, "wq.list", "{}"));
-	ck_assert(!json_object_get_boolean(it_get(r, "idxd")));
-	ck_assert_uint_eq(json_object_array_length(it_get(r, "devices")), 0);
-	IT_ERR(it_call(fd, "wq.list", "{\"wq\":\"dsa0/wq0.1\"}"), -32602, "wq");
+	ck_assert_uint_eq(json_object_array_length(r), 0);
+	r = IT_OK(it_call(fd, "daemon.status", NULL));
+	ck_assert(!json_object_get_boolean(it_get(r, "idxd.present")));
+	ck_assert_ptr_nonnull(strstr(it_str(r, "idxd.why"), "no idxd driver"));
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"v\"}"));
+	e = it_keep(it_call(fd, "pasid.alloc", alloc_wq("v", "dsa0/wq0.1", 1)));
+	IT_ERR(e, 1007, "wq");
+	ck_assert_str_eq(it_str(e, "error.data.missing"), "idxd (DSA/IAX) driver");
+	/* Without a WQ, shared PASIDs are handed out as ever. */
+	IT_OK(it_call(fd, "pasid.alloc", "{\"vm\":\"v\",\"type\":\"shared\"}"));
+}
+END_TEST
+
+/* Each kind of WQ gets its documented answer; a refusal changes neither the answers nor a
+ * byte of the state directory. */
+static const struct refusal {
+	const char *wq;
+	int code;
+	const char *says;
+} refusals[] = {
+    {"dsa0/wq0.0", 1004, "work queue dsa0/wq0.0 is dedicated"},
+    {"dsa0/wq0.2", 1004, "work queue dsa0/wq0.2 is of type kernel"},
+    {"dsa0/wq0.3", 1004, "work queue dsa0/wq0.3 is disabled"},
+    {"iax1/wq1.0", 1004, "device iax1 has PASID disabled"},
+    {"dsa2/wq2.0", 1004, "device dsa2 is disabled"},
+    {"dsa0/wq0.7", 1003, "no work queue dsa0/wq0.7"},
+    {"dsa5/wq5.0", 1003, "no idxd device dsa5"},
+    {"dsa0/wq1.0", -32602, "like dsa0/wq0.1"},
+    {"dsa00/wq00.1", -32602, "like dsa0/wq0.1"},
+};
+
+START_TEST(alloc_checks_the_wq)
+{
+	const struct refusal *f = &refusals[_i];
+	struct json_object *r;
+	char *before;
+
+	start(sys);
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"v\"}"));
+	r = IT_OK(it_call(fd, "pasid.alloc", alloc_wq("v", "dsa0/wq0.1", 1)));
+	ck_assert_str_eq(it_str(r, "mappings.0.wq"), "dsa0/wq0.1");
+	before = it_keep_str(itu_dir_digest(d.state));
+	r = it_keep(it_call(fd, "pasid.alloc", alloc_wq("v", f->wq, 2)));
+	IT_ERR(r, f->code, "wq");
+	ck_assert_msg(strstr(it_str(r, "error.message"), f->says), "%s: %s", f->wq,
+	              it_str(r, "error.message"));
+	ck_assert_str_eq(it_keep_str(itu_dir_digest(d.state)), before);
+	r = IT_OK(it_call(fd, "vm.show", "{\"vm\":\"v\"}"));
+	ck_assert_int_eq(it_int(r, "pasids"), 1);
+	ck_assert_int_eq(it_int(wq_entry("dsa0/wq0.1"), "pasids"), 1);
+}
+END_TEST
+
+START_TEST(wq_is_for_shared_pasids)
+{
+	start(sys);
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"v\"}"));
+	IT_OK(it_call(fd, "device.assign", "{\"vm\":\"v\",\"device\":\"0000:01:00.0\"}"));
+	IT_ERR(it_call(fd, "pasid.alloc",
+	               "{\"vm\":\"v\",\"type\":\"local\",\"device\":\"0000:01:00.0\","
+	               "\"wq\":\"dsa0/wq0.1\"}"),
+	       -32602, "wq");
+	IT_ERR(it_call(fd, "pasid.alloc", "{\"vm\":\"v\",\"type\":\"shared\",\"wq\":7}"), -32602,
+	       "wq");
+	IT_ERR(it_call(fd, "pasid.list", "{\"wq\":\"wq0.1\"}"), -32602, "wq");
+}
+END_TEST
+
+/* Who uses which WQ: totals for everyone, the VMs of the peer's uid for anyone, all VMs for
+ * an administrator; the mappings carry their WQ in every listing, through a kill -9, and
+ * leave its count when freed. */
+START_TEST(accounting_per_wq_and_vm)
+{
+	struct json_object *r, *e;
+	pid_t holder;
+	int nb;
+
+	ck_assert_int_eq(chmod(d.dir, 0755), 0);
+	start_with(sys, "[Daemon]\nSocketMode=0666\n");
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"a\"}"));
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"b\"}"));
+	IT_OK(it_call(fd, "pasid.alloc", alloc_wq("a", "dsa0/wq0.1", 2)));
+	IT_OK(it_call(fd, "pasid.alloc", alloc_wq("b", "dsa0/wq0.1", 1)));
+	IT_OK(it_call(fd, "pasid.alloc", "{\"vm\":\"b\",\"type\":\"shared\"}"));
+	e = wq_entry("dsa0/wq0.1");
+	ck_assert_int_eq(it_int(e, "pasids"), 3);
+	IT_JSON_EQ(it_get(e, "vms"), "[{\"vm\":\"a\",\"pasids\":2},{\"vm\":\"b\",\"pasids\":1}]");
+	ck_assert_int_eq(it_int(wq_entry("dsa0/wq0.2"), "pasids"), 0);
+
+	nb = it_connect_as(&d, NOBODY, NOBODY, NULL, 0, &holder);
+	ck_assert_int_ge(nb, 0);
+	IT_OK(it_call(nb, "vm.register", "{\"vm\":\"n\"}"));
+	IT_OK(it_call(nb, "pasid.alloc", alloc_wq("n", "dsa0/wq0.1", 1)));
+	e = entry(IT_OK(it_call(nb, "wq.list", NULL)), "dsa0/wq0.1");
+	ck_assert_int_eq(it_int(e, "pasids"), 4);
+	IT_JSON_EQ(it_get(e, "vms"), "[{\"vm\":\"n\",\"pasids\":1}]");
+	close(nb);
+	it_holder_release(holder);
+
+	r = IT_OK(it_call(fd, "pasid.list", "{\"wq\":\"dsa0/wq0.1\",\"vm\":\"b\"}"));
+	ck_assert_uint_eq(json_object_array_length(it_get(r, "mappings")), 1);
+	ck_assert_str_eq(it_str(r, "mappings.0.wq"), "dsa0/wq0.1");
+	r = IT_OK(it_call(fd, "pasid.list", "{\"wq\":\"dsa0/wq0.2\"}"));
+	ck_assert_uint_eq(json_object_array_length(it_get(r, "mappings")), 0);
+	r = IT_OK(it_call(fd, "vm.show", "{\"vm\":\"b\"}"));
+	ck_assert_str_eq(it_str(r, "mappings.0.wq"), "dsa0/wq0.1");
+	ck_assert_ptr_null(it_get(r, "mappings.1.wq"));
+	r = IT_OK(it_call(fd, "pasid.lookup", "{\"vm\":\"a\",\"gpasid\":2}"));
+	ck_assert_str_eq(it_str(r, "wq"), "dsa0/wq0.1");
+
+	/* Journaled: a kill -9 and a restart keep every WQ with its mapping. */
+	it_kill(&d);
+	close(fd);
+	ck_assert_int_eq(it_restart(&d, "--config", conf, NULL), 0);
+	fd = it_connect(&d);
+	ck_assert_int_ge(fd, 0);
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"a\"}"));
+	e = wq_entry("dsa0/wq0.1");
+	ck_assert_int_eq(it_int(e, "pasids"), 3);
+	r = IT_OK(it_call(fd, "pasid.list", "{\"wq\":\"dsa0/wq0.1\"}"));
+	ck_assert_uint_eq(json_object_array_length(it_get(r, "mappings")), 3);
+	IT_OK(it_call(fd, "pasid.free", "{\"vm\":\"a\",\"gpasid\":1}"));
+	IT_OK(it_call(fd, "vm.unregister", "{\"vm\":\"b\"}"));
+	e = wq_entry("dsa0/wq0.1");
+	ck_assert_int_eq(it_int(e, "pasids"), 1);
+	IT_JSON_EQ(it_get(e, "vms"), "[{\"vm\":\"a\",\"pasids\":1}]");
+}
+END_TEST
+
+START_TEST(require_wq)
+{
+	struct json_object *r;
+
+	start_with(sys, "RequireWQ=yes\n");
+	r = IT_OK(it_call(fd, "daemon.status", NULL));
+	ck_assert(json_object_get_boolean(it_get(r, "idxd.require_wq")));
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"v\"}"));
+	r = it_keep(it_call(fd, "pasid.alloc", "{\"vm\":\"v\",\"type\":\"shared\"}"));
+	IT_ERR(r, -32602, "wq");
+	ck_assert_ptr_nonnull(strstr(it_str(r, "error.message"), "RequireWQ=yes"));
+	IT_OK(it_call(fd, "pasid.alloc", alloc_wq("v", "dsa0/wq0.1", 1)));
+	/* Local PASIDs are for a device, not a WQ. */
+	IT_OK(it_call(fd, "device.assign", "{\"vm\":\"v\",\"device\":\"0000:01:00.0\"}"));
+	IT_OK(it_call(fd, "pasid.alloc",
+	              "{\"vm\":\"v\",\"type\":\"local\",\"device\":\"0000:01:00.0\"}"));
+}
+END_TEST
+
+/* A WQ reconfigured, then removed, under its mappings: daemon.status warns and the log says
+ * so once per change; wq.list still counts its PASIDs (state missing once gone); put back,
+ * the warning ends. */
+START_TEST(wq_changing_under_mappings_is_reported)
+{
+	static const struct idxd_fx_wq back = {
+	    "wq0.1", "shared", "user", "vms", "enabled", "user", 32, 10, 16, 1, 0, 2, 1};
+	struct json_object *r, *e;
+
+	start(sys);
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"v\"}"));
+	IT_OK(it_call(fd, "pasid.alloc", alloc_wq("v", "dsa0/wq0.1", 2)));
+	ck_assert_int_eq(idxd_fx_set(sys, "wq0.1", "mode", "dedicated"), 0);
+	r = IT_OK(it_call(fd, "daemon.status", NULL));
+	ck_assert_uint_eq(json_object_array_length(it_get(r, "warnings")), 1);
+	ck_assert_str_eq(it_str(r, "warnings.0.kind"), "wq");
+	ck_assert_str_eq(it_str(r, "warnings.0.wq"), "dsa0/wq0.1");
+	ck_assert_int_eq(it_int(r, "warnings.0.pasids"), 2);
+	ck_assert_ptr_nonnull(strstr(it_str(r, "warnings.0.problem"), "is dedicated"));
+	IT_OK(it_call(fd, "daemon.status", NULL));
+	ck_assert_ptr_nonnull(strstr(it_log(&d), "work queue dsa0/wq0.1, which 2 shared PASID(s) "
+	                                         "were handed out for: work queue dsa0/wq0.1 is "
+	                                         "dedicated"));
+	/* Said once while it lasts. */
+	ck_assert_ptr_null(strstr(strstr(it_log(&d), "is dedicated") + 1, "is dedicated"));
+
+	ck_assert_int_eq(idxd_fx_remove_wq(sys, "dsa0", "wq0.1"), 0);
+	r = IT_OK(it_call(fd, "daemon.status", NULL));
+	ck_assert_str_eq(it_str(r, "warnings.0.problem"), "work queue dsa0/wq0.1 is gone");
+	e = wq_entry("dsa0/wq0.1");
+	IT_JSON_EQ(e, "{\"wq\":\"dsa0/wq0.1\",\"state\":\"missing\",\"pasids\":2,"
+	              "\"vms\":[{\"vm\":\"v\",\"pasids\":2}]}");
+	/* New PASIDs are not handed out for it, the old ones stay where they are. */
+	IT_ERR(it_call(fd, "pasid.alloc", alloc_wq("v", "dsa0/wq0.1", 1)), 1003, "wq");
+	ck_assert_int_eq(it_int(IT_OK(it_call(fd, "vm.show", "{\"vm\":\"v\"}")), "pasids"), 2);
+
+	ck_assert_int_eq(idxd_fx_wq(sys, "dsa0", &back), 0);
+	r = IT_OK(it_call(fd, "daemon.status", NULL));
+	ck_assert_uint_eq(json_object_array_length(it_get(r, "warnings")), 0);
+	ck_assert_ptr_nonnull(
+	    strstr(it_log(&d), "work queue dsa0/wq0.1 is usable again for its 2 shared PASID(s)"));
 }
 END_TEST
 
@@ -138,5 +380,10 @@ main(void)
 	tcase_add_test(tc, lists_the_fixture);
 	tcase_add_test(tc, sees_changes_between_requests);
 	tcase_add_test(tc, no_idxd_on_the_host);
+	tcase_add_loop_test(tc, alloc_checks_the_wq, 0, sizeof(refusals) / sizeof(refusals[0]));
+	tcase_add_test(tc, wq_is_for_shared_pasids);
+	tcase_add_test(tc, accounting_per_wq_and_vm);
+	tcase_add_test(tc, require_wq);
+	tcase_add_test(tc, wq_changing_under_mappings_is_reported);
 	return ck_main(s, NULL);
 }

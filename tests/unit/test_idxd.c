@@ -239,7 +239,8 @@ START_TEST(bad_attributes_name_the_file)
 	ck_assert_int_eq(find("dsa0/wq0.3")->err, 0);
 	ck_assert_int_eq(host.devs[1].err, -EINVAL);
 	ck_assert_str_eq(host.devs[1].why, "iax1/pasid_enabled: '2' is not a number");
-	ck_assert_uint_eq(host.devs[1].nwqs, 0);
+	/* Its WQs are still listed, to be shown with the device's error. */
+	ck_assert_uint_eq(host.devs[1].nwqs, 1);
 	ck_assert_int_eq(host.devs[2].err, 0);
 
 	ck_assert_int_eq(idxd_wq_read(sys, "dsa0/wq0.1", &dev, &wq, why, sizeof(why)), -EINVAL);

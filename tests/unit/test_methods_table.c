@@ -210,7 +210,8 @@ check_limit(struct diffs *d, const char *where, struct json_object *doc, struct 
 /* The schema of each kind of string: the one the document names for it. */
 static const char *const string_refs[] = {
     [RPC_VM] = "VmName",     [RPC_BDF] = "BdfInput",  [RPC_UUID] = "UuidInput",
-    [RPC_CGROUP] = "Cgroup", [RPC_CURSOR] = "Cursor",
+    [RPC_CGROUP] = "Cgroup", [RPC_CURSOR] = "Cursor", [RPC_WQ] = "WqRef",
+    [RPC_LABEL] = "WqLabel",
 };
 
 static void
@@ -229,6 +230,7 @@ check_schema(struct diffs *d, const char *method, struct json_object *doc, struc
 	type = get_str(s, "type") ? get_str(s, "type") : "";
 	switch (p->kind) {
 	case RPC_BOOL:
+	case RPC_FLAG:
 		if (strcmp(type, "boolean"))
 			differ(d, "%s: the document's type is %s, the table's boolean", where,
 			       type);
