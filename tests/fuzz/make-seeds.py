@@ -52,6 +52,9 @@ REQUESTS = {
         req("pasid.alloc", '{"vm":"id1","type":"shared","count":8}', 2),
         req("pasid.lookup", '{"hpasid":4096}', 3),
         req("pasid.list", '{"type":"shared"}', 4),
+        req("pasid.alloc", '{"vm":"vm1","type":"shared","wq":"dsa0/wq0.1"}', 40),
+        req("pasid.alloc", '{"vm":"vm1","type":"local","wq":"dsa0/wq0.1"}', 41),
+        req("pasid.list", '{"wq":"dsa0/wq0.1"}', 42), req("wq.list", None, 43),
     ]),
     "shared-device": (ADMIN, [
         req("vm.register", '{"vm":"a"}'),
@@ -319,8 +322,14 @@ def r_undev(name, bdf):
     return bytes([4]) + s(name) + struct.pack("<I", bdf)
 
 
-def r_map(name, type_, g, h, bdf=0):
-    return bytes([5]) + s(name) + struct.pack("<BIII", type_, g, h, bdf)
+def r_map(name, type_, g, h, bdf=0, wq=""):
+    """Version 2's layout: the mapping's work queue ends it (see old())."""
+    return bytes([5]) + s(name) + struct.pack("<BIII", type_, g, h, bdf) + s(wq)
+
+
+def old(records):
+    """The same records as versions 0 and 1 lay them out: REC_MAP without its work queue."""
+    return [r[:-4] if r[0] == 5 and r.endswith(bytes(4)) else r for r in records]
 
 
 def r_unmap(name, g):
@@ -356,7 +365,7 @@ def stream(records):
     return b"".join(struct.pack("<H", len(r)) + r for r in records)
 
 
-REC_FORMAT_VERSION = 1  # record.h
+REC_FORMAT_VERSION = 2  # record.h
 REC_FORMAT_OLDEST = 0
 
 
@@ -412,7 +421,7 @@ JOURNALS = {
     "wrong-generation": bytes([2]) + header(b"PASIDDJ1", 7) + frame(TYPICAL[0]),
     "snapshot-magic": bytes([2]) + header(b"PASIDDS1", 0),
     # Whole headers of a format this pasidd does not read: refused, never salvaged.
-    "record-version-2": bytes([2]) + header(b"PASIDDJ1", 0, 2) + frame(TYPICAL[0]),
+    "record-version-3": bytes([2]) + header(b"PASIDDJ1", 0, 3) + frame(TYPICAL[0]),
     "file-format-2": bytes([2]) + header(b"PASIDDJ2", 0) + frame(TYPICAL[0]),
     "split-snapshot": bytes([3, 6]) + stream(TYPICAL),
     "snapshot-only": bytes([3, 11]) + stream(TYPICAL),
@@ -445,14 +454,23 @@ JOURNALS = {
         r_detach("vm1", 2, BDF3) + b"\0"]),
     # Version 0, which an upgrade reads (modes 5 and 6, and whole files): every op of that
     # version; and an attach op in it, which is damage there.
-    "v0-typical": bytes([5]) + stream(TYPICAL + [r_owner("vm2"), r_quota("/", 9)]),
-    "v0-split": bytes([6, 5]) + stream(TYPICAL + [r_unmap("vm1", 2)]),
+    "v0-typical": bytes([5]) + stream(old(TYPICAL + [r_owner("vm2"), r_quota("/", 9)])),
+    "v0-split": bytes([6, 5]) + stream(old(TYPICAL + [r_unmap("vm1", 2)])),
     "v0-whole-journal": bytes([2]) + header(b"PASIDDJ1", 0, REC_FORMAT_OLDEST) + b"".join(
-        frame(r) for r in TYPICAL),
-    # Beside the journal.1 of version 1 that mode 4 writes: two versions in one generation,
-    # which replay and salvage take as damage.
-    "v0-raw-snapshot": bytes([4]) + snapshot(1, TYPICAL, REC_FORMAT_OLDEST),
-    "v0-attach": bytes([5]) + stream(ATTACHED),
+        frame(r) for r in old(TYPICAL)),
+    # Beside the journal.1 of the current version that mode 4 writes: two versions in one
+    # generation, which replay and salvage take as damage.
+    "v0-raw-snapshot": bytes([4]) + snapshot(1, old(TYPICAL), REC_FORMAT_OLDEST),
+    "v0-attach": bytes([5]) + stream(old(ATTACHED)),
+    # A version-2 layout in a version-0 file, and version 2's work queues (valid, malformed,
+    # on a local mapping).
+    "v0-with-wq": bytes([5]) + stream(TYPICAL),
+    "wq": bytes([0]) + stream(TYPICAL + [
+        r_map("vm1", 0, 3, 4100, wq="dsa0/wq0.1"), r_map("vm2", 0, 4101, 4101, wq="iax1/wq1.0"),
+        r_unmap("vm1", 3), r_map("vm1", 0, 3, 4102, wq="dsa0/wq0.1")]),
+    "wq-bad": bytes([0]) + stream(TYPICAL + [
+        r_map("vm1", 0, 3, 4100, wq="dsa0/wq1.1"), r_map("vm1", 1, 5, 5, BDF2, wq="dsa0/wq0.1"),
+        r_map("vm1", 0, 6, 4103, wq="x" * 40)]),
 }
 
 
