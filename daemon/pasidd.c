@@ -4,6 +4,7 @@
 #include "daemon.h"
 #include "backends.h"
 #include "idxd.h"
+#include "wq_setup.h"
 #include "wq_watch.h"
 #include "cgroup.h"
 #include "config.h"
@@ -201,6 +202,8 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	         (unsigned long long)st.replayed_records, st.replay_ms, d->ns.nvms,
 	         (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
 	log_idxd(d);
+	/* After the replay: a WQ that mappings use is not reconfigured. */
+	wq_setup_config(d);
 	if ((r = wq_watch_open(d, &d->wqwatch)) < 0) {
 		snprintf(why, len, "cannot watch the work queues in use: %s", strerror(-r));
 		return r;

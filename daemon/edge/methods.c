@@ -1,6 +1,7 @@
 /* The method table (methods.h). Parameters are listed in the order the dispatcher checks them,
  * which decides the error of a request with more than one fault; the VM a method acts on is
  * resolved where its parameter stands. */
+#include "idxd_conf.h"
 #include "methods.h"
 #include "pasid-proto.h"
 
@@ -11,6 +12,8 @@
 /* In the order of enum ns_type and enum ns_mode. */
 static const char *const pasid_types[] = {"shared", "local", NULL};
 static const char *const vm_modes[] = {"translated", "identity", NULL};
+const char *const rpc_wq_modes[] = {"dedicated", "shared", NULL};
+const char *const rpc_wq_types[] = {"none", "kernel", "user", NULL};
 
 const struct rpc_method rpc_methods[] = {
     {
@@ -150,6 +153,20 @@ const struct rpc_method rpc_methods[] = {
         .name = "wq.list",
         .fn = method_wq_list,
         .params = RPC_NO_PARAMS,
+    },
+    {
+        .name = "wq.configure",
+        .fn = method_wq_configure,
+        .admin = "configuring a work queue is for administrators",
+        .params = RPC_PARAMS(P_WQ("wq", wq, RPC_REQUIRED),
+                             P_ENUM("mode", wq_mode, RPC_REQUIRED, rpc_wq_modes),
+                             P_ENUM("type", wq_type, RPC_REQUIRED, rpc_wq_types),
+                             P_INT("size", size, RPC_OPTIONAL, 1, IDXD_MAX_WQ_SIZE),
+                             P_INT("priority", priority, RPC_OPTIONAL, 1, IDXD_MAX_PRIORITY),
+                             P_INT("group", group, RPC_OPTIONAL, 0, IDXD_MAX_GROUP),
+                             P_INT("threshold", threshold, RPC_OPTIONAL, 1, IDXD_MAX_WQ_SIZE),
+                             P_LABEL("name", label, RPC_OPTIONAL),
+                             P_FLAG("block_on_fault", block_on_fault)),
     },
     {.name = NULL},
 };

@@ -100,6 +100,10 @@ struct rpc_method {
 	bool new_vm;       /* ... which need not exist (vm.register): looked up only */
 };
 
+/* A work queue's modes and types as the kernel's attributes spell them (wq.configure). */
+extern const char *const rpc_wq_modes[];
+extern const char *const rpc_wq_types[];
+
 /* The served methods, ended by an entry without a name (methods.c). */
 extern const struct rpc_method rpc_methods[];
 
@@ -200,6 +204,7 @@ int method_pasid_detach(struct rpc_call *c, const struct rpc_args *a, struct jso
 int method_quota_get(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_quota_set(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_wq_configure(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 
 struct pasidd;
 /* The data of the last 1002 quota_exceeded: {cgroup, max, current} and, when the per-VM

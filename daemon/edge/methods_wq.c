@@ -2,9 +2,11 @@
  * (idxd.h), never from an earlier one, since another tool may reconfigure a WQ at any time;
  * the PASIDs handed out against each WQ come from the namespace. */
 #include "idxd.h"
+#include "idxd_conf.h"
 #include "methods.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
+#include "wq_setup.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -186,5 +188,86 @@ method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object 
 	}
 	use_free(ns, &u);
 	idxd_host_free(&h);
+	return 0;
+}
+
+/* The parameter of wq.configure that an attribute of the kernel comes from. */
+static const char *
+param_of(const char *attribute)
+{
+	static const char *const map[][2] = {
+	    {"mode", "mode"},         {"type", "type"},           {"size", "size"},
+	    {"priority", "priority"}, {"group_id", "group"},      {"group", "group"},
+	    {"threshold", "threshold"}, {"name", "name"},         {"label", "name"},
+	    {"block_on_fault", "block_on_fault"},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(attribute, map[i][0]))
+			return map[i][1];
+	return "wq";
+}
+
+int
+method_wq_configure(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	struct idxd_wq_conf conf = {.group = -1};
+	struct idxd_apply out;
+	struct use u = {0};
+	char why[1024];
+	int r;
+
+	snprintf(conf.name, sizeof(conf.name), "%s", a->wq);
+	snprintf(conf.mode, sizeof(conf.mode), "%s", rpc_wq_modes[a->wq_mode]);
+	snprintf(conf.type, sizeof(conf.type), "%s", rpc_wq_types[a->wq_type]);
+	conf.has_size = a->size >= 0;
+	conf.size = conf.has_size ? (unsigned)a->size : 0;
+	conf.has_priority = a->priority >= 0;
+	conf.priority = conf.has_priority ? (unsigned)a->priority : 0;
+	conf.has_group = a->group >= 0;
+	conf.group = conf.has_group ? (int)a->group : -1;
+	conf.has_threshold = a->threshold >= 0;
+	conf.threshold = conf.has_threshold ? (unsigned)a->threshold : 0;
+	conf.has_block_on_fault = a->block_on_fault >= 0;
+	conf.block_on_fault = a->block_on_fault > 0;
+	conf.has_label = a->label != NULL;
+	if (a->label)
+		snprintf(conf.label, sizeof(conf.label), "%s", a->label);
+	memset(&out, 0, sizeof(out));
+	if (idxd_wq_conf_check(&conf, why, sizeof(why)) < 0)
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, param_of(out.attribute), "%s", why);
+	r = wq_setup_apply(c->d, &conf, &out, why, sizeof(why));
+	switch (r) {
+	case 0:
+		break;
+	case -ENOENT:
+		return rpc_fail(c, PROTO_E_NOT_FOUND, "wq", "%s", why);
+	case -EBUSY:
+		return rpc_fail(c, PROTO_E_CONFLICT, "wq", "%s", why);
+	case -EINVAL:
+		if (!out.written[0])
+			return rpc_fail(c, PROTO_E_INVALID_PARAMS, param_of(out.attribute), "%s",
+			                why);
+		/* fall through: the kernel refused a write */
+	default:
+		c->data = json_object_new_object();
+		json_object_object_add(c->data, "op", json_object_new_string("sysfs write"));
+		json_object_object_add(c->data, "errno", json_object_new_int(-r));
+		json_object_object_add(c->data, "message", json_object_new_string(strerror(-r)));
+		json_object_object_add(c->data, "attribute",
+		                       json_object_new_string(out.attribute));
+		json_object_object_add(c->data, "written", json_object_new_string(out.written));
+		return rpc_fail(c, PROTO_E_KERNEL, "wq", "%s", why);
+	}
+	if (use_count(c, &u) < 0) {
+		use_free(&c->d->ns, &u);
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
+	}
+	*result = json_object_new_object();
+	json_object_object_add(*result, "wq", json_object_new_string(conf.name));
+	put_kernel_view(*result, &out.dev, &out.wq);
+	put_use(*result, &c->d->ns, &u, conf.name);
+	json_object_object_add(*result, "changed", json_object_new_boolean(out.changed));
+	use_free(&c->d->ns, &u);
 	return 0;
 }
