@@ -4,6 +4,8 @@
  *   alloc+free    pasidd with the state on tmpfs and on disk  vs  the namespace in-process
  *                 without any I/O (what durability and the socket cost)
  *   pipelined     64 requests per write (group commit shares one fdatasync)
+ *   with a WQ     the same alloc+free on tmpfs, each alloc naming an idxd work queue of a
+ *                 fixture tree: what reading the WQ from sysfs at each request costs
  *   start-up      time to serve with N live mappings (default 1,000,000)
  * Usage: bench_daemon [MAPPINGS] [DISK_DIR]. Prints figures; never fails on timing.
  */
@@ -21,6 +23,7 @@
 #include "backends.h"
 #include "bench_common.h"
 #include "harness.h"
+#include "idxd_fixture.h"
 #include "namespace.h"
 
 /* Exactly one line back per line in, like the daemon, but no work. */
@@ -86,13 +89,31 @@ roundtrips(int fd, const char *line, int n)
 	return n / (bench_now() - t0);
 }
 
+/* A fixture tree under dir/sys with the shared WQ dsa0/wq0.1, and a configuration naming it
+ * in conf. */
+static void
+wq_fixture(struct it_daemon *d, char *conf, size_t len)
+{
+	static const struct idxd_fx_wq wq = {
+	    "wq0.1", "shared", "user", "vms", "enabled", "user", 32, 10, 16, 1, 0, 0, 1};
+	char sys[300], text[400];
+
+	snprintf(sys, sizeof(sys), "%s/sys", d->dir);
+	snprintf(text, sizeof(text), "[Idxd]\nSysfsRoot=%s\n", sys);
+	if (idxd_fx_device(sys, "dsa0", "0000:6a:01.0", 1, "enabled", 8, 128, NULL) < 0 ||
+	    idxd_fx_wq(sys, "dsa0", &wq) < 0 || it_write_file(d, "wq.conf", text, conf, len) < 0) {
+		fprintf(stderr, "cannot build the idxd fixture in %s\n", sys);
+		exit(1);
+	}
+}
+
 static double
-alloc_free_rate(const char *statedir, int n, int batch)
+alloc_free_rate(const char *statedir, int n, int batch, bool with_wq)
 {
 	struct it_daemon d;
 	double rate;
 	int fd;
-	char *req = NULL;
+	char *req = NULL, conf[300];
 	size_t len = 0;
 
 	memset(&d, 0, sizeof(d));
@@ -100,7 +121,9 @@ alloc_free_rate(const char *statedir, int n, int batch)
 	snprintf(d.sock, sizeof(d.sock), "%s/b.sock", statedir);
 	snprintf(d.state, sizeof(d.state), "%s/state", statedir);
 	snprintf(d.log, sizeof(d.log), "%s/log", statedir);
-	if (it_restart(&d, NULL) < 0) {
+	if (with_wq)
+		wq_fixture(&d, conf, sizeof(conf));
+	if (with_wq ? it_restart(&d, "--config", conf, NULL) < 0 : it_restart(&d, NULL) < 0) {
 		fprintf(stderr, "cannot start pasidd in %s\n", statedir);
 		exit(1);
 	}
@@ -112,10 +135,10 @@ alloc_free_rate(const char *statedir, int n, int batch)
 		fprintf(
 		    f,
 		    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"pasid.alloc\",\"params\":{\"vm\":"
-		    "\"bench\",\"type\":\"shared\",\"gpasid\":%d}}\n"
+		    "\"bench\",\"type\":\"shared\",\"gpasid\":%d%s}}\n"
 		    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"pasid.free\",\"params\":{\"vm\":"
 		    "\"bench\",\"gpasid\":%d}}\n",
-		    i, i + 1, i, i + 1);
+		    i, i + 1, with_wq ? ",\"wq\":\"dsa0/wq0.1\"" : "", i, i + 1);
 	fclose(f);
 	double t0 = bench_now();
 	for (int done = 0; done < n; done += batch) {
@@ -253,13 +276,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("  %-44s %10.0f /s\n", "pasidd, state on tmpfs, 1 pair per write",
-	       alloc_free_rate(tmpfs, 20000, 1));
+	       alloc_free_rate(tmpfs, 20000, 1, false));
 	printf("  %-44s %10.0f /s\n", "pasidd, state on tmpfs, 64 pairs per write",
-	       alloc_free_rate(tmpfs, 200000, 64));
+	       alloc_free_rate(tmpfs, 200000, 64, false));
+	printf("  %-44s %10.0f /s\n", "pasidd, state on tmpfs, 64 pairs, wq checked",
+	       alloc_free_rate(tmpfs, 200000, 64, true));
 	printf("  %-44s %10.0f /s\n", "pasidd, state on disk, 1 pair per write",
-	       alloc_free_rate(diskdir, 2000, 1));
+	       alloc_free_rate(diskdir, 2000, 1, false));
 	printf("  %-44s %10.0f /s\n", "pasidd, state on disk, 64 pairs per write",
-	       alloc_free_rate(diskdir, 64000, 64));
+	       alloc_free_rate(diskdir, 64000, 64, false));
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", tmpfs, diskdir);
 	if (system(cmd) != 0)
