@@ -23,15 +23,14 @@ static const char pasid_usage[] =
 
 static const char alloc_usage[] =
     "Usage: pasidctl pasid alloc --vm VM --type shared|local [--device BDF] [--gpasid N]\n"
-    "                            [--count N]\n"
-    "       pasidctl pasid alloc --vm VM --wq WQ [--gpasid N] [--count N]\n"
+    "                            [--count N] [--wq WQ]\n"
     "\n"
     "Allocates PASIDs for VM and prints the new mappings.\n"
     "  --vm VM       the VM\n"
     "  --type TYPE   shared (host-unique hPASID) or local (RID-local, needs --device)\n"
     "  --device BDF  the exclusively assigned device of a local PASID (DDDD:BB:DD.F)\n"
-    "  --wq WQ       a shared PASID for the shared work queue WQ (such as dsa0/wq0.1,\n"
-    "                see `pasidctl wq list`); --type shared is then the default\n"
+    "  --wq WQ       shared PASIDs for the shared work queue WQ (such as dsa0/wq0.1,\n"
+    "                see `pasidctl wq list`); --type may then be left out\n"
     "  --gpasid N    the guest PASID wanted, the first of them with --count\n"
     "                (default: the lowest free ones)\n"
     "  --count N     allocate N PASIDs (1-4096), all or none; a translated VM's guest\n"
@@ -204,7 +203,7 @@ pasid_alloc_cmd(struct ctl *ctl, int argc, char **argv)
 		rc = ctl_usage_error(ctl, alloc_usage,
 		                     "--wq allocates a shared PASID: no --type local, no --device");
 	if (rc < 0 && (!a.vm || a.type == PASID_TYPE_ANY))
-		rc = ctl_usage_error(ctl, alloc_usage, "--vm and --type (or --wq) are required");
+		rc = ctl_usage_error(ctl, alloc_usage, "--vm and --type are required");
 	if (rc < 0)
 		rc = ctl_connect(ctl);
 	return rc >= 0 ? rc : alloc(ctl, &a);
