@@ -28,15 +28,14 @@ static const char list_usage[] =
     "is missing; one that could not be read is listed with why below the table.\n";
 
 static const char configure_usage[] =
-    "Usage: pasidctl wq configure WQ --mode shared|dedicated --type user|kernel|none\n"
-    "                             [--size N] [--priority N] [--group N] [--threshold N]\n"
-    "                             [--name LABEL] [--block-on-fault yes|no]\n"
+    "Usage: pasidctl wq configure WQ --mode M --type T [--size N] [--priority N] [--group N]\n"
+    "                             [--threshold N] [--name LABEL] [--block-on-fault yes|no]\n"
     "\n"
     "Configures the work queue WQ (such as dsa0/wq0.1) and prints it as read back. An\n"
     "enabled WQ is disabled to do so and enabled again. Refused while mappings use it.\n"
     "Admin only. Options left out leave the WQ's setting as it is.\n"
-    "  --mode MODE            shared (PASIDs from many clients) or dedicated (one client)\n"
-    "  --type TYPE            user (a char device for user space), kernel or none\n"
+    "  --mode M               shared (PASIDs from many clients) or dedicated (one client)\n"
+    "  --type T               user (a char device for user space), kernel or none\n"
     "  --size N               its entries of the device's work queue space\n"
     "  --priority N           its priority among the device's WQs\n"
     "  --group N              its group, -1 for none\n"
