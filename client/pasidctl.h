@@ -86,6 +86,10 @@ int ctl_check_args(struct ctl *ctl, const char *usage, const char *names, int n,
  * option that gave s. */
 int ctl_check_bdf(struct ctl *ctl, const char *usage, const char *what, const char *s);
 
+/* Checks that s names a work queue as the daemon does, DEVICE/wqN.M ("dsa0/wq0.1"): -1 if so,
+ * else the exit status of a usage error; what is "WQ" or the option that gave s. */
+int ctl_check_wq(struct ctl *ctl, const char *usage, const char *what, const char *s);
+
 /* The daemon (pasidctl_connect.c). */
 
 /* Connects ctl->client unless it is connected: -1 if so, else the exit status of the failure,
@@ -132,11 +136,5 @@ void ctl_table_print(struct ctl_table *t);
  * exit status of a result whose WQs or attachments libpasid cannot read. */
 int ctl_print_mappings(struct ctl *ctl, const struct pasid_mapping *maps, size_t n, bool with_vm,
                        bool with_attached, struct json_object *result);
-
-/* Work queues (pasidctl_wq.c). */
-
-/* Checks that s names a work queue as the daemon does, DEVICE/wqN.M ("dsa0/wq0.1"): -1 if so,
- * else the exit status of a usage error; what is "WQ" or the option that gave s. */
-int ctl_check_wq(struct ctl *ctl, const char *usage, const char *what, const char *s);
 
 #endif

@@ -1,7 +1,6 @@
 /* pasidctl: the `wq` command group, the work queues of the host's idxd devices (DSA, IAA). */
 #include "pasidctl.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,32 +41,6 @@ static const char configure_usage[] =
     "  --threshold N          entries a shared WQ accepts before it refuses (<= size)\n"
     "  --name LABEL           its label (the kernel's `name` attribute)\n"
     "  --block-on-fault B     yes or no: block on a page fault rather than report it\n";
-
-int
-ctl_check_wq(struct ctl *ctl, const char *usage, const char *what, const char *s)
-{
-	const char *p = s;
-	size_t n;
-
-	/* DEVICE/wqN.M: a device's letters and number, "/wq", its number, '.', the WQ's. */
-	n = strspn(p, "abcdefghijklmnopqrstuvwxyz");
-	p += n;
-	if (n && isdigit((unsigned char)*p)) {
-		p += strspn(p, "0123456789");
-		if (strncmp(p, "/wq", 3) == 0 && isdigit((unsigned char)p[3])) {
-			p += 3 + strspn(p + 3, "0123456789");
-			if (*p == '.' && isdigit((unsigned char)p[1])) {
-				p += 1 + strspn(p + 1, "0123456789");
-				if (!*p && strlen(s) <= PASID_WQ_NAME_MAX)
-					return -1;
-			}
-		}
-	}
-	return ctl_usage_error(ctl, usage,
-	                       "%s '%s' is not a work queue DEVICE/wqN.M (such as dsa0/wq0.1; "
-	                       "`pasidctl wq list` lists them)",
-	                       what, s);
-}
 
 /* "vm1:3,vm2:1": the per-VM breakdown of a WQ's PASIDs. */
 static void
