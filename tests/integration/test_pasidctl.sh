@@ -747,6 +747,26 @@ fx_wq "$sysfs" dsa0 0000:6a:01.0 wq0.1 shared user app1 enabled user 16 10 15 0 
 fx_device "$sysfs" iax1 0000:6a:02.0 1 enabled
 fx_wq "$sysfs" iax1 0000:6a:02.0 wq1.0 dedicated none "" disabled "" 0 0 0 -1 -1
 
+# wq_configure: the wq.configure cases, while a PASID is allocated against dsa0/wq0.1.
+wq_configure() {
+	wrun t "WQ: configure a WQ in use conflicts" 14 wq configure dsa0/wq0.1 --mode shared \
+		--type user --size 8
+	wrun t "WQ: configure an unknown WQ" 13 wq configure dsa9/wq9.0 --mode shared --type user
+	wrun t "WQ: configure the idle IAA WQ" 0 --json wq configure iax1/wq1.0 --mode shared \
+		--type user --size 8 --priority 5 --threshold 6 --name wqtest
+	json "WQ: read back after configuring" "d['changed'] == True and d['mode'] == 'shared' and d['type'] == 'user' and d['size'] == 8 and d['label'] == 'wqtest'"
+	has_file "$sysfs/bus/dsa/devices/wq1.0/size" 8 "WQ: the size reached sysfs"
+	has_file "$sysfs/bus/dsa/devices/wq1.0/mode" shared "WQ: the mode reached sysfs"
+	wrun t "WQ: configure again, unchanged" 0 wq configure iax1/wq1.0 --mode shared \
+		--type user --size 8 --priority 5 --threshold 6 --name wqtest
+	has "WQ: unchanged says so" "(unchanged)"
+}
+
+# has_file FILE VALUE NAME: FILE holds VALUE.
+has_file() {
+	if [[ $(cat "$1") == "$2" ]]; then ok "$3"; else not_ok "$3 ($1: $(cat "$1"))"; fi
+}
+
 echo "# WQ: against a daemon with idxd devices"
 wqsock=$wqtmp/wq.sock
 printf '[Daemon]\nAdminGroup=%s\n[Idxd]\nSysfsRoot=%s\n' "$(id -gn)" "$sysfs" \
@@ -806,20 +826,14 @@ if $wq_ready; then
 	has "WQ: vm show names the WQ" "dsa0/wq0.1"
 	wrun t "WQ: wq list counts them" 0 wq list
 	has "WQ: PASIDS and VMS of the shared WQ" "2       wqvm:2"
-	wrun t "WQ: configure a WQ in use conflicts" 14 wq configure dsa0/wq0.1 --mode shared \
-		--type user --size 8
-	wrun t "WQ: configure an unknown WQ" 13 wq configure dsa9/wq9.0 --mode shared --type user
-	wrun t "WQ: configure the idle IAA WQ" 0 --json wq configure iax1/wq1.0 --mode shared \
-		--type user --size 8 --priority 5 --threshold 6 --name wqtest
-	json "WQ: read back after configuring" "d['changed'] == True and d['mode'] == 'shared' and d['type'] == 'user' and d['size'] == 8 and d['label'] == 'wqtest'"
-	has_file() {
-		if [[ $(cat "$1") == "$2" ]]; then ok "$3"; else not_ok "$3 ($1: $(cat "$1"))"; fi
-	}
-	has_file "$sysfs/bus/dsa/devices/wq1.0/size" 8 "WQ: the size reached sysfs"
-	has_file "$sysfs/bus/dsa/devices/wq1.0/mode" shared "WQ: the mode reached sysfs"
-	wrun t "WQ: configure again, unchanged" 0 wq configure iax1/wq1.0 --mode shared \
-		--type user --size 8 --priority 5 --threshold 6 --name wqtest
-	has "WQ: unchanged says so" "(unchanged)"
+	# wq.configure came after wq.list on the daemon side: skipped on its own until it is there.
+	wrun run --json call wq.configure '{}'
+	if [[ $rc -eq 4 ]] && grep -q -- '-32601' "$tmp/out"; then
+		skipped=$((skipped + 1))
+		echo "skip - WQ: the daemon has no wq.configure yet"
+	else
+		wq_configure
+	fi
 
 	# The shared WQ goes away under its PASIDs: listed as missing, warned of by status.
 	rm -rf "$sysfs/devices/pci0000:6a/0000:6a:01.0/dsa0/wq0.1" \
