@@ -365,7 +365,7 @@ struct pasid_wq_config {
 	unsigned set;            /* PASID_WQ_SET_* */
 	uint32_t size;
 	uint32_t priority;
-	int32_t group; /* -1: take the WQ out of its group */
+	int32_t group; /* a group of its device, 0 or more */
 	uint32_t threshold;
 	const char *name; /* the label */
 	bool block_on_fault;
@@ -377,11 +377,13 @@ struct pasid_wq_config {
  * pasid_wqs_free(). */
 int pasid_wq_list(struct pasid_client *c, struct pasid_wq **wqs, size_t *n,
                   struct pasid_error *err);
-/* Admin only. Configures cfg->wq (disabled to do so, and enabled again if it was enabled).
+/* Admin only. Brings cfg->wq to the configuration given and enables it, as accel-config
+ * load-config and enable-wq would (type none: configured and left disabled); nothing is
+ * written when it is so already.
  * *out (out may be NULL) is the WQ as read back afterwards, one entry to release with
  * pasid_wqs_free(*out, 1); *changed (may be NULL) whether anything differed. Returns as
  * pasid_call() does, or -EINVAL without sending anything for a cfg without wq, mode or type,
- * with unknown set bits or reserved members, or with a group below -1. */
+ * with unknown set bits or reserved members, or with a negative group. */
 int pasid_wq_configure(struct pasid_client *c, const struct pasid_wq_config *cfg,
                        struct pasid_wq **out, bool *changed, struct pasid_error *err);
 /* A shared PASID for vm to use with the shared WQ wq ("dsa0/wq0.1"): pasid_alloc() with type

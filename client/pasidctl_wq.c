@@ -30,14 +30,15 @@ static const char configure_usage[] =
     "Usage: pasidctl wq configure WQ --mode M --type T [--size N] [--priority N] [--group N]\n"
     "                             [--threshold N] [--name LABEL] [--block-on-fault yes|no]\n"
     "\n"
-    "Configures the work queue WQ (such as dsa0/wq0.1) and prints it as read back. An\n"
-    "enabled WQ is disabled to do so and enabled again. Refused while mappings use it.\n"
-    "Admin only. Options left out leave the WQ's setting as it is.\n"
+    "Brings the work queue WQ (such as dsa0/wq0.1) to this configuration and enables it,\n"
+    "as accel-config load-config and enable-wq would (type none: left disabled), then\n"
+    "prints it as read back. Options left out leave the WQ's setting as it is. Refused\n"
+    "while PASIDs handed out for the WQ exist. Admin only.\n"
     "  --mode M               shared (PASIDs from many clients) or dedicated (one client)\n"
     "  --type T               user (a char device for user space), kernel or none\n"
     "  --size N               its entries of the device's work queue space\n"
     "  --priority N           its priority among the device's WQs\n"
-    "  --group N              its group, -1 for none\n"
+    "  --group N              its group among the device's groups\n"
     "  --threshold N          entries a shared WQ accepts before it refuses (<= size)\n"
     "  --name LABEL           its label (the kernel's `name` attribute)\n"
     "  --block-on-fault B     yes or no: block on a page fault rather than report it\n";
@@ -172,13 +173,12 @@ parse_yes_no(struct ctl *ctl, const char *s, bool *out)
 	                       s);
 }
 
-/* A number option of configure into *out, within [min, max]. */
+/* A number option of configure into *out; the daemon judges its range. */
 static int
-parse_u32(struct ctl *ctl, const char *opt, const char *s, int64_t min, int64_t *out)
+parse_u32(struct ctl *ctl, const char *opt, const char *s, int64_t *out)
 {
-	if (ctl_parse_num(s, min, UINT32_MAX, out) < 0)
-		return ctl_usage_error(ctl, configure_usage, "%s: '%s' is not a number%s", opt, s,
-		                       min < 0 ? " (-1 for none)" : "");
+	if (ctl_parse_num(s, 0, UINT32_MAX, out) < 0)
+		return ctl_usage_error(ctl, configure_usage, "%s: '%s' is not a number", opt, s);
 	return -1;
 }
 
@@ -208,25 +208,24 @@ configure_option(struct ctl *ctl, int o, struct pasid_wq_config *cfg)
 		return ctl_usage_error(ctl, configure_usage, "--type must be user, kernel or none");
 	case 'z':
 		cfg->set |= PASID_WQ_SET_SIZE;
-		rc = parse_u32(ctl, "--size", optarg, 0, &v);
+		rc = parse_u32(ctl, "--size", optarg, &v);
 		cfg->size = (uint32_t)v;
 		return rc;
 	case 'p':
 		cfg->set |= PASID_WQ_SET_PRIORITY;
-		rc = parse_u32(ctl, "--priority", optarg, 0, &v);
+		rc = parse_u32(ctl, "--priority", optarg, &v);
 		cfg->priority = (uint32_t)v;
 		return rc;
 	case 'g':
 		cfg->set |= PASID_WQ_SET_GROUP;
-		if (ctl_parse_num(optarg, -1, INT32_MAX, &v) < 0)
-			return ctl_usage_error(ctl, configure_usage,
-			                       "--group: '%s' is not a group (-1 for none)",
+		if (ctl_parse_num(optarg, 0, INT32_MAX, &v) < 0)
+			return ctl_usage_error(ctl, configure_usage, "--group: '%s' is not a group",
 			                       optarg);
 		cfg->group = (int32_t)v;
 		return -1;
 	case 'T':
 		cfg->set |= PASID_WQ_SET_THRESHOLD;
-		rc = parse_u32(ctl, "--threshold", optarg, 0, &v);
+		rc = parse_u32(ctl, "--threshold", optarg, &v);
 		cfg->threshold = (uint32_t)v;
 		return rc;
 	case 'n':
@@ -241,25 +240,36 @@ configure_option(struct ctl *ctl, int o, struct pasid_wq_config *cfg)
 	}
 }
 
+/* Member key of the daemon's error data if it is a string, else NULL. */
+static const char *
+data_str(struct json_object *data, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(data, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 /* A sysfs write the kernel refused: the daemon's error data says which attribute and why,
- * which its message alone may not. */
+ * and which attributes were written before it (sysfs has no transaction: they stay so). */
 static void
 print_kernel_error(struct ctl *ctl)
 {
-	struct json_object *e = pasid_error_object(ctl->client), *data, *attr, *op, *msg;
+	struct json_object *data;
+	const char *attr, *op, *msg, *written;
 
-	if (ctl->json || !json_object_object_get_ex(e, "data", &data))
+	if (ctl->json || !json_object_object_get_ex(pasid_error_object(ctl->client), "data", &data))
 		return;
-	if (!json_object_object_get_ex(data, "attribute", &attr) ||
-	    !json_object_is_type(attr, json_type_string))
-		return;
-	json_object_object_get_ex(data, "op", &op);
-	json_object_object_get_ex(data, "message", &msg);
-	fprintf(stderr, "pasidctl: the kernel refused to %s the WQ's %s%s%s\n",
-	        json_object_is_type(op, json_type_string) ? json_object_get_string(op) : "write",
-	        json_object_get_string(attr),
-	        json_object_is_type(msg, json_type_string) ? ": " : "",
-	        json_object_is_type(msg, json_type_string) ? json_object_get_string(msg) : "");
+	attr = data_str(data, "attribute");
+	op = data_str(data, "op");
+	msg = data_str(data, "message");
+	written = data_str(data, "written");
+	if (attr && *attr)
+		fprintf(stderr, "pasidctl: the kernel refused the %s of the WQ's %s%s%s\n",
+		        op ? op : "write", attr, msg ? ": " : "", msg ? msg : "");
+	if (written && *written)
+		fprintf(stderr, "pasidctl: written before it, and left so: %s\n", written);
 }
 
 static int

@@ -645,8 +645,8 @@ check_wq_config(const struct pasid_wq_config *cfg, struct pasid_error *err)
 			return lp_fail(err, -EINVAL,
 			               "struct pasid_wq_config reserved[%zu] is not 0", i);
 	}
-	if ((cfg->set & PASID_WQ_SET_GROUP) && cfg->group < -1)
-		return lp_fail(err, -EINVAL, "a WQ's group is -1 (none) or a group number");
+	if ((cfg->set & PASID_WQ_SET_GROUP) && cfg->group < 0)
+		return lp_fail(err, -EINVAL, "a WQ's group is a group number, 0 or more");
 	if ((cfg->set & PASID_WQ_SET_NAME) && !cfg->name)
 		return lp_fail(err, -EINVAL, "PASID_WQ_SET_NAME without a name");
 	return 0;

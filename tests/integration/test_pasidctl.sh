@@ -653,8 +653,8 @@ usage "WQ: configure with a bad mode" wq configure dsa0/wq0.1 --mode swq --type 
 usage "WQ: configure with a bad type" wq configure dsa0/wq0.1 --mode shared --type mdev
 usage "WQ: configure with a bad size" wq configure dsa0/wq0.1 --mode shared --type user \
 	--size lots
-usage "WQ: configure with a group below -1" wq configure dsa0/wq0.1 --mode shared \
-	--type user --group -2
+usage "WQ: configure with a negative group" wq configure dsa0/wq0.1 --mode shared \
+	--type user --group -1
 usage "WQ: configure with a bad --block-on-fault" wq configure dsa0/wq0.1 --mode shared \
 	--type user --block-on-fault 1
 usage "WQ: wq list takes no argument" wq list dsa0
@@ -752,14 +752,17 @@ wq_configure() {
 	wrun t "WQ: configure a WQ in use conflicts" 14 wq configure dsa0/wq0.1 --mode shared \
 		--type user --size 8
 	wrun t "WQ: configure an unknown WQ" 13 wq configure dsa9/wq9.0 --mode shared --type user
-	wrun t "WQ: configure the idle IAA WQ" 0 --json wq configure iax1/wq1.0 --mode shared \
-		--type user --size 8 --priority 5 --threshold 6 --name wqtest
-	json "WQ: read back after configuring" "d['changed'] == True and d['mode'] == 'shared' and d['type'] == 'user' and d['size'] == 8 and d['label'] == 'wqtest'"
-	has_file "$sysfs/bus/dsa/devices/wq1.0/size" 8 "WQ: the size reached sysfs"
-	has_file "$sysfs/bus/dsa/devices/wq1.0/mode" shared "WQ: the mode reached sysfs"
-	wrun t "WQ: configure again, unchanged" 0 wq configure iax1/wq1.0 --mode shared \
-		--type user --size 8 --priority 5 --threshold 6 --name wqtest
-	has "WQ: unchanged says so" "(unchanged)"
+	# Type none: configured and left disabled, so that the fixture needs no driver to bind;
+	# the size stays, so that its enabled device is not disabled for it.
+	wrun t "WQ: configure the idle IAA WQ" 0 --json wq configure iax1/wq1.0 --mode dedicated \
+		--type none --priority 5 --name wqtest
+	json "WQ: read back after configuring" "d['changed'] == True and d['wq'] == 'iax1/wq1.0' and d['mode'] == 'dedicated' and d['type'] == 'none' and d['priority'] == 5 and d['label'] == 'wqtest'"
+	has_file "$sysfs/bus/dsa/devices/wq1.0/priority" 5 "WQ: the priority reached sysfs"
+	has_file "$sysfs/bus/dsa/devices/wq1.0/name" wqtest "WQ: the label reached sysfs"
+	wrun t "WQ: configure again" 0 wq configure iax1/wq1.0 --mode dedicated --type none \
+		--priority 5 --name wqtest
+	has "WQ: the text read back" "priority:       5"
+	has "WQ: the label read back" "label:          wqtest"
 }
 
 # has_file FILE VALUE NAME: FILE holds VALUE.

@@ -1850,13 +1850,13 @@ static const struct step wq_steps[] = {
     {"wq.list", NULL, "\"result\":{\"wqs\":[]}"},
     {"wq.configure",
      "{\"wq\":\"dsa0/wq0.1\",\"mode\":\"shared\",\"type\":\"user\",\"size\":16,\"priority\":10,"
-     "\"group\":-1,\"threshold\":15,\"name\":\"app1\",\"block_on_fault\":false}",
+     "\"group\":2,\"threshold\":15,\"name\":\"app1\",\"block_on_fault\":false}",
      "\"result\":{\"wq\":\"dsa0/wq0.1\",\"state\":\"missing\",\"pasids\":0,\"changed\":true}"},
     {"wq.configure", "{\"wq\":\"dsa0/wq0.1\",\"mode\":\"dedicated\",\"type\":\"kernel\"}",
      "\"result\":{\"wq\":\"dsa0/wq0.1\",\"state\":\"missing\",\"pasids\":0,\"changed\":false}"},
     {"wq.configure", "{\"wq\":\"dsa0/wq0.1\",\"mode\":\"shared\",\"type\":\"user\"}",
      "\"error\":{\"code\":1006,\"message\":\"writing wq_size refused\",\"data\":{\"reason\":"
-     "\"kernel_error\",\"op\":\"write\",\"errno\":16,\"message\":\"Device or resource busy\","
+     "\"kernel_error\",\"op\":\"sysfs write\",\"errno\":16,\"message\":\"Device or resource busy\","
      "\"attribute\":\"size\"}}"},
     {"wq.configure", "{\"wq\":\"dsa0/wq0.1\",\"mode\":\"shared\",\"type\":\"user\"}",
      "\"result\":{\"wq\":\"dsa0/wq0.1\",\"state\":\"missing\",\"pasids\":0}"},
@@ -1883,7 +1883,7 @@ START_TEST(test_wq_calls)
 	                                     PASID_WQ_SET_NAME | PASID_WQ_SET_BLOCK_ON_FAULT,
 	                              .size = 16,
 	                              .priority = 10,
-	                              .group = -1,
+	                              .group = 2,
 	                              .threshold = 15,
 	                              .name = "app1"};
 	struct pasid_wq_config plain = {
@@ -1977,7 +1977,7 @@ START_TEST(test_wq_configure_refused_locally)
 	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, NULL, NULL, &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.message, "set bits"));
 	cfg.set = PASID_WQ_SET_GROUP;
-	cfg.group = -2;
+	cfg.group = -1;
 	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, NULL, NULL, &err), -EINVAL);
 	cfg.set = PASID_WQ_SET_NAME;
 	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, NULL, NULL, &err), -EINVAL);
