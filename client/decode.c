@@ -607,3 +607,277 @@ pasid_quotas_free(struct pasid_quota *quotas, size_t n)
 {
 	free_list(quotas, n, sizeof(*quotas), quota_clear);
 }
+
+/* Work queues. */
+
+const char *
+pasid_wq_mode_name(enum pasid_wq_mode mode)
+{
+	switch (mode) {
+	case PASID_WQ_MODE_SHARED:
+		return "shared";
+	case PASID_WQ_MODE_DEDICATED:
+		return "dedicated";
+	default:
+		return NULL;
+	}
+}
+
+const char *
+pasid_wq_type_name(enum pasid_wq_type type)
+{
+	switch (type) {
+	case PASID_WQ_TYPE_NONE:
+		return "none";
+	case PASID_WQ_TYPE_USER:
+		return "user";
+	case PASID_WQ_TYPE_KERNEL:
+		return "kernel";
+	default:
+		return NULL;
+	}
+}
+
+const char *
+pasid_wq_state_name(enum pasid_wq_state state)
+{
+	switch (state) {
+	case PASID_WQ_STATE_UNKNOWN:
+		return "unknown";
+	case PASID_WQ_STATE_ENABLED:
+		return "enabled";
+	case PASID_WQ_STATE_DISABLED:
+		return "disabled";
+	case PASID_WQ_STATE_MISSING:
+		return "missing";
+	default:
+		return NULL;
+	}
+}
+
+static const char *
+wq_mode_name(int mode)
+{
+	return pasid_wq_mode_name((enum pasid_wq_mode)mode);
+}
+
+static const char *
+wq_type_name(int type)
+{
+	return pasid_wq_type_name((enum pasid_wq_type)type);
+}
+
+static const char *
+wq_state_name(int state)
+{
+	return pasid_wq_state_name((enum pasid_wq_state)state);
+}
+
+/* An entry that is not all there (an unreadable or missing WQ) may leave out any member but a
+ * few; one that is there must be of its type all the same: a string where a number belongs is
+ * a malformed answer, never a 0. */
+static bool
+absent_ok(struct json_object *o, const char *key, bool required)
+{
+	return !required && !json_object_object_get_ex(o, key, NULL);
+}
+
+static int
+wq_u32(struct json_object *o, const char *key, bool required, uint32_t *out,
+       struct pasid_error *err)
+{
+	return absent_ok(o, key, required) ? 0 : lp_get_u32(o, key, out, err);
+}
+
+static int
+wq_bool(struct json_object *o, const char *key, bool required, bool *out, struct pasid_error *err)
+{
+	struct json_object *v;
+
+	if (absent_ok(o, key, required))
+		return 0;
+	v = lp_member(o, key, json_type_boolean);
+	if (!v)
+		return lp_bad_reply(err, key);
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+static int
+wq_choice(struct json_object *o, const char *key, bool required, const char *(*name)(int),
+          int first, int last, int *out, struct pasid_error *err)
+{
+	return absent_ok(o, key, required) ? 0 : get_choice(o, key, name, first, last, out, err);
+}
+
+/* group_id: -1 for none, else a group's number. */
+static int
+wq_group(struct json_object *o, bool required, int32_t *out, struct pasid_error *err)
+{
+	struct json_object *v;
+	int64_t g;
+
+	if (absent_ok(o, "group_id", required))
+		return 0;
+	v = lp_member(o, "group_id", json_type_int);
+	if (!v)
+		return lp_bad_reply(err, "group_id");
+	g = json_object_get_int64(v);
+	if (g < -1 || g > INT32_MAX)
+		return lp_bad_reply(err, "group_id");
+	*out = (int32_t)g;
+	return 0;
+}
+
+/* char_device: a path, or null for a WQ without one. */
+static int
+wq_char_device(struct json_object *o, bool required, struct pasid_wq *wq, struct pasid_error *err)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, "char_device", &v) && !v)
+		return 0;
+	return get_str(o, "char_device", required, wq->char_device, sizeof(wq->char_device), err);
+}
+
+static int
+wq_vm_into(struct json_object *o, void *item, struct pasid_error *err)
+{
+	struct pasid_wq_vm *v = item;
+
+	memset(v, 0, sizeof(*v));
+	if (!json_object_is_type(o, json_type_object))
+		return lp_bad_reply(err, "vms entry is not an object");
+	if (get_str(o, "vm", true, v->vm, sizeof(v->vm), err) < 0 ||
+	    lp_get_u32(o, "pasids", &v->pasids, err) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+static void
+wq_clear(void *item)
+{
+	struct pasid_wq *wq = item;
+
+	free(wq->label);
+	free(wq->vms);
+	free(wq->error);
+	memset(wq, 0, sizeof(*wq));
+}
+
+/* The members that describe the WQ as the kernel has it: all required of one that was read,
+ * any of them left out by an unreadable or missing one. */
+static int
+wq_sysfs_into(struct json_object *o, bool all, struct pasid_wq *wq, struct pasid_error *err)
+{
+	int mode = 0, type = 0;
+
+	if (get_str(o, "device", all, wq->device, sizeof(wq->device), err) < 0 ||
+	    get_str(o, "kind", all, wq->kind, sizeof(wq->kind), err) < 0 ||
+	    get_str(o, "bdf", all, wq->bdf, sizeof(wq->bdf), err) < 0 ||
+	    wq_choice(o, "mode", all, wq_mode_name, PASID_WQ_MODE_SHARED, PASID_WQ_MODE_DEDICATED,
+	              &mode, err) < 0 ||
+	    wq_choice(o, "type", all, wq_type_name, PASID_WQ_TYPE_NONE, PASID_WQ_TYPE_KERNEL, &type,
+	              err) < 0 ||
+	    wq_u32(o, "size", all, &wq->size, err) < 0 ||
+	    wq_u32(o, "priority", all, &wq->priority, err) < 0 ||
+	    wq_u32(o, "threshold", all, &wq->threshold, err) < 0 ||
+	    wq_group(o, all, &wq->group_id, err) < 0 ||
+	    wq_bool(o, "block_on_fault", all, &wq->block_on_fault, err) < 0 ||
+	    get_str(o, "driver_name", all, wq->driver_name, sizeof(wq->driver_name), err) < 0 ||
+	    wq_u32(o, "clients", all, &wq->clients, err) < 0 ||
+	    wq_char_device(o, all, wq, err) < 0 ||
+	    wq_bool(o, "pasid_enabled", all, &wq->pasid_enabled, err) < 0 ||
+	    get_str(o, "device_state", all, wq->device_state, sizeof(wq->device_state), err) < 0)
+		return -EPROTO;
+	wq->mode = (enum pasid_wq_mode)mode;
+	wq->type = (enum pasid_wq_type)type;
+	return 0;
+}
+
+static int
+wq_into(struct json_object *o, void *item, struct pasid_error *err)
+{
+	struct pasid_wq *wq = item;
+	void *vms = NULL;
+	bool unreadable, all;
+	int state = 0, rc;
+
+	memset(wq, 0, sizeof(*wq));
+	wq->group_id = -1;
+	if (!json_object_is_type(o, json_type_object))
+		return lp_bad_reply(err, "WQ is not an object");
+	unreadable = json_object_object_get_ex(o, "error", NULL);
+	if (get_str(o, "wq", true, wq->wq, sizeof(wq->wq), err) < 0 ||
+	    wq_choice(o, "state", !unreadable, wq_state_name, PASID_WQ_STATE_UNKNOWN,
+	              PASID_WQ_STATE_MISSING, &state, err) < 0 ||
+	    wq_u32(o, "pasids", !unreadable, &wq->pasids, err) < 0)
+		return -EPROTO;
+	wq->state = (enum pasid_wq_state)state;
+	all = !unreadable && wq->state != PASID_WQ_STATE_MISSING;
+	if (wq_sysfs_into(o, all, wq, err) < 0) {
+		wq_clear(wq);
+		return -EPROTO;
+	}
+	if (unreadable) {
+		rc = get_strdup(o, "error", true, &wq->error, err);
+		if (rc < 0) {
+			wq_clear(wq);
+			return rc;
+		}
+	}
+	rc = get_strdup(o, "label", all, &wq->label, err);
+	if (rc == 0)
+		rc = optional_list(o, "vms", sizeof(*wq->vms), wq_vm_into, &vms, &wq->n_vms, err);
+	wq->vms = vms;
+	if (rc < 0)
+		wq_clear(wq);
+	return rc;
+}
+
+int
+pasid_parse_wqs(struct json_object *result, struct pasid_wq **wqs, size_t *n,
+                struct pasid_error *err)
+{
+	void *items = NULL;
+	int rc;
+
+	*n = 0;
+	if (!json_object_is_type(result, json_type_object) &&
+	    !json_object_is_type(result, json_type_array))
+		rc = lp_bad_reply(err, "expected a list of WQs");
+	else
+		rc = decode_list(result, sizeof(**wqs), wq_into, wq_clear, &items, n, err);
+	*wqs = items;
+	return rc;
+}
+
+void
+pasid_wqs_free(struct pasid_wq *wqs, size_t n)
+{
+	free_list(wqs, n, sizeof(*wqs), wq_clear);
+}
+
+int
+pasid_parse_mapping_wq(struct json_object *mapping, char *wq, size_t len, struct pasid_error *err)
+{
+	struct json_object *v;
+
+	if (len)
+		wq[0] = '\0';
+	if (!json_object_is_type(mapping, json_type_object))
+		return lp_bad_reply(err, "mapping is not an object");
+	/* Absent: allocated against no WQ. */
+	if (!json_object_object_get_ex(mapping, "wq", &v)) {
+		lp_clear_error(err);
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return lp_bad_reply(err, "wq");
+	if ((size_t)json_object_get_string_len(v) >= len)
+		return lp_fail(err, -ERANGE, "WQ name '%s' does not fit in %zu bytes",
+		               json_object_get_string(v), len);
+	memcpy(wq, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+	lp_clear_error(err);
+	return 0;
+}

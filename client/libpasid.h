@@ -289,6 +289,117 @@ int64_t pasid_queue_attach(struct pasid_client *c, const char *vm, uint32_t gpas
 int64_t pasid_queue_detach(struct pasid_client *c, const char *vm, uint32_t gpasid,
                            const char *device, struct pasid_error *err);
 
+/* Work queues of Intel DSA and IAA (idxd) devices (symbol version LIBPASID_0.4). */
+
+#define PASID_WQ_NAME_MAX 31 /* "dsa0/wq0.1": the device's name, '/', the WQ's */
+
+enum pasid_wq_mode {
+	PASID_WQ_MODE_UNKNOWN = 0, /* not reported (an unreadable or missing WQ) */
+	PASID_WQ_MODE_SHARED,
+	PASID_WQ_MODE_DEDICATED,
+};
+
+enum pasid_wq_type {
+	PASID_WQ_TYPE_UNKNOWN = 0, /* not reported (an unreadable or missing WQ) */
+	PASID_WQ_TYPE_NONE,
+	PASID_WQ_TYPE_USER,
+	PASID_WQ_TYPE_KERNEL,
+};
+
+enum pasid_wq_state {
+	PASID_WQ_STATE_UNKNOWN = 0, /* the kernel's "unknown", or not reported */
+	PASID_WQ_STATE_ENABLED,
+	PASID_WQ_STATE_DISABLED,
+	PASID_WQ_STATE_MISSING, /* mappings still name it, the host no longer has it */
+};
+
+/* The shared PASIDs that pasidd handed out against a WQ to one VM. */
+struct pasid_wq_vm {
+	char vm[PASID_VM_NAME_MAX + 1];
+	uint32_t pasids;
+};
+
+/* One work queue of wq.list, or of wq.configure as read back. A WQ that could not be read has
+ * error set and, like a missing one (state PASID_WQ_STATE_MISSING), little else: what the
+ * daemon left out is 0, "", UNKNOWN or false (group_id -1). */
+struct pasid_wq {
+	char wq[PASID_WQ_NAME_MAX + 1];     /* "dsa0/wq0.1" */
+	char device[PASID_WQ_NAME_MAX + 1]; /* "dsa0" */
+	char kind[8];                       /* "dsa" or "iax" */
+	char bdf[PASID_BDF_LEN + 1];        /* the device's PCI address */
+	enum pasid_wq_mode mode;
+	enum pasid_wq_type type;
+	enum pasid_wq_state state;
+	char device_state[16]; /* the device's: "enabled", "disabled", "halted", ... */
+	bool pasid_enabled;    /* the device uses PASIDs (shared WQs need it) */
+	bool block_on_fault;
+	uint32_t size;
+	uint32_t priority;
+	uint32_t threshold;
+	int32_t group_id; /* -1: in no group */
+	uint32_t clients; /* open descriptors of its char device */
+	char *label;      /* the kernel's `name` attribute, "" if unset; never NULL */
+	char driver_name[129];
+	char char_device[64]; /* "/dev/dsa/wq0.1", "" without one */
+	uint32_t pasids;      /* shared PASIDs pasidd handed out against it */
+	/* Those PASIDs by VM: every VM for an administrator, the caller's own for others. */
+	size_t n_vms;
+	struct pasid_wq_vm *vms;
+	char *error; /* why the WQ could not be read; NULL when it could */
+};
+
+/* Which optional members of struct pasid_wq_config are set (the others stay as they are). */
+#define PASID_WQ_SET_SIZE           (1u << 0)
+#define PASID_WQ_SET_PRIORITY       (1u << 1)
+#define PASID_WQ_SET_GROUP          (1u << 2)
+#define PASID_WQ_SET_THRESHOLD      (1u << 3)
+#define PASID_WQ_SET_NAME           (1u << 4)
+#define PASID_WQ_SET_BLOCK_ON_FAULT (1u << 5)
+
+/* What wq.configure sets. Zero it first (= {0}): set and the reserved members must hold
+ * nothing the library does not know of. */
+struct pasid_wq_config {
+	const char *wq;          /* "dsa0/wq0.1" */
+	enum pasid_wq_mode mode; /* required */
+	enum pasid_wq_type type; /* required */
+	unsigned set;            /* PASID_WQ_SET_* */
+	uint32_t size;
+	uint32_t priority;
+	int32_t group; /* a group of its device, 0 or more */
+	uint32_t threshold;
+	const char *name; /* the label */
+	bool block_on_fault;
+	uint64_t reserved[4]; /* zero: room for later members */
+};
+
+/* Every work queue of the host's idxd devices (none without idxd), and those that mappings
+ * still name but the host no longer has; *wqs is an array of *n to release with
+ * pasid_wqs_free(). */
+int pasid_wq_list(struct pasid_client *c, struct pasid_wq **wqs, size_t *n,
+                  struct pasid_error *err);
+/* Admin only. Brings cfg->wq to the configuration given and enables it, as accel-config
+ * load-config and enable-wq would (type none: configured and left disabled); nothing is
+ * written when it is so already.
+ * *out (out may be NULL) is the WQ as read back afterwards, one entry to release with
+ * pasid_wqs_free(*out, 1); *changed (may be NULL) whether anything differed. Returns as
+ * pasid_call() does, or -EINVAL without sending anything for a cfg without wq, mode or type,
+ * with unknown set bits or reserved members, or with a negative group. */
+int pasid_wq_configure(struct pasid_client *c, const struct pasid_wq_config *cfg,
+                       struct pasid_wq **out, bool *changed, struct pasid_error *err);
+/* A shared PASID for vm to use with the shared WQ wq ("dsa0/wq0.1"): pasid_alloc() with type
+ * PASID_TYPE_SHARED, and the daemon accounts the PASID to the WQ. gpasid: PASID_ANY or the one
+ * wanted; wq NULL allocates as pasid_alloc() does. The mapping's WQ is in pasid_last_result()
+ * (pasid_parse_mapping_wq()). */
+int pasid_alloc_wq(struct pasid_client *c, const char *vm, const char *wq, uint32_t gpasid,
+                   struct pasid_mapping *out, struct pasid_error *err);
+/* pasid_alloc_count() against the shared WQ wq. */
+int pasid_alloc_wq_count(struct pasid_client *c, const char *vm, const char *wq, uint32_t gpasid,
+                         uint32_t count, struct pasid_mapping **maps, size_t *n,
+                         struct pasid_error *err);
+/* pasid_list() of the mappings allocated against wq only (wq NULL: pasid_list()). */
+int pasid_list_wq(struct pasid_client *c, const char *vm, enum pasid_type type, const char *wq,
+                  struct pasid_mapping **maps, size_t *n, struct pasid_error *err);
+
 /* Result decoders, for results taken from the non-blocking path. They return 0 or -EPROTO
  * when the JSON does not have the documented shape. */
 
@@ -311,12 +422,26 @@ int pasid_parse_mappings(struct json_object *result, struct pasid_mapping **maps
  * are those of element i of "mappings" in pasid_last_result(). Symbol version LIBPASID_0.3. */
 int pasid_parse_attachments(struct json_object *mapping, struct pasid_attachment **atts, size_t *n,
                             struct pasid_error *err);
+/* The WQ a mapping object (as for pasid_parse_attachments()) was allocated against, copied
+ * to wq[len] (PASID_WQ_NAME_MAX + 1 is enough): "" when it names none. -EPROTO when its "wq"
+ * is not a string, -ERANGE when it does not fit. Symbol version LIBPASID_0.4. */
+int pasid_parse_mapping_wq(struct json_object *mapping, char *wq, size_t len,
+                           struct pasid_error *err);
+/* Accepts an array of WQs (wq.list) or one WQ object (wq.configure). Symbol version
+ * LIBPASID_0.4. */
+int pasid_parse_wqs(struct json_object *result, struct pasid_wq **wqs, size_t *n,
+                    struct pasid_error *err);
 /* Accepts an array of quotas (quota.get) or one quota object (quota.set). */
 int pasid_parse_quotas(struct json_object *result, struct pasid_quota **quotas, size_t *n,
                        struct pasid_error *err);
 
 const char *pasid_type_name(enum pasid_type type);
 const char *pasid_mode_name(enum pasid_mode mode);
+/* "shared", "dedicated"; "none", "user", "kernel"; "enabled", "disabled", "unknown",
+ * "missing". NULL for a value without a name. Symbol version LIBPASID_0.4. */
+const char *pasid_wq_mode_name(enum pasid_wq_mode mode);
+const char *pasid_wq_type_name(enum pasid_wq_type type);
+const char *pasid_wq_state_name(enum pasid_wq_state state);
 
 /* Freeing results. All accept NULL. */
 void pasid_status_free(struct pasid_status *st);
@@ -325,6 +450,7 @@ void pasid_vm_list_free(struct pasid_vm *vms, size_t n);
 void pasid_mappings_free(struct pasid_mapping *maps);
 void pasid_quotas_free(struct pasid_quota *quotas, size_t n);
 void pasid_attachments_free(struct pasid_attachment *atts);
+void pasid_wqs_free(struct pasid_wq *wqs, size_t n);
 
 #ifdef __cplusplus
 }

@@ -23,14 +23,20 @@ static const char main_usage[] =
     "  device assign VM BDF [--shared]      assign a PCI function to VM\n"
     "  device release VM BDF                take a PCI function back from VM\n"
     "  pasid alloc --vm VM --type shared|local [--device BDF] [--gpasid N] [--count N]\n"
+    "  pasid alloc --vm VM --wq WQ [--gpasid N] [--count N]\n"
+    "                                       a shared PASID for a shared work queue\n"
     "  pasid free --vm VM --gpasid N\n"
     "  pasid lookup HPASID [--device BDF] | pasid lookup --vm VM --gpasid N\n"
-    "  pasid list [--vm VM] [--type shared|local]\n"
+    "  pasid list [--vm VM] [--type shared|local] [--wq WQ]\n"
     "  pasid attach VM GPASID DEVICE --pt-id N --dev-id N --iommufd FD --device-fd FD\n"
     "                                       attach a PASID to a page table of the VMM's iommufd\n"
     "  pasid detach VM GPASID DEVICE        detach it from the device\n"
     "  quota get [CGROUP]                   show cgroup PASID quotas\n"
     "  quota set CGROUP MAX                 set a cgroup's PASID limit (MAX or max)\n"
+    "  wq list                              list idxd work queues and their PASIDs\n"
+    "  wq configure WQ --mode M --type T [--size N] [--priority N] [--group N]\n"
+    "               [--threshold N] [--name LABEL] [--block-on-fault yes|no]\n"
+    "                                       configure a work queue (admin only)\n"
     "  call METHOD [JSON-PARAMS] [--fd N]...  call any method, print its result\n"
     "\n"
     "Options:\n"
@@ -45,8 +51,9 @@ static const char status_usage[] =
     "Usage: pasidctl status\n"
     "\n"
     "Shows the daemon's version, backend (and why auto chose it, what it cannot\n"
-    "do here), PASID ranges and usage, and how many PASIDs are attached to device\n"
-    "page tables.\n";
+    "do here), PASID ranges and usage, how many PASIDs are attached to device\n"
+    "page tables, whether pasidd sees idxd devices (DSA, IAA), and warnings such as\n"
+    "work queues in use that vanished or were reconfigured.\n";
 
 static const char call_usage[] =
     "Usage: pasidctl call METHOD [JSON-PARAMS] [--fd N]...\n"
@@ -93,6 +100,57 @@ print_backend_more(struct json_object *result)
 	}
 }
 
+/* Whether pasidd sees idxd devices, and the warnings of daemon.status: members that struct
+ * pasid_status has no room for, and that a daemon before work queues does not send. */
+static void
+print_idxd(struct json_object *result)
+{
+	struct json_object *idxd, *warnings, *v;
+
+	if (json_object_object_get_ex(result, "idxd", &idxd) &&
+	    json_object_is_type(idxd, json_type_object)) {
+		bool present =
+		    json_object_object_get_ex(idxd, "present", &v) && json_object_get_boolean(v);
+		bool require =
+		    json_object_object_get_ex(idxd, "require_wq", &v) && json_object_get_boolean(v);
+
+		printf("idxd:         %s", present ? "present" : "absent");
+		if (json_object_object_get_ex(idxd, "why", &v) &&
+		    json_object_is_type(v, json_type_string))
+			printf(" (%s)", json_object_get_string(v));
+		if (json_object_object_get_ex(idxd, "sysfs_root", &v) &&
+		    json_object_is_type(v, json_type_string))
+			printf(", sysfs %s", json_object_get_string(v));
+		printf("%s\n", require ? ", shared PASIDs need a WQ" : "");
+	}
+	if (!json_object_object_get_ex(result, "warnings", &warnings) ||
+	    !json_object_is_type(warnings, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(warnings); i++) {
+		struct json_object *w = json_object_array_get_idx(warnings, i), *kind, *what,
+		                   *problem, *pasids;
+
+		json_object_object_get_ex(w, "kind", &kind);
+		json_object_object_get_ex(w, "problem", &problem);
+		json_object_object_get_ex(w, "pasids", &pasids);
+		/* A warning names its object by its kind's member ("wq"), else by its kind. */
+		if (!json_object_is_type(kind, json_type_string) ||
+		    !json_object_object_get_ex(w, json_object_get_string(kind), &what) ||
+		    !json_object_is_type(what, json_type_string))
+			what = kind;
+		printf("warning:      %s: %s",
+		       json_object_is_type(what, json_type_string) ? json_object_get_string(what)
+		                                                   : "?",
+		       json_object_is_type(problem, json_type_string)
+		           ? json_object_get_string(problem)
+		           : "?");
+		if (json_object_is_type(pasids, json_type_int))
+			printf(" (%" PRId64 " PASID%s)", json_object_get_int64(pasids),
+			       json_object_get_int64(pasids) == 1 ? "" : "s");
+		putchar('\n');
+	}
+}
+
 /* result: the daemon's status as it came, for what struct pasid_status has no member for. */
 static void
 print_status(const struct pasid_status *st, struct json_object *result)
@@ -117,6 +175,7 @@ print_status(const struct pasid_status *st, struct json_object *result)
 		printf("attached:     %" PRId64 "\n", json_object_get_int64(attached));
 	printf("vms:          %" PRIu64 "\n", st->vms);
 	printf("connections:  %" PRIu64 "\n", st->connections);
+	print_idxd(result);
 }
 
 static int
@@ -212,6 +271,7 @@ static const struct ctl_cmd commands[] = {
     {"device", NULL, &ctl_device_group},
     {"pasid", NULL, &ctl_pasid_group},
     {"quota", NULL, &ctl_quota_group},
+    {"wq", NULL, &ctl_wq_group},
     {"call", cmd_call, NULL},
     {NULL, NULL, NULL},
 };

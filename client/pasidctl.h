@@ -54,7 +54,8 @@ struct ctl_group {
 	const char *usage;
 };
 
-extern const struct ctl_group ctl_vm_group, ctl_device_group, ctl_pasid_group, ctl_quota_group;
+extern const struct ctl_group ctl_vm_group, ctl_device_group, ctl_pasid_group, ctl_quota_group,
+    ctl_wq_group;
 
 /* Command lines (pasidctl_args.c). */
 
@@ -85,6 +86,10 @@ int ctl_check_args(struct ctl *ctl, const char *usage, const char *names, int n,
  * option that gave s. */
 int ctl_check_bdf(struct ctl *ctl, const char *usage, const char *what, const char *s);
 
+/* Checks that s names a work queue as the daemon does, DEVICE/wqN.M ("dsa0/wq0.1"): -1 if so,
+ * else the exit status of a usage error; what is "WQ" or the option that gave s. */
+int ctl_check_wq(struct ctl *ctl, const char *usage, const char *what, const char *s);
+
 /* The daemon (pasidctl_connect.c). */
 
 /* Connects ctl->client unless it is connected: -1 if so, else the exit status of the failure,
@@ -111,7 +116,7 @@ void ctl_print_json_error(int code, const char *message, struct json_object *dat
 void ctl_print_json(struct json_object *obj);
 
 /* An aligned text table. */
-#define CTL_TABLE_MAX_COLS 8
+#define CTL_TABLE_MAX_COLS 10
 
 struct ctl_table {
 	size_t ncols;
@@ -126,9 +131,10 @@ void ctl_table_add(struct ctl_table *t, const char *const *cols);
 /* Prints the rows, each column as wide as its widest cell, and releases them. */
 void ctl_table_print(struct ctl_table *t);
 /* Prints a table of mappings: [VM] GPASID HPASID TYPE DEVICE, and with result (the daemon's
- * result that maps were decoded from: a listing, or one mapping) ATTACHED, where each is
- * attached. 0, or the exit status of a result whose attachments libpasid cannot read. */
+ * result that maps were decoded from: a listing, or one mapping) WQ when any mapping was
+ * allocated against one, and with with_attached ATTACHED, where each is attached. 0, or the
+ * exit status of a result whose WQs or attachments libpasid cannot read. */
 int ctl_print_mappings(struct ctl *ctl, const struct pasid_mapping *maps, size_t n, bool with_vm,
-                       struct json_object *result);
+                       bool with_attached, struct json_object *result);
 
 #endif

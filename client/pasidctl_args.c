@@ -161,6 +161,32 @@ ctl_check_bdf(struct ctl *ctl, const char *usage, const char *what, const char *
 }
 
 int
+ctl_check_wq(struct ctl *ctl, const char *usage, const char *what, const char *s)
+{
+	const char *p = s;
+	size_t n;
+
+	/* DEVICE/wqN.M: a device's letters and number, "/wq", its number, '.', the WQ's. */
+	n = strspn(p, "abcdefghijklmnopqrstuvwxyz");
+	p += n;
+	if (n && isdigit((unsigned char)*p)) {
+		p += strspn(p, "0123456789");
+		if (strncmp(p, "/wq", 3) == 0 && isdigit((unsigned char)p[3])) {
+			p += 3 + strspn(p + 3, "0123456789");
+			if (*p == '.' && isdigit((unsigned char)p[1])) {
+				p += 1 + strspn(p + 1, "0123456789");
+				if (!*p && strlen(s) <= PASID_WQ_NAME_MAX)
+					return -1;
+			}
+		}
+	}
+	return ctl_usage_error(ctl, usage,
+	                       "%s '%s' is not a work queue DEVICE/wqN.M (such as dsa0/wq0.1; "
+	                       "`pasidctl wq list` lists them)",
+	                       what, s);
+}
+
+int
 ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
            const struct option *longopts, const char *usage, int *rc)
 {

@@ -13,21 +13,24 @@ static const char pasid_usage[] =
     "Usage: pasidctl pasid COMMAND ...\n"
     "\n"
     "  alloc --vm VM --type shared|local [--device BDF] [--gpasid N] [--count N]\n"
+    "  alloc --vm VM --wq WQ [--gpasid N] [--count N]\n"
     "  free --vm VM --gpasid N\n"
     "  lookup HPASID [--device BDF]\n"
     "  lookup --vm VM --gpasid N\n"
-    "  list [--vm VM] [--type shared|local]\n"
+    "  list [--vm VM] [--type shared|local] [--wq WQ]\n"
     "  attach VM GPASID DEVICE --pt-id N --dev-id N --iommufd FD --device-fd FD\n"
     "  detach VM GPASID DEVICE\n";
 
 static const char alloc_usage[] =
     "Usage: pasidctl pasid alloc --vm VM --type shared|local [--device BDF] [--gpasid N]\n"
-    "                            [--count N]\n"
+    "                            [--count N] [--wq WQ]\n"
     "\n"
     "Allocates PASIDs for VM and prints the new mappings.\n"
     "  --vm VM       the VM\n"
     "  --type TYPE   shared (host-unique hPASID) or local (RID-local, needs --device)\n"
     "  --device BDF  the exclusively assigned device of a local PASID (DDDD:BB:DD.F)\n"
+    "  --wq WQ       shared PASIDs for the shared work queue WQ (such as dsa0/wq0.1,\n"
+    "                see `pasidctl wq list`); --type may then be left out\n"
     "  --gpasid N    the guest PASID wanted, the first of them with --count\n"
     "                (default: the lowest free ones)\n"
     "  --count N     allocate N PASIDs (1-4096), all or none; a translated VM's guest\n"
@@ -44,9 +47,11 @@ static const char lookup_usage[] =
     "Finds the mapping of a host PASID (admin only) or of a VM's guest PASID.\n"
     "  --device BDF  which device's mapping of a local HPASID (default: lowest BDF)\n";
 
-static const char list_usage[] = "Usage: pasidctl pasid list [--vm VM] [--type shared|local]\n"
-                                 "\n"
-                                 "Lists mappings, sorted by VM and guest PASID.\n";
+static const char list_usage[] =
+    "Usage: pasidctl pasid list [--vm VM] [--type shared|local] [--wq WQ]\n"
+    "\n"
+    "Lists mappings, sorted by VM and guest PASID; with --wq only those allocated against\n"
+    "the work queue WQ (such as dsa0/wq0.1). A WQ column shows where any mapping has one.\n";
 
 static const char attach_usage[] =
     "Usage: pasidctl pasid attach VM GPASID DEVICE --pt-id N --dev-id N --iommufd FD\n"
@@ -76,6 +81,7 @@ struct pasid_args {
 	const char *device;
 	int64_t gpasid;
 	int64_t count;
+	const char *wq;
 };
 
 /* --type: one of the types as libpasid names them. */
@@ -118,6 +124,9 @@ pasid_option(struct ctl *ctl, int o, const char *usage, struct pasid_args *a)
 		if (ctl_parse_num(optarg, 0, PASID_ARG_MAX, &a->count) < 0)
 			return ctl_usage_error(ctl, usage, "--count: '%s' is not a number", optarg);
 		return -1;
+	case 'w':
+		a->wq = optarg;
+		return ctl_check_wq(ctl, usage, "--wq", optarg);
 	default:
 		return -1;
 	}
@@ -156,13 +165,19 @@ alloc(struct ctl *ctl, const struct pasid_args *a)
 	size_t n = 1;
 	int rc;
 
-	if (a->count >= 0)
+	if (a->wq && a->count >= 0)
+		rc = pasid_alloc_wq_count(ctl->client, a->vm, a->wq, gpasid, (uint32_t)a->count,
+		                          &maps, &n, &err);
+	else if (a->wq)
+		rc = pasid_alloc_wq(ctl->client, a->vm, a->wq, gpasid, &one, &err);
+	else if (a->count >= 0)
 		rc = pasid_alloc_count(ctl->client, a->vm, a->type, a->device, gpasid,
 		                       (uint32_t)a->count, &maps, &n, &err);
 	else
 		rc = pasid_alloc(ctl->client, a->vm, a->type, a->device, gpasid, &one, &err);
 	if (ctl_text(ctl, rc, &err, &rc))
-		rc = ctl_print_mappings(ctl, maps ? maps : &one, n, false, NULL);
+		rc = ctl_print_mappings(ctl, maps ? maps : &one, n, false, false,
+		                        pasid_last_result(ctl->client));
 	pasid_mappings_free(maps);
 	return rc;
 }
@@ -170,14 +185,23 @@ alloc(struct ctl *ctl, const struct pasid_args *a)
 static int
 pasid_alloc_cmd(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"vm", required_argument, NULL, 'v'},     {"type", required_argument, NULL, 't'},
-	    {"device", required_argument, NULL, 'd'}, {"gpasid", required_argument, NULL, 'g'},
-	    {"count", required_argument, NULL, 'c'},  CTL_COMMON_OPTIONS};
+	static const struct option opts[] = {{"vm", required_argument, NULL, 'v'},
+	                                     {"type", required_argument, NULL, 't'},
+	                                     {"device", required_argument, NULL, 'd'},
+	                                     {"gpasid", required_argument, NULL, 'g'},
+	                                     {"count", required_argument, NULL, 'c'},
+	                                     {"wq", required_argument, NULL, 'w'},
+	                                     CTL_COMMON_OPTIONS};
 	struct pasid_args a;
 	int rc;
 
 	rc = pasid_options(ctl, argc, argv, opts, alloc_usage, 0, &a);
+	/* A PASID for a shared WQ is a shared one: --type may say so, need not. */
+	if (rc < 0 && a.wq && a.type == PASID_TYPE_ANY)
+		a.type = PASID_TYPE_SHARED;
+	if (rc < 0 && a.wq && (a.type != PASID_TYPE_SHARED || a.device))
+		rc = ctl_usage_error(ctl, alloc_usage,
+		                     "--wq allocates a shared PASID: no --type local, no --device");
 	if (rc < 0 && (!a.vm || a.type == PASID_TYPE_ANY))
 		rc = ctl_usage_error(ctl, alloc_usage, "--vm and --type are required");
 	if (rc < 0)
@@ -251,7 +275,7 @@ pasid_lookup_cmd(struct ctl *ctl, int argc, char **argv)
 	else
 		rc = pasid_lookup(ctl->client, a.vm, (uint32_t)a.gpasid, &m, &err);
 	if (ctl_text(ctl, rc, &err, &rc))
-		rc = ctl_print_mappings(ctl, &m, 1, true, pasid_last_result(ctl->client));
+		rc = ctl_print_mappings(ctl, &m, 1, true, true, pasid_last_result(ctl->client));
 	return rc;
 }
 
@@ -260,6 +284,7 @@ pasid_list_cmd(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {{"vm", required_argument, NULL, 'v'},
 	                                     {"type", required_argument, NULL, 't'},
+	                                     {"wq", required_argument, NULL, 'w'},
 	                                     CTL_COMMON_OPTIONS};
 	struct pasid_mapping *maps;
 	struct pasid_error err;
@@ -272,8 +297,10 @@ pasid_list_cmd(struct ctl *ctl, int argc, char **argv)
 		rc = ctl_connect(ctl);
 	if (rc >= 0)
 		return rc;
-	if (ctl_text(ctl, pasid_list(ctl->client, a.vm, a.type, &maps, &n, &err), &err, &rc))
-		rc = ctl_print_mappings(ctl, maps, n, true, pasid_last_result(ctl->client));
+	/* pasid_list_wq() without a WQ is pasid_list(): one call for both. */
+	if (ctl_text(ctl, pasid_list_wq(ctl->client, a.vm, a.type, a.wq, &maps, &n, &err), &err,
+	             &rc))
+		rc = ctl_print_mappings(ctl, maps, n, true, true, pasid_last_result(ctl->client));
 	pasid_mappings_free(maps);
 	return rc;
 }

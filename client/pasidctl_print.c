@@ -190,15 +190,43 @@ mapping_object(struct json_object *result, size_t i)
 	return i == 0 ? result : NULL;
 }
 
+/* The WQ of each mapping of result ("" for none), or all "" without result; NULL with err
+ * filled when one cannot be read. *any says whether some mapping has one. malloc'd. */
+static char (*wq_cells(struct json_object *result, size_t n, bool *any,
+                       struct pasid_error *err))[PASID_WQ_NAME_MAX + 1]
+{
+	char(*wq)[PASID_WQ_NAME_MAX + 1] = calloc(n ? n : 1, sizeof(*wq));
+
+	*any = false;
+	if (!wq) {
+		fputs("pasidctl: out of memory\n", stderr);
+		exit(CTL_EXIT_FAILURE);
+	}
+	for (size_t i = 0; result && i < n; i++) {
+		if (pasid_parse_mapping_wq(mapping_object(result, i), wq[i], sizeof(wq[i]), err) <
+		    0) {
+			free(wq);
+			return NULL;
+		}
+		*any = *any || wq[i][0];
+	}
+	return wq;
+}
+
 int
 ctl_print_mappings(struct ctl *ctl, const struct pasid_mapping *maps, size_t n, bool with_vm,
-                   struct json_object *result)
+                   bool with_attached, struct json_object *result)
 {
-	static const char *const head[] = {"VM", "GPASID", "HPASID", "TYPE", "DEVICE", "ATTACHED"};
-	struct ctl_table t;
-	size_t skip = with_vm ? 0 : 1, ncols = (result ? 6 : 5) - skip;
-	char **att = calloc(n ? n : 1, sizeof(*att));
+	static const char *const head[] = {"VM",     "GPASID", "HPASID",  "TYPE",
+	                                   "DEVICE", "WQ",     "ATTACHED"};
+	char(*wq)[PASID_WQ_NAME_MAX + 1], **att = calloc(n ? n : 1, sizeof(*att));
+	/* The columns shown, by their index in head: VM only in listings of several VMs, WQ
+	 * only when a mapping was allocated against one (a host without idxd never sees it). */
+	bool show[] = {with_vm, true, true, true, true, false, with_attached && result};
+	const char *cols[CTL_TABLE_MAX_COLS];
 	struct pasid_error err;
+	struct ctl_table t;
+	size_t ncols = 0;
 	int rc = 0;
 
 	if (!att) {
@@ -206,27 +234,40 @@ ctl_print_mappings(struct ctl *ctl, const struct pasid_mapping *maps, size_t n, 
 		return CTL_EXIT_FAILURE;
 	}
 	/* Every cell read before anything is printed: a malformed answer prints no table. */
-	for (size_t i = 0; result && i < n && rc == 0; i++) {
+	wq = wq_cells(result, n, &show[5], &err);
+	if (!wq)
+		rc = ctl_error(ctl, &err);
+	for (size_t i = 0; show[6] && i < n && rc == 0; i++) {
 		att[i] = attachments_cell(mapping_object(result, i), &err);
 		if (!att[i])
 			rc = ctl_error(ctl, &err);
 	}
 	if (rc == 0) {
-		ctl_table_init(&t, ncols, head + skip);
+		for (size_t k = 0; k < sizeof(show) / sizeof(show[0]); k++) {
+			if (show[k])
+				cols[ncols++] = head[k];
+		}
+		ctl_table_init(&t, ncols, cols);
 		for (size_t i = 0; i < n; i++) {
 			char g[16], h[16];
 			const char *row[] = {
-			    maps[i].vm,     g,     h, pasid_type_name(maps[i].type),
-			    maps[i].device, att[i]};
+			    maps[i].vm,     g,     h,     pasid_type_name(maps[i].type),
+			    maps[i].device, wq[i], att[i]};
 
 			snprintf(g, sizeof(g), "%" PRIu32, maps[i].gpasid);
 			snprintf(h, sizeof(h), "%" PRIu32, maps[i].hpasid);
-			ctl_table_add(&t, row + skip);
+			ncols = 0;
+			for (size_t k = 0; k < sizeof(show) / sizeof(show[0]); k++) {
+				if (show[k])
+					cols[ncols++] = row[k];
+			}
+			ctl_table_add(&t, cols);
 		}
 		ctl_table_print(&t);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(att[i]);
 	free(att);
+	free(wq);
 	return rc;
 }

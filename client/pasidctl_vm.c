@@ -127,7 +127,7 @@ print_vm(struct ctl *ctl, const struct pasid_vm *vm, bool details, struct json_o
 	if (!vm->n_mappings)
 		return 0;
 	printf("\n");
-	return ctl_print_mappings(ctl, vm->mappings, vm->n_mappings, false, result);
+	return ctl_print_mappings(ctl, vm->mappings, vm->n_mappings, false, true, result);
 }
 
 static int

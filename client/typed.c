@@ -236,6 +236,50 @@ decode_quota(struct json_object *res, void *out, struct pasid_error *err)
 	return rc;
 }
 
+/* wq.list answers a list. */
+static int
+decode_wq_list(struct json_object *res, void *out, struct pasid_error *err)
+{
+	struct list_out *l = out;
+
+	if (!json_object_is_type(res, json_type_array))
+		return lp_bad_reply(err, "expected a list of WQs");
+	return pasid_parse_wqs(res, l->items, l->n, err);
+}
+
+/* What pasid_wq_configure() hands back, each part only if the caller wants it. */
+struct wq_configured {
+	struct pasid_wq **wq;
+	bool *changed;
+};
+
+/* wq.configure answers the WQ as read back, with "changed" beside its members. */
+static int
+decode_wq_configured(struct json_object *res, void *out, struct pasid_error *err)
+{
+	struct wq_configured *w = out;
+	struct json_object *changed;
+	struct pasid_wq *wq;
+	size_t n;
+	int rc;
+
+	if (!json_object_is_type(res, json_type_object))
+		return lp_bad_reply(err, "expected a WQ object");
+	changed = lp_member(res, "changed", json_type_boolean);
+	if (!changed)
+		return lp_bad_reply(err, "changed");
+	rc = pasid_parse_wqs(res, &wq, &n, err);
+	if (rc < 0)
+		return rc;
+	if (w->changed)
+		*w->changed = json_object_get_boolean(changed);
+	if (w->wq)
+		*w->wq = wq;
+	else
+		pasid_wqs_free(wq, n);
+	return 0;
+}
+
 /* The v1 methods that have a typed call: what each is named, whether it is paged and how its
  * result is read. */
 static const struct typed_method m_status = {"daemon.status", NULL, decode_status};
@@ -255,6 +299,8 @@ static const struct typed_method m_quota_get = {"quota.get", NULL, decode_quota_
 static const struct typed_method m_quota_set = {"quota.set", NULL, decode_quota};
 static const struct typed_method m_attach = {"pasid.attach", NULL, NULL};
 static const struct typed_method m_detach = {"pasid.detach", NULL, NULL};
+static const struct typed_method m_wq_list = {"wq.list", NULL, decode_wq_list};
+static const struct typed_method m_wq_configure = {"wq.configure", NULL, decode_wq_configured};
 
 int
 pasid_daemon_status(struct pasid_client *c, struct pasid_status **out, struct pasid_error *err)
@@ -563,4 +609,128 @@ pasid_queue_detach(struct pasid_client *c, const char *vm, uint32_t gpasid, cons
 		return rc;
 	p = detach_params(vm, gpasid, device);
 	return typed_queue(c, &m_detach, &p, err);
+}
+
+/* Work queues. */
+
+int
+pasid_wq_list(struct pasid_client *c, struct pasid_wq **wqs, size_t *n, struct pasid_error *err)
+{
+	struct list_out l = {wqs, n};
+
+	*wqs = NULL;
+	*n = 0;
+	return typed_call(c, &m_wq_list, NULL, &l, err);
+}
+
+#define WQ_SET_KNOWN                                                                               \
+	(PASID_WQ_SET_SIZE | PASID_WQ_SET_PRIORITY | PASID_WQ_SET_GROUP | PASID_WQ_SET_THRESHOLD | \
+	 PASID_WQ_SET_NAME | PASID_WQ_SET_BLOCK_ON_FAULT)
+
+/* A configuration the daemon could only refuse, or one that asks for what this library does
+ * not know how to send (a set bit or reserved member of a later version), is refused here:
+ * sending it without those parts would configure something else than was asked for. */
+static int
+check_wq_config(const struct pasid_wq_config *cfg, struct pasid_error *err)
+{
+	if (!cfg || !cfg->wq)
+		return lp_fail(err, -EINVAL, "wq.configure needs a WQ");
+	if (!pasid_wq_mode_name(cfg->mode) || !pasid_wq_type_name(cfg->type))
+		return lp_fail(err, -EINVAL, "wq.configure needs a mode and a type");
+	if (cfg->set & ~WQ_SET_KNOWN)
+		return lp_fail(err, -EINVAL, "unknown struct pasid_wq_config set bits 0x%x",
+		               cfg->set & ~WQ_SET_KNOWN);
+	for (size_t i = 0; i < sizeof(cfg->reserved) / sizeof(cfg->reserved[0]); i++) {
+		if (cfg->reserved[i])
+			return lp_fail(err, -EINVAL,
+			               "struct pasid_wq_config reserved[%zu] is not 0", i);
+	}
+	if ((cfg->set & PASID_WQ_SET_GROUP) && cfg->group < 0)
+		return lp_fail(err, -EINVAL, "a WQ's group is a group number, 0 or more");
+	if ((cfg->set & PASID_WQ_SET_NAME) && !cfg->name)
+		return lp_fail(err, -EINVAL, "PASID_WQ_SET_NAME without a name");
+	return 0;
+}
+
+static struct params
+wq_config_params(const struct pasid_wq_config *cfg)
+{
+	struct params p = params_new();
+
+	add_str(&p, "wq", cfg->wq);
+	add_str(&p, "mode", pasid_wq_mode_name(cfg->mode));
+	add_str(&p, "type", pasid_wq_type_name(cfg->type));
+	if (cfg->set & PASID_WQ_SET_SIZE)
+		add_int(&p, "size", cfg->size);
+	if (cfg->set & PASID_WQ_SET_PRIORITY)
+		add_int(&p, "priority", cfg->priority);
+	if (cfg->set & PASID_WQ_SET_GROUP)
+		add_int(&p, "group", cfg->group);
+	if (cfg->set & PASID_WQ_SET_THRESHOLD)
+		add_int(&p, "threshold", cfg->threshold);
+	if (cfg->set & PASID_WQ_SET_NAME)
+		add_str(&p, "name", cfg->name);
+	if (cfg->set & PASID_WQ_SET_BLOCK_ON_FAULT)
+		params_add(&p, "block_on_fault", json_object_new_boolean(cfg->block_on_fault));
+	return p;
+}
+
+int
+pasid_wq_configure(struct pasid_client *c, const struct pasid_wq_config *cfg, struct pasid_wq **out,
+                   bool *changed, struct pasid_error *err)
+{
+	struct wq_configured w = {out, changed};
+	struct params p;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (changed)
+		*changed = false;
+	rc = check_wq_config(cfg, err);
+	if (rc < 0) {
+		lp_forget_outcome(c);
+		return rc;
+	}
+	p = wq_config_params(cfg);
+	return typed_call(c, &m_wq_configure, &p, &w, err);
+}
+
+int
+pasid_alloc_wq(struct pasid_client *c, const char *vm, const char *wq, uint32_t gpasid,
+               struct pasid_mapping *out, struct pasid_error *err)
+{
+	struct params p = alloc_params(vm, PASID_TYPE_SHARED, NULL, gpasid);
+
+	add_str(&p, "wq", wq);
+	return typed_call(c, &m_alloc, &p, out, err);
+}
+
+int
+pasid_alloc_wq_count(struct pasid_client *c, const char *vm, const char *wq, uint32_t gpasid,
+                     uint32_t count, struct pasid_mapping **maps, size_t *n,
+                     struct pasid_error *err)
+{
+	struct params p = alloc_params(vm, PASID_TYPE_SHARED, NULL, gpasid);
+	struct list_out l = {maps, n};
+
+	*maps = NULL;
+	*n = 0;
+	add_int(&p, "count", count);
+	add_str(&p, "wq", wq);
+	return typed_call(c, &m_alloc_count, &p, &l, err);
+}
+
+int
+pasid_list_wq(struct pasid_client *c, const char *vm, enum pasid_type type, const char *wq,
+              struct pasid_mapping **maps, size_t *n, struct pasid_error *err)
+{
+	struct params p = vm_params(vm);
+	struct list_out l = {maps, n};
+
+	*maps = NULL;
+	*n = 0;
+	add_str(&p, "type", pasid_type_name(type));
+	add_str(&p, "wq", wq);
+	return typed_call(c, &m_list, &p, &l, err);
 }

@@ -1598,6 +1598,398 @@ START_TEST(test_connect_diagnosis)
 }
 END_TEST
 
+/* wq.list as the daemon sends it: a WQ read whole with an administrator's per-VM breakdown, one
+ * the daemon could not read, and one that mappings still name but the host no longer has. */
+static const char wq_list_json[] =
+    "[{\"wq\":\"dsa0/wq0.1\",\"device\":\"dsa0\",\"kind\":\"dsa\",\"bdf\":\"0000:6a:01.0\","
+    "\"mode\":\"shared\",\"type\":\"user\",\"state\":\"enabled\",\"size\":16,\"priority\":10,"
+    "\"threshold\":15,\"group_id\":0,\"block_on_fault\":true,\"label\":\"app1\","
+    "\"driver_name\":\"user\",\"clients\":2,\"char_device\":\"/dev/dsa/wq0.1\","
+    "\"pasid_enabled\":true,\"device_state\":\"enabled\",\"pasids\":4,"
+    "\"vms\":[{\"vm\":\"vm1\",\"pasids\":3},{\"vm\":\"vm2\",\"pasids\":1}]},"
+    "{\"wq\":\"iax1/wq1.0\",\"device\":\"iax1\",\"kind\":\"iax\",\"bdf\":\"0000:6a:02.0\","
+    "\"mode\":\"dedicated\",\"type\":\"none\",\"state\":\"disabled\",\"size\":0,"
+    "\"priority\":0,\"threshold\":0,\"group_id\":-1,\"block_on_fault\":false,\"label\":\"\","
+    "\"driver_name\":\"\",\"clients\":0,\"char_device\":null,\"pasid_enabled\":false,"
+    "\"device_state\":\"disabled\",\"pasids\":0,\"vms\":[]},"
+    "{\"wq\":\"dsa2/wq2.0\",\"error\":\"cannot read wq_size: Permission denied\"},"
+    "{\"wq\":\"dsa3/wq3.3\",\"state\":\"missing\",\"pasids\":2,"
+    "\"vms\":[{\"vm\":\"vm1\",\"pasids\":2}]}]";
+
+START_TEST(test_parse_wqs)
+{
+	struct json_object *o = json_tokener_parse(wq_list_json);
+	struct pasid_error err;
+	struct pasid_wq *w;
+	size_t n;
+
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(pasid_parse_wqs(o, &w, &n, &err), 0);
+	ck_assert_int_eq(err.code, 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(w[0].wq, "dsa0/wq0.1");
+	ck_assert_str_eq(w[0].device, "dsa0");
+	ck_assert_str_eq(w[0].kind, "dsa");
+	ck_assert_str_eq(w[0].bdf, "0000:6a:01.0");
+	ck_assert_int_eq(w[0].mode, PASID_WQ_MODE_SHARED);
+	ck_assert_int_eq(w[0].type, PASID_WQ_TYPE_USER);
+	ck_assert_int_eq(w[0].state, PASID_WQ_STATE_ENABLED);
+	ck_assert_uint_eq(w[0].size, 16);
+	ck_assert_uint_eq(w[0].priority, 10);
+	ck_assert_uint_eq(w[0].threshold, 15);
+	ck_assert_int_eq(w[0].group_id, 0);
+	ck_assert(w[0].block_on_fault);
+	ck_assert_str_eq(w[0].label, "app1");
+	ck_assert_str_eq(w[0].driver_name, "user");
+	ck_assert_uint_eq(w[0].clients, 2);
+	ck_assert_str_eq(w[0].char_device, "/dev/dsa/wq0.1");
+	ck_assert(w[0].pasid_enabled);
+	ck_assert_str_eq(w[0].device_state, "enabled");
+	ck_assert_uint_eq(w[0].pasids, 4);
+	ck_assert_uint_eq(w[0].n_vms, 2);
+	ck_assert_str_eq(w[0].vms[0].vm, "vm1");
+	ck_assert_uint_eq(w[0].vms[0].pasids, 3);
+	ck_assert_str_eq(w[0].vms[1].vm, "vm2");
+	ck_assert_uint_eq(w[0].vms[1].pasids, 1);
+	ck_assert_ptr_null(w[0].error);
+
+	ck_assert_int_eq(w[1].mode, PASID_WQ_MODE_DEDICATED);
+	ck_assert_int_eq(w[1].type, PASID_WQ_TYPE_NONE);
+	ck_assert_int_eq(w[1].state, PASID_WQ_STATE_DISABLED);
+	ck_assert_int_eq(w[1].group_id, -1);
+	ck_assert_str_eq(w[1].char_device, "");
+	ck_assert_str_eq(w[1].label, "");
+	ck_assert(!w[1].pasid_enabled);
+	ck_assert_uint_eq(w[1].n_vms, 0);
+
+	/* Unreadable: the error, and nothing else made up. */
+	ck_assert_str_eq(w[2].wq, "dsa2/wq2.0");
+	ck_assert_str_eq(w[2].error, "cannot read wq_size: Permission denied");
+	ck_assert_int_eq(w[2].state, PASID_WQ_STATE_UNKNOWN);
+	ck_assert_int_eq(w[2].mode, PASID_WQ_MODE_UNKNOWN);
+	ck_assert_int_eq(w[2].group_id, -1);
+	ck_assert_str_eq(w[2].label, "");
+	ck_assert_str_eq(w[2].bdf, "");
+
+	/* Missing: its PASIDs and who holds them. */
+	ck_assert_str_eq(w[3].wq, "dsa3/wq3.3");
+	ck_assert_int_eq(w[3].state, PASID_WQ_STATE_MISSING);
+	ck_assert_ptr_null(w[3].error);
+	ck_assert_uint_eq(w[3].pasids, 2);
+	ck_assert_uint_eq(w[3].n_vms, 1);
+	ck_assert_str_eq(w[3].vms[0].vm, "vm1");
+	ck_assert_str_eq(w[3].device, "");
+	pasid_wqs_free(w, n);
+	json_object_put(o);
+
+	/* One object, as wq.configure answers, and an empty list (a host without idxd). */
+	o = json_tokener_parse("{\"wq\":\"dsa3/wq3.3\",\"state\":\"missing\",\"pasids\":0}");
+	ck_assert_int_eq(pasid_parse_wqs(o, &w, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(w[0].state, PASID_WQ_STATE_MISSING);
+	ck_assert_uint_eq(w[0].n_vms, 0);
+	ck_assert_ptr_null(w[0].vms);
+	pasid_wqs_free(w, n);
+	json_object_put(o);
+	o = json_tokener_parse("[]");
+	ck_assert_int_eq(pasid_parse_wqs(o, &w, &n, &err), 0);
+	ck_assert_uint_eq(n, 0);
+	pasid_wqs_free(w, n);
+	json_object_put(o);
+
+	ck_assert_str_eq(pasid_wq_mode_name(PASID_WQ_MODE_DEDICATED), "dedicated");
+	ck_assert_str_eq(pasid_wq_type_name(PASID_WQ_TYPE_KERNEL), "kernel");
+	ck_assert_str_eq(pasid_wq_state_name(PASID_WQ_STATE_MISSING), "missing");
+	ck_assert_ptr_null(pasid_wq_mode_name(PASID_WQ_MODE_UNKNOWN));
+	ck_assert_ptr_null(pasid_wq_type_name(PASID_WQ_TYPE_UNKNOWN));
+}
+END_TEST
+
+/* Member m of the full first entry of wq_list_json replaced by the JSON v: a WQ that is
+ * readable, so every member is required and must have its type. */
+static struct json_object *
+wq_with(const char *m, const char *v)
+{
+	struct json_object *all = json_tokener_parse(wq_list_json);
+	struct json_object *wq = json_object_get(json_object_array_get_idx(all, 0));
+
+	json_object_put(all);
+	if (v)
+		json_object_object_add(wq, m, json_tokener_parse(v));
+	else
+		json_object_object_del(wq, m);
+	return wq;
+}
+
+START_TEST(test_parse_wqs_reject)
+{
+	static const struct {
+		const char *member, *value; /* value NULL: left out */
+	} bad[] = {
+	    {"size", "\"16\""},
+	    {"size", "-1"},
+	    {"size", "4294967296"},
+	    {"priority", "1.5"},
+	    {"threshold", "null"},
+	    {"clients", "true"},
+	    {"pasids", "\"4\""},
+	    {"group_id", "-2"},
+	    {"group_id", "\"0\""},
+	    {"block_on_fault", "1"},
+	    {"pasid_enabled", "\"yes\""},
+	    {"mode", "\"swq\""},
+	    {"type", "\"mdev\""},
+	    {"state", "\"on\""},
+	    {"state", "1"},
+	    {"wq", "7"},
+	    {"wq", "\"dsa0/wq0.1-much-longer-than-any-wq-name\""},
+	    {"bdf", "\"0000:6a:01.0-too-long\""},
+	    {"char_device", "0"},
+	    {"label", "[]"},
+	    {"error", "null"},
+	    {"vms", "{}"},
+	    {"vms", "[1]"},
+	    {"vms", "[{\"vm\":\"vm1\"}]"},
+	    {"vms", "[{\"vm\":\"vm1\",\"pasids\":\"3\"}]"},
+	    {"vms", "[{\"pasids\":3}]"},
+	    {"wq", NULL},
+	    {"size", NULL},
+	    {"mode", NULL},
+	    {"label", NULL},
+	    {"char_device", NULL},
+	    {"pasids", NULL},
+	    {"state", NULL},
+	};
+	static const char *const bad_whole[] = {
+	    "\"dsa0/wq0.1\"",
+	    "[1]",
+	    "[{\"wq\":\"dsa0/wq0.1\",\"error\":7}]",
+	    /* Unreadable or missing, it still may not send the wrong type. */
+	    "[{\"wq\":\"dsa0/wq0.1\",\"error\":\"x\",\"size\":\"16\"}]",
+	    "[{\"wq\":\"dsa0/wq0.1\",\"state\":\"missing\",\"pasids\":-1}]",
+	    "[{\"wq\":\"dsa0/wq0.1\",\"state\":\"missing\"}]",
+	    "[{\"state\":\"missing\",\"pasids\":0}]",
+	};
+	struct pasid_error err;
+	struct pasid_wq *w;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct json_object *o = wq_with(bad[i].member, bad[i].value);
+
+		n = 99;
+		ck_assert_msg(pasid_parse_wqs(o, &w, &n, &err) == -EPROTO, "accepted %s: %s",
+		              bad[i].member, bad[i].value ? bad[i].value : "(absent)");
+		ck_assert_int_eq(err.code, -EPROTO);
+		ck_assert_ptr_nonnull(strstr(err.message, "malformed"));
+		ck_assert_ptr_null(w);
+		ck_assert_uint_eq(n, 0);
+		json_object_put(o);
+	}
+	for (size_t i = 0; i < sizeof(bad_whole) / sizeof(bad_whole[0]); i++) {
+		struct json_object *o = json_tokener_parse(bad_whole[i]);
+
+		ck_assert_ptr_nonnull(o);
+		ck_assert_msg(pasid_parse_wqs(o, &w, &n, &err) == -EPROTO, "accepted %s",
+		              bad_whole[i]);
+		ck_assert_ptr_null(w);
+		json_object_put(o);
+	}
+	/* The error names the member at fault. */
+	{
+		struct json_object *o = wq_with("size", "\"16\"");
+
+		ck_assert_int_eq(pasid_parse_wqs(o, &w, &n, &err), -EPROTO);
+		ck_assert_ptr_nonnull(strstr(err.message, "size"));
+		json_object_put(o);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_mapping_wq)
+{
+	struct json_object *o =
+	    json_tokener_parse("{\"mappings\":[{\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\","
+	                       "\"wq\":\"dsa0/wq0.1\"},"
+	                       "{\"gpasid\":2,\"hpasid\":4097,\"type\":\"shared\"},"
+	                       "{\"gpasid\":3,\"hpasid\":4098,\"type\":\"shared\",\"wq\":1}]}");
+	struct json_object *maps = json_object_object_get(o, "mappings");
+	char wq[PASID_WQ_NAME_MAX + 1], small[4];
+	struct pasid_mapping *m;
+	struct pasid_error err;
+	size_t n;
+
+	/* struct pasid_mapping is untouched: the list decodes as before (the "wq" members do not
+	 * disturb it) and the WQ is read beside it. */
+	ck_assert_int_eq(pasid_parse_mappings(o, &m, &n, &err), 0);
+	ck_assert_uint_eq(n, 3);
+	pasid_mappings_free(m);
+	ck_assert_int_eq(
+	    pasid_parse_mapping_wq(json_object_array_get_idx(maps, 0), wq, sizeof(wq), &err), 0);
+	ck_assert_str_eq(wq, "dsa0/wq0.1");
+	ck_assert_int_eq(
+	    pasid_parse_mapping_wq(json_object_array_get_idx(maps, 1), wq, sizeof(wq), &err), 0);
+	ck_assert_str_eq(wq, "");
+	ck_assert_int_eq(
+	    pasid_parse_mapping_wq(json_object_array_get_idx(maps, 2), wq, sizeof(wq), &err),
+	    -EPROTO);
+	ck_assert_str_eq(wq, "");
+	ck_assert_int_eq(
+	    pasid_parse_mapping_wq(json_object_array_get_idx(maps, 0), small, sizeof(small), &err),
+	    -ERANGE);
+	ck_assert_str_eq(small, "");
+	ck_assert_int_eq(pasid_parse_mapping_wq(maps, wq, sizeof(wq), &err), -EPROTO);
+	json_object_put(o);
+}
+END_TEST
+
+static const struct step wq_steps[] = {
+    {"wq.list", NULL,
+     "\"result\":[{\"wq\":\"dsa2/wq2.0\",\"error\":\"cannot read\"},{\"wq\":\"dsa3/wq3.3\","
+     "\"state\":\"missing\",\"pasids\":1,\"vms\":[{\"vm\":\"vm1\",\"pasids\":1}]}]"},
+    {"wq.list", NULL, "\"result\":{\"wqs\":[]}"},
+    {"wq.configure",
+     "{\"wq\":\"dsa0/wq0.1\",\"mode\":\"shared\",\"type\":\"user\",\"size\":16,\"priority\":10,"
+     "\"group\":2,\"threshold\":15,\"name\":\"app1\",\"block_on_fault\":false}",
+     "\"result\":{\"wq\":\"dsa0/wq0.1\",\"state\":\"missing\",\"pasids\":0,\"changed\":true}"},
+    {"wq.configure", "{\"wq\":\"dsa0/wq0.1\",\"mode\":\"dedicated\",\"type\":\"kernel\"}",
+     "\"result\":{\"wq\":\"dsa0/wq0.1\",\"state\":\"missing\",\"pasids\":0,\"changed\":false}"},
+    {"wq.configure", "{\"wq\":\"dsa0/wq0.1\",\"mode\":\"shared\",\"type\":\"user\"}",
+     "\"error\":{\"code\":1006,\"message\":\"writing wq_size refused\",\"data\":{\"reason\":"
+     "\"kernel_error\",\"op\":\"sysfs write\",\"errno\":16,\"message\":\"Device or resource busy\","
+     "\"attribute\":\"size\"}}"},
+    {"wq.configure", "{\"wq\":\"dsa0/wq0.1\",\"mode\":\"shared\",\"type\":\"user\"}",
+     "\"result\":{\"wq\":\"dsa0/wq0.1\",\"state\":\"missing\",\"pasids\":0}"},
+    {"pasid.alloc", "{\"vm\":\"vm1\",\"type\":\"shared\",\"wq\":\"dsa0/wq0.1\"}",
+     "\"result\":{\"gpasid\":1,\"hpasid\":4096,\"type\":\"shared\",\"wq\":\"dsa0/wq0.1\"}"},
+    {"pasid.alloc",
+     "{\"vm\":\"vm1\",\"type\":\"shared\",\"gpasid\":8,\"count\":2,\"wq\":\"dsa0/wq0.1\"}",
+     "\"result\":{\"mappings\":[{\"gpasid\":8,\"hpasid\":5000,\"type\":\"shared\",\"wq\":"
+     "\"dsa0/wq0.1\"},{\"gpasid\":9,\"hpasid\":5001,\"type\":\"shared\",\"wq\":"
+     "\"dsa0/wq0.1\"}]}"},
+    {"pasid.list", "{\"wq\":\"dsa0/wq0.1\"}",
+     "\"result\":{\"mappings\":[{\"vm\":\"vm1\",\"gpasid\":1,\"hpasid\":4096,\"type\":"
+     "\"shared\",\"wq\":\"dsa0/wq0.1\"}]}"},
+    {NULL, NULL, NULL},
+};
+
+START_TEST(test_wq_calls)
+{
+	struct pasid_wq_config cfg = {.wq = "dsa0/wq0.1",
+	                              .mode = PASID_WQ_MODE_SHARED,
+	                              .type = PASID_WQ_TYPE_USER,
+	                              .set = PASID_WQ_SET_SIZE | PASID_WQ_SET_PRIORITY |
+	                                     PASID_WQ_SET_GROUP | PASID_WQ_SET_THRESHOLD |
+	                                     PASID_WQ_SET_NAME | PASID_WQ_SET_BLOCK_ON_FAULT,
+	                              .size = 16,
+	                              .priority = 10,
+	                              .group = 2,
+	                              .threshold = 15,
+	                              .name = "app1"};
+	struct pasid_wq_config plain = {
+	    .wq = "dsa0/wq0.1", .mode = PASID_WQ_MODE_DEDICATED, .type = PASID_WQ_TYPE_KERNEL};
+	struct pasid_mapping one, *maps;
+	struct json_object *data;
+	struct pasid_error err;
+	char wq[PASID_WQ_NAME_MAX + 1];
+	struct pasid_wq *w;
+	bool changed;
+	struct fixture f;
+	size_t n;
+	pid_t pid;
+
+	fixture_open(&f);
+	pid = fork_server(&f, wq_steps);
+	ck_assert_int_eq(pasid_wq_list(f.c, &w, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(w[0].error, "cannot read");
+	ck_assert_int_eq(w[1].state, PASID_WQ_STATE_MISSING);
+	ck_assert_uint_eq(w[1].vms[0].pasids, 1);
+	pasid_wqs_free(w, n);
+	/* wq.list answers an array, not a paged object. */
+	ck_assert_int_eq(pasid_wq_list(f.c, &w, &n, &err), -EPROTO);
+	ck_assert_ptr_null(w);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_nonnull(pasid_last_result(f.c));
+
+	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, &w, &changed, &err), 0);
+	ck_assert(changed);
+	ck_assert_str_eq(w->wq, "dsa0/wq0.1");
+	pasid_wqs_free(w, 1);
+	ck_assert_int_eq(pasid_wq_configure(f.c, &plain, NULL, &changed, &err), 0);
+	ck_assert(!changed);
+	/* A sysfs write refused: the daemon's data says which and why. */
+	cfg.set = 0;
+	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, &w, &changed, &err), -EREMOTEIO);
+	ck_assert_int_eq(err.code, PASID_E_KERNEL);
+	ck_assert_ptr_null(w);
+	ck_assert(!changed);
+	data = json_object_object_get(pasid_error_object(f.c), "data");
+	ck_assert_str_eq(req_str(data, "attribute"), "size");
+	/* A result without "changed" is malformed. */
+	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, &w, &changed, &err), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(err.message, "changed"));
+	ck_assert_ptr_null(w);
+
+	ck_assert_int_eq(pasid_alloc_wq(f.c, "vm1", "dsa0/wq0.1", PASID_ANY, &one, &err), 0);
+	ck_assert_uint_eq(one.hpasid, 4096);
+	ck_assert_int_eq(one.type, PASID_TYPE_SHARED);
+	ck_assert_int_eq(pasid_parse_mapping_wq(pasid_last_result(f.c), wq, sizeof(wq), &err), 0);
+	ck_assert_str_eq(wq, "dsa0/wq0.1");
+	ck_assert_int_eq(pasid_alloc_wq_count(f.c, "vm1", "dsa0/wq0.1", 8, 2, &maps, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(maps[1].gpasid, 9);
+	pasid_mappings_free(maps);
+	ck_assert_int_eq(pasid_list_wq(f.c, NULL, PASID_TYPE_ANY, "dsa0/wq0.1", &maps, &n, &err),
+	                 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(maps[0].vm, "vm1");
+	pasid_mappings_free(maps);
+	wait_server(pid);
+	fixture_close(&f);
+}
+END_TEST
+
+/* What the daemon could only refuse, or what this library cannot send, never leaves it. */
+START_TEST(test_wq_configure_refused_locally)
+{
+	struct pasid_wq_config cfg = {
+	    .wq = "dsa0/wq0.1", .mode = PASID_WQ_MODE_SHARED, .type = PASID_WQ_TYPE_USER};
+	struct pasid_error err;
+	struct pasid_wq *w = (void *)1;
+	bool changed = true;
+	struct fixture f;
+
+	fixture_open(&f);
+	ck_assert_int_eq(pasid_wq_configure(f.c, NULL, &w, &changed, &err), -EINVAL);
+	ck_assert_ptr_null(w);
+	ck_assert(!changed);
+	cfg.wq = NULL;
+	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, NULL, NULL, &err), -EINVAL);
+	cfg.wq = "dsa0/wq0.1";
+	cfg.mode = PASID_WQ_MODE_UNKNOWN;
+	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, NULL, NULL, &err), -EINVAL);
+	cfg.mode = PASID_WQ_MODE_SHARED;
+	cfg.type = PASID_WQ_TYPE_UNKNOWN;
+	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, NULL, NULL, &err), -EINVAL);
+	cfg.type = PASID_WQ_TYPE_USER;
+	cfg.set = 1u << 20;
+	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, NULL, NULL, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.message, "set bits"));
+	cfg.set = PASID_WQ_SET_GROUP;
+	cfg.group = -1;
+	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, NULL, NULL, &err), -EINVAL);
+	cfg.set = PASID_WQ_SET_NAME;
+	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, NULL, NULL, &err), -EINVAL);
+	cfg.set = 0;
+	cfg.reserved[3] = 1;
+	ck_assert_int_eq(pasid_wq_configure(f.c, &cfg, NULL, NULL, &err), -EINVAL);
+	ck_assert_uint_eq(pasid_outstanding(f.c), 0);
+	ck_assert(!pasid_want_write(f.c));
+	fixture_close(&f);
+}
+END_TEST
+
 static Suite *
 libpasid_suite(void)
 {
@@ -1626,6 +2018,11 @@ libpasid_suite(void)
 	tcase_add_test(tc, test_attach_detach);
 	tcase_add_test(tc, test_attach_refused_locally);
 	tcase_add_test(tc, test_parse_attachments);
+	tcase_add_test(tc, test_parse_wqs);
+	tcase_add_test(tc, test_parse_wqs_reject);
+	tcase_add_test(tc, test_parse_mapping_wq);
+	tcase_add_test(tc, test_wq_calls);
+	tcase_add_test(tc, test_wq_configure_refused_locally);
 	suite_add_tcase(s, tc);
 	return s;
 }
