@@ -223,7 +223,16 @@ as_read(const struct idxd_wq *wq, struct target *t)
 	t->driver = wq->driver;
 }
 
-/* The device's sub-devices named prefixN.M ("group0.3"), from its directory. */
+static int
+by_number(const void *a, const void *b)
+{
+	const char *x = strchr(a, '.'), *y = strchr(b, '.');
+
+	return atoi(x + 1) - atoi(y + 1);
+}
+
+/* The device's sub-devices named prefixN.M ("group0.3"), from its directory, in order of M
+ * (as the kernel numbers and configures them). */
 static int
 list_sub(const char *sys, const struct idxd_device *dev, const char *prefix,
          char (*names)[IDXD_NAME_LEN], size_t max, size_t *n)
@@ -248,6 +257,8 @@ list_sub(const char *sys, const struct idxd_device *dev, const char *prefix,
 		++*n;
 	}
 	closedir(d);
+	if (names)
+		qsort(names, *n < max ? *n : max, sizeof(*names), by_number);
 	return 0;
 }
 
