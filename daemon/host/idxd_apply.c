@@ -253,7 +253,7 @@ list_sub(const char *sys, const struct idxd_device *dev, const char *prefix,
 		    strspn(m, "0123456789") != strlen(m) || strlen(e->d_name) >= IDXD_NAME_LEN)
 			continue;
 		if (*n < max && names)
-			snprintf(names[*n], IDXD_NAME_LEN, "%s", e->d_name);
+			memcpy(names[*n], e->d_name, strlen(e->d_name) + 1);
 		++*n;
 	}
 	closedir(d);
