@@ -318,10 +318,19 @@ static int
 validate(const char *sys, const struct target *t, const struct idxd_device *dev,
          const struct idxd_device *sib, const char *wname, const char *ref, char *why, size_t len)
 {
+	char dir[PATH_MAX], val[8];
 	unsigned others = 0;
 	size_t ngroups;
 	int r;
 
+	/* sysfs.c: every WQ store but type's is EPERM on a device whose configuration is
+	 * fixed (IDXD_FLAG_CONFIGURABLE clear, as a guest's may be). A kernel without the
+	 * attribute is taken as configurable. */
+	snprintf(dir, sizeof(dir), "%s/bus/dsa/devices/%s", sys, dev->name);
+	if (idxd_attr_read(dir, "configurable", val, sizeof(val)) == 0 && !strcmp(val, "0"))
+		return fmt_why(why, len, -EPERM,
+		               "%s: %s is not configurable (its configuration is fixed)", ref,
+		               dev->name);
 	if (t->size > dev->max_wq_size)
 		return fmt_why(why, len, -EINVAL,
 		               "%s: size %u is above %s's max_work_queues_size %u", ref, t->size,

@@ -6,11 +6,13 @@
  * - an enabled WQ is unbound from the driver its link names and bound again;
  * - a size change on an enabled device: refused while another WQ of it is enabled, else the
  *   device is unbound, its engines' groups and other WQs restored, and bound again;
- * - a write the kernel refuses (ENOSPC from /dev/full, EISDIR) stops everything and names the
- *   file, what was written before it listed; a missing file is an error, never created;
- * - refusals before any write: threshold above size, priority 16, size above the device's
- *   limit or what its other WQs leave, a group it lacks, a shared WQ without threshold, an
- *   enabled one without label; no such device or WQ;
+ * - a write the kernel refuses (EPERM from an immutable attribute, ENOSPC from a bind file
+ *   linked to /dev/full, EISDIR) stops everything and names the file, what was written
+ *   before it listed; a missing file is an error, never created;
+ * - refusals before any write: a device that is not configurable, threshold above size,
+ *   priority 16, size above the device's limit or what its other WQs leave, a group it
+ *   lacks, a shared WQ without threshold, an enabled one without label or group; no such
+ *   device or WQ;
  * - an IAX kernel WQ binds to "crypto", a user one has its char device under /dev/iax. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -545,6 +547,12 @@ START_TEST(validation_refuses_before_writing)
 	refused(&c, -EINVAL, "an enabled WQ needs a group");
 	c = vms(), snprintf(c.mode, sizeof(c.mode), "dedicated");
 	refused(&c, -EINVAL, "Threshold= is for a shared WQ");
+	c = vms();
+	ck_assert_int_eq(idxd_fx_set(sys, "dsa0", "configurable", "0"), 0);
+	writes();
+	refused(&c, -EPERM, "dsa0/wq0.1: dsa0 is not configurable");
+	ck_assert_int_eq(idxd_fx_set(sys, "dsa0", "configurable", "1"), 0);
+	writes();
 	c = vms(), snprintf(c.name, sizeof(c.name), "dsa0/wq1.0");
 	refused(&c, -EINVAL, "Name=dsa0/wq1.0 is not a work queue");
 	c = vms(), snprintf(c.name, sizeof(c.name), "dsa0/wq0.9");
