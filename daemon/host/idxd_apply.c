@@ -203,7 +203,12 @@ resolve(const struct idxd_wq_conf *c, const struct idxd_device *dev, const struc
 	/* A dedicated WQ has no threshold: the kernel reads 0 for it. */
 	if (!strcmp(c->mode, "shared"))
 		t->threshold = c->has_threshold ? c->threshold : now->threshold;
-	snprintf(t->label, sizeof(t->label), "%s", c->has_label ? c->label : now->label);
+	/* wq_type_store clears the name when the type changes: the old one, given for the
+	 * old use, is not carried over. */
+	if (c->has_label)
+		snprintf(t->label, sizeof(t->label), "%s", c->label);
+	else if (!strcmp(c->type, now->type))
+		snprintf(t->label, sizeof(t->label), "%s", now->label);
 	t->driver = idxd_wq_driver(dev->kind, c->type);
 }
 

@@ -25,7 +25,8 @@
 #define IDXD_MAX_GROUP    255   /* GRPCAP num_groups is 8 bits */
 
 /* One WQ as it should be. Mode and type are always given; every other attribute only when
- * its has_ flag is set, and one not given keeps the value the WQ has now. */
+ * its has_ flag is set, and one not given keeps the value the WQ has now (but a label not
+ * given is dropped when the type changes, as the kernel drops it). */
 struct idxd_wq_conf {
 	char name[IDXD_REF_LEN]; /* "dsa0/wq0.1" */
 	char mode[12];           /* "dedicated" | "shared" */

@@ -543,6 +543,12 @@ START_TEST(validation_refuses_before_writing)
 	refused(&c, -EINVAL, "a shared WQ needs a threshold");
 	c = vms(), c.has_label = false;
 	refused(&c, -EINVAL, "an enabled WQ needs a name: give Label=");
+	/* A change of type clears the name (wq_type_store): the old one is not kept. */
+	ck_assert_int_eq(idxd_fx_set(sys, "wq0.1", "type", "kernel"), 0);
+	ck_assert_int_eq(idxd_fx_set(sys, "wq0.1", "name", "dma"), 0);
+	writes();
+	c = vms(), c.has_label = false;
+	refused(&c, -EINVAL, "an enabled WQ needs a name: give Label=");
 	c = vms(), c.has_group = false;
 	refused(&c, -EINVAL, "an enabled WQ needs a group");
 	c = vms(), snprintf(c.mode, sizeof(c.mode), "dedicated");
