@@ -71,12 +71,17 @@ void idxd_wq_conf_format(const struct idxd_wq_conf *conf, char *buf, size_t len)
  * - -EINVAL: conf is not valid for this device (size above its limit or above what its other
  *   WQs leave, group it lacks, threshold above the size, a shared WQ without threshold or an
  *   enabled one without label or group); nothing written.
- * - -ENOENT: no such device or WQ; nothing written.
+ * - -EPERM: the device is not configurable (configurable=0); nothing written.
+ * - -ENOENT: no such device or WQ; nothing written. The read error of a device or WQ
+ *   attribute that cannot be read, with why naming it; nothing written.
  * - -EBUSY: in_use (the caller has mappings on this WQ) and it would change, or the size
  *   must change on an enabled device that has other WQs enabled (why names them); nothing
  *   written.
  * - otherwise the -errno of the first write that failed, with out->attribute and why naming
- *   it; what out->written lists stays written.
+ *   it ("writing threshold=32 to dsa0/wq0.1: Invalid argument; written before it and still
+ *   in effect: ..."); what out->written lists stays written. -EIO with nothing written for
+ *   an enabled WQ bound to no driver.
+ * A WQ enabled by the writes reads back as the kernel left it: its bind is synchronous.
  * why is also filled on success when something was written (what was done, in a line). */
 int idxd_wq_apply(const char *sys, const struct idxd_wq_conf *conf, bool in_use,
                   struct idxd_apply *out, char *why, size_t len);
