@@ -271,6 +271,15 @@ pasidd_check(struct pasidd *d)
 		printf("state in %s: %u VM(s), %u shared and %u local PASID(s), all within the "
 		       "ranges\n",
 		       d->cfg.state_dir, sum.vms, sum.shared, sum.local);
+	for (size_t i = 0; i < d->cfg.nwqs; i++) {
+		char line[1200];
+
+		/* Only what is configured: -n reads no sysfs, the WQ is applied at start-up. */
+		idxd_wq_conf_format(&d->cfg.wqs[i], line, sizeof(line));
+		printf("work queue %s (%s)\n", line, d->cfg.wqs[i].where);
+	}
+	if (d->cfg.idxd_require_wq)
+		printf("shared PASIDs: every allocation must name a work queue (RequireWQ=yes)\n");
 	printf("configuration OK: local %u-%u, shared %u-%u, %u-bit PASIDs, socket %s\n",
 	       d->cfg.ns.local.first, d->cfg.ns.local.last, d->cfg.ns.shared.first,
 	       d->cfg.ns.shared.last, d->cfg.ns.pasid_bits, d->cfg.socket_path);

@@ -10,7 +10,13 @@
  *         dsa!wqN.M/  (iax!wqN.M)                      the char device, parent = wq conf_dev;
  *                                                      named "dsa/wqN.M", '/' becomes '!' in
  *                                                      sysfs, and devtmpfs makes /dev/dsa/wqN.M
- *   bus/dsa/devices/{dsaN,iaxN,wqN.M,dsa!wqN.M}        relative links to the above
+ *       groupN.M/ engineN.M/                           conf_dev->parent = idxd_confdev(idxd),
+ *                                                      max_groups and max_engines of them
+ *       driver -> bus/dsa/drivers/idxd                 once enabled (bound); a WQ's link
+ *                                                      names "user", "dmaengine" or "crypto"
+ *   bus/dsa/devices/{dsaN,iaxN,wqN.M,dsa!wqN.M,groupN.M,engineN.M}  relative links to these
+ *   bus/dsa/drivers/{idxd,user,dmaengine,crypto,dsa}/{bind,unbind}  write-only (0200), the
+ *                                                      bound devices linked by name inside
  *   bus/pci/devices/DDDD:BB:SS.F                       relative link to the PCI function
  * N comes from one IDA shared by DSA and IAX (init.c idxd_ida): a host with one of each has
  * dsa0 and iax1, never two devices numbered 0.
@@ -28,6 +34,10 @@
  *           with no group; state "disabled|enabled|unknown"; clients "%d";
  *           cdev_minor "%d", and the read fails with ENXIO while the WQ has no char device
  *           (the fixture leaves the file out then: pasidd reads both as "no char device").
+ *   group   work_queues, engines: the names of its members joined by ' ' (0444);
+ *           read_buffers_{allowed,reserved}, use_read_buffer_limit and their deprecated
+ *           tokens twins (DSA only), traffic_class_{a,b}, {desc,batch}_progress_limit (0644)
+ *   engine  group_id "%d", -1 with no group (0644)
  *   Modes: clients, state, cdev_minor, occupancy 0444; the configuration 0644 (writable only
  *   while the WQ is disabled, else EPERM); the device's attributes above 0444.
  * The ABI document (Documentation/ABI/stable/sysfs-driver-dma-idxd) names these files but
@@ -37,6 +47,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -266,6 +277,103 @@ idxd_fx_wq(const char *root, const char *dev, const struct idxd_fx_wq *wq)
 	idxd_fx_fmt(dir, sizeof(dir), "bus/dsa/devices/%s", cdev);
 	idxd_fx_fmt(rel + strlen(rel), sizeof(rel) - strlen(rel), "/%s", cdev);
 	return idxd_fx_link(root, dir, rel);
+}
+
+/* Groups groupN.0.. and engines engineN.0.. of device dev, every engine in group 0 (as the
+ * kernel's defaults and accel-config's usual configuration have them), and the device's
+ * max_groups and max_engines. */
+static inline int
+idxd_fx_groups(const char *root, const char *dev, unsigned ngroups, unsigned nengines)
+{
+	char devdir[PATH_MAX], rel[PATH_MAX], dir[PATH_MAX], link[64], name[32];
+	char members[1024] = "";
+	unsigned n = 0;
+	bool dsa = !strncmp(dev, "dsa", 3);
+	int r;
+
+	if ((r = idxd_fx_devdir(root, dev, devdir, sizeof(devdir))) < 0)
+		return r;
+	sscanf(dev + 3, "%u", &n);
+	idxd_fx_fmt(dir, sizeof(dir), "%s/%s", root, devdir);
+	if ((r = idxd_fx_filef(dir, "max_groups", 0444, "%lld", ngroups)) < 0 ||
+	    (r = idxd_fx_filef(dir, "max_engines", 0444, "%lld", nengines)) < 0)
+		return r;
+	for (unsigned i = 0; i < nengines; i++) {
+		idxd_fx_fmt(name, sizeof(name), "engine%u.%u", n, i);
+		idxd_fx_fmt(rel, sizeof(rel), "%s/%s", devdir, name);
+		idxd_fx_fmt(dir, sizeof(dir), "%s/%s", root, rel);
+		if ((r = idxd_fx_mkdirs(dir)) < 0 ||
+		    (r = idxd_fx_filef(dir, "group_id", 0644, "%lld", ngroups ? 0 : -1)) < 0)
+			return r;
+		idxd_fx_fmt(link, sizeof(link), "bus/dsa/devices/%s", name);
+		if ((r = idxd_fx_link(root, link, rel)) < 0)
+			return r;
+		if (ngroups && strlen(members) + strlen(name) + 2 < sizeof(members))
+			strcat(strcat(members, i ? " " : ""), name);
+	}
+	for (unsigned i = 0; i < ngroups; i++) {
+		idxd_fx_fmt(name, sizeof(name), "group%u.%u", n, i);
+		idxd_fx_fmt(rel, sizeof(rel), "%s/%s", devdir, name);
+		idxd_fx_fmt(dir, sizeof(dir), "%s/%s", root, rel);
+		if ((r = idxd_fx_mkdirs(dir)) < 0 ||
+		    (r = idxd_fx_file(dir, "work_queues", 0444, "")) < 0 ||
+		    (r = idxd_fx_file(dir, "engines", 0444, i ? "" : members)) < 0 ||
+		    (r = idxd_fx_filef(dir, "traffic_class_a", 0644, "%lld", 1)) < 0 ||
+		    (r = idxd_fx_filef(dir, "traffic_class_b", 0644, "%lld", 1)) < 0 ||
+		    (r = idxd_fx_filef(dir, "desc_progress_limit", 0644, "%lld", 0)) < 0 ||
+		    (r = idxd_fx_filef(dir, "batch_progress_limit", 0644, "%lld", 0)) < 0)
+			return r;
+		if (dsa &&
+		    ((r = idxd_fx_filef(dir, "use_read_buffer_limit", 0644, "%lld", 0)) < 0 ||
+		     (r = idxd_fx_filef(dir, "use_token_limit", 0644, "%lld", 0)) < 0 ||
+		     (r = idxd_fx_filef(dir, "read_buffers_allowed", 0644, "%lld", 96)) < 0 ||
+		     (r = idxd_fx_filef(dir, "tokens_allowed", 0644, "%lld", 96)) < 0 ||
+		     (r = idxd_fx_filef(dir, "read_buffers_reserved", 0644, "%lld", 0)) < 0 ||
+		     (r = idxd_fx_filef(dir, "tokens_reserved", 0644, "%lld", 0)) < 0))
+			return r;
+		idxd_fx_fmt(link, sizeof(link), "bus/dsa/devices/%s", name);
+		if ((r = idxd_fx_link(root, link, rel)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The drivers of the dsa bus, each with its write-only bind and unbind files: idxd (devices),
+ * user (cdev.c), dmaengine (dma.c), crypto (iaa_crypto, IAX kernel WQs) and the dsa
+ * compatibility driver (compat.c). A write leaves its value in the file, for tests to read. */
+static inline int
+idxd_fx_drivers(const char *root)
+{
+	static const char *const drivers[] = {"idxd", "user", "dmaengine", "crypto", "dsa"};
+	char dir[PATH_MAX];
+	int r;
+
+	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+		idxd_fx_fmt(dir, sizeof(dir), "%s/bus/dsa/drivers/%s", root, drivers[i]);
+		if ((r = idxd_fx_mkdirs(dir)) < 0 ||
+		    (r = idxd_fx_file(dir, "bind", 0200, "")) < 0 ||
+		    (r = idxd_fx_file(dir, "unbind", 0200, "")) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Shows obj ("dsa0", "wq0.1") bound to driver as the driver core does: obj/driver links to
+ * the driver, and the driver's directory links to obj by its name. */
+static inline int
+idxd_fx_bind(const char *root, const char *obj, const char *driver)
+{
+	char rel[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+	int r;
+
+	if ((r = idxd_fx_devdir(root, obj, rel, sizeof(rel))) < 0)
+		return r;
+	idxd_fx_fmt(from, sizeof(from), "%s/driver", rel);
+	idxd_fx_fmt(to, sizeof(to), "bus/dsa/drivers/%s", driver);
+	if ((r = idxd_fx_link(root, from, to)) < 0)
+		return r;
+	idxd_fx_fmt(from, sizeof(from), "bus/dsa/drivers/%s/%s", driver, obj);
+	return idxd_fx_link(root, from, rel);
 }
 
 /* Changes one attribute of a device or WQ ("dsa0", "wq0.1") under pasidd, as the kernel

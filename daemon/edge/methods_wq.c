@@ -191,21 +191,28 @@ method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object 
 	return 0;
 }
 
-/* The parameter of wq.configure that an attribute of the kernel comes from. */
+/* The parameter of wq.configure that a refusal of idxd_wq_conf_check or idxd_wq_apply is
+ * about: the first attribute its message names after the WQ's own name, else wq. */
 static const char *
-param_of(const char *attribute)
+param_of(const char *why)
 {
 	static const char *const map[][2] = {
-	    {"mode", "mode"},         {"type", "type"},           {"size", "size"},
-	    {"priority", "priority"}, {"group_id", "group"},      {"group", "group"},
-	    {"threshold", "threshold"}, {"name", "name"},         {"label", "name"},
-	    {"block_on_fault", "block_on_fault"},
+	    {"threshold", "threshold"}, {"priority", "priority"},
+	    {"group", "group"},         {"size", "size"},
+	    {"label", "name"},          {"block_on_fault", "block_on_fault"},
+	    {"mode", "mode"},           {"type", "type"},
 	};
+	const char *best = "wq", *at = NULL;
 
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (!strcmp(attribute, map[i][0]))
-			return map[i][1];
-	return "wq";
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		const char *p = strstr(why, map[i][0]);
+
+		if (p && (!at || p < at)) {
+			at = p;
+			best = map[i][1];
+		}
+	}
+	return best;
 }
 
 int
@@ -235,27 +242,22 @@ method_wq_configure(struct rpc_call *c, const struct rpc_args *a, struct json_ob
 		snprintf(conf.label, sizeof(conf.label), "%s", a->label);
 	memset(&out, 0, sizeof(out));
 	if (idxd_wq_conf_check(&conf, why, sizeof(why)) < 0)
-		return rpc_fail(c, PROTO_E_INVALID_PARAMS, param_of(out.attribute), "%s", why);
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, param_of(why), "%s", why);
 	r = wq_setup_apply(c->d, &conf, &out, why, sizeof(why));
-	switch (r) {
-	case 0:
-		break;
-	case -ENOENT:
+	/* Refused before anything was written: no attribute names a failed write. */
+	if (r == -ENOENT && !out.attribute[0])
 		return rpc_fail(c, PROTO_E_NOT_FOUND, "wq", "%s", why);
-	case -EBUSY:
+	if ((r == -EBUSY || r == -EPERM) && !out.attribute[0])
 		return rpc_fail(c, PROTO_E_CONFLICT, "wq", "%s", why);
-	case -EINVAL:
-		if (!out.written[0])
-			return rpc_fail(c, PROTO_E_INVALID_PARAMS, param_of(out.attribute), "%s",
-			                why);
-		/* fall through: the kernel refused a write */
-	default:
+	if (r == -EINVAL && !out.attribute[0])
+		return rpc_fail(c, PROTO_E_INVALID_PARAMS, param_of(why), "%s", why);
+	if (r < 0) {
+		/* The kernel refused a write. */
 		c->data = json_object_new_object();
 		json_object_object_add(c->data, "op", json_object_new_string("sysfs write"));
 		json_object_object_add(c->data, "errno", json_object_new_int(-r));
 		json_object_object_add(c->data, "message", json_object_new_string(strerror(-r)));
-		json_object_object_add(c->data, "attribute",
-		                       json_object_new_string(out.attribute));
+		json_object_object_add(c->data, "attribute", json_object_new_string(out.attribute));
 		json_object_object_add(c->data, "written", json_object_new_string(out.written));
 		return rpc_fail(c, PROTO_E_KERNEL, "wq", "%s", why);
 	}

@@ -18,8 +18,8 @@ int
 wq_setup_apply(const struct pasidd *d, const struct idxd_wq_conf *conf, struct idxd_apply *out,
                char *why, size_t len)
 {
-	return idxd_wq_apply(d->cfg.idxd_sysfs_root, conf, wq_setup_in_use(d, conf->name), out,
-	                     why, len);
+	return idxd_wq_apply(d->cfg.idxd_sysfs_root, conf, wq_setup_in_use(d, conf->name), out, why,
+	                     len);
 }
 
 int
@@ -35,7 +35,8 @@ wq_setup_config(const struct pasidd *d)
 
 		if (r < 0) {
 			failed++;
-			log_err("[WorkQueue] %s (%s): not set up: %s", conf->name, conf->where, why);
+			log_err("[WorkQueue] %s (%s): not set up: %s", conf->name, conf->where,
+			        why);
 		} else if (out.changed) {
 			log_info("[WorkQueue] %s: %s", conf->name, why);
 		} else {

@@ -50,6 +50,7 @@ config_free(struct pasidd_config *cfg)
 	free(cfg->admin_group);
 	free(cfg->socket_group);
 	free(cfg->idxd_sysfs_root);
+	free(cfg->wqs);
 	for (size_t i = 0; i < cfg->nfiles; i++)
 		free(cfg->files[i]);
 	free(cfg->files);
@@ -100,6 +101,17 @@ set_str(char **dst, const char *v)
 		return -ENOMEM;
 	free(*dst);
 	*dst = n;
+	return 0;
+}
+
+static int
+parse_yes_no(const char *key, const char *val, bool *out, char *why, size_t len)
+{
+	if (strcmp(val, "yes") && strcmp(val, "no")) {
+		snprintf(why, len, "%s= must be yes or no, not '%.32s'", key, val);
+		return -EINVAL;
+	}
+	*out = val[0] == 'y';
 	return 0;
 }
 
@@ -236,7 +248,171 @@ assign_idxd(struct pasidd_config *cfg, const char *key, const char *val, char *w
 		}
 		return set_str(&cfg->idxd_sysfs_root, val);
 	}
+	if (!strcmp(key, "RequireWQ"))
+		return parse_yes_no(key, val, &cfg->idxd_require_wq, why, len);
 	return NOT_A_KEY;
+}
+
+/* The number keys of [WorkQueue], with the ranges of idxd_conf.h; Group= also takes -1. */
+static int
+wq_number(const char *key, const char *val, long long min, long long max, long long *out, char *why,
+          size_t len)
+{
+	uint64_t n;
+
+	if (min < 0 && !strcmp(val, "-1")) {
+		*out = -1;
+		return 0;
+	}
+	if (parse_u64(val, 10, (uint64_t)max, &n) < 0 || (long long)n < min) {
+		snprintf(why, len, "%s= must be %lld-%lld, not '%s'", key, min, max, val);
+		return -EINVAL;
+	}
+	*out = (long long)n;
+	return 0;
+}
+
+/* Name= of the section being read: one WQ, in no other section. */
+static int
+wq_name(struct pasidd_config *cfg, struct idxd_wq_conf *c, const char *val, char *why, size_t len)
+{
+	char dev[IDXD_NAME_LEN], wq[IDXD_NAME_LEN];
+
+	if (idxd_ref_split(val, dev, wq) < 0) {
+		snprintf(why, len,
+		         "Name= must be a work queue like dsa0/wq0.1 or iax1/wq1.0, not '%.64s'",
+		         val);
+		return -EINVAL;
+	}
+	if (c->name[0]) {
+		snprintf(why, len, "Name= is already given in this [WorkQueue] section, at %s",
+		         c->where);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i + 1 < cfg->nwqs; i++)
+		if (!strcmp(cfg->wqs[i].name, val)) {
+			snprintf(why, len, "Name=%s: that work queue is already configured at %s",
+			         val, cfg->wqs[i].where);
+			return -EINVAL;
+		}
+	snprintf(c->name, sizeof(c->name), "%s", val);
+	snprintf(c->where, sizeof(c->where), "%s", cfg->cur_where ? cfg->cur_where : "");
+	return 0;
+}
+
+static int
+assign_workqueue(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
+{
+	struct idxd_wq_conf *c = &cfg->wqs[cfg->nwqs - 1];
+	long long n;
+	int r;
+
+	if (!strcmp(key, "Name"))
+		return wq_name(cfg, c, val, why, len);
+	if (!strcmp(key, "Mode")) {
+		if (strcmp(val, "shared") && strcmp(val, "dedicated")) {
+			snprintf(why, len, "Mode= must be shared or dedicated, not '%.32s'", val);
+			return -EINVAL;
+		}
+		snprintf(c->mode, sizeof(c->mode), "%s", val);
+		return 0;
+	}
+	if (!strcmp(key, "Type")) {
+		if (strcmp(val, "user") && strcmp(val, "kernel") && strcmp(val, "none")) {
+			snprintf(why, len, "Type= must be user, kernel or none, not '%.32s'", val);
+			return -EINVAL;
+		}
+		snprintf(c->type, sizeof(c->type), "%s", val);
+		return 0;
+	}
+	if (!strcmp(key, "Size") || !strcmp(key, "Threshold")) {
+		if ((r = wq_number(key, val, 1, IDXD_MAX_WQ_SIZE, &n, why, len)) < 0)
+			return r;
+		if (key[0] == 'S') {
+			c->size = (unsigned)n;
+			c->has_size = true;
+			return 0;
+		}
+		c->threshold = (unsigned)n;
+		c->has_threshold = true;
+		snprintf(cfg->wq_thr_where, sizeof(cfg->wq_thr_where), "%s",
+		         cfg->cur_where ? cfg->cur_where : "");
+		return 0;
+	}
+	if (!strcmp(key, "Priority")) {
+		if ((r = wq_number(key, val, 1, IDXD_MAX_PRIORITY, &n, why, len)) < 0)
+			return r;
+		c->priority = (unsigned)n;
+		c->has_priority = true;
+		return 0;
+	}
+	if (!strcmp(key, "Group")) {
+		if ((r = wq_number(key, val, -1, IDXD_MAX_GROUP, &n, why, len)) < 0)
+			return r;
+		c->group = (int)n;
+		c->has_group = true;
+		return 0;
+	}
+	if (!strcmp(key, "BlockOnFault")) {
+		c->has_block_on_fault = true;
+		return parse_yes_no(key, val, &c->block_on_fault, why, len);
+	}
+	if (!strcmp(key, "Label")) {
+		/* The kernel's WQ_NAME_SIZE; it refuses an empty name. */
+		if (!val[0] || strlen(val) > IDXD_LABEL_LEN - 1) {
+			snprintf(why, len, "Label= must be 1-%d bytes", IDXD_LABEL_LEN - 1);
+			return -EINVAL;
+		}
+		snprintf(c->label, sizeof(c->label), "%s", val);
+		c->has_label = true;
+		return 0;
+	}
+	return NOT_A_KEY;
+}
+
+/* A [WorkQueue] header: a new record, each section being one WQ. */
+static int
+wq_open(struct pasidd_config *cfg, const char *where)
+{
+	void *p = realloc(cfg->wqs, (cfg->nwqs + 1) * sizeof(*cfg->wqs));
+
+	if (!p)
+		return -ENOMEM;
+	cfg->wqs = p;
+	memset(&cfg->wqs[cfg->nwqs++], 0, sizeof(*cfg->wqs));
+	cfg->wq_open = true;
+	snprintf(cfg->wq_head_where, sizeof(cfg->wq_head_where), "%.159s", where);
+	cfg->wq_thr_where[0] = '\0';
+	return 0;
+}
+
+/* The end of a [WorkQueue] section: its required keys, and the keys that must agree. err
+ * gets "file:line: problem" with the line of the header or of Threshold=. */
+static int
+wq_close(struct pasidd_config *cfg, char *err, size_t errlen)
+{
+	const struct idxd_wq_conf *c;
+	const char *missing;
+	char why[200];
+
+	if (!cfg->wq_open)
+		return 0;
+	c = &cfg->wqs[cfg->nwqs - 1];
+	missing = !c->name[0] ? "Name" : !c->mode[0] ? "Mode" : !c->type[0] ? "Type" : NULL;
+	cfg->wq_open = false;
+	if (missing) {
+		snprintf(err, errlen, "%s: [WorkQueue]%s%s needs %s=", cfg->wq_head_where,
+		         c->name[0] ? " for " : "", c->name, missing);
+		return -EINVAL;
+	}
+	/* Each key was checked on its line: what is left is the threshold against the mode
+	 * and the size, named at the Threshold= line. */
+	if (idxd_wq_conf_check(c, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s",
+		         cfg->wq_thr_where[0] ? cfg->wq_thr_where : cfg->wq_head_where, why);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* The sections of the file, each with its keys. */
@@ -246,7 +422,7 @@ static const struct section {
 	              size_t len);
 } sections[] = {
     {"Daemon", assign_daemon}, {"Namespace", assign_namespace}, {"Limits", assign_limits},
-    {"Quota", assign_quota},   {"Idxd", assign_idxd},
+    {"Quota", assign_quota},   {"Idxd", assign_idxd},           {"WorkQueue", assign_workqueue},
 };
 
 static const struct section *
@@ -330,11 +506,18 @@ config_load_string(struct pasidd_config *cfg, const char *name, const char *text
 				snprintf(why, sizeof(why), "malformed section header");
 				goto bad;
 			}
+			if (wq_close(cfg, err, errlen) < 0)
+				goto closed;
 			memcpy(sect, s + 1, n - 2);
 			sect[n - 2] = '\0';
 			if (!find_section(sect)) {
 				snprintf(why, sizeof(why), "unknown section [%s]", sect);
 				goto bad;
+			}
+			snprintf(where, sizeof(where), "%s:%u", name, lineno);
+			if (!strcmp(sect, "WorkQueue") && wq_open(cfg, where) < 0) {
+				r = -ENOMEM;
+				goto out;
 			}
 			continue;
 		}
@@ -366,11 +549,17 @@ config_load_string(struct pasidd_config *cfg, const char *name, const char *text
 		if (r < 0)
 			goto bad;
 	}
+	/* A section ends with its file: a drop-in cannot add keys to a [WorkQueue] above. */
+	if (wq_close(cfg, err, errlen) < 0)
+		goto closed;
 	free(copy);
 	return 0;
 bad:
 	snprintf(err, errlen, "%s:%u: %s", name, lineno, why);
+closed:
+	cfg->wq_open = false;
 	r = -EINVAL;
+out:
 	free(copy);
 	return r;
 }

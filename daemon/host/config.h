@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "idxd_conf.h"
 #include "namespace.h"
 #include "quota.h"
 
@@ -27,7 +28,15 @@ struct pasidd_config {
 	char *admin_group;
 	char *socket_group;
 	char *idxd_sysfs_root; /* [Idxd] SysfsRoot=: where idxd devices are read ("/sys") */
-	bool idxd_require_wq;  /* [Idxd] RequireWQ=: every shared PASID names its work queue */
+	bool idxd_require_wq;  /* [Idxd] RequireWQ=: a shared-range pasid.alloc must name a WQ */
+	/* The [WorkQueue] sections, one WQ each, in the order read; each where names the line
+	 * of its Name=. */
+	struct idxd_wq_conf *wqs;
+	size_t nwqs;
+	/* The [WorkQueue] section being read: checked whole when it ends, with the line of its
+	 * header for a missing key and of its Threshold= for a threshold that does not fit. */
+	bool wq_open;
+	char wq_head_where[160], wq_thr_where[160];
 	mode_t socket_mode;
 	size_t max_message;
 	struct pasidd_limits limits;

@@ -55,6 +55,12 @@ read_attr(const char *dir, const char *name, char *buf, size_t len)
 	return 0;
 }
 
+int
+idxd_attr_read(const char *dir, const char *name, char *buf, size_t len)
+{
+	return read_attr(dir, name, buf, len);
+}
+
 /* A decimal number the kernel wrote with "%u" or "%d": digits only, with '-' when signed. */
 static int
 parse_num(const char *s, bool is_signed, long long max, long long *out)
@@ -146,6 +152,16 @@ get_num(struct reader *rd, const char *attr, bool is_signed, long long max)
 	return v;
 }
 
+/* A number as the kernel prints it with "%d": no leading zero, so that "dsa00" is not
+ * taken for dsa0, a name the kernel never gives. */
+static int
+parse_id(const char *s, long long *v)
+{
+	if (s[0] == '0' && s[1])
+		return -EINVAL;
+	return parse_num(s, false, INT_MAX, v);
+}
+
 /* prefix followed by a decimal number and nothing else ("dsa0", not "dsa!wq0.0"). */
 static bool
 numbered(const char *s, const char *prefix, unsigned *n)
@@ -153,7 +169,7 @@ numbered(const char *s, const char *prefix, unsigned *n)
 	long long v;
 	size_t pl = strlen(prefix);
 
-	if (strncmp(s, prefix, pl) || parse_num(s + pl, false, INT_MAX, &v) < 0)
+	if (strncmp(s, prefix, pl) || parse_id(s + pl, &v) < 0)
 		return false;
 	*n = (unsigned)v;
 	return true;
@@ -167,7 +183,7 @@ wq_numbers(const char *s, unsigned *n, unsigned *m)
 	const char *dot = strchr(s, '.');
 	long long v;
 
-	if (!dot || (size_t)(dot - s) >= sizeof(head) || parse_num(dot + 1, false, INT_MAX, &v) < 0)
+	if (!dot || (size_t)(dot - s) >= sizeof(head) || parse_id(dot + 1, &v) < 0)
 		return false;
 	memcpy(head, s, (size_t)(dot - s));
 	head[dot - s] = '\0';
@@ -386,9 +402,8 @@ idxd_scan(const char *sys, struct idxd_host *out, char *why, size_t len)
 	return 0;
 }
 
-/* Splits "dsa0/wq0.1" (ns_wq_ref_valid: the WQ's N is the device's). */
-static int
-split_ref(const char *ref, char *dev, char *wq)
+int
+idxd_ref_split(const char *ref, char *dev, char *wq)
 {
 	const char *slash = ref ? strchr(ref, '/') : NULL;
 
@@ -407,7 +422,7 @@ idxd_wq_read(const char *sys, const char *ref, struct idxd_device *dev, struct i
 {
 	char dname[IDXD_NAME_LEN], wname[IDXD_NAME_LEN];
 
-	if (split_ref(ref, dname, wname) < 0) {
+	if (idxd_ref_split(ref, dname, wname) < 0) {
 		snprintf(why, len, "'%.64s' is not a work queue name like dsa0/wq0.1", ref);
 		return -EINVAL;
 	}
@@ -435,7 +450,7 @@ idxd_host_find(const struct idxd_host *h, const char *ref, const struct idxd_dev
 {
 	char dname[IDXD_NAME_LEN], wname[IDXD_NAME_LEN];
 
-	if (split_ref(ref, dname, wname) < 0)
+	if (idxd_ref_split(ref, dname, wname) < 0)
 		return NULL;
 	for (size_t i = 0; i < h->ndevs; i++) {
 		if (strcmp(h->devs[i].name, dname))

@@ -77,6 +77,15 @@ void idxd_host_free(struct idxd_host *h);
 int idxd_wq_read(const char *sys, const char *ref, struct idxd_device *dev, struct idxd_wq *wq,
                  char *why, size_t len);
 
+/* Reads the sysfs attribute dir/name into buf without its trailing newline: 0, the -errno of
+ * the open or read, or -EFBIG when it does not fit in len. */
+int idxd_attr_read(const char *dir, const char *name, char *buf, size_t len);
+
+/* Splits a WQ reference "dsa0/wq0.1" into its device "dsa0" and WQ "wq0.1" (both
+ * IDXD_NAME_LEN), checking that it has that form ("dsaN/wqN.M" or "iaxN/wqN.M", the same N,
+ * numbers as the kernel prints them). 0, or -EINVAL. */
+int idxd_ref_split(const char *ref, char *dev, char *wq);
+
 /* Whether sys has the dsa bus (the idxd driver); why says what is missing when not. */
 bool idxd_present(const char *sys, char *why, size_t len);
 

@@ -280,6 +280,13 @@ CONFIGS = {
              "Max=/machine.slice/vm 1.scope max\n",
     "quota-bad": "[Quota]\nMax=/a\n\0[Quota]\nMax=relative 5\n\0[Quota]\nDefaultVMMax=-1\n"
                  "\0[Quota]\nMax=/a/../b 5\n",
+    "workqueue": "[Idxd]\nRequireWQ=yes\n[WorkQueue]\nName=dsa0/wq0.1\nMode=shared\nType=user\n"
+                 "Size=32\nPriority=10\nGroup=0\nThreshold=16\nBlockOnFault=no\nLabel=vms\n"
+                 "[WorkQueue]\nName=iax1/wq1.0\nMode=dedicated\nType=kernel\nGroup=-1\n"
+                 "\0[WorkQueue]\nName=dsa0/wq0.2\nMode=dedicated\nType=none\n",
+    "workqueue-bad": "[WorkQueue]\nName=dsa0/wq0.1\nMode=dedicated\nType=user\nThreshold=4\n"
+                     "\0[WorkQueue]\nMode=shared\n\0[WorkQueue]\nName=dsa0/wq0.1\n"
+                     "Name=dsa0/wq0.1\n\0[WorkQueue]\nName=dsa00/wq0.1\nSize=0\nGroup=-2\n",
 }
 
 # ---- fuzz_journal: byte 0 = mode (see fuzz_journal.c) ----

@@ -750,7 +750,7 @@ fx_wq "$sysfs" iax1 0000:6a:02.0 wq1.0 dedicated none "" disabled "" 0 0 0 -1 -1
 # wq_configure: the wq.configure cases, while a PASID is allocated against dsa0/wq0.1.
 wq_configure() {
 	wrun t "WQ: configure a WQ in use conflicts" 14 wq configure dsa0/wq0.1 --mode shared \
-		--type user --size 8
+		--type user --threshold 8
 	wrun t "WQ: configure an unknown WQ" 13 wq configure dsa9/wq9.0 --mode shared --type user
 	# Type none: configured and left disabled, so that the fixture needs no driver to bind;
 	# the size stays, so that its enabled device is not disabled for it.

@@ -151,6 +151,8 @@ START_TEST(admin_group_and_trailing_comment)
 	     ":3: the value of SocketGroup= holds a '#' comment; comments must be on a line of "
 	     "their own"},
 	    {"[Namespace]\nSharedRange=4096-8191 # half\n", ":2: the value of SharedRange="},
+	    {"[WorkQueue]\nName=dsa0/wq0.1\nMode=dedicated\nType=user\nThreshold=4\n",
+	     ":5: Threshold= is for a shared WQ; dsa0/wq0.1 is Mode=dedicated"},
 	};
 	char conf[256], name[32], *err;
 
@@ -170,6 +172,31 @@ START_TEST(admin_group_and_trailing_comment)
 			              cases[i].text, st, err);
 		}
 	}
+}
+END_TEST
+
+/* pasidd -n lists the [WorkQueue] sections as configured, with where each is, and says when
+ * shared PASIDs need a WQ; it reads no device, so none need exist. */
+START_TEST(check_config_lists_work_queues)
+{
+	char conf[256], *out, *err;
+	int st;
+
+	ck_assert_int_eq(it_prepare(&d), 0);
+	ck_assert_int_eq(it_write_file(&d, "wq.conf",
+	                               "[Idxd]\nRequireWQ=yes\nSysfsRoot=/nonexistent\n\n"
+	                               "[WorkQueue]\nName=dsa0/wq0.1\nMode=shared\nType=user\n"
+	                               "Size=32\nThreshold=16\nLabel=vms\n",
+	                               conf, sizeof(conf)),
+	                 0);
+	st = run(&out, &err, "-n", "--config", conf, NULL);
+	ck_assert_msg(st == 0, "exit %d: %s%s", st, out, err);
+	ck_assert_msg(itu_has_all(out,
+	                          "work queue dsa0/wq0.1 shared user size 32 threshold 16 "
+	                          "label 'vms' (",
+	                          conf, ":6)\n", "every allocation must name a work queue",
+	                          "configuration OK", NULL),
+	              "output: %s", out);
 }
 END_TEST
 
@@ -240,6 +267,7 @@ main(void)
 	tcase_add_test(tc, check_config_against_the_state);
 	tcase_add_test(tc, check_config_writes_nothing);
 	tcase_add_test(tc, admin_group_and_trailing_comment);
+	tcase_add_test(tc, check_config_lists_work_queues);
 	tcase_add_test(tc, detached_failure_is_reported);
 	tcase_add_test(tc, detached_start_serves_at_once);
 	suite_add_tcase(s, tc);

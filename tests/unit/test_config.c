@@ -269,6 +269,167 @@ START_TEST(idxd_section)
 }
 END_TEST
 
+START_TEST(require_wq)
+{
+	ck_assert_int_eq(load(""), 0);
+	ck_assert(!cfg.idxd_require_wq);
+	ck_assert_int_eq(load("[Idxd]\nRequireWQ=yes\n"), 0);
+	ck_assert(cfg.idxd_require_wq);
+	ck_assert_int_eq(load("[Idxd]\nRequireWQ=no\n"), 0);
+	ck_assert(!cfg.idxd_require_wq);
+	bad("[Idxd]\nRequireWQ=1\n", "t.conf:2: RequireWQ= must be yes or no, not '1'");
+}
+END_TEST
+
+START_TEST(workqueue_sections)
+{
+	const struct idxd_wq_conf *c;
+	char line[256];
+
+	ck_assert_int_eq(load(""), 0);
+	ck_assert_uint_eq(cfg.nwqs, 0);
+	ck_assert_int_eq(load("[WorkQueue]\nName=dsa0/wq0.1\nMode=shared\nType=user\nSize=32\n"
+	                      "Priority=10\nGroup=0\nThreshold=16\nBlockOnFault=yes\n"
+	                      "Label=vms of tenant a\n\n[Idxd]\nRequireWQ=yes\n"
+	                      "[WorkQueue]\nType=kernel\nName=iax1/wq1.0\nMode=dedicated\n"
+	                      "Group=-1\n"),
+	                 0);
+	ck_assert_uint_eq(cfg.nwqs, 2);
+	c = &cfg.wqs[0];
+	ck_assert_str_eq(c->name, "dsa0/wq0.1");
+	ck_assert_str_eq(c->mode, "shared");
+	ck_assert_str_eq(c->type, "user");
+	ck_assert(c->has_size && c->size == 32);
+	ck_assert(c->has_priority && c->priority == 10);
+	ck_assert(c->has_group && c->group == 0);
+	ck_assert(c->has_threshold && c->threshold == 16);
+	ck_assert(c->has_block_on_fault && c->block_on_fault);
+	ck_assert(c->has_label);
+	ck_assert_str_eq(c->label, "vms of tenant a");
+	ck_assert_str_eq(c->where, "t.conf:2");
+	c = &cfg.wqs[1];
+	ck_assert_str_eq(c->name, "iax1/wq1.0");
+	ck_assert_str_eq(c->mode, "dedicated");
+	ck_assert_str_eq(c->type, "kernel");
+	ck_assert(!c->has_size && !c->has_priority && !c->has_threshold && !c->has_label &&
+	          !c->has_block_on_fault);
+	ck_assert(c->has_group && c->group == -1);
+	ck_assert_str_eq(c->where, "t.conf:16");
+	idxd_wq_conf_format(&cfg.wqs[0], line, sizeof(line));
+	ck_assert_str_eq(line, "dsa0/wq0.1 shared user size 32 priority 10 group 0 threshold 16 "
+	                       "block-on-fault yes label 'vms of tenant a'");
+	idxd_wq_conf_format(&cfg.wqs[1], line, sizeof(line));
+	ck_assert_str_eq(line, "iax1/wq1.0 dedicated kernel group -1");
+	/* The bounds themselves are accepted. */
+	ck_assert_int_eq(load("[WorkQueue]\nName=dsa12/wq12.7\nMode=shared\nType=none\n"
+	                      "Size=65535\nThreshold=65535\nPriority=1\nGroup=255\n"
+	                      "BlockOnFault=no\n[WorkQueue]\nName=dsa0/wq0.0\nMode=dedicated\n"
+	                      "Type=user\nSize=1\nPriority=15\n"),
+	                 0);
+}
+END_TEST
+
+START_TEST(workqueue_errors)
+{
+	static const char head[] = "[WorkQueue]\nName=dsa0/wq0.1\nMode=shared\nType=user\n";
+	char text[4096];
+
+	bad("[WorkQueue]\nMode=shared\nType=user\n", "t.conf:1: [WorkQueue] needs Name=");
+	bad("[WorkQueue]\nName=dsa0/wq0.1\nType=user\n[Idxd]\n",
+	    "t.conf:1: [WorkQueue] for dsa0/wq0.1 needs Mode=");
+	bad("[Daemon]\n[WorkQueue]\nName=dsa0/wq0.1\nMode=shared\n",
+	    "t.conf:2: [WorkQueue] for dsa0/wq0.1 needs Type=");
+	bad("[WorkQueue]\n", "t.conf:1: [WorkQueue] needs Name=");
+	bad("[WorkQueue]\nName=dsa0/wq1.0\n",
+	    "t.conf:2: Name= must be a work queue like dsa0/wq0.1 or iax1/wq1.0, not 'dsa0/wq1.0'");
+	bad("[WorkQueue]\nName=wq0.1\n", "t.conf:2: Name= must be a work queue");
+	bad("[WorkQueue]\nName=dsa00/wq0.1\n", "t.conf:2: Name= must be a work queue");
+	bad("[WorkQueue]\nName=idxd0/wq0.1\n", "t.conf:2: Name= must be a work queue");
+	bad("[WorkQueue]\nName=dsa0/wq0.1\nName=dsa0/wq0.2\n",
+	    "t.conf:3: Name= is already given in this [WorkQueue] section, at t.conf:2");
+	snprintf(text, sizeof(text), "%s\n# again\n%s", head, head);
+	bad(text, "t.conf:8: Name=dsa0/wq0.1: that work queue is already configured at t.conf:2");
+	bad("[WorkQueue]\nMode=dedicate\n", "t.conf:2: Mode= must be shared or dedicated, not "
+	                                    "'dedicate'");
+	bad("[WorkQueue]\nType=User\n", "t.conf:2: Type= must be user, kernel or none, not 'User'");
+	snprintf(text, sizeof(text), "%sSize=0\n", head);
+	bad(text, "t.conf:5: Size= must be 1-65535, not '0'");
+	snprintf(text, sizeof(text), "%sSize=65536\n", head);
+	bad(text, "t.conf:5: Size= must be 1-65535");
+	snprintf(text, sizeof(text), "%sPriority=16\n", head);
+	bad(text, "t.conf:5: Priority= must be 1-15, not '16'");
+	snprintf(text, sizeof(text), "%sPriority=0\n", head);
+	bad(text, "t.conf:5: Priority= must be 1-15");
+	snprintf(text, sizeof(text), "%sGroup=-2\n", head);
+	bad(text, "t.conf:5: Group= must be -1-255, not '-2'");
+	snprintf(text, sizeof(text), "%sGroup=256\n", head);
+	bad(text, "t.conf:5: Group= must be -1-255");
+	snprintf(text, sizeof(text), "%sThreshold=0\n", head);
+	bad(text, "t.conf:5: Threshold= must be 1-65535");
+	snprintf(text, sizeof(text), "%sBlockOnFault=true\n", head);
+	bad(text, "t.conf:5: BlockOnFault= must be yes or no, not 'true'");
+	snprintf(text, sizeof(text), "%sLabel=\n", head);
+	bad(text, "t.conf:5: Label= must be 1-1024 bytes");
+	snprintf(text, sizeof(text), "%sLabel=%01025d\n", head, 0);
+	bad(text, "t.conf:5: Label= must be 1-1024 bytes");
+	snprintf(text, sizeof(text), "%sColour=blue\n", head);
+	bad(text, "t.conf:5: unknown key Colour= in [WorkQueue]");
+	/* Keys that must agree: named at the Threshold= line, whichever came first. */
+	bad("[WorkQueue]\nName=dsa0/wq0.1\nThreshold=8\nType=user\nMode=dedicated\n",
+	    "t.conf:3: Threshold= is for a shared WQ; dsa0/wq0.1 is Mode=dedicated");
+	snprintf(text, sizeof(text), "%sThreshold=40\nSize=32\n", head);
+	bad(text, "t.conf:5: Threshold=40 is above Size=32");
+	/* A label as long as the kernel takes is fine. */
+	config_free(&cfg);
+	config_init(&cfg);
+	snprintf(text, sizeof(text), "%sLabel=%01024d\n", head, 0);
+	ck_assert_int_eq(load(text), 0);
+	ck_assert_uint_eq(strlen(cfg.wqs[0].label), 1024);
+}
+END_TEST
+
+/* Each section is one WQ and ends with its file: a drop-in's [WorkQueue] is another WQ,
+ * and the same WQ in two files is refused. */
+START_TEST(workqueue_dropins)
+{
+	char dir[] = "/tmp/pasidd-wq.XXXXXX", path[128], dpath[160], cmd[200];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pasidd.conf", dir);
+	f = fopen(path, "w");
+	fputs("[WorkQueue]\nName=dsa0/wq0.0\nMode=dedicated\nType=user\n", f);
+	fclose(f);
+	snprintf(dpath, sizeof(dpath), "%s.d", path);
+	mkdir(dpath, 0755);
+	snprintf(dpath, sizeof(dpath), "%s.d/10-wq.conf", path);
+	f = fopen(dpath, "w");
+	fputs("[WorkQueue]\nName=dsa0/wq0.1\nMode=shared\nType=user\nThreshold=4\n", f);
+	fclose(f);
+	ck_assert_int_eq(config_load_file(&cfg, path, true, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.nwqs, 2);
+	ck_assert_str_eq(cfg.wqs[1].name, "dsa0/wq0.1");
+	config_free(&cfg);
+	config_init(&cfg);
+	f = fopen(dpath, "w");
+	fputs("Size=3\n", f);
+	fclose(f);
+	ck_assert_int_lt(config_load_file(&cfg, path, true, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "10-wq.conf:1: assignment outside a section"));
+	config_free(&cfg);
+	config_init(&cfg);
+	f = fopen(dpath, "w");
+	fputs("[WorkQueue]\nName=dsa0/wq0.0\nMode=shared\nType=user\n", f);
+	fclose(f);
+	ck_assert_int_lt(config_load_file(&cfg, path, true, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "10-wq.conf:2: Name=dsa0/wq0.0: that work queue is "
+	                                  "already configured at "));
+	ck_assert_ptr_nonnull(strstr(err, "pasidd.conf:2"));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -287,6 +448,10 @@ main(void)
 	tcase_add_test(tc, admin_group_must_exist);
 	tcase_add_test(tc, absent_default_file_listed);
 	tcase_add_test(tc, idxd_section);
+	tcase_add_test(tc, require_wq);
+	tcase_add_test(tc, workqueue_sections);
+	tcase_add_test(tc, workqueue_errors);
+	tcase_add_test(tc, workqueue_dropins);
 	suite_add_tcase(s, tc);
 	return ck_run(s);
 }
