@@ -205,7 +205,7 @@ param_of(const char *why)
 	const char *best = "wq", *at = NULL;
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		const char *p = strstr(why, map[i][0]);
+		const char *p = strcasestr(why, map[i][0]);
 
 		if (p && (!at || p < at)) {
 			at = p;

@@ -372,6 +372,221 @@ START_TEST(wq_changing_under_mappings_is_reported)
 }
 END_TEST
 
+/* ---- declarative setup: wq.configure and [WorkQueue] ---- */
+
+/* dsa3 as a host brings it up: device and WQs disabled, of type none, in no group; its
+ * groups and engines, and the drivers of the dsa bus with their bind files. */
+static void
+add_blank_device(void)
+{
+	static const struct idxd_fx_wq blank[] = {
+	    {"wq3.0", "dedicated", "none", "", "disabled", "", 0, 0, 0, 0, -1, 0, -1},
+	    {"wq3.1", "dedicated", "none", "", "disabled", "", 0, 0, 0, 0, -1, 0, -1},
+	};
+
+	ck_assert_int_eq(idxd_fx_device(sys, "dsa3", "0000:6c:01.0", 1, "disabled", 8, 128, NULL),
+	                 0);
+	ck_assert_int_eq(idxd_fx_groups(sys, "dsa3", 2, 2), 0);
+	ck_assert_int_eq(idxd_fx_wq(sys, "dsa3", &blank[0]), 0);
+	ck_assert_int_eq(idxd_fx_wq(sys, "dsa3", &blank[1]), 0);
+	ck_assert_int_eq(idxd_fx_drivers(sys), 0);
+}
+
+/* The file under the fixture's sysfs, without its newline ("" when unreadable). */
+static const char *
+sysfile(const char *rel)
+{
+	static char buf[256];
+	char path[512];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", sys, rel);
+	buf[0] = '\0';
+	if ((f = fopen(path, "r"))) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		if (n && buf[n - 1] == '\n')
+			buf[n - 1] = '\0';
+		fclose(f);
+	}
+	return buf;
+}
+
+/* What the kernel does on the binds pasidd wrote: device and WQ enabled and bound. */
+static void
+kernel_binds(const char *dev, const char *wq)
+{
+	ck_assert_int_eq(idxd_fx_set(sys, dev, "state", "enabled"), 0);
+	ck_assert_int_eq(idxd_fx_set(sys, wq, "state", "enabled"), 0);
+	ck_assert_int_eq(idxd_fx_set(sys, wq, "driver_name", "user"), 0);
+	ck_assert_int_eq(idxd_fx_bind(sys, dev, "idxd"), 0);
+	ck_assert_int_eq(idxd_fx_bind(sys, wq, "user"), 0);
+}
+
+#define GUESTS_WQ                                                                                  \
+	"{\"wq\":\"dsa3/wq3.0\",\"mode\":\"shared\",\"type\":\"user\",\"size\":16,"                \
+	"\"priority\":5,\"group\":0,\"threshold\":8,\"name\":\"guests\",\"block_on_fault\":false}"
+
+/* From all disabled to the configuration: every attribute written, the device enabled, the
+ * WQ bound to the user driver; asked again once the kernel did so, nothing is written; then
+ * its PASIDs go out. */
+START_TEST(configure_brings_a_device_up)
+{
+	struct json_object *r;
+	char *before;
+
+	add_blank_device();
+	start(sys);
+	r = IT_OK(it_call(fd, "wq.configure", GUESTS_WQ));
+	ck_assert(json_object_get_boolean(it_get(r, "changed")));
+	ck_assert_str_eq(it_str(r, "wq"), "dsa3/wq3.0");
+	ck_assert_str_eq(it_str(r, "mode"), "shared");
+	ck_assert_str_eq(it_str(r, "type"), "user");
+	ck_assert_int_eq(it_int(r, "size"), 16);
+	ck_assert_int_eq(it_int(r, "threshold"), 8);
+	ck_assert_str_eq(it_str(r, "label"), "guests");
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.0/mode"), "shared");
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.0/size"), "16");
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.0/group_id"), "0");
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.0/priority"), "5");
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.0/threshold"), "8");
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.0/type"), "user");
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.0/name"), "guests");
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.0/driver_name"), "user");
+	ck_assert_str_eq(sysfile("bus/dsa/drivers/idxd/bind"), "dsa3");
+	ck_assert_str_eq(sysfile("bus/dsa/drivers/user/bind"), "wq3.0");
+	/* The other WQ was left alone. */
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.1/type"), "none");
+
+	kernel_binds("dsa3", "wq3.0");
+	before = it_keep_str(itu_dir_digest(sys));
+	r = IT_OK(it_call(fd, "wq.configure", GUESTS_WQ));
+	ck_assert(!json_object_get_boolean(it_get(r, "changed")));
+	ck_assert_str_eq(it_str(r, "state"), "enabled");
+	ck_assert_str_eq(it_keep_str(itu_dir_digest(sys)), before);
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"v\"}"));
+	IT_OK(it_call(fd, "pasid.alloc", alloc_wq("v", "dsa3/wq3.0", 2)));
+	ck_assert_int_eq(it_int(wq_entry("dsa3/wq3.0"), "pasids"), 2);
+}
+END_TEST
+
+/* Refusals write nothing: a WQ with PASIDs out (whatever is asked), a peer that is not an
+ * administrator, a WQ that does not exist, values the device cannot take. */
+START_TEST(configure_refusals_write_nothing)
+{
+	struct json_object *r;
+	char *before;
+	pid_t holder;
+	int nb;
+
+	add_blank_device();
+	ck_assert_int_eq(chmod(d.dir, 0755), 0);
+	start_with(sys, "[Daemon]\nSocketMode=0666\n");
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"v\"}"));
+	IT_OK(it_call(fd, "pasid.alloc", alloc_wq("v", "dsa0/wq0.1", 1)));
+	before = it_keep_str(itu_dir_digest(sys));
+
+	r = it_call(fd, "wq.configure",
+	            "{\"wq\":\"dsa0/wq0.1\",\"mode\":\"shared\",\"type\":\"user\",\"priority\":3}");
+	IT_ERR(r, 1004, "wq");
+	ck_assert_ptr_nonnull(strstr(it_str(r, "error.message"), "not reconfigured"));
+	IT_ERR(it_call(fd, "wq.configure",
+	               "{\"wq\":\"dsa9/wq9.0\",\"mode\":\"shared\",\"type\":\"user\"}"),
+	       1003, "wq");
+	IT_ERR(it_call(fd, "wq.configure",
+	               "{\"wq\":\"dsa3/wq3.0\",\"mode\":\"shared\",\"type\":\"user\",\"size\":999,"
+	               "\"group\":0,\"threshold\":8,\"name\":\"x\"}"),
+	       -32602, "size");
+	IT_ERR(it_call(fd, "wq.configure",
+	               "{\"wq\":\"dsa3/wq3.0\",\"mode\":\"dedicated\",\"type\":\"user\","
+	               "\"threshold\":8}"),
+	       -32602, "threshold");
+	IT_ERR(it_call(fd, "wq.configure",
+	               "{\"wq\":\"dsa3/wq3.0\",\"mode\":\"shared\",\"type\":\"user\",\"group\":7,"
+	               "\"size\":8,\"threshold\":8,\"name\":\"x\"}"),
+	       -32602, "group");
+	IT_ERR(it_call(fd, "wq.configure", "{\"wq\":\"dsa3/wq3.0\",\"mode\":\"shared\"}"), -32602,
+	       "type");
+	IT_ERR(it_call(fd, "wq.configure",
+	               "{\"wq\":\"dsa3/wq3.0\",\"mode\":\"shared\",\"type\":\"user\","
+	               "\"name\":\"two words\"}"),
+	       -32602, "name");
+
+	nb = it_connect_as(&d, NOBODY, NOBODY, NULL, 0, &holder);
+	ck_assert_int_ge(nb, 0);
+	IT_ERR(it_call(nb, "wq.configure", GUESTS_WQ), 1005, NULL);
+	close(nb);
+	it_holder_release(holder);
+	ck_assert_str_eq(it_keep_str(itu_dir_digest(sys)), before);
+}
+END_TEST
+
+/* A write the kernel refuses (here the user driver's bind, made a link to /dev/full: ENOSPC)
+ * is 1006 naming the file and what was written before it, which stays written. */
+START_TEST(configure_kernel_refusal)
+{
+	struct json_object *r;
+	char path[512];
+
+	add_blank_device();
+	snprintf(path, sizeof(path), "%s/bus/dsa/drivers/user/bind", sys);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink("/dev/full", path), 0);
+	start(sys);
+	r = it_call(fd, "wq.configure", GUESTS_WQ);
+	IT_ERR(r, 1006, "wq");
+	ck_assert_str_eq(it_str(r, "error.data.op"), "sysfs write");
+	ck_assert_int_eq(it_int(r, "error.data.errno"), 28);
+	ck_assert_str_eq(it_str(r, "error.data.attribute"), "bind");
+	ck_assert_ptr_nonnull(strstr(it_str(r, "error.data.written"), "wq3.0/mode"));
+	ck_assert_ptr_nonnull(strstr(it_str(r, "error.message"), "still in effect"));
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.0/mode"), "shared");
+}
+END_TEST
+
+/* [WorkQueue] sections at start-up: a blank WQ is set up; one that PASIDs were handed out
+ * for is left as it is, said in the log, and pasidd serves all the same. */
+START_TEST(workqueue_sections_at_startup)
+{
+	char more[512];
+
+	add_blank_device();
+	ck_assert_int_eq(idxd_fx_groups(sys, "dsa0", 4, 4), 0);
+	ck_assert_int_eq(idxd_fx_bind(sys, "wq0.1", "user"), 0);
+	snprintf(more, sizeof(more),
+	         "[WorkQueue]\nName=dsa3/wq3.0\nMode=shared\nType=user\nSize=16\nPriority=5\n"
+	         "Group=0\nThreshold=8\nLabel=guests\n"
+	         "[WorkQueue]\nName=dsa0/wq0.1\nMode=shared\nType=user\nPriority=3\n");
+	start_with(sys, more);
+	ck_assert_msg(strstr(it_log(&d), "[WorkQueue] dsa3/wq3.0: dsa3/wq3.0 configured: wrote "),
+	              "%s", it_log(&d));
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq3.0/name"), "guests");
+	ck_assert_ptr_nonnull(strstr(it_log(&d), ",drivers/idxd/bind,drivers/user/bind"));
+	/* Nothing used dsa0/wq0.1 at this start: it was unbound, reconfigured and bound again
+	 * (the last bind of the user driver). */
+	ck_assert_str_eq(sysfile("bus/dsa/drivers/user/unbind"), "wq0.1");
+	ck_assert_str_eq(sysfile("bus/dsa/drivers/user/bind"), "wq0.1");
+	ck_assert_msg(!strcmp(sysfile("bus/dsa/devices/wq0.1/priority"), "3"), "%s", it_log(&d));
+	ck_assert_int_eq(idxd_fx_set(sys, "wq0.1", "priority", "10"), 0);
+
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"v\"}"));
+	IT_OK(it_call(fd, "pasid.alloc", alloc_wq("v", "dsa0/wq0.1", 1)));
+	it_kill(&d);
+	close(fd);
+	ck_assert_int_eq(it_restart(&d, "--config", conf, NULL), 0);
+	fd = it_connect(&d);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(strstr(it_log(&d), "[WorkQueue] dsa0/wq0.1 (") &&
+	                  strstr(it_log(&d), "not set up: dsa0/wq0.1 differs from the "
+	                                     "configuration asked for, but shared PASIDs were "
+	                                     "handed out for it"),
+	              "%s", it_log(&d));
+	ck_assert_str_eq(sysfile("bus/dsa/devices/wq0.1/priority"), "10");
+	IT_OK(it_call(fd, "daemon.status", NULL));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -386,5 +601,9 @@ main(void)
 	tcase_add_test(tc, accounting_per_wq_and_vm);
 	tcase_add_test(tc, require_wq);
 	tcase_add_test(tc, wq_changing_under_mappings_is_reported);
+	tcase_add_test(tc, configure_brings_a_device_up);
+	tcase_add_test(tc, configure_refusals_write_nothing);
+	tcase_add_test(tc, configure_kernel_refusal);
+	tcase_add_test(tc, workqueue_sections_at_startup);
 	return ck_main(s, NULL);
 }
