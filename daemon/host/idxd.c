@@ -204,10 +204,12 @@ static const char *const wq_types[] = {"none", "kernel", "user", NULL};
 static const char *const wq_states[] = {"disabled", "enabled", "unknown", NULL};
 static const char *const dev_states[] = {"disabled", "enabled", "halted", "unknown", NULL};
 
-/* Reads device `name` (known to be dsaN or iaxN). -ENOENT when it does not exist (or went
- * away meanwhile); otherwise 0, with a problem reading it in dev->err. */
+/* Reads device `name` (known to be dsaN or iaxN): every attribute when full, else only what
+ * decides whether its WQs can take a VM's PASID (pasid_enabled, state), which is what each
+ * pasid.alloc with a WQ reads. -ENOENT when it does not exist (or went away meanwhile);
+ * otherwise 0, with a problem reading it in dev->err. */
 static int
-read_device(const char *sys, const char *name, struct idxd_device *dev)
+read_device(const char *sys, const char *name, struct idxd_device *dev, bool full)
 {
 	char link[PATH_MAX], real[PATH_MAX], subsys[PATH_MAX];
 	struct reader rd = {.obj = name, .why = dev->why, .len = sizeof(dev->why)};
@@ -219,6 +221,15 @@ read_device(const char *sys, const char *name, struct idxd_device *dev)
 	snprintf(dev->kind, sizeof(dev->kind), "%.3s", name);
 	numbered(name, dev->kind, &dev->id);
 	snprintf(link, sizeof(link), "%s/bus/dsa/devices/%s", sys, name);
+	if (!full) {
+		snprintf(rd.dir, sizeof(rd.dir), "%s", link);
+		dev->pasid_enabled = get_num(&rd, "pasid_enabled", false, 1);
+		get_str(&rd, "state", dev->state, sizeof(dev->state), dev_states);
+		if (rd.err && gone(rd.dir))
+			return -ENOENT;
+		dev->err = rd.err;
+		return 0;
+	}
 	if (!realpath(link, real)) {
 		if (errno == ENOENT)
 			return -ENOENT;
@@ -253,10 +264,12 @@ read_device(const char *sys, const char *name, struct idxd_device *dev)
 	return 0;
 }
 
-/* Reads work queue `name` of dev. -ENOENT when it does not exist (or went away meanwhile);
- * otherwise 0, with a problem reading it in wq->err. */
+/* Reads work queue `name` of dev: every attribute when full, else mode, type and state.
+ * -ENOENT when it does not exist (or went away meanwhile); otherwise 0, with a problem reading
+ * it in wq->err. */
 static int
-read_wq(const char *sys, const struct idxd_device *dev, const char *name, struct idxd_wq *wq)
+read_wq(const char *sys, const struct idxd_device *dev, const char *name, struct idxd_wq *wq,
+        bool full)
 {
 	char obj[2 * IDXD_NAME_LEN], minor[16];
 	struct reader rd = {.obj = obj, .why = wq->why, .len = sizeof(wq->why)};
@@ -273,6 +286,12 @@ read_wq(const char *sys, const struct idxd_device *dev, const char *name, struct
 	get_str(&rd, "mode", wq->mode, sizeof(wq->mode), wq_modes);
 	get_str(&rd, "type", wq->type, sizeof(wq->type), wq_types);
 	get_str(&rd, "state", wq->state, sizeof(wq->state), wq_states);
+	if (!full) {
+		if (rd.err && gone(rd.dir))
+			return -ENOENT;
+		wq->err = rd.err;
+		return 0;
+	}
 	get_str(&rd, "name", wq->label, sizeof(wq->label), NULL);
 	get_str(&rd, "driver_name", wq->driver, sizeof(wq->driver), NULL);
 	wq->size = (unsigned)get_num(&rd, "size", false, UINT_MAX);
@@ -350,7 +369,7 @@ scan_wqs(const char *sys, DIR *d, struct idxd_device *dev)
 		if (!(p = grow(dev->wqs, dev->nwqs, sizeof(*dev->wqs))))
 			return -ENOMEM;
 		dev->wqs = p;
-		if (read_wq(sys, dev, e->d_name, &dev->wqs[dev->nwqs]) == 0)
+		if (read_wq(sys, dev, e->d_name, &dev->wqs[dev->nwqs], true) == 0)
 			dev->nwqs++;
 	}
 	qsort(dev->wqs, dev->nwqs, sizeof(*dev->wqs), wq_by_number);
@@ -385,7 +404,7 @@ idxd_scan(const char *sys, struct idxd_host *out, char *why, size_t len)
 			break;
 		}
 		out->devs = p;
-		if (read_device(sys, e->d_name, &out->devs[out->ndevs]) == 0)
+		if (read_device(sys, e->d_name, &out->devs[out->ndevs], true) == 0)
 			out->ndevs++;
 	}
 	/* Also the WQs of a device that could not be read whole: they exist, and a listing
@@ -416,9 +435,9 @@ idxd_ref_split(const char *ref, char *dev, char *wq)
 	return 0;
 }
 
-int
-idxd_wq_read(const char *sys, const char *ref, struct idxd_device *dev, struct idxd_wq *wq,
-             char *why, size_t len)
+static int
+wq_read(const char *sys, const char *ref, struct idxd_device *dev, struct idxd_wq *wq, bool full,
+        char *why, size_t len)
 {
 	char dname[IDXD_NAME_LEN], wname[IDXD_NAME_LEN];
 
@@ -426,7 +445,7 @@ idxd_wq_read(const char *sys, const char *ref, struct idxd_device *dev, struct i
 		snprintf(why, len, "'%.64s' is not a work queue name like dsa0/wq0.1", ref);
 		return -EINVAL;
 	}
-	if (read_device(sys, dname, dev) < 0) {
+	if (read_device(sys, dname, dev, full) < 0) {
 		snprintf(why, len, "no idxd device %s", dname);
 		return -ENOENT;
 	}
@@ -434,7 +453,7 @@ idxd_wq_read(const char *sys, const char *ref, struct idxd_device *dev, struct i
 		snprintf(why, len, "%s", dev->why);
 		return dev->err;
 	}
-	if (read_wq(sys, dev, wname, wq) < 0) {
+	if (read_wq(sys, dev, wname, wq, full) < 0) {
 		snprintf(why, len, "no work queue %s", ref);
 		return -ENOENT;
 	}
@@ -443,6 +462,13 @@ idxd_wq_read(const char *sys, const char *ref, struct idxd_device *dev, struct i
 		return wq->err;
 	}
 	return 0;
+}
+
+int
+idxd_wq_read(const char *sys, const char *ref, struct idxd_device *dev, struct idxd_wq *wq,
+             char *why, size_t len)
+{
+	return wq_read(sys, ref, dev, wq, true, why, len);
 }
 
 const struct idxd_wq *
@@ -493,7 +519,9 @@ idxd_wq_check(const char *sys, const char *ref, int *err, char *why, size_t len)
 		snprintf(why, len, "'%.64s' is not a work queue name like dsa0/wq0.1", ref);
 		return IDXD_WQ_MISSING;
 	}
-	r = idxd_wq_read(sys, ref, &dev, &wq, why, len);
+	/* Five files rather than the twenty of a whole read: this is on every pasid.alloc with
+	 * a WQ (bench_daemon: "wq checked"). */
+	r = wq_read(sys, ref, &dev, &wq, false, why, len);
 	if (r == -ENOENT)
 		return IDXD_WQ_MISSING;
 	if (r < 0) {
