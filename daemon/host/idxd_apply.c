@@ -556,6 +556,16 @@ idxd_wq_apply(const char *sys, const struct idxd_wq_conf *conf, bool in_use, str
 		            conf->name);
 		goto out;
 	}
+	/* Unbinding takes the char device away from whoever opened it (idxd_user_drv_remove
+	 * deletes it and disables the WQ whatever client_count says): not done under them. */
+	if (out->wq.clients > 0 && !strcmp(out->wq.state, "enabled")) {
+		r = fmt_why(why, len, -EBUSY,
+		            "%s differs from the configuration asked for, but %d process(es) have "
+		            "%s open: it is not disabled under them",
+		            conf->name, out->wq.clients,
+		            out->wq.cdev[0] ? out->wq.cdev : "its char device");
+		goto out;
+	}
 	if ((r = validate(sys, &t, &out->dev, sib, wname, conf->name, why, len)) < 0)
 		goto out;
 	/* wq_size_store: EPERM while the device is enabled. */

@@ -554,6 +554,8 @@ START_TEST(workqueue_sections_at_startup)
 	add_blank_device();
 	ck_assert_int_eq(idxd_fx_groups(sys, "dsa0", 4, 4), 0);
 	ck_assert_int_eq(idxd_fx_bind(sys, "wq0.1", "user"), 0);
+	/* Nobody has it open (with clients it would not be disabled under them). */
+	ck_assert_int_eq(idxd_fx_set(sys, "wq0.1", "clients", "0"), 0);
 	snprintf(more, sizeof(more),
 	         "[WorkQueue]\nName=dsa3/wq3.0\nMode=shared\nType=user\nSize=16\nPriority=5\n"
 	         "Group=0\nThreshold=8\nLabel=guests\n"

@@ -316,6 +316,28 @@ START_TEST(in_use_and_different_is_busy)
 }
 END_TEST
 
+/* Processes that opened the WQ's char device would lose it: refused, nothing written. */
+START_TEST(open_clients_are_busy)
+{
+	struct idxd_wq_conf c = vms();
+
+	vms_enabled();
+	ck_assert_int_eq(idxd_fx_set(sys, "wq0.1", "clients", "2"), 0);
+	c.priority = 11;
+	watch_all();
+	ck_assert_int_eq(idxd_wq_apply(sys, &c, false, &out, why, sizeof(why)), -EBUSY);
+	ck_assert_str_eq(why,
+	                 "dsa0/wq0.1 differs from the configuration asked for, but 2 "
+	                 "process(es) have /dev/dsa/wq0.1 open: it is not disabled under them");
+	ck_assert(!out.changed);
+	ck_assert_str_eq(writes(), "");
+	/* As it is, it is left as it is, clients or not. */
+	c.priority = 10;
+	ck_assert_int_eq(idxd_wq_apply(sys, &c, false, &out, why, sizeof(why)), 0);
+	ck_assert_str_eq(writes(), "");
+}
+END_TEST
+
 /* An enabled WQ is disabled through the driver its link names, and enabled again; its
  * device stays enabled when the size does not change. */
 START_TEST(enabled_wq_rebound)
@@ -625,6 +647,7 @@ main(void)
 
 	tcase_add_test(tc, already_configured_writes_nothing);
 	tcase_add_test(tc, in_use_and_different_is_busy);
+	tcase_add_test(tc, open_clients_are_busy);
 	tcase_add_test(tc, size_change_with_other_wq_enabled_is_busy);
 	tcase_add_test(tc, refused_first_write);
 	tcase_add_test(tc, missing_file_not_created);
