@@ -469,7 +469,9 @@ live_with_attachments(struct ns *ns, struct backend *sim, struct reclog *log)
 	ck_assert_int_eq(ns_device_assign(ns, b, DEV_S, true, &err), 0);
 	ck_assert_int_eq(ns_device_assign(ns, a, DEV_L, false, &err), 0);
 	ck_assert_int_eq(
-	    ns_alloc(ns, a, &(struct ns_alloc_req){.type = NS_TYPE_SHARED, .gpasid = 1, .count = 4},
+	    ns_alloc(ns, a,
+	             &(struct ns_alloc_req){
+	                 .type = NS_TYPE_SHARED, .gpasid = 1, .count = 4, .wq = "dsa0/wq0.1"},
 	             maps, &err),
 	    0);
 	ck_assert_int_eq(
@@ -516,6 +518,9 @@ START_TEST(test_attachments_replay)
 	ck_assert_ptr_null(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-a"), 3));
 	ck_assert_uint_eq(
 	    ns_attachment(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-a"), 2), DEV_S)->pt_id, 106);
+	/* The work queue the mappings were handed out for, counted once per live mapping. */
+	ck_assert_str_eq(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-a"), 4)->wq->ref, "dsa0/wq0.1");
+	ck_assert_uint_eq(ns_wq_find(&fresh, "dsa0/wq0.1")->nmaps, 3);
 	ns_destroy(&fresh);
 
 	reclog_snapshot(&live, &snap);
@@ -537,6 +542,7 @@ START_TEST(test_attachments_replay)
 	ck_assert_msg(reclog_replay(&snap, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
 	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
 	assert_same_attachments(&live, &fresh);
+	ck_assert_uint_eq(ns_wq_find(&fresh, "dsa0/wq0.1")->nmaps, 3);
 	reclog_snapshot(&fresh, &again);
 	ck_assert_uint_eq(again.len, snap.len);
 	ck_assert_mem_eq(again.buf, snap.buf, snap.len);
