@@ -119,6 +119,13 @@ struct ns_vm_dev {
 	bool shared;
 };
 
+/* A VM's mappings handed out for one work queue, counted as they change (wq.list answers
+ * without walking every mapping). An entry stays, idle, once made. */
+struct ns_vm_wq {
+	struct ns_wq *wq;
+	uint32_t nmaps;
+};
+
 struct ns_vm {
 	char name[NS_VM_NAME_MAX + 1];
 	char uuid[NS_UUID_LEN + 1];
@@ -130,6 +137,8 @@ struct ns_vm {
 	struct idmap ident; /* identity VMs only: gPASIDs in use within the shared range */
 	struct ns_vm_dev *devs;
 	unsigned ndevs, devs_cap;
+	struct ns_vm_wq *wqs;
+	unsigned nwqs, wqs_cap;
 	unsigned nlocal;
 	bool gone;   /* its owner exited (being reclaimed): the owner's descriptors are closed */
 	void *watch; /* the host's owner watch */

@@ -113,6 +113,16 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 		if (vm->guest.used + vm->ident.used != vm->maps.count)
 			BROKEN("invariant 3: VM %s indexes %u gPASIDs but holds %zu", vm->name,
 			       vm->guest.used + vm->ident.used, vm->maps.count);
+		for (unsigned k = 0; k < vm->nwqs; k++) {
+			unsigned n = 0;
+			size_t wit = 0;
+
+			while (u32map_next(&vm->maps, &wit, NULL, &m))
+				n += ((struct ns_mapping *)m)->wq == vm->wqs[k].wq;
+			if (n != vm->wqs[k].nmaps)
+				BROKEN("VM %s counts %u mappings for work queue %s but holds %u",
+				       vm->name, vm->wqs[k].nmaps, vm->wqs[k].wq->ref, n);
+		}
 		if (vlocal != vm->nlocal)
 			BROKEN("VM %s counts %u local PASIDs but holds %u", vm->name, vm->nlocal,
 			       vlocal);

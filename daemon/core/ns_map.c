@@ -6,6 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The VM's count of mappings for wq, whose entry reserve() made. */
+static struct ns_vm_wq *
+vm_wq(struct ns_vm *vm, const struct ns_wq *wq)
+{
+	for (unsigned i = 0; i < vm->nwqs; i++)
+		if (vm->wqs[i].wq == wq)
+			return &vm->wqs[i];
+	return NULL;
+}
+
 /* Into every index. Room was made in every map before (reserve()), so this cannot fail. */
 void
 ns_map_link(struct ns *ns, struct ns_mapping *m)
@@ -27,8 +37,10 @@ ns_map_link(struct ns *ns, struct ns_mapping *m)
 		u32map_put(&ns->shared_maps, m->hpasid, m);
 		idmap_set(&ns->shared_used, m->hpasid - sh->first);
 	}
-	if (m->wq)
+	if (m->wq) {
 		m->wq->nmaps++;
+		vm_wq(vm, m->wq)->nmaps++;
+	}
 }
 
 void
@@ -51,16 +63,39 @@ ns_map_unlink(struct ns *ns, struct ns_mapping *m)
 		u32map_del(&ns->shared_maps, m->hpasid);
 		idmap_clear(&ns->shared_used, m->hpasid - sh->first);
 	}
-	if (m->wq)
+	if (m->wq) {
 		m->wq->nmaps--;
+		vm_wq(vm, m->wq)->nmaps--;
+	}
+}
+
+/* The VM's entry for wq, made (idle) when it has none: never taken back, so that undoing a
+ * change needs no allocation. */
+static int
+reserve_wq(struct ns_vm *vm, struct ns_wq *wq)
+{
+	if (!wq || vm_wq(vm, wq))
+		return 0;
+	if (vm->nwqs == vm->wqs_cap) {
+		unsigned cap = vm->wqs_cap ? 2 * vm->wqs_cap : 2;
+		struct ns_vm_wq *p = realloc(vm->wqs, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		vm->wqs = p;
+		vm->wqs_cap = cap;
+	}
+	vm->wqs[vm->nwqs++] = (struct ns_vm_wq){.wq = wq};
+	return 0;
 }
 
 static int
-reserve(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, unsigned n,
-        struct ns_err *err)
+reserve(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, struct ns_wq *wq,
+        unsigned n, struct ns_err *err)
 {
 	if (u32map_reserve(&vm->maps, n) < 0 ||
-	    u32map_reserve(type == NS_TYPE_LOCAL ? &dev->lmaps : &ns->shared_maps, n) < 0)
+	    u32map_reserve(type == NS_TYPE_LOCAL ? &dev->lmaps : &ns->shared_maps, n) < 0 ||
+	    reserve_wq(vm, wq) < 0)
 		return ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
 	return 0;
 }
@@ -307,7 +342,7 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 	if (req->type == NS_TYPE_LOCAL && !(dev = local_device(ns, vm, req->bdf, err)))
 		return -EEXIST;
 	r = check_room(ns, vm, req, dev, err);
-	if (r < 0 || (r = reserve(ns, vm, req->type, dev, req->count, err)) < 0 ||
+	if (r < 0 || (r = reserve(ns, vm, req->type, dev, wq, req->count, err)) < 0 ||
 	    (r = ns_op_begin(ns, &op, req->count + 1, err)) < 0)
 		return r;
 	/* The next-fit position moves once a request, after its last number. */
@@ -352,7 +387,8 @@ ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint
 	if (type == NS_TYPE_LOCAL && !(dev = local_device(ns, vm, bdf, err)))
 		return -EEXIST;
 	if ((r = check_slot(ns, vm, type, dev, gpasid, hpasid, err)) < 0 ||
-	    (r = reserve(ns, vm, type, dev, 1, err)) < 0 || (r = ns_op_begin(ns, &op, 1, err)) < 0)
+	    (r = reserve(ns, vm, type, dev, wq, 1, err)) < 0 ||
+	    (r = ns_op_begin(ns, &op, 1, err)) < 0)
 		return r;
 	m = add(ns, vm, type, dev, wq, gpasid, hpasid, err);
 	if (m && out)

@@ -125,6 +125,7 @@ ns_vm_free(struct ns_vm *vm)
 	if (vm->pin >= 0)
 		close(vm->pin);
 	free(vm->devs);
+	free(vm->wqs);
 	free(vm->cgroup);
 	free(vm);
 }

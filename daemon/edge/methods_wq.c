@@ -71,47 +71,34 @@ static int
 use_count(struct rpc_call *c, struct use *u)
 {
 	const struct ns *ns = &c->d->ns;
-	uint32_t *n = calloc(ns->nwqs + 1, sizeof(*n));
 
 	u->vms = calloc(ns->nwqs + 1, sizeof(*u->vms));
 	u->listed = calloc(ns->nwqs + 1, sizeof(*u->listed));
-	if (!n || !u->vms || !u->listed) {
-		free(n);
+	if (!u->vms || !u->listed)
 		return -ENOMEM;
-	}
 	for (unsigned i = 0; i < ns->nvms; i++) {
 		const struct ns_vm *vm = ns->vms[i];
-		size_t it = 0;
-		void *p;
 
 		if (!rpc_may_use(c, vm))
 			continue;
-		memset(n, 0, ns->nwqs * sizeof(*n));
-		/* One walk of the VM's table for all WQs; the entries are few (a host's WQs). */
-		while (u32map_next(&vm->maps, &it, NULL, &p)) {
-			const struct ns_wq *wq = ((const struct ns_mapping *)p)->wq;
-
-			if (wq)
-				for (unsigned k = 0; k < ns->nwqs; k++)
-					if (ns->wqs[k] == wq) {
-						n[k]++;
-						break;
-					}
-		}
-		for (unsigned k = 0; k < ns->nwqs; k++) {
+		/* The VM's counts, kept as its mappings change: no walk of its table. */
+		for (unsigned j = 0; j < vm->nwqs; j++) {
+			const struct ns_vm_wq *vw = &vm->wqs[j];
 			struct json_object *e;
+			unsigned k = 0;
 
-			if (!n[k])
+			while (k < ns->nwqs && ns->wqs[k] != vw->wq)
+				k++;
+			if (!vw->nmaps || k == ns->nwqs)
 				continue;
 			if (!u->vms[k])
 				u->vms[k] = json_object_new_array();
 			e = json_object_new_object();
 			add_str(e, "vm", vm->name);
-			add_int(e, "pasids", n[k]);
+			add_int(e, "pasids", vw->nmaps);
 			json_object_array_add(u->vms[k], e);
 		}
 	}
-	free(n);
 	return 0;
 }
 

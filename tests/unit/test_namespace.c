@@ -81,6 +81,74 @@ alloc1(struct ns_vm *vm, enum ns_type type, uint32_t bdf, int64_t g, struct ns_m
 	return ns_alloc(&ns, vm, &req, m, err);
 }
 
+/* The VM's count of mappings for wq, 0 without an entry. */
+static uint32_t
+vm_wq_count(const struct ns_vm *vm, const char *wq)
+{
+	for (unsigned i = 0; i < vm->nwqs; i++)
+		if (!strcmp(vm->wqs[i].wq->ref, wq))
+			return vm->wqs[i].nmaps;
+	return 0;
+}
+
+/* Shared mappings handed out for a WQ keep it and are counted per WQ and per VM as they come
+ * and go; a refused request, or one undone by the transaction, leaves every count as it was;
+ * a WQ is for shared mappings, named as the kernel names it. */
+START_TEST(work_queues_counted)
+{
+	struct ns_alloc_req req = {
+	    .type = NS_TYPE_SHARED, .gpasid = -1, .count = 3, .wq = "dsa0/wq0.1"};
+	struct ns_vm *a = mkvm("a", NS_MODE_TRANSLATED), *b = mkvm("b", NS_MODE_IDENTITY);
+	struct ns_mapping *m[3];
+	struct ns_err err;
+	char *before;
+
+	ck_assert_int_eq(ns_alloc(&ns, a, &req, m, &err), 0);
+	ck_assert_str_eq(m[2]->wq->ref, "dsa0/wq0.1");
+	req.count = 1;
+	ck_assert_int_eq(ns_alloc(&ns, b, &req, m, &err), 0);
+	req.wq = "iax1/wq1.0";
+	ck_assert_int_eq(ns_alloc(&ns, b, &req, m, &err), 0);
+	ck_assert_ptr_null(alloc1(a, NS_TYPE_SHARED, 0, -1, m, &err) ? NULL : m[0]->wq);
+	ck_assert_uint_eq(ns_wq_find(&ns, "dsa0/wq0.1")->nmaps, 4);
+	ck_assert_uint_eq(vm_wq_count(a, "dsa0/wq0.1"), 3);
+	ck_assert_uint_eq(vm_wq_count(b, "dsa0/wq0.1"), 1);
+	ck_assert_uint_eq(vm_wq_count(b, "iax1/wq1.0"), 1);
+	assert_ok();
+
+	/* Refused before anything: a local mapping with a WQ, a malformed name. */
+	before = snapshot_of(&ns);
+	req = (struct ns_alloc_req){
+	    .type = NS_TYPE_LOCAL, .bdf = 8, .gpasid = -1, .count = 1, .wq = "dsa0/wq0.1"};
+	ck_assert_int_eq(ns_alloc(&ns, a, &req, m, &err), -EINVAL);
+	ck_assert_str_eq(err.param, "wq");
+	req = (struct ns_alloc_req){
+	    .type = NS_TYPE_SHARED, .gpasid = -1, .count = 1, .wq = "dsa0/wq1.1"};
+	ck_assert_int_eq(ns_alloc(&ns, a, &req, m, &err), -EINVAL);
+	/* Refused half-way (the second gPASID is taken): undone, counts included. */
+	req = (struct ns_alloc_req){
+	    .type = NS_TYPE_SHARED, .gpasid = 3, .count = 2, .wq = "dsa2/wq2.0"};
+	ck_assert_int_lt(ns_alloc(&ns, a, &req, m, &err), 0);
+	ck_assert_str_eq(snapshot_of(&ns), before);
+	free(before);
+	ck_assert_uint_eq(ns_wq_find(&ns, "dsa2/wq2.0")->nmaps, 0);
+	ck_assert_uint_eq(vm_wq_count(a, "dsa2/wq2.0"), 0);
+	assert_ok();
+
+	ck_assert_int_eq(ns_free(&ns, a, 2, &err), 0);
+	ck_assert_uint_eq(vm_wq_count(a, "dsa0/wq0.1"), 2);
+	ck_assert_int_ge(ns_vm_destroy(&ns, b, &err), 0);
+	ck_assert_uint_eq(ns_wq_find(&ns, "dsa0/wq0.1")->nmaps, 2);
+	ck_assert_uint_eq(ns_wq_find(&ns, "iax1/wq1.0")->nmaps, 0);
+	assert_ok();
+	ck_assert(ns_wq_ref_valid("dsa0/wq0.1") && ns_wq_ref_valid("iax12/wq12.7"));
+	ck_assert(!ns_wq_ref_valid("dsa0/wq1.1") && !ns_wq_ref_valid("dsa00/wq00.1") &&
+	          !ns_wq_ref_valid("dsa0/wq0.01") && !ns_wq_ref_valid("dsa0/wq0.") &&
+	          !ns_wq_ref_valid("abc0/wq0.1") && !ns_wq_ref_valid("dsa0/wq0.1x") &&
+	          !ns_wq_ref_valid("dsa0") && !ns_wq_ref_valid(""));
+}
+END_TEST
+
 START_TEST(config_checks)
 {
 	struct ns_config c = {.pasid_bits = 20, .local = {1, 4095}, .shared = {4096, 524287}};
@@ -667,12 +735,17 @@ snapshot_of(const struct ns *n)
 		     prev = m, m = ns_vm_next(n, vm, m->gpasid), cnt++) {
 			REQUIRE(!prev || prev->gpasid < m->gpasid);
 			REQUIRE(ns_lookup_gpasid(vm, m->gpasid) == m);
-			fprintf(f, " %u:%u:%d", m->gpasid, m->hpasid, m->type);
+			fprintf(f, " %u:%u:%d%s%s", m->gpasid, m->hpasid, m->type, m->wq ? "/" : "",
+			        m->wq ? m->wq->ref : "");
 			for (unsigned a = 0; a < m->natts; a++)
 				fprintf(f, "@%x/%u/%u%s", m->atts[a]->bdf, m->atts[a]->pt_id,
 				        m->atts[a]->dev_id, m->atts[a]->iommufd < 0 ? "/lost" : "");
 		}
 		REQUIRE(cnt == vm->maps.count);
+		/* Idle entries are not state: only the counts of WQs in use. */
+		for (unsigned k = 0; k < vm->nwqs; k++)
+			if (vm->wqs[k].nmaps)
+				fprintf(f, " wq %s=%u", vm->wqs[k].wq->ref, vm->wqs[k].nmaps);
 		fputc('\n', f);
 	}
 	fclose(f);
@@ -975,6 +1048,7 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, config_checks);
+	tcase_add_test(tc, work_queues_counted);
 	tcase_add_test(tc, value_formats);
 	tcase_add_test(tc, shared_translated_next_fit);
 	tcase_add_test(tc, exhaustion_and_wrap);
