@@ -101,7 +101,7 @@ START_TEST(work_queues_counted)
 	struct ns_vm *a = mkvm("a", NS_MODE_TRANSLATED), *b = mkvm("b", NS_MODE_IDENTITY);
 	struct ns_mapping *m[3];
 	struct ns_err err;
-	char *before;
+	char *before, *after;
 
 	ck_assert_int_eq(ns_alloc(&ns, a, &req, m, &err), 0);
 	ck_assert_str_eq(m[2]->wq->ref, "dsa0/wq0.1");
@@ -129,8 +129,10 @@ START_TEST(work_queues_counted)
 	req = (struct ns_alloc_req){
 	    .type = NS_TYPE_SHARED, .gpasid = 3, .count = 2, .wq = "dsa2/wq2.0"};
 	ck_assert_int_lt(ns_alloc(&ns, a, &req, m, &err), 0);
-	ck_assert_str_eq(snapshot_of(&ns), before);
+	after = snapshot_of(&ns);
+	ck_assert_str_eq(after, before);
 	free(before);
+	free(after);
 	ck_assert_uint_eq(ns_wq_find(&ns, "dsa2/wq2.0")->nmaps, 0);
 	ck_assert_uint_eq(vm_wq_count(a, "dsa2/wq2.0"), 0);
 	assert_ok();
