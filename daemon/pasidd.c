@@ -155,6 +155,7 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	int r, reclaimed;
 
 	why[0] = '\0';
+	bpfprog_init(d->bpf);
 	if ((r = open_backend(d, why, len)) < 0)
 		return r;
 	r = ns_init(&d->ns, &d->cfg.ns, d->be);

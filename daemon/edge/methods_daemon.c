@@ -64,6 +64,25 @@ journal_json(const struct state *s)
 	return o;
 }
 
+/* Each BPF program: {state: "active"|"unavailable", why}. */
+static struct json_object *
+bpf_json(const struct pasidd *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (int p = 0; p < BPFPROG_COUNT; p++) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(
+		    e, "state",
+		    json_object_new_string(d->bpf[p].active ? "active" : "unavailable"));
+		if (d->bpf[p].why[0])
+			json_object_object_add(e, "why", json_object_new_string(d->bpf[p].why));
+		json_object_object_add(o, bpfprog_name((enum bpfprog)p), e);
+	}
+	return o;
+}
+
 /* Whether the host has idxd, looked at now like every request that depends on it. */
 static struct json_object *
 idxd_json(const struct pasidd_config *cfg)
@@ -142,6 +161,7 @@ method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_o
 	json_object_object_add(o, "limits", limits_json(&d->cfg));
 	json_object_object_add(o, "idxd", idxd_json(&d->cfg));
 	json_object_object_add(o, "warnings", wq_watch_warnings(d->wqwatch));
+	json_object_object_add(o, "bpf", bpf_json(d));
 	*result = o;
 	return 0;
 }

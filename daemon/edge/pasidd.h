@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "bpfprog.h"
 #include "config.h"
 #include "namespace.h"
 
@@ -33,6 +34,7 @@ struct pasidd {
 	struct owners *owners;    /* owner liveness, observing ns */
 	struct fdstore *fdstore;  /* the service manager's fd store, observing ns */
 	struct wq_watch *wqwatch; /* the work queues that mappings were handed out for */
+	struct bpfprog_state bpf[BPFPROG_COUNT]; /* whether each BPF program runs, and why not */
 	struct server *srv;
 	struct timespec started;     /* CLOCK_MONOTONIC */
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */
