@@ -24,6 +24,8 @@ config_init(struct pasidd_config *cfg)
 	cfg->admin_group = strdup("");
 	cfg->socket_group = strdup("pasid");
 	cfg->idxd_sysfs_root = strdup("/sys");
+	cfg->bpf_attach_gate = BPF_GATE_ENFORCE;
+	cfg->bpf_device_gate = true;
 	cfg->socket_mode = 0660;
 	cfg->max_message = 64 * 1024;
 	/* Enough for a host with a thousand VMs, each with a few connections. */
@@ -238,6 +240,29 @@ assign_namespace(struct pasidd_config *cfg, const char *key, const char *val, ch
 }
 
 static int
+assign_bpf(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
+{
+	static const char *const gates[] = {[BPF_GATE_OFF] = "off",
+	                                    [BPF_GATE_AUDIT] = "audit",
+	                                    [BPF_GATE_ENFORCE] = "enforce",
+	                                    [BPF_GATE_STRICT] = "strict"};
+
+	if (!strcmp(key, "AttachGate")) {
+		for (size_t i = 0; i < sizeof(gates) / sizeof(gates[0]); i++)
+			if (!strcmp(val, gates[i])) {
+				cfg->bpf_attach_gate = (enum bpf_gate)i;
+				return 0;
+			}
+		snprintf(why, len, "AttachGate= must be strict, enforce, audit or off, not '%.32s'",
+		         val);
+		return -EINVAL;
+	}
+	if (!strcmp(key, "DeviceGate"))
+		return parse_yes_no(key, val, &cfg->bpf_device_gate, why, len);
+	return NOT_A_KEY;
+}
+
+static int
 assign_idxd(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
 {
 	if (!strcmp(key, "SysfsRoot")) {
@@ -423,6 +448,7 @@ static const struct section {
 } sections[] = {
     {"Daemon", assign_daemon}, {"Namespace", assign_namespace}, {"Limits", assign_limits},
     {"Quota", assign_quota},   {"Idxd", assign_idxd},           {"WorkQueue", assign_workqueue},
+    {"Bpf", assign_bpf},
 };
 
 static const struct section *

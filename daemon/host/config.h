@@ -20,6 +20,14 @@ struct pasidd_limits {
 	unsigned idle_timeout_s;    /* to complete a started message */
 };
 
+/* [Bpf] AttachGate=: what the BPF LSM gate does to a PASID attach/detach by another process. */
+enum bpf_gate {
+	BPF_GATE_OFF,     /* not loaded */
+	BPF_GATE_AUDIT,   /* reported, allowed */
+	BPF_GATE_ENFORCE, /* PASID attach/detach refused (flag read from user memory: racy) */
+	BPF_GATE_STRICT,  /* every VFIO attach/detach on managed devices refused (race-free) */
+};
+
 struct pasidd_config {
 	char *config_file; /* NULL: the default file, which may be absent */
 	char *socket_path;
@@ -27,8 +35,10 @@ struct pasidd_config {
 	char *backend;
 	char *admin_group;
 	char *socket_group;
-	char *idxd_sysfs_root; /* [Idxd] SysfsRoot=: where idxd devices are read ("/sys") */
-	bool idxd_require_wq;  /* [Idxd] RequireWQ=: a shared-range pasid.alloc must name a WQ */
+	char *idxd_sysfs_root;         /* [Idxd] SysfsRoot=: where idxd devices are read ("/sys") */
+	enum bpf_gate bpf_attach_gate; /* [Bpf] AttachGate= (enforce) */
+	bool bpf_device_gate;          /* [Bpf] DeviceGate= (yes) */
+	bool idxd_require_wq; /* [Idxd] RequireWQ=: a shared-range pasid.alloc must name a WQ */
 	/* The [WorkQueue] sections, one WQ each, in the order read; each where names the line
 	 * of its Name=. */
 	struct idxd_wq_conf *wqs;
