@@ -3,6 +3,8 @@
  * watches. */
 #include "daemon.h"
 #include "backends.h"
+#include "bpf_attach_gate.h"
+#include "bpf_observer.h"
 #include "idxd.h"
 #include "wq_setup.h"
 #include "wq_watch.h"
@@ -60,6 +62,32 @@ open_backend(struct pasidd *d, char *why, size_t len)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Does the table hold PASID pasid attached to device dev (a BDF, as dev_name() gives it)? For
+ * the observer's reconciliation. */
+static bool
+table_holds(void *ctx, const char *dev, uint32_t pasid)
+{
+	const struct pasidd *d = ctx;
+	const struct ns_mapping *m;
+	uint32_t bdf;
+
+	if (ns_bdf_parse(dev, &bdf) < 0)
+		return false;
+	m = ns_lookup_hpasid(&d->ns, pasid, bdf);
+	return m && ns_attachment(m, bdf);
+}
+
+/* The BPF programs, after the backend and the table: each optional, none can stop start-up
+ * (d->bpf says why one does not run). The observer first, so that it sees a refused attempt's
+ * neighbours too. */
+static void
+open_bpf(struct pasidd *d)
+{
+	d->observer = bpf_observer_open(d->base, &d->bpf[BPFPROG_OBSERVER], table_holds, d);
+	d->attach_gate =
+	    bpf_attach_gate_open(d->base, d->cfg.bpf_attach_gate, &d->bpf[BPFPROG_ATTACH_GATE]);
 }
 
 /* The quota tree with the configured limits and the cgroup2 mount whose xattrs give more. */
@@ -203,6 +231,7 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	         (unsigned long long)st.replayed_records, st.replay_ms, d->ns.nvms,
 	         (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
 	log_idxd(d);
+	open_bpf(d);
 	/* After the replay: a WQ that mappings use is not reconfigured. */
 	wq_setup_config(d);
 	if ((r = wq_watch_open(d, &d->wqwatch)) < 0) {
@@ -224,6 +253,10 @@ pasidd_close(struct pasidd *d)
 {
 	server_close(d->srv);
 	d->srv = NULL;
+	bpf_attach_gate_close(d->attach_gate);
+	d->attach_gate = NULL;
+	bpf_observer_close(d->observer);
+	d->observer = NULL;
 	/* Watches first: closing the state commits, and nothing may react to that any more. */
 	owners_free(d->owners);
 	d->owners = NULL;

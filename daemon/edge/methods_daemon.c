@@ -64,7 +64,7 @@ journal_json(const struct state *s)
 	return o;
 }
 
-/* Each BPF program: {state: "active"|"unavailable", why}. */
+/* Each BPF program: {state: "active"|"unavailable", why, and while active reports, alarms}. */
 static struct json_object *
 bpf_json(const struct pasidd *d)
 {
@@ -78,6 +78,13 @@ bpf_json(const struct pasidd *d)
 		    json_object_new_string(d->bpf[p].active ? "active" : "unavailable"));
 		if (d->bpf[p].why[0])
 			json_object_object_add(e, "why", json_object_new_string(d->bpf[p].why));
+		/* Counted only while it runs: a program that never ran has nothing to count. */
+		if (d->bpf[p].active) {
+			json_object_object_add(e, "reports",
+			                       json_object_new_int64((int64_t)d->bpf[p].reports));
+			json_object_object_add(e, "alarms",
+			                       json_object_new_int64((int64_t)d->bpf[p].alarms));
+		}
 		json_object_object_add(o, bpfprog_name((enum bpfprog)p), e);
 	}
 	return o;

@@ -5,6 +5,7 @@
 #define PASIDD_BPFPROG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum bpfprog {
 	BPFPROG_ATTACH_GATE, /* BPF LSM on file_ioctl: only pasidd attaches PASIDs */
@@ -18,6 +19,8 @@ enum bpfprog {
 struct bpfprog_state {
 	bool active;
 	char why[BPFPROG_WHY_LEN]; /* why not active, or what it does; "" for nothing to say */
+	uint64_t reports;          /* records read from its ring buffer */
+	uint64_t alarms;           /* of them, those that went around pasidd (logged as warnings) */
 };
 
 /* "attach_gate", "observer", "device_gate": the members of daemon.status.bpf. */

@@ -1,0 +1,20 @@
+/* The observer (../bpf/observer.bpf.c): fexit on the kernel's PASID attach, replace and
+ * detach (and its own global PASIDs), reconciled against pasidd's table as the reports come;
+ * what pasidd did not do is an alarm, logged and counted in daemon.status.bpf.observer. */
+#ifndef PASIDD_HOST_BPF_OBSERVER_H
+#define PASIDD_HOST_BPF_OBSERVER_H
+
+#include "bpf_report.h"
+#include "bpfprog.h"
+
+struct event_base;
+struct bpf_observer;
+
+/* Loads and attaches the observer and reads its reports on base, asking holds(ctx) whether the
+ * table holds a PASID attached to a device. Never fails pasidd: where it cannot run, st says
+ * why and the result is NULL. */
+struct bpf_observer *bpf_observer_open(struct event_base *base, struct bpfprog_state *st,
+                                       bpf_report_holds_fn holds, void *ctx);
+void bpf_observer_close(struct bpf_observer *o);
+
+#endif

@@ -1,0 +1,109 @@
+/* The BPF programs' reports (bpf_report.h). */
+#include "bpf_report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int
+bpf_report_gate_read(const void *data, size_t len, struct ag_report *r)
+{
+	if (!data || len != sizeof(*r))
+		return -EINVAL;
+	memcpy(r, data, sizeof(*r));
+	r->comm[sizeof(r->comm) - 1] = '\0';
+	return 0;
+}
+
+int
+bpf_report_observer_read(const void *data, size_t len, struct ob_report *r)
+{
+	if (!data || len != sizeof(*r))
+		return -EINVAL;
+	memcpy(r, data, sizeof(*r));
+	r->dev[sizeof(r->dev) - 1] = '\0';
+	r->comm[sizeof(r->comm) - 1] = '\0';
+	return 0;
+}
+
+static const char *
+gate_cmd(uint32_t cmd)
+{
+	if (cmd == AG_CMD_ATTACH_PT)
+		return "VFIO_DEVICE_ATTACH_IOMMUFD_PT";
+	if (cmd == AG_CMD_DETACH_PT)
+		return "VFIO_DEVICE_DETACH_IOMMUFD_PT";
+	return "ioctl ?";
+}
+
+void
+bpf_report_gate_format(const struct ag_report *r, char *out, size_t len)
+{
+	char what[48];
+
+	/* Strict mode decides on the number alone and never reads the flags. */
+	if (r->flags == ~0u)
+		snprintf(what, sizeof(what), "flags not read");
+	else
+		snprintf(what, sizeof(what), "flags 0x%x, %s", r->flags,
+		         r->flags & AG_FLAG_PASID ? "a PASID" : "the RID");
+	snprintf(out, len, "attach gate: %s %s (%s) by pid %u (tgid %u, uid %u, comm %s)%s",
+	         r->verdict == AG_REFUSED ? "refused" : "audited, allowed", gate_cmd(r->cmd), what,
+	         r->pid, r->tgid, r->uid, r->comm,
+	         r->verdict == AG_REFUSED ? ": only pasidd attaches PASIDs" : "");
+}
+
+static const char *
+observer_call(uint32_t kind)
+{
+	switch (kind) {
+	case OB_ATTACH:
+		return "iommu_attach_device_pasid";
+	case OB_REPLACE:
+		return "iommu_replace_device_pasid";
+	case OB_DETACH:
+		return "iommu_detach_device_pasid";
+	case OB_GLOBAL_ALLOC:
+		return "iommu_alloc_global_pasid";
+	case OB_GLOBAL_FREE:
+		return "iommu_free_global_pasid";
+	}
+	return "?";
+}
+
+enum bpf_judgement
+bpf_report_judge(const struct ob_report *r, pid_t self, bpf_report_holds_fn holds, void *ctx,
+                 char *why, size_t len)
+{
+	const char *dev = r->dev[0] ? r->dev : "(no device)";
+	bool ours = (pid_t)r->tgid == self;
+	int n;
+
+	n = snprintf(
+	    why, len, "observer: %s(%s, PASID %u) = %d by pid %u (tgid %u, uid %u, comm %s)",
+	    observer_call(r->kind), dev, r->pasid, r->ret, r->pid, r->tgid, r->uid, r->comm);
+	if (n < 0 || (size_t)n >= len)
+		n = len ? (int)len - 1 : 0;
+	why += n;
+	len -= (size_t)n;
+	if (r->kind == OB_GLOBAL_ALLOC || r->kind == OB_GLOBAL_FREE)
+		return BPF_JUDGE_KERNEL;
+	if (r->kind != OB_ATTACH && r->kind != OB_REPLACE && r->kind != OB_DETACH) {
+		snprintf(why, len, ": unknown report kind %u", r->kind);
+		return BPF_JUDGE_ALARM;
+	}
+	if (r->ret != 0)
+		return BPF_JUDGE_FAILED;
+	if (!ours) {
+		snprintf(why, len, ": not pasidd (tgid %d): a PASID %s around pasidd", (int)self,
+		         r->kind == OB_DETACH ? "detached" : "attached");
+		return BPF_JUDGE_ALARM;
+	}
+	/* pasidd records an attachment in the same turn of the loop as it makes it, and drops it
+	 * as it detaches, so by the time the report is read the table agrees. */
+	if (r->kind != OB_DETACH && !holds(ctx, r->dev, r->pasid)) {
+		snprintf(why, len, ": pasidd's table does not hold PASID %u on %s", r->pasid, dev);
+		return BPF_JUDGE_ALARM;
+	}
+	return BPF_JUDGE_OURS;
+}

@@ -1,0 +1,221 @@
+/* The BPF programs' reports as pasidd reads them (host/bpf_report.c): records checked and
+ * put into words, the observer's reports judged against the table, and the reasons a program
+ * does not run (host/bpf_why.c). Pure, so it runs with or without BPF in the build. */
+#include "bpf_report.h"
+#include "bpf_why.h"
+
+#include "ck_main.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* A table holding PASID 7 on 0000:3a:00.0 only. */
+static bool
+fake_holds(void *ctx, const char *dev, uint32_t pasid)
+{
+	int *asked = ctx;
+
+	(*asked)++;
+	return strcmp(dev, "0000:3a:00.0") == 0 && pasid == 7;
+}
+
+static struct ob_report
+observed(uint32_t kind, const char *dev, uint32_t pasid, int ret, uint32_t tgid)
+{
+	struct ob_report r;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = kind;
+	snprintf(r.dev, sizeof(r.dev), "%s", dev);
+	r.pasid = pasid;
+	r.ret = ret;
+	r.pid = tgid + 1;
+	r.tgid = tgid;
+	r.uid = 107;
+	snprintf(r.comm, sizeof(r.comm), "%s", tgid == 100 ? "pasidd" : "qemu");
+	return r;
+}
+
+START_TEST(records_of_the_wrong_size_are_refused)
+{
+	struct ag_report g;
+	struct ob_report o;
+	char raw[sizeof(struct ob_report) + 8];
+
+	memset(raw, 'x', sizeof(raw));
+	ck_assert_int_eq(bpf_report_gate_read(raw, sizeof(g) - 1, &g), -EINVAL);
+	ck_assert_int_eq(bpf_report_gate_read(raw, sizeof(g) + 4, &g), -EINVAL);
+	ck_assert_int_eq(bpf_report_gate_read(NULL, sizeof(g), &g), -EINVAL);
+	ck_assert_int_eq(bpf_report_observer_read(raw, sizeof(o) + 8, &o), -EINVAL);
+	/* The right size: the strings end inside the record even if the program's did not. */
+	ck_assert_int_eq(bpf_report_gate_read(raw, sizeof(g), &g), 0);
+	ck_assert_uint_eq(strlen(g.comm), sizeof(g.comm) - 1);
+	ck_assert_int_eq(bpf_report_observer_read(raw, sizeof(o), &o), 0);
+	ck_assert_uint_eq(strlen(o.dev), sizeof(o.dev) - 1);
+	ck_assert_uint_eq(strlen(o.comm), sizeof(o.comm) - 1);
+}
+END_TEST
+
+START_TEST(gate_decisions_in_words)
+{
+	struct ag_report r = {.pid = 42,
+	                      .tgid = 41,
+	                      .uid = 107,
+	                      .cmd = AG_CMD_ATTACH_PT,
+	                      .flags = AG_FLAG_PASID,
+	                      .verdict = AG_REFUSED,
+	                      .mode = AG_MODE_ENFORCE};
+	char line[BPF_REPORT_LINE_LEN];
+
+	snprintf(r.comm, sizeof(r.comm), "qemu-system-x86");
+	bpf_report_gate_format(&r, line, sizeof(line));
+	ck_assert_str_eq(line, "attach gate: refused VFIO_DEVICE_ATTACH_IOMMUFD_PT (flags 0x1, a "
+	                       "PASID) by pid 42 (tgid 41, uid 107, comm qemu-system-x86): only "
+	                       "pasidd attaches PASIDs");
+	r.cmd = AG_CMD_DETACH_PT;
+	r.verdict = AG_ALLOWED;
+	r.mode = AG_MODE_AUDIT;
+	bpf_report_gate_format(&r, line, sizeof(line));
+	ck_assert_str_eq(line, "attach gate: audited, allowed VFIO_DEVICE_DETACH_IOMMUFD_PT (flags "
+	                       "0x1, a PASID) by pid 42 (tgid 41, uid 107, comm qemu-system-x86)");
+	/* Strict mode never reads the argument. */
+	r.flags = ~0u;
+	r.verdict = AG_REFUSED;
+	r.cmd = AG_CMD_ATTACH_PT;
+	bpf_report_gate_format(&r, line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, "(flags not read)"));
+	/* Too small a buffer cuts, never overruns. */
+	bpf_report_gate_format(&r, line, 10);
+	ck_assert_uint_eq(strlen(line), 9);
+}
+END_TEST
+
+START_TEST(pasidds_own_attach_matching_the_table)
+{
+	struct ob_report r = observed(OB_ATTACH, "0000:3a:00.0", 7, 0, 100);
+	char why[BPF_REPORT_LINE_LEN + 128];
+	int asked = 0;
+
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_OURS);
+	ck_assert_int_eq(asked, 1);
+	ck_assert_str_eq(why, "observer: iommu_attach_device_pasid(0000:3a:00.0, PASID 7) = 0 by "
+	                      "pid 101 (tgid 100, uid 107, comm pasidd)");
+	r.kind = OB_REPLACE;
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_OURS);
+	/* Detached: the table has dropped it already, nothing to ask. */
+	r.kind = OB_DETACH;
+	r.pasid = 8;
+	asked = 0;
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_OURS);
+	ck_assert_int_eq(asked, 0);
+}
+END_TEST
+
+START_TEST(attach_by_another_process_is_an_alarm)
+{
+	struct ob_report r = observed(OB_ATTACH, "0000:3a:00.0", 7, 0, 200);
+	char why[BPF_REPORT_LINE_LEN + 128];
+	int asked = 0;
+
+	/* Even on a PASID the table holds: pasidd did not make this call. */
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_ALARM);
+	ck_assert_ptr_nonnull(strstr(why, "not pasidd (tgid 100): a PASID attached around pasidd"));
+	ck_assert_ptr_nonnull(strstr(why, "comm qemu"));
+	r.kind = OB_DETACH;
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_ALARM);
+	ck_assert_ptr_nonnull(strstr(why, "a PASID detached around pasidd"));
+	/* What the kernel refused changed nothing. */
+	r = observed(OB_ATTACH, "0000:3a:00.0", 9, -EBUSY, 200);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_FAILED);
+	ck_assert_ptr_nonnull(strstr(why, "= -16 by"));
+}
+END_TEST
+
+START_TEST(attach_the_table_does_not_hold_is_an_alarm)
+{
+	struct ob_report r = observed(OB_ATTACH, "0000:3a:00.0", 8, 0, 100);
+	char why[BPF_REPORT_LINE_LEN + 128];
+	int asked = 0;
+
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_ALARM);
+	ck_assert_ptr_nonnull(
+	    strstr(why, ": pasidd's table does not hold PASID 8 on 0000:3a:00.0"));
+	r = observed(OB_REPLACE, "iommufd_mock0", 7, 0, 100);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_ALARM);
+}
+END_TEST
+
+START_TEST(kernel_pasids_and_odd_reports)
+{
+	struct ob_report r = observed(OB_GLOBAL_ALLOC, "0000:00:04.0", 1, 0, 5);
+	char why[BPF_REPORT_LINE_LEN + 128];
+	int asked = 0;
+
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_KERNEL);
+	ck_assert_ptr_nonnull(strstr(why, "iommu_alloc_global_pasid(0000:00:04.0, PASID 1)"));
+	r = observed(OB_GLOBAL_FREE, "", 1, 0, 5);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_KERNEL);
+	ck_assert_ptr_nonnull(strstr(why, "((no device), PASID 1)"));
+	r.kind = 99;
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
+	                 BPF_JUDGE_ALARM);
+	ck_assert_ptr_nonnull(strstr(why, "unknown report kind 99"));
+	/* A buffer too small for the first part still ends in NUL and judges the same. */
+	r = observed(OB_ATTACH, "0000:3a:00.0", 7, 0, 200);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, 20), BPF_JUDGE_ALARM);
+	ck_assert_uint_eq(strlen(why), 19);
+	ck_assert_int_eq(asked, 0);
+}
+END_TEST
+
+START_TEST(why_a_program_does_not_run)
+{
+	struct bpfprog_state st = {.active = true};
+
+	bpf_why_failed(&st, BPF_WHY_LSM, "attaching lsm.s/file_ioctl", -EOPNOTSUPP);
+	ck_assert(!st.active);
+	ck_assert_str_eq(st.why, "attaching lsm.s/file_ioctl: Operation not supported (kernel "
+	                         "without BPF LSM active: CONFIG_BPF_LSM=y and boot with "
+	                         "lsm=...,bpf)");
+	bpf_why_failed(&st, BPF_WHY_TRACING, "attaching fexit/iommu_attach_device_pasid", 524);
+	ck_assert_ptr_nonnull(strstr(st.why, "fexit/iommu_attach_device_pasid: Operation not "
+	                                     "supported (ENOTSUPP, 524) (kernel without BPF "
+	                                     "trampolines"));
+	bpf_why_failed(&st, BPF_WHY_TRACING, "loading", ESRCH);
+	ck_assert_str_eq(st.why, "loading: No such process (the kernel function or hook is not in "
+	                         "the kernel's BTF)");
+	bpf_why_failed(&st, BPF_WHY_TRACING, "loading", EPERM);
+	ck_assert_ptr_nonnull(strstr(st.why, "loading: Operation not permitted ("));
+	ck_assert_ptr_nonnull(strstr(st.why, "CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN"));
+	bpf_why_failed(&st, BPF_WHY_LSM, "opening", EBADMSG);
+	ck_assert_str_eq(st.why, "opening: Bad message");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("bpf_report");
+	TCase *tc = ck_case(s, "records", NULL, NULL, 0);
+
+	tcase_add_test(tc, records_of_the_wrong_size_are_refused);
+	tcase_add_test(tc, gate_decisions_in_words);
+	tc = ck_case(s, "reconcile", NULL, NULL, 0);
+	tcase_add_test(tc, pasidds_own_attach_matching_the_table);
+	tcase_add_test(tc, attach_by_another_process_is_an_alarm);
+	tcase_add_test(tc, attach_the_table_does_not_hold_is_an_alarm);
+	tcase_add_test(tc, kernel_pasids_and_odd_reports);
+	tc = ck_case(s, "why", NULL, NULL, 0);
+	tcase_add_test(tc, why_a_program_does_not_run);
+	return ck_main(s, NULL);
+}
