@@ -15,6 +15,7 @@
 #include <linux/btf.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "observer.skel.h"
@@ -138,7 +139,11 @@ bpf_observer_open(struct event_base *base, struct bpfprog_state *st, bpf_report_
 			bpfprog_unavailable(st, "the kernel has no iommu_attach_device_pasid nor "
 			                        "iommu_detach_device_pasid in its BTF");
 		else
-			bpf_why_failed(st, BPF_WHY_TRACING, "reading the kernel's BTF", r);
+			bpfprog_unavailable(
+			    st,
+			    "reading the kernel's BTF (/sys/kernel/btf/vmlinux): %s "
+			    "(fexit needs a kernel with CONFIG_DEBUG_INFO_BTF)",
+			    strerror(-r));
 		goto fail;
 	}
 	if ((r = observer__load(o->skel)) < 0) {

@@ -58,6 +58,8 @@ hint(enum bpf_why_kind kind, int err)
 			       "lsm=...,bpf";
 		return "kernel without BPF trampolines for fentry/fexit here "
 		       "(CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, or a sandboxed kernel)";
+	case ENOSYS:
+		return "kernel without the bpf() system call: CONFIG_BPF_SYSCALL";
 	case E2BIG:
 	case ENOMEM:
 		return "raise RLIMIT_MEMLOCK or the kernel's BPF memory limits";

@@ -7,6 +7,11 @@
  * "PASIDD-KT: [PASS]/[FAIL]" line per check and "PASIDD-KT-RESULT: pass=N fail=M", and powers
  * the machine off. pasidd's log goes to the console, each line prefixed "[pasidd] ".
  *
+ * On 7.3, pasidd's BPF programs run too (the kernel has BTF and the BPF LSM, booted with
+ * lsm=bpf): the attach gate refuses the stand-in's own PASID attach in enforce mode and lets
+ * its RID attach through, the observer reports pasidd's attaches, and in audit mode the
+ * stand-in's own attach is allowed, reported by the gate and flagged by the observer.
+ *
  * Kernel command line: kt_mode=7.3 (VT-d with PASID, the edu device at 00:03.0 and the
  * vfio-user device with a PASID capability at 00:04.0) or kt_mode=6.12 (edu only, no PASID
  * attach in the kernel). */
@@ -35,6 +40,7 @@
 #define STANDIN     "/bin/vmm_standin"
 #define SOCK        "/run/pasidd/pasidd.sock"
 #define NOTIFY      "/run/kt/notify"
+#define KT_CONF     "/run/kt/pasidd.conf" /* pasidd's configuration: [Bpf] AttachGate= */
 #define DEBUGFS_VTD "/sys/kernel/debug/iommu/intel"
 #define EDU         "0000:00:03.0"
 #define VFU         "0000:00:04.0"
@@ -204,6 +210,16 @@ bind_vfio(const char *bdf)
 		return check(false, what, "drivers_probe: %s", strerror(-r));
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
 	return check(stat(path, &st) == 0, what, "%s: %s", path, strerror(errno));
+}
+
+/* pasidd's configuration for its next start (KT_CONF). */
+static void
+write_conf(const char *text)
+{
+	FILE *f = fopen(KT_CONF, "we");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		fail("configuration", "%s: %s", KT_CONF, strerror(errno));
 }
 
 /* ---- the service manager: NOTIFY_SOCKET and the fd store ---- */
@@ -404,7 +420,7 @@ pasidd_start(void)
 		}
 		setenv("NOTIFY_SOCKET", NOTIFY, 1);
 		execl(PASIDD, PASIDD, "--foreground", "--backend", "auto", "--socket", SOCK,
-		      "--state-dir", "/run/pasidd/state", (char *)NULL);
+		      "--state-dir", "/run/pasidd/state", "--config", KT_CONF, (char *)NULL);
 		fprintf(stderr, "exec %s: %s\n", PASIDD, strerror(errno));
 		_exit(127);
 	}
@@ -678,6 +694,18 @@ log_has(size_t from, const char *s)
 	return SM.logbuf && strcasestr(SM.logbuf + from, s);
 }
 
+/* log_has, waiting up to 5 s: the BPF programs' reports reach the log when pasidd's event
+ * loop reads their ring buffers, after the call that caused them has answered. */
+static bool
+log_wait(size_t from, const char *s)
+{
+	double end = now_s() + 5;
+
+	while (!log_has(from, s) && now_s() < end)
+		pump(-1, 50);
+	return log_has(from, s);
+}
+
 /* ---- the checks ---- */
 
 /* An error answer with this code. */
@@ -754,6 +782,53 @@ vm_show(struct standin *s, const char *vm)
 	return t;
 }
 
+/* pasidd's daemon.status.bpf.<prog>.<member> through the stand-in, as text. */
+static void
+bpf_status(struct standin *s, const char *prog, const char *member, char *out, size_t len)
+{
+	struct json_object *o = sa(s, "call daemon.status"), *v;
+	char path[96];
+
+	snprintf(path, sizeof(path), "result.bpf.%s.%s", prog, member);
+	v = jget(o, path);
+	snprintf(out, len, "%s",
+	         v && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+	                                                       : jtext(v));
+	json_object_put(o);
+}
+
+/* Both BPF programs run, attach gate in mode; their whys to the console. */
+static void
+check_bpf_active(struct standin *s, const char *mode)
+{
+	char state[64], why[512], what[128];
+
+	bpf_status(s, "attach_gate", "state", state, sizeof(state));
+	bpf_status(s, "attach_gate", "why", why, sizeof(why));
+	snprintf(what, sizeof(what), "daemon.status.bpf.attach_gate active in %s mode", mode);
+	check(!strcmp(state, "active") && !strncmp(why, mode, strlen(mode)), what, "%s: %s", state,
+	      why);
+	info("attach gate: %s", why);
+	bpf_status(s, "observer", "state", state, sizeof(state));
+	bpf_status(s, "observer", "why", why, sizeof(why));
+	check(!strcmp(state, "active"), "daemon.status.bpf.observer active", "%s: %s", state, why);
+	info("observer: %s", why);
+}
+
+/* The observer's report of pasidd's own call, with pasidd's pid, and no alarm about it. */
+static void
+check_observed(size_t from, const char *call, const char *bdf, unsigned pasid)
+{
+	char line[256], what[256];
+
+	snprintf(line, sizeof(line), "observer: %s(%s, PASID %u) = 0 by pid %d (tgid %d", call, bdf,
+	         pasid, (int)SM.pid, (int)SM.pid);
+	snprintf(what, sizeof(what), "observer: pasidd's %s of PASID %u on %s seen, no alarm", call,
+	         pasid, bdf);
+	check(log_wait(from, line) && !log_has(from, "ALARM"), what,
+	      "no '%s' in pasidd's log, or an ALARM", line);
+}
+
 /* Polls (through s) until vm is gone from pasidd, up to 10 s. */
 static bool
 wait_vm_gone(struct standin *s, const char *vm)
@@ -770,6 +845,66 @@ wait_vm_gone(struct standin *s, const char *vm)
 	return false;
 }
 
+/* (g) the attach gate in audit mode: the stand-in's own PASID attach is allowed, the gate
+ * reports it and the observer flags it as made around pasidd. It is also the positive control
+ * of the VT-d reader: a PASID the stand-in attaches with VFIO directly shows up in the table
+ * and goes away, or the absent-checks above prove nothing. */
+static void
+run_73_audit(void)
+{
+	struct standin s = {0};
+	struct json_object *o;
+	struct devinfo vfu;
+	char alarms[32], line[160];
+	size_t mark;
+	int st;
+
+	write_conf("[Bpf]\nAttachGate=audit\n");
+	mark = SM.loglen;
+	pasidd_start();
+	if (!pasidd_ready("pasidd started in audit mode ([Bpf] AttachGate=audit)") ||
+	    !check(standin_start(&s), "VMM stand-in started (audit)", "fork"))
+		return;
+	check_bpf_active(&s, "audit");
+	vfu = open_dev(&s, VFU, "stand-in: " VFU " bound, PASID HWPT, RID attached (audit)");
+	if (!vfu.ok)
+		goto out;
+	o = sa(&s, "vfio attach %s 4000", VFU);
+	check(jok(o), "attach gate (audit): the stand-in's own VFIO PASID attach (4000) allowed",
+	      "%s", jtext(o));
+	json_object_put(o);
+	check_vtd(VFU, 4000, true, "after the stand-in's own attach (debugfs reader works)");
+	check(log_wait(mark, "attach gate: audited, allowed VFIO_DEVICE_ATTACH_IOMMUFD_PT (flags "
+	                     "0x1, a PASID) by pid"),
+	      "attach gate (audit): the attach is reported in pasidd's log", "not in the log");
+	snprintf(line, sizeof(line),
+	         "ALARM observer: iommu_attach_device_pasid(%s, PASID 4000) = 0 by pid %d", VFU,
+	         (int)s.pid);
+	check(log_wait(mark, line), "observer: the stand-in's attach is flagged as an alarm",
+	      "no '%s' in pasidd's log", line);
+	o = sa(&s, "vfio detach %s 4000", VFU);
+	check(jok(o), "attach gate (audit): the stand-in's own VFIO PASID detach (4000) allowed",
+	      "%s", jtext(o));
+	json_object_put(o);
+	check_vtd(VFU, 4000, false, "after the stand-in's own detach");
+	snprintf(line, sizeof(line),
+	         "ALARM observer: iommu_detach_device_pasid(%s, PASID 4000) = 0 by pid %d", VFU,
+	         (int)s.pid);
+	check(log_wait(mark, line), "observer: the stand-in's detach is flagged as an alarm",
+	      "no '%s' in pasidd's log", line);
+	bpf_status(&s, "observer", "alarms", alarms, sizeof(alarms));
+	check(atoi(alarms) >= 2, "daemon.status.bpf.observer.alarms counts them", "alarms %s",
+	      alarms);
+	bpf_status(&s, "attach_gate", "alarms", alarms, sizeof(alarms));
+	check(atoi(alarms) >= 2, "daemon.status.bpf.attach_gate.alarms counts the reports",
+	      "alarms %s", alarms);
+out:
+	standin_end(&s, 0);
+	st = pasidd_stop(SIGTERM);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "pasidd (audit) stops on SIGTERM with status 0", "status 0x%x", st);
+}
+
 static void
 run_73(void)
 {
@@ -783,6 +918,7 @@ run_73(void)
 
 	bind_vfio(EDU);
 	bind_vfio(VFU);
+	write_conf("[Bpf]\nAttachGate=enforce\n");
 	pasidd_start();
 	if (!pasidd_ready("pasidd started (--backend auto), READY=1 to the service manager"))
 		return;
@@ -804,16 +940,33 @@ run_73(void)
 	               "attached");
 	check(vfu.width == 20, "kernel: IOMMU_GET_HW_INFO gives the vfio-user device 20 PASID bits",
 	      "out_max_pasid_log2 = %lld", vfu.width);
-	/* The oracle itself: a PASID the stand-in attaches with VFIO directly must show up in
-	 * the VT-d table and go away, or the checks of pasidd's attachments below prove nothing. */
+	/* The attach gate (enforce): the stand-in is another process holding the VFIO cdev; its
+	 * RID attach went through above (open_dev), its own PASID attach and detach do not.
+	 * The positive control of the VT-d reader (the stand-in's own attach showing up) runs in
+	 * audit mode at the end, where the gate lets it through. */
+	check_bpf_active(&s1, "enforce");
+	check(vfu.ok && edu.ok && !log_has(0, "a RID"),
+	      "attach gate (enforce): the stand-in's RID attaches pass",
+	      "no RID attach, or refused");
+	mark = SM.loglen;
 	o = sa(&s1, "vfio attach %s 4000", VFU);
-	check(jok(o), "kernel: the stand-in's own VFIO PASID attach (4000)", "%s", jtext(o));
+	check(!jok(o) && jint(o, "errno") == EPERM,
+	      "attach gate (enforce): the stand-in's own VFIO PASID attach (4000) -> EPERM", "%s",
+	      jtext(o));
 	json_object_put(o);
-	check_vtd(VFU, 4000, true, "after the stand-in's own attach (debugfs reader works)");
+	check(log_wait(mark, "attach gate: refused VFIO_DEVICE_ATTACH_IOMMUFD_PT (flags 0x1, a "
+	                     "PASID) by pid"),
+	      "attach gate (enforce): the refusal is in pasidd's log", "not in the log");
+	check_vtd(VFU, 4000, false, "after the gate's refusal");
 	o = sa(&s1, "vfio detach %s 4000", VFU);
-	check(jok(o), "kernel: the stand-in's own VFIO PASID detach (4000)", "%s", jtext(o));
+	check(!jok(o) && jint(o, "errno") == EPERM,
+	      "attach gate (enforce): the stand-in's own VFIO PASID detach (4000) -> EPERM", "%s",
+	      jtext(o));
 	json_object_put(o);
-	check_vtd(VFU, 4000, false, "after the stand-in's own detach");
+	check(log_wait(mark, "attach gate: refused VFIO_DEVICE_DETACH_IOMMUFD_PT"),
+	      "attach gate (enforce): the detach's refusal is in pasidd's log", "not in the log");
+	check(!log_has(mark, "iommu_attach_device_pasid(" VFU ", PASID 4000)"),
+	      "observer: no attach of PASID 4000 reached the IOMMU core", "it did");
 	if (!edu.ok || !vfu.ok || !vm_with_pasid(&s1, "kt1", EDU, &g1, &h1))
 		return;
 
@@ -836,17 +989,21 @@ run_73(void)
 	g2 = (unsigned)jint(o, "result.gpasid");
 	h2 = (unsigned)jint(o, "result.hpasid");
 	json_object_put(o);
+	mark = SM.loglen;
 	o = sa(&s1, "attach kt1 %u %s %lld", g2, VFU, vfu.pt);
 	check(jok(o), "pasid.attach on the vfio-user device accepted", "%s", jtext(o));
 	json_object_put(o);
 	check_vtd(VFU, h2, true, "after pasid.attach");
+	check_observed(mark, "iommu_attach_device_pasid", VFU, h2);
 	before = vm_show(&s1, "kt1");
 	check(strstr(before, "\"attached\"") != NULL, "vm.show lists the attachment", "%s", before);
 	free(before);
+	mark = SM.loglen;
 	o = sa(&s1, "detach kt1 %u %s", g2, VFU);
 	check(jok(o), "pasid.detach accepted", "%s", jtext(o));
 	json_object_put(o);
 	check_vtd(VFU, h2, false, "after pasid.detach");
+	check_observed(mark, "iommu_detach_device_pasid", VFU, h2);
 
 	/* (c) a kernel refusal through pasidd: a HWPT without ALLOC_PASID */
 	before = vm_show(&s1, "kt1");
@@ -950,6 +1107,7 @@ mock:
 	st = pasidd_stop(SIGTERM);
 	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "pasidd stops on SIGTERM with status 0",
 	      "status 0x%x", st);
+	run_73_audit();
 }
 
 static void
@@ -962,10 +1120,24 @@ run_612(void)
 	int st;
 
 	bind_vfio(EDU);
+	write_conf("");
 	pasidd_start();
 	if (!pasidd_ready("pasidd started (--backend auto), READY=1 to the service manager"))
 		return;
 	standin_start(&s);
+	{
+		char state[64], why[512];
+
+		/* The 6.12 kernel has no BPF: pasidd runs without its programs and says why. */
+		bpf_status(&s, "attach_gate", "state", state, sizeof(state));
+		bpf_status(&s, "attach_gate", "why", why, sizeof(why));
+		check(!strcmp(state, "unavailable") && why[0],
+		      "daemon.status.bpf.attach_gate unavailable on 6.12, with why", "%s: %s",
+		      state, why);
+		info("6.12 attach gate: %s", why);
+		bpf_status(&s, "observer", "why", why, sizeof(why));
+		info("6.12 observer: %s", why);
+	}
 	o = sa(&s, "call daemon.status");
 	check(!strcmp(jstr(o, "result.backend.name"), "iommufd"),
 	      "auto picked the iommufd backend on 6.12", "%s", jtext(o));

@@ -78,7 +78,7 @@ guest 7.3 "$W/73.log" "$HERE/qemu11.sh" -kernel "$(tail -1 "$W/k7.3")" \
   -device intel-iommu,scalable-mode=on,pasid-bits=20,caching-mode=on,intremap=on \
   -device edu,addr=03.0 \
   -device "{\"driver\":\"vfio-user-pci\",\"addr\":\"04.0\",\"socket\":{\"type\":\"unix\",\"path\":\"$SOCK\"}}" \
-  -append "console=ttyS0 panic=-1 intel_iommu=on,sm_on kt_mode=7.3" || fails=$((fails + 1))
+  -append "console=ttyS0 panic=-1 intel_iommu=on,sm_on lsm=bpf kt_mode=7.3" || fails=$((fails + 1))
 kill "$VFU_PID" 2>/dev/null || true
 wait "$VFU_PID" 2>/dev/null || true
 VFU_PID=

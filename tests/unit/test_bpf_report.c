@@ -197,6 +197,9 @@ START_TEST(why_a_program_does_not_run)
 	bpf_why_failed(&st, BPF_WHY_TRACING, "loading", EPERM);
 	ck_assert_ptr_nonnull(strstr(st.why, "loading: Operation not permitted ("));
 	ck_assert_ptr_nonnull(strstr(st.why, "CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN"));
+	bpf_why_failed(&st, BPF_WHY_LSM, "loading", ENOSYS);
+	ck_assert_str_eq(st.why, "loading: Function not implemented (kernel without the bpf() "
+	                         "system call: CONFIG_BPF_SYSCALL)");
 	bpf_why_failed(&st, BPF_WHY_LSM, "opening", EBADMSG);
 	ck_assert_str_eq(st.why, "opening: Bad message");
 }
