@@ -905,6 +905,35 @@ out:
 	      "pasidd (audit) stops on SIGTERM with status 0", "status 0x%x", st);
 }
 
+/* (h) strict: another process's RID attach is refused too, decided on the ioctl number. */
+static void
+run_73_strict(void)
+{
+	struct standin s = {0};
+	struct json_object *o;
+	size_t mark;
+	int st;
+
+	write_conf("[Bpf]\nAttachGate=strict\n");
+	mark = SM.loglen;
+	pasidd_start();
+	if (!pasidd_ready("pasidd started in strict mode ([Bpf] AttachGate=strict)") ||
+	    !check(standin_start(&s), "VMM stand-in started (strict)", "fork"))
+		return;
+	check_bpf_active(&s, "strict");
+	o = sa(&s, "dev %s", VFU);
+	check(!jok(o) && jint(o, "errno") == EPERM &&
+	          strstr(jstr(o, "op"), "VFIO_DEVICE_ATTACH_IOMMUFD_PT(RID)"),
+	      "attach gate (strict): the stand-in's RID attach -> EPERM", "%s", jtext(o));
+	json_object_put(o);
+	check(log_wait(mark, "attach gate: refused VFIO_DEVICE_ATTACH_IOMMUFD_PT (flags not read)"),
+	      "attach gate (strict): the refusal is in pasidd's log", "not in the log");
+	standin_end(&s, 0);
+	st = pasidd_stop(SIGTERM);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "pasidd (strict) stops on SIGTERM with status 0", "status 0x%x", st);
+}
+
 static void
 run_73(void)
 {
@@ -967,6 +996,21 @@ run_73(void)
 	      "attach gate (enforce): the detach's refusal is in pasidd's log", "not in the log");
 	check(!log_has(mark, "iommu_attach_device_pasid(" VFU ", PASID 4000)"),
 	      "observer: no attach of PASID 4000 reached the IOMMU core", "it did");
+	/* A child of the stand-in holding the same cdev: refused for a PASID, not for its RID. */
+	o = sa(&s1, "fork pasid %s 4001", VFU);
+	snprintf(la, sizeof(la),
+	         "refused VFIO_DEVICE_ATTACH_IOMMUFD_PT (flags 0x1, a PASID) by pid %d",
+	         (int)jint(o, "pid"));
+	check(!jok(o) && jint(o, "errno") == EPERM && log_wait(mark, la),
+	      "attach gate (enforce): a fork of the stand-in (same VFIO cdev) -> EPERM on a PASID "
+	      "attach, refusal in pasidd's log",
+	      "%s; or no '%s' in the log", jtext(o), la);
+	json_object_put(o);
+	o = sa(&s1, "fork rid %s", VFU);
+	check(jok(o),
+	      "attach gate (enforce): the fork's RID attaches (to another HWPT and back) pass",
+	      "%s", jtext(o));
+	json_object_put(o);
 	if (!edu.ok || !vfu.ok || !vm_with_pasid(&s1, "kt1", EDU, &g1, &h1))
 		return;
 
@@ -1108,6 +1152,7 @@ mock:
 	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "pasidd stops on SIGTERM with status 0",
 	      "status 0x%x", st);
 	run_73_audit();
+	run_73_strict();
 }
 
 static void

@@ -18,6 +18,10 @@
  *   vfio attach|detach BDF PASID
  *                           the VFIO PASID attach (to the PASID HWPT) or detach, done by the
  *                           stand-in itself: kt_init checks its debugfs reader with it
+ *   fork pasid BDF PASID    a child of the stand-in, holding the same VFIO cdev, attaches
+ *   fork rid BDF            PASID (to the PASID HWPT), or moves the RID to the HWPT without
+ *                           ALLOC_PASID and back: another process with the device's
+ *                           descriptor, for pasidd's attach gate; {"ok","errno","pid"}
  * Every kernel failure is answered {"ok":false,"op":..,"errno":..}. */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -333,6 +338,55 @@ cmd_vfio(const char *op, const char *bdf, const char *pasid)
 	answer(o);
 }
 
+/* The child's part of cmd_fork: 0 or the errno of the first refused ioctl. */
+static int
+fork_attach(const struct dev *d, bool pasid_attach, uint32_t pasid)
+{
+	struct kt_vfio_attach at = {.argsz = sizeof(at), .flags = KT_VFIO_PASID_FLAG};
+
+	if (pasid_attach) {
+		at.pt_id = d->pt;
+		at.pasid = pasid;
+		return ioctl(d->fd, KT_VFIO_ATTACH_PT, &at) < 0 ? errno : 0;
+	}
+	/* A RID attach has no pasid member; the PASID HWPT is where the RID must end up. */
+	at.argsz = 12;
+	at.flags = 0;
+	at.pt_id = d->pt_nopasid;
+	if (ioctl(d->fd, KT_VFIO_ATTACH_PT, &at) < 0)
+		return errno;
+	at.pt_id = d->pt;
+	return ioctl(d->fd, KT_VFIO_ATTACH_PT, &at) < 0 ? errno : 0;
+}
+
+static void
+cmd_fork(const char *what, const char *bdf, const char *pasid)
+{
+	const struct dev *d = bdf ? find_dev(bdf) : NULL;
+	bool pasid_attach = what && !strcmp(what, "pasid");
+	struct json_object *o;
+	pid_t pid;
+	int st = 0;
+
+	if (!d || !what || (pasid_attach && !pasid))
+		return answer_errno("fork arguments", EINVAL);
+	pid = fork();
+	if (pid < 0)
+		return answer_errno("fork", errno);
+	if (pid == 0) /* _exit: the parent's stdio buffers are not the child's to flush */
+		_exit(fork_attach(d, pasid_attach,
+		                  pasid_attach ? (uint32_t)strtoul(pasid, NULL, 0) : 0));
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	o = json_object_new_object();
+	json_object_object_add(o, "ok",
+	                       json_object_new_boolean(WIFEXITED(st) && WEXITSTATUS(st) == 0));
+	json_object_object_add(o, "errno",
+	                       json_object_new_int(WIFEXITED(st) ? WEXITSTATUS(st) : -1));
+	json_object_object_add(o, "pid", json_object_new_int(pid));
+	answer(o);
+}
+
 static void
 cmd_drop(void)
 {
@@ -403,6 +457,10 @@ main(int argc, char **argv)
 			char *a2 = strtok_r(NULL, " \n", &save);
 
 			cmd_vfio(a1, a2, strtok_r(NULL, " \n", &save));
+		} else if (!strcmp(cmd, "fork")) {
+			char *a2 = strtok_r(NULL, " \n", &save);
+
+			cmd_fork(a1, a2, strtok_r(NULL, " \n", &save));
 		} else if (!strcmp(cmd, "drop")) {
 			cmd_drop();
 		} else if (!strcmp(cmd, "mock")) {
