@@ -28,7 +28,15 @@ struct bpf_observer {
 	bpf_report_holds_fn holds;
 	void *ctx;
 	pid_t self;
+	struct bpf_pending pending; /* of the read under way */
 };
+
+static void
+raise_alarm(struct bpf_observer *o, const char *why)
+{
+	o->st->alarms++;
+	log_warn("ALARM %s", why);
+}
 
 static int
 on_report(void *ctx, void *data, size_t len)
@@ -45,13 +53,22 @@ on_report(void *ctx, void *data, size_t len)
 	}
 	switch (bpf_report_judge(&r, o->self, o->holds, o->ctx, line, sizeof(line))) {
 	case BPF_JUDGE_ALARM:
-		o->st->alarms++;
-		log_warn("ALARM %s", line);
+		raise_alarm(o, line);
+		break;
+	case BPF_JUDGE_UNHELD:
+		if (bpf_pending_add(&o->pending, &r, line) < 0)
+			raise_alarm(o, line);
 		break;
 	case BPF_JUDGE_KERNEL:
 		log_info("%s (the kernel's own PASID)", line);
 		break;
 	case BPF_JUDGE_OURS:
+		if (r.kind == OB_DETACH && bpf_pending_cancel(&o->pending, &r))
+			log_info("%s; it undid an attach of pasidd's that its table never kept",
+			         line);
+		else
+			log_info("%s", line);
+		break;
 	case BPF_JUDGE_FAILED:
 		log_info("%s", line);
 		break;
@@ -66,7 +83,12 @@ on_readable(evutil_socket_t fd, short what, void *ctx)
 
 	(void)fd;
 	(void)what;
+	o->pending.n = 0;
 	ring_buffer__consume(o->rb);
+	/* Not undone within the read: pasidd's attach outlived its table's record. */
+	for (size_t i = 0; i < o->pending.n; i++)
+		raise_alarm(o, o->pending.e[i].why);
+	o->pending.n = 0;
 }
 
 /* Each traced function, its program, and whether the observer is worth running without it. */

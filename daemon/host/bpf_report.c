@@ -103,7 +103,36 @@ bpf_report_judge(const struct ob_report *r, pid_t self, bpf_report_holds_fn hold
 	 * as it detaches, so by the time the report is read the table agrees. */
 	if (r->kind != OB_DETACH && !holds(ctx, r->dev, r->pasid)) {
 		snprintf(why, len, ": pasidd's table does not hold PASID %u on %s", r->pasid, dev);
-		return BPF_JUDGE_ALARM;
+		return BPF_JUDGE_UNHELD;
 	}
 	return BPF_JUDGE_OURS;
+}
+
+int
+bpf_pending_add(struct bpf_pending *p, const struct ob_report *r, const char *why)
+{
+	struct bpf_pending_attach *e;
+
+	if (p->n == BPF_PENDING_MAX)
+		return -ENOSPC;
+	e = &p->e[p->n++];
+	memcpy(e->dev, r->dev, sizeof(e->dev));
+	e->dev[sizeof(e->dev) - 1] = '\0';
+	e->pasid = r->pasid;
+	snprintf(e->why, sizeof(e->why), "%s", why);
+	return 0;
+}
+
+bool
+bpf_pending_cancel(struct bpf_pending *p, const struct ob_report *r)
+{
+	/* The latest first: an attach undone is the last one made on that PASID. */
+	for (size_t i = p->n; i-- > 0;) {
+		if (p->e[i].pasid != r->pasid || strncmp(p->e[i].dev, r->dev, sizeof(r->dev)) != 0)
+			continue;
+		memmove(&p->e[i], &p->e[i + 1], (p->n - i - 1) * sizeof(p->e[0]));
+		p->n--;
+		return true;
+	}
+	return false;
 }

@@ -137,19 +137,43 @@ START_TEST(attach_by_another_process_is_an_alarm)
 }
 END_TEST
 
-START_TEST(attach_the_table_does_not_hold_is_an_alarm)
+START_TEST(attach_the_table_does_not_hold_is_unheld)
 {
 	struct ob_report r = observed(OB_ATTACH, "0000:3a:00.0", 8, 0, 100);
 	char why[BPF_REPORT_LINE_LEN + 128];
 	int asked = 0;
 
 	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_ALARM);
+	                 BPF_JUDGE_UNHELD);
 	ck_assert_ptr_nonnull(
 	    strstr(why, ": pasidd's table does not hold PASID 8 on 0000:3a:00.0"));
 	r = observed(OB_REPLACE, "iommufd_mock0", 7, 0, 100);
 	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_ALARM);
+	                 BPF_JUDGE_UNHELD);
+}
+END_TEST
+
+/* An attach of pasidd's undone in the same read is no alarm; one left is. */
+START_TEST(undone_attaches_are_cancelled)
+{
+	static struct bpf_pending p;
+	struct ob_report a8 = observed(OB_ATTACH, "0000:3a:00.0", 8, 0, 100);
+	struct ob_report a9 = observed(OB_ATTACH, "0000:3a:00.0", 9, 0, 100);
+	struct ob_report d8 = observed(OB_DETACH, "0000:3a:00.0", 8, 0, 100);
+	struct ob_report other = observed(OB_DETACH, "0000:3b:00.0", 8, 0, 100);
+
+	ck_assert_int_eq(bpf_pending_add(&p, &a8, "a8"), 0);
+	ck_assert_int_eq(bpf_pending_add(&p, &a9, "a9"), 0);
+	ck_assert(!bpf_pending_cancel(&p, &other)); /* another device */
+	ck_assert(bpf_pending_cancel(&p, &d8));
+	ck_assert(!bpf_pending_cancel(&p, &d8)); /* once */
+	ck_assert_uint_eq(p.n, 1);
+	ck_assert_str_eq(p.e[0].why, "a9");
+	ck_assert_uint_eq(p.e[0].pasid, 9);
+	/* Full: the caller raises the alarm at once instead. */
+	for (size_t i = p.n; i < BPF_PENDING_MAX; i++)
+		ck_assert_int_eq(bpf_pending_add(&p, &a8, "x"), 0);
+	ck_assert_int_eq(bpf_pending_add(&p, &a8, "x"), -ENOSPC);
 }
 END_TEST
 
@@ -216,7 +240,8 @@ main(void)
 	tc = ck_case(s, "reconcile", NULL, NULL, 0);
 	tcase_add_test(tc, pasidds_own_attach_matching_the_table);
 	tcase_add_test(tc, attach_by_another_process_is_an_alarm);
-	tcase_add_test(tc, attach_the_table_does_not_hold_is_an_alarm);
+	tcase_add_test(tc, attach_the_table_does_not_hold_is_unheld);
+	tcase_add_test(tc, undone_attaches_are_cancelled);
 	tcase_add_test(tc, kernel_pasids_and_odd_reports);
 	tc = ck_case(s, "why", NULL, NULL, 0);
 	tcase_add_test(tc, why_a_program_does_not_run);
