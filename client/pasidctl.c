@@ -151,6 +151,35 @@ print_idxd(struct json_object *result)
 	}
 }
 
+/* One line per BPF program of daemon.status.bpf (a daemon before them sends none):
+ * "bpf:          NAME STATE (WHY)[, N reports, M alarms]". */
+static void
+print_bpf(struct json_object *result)
+{
+	struct json_object *bpf;
+
+	if (!json_object_object_get_ex(result, "bpf", &bpf) ||
+	    !json_object_is_type(bpf, json_type_object))
+		return;
+	json_object_object_foreach(bpf, name, prog)
+	{
+		struct json_object *state, *why, *reports, *alarms;
+
+		json_object_object_get_ex(prog, "state", &state);
+		json_object_object_get_ex(prog, "why", &why);
+		printf("bpf:          %s %s", name,
+		       json_object_is_type(state, json_type_string) ? json_object_get_string(state)
+		                                                    : "?");
+		if (json_object_is_type(why, json_type_string))
+			printf(" (%s)", json_object_get_string(why));
+		if (json_object_object_get_ex(prog, "reports", &reports) &&
+		    json_object_object_get_ex(prog, "alarms", &alarms))
+			printf(", %" PRId64 " reports, %" PRId64 " alarms",
+			       json_object_get_int64(reports), json_object_get_int64(alarms));
+		putchar('\n');
+	}
+}
+
 /* result: the daemon's status as it came, for what struct pasid_status has no member for. */
 static void
 print_status(const struct pasid_status *st, struct json_object *result)
@@ -176,6 +205,7 @@ print_status(const struct pasid_status *st, struct json_object *result)
 	printf("vms:          %" PRIu64 "\n", st->vms);
 	printf("connections:  %" PRIu64 "\n", st->connections);
 	print_idxd(result);
+	print_bpf(result);
 }
 
 static int

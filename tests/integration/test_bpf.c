@@ -8,10 +8,13 @@
 
 #include "ck_main.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "harness.h"
+
+#define BPFPROG_LINE 128
 
 static struct it_daemon d;
 static int fd = -1;
@@ -87,6 +90,26 @@ serves(void)
 	IT_OK(it_call(fd, "vm.unregister", "{\"vm\":\"vm1\"}"));
 }
 
+/* pasidctl status shows one line per program, with its state and why. */
+static void
+pasidctl_shows(struct json_object *status, const char *name)
+{
+	char cmd[512], out[8192], want[BPFPROG_LINE];
+	char path[64];
+	size_t n;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' status 2>&1", getenv("PASIDCTL"), d.sock);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	ck_assert_int_eq(pclose(p), 0);
+	snprintf(path, sizeof(path), "bpf.%s.state", name);
+	snprintf(want, sizeof(want), "bpf:          %s %s (", name, it_str(status, path));
+	ck_assert_msg(strstr(out, want), "no '%s' in pasidctl status: %s", want, out);
+}
+
 START_TEST(programs_say_why_and_pasidd_serves)
 {
 	struct json_object *st;
@@ -95,6 +118,8 @@ START_TEST(programs_say_why_and_pasidd_serves)
 	st = IT_OK(it_call(fd, "daemon.status", NULL));
 	check_program(st, "attach_gate", "attach gate");
 	check_program(st, "observer", "observer");
+	pasidctl_shows(st, "attach_gate");
+	pasidctl_shows(st, "observer");
 	serves();
 }
 END_TEST
