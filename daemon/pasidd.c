@@ -79,9 +79,9 @@ table_holds(void *ctx, const char *dev, uint32_t pasid)
 	return m && ns_attachment(m, bdf);
 }
 
-/* The BPF programs, after the backend and the table: each optional, none can stop start-up
- * (d->bpf says why one does not run). The observer first, so that it sees a refused attempt's
- * neighbours too. */
+/* The BPF programs, after the backend and the table (the observer reconciles with it) and
+ * before the socket: each optional, none can stop start-up (d->bpf says why one does not
+ * run). They live as long as this process: their links close with it. */
 static void
 open_bpf(struct pasidd *d)
 {
