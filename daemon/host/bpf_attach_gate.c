@@ -4,6 +4,7 @@
 #ifdef PASIDD_HAVE_BPF
 
 #include "bpf_libbpf.h"
+#include "bpf_probe.h"
 #include "bpf_report.h"
 #include "bpf_why.h"
 #include "iommufd_abi.h"
@@ -106,6 +107,11 @@ bpf_attach_gate_open(struct event_base *base, enum bpf_gate mode, struct bpfprog
 
 	if (mode == BPF_GATE_OFF) {
 		bpfprog_unavailable(st, "off in the configuration ([Bpf] AttachGate=off)");
+		return NULL;
+	}
+	if ((r = bpf_probe_type_refused(BPF_PROBE_LSM)) < 0) {
+		bpf_why_failed(st, BPF_WHY_LSM, "loading lsm.s/file_ioctl (BPF_PROG_LOAD)", r);
+		log_warn("attach gate not running: %s", st->why);
 		return NULL;
 	}
 	bpf_libbpf_setup();

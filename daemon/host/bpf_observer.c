@@ -4,6 +4,7 @@
 #ifdef PASIDD_HAVE_BPF
 
 #include "bpf_libbpf.h"
+#include "bpf_probe.h"
 #include "bpf_why.h"
 #include "log.h"
 
@@ -141,6 +142,12 @@ bpf_observer_open(struct event_base *base, struct bpfprog_state *st, bpf_report_
 	char missing[160], step[96];
 	int r;
 
+	if ((r = bpf_probe_type_refused(BPF_PROBE_FEXIT)) < 0) {
+		bpf_why_failed(st, BPF_WHY_TRACING, "loading the fexit programs (BPF_PROG_LOAD)",
+		               r);
+		log_warn("observer not running: %s", st->why);
+		return NULL;
+	}
 	bpf_libbpf_setup();
 	o = calloc(1, sizeof(*o));
 	if (!o) {

@@ -2,6 +2,7 @@
  * put into words, the observer's reports judged against the table, and the reasons a program
  * does not run (host/bpf_why.c). Pure, so it runs with or without BPF in the build. */
 #include "bpf_report.h"
+#include "bpf_probe.h"
 #include "bpf_why.h"
 
 #include "ck_main.h"
@@ -229,6 +230,17 @@ START_TEST(why_a_program_does_not_run)
 }
 END_TEST
 
+/* Whatever this host allows, the probe answers one of its documented results. */
+START_TEST(probe_answers)
+{
+	for (int t = BPF_PROBE_LSM; t <= BPF_PROBE_FEXIT; t++) {
+		int r = bpf_probe_type_refused((enum bpf_probe_type)t);
+
+		ck_assert_msg(r == 0 || r == -ENOSYS || r == -EPERM || r == -EACCES, "%d", r);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -245,5 +257,6 @@ main(void)
 	tcase_add_test(tc, kernel_pasids_and_odd_reports);
 	tc = ck_case(s, "why", NULL, NULL, 0);
 	tcase_add_test(tc, why_a_program_does_not_run);
+	tcase_add_test(tc, probe_answers);
 	return ck_main(s, NULL);
 }
