@@ -36,6 +36,17 @@ gate_cmd(uint32_t cmd)
 	return "ioctl ?";
 }
 
+/* Why the gate refused: the rule it applied. */
+static const char *
+gate_why(const struct ag_report *r)
+{
+	if (r->verdict != AG_REFUSED)
+		return "";
+	if (r->flags == ~0u)
+		return ": only pasidd attaches devices to iommufd (strict)";
+	return ": only pasidd attaches PASIDs";
+}
+
 void
 bpf_report_gate_format(const struct ag_report *r, char *out, size_t len)
 {
@@ -49,8 +60,7 @@ bpf_report_gate_format(const struct ag_report *r, char *out, size_t len)
 		         r->flags & AG_FLAG_PASID ? "a PASID" : "the RID");
 	snprintf(out, len, "attach gate: %s %s (%s) by pid %u (tgid %u, uid %u, comm %s)%s",
 	         r->verdict == AG_REFUSED ? "refused" : "audited, allowed", gate_cmd(r->cmd), what,
-	         r->pid, r->tgid, r->uid, r->comm,
-	         r->verdict == AG_REFUSED ? ": only pasidd attaches PASIDs" : "");
+	         r->pid, r->tgid, r->uid, r->comm, gate_why(r));
 }
 
 static const char *

@@ -85,6 +85,7 @@ START_TEST(gate_decisions_in_words)
 	r.cmd = AG_CMD_ATTACH_PT;
 	bpf_report_gate_format(&r, line, sizeof(line));
 	ck_assert_ptr_nonnull(strstr(line, "(flags not read)"));
+	ck_assert_ptr_nonnull(strstr(line, ": only pasidd attaches devices to iommufd (strict)"));
 	/* Too small a buffer cuts, never overruns. */
 	bpf_report_gate_format(&r, line, 10);
 	ck_assert_uint_eq(strlen(line), 9);
