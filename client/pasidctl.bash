@@ -61,6 +61,10 @@ _pasidctl() {
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
 		;;
+	--textfile)
+		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+		return
+		;;
 	--vm)
 		mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_vms)" -- "$cur")
 		return
@@ -97,7 +101,7 @@ _pasidctl() {
 		;;
 	esac
 	if [[ -z $cmd ]]; then
-		words=(status vm device pasid quota wq call --socket --json --version --help)
+		words=(status vm device pasid quota wq metrics call --socket --json --version --help)
 		mapfile -t COMPREPLY < <(compgen -W "${words[*]}" -- "$cur")
 		return
 	fi
@@ -115,6 +119,7 @@ _pasidctl() {
 		fi
 		return
 		;;
+	metrics) words=(--textfile --json --help) ;;
 	*) words=(--json --help) ;;
 	esac
 	if [[ -z $sub && $cmd != status ]]; then

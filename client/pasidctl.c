@@ -37,6 +37,7 @@ static const char main_usage[] =
     "  wq configure WQ --mode M --type T [--size N] [--priority N] [--group N]\n"
     "               [--threshold N] [--name LABEL] [--block-on-fault yes|no]\n"
     "                                       configure a work queue (admin only)\n"
+    "  metrics [--textfile DIR]             the daemon's figures for Prometheus\n"
     "  call METHOD [JSON-PARAMS] [--fd N]...  call any method, print its result\n"
     "\n"
     "Options:\n"
@@ -272,6 +273,7 @@ static const struct ctl_cmd commands[] = {
     {"pasid", NULL, &ctl_pasid_group},
     {"quota", NULL, &ctl_quota_group},
     {"wq", NULL, &ctl_wq_group},
+    {"metrics", ctl_cmd_metrics, NULL},
     {"call", cmd_call, NULL},
     {NULL, NULL, NULL},
 };

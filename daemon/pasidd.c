@@ -4,6 +4,7 @@
 #include "daemon.h"
 #include "backends.h"
 #include "idxd.h"
+#include "metrics.h"
 #include "wq_setup.h"
 #include "wq_watch.h"
 #include "cgroup.h"
@@ -155,6 +156,10 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	int r, reclaimed;
 
 	why[0] = '\0';
+	if (!(d->metrics = metrics_new())) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
 	if ((r = open_backend(d, why, len)) < 0)
 		return r;
 	r = ns_init(&d->ns, &d->cfg.ns, d->be);
@@ -240,6 +245,8 @@ pasidd_close(struct pasidd *d)
 	d->be = NULL;
 	json_object_put(d->openrpc);
 	d->openrpc = NULL;
+	metrics_free(d->metrics);
+	d->metrics = NULL;
 	if (d->base)
 		event_base_free(d->base);
 	d->base = NULL;

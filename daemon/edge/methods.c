@@ -27,6 +27,11 @@ const struct rpc_method rpc_methods[] = {
         .params = RPC_NO_PARAMS,
     },
     {
+        .name = "daemon.metrics",
+        .fn = method_daemon_metrics,
+        .params = RPC_NO_PARAMS,
+    },
+    {
         .name = "vm.register",
         .fn = method_vm_register,
         .mutates = true,

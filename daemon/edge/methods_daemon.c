@@ -1,6 +1,7 @@
 #include "backend.h"
 #include "idxd.h"
 #include "methods.h"
+#include "metrics.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "server.h"
@@ -8,6 +9,7 @@
 #include "wq_watch.h"
 
 #include <limits.h>
+#include <stdlib.h>
 
 static struct json_object *
 range_json(const struct ns_range *r)
@@ -143,5 +145,18 @@ method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_o
 	json_object_object_add(o, "idxd", idxd_json(&d->cfg));
 	json_object_object_add(o, "warnings", wq_watch_warnings(d->wqwatch));
 	*result = o;
+	return 0;
+}
+
+int
+method_daemon_metrics(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	char *text = metrics_render(c->d);
+
+	(void)a;
+	if (!text)
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
+	*result = json_object_new_string(text);
+	free(text);
 	return 0;
 }

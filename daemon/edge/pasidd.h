@@ -22,6 +22,7 @@ struct rpc_method;
 
 struct fdstore;
 struct wq_watch;
+struct metrics;
 
 struct pasidd {
 	struct pasidd_config cfg;
@@ -33,6 +34,7 @@ struct pasidd {
 	struct owners *owners;    /* owner liveness, observing ns */
 	struct fdstore *fdstore;  /* the service manager's fd store, observing ns */
 	struct wq_watch *wqwatch; /* the work queues that mappings were handed out for */
+	struct metrics *metrics;  /* requests counted for daemon.metrics; NULL: not counted */
 	struct server *srv;
 	struct timespec started;     /* CLOCK_MONOTONIC */
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */
