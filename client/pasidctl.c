@@ -152,6 +152,58 @@ print_idxd(struct json_object *result)
 	}
 }
 
+static int64_t
+member_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int)
+	           ? json_object_get_int64(v)
+	           : -1;
+}
+
+/* The journal's health: its size beside the snapshot's, compactions, what start-up replayed
+ * and dropped (a torn tail). */
+static void
+print_journal(struct json_object *result)
+{
+	struct json_object *j;
+	int64_t dropped;
+
+	if (!json_object_object_get_ex(result, "journal", &j) ||
+	    !json_object_is_type(j, json_type_object))
+		return;
+	dropped = member_int(j, "dropped_bytes");
+	printf("journal:      %" PRId64 " bytes (snapshot %" PRId64 "), generation %" PRId64
+	       ", %" PRId64 " records replayed at start%s\n",
+	       member_int(j, "bytes"), member_int(j, "snapshot_bytes"), member_int(j, "generation"),
+	       member_int(j, "replayed_records"), dropped > 0 ? ", a torn tail dropped" : "");
+}
+
+/* Each BPF program: active, or why not. */
+static void
+print_bpf(struct json_object *result)
+{
+	struct json_object *bpf;
+
+	if (!json_object_object_get_ex(result, "bpf", &bpf) ||
+	    !json_object_is_type(bpf, json_type_object))
+		return;
+	json_object_object_foreach(bpf, name, prog)
+	{
+		struct json_object *state, *why;
+
+		json_object_object_get_ex(prog, "state", &state);
+		json_object_object_get_ex(prog, "why", &why);
+		printf("bpf:          %s %s%s%s\n", name,
+		       json_object_is_type(state, json_type_string) ? json_object_get_string(state)
+		                                                    : "?",
+		       json_object_is_type(why, json_type_string) ? ": " : "",
+		       json_object_is_type(why, json_type_string) ? json_object_get_string(why)
+		                                                  : "");
+	}
+}
+
 /* result: the daemon's status as it came, for what struct pasid_status has no member for. */
 static void
 print_status(const struct pasid_status *st, struct json_object *result)
@@ -166,17 +218,24 @@ print_status(const struct pasid_status *st, struct json_object *result)
 		printf("%s%s", i ? ", " : " ", st->caps[i]);
 	printf("%s\n", st->n_caps ? "" : " none");
 	print_backend_more(result);
+	/* Local PASIDs are per device, so the local range has no fill level of its own. */
 	printf("local range:  %" PRIu32 "-%" PRIu32 ", %" PRIu64 " used\n", st->local.first,
 	       st->local.last, st->used_local);
-	printf("shared range: %" PRIu32 "-%" PRIu32 ", %" PRIu64 " used, %" PRIu64 " free\n",
-	       st->shared.first, st->shared.last, st->used_shared, st->free_shared);
+	printf("shared range: %" PRIu32 "-%" PRIu32 ", %" PRIu64 " used, %" PRIu64
+	       " free (%.1f%% full)\n",
+	       st->shared.first, st->shared.last, st->used_shared, st->free_shared,
+	       st->used_shared + st->free_shared
+	           ? 100.0 * (double)st->used_shared / (double)(st->used_shared + st->free_shared)
+	           : 0.0);
 	/* Not in struct pasid_status, whose size is ABI; a daemon before attachments has none. */
 	if (json_object_object_get_ex(result, "attached", &attached) &&
 	    json_object_is_type(attached, json_type_int))
 		printf("attached:     %" PRId64 "\n", json_object_get_int64(attached));
 	printf("vms:          %" PRIu64 "\n", st->vms);
 	printf("connections:  %" PRIu64 "\n", st->connections);
+	print_journal(result);
 	print_idxd(result);
+	print_bpf(result);
 }
 
 static int
