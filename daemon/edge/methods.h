@@ -205,6 +205,7 @@ int method_quota_get(struct rpc_call *c, const struct rpc_args *a, struct json_o
 int method_quota_set(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_daemon_metrics(struct rpc_call *c, const struct rpc_args *a,
                           struct json_object **result);
+int method_config_reload(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_configure(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 

@@ -2,6 +2,9 @@
 #include "idxd.h"
 #include "methods.h"
 #include "metrics.h"
+#include "reload.h"
+#include "log.h"
+#include "peer.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "server.h"
@@ -158,5 +161,19 @@ method_daemon_metrics(struct rpc_call *c, const struct rpc_args *a, struct json_
 		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
 	*result = json_object_new_string(text);
 	free(text);
+	return 0;
+}
+
+int
+method_config_reload(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	char why[1024];
+
+	(void)a;
+	if (pasidd_reload(c->d, why, sizeof(why)) < 0) {
+		log_warn("reload (config.reload, uid %u) refused: %s", (unsigned)c->peer->uid, why);
+		return rpc_fail(c, PROTO_E_CONFLICT, NULL, "%s", why);
+	}
+	log_info("%s (config.reload, uid %u)", why, (unsigned)c->peer->uid);
 	return 0;
 }

@@ -35,6 +35,9 @@ struct pasidd {
 	struct fdstore *fdstore;  /* the service manager's fd store, observing ns */
 	struct wq_watch *wqwatch; /* the work queues that mappings were handed out for */
 	struct metrics *metrics;  /* requests counted for daemon.metrics; NULL: not counted */
+	/* The command line, which a reload reads again with the files; NULL: the files only. */
+	int argc;
+	char **argv;
 	struct server *srv;
 	struct timespec started;     /* CLOCK_MONOTONIC */
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */
