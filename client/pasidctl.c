@@ -37,6 +37,7 @@ static const char main_usage[] =
     "  wq configure WQ --mode M --type T [--size N] [--priority N] [--group N]\n"
     "               [--threshold N] [--name LABEL] [--block-on-fault yes|no]\n"
     "                                       configure a work queue (admin only)\n"
+    "  metrics [--textfile DIR]             the daemon's figures for Prometheus\n"
     "  call METHOD [JSON-PARAMS] [--fd N]...  call any method, print its result\n"
     "\n"
     "Options:\n"
@@ -151,6 +152,34 @@ print_idxd(struct json_object *result)
 	}
 }
 
+static int64_t
+member_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int)
+	           ? json_object_get_int64(v)
+	           : -1;
+}
+
+/* The journal's health: its size beside the snapshot's, compactions, what start-up replayed
+ * and dropped (a torn tail). */
+static void
+print_journal(struct json_object *result)
+{
+	struct json_object *j;
+	int64_t dropped;
+
+	if (!json_object_object_get_ex(result, "journal", &j) ||
+	    !json_object_is_type(j, json_type_object))
+		return;
+	dropped = member_int(j, "dropped_bytes");
+	printf("journal:      %" PRId64 " bytes (snapshot %" PRId64 "), generation %" PRId64
+	       ", %" PRId64 " records replayed at start%s\n",
+	       member_int(j, "bytes"), member_int(j, "snapshot_bytes"), member_int(j, "generation"),
+	       member_int(j, "replayed_records"), dropped > 0 ? ", a torn tail dropped" : "");
+}
+
 /* One line per BPF program of daemon.status.bpf (a daemon before them sends none):
  * "bpf:          NAME STATE (WHY)[, N reports, M alarms]". */
 static void
@@ -194,16 +223,22 @@ print_status(const struct pasid_status *st, struct json_object *result)
 		printf("%s%s", i ? ", " : " ", st->caps[i]);
 	printf("%s\n", st->n_caps ? "" : " none");
 	print_backend_more(result);
+	/* Local PASIDs are per device, so the local range has no fill level of its own. */
 	printf("local range:  %" PRIu32 "-%" PRIu32 ", %" PRIu64 " used\n", st->local.first,
 	       st->local.last, st->used_local);
-	printf("shared range: %" PRIu32 "-%" PRIu32 ", %" PRIu64 " used, %" PRIu64 " free\n",
-	       st->shared.first, st->shared.last, st->used_shared, st->free_shared);
+	printf("shared range: %" PRIu32 "-%" PRIu32 ", %" PRIu64 " used, %" PRIu64
+	       " free (%.1f%% full)\n",
+	       st->shared.first, st->shared.last, st->used_shared, st->free_shared,
+	       st->used_shared + st->free_shared
+	           ? 100.0 * (double)st->used_shared / (double)(st->used_shared + st->free_shared)
+	           : 0.0);
 	/* Not in struct pasid_status, whose size is ABI; a daemon before attachments has none. */
 	if (json_object_object_get_ex(result, "attached", &attached) &&
 	    json_object_is_type(attached, json_type_int))
 		printf("attached:     %" PRId64 "\n", json_object_get_int64(attached));
 	printf("vms:          %" PRIu64 "\n", st->vms);
 	printf("connections:  %" PRIu64 "\n", st->connections);
+	print_journal(result);
 	print_idxd(result);
 	print_bpf(result);
 }
@@ -302,6 +337,7 @@ static const struct ctl_cmd commands[] = {
     {"pasid", NULL, &ctl_pasid_group},
     {"quota", NULL, &ctl_quota_group},
     {"wq", NULL, &ctl_wq_group},
+    {"metrics", ctl_cmd_metrics, NULL},
     {"call", cmd_call, NULL},
     {NULL, NULL, NULL},
 };

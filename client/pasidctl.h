@@ -90,6 +90,10 @@ int ctl_check_bdf(struct ctl *ctl, const char *usage, const char *what, const ch
  * else the exit status of a usage error; what is "WQ" or the option that gave s. */
 int ctl_check_wq(struct ctl *ctl, const char *usage, const char *what, const char *s);
 
+/* pasidctl metrics (pasidctl_metrics.c). */
+extern const char ctl_metrics_usage[];
+int ctl_cmd_metrics(struct ctl *ctl, int argc, char **argv);
+
 /* The daemon (pasidctl_connect.c). */
 
 /* Connects ctl->client unless it is connected: -1 if so, else the exit status of the failure,

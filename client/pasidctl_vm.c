@@ -105,6 +105,23 @@ vm_list(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/* The owner process as vm.show describes it (not in struct pasid_vm, whose size is ABI). */
+static void
+print_owner(struct json_object *result)
+{
+	struct json_object *owner, *cmdline, *unit;
+
+	if (!json_object_object_get_ex(result, "owner", &owner) ||
+	    !json_object_is_type(owner, json_type_object))
+		return;
+	json_object_object_get_ex(owner, "cmdline", &cmdline);
+	json_object_object_get_ex(owner, "unit", &unit);
+	if (json_object_is_type(cmdline, json_type_string))
+		printf("command:  %s\n", json_object_get_string(cmdline));
+	if (json_object_is_type(unit, json_type_string))
+		printf("unit:     %s\n", json_object_get_string(unit));
+}
+
 /* The VM, and with details its devices and its mappings, whose attachments are read from
  * result (the daemon's vm.show result). 0 or an exit status. */
 static int
@@ -117,6 +134,7 @@ print_vm(struct ctl *ctl, const struct pasid_vm *vm, bool details, struct json_o
 	printf("cgroup:   %s\n", vm->cgroup[0] ? vm->cgroup : "-");
 	if (!details)
 		return 0;
+	print_owner(result);
 	printf("pasids:   %" PRIu32 "\n", vm->pasids);
 	printf("devices: ");
 	for (size_t i = 0; i < vm->n_devices; i++)

@@ -2,6 +2,7 @@
 #include "backend.h"
 #include "config.h"
 #include "daemon.h"
+#include "reload.h"
 #include "log.h"
 #include "server.h"
 
@@ -25,6 +26,27 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	log_info("received %s, shutting down", strsignal((int)sig));
 	event_base_loopbreak(d->base);
+}
+
+/* SIGHUP: the configuration reloaded, with the service manager told when it starts and ends
+ * (RELOADING=1 with the time, READY=1), so that a reload through the signal is waited for. */
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct pasidd *d = arg;
+	struct timespec now;
+	char why[1024];
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	           (unsigned long long)now.tv_sec * 1000000ULL +
+	               (unsigned long long)now.tv_nsec / 1000);
+	if (pasidd_reload(d, why, sizeof(why)) < 0)
+		log_err("reload (SIGHUP) refused: %s", why);
+	else
+		log_info("%s (SIGHUP)", why);
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s (backend %s)", server_path(d->srv),
+	           d->be->ops->name);
 }
 
 /* The parent's side of detach(): the child writes one byte, 0 once it serves or else its
@@ -135,11 +157,13 @@ int
 main(int argc, char **argv)
 {
 	struct pasidd d = {0};
-	struct event *sigs[2] = {NULL, NULL};
+	struct event *sigs[3] = {NULL, NULL, NULL};
 	char why[512] = "";
 	int r, ready_fd = -1;
 
 	config_init(&d.cfg);
+	d.argc = argc;
+	d.argv = argv;
 	r = config_from_args(&d.cfg, argc, argv, why, sizeof(why));
 	if (r != 0) {
 		if (r < 0)
@@ -160,6 +184,7 @@ main(int argc, char **argv)
 	}
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
+	/* Until the loop handles it: a reload asked for during start-up is not a death. */
 	signal(SIGHUP, SIG_IGN);
 	log_setup(d.cfg.foreground);
 	if (!d.cfg.foreground && (ready_fd = detach()) < 0) {
@@ -177,8 +202,10 @@ main(int argc, char **argv)
 	}
 	sigs[0] = evsignal_new(d.base, SIGTERM, on_signal, &d);
 	sigs[1] = evsignal_new(d.base, SIGINT, on_signal, &d);
+	sigs[2] = evsignal_new(d.base, SIGHUP, on_hup, &d);
 	evsignal_add(sigs[0], NULL);
 	evsignal_add(sigs[1], NULL);
+	evsignal_add(sigs[2], NULL);
 	log_info("serving %s: backend %s, local %u-%u, shared %u-%u", server_path(d.srv),
 	         d.be->ops->name, d.ns.cfg.local.first, d.ns.cfg.local.last, d.ns.cfg.shared.first,
 	         d.ns.cfg.shared.last);
@@ -191,7 +218,7 @@ main(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 	r = d.exit_status;
 out:
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
 	pasidd_close(&d);

@@ -6,6 +6,7 @@
 #include "bpf_attach_gate.h"
 #include "bpf_observer.h"
 #include "idxd.h"
+#include "metrics.h"
 #include "wq_setup.h"
 #include "wq_watch.h"
 #include "cgroup.h"
@@ -184,6 +185,10 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 
 	why[0] = '\0';
 	bpfprog_init(d->bpf);
+	if (!(d->metrics = metrics_new())) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
 	if ((r = open_backend(d, why, len)) < 0)
 		return r;
 	r = ns_init(&d->ns, &d->cfg.ns, d->be);
@@ -274,6 +279,8 @@ pasidd_close(struct pasidd *d)
 	d->be = NULL;
 	json_object_put(d->openrpc);
 	d->openrpc = NULL;
+	metrics_free(d->metrics);
+	d->metrics = NULL;
 	if (d->base)
 		event_base_free(d->base);
 	d->base = NULL;

@@ -27,6 +27,11 @@ const struct rpc_method rpc_methods[] = {
         .params = RPC_NO_PARAMS,
     },
     {
+        .name = "daemon.metrics",
+        .fn = method_daemon_metrics,
+        .params = RPC_NO_PARAMS,
+    },
+    {
         .name = "vm.register",
         .fn = method_vm_register,
         .mutates = true,
@@ -166,6 +171,12 @@ const struct rpc_method rpc_methods[] = {
             P_INT("group", group, RPC_OPTIONAL, 0, IDXD_MAX_GROUP),
             P_INT("threshold", threshold, RPC_OPTIONAL, 1, IDXD_MAX_WQ_SIZE),
             P_LABEL("name", label, RPC_OPTIONAL), P_FLAG("block_on_fault", block_on_fault)),
+    },
+    {
+        .name = "config.reload",
+        .fn = method_config_reload,
+        .admin = "reloading the configuration is for administrators",
+        .params = RPC_NO_PARAMS,
     },
     {.name = NULL},
 };

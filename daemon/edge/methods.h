@@ -203,6 +203,9 @@ int method_pasid_attach(struct rpc_call *c, const struct rpc_args *a, struct jso
 int method_pasid_detach(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_quota_get(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_quota_set(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_daemon_metrics(struct rpc_call *c, const struct rpc_args *a,
+                          struct json_object **result);
+int method_config_reload(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_configure(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 

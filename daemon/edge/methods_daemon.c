@@ -1,6 +1,10 @@
 #include "backend.h"
 #include "idxd.h"
 #include "methods.h"
+#include "metrics.h"
+#include "reload.h"
+#include "log.h"
+#include "peer.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "server.h"
@@ -8,6 +12,7 @@
 #include "wq_watch.h"
 
 #include <limits.h>
+#include <stdlib.h>
 
 static struct json_object *
 range_json(const struct ns_range *r)
@@ -170,5 +175,32 @@ method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_o
 	json_object_object_add(o, "warnings", wq_watch_warnings(d->wqwatch));
 	json_object_object_add(o, "bpf", bpf_json(d));
 	*result = o;
+	return 0;
+}
+
+int
+method_daemon_metrics(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	char *text = metrics_render(c->d);
+
+	(void)a;
+	if (!text)
+		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
+	*result = json_object_new_string(text);
+	free(text);
+	return 0;
+}
+
+int
+method_config_reload(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	char why[1024];
+
+	(void)a;
+	if (pasidd_reload(c->d, why, sizeof(why)) < 0) {
+		log_warn("reload (config.reload, uid %u) refused: %s", (unsigned)c->peer->uid, why);
+		return rpc_fail(c, PROTO_E_CONFLICT, NULL, "%s", why);
+	}
+	log_info("%s (config.reload, uid %u)", why, (unsigned)c->peer->uid);
 	return 0;
 }

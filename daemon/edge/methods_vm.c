@@ -1,5 +1,6 @@
 #include "log.h"
 #include "methods.h"
+#include "procinfo.h"
 #include "namespace.h"
 #include "paging.h"
 #include "pasid-proto.h"
@@ -230,6 +231,23 @@ method_vm_list(struct rpc_call *c, const struct rpc_args *a, struct json_object 
 	return 0;
 }
 
+/* The owner process for people: its command line and unit, or null when it is gone (its VM
+ * is being reclaimed) or cannot be read. */
+static struct json_object *
+owner_json(const struct ns_vm *vm)
+{
+	char cmdline[PROCINFO_CMDLINE_MAX], unit[256];
+	struct json_object *o;
+
+	if (vm->gone || procinfo_describe(vm->owner.pid, vm->pin, cmdline, sizeof(cmdline), unit,
+	                                  sizeof(unit)) < 0)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "cmdline", json_object_new_string(cmdline));
+	json_object_object_add(o, "unit", unit[0] ? json_object_new_string(unit) : NULL);
+	return o;
+}
+
 int
 method_vm_show(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
 {
@@ -245,6 +263,7 @@ method_vm_show(struct rpc_call *c, const struct rpc_args *a, struct json_object 
 	if (!maps)
 		return rpc_fail(c, PROTO_E_INTERNAL, NULL, "out of memory");
 	*result = render_vm(a->vm);
+	json_object_object_add(*result, "owner", owner_json(a->vm));
 	json_object_object_add(*result, "mappings", maps);
 	page_add_next(*result, &p);
 	return 0;

@@ -25,6 +25,7 @@ struct fdstore;
 struct wq_watch;
 struct bpf_attach_gate;
 struct bpf_observer;
+struct metrics;
 
 struct pasidd {
 	struct pasidd_config cfg;
@@ -39,6 +40,10 @@ struct pasidd {
 	struct bpfprog_state bpf[BPFPROG_COUNT]; /* whether each BPF program runs, and why not */
 	struct bpf_attach_gate *attach_gate;     /* NULL where it does not run (bpf[] says why) */
 	struct bpf_observer *observer;           /* likewise */
+	struct metrics *metrics;  /* requests counted for daemon.metrics; NULL: not counted */
+	/* The command line, which a reload reads again with the files; NULL: the files only. */
+	int argc;
+	char **argv;
 	struct server *srv;
 	struct timespec started;     /* CLOCK_MONOTONIC */
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */

@@ -1,4 +1,5 @@
 #include "rpc.h"
+#include "metrics.h"
 #include "namespace.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
@@ -8,10 +9,12 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The errno that stands for a protocol error code inside the daemon. */
@@ -339,8 +342,50 @@ call_error(struct rpc_call *call, struct json_object *id, bool has_id)
 	return proto_error_new(id, call->code, call->message, call->data);
 }
 
+/* The code of an error response, 0 for anything else. */
+static int
+response_code(struct json_object *resp)
+{
+	struct json_object *e, *code;
+
+	if (!resp || !json_object_object_get_ex(resp, "error", &e) ||
+	    !json_object_object_get_ex(e, "code", &code))
+		return 0;
+	return json_object_get_int(code);
+}
+
+static struct json_object *handle_one(struct pasidd *d, const struct rpc_msg *msg,
+                                      struct json_object *req, int index,
+                                      const struct rpc_method **out_method, int *code);
+
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 struct json_object *
 rpc_handle_one(struct pasidd *d, const struct rpc_msg *msg, struct json_object *req, int index)
+{
+	const struct rpc_method *m = NULL;
+	struct json_object *resp;
+	struct timespec t0;
+	int code = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	resp = handle_one(d, msg, req, index, &m, &code);
+	metrics_request(d->metrics, d, m, resp ? response_code(resp) : code, seconds_since(&t0));
+	return resp;
+}
+
+/* One request: its response (NULL for a notification), the method it named (NULL: none of
+ * the table) and the error code even when a notification's answer is not sent. */
+static struct json_object *
+handle_one(struct pasidd *d, const struct rpc_msg *msg, struct json_object *req, int index,
+           const struct rpc_method **out_method, int *code)
 {
 	struct json_object *id = NULL, *method, *params = NULL, *result = NULL, *bad;
 	struct rpc_call call = {.d = d, .peer = msg->peer, .conn = msg->conn};
@@ -361,22 +406,26 @@ rpc_handle_one(struct pasidd *d, const struct rpc_msg *msg, struct json_object *
 		char text[128];
 
 		snprintf(text, sizeof(text), "method not found: %.80s", name);
+		*code = PROTO_E_NO_METHOD;
 		return has_id ? error_response(id, PROTO_E_NO_METHOD, text, NULL) : NULL;
 	}
+	*out_method = m;
 	if (invoke(&call, msg->fds, m, params, &result) == 0)
 		return has_id ? proto_result_new(id, result ? result : json_object_new_object())
 		              : (json_object_put(result), NULL);
 	json_object_put(result);
+	*code = call.code ? call.code : PROTO_E_INTERNAL;
 	return call_error(&call, id, has_id);
 }
 
-struct json_object *
-rpc_parse(struct pasidd *d, const char *line, size_t len, struct json_object **error)
+static struct json_object *
+parse_message(struct pasidd *d, const char *line, size_t len, struct json_object **error)
 {
 	struct json_object *msg;
 	size_t n;
 
 	*error = NULL;
+	/* A message refused whole is counted as one request of no method. */
 	switch (proto_parse(line, len, &msg)) {
 	case 0:
 		break;
@@ -415,6 +464,16 @@ rpc_parse(struct pasidd *d, const char *line, size_t len, struct json_object **e
 		*error = error_response(NULL, PROTO_E_INVALID_REQ, m, NULL);
 		return NULL;
 	}
+	return msg;
+}
+
+struct json_object *
+rpc_parse(struct pasidd *d, const char *line, size_t len, struct json_object **error)
+{
+	struct json_object *msg = parse_message(d, line, len, error);
+
+	if (*error)
+		metrics_request(d->metrics, d, NULL, response_code(*error), 0);
 	return msg;
 }
 

@@ -9,6 +9,8 @@
 #include "state.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <event2/listener.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +174,34 @@ server_close(struct server *srv)
 	free(srv->path);
 	free(srv->display);
 	free(srv);
+}
+
+int
+server_socket_perms(struct server *srv, mode_t mode, const char *group, char *why, size_t len)
+{
+	struct group *g;
+
+	/* The service manager's socket has the mode and group of pasidd.socket. */
+	if (!srv->path)
+		return 0;
+	if (chmod(srv->path, mode) < 0) {
+		snprintf(why, len, "cannot set the mode of %s to %04o: %s", srv->path,
+		         (unsigned)mode, strerror(errno));
+		return -errno;
+	}
+	if (!group || !group[0])
+		return 0;
+	if (!(g = getgrnam(group))) {
+		snprintf(why, len, "group '%s' does not exist; %s keeps its group", group,
+		         srv->path);
+		return -ENOENT;
+	}
+	if (chown(srv->path, (uid_t)-1, g->gr_gid) < 0) {
+		snprintf(why, len, "cannot give %s to group %s: %s", srv->path, group,
+		         strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 unsigned

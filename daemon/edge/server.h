@@ -4,6 +4,7 @@
 #define PASIDD_SERVER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct pasidd;
 struct server;
@@ -15,6 +16,9 @@ struct json_object;
 int server_open(struct pasidd *d, int listen_fd, struct server **out, char *why, size_t len);
 void server_close(struct server *srv);
 unsigned server_connections(const struct server *srv);
+/* Gives the socket file pasidd created the mode and group (a reload); a socket the service
+ * manager passed is its own. 0, or a negative errno with why. */
+int server_socket_perms(struct server *srv, mode_t mode, const char *group, char *why, size_t len);
 /* Where it listens, for the readiness message. */
 const char *server_path(const struct server *srv);
 

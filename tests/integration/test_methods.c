@@ -540,12 +540,15 @@ START_TEST(vm_list_show)
 	ck_assert(has_elem(it_get(e, "devices"), "{\"device\":\"" X "\",\"shared\":false}"));
 	ck_assert(has_elem(it_get(e, "devices"), "{\"device\":\"" S "\",\"shared\":true}"));
 
-	/* vm.show: the list entry plus the mappings by gPASID. */
+	/* vm.show: the list entry plus the owner described and the mappings by gPASID. */
 	show = OK(CALL("vm.show", "{\"vm\":\"b-vm\"}"));
 	ck_assert_msg(it_members(show, "vm", "uuid", "mode", "pid", "cgroup", "pasids", "devices",
-	                         "mappings", NULL),
+	                         "owner", "mappings", NULL),
 	              "members: %s", json_object_to_json_string(show));
+	/* The owner is this test program (register's default: the peer). */
+	ck_assert_ptr_nonnull(strstr(it_str(show, "owner.cmdline"), "test_methods"));
 	json_object_object_del(show, "mappings");
+	json_object_object_del(show, "owner");
 	JSON_EQ(show, "%s", json_object_to_json_string(e));
 	show = OK(CALL("vm.show", "{\"vm\":\"b-vm\"}"));
 	JSON_EQ(it_get(show, "mappings"),

@@ -156,10 +156,10 @@ for cmd in "status" "vm" "vm list" "vm show" "vm register" "vm unregister" "devi
 done
 t "help after options" 0 pasid alloc --vm x -h
 usage "no command" # with the --socket that run() passes
-err_is "no command says so" "pasidctl: no command given (status, vm, device, pasid, quota, wq, call)"
+err_is "no command says so" "pasidctl: no command given (status, vm, device, pasid, quota, wq, metrics, call)"
 usage "unknown command" frobnicate
 err_is "unknown command lists the commands" \
-	"pasidctl: unknown command 'frobnicate' (status, vm, device, pasid, quota, wq, call)"
+	"pasidctl: unknown command 'frobnicate' (status, vm, device, pasid, quota, wq, metrics, call)"
 has_synopsis() {
 	if grep -qxF -- "$2" "$tmp/err"; then ok "$1"; else not_ok "$1 (no line '$2')"; fi
 }
