@@ -3,6 +3,7 @@
  * watches. */
 #include "daemon.h"
 #include "backends.h"
+#include "bpf_devgate.h"
 #include "idxd.h"
 #include "wq_setup.h"
 #include "wq_watch.h"
@@ -203,6 +204,8 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	         (unsigned long long)st.replayed_records, st.replay_ms, d->ns.nvms,
 	         (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
 	log_idxd(d);
+	/* After the replay and the reclaim: the VMs left are gated. */
+	bpf_devgate_open(&d->ns, &d->cfg, &d->bpf[BPFPROG_DEVICE_GATE], &d->devgate);
 	/* After the replay: a WQ that mappings use is not reconfigured. */
 	wq_setup_config(d);
 	if ((r = wq_watch_open(d, &d->wqwatch)) < 0) {
@@ -229,6 +232,8 @@ pasidd_close(struct pasidd *d)
 	d->owners = NULL;
 	wq_watch_free(d->wqwatch);
 	d->wqwatch = NULL;
+	bpf_devgate_free(d->devgate);
+	d->devgate = NULL;
 	state_close(d->state);
 	d->state = NULL;
 	fdstore_free(d->fdstore);

@@ -23,6 +23,7 @@ struct rpc_method;
 
 struct fdstore;
 struct wq_watch;
+struct bpf_devgate;
 
 struct pasidd {
 	struct pasidd_config cfg;
@@ -35,6 +36,7 @@ struct pasidd {
 	struct fdstore *fdstore;  /* the service manager's fd store, observing ns */
 	struct wq_watch *wqwatch; /* the work queues that mappings were handed out for */
 	struct bpfprog_state bpf[BPFPROG_COUNT]; /* whether each BPF program runs, and why not */
+	struct bpf_devgate *devgate; /* the VMs' cgroup device programs, observing ns; or NULL */
 	struct server *srv;
 	struct timespec started;     /* CLOCK_MONOTONIC */
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */
