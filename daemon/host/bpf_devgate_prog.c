@@ -116,7 +116,7 @@ map_failed:
 static bool
 holds(const struct devgate_dev *devs, size_t n, const struct devgate_dev *d)
 {
-	return bsearch(d, devs, n, sizeof(*devs), cmp_dev) != NULL;
+	return n && bsearch(d, devs, n, sizeof(*devs), cmp_dev);
 }
 
 int
