@@ -42,34 +42,63 @@ struct bpf_devgate {
 	size_t ngates, cap;
 };
 
+/* Where VM vm is in the gates (sorted by VM name: a pasid.alloc's thousands of mapping
+ * events each look their VM up), or where it would go; *found says which. */
+static size_t
+slot(const struct bpf_devgate *g, const char *vm, bool *found)
+{
+	size_t lo = 0, hi = g->ngates;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(g->gates[mid]->vm, vm);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
 static struct gate *
 find(const struct bpf_devgate *g, const char *vm)
 {
-	for (size_t i = 0; i < g->ngates; i++)
-		if (!strcmp(g->gates[i]->vm, vm))
-			return g->gates[i];
-	return NULL;
+	bool found;
+	size_t i = slot(g, vm, &found);
+
+	return found ? g->gates[i] : NULL;
 }
 
 static void
 status(struct bpf_devgate *g)
 {
-	size_t gated = 0, not = 0;
+	size_t gated = 0, ungated = 0;
 	const struct gate *first = NULL;
 
 	for (size_t i = 0; i < g->ngates; i++) {
 		if (g->gates[i]->prog)
 			gated++;
-		else if (not ++ == 0)
+		else if (ungated++ == 0)
 			first = g->gates[i];
 	}
 	g->st->active = true;
-	if (!not )
+	if (!g->managed.nmajors && !g->managed.nminors)
+		snprintf(g->st->why, sizeof(g->st->why),
+		         "%zu VM cgroup(s) gated, with nothing to refuse: this host has no VFIO, "
+		         "iommufd or idxd char devices",
+		         gated);
+	else if (!ungated)
 		snprintf(g->st->why, sizeof(g->st->why), "%zu VM cgroup(s) gated", gated);
 	else
 		snprintf(g->st->why, sizeof(g->st->why),
-		         "%zu VM cgroup(s) gated, %zu VM(s) not (VM '%.40s': %.120s)", gated, not,
-		         first->vm, first->why);
+		         "%zu VM cgroup(s) gated, %zu VM(s) not (VM '%.40s': %.120s)", gated,
+		         ungated, first->vm, first->why);
 }
 
 /* Whether the allowed map holds the char device of wq. */
@@ -235,8 +264,10 @@ static void
 add_vm(struct bpf_devgate *g, const struct ns_vm *vm)
 {
 	struct gate *e;
+	bool found;
+	size_t at = slot(g, vm->name, &found);
 
-	if (find(g, vm->name))
+	if (found)
 		return;
 	if (g->ngates == g->cap) {
 		size_t c = g->cap ? g->cap * 2 : 16;
@@ -254,7 +285,9 @@ add_vm(struct bpf_devgate *g, const struct ns_vm *vm)
 		goto nomem;
 	}
 	snprintf(e->vm, sizeof(e->vm), "%s", vm->name);
-	g->gates[g->ngates++] = e;
+	memmove(&g->gates[at + 1], &g->gates[at], (g->ngates - at) * sizeof(*g->gates));
+	g->gates[at] = e;
+	g->ngates++;
 	regate(g, e->cgroup);
 	return;
 nomem:
@@ -264,20 +297,21 @@ nomem:
 static void
 remove_vm(struct bpf_devgate *g, const char *name)
 {
-	for (size_t i = 0; i < g->ngates; i++) {
-		struct gate *e = g->gates[i];
+	bool found;
+	size_t i = slot(g, name, &found);
+	struct gate *e;
 
-		if (strcmp(e->vm, name))
-			continue;
-		detach(e);
-		g->gates[i] = g->gates[--g->ngates];
-		/* The VMs left in its cgroup may be gated now that they are alone. */
-		if (e->cgroup[0])
-			regate(g, e->cgroup);
-		free(e->cgroup);
-		free(e);
+	if (!found)
 		return;
-	}
+	e = g->gates[i];
+	detach(e);
+	memmove(&g->gates[i], &g->gates[i + 1], (g->ngates - i - 1) * sizeof(*g->gates));
+	g->ngates--;
+	/* The VMs left in its cgroup may be gated now that they are alone. */
+	if (e->cgroup[0])
+		regate(g, e->cgroup);
+	free(e->cgroup);
+	free(e);
 }
 
 /* Brings a gated VM's map up to date, saying a failure once. */

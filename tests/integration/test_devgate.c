@@ -408,6 +408,36 @@ START_TEST(gated_vm)
 }
 END_TEST
 
+/* VMs in cgroups of their own each open their own device and not the other's. */
+START_TEST(two_vms)
+{
+	const char *a = cg("two/a"), *b = cg("two/b"), *c = cg("two/c");
+
+	start("");
+	if (without_bpf())
+		return;
+	reg("vm2", owner_in(a));
+	reg("vm1", owner_in(b));
+	reg("vm3", owner_in(c));
+	gate_status("active", "3 VM cgroup(s) gated", NULL);
+	ck_assert_int_eq(it_code(fd, "device.assign", "{\"vm\":\"vm2\",\"device\":\"" DEV1 "\"}"),
+	                 0);
+	ck_assert_int_eq(it_code(fd, "device.assign", "{\"vm\":\"vm1\",\"device\":\"" DEV2 "\"}"),
+	                 0);
+	ALLOWED(a, "cdev5");
+	REFUSED(a, "cdev6");
+	ALLOWED(b, "cdev6");
+	REFUSED(b, "cdev5");
+	REFUSED(c, "cdev5");
+	REFUSED(c, "cdev6");
+	ck_assert_int_eq(it_code(fd, "vm.unregister", "{\"vm\":\"vm1\"}"), 0);
+	gate_status("active", "2 VM cgroup(s) gated", NULL);
+	ALLOWED(a, "cdev5");
+	ALLOWED(b, "cdev5");
+	REFUSED(c, "cdev5");
+}
+END_TEST
+
 /* A restarted pasidd gates the VMs it replays, with their devices; a stopped one leaves
  * nothing attached. */
 START_TEST(replayed_vm)
@@ -517,6 +547,7 @@ devgate_suite(void)
 
 	tcase_set_tags(tc, "cgroup2");
 	tcase_add_test(tc, gated_vm);
+	tcase_add_test(tc, two_vms);
 	tcase_add_test(tc, replayed_vm);
 	tcase_add_test(tc, shared_cgroup);
 	tcase_add_test(tc, own_cgroup);
