@@ -42,6 +42,7 @@ static struct it_daemon d;
 static int fd = -1;
 static char nodes[160], conf[256];
 static pid_t owners[8];
+static char home[512]; /* the cgroup this process left for a test, "" when it did not */
 static unsigned nowners;
 
 /* ---- cgroups (as in test_cgroup_quota.c) ---- */
@@ -82,6 +83,25 @@ move_to(pid_t pid, const char *cgroup)
 	ck_assert_msg(f, "open %s: %s", path, strerror(errno));
 	fprintf(f, "%d\n", (int)pid);
 	ck_assert_msg(fclose(f) == 0, "moving %d to %s: %s", (int)pid, cgroup, strerror(errno));
+}
+
+/* This process's cgroup v2 path: 0, or -1. */
+static int
+self_cgroup(char *out, size_t len)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int r = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, len, "%.500s", line + 3);
+			r = 0;
+		}
+	if (f)
+		fclose(f);
+	return r;
 }
 
 /* A VMM stand-in living in `cgroup` until the test ends. */
@@ -283,6 +303,9 @@ setup(void)
 static void
 teardown(void)
 {
+	if (home[0])
+		move_to(getpid(), home);
+	home[0] = '\0';
 	while (nowners) {
 		kill(owners[--nowners], SIGKILL);
 		waitpid(owners[nowners], NULL, 0);
@@ -492,9 +515,13 @@ START_TEST(own_cgroup)
 	const char *mine = cg("pd/daemon"), *above = cg("pd");
 
 	mkcg(mine);
-	/* pasidd is started by this process, and lives where it does. */
+	/* pasidd is started by this process, and lives where it does; the process goes back
+	 * (teardown) so that removing the subtree never ends it. */
+	ck_assert_int_eq(self_cgroup(home, sizeof(home)), 0);
 	move_to(getpid(), mine);
 	start("");
+	move_to(getpid(), home);
+	home[0] = '\0';
 	if (without_bpf())
 		return;
 	reg("vm1", owner_in(mine));
@@ -518,16 +545,9 @@ END_TEST
 /* Registered from the root cgroup, as this suite's own process is on most hosts. */
 START_TEST(root_cgroup)
 {
-	char cgself[512] = "";
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[512];
+	char cgself[512];
 
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3))
-			snprintf(cgself, sizeof(cgself), "%s", line + 3);
-	if (f)
-		fclose(f);
-	cgself[strcspn(cgself, "\n")] = '\0';
+	ck_assert_int_eq(self_cgroup(cgself, sizeof(cgself)), 0);
 	start("");
 	if (without_bpf())
 		return;
