@@ -32,7 +32,7 @@ struct gate {
 struct bpf_devgate {
 	struct ns *ns;
 	struct bpfprog_state *st;
-	char *sys;
+	char *sys, *proc_devices;
 	char mnt[CGROUP_PATH_MAX], root[CGROUP_PATH_MAX], self[CGROUP_PATH_MAX];
 	struct devgate_managed managed;
 	int dsa_major, iax_major;  /* -1 where /proc/devices has none */
@@ -314,6 +314,72 @@ remove_vm(struct bpf_devgate *g, const char *name)
 	free(e);
 }
 
+/* The managed majors and minors from /proc/devices (or ProcDevices=) and sysfs, as they
+ * are now: VFIO and idxd may be loaded after pasidd starts (vfio-pci often is, at the first
+ * bind), and a region missed would leave its devices ungated. */
+static int
+read_managed(struct bpf_devgate *g, struct devgate_managed *m, char *why, size_t len)
+{
+	static const char *const regions[] = {"vfio", "vfio-dev", "dsa", "iax"};
+	char text[16384];
+	struct devgate_dev iommu;
+	size_t have = 0;
+	ssize_t n;
+	int fd = open(g->proc_devices, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		r = -errno;
+		snprintf(why, len, "cannot read %s: %s", g->proc_devices, strerror(errno));
+		return r;
+	}
+	/* procfs hands out a page or so per read. */
+	while (have < sizeof(text) - 1 && (n = read(fd, text + have, sizeof(text) - 1 - have)) > 0)
+		have += (size_t)n;
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0) {
+		snprintf(why, len, "cannot read %s: %s", g->proc_devices, strerror(-r));
+		return r;
+	}
+	text[have] = '\0';
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+		int maj = devgate_char_major(text, regions[i]);
+
+		if (maj >= 0)
+			m->majors[m->nmajors++] = (uint32_t)maj;
+	}
+	g->dsa_major = devgate_char_major(text, "dsa");
+	g->iax_major = devgate_char_major(text, "iax");
+	if (devgate_sysfs_iommu(g->sys, &iommu, why, len) == 0)
+		m->minors[m->nminors++] = iommu;
+	why[0] = '\0';
+	return 0;
+}
+
+/* Reads the managed regions again and gives every program what changed. */
+static void
+refresh_managed(struct bpf_devgate *g)
+{
+	struct devgate_managed m;
+	char why[WHY_LEN];
+
+	if (read_managed(g, &m, why, sizeof(why)) < 0 || !memcmp(&m, &g->managed, sizeof(m)))
+		return;
+	log_info("device gate: now %zu char major(s) and %zu device(s) managed", m.nmajors,
+	         m.nminors);
+	g->managed = m;
+	for (size_t i = 0; i < g->ngates; i++) {
+		struct gate *e = g->gates[i];
+
+		if (e->prog && devgate_prog_manage(e->prog, &m, why, sizeof(why)) < 0 &&
+		    !e->failed) {
+			log_warn("device gate of VM %s: %s", e->vm, why);
+			e->failed = true;
+		}
+	}
+}
+
 /* Brings a gated VM's map up to date, saying a failure once. */
 static void
 resync(struct bpf_devgate *g, const struct ns_vm *vm)
@@ -321,7 +387,10 @@ resync(struct bpf_devgate *g, const struct ns_vm *vm)
 	struct gate *e = find(g, vm->name);
 	char why[WHY_LEN];
 
-	if (!e || !e->prog || sync_gate(g, e, vm, why, sizeof(why)) == 0)
+	if (!e || !e->prog)
+		return;
+	refresh_managed(g);
+	if (sync_gate(g, e, vm, why, sizeof(why)) == 0)
 		return;
 	if (!e->failed)
 		log_warn("device gate of VM %s: %s", vm->name, why);
@@ -336,6 +405,7 @@ apply(void *ctx, const struct ns_event *ev)
 
 	switch (ev->kind) {
 	case NS_EV_VM_CREATED:
+		refresh_managed(g);
 		add_vm(g, ev->vm);
 		break;
 	case NS_EV_VM_DESTROYED:
@@ -365,43 +435,6 @@ apply(void *ctx, const struct ns_event *ev)
 		return;
 	}
 	status(g);
-}
-
-/* The managed majors and minors from /proc/devices (or ProcDevices=) and sysfs. */
-static int
-read_managed(struct bpf_devgate *g, const char *proc_devices, char *why, size_t len)
-{
-	static const char *const regions[] = {"vfio", "vfio-dev", "dsa", "iax"};
-	char text[16384];
-	struct devgate_dev iommu;
-	ssize_t n;
-	int fd = open(proc_devices, O_RDONLY | O_CLOEXEC), r;
-
-	if (fd < 0) {
-		r = -errno;
-		snprintf(why, len, "cannot read %s: %s", proc_devices, strerror(errno));
-		return r;
-	}
-	n = read(fd, text, sizeof(text) - 1);
-	r = -errno;
-	close(fd);
-	if (n < 0) {
-		snprintf(why, len, "cannot read %s: %s", proc_devices, strerror(-r));
-		return r;
-	}
-	text[n] = '\0';
-	for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
-		int maj = devgate_char_major(text, regions[i]);
-
-		if (maj >= 0)
-			g->managed.majors[g->managed.nmajors++] = (uint32_t)maj;
-	}
-	g->dsa_major = devgate_char_major(text, "dsa");
-	g->iax_major = devgate_char_major(text, "iax");
-	if (devgate_sysfs_iommu(g->sys, &iommu, why, len) == 0)
-		g->managed.minors[g->managed.nminors++] = iommu;
-	why[0] = '\0';
-	return 0;
 }
 
 static int
@@ -437,6 +470,7 @@ bpf_devgate_free(struct bpf_devgate *g)
 	free(g->gates);
 	free(g->extra);
 	free(g->sys);
+	free(g->proc_devices);
 	free(g);
 }
 
@@ -454,7 +488,7 @@ bpf_devgate_open(struct ns *ns, const struct pasidd_config *cfg, struct bpfprog_
 		return;
 	}
 	if (!(g = calloc(1, sizeof(*g))) || !(g->sys = strdup(cfg->idxd_sysfs_root)) ||
-	    read_extra(g, cfg) < 0) {
+	    !(g->proc_devices = strdup(cfg->bpf_proc_devices)) || read_extra(g, cfg) < 0) {
 		bpfprog_unavailable(st, "out of memory");
 		goto fail;
 	}
@@ -465,7 +499,7 @@ bpf_devgate_open(struct ns *ns, const struct pasidd_config *cfg, struct bpfprog_
 	}
 	if (proc_cgroup(getpid(), g->self, sizeof(g->self)) < 0)
 		g->self[0] = '\0';
-	if (read_managed(g, cfg->bpf_proc_devices, why, sizeof(why)) < 0) {
+	if (read_managed(g, &g->managed, why, sizeof(why)) < 0) {
 		bpfprog_unavailable(st, "%s", why);
 		goto fail;
 	}

@@ -14,6 +14,7 @@
 
 struct devgate_prog {
 	struct device_gate *skel;
+	struct devgate_managed managed; /* what the managed maps hold */
 	struct bpf_link *link;
 	struct devgate_dev *cur; /* what the allowed map holds, sorted */
 	size_t ncur;
@@ -76,11 +77,68 @@ fail(int err, const char *what, char *why, size_t len)
 	return -err;
 }
 
+static bool
+has_major(const struct devgate_managed *m, uint32_t major)
+{
+	for (size_t i = 0; i < m->nmajors; i++)
+		if (m->majors[i] == major)
+			return true;
+	return false;
+}
+
+static bool
+has_minor(const struct devgate_managed *m, const struct devgate_dev *d)
+{
+	for (size_t i = 0; i < m->nminors; i++)
+		if (!cmp_dev(&m->minors[i], d))
+			return true;
+	return false;
+}
+
+int
+devgate_prog_manage(struct devgate_prog *p, const struct devgate_managed *m, char *why, size_t len)
+{
+	const struct devgate_managed *old = &p->managed;
+	__u8 one = 1;
+
+	/* Additions first, as in the allowed map; a region that went has no devices left. */
+	for (size_t i = 0; i < m->nmajors; i++)
+		if (!has_major(old, m->majors[i]) &&
+		    bpf_map__update_elem(p->skel->maps.managed, &m->majors[i], sizeof(m->majors[i]),
+		                         &one, sizeof(one), BPF_ANY) < 0)
+			goto failed;
+	for (size_t i = 0; i < m->nminors; i++) {
+		struct devgate_key k = {m->minors[i].major, m->minors[i].minor};
+
+		if (!has_minor(old, &m->minors[i]) &&
+		    bpf_map__update_elem(p->skel->maps.managed_minors, &k, sizeof(k), &one,
+		                         sizeof(one), BPF_ANY) < 0)
+			goto failed;
+	}
+	for (size_t i = 0; i < old->nmajors; i++)
+		if (!has_major(m, old->majors[i]) &&
+		    bpf_map__delete_elem(p->skel->maps.managed, &old->majors[i],
+		                         sizeof(old->majors[i]), 0) < 0 &&
+		    errno != ENOENT)
+			goto failed;
+	for (size_t i = 0; i < old->nminors; i++) {
+		struct devgate_key k = {old->minors[i].major, old->minors[i].minor};
+
+		if (!has_minor(m, &old->minors[i]) &&
+		    bpf_map__delete_elem(p->skel->maps.managed_minors, &k, sizeof(k), 0) < 0 &&
+		    errno != ENOENT)
+			goto failed;
+	}
+	p->managed = *m;
+	return 0;
+failed:
+	return fail(errno, "cannot update the device gate's managed maps", why, len);
+}
+
 int
 devgate_prog_load(const struct devgate_managed *m, struct devgate_prog **out, char *why, size_t len)
 {
 	struct devgate_prog *p = calloc(1, sizeof(*p));
-	__u8 one = 1;
 	int r;
 
 	*out = NULL;
@@ -93,23 +151,12 @@ devgate_prog_load(const struct devgate_managed *m, struct devgate_prog **out, ch
 		free(p);
 		return fail(r, "the kernel refused the device gate (bpf_prog_load)", why, len);
 	}
-	for (size_t i = 0; i < m->nmajors; i++)
-		if (bpf_map__update_elem(p->skel->maps.managed, &m->majors[i], sizeof(m->majors[i]),
-		                         &one, sizeof(one), BPF_ANY) < 0)
-			goto map_failed;
-	for (size_t i = 0; i < m->nminors; i++) {
-		struct devgate_key k = {m->minors[i].major, m->minors[i].minor};
-
-		if (bpf_map__update_elem(p->skel->maps.managed_minors, &k, sizeof(k), &one,
-		                         sizeof(one), BPF_ANY) < 0)
-			goto map_failed;
+	if ((r = devgate_prog_manage(p, m, why, len)) < 0) {
+		devgate_prog_free(p);
+		return r;
 	}
 	*out = p;
 	return 0;
-map_failed:
-	r = errno;
-	devgate_prog_free(p);
-	return fail(r, "cannot fill the device gate's managed map", why, len);
 }
 
 /* Whether d is in the sorted devs. */

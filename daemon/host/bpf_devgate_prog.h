@@ -24,6 +24,10 @@ struct devgate_managed {
  * kernel's refusal means. */
 int devgate_prog_load(const struct devgate_managed *m, struct devgate_prog **out, char *why,
                       size_t len);
+/* Makes the managed maps hold m, a driver having come or gone since the load. 0, or -errno
+ * with why. */
+int devgate_prog_manage(struct devgate_prog *p, const struct devgate_managed *m, char *why,
+                        size_t len);
 /* Makes the allowed map hold exactly want[0..n) (sorted, without duplicates), changing only
  * what differs. 0, or -errno with why. */
 int devgate_prog_allow(struct devgate_prog *p, const struct devgate_dev *want, size_t n, char *why,

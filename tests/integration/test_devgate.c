@@ -264,12 +264,30 @@ node(const char *name, unsigned major, unsigned minor)
 	              strerror(errno));
 }
 
+/* The stand-in /proc/devices, with or without VFIO's regions (vfio-pci not loaded yet). */
+static void
+proc_devices(bool vfio)
+{
+	char text[512], path[256], tmp[256];
+
+	snprintf(text, sizeof(text), "Character devices:\n  1 mem\n");
+	if (vfio)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+		         "%3u vfio\n%3u vfio-dev\n", group_major, cdev_major);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	         " 10 misc\n239 dsa\n\nBlock devices:\n  7 loop\n");
+	/* Whole or not at all, as the kernel's file reads. */
+	ck_assert_int_eq(it_write_file(&d, "devices.new", text, tmp, sizeof(tmp)), 0);
+	snprintf(path, sizeof(path), "%s/devices", d.dir);
+	ck_assert_int_eq(rename(tmp, path), 0);
+}
+
 static void
 setup(void)
 {
 	static const struct idxd_fx_wq wq = {
 	    "wq0.1", "shared", "user", "vms", "enabled", "user", 32, 10, 16, 1, 0, 0, 1};
-	char sys[160], dir[512], text[1024], path[256];
+	char sys[160], dir[512];
 
 	ck_assert_int_eq(it_prepare(&d), 0);
 	snprintf(sys, sizeof(sys), "%s/sys", d.dir);
@@ -280,11 +298,7 @@ setup(void)
 	ck_assert_int_eq(idxd_fx_device(sys, "dsa0", "0000:6a:01.0", 1, "enabled", 8, 128, NULL),
 	                 0);
 	ck_assert_int_eq(idxd_fx_wq(sys, "dsa0", &wq), 0);
-	snprintf(text, sizeof(text),
-	         "Character devices:\n  1 mem\n %3u vfio\n %3u vfio-dev\n 10 misc\n239 dsa\n\n"
-	         "Block devices:\n  7 loop\n",
-	         group_major, cdev_major);
-	ck_assert_int_eq(it_write_file(&d, "devices", text, path, sizeof(path)), 0);
+	proc_devices(true);
 	/* A filesystem that takes device nodes (the test's /tmp may be mounted nodev). */
 	snprintf(nodes, sizeof(nodes), "%s/nodes", d.dir);
 	ck_assert_int_eq(mkdir(nodes, 0755), 0);
@@ -461,6 +475,30 @@ START_TEST(two_vms)
 }
 END_TEST
 
+/* VFIO loaded after pasidd started (vfio-pci is often loaded at the first bind): its
+ * regions are gated from the next change of a VM on. */
+START_TEST(late_driver)
+{
+	const char *a = cg("late");
+
+	proc_devices(false);
+	start("");
+	if (without_bpf())
+		return;
+	reg("vm1", owner_in(a));
+	ALLOWED(a, "cdev5");
+	REFUSED(a, "iommu");
+	proc_devices(true);
+	ck_assert_int_eq(it_code(fd, "device.assign", "{\"vm\":\"vm1\",\"device\":\"" DEV2 "\"}"),
+	                 0);
+	REFUSED(a, "cdev5");
+	REFUSED(a, "group7");
+	ALLOWED(a, "cdev6");
+	ALLOWED(a, "group8");
+	ck_assert_ptr_nonnull(strstr(it_log(&d), "now 3 char major(s) and 1 device(s) managed"));
+}
+END_TEST
+
 /* A restarted pasidd gates the VMs it replays, with their devices; a stopped one leaves
  * nothing attached. */
 START_TEST(replayed_vm)
@@ -568,6 +606,7 @@ devgate_suite(void)
 	tcase_set_tags(tc, "cgroup2");
 	tcase_add_test(tc, gated_vm);
 	tcase_add_test(tc, two_vms);
+	tcase_add_test(tc, late_driver);
 	tcase_add_test(tc, replayed_vm);
 	tcase_add_test(tc, shared_cgroup);
 	tcase_add_test(tc, own_cgroup);
