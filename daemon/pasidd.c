@@ -3,11 +3,11 @@
  * watches, then the device gate. */
 #include "daemon.h"
 #include "backends.h"
-#include "bpf_devgate.h"
 #include "idxd.h"
 #include "wq_setup.h"
 #include "wq_watch.h"
 #include "cgroup.h"
+#include "bpf_devgate.h"
 #include "config.h"
 #include "fdstore.h"
 #include "fsguard.h"
@@ -204,14 +204,14 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	         (unsigned long long)st.replayed_records, st.replay_ms, d->ns.nvms,
 	         (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
 	log_idxd(d);
-	/* After the replay and the reclaim: the VMs left are gated. */
-	bpf_devgate_open(&d->ns, &d->cfg, &d->bpf[BPFPROG_DEVICE_GATE], &d->devgate);
 	/* After the replay: a WQ that mappings use is not reconfigured. */
 	wq_setup_config(d);
 	if ((r = wq_watch_open(d, &d->wqwatch)) < 0) {
 		snprintf(why, len, "cannot watch the work queues in use: %s", strerror(-r));
 		return r;
 	}
+	/* After the replay and the reclaim: the VMs left are gated. */
+	bpf_devgate_open(&d->ns, &d->cfg, &d->bpf[BPFPROG_DEVICE_GATE], &d->devgate);
 	if ((r = state_commit(d->state)) < 0) {
 		snprintf(why, len, "cannot write the state in %s: %s", d->cfg.state_dir,
 		         strerror(-r));

@@ -20,10 +20,10 @@ struct owners;
 struct quota;
 struct json_object;
 struct rpc_method;
+struct bpf_devgate;
 
 struct fdstore;
 struct wq_watch;
-struct bpf_devgate;
 
 struct pasidd {
 	struct pasidd_config cfg;
@@ -36,9 +36,9 @@ struct pasidd {
 	struct fdstore *fdstore;  /* the service manager's fd store, observing ns */
 	struct wq_watch *wqwatch; /* the work queues that mappings were handed out for */
 	struct bpfprog_state bpf[BPFPROG_COUNT]; /* whether each BPF program runs, and why not */
-	struct bpf_devgate *devgate; /* the VMs' cgroup device programs, observing ns; or NULL */
 	struct server *srv;
 	struct timespec started;     /* CLOCK_MONOTONIC */
+	struct bpf_devgate *devgate; /* the VMs' cgroup device programs, observing ns; or NULL */
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */
 	int exit_status;             /* non-zero: stop serving, main() returns it */
 	struct json_object *openrpc; /* rpc.discover's document, parsed on first use */
