@@ -307,6 +307,7 @@ setup(void)
 	node("cdev5", cdev_major, 5);
 	node("cdev6", cdev_major, 6);
 	node("cdev9", cdev_major, 9);
+	node("cdev10", cdev_major, 10);
 	node("group7", group_major, 0);
 	node("group8", group_major, 1);
 	node("iommu", MISC, IOMMU_MIN);
@@ -395,9 +396,12 @@ reg(const char *vm, pid_t pid)
 START_TEST(gated_vm)
 {
 	const char *a = cg("a");
-	char allow[64];
+	char allow[512];
 
-	snprintf(allow, sizeof(allow), "DeviceAllow=%u:9\n", cdev_major);
+	/* By number, by path, and a path that is not there (logged, left out). */
+	snprintf(allow, sizeof(allow),
+	         "DeviceAllow=%u:9\nDeviceAllow=%s/cdev10\nDeviceAllow=/nonexistent/vfio\n",
+	         cdev_major, nodes);
 	start(allow);
 	if (without_bpf())
 		return;
@@ -407,6 +411,8 @@ START_TEST(gated_vm)
 	ck_assert_int_ne(has_program(a), 0);
 	ALLOWED(a, "null");
 	ALLOWED(a, "cdev9");
+	ALLOWED(a, "cdev10");
+	ck_assert_ptr_nonnull(strstr(it_log(&d), "DeviceAllow=/nonexistent/vfio: No such file"));
 	REFUSED(a, "cdev5");
 	REFUSED(a, "group7");
 	REFUSED(a, "iommu");
