@@ -3,6 +3,7 @@
 #include "bpf_devgate.h"
 #include "bpf_devgate_prog.h"
 #include "cgroup.h"
+#include "devgate_allow.h"
 #include "devgate_rules.h"
 #include "devgate_sysfs.h"
 #include "log.h"
@@ -111,69 +112,24 @@ has_wq(const struct gate *e, const struct ns_wq *wq)
 	return false;
 }
 
-/* Adds one device to a growing list. */
-static int
-push(struct devgate_dev **devs, size_t *n, size_t *cap, struct devgate_dev d)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
-		struct devgate_dev *grown = realloc(*devs, c * sizeof(**devs));
-
-		if (!grown)
-			return -ENOMEM;
-		*devs = grown;
-		*cap = c;
-	}
-	(*devs)[(*n)++] = d;
-	return 0;
-}
-
-/* Makes e's allowed map match what its VM holds now: each device's VFIO cdev and group node,
- * /dev/iommu while it has a device, the char devices of the WQs its mappings name, and
- * DeviceAllow=. What a device lacks (not bound to vfio-pci, no group node on an
- * iommufd-only kernel) is not allowed: the VM could not open it anyway. */
+/* Makes e's allowed map match what its VM holds now (devgate_allow.h). */
 static int
 sync_gate(struct bpf_devgate *g, struct gate *e, const struct ns_vm *vm, char *why, size_t len)
 {
-	struct devgate_dev *want = NULL, d;
+	struct devgate_host h = {g->sys, g->dsa_major, g->iax_major, g->extra, g->nextra};
+	struct devgate_dev *want = NULL;
 	const struct ns_wq **wqs = NULL;
-	size_t n = 0, cap = 0, nwqs = 0;
-	char sub[WHY_LEN];
+	size_t n = 0, nwqs = 0;
 	int r = 0;
 
-	for (size_t i = 0; i < g->nextra && r == 0; i++)
-		r = push(&want, &n, &cap, g->extra[i]);
-	for (unsigned i = 0; i < vm->ndevs && r == 0; i++) {
-		uint32_t bdf = vm->devs[i].dev->bdf;
-
-		if (devgate_sysfs_vfio_cdev(g->sys, bdf, &d, sub, sizeof(sub)) == 0)
-			r = push(&want, &n, &cap, d);
-		else
-			log_info("device gate of VM %s: %s", vm->name, sub);
-		if (r == 0 && devgate_sysfs_vfio_group(g->sys, bdf, &d, sub, sizeof(sub)) == 0)
-			r = push(&want, &n, &cap, d);
-	}
-	if (r == 0 && vm->ndevs && devgate_sysfs_iommu(g->sys, &d, sub, sizeof(sub)) == 0)
-		r = push(&want, &n, &cap, d);
-	if (r == 0 && vm->nwqs && !(wqs = calloc(vm->nwqs, sizeof(*wqs))))
+	if (vm->nwqs && !(wqs = calloc(vm->nwqs, sizeof(*wqs))))
 		r = -ENOMEM;
-	for (unsigned i = 0; i < vm->nwqs && r == 0; i++) {
-		const struct ns_wq *wq = vm->wqs[i].wq;
-		const char *kind = devgate_wq_kind(wq->ref);
-		int kmaj = kind && !strcmp(kind, "iax") ? g->iax_major : g->dsa_major;
-
-		if (!vm->wqs[i].nmaps)
-			continue;
-		wqs[nwqs++] = wq;
-		if (devgate_sysfs_wq(g->sys, wq->ref, kmaj, &d, sub, sizeof(sub)) == 0)
-			r = push(&want, &n, &cap, d);
-		else
-			log_info("device gate of VM %s: %s", vm->name, sub);
-	}
+	if (r == 0)
+		r = devgate_vm_allowed(&h, vm, &want, &n, wqs, &nwqs);
 	if (r < 0)
 		snprintf(why, len, "out of memory");
 	else
-		r = devgate_prog_allow(e->prog, want, devgate_devs_sort(want, n), why, len);
+		r = devgate_prog_allow(e->prog, want, n, why, len);
 	free(want);
 	if (r < 0) {
 		free(wqs);

@@ -1,6 +1,7 @@
 /* One instance of the device gate's BPF program (bpf_devgate_prog.h). */
 #ifdef PASIDD_HAVE_BPF
 #include "bpf_devgate_prog.h"
+#include "devgate_allow.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -19,30 +20,6 @@ struct devgate_prog {
 	struct devgate_dev *cur; /* what the allowed map holds, sorted */
 	size_t ncur;
 };
-
-static int
-cmp_dev(const void *a, const void *b)
-{
-	const struct devgate_dev *x = a, *y = b;
-
-	if (x->major != y->major)
-		return x->major < y->major ? -1 : 1;
-	return x->minor < y->minor ? -1 : x->minor > y->minor;
-}
-
-size_t
-devgate_devs_sort(struct devgate_dev *devs, size_t n)
-{
-	size_t k = 0;
-
-	if (!n)
-		return 0;
-	qsort(devs, n, sizeof(*devs), cmp_dev);
-	for (size_t i = 1; i < n; i++)
-		if (cmp_dev(&devs[i], &devs[k]))
-			devs[++k] = devs[i];
-	return k + 1;
-}
 
 /* What the kernel means by refusing to load or link the program. */
 static const char *
@@ -90,7 +67,7 @@ static bool
 has_minor(const struct devgate_managed *m, const struct devgate_dev *d)
 {
 	for (size_t i = 0; i < m->nminors; i++)
-		if (!cmp_dev(&m->minors[i], d))
+		if (!devgate_dev_cmp(&m->minors[i], d))
 			return true;
 	return false;
 }
@@ -163,7 +140,7 @@ devgate_prog_load(const struct devgate_managed *m, struct devgate_prog **out, ch
 static bool
 holds(const struct devgate_dev *devs, size_t n, const struct devgate_dev *d)
 {
-	return n && bsearch(d, devs, n, sizeof(*devs), cmp_dev);
+	return n && bsearch(d, devs, n, sizeof(*devs), devgate_dev_cmp);
 }
 
 int

@@ -38,7 +38,4 @@ int devgate_prog_attach(struct devgate_prog *p, int cgfd, char *why, size_t len)
 /* Detaches (when linked) and frees; NULL is fine. */
 void devgate_prog_free(struct devgate_prog *p);
 
-/* Sorts devs and drops duplicates; the new count. */
-size_t devgate_devs_sort(struct devgate_dev *devs, size_t n);
-
 #endif

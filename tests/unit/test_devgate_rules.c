@@ -7,7 +7,9 @@
  * - which VMs are gated: not the root, not pasidd's cgroup or one above it, not a cgroup of
  *   several VMs, with the reason;
  * - sysfs: `dev` attributes, a PCI device's VFIO cdev and group node, /dev/iommu and a WQ's
- *   char device read from a fixture tree, -ENOENT for what is not there. */
+ *   char device read from a fixture tree, -ENOENT for what is not there;
+ * - the set a VM's program is given, sorted and without duplicates, from its devices, the
+ *   WQs its mappings name now and DeviceAllow=. */
 #include <check.h>
 
 #include "ck_main.h"
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "devgate_allow.h"
 #include "devgate_rules.h"
 #include "devgate_sysfs.h"
 
@@ -235,6 +238,64 @@ START_TEST(sysfs_nodes)
 }
 END_TEST
 
+/* The set a VM's program is given, from a hand-made VM: two devices (one not bound to
+ * vfio-pci), /dev/iommu, WQs named by mappings or no longer, DeviceAllow=. */
+START_TEST(vm_allowed)
+{
+	static const struct idxd_fx_wq wq1 = {
+	    "wq0.1", "shared", "user", "vms", "enabled", "user", 32, 10, 16, 1, 0, 0, 4};
+	static const struct idxd_fx_wq wq2 = {"wq0.2", "shared", "user", "", "enabled", "user", 8,
+	                                      1,       8,        0,      0,  0,         5};
+	struct ns_device d1 = {.bdf = 0x0100}, d2 = {.bdf = 0x0200};
+	struct ns_vm_dev devs[] = {{&d1, false}, {&d2, false}};
+	struct ns_wq w1 = {"dsa0/wq0.1", 2}, w2 = {"dsa0/wq0.2", 0};
+	struct ns_vm_wq wqs[] = {{&w1, 2}, {&w2, 0}};
+	struct ns_vm vm = {.name = "vm"};
+	const struct devgate_dev extra[] = {{1, 3}, {235, 3}};
+	struct devgate_host h = {sys, 236, -1, extra, 2};
+	const struct ns_wq *named[2];
+	struct devgate_dev *out = NULL;
+	char dir[256], link[256];
+	size_t n = 0, nwqs = 9;
+
+	/* Nothing assigned: only DeviceAllow=. */
+	ck_assert_int_eq(devgate_vm_allowed(&h, &vm, &out, &n, named, &nwqs), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(nwqs, 0);
+	free(out);
+
+	snprintf(dir, sizeof(dir), "%s/bus/pci/devices/0000:01:00.0/vfio-dev/vfio3", sys);
+	attr(dir, "235:3\n");
+	snprintf(link, sizeof(link), "%s/bus/pci/devices/0000:01:00.0/iommu_group", sys);
+	ck_assert_int_eq(symlink("../../../kernel/iommu_groups/12", link), 0);
+	snprintf(dir, sizeof(dir), "%s/class/vfio/12", sys);
+	attr(dir, "238:0\n");
+	snprintf(dir, sizeof(dir), "%s/bus/pci/devices/0000:02:00.0", sys);
+	ck_assert_int_eq(idxd_fx_mkdirs(dir), 0);
+	snprintf(dir, sizeof(dir), "%s/class/misc/iommu", sys);
+	attr(dir, "10:123\n");
+	ck_assert_int_eq(idxd_fx_device(sys, "dsa0", "0000:6a:01.0", 1, "enabled", 8, 128, NULL),
+	                 0);
+	ck_assert_int_eq(idxd_fx_wq(sys, "dsa0", &wq1), 0);
+	ck_assert_int_eq(idxd_fx_wq(sys, "dsa0", &wq2), 0);
+	vm.devs = devs;
+	vm.ndevs = 2;
+	vm.wqs = wqs;
+	vm.nwqs = 2;
+	ck_assert_int_eq(devgate_vm_allowed(&h, &vm, &out, &n, named, &nwqs), 0);
+	/* Sorted, 235:3 once although both its cdev and DeviceAllow= name it; wq0.2 is named by
+	 * no mapping any more. */
+	const struct devgate_dev expect[] = {{1, 3}, {10, 123}, {235, 3}, {238, 0}, {239, 4}};
+	ck_assert_uint_eq(n, sizeof(expect) / sizeof(expect[0]));
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(!devgate_dev_cmp(&out[i], &expect[i]), "%zu: %u:%u, expected %u:%u",
+		              i, out[i].major, out[i].minor, expect[i].major, expect[i].minor);
+	ck_assert_uint_eq(nwqs, 1);
+	ck_assert_ptr_eq(named[0], &w1);
+	free(out);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -247,5 +308,6 @@ main(void)
 	tcase_add_test(tc, gated_cgroups);
 	tc = ck_case(s, "sysfs", fx_setup, fx_teardown, 0);
 	tcase_add_test(tc, sysfs_nodes);
+	tcase_add_test(tc, vm_allowed);
 	return ck_run(s);
 }
