@@ -27,6 +27,12 @@ if(PASIDD_BPF)
   elseif(PASIDD_BPF_ARCH MATCHES "aarch64|arm64")
     set(PASIDD_BPF_ARCH arm64)
   endif()
+  # Programs that include <linux/bpf.h> rather than a vmlinux.h need <asm/types.h>, which
+  # Debian keeps under the multiarch directory that clang -target bpf does not search.
+  set(PASIDD_BPF_INCLUDES)
+  if(CMAKE_LIBRARY_ARCHITECTURE AND EXISTS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE})
+    set(PASIDD_BPF_INCLUDES -idirafter /usr/include/${CMAKE_LIBRARY_ARCHITECTURE})
+  endif()
 endif()
 
 # pasidd_bpf_skeleton(TARGET NAME): daemon/bpf/NAME.bpf.c -> NAME.bpf.o -> NAME.skel.h, a
@@ -39,7 +45,7 @@ function(pasidd_bpf_skeleton target name)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${PASIDD_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${PASIDD_BPF_ARCH} -Wall -Werror
-            -I${PROJECT_SOURCE_DIR}/daemon/bpf -c ${src} -o ${obj}
+            -I${PROJECT_SOURCE_DIR}/daemon/bpf ${PASIDD_BPF_INCLUDES} -c ${src} -o ${obj}
     DEPENDS ${src} ${bpf_headers}
     COMMENT "BPF ${name}.bpf.c"
     VERBATIM)

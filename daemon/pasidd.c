@@ -1,6 +1,6 @@
 /* The composition root (see daemon.h). The order of the observers of the namespace is the
  * order in which each hears of a change: quota accounting, then the journal, then the owner
- * watches. */
+ * watches, then the device gate. */
 #include "daemon.h"
 #include "backends.h"
 #include "bpf_attach_gate.h"
@@ -10,6 +10,7 @@
 #include "wq_setup.h"
 #include "wq_watch.h"
 #include "cgroup.h"
+#include "bpf_devgate.h"
 #include "config.h"
 #include "fdstore.h"
 #include "fsguard.h"
@@ -243,6 +244,8 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 		snprintf(why, len, "cannot watch the work queues in use: %s", strerror(-r));
 		return r;
 	}
+	/* After the replay and the reclaim: the VMs left are gated. */
+	bpf_devgate_open(&d->ns, &d->cfg, &d->bpf[BPFPROG_DEVICE_GATE], &d->devgate);
 	if ((r = state_commit(d->state)) < 0) {
 		snprintf(why, len, "cannot write the state in %s: %s", d->cfg.state_dir,
 		         strerror(-r));
@@ -267,6 +270,8 @@ pasidd_close(struct pasidd *d)
 	d->owners = NULL;
 	wq_watch_free(d->wqwatch);
 	d->wqwatch = NULL;
+	bpf_devgate_free(d->devgate);
+	d->devgate = NULL;
 	state_close(d->state);
 	d->state = NULL;
 	fdstore_free(d->fdstore);

@@ -20,6 +20,7 @@ struct owners;
 struct quota;
 struct json_object;
 struct rpc_method;
+struct bpf_devgate;
 
 struct fdstore;
 struct wq_watch;
@@ -46,6 +47,7 @@ struct pasidd {
 	char **argv;
 	struct server *srv;
 	struct timespec started;     /* CLOCK_MONOTONIC */
+	struct bpf_devgate *devgate; /* the VMs' cgroup device programs, observing ns; or NULL */
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */
 	int exit_status;             /* non-zero: stop serving, main() returns it */
 	struct json_object *openrpc; /* rpc.discover's document, parsed on first use */

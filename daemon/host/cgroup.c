@@ -96,8 +96,7 @@ cgroup_find_mount(char *mnt, size_t mntlen, char *root, size_t rootlen)
 	return r;
 }
 
-/* The directory of `cgroup` under a mount of the subtree `root`; -ENOENT outside it. */
-static int
+int
 cgroup_dir(const char *mnt, const char *root, const char *cgroup, char *out, size_t len)
 {
 	size_t rl = strcmp(root, "/") ? strlen(root) : 0;

@@ -20,6 +20,10 @@ int cgroup_parse_mountinfo(const char *text, char *mnt, size_t mntlen, char *roo
 /* The same from /proc/self/mountinfo. */
 int cgroup_find_mount(char *mnt, size_t mntlen, char *root, size_t rootlen);
 
+/* The directory of `cgroup` under the cgroup2 mount (mnt, root as found above): 0, -ENOENT
+ * when the cgroup is outside the mounted subtree, -ENAMETOOLONG. */
+int cgroup_dir(const char *mnt, const char *root, const char *cgroup, char *out, size_t len);
+
 /* Reads user.pasid.max of `cgroup` under the cgroup2 mount (mnt, root as found above).
  * 1 with *max set, 0 when the cgroup has no limit there (no attribute, "max", no such
  * directory), -EINVAL for a value that is not a limit, other negative errnos for failures. */

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "devgate_rules.h"
 
 #include <dirent.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@ config_init(struct pasidd_config *cfg)
 	cfg->idxd_sysfs_root = strdup("/sys");
 	cfg->bpf_attach_gate = BPF_GATE_ENFORCE;
 	cfg->bpf_device_gate = true;
+	cfg->bpf_proc_devices = strdup("/proc/devices");
 	cfg->socket_mode = 0660;
 	cfg->max_message = 64 * 1024;
 	/* Enough for a host with a thousand VMs, each with a few connections. */
@@ -53,6 +55,10 @@ config_free(struct pasidd_config *cfg)
 	free(cfg->socket_group);
 	free(cfg->idxd_sysfs_root);
 	free(cfg->wqs);
+	free(cfg->bpf_proc_devices);
+	for (size_t i = 0; i < cfg->nbpf_device_allow; i++)
+		free(cfg->bpf_device_allow[i]);
+	free(cfg->bpf_device_allow);
 	for (size_t i = 0; i < cfg->nfiles; i++)
 		free(cfg->files[i]);
 	free(cfg->files);
@@ -239,6 +245,32 @@ assign_namespace(struct pasidd_config *cfg, const char *key, const char *val, ch
 	return NOT_A_KEY;
 }
 
+/* One DeviceAllow= value; the empty one forgets those given before (as in systemd units). */
+static int
+add_device_allow(struct pasidd_config *cfg, const char *val, char *why, size_t len)
+{
+	struct devgate_dev dev;
+	char **grown, *copy;
+
+	if (!val[0]) {
+		for (size_t i = 0; i < cfg->nbpf_device_allow; i++)
+			free(cfg->bpf_device_allow[i]);
+		cfg->nbpf_device_allow = 0;
+		return 0;
+	}
+	if (devgate_allow_parse(val, &dev, why, len) < 0)
+		return -EINVAL;
+	grown = realloc(cfg->bpf_device_allow,
+	                (cfg->nbpf_device_allow + 1) * sizeof(*cfg->bpf_device_allow));
+	if (!grown)
+		return -ENOMEM;
+	cfg->bpf_device_allow = grown;
+	if (!(copy = strdup(val)))
+		return -ENOMEM;
+	cfg->bpf_device_allow[cfg->nbpf_device_allow++] = copy;
+	return 0;
+}
+
 static int
 assign_bpf(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
 {
@@ -259,6 +291,15 @@ assign_bpf(struct pasidd_config *cfg, const char *key, const char *val, char *wh
 	}
 	if (!strcmp(key, "DeviceGate"))
 		return parse_yes_no(key, val, &cfg->bpf_device_gate, why, len);
+	if (!strcmp(key, "DeviceAllow"))
+		return add_device_allow(cfg, val, why, len);
+	if (!strcmp(key, "ProcDevices")) {
+		if (val[0] != '/') {
+			snprintf(why, len, "ProcDevices= needs an absolute path, not '%s'", val);
+			return -EINVAL;
+		}
+		return set_str(&cfg->bpf_proc_devices, val);
+	}
 	return NOT_A_KEY;
 }
 

@@ -38,7 +38,12 @@ struct pasidd_config {
 	char *idxd_sysfs_root;         /* [Idxd] SysfsRoot=: where idxd devices are read ("/sys") */
 	enum bpf_gate bpf_attach_gate; /* [Bpf] AttachGate= (enforce) */
 	bool bpf_device_gate;          /* [Bpf] DeviceGate= (yes) */
-	bool idxd_require_wq; /* [Idxd] RequireWQ=: a shared-range pasid.alloc must name a WQ */
+	/* [Bpf] DeviceAllow=, repeatable ("" empties the list): what a gated VM may open besides
+	 * its own devices, "MAJOR:MINOR" or a /dev path resolved when the gate starts. */
+	char **bpf_device_allow;
+	size_t nbpf_device_allow;
+	char *bpf_proc_devices; /* [Bpf] ProcDevices=: where char majors are read (/proc/devices) */
+	bool idxd_require_wq;   /* [Idxd] RequireWQ=: a shared-range pasid.alloc must name a WQ */
 	/* The [WorkQueue] sections, one WQ each, in the order read; each where names the line
 	 * of its Name=. */
 	struct idxd_wq_conf *wqs;
