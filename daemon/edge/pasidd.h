@@ -41,7 +41,7 @@ struct pasidd {
 	struct bpfprog_state bpf[BPFPROG_COUNT]; /* whether each BPF program runs, and why not */
 	struct bpf_attach_gate *attach_gate;     /* NULL where it does not run (bpf[] says why) */
 	struct bpf_observer *observer;           /* likewise */
-	struct metrics *metrics;  /* requests counted for daemon.metrics; NULL: not counted */
+	struct metrics *metrics; /* requests counted for daemon.metrics; NULL: not counted */
 	/* The command line, which a reload reads again with the files; NULL: the files only. */
 	int argc;
 	char **argv;

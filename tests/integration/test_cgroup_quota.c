@@ -19,47 +19,18 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "itcgroup.h"
 
-static char mnt[1024]; /* the cgroup2 mount */
-static char top[128];  /* the suite's subtree, as a cgroup path: /pasidd-test.XXXXXX */
+static struct itcg cgs; /* the suite's subtree: /pasidd-test.XXXXXX */
 static struct it_daemon d;
 static int fd = -1;
-static pid_t owners[32];
-static unsigned nowners;
 
 /* ---- cgroups ---- */
 
-/* The cgroup path of `rel` inside the suite's subtree (kept until it_release_kept). */
 static const char *
 cg(const char *rel)
 {
-	char *s;
-
-	ck_assert_int_ge(asprintf(&s, "%s/%s", top, rel), 0);
-	return it_keep_str(s);
-}
-
-static void
-dir_of(const char *cgroup, char *out, size_t len)
-{
-	snprintf(out, len, "%s%s", mnt, cgroup);
-}
-
-/* mkdir -p of a cgroup path inside the subtree. */
-static void
-mkcg(const char *cgroup)
-{
-	char path[2048], *p;
-
-	dir_of(cgroup, path, sizeof(path));
-	for (p = path + strlen(mnt) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
-		              strerror(errno));
-		*p = '/';
-	}
-	ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
-	              strerror(errno));
+	return itcg_path(&cgs, rel);
 }
 
 static void
@@ -67,7 +38,7 @@ set_xattr(const char *cgroup, const char *value)
 {
 	char path[2048];
 
-	dir_of(cgroup, path, sizeof(path));
+	itcg_dir(&cgs, cgroup, path, sizeof(path));
 	if (value)
 		ck_assert_msg(setxattr(path, "user.pasid.max", value, strlen(value), 0) == 0,
 		              "setxattr %s: %s", path, strerror(errno));
@@ -76,86 +47,16 @@ set_xattr(const char *cgroup, const char *value)
 		              "removexattr %s: %s", path, strerror(errno));
 }
 
-static void
-move_to(pid_t pid, const char *cgroup)
-{
-	char path[2048];
-	FILE *f;
-
-	dir_of(cgroup, path, sizeof(path));
-	strncat(path, "/cgroup.procs", sizeof(path) - strlen(path) - 1);
-	f = fopen(path, "we");
-	ck_assert_msg(f, "open %s: %s", path, strerror(errno));
-	fprintf(f, "%d\n", (int)pid);
-	ck_assert_msg(fclose(f) == 0, "moving %d to %s: %s", (int)pid, cgroup, strerror(errno));
-}
-
-/* A VMM stand-in living in `cgroup` (created if needed) until it is killed or the test
- * process ends. */
 static pid_t
 owner_in(const char *cgroup)
 {
-	pid_t parent = getpid(), pid;
-
-	mkcg(cgroup);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(0);
-		for (;;)
-			pause();
-	}
-	ck_assert_uint_lt(nowners, sizeof(owners) / sizeof(owners[0]));
-	owners[nowners++] = pid;
-	move_to(pid, cgroup);
-	return pid;
+	return itcg_owner_in(&cgs, cgroup);
 }
 
 static void
 owner_kill(pid_t pid)
 {
-	for (unsigned i = 0; i < nowners; i++) {
-		if (owners[i] == pid) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			owners[i] = owners[--nowners];
-			return;
-		}
-	}
-}
-
-/* Kills whatever is left in the subtree and removes it, deepest first. */
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	char procs[2048];
-	FILE *f;
-	int pid;
-
-	if (flag != FTW_DP)
-		return 0;
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
-	if ((f = fopen(procs, "re"))) {
-		while (fscanf(f, "%d", &pid) == 1)
-			kill(pid, SIGKILL);
-		fclose(f);
-	}
-	for (int i = 0; i < 50 && rmdir(path) < 0 && errno == EBUSY; i++)
-		usleep(20000);
-	return 0;
-}
-
-static void
-remove_subtree(void)
-{
-	char path[2048];
-
-	if (!top[0])
-		return;
-	dir_of(top, path, sizeof(path));
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	itcg_owner_kill(&cgs, pid);
 }
 
 /* ---- the daemon ---- */
@@ -194,8 +95,7 @@ restart(bool crash, const char *conf)
 static void
 teardown(void)
 {
-	while (nowners)
-		owner_kill(owners[0]);
+	itcg_owners_kill(&cgs);
 	if (fd >= 0)
 		close(fd);
 	fd = -1;
@@ -377,7 +277,7 @@ START_TEST(xattr_limits)
 	/* Every level's xattr is read, here one above. */
 	set_xattr(x, "4");
 	set_xattr(a, "max");
-	mkcg(c);
+	itcg_mk(&cgs, c);
 	set_xattr(c, "9");
 	expect(c, 9, 0, 0);
 	ck_assert(!listed(c)); /* seen, not kept: no VM registered there */
@@ -432,7 +332,7 @@ force_compaction(void)
 			    batch + n, cap - n,
 			    "%s{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"quota.set\","
 			    "\"params\":{\"cgroup\":\"%s/churn/%s\",\"max\":%d}}",
-			    i ? "," : "", id++, top, name, 1 + i % 2);
+			    i ? "," : "", id++, cgs.top, name, 1 + i % 2);
 		snprintf(batch + n, cap - n, "]");
 		ck_assert_int_eq(it_sendline(fd, batch), 0);
 		r = it_keep(it_recvjson(fd, 30000));
@@ -447,7 +347,8 @@ force_compaction(void)
 			break;
 	}
 	ck_assert_int_gt(it_int(st, "journal.generation"), gen);
-	IT_OK(it_callf(fd, "quota.set", "{\"cgroup\":\"%s/churn/%s\",\"max\":\"max\"}", top, name));
+	IT_OK(it_callf(fd, "quota.set", "{\"cgroup\":\"%s/churn/%s\",\"max\":\"max\"}", cgs.top,
+	               name));
 }
 
 START_TEST(runtime_limits_survive_restart)
@@ -564,7 +465,7 @@ END_TEST
 
 START_TEST(frees_uncharge_every_level)
 {
-	const char *levels[] = {cg("fr/a/b/c"), cg("fr/a/b"), cg("fr/a"), cg("fr"), top, "/"};
+	const char *levels[] = {cg("fr/a/b/c"), cg("fr/a/b"), cg("fr/a"), cg("fr"), cgs.top, "/"};
 	pid_t p = owner_in(levels[0]);
 
 	start(NULL);
@@ -632,11 +533,11 @@ START_TEST(charge_stays_where_made)
 	const char *a = cg("mv/a"), *b = cg("mv/b");
 	pid_t p = owner_in(a);
 
-	mkcg(b);
+	itcg_mk(&cgs, b);
 	set_xattr(b, "1");
 	start(NULL);
 	reg("vm", p, a);
-	move_to(p, b);
+	itcg_move(&cgs, p, b);
 	alloc_ok("vm", 3);
 	reg("vm", p, a); /* re-attach: still the registration-time cgroup */
 	alloc_ok("vm", 1);
@@ -734,40 +635,19 @@ quota_suite(void)
 	return s;
 }
 
-/* The cgroup2 mount, if this process may make cgroups under it. */
+/* The cgroup2 mount, if this process may make cgroups under it that take user xattrs. */
 static bool
 find_cgroups(char *why, size_t len)
 {
-	char line[4096], root[1024] = "", path[2048], name[] = "pasidd-test.XXXXXX";
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char path[2048];
 
-	while (f && fgets(line, sizeof(line), f)) {
-		char m[1024], r[1024], *dash = strstr(line, " - cgroup2 ");
-
-		if (dash && sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) == 2) {
-			snprintf(mnt, sizeof(mnt), "%s", m);
-			snprintf(root, sizeof(root), "%s", r);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	if (!mnt[0] || strcmp(root, "/")) {
-		snprintf(why, len, "no cgroup2 mount of the whole hierarchy");
+	if (!itcg_open(&cgs, "pasidd-test", why, len))
 		return false;
-	}
-	/* mkdtemp's name, made as a cgroup. */
-	snprintf(path, sizeof(path), "%s/%s", mnt, name);
-	if (!mkdtemp(path)) {
-		snprintf(why, len, "cannot make a cgroup under %s: %s", mnt, strerror(errno));
-		return false;
-	}
-	snprintf(top, sizeof(top), "%s", path + strlen(mnt));
+	itcg_dir(&cgs, cgs.top, path, sizeof(path));
 	if (setxattr(path, "user.pasid.max", "1", 1, 0) < 0) {
-		snprintf(why, len, "cgroups under %s take no user xattrs: %s", mnt,
+		snprintf(why, len, "cgroups under %.200s take no user xattrs: %s", cgs.mnt,
 		         strerror(errno));
-		remove_subtree();
-		top[0] = '\0';
+		itcg_remove(&cgs);
 		return false;
 	}
 	removexattr(path, "user.pasid.max");
@@ -782,7 +662,7 @@ lacking_cgroups(void)
 	char because[256];
 
 	if (find_cgroups(because, sizeof(because))) {
-		printf("cgroup2 at %s, test subtree %s\n", mnt, top);
+		printf("cgroup2 at %s, test subtree %s\n", cgs.mnt, cgs.top);
 		return NULL;
 	}
 	snprintf(why, sizeof(why), "needs real cgroups: %s", because);
@@ -798,6 +678,6 @@ main(void)
 	if (geteuid() != 0)
 		ck_skip("needs root (cgroups, vm.register for other processes, setuid)");
 	rc = ck_main(quota_suite(), needs);
-	remove_subtree();
+	itcg_remove(&cgs);
 	return rc;
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "itcgroup.h"
 
 #define DEV1      "0000:01:00.0"
 #define DEV2      "0000:02:00.0"
@@ -35,54 +36,31 @@
 #define MISC      10
 #define IOMMU_MIN 242
 
-static char mnt[1024];                   /* the cgroup2 mount */
-static char top[128];                    /* the suite's subtree, as a cgroup path */
+static struct itcg cgs;                  /* the suite's subtree */
 static unsigned cdev_major, group_major; /* free char majors standing in for VFIO's */
 static struct it_daemon d;
 static int fd = -1;
 static char nodes[160], conf[256];
-static pid_t owners[8];
 static char home[512]; /* the cgroup this process left for a test, "" when it did not */
-static unsigned nowners;
 
-/* ---- cgroups (as in test_cgroup_quota.c) ---- */
+/* ---- cgroups (itcgroup.h) ---- */
 
 static const char *
 cg(const char *rel)
 {
-	char *s;
-
-	ck_assert_int_ge(asprintf(&s, "%s/%s", top, rel), 0);
-	return it_keep_str(s);
+	return itcg_path(&cgs, rel);
 }
 
 static void
 mkcg(const char *cgroup)
 {
-	char path[2048], *p;
-
-	snprintf(path, sizeof(path), "%s%s", mnt, cgroup);
-	for (p = path + strlen(mnt) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
-		              strerror(errno));
-		*p = '/';
-	}
-	ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
-	              strerror(errno));
+	itcg_mk(&cgs, cgroup);
 }
 
 static void
 move_to(pid_t pid, const char *cgroup)
 {
-	char path[2048];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s%s/cgroup.procs", mnt, cgroup);
-	f = fopen(path, "we");
-	ck_assert_msg(f, "open %s: %s", path, strerror(errno));
-	fprintf(f, "%d\n", (int)pid);
-	ck_assert_msg(fclose(f) == 0, "moving %d to %s: %s", (int)pid, cgroup, strerror(errno));
+	itcg_move(&cgs, pid, cgroup);
 }
 
 /* This process's cgroup v2 path: 0, or -1. */
@@ -108,53 +86,7 @@ self_cgroup(char *out, size_t len)
 static pid_t
 owner_in(const char *cgroup)
 {
-	pid_t parent = getpid(), pid;
-
-	mkcg(cgroup);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(0);
-		for (;;)
-			pause();
-	}
-	ck_assert_uint_lt(nowners, sizeof(owners) / sizeof(owners[0]));
-	owners[nowners++] = pid;
-	move_to(pid, cgroup);
-	return pid;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	char procs[2048];
-	FILE *f;
-	int pid;
-
-	if (flag != FTW_DP)
-		return 0;
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
-	if ((f = fopen(procs, "re"))) {
-		while (fscanf(f, "%d", &pid) == 1)
-			kill(pid, SIGKILL);
-		fclose(f);
-	}
-	for (int i = 0; i < 50 && rmdir(path) < 0 && errno == EBUSY; i++)
-		usleep(20000);
-	return 0;
-}
-
-static void
-remove_subtree(void)
-{
-	char path[2048];
-
-	if (!top[0])
-		return;
-	snprintf(path, sizeof(path), "%s%s", mnt, top);
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return itcg_owner_in(&cgs, cgroup);
 }
 
 /* The errno of open(node) by a new process of `cgroup`, 0 when it opened. */
@@ -217,7 +149,7 @@ has_program(const char *cgroup)
 
 	if (!tool)
 		return -1;
-	snprintf(cmd, sizeof(cmd), "%s cgroup show %s%s 2>&1", tool, mnt, cgroup);
+	snprintf(cmd, sizeof(cmd), "%s cgroup show %s%s 2>&1", tool, cgs.mnt, cgroup);
 	f = popen(cmd, "re");
 	ck_assert(f);
 	while (fgets(line, sizeof(line), f))
@@ -321,10 +253,7 @@ teardown(void)
 	if (home[0])
 		move_to(getpid(), home);
 	home[0] = '\0';
-	while (nowners) {
-		kill(owners[--nowners], SIGKILL);
-		waitpid(owners[nowners], NULL, 0);
-	}
+	itcg_owners_kill(&cgs);
 	if (fd >= 0)
 		close(fd);
 	fd = -1;
@@ -622,44 +551,13 @@ devgate_suite(void)
 	return s;
 }
 
-/* The cgroup2 mount, if this process may make cgroups under it. */
-static bool
-find_cgroups(char *why, size_t len)
-{
-	char line[4096], root[1024] = "", path[2048], name[] = "pasidd-devgate.XXXXXX";
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		char m[1024], r[1024], *dash = strstr(line, " - cgroup2 ");
-
-		if (dash && sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) == 2) {
-			snprintf(mnt, sizeof(mnt), "%s", m);
-			snprintf(root, sizeof(root), "%s", r);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	if (!mnt[0] || strcmp(root, "/")) {
-		snprintf(why, len, "no cgroup2 mount of the whole hierarchy");
-		return false;
-	}
-	snprintf(path, sizeof(path), "%s/%s", mnt, name);
-	if (!mkdtemp(path)) {
-		snprintf(why, len, "cannot make a cgroup under %s: %s", mnt, strerror(errno));
-		return false;
-	}
-	snprintf(top, sizeof(top), "%s", path + strlen(mnt));
-	return true;
-}
-
 static const char *
 lacking_cgroups(void)
 {
 	static char why[300];
 	char because[256];
 
-	if (find_cgroups(because, sizeof(because)))
+	if (itcg_open(&cgs, "pasidd-devgate", because, sizeof(because)))
 		return NULL;
 	snprintf(why, sizeof(why), "needs real cgroups: %s", because);
 	return why;
@@ -711,6 +609,6 @@ main(void)
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		ck_skip("needs a private mount namespace: %s", strerror(errno));
 	rc = ck_main(devgate_suite(), needs);
-	remove_subtree();
+	itcg_remove(&cgs);
 	return rc;
 }
