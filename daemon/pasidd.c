@@ -81,13 +81,41 @@ table_holds(void *ctx, const char *dev, uint32_t pasid)
 	return m && ns_attachment(m, bdf);
 }
 
+/* Another process attached pasid to device dev: kept out of allocation until seen detached
+ * (namespace.h). A device that is not a PCI BDF is nothing pasidd hands PASIDs out for. */
+static int
+table_take(void *ctx, const char *dev, uint32_t pasid)
+{
+	struct pasidd *d = ctx;
+	uint32_t bdf;
+
+	if (ns_bdf_parse(dev, &bdf) < 0)
+		return 0;
+	return ns_foreign_take(&d->ns, bdf, pasid);
+}
+
+/* pasid was seen detached from dev: 1 when it had been kept out. */
+static int
+table_release(void *ctx, const char *dev, uint32_t pasid)
+{
+	struct pasidd *d = ctx;
+	uint32_t bdf;
+
+	if (ns_bdf_parse(dev, &bdf) < 0)
+		return 0;
+	return ns_foreign_release(&d->ns, bdf, pasid) == 0;
+}
+
 /* The BPF programs, after the backend and the table (the observer reconciles with it) and
  * before the socket: each optional, none can stop start-up (d->bpf says why one does not
  * run). They live as long as this process: their links close with it. */
 static void
 open_bpf(struct pasidd *d)
 {
-	d->observer = bpf_observer_open(d->base, &d->bpf[BPFPROG_OBSERVER], table_holds, d);
+	struct bpf_report_table t = {
+	    .holds = table_holds, .take = table_take, .release = table_release, .ctx = d};
+
+	d->observer = bpf_observer_open(d->base, &d->bpf[BPFPROG_OBSERVER], &t);
 	d->attach_gate =
 	    bpf_attach_gate_open(d->base, d->cfg.bpf_attach_gate, &d->bpf[BPFPROG_ATTACH_GATE]);
 }

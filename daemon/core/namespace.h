@@ -221,6 +221,11 @@ struct ns {
 	unsigned nobservers;
 	struct ns_txn *txn;   /* the open transaction, or NULL */
 	struct ns_txn *spare; /* a closed transaction's log, kept for the next one, or NULL */
+	/* PASIDs attached by other processes (ns_foreign.c), kept out of allocation. */
+	struct u32map foreign;          /* bdf -> its foreign PASIDs (ns_internal.h) */
+	struct idmap shared_foreign;    /* shared hPASIDs foreign on some device (- shared.first) */
+	struct u32map shared_foreign_n; /* shared hPASID -> on how many devices (uintptr_t) */
+	uint32_t nforeign;              /* (device, PASID) pairs held */
 };
 
 /* Checks ranges and width; on error returns -EINVAL and a message. */
@@ -333,7 +338,35 @@ unsigned ns_vm_lower_bound(const struct ns *ns, const char *name);
 struct ns_wq *ns_wq_find(const struct ns *ns, const char *ref);
 
 uint32_t ns_shared_used(const struct ns *ns);
+/* Shared hPASIDs that can be handed out: neither mapped nor attached around pasidd. */
 uint32_t ns_shared_free(const struct ns *ns);
+
+/* ---- PASIDs attached around pasidd (ns_foreign.c) ----
+ * The BPF observer sees every attach of a PASID to a device, also those another process makes
+ * without pasidd. Such a PASID is in use on the device whatever pasidd's table says, so until
+ * it is seen detached pasidd hands it out to nobody: a shared one on no device (shared hPASIDs
+ * are host-unique), a local one on that device only (local PASIDs are per device). A PASID
+ * outside both ranges is nothing of pasidd's and is ignored. Counted per (device, PASID): two
+ * devices holding the same foreign PASID release it independently.
+ *
+ * These are facts about the kernel observed at run time, not state that pasidd decided: they
+ * are neither journaled nor part of transactions or events, and no observer hears of them.
+ * Known limit: after a restart the table starts empty of them, as the observer cannot see
+ * attaches made while pasidd was down, though the kernel still holds those.
+ *
+ * A foreign attach of a number that pasidd's table maps is recorded too (the observer raises
+ * its alarm anyway): if the mapping is freed before the foreign detach is seen, the number
+ * stays out of circulation. Foreign entries are not mappings: ns_check's invariants about
+ * mappings do not count them. */
+
+/* Another process attached pasid to device bdf: 1 when newly recorded, 0 when there was
+ * nothing to record (held already, or outside both ranges), -ENOMEM. */
+int ns_foreign_take(struct ns *ns, uint32_t bdf, uint32_t pasid);
+/* pasid was seen detached from device bdf: 0 once released, -ENOENT if it was not held. */
+int ns_foreign_release(struct ns *ns, uint32_t bdf, uint32_t pasid);
+bool ns_foreign_held(const struct ns *ns, uint32_t bdf, uint32_t pasid);
+/* (device, PASID) pairs held now (daemon.status.bpf.observer.held). */
+uint32_t ns_foreign_count(const struct ns *ns);
 
 /* Verifies invariants 1–4 and every index against every other. 0, or -EUCLEAN and the
  * first broken rule in why. O(state). */

@@ -5,6 +5,7 @@
 #include "ns_internal.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,6 +82,42 @@ check_attachments(const struct ns_vm *vm, const struct ns_mapping *m, char *why,
 				BROKEN("gPASID %u of %s is attached twice on one device", m->gpasid,
 				       vm->name);
 	}
+	return 0;
+}
+
+/* The PASIDs attached around pasidd agree with their indexes. They are not mappings: no rule
+ * about mappings counts them, and a number may be both (a foreign attach of pasidd's). */
+static int
+check_foreign(const struct ns *ns, char *why, size_t whylen)
+{
+	const struct ns_range *sh = &ns->cfg.shared;
+	size_t it = 0, pairs = 0, shared_pairs = 0;
+	uint32_t bdf, h;
+	void *p;
+
+	while (u32map_next(&ns->foreign, &it, &bdf, &p)) {
+		const struct ns_foreign *f = p;
+		size_t k = 0;
+
+		if (!f->shared.count && !f->local.used)
+			BROKEN("device %x is kept with no foreign PASID", bdf);
+		while (u32map_next(&f->shared, &k, &h, NULL))
+			if (!ns_in_range(sh, h) || !idmap_test(&ns->shared_foreign, h - sh->first))
+				BROKEN("foreign shared PASID %u of device %x is not indexed", h,
+				       bdf);
+		pairs += f->shared.count + f->local.used;
+		shared_pairs += f->shared.count;
+	}
+	it = 0;
+	while (u32map_next(&ns->shared_foreign_n, &it, &h, &p)) {
+		shared_pairs -= (uintptr_t)p;
+		if (!ns_in_range(sh, h) || !idmap_test(&ns->shared_foreign, h - sh->first))
+			BROKEN("foreign shared PASID %u is counted but not indexed", h);
+	}
+	if (shared_pairs || ns->shared_foreign_n.count != ns->shared_foreign.used)
+		BROKEN("the foreign shared PASIDs disagree with their counts");
+	if (pairs != ns->nforeign)
+		BROKEN("%zu foreign PASIDs but %u counted", pairs, ns->nforeign);
 	return 0;
 }
 
@@ -165,5 +202,5 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 		if (dev->lmaps.count != dev->local.used || (dev->lmaps.count && !dev->owner))
 			BROKEN("invariant 2: device local table disagrees with its index");
 	}
-	return 0;
+	return check_foreign(ns, why, whylen);
 }

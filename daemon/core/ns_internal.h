@@ -78,4 +78,22 @@ void ns_wqs_free(struct ns *ns);
 /* Finds or creates the (possibly idle) device; NULL on ENOMEM. */
 struct ns_device *ns_device_get(struct ns *ns, uint32_t bdf);
 
+/* The PASIDs of one device attached by other processes (ns_foreign.c), an entry of
+ * ns->foreign while it holds any. */
+struct ns_foreign {
+	struct idmap local;   /* local range (- local.first), sized at the first local one */
+	struct u32map shared; /* shared hPASID -> non-NULL marker */
+};
+
+int ns_foreign_init(struct ns *ns);
+void ns_foreign_destroy(struct ns *ns);
+/* The foreign local PASIDs of device bdf, or NULL when it has none. */
+const struct idmap *ns_foreign_local(const struct ns *ns, uint32_t bdf);
+/* Foreign numbers that the table does not map, so that free counts leave them out: shared
+ * ones (O(foreign shared PASIDs)) and local ones of dev (O(local range / 64)). */
+uint32_t ns_foreign_shared_unmapped(const struct ns *ns);
+uint32_t ns_foreign_local_unmapped(const struct ns *ns, const struct ns_device *dev);
+/* The lowest device holding shared hPASID h foreign, for messages; UINT32_MAX for none. */
+uint32_t ns_foreign_shared_device(const struct ns *ns, uint32_t h);
+
 #endif

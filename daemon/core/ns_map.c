@@ -3,6 +3,7 @@
 #include "ns_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +139,7 @@ check_slot(const struct ns *ns, const struct ns_vm *vm, enum ns_type type,
 {
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
 	bool identity = vm->mode == NS_MODE_IDENTITY;
+	char name[NS_BDF_LEN + 1];
 
 	if (type == NS_TYPE_LOCAL) {
 		if (g != h || !ns_in_range(loc, h))
@@ -150,6 +152,12 @@ check_slot(const struct ns *ns, const struct ns_vm *vm, enum ns_type type,
 		if (u32map_get(&dev->lmaps, h))
 			return ns_fail(err, NS_E_CONFLICT, "gpasid",
 			               "PASID %u is already used on the device", h);
+		if (ns_foreign_held(ns, dev->bdf, h)) {
+			ns_bdf_format(dev->bdf, name);
+			return ns_fail(err, NS_E_CONFLICT, "gpasid",
+			               "PASID %u is attached to device %s by another process", h,
+			               name);
+		}
 		return 0;
 	}
 	if (identity ? (g != h || !ns_in_range(sh, g)) : !ns_in_range(loc, g))
@@ -164,24 +172,49 @@ check_slot(const struct ns *ns, const struct ns_vm *vm, enum ns_type type,
 		               vm->name);
 	if (idmap_test(&ns->shared_used, h - sh->first))
 		return ns_fail(err, NS_E_CONFLICT, "gpasid", "hPASID %u is already taken", h);
+	/* The parameter that named it: an identity VM's gPASID is its hPASID. */
+	if (idmap_test(&ns->shared_foreign, h - sh->first)) {
+		ns_bdf_format(ns_foreign_shared_device(ns, h), name);
+		return ns_fail(err, NS_E_CONFLICT, identity ? "gpasid" : "hpasid",
+		               "hPASID %u is attached to device %s by another process", h, name);
+	}
 	return 0;
 }
 
-/* First offset >= from free in both maps. Local ranges are small (4095 by default), so the
- * leapfrog between the two maps is bounded by a few dozen words; each step is O(levels). */
+/* First offset >= from free in every one of the n maps (NULL ones left out): each map moves
+ * the position to its next free offset until all agree. Local ranges are small (4095 by
+ * default), so the leapfrog is bounded by a few dozen words; in the shared range only the
+ * foreign map is ever consulted beside the used one, and it holds a handful of numbers, so
+ * each is skipped in a step or two. Each step is O(levels). */
 static int64_t
-find_free_both(const struct idmap *a, const struct idmap *b, uint32_t from)
+find_free_all(const struct idmap *const *maps, unsigned n, uint32_t from)
 {
 	int64_t p = from;
+	unsigned agree = 0;
 
-	for (;;) {
-		p = idmap_find_free(a, (uint32_t)p);
-		if (p < 0 || !idmap_test(b, (uint32_t)p))
-			return p;
-		p = idmap_find_free(b, (uint32_t)p);
-		if (p < 0 || !idmap_test(a, (uint32_t)p))
-			return p;
+	for (unsigned i = 0; agree < n; i = (i + 1) % n) {
+		int64_t q;
+
+		if (!maps[i]) {
+			agree++;
+			continue;
+		}
+		q = idmap_find_free(maps[i], (uint32_t)p);
+		if (q < 0)
+			return -1;
+		agree = q == p ? agree + 1 : 1;
+		p = q;
 	}
+	return p;
+}
+
+/* find_free_all from `from`, then from the start: the next-fit search. */
+static int64_t
+find_free_all_wrap(const struct idmap *const *maps, unsigned n, uint32_t from)
+{
+	int64_t r = find_free_all(maps, n, from);
+
+	return r >= 0 || from == 0 ? r : find_free_all(maps, n, 0);
 }
 
 static uint32_t
@@ -203,9 +236,10 @@ choose(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct n
 			*g = *h = (uint32_t)req->gpasid + i;
 			return 0;
 		}
-		off = find_free_both(&dev->local, &vm->guest, dev->local_cursor);
-		if (off < 0 && dev->local_cursor)
-			off = find_free_both(&dev->local, &vm->guest, 0);
+		const struct idmap *maps[] = {&dev->local, &vm->guest,
+		                              ns_foreign_local(ns, dev->bdf)};
+
+		off = find_free_all_wrap(maps, 3, dev->local_cursor);
 		if (off < 0)
 			return ns_fail(err, NS_E_EXHAUSTED, "count",
 			               "no free local PASID left on the device for %s", vm->name);
@@ -217,7 +251,12 @@ choose(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct n
 		*g = *h = (uint32_t)req->gpasid + i;
 		return 0;
 	}
-	off = idmap_find_free_wrap(&ns->shared_used, ns->shared_cursor);
+	/* The foreign map is consulted only when it holds something: the common case stays a
+	 * single search. */
+	const struct idmap *maps[] = {&ns->shared_used,
+	                              ns->shared_foreign.used ? &ns->shared_foreign : NULL};
+
+	off = find_free_all_wrap(maps, 2, ns->shared_cursor);
 	if (off < 0)
 		return ns_fail(err, NS_E_EXHAUSTED, "count",
 		               "no free PASID left in the shared range");
@@ -285,8 +324,8 @@ check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_re
 {
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
 	bool identity_pick = req->type == NS_TYPE_SHARED && vm->mode == NS_MODE_IDENTITY;
-	uint32_t n = req->count, free_g = ns_range_size(loc) - vm->guest.used, free;
-	char name[NS_BDF_LEN + 1];
+	uint32_t n = req->count, free_g = ns_range_size(loc) - vm->guest.used, free, foreign;
+	char name[NS_BDF_LEN + 1], also[64] = "";
 
 	if (req->gpasid >= 0) {
 		const struct ns_range *r = identity_pick ? sh : loc;
@@ -301,19 +340,29 @@ check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_re
 		if (req->type == NS_TYPE_LOCAL || identity_pick)
 			return 0;
 	}
+	/* Numbers attached around pasidd are not free, and the message says how many of the
+	 * others they are: a range whose only free numbers are those is exhausted. */
 	if (req->type == NS_TYPE_LOCAL) {
-		free = ns_range_size(loc) - dev->local.used;
+		foreign = ns_foreign_local_unmapped(ns, dev);
+		free = ns_range_size(loc) - dev->local.used - foreign;
 		ns_bdf_format(dev->bdf, name);
+		if (foreign)
+			snprintf(also, sizeof(also), " (and %u attached to it by other processes)",
+			         foreign);
 		if (free < n)
 			return ns_fail(err, NS_E_EXHAUSTED, free ? "count" : "device",
-			               "device %s has %u free local PASIDs in %u-%u; %u asked",
-			               name, free, loc->first, loc->last, n);
+			               "device %s has %u free local PASIDs in %u-%u%s; %u asked",
+			               name, free, loc->first, loc->last, also, n);
 	} else {
+		foreign = ns_foreign_shared_unmapped(ns);
 		free = ns_shared_free(ns);
+		if (foreign)
+			snprintf(also, sizeof(also), " (and %u attached by other processes)",
+			         foreign);
 		if (free < n)
 			return ns_fail(err, NS_E_EXHAUSTED, free ? "count" : "type",
-			               "the shared range %u-%u has %u free PASIDs; %u asked",
-			               sh->first, sh->last, free, n);
+			               "the shared range %u-%u has %u free PASIDs%s; %u asked",
+			               sh->first, sh->last, free, also, n);
 		if (identity_pick)
 			return 0;
 	}
@@ -499,5 +548,5 @@ ns_shared_used(const struct ns *ns)
 uint32_t
 ns_shared_free(const struct ns *ns)
 {
-	return ns->shared_used.size - ns->shared_used.used;
+	return ns->shared_used.size - ns->shared_used.used - ns_foreign_shared_unmapped(ns);
 }

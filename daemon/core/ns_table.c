@@ -22,6 +22,8 @@ ns_init(struct ns *ns, const struct ns_config *cfg, struct backend *be)
 	ns->be = be;
 	u32map_init(&ns->shared_maps);
 	u32map_init(&ns->devices);
+	if (ns_foreign_init(ns) < 0)
+		return -ENOMEM;
 	return idmap_init(&ns->shared_used, ns_range_size(&cfg->shared));
 }
 
@@ -53,6 +55,7 @@ ns_destroy(struct ns *ns)
 		u32map_free(&((struct ns_device *)p)->lmaps);
 		free(p);
 	}
+	ns_foreign_destroy(ns);
 	idmap_free(&ns->shared_used);
 	u32map_free(&ns->shared_maps);
 	u32map_free(&ns->devices);

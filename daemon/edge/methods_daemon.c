@@ -69,7 +69,8 @@ journal_json(const struct state *s)
 	return o;
 }
 
-/* Each BPF program: {state: "active"|"unavailable", why, and while active reports, alarms}. */
+/* Each BPF program: {state: "active"|"unavailable", why, and while active reports, alarms; the
+ * observer's also held}. */
 static struct json_object *
 bpf_json(const struct pasidd *d)
 {
@@ -89,6 +90,11 @@ bpf_json(const struct pasidd *d)
 			                       json_object_new_int64((int64_t)d->bpf[p].reports));
 			json_object_object_add(e, "alarms",
 			                       json_object_new_int64((int64_t)d->bpf[p].alarms));
+			/* The observer's PASIDs attached around pasidd, kept out of allocation. */
+			if (p == BPFPROG_OBSERVER)
+				json_object_object_add(
+				    e, "held",
+				    json_object_new_int64((int64_t)ns_foreign_count(&d->ns)));
 		}
 		json_object_object_add(o, bpfprog_name((enum bpfprog)p), e);
 	}

@@ -26,8 +26,7 @@ struct bpf_observer {
 	struct ring_buffer *rb;
 	struct event *ev;
 	struct bpfprog_state *st;
-	bpf_report_holds_fn holds;
-	void *ctx;
+	struct bpf_report_table table; /* a copy of the caller's */
 	pid_t self;
 	struct bpf_pending pending; /* of the read under way */
 };
@@ -52,7 +51,7 @@ on_report(void *ctx, void *data, size_t len)
 		         sizeof(r));
 		return 0;
 	}
-	switch (bpf_report_judge(&r, o->self, o->holds, o->ctx, line, sizeof(line))) {
+	switch (bpf_report_judge(&r, o->self, &o->table, line, sizeof(line))) {
 	case BPF_JUDGE_ALARM:
 		raise_alarm(o, line);
 		break;
@@ -134,8 +133,8 @@ select_targets(struct observer *skel, char *missing, size_t len)
 }
 
 struct bpf_observer *
-bpf_observer_open(struct event_base *base, struct bpfprog_state *st, bpf_report_holds_fn holds,
-                  void *ctx)
+bpf_observer_open(struct event_base *base, struct bpfprog_state *st,
+                  const struct bpf_report_table *t)
 {
 	struct bpf_observer *o;
 	struct bpf_program *prog;
@@ -155,8 +154,7 @@ bpf_observer_open(struct event_base *base, struct bpfprog_state *st, bpf_report_
 		return NULL;
 	}
 	o->st = st;
-	o->holds = holds;
-	o->ctx = ctx;
+	o->table = *t;
 	o->self = getpid();
 	o->skel = observer__open();
 	if (!o->skel) {
@@ -249,13 +247,12 @@ bpf_observer_close(struct bpf_observer *o)
 #else /* !PASIDD_HAVE_BPF: bpfprog_init said why already */
 
 struct bpf_observer *
-bpf_observer_open(struct event_base *base, struct bpfprog_state *st, bpf_report_holds_fn holds,
-                  void *ctx)
+bpf_observer_open(struct event_base *base, struct bpfprog_state *st,
+                  const struct bpf_report_table *t)
 {
 	(void)base;
 	(void)st;
-	(void)holds;
-	(void)ctx;
+	(void)t;
 	return NULL;
 }
 

@@ -10,11 +10,12 @@
 struct event_base;
 struct bpf_observer;
 
-/* Loads and attaches the observer and reads its reports on base, asking holds(ctx) whether the
- * table holds a PASID attached to a device. Never fails pasidd: where it cannot run, st says
- * why and the result is NULL. */
+/* Loads and attaches the observer and reads its reports on base, reconciling them with the
+ * table t (copied; its ctx must outlive the observer): whether it holds a PASID attached to a
+ * device, and the PASIDs another process attached, kept out of allocation until seen detached.
+ * Never fails pasidd: where it cannot run, st says why and the result is NULL. */
 struct bpf_observer *bpf_observer_open(struct event_base *base, struct bpfprog_state *st,
-                                       bpf_report_holds_fn holds, void *ctx);
+                                       const struct bpf_report_table *t);
 void bpf_observer_close(struct bpf_observer *o);
 
 #endif

@@ -2,6 +2,7 @@
 #include "bpf_report.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,9 +82,48 @@ observer_call(uint32_t kind)
 	return "?";
 }
 
+/* Appends to a line that an earlier part may have filled: never past its end. */
+static void __attribute__((format(printf, 3, 4)))
+append(char **why, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len <= 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(*why, *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= *len)
+		n = (int)*len - 1;
+	*why += n;
+	*len -= (size_t)n;
+}
+
+/* The kernel detached r's PASID: whatever kept it out of pasidd's circulation goes. */
+static void
+keep_detached(const struct ob_report *r, const struct bpf_report_table *t, char **why, size_t *len)
+{
+	if (t->release && t->release(t->ctx, r->dev, r->pasid) > 0)
+		append(why, len, "; it is no longer kept out of pasidd's allocation");
+}
+
+/* Another process attached r's PASID: kept out of pasidd's circulation until seen detached. */
+static void
+keep_attached(const struct ob_report *r, const struct bpf_report_table *t, char **why, size_t *len)
+{
+	int k = t->take ? t->take(t->ctx, r->dev, r->pasid) : 0;
+
+	if (k > 0)
+		append(why, len, "; kept out of pasidd's allocation until it is detached");
+	else if (k < 0)
+		append(why, len, "; could not be kept out of pasidd's allocation: %s",
+		       strerror(-k));
+}
+
 enum bpf_judgement
-bpf_report_judge(const struct ob_report *r, pid_t self, bpf_report_holds_fn holds, void *ctx,
-                 char *why, size_t len)
+bpf_report_judge(const struct ob_report *r, pid_t self, const struct bpf_report_table *t, char *why,
+                 size_t len)
 {
 	const char *dev = r->dev[0] ? r->dev : "(no device)";
 	bool ours = (pid_t)r->tgid == self;
@@ -105,13 +145,22 @@ bpf_report_judge(const struct ob_report *r, pid_t self, bpf_report_holds_fn hold
 	if (r->ret != 0)
 		return BPF_JUDGE_FAILED;
 	if (!ours) {
-		snprintf(why, len, ": not pasidd (tgid %d): a PASID %s around pasidd", (int)self,
-		         r->kind == OB_DETACH ? "detached" : "attached");
+		append(&why, &len, ": not pasidd (tgid %d): a PASID %s around pasidd", (int)self,
+		       r->kind == OB_DETACH ? "detached" : "attached");
+		/* Whoever detaches it, the number is free on that device again. */
+		if (r->kind == OB_DETACH)
+			keep_detached(r, t, &why, &len);
+		else
+			keep_attached(r, t, &why, &len);
 		return BPF_JUDGE_ALARM;
+	}
+	if (r->kind == OB_DETACH) {
+		keep_detached(r, t, &why, &len);
+		return BPF_JUDGE_OURS;
 	}
 	/* pasidd records an attachment in the same turn of the loop as it makes it, and drops it
 	 * as it detaches, so by the time the report is read the table agrees. */
-	if (r->kind != OB_DETACH && !holds(ctx, r->dev, r->pasid)) {
+	if (!t->holds(t->ctx, r->dev, r->pasid)) {
 		snprintf(why, len, ": pasidd's table does not hold PASID %u on %s", r->pasid, dev);
 		return BPF_JUDGE_UNHELD;
 	}

@@ -35,13 +35,27 @@ enum bpf_judgement {
 	                     undone because a later step failed): see struct bpf_pending */
 };
 
-/* Whether pasidd's table holds PASID pasid attached to device dev (dev_name(): a PCI BDF). */
-typedef bool (*bpf_report_holds_fn)(void *ctx, const char *dev, uint32_t pasid);
+/* What the observer asks of pasidd's table and tells it; dev is the kernel's dev_name(), a PCI
+ * BDF for a PCI device. daemon/pasidd.c implements it over the namespace (ns_foreign_*). */
+struct bpf_report_table {
+	/* Whether the table holds PASID pasid attached to device dev. */
+	bool (*holds)(void *ctx, const char *dev, uint32_t pasid);
+	/* Another process attached pasid to dev: kept out of circulation until it is seen
+	 * detached. 1 when newly kept out, 0 when there is nothing to keep (kept already, not a
+	 * PCI device, outside pasidd's ranges), or a negative errno. May be NULL. */
+	int (*take)(void *ctx, const char *dev, uint32_t pasid);
+	/* pasid was seen detached from dev: 1 when it was kept out and now is not, else 0. May
+	 * be NULL. */
+	int (*release)(void *ctx, const char *dev, uint32_t pasid);
+	void *ctx;
+};
 
 /* Judges an observed call: self is pasidd's tgid; why gets one line saying what was seen and,
- * for an alarm, why it is one. */
+ * for an alarm, why it is one. Keeps the table in step with what the kernel did: a
+ * successful attach or replace by another process is taken, a successful detach by anyone
+ * released; why says so when that changed something. */
 enum bpf_judgement bpf_report_judge(const struct ob_report *r, pid_t self,
-                                    bpf_report_holds_fn holds, void *ctx, char *why, size_t len);
+                                    const struct bpf_report_table *t, char *why, size_t len);
 
 /* pasidd's own attaches judged BPF_JUDGE_UNHELD in one read of the ring buffer. pasidd makes
  * and undoes a change in one turn of its event loop, so the undoing detach is in the same

@@ -10,14 +10,69 @@
 #include <errno.h>
 #include <string.h>
 
-/* A table holding PASID 7 on 0000:3a:00.0 only. */
+/* A table holding PASID 7 on 0000:3a:00.0 only, which keeps what it is told was attached
+ * around pasidd as ns_foreign_take/release would: once per (device, PASID). */
+struct fake {
+	int asked;
+	int fail; /* take's answer when not 0 */
+	size_t nkept;
+	struct {
+		char dev[16];
+		uint32_t pasid;
+	} kept[4];
+};
+
 static bool
 fake_holds(void *ctx, const char *dev, uint32_t pasid)
 {
-	int *asked = ctx;
+	struct fake *f = ctx;
 
-	(*asked)++;
+	f->asked++;
 	return strcmp(dev, "0000:3a:00.0") == 0 && pasid == 7;
+}
+
+static size_t
+fake_find(const struct fake *f, const char *dev, uint32_t pasid)
+{
+	size_t i = 0;
+
+	while (i < f->nkept && (f->kept[i].pasid != pasid || strcmp(f->kept[i].dev, dev)))
+		i++;
+	return i;
+}
+
+static int
+fake_take(void *ctx, const char *dev, uint32_t pasid)
+{
+	struct fake *f = ctx;
+
+	if (f->fail)
+		return f->fail;
+	if (fake_find(f, dev, pasid) < f->nkept)
+		return 0;
+	ck_assert_uint_lt(f->nkept, 4);
+	snprintf(f->kept[f->nkept].dev, sizeof(f->kept[0].dev), "%s", dev);
+	f->kept[f->nkept++].pasid = pasid;
+	return 1;
+}
+
+static int
+fake_release(void *ctx, const char *dev, uint32_t pasid)
+{
+	struct fake *f = ctx;
+	size_t i = fake_find(f, dev, pasid);
+
+	if (i == f->nkept)
+		return 0;
+	f->kept[i] = f->kept[--f->nkept];
+	return 1;
+}
+
+static struct bpf_report_table
+fake_table(struct fake *f)
+{
+	return (struct bpf_report_table){
+	    .holds = fake_holds, .take = fake_take, .release = fake_release, .ctx = f};
 }
 
 static struct ob_report
@@ -96,23 +151,21 @@ START_TEST(pasidds_own_attach_matching_the_table)
 {
 	struct ob_report r = observed(OB_ATTACH, "0000:3a:00.0", 7, 0, 100);
 	char why[BPF_REPORT_LINE_LEN + 128];
-	int asked = 0;
+	struct fake f = {0};
+	const struct bpf_report_table tbl = fake_table(&f);
 
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_OURS);
-	ck_assert_int_eq(asked, 1);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_OURS);
+	ck_assert_int_eq(f.asked, 1);
 	ck_assert_str_eq(why, "observer: iommu_attach_device_pasid(0000:3a:00.0, PASID 7) = 0 by "
 	                      "pid 101 (tgid 100, uid 107, comm pasidd)");
 	r.kind = OB_REPLACE;
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_OURS);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_OURS);
 	/* Detached: the table has dropped it already, nothing to ask. */
 	r.kind = OB_DETACH;
 	r.pasid = 8;
-	asked = 0;
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_OURS);
-	ck_assert_int_eq(asked, 0);
+	f.asked = 0;
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_OURS);
+	ck_assert_int_eq(f.asked, 0);
 }
 END_TEST
 
@@ -120,22 +173,97 @@ START_TEST(attach_by_another_process_is_an_alarm)
 {
 	struct ob_report r = observed(OB_ATTACH, "0000:3a:00.0", 7, 0, 200);
 	char why[BPF_REPORT_LINE_LEN + 128];
-	int asked = 0;
+	struct fake f = {0};
+	const struct bpf_report_table tbl = fake_table(&f);
 
 	/* Even on a PASID the table holds: pasidd did not make this call. */
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_ALARM);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_ALARM);
 	ck_assert_ptr_nonnull(strstr(why, "not pasidd (tgid 100): a PASID attached around pasidd"));
 	ck_assert_ptr_nonnull(strstr(why, "comm qemu"));
 	r.kind = OB_DETACH;
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_ALARM);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_ALARM);
 	ck_assert_ptr_nonnull(strstr(why, "a PASID detached around pasidd"));
 	/* What the kernel refused changed nothing. */
 	r = observed(OB_ATTACH, "0000:3a:00.0", 9, -EBUSY, 200);
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_FAILED);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_FAILED);
 	ck_assert_ptr_nonnull(strstr(why, "= -16 by"));
+}
+END_TEST
+
+/* Another process's attach is kept out of pasidd's allocation until a detach is seen, by
+ * anyone; what failed or was pasidd's own keeps nothing. */
+START_TEST(attached_around_pasidd_is_kept_until_detached)
+{
+	struct ob_report r = observed(OB_ATTACH, "0000:3a:00.0", 4100, 0, 200);
+	char why[BPF_REPORT_LINE_LEN + 128];
+	struct fake f = {0};
+	const struct bpf_report_table tbl = fake_table(&f);
+
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_ALARM);
+	ck_assert_uint_eq(f.nkept, 1);
+	ck_assert_str_eq(f.kept[0].dev, "0000:3a:00.0");
+	ck_assert_uint_eq(f.kept[0].pasid, 4100);
+	ck_assert_msg(strstr(why, "a PASID attached around pasidd; kept out of pasidd's "
+	                          "allocation until it is detached"),
+	              "%s", why);
+	ck_assert_int_eq(f.asked, 0);
+	/* A replace of the same one keeps it once; on another device it is kept there too. */
+	r.kind = OB_REPLACE;
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_ALARM);
+	ck_assert_ptr_null(strstr(why, "kept out"));
+	r = observed(OB_ATTACH, "0000:3b:00.0", 4100, 0, 201);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_ALARM);
+	ck_assert_uint_eq(f.nkept, 2);
+	/* Refused by the kernel, or pasidd's own: nothing kept. */
+	r = observed(OB_ATTACH, "0000:3a:00.0", 4101, -EBUSY, 200);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_FAILED);
+	r = observed(OB_ATTACH, "0000:3a:00.0", 7, 0, 100);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_OURS);
+	ck_assert_uint_eq(f.nkept, 2);
+	/* A failed detach releases nothing; a detach by the attacher releases its device only. */
+	r = observed(OB_DETACH, "0000:3a:00.0", 4100, -ENOENT, 200);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_FAILED);
+	ck_assert_uint_eq(f.nkept, 2);
+	r = observed(OB_DETACH, "0000:3a:00.0", 4100, 0, 200);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_ALARM);
+	ck_assert_msg(strstr(why, "a PASID detached around pasidd; it is no longer kept out of "
+	                          "pasidd's allocation"),
+	              "%s", why);
+	ck_assert_uint_eq(f.nkept, 1);
+	ck_assert_str_eq(f.kept[0].dev, "0000:3b:00.0");
+	/* Detached again: there was nothing left to release, and the line says nothing of it. */
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_ALARM);
+	ck_assert_ptr_null(strstr(why, "kept out"));
+	/* A detach by pasidd (who replaced and then detached it) releases it too. */
+	r = observed(OB_DETACH, "0000:3b:00.0", 4100, 0, 100);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_OURS);
+	ck_assert_ptr_nonnull(strstr(why, "no longer kept out"));
+	ck_assert_uint_eq(f.nkept, 0);
+	ck_assert_int_eq(f.asked, 1);
+	/* When the table cannot keep it, the alarm says so. */
+	f.fail = -ENOMEM;
+	r = observed(OB_ATTACH, "0000:3a:00.0", 4102, 0, 200);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_ALARM);
+	ck_assert_msg(strstr(why, "; could not be kept out of pasidd's allocation: Cannot "
+	                          "allocate memory"),
+	              "%s", why);
+	/* A table without take/release (NULL) judges the same and keeps nothing. */
+	{
+		const struct bpf_report_table bare = {.holds = fake_holds, .ctx = &f};
+
+		r = observed(OB_ATTACH, "0000:3a:00.0", 4103, 0, 200);
+		ck_assert_int_eq(bpf_report_judge(&r, 100, &bare, why, sizeof(why)),
+		                 BPF_JUDGE_ALARM);
+		r.kind = OB_DETACH;
+		ck_assert_int_eq(bpf_report_judge(&r, 100, &bare, why, sizeof(why)),
+		                 BPF_JUDGE_ALARM);
+	}
+	/* A small buffer still ends in NUL, and the table is kept all the same. */
+	f.fail = 0;
+	r = observed(OB_ATTACH, "0000:3c:00.0", 4104, 0, 200);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, 20), BPF_JUDGE_ALARM);
+	ck_assert_uint_eq(strlen(why), 19);
+	ck_assert_uint_eq(f.nkept, 1);
 }
 END_TEST
 
@@ -143,15 +271,14 @@ START_TEST(attach_the_table_does_not_hold_is_unheld)
 {
 	struct ob_report r = observed(OB_ATTACH, "0000:3a:00.0", 8, 0, 100);
 	char why[BPF_REPORT_LINE_LEN + 128];
-	int asked = 0;
+	struct fake f = {0};
+	const struct bpf_report_table tbl = fake_table(&f);
 
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_UNHELD);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_UNHELD);
 	ck_assert_ptr_nonnull(
 	    strstr(why, ": pasidd's table does not hold PASID 8 on 0000:3a:00.0"));
 	r = observed(OB_REPLACE, "iommufd_mock0", 7, 0, 100);
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_UNHELD);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_UNHELD);
 }
 END_TEST
 
@@ -183,24 +310,22 @@ START_TEST(kernel_pasids_and_odd_reports)
 {
 	struct ob_report r = observed(OB_GLOBAL_ALLOC, "0000:00:04.0", 1, 0, 5);
 	char why[BPF_REPORT_LINE_LEN + 128];
-	int asked = 0;
+	struct fake f = {0};
+	const struct bpf_report_table tbl = fake_table(&f);
 
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_KERNEL);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_KERNEL);
 	ck_assert_ptr_nonnull(strstr(why, "iommu_alloc_global_pasid(0000:00:04.0, PASID 1)"));
 	r = observed(OB_GLOBAL_FREE, "", 1, 0, 5);
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_KERNEL);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_KERNEL);
 	ck_assert_ptr_nonnull(strstr(why, "((no device), PASID 1)"));
 	r.kind = 99;
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, sizeof(why)),
-	                 BPF_JUDGE_ALARM);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, sizeof(why)), BPF_JUDGE_ALARM);
 	ck_assert_ptr_nonnull(strstr(why, "unknown report kind 99"));
 	/* A buffer too small for the first part still ends in NUL and judges the same. */
 	r = observed(OB_ATTACH, "0000:3a:00.0", 7, 0, 200);
-	ck_assert_int_eq(bpf_report_judge(&r, 100, fake_holds, &asked, why, 20), BPF_JUDGE_ALARM);
+	ck_assert_int_eq(bpf_report_judge(&r, 100, &tbl, why, 20), BPF_JUDGE_ALARM);
 	ck_assert_uint_eq(strlen(why), 19);
-	ck_assert_int_eq(asked, 0);
+	ck_assert_int_eq(f.asked, 0);
 }
 END_TEST
 
@@ -253,6 +378,7 @@ main(void)
 	tc = ck_case(s, "reconcile", NULL, NULL, 0);
 	tcase_add_test(tc, pasidds_own_attach_matching_the_table);
 	tcase_add_test(tc, attach_by_another_process_is_an_alarm);
+	tcase_add_test(tc, attached_around_pasidd_is_kept_until_detached);
 	tcase_add_test(tc, attach_the_table_does_not_hold_is_unheld);
 	tcase_add_test(tc, undone_attaches_are_cancelled);
 	tcase_add_test(tc, kernel_pasids_and_odd_reports);
