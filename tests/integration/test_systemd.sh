@@ -2,11 +2,11 @@
 # The systemd story: sd_notify readiness, socket activation, and the unit files; one part
 # each (the argument; none runs them all). A part whose tool is missing is counted as skipped;
 # when nothing could run, the script says why and exits 77 (ctest: skipped).
-# ctest parts: notify activation units
+# ctest parts: notify activation units reload
 set -uo pipefail
 : "${PASIDD:?}" "${BUILD_DIR:?}"
 parts=("$@")
-((${#parts[@]})) || parts=(notify activation units)
+((${#parts[@]})) || parts=(notify activation units reload)
 pass=0 fail=0 skip=0 why=
 ok() { echo "ok - $1"; pass=$((pass + 1)); }
 bad() { echo "not ok - $1"; fail=$((fail + 1)); }
@@ -69,6 +69,45 @@ PY
 	[ "$mode" = 660 ] && ok "own socket has mode 0660" || bad "own socket mode $mode"
 }
 
+# 4. Reload through SIGHUP: RELOADING=1 with MONOTONIC_USEC=, then READY=1, on our own
+# NOTIFY_SOCKET, so that the service manager waits for the reload to finish.
+reload() {
+	local listener daemon
+	if ! command -v python3 >/dev/null; then
+		skipped "the reload notifications need python3"
+		return
+	fi
+	python3 - "$tmp/notify2" >"$tmp/notify2.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+ready = 0
+while ready < 2:
+    msg = s.recv(4096).decode()
+    print(msg.replace("\n", "|"), flush=True)
+    ready += "READY=1" in msg
+PY
+	listener=$!
+	pids+=("$listener")
+	for _ in $(seq 100); do [ -S "$tmp/notify2" ] && break; sleep 0.05; done
+	NOTIFY_SOCKET="$tmp/notify2" "$PASIDD" --foreground --backend sim --config /dev/null \
+		--socket "$tmp/reload.sock" --state-dir "$tmp/state3" 2>"$tmp/d3.log" &
+	daemon=$!
+	pids+=("$daemon")
+	for _ in $(seq 200); do grep -q "READY=1" "$tmp/notify2.log" 2>/dev/null && break; sleep 0.05; done
+	kill -HUP "$daemon"
+	wait "$listener"
+	if sed -n 2p "$tmp/notify2.log" | grep -Eq '^RELOADING=1\|MONOTONIC_USEC=[0-9]+$' &&
+		sed -n 3p "$tmp/notify2.log" | grep -q '^READY=1'; then
+		ok "SIGHUP: RELOADING=1 with MONOTONIC_USEC=, then READY=1"
+	else
+		bad "SIGHUP notifications: $(tr '\n' ' ' <"$tmp/notify2.log")"
+	fi
+	grep -q "configuration reloaded from" "$tmp/d3.log" && ok "SIGHUP: the reload is logged" ||
+		bad "SIGHUP: no reload in the log: $(cat "$tmp/d3.log")"
+}
+
 # 2. Socket activation: the daemon serves the socket it is given, and does not create one.
 activation() {
 	local r
@@ -119,9 +158,9 @@ units() {
 
 for part in "${parts[@]}"; do
 	case $part in
-	notify | activation | units) "$part" ;;
+	notify | activation | units | reload) "$part" ;;
 	*)
-		echo "usage: $0 [notify|activation|units]..." >&2
+		echo "usage: $0 [notify|activation|units|reload]..." >&2
 		exit 2
 		;;
 	esac
