@@ -215,7 +215,10 @@ struct ns {
 	struct u32map devices; /* bdf -> struct ns_device */
 	uint32_t nlocal;       /* local mappings on all devices */
 	uint32_t nattached;    /* attachments of mappings to devices */
-	struct ns_wq **wqs;    /* sorted by ref */
+	/* Backend attach [0] and detach [1] calls, done [0] or refused [1] (daemon.metrics);
+	 * the undoing of a refused transaction is not counted. */
+	uint64_t kernel_calls[2][2];
+	struct ns_wq **wqs; /* sorted by ref */
 	unsigned nwqs, wqs_cap;
 	struct ns_observer observers[NS_MAX_OBSERVERS];
 	unsigned nobservers;

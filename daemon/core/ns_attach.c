@@ -161,6 +161,7 @@ attach_new(struct ns *ns, struct ns_mapping *m, struct backend_attach *att,
 		return r;
 	}
 	r = ns->be->ops->attach(ns->be, m->hpasid, att, err);
+	ns->kernel_calls[0][r < 0]++;
 	if (r < 0) {
 		ns_attachment_free(att);
 		return ns_op_end(ns, &op, r, err);
@@ -235,8 +236,12 @@ detach_one(struct ns *ns, struct ns_mapping *m, struct backend_attach *att, stru
 		    "descriptors of it; attach it again (pasid.attach) so that pasidd can "
 		    "detach it",
 		    m->hpasid, name);
-	if (!lost(att) && (r = ns->be->ops->detach(ns->be, m->hpasid, att, err)) < 0)
-		return r;
+	if (!lost(att)) {
+		r = ns->be->ops->detach(ns->be, m->hpasid, att, err);
+		ns->kernel_calls[1][r < 0]++;
+		if (r < 0)
+			return r;
+	}
 	unlink_att(ns, m, att);
 	ns_log(ns,
 	       &(struct ns_event){

@@ -140,6 +140,13 @@ namespace_figures(FILE *f, const struct pasidd *d)
 	fprintf(f, "pasidd_vms %u\n", ns->nvms);
 	family(f, "pasidd_attachments", "gauge", "PASIDs attached to a device's page table.");
 	fprintf(f, "pasidd_attachments %u\n", ns_attached(ns));
+	family(f, "pasidd_kernel_calls_total", "counter",
+	       "The backend's PASID attach and detach calls, by outcome.");
+	for (int op = 0; op < 2; op++)
+		for (int bad = 0; bad < 2; bad++)
+			fprintf(f, "pasidd_kernel_calls_total{op=\"%s\",outcome=\"%s\"} %llu\n",
+			        op ? "detach" : "attach", bad ? "refused" : "ok",
+			        (unsigned long long)ns->kernel_calls[op][bad]);
 	family(f, "pasidd_wq_pasids", "gauge", "Shared PASIDs handed out for each work queue.");
 	for (unsigned i = 0; i < ns->nwqs; i++) {
 		if (!ns->wqs[i]->nmaps)
@@ -203,6 +210,7 @@ static void
 state_figures(FILE *f, const struct pasidd *d)
 {
 	struct state_stats st;
+	uint64_t cum = 0;
 
 	if (!d->state)
 		return;
@@ -217,6 +225,26 @@ state_figures(FILE *f, const struct pasidd *d)
 	fprintf(f, "pasidd_replay_seconds %.6f\n", st.replay_ms / 1000.0);
 	family(f, "pasidd_replayed_records", "gauge", "Records start-up replayed.");
 	fprintf(f, "pasidd_replayed_records %llu\n", (unsigned long long)st.replayed_records);
+	family(f, "pasidd_journal_commits_total", "counter",
+	       "Group commits that wrote the journal, by outcome.");
+	fprintf(f, "pasidd_journal_commits_total{outcome=\"ok\"} %llu\n",
+	        (unsigned long long)(st.journal.commits - st.journal.commit_failures));
+	fprintf(f, "pasidd_journal_commits_total{outcome=\"failed\"} %llu\n",
+	        (unsigned long long)st.journal.commit_failures);
+	family(f, "pasidd_journal_sync_seconds", "histogram",
+	       "Time of a commit's write and fdatasync.");
+	for (unsigned b = 0; b <= JOURNAL_SYNC_BUCKETS; b++) {
+		cum += st.journal.sync_buckets[b];
+		if (b < JOURNAL_SYNC_BUCKETS)
+			fprintf(f, "pasidd_journal_sync_seconds_bucket{le=\"%g\"} %llu\n",
+			        journal_sync_bounds[b], (unsigned long long)cum);
+		else
+			fprintf(f, "pasidd_journal_sync_seconds_bucket{le=\"+Inf\"} %llu\n",
+			        (unsigned long long)cum);
+	}
+	fprintf(f, "pasidd_journal_sync_seconds_sum %.9f\n", st.journal.sync_seconds);
+	fprintf(f, "pasidd_journal_sync_seconds_count %llu\n",
+	        (unsigned long long)st.journal.commits);
 }
 
 static void

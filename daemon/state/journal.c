@@ -160,6 +160,10 @@ journal_get_stats(const struct journal *j, struct journal_stats *st)
 	st->snapshot_bytes = j->snapshot_bytes;
 	st->generation = j->gen;
 	st->last_compaction_unix = j->snapshot_time;
+	st->commits = j->commits;
+	st->commit_failures = j->commit_failures;
+	memcpy(st->sync_buckets, j->sync_buckets, sizeof(st->sync_buckets));
+	st->sync_seconds = j->sync_seconds;
 }
 
 void

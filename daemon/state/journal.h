@@ -41,6 +41,10 @@
 struct journal;
 struct journal_snapshot;
 
+/* Upper bounds (seconds) of the buckets of commit sync times; one more bucket is +Inf. */
+#define JOURNAL_SYNC_BUCKETS 8
+extern const double journal_sync_bounds[JOURNAL_SYNC_BUCKETS];
+
 struct journal_stats {
 	uint64_t replayed_records; /* records delivered by journal_replay(), snapshot + journal */
 	uint64_t dropped_bytes;    /* torn tail cut off the journal by replay */
@@ -48,6 +52,11 @@ struct journal_stats {
 	uint64_t snapshot_bytes;   /* size of the current snapshot file, 0 if there is none */
 	uint64_t generation;
 	int64_t last_compaction_unix; /* when the current snapshot was written; 0 if never */
+	uint64_t commits;             /* journal_commit()s that wrote something, since opening */
+	uint64_t commit_failures;
+	/* How long each commit's write + fdatasync took: per bucket (not cumulative), sum. */
+	uint64_t sync_buckets[JOURNAL_SYNC_BUCKETS + 1];
+	double sync_seconds;
 };
 
 /* Creates dir (0700; its parent must exist) if needed and takes an exclusive flock on

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 /* After a commit, an append buffer grown beyond this is released rather than kept. */
@@ -48,18 +49,42 @@ journal_append(struct journal *j, const void *rec, size_t len)
 	return 0;
 }
 
+const double journal_sync_bounds[JOURNAL_SYNC_BUCKETS] = {0.0001, 0.0005, 0.001, 0.005,
+                                                          0.01,   0.05,   0.1,   1};
+
+/* Counts one commit's write + sync time (daemon.metrics). */
+static void
+count_sync(struct journal *j, const struct timespec *t0, int rc)
+{
+	struct timespec t1;
+	double s;
+	unsigned b = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s = (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+	while (b < JOURNAL_SYNC_BUCKETS && s > journal_sync_bounds[b])
+		b++;
+	j->sync_buckets[b]++;
+	j->sync_seconds += s;
+	j->commits++;
+	j->commit_failures += rc < 0;
+}
+
 int
 journal_commit(struct journal *j)
 {
 	int rc = journal_check_ready(j);
+	struct timespec t0;
 
 	if (rc < 0)
 		return rc;
 	if (j->len == 0)
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = jio_write_all(j->fd, j->buf, j->len, (off_t)j->committed);
 	if (rc == 0 && fdatasync(j->fd) < 0)
 		rc = -errno;
+	count_sync(j, &t0, rc);
 	if (rc == 0)
 		j->committed += j->len;
 	j->len = 0;

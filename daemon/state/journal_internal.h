@@ -53,6 +53,9 @@ struct journal {
 	int fail_after_step;
 	uint64_t gen;
 	uint64_t committed; /* journal size known to be on disk */
+	uint64_t commits, commit_failures;
+	uint64_t sync_buckets[JOURNAL_SYNC_BUCKETS + 1];
+	double sync_seconds;
 	uint64_t snapshot_bytes;
 	int64_t snapshot_time;
 	uint64_t replayed;

@@ -283,6 +283,7 @@ state_get_stats(const struct state *s, struct state_stats *st)
 	st->dropped_bytes = js.dropped_bytes;
 	st->last_compaction_unix = js.last_compaction_unix;
 	st->replay_ms = s->replay_ms;
+	st->journal = js;
 }
 
 /* ---- life ---- */

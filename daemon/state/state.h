@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "journal.h"
+
 struct event_base;
 struct ns;
 struct ns_config;
@@ -23,6 +25,7 @@ struct state_stats {
 	uint64_t journal_bytes, snapshot_bytes, generation, replayed_records, dropped_bytes;
 	int64_t last_compaction_unix; /* 0: never */
 	double replay_ms;
+	struct journal_stats journal; /* commits and their sync times, for daemon.metrics */
 };
 
 /* Opens the state directory and replays it into ns and q (both fresh and empty). Refuses,

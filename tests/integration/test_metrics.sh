@@ -75,6 +75,9 @@ check "no label a peer chose" "! grep -q 'evil' '$tmp/m.txt'"
 has "the cgroup's limit" "gauge pasidd_cgroup_pasids_max{cgroup=/pasidd-metrics.slice} 7.0"
 check "the latency histogram ends in +Inf with every request" \
 	"grep -q '^histogram pasidd_request_duration_seconds_bucket{le=+Inf} ' '$tmp/parsed' && grep -q '^histogram pasidd_request_duration_seconds_count{} ' '$tmp/parsed'"
+check "journal commits counted" "grep -Eq '^counter pasidd_journal_commits_total\{outcome=ok\} [1-9]' '$tmp/parsed'"
+check "the commit sync histogram" "grep -Eq '^histogram pasidd_journal_sync_seconds_count\{\} [1-9]' '$tmp/parsed'"
+has "no kernel attach in the sim run" "counter pasidd_kernel_calls_total{op=attach,outcome=ok} 0.0"
 check "a build_info with the backend" "grep -q '^gauge pasidd_build_info{backend=sim,version=' '$tmp/parsed'"
 
 mkdir "$tmp/tf"
