@@ -3,6 +3,7 @@
 #include "metrics.h"
 #include "backend.h"
 #include "methods.h"
+#include "owner.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "quota.h"
@@ -124,6 +125,7 @@ static void
 namespace_figures(FILE *f, const struct pasidd *d)
 {
 	const struct ns *ns = &d->ns;
+	uint64_t reclaimed, returned;
 	struct timespec now;
 
 	family(f, "pasidd_pasids_used", "gauge", "PASIDs in use, by range.");
@@ -155,6 +157,12 @@ namespace_figures(FILE *f, const struct pasidd *d)
 		put_label(f, ns->wqs[i]->ref);
 		fprintf(f, "\"} %u\n", ns->wqs[i]->nmaps);
 	}
+	owners_get_reclaims(d->owners, &reclaimed, &returned);
+	family(f, "pasidd_owner_reclaims_total", "counter",
+	       "VMs removed because their owner process exited.");
+	fprintf(f, "pasidd_owner_reclaims_total %llu\n", (unsigned long long)reclaimed);
+	family(f, "pasidd_owner_reclaimed_pasids_total", "counter", "PASIDs those VMs returned.");
+	fprintf(f, "pasidd_owner_reclaimed_pasids_total %llu\n", (unsigned long long)returned);
 	family(f, "pasidd_connections", "gauge", "Open client connections.");
 	fprintf(f, "pasidd_connections %u\n", d->srv ? server_connections(d->srv) : 0);
 	clock_gettime(CLOCK_MONOTONIC, &now);

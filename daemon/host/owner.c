@@ -18,6 +18,7 @@ struct owners {
 	struct event *poll; /* owners without a pidfd, looked at every second */
 	unsigned unpinned;  /* watches without a pidfd */
 	bool warned;
+	uint64_t reclaimed, reclaimed_pasids; /* VMs of exited owners removed, their PASIDs */
 };
 
 struct owner_watch {
@@ -51,6 +52,8 @@ reclaim(struct owners *o, struct ns_vm *vm, const char *why)
 	}
 	log_info("owner %d of VM %s %s: VM removed, %d PASID(s) returned", (int)pid, name, why,
 	         freed);
+	o->reclaimed++;
+	o->reclaimed_pasids += (uint64_t)freed;
 	return true;
 }
 
@@ -241,4 +244,11 @@ owners_free(struct owners *o)
 		unwatch(o->ns->vms[i]);
 	event_free(o->poll);
 	free(o);
+}
+
+void
+owners_get_reclaims(const struct owners *o, uint64_t *vms, uint64_t *pasids)
+{
+	*vms = o ? o->reclaimed : 0;
+	*pasids = o ? o->reclaimed_pasids : 0;
 }

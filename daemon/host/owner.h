@@ -6,6 +6,8 @@
 #ifndef PASIDD_OWNER_H
 #define PASIDD_OWNER_H
 
+#include <stdint.h>
+
 struct event_base;
 struct ns;
 struct owners;
@@ -17,5 +19,7 @@ void owners_free(struct owners *o);
  * (or whose pid now belongs to another process), watches the rest, and from then on follows
  * the namespace. Returns how many VMs were reclaimed, or a negative errno. */
 int owners_start(struct owners *o);
+/* VMs removed because their owner exited, and the PASIDs they returned (daemon.metrics). */
+void owners_get_reclaims(const struct owners *o, uint64_t *vms, uint64_t *pasids);
 
 #endif

@@ -91,5 +91,15 @@ check "--textfile into a missing directory fails (exit $rc), saying so" \
 ctl --json metrics >"$tmp/m.json"
 check "--json gives the string" "[ \"\$(head -c1 '$tmp/m.json')\" = '\"' ]"
 
+# The owner of m1 and m2 exits: both VMs and their 4 PASIDs are reclaimed, and counted.
+kill "$holder"
+for _ in $(seq 100); do
+	[[ $(ctl vm list 2>/dev/null) != *m1* ]] && break
+	sleep 0.1
+done
+ctl metrics >"$tmp/m2.txt"
+check "owner reclaims counted" "grep -qx 'pasidd_owner_reclaims_total 2' '$tmp/m2.txt'"
+check "the PASIDs they returned" "grep -qx 'pasidd_owner_reclaimed_pasids_total 4' '$tmp/m2.txt'"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
