@@ -76,9 +76,9 @@ python3 "$HERE/vfu_server.py" "$SOCK" 2>"$W/vfu.log" &
 VFU_PID=$!
 for i in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 # 2 vCPUs: the race of the attach gate (kt_init's run_73_race) needs its two threads to run
-# at once; KT_RACE=SECS and KT_RACE_MAX=N bound it (default 2 s,
+# at once (KT_SMP changes it); KT_RACE=SECS and KT_RACE_MAX=N bound it (default 2 s,
 # 400000 attaches; kt_init stops it at 256 slips too).
-smp=2
+smp=${KT_SMP:-2}
 guest 7.3 "$W/73.log" "$HERE/qemu11.sh" -kernel "$(tail -1 "$W/k7.3")" \
   -device intel-iommu,scalable-mode=on,pasid-bits=20,caching-mode=on,intremap=on \
   -device edu,addr=03.0 \

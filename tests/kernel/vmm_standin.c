@@ -24,11 +24,12 @@
  *                           descriptor, for pasidd's attach gate; {"ok","errno","pid"}
  *   race BDF SECS MAX BASE CAP
  *                           the attach gate's known limit (a TOCTOU): up to MAX attaches in
- *                           SECS seconds (and until CAP slipped, checked every 4096), attach i of PASID BASE+i to the PASID HWPT while a
- *                           second thread flips VFIO_DEVICE_ATTACH_PASID in and out of the
+ *                           SECS seconds and until CAP slipped (checked every 4096 tries),
+ *                           attach i of PASID BASE+i to the PASID HWPT while a second
+ *                           thread flips VFIO_DEVICE_ATTACH_PASID in and out of the
  *                           argument's flags; then counts, from the VT-d table, the PASIDs
- *                           the kernel attached (each PASID is tried once, so each slip is one
- *                           iommu_attach_device_pasid, never a replace):
+ *                           the kernel attached (each PASID is tried once, so each slip is
+ *                           one iommu_attach_device_pasid, never a replace):
  *                           {"ok","tried","ret0","eperm","other","slipped","slipped_not0",
  *                            "secs"}
  * Every kernel failure is answered {"ok":false,"op":..,"errno":..}. */
@@ -398,7 +399,6 @@ cmd_fork(const char *what, const char *bdf, const char *pasid)
 	answer(o);
 }
 
-
 /* ---- the race: the gate reads flags, VFIO copies the argument again ---- */
 
 static struct kt_vfio_attach race_arg;
@@ -464,7 +464,7 @@ cmd_race(const char *bdf, const char *secs_text, const char *max_text, const cha
 	const struct dev *d = bdf ? find_dev(bdf) : NULL;
 	double secs, t0, end;
 	unsigned long max, base, tried = 0, ret0 = 0, eperm = 0, other = 0, slipped = 0,
-	                        slipped_not0 = 0;
+	                         slipped_not0 = 0;
 	unsigned char *ok;
 	struct json_object *o;
 	long cap, n;
