@@ -22,6 +22,16 @@
  *   fork rid BDF            PASID (to the PASID HWPT), or moves the RID to the HWPT without
  *                           ALLOC_PASID and back: another process with the device's
  *                           descriptor, for pasidd's attach gate; {"ok","errno","pid"}
+ *   race BDF SECS MAX BASE CAP
+ *                           the attach gate's known limit (a TOCTOU): up to MAX attaches in
+ *                           SECS seconds and until CAP slipped (checked every 4096 tries),
+ *                           attach i of PASID BASE+i to the PASID HWPT while a second
+ *                           thread flips VFIO_DEVICE_ATTACH_PASID in and out of the
+ *                           argument's flags; then counts, from the VT-d table, the PASIDs
+ *                           the kernel attached (each PASID is tried once, so each slip is
+ *                           one iommu_attach_device_pasid, never a replace):
+ *                           {"ok","tried","ret0","eperm","other","slipped","slipped_not0",
+ *                            "secs"}
  * Every kernel failure is answered {"ok":false,"op":..,"errno":..}. */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -387,6 +399,132 @@ cmd_fork(const char *what, const char *bdf, const char *pasid)
 	answer(o);
 }
 
+/* ---- the race: the gate reads flags, VFIO copies the argument again ---- */
+
+static struct kt_vfio_attach race_arg;
+static int race_stop;
+
+static void *
+race_flipper(void *unused)
+{
+	(void)unused;
+	while (!__atomic_load_n(&race_stop, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&race_arg.flags, KT_VFIO_PASID_FLAG, __ATOMIC_RELAXED);
+		__atomic_store_n(&race_arg.flags, 0, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The PASIDs in [base, base + n) the VT-d table lists present for d ("BB:DD.F<TAB>root<TAB>
+ * context<TAB>PASID<TAB>entry" per present entry), and how many of them were tried by an
+ * attach that did not return 0 (ok[i] == 0); -errno if unreadable. */
+static long
+vtd_count(const struct dev *d, unsigned long base, unsigned long n, const unsigned char *ok,
+          unsigned long *not0)
+{
+	FILE *f = fopen("/sys/kernel/debug/iommu/intel/dmar_translation_struct", "re");
+	char line[512];
+	long count = 0;
+
+	*not0 = 0;
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *save = NULL, *dev = strtok_r(line, "\t", &save), *p;
+		unsigned long pasid;
+
+		strtok_r(NULL, "\t", &save);
+		strtok_r(NULL, "\t", &save);
+		p = strtok_r(NULL, "\t", &save);
+		if (!dev || !p || strcmp(dev, d->bdf + 5))
+			continue;
+		pasid = strtoul(p, NULL, 10);
+		if (pasid < base || pasid >= base + n)
+			continue;
+		count++;
+		*not0 += !ok[pasid - base];
+	}
+	fclose(f);
+	return count;
+}
+
+static void
+cmd_race(const char *bdf, const char *secs_text, const char *max_text, const char *base_text,
+         const char *cap_text)
+{
+	const struct dev *d = bdf ? find_dev(bdf) : NULL;
+	double secs, t0, end;
+	unsigned long max, base, tried = 0, ret0 = 0, eperm = 0, other = 0, slipped = 0,
+	                         slipped_not0 = 0;
+	unsigned char *ok;
+	struct json_object *o;
+	long cap, n;
+	pthread_t th;
+	int r;
+
+	if (!d || !secs_text || !max_text || !base_text || !cap_text)
+		return answer_errno("race arguments", EINVAL);
+	secs = strtod(secs_text, NULL);
+	max = strtoul(max_text, NULL, 0);
+	base = strtoul(base_text, NULL, 0);
+	cap = strtol(cap_text, NULL, 0);
+	if (!(ok = calloc(max ? max : 1, 1)))
+		return answer_errno("race: calloc", ENOMEM);
+	race_arg = (struct kt_vfio_attach){.argsz = sizeof(race_arg), .pt_id = d->pt};
+	race_stop = 0;
+	if ((r = pthread_create(&th, NULL, race_flipper, NULL)) != 0) {
+		free(ok);
+		return answer_errno("race: pthread_create", r);
+	}
+	t0 = mono_s();
+	end = t0 + secs;
+	/* Every 4096 tries, the table: at most CAP slips, as the stand-in's exit has to detach
+	 * them and a few thousand take minutes under TCG. */
+	for (; tried < max && (tried & 63 || mono_s() < end); tried++) {
+		if (tried && !(tried & 4095) && vtd_count(d, base, tried, ok, &slipped_not0) >= cap)
+			break;
+		__atomic_store_n(&race_arg.pasid, (uint32_t)(base + tried), __ATOMIC_RELAXED);
+		if (ioctl(d->fd, KT_VFIO_ATTACH_PT, &race_arg) == 0) {
+			ok[tried] = 1;
+			ret0++;
+		} else if (errno == EPERM) {
+			eperm++;
+		} else {
+			other++;
+		}
+	}
+	secs = mono_s() - t0;
+	__atomic_store_n(&race_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	/* The kernel's word on what slipped: the device's present PASID entries. */
+	n = vtd_count(d, base, tried, ok, &slipped_not0);
+	if (n < 0) {
+		free(ok);
+		return answer_errno("race: dmar_translation_struct", (int)-n);
+	}
+	slipped = (unsigned long)n;
+	free(ok);
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "tried", json_object_new_int64((int64_t)tried));
+	json_object_object_add(o, "ret0", json_object_new_int64((int64_t)ret0));
+	json_object_object_add(o, "eperm", json_object_new_int64((int64_t)eperm));
+	json_object_object_add(o, "other", json_object_new_int64((int64_t)other));
+	json_object_object_add(o, "slipped", json_object_new_int64((int64_t)slipped));
+	json_object_object_add(o, "slipped_not0", json_object_new_int64((int64_t)slipped_not0));
+	json_object_object_add(o, "secs", json_object_new_double(secs));
+	answer(o);
+}
+
 static void
 cmd_drop(void)
 {
@@ -461,6 +599,12 @@ main(int argc, char **argv)
 			char *a2 = strtok_r(NULL, " \n", &save);
 
 			cmd_fork(a1, a2, strtok_r(NULL, " \n", &save));
+		} else if (!strcmp(cmd, "race")) {
+			char *a2 = strtok_r(NULL, " \n", &save), *a3 = strtok_r(NULL, " \n", &save);
+
+			char *a4 = strtok_r(NULL, " \n", &save);
+
+			cmd_race(a1, a2, a3, a4, strtok_r(NULL, " \n", &save));
 		} else if (!strcmp(cmd, "drop")) {
 			cmd_drop();
 		} else if (!strcmp(cmd, "mock")) {
