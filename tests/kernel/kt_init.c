@@ -469,8 +469,19 @@ pasidd_stop(int sig)
 	if (SM.pid <= 0) /* never kill(0): that is every process of the guest */
 		return -1;
 	kill(SM.pid, sig);
-	while (waitpid(SM.pid, &st, 0) < 0 && errno == EINTR)
-		;
+	/* Its log is read while it stops: a pasidd blocked writing to a full log pipe (thousands
+	 * of lines after the race) would otherwise never exit, and this wait never end. */
+	for (;;) {
+		pid_t r = waitpid(SM.pid, &st, WNOHANG);
+		struct pollfd p = {.fd = SM.log, .events = POLLIN};
+
+		if (r == SM.pid || (r < 0 && errno != EINTR))
+			break;
+		if (SM.log < 0)
+			usleep(10000);
+		else if (poll(&p, 1, 100) > 0)
+			read_log();
+	}
 	SM.pid = 0;
 	while (SM.log >= 0)
 		read_log();
