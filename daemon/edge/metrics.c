@@ -112,6 +112,25 @@ family(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A histogram from per-bucket counts (not cumulative; counts[n] is the +Inf bucket). */
+static void
+histogram(FILE *f, const char *name, const char *help, const double *bounds, size_t n,
+          const uint64_t *counts, double sum, uint64_t count)
+{
+	uint64_t cum = 0;
+
+	family(f, name, "histogram", help);
+	for (size_t b = 0; b <= n; b++) {
+		cum += counts[b];
+		if (b < n)
+			fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b],
+			        (unsigned long long)cum);
+		else
+			fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+	}
+	fprintf(f, "%s_sum %.9f\n%s_count %llu\n", name, sum, name, (unsigned long long)count);
+}
+
 static void
 put_limit(FILE *f, uint64_t v)
 {
@@ -218,7 +237,6 @@ static void
 state_figures(FILE *f, const struct pasidd *d)
 {
 	struct state_stats st;
-	uint64_t cum = 0;
 
 	if (!d->state)
 		return;
@@ -239,20 +257,9 @@ state_figures(FILE *f, const struct pasidd *d)
 	        (unsigned long long)(st.journal.commits - st.journal.commit_failures));
 	fprintf(f, "pasidd_journal_commits_total{outcome=\"failed\"} %llu\n",
 	        (unsigned long long)st.journal.commit_failures);
-	family(f, "pasidd_journal_sync_seconds", "histogram",
-	       "Time of a commit's write and fdatasync.");
-	for (unsigned b = 0; b <= JOURNAL_SYNC_BUCKETS; b++) {
-		cum += st.journal.sync_buckets[b];
-		if (b < JOURNAL_SYNC_BUCKETS)
-			fprintf(f, "pasidd_journal_sync_seconds_bucket{le=\"%g\"} %llu\n",
-			        journal_sync_bounds[b], (unsigned long long)cum);
-		else
-			fprintf(f, "pasidd_journal_sync_seconds_bucket{le=\"+Inf\"} %llu\n",
-			        (unsigned long long)cum);
-	}
-	fprintf(f, "pasidd_journal_sync_seconds_sum %.9f\n", st.journal.sync_seconds);
-	fprintf(f, "pasidd_journal_sync_seconds_count %llu\n",
-	        (unsigned long long)st.journal.commits);
+	histogram(f, "pasidd_journal_sync_seconds", "Time of a commit's write and fdatasync.",
+	          journal_sync_bounds, JOURNAL_SYNC_BUCKETS, st.journal.sync_buckets,
+	          st.journal.sync_seconds, st.journal.commits);
 }
 
 static void
@@ -261,7 +268,6 @@ request_figures(FILE *f, const struct pasidd *d)
 	const struct metrics *m = d->metrics;
 	const struct rpc_method *table = table_of(d);
 	size_t ntable = 0;
-	uint64_t cum = 0;
 
 	if (!m)
 		return;
@@ -290,19 +296,9 @@ request_figures(FILE *f, const struct pasidd *d)
 		if (m->requests[NMETHODS][o])
 			fprintf(f, "pasidd_requests_total{method=\"(none)\",outcome=\"%s\"} %llu\n",
 			        outcomes[o].name, (unsigned long long)m->requests[NMETHODS][o]);
-	family(f, "pasidd_request_duration_seconds", "histogram",
-	       "Time from a request's parse to its answer, commit excluded.");
-	for (size_t b = 0; b <= NBUCKETS; b++) {
-		cum += m->le[b];
-		if (b < NBUCKETS)
-			fprintf(f, "pasidd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-			        buckets[b], (unsigned long long)cum);
-		else
-			fprintf(f, "pasidd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-			        (unsigned long long)cum);
-	}
-	fprintf(f, "pasidd_request_duration_seconds_sum %.9f\n", m->seconds);
-	fprintf(f, "pasidd_request_duration_seconds_count %llu\n", (unsigned long long)m->count);
+	histogram(f, "pasidd_request_duration_seconds",
+	          "Time from a request's parse to its answer, commit excluded.", buckets, NBUCKETS,
+	          m->le, m->seconds, m->count);
 }
 
 char *
