@@ -158,6 +158,7 @@ main(int argc, char **argv)
 {
 	struct pasidd d = {0};
 	struct event *sigs[3] = {NULL, NULL, NULL};
+	sigset_t hup;
 	char why[512] = "";
 	int r, ready_fd = -1;
 
@@ -184,8 +185,11 @@ main(int argc, char **argv)
 	}
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
-	/* Until the loop handles it: a reload asked for during start-up is not a death. */
-	signal(SIGHUP, SIG_IGN);
+	/* Blocked until the loop handles it: a reload asked for during start-up (the socket may
+	 * accept before the loop runs) is neither a death nor lost, but done once serving. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(SIG_BLOCK, &hup, NULL);
 	log_setup(d.cfg.foreground);
 	if (!d.cfg.foreground && (ready_fd = detach()) < 0) {
 		fprintf(stderr, "pasidd: cannot detach: %s\n", strerror(errno));
@@ -206,6 +210,7 @@ main(int argc, char **argv)
 	evsignal_add(sigs[0], NULL);
 	evsignal_add(sigs[1], NULL);
 	evsignal_add(sigs[2], NULL);
+	sigprocmask(SIG_UNBLOCK, &hup, NULL);
 	log_info("serving %s: backend %s, local %u-%u, shared %u-%u", server_path(d.srv),
 	         d.be->ops->name, d.ns.cfg.local.first, d.ns.cfg.local.last, d.ns.cfg.shared.first,
 	         d.ns.cfg.shared.last);
