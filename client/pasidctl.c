@@ -209,6 +209,76 @@ print_bpf(struct json_object *result)
 	}
 }
 
+/* The capabilities the daemon kept, with how many it gave up (a daemon before issue 13's
+ * least privilege sends none). */
+static void
+print_privileges(struct json_object *result)
+{
+	struct json_object *p, *caps, *dropped;
+
+	if (!json_object_object_get_ex(result, "privileges", &p) ||
+	    !json_object_object_get_ex(p, "capabilities", &caps) ||
+	    !json_object_is_type(caps, json_type_array))
+		return;
+	printf("privileges:  ");
+	for (size_t i = 0; i < json_object_array_length(caps); i++)
+		printf("%s%s", i ? ", " : " ",
+		       json_object_get_string(json_object_array_get_idx(caps, i)));
+	if (!json_object_array_length(caps))
+		printf(" no capabilities");
+	if (json_object_object_get_ex(p, "dropped", &dropped) &&
+	    json_object_is_type(dropped, json_type_array) && json_object_array_length(dropped))
+		printf(" (%zu others given up)", json_object_array_length(dropped));
+	putchar('\n');
+}
+
+/* Fuller first: the share of its max in use, then the fewer left. */
+static int
+by_fill(const void *a, const void *b)
+{
+	const struct pasid_quota *x = a, *y = b;
+	double fx = (double)x->current / (double)x->max, fy = (double)y->current / (double)y->max;
+
+	if (fx != fy)
+		return fx > fy ? -1 : 1;
+	return (x->max - x->current) < (y->max - y->current)   ? -1
+	       : (x->max - x->current) > (y->max - y->current) ? 1
+	                                                       : strcmp(x->cgroup, y->cgroup);
+}
+
+/* The headroom of the fullest limited cgroups (at most QUOTA_LINES): where the next
+ * quota_exceeded will come from. Those the caller may see; nothing when none is limited. */
+#define QUOTA_LINES 3
+static void
+print_quota_headroom(struct pasid_client *c)
+{
+	struct pasid_quota *q = NULL;
+	struct pasid_error err;
+	size_t n = 0, limited = 0;
+
+	if (pasid_quota_get(c, NULL, &q, &n, &err) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (q[i].max != PASID_QUOTA_NO_LIMIT && q[i].max > 0)
+			q[limited++] = q[i];
+		else
+			free(q[i].cgroup);
+	qsort(q, limited, sizeof(*q), by_fill);
+	for (size_t i = 0; i < limited && i < QUOTA_LINES; i++) {
+		printf("quota:        %s %" PRIu64 "/%" PRIu64 " (%.0f%%), %" PRIu64 " left",
+		       q[i].cgroup, q[i].current, q[i].max,
+		       100.0 * (double)q[i].current / (double)q[i].max,
+		       q[i].current < q[i].max ? q[i].max - q[i].current : 0);
+		if (q[i].denied)
+			printf(", %" PRIu64 " denied", q[i].denied);
+		putchar('\n');
+	}
+	if (limited > QUOTA_LINES)
+		printf("quota:        %zu more limited cgroup(s): pasidctl quota get\n",
+		       limited - QUOTA_LINES);
+	pasid_quotas_free(q, limited);
+}
+
 /* result: the daemon's status as it came, for what struct pasid_status has no member for. */
 static void
 print_status(const struct pasid_status *st, struct json_object *result)
@@ -241,6 +311,7 @@ print_status(const struct pasid_status *st, struct json_object *result)
 	print_journal(result);
 	print_idxd(result);
 	print_bpf(result);
+	print_privileges(result);
 }
 
 static int
@@ -253,8 +324,10 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	rc = ctl_plain_command(ctl, argc, argv, status_usage, "");
 	if (rc >= 0)
 		return rc;
-	if (ctl_text(ctl, pasid_daemon_status(ctl->client, &st, &err), &err, &rc))
+	if (ctl_text(ctl, pasid_daemon_status(ctl->client, &st, &err), &err, &rc)) {
 		print_status(st, pasid_last_result(ctl->client));
+		print_quota_headroom(ctl->client);
+	}
 	pasid_status_free(st);
 	return rc;
 }

@@ -23,6 +23,11 @@ int pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len);
 /* Takes everything down again; what waits for a commit is committed, unless one failed. */
 void pasidd_close(struct pasidd *d);
 
+/* Gives up for good every capability that what pasidd_open started does not need (privs.h):
+ * after pasidd_open, before serving. Logs what it keeps and why; d->caps_* for daemon.status.
+ * 0 or a negative errno with the reason in why. */
+int pasidd_limit_privileges(struct pasidd *d, char *why, size_t len);
+
 /* pasidd -n: the configuration, and the state directory it would start on, checked as start-up
  * would check them, without a lock and without writing anything. Returns the exit status. */
 int pasidd_check(struct pasidd *d);

@@ -198,7 +198,8 @@ main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &d.started);
 	why[0] = '\0';
-	if (pasidd_open(&d, 0, why, sizeof(why)) < 0) {
+	if (pasidd_open(&d, 0, why, sizeof(why)) < 0 ||
+	    pasidd_limit_privileges(&d, why, sizeof(why)) < 0) {
 		log_err("%s", why);
 		report_ready(ready_fd, 1, why);
 		r = 1;

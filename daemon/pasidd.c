@@ -16,6 +16,7 @@
 #include "fsguard.h"
 #include "log.h"
 #include "owner.h"
+#include "privs.h"
 #include "quota.h"
 #include "quota_acct.h"
 #include "salvage.h"
@@ -24,6 +25,7 @@
 #include "state.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <event2/event.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -282,6 +284,54 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	return flags & PASIDD_NO_SERVER
 	           ? 0
 	           : server_open(d, fdstore_take_listen_fd(d->fdstore), &d->srv, why, len);
+}
+
+/* What each capability pasidd can hold is for; pasidd(8), PRIVILEGES, says the same. */
+static uint64_t
+privileges_needed(const struct pasidd *d)
+{
+	uint64_t need = 0;
+
+	/* The host's PCI config space past its first 64 bytes, where the PASID capability
+	 * lives: device.assign refuses a shared device without one, and an attach's width is
+	 * checked against it besides IOMMU_GET_HW_INFO. */
+	if (strcmp(d->be->ops->name, "iommufd") == 0)
+		need |= PRIVS_BIT(CAP_SYS_ADMIN);
+	/* A VM's cgroup device program is loaded and attached when the VM registers, and its
+	 * maps change with the VM's devices: a network-admin program type for the kernel, so
+	 * CAP_BPF with CAP_NET_ADMIN (CAP_SYS_ADMIN where that is what it had). The attach gate
+	 * and the observer need CAP_PERFMON only to load and attach, which is done by now: their
+	 * ring buffers are read through mmap and epoll. */
+	if (d->bpf[BPFPROG_DEVICE_GATE].active) {
+		need |= PRIVS_BIT(CAP_BPF);
+		need |= privs_have(PRIVS_BIT(CAP_NET_ADMIN)) ? PRIVS_BIT(CAP_NET_ADMIN)
+		                                             : PRIVS_BIT(CAP_SYS_ADMIN);
+	}
+	/* A reload may give a socket file pasidd made itself to a group it is not in. */
+	if (server_owns_socket(d->srv))
+		need |= PRIVS_BIT(CAP_CHOWN);
+	return need;
+}
+
+int
+pasidd_limit_privileges(struct pasidd *d, char *why, size_t len)
+{
+	uint64_t had = privs_effective(), keep = privileges_needed(d) & had;
+	char kept[512];
+	int r;
+
+	if ((r = privs_limit(keep)) < 0) {
+		snprintf(why, len, "cannot give up the capabilities it does not need: %s",
+		         strerror(-r));
+		return r;
+	}
+	d->caps_kept = privs_effective();
+	d->caps_dropped = had & ~d->caps_kept;
+	d->caps_limited = true;
+	privs_format(d->caps_kept, kept, sizeof(kept));
+	log_info("capabilities kept: %s; %d others given up (daemon.status.privileges)", kept,
+	         __builtin_popcountll(d->caps_dropped));
+	return 0;
 }
 
 void

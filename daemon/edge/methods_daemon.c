@@ -5,6 +5,7 @@
 #include "reload.h"
 #include "log.h"
 #include "peer.h"
+#include "privs.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "server.h"
@@ -12,6 +13,7 @@
 #include "wq_watch.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static struct json_object *
@@ -117,6 +119,38 @@ idxd_json(const struct pasidd_config *cfg)
 	return o;
 }
 
+static struct json_object *
+cap_names(uint64_t mask)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned c = 0; c < 64; c++) {
+		const char *name = privs_name(c);
+		char other[16];
+
+		if (!(mask & PRIVS_BIT(c)))
+			continue;
+		if (!name) {
+			snprintf(other, sizeof(other), "cap_%u", c);
+			name = other;
+		}
+		json_object_array_add(a, json_object_new_string(name));
+	}
+	return a;
+}
+
+/* The capabilities pasidd holds now (read, not remembered) and those it gave up at start. */
+static struct json_object *
+privileges_json(const struct pasidd *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "capabilities", cap_names(privs_effective()));
+	json_object_object_add(o, "dropped", cap_names(d->caps_dropped));
+	json_object_object_add(o, "limited", json_object_new_boolean(d->caps_limited));
+	return o;
+}
+
 int
 method_rpc_discover(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
 {
@@ -180,6 +214,7 @@ method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_o
 	json_object_object_add(o, "idxd", idxd_json(&d->cfg));
 	json_object_object_add(o, "warnings", wq_watch_warnings(d->wqwatch));
 	json_object_object_add(o, "bpf", bpf_json(d));
+	json_object_object_add(o, "privileges", privileges_json(d));
 	*result = o;
 	return 0;
 }

@@ -51,6 +51,9 @@ struct pasidd {
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */
 	int exit_status;             /* non-zero: stop serving, main() returns it */
 	struct json_object *openrpc; /* rpc.discover's document, parsed on first use */
+	/* The capabilities kept after start-up (pasidd_limit_privileges) and those given up. */
+	uint64_t caps_kept, caps_dropped;
+	bool caps_limited; /* false: nothing given up (pasidd_limit_privileges not called) */
 	/* The methods served: NULL for rpc_methods (methods.h); a test may serve its own. */
 	const struct rpc_method *methods;
 };

@@ -28,7 +28,9 @@ meaning(int err)
 	switch (err) {
 	case EPERM:
 	case EACCES:
-		return "pasidd lacks CAP_BPF and CAP_SYS_ADMIN, or the kernel is locked down";
+		/* A cgroup device program is one of the kernel's network-admin program types:
+		 * CAP_BPF with CAP_NET_ADMIN (or CAP_SYS_ADMIN) loads and attaches it. */
+		return "pasidd lacks CAP_BPF and CAP_NET_ADMIN, or the kernel is locked down";
 	case ENOSYS:
 		return "the kernel has no bpf() system call (CONFIG_BPF_SYSCALL)";
 	case EINVAL:

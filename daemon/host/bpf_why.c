@@ -1,7 +1,9 @@
 /* Why a BPF program is not running (bpf_why.h). */
 #include "bpf_why.h"
+#include "privs.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,44 +11,20 @@
 /* The kernel's own ENOTSUPP, which reaches user space unnamed ("Unknown error 524"). */
 #define KERNEL_ENOTSUPP 524
 
-/* Capability numbers (linux/capability.h; CAP_BPF and CAP_PERFMON are newer than some libc
- * headers). */
-#define CAP_NR_SYS_ADMIN 21
-#define CAP_NR_PERFMON   38
-#define CAP_NR_BPF       39
-
-/* Does this process have what loading tracing and LSM programs takes? Read from
- * /proc/self/status, so that an EPERM can say whether it is ours or the kernel's policy. */
-static bool
-have_bpf_caps(void)
-{
-	const unsigned long long need =
-	    1ull << CAP_NR_SYS_ADMIN | 1ull << CAP_NR_PERFMON | 1ull << CAP_NR_BPF;
-	unsigned long long eff = 0;
-	char line[128];
-	bool found = false;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "CapEff: %llx", &eff) == 1;
-	fclose(f);
-	return found && (eff & need) == need;
-}
-
 static const char *
 hint(enum bpf_why_kind kind, int err)
 {
 	switch (err) {
 	case EPERM:
 	case EACCES:
-		if (have_bpf_caps())
-			return "refused although pasidd has CAP_BPF, CAP_PERFMON and "
-			       "CAP_SYS_ADMIN: "
+		/* The kernel loads tracing and LSM programs for CAP_BPF with CAP_PERFMON
+		 * (or CAP_SYS_ADMIN, which covers both). */
+		if (privs_have(PRIVS_BIT(CAP_BPF) | PRIVS_BIT(CAP_PERFMON)) ||
+		    privs_have(PRIVS_BIT(CAP_SYS_ADMIN)))
+			return "refused although pasidd has CAP_BPF and CAP_PERFMON: "
 			       "the kernel's policy (lockdown, a security module or a sandboxed "
 			       "kernel) does not allow this program type";
-		return "needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN";
+		return "needs CAP_BPF and CAP_PERFMON";
 	case ESRCH:
 	case ENOENT:
 		return "the kernel function or hook is not in the kernel's BTF";

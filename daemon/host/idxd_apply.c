@@ -87,6 +87,16 @@ write_file(const char *dir, const char *file, const char *val)
 	return err;
 }
 
+/* EROFS from sysfs is the service's sandbox, not the kernel's answer about the WQ. */
+static const char *
+read_only_hint(int err)
+{
+	return err == -EROFS ? " (sysfs is read-only for pasidd: pasidd.service has "
+	                       "ProtectKernelTunables=yes unless the drop-in wq-setup.conf is "
+	                       "installed, see pasidd(8) PRIVILEGES)"
+	                     : "";
+}
+
 /* After a failed write: what stays written, since sysfs has no transaction. */
 static void
 tell_written(struct writer *w)
@@ -111,8 +121,8 @@ put_attr(struct writer *w, const char *obj, const char *shown, const char *attr,
 	r = write_file(dir, attr, val);
 	if (r < 0) {
 		snprintf(w->out->attribute, sizeof(w->out->attribute), "%s", attr);
-		fmt_why(w->why, w->len, r, "writing %s=%.64s to %s: %s", attr, val, shown,
-		        strerror(-r));
+		fmt_why(w->why, w->len, r, "writing %s=%.64s to %s: %s%s", attr, val, shown,
+		        strerror(-r), read_only_hint(r));
 		tell_written(w);
 		return r;
 	}
@@ -143,8 +153,8 @@ put_driver(struct writer *w, const char *driver, const char *file, const char *n
 	r = write_file(dir, file, name);
 	if (r < 0) {
 		snprintf(w->out->attribute, sizeof(w->out->attribute), "%s", file);
-		fmt_why(w->why, w->len, r, "writing %s to bus/dsa/drivers/%.64s/%s: %s", name,
-		        driver, file, strerror(-r));
+		fmt_why(w->why, w->len, r, "writing %s to bus/dsa/drivers/%.64s/%s: %s%s", name,
+		        driver, file, strerror(-r), read_only_hint(r));
 		tell_written(w);
 		return r;
 	}

@@ -27,7 +27,7 @@ tree() {
 	fi
 	for f in sbin/pasidd bin/pasidctl include/libpasid.h lib/pkgconfig/libpasid.pc \
 		share/man/man8/pasidd.8 share/man/man8/pasidctl.8 share/man/man5/pasidd.conf.5 \
-		share/man/man3/libpasid.3 share/pasidd/openrpc.json share/doc/pasidd/pasidd.conf.example \
+		share/man/man3/libpasid.3 share/pasidd/openrpc.json share/doc/pasidd/pasidd.conf.example share/doc/pasidd/wq-setup.conf \
 		share/bash-completion/completions/pasidctl lib/sysusers.d/pasidd.conf \
 		lib/systemd/system/pasidd.service lib/systemd/system/pasidd.socket; do
 		check "prefix /usr/local: $f" "[ -e '$root/usr/local/$f' ]"

@@ -471,6 +471,15 @@ t "denied counted" 0 --json quota get "$cg"
 json "denied JSON" 'd[0]["denied"] == 3 and d[0]["current"] == 6 and d[0]["max"] == 6'
 t "quota get text" 0 quota get "$cg"
 has "quota get text row" "6    6        3"
+t "status with quotas" 0 status
+# The fullest limited cgroup first: the VMs' (full, with its refusals), then /pasidctl-test/a.
+python3 - "$tmp/out" "$cg" <<'PY' && ok "status shows the quota headroom, fullest first" || not_ok "status quota lines: $(grep quota: "$tmp/out")"
+import sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("quota:")]
+assert lines[0] == "quota:        %s 6/6 (100%%), 0 left, 3 denied\n" % sys.argv[2], lines
+assert lines[1] == "quota:        /pasidctl-test/a 0/5 (0%), 5 left\n", lines
+PY
+has "status shows the capabilities kept" "privileges:  "
 t "lift the limit" 0 quota set "$cg" max
 t "quota set without MAX" 2 quota set /a
 t "quota set with a bad MAX" 2 quota set /a lots

@@ -152,6 +152,24 @@ units() {
 	else
 		bad "systemd-analyze security: exposure $score, above 2.0"
 	fi
+	# With the drop-in that lets pasidd write idxd's sysfs (systemd/wq-setup.conf), still
+	# clean and at most 2.0.
+	mkdir -p "$tmp/units/pasidd.service.d"
+	cp "$SRC_DIR/systemd/wq-setup.conf" "$tmp/units/pasidd.service.d/"
+	out=$(cd "$tmp/units" && systemd-analyze verify --man=no ./pasidd.service 2>&1)
+	[ -z "$out" ] && ok "verify is clean with wq-setup.conf" || bad "verify with wq-setup.conf: $out"
+	score=$(systemd-analyze security --offline=true "$tmp/units/pasidd.service" 2>/dev/null |
+		sed -n 's/.*Overall exposure level for pasidd.service: \([0-9.]*\).*/\1/p')
+	if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
+		ok "with wq-setup.conf: exposure $score (at most 2.0)"
+	else
+		bad "with wq-setup.conf: exposure '$score', above 2.0 or none"
+	fi
+	rm -r "$tmp/units/pasidd.service.d"
+	# Only the capabilities pasidd(8) PRIVILEGES explains.
+	grep -qx "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_BPF CAP_PERFMON CAP_NET_ADMIN" \
+		"$BUILD_DIR/systemd/pasidd.service" && ok "the bounding set is the documented one" ||
+		bad "CapabilityBoundingSet= differs from pasidd(8) PRIVILEGES"
 	grep -q "^ExecStart=.*/sbin/pasidd --foreground" "$BUILD_DIR/systemd/pasidd.service" &&
 		ok "the service starts the installed sbin/pasidd" || bad "ExecStart does not name sbin/pasidd"
 }
