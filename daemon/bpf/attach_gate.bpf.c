@@ -41,6 +41,10 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } reports SEC(".maps");
 
+/* Reports dropped because the ring was full, read by pasidd through the mmap'd .bss: a
+ * drop is never silent. */
+__u64 lost = 0;
+
 /* A full ring drops the report, never the decision. */
 static __always_inline void
 report(__u32 cmd, __u32 flags, __u32 verdict, __u32 mode)
@@ -48,8 +52,10 @@ report(__u32 cmd, __u32 flags, __u32 verdict, __u32 mode)
 	__u64 pt = bpf_get_current_pid_tgid();
 	struct ag_report *r = bpf_ringbuf_reserve(&reports, sizeof(*r), 0);
 
-	if (!r)
+	if (!r) {
+		__sync_fetch_and_add(&lost, 1);
 		return;
+	}
 	r->pid = (__u32)pt;
 	r->tgid = pt >> 32;
 	r->uid = (__u32)bpf_get_current_uid_gid();

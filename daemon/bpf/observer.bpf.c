@@ -20,14 +20,20 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } reports SEC(".maps");
 
+/* Reports dropped because the ring was full, read by pasidd through the mmap'd .bss: a
+ * drop is never silent. */
+__u64 lost = 0;
+
 static __always_inline void
 report(__u32 kind, struct device *dev, __u32 pasid, int ret)
 {
 	__u64 pt = bpf_get_current_pid_tgid();
 	struct ob_report *r = bpf_ringbuf_reserve(&reports, sizeof(*r), 0);
 
-	if (!r)
+	if (!r) {
+		__sync_fetch_and_add(&lost, 1);
 		return;
+	}
 	r->kind = kind;
 	r->pasid = pasid;
 	r->ret = ret;

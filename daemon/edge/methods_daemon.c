@@ -92,6 +92,9 @@ bpf_json(const struct pasidd *d)
 			                       json_object_new_int64((int64_t)d->bpf[p].reports));
 			json_object_object_add(e, "alarms",
 			                       json_object_new_int64((int64_t)d->bpf[p].alarms));
+			if (p != BPFPROG_DEVICE_GATE)
+				json_object_object_add(
+				    e, "lost", json_object_new_int64((int64_t)d->bpf[p].lost));
 			/* The observer's PASIDs attached around pasidd, kept out of allocation. */
 			if (p == BPFPROG_OBSERVER)
 				json_object_object_add(

@@ -57,9 +57,20 @@ on_readable(evutil_socket_t fd, short what, void *ctx)
 {
 	struct bpf_attach_gate *g = ctx;
 
+	uint64_t lost;
+
 	(void)fd;
 	(void)what;
 	ring_buffer__consume(g->rb);
+	/* The decisions stand (a full ring drops the report, never the verdict); only their
+	 * reports are gone, so a warning, not an alarm. */
+	lost = __atomic_load_n(&g->skel->bss->lost, __ATOMIC_RELAXED);
+	if (lost != g->st->lost) {
+		log_warn("attach gate: its ring buffer was full and %llu report(s) of refused or "
+		         "audited ioctls were lost (%llu since start); the refusals stood",
+		         (unsigned long long)(lost - g->st->lost), (unsigned long long)lost);
+		g->st->lost = lost;
+	}
 }
 
 static uint32_t

@@ -38,6 +38,25 @@ raise_alarm(struct bpf_observer *o, const char *why)
 	log_warn("ALARM %s", why);
 }
 
+/* A full ring dropped reports: what the kernel did in them is unknown, so each new loss is
+ * an alarm (the table may no longer agree with the kernel). Read after every batch of
+ * reports: a drop happens only while reports wait, so a batch follows it. */
+static void
+note_lost(struct bpf_observer *o)
+{
+	uint64_t now = __atomic_load_n(&o->skel->bss->lost, __ATOMIC_RELAXED);
+	char why[256];
+
+	if (now == o->st->lost)
+		return;
+	snprintf(why, sizeof(why),
+	         "observer: its ring buffer was full and %llu report(s) were lost (%llu since "
+	         "start): a PASID attached or detached around pasidd may have gone unseen",
+	         (unsigned long long)(now - o->st->lost), (unsigned long long)now);
+	o->st->lost = now;
+	raise_alarm(o, why);
+}
+
 static int
 on_report(void *ctx, void *data, size_t len)
 {
@@ -89,6 +108,7 @@ on_readable(evutil_socket_t fd, short what, void *ctx)
 	for (size_t i = 0; i < o->pending.n; i++)
 		raise_alarm(o, o->pending.e[i].why);
 	o->pending.n = 0;
+	note_lost(o);
 }
 
 /* Each traced function, its program, and whether the observer is worth running without it. */

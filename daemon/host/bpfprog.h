@@ -21,6 +21,7 @@ struct bpfprog_state {
 	char why[BPFPROG_WHY_LEN]; /* why not active, or what it does; "" for nothing to say */
 	uint64_t reports;          /* records read from its ring buffer */
 	uint64_t alarms;           /* of them, those that went around pasidd (logged as warnings) */
+	uint64_t lost;             /* reports the program dropped on a full ring buffer */
 };
 
 /* "attach_gate", "observer", "device_gate": the members of daemon.status.bpf. */

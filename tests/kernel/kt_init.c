@@ -819,6 +819,31 @@ bpf_status(struct standin *s, const char *prog, const char *member, char *out, s
 	json_object_put(o);
 }
 
+/* With the iommufd backend and the gate and observer attached, pasidd kept CAP_SYS_ADMIN
+ * (config space), CAP_BPF with CAP_NET_ADMIN only where its device gate runs, CAP_CHOWN only
+ * for a socket it made itself: CAP_PERFMON went once the programs were attached, and they go
+ * on reporting without it. */
+static void
+check_privileges(struct standin *s)
+{
+	struct json_object *o = sa(s, "call daemon.status");
+	struct json_object *caps = jget(o, "result.privileges.capabilities");
+	const char *gate = json_object_get_string(jget(o, "result.bpf.device_gate.state"));
+	bool gated = gate && !strcmp(gate, "active"), admin = false, other = false;
+
+	for (size_t i = 0; caps && i < json_object_array_length(caps); i++) {
+		const char *c = json_object_get_string(json_object_array_get_idx(caps, i));
+
+		admin |= !strcmp(c, "CAP_SYS_ADMIN");
+		other |= strcmp(c, "CAP_SYS_ADMIN") && strcmp(c, "CAP_CHOWN") &&
+		         !(gated && (!strcmp(c, "CAP_BPF") || !strcmp(c, "CAP_NET_ADMIN")));
+	}
+	check(json_object_is_type(caps, json_type_array) && admin && !other,
+	      "privileges: pasidd kept only what iommufd and its BPF programs need",
+	      "kept %s (device gate %s)", jtext(caps), gate ? gate : "?");
+	json_object_put(o);
+}
+
 /* Both BPF programs run, attach gate in mode; their whys to the console. */
 static void
 check_bpf_active(struct standin *s, const char *mode)
@@ -835,6 +860,7 @@ check_bpf_active(struct standin *s, const char *mode)
 	bpf_status(s, "observer", "why", why, sizeof(why));
 	check(!strcmp(state, "active"), "daemon.status.bpf.observer active", "%s: %s", state, why);
 	info("observer: %s", why);
+	check_privileges(s);
 }
 
 /* The observer's report of pasidd's own call, with pasidd's pid, and no alarm about it. */
@@ -1006,8 +1032,9 @@ run_73_race(void)
 {
 	struct standin s = {0};
 	struct json_object *o;
-	char dev_pid[64], alarms[32];
+	char dev_pid[64], alarms[32], lost[32];
 	unsigned long slipped, attach_alarms = 0, replace_alarms, gate_refusals;
+	long long eperm;
 	double secs = cmdline_num("kt_race=", 2), end, t0;
 	long max = (long)cmdline_num("kt_race_max=", RACE_MAX);
 	size_t mark;
@@ -1068,11 +1095,29 @@ run_73_race(void)
 	      "race: every PASID attach that slipped past the gate is an ALARM of the observer",
 	      "%lu slipped (VT-d), %lu attach and %lu replace alarms for pid %d", slipped,
 	      attach_alarms, replace_alarms, (int)s.pid);
+	eperm = jint(o, "eperm");
 	json_object_put(o);
 	bpf_status(&s, "observer", "alarms", alarms, sizeof(alarms));
 	check((unsigned long)atol(alarms) >= slipped,
 	      "race: daemon.status.bpf.observer.alarms counts them", "alarms %s, slipped %lu",
 	      alarms, slipped);
+	/* A full ring drops gate reports, never refusals: each EPERM is a report read or one
+	 * the program counted as lost. */
+	bpf_status(&s, "attach_gate", "lost", lost, sizeof(lost));
+	info("race: the gate's ring buffer lost %s report(s)", lost);
+	check(strchr("0123456789", lost[0]) && (long long)gate_refusals + atoll(lost) == eperm,
+	      "race: every refusal of the gate was reported or counted in attach_gate.lost",
+	      "%lld EPERM, %lu refusals logged, lost %s", eperm, gate_refusals,
+	      lost[0] ? lost : "(none)");
+	check(atoll(lost) == 0 || log_count(mark,
+	                                    "report(s) of refused or audited ioctls were "
+	                                    "lost",
+	                                    "") > 0,
+	      "race: a loss of gate reports is logged", "lost %s, no log line", lost);
+	bpf_status(&s, "observer", "lost", lost, sizeof(lost));
+	check(strcmp(lost, "0") == 0 ||
+	          log_count(mark, "ALARM observer: its ring buffer was full", "") > 0,
+	      "race: the observer lost no report, or said so with an ALARM", "lost %s", lost);
 out:
 	/* The stand-in's exit detaches what slipped (observer: ALARM detaches, not echoed). */
 	SM.quiet = true;
