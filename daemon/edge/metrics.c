@@ -301,6 +301,37 @@ request_figures(FILE *f, const struct pasidd *d)
 	          m->le, m->seconds, m->count);
 }
 
+/* The BPF programs: whether each runs, what it reported, and the reports a full ring
+ * dropped (an alert on pasidd_bpf_alarms_total or on a rising lost count is the point). */
+static void
+bpf_figures(FILE *f, const struct pasidd *d)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+	    {"pasidd_bpf_active", "gauge", "Whether the BPF program runs (1) or not (0)."},
+	    {"pasidd_bpf_reports_total", "counter", "Reports read from the program's ring buffer."},
+	    {"pasidd_bpf_alarms_total", "counter",
+	     "Of them, those about something done around pasidd (logged as warnings)."},
+	    {"pasidd_bpf_lost_reports_total", "counter",
+	     "Reports the program dropped because its ring buffer was full."},
+	};
+
+	for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+		family(f, fam[k].name, fam[k].type, fam[k].help);
+		for (int p = 0; p < BPFPROG_COUNT; p++) {
+			const struct bpfprog_state *st = &d->bpf[p];
+			uint64_t v = k == 0   ? st->active
+			             : k == 1 ? st->reports
+			             : k == 2 ? st->alarms
+			                      : st->lost;
+
+			fprintf(f, "%s{program=\"%s\"} %llu\n", fam[k].name,
+			        bpfprog_name((enum bpfprog)p), (unsigned long long)v);
+		}
+	}
+}
+
 char *
 metrics_render(const struct pasidd *d)
 {
@@ -314,6 +345,7 @@ metrics_render(const struct pasidd *d)
 	quota_figures(f, d);
 	state_figures(f, d);
 	request_figures(f, d);
+	bpf_figures(f, d);
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;

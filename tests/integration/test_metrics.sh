@@ -78,6 +78,8 @@ check "the latency histogram ends in +Inf with every request" \
 check "journal commits counted" "grep -Eq '^counter pasidd_journal_commits_total\{outcome=ok\} [1-9]' '$tmp/parsed'"
 check "the commit sync histogram" "grep -Eq '^histogram pasidd_journal_sync_seconds_count\{\} [1-9]' '$tmp/parsed'"
 has "no kernel attach in the sim run" "counter pasidd_kernel_calls_total{op=attach,outcome=ok} 0.0"
+check "whether each BPF program runs" "[ \$(grep -Ec '^gauge pasidd_bpf_active\\{program=(attach_gate|observer|device_gate)\\} [01]\\.0$' '$tmp/parsed') -eq 3 ]"
+check "each BPF program's lost reports" "[ \$(grep -c '^counter pasidd_bpf_lost_reports_total{program=' '$tmp/parsed') -eq 3 ]"
 check "a build_info with the backend" "grep -q '^gauge pasidd_build_info{backend=sim,version=' '$tmp/parsed'"
 
 mkdir "$tmp/tf"
