@@ -275,7 +275,7 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 		return r;
 	}
 	/* After the replay and the reclaim: the VMs left are gated. */
-	bpf_devgate_open(&d->ns, &d->cfg, &d->bpf[BPFPROG_DEVICE_GATE], &d->devgate);
+	bpf_devgate_open(d->base, &d->ns, &d->cfg, &d->bpf[BPFPROG_DEVICE_GATE], &d->devgate);
 	if ((r = state_commit(d->state)) < 0) {
 		snprintf(why, len, "cannot write the state in %s: %s", d->cfg.state_dir,
 		         strerror(-r));

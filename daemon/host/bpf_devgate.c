@@ -8,8 +8,10 @@
 #include "devgate_sysfs.h"
 #include "log.h"
 #include "peer.h"
+#include "procinfo.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,10 @@
 #include <unistd.h>
 
 #define WHY_LEN 200
+/* How often every gate is brought up to date with what no event tells pasidd: a device
+ * bound to vfio-pci (or rebound: another minor) after device.assign, an owner moved to
+ * another cgroup. */
+#define RESCAN_S 5
 
 /* One VM, gated or not. */
 struct gate {
@@ -41,6 +47,7 @@ struct bpf_devgate {
 	size_t nextra;
 	struct gate **gates;
 	size_t ngates, cap;
+	struct event *rescan; /* every RESCAN_S seconds */
 };
 
 /* Where VM vm is in the gates (sorted by VM name: a pasid.alloc's thousands of mapping
@@ -114,9 +121,10 @@ has_wq(const struct gate *e, const struct ns_wq *wq)
 
 /* Makes e's allowed map match what its VM holds now (devgate_allow.h). */
 static int
-sync_gate(struct bpf_devgate *g, struct gate *e, const struct ns_vm *vm, char *why, size_t len)
+sync_gate(struct bpf_devgate *g, struct gate *e, const struct ns_vm *vm, bool quiet, char *why,
+          size_t len)
 {
-	struct devgate_host h = {g->sys, g->dsa_major, g->iax_major, g->extra, g->nextra};
+	struct devgate_host h = {g->sys, g->dsa_major, g->iax_major, g->extra, g->nextra, quiet};
 	struct devgate_dev *want = NULL;
 	const struct ns_wq **wqs = NULL;
 	size_t n = 0, nwqs = 0;
@@ -162,7 +170,7 @@ attach(struct bpf_devgate *g, struct gate *e, const struct ns_vm *vm, char *why,
 	}
 	/* The allowed map is full before the link: the VM is never refused its own devices. */
 	if ((r = devgate_prog_load(&g->managed, &e->prog, why, len)) == 0 &&
-	    (r = sync_gate(g, e, vm, why, len)) == 0)
+	    (r = sync_gate(g, e, vm, false, why, len)) == 0)
 		r = devgate_prog_attach(e->prog, fd, why, len);
 	close(fd);
 	if (r < 0) {
@@ -216,6 +224,18 @@ regate(struct bpf_devgate *g, const char *cg)
 	}
 }
 
+/* The cgroup the VM's owner is in now (malloc'd): where its devices are opened from. The one
+ * it registered from (vm->cgroup, where its PASIDs stay charged) when that cannot be read. */
+static char *
+owner_cgroup(const struct ns_vm *vm)
+{
+	char now[CGROUP_PATH_MAX];
+
+	if (procinfo_cgroup(vm->owner.pid, vm->pin, now, sizeof(now)) == 0)
+		return strdup(now);
+	return strdup(vm->cgroup ? vm->cgroup : "");
+}
+
 static void
 add_vm(struct bpf_devgate *g, const struct ns_vm *vm)
 {
@@ -236,7 +256,7 @@ add_vm(struct bpf_devgate *g, const struct ns_vm *vm)
 	}
 	if (!(e = calloc(1, sizeof(*e))))
 		goto nomem;
-	if (!(e->cgroup = strdup(vm->cgroup ? vm->cgroup : ""))) {
+	if (!(e->cgroup = owner_cgroup(vm))) {
 		free(e);
 		goto nomem;
 	}
@@ -346,11 +366,69 @@ resync(struct bpf_devgate *g, const struct ns_vm *vm)
 	if (!e || !e->prog)
 		return;
 	refresh_managed(g);
-	if (sync_gate(g, e, vm, why, sizeof(why)) == 0)
+	if (sync_gate(g, e, vm, false, why, sizeof(why)) == 0)
 		return;
 	if (!e->failed)
 		log_warn("device gate of VM %s: %s", vm->name, why);
 	e->failed = true;
+}
+
+/* Moves e's program to the cgroup its owner is in now, if that is another one (a VMM moved
+ * after it registered, or a VM handed to another owner). */
+static void
+follow_owner(struct bpf_devgate *g, struct gate *e, const struct ns_vm *vm)
+{
+	char now[CGROUP_PATH_MAX], *old;
+
+	if (procinfo_cgroup(vm->owner.pid, vm->pin, now, sizeof(now)) < 0 ||
+	    !strcmp(now, e->cgroup))
+		return;
+	if (!(old = e->cgroup) || !(e->cgroup = strdup(now))) {
+		e->cgroup = old;
+		return;
+	}
+	log_info("device gate: VM %s's owner is now in cgroup %s, not %s: the gate follows it",
+	         e->vm, now, old);
+	detach(e);
+	e->failed = false;
+	/* The VMs left behind may be gated now that they are alone; the new one's sharers not. */
+	if (old[0])
+		regate(g, old);
+	regate(g, e->cgroup);
+	free(old);
+}
+
+/* Every gate up to date with its owner's cgroup and with sysfs. */
+static void
+rescan(struct bpf_devgate *g)
+{
+	refresh_managed(g);
+	for (size_t i = 0; i < g->ngates; i++) {
+		struct gate *e = g->gates[i];
+		const struct ns_vm *vm = ns_vm_find(g->ns, e->vm);
+		char why[WHY_LEN];
+
+		if (!vm || vm->gone)
+			continue;
+		follow_owner(g, e, vm);
+		if (!e->prog)
+			continue;
+		if (sync_gate(g, e, vm, true, why, sizeof(why)) == 0)
+			e->failed = false;
+		else if (!e->failed) {
+			log_warn("device gate of VM %s: %s", e->vm, why);
+			e->failed = true;
+		}
+	}
+	status(g);
+}
+
+static void
+on_rescan(evutil_socket_t fd, short what, void *ctx)
+{
+	(void)fd;
+	(void)what;
+	rescan(ctx);
 }
 
 static void
@@ -371,6 +449,13 @@ apply(void *ctx, const struct ns_event *ev)
 	case NS_EV_DEV_RELEASED:
 		resync(g, ev->vm);
 		break;
+	case NS_EV_VM_OWNER: {
+		struct gate *e = find(g, ev->vm->name);
+
+		if (e)
+			follow_owner(g, e, ev->vm);
+		break;
+	}
 	case NS_EV_MAP_ADDED:
 	case NS_EV_MAP_REMOVED:
 		/* Thousands of mappings come at once: only a WQ that starts or stops being
@@ -416,6 +501,8 @@ bpf_devgate_free(struct bpf_devgate *g)
 {
 	if (!g)
 		return;
+	if (g->rescan)
+		event_free(g->rescan);
 	if (g->ns)
 		ns_unobserve(g->ns, g);
 	for (size_t i = 0; i < g->ngates; i++) {
@@ -431,9 +518,10 @@ bpf_devgate_free(struct bpf_devgate *g)
 }
 
 void
-bpf_devgate_open(struct ns *ns, const struct pasidd_config *cfg, struct bpfprog_state *st,
-                 struct bpf_devgate **out)
+bpf_devgate_open(struct event_base *base, struct ns *ns, const struct pasidd_config *cfg,
+                 struct bpfprog_state *st, struct bpf_devgate **out)
 {
+	const struct timeval every = {RESCAN_S, 0};
 	struct bpf_devgate *g;
 	struct devgate_prog *probe;
 	char why[BPFPROG_WHY_LEN];
@@ -470,6 +558,11 @@ bpf_devgate_open(struct ns *ns, const struct pasidd_config *cfg, struct bpfprog_
 		goto fail;
 	}
 	g->ns = ns;
+	if (!(g->rescan = event_new(base, -1, EV_PERSIST, on_rescan, g)) ||
+	    event_add(g->rescan, &every) < 0) {
+		bpfprog_unavailable(st, "cannot set up its rescan timer");
+		goto fail;
+	}
 	for (unsigned i = 0; i < ns->nvms; i++)
 		add_vm(g, ns->vms[i]);
 	status(g);

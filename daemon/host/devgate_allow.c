@@ -65,7 +65,7 @@ devgate_vm_allowed(const struct devgate_host *h, const struct ns_vm *vm, struct 
 
 		if (devgate_sysfs_vfio_cdev(h->sys, bdf, &d, why, sizeof(why)) == 0)
 			r = push(&want, &k, &cap, d);
-		else
+		else if (!h->quiet)
 			log_info("device gate of VM %s: %s", vm->name, why);
 		/* Kernels without VFIO groups (iommufd only) have none: not worth a word. */
 		if (r == 0 && devgate_sysfs_vfio_group(h->sys, bdf, &d, why, sizeof(why)) == 0)
@@ -83,7 +83,7 @@ devgate_vm_allowed(const struct devgate_host *h, const struct ns_vm *vm, struct 
 		wqs[(*nwqs)++] = wq;
 		if (devgate_sysfs_wq(h->sys, wq->ref, kmaj, &d, why, sizeof(why)) == 0)
 			r = push(&want, &k, &cap, d);
-		else
+		else if (!h->quiet)
 			log_info("device gate of VM %s: %s", vm->name, why);
 	}
 	if (r < 0) {

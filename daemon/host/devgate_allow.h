@@ -5,6 +5,7 @@
 #ifndef PASIDD_DEVGATE_ALLOW_H
 #define PASIDD_DEVGATE_ALLOW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "devgate_rules.h"
@@ -16,6 +17,7 @@ struct devgate_host {
 	int dsa_major, iax_major;        /* the idxd regions, -1 where /proc/devices has none */
 	const struct devgate_dev *extra; /* DeviceAllow=, resolved */
 	size_t nextra;
+	bool quiet; /* what a device or WQ lacks is not logged (a rescan: said before) */
 };
 
 /* The devices vm may open, sorted and without duplicates, in *out (malloc'd; NULL when none)

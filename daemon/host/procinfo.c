@@ -1,5 +1,6 @@
 /* Owner processes described for people (procinfo.h). */
 #include "procinfo.h"
+#include "peer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,4 +69,15 @@ procinfo_describe(pid_t pid, int pin, char *cmdline, size_t len, char *unit, siz
 		return -ESRCH;
 	}
 	return 0;
+}
+
+int
+procinfo_cgroup(pid_t pid, int pin, char *out, size_t len)
+{
+	int r = proc_cgroup(pid, out, len);
+
+	/* Read first, confirmed after: a pid reused in between fails the pidfd. */
+	if (!pin_alive(pin))
+		return -ESRCH;
+	return r;
 }

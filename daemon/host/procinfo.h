@@ -15,4 +15,8 @@
  * to is gone (or pin is -1 and pid is); another -errno when /proc could not be read. */
 int procinfo_describe(pid_t pid, int pin, char *cmdline, size_t len, char *unit, size_t ulen);
 
+/* The cgroup (cgroup2 path) the process is in now, confirmed as procinfo_describe confirms
+ * what it reads. 0, -ESRCH, or another -errno. */
+int procinfo_cgroup(pid_t pid, int pin, char *out, size_t len);
+
 #endif

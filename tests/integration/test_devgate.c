@@ -32,7 +32,8 @@
 
 #define DEV1      "0000:01:00.0"
 #define DEV2      "0000:02:00.0"
-#define DSA_MAJOR 239 /* the idxd fixture's */
+#define DEV3      "0000:03:00.0" /* no VFIO cdev until a test binds it */
+#define DSA_MAJOR 239            /* the idxd fixture's */
 #define MISC      10
 #define IOMMU_MIN 242
 
@@ -240,6 +241,7 @@ setup(void)
 	node("cdev6", cdev_major, 6);
 	node("cdev9", cdev_major, 9);
 	node("cdev10", cdev_major, 10);
+	node("cdev11", cdev_major, 11);
 	node("group7", group_major, 0);
 	node("group8", group_major, 1);
 	node("iommu", MISC, IOMMU_MIN);
@@ -506,6 +508,71 @@ START_TEST(own_cgroup)
 }
 END_TEST
 
+/* Waits (up to 20 s: the gate catches up every 5 s) until node passes the gate for processes
+ * of cgroup (allowed) or is refused them; fails the test if it never does. */
+static void
+wait_gate(const char *cgroup, const char *node, bool allowed)
+{
+	int e = -1;
+
+	for (int i = 0; i < 200; i++) {
+		e = probe(cgroup, node);
+		if (allowed ? e != EPERM : e == EPERM)
+			return;
+		usleep(100000);
+	}
+	ck_abort_msg("%s in %s: still %s after 20 s", node, cgroup,
+	             e == EPERM ? "refused" : "allowed");
+}
+
+/* A device bound to vfio-pci after it was assigned (its VFIO cdev appears later, or another
+ * minor after a rebind): the gate catches up without a request. */
+START_TEST(late_bind)
+{
+	const char *a = cg("bind");
+	char sys[160];
+
+	start("");
+	if (without_bpf())
+		return;
+	reg("vm1", owner_in(a));
+	ck_assert_int_eq(it_code(fd, "device.assign", "{\"vm\":\"vm1\",\"device\":\"" DEV3 "\"}"),
+	                 0);
+	REFUSED(a, "cdev11");
+	ALLOWED(a, "iommu");
+	snprintf(sys, sizeof(sys), "%s/sys", d.dir);
+	vfio_device(sys, DEV3, 11, 9, 2);
+	wait_gate(a, "cdev11", true);
+	REFUSED(a, "cdev5");
+}
+END_TEST
+
+/* The owner moved to another cgroup after it registered (or a VM handed over): the program
+ * follows the owner, and the cgroup it left is no longer gated. */
+START_TEST(owner_moves)
+{
+	const char *a = cg("from"), *b = cg("to");
+	pid_t owner;
+
+	start("");
+	if (without_bpf())
+		return;
+	owner = owner_in(a);
+	reg("vm1", owner);
+	ck_assert_int_eq(it_code(fd, "device.assign", "{\"vm\":\"vm1\",\"device\":\"" DEV1 "\"}"),
+	                 0);
+	REFUSED(a, "cdev6");
+	mkcg(b);
+	move_to(owner, b);
+	wait_gate(b, "cdev6", false);
+	ALLOWED(b, "cdev5");
+	ALLOWED(a, "cdev6");
+	ck_assert_int_le(has_program(a), 0);
+	ck_assert_ptr_nonnull(strstr(it_log(&d), "the gate follows it"));
+	gate_status("active", "1 VM cgroup(s) gated", NULL);
+}
+END_TEST
+
 START_TEST(switched_off)
 {
 	start("DeviceGate=no\n");
@@ -545,6 +612,8 @@ devgate_suite(void)
 	tcase_add_test(tc, replayed_vm);
 	tcase_add_test(tc, shared_cgroup);
 	tcase_add_test(tc, own_cgroup);
+	tcase_add_test(tc, late_bind);
+	tcase_add_test(tc, owner_moves);
 	tc = ck_case(s, "status", setup, teardown, 120);
 	tcase_add_test(tc, switched_off);
 	tcase_add_test(tc, root_cgroup);

@@ -252,7 +252,7 @@ START_TEST(vm_allowed)
 	struct ns_vm_wq wqs[] = {{&w1, 2}, {&w2, 0}};
 	struct ns_vm vm = {.name = "vm"};
 	const struct devgate_dev extra[] = {{1, 3}, {235, 3}};
-	struct devgate_host h = {sys, 236, -1, extra, 2};
+	struct devgate_host h = {sys, 236, -1, extra, 2, false};
 	const struct ns_wq *named[2];
 	struct devgate_dev *out = NULL;
 	char dir[256], link[256];
