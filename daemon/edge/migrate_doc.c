@@ -462,8 +462,10 @@ migrate_doc_read(struct json_object *doc, struct json_object *devices, struct js
 	memset(e, 0, sizeof(*e));
 	if (!json_object_is_type(doc, json_type_object))
 		return bad(e, "document", "'document' must be an object");
-	if ((r = read_head(&rd, doc, e)) < 0 ||
-	    !(jdevs = need(doc, "document", "devices", json_type_array, "an array", e)) ||
+	if ((r = read_head(&rd, doc, e)) < 0)
+		goto out;
+	r = -EINVAL;
+	if (!(jdevs = need(doc, "document", "devices", json_type_array, "an array", e)) ||
 	    !(rd.jmaps = need(doc, "document", "mappings", json_type_array, "an array", e)) ||
 	    (r = check_map(devices, "devices", true, e)) < 0 ||
 	    (r = check_map(wqs, "wqs", false, e)) < 0)
