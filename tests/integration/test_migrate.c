@@ -79,8 +79,7 @@ text(struct json_object *o)
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 }
 
-static struct json_object *
-export(int fd, const char *vm)
+static struct json_object *export(int fd, const char *vm)
 {
 	return IT_OK(it_callf(fd, "vm.export", "{\"vm\":\"%s\"}", vm));
 }
@@ -106,7 +105,7 @@ check_invariants(int fd)
 	struct json_object *maps = it_keep(it_list_all(fd, "pasid.list", "mappings", NULL));
 	struct json_object *st = IT_OK(it_call(fd, "daemon.status", NULL));
 	static unsigned char seen[1 << 20];
-	char (*local)[40];
+	char(*local)[40];
 	size_t n, nlocal = 0, nshared = 0;
 
 	ck_assert_ptr_nonnull(maps);
@@ -143,12 +142,12 @@ make_vm(int fd, const char *vm, const char *mode, const char *dev, int shared, i
 	if (dev)
 		IT_OK(it_callf(fd, "device.assign", "{\"vm\":\"%s\",\"device\":\"%s\"}", vm, dev));
 	if (shared)
-		IT_OK(it_callf(fd, "pasid.alloc", "{\"vm\":\"%s\",\"type\":\"shared\",\"count\":%d}",
-		               vm, shared));
+		IT_OK(it_callf(fd, "pasid.alloc",
+		               "{\"vm\":\"%s\",\"type\":\"shared\",\"count\":%d}", vm, shared));
 	if (local)
 		IT_OK(it_callf(fd, "pasid.alloc",
-		               "{\"vm\":\"%s\",\"type\":\"local\",\"device\":\"%s\",\"count\":%d}", vm,
-		               dev, local));
+		               "{\"vm\":\"%s\",\"type\":\"local\",\"device\":\"%s\",\"count\":%d}",
+		               vm, dev, local));
 }
 
 /* Moves vm from (fs) to (fd) as the protocol says: export, dry run, import, unregister. */
@@ -173,7 +172,8 @@ START_TEST(back_and_forth_both_modes)
 	make_vm(fa, "fill-a", "translated", DEV_B, 30, 3);
 	make_vm(fb, "fill-b", "translated", DEV_B, 77, 2);
 	make_vm(fa, "t", "translated", DEV_A, 12, 5);
-	IT_OK(it_call(fa, "device.assign", "{\"vm\":\"t\",\"device\":\"" DEV_SH "\",\"shared\":true}"));
+	IT_OK(it_call(fa, "device.assign",
+	              "{\"vm\":\"t\",\"device\":\"" DEV_SH "\",\"shared\":true}"));
 	/* Identity hPASIDs that are free on both hosts. */
 	IT_OK(it_call(fa, "vm.register", "{\"vm\":\"i\",\"mode\":\"identity\"}"));
 	IT_OK(it_call(fa, "pasid.alloc",
@@ -413,19 +413,21 @@ START_TEST(hostile_documents)
 		free(params);
 		ck_assert_msg(r, "no answer to %s", hostile[i].doc);
 		ck_assert_msg(!it_error_mismatch(r, hostile[i].code, hostile[i].param), "%s: %s",
-		              hostile[i].doc, it_error_mismatch(r, hostile[i].code, hostile[i].param));
+		              hostile[i].doc,
+		              it_error_mismatch(r, hostile[i].code, hostile[i].param));
 	}
-	r = it_keep(it_call(fb, "vm.import",
-	                    "{\"document\":{\"format\":\"pasidd-vm\",\"version\":7}}"));
+	r = it_keep(
+	    it_call(fb, "vm.import", "{\"document\":{\"format\":\"pasidd-vm\",\"version\":7}}"));
 	ck_assert_str_eq(it_str(r, "error.message"),
 	                 "pasidd-vm document version 7; this pasidd reads 1");
 	/* More mappings than a VM can hold: refused before any is read. */
 	n = (1u << 20) + 1;
 	line = malloc(n * 2 + 512);
 	{
-		char *p = line + sprintf(line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"vm.import\","
-		                               "\"params\":{\"document\":{" HEAD
-		                               ",\"devices\":[],\"mappings\":[");
+		char *p =
+		    line + sprintf(line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"vm.import\","
+		                         "\"params\":{\"document\":{" HEAD
+		                         ",\"devices\":[],\"mappings\":[");
 		struct timespec t0, t1;
 
 		for (size_t i = 0; i < n; i++) {
@@ -442,8 +444,9 @@ START_TEST(hostile_documents)
 	/* 64 KiB of nesting inside the document: the parser's depth limit, no crash. */
 	{
 		size_t depth = 30000;
-		char *p = line + sprintf(line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"vm.import\","
-		                               "\"params\":{\"document\":");
+		char *p =
+		    line + sprintf(line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"vm.import\","
+		                         "\"params\":{\"document\":");
 
 		memset(p, '[', depth);
 		memset(p + depth, ']', depth);
@@ -501,8 +504,8 @@ START_TEST(kill9_during_import)
 		it_kill(&B);
 		restart(&B, &fb);
 		present += big_whole_or_absent();
-		ck_assert_int_eq(it_int(IT_OK(it_call(fb, "vm.show", "{\"vm\":\"pre\"}")), "pasids"),
-		                 10);
+		ck_assert_int_eq(
+		    it_int(IT_OK(it_call(fb, "vm.show", "{\"vm\":\"pre\"}")), "pasids"), 10);
 		if (it_code(fb, "vm.show", "{\"vm\":\"big\"}") == 0)
 			IT_OK(it_call(fb, "vm.unregister", "{\"vm\":\"big\"}"));
 	}
@@ -520,8 +523,8 @@ journal_path(const struct it_daemon *d, char *path, size_t len)
 	FILE *p;
 	char name[64] = "";
 
-	snprintf(cmd, sizeof(cmd), "ls %s | grep -E '^journal\\.[0-9]+$' | sort -t. -k2 -n | tail -1",
-	         d->state);
+	snprintf(cmd, sizeof(cmd),
+	         "ls %s | grep -E '^journal\\.[0-9]+$' | sort -t. -k2 -n | tail -1", d->state);
 	p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(fscanf(p, "%63s", name), 1);
