@@ -14,7 +14,7 @@
  *
  * tests/unit/test_methods_table.c holds the table against proto/openrpc.json. The handlers
  * are plain functions, one file per object: methods_daemon.c, methods_vm.c, methods_device.c,
- * methods_pasid.c, methods_quota.c, methods_wq.c. */
+ * methods_pasid.c, methods_quota.c, methods_wq.c, methods_migrate.c (vm.export, vm.import). */
 #ifndef PASIDD_METHODS_H
 #define PASIDD_METHODS_H
 
