@@ -162,8 +162,10 @@ method_vm_import(struct rpc_call *c, const struct rpc_args *a, struct json_objec
 	r = method_vm_owner(c, a->pid, &owner, cgroup, sizeof(cgroup), &pin);
 	if (r < 0)
 		goto out;
-	/* What an xattr limit of the owner's cgroup says counts for the check and the commit. */
-	if (c->d->quota)
+	/* What an xattr limit of the owner's cgroup says counts for the check and the commit
+	 * (read on the way in, as vm.register does; a dry run only reads: quota_fits() asks the
+	 * xattr of a cgroup that has no node yet). */
+	if (c->d->quota && !a->dry_run)
 		quota_refresh_xattrs(c->d->quota, cgroup);
 	ns_import_check(&c->d->ns, &doc.im, add_conflict, &f);
 	check_wqs(c->d, &doc.im, &f);

@@ -7,6 +7,7 @@
 #include <check.h>
 
 #include "ck_main.h"
+#include "idxd_fixture.h"
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,7 +77,8 @@ teardown(void)
 static const char *
 text(struct json_object *o)
 {
-	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                             JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 static struct json_object *export(int fd, const char *vm)
@@ -658,6 +660,75 @@ START_TEST(randomized_migrations)
 }
 END_TEST
 
+/* ---- work queues: A's dsa0/wq0.1 is usable; on B it is dedicated, dsa1/wq1.0 usable ---- */
+
+static void
+start_idxd(struct it_daemon *d, int *fd, bool usable0)
+{
+	static const struct idxd_fx_wq good = {
+	    "wq0.1", "shared", "user", "vms", "enabled", "user", 32, 10, 16, 1, 0, 2, 1};
+	static const struct idxd_fx_wq dedicated = {
+	    "wq0.1", "dedicated", "user", "vms", "enabled", "user", 32, 10, 16, 1, 0, 2, 1};
+	static const struct idxd_fx_wq other = {
+	    "wq1.0", "shared", "user", "vms", "enabled", "user", 32, 10, 16, 1, 0, 2, 1};
+	char sys[160], conf[256], text[512];
+
+	ck_assert_int_eq(it_prepare(d), 0);
+	snprintf(sys, sizeof(sys), "%s/sys", d->dir);
+	ck_assert_int_eq(idxd_fx_device(sys, "dsa0", "0000:6a:01.0", 1, "enabled", 8, 128, NULL),
+	                 0);
+	ck_assert_int_eq(idxd_fx_wq(sys, "dsa0", usable0 ? &good : &dedicated), 0);
+	if (!usable0) {
+		ck_assert_int_eq(
+		    idxd_fx_device(sys, "dsa1", "0000:6b:01.0", 1, "enabled", 8, 128, NULL), 0);
+		ck_assert_int_eq(idxd_fx_wq(sys, "dsa1", &other), 0);
+	}
+	snprintf(text, sizeof(text), "[Daemon]\nMaxMessageSize=4194304\n[Idxd]\nSysfsRoot=%s\n",
+	         sys);
+	ck_assert_int_eq(it_write_file(d, "migrate.conf", text, conf, sizeof(conf)), 0);
+	ck_assert_msg(it_restart(d, "--config", conf, NULL) == 0, "pasidd did not start (%s)",
+	              d->log);
+	*fd = it_connect(d);
+	ck_assert_int_ge(*fd, 0);
+}
+
+static void
+setup_idxd(void)
+{
+	start_idxd(&A, &fa, true);
+	start_idxd(&B, &fb, false);
+}
+
+START_TEST(work_queues_checked_and_mapped)
+{
+	struct json_object *doc, *dry, *r;
+	const char *before;
+
+	make_vm(fa, "w", "translated", NULL, 0, 0);
+	IT_OK(it_call(fa, "pasid.alloc",
+	              "{\"vm\":\"w\",\"type\":\"shared\",\"wq\":\"dsa0/wq0.1\",\"count\":3}"));
+	doc = export(fa, "w");
+	ck_assert_ptr_nonnull(strstr(text(doc), "\"wq\":\"dsa0/wq0.1\""));
+	before = it_snapshot(fb);
+	/* dsa0/wq0.1 is dedicated on B: unusable, reported once. */
+	dry = IT_OK(import(fb, doc, ",\"dry_run\":true"));
+	ck_assert_int_eq(json_object_array_length(it_get(dry, "conflicts")), 1);
+	ck_assert_str_eq(it_str(json_object_array_get_idx(it_get(dry, "conflicts"), 0), "what"),
+	                 "wq");
+	IT_ERR(import(fb, doc, ""), 1004, "document");
+	/* Mapped to a WQ B does not have: missing. */
+	dry = IT_OK(import(fb, doc, ",\"dry_run\":true,\"wqs\":{\"dsa0/wq0.1\":\"dsa5/wq5.0\"}"));
+	ck_assert_str_eq(it_str(json_object_array_get_idx(it_get(dry, "conflicts"), 0), "what"),
+	                 "missing");
+	ck_assert_str_eq(it_snapshot(fb), before);
+	/* Mapped to B's usable one. */
+	IT_OK(import(fb, doc, ",\"wqs\":{\"dsa0/wq0.1\":\"dsa1/wq1.0\"}"));
+	r = IT_OK(it_call(fb, "pasid.list", "{\"vm\":\"w\",\"wq\":\"dsa1/wq1.0\"}"));
+	ck_assert_int_eq(json_object_array_length(it_get(r, "mappings")), 3);
+	check_invariants(fb);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -675,6 +746,11 @@ suite(void)
 	tcase_add_test(tc, kill9_during_import);
 	tcase_add_loop_test(tc, import_commit_cut_short, 0, 2);
 	tcase_add_test(tc, randomized_migrations);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("work queues");
+	tcase_add_checked_fixture(tc, setup_idxd, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, work_queues_checked_and_mapped);
 	suite_add_tcase(s, tc);
 	return s;
 }
