@@ -87,16 +87,17 @@ check_device(const struct ns *ns, const struct ns_import_dev *d, struct report *
 		       why);
 }
 
-/* The PASID width of a device of the import, asked once per device: -1 unknown. */
+/* The PASID width of a device of the import, asked once per device: -1 unknown, -2 not
+ * asked yet. */
 struct widths {
 	const struct ns_import *im;
-	int *bits;
+	int *bits; /* per device of im; NULL: all unknown */
 };
 
 static int
 width_of(const struct ns *ns, struct widths *w, uint32_t bdf)
 {
-	for (unsigned i = 0; i < w->im->ndevs; i++) {
+	for (unsigned i = 0; w->bits && i < w->im->ndevs; i++) {
 		if (w->im->devs[i].bdf != bdf)
 			continue;
 		if (w->bits[i] == -2)
@@ -188,8 +189,8 @@ ns_import_check(const struct ns *ns, const struct ns_import *im,
 		       im->pasid_bits, ns->cfg.pasid_bits);
 	for (unsigned i = 0; i < im->ndevs; i++)
 		check_device(ns, &im->devs[i], &rp);
-	if (im->ndevs && !(w.bits = malloc(im->ndevs * sizeof(*w.bits))))
-		w.im = &(struct ns_import){0}; /* no memory: widths unknown, checked at attach */
+	/* Without memory for it the widths stay unknown: pasid.attach checks them anyway. */
+	w.bits = im->ndevs ? malloc(im->ndevs * sizeof(*w.bits)) : NULL;
 	for (unsigned i = 0; w.bits && i < im->ndevs; i++)
 		w.bits[i] = -2;
 	for (size_t i = 0; i < im->nmaps; i++) {

@@ -196,7 +196,6 @@ struct reading {
 	struct json_object *devmap, *wqmap;
 	struct dev_src *by_src; /* the document's devices by source BDF */
 	struct json_object *jmaps;
-	unsigned *order; /* the mappings' document positions, by gPASID */
 };
 
 static int
@@ -232,7 +231,8 @@ read_devices(struct reading *rd, struct json_object *arr, struct migrate_err *e)
 		rd->by_src[i] = (struct dev_src){src, (unsigned)i};
 	}
 	im->ndevs = (unsigned)n;
-	qsort(rd->by_src, n, sizeof(*rd->by_src), cmp_src);
+	if (n)
+		qsort(rd->by_src, n, sizeof(*rd->by_src), cmp_src);
 	for (size_t i = 1; i < n; i++)
 		if (rd->by_src[i].src == rd->by_src[i - 1].src) {
 			unsigned later = rd->by_src[i].index > rd->by_src[i - 1].index
@@ -346,17 +346,20 @@ read_mapping(struct reading *rd, size_t i, struct migrate_err *e)
 	return 0;
 }
 
-static const struct ns_import_map *sort_base;
+/* A mapping's gPASID and its place in the document, sorted by the first. */
+struct by_g {
+	uint32_t g;
+	unsigned index;
+};
 
 static int
-cmp_order(const void *a, const void *b)
+cmp_g(const void *a, const void *b)
 {
-	uint32_t x = sort_base[*(const unsigned *)a].gpasid;
-	uint32_t y = sort_base[*(const unsigned *)b].gpasid;
+	const struct by_g *x = a, *y = b;
 
-	if (x != y)
-		return x < y ? -1 : 1;
-	return *(const unsigned *)a < *(const unsigned *)b ? -1 : 1;
+	if (x->g != y->g)
+		return x->g < y->g ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
 }
 
 /* Sorts the mappings by gPASID and refuses one given twice, naming its later place. */
@@ -365,28 +368,34 @@ sort_mappings(struct reading *rd, struct migrate_err *e)
 {
 	struct ns_import *im = &rd->d->im;
 	struct ns_import_map *sorted;
+	struct by_g *order;
 	char param[96];
 
 	if (!im->nmaps)
 		return 0;
-	if (!(rd->order = malloc(im->nmaps * sizeof(*rd->order))) ||
-	    !(sorted = malloc(im->nmaps * sizeof(*sorted))))
+	order = malloc(im->nmaps * sizeof(*order));
+	sorted = malloc(im->nmaps * sizeof(*sorted));
+	if (!order || !sorted) {
+		free(order);
+		free(sorted);
 		return fault(e, PROTO_E_INTERNAL, "", "out of memory");
+	}
 	for (size_t i = 0; i < im->nmaps; i++)
-		rd->order[i] = (unsigned)i;
-	/* qsort has no context argument in C11; the handler runs on one thread. */
-	sort_base = im->maps;
-	qsort(rd->order, im->nmaps, sizeof(*rd->order), cmp_order);
+		order[i] = (struct by_g){im->maps[i].gpasid, (unsigned)i};
+	qsort(order, im->nmaps, sizeof(*order), cmp_g);
 	for (size_t i = 0; i < im->nmaps; i++) {
-		sorted[i] = im->maps[rd->order[i]];
-		if (i && sorted[i].gpasid == sorted[i - 1].gpasid) {
+		sorted[i] = im->maps[order[i].index];
+		if (i && order[i].g == order[i - 1].g) {
 			snprintf(param, sizeof(param), "document.mappings[%u].gpasid",
-			         rd->order[i]);
+			         order[i].index);
+			bad(e, param, "gPASID %u appears twice (mappings[%u] and [%u])", order[i].g,
+			    order[i - 1].index, order[i].index);
+			free(order);
 			free(sorted);
-			return bad(e, param, "gPASID %u appears twice (mappings[%u] and [%u])",
-			           im->maps[rd->order[i]].gpasid, rd->order[i - 1], rd->order[i]);
+			return -EINVAL;
 		}
 	}
+	free(order);
 	free(im->maps);
 	im->maps = sorted;
 	return 0;
@@ -504,7 +513,6 @@ migrate_doc_read(struct json_object *doc, struct json_object *devices, struct js
 		r = sort_mappings(&rd, e);
 out:
 	free(rd.by_src);
-	free(rd.order);
 	if (r < 0)
 		migrate_doc_free(out);
 	return r;
@@ -553,9 +561,10 @@ migrate_doc_export(const struct ns *ns, const struct ns_vm *vm)
 	json_object_object_add(o, "uuid", json_object_new_string(vm->uuid));
 	json_object_object_add(o, "mode", json_object_new_string(ns_mode_name(vm->mode)));
 	json_object_object_add(o, "pasid_bits", json_object_new_int((int)ns->cfg.pasid_bits));
-	if (vm->ndevs)
+	if (vm->ndevs) {
 		memcpy(sorted, vm->devs, vm->ndevs * sizeof(*sorted));
-	qsort(sorted, vm->ndevs, sizeof(*sorted), cmp_vm_dev);
+		qsort(sorted, vm->ndevs, sizeof(*sorted), cmp_vm_dev);
+	}
 	for (unsigned i = 0; i < vm->ndevs; i++) {
 		struct json_object *d = json_object_new_object();
 
