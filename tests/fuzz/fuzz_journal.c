@@ -358,8 +358,8 @@ apply_cb(void *ctx, const void *rec, size_t len)
 	char why[256];
 
 	/* As state.c's replay_one(): a record that does not apply stops the start-up. */
-	if (image_apply(&(struct image){a->ns, a->quota, NULL}, journal_file_format(a->j), rec, len, why,
-	                sizeof(why)) < 0)
+	if (image_apply(&(struct image){a->ns, a->quota, NULL}, journal_file_format(a->j), rec, len,
+	                why, sizeof(why)) < 0)
 		return -EUCLEAN;
 	mix(a, rec, len);
 	return 0;

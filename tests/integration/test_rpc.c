@@ -914,8 +914,7 @@ static const char *const served[] = {
 
 /* Methods DESIGN.md names that this version may not serve yet, and made-up ones. */
 static const char *const others[] = {
-    "range.reserve", "range.unreserve", "vm.nosuch",     "rpc.nosuch",
-    "pasid",         "rpc.discover.x",
+    "range.reserve", "range.unreserve", "vm.nosuch", "rpc.nosuch", "pasid", "rpc.discover.x",
 };
 
 static bool
