@@ -34,8 +34,11 @@ start(struct it_daemon *d, int *fd)
 	char conf[256];
 
 	ck_assert_int_eq(it_prepare(d), 0);
-	ck_assert_int_eq(it_write_file(d, "migrate.conf", "[Daemon]\nMaxMessageSize=4194304\n",
-	                               conf, sizeof(conf)),
+	/* Reachable by uid nobody too (import_by_a_user). */
+	ck_assert_int_eq(chmod(d->dir, 0755), 0);
+	ck_assert_int_eq(it_write_file(d, "migrate.conf",
+	                               "[Daemon]\nMaxMessageSize=4194304\nSocketMode=0666\n", conf,
+	                               sizeof(conf)),
 	                 0);
 	ck_assert_msg(it_restart(d, "--config", conf, NULL) == 0, "pasidd did not start (%s)",
 	              d->log);
@@ -254,6 +257,39 @@ START_TEST(import_for_another_process)
 	for (int i = 0; i < 500 && it_code(fb, "vm.show", "{\"vm\":\"p\"}") != 1003; i++)
 		usleep(10000);
 	ck_assert_int_eq(it_code(fb, "vm.show", "{\"vm\":\"p\"}"), 1003);
+	check_invariants(fb);
+}
+END_TEST
+
+#define NOBODY 65534
+
+/* A user who is no admin exports and imports VMs of their own, owned by their own process,
+ * and nobody else's. */
+START_TEST(import_by_a_user)
+{
+	pid_t ha, hb;
+	int ua = it_connect_as(&A, NOBODY, NOBODY, NULL, 0, &ha);
+	int ub = it_connect_as(&B, NOBODY, NOBODY, NULL, 0, &hb);
+	struct json_object *doc, *r;
+
+	ck_assert_int_ge(ua, 0);
+	ck_assert_int_ge(ub, 0);
+	make_vm(ua, "mine", "translated", NULL, 4, 0);
+	make_vm(fa, "root-vm", "translated", NULL, 2, 0);
+	/* Another uid's VM: 1005, nothing of it in the answer. */
+	IT_ERR(it_call(ua, "vm.export", "{\"vm\":\"root-vm\"}"), 1005, "vm");
+	doc = export(ua, "mine");
+	IT_ERR(import(ub, doc, ",\"pid\":1"), 1005, "pid");
+	r = IT_OK(import(ub, doc, ""));
+	ck_assert_int_eq(it_int(r, "pid"), hb);
+	ck_assert_str_eq(text(export(ub, "mine")), text(doc));
+	/* The importer's VMs are the importer's: root sees it, another user would not. */
+	IT_OK(it_call(fb, "vm.show", "{\"vm\":\"mine\"}"));
+	IT_OK(it_call(ua, "vm.unregister", "{\"vm\":\"mine\"}"));
+	close(ua);
+	close(ub);
+	it_holder_release(ha);
+	it_holder_release(hb);
 	check_invariants(fb);
 }
 END_TEST
@@ -740,6 +776,7 @@ suite(void)
 	tcase_add_test(tc, back_and_forth_both_modes);
 	tcase_add_test(tc, device_map_and_rename);
 	tcase_add_test(tc, import_for_another_process);
+	tcase_add_test(tc, import_by_a_user);
 	tcase_add_test(tc, identity_conflicts_all_reported);
 	tcase_add_test(tc, quota_on_destination);
 	tcase_add_test(tc, hostile_documents);
