@@ -507,6 +507,7 @@ state_check(const char *dir, const struct ns_config *cfg, struct backend *be,
 			sum->exists = true;
 			sum->records = st.replayed_records;
 			sum->torn_bytes = st.dropped_bytes;
+			sum->dropped = dropped;
 			sum->vms = ns.nvms;
 			sum->shared = (unsigned)ns.shared_maps.count;
 			sum->local = ns.nlocal;

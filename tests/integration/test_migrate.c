@@ -612,6 +612,19 @@ START_TEST(import_commit_cut_short)
 	end = itu_frame_offset(path, frames - 1200);
 	cut = end + (_i == 0 ? 5 : 0);
 	ck_assert_int_eq(truncate(path, cut), 0);
+	/* pasidd -n says so, and writes nothing. */
+	{
+		char *args[] = {"-n",          "--backend", "sim",      "--socket",  B.sock,
+		                "--state-dir", B.state,     "--config", "/dev/null", NULL};
+		char *out = NULL;
+
+		ck_assert_int_eq(itu_run(&out, NULL, 60, args), 0);
+		it_keep_str(out);
+		ck_assert_msg(strstr(out,
+		                     "the journal ends inside a transaction whose commit was cut "
+		                     "short"),
+		              "%s", out);
+	}
 	restart(&B, &fb);
 	ck_assert_int_eq(big_whole_or_absent(), 0);
 	ck_assert_int_eq(it_int(IT_OK(it_call(fb, "vm.show", "{\"vm\":\"pre\"}")), "pasids"), 10);
