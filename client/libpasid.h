@@ -258,6 +258,25 @@ int pasid_list(struct pasid_client *c, const char *vm, enum pasid_type type,
                struct pasid_mapping **maps, size_t *n, struct pasid_error *err);
 /* The daemon's OpenRPC document; the caller puts *doc. */
 int pasid_rpc_discover(struct pasid_client *c, struct json_object **doc, struct pasid_error *err);
+
+/* Live migration (pasidd(8), MIGRATION). vm.export: the VM's migration document ("pasidd-vm",
+ * version 1), which the caller puts. */
+int pasid_vm_export(struct pasid_client *c, const char *vm, struct json_object **doc,
+                    struct pasid_error *err);
+/* vm.import's options; zero them all for none (a later version may add members at the end). */
+struct pasid_import_opts {
+	const char *vm;              /* the VM's name here; NULL: the document's */
+	pid_t pid;                   /* the owner process (admin only); 0: the caller */
+	bool dry_run;                /* only report every conflict */
+	struct json_object *devices; /* {"SRC BDF": "DST BDF"}, or NULL */
+	struct json_object *wqs;     /* {"SRC WQ": "DST WQ"}, or NULL */
+};
+/* vm.import of doc (opts may be NULL): *result (the caller puts it) is the new VM, or with
+ * dry_run {ok, conflicts:[{gpasid?, device?, what, why}]}. A refused import fails with the
+ * first conflict's error; pasid_error_object() then holds every one in data.conflicts. */
+int pasid_vm_import(struct pasid_client *c, struct json_object *doc,
+                    const struct pasid_import_opts *opts, struct json_object **result,
+                    struct pasid_error *err);
 /* cgroup NULL: every cgroup that holds PASIDs, has a limit or refused an allocation; else that
  * cgroup alone. *quotas is an array of *n to release with pasid_quotas_free(). */
 int pasid_quota_get(struct pasid_client *c, const char *cgroup, struct pasid_quota **quotas,

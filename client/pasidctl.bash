@@ -95,7 +95,7 @@ _pasidctl() {
 		mapfile -t COMPREPLY < <(compgen -W "yes no" -- "$cur")
 		return
 		;;
-	--device | --gpasid | --count | --pid | --uuid | --pt-id | --dev-id | --iommufd | \
+	--device | --gpasid | --count | --pid | --uuid | --as | --pt-id | --dev-id | --iommufd | \
 		--device-fd | --fd | --size | --priority | --group | --threshold | --name)
 		return
 		;;
@@ -106,7 +106,7 @@ _pasidctl() {
 		return
 	fi
 	case $cmd in
-	vm) words=(list show register unregister) ;;
+	vm) words=(list show register unregister export import) ;;
 	device) words=(assign release) ;;
 	pasid) words=(alloc free lookup list attach detach) ;;
 	quota) words=(get set) ;;
@@ -128,8 +128,8 @@ _pasidctl() {
 	fi
 	# Options of each subcommand; VM names where a VM is the first argument.
 	case "$cmd $sub" in
-	"vm show" | "vm unregister" | "device assign" | "device release" | "pasid attach" | \
-		"pasid detach")
+	"vm show" | "vm unregister" | "vm export" | "device assign" | "device release" | \
+		"pasid attach" | "pasid detach")
 		if ((nargs == 0)) && [[ $cur != -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_vms)" -- "$cur")
 			return
@@ -138,6 +138,13 @@ _pasidctl() {
 	esac
 	case "$cmd $sub" in
 	"vm register") words=(--pid --uuid --mode) ;;
+	"vm import")
+		if ((nargs == 0)) && [[ $cur != -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+			return
+		fi
+		words=(--dry-run --as --device --wq --pid)
+		;;
 	"device assign") words=(--shared) ;;
 	"pasid alloc") words=(--vm --type --device --wq --gpasid --count) ;;
 	"pasid free") words=(--vm --gpasid) ;;

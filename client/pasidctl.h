@@ -90,6 +90,11 @@ int ctl_check_bdf(struct ctl *ctl, const char *usage, const char *what, const ch
  * else the exit status of a usage error; what is "WQ" or the option that gave s. */
 int ctl_check_wq(struct ctl *ctl, const char *usage, const char *what, const char *s);
 
+/* pasidctl vm export / vm import (pasidctl_migrate.c). */
+extern const char ctl_vm_export_usage[], ctl_vm_import_usage[];
+int ctl_vm_export(struct ctl *ctl, int argc, char **argv);
+int ctl_vm_import(struct ctl *ctl, int argc, char **argv);
+
 /* pasidctl metrics (pasidctl_metrics.c). */
 extern const char ctl_metrics_usage[];
 int ctl_cmd_metrics(struct ctl *ctl, int argc, char **argv);

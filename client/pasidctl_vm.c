@@ -12,7 +12,10 @@ static const char vm_usage[] =
     "  show VM                    show one VM with its devices and mappings\n"
     "  register VM --pid PID [--uuid UUID] [--mode identity|translated]\n"
     "                             create VM owned by process PID (admin only)\n"
-    "  unregister VM              free everything VM holds and forget it\n";
+    "  unregister VM              free everything VM holds and forget it\n"
+    "  export VM                  write VM's migration document to standard output\n"
+    "  import FILE|- [--dry-run] [--as NAME] [--device SRC=DST]... [--wq SRC=DST]...\n"
+    "         [--pid PID]         recreate a migrated VM here (pasidd(8), MIGRATION)\n";
 
 static const char vm_list_usage[] = "Usage: pasidctl vm list\n"
                                     "\n"
@@ -252,6 +255,8 @@ static const struct ctl_cmd vm_cmds[] = {
     {"show", vm_show, NULL},
     {"register", vm_register, NULL},
     {"unregister", vm_unregister, NULL},
+    {"export", ctl_vm_export, NULL},
+    {"import", ctl_vm_import, NULL},
     {NULL, NULL, NULL},
 };
 

@@ -207,6 +207,16 @@ decode_document(struct json_object *res, void *out, struct pasid_error *err)
 	return 0;
 }
 
+/* vm.export's document and vm.import's result, given to the caller as they came. */
+static int
+decode_object(struct json_object *res, void *out, struct pasid_error *err)
+{
+	if (!json_object_is_type(res, json_type_object))
+		return lp_bad_reply(err, "the result is not an object");
+	*(struct json_object **)out = json_object_get(res);
+	return 0;
+}
+
 /* quota.get answers a list, quota.set one object; pasid_parse_quotas() takes either. */
 static int
 decode_quota_list(struct json_object *res, void *out, struct pasid_error *err)
@@ -301,6 +311,8 @@ static const struct typed_method m_attach = {"pasid.attach", NULL, NULL};
 static const struct typed_method m_detach = {"pasid.detach", NULL, NULL};
 static const struct typed_method m_wq_list = {"wq.list", NULL, decode_wq_list};
 static const struct typed_method m_wq_configure = {"wq.configure", NULL, decode_wq_configured};
+static const struct typed_method m_export = {"vm.export", NULL, decode_object};
+static const struct typed_method m_import = {"vm.import", NULL, decode_object};
 
 int
 pasid_daemon_status(struct pasid_client *c, struct pasid_status **out, struct pasid_error *err)
@@ -733,4 +745,37 @@ pasid_list_wq(struct pasid_client *c, const char *vm, enum pasid_type type, cons
 	add_str(&p, "type", pasid_type_name(type));
 	add_str(&p, "wq", wq);
 	return typed_call(c, &m_list, &p, &l, err);
+}
+
+int
+pasid_vm_export(struct pasid_client *c, const char *vm, struct json_object **doc,
+                struct pasid_error *err)
+{
+	struct params p = vm_params(vm);
+
+	*doc = NULL;
+	return typed_call(c, &m_export, &p, doc, err);
+}
+
+int
+pasid_vm_import(struct pasid_client *c, struct json_object *doc,
+                const struct pasid_import_opts *opts, struct json_object **result,
+                struct pasid_error *err)
+{
+	struct params p = params_new();
+
+	*result = NULL;
+	params_add(&p, "document", json_object_get(doc));
+	if (opts) {
+		add_str(&p, "vm", opts->vm);
+		if (opts->pid > 0)
+			add_int(&p, "pid", opts->pid);
+		if (opts->dry_run)
+			params_add(&p, "dry_run", json_object_new_boolean(true));
+		if (opts->devices)
+			params_add(&p, "devices", json_object_get(opts->devices));
+		if (opts->wqs)
+			params_add(&p, "wqs", json_object_get(opts->wqs));
+	}
+	return typed_call(c, &m_import, &p, result, err);
 }

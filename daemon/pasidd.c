@@ -395,6 +395,10 @@ pasidd_check(struct pasidd *d)
 		printf("state in %s: %u VM(s), %u shared and %u local PASID(s), all within the "
 		       "ranges\n",
 		       d->cfg.state_dir, sum.vms, sum.shared, sum.local);
+	if (sum.exists && sum.dropped)
+		printf("state in %s: the journal ends inside a transaction whose commit was cut "
+		       "short; its %u record(s) are dropped at start-up (never acknowledged)\n",
+		       d->cfg.state_dir, sum.dropped);
 	for (size_t i = 0; i < d->cfg.nwqs; i++) {
 		char line[1200];
 

@@ -40,6 +40,9 @@ struct backend_ops {
 	int (*detach)(struct backend *be, uint32_t pasid, const struct backend_attach *a,
 	              struct ns_err *err);
 	void (*destroy)(struct backend *be);
+	/* The PASID width (bits) the device carries as far as the host can tell without the
+	 * VMM's descriptors, or -1 when it cannot (vm.import's dry run). May be NULL. */
+	int (*device_width)(struct backend *be, uint32_t bdf);
 };
 
 struct backend {

@@ -199,6 +199,10 @@ struct ns_observer {
 	/* The changes stand: one call per event, in order. May be NULL. */
 	void (*apply)(void *ctx, const struct ns_event *ev);
 	void *ctx;
+	/* Before the first apply of a transaction that stands, with all its events (the
+	 * journal frames them, so that replay takes a transaction whole or not at all). May be
+	 * NULL. */
+	void (*begin)(void *ctx, const struct ns_event *evs, size_t n);
 };
 
 struct ns_txn;

@@ -241,6 +241,9 @@ ns_txn_commit(struct ns *ns, struct ns_err *err)
 	/* The transaction is over before anyone hears of it: what an observer starts in
 	 * turn (an owner that turns out gone) is a transaction of its own. */
 	ns->txn = NULL;
+	for (unsigned k = 0; t->n && k < ns->nobservers; k++)
+		if (ns->observers[k].begin)
+			ns->observers[k].begin(ns->observers[k].ctx, t->evs, t->n);
 	for (size_t i = 0; i < t->n; i++)
 		for (unsigned k = 0; k < ns->nobservers; k++)
 			if (ns->observers[k].apply)

@@ -540,6 +540,47 @@ quota_describe(const struct quota *q, const char *cgroup, struct quota_entry *e)
 	return r;
 }
 
+int
+quota_fits(const struct quota *q, const char *cgroup, uint64_t held, unsigned n,
+           struct quota_denial *d)
+{
+	char path[CGROUP_PATH_MAX];
+	uint64_t xmax;
+
+	memset(d, 0, sizeof(*d));
+	d->asked = n;
+	if (q->vm_max != QUOTA_NO_LIMIT && held + n > q->vm_max) {
+		snprintf(d->vm, sizeof(d->vm), "?");
+		snprintf(d->cgroup, sizeof(d->cgroup), "%s", cgroup);
+		d->max = q->vm_max;
+		d->current = held;
+		return -EDQUOT;
+	}
+	snprintf(path, sizeof(path), "%s", cgroup && cgroup[0] ? cgroup : "/");
+	/* Leaf to root, as admit() walks it, without making a node or counting anything. */
+	for (;;) {
+		const struct quota_node *x = find(q, path);
+		uint64_t max = x ? node_max(x) : QUOTA_NO_LIMIT, cur = x ? x->current : 0;
+		char *slash;
+
+		if (!x && q->reader.read && q->reader.read(q->reader.ctx, path, &xmax) == 1)
+			max = xmax;
+		if (max != QUOTA_NO_LIMIT && cur + n > max) {
+			snprintf(d->cgroup, sizeof(d->cgroup), "%s", path);
+			d->max = max;
+			d->current = cur;
+			return -EDQUOT;
+		}
+		if (!strcmp(path, "/"))
+			return 0;
+		slash = strrchr(path, '/');
+		if (slash == path)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+}
+
 bool
 quota_next(const struct quota *q, size_t *it, struct quota_entry *e)
 {

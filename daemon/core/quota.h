@@ -105,6 +105,11 @@ int quota_charge(struct quota *q, const char *cgroup, const char *vm, uint64_t h
 /* The check of quota_charge alone: whether n more would fit, nothing charged (a refusal is
  * recorded and counted all the same). */
 int quota_admit(struct quota *q, const char *cgroup, const char *vm, uint64_t held, unsigned n);
+/* Whether n more would fit, as quota_admit decides, but reading only: nothing is made,
+ * recorded or counted (vm.import's dry run). 0, or -EDQUOT with d filled (d->vm "?" when the
+ * per-VM limit refuses). */
+int quota_fits(const struct quota *q, const char *cgroup, uint64_t held, unsigned n,
+               struct quota_denial *d);
 /* Takes back n PASIDs charged to cgroup. */
 void quota_uncharge(struct quota *q, const char *cgroup, unsigned n);
 const struct quota_denial *quota_last_denial(const struct quota *q);

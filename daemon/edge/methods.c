@@ -178,5 +178,24 @@ const struct rpc_method rpc_methods[] = {
         .admin = "reloading the configuration is for administrators",
         .params = RPC_NO_PARAMS,
     },
+    {
+        .name = "vm.export",
+        .fn = method_vm_export,
+        .vm = "vm",
+        .params = RPC_PARAMS(P_VM(RPC_REQUIRED)),
+    },
+    {
+        .name = "vm.import",
+        .fn = method_vm_import,
+        .mutates = true,
+        .vm = "vm",
+        .new_vm = true,
+        .params =
+            RPC_PARAMS(P_OBJECT("document", document, RPC_REQUIRED), P_VM(RPC_OPTIONAL),
+                       P_INT("pid", pid, RPC_OPTIONAL, 1, INT32_MAX,
+                             .admin = "only an administrator may import a VM for another process"),
+                       P_BOOL("dry_run", dry_run), P_OBJECT("devices", devices, RPC_OPTIONAL),
+                       P_OBJECT("wqs", wqs, RPC_OPTIONAL)),
+    },
     {.name = NULL},
 };

@@ -14,7 +14,7 @@
  *
  * tests/unit/test_methods_table.c holds the table against proto/openrpc.json. The handlers
  * are plain functions, one file per object: methods_daemon.c, methods_vm.c, methods_device.c,
- * methods_pasid.c, methods_quota.c, methods_wq.c. */
+ * methods_pasid.c, methods_quota.c, methods_wq.c, methods_migrate.c (vm.export, vm.import). */
 #ifndef PASIDD_METHODS_H
 #define PASIDD_METHODS_H
 
@@ -42,6 +42,7 @@ enum rpc_kind {
 	RPC_WQ,     /* an idxd work queue dsaN/wqN.M or iaxN/wqN.M (ns_wq_ref_valid) */
 	RPC_LABEL,  /* a WQ's label: 1-1024 printable ASCII characters */
 	RPC_FLAG,   /* true or false, kept apart from absent: 1, 0, -1 */
+	RPC_OBJECT, /* a JSON object, read by the handler (borrowed from the request) */
 };
 
 typedef char rpc_uuid[NS_UUID_LEN + 1];
@@ -71,6 +72,9 @@ struct rpc_args {
 	int64_t size, priority, group, threshold;
 	const char *label; /* NULL when absent */
 	int block_on_fault;
+	/* vm.import (RPC_OBJECT: NULL when absent; RPC_BOOL) */
+	struct json_object *document, *devices, *wqs;
+	bool dry_run;
 };
 
 struct rpc_param {
@@ -165,6 +169,11 @@ extern const struct rpc_method rpc_methods[];
 	{                                                                                          \
 		.name = n, .kind = RPC_FLAG, .at = RPC_AT(int, field), __VA_ARGS__                 \
 	}
+#define P_OBJECT(n, field, req, ...)                                                               \
+	{                                                                                          \
+		.name = n, .kind = RPC_OBJECT, .required = req,                                    \
+		.at = RPC_AT(struct json_object *, field), __VA_ARGS__                             \
+	}
 #define P_CURSOR(n, field, ...)                                                                    \
 	{                                                                                          \
 		.name = n, .kind = RPC_CURSOR, .at = RPC_AT(struct page_cursor, field),            \
@@ -182,6 +191,8 @@ extern const struct rpc_method rpc_methods[];
 	}
 
 /* ---- the handlers ---- */
+
+struct pasidd;
 
 int method_rpc_discover(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
@@ -208,6 +219,19 @@ int method_daemon_metrics(struct rpc_call *c, const struct rpc_args *a,
 int method_config_reload(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_configure(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_vm_export(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_vm_import(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+
+/* Shared by vm.register and vm.import (methods_vm.c): the owner of a new VM, the peer or with
+ * pid >= 0 (admin only) that process, with its cgroup and a pidfd pinning it (-1: none) ... */
+int method_vm_owner(struct rpc_call *c, int64_t pid, struct ns_owner *o, char *cgroup, size_t len,
+                    int *pidfd);
+/* ... MaxVMsPerUid: 0, or the call's 1002 when uid may not own one more VM; the same as a
+ * question, with how many VMs uid owns. */
+int method_vm_limit(struct rpc_call *c, uid_t uid);
+bool method_vm_limit_ok(const struct pasidd *d, uid_t uid, unsigned *mine);
+/* Whether the work queue named can take shared PASIDs for VMs now (methods_pasid.c). */
+int method_wq_usable(const struct pasidd *d, const char *ref, struct ns_err *err);
 
 struct pasidd;
 /* The data of the last 1002 quota_exceeded: {cgroup, max, current} and, when the per-VM

@@ -12,8 +12,8 @@
 
 /* Whether the work queue named can take shared PASIDs for VMs, read from sysfs now (a WQ
  * may have changed since any earlier request). 0, or -errno with err. */
-static int
-check_wq(const struct pasidd *d, const char *ref, struct ns_err *err)
+int
+method_wq_usable(const struct pasidd *d, const char *ref, struct ns_err *err)
 {
 	char why[IDXD_WHY_LEN + 64];
 	int errnum;
@@ -57,7 +57,7 @@ method_pasid_alloc(struct rpc_call *c, const struct rpc_args *a, struct json_obj
 		                "this host hands out shared PASIDs for work queues only "
 		                "([Idxd] RequireWQ=yes): name one in 'wq'");
 	if (a->wq[0]) {
-		if (check_wq(c->d, a->wq, &err) < 0)
+		if (method_wq_usable(c->d, a->wq, &err) < 0)
 			return rpc_fail_ns(c, &err);
 		req.wq = a->wq;
 	}

@@ -23,8 +23,9 @@
  * alive afterwards, so a reused pid is never taken for it. *pidfd gets that pidfd (for
  * owner_watch to keep), or -1 where no pidfd can be had at all (the admin's pid is then read
  * twice around). */
-static int
-owner_of(struct rpc_call *c, int64_t pid, struct ns_owner *o, char *cgroup, size_t len, int *pidfd)
+int
+method_vm_owner(struct rpc_call *c, int64_t pid, struct ns_owner *o, char *cgroup, size_t len,
+                int *pidfd)
 {
 	char path[64];
 	struct stat st;
@@ -74,16 +75,23 @@ register_result(const struct ns_vm *vm)
 
 /* MaxVMsPerUid: 0, or a negative errno with the call's error (1002) when uid may not own one
  * more. */
-static int
-check_vm_limit(struct rpc_call *c, uid_t uid)
+bool
+method_vm_limit_ok(const struct pasidd *d, uid_t uid, unsigned *mine)
 {
-	unsigned mine = 0, max = c->d->cfg.limits.max_vms_per_uid;
-
+	*mine = 0;
 	if (uid == 0)
-		return 0;
-	for (unsigned i = 0; i < c->d->ns.nvms; i++)
-		mine += c->d->ns.vms[i]->owner.uid == uid;
-	if (mine < max)
+		return true;
+	for (unsigned i = 0; i < d->ns.nvms; i++)
+		*mine += d->ns.vms[i]->owner.uid == uid;
+	return *mine < d->cfg.limits.max_vms_per_uid;
+}
+
+int
+method_vm_limit(struct rpc_call *c, uid_t uid)
+{
+	unsigned mine, max = c->d->cfg.limits.max_vms_per_uid;
+
+	if (method_vm_limit_ok(c->d, uid, &mine))
 		return 0;
 	c->data = json_object_new_object();
 	json_object_object_add(c->data, "limit", json_object_new_string("MaxVMsPerUid"));
@@ -104,7 +112,7 @@ move_owner(struct rpc_call *c, struct ns_vm *vm, const struct ns_owner *owner, i
 
 	int r;
 
-	if (owner->uid != old.uid && (r = check_vm_limit(c, owner->uid)) < 0) {
+	if (owner->uid != old.uid && (r = method_vm_limit(c, owner->uid)) < 0) {
 		if (pidfd >= 0)
 			close(pidfd);
 		return r;
@@ -119,7 +127,7 @@ move_owner(struct rpc_call *c, struct ns_vm *vm, const struct ns_owner *owner, i
 
 /* vm.register of an existing VM: the owner process (same pid and start time) or an admin
  * gets it back, an admin naming another process hands it over; everyone else finds the
- * name taken. pin is owner_of's. */
+ * name taken. pin is method_vm_owner's. */
 static int
 reattach(struct rpc_call *c, struct ns_vm *vm, const struct ns_owner *owner, bool by_pid,
          const char *uuid, int mode, int pin)
@@ -145,7 +153,7 @@ reattach(struct rpc_call *c, struct ns_vm *vm, const struct ns_owner *owner, boo
 	return r;
 }
 
-/* vm.register of a new VM; pin is owner_of's. */
+/* vm.register of a new VM; pin is method_vm_owner's. */
 static int
 create(struct rpc_call *c, const char *name, const char *uuid_in, int mode,
        const struct ns_owner *owner, const char *cgroup, int pin, struct ns_vm **out)
@@ -156,7 +164,7 @@ create(struct rpc_call *c, const char *name, const char *uuid_in, int mode,
 	sd_id128_t id;
 	int r;
 
-	if ((r = check_vm_limit(c, owner->uid)) < 0) {
+	if ((r = method_vm_limit(c, owner->uid)) < 0) {
 		if (pin >= 0)
 			close(pin);
 		return r;
@@ -189,7 +197,7 @@ method_vm_register(struct rpc_call *c, const struct rpc_args *a, struct json_obj
 	char cgroup[4096];
 	int pin, r;
 
-	r = owner_of(c, a->pid, &owner, cgroup, sizeof(cgroup), &pin);
+	r = method_vm_owner(c, a->pid, &owner, cgroup, sizeof(cgroup), &pin);
 	if (r < 0)
 		return r;
 	if (vm)

@@ -235,6 +235,11 @@ params_read(struct rpc_call *c, const struct rpc_param *p, struct json_object *p
 		return read_int(c, p, v, field);
 	case RPC_LIMIT:
 		return read_limit(c, p, v, field);
+	case RPC_OBJECT:
+		if (!json_object_is_type(v, json_type_object))
+			return invalid(c, p, "'%s' must be an object", p->name);
+		*(struct json_object **)field = v;
+		return 0;
 	default:
 		return read_text(c, p, v, field);
 	}

@@ -256,12 +256,24 @@ ifd_destroy(struct backend *be)
 	free(be->priv);
 }
 
+/* The width of the device's PCI PASID capability: without the VMM's iommufd, the IOMMU's
+ * own limit cannot be asked (GET_HW_INFO), so this is an upper bound. */
+static int
+ifd_width(struct backend *be, uint32_t bdf)
+{
+	struct ifd *f = be->priv;
+	int w = iommufd_sysfs_pci_pasid_width(f->sys, bdf);
+
+	return w < 0 ? -1 : w;
+}
+
 static const struct backend_ops ifd_ops = {
     .name = "iommufd",
     .device_probe = ifd_probe,
     .attach = ifd_attach,
     .detach = ifd_detach,
     .destroy = ifd_destroy,
+    .device_width = ifd_width,
 };
 
 /* Does the kernel have PASID attach? Asked once, of a fresh iommufd, without a device. */

@@ -98,6 +98,12 @@ sim_probe(struct backend *be, uint32_t bdf, bool shared, char *why, size_t len)
 	return r;
 }
 
+static int
+sim_width(struct backend *be, uint32_t bdf)
+{
+	return (int)width_of(be->priv, bdf);
+}
+
 /* What the iommufd backend checks before it asks the kernel: open descriptors, a width. */
 static int
 precheck(struct sim *s, struct sim_dev *d, uint32_t pasid, const struct backend_attach *a,
@@ -177,6 +183,7 @@ static const struct backend_ops sim_ops = {
     .attach = sim_attach,
     .detach = sim_detach,
     .destroy = sim_destroy,
+    .device_width = sim_width,
 };
 
 int

@@ -226,14 +226,14 @@ getstr(struct reader *r, char *out, size_t max)
 static uint32_t
 op_since(enum rec_op op)
 {
-	return op == REC_ATTACH || op == REC_DETACH ? 1 : 0;
+	return op == REC_TXN ? 3 : op == REC_ATTACH || op == REC_DETACH ? 1 : 0;
 }
 
 /* Whether the records of op are about an existing VM, which the head names. */
 static bool
 names_vm(enum rec_op op)
 {
-	return op != REC_VM && op != REC_CURSOR && op != REC_LCURSOR;
+	return op != REC_VM && op != REC_CURSOR && op != REC_LCURSOR && op != REC_TXN;
 }
 
 /* Applies a decoded record of one of the ops that rec_apply() does not word itself. */
@@ -328,6 +328,8 @@ rec_apply_version(struct ns *ns, uint32_t version, const void *rec, size_t len, 
 	case REC_ATTACH:
 	case REC_DETACH:
 		return apply_attach(ns, vm, &ri, why, whylen);
+	case REC_TXN:
+		return 0; /* the frame is the replayer's (image.c): nothing of the namespace */
 	default:
 		if (apply_change(ns, &ri, vm, &err) < 0)
 			CORRUPT("record %d for '%s' does not apply: %s", ri.op, ri.vm, err.message);
@@ -483,6 +485,10 @@ decode_fields(struct reader *r, uint32_t version, struct rec_info *out)
 		out->gpasid = get32(r);
 		out->bdf = get32(r);
 		break;
+	case REC_TXN:
+		out->cursor = get32(r);
+		r->bad |= out->cursor == 0 || out->vm[0];
+		break;
 	default:
 		r->bad = true;
 	}
@@ -553,4 +559,23 @@ rec_event_max(const struct ns_event *ev)
 	default: /* the longest of the others: REC_MAP */
 		return 1 + 4 + NS_VM_NAME_MAX + 1 + 4 + 4 + 4 + 4 + NS_WQ_REF_MAX;
 	}
+}
+
+size_t
+rec_txn(uint8_t *buf, uint32_t n)
+{
+	return (size_t)(put32(head(buf, REC_TXN, ""), n) - buf);
+}
+
+bool
+rec_is_txn(const void *rec, size_t len, uint32_t version, uint32_t *n)
+{
+	struct rec_info ri;
+
+	/* The op byte first: the records of every other op are not decoded twice. */
+	if (len < 1 || *(const uint8_t *)rec != REC_TXN ||
+	    rec_decode_version(rec, len, version, &ri) < 0)
+		return false;
+	*n = ri.cursor;
+	return true;
 }

@@ -46,11 +46,20 @@
  *                    VMM's iommufd). Replayed without descriptors: lost
  *                    until the fd store gives them back
  *   12  REC_DETACH   u32 gPASID, u32 bdf: that attachment gone            v1 attach
+ *   17  REC_TXN      vm empty; u32 n >= 1: the n records that follow are  v3 txn
+ *                    one transaction (a commit writes it before the
+ *                    records of every transaction of two or more changes
+ *                    besides next-fit positions, such as a vm.import).
+ *                    Replay holds them and applies them once the n-th is
+ *                    read; when the journal ends before that (a crash in
+ *                    the middle of the commit's write), none of them.
+ *                    Never in a snapshot. (13-16: other branches' ops.)
  *
  * since: "first" came with the journal itself (3ff982d), "quota" with cgroup PASID quotas
  * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa), all three in
  * version 0; "v1 attach" with attachments journaled (b87da12, issue 10), in version 1; "v2 wq"
- * with mappings for idxd work queues (issue 11), in version 2. A
+ * with mappings for idxd work queues (issue 11), in version 2; "v3 txn" with vm.import
+ * (issue 14), in version 3. A
  * record must end exactly where its last field does, and a mode or a type other than those
  * above makes it malformed, as does an op of a later version than the file's. REC_QUOTA
  * records go to the quotas (rec_apply_quota()), all others to the namespace (rec_apply()). A
@@ -70,6 +79,8 @@
  *   2  REC_MAP ends with the mapping's work queue: a pasidd of version 1 would find the
  *      record longer than its fields and refuse it as damage. No new op; a REC_MAP of a
  *      file of version 0 or 1 is read without it (no work queue).
+ *   3  REC_TXN frames a transaction's records: a pasidd of version 2 would refuse the op
+ *      as damage. Ops 1-12 are unchanged.
  * This pasidd reads versions REC_FORMAT_OLDEST to REC_FORMAT_VERSION and writes
  * REC_FORMAT_VERSION only. On a directory of version 0 it replays the files as version 0
  * (an op of version 1 in them is damage), then writes a snapshot of version 1 before it
@@ -94,30 +105,32 @@
 #include "namespace.h"
 
 /* The version of the layouts above; written in every file's header. */
-#define REC_FORMAT_VERSION 2
+#define REC_FORMAT_VERSION 3
 /* The oldest version still read, and upgraded by compaction. */
 #define REC_FORMAT_OLDEST 0
 
 struct quota;
 
 enum rec_op {
-	REC_VM = 1,  /* a VM and its owner */
-	REC_UNVM,    /* a VM gone, with everything it held */
-	REC_DEV,     /* device assigned to a VM */
-	REC_UNDEV,   /* device released */
-	REC_MAP,     /* one mapping */
-	REC_UNMAP,   /* one mapping freed */
-	REC_CURSOR,  /* the shared range's next-fit position */
-	REC_LCURSOR, /* a device's local next-fit position */
-	REC_QUOTA,   /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
-	REC_OWNER,   /* a VM handed to another owner process (vm.register by an admin) */
-	REC_ATTACH,  /* a mapping attached to a device's page table (version 1) */
-	REC_DETACH,  /* that attachment gone (version 1) */
+	REC_VM = 1,   /* a VM and its owner */
+	REC_UNVM,     /* a VM gone, with everything it held */
+	REC_DEV,      /* device assigned to a VM */
+	REC_UNDEV,    /* device released */
+	REC_MAP,      /* one mapping */
+	REC_UNMAP,    /* one mapping freed */
+	REC_CURSOR,   /* the shared range's next-fit position */
+	REC_LCURSOR,  /* a device's local next-fit position */
+	REC_QUOTA,    /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
+	REC_OWNER,    /* a VM handed to another owner process (vm.register by an admin) */
+	REC_ATTACH,   /* a mapping attached to a device's page table (version 1) */
+	REC_DETACH,   /* that attachment gone (version 1) */
+	REC_TXN = 17, /* the records of one transaction follow (version 3) */
 };
-#define REC_OP_MAX REC_DETACH
+#define REC_OP_MAX REC_TXN
 
 #define REC_BUF_MAX   4608 /* larger than any record */
 #define REC_UNMAP_MAX 96   /* an UNMAP record with its journal framing, at most */
+#define REC_TXN_SIZE  9    /* a REC_TXN record */
 
 /* Encoders: each writes one record into buf (REC_BUF_MAX bytes) and returns its length. */
 size_t rec_vm(uint8_t *buf, const struct ns_vm *vm);
@@ -134,6 +147,10 @@ size_t rec_quota(uint8_t *buf, const char *cgroup, uint64_t max);
 struct backend_attach;
 size_t rec_attach(uint8_t *buf, const char *vm, uint32_t gpasid, const struct backend_attach *a);
 size_t rec_detach(uint8_t *buf, const char *vm, uint32_t gpasid, uint32_t bdf);
+size_t rec_txn(uint8_t *buf, uint32_t n);
+/* Whether a record is a well-formed REC_TXN of a file of format version `version`, and then
+ * how many records it frames. */
+bool rec_is_txn(const void *rec, size_t len, uint32_t version, uint32_t *n);
 
 struct ns_event;
 /* The record of a namespace event (0 bytes for an event that is not kept) ... */
@@ -175,7 +192,7 @@ struct rec_info {
 	                          * REC_DETACH */
 	uint32_t dev_id, pt_id;  /* REC_ATTACH */
 	bool shared;             /* REC_DEV */
-	uint32_t cursor;         /* REC_CURSOR, REC_LCURSOR */
+	uint32_t cursor;         /* REC_CURSOR, REC_LCURSOR; REC_TXN: its n */
 	uint64_t max;            /* REC_QUOTA */
 	/* The strings last: decoding clears the numbers above and empties these, rather than
 	 * clearing 4 KiB for every record replayed. */

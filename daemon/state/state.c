@@ -68,12 +68,15 @@ replay_one(void *ctx, const void *rec, size_t len)
  * records' format version (record.h's VERSIONS). error gets why a record did not apply, or
  * "". */
 static int
-replay_into(struct journal *j, struct ns *ns, struct quota *q, char *error, size_t len)
+replay_into(struct journal *j, struct ns *ns, struct quota *q, char *error, size_t len,
+            uint32_t *dropped)
 {
-	struct replay rp = {{ns, q}, j, error, len};
+	struct image_txn txn = {0};
+	struct replay rp = {{ns, q, &txn}, j, error, len};
 	int r = journal_set_format(j, REC_FORMAT_VERSION);
 
 	error[0] = '\0';
+	*dropped = 0;
 	if (r == 0)
 		r = journal_read_formats(j, REC_FORMAT_OLDEST);
 	if (r < 0)
@@ -81,6 +84,9 @@ replay_into(struct journal *j, struct ns *ns, struct quota *q, char *error, size
 	ns->replaying = true;
 	r = journal_replay(j, replay_one, &rp);
 	ns->replaying = false;
+	/* A transaction the journal ends inside of was never acknowledged: its commit did not
+	 * finish writing. */
+	*dropped = image_finish(&rp.img);
 	return r;
 }
 
@@ -140,6 +146,7 @@ check_room(void *ctx, const struct ns_event *evs, size_t n, struct ns_err *err)
 		               s->dir);
 	for (size_t i = 0; i < n; i++)
 		bytes += rec_event_max(&evs[i]) + JOURNAL_FRAME_SIZE;
+	bytes += REC_TXN_SIZE + JOURNAL_FRAME_SIZE; /* frame() may add one */
 	r = journal_reserve(s->journal, bytes);
 	if (r < 0)
 		return ns_fail(
@@ -148,6 +155,36 @@ check_room(void *ctx, const struct ns_event *evs, size_t n, struct ns_err *err)
 		    "was changed",
 		    s->dir, strerror(-r));
 	return 0;
+}
+
+/* A transaction of two or more changes besides next-fit positions (a vm.import, a count
+ * allocation, ...) is framed by a REC_TXN: a commit is one write, but a crash can still leave
+ * a prefix of it (a kill in the middle of a large write, a torn write), and replay must take
+ * the transaction whole or not at all. A lone change with its cursor needs no frame: a cursor
+ * lost with a torn tail is only a next-fit position. */
+static void
+frame(void *ctx, const struct ns_event *evs, size_t n)
+{
+	struct state *s = ctx;
+	uint8_t buf[REC_BUF_MAX];
+	uint32_t records = 0, changes = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!rec_event_max(&evs[i]))
+			continue;
+		records++;
+		changes += evs[i].kind != NS_EV_CURSOR && evs[i].kind != NS_EV_LCURSOR;
+	}
+	if (changes < 2 || s->failed)
+		return;
+	r = journal_append(s->journal, buf, rec_txn(buf, records));
+	if (r < 0) {
+		log_err("cannot journal a transaction's frame: %s; stopping before it is "
+		        "acknowledged",
+		        strerror(-r));
+		fail(s);
+	}
 }
 
 static void
@@ -292,12 +329,25 @@ state_get_stats(const struct state *s, struct state_stats *st)
  * before anything is appended (record.h's VERSIONS): no file ever holds records of two
  * versions, and a crash before the snapshot stands leaves the old files as they were. */
 static int
-upgrade(struct state *s, char *why, size_t len)
+upgrade(struct state *s, char *why, size_t len, bool cut)
 {
 	uint32_t from = journal_file_format(s->journal);
 	struct timespec t0;
 	int r;
 
+	/* The records of a transaction cut short are still in the journal: the next ones must
+	 * not follow them, so the state starts a new generation without them first. */
+	if (from == REC_FORMAT_VERSION && cut) {
+		r = journal_compact(s->journal, image_write, &s->img);
+		if (r < 0) {
+			snprintf(why, len,
+			         "refusing to serve: cannot write the state in %s without the "
+			         "transaction cut short: %s; nothing is lost",
+			         s->dir, strerror(-r));
+			s->failed = true;
+		}
+		return r;
+	}
 	if (from == REC_FORMAT_VERSION)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -324,6 +374,7 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 	struct state *s = calloc(1, sizeof(*s));
 	struct journal_stats st;
 	struct timespec t0;
+	uint32_t dropped;
 	int r;
 
 	*out = NULL;
@@ -333,7 +384,7 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 		return -ENOMEM;
 	}
 	s->base = base;
-	s->img = (struct image){ns, q};
+	s->img = (struct image){ns, q, NULL};
 	r = journal_open(dir, &s->journal);
 	if (r < 0) {
 		snprintf(why, len, "cannot open the state in %s: %s", dir,
@@ -342,7 +393,7 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 		return r;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = replay_into(s->journal, ns, q, s->error, sizeof(s->error));
+	r = replay_into(s->journal, ns, q, s->error, sizeof(s->error), &dropped);
 	s->replay_ms = ms_since(&t0);
 	if (r < 0) {
 		replay_problem(dir, s->error, s->journal, r, "refusing to serve: ", why, len);
@@ -355,7 +406,11 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 		log_warn("dropped a torn tail of %llu bytes from the journal (changes that were "
 		         "never acknowledged)",
 		         (unsigned long long)st.dropped_bytes);
-	r = upgrade(s, why, len);
+	if (dropped)
+		log_warn("dropped %u record(s) of a transaction whose commit was cut short "
+		         "(changes that were never acknowledged)",
+		         dropped);
+	r = upgrade(s, why, len, dropped > 0);
 	if (r < 0) {
 		state_close(s);
 		return r;
@@ -367,8 +422,9 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 int
 state_start(struct state *s, char *why, size_t len)
 {
-	int r = ns_observe(s->img.ns,
-	                   &(struct ns_observer){.check = check_room, .apply = record, .ctx = s});
+	int r = ns_observe(
+	    s->img.ns,
+	    &(struct ns_observer){.check = check_room, .apply = record, .ctx = s, .begin = frame});
 
 	if (r < 0) {
 		snprintf(why, len, "cannot observe the namespace: %s", strerror(-r));
@@ -417,6 +473,7 @@ state_check(const char *dir, const struct ns_config *cfg, struct backend *be,
 {
 	char error[256], rule[256];
 	struct journal *j = NULL;
+	uint32_t dropped;
 	struct journal_stats st;
 	struct quota *q = NULL;
 	struct ns ns;
@@ -432,7 +489,7 @@ state_check(const char *dir, const struct ns_config *cfg, struct backend *be,
 		}
 		r = journal_open_readonly(dir, &j);
 		if (r == 0) {
-			r = replay_into(j, &ns, q, error, sizeof(error));
+			r = replay_into(j, &ns, q, error, sizeof(error), &dropped);
 			if (r < 0)
 				replay_problem(dir, error, j, r, "", why, len);
 			else if (ns_check(&ns, rule, sizeof(rule)) < 0) {
@@ -450,6 +507,7 @@ state_check(const char *dir, const struct ns_config *cfg, struct backend *be,
 			sum->exists = true;
 			sum->records = st.replayed_records;
 			sum->torn_bytes = st.dropped_bytes;
+			sum->dropped = dropped;
 			sum->vms = ns.nvms;
 			sum->shared = (unsigned)ns.shared_maps.count;
 			sum->local = ns.nlocal;

@@ -57,6 +57,7 @@ struct state_summary {
 	bool exists; /* false: no state directory yet */
 	unsigned vms, shared, local;
 	unsigned long long records, torn_bytes;
+	unsigned dropped; /* records of a transaction cut short at the journal's end (REC_TXN) */
 };
 
 /* pasidd -n: replays the state directory read-only (no lock, nothing written, beside a

@@ -358,8 +358,8 @@ apply_cb(void *ctx, const void *rec, size_t len)
 	char why[256];
 
 	/* As state.c's replay_one(): a record that does not apply stops the start-up. */
-	if (image_apply(&(struct image){a->ns, a->quota}, journal_file_format(a->j), rec, len, why,
-	                sizeof(why)) < 0)
+	if (image_apply(&(struct image){a->ns, a->quota, NULL}, journal_file_format(a->j), rec, len,
+	                why, sizeof(why)) < 0)
 		return -EUCLEAN;
 	mix(a, rec, len);
 	return 0;
@@ -534,7 +534,7 @@ upgrade(struct journal *j, struct applied *first)
 
 	if (journal_append(j, rec, sizeof(rec)) != -EPROTO)
 		bug("a record appended to a file of version %u", journal_file_format(j));
-	r = journal_compact(j, image_write, &(struct image){first->ns, first->quota});
+	r = journal_compact(j, image_write, &(struct image){first->ns, first->quota, NULL});
 	if (r < 0)
 		bug("the upgrade's compaction failed: %s", strerror(-r));
 	if (journal_file_format(j) != REC_FORMAT_VERSION)

@@ -168,7 +168,7 @@ has_synopsis "unknown command prints the synopsis" \
 err_has "unknown command points to --help" "Try 'pasidctl --help' for more information."
 usage "unknown vm command" vm frobnicate
 err_is "unknown vm command lists vm's commands" \
-	"pasidctl: vm: unknown command 'frobnicate' (list, show, register, unregister)"
+	"pasidctl: vm: unknown command 'frobnicate' (list, show, register, unregister, export, import)"
 err_has "unknown vm command points to vm --help" "Try 'pasidctl vm --help' for more information."
 usage "vm without a command" vm
 usage "unknown option" vm list --frob
@@ -860,6 +860,34 @@ else
 	skipped=$((skipped + 1))
 	echo "skip - WQ: the daemon does not answer wq.list with an array yet (daemon side of work queues)"
 fi
+
+echo "# vm export / vm import (issue 14)"
+sleep 1000 &
+mig_owner=$!
+pids+=("$mig_owner")
+t "vm register for export" 0 vm register mig1 --pid "$mig_owner"
+t "pasid alloc for export" 0 pasid alloc --vm mig1 --type shared --count 3
+t "vm export" 0 vm export mig1
+cp "$tmp/out" "$tmp/mig1.json"
+json "vm export writes the document" 'd["format"] == "pasidd-vm" and d["version"] == 1 and d["vm"] == "mig1" and [m["gpasid"] for m in d["mappings"]] == [1, 2, 3] and "hpasid" not in d["mappings"][0]'
+t "vm import --dry-run: the name is taken here" 1 vm import "$tmp/mig1.json" --dry-run
+has "vm import --dry-run prints the conflicts" "taken"
+has "vm import --dry-run has the table's head" "GPASID"
+t "vm import --dry-run --as: no conflicts" 0 vm import "$tmp/mig1.json" --dry-run --as mig2
+has "vm import --dry-run says so" "no conflicts: the VM can be imported"
+t "vm import refused: exit 14 (conflict)" 14 vm import "$tmp/mig1.json" --pid "$mig_owner"
+has "vm import refused prints the conflicts" "VM name 'mig1' is taken on this host"
+run vm import - --as mig2 --pid "$mig_owner" <"$tmp/mig1.json"
+if [[ $rc -eq 0 ]] && grep -qF "imported mig2: 3 PASID(s)" "$tmp/out"; then ok "vm import from stdin"; else not_ok "vm import from stdin (exit $rc)"; fi
+t "vm import --json --dry-run with conflicts exits 1" 1 --json vm import "$tmp/mig1.json" --dry-run
+json "vm import --json --dry-run prints the result" 'd["ok"] is False and d["conflicts"][0]["what"] == "taken"'
+usage "vm import without a file" vm import
+usage "vm import of something else" vm import /dev/null
+usage "vm import --device without =" vm import "$tmp/mig1.json" --device 0000:00:04.0
+usage "vm import --device with a bad address" vm import "$tmp/mig1.json" --device 0000:00:04.0=zz
+usage "vm export without a VM" vm export
+t "vm export of no such VM: exit 13" 13 vm export nosuch
+t "vm unregister the copy" 0 vm unregister mig2
 
 echo "# manual pages"
 if command -v mandoc >/dev/null && [[ -n ${SRC_DIR:-} ]]; then

@@ -909,12 +909,12 @@ static const char *const served[] = {
     "vm.show",      "device.assign", "device.release", "pasid.alloc",    "pasid.free",
     "pasid.lookup", "pasid.list",    "pasid.attach",   "pasid.detach",   "quota.get",
     "quota.set",    "wq.list",       "wq.configure",   "daemon.metrics", "config.reload",
+    "vm.export",    "vm.import",
 };
 
 /* Methods DESIGN.md names that this version may not serve yet, and made-up ones. */
 static const char *const others[] = {
-    "range.reserve", "range.unreserve", "vm.export", "vm.import",
-    "vm.nosuch",     "rpc.nosuch",      "pasid",     "rpc.discover.x",
+    "range.reserve", "range.unreserve", "vm.nosuch", "rpc.nosuch", "pasid", "rpc.discover.x",
 };
 
 static bool

@@ -247,6 +247,10 @@ check_schema(struct diffs *d, const char *method, struct json_object *doc, struc
 	case RPC_LIMIT:
 		check_limit(d, where, doc, s, p);
 		break;
+	case RPC_OBJECT:
+		if (strcmp(type, "object"))
+			differ(d, "%s: the document's type is %s, the table's object", where, type);
+		break;
 	default:
 		if (strcmp(type, "string") || strcmp(ref, string_refs[p->kind]))
 			differ(d, "%s: the document says %s %s, the table a %s", where, type,
