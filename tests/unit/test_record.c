@@ -907,7 +907,7 @@ assert_common(const struct ns *ns)
  * too. */
 START_TEST(test_version_in_headers)
 {
-	ck_assert_int_eq(REC_FORMAT_VERSION, 2);
+	ck_assert_int_eq(REC_FORMAT_VERSION, 3);
 	ck_assert_int_eq(REC_FORMAT_OLDEST, 0);
 	ck_assert_mem_eq(gen0_journal, "PASIDDJ1", 8);
 	ck_assert_mem_eq(gen1_snapshot, "PASIDDS1", 8);
@@ -1188,12 +1188,12 @@ static const struct later {
 	uint32_t format;
 	const char *says;
 } later[] = {
-    {true, "snapshot.1", "PASIDDS1", 3,
-     "snapshot.1 holds records of format version 3, and this pasidd reads versions 0 to 2 only"},
-    {true, "journal.1", "PASIDDJ1", 3,
-     "journal.1 holds records of format version 3, and this pasidd reads versions 0 to 2 only"},
-    {false, "journal.0", "PASIDDJ1", 3,
-     "journal.0 holds records of format version 3, and this pasidd reads versions 0 to 2 only"},
+    {true, "snapshot.1", "PASIDDS1", 4,
+     "snapshot.1 holds records of format version 4, and this pasidd reads versions 0 to 3 only"},
+    {true, "journal.1", "PASIDDJ1", 4,
+     "journal.1 holds records of format version 4, and this pasidd reads versions 0 to 3 only"},
+    {false, "journal.0", "PASIDDJ1", 4,
+     "journal.0 holds records of format version 4, and this pasidd reads versions 0 to 3 only"},
     {true, "journal.1", "PASIDDJ2", 0,
      "journal.1 is in file format PASIDDJ2, and this pasidd reads PASIDDJ1 only"},
 };
