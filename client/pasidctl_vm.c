@@ -42,7 +42,8 @@ static const char vm_unregister_usage[] =
 static const char device_usage[] = "Usage: pasidctl device COMMAND ...\n"
                                    "\n"
                                    "  assign VM BDF [--shared]   assign PCI function BDF to VM\n"
-                                   "  release VM BDF             take BDF back from VM\n";
+                                   "  release VM BDF             take BDF back from VM\n"
+                                   "  detach VM BDF              detach BDF's requester ID\n";
 
 static const char device_assign_usage[] =
     "Usage: pasidctl device assign VM BDF [--shared]\n"
@@ -55,6 +56,13 @@ static const char device_release_usage[] =
     "\n"
     "Takes the PCI function BDF (DDDD:BB:DD.F) back from VM; refused while local PASIDs\n"
     "of VM use it.\n";
+
+static const char device_detach_usage[] =
+    "Usage: pasidctl device detach VM BDF\n"
+    "\n"
+    "Detaches the requester ID of the PCI function BDF (DDDD:BB:DD.F), which pasidd\n"
+    "attached for VM's monitor (device.attach), from its page table; the device stays\n"
+    "assigned. Refused while PASIDs of VM are attached on it (pasid detach them first).\n";
 
 static void
 print_devices(const struct pasid_vm *vm, char *buf, size_t size)
@@ -302,9 +310,25 @@ device_release(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+static int
+device_detach(struct ctl *ctl, int argc, char **argv)
+{
+	struct pasid_error err;
+	int rc;
+
+	rc = ctl_plain_command(ctl, argc, argv, device_detach_usage, "VM BDF");
+	if (rc >= 0)
+		return rc;
+	if (ctl_text(ctl, pasid_device_detach(ctl->client, argv[optind], argv[optind + 1], &err),
+	             &err, &rc))
+		printf("detached the requester ID of %s of %s\n", argv[optind + 1], argv[optind]);
+	return rc;
+}
+
 static const struct ctl_cmd device_cmds[] = {
     {"assign", device_assign, NULL},
     {"release", device_release, NULL},
+    {"detach", device_detach, NULL},
     {NULL, NULL, NULL},
 };
 

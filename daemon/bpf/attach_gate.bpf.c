@@ -8,7 +8,7 @@
  *   can change them in between: enforce stops mistakes and plain misuse, not a determined
  *   local attacker (the observer still sees what got through);
  * - strict: refused whatever the flags, decided on the ioctl number alone, so race-free. A
- *   RID attach by the VMM is refused too: pasidd has to do it for the VMM.
+ *   RID attach by the VMM is refused too: pasidd does it for the VMM (device.attach).
  * The program does not tell which device the ioctl is for: it acts on every file, and the
  * two numbers (';', 119/120) belong to VFIO device cdevs only. So in strict mode no other
  * process on the host attaches any VFIO device to iommufd, managed by pasidd or not.

@@ -91,7 +91,7 @@ mode_words(enum bpf_gate mode)
 		       "reports it)";
 	case BPF_GATE_STRICT:
 		return "strict: every VFIO attach/detach to iommufd by another process is refused, "
-		       "RID ones included";
+		       "RID ones included (pasidd makes the VMM's: device.attach)";
 	case BPF_GATE_OFF:
 		break;
 	}
