@@ -1001,6 +1001,7 @@ run_73_strict(void)
 {
 	struct standin s = {0};
 	struct json_object *o;
+	char why[512];
 	size_t mark;
 	int st;
 
@@ -1011,6 +1012,11 @@ run_73_strict(void)
 	    !check(standin_start(&s), "VMM stand-in started (strict)", "fork"))
 		return;
 	check_bpf_active(&s, "strict");
+	/* 7.3 has the hook of 32-bit callers' ioctls (this guest runs no 32-bit process, so
+	 * that it is loaded and attached is what can be checked). */
+	bpf_status(&s, "attach_gate", "why", why, sizeof(why));
+	check(strstr(why, "32-bit callers too (file_ioctl_compat)") != NULL,
+	      "attach gate: lsm/file_ioctl_compat loaded and attached too", "%s", why);
 	o = sa(&s, "dev %s", VFU);
 	check(!jok(o) && jint(o, "errno") == EPERM &&
 	          strstr(jstr(o, "op"), "VFIO_DEVICE_ATTACH_IOMMUFD_PT(RID)"),
