@@ -130,6 +130,35 @@ print_owner(struct json_object *result)
 		printf("unit:     %s\n", json_object_get_string(unit));
 }
 
+/* ", RID attached to page table N (dev_id M)" when the daemon's result says device's
+ * requester ID is attached (device.attach), with ", lost" when pasidd lost its descriptors;
+ * "" otherwise. struct pasid_device keeps its layout: read from the result as it came. */
+static void
+device_rid(struct json_object *result, const char *device, char *out, size_t len)
+{
+	struct json_object *devs, *att, *pt, *id, *lost;
+
+	out[0] = '\0';
+	if (!json_object_object_get_ex(result, "devices", &devs) ||
+	    !json_object_is_type(devs, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i), *name;
+
+		if (!json_object_object_get_ex(d, "device", &name) ||
+		    strcmp(json_object_get_string(name), device) ||
+		    !json_object_object_get_ex(d, "attached", &att) ||
+		    !json_object_object_get_ex(att, "pt_id", &pt) ||
+		    !json_object_object_get_ex(att, "dev_id", &id))
+			continue;
+		snprintf(out, len,
+		         ", RID attached to page table %" PRId64 " (dev_id %" PRId64 ")%s",
+		         json_object_get_int64(pt), json_object_get_int64(id),
+		         json_object_object_get_ex(att, "lost", &lost) ? ", lost" : "");
+		return;
+	}
+}
+
 /* The VM, and with details its devices and its mappings, whose attachments are read from
  * result (the daemon's vm.show result). 0 or an exit status. */
 static int
@@ -145,9 +174,13 @@ print_vm(struct ctl *ctl, const struct pasid_vm *vm, bool details, struct json_o
 	print_owner(result);
 	printf("pasids:   %" PRIu32 "\n", vm->pasids);
 	printf("devices: ");
-	for (size_t i = 0; i < vm->n_devices; i++)
-		printf("%s%s (%s)\n", i ? "          " : " ", vm->devices[i].device,
-		       vm->devices[i].shared ? "shared" : "exclusive");
+	for (size_t i = 0; i < vm->n_devices; i++) {
+		char rid[96];
+
+		device_rid(result, vm->devices[i].device, rid, sizeof(rid));
+		printf("%s%s (%s%s)\n", i ? "          " : " ", vm->devices[i].device,
+		       vm->devices[i].shared ? "shared" : "exclusive", rid);
+	}
 	if (!vm->n_devices)
 		printf(" -\n");
 	if (!vm->n_mappings)

@@ -450,6 +450,8 @@ echo "# device detach (device.attach is the VMM's: through call with its descrip
 t "device.attach through call" 0 call device.attach \
 	'{"vm":"vm1","device":"0000:00:01.0","pt_id":5,"dev_id":3,"fds":2}' --fd 3 --fd 4 \
 	3</dev/null 4</dev/null
+t "vm show text has the RID attachment" 0 vm show vm1
+has "vm show RID line" "0000:00:01.0 (exclusive, RID attached to page table 5 (dev_id 3))"
 t "vm show has the RID attachment" 0 --json vm show vm1
 json "device attached" '[x.get("attached") for x in d["devices"] if x["device"] == "0000:00:01.0"] == [{"pt_id": 5, "dev_id": 3}]'
 t "device detach" 0 device detach vm1 0000:00:01.0
