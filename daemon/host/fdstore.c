@@ -330,7 +330,6 @@ apply(void *ctx, const struct ns_event *ev)
 	/* The tag is the host's bookkeeping on the attachment, not state of the namespace. */
 	struct backend_attach *att = (struct backend_attach *)ev->att;
 	char name[NAME_MAX_LEN];
-
 	uint32_t pasid = 0; /* a requester ID attachment's */
 
 	switch (ev->kind) {
