@@ -34,6 +34,19 @@ def note(method, params=None):
 
 REQUESTS = {
     "status": (ADMIN, [req("daemon.status"), req("rpc.discover", "{}", 2)]),
+    # device.attach needs its two descriptors (none ride with these lines: -32602 "fds");
+    # device.detach of what is not attached, of another VM's device, of a shared one.
+    "device-attach": (USER, [
+        req("vm.register", '{"vm":"d"}'),
+        req("device.assign", '{"vm":"d","device":"0000:00:02.0"}', 2),
+        req("device.attach", '{"vm":"d","device":"0000:00:02.0","pt_id":1,"dev_id":1,'
+            '"fds":2}', 3),
+        req("device.attach", '{"vm":"d","device":"0000:00:02.0","pt_id":1,"dev_id":1}', 4),
+        req("device.detach", '{"vm":"d","device":"0000:00:02.0"}', 5),
+        req("device.detach", '{"vm":"d","device":"0000:00:03.0"}', 6),
+        req("device.release", '{"vm":"d","device":"0000:00:02.0"}', 7),
+        req("vm.unregister", '{"vm":"d"}', 8),
+    ]),
     "lifecycle": (ADMIN, [
         req("vm.register", '{"vm":"vm1"}'),
         req("device.assign", '{"vm":"vm1","device":"0000:00:02.0"}', 2),
