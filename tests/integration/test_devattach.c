@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,6 +392,97 @@ START_TEST(libpasid_calls)
 }
 END_TEST
 
+/* Queues method with params (JSON text) and, for an attach, two descriptors. */
+static int64_t
+queue(struct pasid_client *c, const char *method, const char *params, const int *fds)
+{
+	struct json_object *p = json_tokener_parse(params);
+	struct pasid_error err;
+	int64_t id;
+
+	ck_assert_ptr_nonnull(p);
+	id = pasid_queue(c, method, p, fds, fds ? 2 : 0, &err);
+	json_object_put(p);
+	ck_assert_msg(id >= 1, "%s: %s", method, err.message);
+	return id;
+}
+
+/* A VMM pipelining its whole sequence on one connection without waiting: every answer in
+ * order of the requests, each as it would be alone, and nothing left behind. */
+START_TEST(pipelined_sequence)
+{
+	static const struct {
+		const char *method, *params;
+		bool fds;
+		int want;
+	} seq[] = {
+	    {"device.attach",
+	     "{\"vm\":\"a\",\"device\":\"" DEV "\",\"pt_id\":7,\"dev_id\":3,\"fds\":2}", true, 0},
+	    {"device.attach",
+	     "{\"vm\":\"a\",\"device\":\"" DEV "\",\"pt_id\":9,\"dev_id\":3,\"fds\":2}", true, 0},
+	    {"pasid.attach",
+	     "{\"vm\":\"a\",\"gpasid\":5,\"device\":\"" DEV
+	     "\",\"pt_id\":9,\"dev_id\":3,\"fds\":2}",
+	     true, 0},
+	    {"device.detach", "{\"vm\":\"a\",\"device\":\"" DEV "\"}", false, PASID_E_CONFLICT},
+	    {"pasid.detach", "{\"vm\":\"a\",\"gpasid\":5,\"device\":\"" DEV "\"}", false, 0},
+	    {"device.detach", "{\"vm\":\"a\",\"device\":\"" DEV "\"}", false, 0},
+	    {"device.detach", "{\"vm\":\"a\",\"device\":\"" DEV "\"}", false, PASID_E_NOT_FOUND},
+	};
+	enum { N = sizeof(seq) / sizeof(seq[0]) };
+	int nul[2] = {open("/dev/null", O_RDWR | O_CLOEXEC), open("/dev/null", O_RDWR | O_CLOEXEC)};
+	struct pasid_client *c;
+	struct pasid_error err;
+	int64_t id[N];
+	int rc[N], got = 0, base;
+
+	IT_OK(it_call(fd, "pasid.alloc",
+	              "{\"vm\":\"a\",\"type\":\"local\",\"device\":\"" DEV "\",\"gpasid\":5}"));
+	ck_assert_int_eq(pasid_connect(D.sock, &c, &err), 0);
+	ck_assert_int_eq(pasid_call(c, "daemon.status", NULL, NULL, &err), 0);
+	base = daemon_fds();
+	ck_assert_int_eq(pasid_set_nonblocking(c, true), 0);
+	for (int i = 0; i < N; i++) {
+		id[i] = queue(c, seq[i].method, seq[i].params, seq[i].fds ? nul : NULL);
+		rc[i] = 1;
+	}
+	for (int i = 0; i < 1000 && got < N; i++) {
+		struct pollfd p = {.fd = pasid_fd(c), .events = POLLIN};
+		int64_t which;
+
+		if (pasid_want_write(c)) {
+			int r = pasid_flush(c, &err);
+
+			ck_assert_msg(r == 0 || r == -EAGAIN, "flush: %s", err.message);
+			if (pasid_want_write(c))
+				p.events |= POLLOUT;
+		}
+		poll(&p, 1, 10);
+		ck_assert_int_ge(pasid_receive(c, &err), 0);
+		for (;;) {
+			int r = pasid_response_next(c, &which, NULL, &err);
+
+			if (r == -EAGAIN)
+				break;
+			for (int k = 0; k < N; k++)
+				if (which == id[k])
+					rc[k] = r == -EREMOTEIO ? err.code : r;
+			got++;
+		}
+	}
+	ck_assert_int_eq(got, N);
+	for (int i = 0; i < N; i++)
+		ck_assert_msg(rc[i] == seq[i].want, "%d (%s): %d, want %d", i, seq[i].method, rc[i],
+		              seq[i].want);
+	ck_assert_str_eq(rid_of(fd, "a", DEV), "none");
+	assert_daemon_fds(base);
+	assert_order("sim: attached PASID 5", 1);
+	pasid_close(c);
+	close(nul[0]);
+	close(nul[1]);
+}
+END_TEST
+
 /* Acknowledged, it survives a kill -9; without the fd store (the harness has none) its
  * descriptors are lost: pasidd cannot detach it (1004) until the VMM attaches again. */
 START_TEST(survives_kill9_lost)
@@ -431,6 +523,7 @@ main(void)
 	tcase_add_test(tc, unregister_order);
 	tcase_add_test(tc, owner_exit_order);
 	tcase_add_test(tc, libpasid_calls);
+	tcase_add_test(tc, pipelined_sequence);
 	tcase_add_test(tc, survives_kill9_lost);
 	return ck_run(s);
 }
