@@ -164,6 +164,9 @@ START_TEST(attach_show_detach)
 	assert_daemon_fds(base + 2); /* pasidd's own duplicates */
 	ck_assert_ptr_nonnull(
 	    strstr(it_log(&D), "sim: attached the requester ID of " DEV " (page table 7)"));
+	ck_assert_ptr_nonnull(
+	    strstr(json_object_get_string(IT_OK(it_call(fd, "daemon.metrics", NULL))),
+	           "pasidd_device_attachments 1\n"));
 
 	IT_OK(it_call(fd, "device.detach", "{\"vm\":\"a\",\"device\":\"" DEV "\"}"));
 	ck_assert_str_eq(rid_of(fd, "a", DEV), "none");

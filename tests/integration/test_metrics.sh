@@ -78,6 +78,7 @@ check "the latency histogram ends in +Inf with every request" \
 check "journal commits counted" "grep -Eq '^counter pasidd_journal_commits_total\{outcome=ok\} [1-9]' '$tmp/parsed'"
 check "the commit sync histogram" "grep -Eq '^histogram pasidd_journal_sync_seconds_count\{\} [1-9]' '$tmp/parsed'"
 has "no kernel attach in the sim run" "counter pasidd_kernel_calls_total{op=attach,outcome=ok} 0.0"
+has "no device attached" "gauge pasidd_device_attachments{} 0.0"
 check "a build_info with the backend" "grep -q '^gauge pasidd_build_info{backend=sim,version=' '$tmp/parsed'"
 
 mkdir "$tmp/tf"
