@@ -308,6 +308,19 @@ int64_t pasid_queue_attach(struct pasid_client *c, const char *vm, uint32_t gpas
 int64_t pasid_queue_detach(struct pasid_client *c, const char *vm, uint32_t gpasid,
                            const char *device, struct pasid_error *err);
 
+/* A device's requester ID (symbol version LIBPASID_0.5). pasid_device_attach() has the daemon
+ * attach device (assigned to vm exclusively), without a PASID, to the page table pt_id of the
+ * VMM's iommufd, in which the device is bound as dev_id: the VMM's own RID attach, made by
+ * the daemon for it (with the daemon's BPF attach gate in strict mode, no other process may).
+ * iommufd and devfd go as with pasid_attach(); attaching an attached device replaces its page
+ * table. pasid_device_detach() undoes it (after the device's PASIDs are detached);
+ * device.release, vm.unregister and the owner's exit detach too. Both return as pasid_call()
+ * does, and -EINVAL or -EBADF as pasid_attach() without sending anything. */
+int pasid_device_attach(struct pasid_client *c, const char *vm, const char *device, uint32_t pt_id,
+                        uint32_t dev_id, int iommufd, int devfd, struct pasid_error *err);
+int pasid_device_detach(struct pasid_client *c, const char *vm, const char *device,
+                        struct pasid_error *err);
+
 /* Work queues of Intel DSA and IAA (idxd) devices (symbol version LIBPASID_0.4). */
 
 #define PASID_WQ_NAME_MAX 31 /* "dsa0/wq0.1": the device's name, '/', the WQ's */

@@ -107,7 +107,7 @@ _pasidctl() {
 	fi
 	case $cmd in
 	vm) words=(list show register unregister export import) ;;
-	device) words=(assign release) ;;
+	device) words=(assign release detach) ;;
 	pasid) words=(alloc free lookup list attach detach) ;;
 	quota) words=(get set) ;;
 	wq) words=(list configure) ;;
@@ -129,6 +129,7 @@ _pasidctl() {
 	# Options of each subcommand; VM names where a VM is the first argument.
 	case "$cmd $sub" in
 	"vm show" | "vm unregister" | "vm export" | "device assign" | "device release" | \
+		"device detach" | \
 		"pasid attach" | "pasid detach")
 		if ((nargs == 0)) && [[ $cur != -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_vms)" -- "$cur")

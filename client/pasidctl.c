@@ -22,6 +22,7 @@ static const char main_usage[] =
     "  vm unregister VM                     free everything VM holds and forget it\n"
     "  device assign VM BDF [--shared]      assign a PCI function to VM\n"
     "  device release VM BDF                take a PCI function back from VM\n"
+    "  device detach VM BDF                 detach its requester ID (device.attach)\n"
     "  pasid alloc --vm VM --type shared|local [--device BDF] [--gpasid N] [--count N]\n"
     "  pasid alloc --vm VM --wq WQ [--gpasid N] [--count N]\n"
     "                                       a shared PASID for a shared work queue\n"

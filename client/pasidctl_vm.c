@@ -45,7 +45,8 @@ static const char vm_unregister_usage[] =
 static const char device_usage[] = "Usage: pasidctl device COMMAND ...\n"
                                    "\n"
                                    "  assign VM BDF [--shared]   assign PCI function BDF to VM\n"
-                                   "  release VM BDF             take BDF back from VM\n";
+                                   "  release VM BDF             take BDF back from VM\n"
+                                   "  detach VM BDF              detach BDF's requester ID\n";
 
 static const char device_assign_usage[] =
     "Usage: pasidctl device assign VM BDF [--shared]\n"
@@ -58,6 +59,13 @@ static const char device_release_usage[] =
     "\n"
     "Takes the PCI function BDF (DDDD:BB:DD.F) back from VM; refused while local PASIDs\n"
     "of VM use it.\n";
+
+static const char device_detach_usage[] =
+    "Usage: pasidctl device detach VM BDF\n"
+    "\n"
+    "Detaches the requester ID of the PCI function BDF (DDDD:BB:DD.F), which pasidd\n"
+    "attached for VM's monitor (device.attach), from its page table; the device stays\n"
+    "assigned. Refused while PASIDs of VM are attached on it (pasid detach them first).\n";
 
 static void
 print_devices(const struct pasid_vm *vm, char *buf, size_t size)
@@ -125,6 +133,35 @@ print_owner(struct json_object *result)
 		printf("unit:     %s\n", json_object_get_string(unit));
 }
 
+/* ", RID attached to page table N (dev_id M)" when the daemon's result says device's
+ * requester ID is attached (device.attach), with ", lost" when pasidd lost its descriptors;
+ * "" otherwise. struct pasid_device keeps its layout: read from the result as it came. */
+static void
+device_rid(struct json_object *result, const char *device, char *out, size_t len)
+{
+	struct json_object *devs, *att, *pt, *id, *lost;
+
+	out[0] = '\0';
+	if (!json_object_object_get_ex(result, "devices", &devs) ||
+	    !json_object_is_type(devs, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i), *name;
+
+		if (!json_object_object_get_ex(d, "device", &name) ||
+		    strcmp(json_object_get_string(name), device) ||
+		    !json_object_object_get_ex(d, "attached", &att) ||
+		    !json_object_object_get_ex(att, "pt_id", &pt) ||
+		    !json_object_object_get_ex(att, "dev_id", &id))
+			continue;
+		snprintf(out, len,
+		         ", RID attached to page table %" PRId64 " (dev_id %" PRId64 ")%s",
+		         json_object_get_int64(pt), json_object_get_int64(id),
+		         json_object_object_get_ex(att, "lost", &lost) ? ", lost" : "");
+		return;
+	}
+}
+
 /* The VM, and with details its devices and its mappings, whose attachments are read from
  * result (the daemon's vm.show result). 0 or an exit status. */
 static int
@@ -140,9 +177,13 @@ print_vm(struct ctl *ctl, const struct pasid_vm *vm, bool details, struct json_o
 	print_owner(result);
 	printf("pasids:   %" PRIu32 "\n", vm->pasids);
 	printf("devices: ");
-	for (size_t i = 0; i < vm->n_devices; i++)
-		printf("%s%s (%s)\n", i ? "          " : " ", vm->devices[i].device,
-		       vm->devices[i].shared ? "shared" : "exclusive");
+	for (size_t i = 0; i < vm->n_devices; i++) {
+		char rid[96];
+
+		device_rid(result, vm->devices[i].device, rid, sizeof(rid));
+		printf("%s%s (%s%s)\n", i ? "          " : " ", vm->devices[i].device,
+		       vm->devices[i].shared ? "shared" : "exclusive", rid);
+	}
 	if (!vm->n_devices)
 		printf(" -\n");
 	if (!vm->n_mappings)
@@ -307,9 +348,25 @@ device_release(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+static int
+device_detach(struct ctl *ctl, int argc, char **argv)
+{
+	struct pasid_error err;
+	int rc;
+
+	rc = ctl_plain_command(ctl, argc, argv, device_detach_usage, "VM BDF");
+	if (rc >= 0)
+		return rc;
+	if (ctl_text(ctl, pasid_device_detach(ctl->client, argv[optind], argv[optind + 1], &err),
+	             &err, &rc))
+		printf("detached the requester ID of %s of %s\n", argv[optind + 1], argv[optind]);
+	return rc;
+}
+
 static const struct ctl_cmd device_cmds[] = {
     {"assign", device_assign, NULL},
     {"release", device_release, NULL},
+    {"detach", device_detach, NULL},
     {NULL, NULL, NULL},
 };
 

@@ -309,6 +309,8 @@ static const struct typed_method m_quota_get = {"quota.get", NULL, decode_quota_
 static const struct typed_method m_quota_set = {"quota.set", NULL, decode_quota};
 static const struct typed_method m_attach = {"pasid.attach", NULL, NULL};
 static const struct typed_method m_detach = {"pasid.detach", NULL, NULL};
+static const struct typed_method m_dev_attach = {"device.attach", NULL, NULL};
+static const struct typed_method m_dev_detach = {"device.detach", NULL, NULL};
 static const struct typed_method m_wq_list = {"wq.list", NULL, decode_wq_list};
 static const struct typed_method m_wq_configure = {"wq.configure", NULL, decode_wq_configured};
 static const struct typed_method m_export = {"vm.export", NULL, decode_object};
@@ -515,8 +517,7 @@ static int
 check_target(const char *vm, const char *device, struct pasid_error *err)
 {
 	if (!vm || !device)
-		return lp_fail(err, -EINVAL,
-		               "pasid.attach and pasid.detach need a VM and a device");
+		return lp_fail(err, -EINVAL, "attach and detach need a VM and a device");
 	return 0;
 }
 
@@ -621,6 +622,46 @@ pasid_queue_detach(struct pasid_client *c, const char *vm, uint32_t gpasid, cons
 		return rc;
 	p = detach_params(vm, gpasid, device);
 	return typed_queue(c, &m_detach, &p, err);
+}
+
+/* A device's requester ID, attached by the daemon for the VMM (device.attach). */
+
+int
+pasid_device_attach(struct pasid_client *c, const char *vm, const char *device, uint32_t pt_id,
+                    uint32_t dev_id, int iommufd, int devfd, struct pasid_error *err)
+{
+	const int fds[2] = {iommufd, devfd};
+	struct params p;
+	int rc = check_attach(vm, device, iommufd, devfd, err);
+
+	if (rc < 0) {
+		lp_forget_outcome(c);
+		return rc;
+	}
+	p = vm_params(vm);
+	add_str(&p, "device", device);
+	add_int(&p, "pt_id", pt_id);
+	add_int(&p, "dev_id", dev_id);
+	add_int(&p, "fds", 2);
+	p.fds = fds;
+	p.nfds = 2;
+	return typed_call(c, &m_dev_attach, &p, NULL, err);
+}
+
+int
+pasid_device_detach(struct pasid_client *c, const char *vm, const char *device,
+                    struct pasid_error *err)
+{
+	struct params p;
+	int rc = check_target(vm, device, err);
+
+	if (rc < 0) {
+		lp_forget_outcome(c);
+		return rc;
+	}
+	p = vm_params(vm);
+	add_str(&p, "device", device);
+	return typed_call(c, &m_dev_detach, &p, NULL, err);
 }
 
 /* Work queues. */

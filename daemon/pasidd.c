@@ -408,6 +408,13 @@ pasidd_check(struct pasidd *d)
 	}
 	if (d->cfg.idxd_require_wq)
 		printf("shared PASIDs: every allocation must name a work queue (RequireWQ=yes)\n");
+	/* What start-up will ask the kernel for; -n loads no program. */
+	printf("bpf: AttachGate=%s, DeviceGate=%s, DeviceAllow=",
+	       config_bpf_gate_name(d->cfg.bpf_attach_gate), d->cfg.bpf_device_gate ? "yes" : "no");
+	for (size_t i = 0; i < d->cfg.nbpf_device_allow; i++)
+		printf("%s%s", i ? " " : "", d->cfg.bpf_device_allow[i]);
+	printf("%s, ProcDevices=%s (loaded at start-up, not by -n)\n",
+	       d->cfg.nbpf_device_allow ? "" : "(none)", d->cfg.bpf_proc_devices);
 	printf("configuration OK: local %u-%u, shared %u-%u, %u-bit PASIDs, socket %s\n",
 	       d->cfg.ns.local.first, d->cfg.ns.local.last, d->cfg.ns.shared.first,
 	       d->cfg.ns.shared.last, d->cfg.ns.pasid_bits, d->cfg.socket_path);

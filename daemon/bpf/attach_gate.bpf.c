@@ -8,11 +8,17 @@
  *   can change them in between: enforce stops mistakes and plain misuse, not a determined
  *   local attacker (the observer still sees what got through);
  * - strict: refused whatever the flags, decided on the ioctl number alone, so race-free. A
- *   RID attach by the VMM is refused too: pasidd has to do it for the VMM.
+ *   RID attach by the VMM is refused too: pasidd does it for the VMM (device.attach).
  * The program does not tell which device the ioctl is for: it acts on every file, and the
  * two numbers (';', 119/120) belong to VFIO device cdevs only. So in strict mode no other
  * process on the host attaches any VFIO device to iommufd, managed by pasidd or not.
- * Sleepable (lsm.s) because bpf_copy_from_user may fault the page in. */
+ * Sleepable (lsm.s) because bpf_copy_from_user may fault the page in. The same decision is made
+ * on file_ioctl_compat (Linux 6.8+), the hook of a 32-bit process's ioctl, which would
+ * otherwise pass the gate: VFIO's compat ioctl is the same call with the same argument (every
+ * member a __u32). The kernel (7.3) does not let a program on that hook sleep, so it reads
+ * the flags with bpf_probe_read_user, which cannot fault a page in: a read that fails counts
+ * as a PASID attach (refused in enforce, reported in audit), never as a RID one. The loader
+ * leaves that program out where the kernel lacks the hook. */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -68,9 +74,9 @@ report(__u32 cmd, __u32 flags, __u32 verdict, __u32 mode)
 	bpf_ringbuf_submit(r, 0);
 }
 
-SEC("lsm.s/file_ioctl")
-int
-BPF_PROG(ag_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
+/* compat: the 32-bit hook, whose program cannot sleep (see the top). */
+static __always_inline int
+decide(unsigned int cmd, unsigned long arg, int ret, bool compat)
 {
 	__u32 hdr[2] = {0, 0}; /* argsz, flags: how both argument structs begin */
 	__u32 key = 0, mode, tgid, flags = ~0u;
@@ -88,10 +94,17 @@ BPF_PROG(ag_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg, 
 	if (bpf_map_lookup_elem(&allowed, &tgid))
 		return 0;
 	if (mode != AG_MODE_STRICT) {
-		/* Unreadable: VFIO fails the same copy with EFAULT, nothing is attached. */
-		if (bpf_copy_from_user(hdr, sizeof(hdr), (void *)arg))
-			return 0;
-		flags = hdr[1];
+		if (!compat) {
+			/* Unreadable: VFIO fails the same copy with EFAULT, nothing is
+			 * attached. */
+			if (bpf_copy_from_user(hdr, sizeof(hdr), (void *)arg))
+				return 0;
+			flags = hdr[1];
+		} else if (bpf_probe_read_user(hdr, sizeof(hdr), (void *)arg) == 0) {
+			flags = hdr[1];
+		}
+		/* A compat read that failed leaves flags ~0 ("not read"): the page may merely
+		 * be out, which VFIO's copy would fault in, so it counts as a PASID one. */
 		if (!(flags & AG_FLAG_PASID))
 			return 0; /* a RID attach/detach: the VMM's own business */
 	}
@@ -101,4 +114,18 @@ BPF_PROG(ag_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg, 
 	}
 	report(cmd, flags, AG_REFUSED, mode);
 	return -EPERM;
+}
+
+SEC("lsm.s/file_ioctl")
+int
+BPF_PROG(ag_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
+{
+	return decide(cmd, arg, ret, 0);
+}
+
+SEC("lsm/file_ioctl_compat")
+int
+BPF_PROG(ag_file_ioctl_compat, struct file *file, unsigned int cmd, unsigned long arg, int ret)
+{
+	return decide(cmd, arg, ret, 1);
 }

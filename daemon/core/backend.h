@@ -13,8 +13,9 @@
 struct backend;
 struct ns_err;
 
-/* A mapping's hPASID attached to a page table of a device (pasid.attach): what the VMM named
- * and the descriptors it passed, of which pasidd keeps its own duplicates for as long as the
+/* A mapping's hPASID attached to a page table of a device (pasid.attach), or a device's
+ * requester ID attached to one (device.attach): what the VMM named and the descriptors it
+ * passed, of which pasidd keeps its own duplicates for as long as the
  * attachment lasts, so that it can detach whatever becomes of the VMM. */
 struct backend_attach {
 	uint32_t bdf;    /* the device, as the VM holds it */
@@ -39,6 +40,13 @@ struct backend_ops {
 	/* Detaches pasid from the device of a (whose descriptors are the attachment's own). */
 	int (*detach)(struct backend *be, uint32_t pasid, const struct backend_attach *a,
 	              struct ns_err *err);
+	/* The device's requester ID (no PASID) attached to a->pt_id (device.attach), after the
+	 * same checks of a's descriptors as attach makes, the PASID width aside. Attaching an
+	 * attached device replaces its page table, as VFIO does. NULL where the backend cannot
+	 * (device.attach then answers 1007). */
+	int (*rid_attach)(struct backend *be, const struct backend_attach *a, struct ns_err *err);
+	/* Detaches the device's requester ID (device.detach); NULL as for rid_attach. */
+	int (*rid_detach)(struct backend *be, const struct backend_attach *a, struct ns_err *err);
 	void (*destroy)(struct backend *be);
 	/* The PASID width (bits) the device carries as far as the host can tell without the
 	 * VMM's descriptors, or -1 when it cannot (vm.import's dry run). May be NULL. */

@@ -153,6 +153,9 @@ struct ns_device {
 	struct idmap local;    /* local PASIDs in use on it, lazily sized */
 	struct u32map lmaps;   /* local hpasid -> struct ns_mapping */
 	uint32_t local_cursor; /* next-fit position within the local range */
+	/* Its requester ID attached to a page table of its owner's (device.attach), or NULL.
+	 * Only an exclusively assigned device has one; it goes before the device is released. */
+	struct backend_attach *rid;
 };
 
 struct ns_config {
@@ -176,6 +179,8 @@ enum ns_event_kind {
 	NS_EV_CURSOR,       /* cursor: the shared range's next-fit position */
 	NS_EV_LCURSOR,      /* bdf, cursor: a device's local next-fit position */
 	NS_EV_QUOTA_SET,    /* cgroup, max (UINT64_MAX: removed): a cgroup's runtime limit */
+	NS_EV_DEV_ATTACHED, /* vm, bdf, att: the device's requester ID attached (device.attach) */
+	NS_EV_DEV_DETACHED, /* vm, bdf, att: detached from the kernel, or replaced */
 };
 
 /* What an observer is told. The objects stay readable until the observer returns, also those
@@ -219,6 +224,7 @@ struct ns {
 	struct u32map devices; /* bdf -> struct ns_device */
 	uint32_t nlocal;       /* local mappings on all devices */
 	uint32_t nattached;    /* attachments of mappings to devices */
+	uint32_t nrid;         /* devices whose requester ID is attached (device.attach) */
 	/* Backend attach [0] and detach [1] calls, done [0] or refused [1] (daemon.metrics);
 	 * the undoing of a refused transaction is not counted. */
 	uint64_t kernel_calls[2][2];
@@ -327,6 +333,22 @@ struct backend_attach *ns_attachment(const struct ns_mapping *m, uint32_t bdf);
 int ns_attachment_adopt(struct backend_attach *att, int iommufd, int devfd);
 /* Attachments on the host (for daemon.status), counted as they change. */
 uint32_t ns_attached(const struct ns *ns);
+/* ---- requester ID attachments (ns_devattach.c) ----
+ * device.attach: the VMM's RID attach of a device made by pasidd on its behalf (with the BPF
+ * gate in strict mode no other process may), kept as state like a PASID attachment: the
+ * namespace takes a's descriptors whatever the outcome and keeps them while attached, so
+ * that it can detach whatever becomes of the VMM. The device must be assigned to vm
+ * exclusively: a shared device is the host's, and no VM's page table may take its RID.
+ * Attaching an attached device replaces its page table (VFIO replaces too): one transaction
+ * detaches the old attachment (without a kernel call, the kernel replaced it) and records
+ * the new. Teardown (device.release, vm.unregister, the owner's exit) detaches the device's
+ * PASIDs first, then its RID, then frees numbers. While replaying, records the attachment
+ * with its descriptors lost until the fd store gives them back (ns_attachment_adopt). */
+int ns_device_attach(struct ns *ns, struct ns_vm *vm, const struct backend_attach *a,
+                     struct ns_err *err);
+int ns_device_detach(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *err);
+/* Devices whose requester ID is attached (daemon.status). */
+uint32_t ns_rid_attached(const struct ns *ns);
 /* Records a cgroup's runtime PASID limit (quota.set) as a change of the namespace's state, for
  * the observers to apply and keep; max UINT64_MAX removes it. */
 int ns_quota_set(struct ns *ns, const char *cgroup, uint64_t max, struct ns_err *err);

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static void
-close_fds(int iommufd, int devfd)
+void
+ns_close_fds(int iommufd, int devfd)
 {
 	if (iommufd >= 0)
 		close(iommufd);
@@ -24,14 +24,8 @@ ns_attachment_free(struct backend_attach *att)
 {
 	if (!att)
 		return;
-	close_fds(att->iommufd, att->devfd);
+	ns_close_fds(att->iommufd, att->devfd);
 	free(att);
-}
-
-static bool
-lost(const struct backend_attach *att)
-{
-	return att->iommufd < 0 || att->devfd < 0;
 }
 
 struct backend_attach *
@@ -52,9 +46,9 @@ ns_attached(const struct ns *ns)
 int
 ns_attachment_adopt(struct backend_attach *att, int iommufd, int devfd)
 {
-	if (!lost(att))
+	if (!ns_att_lost(att))
 		return -EEXIST;
-	close_fds(att->iommufd, att->devfd);
+	ns_close_fds(att->iommufd, att->devfd);
 	att->iommufd = iommufd;
 	att->devfd = devfd;
 	return 0;
@@ -201,7 +195,7 @@ ns_attach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, const struct backend
 		;
 	else if (ns->replaying)
 		return replay_attach(ns, m, a, err);
-	else if ((old = ns_attachment(m, a->bdf)) && !lost(old))
+	else if ((old = ns_attachment(m, a->bdf)) && !ns_att_lost(old))
 		r = ns_fail(err, NS_E_CONFLICT, "gpasid",
 		            "gPASID %u of %s is already attached on %s", gpasid, vm->name, name);
 	else if (ns->be->attach_missing)
@@ -215,7 +209,7 @@ ns_attach(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, const struct backend
 		*att = *a;
 		return attach_new(ns, m, att, old, err);
 	}
-	close_fds(a->iommufd, a->devfd);
+	ns_close_fds(a->iommufd, a->devfd);
 	return r;
 }
 
@@ -229,14 +223,14 @@ detach_one(struct ns *ns, struct ns_mapping *m, struct backend_attach *att, stru
 	int r;
 
 	ns_bdf_format(att->bdf, name);
-	if (lost(att) && !m->vm->gone)
+	if (ns_att_lost(att) && !m->vm->gone)
 		return ns_fail(
 		    err, NS_E_CONFLICT, "device",
 		    "PASID %u on %s was attached before a restart that lost pasidd's "
 		    "descriptors of it; attach it again (pasid.attach) so that pasidd can "
 		    "detach it",
 		    m->hpasid, name);
-	if (!lost(att)) {
+	if (!ns_att_lost(att)) {
 		r = ns->be->ops->detach(ns->be, m->hpasid, att, err);
 		ns->kernel_calls[1][r < 0]++;
 		if (r < 0)
@@ -336,7 +330,7 @@ ns_attach_undo(struct ns *ns, const struct ns_event *ev, struct backend_attach *
 
 	if (ev->kind == NS_EV_MAP_ATTACHED) {
 		/* Best effort: nobody heard of it, and the descriptors go with it. */
-		if (!lost(att))
+		if (!ns_att_lost(att))
 			ns->be->ops->detach(ns->be, m->hpasid, att, NULL);
 		unlink_att(ns, m, att);
 		ns_attachment_free(att);
@@ -344,7 +338,7 @@ ns_attach_undo(struct ns *ns, const struct ns_event *ev, struct backend_attach *
 	}
 	/* A detach undone: attached again where it was (best effort; should the kernel
 	 * refuse, the mapping still counts as attached, which keeps its number out of use). */
-	if (!lost(att))
+	if (!ns_att_lost(att))
 		ns->be->ops->attach(ns->be, m->hpasid, att, NULL);
 	link_att(ns, m, att);
 }

@@ -124,7 +124,7 @@ check_foreign(const struct ns *ns, char *why, size_t whylen)
 int
 ns_check(const struct ns *ns, char *why, size_t whylen)
 {
-	size_t nshared = 0, nlocal = 0, nattached = 0, nwq = 0, it = 0;
+	size_t nshared = 0, nlocal = 0, nattached = 0, nwq = 0, nrid = 0, it = 0;
 	void *p;
 	int r;
 
@@ -201,6 +201,14 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 			BROKEN("invariant 2: local PASIDs on a shared device");
 		if (dev->lmaps.count != dev->local.used || (dev->lmaps.count && !dev->owner))
 			BROKEN("invariant 2: device local table disagrees with its index");
+		/* A requester ID is attached for the device's one exclusive holder only. */
+		if (dev->rid && (dev->shared || !dev->owner || dev->rid->bdf != dev->bdf))
+			BROKEN("the requester ID of device %x is attached while no VM holds it "
+			       "exclusively",
+			       dev->bdf);
+		nrid += dev->rid != NULL;
 	}
+	if (nrid != ns->nrid)
+		BROKEN("%zu requester ID attachments but %u counted", nrid, ns->nrid);
 	return check_foreign(ns, why, whylen);
 }

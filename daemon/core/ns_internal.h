@@ -4,6 +4,7 @@
 #ifndef PASIDD_NS_INTERNAL_H
 #define PASIDD_NS_INTERNAL_H
 
+#include "backend.h"
 #include "namespace.h"
 
 static inline uint32_t
@@ -28,7 +29,8 @@ struct ns_change {
 	bool shared_before;    /* DEV_ASSIGNED: dev->shared before */
 	uint32_t cursor_before;
 	char *cgroup;               /* QUOTA_SET: the event's, owned */
-	struct backend_attach *att; /* MAP_ATTACHED, MAP_DETACHED */
+	struct backend_attach *att; /* MAP_ATTACHED, MAP_DETACHED, DEV_ATTACHED, DEV_DETACHED */
+	bool replaced;              /* DEV_ATTACHED: it replaced an attachment (the kernel did) */
 };
 
 /* An operation's place in the transaction: it opens one when none is open (own), and a
@@ -69,6 +71,21 @@ int ns_detach_device(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_er
 /* Undoing and settling attachment changes (ns_txn.c): take back, or let go for good. */
 void ns_attach_undo(struct ns *ns, const struct ns_event *ev, struct backend_attach *att);
 void ns_attach_settle(const struct ns_event *ev, struct backend_attach *att);
+/* Whether pasidd lost an attachment's descriptors (a restart without fd store): it cannot
+ * detach it then. */
+static inline bool
+ns_att_lost(const struct backend_attach *att)
+{
+	return att->iommufd < 0 || att->devfd < 0;
+}
+/* Requester ID attachments (ns_devattach.c): detaches dev's (before the VM lets go of it),
+ * a no-op without one; undoing and settling their changes. */
+int ns_device_detach_rid(struct ns *ns, struct ns_vm *vm, struct ns_device *dev,
+                         struct ns_err *err);
+void ns_rid_undo(struct ns *ns, const struct ns_event *ev, struct ns_change *u);
+void ns_rid_settle(const struct ns_event *ev, struct ns_change *u);
+/* Closes descriptors a refused attach was given (each may be -1). */
+void ns_close_fds(int iommufd, int devfd);
 /* Frees an attachment and closes its descriptors (no kernel call). */
 void ns_attachment_free(struct backend_attach *att);
 /* Finds or creates the (possibly idle) entry of a work queue; NULL on ENOMEM. */

@@ -51,6 +51,7 @@ ns_destroy(struct ns *ns)
 	}
 	free(ns->vms);
 	while (u32map_next(&ns->devices, &it, NULL, &p)) {
+		ns_attachment_free(((struct ns_device *)p)->rid);
 		idmap_free(&((struct ns_device *)p)->local);
 		u32map_free(&((struct ns_device *)p)->lmaps);
 		free(p);
@@ -245,8 +246,15 @@ ns_vm_destroy(struct ns *ns, struct ns_vm *vm, struct ns_err *err)
 	r = ns_op_begin(ns, &op, vm->maps.count + 1, err);
 	if (r < 0)
 		return r;
-	/* Detach and free in order, all or none: a mapping the kernel will not let go of
-	 * refuses the whole, and what was freed before it is put back. */
+	/* The order of DESIGN.md §5, all or none: every PASID detached from the kernel first,
+	 * then every device's requester ID (device.attach), then the numbers freed. Whatever
+	 * the kernel will not let go of refuses the whole, and what went before is put back. */
+	for (struct ns_mapping *m = ns_vm_next(ns, vm, 0); m; m = ns_vm_next(ns, vm, m->gpasid))
+		if ((r = ns_detach_all(ns, m, err)) < 0)
+			return ns_op_end(ns, &op, r, err);
+	for (unsigned i = 0; i < vm->ndevs; i++)
+		if ((r = ns_device_detach_rid(ns, vm, vm->devs[i].dev, err)) < 0)
+			return ns_op_end(ns, &op, r, err);
 	for (struct ns_mapping *m = ns_vm_next(ns, vm, 0), *next; m; m = next, freed++) {
 		next = ns_vm_next(ns, vm, m->gpasid);
 		r = ns_free(ns, vm, m->gpasid, err);
@@ -415,8 +423,11 @@ ns_device_release(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *
 	r = ns_op_begin(ns, &op, 1, err);
 	if (r < 0)
 		return r;
-	/* The device lets go of the VM's PASIDs before the VM lets go of the device. */
+	/* The device lets go of the VM's PASIDs, then of its requester ID (device.attach),
+	 * before the VM lets go of the device. */
 	r = ns_detach_device(ns, vm, bdf, err);
+	if (r == 0)
+		r = ns_device_detach_rid(ns, vm, dev, err);
 	if (r < 0)
 		return ns_op_end(ns, &op, r, err);
 	ns_vm_dev_drop(vm, dev);

@@ -145,6 +145,10 @@ undo_one(struct ns *ns, const struct ns_event *ev, struct ns_change *u)
 	case NS_EV_QUOTA_SET:
 		free(u->cgroup);
 		break;
+	case NS_EV_DEV_ATTACHED:
+	case NS_EV_DEV_DETACHED:
+		ns_rid_undo(ns, ev, u);
+		break;
 	}
 }
 
@@ -209,6 +213,9 @@ settle(struct ns_change *u, const struct ns_event *ev)
 		break;
 	case NS_EV_MAP_DETACHED:
 		ns_attach_settle(ev, u->att);
+		break;
+	case NS_EV_DEV_DETACHED:
+		ns_rid_settle(ev, u);
 		break;
 	case NS_EV_VM_OWNER:
 		if (u->pin >= 0)

@@ -142,6 +142,22 @@ const struct rpc_method rpc_methods[] = {
                        P_BDF("device", device, RPC_REQUIRED)),
     },
     {
+        .name = "device.attach",
+        .fn = method_device_attach,
+        .mutates = true,
+        .vm = "vm",
+        .params = RPC_PARAMS(P_VM(RPC_REQUIRED), P_BDF("device", device, RPC_REQUIRED),
+                             P_INT("pt_id", pt_id, RPC_REQUIRED, 0, UINT32_MAX),
+                             P_INT("dev_id", dev_id, RPC_REQUIRED, 0, UINT32_MAX), P_FDS(2, 2)),
+    },
+    {
+        .name = "device.detach",
+        .fn = method_device_detach,
+        .mutates = true,
+        .vm = "vm",
+        .params = RPC_PARAMS(P_VM(RPC_REQUIRED), P_BDF("device", device, RPC_REQUIRED)),
+    },
+    {
         .name = "quota.get",
         .fn = method_quota_get,
         .params = RPC_PARAMS(P_CGROUP("cgroup", cgroup, RPC_OPTIONAL)),

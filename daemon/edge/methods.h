@@ -212,6 +212,8 @@ int method_pasid_lookup_gpasid(struct rpc_call *c, const struct rpc_args *a,
 int method_pasid_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_pasid_attach(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_pasid_detach(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_device_attach(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_device_detach(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_quota_get(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_quota_set(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_daemon_metrics(struct rpc_call *c, const struct rpc_args *a,

@@ -1,3 +1,4 @@
+#include "backend.h"
 #include "methods.h"
 #include "namespace.h"
 #include "pasid-proto.h"
@@ -36,6 +37,37 @@ method_device_release(struct rpc_call *c, const struct rpc_args *a, struct json_
 	struct ns_err err;
 
 	if (ns_device_release(&c->d->ns, a->vm, (uint32_t)a->device, &err) < 0)
+		return rpc_fail_ns(c, &err);
+	return 0;
+}
+
+/* The VMM's iommufd and device cdev come with the request (fds 0 and 1), as with
+ * pasid.attach; the namespace takes them, to detach with later whatever becomes of the VMM. */
+int
+method_device_attach(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	struct backend_attach att = {
+	    .bdf = (uint32_t)a->device,
+	    .dev_id = (uint32_t)a->dev_id,
+	    .pt_id = (uint32_t)a->pt_id,
+	    .iommufd = rpc_take_fd(c, 0),
+	    .devfd = rpc_take_fd(c, 1),
+	};
+	struct ns_err err;
+
+	(void)result;
+	if (ns_device_attach(&c->d->ns, a->vm, &att, &err) < 0)
+		return rpc_fail_ns(c, &err);
+	return 0;
+}
+
+int
+method_device_detach(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
+{
+	struct ns_err err;
+
+	(void)result;
+	if (ns_device_detach(&c->d->ns, a->vm, (uint32_t)a->device, &err) < 0)
 		return rpc_fail_ns(c, &err);
 	return 0;
 }

@@ -161,8 +161,11 @@ namespace_figures(FILE *f, const struct pasidd *d)
 	fprintf(f, "pasidd_vms %u\n", ns->nvms);
 	family(f, "pasidd_attachments", "gauge", "PASIDs attached to a device's page table.");
 	fprintf(f, "pasidd_attachments %u\n", ns_attached(ns));
+	family(f, "pasidd_device_attachments", "gauge",
+	       "Devices whose requester ID pasidd attached for their VM (device.attach).");
+	fprintf(f, "pasidd_device_attachments %u\n", ns_rid_attached(ns));
 	family(f, "pasidd_kernel_calls_total", "counter",
-	       "The backend's PASID attach and detach calls, by outcome.");
+	       "The backend's attach and detach calls, of PASIDs and requester IDs, by outcome.");
 	for (int op = 0; op < 2; op++)
 		for (int bad = 0; bad < 2; bad++)
 			fprintf(f, "pasidd_kernel_calls_total{op=\"%s\",outcome=\"%s\"} %llu\n",

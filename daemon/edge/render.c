@@ -173,6 +173,19 @@ render_mapping_list(struct ns_mapping *const *maps, size_t n, bool with_vm)
 	return o;
 }
 
+/* A device's requester ID attachment (device.attach): {pt_id, dev_id, lost?}, as a PASID's. */
+static struct json_object *
+render_rid(const struct backend_attach *att)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "pt_id", json_object_new_int64(att->pt_id));
+	json_object_object_add(o, "dev_id", json_object_new_int64(att->dev_id));
+	if (att->iommufd < 0 || att->devfd < 0)
+		json_object_object_add(o, "lost", json_object_new_boolean(true));
+	return o;
+}
+
 struct json_object *
 render_vm(const struct ns_vm *vm)
 {
@@ -191,6 +204,8 @@ render_vm(const struct ns_vm *vm)
 		ns_bdf_format(vm->devs[i].dev->bdf, bdf);
 		json_object_object_add(d, "device", json_object_new_string(bdf));
 		json_object_object_add(d, "shared", json_object_new_boolean(vm->devs[i].shared));
+		if (vm->devs[i].dev->rid)
+			json_object_object_add(d, "attached", render_rid(vm->devs[i].dev->rid));
 		json_object_array_add(devs, d);
 	}
 	json_object_object_add(o, "devices", devs);

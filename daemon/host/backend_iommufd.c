@@ -18,6 +18,10 @@
  * Then VFIO_DEVICE_ATTACH_IOMMUFD_PT with VFIO_DEVICE_ATTACH_PASID on the cdev: the page
  * table is the cdev's iommufd's object pt_id, and attaching an attached PASID replaces it.
  *
+ * device.attach, the device's requester ID: the same checks of the descriptors and dev_id, no
+ * width, and VFIO_DEVICE_ATTACH_IOMMUFD_PT without the PASID flag (argsz 12, as kernels from
+ * 6.6 on take it; attaching an attached device replaces its page table), and its DETACH.
+ *
  * Whether the kernel has PASID attach at all is found out once, when the backend is opened
  * (see iommufd_abi.h on IOMMU_VEVENTQ_ALLOC): without it, attach_missing says what is
  * missing and the core answers pasid.attach with 1007 before any descriptor is looked at. */
@@ -131,15 +135,13 @@ bound_dev_id(int devfd, uint32_t bdf)
 	return id;
 }
 
-/* The PASID width the device carries: GET_HW_INFO(dev_id) on the iommufd passed, bounded by
- * the PASID capability of the cdev's device where the host's config space is readable. */
+/* dev_id is the cdev's device in the iommufd passed, as far as the uAPI tells: VFIO's own
+ * word where it gives one, and GET_HW_INFO(dev_id) on that iommufd, which fills hw. */
 static int
-device_width(struct ifd *f, const struct backend_attach *a, unsigned *width, struct ns_err *err)
+check_dev_id(const struct backend_attach *a, struct abi_iommu_hw_info *hw, struct ns_err *err)
 {
-	struct abi_iommu_hw_info hw = {.size = sizeof(hw), .dev_id = a->dev_id};
 	char name[NS_BDF_LEN + 1];
 	uint32_t bound;
-	int cfg;
 
 	ns_bdf_format(a->bdf, name);
 	bound = bound_dev_id(a->devfd, a->bdf);
@@ -148,13 +150,29 @@ device_width(struct ifd *f, const struct backend_attach *a, unsigned *width, str
 		               "dev_id %u is not %s: VFIO says the cdev passed is device %u of "
 		               "the iommufd it is bound to",
 		               a->dev_id, name, bound);
-	if (ioctl(a->iommufd, ABI_IOMMU_GET_HW_INFO, &hw) < 0) {
+	*hw = (struct abi_iommu_hw_info){.size = sizeof(*hw), .dev_id = a->dev_id};
+	if (ioctl(a->iommufd, ABI_IOMMU_GET_HW_INFO, hw) < 0) {
 		if (errno == ENOENT)
 			return ns_fail(err, NS_E_INVALID, "dev_id",
 			               "dev_id %u is no device of the iommufd passed", a->dev_id);
 		return ns_fail_kernel(err, NULL, OP_HW_INFO, errno, "%s(dev_id %u) for %s: %s",
 		                      OP_HW_INFO, a->dev_id, name, strerror(errno));
 	}
+	return 0;
+}
+
+/* The PASID width the device carries: GET_HW_INFO(dev_id) on the iommufd passed, bounded by
+ * the PASID capability of the cdev's device where the host's config space is readable. */
+static int
+device_width(struct ifd *f, const struct backend_attach *a, unsigned *width, struct ns_err *err)
+{
+	struct abi_iommu_hw_info hw;
+	char name[NS_BDF_LEN + 1];
+	int cfg, r;
+
+	ns_bdf_format(a->bdf, name);
+	if ((r = check_dev_id(a, &hw, err)) < 0)
+		return r;
 	*width = hw.out_max_pasid_log2;
 	cfg = iommufd_sysfs_pci_pasid_width(f->sys, a->bdf);
 	if (cfg >= 0 && (unsigned)cfg < *width) {
@@ -225,6 +243,52 @@ ifd_detach(struct backend *be, uint32_t pasid, const struct backend_attach *a, s
 }
 
 static int
+ifd_rid_attach(struct backend *be, const struct backend_attach *a, struct ns_err *err)
+{
+	struct ifd *f = be->priv;
+	/* argsz 12: no pasid field, which kernels before 6.15 do not know. */
+	struct abi_vfio_device_attach_iommufd_pt at = {
+	    .argsz = offsetof(struct abi_vfio_device_attach_iommufd_pt, pasid),
+	    .pt_id = a->pt_id,
+	};
+	struct abi_iommu_hw_info hw;
+	char name[NS_BDF_LEN + 1];
+	int r;
+
+	ns_bdf_format(a->bdf, name);
+	if ((r = check_iommufd(f, a->iommufd, err)) < 0 || (r = check_devfd(f, a, err)) < 0 ||
+	    (r = check_dev_id(a, &hw, err)) < 0)
+		return r;
+	if (ioctl(a->devfd, ABI_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0)
+		return ns_fail_kernel(err, NULL, OP_ATTACH, errno, "%s(pt_id %u) on %s: %s",
+		                      OP_ATTACH, a->pt_id, name, strerror(errno));
+	log_info("iommufd: attached the requester ID of %s to page table %u", name, a->pt_id);
+	return 0;
+}
+
+static int
+ifd_rid_detach(struct backend *be, const struct backend_attach *a, struct ns_err *err)
+{
+	struct abi_vfio_device_detach_iommufd_pt dt = {
+	    .argsz = offsetof(struct abi_vfio_device_detach_iommufd_pt, pasid),
+	};
+	char name[NS_BDF_LEN + 1];
+
+	(void)be;
+	ns_bdf_format(a->bdf, name);
+	if (a->devfd < 0)
+		return ns_fail_kernel(err, NULL, OP_DETACH, EBADF,
+		                      "the requester ID of %s: pasidd has no descriptor of the "
+		                      "device",
+		                      name);
+	if (ioctl(a->devfd, ABI_VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt) < 0)
+		return ns_fail_kernel(err, NULL, OP_DETACH, errno, "%s on %s: %s", OP_DETACH, name,
+		                      strerror(errno));
+	log_info("iommufd: detached the requester ID of %s", name);
+	return 0;
+}
+
+static int
 ifd_probe(struct backend *be, uint32_t bdf, bool shared, char *why, size_t len)
 {
 	struct ifd *f = be->priv;
@@ -272,6 +336,8 @@ static const struct backend_ops ifd_ops = {
     .device_probe = ifd_probe,
     .attach = ifd_attach,
     .detach = ifd_detach,
+    .rid_attach = ifd_rid_attach,
+    .rid_detach = ifd_rid_detach,
     .destroy = ifd_destroy,
     .device_width = ifd_width,
 };

@@ -2,9 +2,14 @@
  * PASID tables and widths (a device of width 0 has no PASID capability; a PASID beyond the
  * width is refused by pasidd before the kernel would be asked), PASID 0 refused, a re-attach
  * of an attached PASID replacing its page table as VFIO does, a detach of what is not
- * attached refused. Descriptors must at least be open. Fault injection lets tests make any
- * kernel operation fail, at any step. */
+ * attached refused. A device's requester ID (device.attach) is attached to one page table at
+ * a time, an attach of an attached one replacing it as VFIO does; its detach is refused when
+ * it is not attached, or while PASIDs are still attached on the device (pasidd's order, of
+ * DESIGN.md §5: the PASIDs go first). Descriptors must at least be open. Fault injection lets
+ * tests make any kernel operation fail, at any step. Each change is logged, as the iommufd
+ * backend logs it, so that a test can read the order in which pasidd made them. */
 #include "backends.h"
+#include "log.h"
 #include "namespace.h"
 #include "u32map.h"
 
@@ -14,16 +19,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SIM_PROBE, SIM_ATTACH, SIM_DETACH, SIM_NOPS };
+enum { SIM_PROBE, SIM_ATTACH, SIM_DETACH, SIM_RID_ATTACH, SIM_RID_DETACH, SIM_NOPS };
 
-static const char *const op_names[SIM_NOPS] = {"probe", "attach", "detach"};
+static const char *const op_names[SIM_NOPS] = {"probe", "attach", "detach", "rid_attach",
+                                               "rid_detach"};
 /* The ioctls the iommufd backend would have issued, for the same messages. */
-static const char *const op_ioctls[SIM_NOPS] = {"probe", "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
-                                                "VFIO_DEVICE_DETACH_IOMMUFD_PT"};
+static const char *const op_ioctls[SIM_NOPS] = {
+    "probe", "VFIO_DEVICE_ATTACH_IOMMUFD_PT", "VFIO_DEVICE_DETACH_IOMMUFD_PT",
+    "VFIO_DEVICE_ATTACH_IOMMUFD_PT", "VFIO_DEVICE_DETACH_IOMMUFD_PT"};
 
 struct sim_dev {
 	unsigned width;      /* PASID bits the device carries */
 	struct u32map pasid; /* attached pasid -> pt_id (as a pointer-sized value) */
+	bool rid;            /* its requester ID is attached ... */
+	uint32_t rid_pt;     /* ... to this page table */
 };
 
 struct sim_fault {
@@ -85,6 +94,19 @@ dev_of(struct sim *s, uint32_t bdf, bool create)
 	return d;
 }
 
+/* One line per change of the model: "sim: attached PASID 5 of 0000:00:04.0 (page table 7)",
+ * "sim: detached the requester ID of 0000:00:04.0 (page table 7)"; pasid 0: the RID. */
+static void
+simlog(const char *verb, uint32_t pasid, const struct backend_attach *a)
+{
+	char name[NS_BDF_LEN + 1], what[32] = "the requester ID";
+
+	ns_bdf_format(a->bdf, name);
+	if (pasid)
+		snprintf(what, sizeof(what), "PASID %u", pasid);
+	log_info("sim: %s %s of %s (page table %u)", verb, what, name, a->pt_id);
+}
+
 static int
 sim_probe(struct backend *be, uint32_t bdf, bool shared, char *why, size_t len)
 {
@@ -142,6 +164,7 @@ sim_attach(struct backend *be, uint32_t pasid, const struct backend_attach *a, s
 	/* Attached again: the new page table replaces the old, as VFIO does. */
 	if (u32map_put(&d->pasid, pasid, (void *)(uintptr_t)(a->pt_id + 1ULL)) < 0)
 		return ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
+	simlog("attached", pasid, a);
 	return 0;
 }
 
@@ -158,6 +181,49 @@ sim_detach(struct backend *be, uint32_t pasid, const struct backend_attach *a, s
 		return ns_fail_kernel(err, NULL, op_ioctls[SIM_DETACH], ENOENT,
 		                      "sim: PASID %u is not attached on the device", pasid);
 	s->attached--;
+	simlog("detached", pasid, a);
+	return 0;
+}
+
+static int
+sim_rid_attach(struct backend *be, const struct backend_attach *a, struct ns_err *err)
+{
+	struct sim *s = be->priv;
+	struct sim_dev *d = dev_of(s, a->bdf, true);
+	int r;
+
+	if (!d)
+		return ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
+	if (fcntl(a->iommufd, F_GETFD) < 0 || fcntl(a->devfd, F_GETFD) < 0)
+		return ns_fail(err, NS_E_INVALID, "fds",
+		               "the descriptors passed are not an iommufd and a device");
+	if ((r = injected(s, SIM_RID_ATTACH, err)) < 0)
+		return r;
+	/* Attached already: the new page table replaces the old, as VFIO does. */
+	d->rid = true;
+	d->rid_pt = a->pt_id;
+	simlog("attached", 0, a);
+	return 0;
+}
+
+static int
+sim_rid_detach(struct backend *be, const struct backend_attach *a, struct ns_err *err)
+{
+	struct sim *s = be->priv;
+	struct sim_dev *d = dev_of(s, a->bdf, false);
+	int r = injected(s, SIM_RID_DETACH, err);
+
+	if (r < 0)
+		return r;
+	if (!d || !d->rid)
+		return ns_fail_kernel(err, NULL, op_ioctls[SIM_RID_DETACH], ENOENT,
+		                      "sim: the requester ID of the device is not attached");
+	if (d->pasid.count)
+		return ns_fail_kernel(err, NULL, op_ioctls[SIM_RID_DETACH], EBUSY,
+		                      "sim: %zu PASID(s) are still attached on the device",
+		                      d->pasid.count);
+	d->rid = false;
+	simlog("detached", 0, a);
 	return 0;
 }
 
@@ -182,6 +248,8 @@ static const struct backend_ops sim_ops = {
     .device_probe = sim_probe,
     .attach = sim_attach,
     .detach = sim_detach,
+    .rid_attach = sim_rid_attach,
+    .rid_detach = sim_rid_detach,
     .destroy = sim_destroy,
     .device_width = sim_width,
 };
@@ -262,6 +330,15 @@ backend_sim_attached(struct backend *be, uint32_t bdf, uint32_t pasid)
 	void *pt = d ? u32map_get(&d->pasid, pasid) : NULL;
 
 	return pt ? (uint32_t)((uintptr_t)pt - 1) : UINT32_MAX;
+}
+
+uint32_t
+backend_sim_rid(struct backend *be, uint32_t bdf)
+{
+	struct sim *s = sim_of(be);
+	struct sim_dev *d = s ? dev_of(s, bdf, false) : NULL;
+
+	return d && d->rid ? d->rid_pt : UINT32_MAX;
 }
 
 unsigned long

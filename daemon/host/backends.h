@@ -26,7 +26,8 @@ int backend_iommufd_open_at(const char *sys, const char *dev, struct backend **o
                             size_t len);
 
 /* The sim backend's test hooks (-EOPNOTSUPP, false or 0 on another backend).
- * Fault injection: after `skip` more calls of `op` ("probe", "attach", "detach") succeed, the
+ * Fault injection: after `skip` more calls of `op` ("probe", "attach", "detach", "rid_attach",
+ * "rid_detach") succeed, the
  * next `count` fail with -err (as the kernel's errno; attach/detach as 1006 kernel_error). */
 int backend_sim_inject(struct backend *be, const char *op, int err, unsigned skip, unsigned count);
 /* How many times `op` was called since the backend was opened. */
@@ -35,6 +36,8 @@ unsigned long backend_sim_calls(struct backend *be, const char *op);
 int backend_sim_set_width(struct backend *be, uint32_t bdf, unsigned bits);
 /* The page table `pasid` is attached to on `bdf`, or UINT32_MAX when it is not attached. */
 uint32_t backend_sim_attached(struct backend *be, uint32_t bdf, uint32_t pasid);
+/* The page table the requester ID of bdf is attached to, or UINT32_MAX when it is not. */
+uint32_t backend_sim_rid(struct backend *be, uint32_t bdf);
 /* How many PASIDs are attached, on all devices. */
 unsigned long backend_sim_attachments(struct backend *be);
 

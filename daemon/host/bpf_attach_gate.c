@@ -102,7 +102,7 @@ mode_words(enum bpf_gate mode)
 		       "reports it)";
 	case BPF_GATE_STRICT:
 		return "strict: every VFIO attach/detach to iommufd by another process is refused, "
-		       "RID ones included";
+		       "RID ones included (pasidd makes the VMM's: device.attach)";
 	case BPF_GATE_OFF:
 		break;
 	}
@@ -114,6 +114,7 @@ bpf_attach_gate_open(struct event_base *base, enum bpf_gate mode, struct bpfprog
 {
 	struct bpf_attach_gate *g;
 	uint32_t key = 0, val = skel_mode(mode), one = 1, self = (uint32_t)getpid();
+	bool compat;
 	int r;
 
 	if (mode == BPF_GATE_OFF) {
@@ -137,6 +138,12 @@ bpf_attach_gate_open(struct event_base *base, enum bpf_gate mode, struct bpfprog
 		bpf_why_failed(st, BPF_WHY_LSM, "opening attach_gate.bpf.o", errno);
 		goto fail;
 	}
+	/* 32-bit callers have a hook of their own since Linux 6.8; an older kernel cannot load
+	 * that program, and has no other way to gate them. (libbpf adds the "bpf_lsm_" of the
+	 * kernel's BTF name for an LSM program itself.) */
+	compat = libbpf_find_vmlinux_btf_id("file_ioctl_compat", BPF_LSM_MAC) > 0;
+	if (!compat)
+		bpf_program__set_autoload(g->skel->progs.ag_file_ioctl_compat, false);
 	if ((r = attach_gate__load(g->skel)) < 0) {
 		bpf_why_failed(st, BPF_WHY_LSM, "loading lsm.s/file_ioctl (BPF_PROG_LOAD)", r);
 		goto fail;
@@ -154,6 +161,14 @@ bpf_attach_gate_open(struct event_base *base, enum bpf_gate mode, struct bpfprog
 		bpf_why_failed(st, BPF_WHY_LSM, "attaching lsm.s/file_ioctl", errno);
 		goto fail;
 	}
+	if (compat) {
+		g->skel->links.ag_file_ioctl_compat =
+		    bpf_program__attach(g->skel->progs.ag_file_ioctl_compat);
+		if (!g->skel->links.ag_file_ioctl_compat) {
+			bpf_why_failed(st, BPF_WHY_LSM, "attaching lsm.s/file_ioctl_compat", errno);
+			goto fail;
+		}
+	}
 	g->rb = ring_buffer__new(bpf_map__fd(g->skel->maps.reports), on_report, g, NULL);
 	if (!g->rb) {
 		bpf_why_failed(st, BPF_WHY_LSM, "reading the attach gate's ring buffer", errno);
@@ -165,7 +180,9 @@ bpf_attach_gate_open(struct event_base *base, enum bpf_gate mode, struct bpfprog
 		goto fail;
 	}
 	st->active = true;
-	snprintf(st->why, sizeof(st->why), "%s", mode_words(mode));
+	snprintf(st->why, sizeof(st->why), "%s; %s", mode_words(mode),
+	         compat ? "32-bit callers too (file_ioctl_compat)"
+	                : "32-bit callers not gated (this kernel has no file_ioctl_compat hook)");
 	log_info("attach gate active, %s", st->why);
 	return g;
 fail:

@@ -271,13 +271,20 @@ add_device_allow(struct pasidd_config *cfg, const char *val, char *why, size_t l
 	return 0;
 }
 
+static const char *const gates[] = {[BPF_GATE_OFF] = "off",
+                                    [BPF_GATE_AUDIT] = "audit",
+                                    [BPF_GATE_ENFORCE] = "enforce",
+                                    [BPF_GATE_STRICT] = "strict"};
+
+const char *
+config_bpf_gate_name(enum bpf_gate g)
+{
+	return (size_t)g < sizeof(gates) / sizeof(gates[0]) ? gates[g] : "?";
+}
+
 static int
 assign_bpf(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
 {
-	static const char *const gates[] = {[BPF_GATE_OFF] = "off",
-	                                    [BPF_GATE_AUDIT] = "audit",
-	                                    [BPF_GATE_ENFORCE] = "enforce",
-	                                    [BPF_GATE_STRICT] = "strict"};
 
 	if (!strcmp(key, "AttachGate")) {
 		for (size_t i = 0; i < sizeof(gates) / sizeof(gates[0]); i++)

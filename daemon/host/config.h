@@ -98,4 +98,7 @@ int config_parse_range(const char *s, struct ns_range *r);
  * --help/--version was served, -EINVAL with a message on a usage or config error. */
 int config_from_args(struct pasidd_config *cfg, int argc, char **argv, char *err, size_t errlen);
 
+/* The [Bpf] AttachGate= word of g ("strict", "enforce", "audit", "off"). */
+const char *config_bpf_gate_name(enum bpf_gate g);
+
 #endif

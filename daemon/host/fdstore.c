@@ -330,11 +330,22 @@ apply(void *ctx, const struct ns_event *ev)
 	/* The tag is the host's bookkeeping on the attachment, not state of the namespace. */
 	struct backend_attach *att = (struct backend_attach *)ev->att;
 	char name[NAME_MAX_LEN];
+	uint32_t pasid = 0; /* a requester ID attachment's */
 
-	if (ev->kind != NS_EV_MAP_ATTACHED && ev->kind != NS_EV_MAP_DETACHED)
+	switch (ev->kind) {
+	case NS_EV_MAP_ATTACHED:
+	case NS_EV_MAP_DETACHED:
+		pasid = ev->map->hpasid;
+		break;
+	case NS_EV_DEV_ATTACHED:
+	case NS_EV_DEV_DETACHED:
+		break;
+	default:
 		return;
+	}
 	if (!fs->enabled) {
-		if (ev->kind == NS_EV_MAP_ATTACHED && !fs->warned)
+		if ((ev->kind == NS_EV_MAP_ATTACHED || ev->kind == NS_EV_DEV_ATTACHED) &&
+		    !fs->warned)
 			log_warn(
 			    "no service manager fd store (NOTIFY_SOCKET is not set): a restart "
 			    "of pasidd will lose its descriptors of attachments, and with them "
@@ -342,15 +353,15 @@ apply(void *ctx, const struct ns_event *ev)
 		fs->warned = true;
 		return;
 	}
-	if (ev->kind == NS_EV_MAP_DETACHED) {
+	if (ev->kind == NS_EV_MAP_DETACHED || ev->kind == NS_EV_DEV_DETACHED) {
 		if (att->tag) {
-			name_of(name, att->tag, ev->map->hpasid, att->bdf);
+			name_of(name, att->tag, pasid, att->bdf);
 			remove_later(fs, name);
 		}
 		return;
 	}
 	att->tag = fs->next_seq++;
-	name_of(name, att->tag, ev->map->hpasid, att->bdf);
+	name_of(name, att->tag, pasid, att->bdf);
 	store(fs, att, name);
 }
 
@@ -370,22 +381,25 @@ find(struct fdstore *fs, uint32_t hpasid, uint32_t bdf)
 	return best;
 }
 
-/* A journal attachment gets its descriptors back and is attached again where it was. */
+/* A journal attachment (of PASID `pasid`, 0 for the device's requester ID) gets its
+ * descriptors back and is attached again where it was. */
 static void
-adopt(struct fdstore *fs, struct ns *ns, struct ns_mapping *m, struct backend_attach *att)
+adopt(struct fdstore *fs, struct ns *ns, const struct ns_vm *vm, uint32_t pasid,
+      struct backend_attach *att)
 {
-	struct stored *s = find(fs, m->hpasid, att->bdf);
-	char bdf[NS_BDF_LEN + 1];
+	struct stored *s = find(fs, pasid, att->bdf);
+	char bdf[NS_BDF_LEN + 1], what[32] = "the requester ID";
 	struct ns_err err;
+	int r;
 
 	ns_bdf_format(att->bdf, bdf);
+	if (pasid)
+		snprintf(what, sizeof(what), "PASID %u", pasid);
 	if (!s) {
-		log_warn("PASID %u of VM %s on %s: attached before the restart, but its "
-		         "descriptors did not come back%s; pasidd cannot detach it until the VMM "
-		         "attaches it again, and the kernel detaches it when the VMM closes the "
-		         "device",
-		         m->hpasid, m->vm->name, bdf,
-		         fs->enabled ? "" : " (no service manager fd store)");
+		log_warn("%s of VM %s on %s: attached before the restart, but its descriptors "
+		         "did not come back%s; pasidd cannot detach it until the VMM attaches it "
+		         "again, and the kernel detaches it when the VMM closes the device",
+		         what, vm->name, bdf, fs->enabled ? "" : " (no service manager fd store)");
 		return;
 	}
 	ns_attachment_adopt(att, s->iommufd, s->devfd);
@@ -394,10 +408,16 @@ adopt(struct fdstore *fs, struct ns *ns, struct ns_mapping *m, struct backend_at
 	/* The stash stays in the store under its name, for the attachment's detach. */
 	close(s->fd);
 	s->fd = -1;
-	if (ns->be->ops->attach(ns->be, m->hpasid, att, &err) < 0)
-		log_warn("PASID %u of VM %s on %s: attaching it again after the restart failed "
-		         "(%s); kept as the journal has it",
-		         m->hpasid, m->vm->name, bdf, err.message);
+	if (pasid)
+		r = ns->be->ops->attach(ns->be, pasid, att, &err);
+	else if (ns->be->ops->rid_attach)
+		r = ns->be->ops->rid_attach(ns->be, att, &err);
+	else
+		r = ns_fail(&err, NS_E_UNSUPPORTED, NULL, "the backend has no requester ID attach");
+	if (r < 0)
+		log_warn("%s of VM %s on %s: attaching it again after the restart failed (%s); "
+		         "kept as the journal has it",
+		         what, vm->name, bdf, err.message);
 }
 
 /* Stored pairs no attachment of the journal took: an attach whose record never became
@@ -415,7 +435,22 @@ drop_strays(struct fdstore *fs, struct ns *ns)
 		if (s->fd < 0)
 			continue;
 		ns_bdf_format(s->bdf, bdf);
-		if (s->iommufd >= 0 && !(m && ns_attachment(m, s->bdf))) {
+		if (s->iommufd >= 0 && s->hpasid == 0) {
+			/* A requester ID attachment's: its device has none in the journal (or a
+			 * newer one, which adopted its own pair). */
+			struct ns_device *dev = ns_device_find(ns, s->bdf);
+			struct backend_attach a = {
+			    .bdf = s->bdf, .iommufd = s->iommufd, .devfd = s->devfd};
+			int r = 0;
+
+			if (!(dev && dev->rid) && ns->be->ops->rid_detach)
+				r = ns->be->ops->rid_detach(ns->be, &a, &err);
+			if (!(dev && dev->rid))
+				log_warn(
+				    "the requester ID of %s was attached but not recorded before "
+				    "the restart: %s",
+				    bdf, r == 0 ? "detached" : err.message);
+		} else if (s->iommufd >= 0 && !(m && ns_attachment(m, s->bdf))) {
 			struct backend_attach a = {
 			    .bdf = s->bdf, .iommufd = s->iommufd, .devfd = s->devfd};
 			int r = ns->be->ops->detach(ns->be, s->hpasid, &a, &err);
@@ -438,12 +473,23 @@ fdstore_reconcile(struct fdstore *fs, struct ns *ns)
 		size_t it = 0;
 		void *p;
 
+		/* Requester IDs first: the kernel attaches a PASID only on a device whose RID
+		 * is attached. */
+		for (unsigned d = 0; d < ns->vms[v]->ndevs; d++) {
+			struct ns_device *dev = ns->vms[v]->devs[d].dev;
+
+			if (!dev->rid)
+				continue;
+			attachments++;
+			adopt(fs, ns, ns->vms[v], 0, dev->rid);
+			adopted += dev->rid->iommufd >= 0;
+		}
 		while (u32map_next(&ns->vms[v]->maps, &it, NULL, &p)) {
 			struct ns_mapping *m = p;
 
 			for (unsigned a = 0; a < m->natts; a++) {
 				attachments++;
-				adopt(fs, ns, m, m->atts[a]);
+				adopt(fs, ns, m->vm, m->hpasid, m->atts[a]);
 				adopted += m->atts[a]->iommufd >= 0;
 			}
 		}

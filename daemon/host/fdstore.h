@@ -2,8 +2,9 @@
  * every attachment across a restart of the daemon, so that it can still detach what it
  * attached before. Each attachment's two descriptors (the VMM's iommufd and VFIO device cdev)
  * travel in the queue of a datagram socket of their own, stored under the name
- * "pasidd-a<seq>-<hPASID>-<BDF as 8 hex digits>": systemd keeps each open file only once, and
- * attachments share theirs (one iommufd per VMM, one cdev per device). An entry is added when
+ * "pasidd-a<seq>-<hPASID>-<BDF as 8 hex digits>", hPASID 0 for a device's requester ID
+ * attachment (device.attach; PASID 0 is never handed out): systemd keeps each open file only once,
+ * and attachments share theirs (one iommufd per VMM, one cdev per device). An entry is added when
  * the attachment is made and removed once its detach is durable.
  *
  * At start-up fdstore_open() takes what the service manager passed (LISTEN_FDS with

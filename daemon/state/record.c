@@ -153,6 +153,23 @@ rec_detach(uint8_t *buf, const char *vm, uint32_t gpasid, uint32_t bdf)
 	return (size_t)(put32(put32(head(buf, REC_DETACH, vm), gpasid), bdf) - buf);
 }
 
+size_t
+rec_devattach(uint8_t *buf, const char *vm, const struct backend_attach *a)
+{
+	uint8_t *p = head(buf, REC_DEVATTACH, vm);
+
+	p = put32(p, a->bdf);
+	p = put32(p, a->dev_id);
+	p = put32(p, a->pt_id);
+	return (size_t)(p - buf);
+}
+
+size_t
+rec_devdetach(uint8_t *buf, const char *vm, uint32_t bdf)
+{
+	return (size_t)(put32(head(buf, REC_DEVDETACH, vm), bdf) - buf);
+}
+
 /* ---- decoding ---- */
 
 struct reader {
@@ -226,7 +243,9 @@ getstr(struct reader *r, char *out, size_t max)
 static uint32_t
 op_since(enum rec_op op)
 {
-	return op == REC_TXN ? 3 : op == REC_ATTACH || op == REC_DETACH ? 1 : 0;
+	if (op == REC_DEVATTACH || op == REC_DEVDETACH || op == REC_TXN)
+		return 3;
+	return op == REC_ATTACH || op == REC_DETACH ? 1 : 0;
 }
 
 /* Whether the records of op are about an existing VM, which the head names. */
@@ -281,6 +300,26 @@ apply_attach(struct ns *ns, struct ns_vm *vm, const struct rec_info *ri, char *w
 	return 0;
 }
 
+/* A requester ID attachment as the journal has it, its descriptors lost as apply_attach's. */
+static int
+apply_devattach(struct ns *ns, struct ns_vm *vm, const struct rec_info *ri, char *why,
+                size_t whylen)
+{
+	const struct backend_attach a = {
+	    .bdf = ri->bdf, .dev_id = ri->dev_id, .pt_id = ri->pt_id, .iommufd = -1, .devfd = -1};
+	struct ns_err err = {0};
+	char bdf[NS_BDF_LEN + 1];
+
+	ns_bdf_format(ri->bdf, bdf);
+	if (ri->op == REC_DEVATTACH && ns_device_attach(ns, vm, &a, &err) < 0)
+		CORRUPT("VM '%s' attaches the requester ID of %s, which does not apply: %s", ri->vm,
+		        bdf, err.message);
+	if (ri->op == REC_DEVDETACH && ns_device_detach(ns, vm, ri->bdf, &err) < 0)
+		CORRUPT("VM '%s' detaches the requester ID of %s, which does not apply: %s", ri->vm,
+		        bdf, err.message);
+	return 0;
+}
+
 int
 rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
 {
@@ -330,6 +369,9 @@ rec_apply_version(struct ns *ns, uint32_t version, const void *rec, size_t len, 
 		return apply_attach(ns, vm, &ri, why, whylen);
 	case REC_TXN:
 		return 0; /* the frame is the replayer's (image.c): nothing of the namespace */
+	case REC_DEVATTACH:
+	case REC_DEVDETACH:
+		return apply_devattach(ns, vm, &ri, why, whylen);
 	default:
 		if (apply_change(ns, &ri, vm, &err) < 0)
 			CORRUPT("record %d for '%s' does not apply: %s", ri.op, ri.vm, err.message);
@@ -352,11 +394,17 @@ rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t 
 
 		if ((r = add(ctx, buf, rec_vm(buf, vm))) < 0)
 			return r;
-		for (unsigned k = 0; k < vm->ndevs; k++)
+		for (unsigned k = 0; k < vm->ndevs; k++) {
+			const struct ns_device *dev = vm->devs[k].dev;
+
 			if ((r = add(ctx, buf,
-			             rec_dev(buf, vm->name, vm->devs[k].dev->bdf,
-			                     vm->devs[k].shared))) < 0)
+			             rec_dev(buf, vm->name, dev->bdf, vm->devs[k].shared))) < 0)
 				return r;
+			/* Right after its device, which it needs. */
+			if (dev->rid &&
+			    (r = add(ctx, buf, rec_devattach(buf, vm->name, dev->rid))) < 0)
+				return r;
+		}
 		while (u32map_next(&vm->maps, &mit, NULL, &m)) {
 			const struct ns_mapping *map = m;
 
@@ -489,6 +537,14 @@ decode_fields(struct reader *r, uint32_t version, struct rec_info *out)
 		out->cursor = get32(r);
 		r->bad |= out->cursor == 0 || out->vm[0];
 		break;
+	case REC_DEVATTACH:
+		out->bdf = get32(r);
+		out->dev_id = get32(r);
+		out->pt_id = get32(r);
+		break;
+	case REC_DEVDETACH:
+		out->bdf = get32(r);
+		break;
 	default:
 		r->bad = true;
 	}
@@ -541,6 +597,10 @@ rec_encode_event(uint8_t *buf, const struct ns_event *ev)
 		return rec_attach(buf, ev->vm->name, ev->map->gpasid, ev->att);
 	case NS_EV_MAP_DETACHED:
 		return rec_detach(buf, ev->vm->name, ev->map->gpasid, ev->att->bdf);
+	case NS_EV_DEV_ATTACHED:
+		return rec_devattach(buf, ev->vm->name, ev->att);
+	case NS_EV_DEV_DETACHED:
+		return rec_devdetach(buf, ev->vm->name, ev->bdf);
 	}
 	return 0;
 }

@@ -2,7 +2,7 @@
  * binary form: start-up replays up to a million of them, so each must decode in well under
  * a microsecond.
  *
- * RECORD FORMAT, version 2 (REC_FORMAT_VERSION). A record is the payload of one journal or
+ * RECORD FORMAT, version 3 (REC_FORMAT_VERSION). A record is the payload of one journal or
  * snapshot frame (journal_format.c frames it and checks it; nothing here repeats that).
  *
  *   Integers    u8, u32, u64: little-endian, unsigned; a signed value (a pid) is stored as
@@ -46,6 +46,13 @@
  *                    VMM's iommufd). Replayed without descriptors: lost
  *                    until the fd store gives them back
  *   12  REC_DETACH   u32 gPASID, u32 bdf: that attachment gone            v1 attach
+ *   15  REC_DEVATTACH u32 bdf, u32 dev_id, u32 pt_id: the device's       v3 device
+ *                    requester ID attached to page table pt_id           attach
+ *                    (device.attach; the device assigned to the VM
+ *                    exclusively). Replayed without descriptors, as
+ *                    REC_ATTACH. A replace is a REC_DEVDETACH, then this
+ *   16  REC_DEVDETACH u32 bdf: that requester ID attachment gone         v3 device
+ *                                                                        attach
  *   17  REC_TXN      vm empty; u32 n >= 1: the n records that follow are  v3 txn
  *                    one transaction (a commit writes it before the
  *                    records of every transaction of two or more changes
@@ -53,17 +60,18 @@
  *                    Replay holds them and applies them once the n-th is
  *                    read; when the journal ends before that (a crash in
  *                    the middle of the commit's write), none of them.
- *                    Never in a snapshot. (13-16: other branches' ops.)
+ *                    Never in a snapshot.
  *
  * since: "first" came with the journal itself (3ff982d), "quota" with cgroup PASID quotas
  * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa), all three in
  * version 0; "v1 attach" with attachments journaled (b87da12, issue 10), in version 1; "v2 wq"
- * with mappings for idxd work queues (issue 11), in version 2; "v3 txn" with vm.import
- * (issue 14), in version 3. A
+ * with mappings for idxd work queues (issue 11), in version 2; "v3 device attach" with
+ * device.attach (issue 12) and "v3 txn" with vm.import (issue 14), both in version 3. A
  * record must end exactly where its last field does, and a mode or a type other than those
  * above makes it malformed, as does an op of a later version than the file's. REC_QUOTA
  * records go to the quotas (rec_apply_quota()), all others to the namespace (rec_apply()). A
- * snapshot holds, per VM in name order, its REC_VM, REC_DEV and REC_MAP records, each
+ * snapshot holds, per VM in name order, its REC_VM, REC_DEV (each followed by the device's
+ * REC_DEVATTACH when its requester ID is attached) and REC_MAP records, each
  * REC_MAP followed by the REC_ATTACH of every attachment of the mapping, then every device's
  * REC_LCURSOR, one REC_CURSOR and the REC_QUOTA of every runtime limit (rec_snapshot(),
  * rec_snapshot_quota()).
@@ -79,8 +87,9 @@
  *   2  REC_MAP ends with the mapping's work queue: a pasidd of version 1 would find the
  *      record longer than its fields and refuse it as damage. No new op; a REC_MAP of a
  *      file of version 0 or 1 is read without it (no work queue).
- *   3  REC_TXN frames a transaction's records: a pasidd of version 2 would refuse the op
- *      as damage. Ops 1-12 are unchanged.
+ *   3  new ops, which a pasidd of version 2 would refuse as damage: requester ID
+ *      attachments (REC_DEVATTACH 15, REC_DEVDETACH 16) and REC_TXN (17), which frames a
+ *      transaction's records. Ops 1-12 are unchanged.
  * This pasidd reads versions REC_FORMAT_OLDEST to REC_FORMAT_VERSION and writes
  * REC_FORMAT_VERSION only. On a directory of version 0 it replays the files as version 0
  * (an op of version 1 in them is damage), then writes a snapshot of version 1 before it
@@ -112,19 +121,22 @@
 struct quota;
 
 enum rec_op {
-	REC_VM = 1,   /* a VM and its owner */
-	REC_UNVM,     /* a VM gone, with everything it held */
-	REC_DEV,      /* device assigned to a VM */
-	REC_UNDEV,    /* device released */
-	REC_MAP,      /* one mapping */
-	REC_UNMAP,    /* one mapping freed */
-	REC_CURSOR,   /* the shared range's next-fit position */
-	REC_LCURSOR,  /* a device's local next-fit position */
-	REC_QUOTA,    /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
-	REC_OWNER,    /* a VM handed to another owner process (vm.register by an admin) */
-	REC_ATTACH,   /* a mapping attached to a device's page table (version 1) */
-	REC_DETACH,   /* that attachment gone (version 1) */
-	REC_TXN = 17, /* the records of one transaction follow (version 3) */
+	REC_VM = 1,  /* a VM and its owner */
+	REC_UNVM,    /* a VM gone, with everything it held */
+	REC_DEV,     /* device assigned to a VM */
+	REC_UNDEV,   /* device released */
+	REC_MAP,     /* one mapping */
+	REC_UNMAP,   /* one mapping freed */
+	REC_CURSOR,  /* the shared range's next-fit position */
+	REC_LCURSOR, /* a device's local next-fit position */
+	REC_QUOTA,   /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
+	REC_OWNER,   /* a VM handed to another owner process (vm.register by an admin) */
+	REC_ATTACH,  /* a mapping attached to a device's page table (version 1) */
+	REC_DETACH,  /* that attachment gone (version 1) */
+	/* 13, 14: another change of version 3 */
+	REC_DEVATTACH = 15, /* a device's requester ID attached to a page table (version 3) */
+	REC_DEVDETACH = 16, /* that attachment gone (version 3) */
+	REC_TXN = 17,       /* the records of one transaction follow (version 3) */
 };
 #define REC_OP_MAX REC_TXN
 
@@ -151,6 +163,8 @@ size_t rec_txn(uint8_t *buf, uint32_t n);
 /* Whether a record is a well-formed REC_TXN of a file of format version `version`, and then
  * how many records it frames. */
 bool rec_is_txn(const void *rec, size_t len, uint32_t version, uint32_t *n);
+size_t rec_devattach(uint8_t *buf, const char *vm, const struct backend_attach *a);
+size_t rec_devdetach(uint8_t *buf, const char *vm, uint32_t bdf);
 
 struct ns_event;
 /* The record of a namespace event (0 bytes for an event that is not kept) ... */
@@ -189,8 +203,8 @@ struct rec_info {
 	uint8_t type;            /* REC_MAP */
 	uint32_t gpasid, hpasid; /* REC_MAP; gpasid also REC_UNMAP, REC_ATTACH, REC_DETACH */
 	uint32_t bdf;            /* REC_MAP (local), REC_DEV, REC_UNDEV, REC_LCURSOR, REC_ATTACH,
-	                          * REC_DETACH */
-	uint32_t dev_id, pt_id;  /* REC_ATTACH */
+	                          * REC_DETACH, REC_DEVATTACH, REC_DEVDETACH */
+	uint32_t dev_id, pt_id;  /* REC_ATTACH, REC_DEVATTACH */
 	bool shared;             /* REC_DEV */
 	uint32_t cursor;         /* REC_CURSOR, REC_LCURSOR; REC_TXN: its n */
 	uint64_t max;            /* REC_QUOTA */

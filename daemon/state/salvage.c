@@ -421,7 +421,8 @@ report_lost(const struct salvage *s, const struct journal_salvage_info *info)
 	         info->lost_records, s->ops[REC_VM], s->ops[REC_MAP], s->ops[REC_DEV],
 	         s->ops[REC_UNMAP] + s->ops[REC_UNVM] + s->ops[REC_UNDEV],
 	         s->ops[REC_CURSOR] + s->ops[REC_LCURSOR] + s->ops[REC_QUOTA] + s->ops[REC_OWNER] +
-	             s->ops[REC_TXN] + s->undecodable,
+	             s->ops[REC_ATTACH] + s->ops[REC_DETACH] + s->ops[REC_DEVATTACH] +
+	             s->ops[REC_DEVDETACH] + s->ops[REC_TXN] + s->undecodable,
 	         info->unreadable_bytes,
 	         info->scan_incomplete ? " (the search for readable records gave up: the "
 	                                 "rest is counted as unreadable)"

@@ -34,6 +34,19 @@ def note(method, params=None):
 
 REQUESTS = {
     "status": (ADMIN, [req("daemon.status"), req("rpc.discover", "{}", 2)]),
+    # device.attach needs its two descriptors (none ride with these lines: -32602 "fds");
+    # device.detach of what is not attached, of another VM's device, of a shared one.
+    "device-attach": (USER, [
+        req("vm.register", '{"vm":"d"}'),
+        req("device.assign", '{"vm":"d","device":"0000:00:02.0"}', 2),
+        req("device.attach", '{"vm":"d","device":"0000:00:02.0","pt_id":1,"dev_id":1,'
+            '"fds":2}', 3),
+        req("device.attach", '{"vm":"d","device":"0000:00:02.0","pt_id":1,"dev_id":1}', 4),
+        req("device.detach", '{"vm":"d","device":"0000:00:02.0"}', 5),
+        req("device.detach", '{"vm":"d","device":"0000:00:03.0"}', 6),
+        req("device.release", '{"vm":"d","device":"0000:00:02.0"}', 7),
+        req("vm.unregister", '{"vm":"d"}', 8),
+    ]),
     "lifecycle": (ADMIN, [
         req("vm.register", '{"vm":"vm1"}'),
         req("device.assign", '{"vm":"vm1","device":"0000:00:02.0"}', 2),
@@ -368,11 +381,20 @@ def r_detach(name, g, bdf):
     return bytes([12]) + s(name) + struct.pack("<II", g, bdf)
 
 
+# Record format version 3: a device's requester ID attached (device.attach), and detached.
+def r_devattach(name, bdf, dev_id, pt_id):
+    return bytes([15]) + s(name) + struct.pack("<III", bdf, dev_id, pt_id)
+
+
+def r_devdetach(name, bdf):
+    return bytes([16]) + s(name) + struct.pack("<I", bdf)
+
+
 def stream(records):
     return b"".join(struct.pack("<H", len(r)) + r for r in records)
 
 
-REC_FORMAT_VERSION = 2  # record.h
+REC_FORMAT_VERSION = 3  # record.h
 REC_FORMAT_OLDEST = 0
 
 
@@ -428,7 +450,7 @@ JOURNALS = {
     "wrong-generation": bytes([2]) + header(b"PASIDDJ1", 7) + frame(TYPICAL[0]),
     "snapshot-magic": bytes([2]) + header(b"PASIDDS1", 0),
     # Whole headers of a format this pasidd does not read: refused, never salvaged.
-    "record-version-3": bytes([2]) + header(b"PASIDDJ1", 0, 3) + frame(TYPICAL[0]),
+    "record-version-4": bytes([2]) + header(b"PASIDDJ1", 0, 4) + frame(TYPICAL[0]),
     "file-format-2": bytes([2]) + header(b"PASIDDJ2", 0) + frame(TYPICAL[0]),
     "split-snapshot": bytes([3, 6]) + stream(TYPICAL),
     "snapshot-only": bytes([3, 11]) + stream(TYPICAL),
@@ -478,6 +500,22 @@ JOURNALS = {
     "wq-bad": bytes([0]) + stream(TYPICAL + [
         r_map("vm1", 0, 3, 4100, wq="dsa0/wq1.1"), r_map("vm1", 1, 5, 5, BDF2, wq="dsa0/wq0.1"),
         r_map("vm1", 0, 6, 4103, wq="x" * 40)]),
+    # Version 3: requester ID attachments (vm1's own BDF2; BDF3 is shared), replaced,
+    # detached, released with the device and gone with the VM; and what does not apply.
+    "devattach": bytes([0]) + stream(ATTACHED + [
+        r_devattach("vm1", BDF2, 3, 8), r_devdetach("vm1", BDF2), r_devattach("vm1", BDF2, 3, 9),
+        r_detach("vm1", 1, BDF2), r_unmap("vm1", 1), r_devdetach("vm1", BDF2),
+        r_devattach("vm1", BDF2, 3, 10), r_undev("vm1", BDF2), r_dev("vm1", BDF2, 0),
+        r_devattach("vm1", BDF2, 4, 11), r_unvm("vm1")]),
+    "devattach-snapshot": bytes([3, 15]) + stream(ATTACHED + [r_devattach("vm1", BDF2, 3, 8)]),
+    "devattach-raw-snapshot": bytes([4]) + snapshot(1, TYPICAL[:3] + [
+        r_devattach("vm1", BDF2, 3, 8)] + TYPICAL[3:]),
+    "devattach-bad": bytes([0]) + stream(TYPICAL + [
+        r_devattach("ghost", BDF2, 0, 0), r_devattach("vm1", BDF3, 0, 0),
+        r_devattach("vm2", BDF2, 0, 0), r_devdetach("vm1", BDF2),
+        r_devattach("vm1", BDF2, 0, 0), r_devattach("vm1", BDF2, 0, 0),
+        r_devattach("vm1", BDF2, 0, 0)[:-1], r_devdetach("vm1", BDF2) + b"\0"]),
+    "v0-devattach": bytes([5]) + stream(old(TYPICAL) + [r_devattach("vm1", BDF2, 3, 8)]),
 }
 
 

@@ -260,9 +260,9 @@ headers(const char *dir, long v)
 }
 
 /* Rewrites journal.0 (the only file: a fresh state directory) as a pasidd of record format
- * version v < 2 wrote it: that version in the header, no REC_TXN (op 17, version 3), and each
- * REC_MAP (op 5) without the work queue that version 2 added at its end (the 4 bytes of an
- * empty string here). Frames
+ * version v < 3 wrote it: that version in the header, no REC_TXN (op 17, version 3), and
+ * below 2 each REC_MAP (op 5) without the work queue that version 2 added at its end (the 4
+ * bytes of an empty string here). Frames
  * are u32 length, u32 CRC-32C of the length's bytes and the record, then the record; the
  * zeros after the last frame stay zeros. */
 static void
@@ -298,7 +298,7 @@ downgrade_journal(const char *dir, uint8_t v)
 			i += 8 + len;
 			continue;
 		}
-		if (rec[0] == 5) {
+		if (rec[0] == 5 && v < 2) {
 			ck_assert(len > 4 && !memcmp(rec + len - 4, "\0\0\0\0", 4));
 			keep = len - 4;
 		}
@@ -323,8 +323,9 @@ downgrade_journal(const char *dir, uint8_t v)
 	ck_assert_int_eq(headers(dir, v), 1);
 }
 
-/* A state of version 0 or 1 (what the pasidds before attachments and before work queues
- * wrote: these records without a work queue, another number in the headers): pasidd -n reads
+/* A state of version 0, 1 or 2 (what the pasidds before attachments, before work queues and
+ * before device.attach wrote: these records, without a work queue before 2, another number in
+ * the headers): pasidd -n reads
  * it and writes nothing; pasidd upgrades it before it serves, and what it held is there. */
 START_TEST(earlier_version_upgraded)
 {
@@ -370,7 +371,7 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, attachments_survive_kill9);
 	tcase_add_test(tc, lost_attachment_goes_with_its_owner);
-	tcase_add_loop_test(tc, earlier_version_upgraded, 0, 2);
+	tcase_add_loop_test(tc, earlier_version_upgraded, 0, 3);
 	suite_add_tcase(s, tc);
 	return ck_run(s);
 }

@@ -559,6 +559,94 @@ START_TEST(strays_are_detached_and_dropped)
 }
 END_TEST
 
+/* device.attach of v's DEVICE with the VMM's descriptors. */
+static struct json_object *
+rid_attach(int fd, int iommufd, int devfd)
+{
+	static const char req[] =
+	    "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"device.attach\",\"params\":{\"vm\":\"v\","
+	    "\"device\":\"" DEVICE "\",\"pt_id\":6,\"dev_id\":3,\"fds\":2}}\n";
+	int fds[2] = {iommufd, devfd};
+
+	ck_assert_int_eq(it_send_fds(fd, req, strlen(req), fds, 2), 0);
+	return it_recvjson(fd, 5000);
+}
+
+/* A device's requester ID attachment (device.attach) is stored as hPASID 0's, comes back
+ * with a restart and is attached again (before the device's PASIDs: the kernel wants the RID
+ * attached first), and leaves the store with its detach; nothing holds a copy then. */
+START_TEST(rid_attachment_restart)
+{
+	int fd, io[2], dev[2];
+	struct json_object *r;
+	const char *log, *rid, *pasid;
+
+	sm_open();
+	ck_assert_int_eq(it_restart(&d, NULL), 0);
+	fd = it_connect(&d);
+	setup_vm(fd);
+	ck_assert_int_eq(pipe2(io, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(dev, O_CLOEXEC), 0);
+	IT_OK(rid_attach(fd, io[1], dev[1]));
+	IT_OK(attach(fd, 7, io[1], dev[1]));
+	close(io[1]);
+	close(dev[1]);
+	ck_assert(SM_UNTIL(sm_find("pasidd-a1-0-" DEVICE_HEX) >= 0 && sm.nkept == 2));
+	close(fd);
+	it_kill(&d);
+
+	sm_pass_kept();
+	ck_assert_int_eq(it_restart(&d, NULL), 0);
+	sm_keep_private();
+	log = it_log(&d);
+	ck_assert_ptr_nonnull(
+	    strstr(log, "2 attachment(s) in the state, 2 with their descriptors"));
+	rid = strstr(log, "sim: attached the requester ID of " DEVICE " (page table 6)");
+	pasid = strstr(log, "sim: attached PASID 7 of " DEVICE);
+	ck_assert_msg(rid && pasid && rid < pasid, "%s", log);
+	fd = it_connect(&d);
+	r = IT_OK(it_callf(fd, "vm.show", "{\"vm\":\"v\"}"));
+	IT_JSON_EQ(it_get(r, "devices"),
+	           "[{\"device\":\"" DEVICE "\",\"shared\":false,\"attached\":{\"pt_id\":6,"
+	           "\"dev_id\":3}}]");
+	IT_ERR(it_callf(fd, "device.detach", "{\"vm\":\"v\",\"device\":\"" DEVICE "\"}"), 1004,
+	       "device");
+	IT_OK(it_callf(fd, "vm.unregister", "{\"vm\":\"v\"}"));
+	ck_assert_msg(SM_UNTIL(sm.nkept == 0), "%d descriptors still stored", sm.nkept);
+	ck_assert(pipe_closed(io[0]));
+	ck_assert(pipe_closed(dev[0]));
+	close(io[0]);
+	close(dev[0]);
+	close(fd);
+}
+END_TEST
+
+/* A stored requester ID attachment the journal does not have is detached and dropped. */
+START_TEST(rid_stray_detached)
+{
+	int io[2], dev[2];
+
+	sm_open();
+	ck_assert_int_eq(pipe(io), 0);
+	ck_assert_int_eq(pipe(dev), 0);
+	sm_keep_pair("pasidd-a3-0-" DEVICE_HEX, io[1], dev[1]);
+	close(io[1]);
+	close(dev[1]);
+	sm_pass_kept();
+	ck_assert_int_eq(it_restart(&d, NULL), 0);
+	sm_keep_private();
+	ck_assert(SM_UNTIL(sm.removed == 1));
+	ck_assert_ptr_nonnull(strstr(it_log(&d), "the requester ID of " DEVICE
+	                                         " was attached but not recorded before the "
+	                                         "restart"));
+	ck_assert_int_eq(sm.nkept, 0);
+	ck_assert(pipe_closed(io[0]));
+	ck_assert(pipe_closed(dev[0]));
+	close(io[0]);
+	close(dev[0]);
+}
+END_TEST
+
 /* Without a service manager nothing is stored, and the first attachment says, once, what a
  * restart will then lose. */
 START_TEST(no_store_warns_once)
@@ -598,5 +686,7 @@ main(void)
 	tcase_add_test(tc, restart_without_them_keeps_it_lost);
 	tcase_add_test(tc, strays_are_detached_and_dropped);
 	tcase_add_test(tc, no_store_warns_once);
+	tcase_add_test(tc, rid_attachment_restart);
+	tcase_add_test(tc, rid_stray_detached);
 	return ck_main(s, NULL);
 }

@@ -80,6 +80,7 @@ check "the commit sync histogram" "grep -Eq '^histogram pasidd_journal_sync_seco
 has "no kernel attach in the sim run" "counter pasidd_kernel_calls_total{op=attach,outcome=ok} 0.0"
 check "whether each BPF program runs" "[ \$(grep -Ec '^gauge pasidd_bpf_active\\{program=(attach_gate|observer|device_gate)\\} [01]\\.0$' '$tmp/parsed') -eq 3 ]"
 check "each BPF program's lost reports" "[ \$(grep -c '^counter pasidd_bpf_lost_reports_total{program=' '$tmp/parsed') -eq 3 ]"
+has "no device attached" "gauge pasidd_device_attachments{} 0.0"
 check "a build_info with the backend" "grep -q '^gauge pasidd_build_info{backend=sim,version=' '$tmp/parsed'"
 
 mkdir "$tmp/tf"

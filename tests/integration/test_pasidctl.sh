@@ -147,7 +147,7 @@ t "-h" 0 -h
 t "--version" 0 --version
 has "--version prints the version" "pasidctl "
 for cmd in "status" "vm" "vm list" "vm show" "vm register" "vm unregister" "device" \
-	"device assign" "device release" "pasid" "pasid alloc" "pasid free" "pasid lookup" \
+	"device assign" "device release" "device detach" "pasid" "pasid alloc" "pasid free" "pasid lookup" \
 	"pasid list" "pasid attach" "pasid detach" "quota" "quota get" "quota set" "call"; do
 	# shellcheck disable=SC2086 # split the command words on purpose
 	t "$cmd --help" 0 $cmd --help
@@ -445,6 +445,22 @@ t "nothing attached" 0 --json vm show vm1
 json "no attachments left" 'all("attached" not in m for m in d["mappings"]) and len(d["mappings"]) == 5'
 t "status counts none" 0 --json status
 json "none attached" 'd["attached"] == 0'
+
+echo "# device detach (device.attach is the VMM's: through call with its descriptors)"
+t "device.attach through call" 0 call device.attach \
+	'{"vm":"vm1","device":"0000:00:01.0","pt_id":5,"dev_id":3,"fds":2}' --fd 3 --fd 4 \
+	3</dev/null 4</dev/null
+t "vm show text has the RID attachment" 0 vm show vm1
+has "vm show RID line" "0000:00:01.0 (exclusive, RID attached to page table 5 (dev_id 3))"
+t "vm show has the RID attachment" 0 --json vm show vm1
+json "device attached" '[x.get("attached") for x in d["devices"] if x["device"] == "0000:00:01.0"] == [{"pt_id": 5, "dev_id": 3}]'
+t "device detach" 0 device detach vm1 0000:00:01.0
+has "device detach output" "detached the requester ID of 0000:00:01.0 of vm1"
+t "device detach again" 13 device detach vm1 0000:00:01.0
+err_has "device detach again names the device" "param device"
+t "device detach --json of a device not held" 13 --json device detach vm1 0000:00:09.0
+json "device detach error JSON" 'd["code"] == 1003 and d["data"]["param"] == "device"'
+usage "device detach without BDF" device detach vm1
 
 echo "# quota"
 t "quota set" 0 quota set /pasidctl-test/a 5

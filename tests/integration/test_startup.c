@@ -69,9 +69,11 @@ START_TEST(check_config_against_the_state)
 	    it_write_file(&d, "p.conf", "[Limits]\nMaxBatch=100\n", conf, sizeof(conf)), 0);
 	snprintf(dir, sizeof(dir), "%s.d", conf);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	ck_assert_int_eq(it_write_file(&d, "p.conf.d/10-ranges.conf",
-	                               "[Namespace]\nSharedRange=4096-8191\n", drop, sizeof(drop)),
-	                 0);
+	ck_assert_int_eq(
+	    it_write_file(&d, "p.conf.d/10-ranges.conf",
+	                  "[Namespace]\nSharedRange=4096-8191\n[Bpf]\nAttachGate=strict\n", drop,
+	                  sizeof(drop)),
+	    0);
 	ck_assert_int_eq(it_restart(&d, "--config", conf, NULL), 0);
 	fd = it_connect(&d);
 	IT_OK(it_callf(fd, "vm.register", "{\"vm\":\"big\"}"));
@@ -85,7 +87,10 @@ START_TEST(check_config_against_the_state)
 	st = run(&out, &err, "-n", "--config", conf, NULL);
 	ck_assert_msg(st == 0, "exit %d: %s%s", st, out, err);
 	ck_assert_msg(itu_has_all(out, "read ", conf, drop, "configuration OK",
-	                          "1 VM(s), 10 shared and 1 local PASID(s)", NULL),
+	                          "1 VM(s), 10 shared and 1 local PASID(s)",
+	                          "bpf: AttachGate=strict, DeviceGate=yes, DeviceAllow=(none), "
+	                          "ProcDevices=/proc/devices",
+	                          NULL),
 	              "output: %s", out);
 	ck_assert_int_eq(it_stop(&d), 0);
 

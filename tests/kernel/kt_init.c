@@ -953,12 +953,81 @@ out:
 	      "pasidd (audit) stops on SIGTERM with status 0", "status 0x%x", st);
 }
 
+/* (h2) strict, the VMM entirely through pasidd: its RID attach made by pasidd
+ * (device.attach), then pasidd's PASID attach, both in the kernel; another process's RID
+ * attach still EPERM; device.detach refused while the PASID is attached, then pasidd's
+ * detaches; and vm.unregister detaches the PASID before the RID (pasidd's log). The stand-in's
+ * device is open and bound: only its own RID attach was refused. */
+static void
+run_73_strict_brokered(struct standin *s, size_t mark)
+{
+	struct json_object *o;
+	char la[1024], lb[1024], line[200];
+	unsigned g, h;
+
+	if (!vm_with_pasid(s, "strict", VFU, &g, &h))
+		return;
+	o = sa(s, "rid strict %s", VFU);
+	check(jok(o), "device.attach (strict): pasidd attaches the stand-in's RID", "%s", jtext(o));
+	json_object_put(o);
+	check(log_wait(mark, "iommufd: attached the requester ID of " VFU),
+	      "device.attach (strict): pasidd's RID attach passed the gate", "not in the log");
+	o = sa(s, "call vm.show {\"vm\":\"strict\"}");
+	check(jget(o, "result.devices") &&
+	          jint(json_object_array_get_idx(jget(o, "result.devices"), 0),
+	               "attached.dev_id") >= 0,
+	      "device.attach (strict): vm.show lists the RID attachment", "%s", jtext(o));
+	json_object_put(o);
+	o = sa(s, "fork rid %s", VFU);
+	check(!jok(o) && jint(o, "errno") == EPERM,
+	      "attach gate (strict): another process's RID attach still -> EPERM", "%s", jtext(o));
+	json_object_put(o);
+	/* The PASID HWPT is the one pasidd attached the RID to: ask the stand-in for it. */
+	o = sa(s, "call vm.show {\"vm\":\"strict\"}");
+	snprintf(line, sizeof(line), "%lld",
+	         jint(json_object_array_get_idx(jget(o, "result.devices"), 0), "attached.pt_id"));
+	json_object_put(o);
+	o = sa(s, "attach strict %u %s %s", g, VFU, line);
+	check(jok(o), "pasid.attach (strict) after device.attach", "%s", jtext(o));
+	json_object_put(o);
+	check_vtd(VFU, h, true, "after pasid.attach in strict mode");
+	o = sa(s, "unrid strict %s", VFU);
+	check(is_error(o, 1004), "device.detach (strict) refused while the PASID is attached", "%s",
+	      jtext(o));
+	json_object_put(o);
+	o = sa(s, "detach strict %u %s", g, VFU);
+	check(jok(o), "pasid.detach (strict)", "%s", jtext(o));
+	json_object_put(o);
+	check_vtd(VFU, h, false, "after pasid.detach in strict mode");
+	o = sa(s, "unrid strict %s", VFU);
+	check(jok(o), "device.detach (strict): pasidd detaches the RID", "%s", jtext(o));
+	json_object_put(o);
+	check(log_wait(mark, "iommufd: detached the requester ID of " VFU),
+	      "device.detach (strict): pasidd's RID detach passed the gate", "not in the log");
+	/* Again, and the VM goes: its PASID leaves the kernel before its RID does. */
+	o = sa(s, "rid strict %s", VFU);
+	json_object_put(o);
+	o = sa(s, "attach strict %u %s %s", g, VFU, line);
+	check(jok(o), "pasid.attach (strict) after a second device.attach", "%s", jtext(o));
+	json_object_put(o);
+	mark = SM.loglen;
+	o = sa(s, "call vm.unregister {\"vm\":\"strict\"}");
+	check(jok(o), "vm.unregister (strict) with a PASID and the RID attached", "%s", jtext(o));
+	json_object_put(o);
+	check(log_order(mark, "iommufd: detached PASID", VFU,
+	                "iommufd: detached the requester ID of " VFU, la, lb, sizeof(la)),
+	      "vm.unregister (strict): the PASID is detached before the RID", "log: %s | %s", la,
+	      lb);
+	check_vtd(VFU, h, false, "after vm.unregister in strict mode");
+}
+
 /* (h) strict: another process's RID attach is refused too, decided on the ioctl number. */
 static void
 run_73_strict(void)
 {
 	struct standin s = {0};
 	struct json_object *o;
+	char why[512];
 	size_t mark;
 	int st;
 
@@ -969,6 +1038,11 @@ run_73_strict(void)
 	    !check(standin_start(&s), "VMM stand-in started (strict)", "fork"))
 		return;
 	check_bpf_active(&s, "strict");
+	/* 7.3 has the hook of 32-bit callers' ioctls (this guest runs no 32-bit process, so
+	 * that it is loaded and attached is what can be checked). */
+	bpf_status(&s, "attach_gate", "why", why, sizeof(why));
+	check(strstr(why, "32-bit callers too (file_ioctl_compat)") != NULL,
+	      "attach gate: lsm/file_ioctl_compat loaded and attached too", "%s", why);
 	o = sa(&s, "dev %s", VFU);
 	check(!jok(o) && jint(o, "errno") == EPERM &&
 	          strstr(jstr(o, "op"), "VFIO_DEVICE_ATTACH_IOMMUFD_PT(RID)"),
@@ -976,6 +1050,7 @@ run_73_strict(void)
 	json_object_put(o);
 	check(log_wait(mark, "attach gate: refused VFIO_DEVICE_ATTACH_IOMMUFD_PT (flags not read)"),
 	      "attach gate (strict): the refusal is in pasidd's log", "not in the log");
+	run_73_strict_brokered(&s, mark);
 	standin_end(&s, 0);
 	st = pasidd_stop(SIGTERM);
 	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,

@@ -8,6 +8,10 @@
  *   dev BDF                 bind BDF's cdev to our iommufd, allocate a PASID-capable HWPT
  *                           and one without ALLOC_PASID, attach the RID to the first:
  *                           {"ok":true,"dev_id":..,"pt":..,"pt_nopasid":..,"max_pasid_log2":..}
+ *                           (refused RID attach: the device stays open and bound, for rid)
+ *   rid VM BDF              pasid_device_attach(): pasidd attaches BDF's RID to the PASID
+ *                           HWPT for us (the attach gate's strict mode refuses our own)
+ *   unrid VM BDF            pasid_device_detach()
  *   call METHOD PARAMS      a JSON-RPC call: {"ok":true,"result":..} or {"ok":false,"error":..}
  *   attach VM GPASID BDF PT pasid_attach() with our iommufd and BDF's cdev (answers as call)
  *   detach VM GPASID BDF    pasid_detach()
@@ -200,11 +204,13 @@ cmd_dev(const char *bdf)
 	if ((r = iommu_ioctl(KT_IOMMU_HWPT_ALLOC, &hw)) < 0)
 		return answer_errno("IOMMU_HWPT_ALLOC(flags 0)", -r);
 	d->pt_nopasid = hw.out_hwpt_id;
+	/* Kept open and bound whatever the RID attach does: with the gate in strict mode it is
+	 * refused, and pasidd makes it for us (rid). */
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	S.ndevs++;
 	at.pt_id = d->pt;
 	if (ioctl(d->fd, KT_VFIO_ATTACH_PT, &at) < 0)
 		return answer_errno("VFIO_DEVICE_ATTACH_IOMMUFD_PT(RID)", errno);
-	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
-	S.ndevs++;
 	o = json_object_new_object();
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	json_object_object_add(o, "dev_id", json_object_new_int64(d->dev_id));
@@ -255,6 +261,32 @@ cmd_detach(const char *vm, const char *gpasid, const char *bdf)
 	if (!vm || !gpasid || !bdf)
 		return answer_errno("detach arguments", EINVAL);
 	r = pasid_detach(S.c, vm, (uint32_t)strtoul(gpasid, NULL, 0), bdf, &err);
+	answer_call(r, json_object_get(pasid_last_result(S.c)), &err);
+}
+
+/* device.attach: pasidd attaches the RID of BDF to its PASID HWPT with our descriptors. */
+static void
+cmd_rid(const char *vm, const char *bdf)
+{
+	struct pasid_error err = {0};
+	const struct dev *d = bdf ? find_dev(bdf) : NULL;
+	int r;
+
+	if (!vm || !d)
+		return answer_errno("rid arguments", EINVAL);
+	r = pasid_device_attach(S.c, vm, d->bdf, d->pt, d->dev_id, S.iommufd, d->fd, &err);
+	answer_call(r, json_object_get(pasid_last_result(S.c)), &err);
+}
+
+static void
+cmd_unrid(const char *vm, const char *bdf)
+{
+	struct pasid_error err = {0};
+	int r;
+
+	if (!vm || !bdf)
+		return answer_errno("unrid arguments", EINVAL);
+	r = pasid_device_detach(S.c, vm, bdf, &err);
 	answer_call(r, json_object_get(pasid_last_result(S.c)), &err);
 }
 
@@ -589,6 +621,10 @@ main(int argc, char **argv)
 			char *a2 = strtok_r(NULL, " \n", &save);
 
 			cmd_detach(a1, a2, strtok_r(NULL, " \n", &save));
+		} else if (!strcmp(cmd, "rid")) {
+			cmd_rid(a1, strtok_r(NULL, " \n", &save));
+		} else if (!strcmp(cmd, "unrid")) {
+			cmd_unrid(a1, strtok_r(NULL, " \n", &save));
 		} else if (!strcmp(cmd, "reconnect")) {
 			cmd_reconnect();
 		} else if (!strcmp(cmd, "vfio")) {

@@ -837,6 +837,83 @@ assert_nothing_sent(struct fixture *f)
 	ck_assert_int_eq(errno, EAGAIN);
 }
 
+/* pasid_device_attach/detach against a child that checks what arrives: device.attach with
+ * the two descriptors on the first byte, device.detach with none. */
+static const char dev_attach_params[] =
+    "{\"vm\":\"vm1\",\"device\":\"0000:00:04.0\",\"pt_id\":7,\"dev_id\":3,\"fds\":2}";
+static const char dev_detach_params[] = "{\"vm\":\"vm1\",\"device\":\"0000:00:04.0\"}";
+
+static int
+serve_device_attach_detach(int srv)
+{
+	char buf[4096];
+	int fds[8];
+	size_t nfds, at = 99;
+	int64_t id;
+
+	srv_recv_fds(srv, 1, buf, sizeof(buf), fds, &nfds, &at);
+	if (nfds != 2 || at != 0)
+		return 1;
+	id = assert_request(buf, "device.attach", dev_attach_params);
+	assert_vmm_fds(fds);
+	reply(srv, id, "{}");
+	srv_recv_fds(srv, 1, buf, sizeof(buf), fds, &nfds, &at);
+	if (nfds != 0)
+		return 1;
+	id = assert_request(buf, "device.detach", dev_detach_params);
+	snprintf(buf, sizeof(buf),
+	         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":1004,\"message\":\"1 "
+	         "PASID(s) of vm1 are attached on 0000:00:04.0\",\"data\":{\"reason\":\"conflict\","
+	         "\"param\":\"device\"}}}\n",
+	         (long long)id);
+	srv_write(srv, buf);
+	return 0;
+}
+
+START_TEST(test_device_attach_detach)
+{
+	struct fixture f;
+	struct vmm_fds v;
+	struct pasid_error err;
+	pid_t pid;
+	int closed;
+
+	fixture_open(&f);
+	vmm_fds_open(&v);
+	closed = dup(v.iommufd);
+	close(closed);
+	/* Refused before anything is sent. */
+	ck_assert_int_eq(
+	    pasid_device_attach(f.c, NULL, "0000:00:04.0", 7, 3, v.iommufd, v.devfd, &err),
+	    -EINVAL);
+	ck_assert_int_eq(
+	    pasid_device_attach(f.c, "vm1", "0000:00:04.0", 7, 3, closed, v.devfd, &err), -EBADF);
+	ck_assert_int_eq(pasid_device_detach(f.c, "vm1", NULL, &err), -EINVAL);
+	assert_nothing_sent(&f);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int rc;
+
+		pasid_close(f.c);
+		rc = serve_device_attach_detach(f.srv);
+		_exit(rc);
+	}
+	close(f.srv);
+	f.srv = -1;
+	ck_assert_int_eq(
+	    pasid_device_attach(f.c, "vm1", "0000:00:04.0", 7, 3, v.iommufd, v.devfd, &err), 0);
+	ck_assert_int_ge(fcntl(v.iommufd, F_GETFD), 0);
+	ck_assert_int_ge(fcntl(v.devfd, F_GETFD), 0);
+	ck_assert_int_eq(pasid_device_detach(f.c, "vm1", "0000:00:04.0", &err), -EREMOTEIO);
+	ck_assert_int_eq(err.code, PASID_E_CONFLICT);
+	ck_assert_str_eq(err.param, "device");
+	wait_server(pid);
+	vmm_fds_close(&v);
+	fixture_close(&f);
+}
+END_TEST
+
 /* What the daemon could only refuse is refused before anything is queued, with -EINVAL for a
  * missing VM or device and -EBADF for a descriptor that is not open. */
 START_TEST(test_attach_refused_locally)
@@ -2017,6 +2094,7 @@ libpasid_suite(void)
 	tcase_add_test(tc, test_queue_attach_detach);
 	tcase_add_test(tc, test_attach_detach);
 	tcase_add_test(tc, test_attach_refused_locally);
+	tcase_add_test(tc, test_device_attach_detach);
 	tcase_add_test(tc, test_parse_attachments);
 	tcase_add_test(tc, test_parse_wqs);
 	tcase_add_test(tc, test_parse_wqs_reject);

@@ -269,7 +269,7 @@ START_TEST(test_attach_records_malformed)
 }
 END_TEST
 
-/* A record ends where its last field does; strings hold no NUL; ops are 1-12. */
+/* A record ends where its last field does; strings hold no NUL; ops are record.h's. */
 START_TEST(test_decode_refuses)
 {
 	uint8_t buf[REC_BUF_MAX];
@@ -630,6 +630,224 @@ START_TEST(test_attach_replay_refused)
 	ck_assert_ptr_null(ns_attachment(ns_lookup_gpasid(ns_vm_find(&ns, "vm-a"), 5), DEV_S));
 	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), -EUCLEAN);
 	ck_assert_msg(strstr(why, "gPASID 5 of vm-a is not attached on 0000:00:15.0"), "%s", why);
+	ns_destroy(&ns);
+	backend_close(sim);
+}
+END_TEST
+
+/* Version 3: a device's requester ID attachment (device.attach) and its end. Every
+ * truncation, and one byte more, is malformed; both ops are refused in a file of version 2,
+ * which does not have them, while the ops of version 2 read the same in version 3. */
+START_TEST(test_devattach_records)
+{
+	const struct backend_attach att = {.bdf = 0x010300, .dev_id = 0xd1d2d3d4, .pt_id = 77};
+	struct ns_vm vm = {.owner = {.pid = 1}, .cgroup = "/"};
+	struct ns_mapping m = {.vm = &vm, .gpasid = 5, .hpasid = 4200, .type = NS_TYPE_SHARED};
+	uint8_t buf[REC_BUF_MAX];
+	struct bytes x = {0};
+	struct rec_info ri;
+	size_t n;
+
+	snprintf(vm.name, sizeof(vm.name), "vm-a");
+	put_head(&x, 15, "vm-a");
+	put_u32(&x, 0x010300);
+	put_u32(&x, 0xd1d2d3d4);
+	put_u32(&x, 77);
+	assert_record(buf, rec_devattach(buf, "vm-a", &att), &x);
+	ck_assert_int_eq(rec_decode(buf, x.n, &ri), 0);
+	ck_assert_int_eq(ri.op, REC_DEVATTACH);
+	ck_assert_uint_eq(ri.bdf, 0x010300);
+	ck_assert_uint_eq(ri.dev_id, 0xd1d2d3d4);
+	ck_assert_uint_eq(ri.pt_id, 77);
+	ck_assert_uint_le(x.n, rec_event_max(&(struct ns_event){.kind = NS_EV_DEV_ATTACHED}));
+	for (int op = 0; op < 2; op++) {
+		n = op ? rec_devdetach(buf, "vm-a", 0x010300) : rec_devattach(buf, "vm-a", &att);
+		ck_assert_uint_eq(n, 1 + 4 + 4 + (op ? 4 : 12));
+		ck_assert_int_eq(rec_decode_version(buf, n, 3, &ri), 0);
+		ck_assert_uint_eq(ri.bdf, 0x010300);
+		for (size_t k = 0; k < n; k++)
+			ck_assert_int_eq(rec_decode(buf, k, &ri), -EUCLEAN);
+		buf[n] = 0;
+		ck_assert_int_eq(rec_decode(buf, n + 1, &ri), -EUCLEAN);
+		ck_assert_int_eq(rec_decode_version(buf, n, 2, &ri), -EUCLEAN);
+		ck_assert_int_eq(ri.op, op ? REC_DEVDETACH : REC_DEVATTACH);
+	}
+	n = rec_map(buf, &m);
+	ck_assert_int_eq(rec_decode_version(buf, n, 2, &ri), 0);
+	ck_assert_int_eq(rec_decode_version(buf, n, 3, &ri), 0);
+}
+END_TEST
+
+static void
+devattach_live(struct ns *ns, struct ns_vm *vm, uint32_t bdf, uint32_t dev_id, uint32_t pt_id)
+{
+	struct backend_attach a = {.bdf = bdf,
+	                           .dev_id = dev_id,
+	                           .pt_id = pt_id,
+	                           .iommufd = open("/dev/null", O_RDONLY | O_CLOEXEC),
+	                           .devfd = open("/dev/null", O_RDONLY | O_CLOEXEC)};
+	struct ns_err err = {0};
+
+	ck_assert_msg(ns_device_attach(ns, vm, &a, &err) == 0, "%s", err.message);
+}
+
+/* The requester ID attachments of live as a fresh namespace has them after a replay: the same
+ * devices, dev_id and pt_id, descriptors lost. */
+static void
+assert_same_rids(const struct ns *want, const struct ns *got)
+{
+	size_t it = 0;
+	void *p;
+
+	ck_assert_uint_eq(ns_rid_attached(got), ns_rid_attached(want));
+	while (u32map_next(&want->devices, &it, NULL, &p)) {
+		const struct ns_device *w = p, *g = ns_device_find(got, w->bdf);
+
+		if (!w->rid) {
+			ck_assert(!g || !g->rid);
+			continue;
+		}
+		ck_assert_ptr_nonnull(g);
+		ck_assert_ptr_nonnull(g->rid);
+		ck_assert_uint_eq(g->rid->dev_id, w->rid->dev_id);
+		ck_assert_uint_eq(g->rid->pt_id, w->rid->pt_id);
+		ck_assert_int_eq(g->rid->iommufd, -1);
+		ck_assert_int_eq(g->rid->devfd, -1);
+		ck_assert_ptr_eq(g->owner, ns_vm_find(got, w->owner->name));
+	}
+}
+
+/* What the journal records of requester ID attachments (attached, replaced, detached, attached
+ * again, released with the device, unregistered with the VM) replays to the same state, and
+ * so does a snapshot, where each REC_DEVATTACH follows its REC_DEV. */
+START_TEST(test_devattach_replay)
+{
+	const struct ns_owner o = {.pid = 4242, .starttime = 1, .uid = 1000};
+	struct reclog log, snap, again;
+	struct ns live, fresh;
+	struct ns_err err = {0};
+	struct backend *sim;
+	struct ns_vm *a, *b;
+	struct rec_info ri, prev = {0};
+	char why[256];
+
+	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
+	memset(&log, 0, sizeof(log));
+	ck_assert_int_eq(ns_init(&live, &nc, sim), 0);
+	ck_assert_int_eq(
+	    ns_observe(&live, &(struct ns_observer){.apply = reclog_event, .ctx = &log}), 0);
+	ck_assert_int_eq(ns_vm_create(&live, "vm-a", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_TRANSLATED, &o, "/", -1, &a, &err),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(&live, "vm-b", "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+	                              NS_MODE_TRANSLATED, &o, "/", -1, &b, &err),
+	                 0);
+	ck_assert_int_eq(ns_device_assign(&live, a, DEV_L, false, &err), 0);
+	ck_assert_int_eq(ns_device_assign(&live, a, 0x010400, false, &err), 0);
+	ck_assert_int_eq(ns_device_assign(&live, a, 0x010500, false, &err), 0);
+	ck_assert_int_eq(ns_device_assign(&live, b, DEV_S, false, &err), 0);
+	devattach_live(&live, a, DEV_L, 1, 10);
+	devattach_live(&live, a, DEV_L, 1, 11); /* replaced */
+	devattach_live(&live, a, 0x010400, 2, 12);
+	ck_assert_int_eq(ns_device_detach(&live, a, 0x010400, &err), 0);
+	devattach_live(&live, a, 0x010400, 2, 13); /* attached again */
+	devattach_live(&live, a, 0x010500, 3, 14);
+	ck_assert_int_eq(ns_device_release(&live, a, 0x010500, &err), 0);
+	devattach_live(&live, b, DEV_S, 4, 15);
+	ck_assert_msg(ns_check(&live, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(ns_rid_attached(&live), 3);
+
+	ck_assert_msg(reclog_replay(&log, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	assert_same_rids(&live, &fresh);
+	ck_assert_uint_eq(ns_device_find(&fresh, DEV_L)->rid->pt_id, 11);
+	ck_assert_uint_eq(ns_device_find(&fresh, 0x010400)->rid->pt_id, 13);
+	ck_assert_ptr_null(ns_device_find(&fresh, 0x010500)->rid);
+	ns_destroy(&fresh);
+
+	reclog_snapshot(&live, &snap);
+	for (size_t off = 0; off < snap.len;) {
+		uint32_t len;
+
+		memcpy(&len, snap.buf + off, 4);
+		ck_assert_int_eq(rec_decode(snap.buf + off + 4, len, &ri), 0);
+		if (ri.op == REC_DEVATTACH) {
+			ck_assert_int_eq(prev.op, REC_DEV);
+			ck_assert_str_eq(ri.vm, prev.vm);
+			ck_assert_uint_eq(ri.bdf, prev.bdf);
+		}
+		prev = ri;
+		off += 4 + len;
+	}
+	ck_assert_msg(reclog_replay(&snap, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	assert_same_rids(&live, &fresh);
+	reclog_snapshot(&fresh, &again);
+	ck_assert_uint_eq(again.len, snap.len);
+	ck_assert_mem_eq(again.buf, snap.buf, snap.len);
+	ns_destroy(&fresh);
+
+	/* Unregistered: its devices' RIDs go with it, journaled before the VM's end. */
+	ck_assert_int_ge(ns_vm_destroy(&live, a, &err), 0);
+	ck_assert_uint_eq(ns_rid_attached(&live), 1);
+	ck_assert_msg(reclog_replay(&log, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	assert_same_rids(&live, &fresh);
+	ns_destroy(&fresh);
+	ns_destroy(&live);
+	free(log.buf);
+	free(snap.buf);
+	free(again.buf);
+	backend_close(sim);
+}
+END_TEST
+
+/* A requester ID record that does not apply (unknown VM, a device the VM does not hold
+ * exclusively, attached twice, detached when not attached) is damage and changes nothing. */
+START_TEST(test_devattach_replay_refused)
+{
+	const struct backend_attach on_l = {.bdf = DEV_L, .dev_id = 1, .pt_id = 2};
+	const struct backend_attach on_s = {.bdf = DEV_S, .dev_id = 1, .pt_id = 2};
+	struct ns_vm vm = {.owner = {.pid = 1}, .cgroup = "/"};
+	uint8_t buf[REC_BUF_MAX];
+	struct backend *sim;
+	char why[256];
+	struct ns ns;
+	size_t n;
+
+	snprintf(vm.name, sizeof(vm.name), "vm-a");
+	snprintf(vm.uuid, sizeof(vm.uuid), "0f8fad5b-d9cb-469f-a165-70867728950e");
+	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
+	ck_assert_int_eq(ns_init(&ns, &nc, sim), 0);
+	ns.replaying = true;
+	ck_assert_int_eq(rec_apply(&ns, buf, rec_vm(buf, &vm), why, sizeof(why)), 0);
+	ck_assert_int_eq(rec_apply(&ns, buf, rec_dev(buf, "vm-a", DEV_S, true), why, sizeof(why)),
+	                 0);
+	ck_assert_int_eq(rec_apply(&ns, buf, rec_dev(buf, "vm-a", DEV_L, false), why, sizeof(why)),
+	                 0);
+	n = rec_devattach(buf, "vm-a", &on_l);
+	ck_assert_int_eq(rec_apply_version(&ns, 2, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "record of type 15 in a file of format version 2"), "%s", why);
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), 0);
+	ck_assert_uint_eq(ns_rid_attached(&ns), 1);
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "attached twice"), "%s", why);
+	n = rec_devattach(buf, "vm-x", &on_l);
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "unknown VM 'vm-x'"), "%s", why);
+	n = rec_devattach(buf, "vm-a", &on_s);
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "shared"), "%s", why);
+	n = rec_devdetach(buf, "vm-a", DEV_S);
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "is not attached"), "%s", why);
+	ck_assert_uint_eq(ns_rid_attached(&ns), 1);
+	n = rec_devdetach(buf, "vm-a", DEV_L);
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), 0);
+	ck_assert_uint_eq(ns_rid_attached(&ns), 0);
+	ck_assert_int_eq(rec_apply(&ns, buf, n, why, sizeof(why)), -EUCLEAN);
+	ns.replaying = false;
+	ck_assert_msg(ns_check(&ns, why, sizeof(why)) == 0, "%s", why);
 	ns_destroy(&ns);
 	backend_close(sim);
 }
@@ -1253,6 +1471,9 @@ record_suite(void)
 	tcase_add_loop_test(codec, test_attach_records_malformed, 0, 2);
 	tcase_add_test(codec, test_attachments_replay);
 	tcase_add_test(codec, test_attach_replay_refused);
+	tcase_add_test(codec, test_devattach_records);
+	tcase_add_test(codec, test_devattach_replay);
+	tcase_add_test(codec, test_devattach_replay_refused);
 	suite_add_tcase(s, codec);
 
 	tcase_add_checked_fixture(version, setup, teardown);
