@@ -14,7 +14,7 @@
  *
  * tests/unit/test_methods_table.c holds the table against proto/openrpc.json. The handlers
  * are plain functions, one file per object: methods_daemon.c, methods_vm.c, methods_device.c,
- * methods_pasid.c, methods_quota.c, methods_wq.c. */
+ * methods_pasid.c, methods_quota.c, methods_wq.c, methods_events.c. */
 #ifndef PASIDD_METHODS_H
 #define PASIDD_METHODS_H
 
@@ -42,6 +42,7 @@ enum rpc_kind {
 	RPC_WQ,     /* an idxd work queue dsaN/wqN.M or iaxN/wqN.M (ns_wq_ref_valid) */
 	RPC_LABEL,  /* a WQ's label: 1-1024 printable ASCII characters */
 	RPC_FLAG,   /* true or false, kept apart from absent: 1, 0, -1 */
+	RPC_SET,    /* an array of distinct strings, each one of choices: a bit mask of them */
 };
 
 typedef char rpc_uuid[NS_UUID_LEN + 1];
@@ -71,6 +72,7 @@ struct rpc_args {
 	int64_t size, priority, group, threshold;
 	const char *label; /* NULL when absent */
 	int block_on_fault;
+	uint64_t kinds; /* RPC_SET (events.subscribe): bit i for choice i; 0 when absent */
 };
 
 struct rpc_param {
@@ -165,6 +167,11 @@ extern const struct rpc_method rpc_methods[];
 	{                                                                                          \
 		.name = n, .kind = RPC_FLAG, .at = RPC_AT(int, field), __VA_ARGS__                 \
 	}
+#define P_SET(n, field, req, list, ...)                                                            \
+	{                                                                                          \
+		.name = n, .kind = RPC_SET, .required = req, .choices = list,                      \
+		.at = RPC_AT(uint64_t, field), __VA_ARGS__                                         \
+	}
 #define P_CURSOR(n, field, ...)                                                                    \
 	{                                                                                          \
 		.name = n, .kind = RPC_CURSOR, .at = RPC_AT(struct page_cursor, field),            \
@@ -208,6 +215,8 @@ int method_daemon_metrics(struct rpc_call *c, const struct rpc_args *a,
 int method_config_reload(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_configure(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_events_subscribe(struct rpc_call *c, const struct rpc_args *a,
+                            struct json_object **result);
 
 struct pasidd;
 /* The data of the last 1002 quota_exceeded: {cgroup, max, current} and, when the per-VM

@@ -909,6 +909,7 @@ static const char *const served[] = {
     "vm.show",      "device.assign", "device.release", "pasid.alloc",    "pasid.free",
     "pasid.lookup", "pasid.list",    "pasid.attach",   "pasid.detach",   "quota.get",
     "quota.set",    "wq.list",       "wq.configure",   "daemon.metrics", "config.reload",
+    "events.subscribe",
 };
 
 /* Methods DESIGN.md names that this version may not serve yet, and made-up ones. */
