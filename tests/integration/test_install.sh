@@ -127,6 +127,14 @@ completion() {
 	check "method names from rpc.discover: $got" "[ '$got' = 'pasid.list pasid.lookup ' ]"
 	got=$(complete_words "$PASIDCTL" --socket "$sock" pasid list --)
 	check "options: $got" "[[ '$got' == *--type*--vm*--wq* ]]"
+	got=$(complete_words "$PASIDCTL" wa)
+	check "watch: $got" "[ '$got' = 'watch ' ]"
+	got=$(complete_words "$PASIDCTL" --socket "$sock" watch --vm alpha --)
+	check "watch's options: $got" "[ '$got' = '--help --json --kinds --vm ' ]"
+	got=$(complete_words "$PASIDCTL" --socket "$sock" watch --kinds vm.register,pasid.a)
+	check "event kinds after a comma: $got" "[ '$got' = 'vm.register,pasid.alloc vm.register,pasid.attach ' ]"
+	got=$(complete_words "$PASIDCTL" --socket "$sock" watch --vm b)
+	check "VM names after watch --vm: $got" "[ '$got' = 'beta ' ]"
 	got=$(complete_words "$PASIDCTL" --socket "$tmp/nothing.sock" vm show "")
 	check "no daemon: no VM names, no noise" "[ -z '$got' ]"
 }
