@@ -252,7 +252,8 @@ ranges(struct u32vec *v)
 	if (!s)
 		return NULL;
 	s[0] = '\0';
-	qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
+	if (v->n)
+		qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
 	for (size_t i = 0; i < v->n;) {
 		size_t j = i;
 		char part[32];
@@ -289,7 +290,8 @@ bdfs(struct u32vec *v)
 	if (!s)
 		return NULL;
 	s[0] = '\0';
-	qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
+	if (v->n)
+		qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
 	for (size_t i = 0; i < v->n; i++) {
 		char b[NS_BDF_LEN + 1];
 

@@ -217,7 +217,10 @@ teardown(void)
 	it_release_kept();
 	it_cleanup(&d);
 	if (stop_pipe[1] >= 0) {
-		write(stop_pipe[1], "", 1);
+		/* The reader ends at the byte; nothing to do if it is gone already. */
+		ssize_t w = write(stop_pipe[1], "", 1);
+
+		(void)w;
 		pthread_join(reader, NULL);
 		close(stop_pipe[0]);
 		close(stop_pipe[1]);
@@ -349,6 +352,73 @@ START_TEST(admin_changes)
 }
 END_TEST
 
+/* A VM handed to another owner, and a PASID attached and detached: one entry each. */
+START_TEST(handover_and_attach)
+{
+	struct json_object *es, *e;
+	pid_t p1, p2, gone;
+	char line[512], *ans;
+	int fd, nul[2];
+	static const char *const want[] = {"vm.register", "vm.owner",     "device.assign",
+	                                   "pasid.alloc", "pasid.attach", "pasid.detach"};
+
+	start("[Daemon]\n");
+	ck_assert_ptr_nonnull(wait_kind("daemon.start", 5000));
+	fd = it_connect(&d);
+	if ((p1 = fork()) == 0) {
+		pause();
+		_exit(0);
+	}
+	if ((p2 = fork()) == 0) {
+		pause();
+		_exit(0);
+	}
+	if ((gone = fork()) == 0)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	IT_OK(it_callf(fd, "vm.register", "{\"vm\":\"vm3\",\"pid\":%d}", (int)p1));
+	IT_OK(it_callf(fd, "vm.register", "{\"vm\":\"vm3\",\"pid\":%d}", (int)p2));
+	IT_ERR(it_callf(fd, "vm.register", "{\"vm\":\"vm3\",\"pid\":%d}", (int)gone), 1003, "pid");
+	IT_OK(it_call(fd, "device.assign", "{\"vm\":\"vm3\",\"device\":\"" DEV "\"}"));
+	IT_OK(it_call(fd, "pasid.alloc",
+	              "{\"vm\":\"vm3\",\"type\":\"local\",\"device\":\"" DEV "\",\"count\":2}"));
+	nul[0] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	nul[1] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	snprintf(line, sizeof(line),
+	         "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"pasid.attach\",\"params\":{\"vm\":"
+	         "\"vm3\",\"gpasid\":2,\"device\":\"" DEV "\",\"pt_id\":7,\"dev_id\":3,"
+	         "\"fds\":2}}\n");
+	ck_assert_int_eq(it_send_fds(fd, line, strlen(line), nul, 2), 0);
+	ans = it_recvline(fd, 5000);
+	ck_assert_msg(ans && strstr(ans, "\"result\""), "pasid.attach: %s", ans ? ans : "none");
+	free(ans);
+	close(nul[0]);
+	close(nul[1]);
+	IT_OK(it_call(fd, "pasid.detach", "{\"vm\":\"vm3\",\"gpasid\":2,\"device\":\"" DEV "\"}"));
+	es = audit_entries(1000);
+	ck_assert_uint_eq(json_object_array_length(es), 6);
+	for (size_t i = 0; i < 6; i++) {
+		e = json_object_array_get_idx(es, i);
+		ck_assert_str_eq(field(e, "PASIDD_KIND"), want[i]);
+		ck_assert_str_eq(field(e, "PASIDD_VM"), "vm3");
+	}
+	e = json_object_array_get_idx(es, 1);
+	ck_assert_str_eq(field(e, "MESSAGE_ID"), AUDIT_ID_VM_OWNER);
+	ck_assert_int_eq(atoi(field(e, "PASIDD_OWNER_PID")), p2);
+	for (size_t i = 4; i < 6; i++) {
+		e = json_object_array_get_idx(es, i);
+		ck_assert_str_eq(field(e, "PASIDD_GPASID"), "2");
+		ck_assert_str_eq(field(e, "PASIDD_DEVICE"), DEV);
+		ck_assert_str_eq(field(e, "PASIDD_COUNT"), "1");
+	}
+	kill(p1, SIGKILL);
+	kill(p2, SIGKILL);
+	waitpid(p1, NULL, 0);
+	waitpid(p2, NULL, 0);
+	close(fd);
+}
+END_TEST
+
 /* LogLevel= keeps what is less important out, and a reload changes it. */
 START_TEST(log_level)
 {
@@ -390,6 +460,7 @@ suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, vm_story);
 	tcase_add_test(tc, admin_changes);
+	tcase_add_test(tc, handover_and_attach);
 	tcase_add_test(tc, log_level);
 	suite_add_tcase(s, tc);
 	return s;
