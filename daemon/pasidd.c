@@ -1,6 +1,6 @@
 /* The composition root (see daemon.h). The order of the observers of the namespace is the
- * order in which each hears of a change: quota accounting, then the journal, then the owner
- * watches, then the device gate. */
+ * order in which each hears of a change: quota accounting, then the journal, then the audit
+ * trail, then the owner watches, then the device gate. */
 #include "daemon.h"
 #include "audit.h"
 #include "events.h"
