@@ -905,10 +905,10 @@ END_TEST
 /* ---- rpc.discover ---- */
 
 static const char *const served[] = {
-    "rpc.discover", "daemon.status", "vm.register",    "vm.unregister",  "vm.list",
-    "vm.show",      "device.assign", "device.release", "pasid.alloc",    "pasid.free",
-    "pasid.lookup", "pasid.list",    "pasid.attach",   "pasid.detach",   "quota.get",
-    "quota.set",    "wq.list",       "wq.configure",   "daemon.metrics", "config.reload",
+    "rpc.discover",     "daemon.status", "vm.register",    "vm.unregister",  "vm.list",
+    "vm.show",          "device.assign", "device.release", "pasid.alloc",    "pasid.free",
+    "pasid.lookup",     "pasid.list",    "pasid.attach",   "pasid.detach",   "quota.get",
+    "quota.set",        "wq.list",       "wq.configure",   "daemon.metrics", "config.reload",
     "events.subscribe",
 };
 
