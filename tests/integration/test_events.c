@@ -5,6 +5,7 @@
 #include <check.h>
 
 #include "ck_main.h"
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "libpasid.h"
 
 #define NOBODY 65534
 #define DEV    "0000:00:04.0"
@@ -339,6 +341,44 @@ START_TEST(slow_subscriber)
 }
 END_TEST
 
+/* libpasid's stream: events kept while a call waits, a timeout, a refusal, the end. */
+START_TEST(libpasid_stream)
+{
+	static const char *const kinds[] = {"pasid.alloc", NULL}, *const bad_kinds[] = {"nope",
+	                                                                                NULL};
+	struct pasid_client *c = NULL, *c2 = NULL;
+	struct json_object *e = NULL, *st = NULL;
+	struct pasid_error err;
+
+	start("[Daemon]\n");
+	ck_assert_int_eq(pasid_connect(d.sock, &c, &err), 0);
+	ck_assert_int_eq(pasid_connect(d.sock, &c2, &err), 0);
+	ck_assert_int_eq(pasid_events_subscribe(c2, NULL, bad_kinds, &err), -EREMOTEIO);
+	ck_assert_int_eq(err.code, -32602);
+	ck_assert_str_eq(err.param, "kinds");
+	ck_assert_int_eq(pasid_events_subscribe(c, NULL, kinds, &err), 0);
+	ck_assert_int_eq(pasid_event_next(c, &e, 100, &err), 0);
+	ck_assert_ptr_null(e);
+	IT_OK(it_call(root_fd, "vm.register", "{\"vm\":\"lib\"}"));
+	IT_OK(it_call(root_fd, "pasid.alloc", "{\"vm\":\"lib\",\"type\":\"shared\",\"count\":3}"));
+	IT_OK(it_call(root_fd, "pasid.free", "{\"vm\":\"lib\",\"gpasid\":2}"));
+	/* A call meanwhile: the event read while it waits is kept. */
+	ck_assert_int_eq(pasid_call(c, "daemon.status", NULL, &st, &err), 0);
+	json_object_put(st);
+	ck_assert_int_eq(pasid_event_next(c, &e, 5000, &err), 1);
+	it_keep(e);
+	ck_assert_str_eq(it_str(e, "kind"), "pasid.alloc");
+	ck_assert_str_eq(it_str(e, "vm"), "lib");
+	ck_assert_int_eq(it_int(e, "count"), 3);
+	ck_assert_int_eq(pasid_event_next(c, &e, 200, &err), 0);
+	/* The daemon goes away: the stream ends. */
+	it_stop(&d);
+	ck_assert_int_eq(pasid_event_next(c, &e, 5000, &err), -ECONNRESET);
+	pasid_close(c);
+	pasid_close(c2);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -351,6 +391,7 @@ suite(void)
 	tcase_add_test(tc, filters);
 	tcase_add_test(tc, non_admin);
 	tcase_add_test(tc, slow_subscriber);
+	tcase_add_test(tc, libpasid_stream);
 	suite_add_tcase(s, tc);
 	return s;
 }
