@@ -116,7 +116,7 @@ end_sub(evutil_socket_t fd, short what, void *arg)
 	struct sub *s = arg;
 	struct json_object *n = json_object_new_object(), *p = json_object_new_object();
 	struct timespec now;
-	char t[40];
+	char t[64];
 
 	(void)fd;
 	(void)what;
@@ -189,18 +189,18 @@ static void
 rfc3339(const struct timespec *t, char *out, size_t len)
 {
 	struct tm tm;
-	char s[32];
+	char s[24];
 
 	gmtime_r(&t->tv_sec, &tm);
 	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, len, "%s.%06ldZ", s, t->tv_nsec / 1000);
+	snprintf(out, len, "%s.%06dZ", s, (int)(t->tv_nsec / 1000 % 1000000));
 }
 
 static struct json_object *
 notification(const struct audit_entry *e)
 {
 	struct json_object *n = json_object_new_object(), *p = json_object_new_object();
-	char t[40];
+	char t[64];
 
 	rfc3339(&e->time, t, sizeof(t));
 	json_object_object_add(n, "jsonrpc", json_object_new_string("2.0"));
