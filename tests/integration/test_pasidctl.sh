@@ -858,19 +858,20 @@ usage "watch with an argument" watch extra
 err_is "watch names the extra argument" "pasidctl: watch: unexpected argument 'extra'"
 t "watch with an unknown kind" 4 watch --kinds pasid.alloc,nope
 err_has "the unknown kind is named" "unknown kind 'nope'"
-# subscribers N: waits until N watchers are subscribed (daemon.metrics counts them).
+# subscribers N: waits until N watchers are subscribed (daemon.metrics counts them); up to
+# 20 s, for sanitizer builds on a loaded machine.
 subscribers() {
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 400; i++)); do
 		"$PASIDCTL" --socket "$sock" metrics 2>/dev/null | grep -qx "pasidd_event_subscribers $1" && return 0
 		sleep 0.05
 	done
 	return 1
 }
-# lines FILE N: waits until FILE has N lines.
+# lines FILE N: waits until FILE has N lines (up to 20 s).
 lines() {
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 400; i++)); do
 		[[ $(wc -l <"$1") -ge $2 ]] && return 0
 		sleep 0.05
 	done
