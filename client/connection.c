@@ -18,6 +18,19 @@
 #define MAX_FDS   253
 #define READ_SIZE 65536
 
+void
+lp_notes_free(struct pasid_client *c)
+{
+	while (c->notes_head) {
+		struct note *n = c->notes_head;
+
+		c->notes_head = n->next;
+		json_object_put(n->params);
+		free(n);
+	}
+	c->notes_tail = &c->notes_head;
+}
+
 static void
 out_msg_free(struct out_msg *m)
 {
@@ -81,6 +94,7 @@ pasid_connect_fd(int fd, struct pasid_client **out, struct pasid_error *err)
 	c->out_tail = &c->out_head;
 	c->wait_tail = &c->wait_head;
 	c->ready_tail = &c->ready_head;
+	c->notes_tail = &c->notes_head;
 	proto_linebuf_init(&c->in, CLIENT_MAX_LINE);
 	*out = c;
 	lp_clear_error(err);
@@ -107,6 +121,7 @@ pasid_close(struct pasid_client *c)
 	drop_output(c);
 	drop_requests(&c->wait_head, &c->wait_tail);
 	drop_requests(&c->ready_head, &c->ready_tail);
+	lp_notes_free(c);
 	proto_linebuf_free(&c->in);
 	json_object_put(c->last_error);
 	json_object_put(c->last_result);
@@ -261,6 +276,23 @@ handle_line(struct pasid_client *c, const char *line, size_t len)
 	if (!json_object_is_type(msg, json_type_object)) {
 		json_object_put(msg);
 		return lp_fail_connection(c, -EPROTO, "unexpected message from pasidd");
+	}
+	/* An event notification (events.subscribe): kept for pasid_event_next(); other
+	 * notifications are none of ours. */
+	if (!json_object_object_get_ex(msg, "id", NULL) &&
+	    json_object_object_get_ex(msg, "method", &v)) {
+		struct note *n;
+
+		if (json_object_is_type(v, json_type_string) &&
+		    !strcmp(json_object_get_string(v), "event") &&
+		    json_object_object_get_ex(msg, "params", &v) &&
+		    json_object_is_type(v, json_type_object) && (n = calloc(1, sizeof(*n)))) {
+			n->params = json_object_get(v);
+			*c->notes_tail = n;
+			c->notes_tail = &n->next;
+		}
+		json_object_put(msg);
+		return 0;
 	}
 	has_result = json_object_object_get_ex(msg, "result", &result);
 	has_error = json_object_object_get_ex(msg, "error", &error);

@@ -46,6 +46,14 @@ struct pasid_client {
 	 * pasid_error_object() and pasid_last_result(); released here with the handle. */
 	struct json_object *last_error;
 	struct json_object *last_result;
+	/* Event notifications (events.subscribe) read while waiting for anything, kept in order
+	 * until pasid_event_next() takes them (events.c). */
+	struct note *notes_head, **notes_tail;
+};
+
+struct note {
+	struct note *next;
+	struct json_object *params;
 };
 
 /* Unlinks a ready response, the oldest (id NULL) or that of request *id, and counts it as no
@@ -57,6 +65,8 @@ bool lp_waiting(const struct pasid_client *c, int64_t id);
 /* A blocking caller gave up on request id: its response is dropped when it comes. */
 void lp_abandon(struct pasid_client *c, int64_t id);
 void lp_request_free(struct request *r);
+/* Frees every event not taken. */
+void lp_notes_free(struct pasid_client *c);
 /* The connection is unusable: every request still waiting completes with rc ("what" failed
  * with rc). Returns the rc that ended it. */
 int lp_fail_connection(struct pasid_client *c, int rc, const char *what);

@@ -475,6 +475,23 @@ const char *pasid_wq_mode_name(enum pasid_wq_mode mode);
 const char *pasid_wq_type_name(enum pasid_wq_type type);
 const char *pasid_wq_state_name(enum pasid_wq_state state);
 
+/* The event stream (symbol version LIBPASID_0.5). pasid_events_subscribe() makes this
+ * connection receive the daemon's events (events.subscribe): vm NULL for every VM the caller
+ * may see, kinds a NULL-terminated list of kinds ("pasid.alloc", ...) or NULL for all. The
+ * connection still takes calls; events read while a call waits are kept, in order, until
+ * taken, so a subscriber must take them.
+ *
+ * pasid_event_next() takes the next event: 1 with *event the params of the notification
+ * ({"seq", "time", "kind", "vm", "gpasid", ...}, a new reference the caller puts), 0 when
+ * none came within timeout_ms (negative: wait), or -errno: -ECONNRESET once the daemon closed
+ * the connection and every event was taken, -EINTR when a signal interrupted the wait. An
+ * event of kind "lost" ({"lost": N}) is the last: the daemon dropped the subscriber for not
+ * reading and then closes the connection. */
+int pasid_events_subscribe(struct pasid_client *c, const char *vm, const char *const *kinds,
+                           struct pasid_error *err);
+int pasid_event_next(struct pasid_client *c, struct json_object **event, int timeout_ms,
+                     struct pasid_error *err);
+
 /* Freeing results. All accept NULL. */
 void pasid_status_free(struct pasid_status *st);
 void pasid_vm_free(struct pasid_vm *vm);

@@ -95,13 +95,23 @@ _pasidctl() {
 		mapfile -t COMPREPLY < <(compgen -W "yes no" -- "$cur")
 		return
 		;;
+	--kinds)
+		# A comma-separated list: the kind after the last comma is completed.
+		local last=${cur##*,}
+		mapfile -t COMPREPLY < <(compgen -P "${cur%"$last"}" -W "vm.register vm.owner \
+			vm.unregister vm.reclaim device.assign device.release pasid.alloc pasid.free \
+			pasid.attach pasid.detach quota.set config.reload daemon.start wq.configure \
+			device.attach device.detach vm.import" \
+			-- "$last")
+		return
+		;;
 	--device | --gpasid | --count | --pid | --uuid | --as | --pt-id | --dev-id | --iommufd | \
 		--device-fd | --fd | --size | --priority | --group | --threshold | --name)
 		return
 		;;
 	esac
 	if [[ -z $cmd ]]; then
-		words=(status vm device pasid quota wq metrics call --socket --json --version --help)
+		words=(status vm device pasid quota wq metrics watch call --socket --json --version --help)
 		mapfile -t COMPREPLY < <(compgen -W "${words[*]}" -- "$cur")
 		return
 	fi
@@ -120,6 +130,10 @@ _pasidctl() {
 		return
 		;;
 	metrics) words=(--textfile --json --help) ;;
+	watch)
+		mapfile -t COMPREPLY < <(compgen -W "--vm --kinds --json --help" -- "$cur")
+		return
+		;;
 	*) words=(--json --help) ;;
 	esac
 	if [[ -z $sub && $cmd != status ]]; then

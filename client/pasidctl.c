@@ -39,6 +39,7 @@ static const char main_usage[] =
     "               [--threshold N] [--name LABEL] [--block-on-fault yes|no]\n"
     "                                       configure a work queue (admin only)\n"
     "  metrics [--textfile DIR]             the daemon's figures for Prometheus\n"
+    "  watch [--vm VM] [--kinds K1,K2]      print the daemon's events as they happen\n"
     "  call METHOD [JSON-PARAMS] [--fd N]...  call any method, print its result\n"
     "\n"
     "Options:\n"
@@ -412,6 +413,7 @@ static const struct ctl_cmd commands[] = {
     {"quota", NULL, &ctl_quota_group},
     {"wq", NULL, &ctl_wq_group},
     {"metrics", ctl_cmd_metrics, NULL},
+    {"watch", ctl_cmd_watch, NULL},
     {"call", cmd_call, NULL},
     {NULL, NULL, NULL},
 };

@@ -99,6 +99,10 @@ int ctl_vm_import(struct ctl *ctl, int argc, char **argv);
 extern const char ctl_metrics_usage[];
 int ctl_cmd_metrics(struct ctl *ctl, int argc, char **argv);
 
+/* pasidctl watch (pasidctl_watch.c). */
+extern const char ctl_watch_usage[];
+int ctl_cmd_watch(struct ctl *ctl, int argc, char **argv);
+
 /* The daemon (pasidctl_connect.c). */
 
 /* Connects ctl->client unless it is connected: -1 if so, else the exit status of the failure,

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "reload.h"
+#include "audit.h"
 #include "log.h"
 #include "server.h"
 
@@ -44,7 +45,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	if (pasidd_reload(d, why, sizeof(why)) < 0)
 		log_err("reload (SIGHUP) refused: %s", why);
 	else
-		log_info("%s (SIGHUP)", why);
+		audit_note(d->audit, audit_entry_new(AUDIT_CONFIG_RELOAD), "%s (SIGHUP)", why);
 	sd_notifyf(0, "READY=1\nSTATUS=serving %s (backend %s)", server_path(d->srv),
 	           d->be->ops->name);
 }
@@ -191,6 +192,7 @@ main(int argc, char **argv)
 	sigaddset(&hup, SIGHUP);
 	sigprocmask(SIG_BLOCK, &hup, NULL);
 	log_setup(d.cfg.foreground);
+	log_set_level(d.cfg.log_level);
 	if (!d.cfg.foreground && (ready_fd = detach()) < 0) {
 		fprintf(stderr, "pasidd: cannot detach: %s\n", strerror(errno));
 		config_free(&d.cfg);

@@ -1,7 +1,9 @@
 /* The composition root (see daemon.h). The order of the observers of the namespace is the
- * order in which each hears of a change: quota accounting, then the journal, then the owner
- * watches, then the device gate. */
+ * order in which each hears of a change: quota accounting, then the journal, then the audit
+ * trail, then the owner watches, then the device gate. */
 #include "daemon.h"
+#include "audit.h"
+#include "events.h"
 #include "backends.h"
 #include "bpf_attach_gate.h"
 #include "bpf_observer.h"
@@ -207,6 +209,26 @@ log_idxd(const struct pasidd *d)
 	idxd_host_free(&h);
 }
 
+/* The start-up summary, an audit entry: what the replay recovered and what was reclaimed
+ * (each reclaimed VM has a vm.reclaim entry of its own before this one). */
+static void
+note_start(struct pasidd *d, const struct state_stats *st, int reclaimed)
+{
+	struct audit_entry *e = audit_entry_new(AUDIT_DAEMON_START);
+
+	audit_add(e, "records", true, "%llu", (unsigned long long)st->replayed_records);
+	audit_add(e, "vms", true, "%u", d->ns.nvms);
+	audit_add(e, "shared_pasids", true, "%u", (unsigned)d->ns.shared_maps.count);
+	audit_add(e, "local_pasids", true, "%u", d->ns.nlocal);
+	audit_add(e, "reclaimed", true, "%d", reclaimed);
+	audit_add(e, "replay_ms", false, "%.1f", st->replay_ms);
+	audit_note(d->audit, e,
+	           "replayed %llu records in %.1f ms: %u VMs, %u shared and %u local PASIDs; "
+	           "%d VM(s) of exited owners reclaimed",
+	           (unsigned long long)st->replayed_records, st->replay_ms, d->ns.nvms,
+	           (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
+}
+
 int
 pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 {
@@ -246,6 +268,11 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 	state_on_failure(d->state, state_failed_cb, d);
 	if ((r = start_quotas(d, why, len)) < 0 || (r = state_start(d->state, why, len)) < 0)
 		return r;
+	/* The audit trail from here on: the VMs of exited owners reclaimed below are told. */
+	if (events_open(d, &d->events) < 0 || audit_open(d) < 0) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
 	/* The fd store before the owners: a VM of an exited owner is detached with the
 	 * descriptors the store gave back. */
 	if ((r = fdstore_open(&d->fdstore, why, len)) < 0)
@@ -262,10 +289,7 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 		return r < 0 ? r : reclaimed;
 	}
 	state_get_stats(d->state, &st);
-	log_info("replayed %llu records in %.1f ms: %u VMs, %u shared and %u local PASIDs; "
-	         "%d VM(s) of exited owners reclaimed",
-	         (unsigned long long)st.replayed_records, st.replay_ms, d->ns.nvms,
-	         (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
+	note_start(d, &st, reclaimed);
 	log_idxd(d);
 	open_bpf(d);
 	/* After the replay: a WQ that mappings use is not reconfigured. */
@@ -350,6 +374,11 @@ pasidd_close(struct pasidd *d)
 	d->wqwatch = NULL;
 	bpf_devgate_free(d->devgate);
 	d->devgate = NULL;
+	/* Before the state closes: what its last commit makes durable is not told any more. */
+	audit_close(d->audit);
+	d->audit = NULL;
+	events_close(d->events);
+	d->events = NULL;
 	state_close(d->state);
 	d->state = NULL;
 	fdstore_free(d->fdstore);

@@ -1,6 +1,7 @@
 /* The method table (methods.h). Parameters are listed in the order the dispatcher checks them,
  * which decides the error of a request with more than one fault; the VM a method acts on is
  * resolved where its parameter stands. */
+#include "audit.h"
 #include "idxd_conf.h"
 #include "methods.h"
 #include "pasid-proto.h"
@@ -212,6 +213,14 @@ const struct rpc_method rpc_methods[] = {
                              .admin = "only an administrator may import a VM for another process"),
                        P_BOOL("dry_run", dry_run), P_OBJECT("devices", devices, RPC_OPTIONAL),
                        P_OBJECT("wqs", wqs, RPC_OPTIONAL)),
+    },
+    {
+        .name = "events.subscribe",
+        .fn = method_events_subscribe,
+        .vm = "vm",
+        .new_vm = true, /* one to come may be watched for */
+        .params =
+            RPC_PARAMS(P_SET("kinds", kinds, RPC_OPTIONAL, audit_kind_names), P_VM(RPC_OPTIONAL)),
     },
     {.name = NULL},
 };

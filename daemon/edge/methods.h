@@ -14,7 +14,8 @@
  *
  * tests/unit/test_methods_table.c holds the table against proto/openrpc.json. The handlers
  * are plain functions, one file per object: methods_daemon.c, methods_vm.c, methods_device.c,
- * methods_pasid.c, methods_quota.c, methods_wq.c, methods_migrate.c (vm.export, vm.import). */
+ * methods_pasid.c, methods_quota.c, methods_wq.c, methods_migrate.c (vm.export, vm.import),
+ * methods_events.c. */
 #ifndef PASIDD_METHODS_H
 #define PASIDD_METHODS_H
 
@@ -43,6 +44,7 @@ enum rpc_kind {
 	RPC_LABEL,  /* a WQ's label: 1-1024 printable ASCII characters */
 	RPC_FLAG,   /* true or false, kept apart from absent: 1, 0, -1 */
 	RPC_OBJECT, /* a JSON object, read by the handler (borrowed from the request) */
+	RPC_SET,    /* an array of distinct strings, each one of choices: a bit mask of them */
 };
 
 typedef char rpc_uuid[NS_UUID_LEN + 1];
@@ -75,6 +77,7 @@ struct rpc_args {
 	/* vm.import (RPC_OBJECT: NULL when absent; RPC_BOOL) */
 	struct json_object *document, *devices, *wqs;
 	bool dry_run;
+	uint64_t kinds; /* RPC_SET (events.subscribe): bit i for choice i; 0 when absent */
 };
 
 struct rpc_param {
@@ -174,6 +177,11 @@ extern const struct rpc_method rpc_methods[];
 		.name = n, .kind = RPC_OBJECT, .required = req,                                    \
 		.at = RPC_AT(struct json_object *, field), __VA_ARGS__                             \
 	}
+#define P_SET(n, field, req, list, ...)                                                            \
+	{                                                                                          \
+		.name = n, .kind = RPC_SET, .required = req, .choices = list,                      \
+		.at = RPC_AT(uint64_t, field), __VA_ARGS__                                         \
+	}
 #define P_CURSOR(n, field, ...)                                                                    \
 	{                                                                                          \
 		.name = n, .kind = RPC_CURSOR, .at = RPC_AT(struct page_cursor, field),            \
@@ -234,6 +242,8 @@ int method_vm_limit(struct rpc_call *c, uid_t uid);
 bool method_vm_limit_ok(const struct pasidd *d, uid_t uid, unsigned *mine);
 /* Whether the work queue named can take shared PASIDs for VMs now (methods_pasid.c). */
 int method_wq_usable(const struct pasidd *d, const char *ref, struct ns_err *err);
+int method_events_subscribe(struct rpc_call *c, const struct rpc_args *a,
+                            struct json_object **result);
 
 struct pasidd;
 /* The data of the last 1002 quota_exceeded: {cgroup, max, current} and, when the per-VM

@@ -3,6 +3,7 @@
 #include "methods.h"
 #include "metrics.h"
 #include "reload.h"
+#include "audit.h"
 #include "log.h"
 #include "peer.h"
 #include "privs.h"
@@ -245,6 +246,7 @@ method_config_reload(struct rpc_call *c, const struct rpc_args *a, struct json_o
 		log_warn("reload (config.reload, uid %u) refused: %s", (unsigned)c->peer->uid, why);
 		return rpc_fail(c, PROTO_E_CONFLICT, NULL, "%s", why);
 	}
-	log_info("%s (config.reload, uid %u)", why, (unsigned)c->peer->uid);
+	audit_note(c->d->audit, audit_entry_new(AUDIT_CONFIG_RELOAD), "%s (config.reload, uid %u)",
+	           why, (unsigned)c->peer->uid);
 	return 0;
 }

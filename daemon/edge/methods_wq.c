@@ -4,6 +4,7 @@
 #include "idxd.h"
 #include "idxd_conf.h"
 #include "methods.h"
+#include "audit.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
 #include "wq_setup.h"
@@ -258,5 +259,13 @@ method_wq_configure(struct rpc_call *c, const struct rpc_args *a, struct json_ob
 	put_use(*result, &c->d->ns, &u, conf.name);
 	json_object_object_add(*result, "changed", json_object_new_boolean(out.changed));
 	use_free(&c->d->ns, &u);
+	if (out.changed) {
+		struct audit_entry *e = audit_entry_new(AUDIT_WQ_CONFIGURE);
+		char line[1200];
+
+		idxd_wq_conf_format(&conf, line, sizeof(line));
+		audit_add(e, "wq", false, "%s", conf.name);
+		audit_note(c->d->audit, e, "work queue configured: %s", line);
+	}
 	return 0;
 }

@@ -2,6 +2,7 @@
  * exposition of everything at a request. */
 #include "metrics.h"
 #include "backend.h"
+#include "events.h"
 #include "methods.h"
 #include "owner.h"
 #include "pasid-proto.h"
@@ -140,6 +141,8 @@ put_limit(FILE *f, uint64_t v)
 		fprintf(f, "%llu", (unsigned long long)v);
 }
 
+static void events_figures(FILE *f, const struct pasidd *d);
+
 static void
 namespace_figures(FILE *f, const struct pasidd *d)
 {
@@ -185,6 +188,7 @@ namespace_figures(FILE *f, const struct pasidd *d)
 	fprintf(f, "pasidd_owner_reclaims_total %llu\n", (unsigned long long)reclaimed);
 	family(f, "pasidd_owner_reclaimed_pasids_total", "counter", "PASIDs those VMs returned.");
 	fprintf(f, "pasidd_owner_reclaimed_pasids_total %llu\n", (unsigned long long)returned);
+	events_figures(f, d);
 	family(f, "pasidd_connections", "gauge", "Open client connections.");
 	fprintf(f, "pasidd_connections %u\n", d->srv ? server_connections(d->srv) : 0);
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -194,6 +198,27 @@ namespace_figures(FILE *f, const struct pasidd *d)
 	fprintf(f, "pasidd_build_info{version=\"%s\",backend=\"", PASIDD_VERSION);
 	put_label(f, d->be->ops->name);
 	fputs("\"} 1\n", f);
+}
+
+static void
+events_figures(FILE *f, const struct pasidd *d)
+{
+	struct events_stats st;
+
+	events_get_stats(d->events, &st);
+	family(f, "pasidd_event_subscribers", "gauge", "Connections subscribed to events.");
+	fprintf(f, "pasidd_event_subscribers %llu\n", (unsigned long long)st.subscriptions);
+	family(f, "pasidd_events_total", "counter", "Audit entries published as events.");
+	fprintf(f, "pasidd_events_total %llu\n", (unsigned long long)st.published);
+	family(f, "pasidd_events_sent_total", "counter",
+	       "Event notifications queued to subscribers.");
+	fprintf(f, "pasidd_events_sent_total %llu\n", (unsigned long long)st.sent);
+	family(f, "pasidd_events_dropped_total", "counter",
+	       "Events lost by subscribers that did not read.");
+	fprintf(f, "pasidd_events_dropped_total %llu\n", (unsigned long long)st.dropped);
+	family(f, "pasidd_event_subscribers_dropped_total", "counter",
+	       "Subscriptions ended because the subscriber did not read.");
+	fprintf(f, "pasidd_event_subscribers_dropped_total %llu\n", (unsigned long long)st.ended);
 }
 
 static void

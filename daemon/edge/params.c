@@ -120,6 +120,13 @@ bad_choice(struct rpc_call *c, const struct rpc_param *p)
 }
 
 static int
+bad_set(struct rpc_call *c, const struct rpc_param *p)
+{
+	return invalid(c, p, "'%s' must be a non-empty array of kinds such as \"%s\"", p->name,
+	               p->choices[0]);
+}
+
+static int
 read_enum(struct rpc_call *c, const struct rpc_param *p, const char *s, int *out)
 {
 	for (int i = 0; p->choices[i]; i++) {
@@ -211,6 +218,36 @@ read_text(struct rpc_call *c, const struct rpc_param *p, struct json_object *v, 
 	}
 }
 
+/* An array of distinct choices, into a bit mask; the empty array is refused (it would
+ * select nothing, which no caller means). */
+static int
+read_set(struct rpc_call *c, const struct rpc_param *p, struct json_object *v, uint64_t *out)
+{
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array) || !(n = json_object_array_length(v)))
+		return bad_set(c, p);
+	*out = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		const char *s = json_object_get_string(e);
+		int k = -1;
+
+		if (!json_object_is_type(e, json_type_string) ||
+		    strlen(s) != (size_t)json_object_get_string_len(e))
+			return bad_set(c, p);
+		for (int j = 0; p->choices[j] && j < 64; j++)
+			if (!strcmp(s, p->choices[j]))
+				k = j;
+		if (k < 0)
+			return invalid(c, p, "'%s': unknown kind '%.64s'", p->name, s);
+		if (*out & (UINT64_C(1) << k))
+			return invalid(c, p, "'%s' names '%s' twice", p->name, s);
+		*out |= UINT64_C(1) << k;
+	}
+	return 0;
+}
+
 int
 params_read(struct rpc_call *c, const struct rpc_param *p, struct json_object *params,
             struct rpc_args *a)
@@ -240,6 +277,8 @@ params_read(struct rpc_call *c, const struct rpc_param *p, struct json_object *p
 			return invalid(c, p, "'%s' must be an object", p->name);
 		*(struct json_object **)field = v;
 		return 0;
+	case RPC_SET:
+		return read_set(c, p, v, field);
 	default:
 		return read_text(c, p, v, field);
 	}

@@ -27,6 +27,8 @@ struct wq_watch;
 struct bpf_attach_gate;
 struct bpf_observer;
 struct metrics;
+struct audit;
+struct events;
 
 struct pasidd {
 	struct pasidd_config cfg;
@@ -42,6 +44,8 @@ struct pasidd {
 	struct bpf_attach_gate *attach_gate;     /* NULL where it does not run (bpf[] says why) */
 	struct bpf_observer *observer;           /* likewise */
 	struct metrics *metrics; /* requests counted for daemon.metrics; NULL: not counted */
+	struct audit *audit;     /* the audit trail, observing ns; NULL: none (audit.h) */
+	struct events *events;   /* the event stream's subscribers; NULL: none (events.h) */
 	/* The command line, which a reload reads again with the files; NULL: the files only. */
 	int argc;
 	char **argv;

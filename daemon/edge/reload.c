@@ -95,6 +95,8 @@ pasidd_reload(struct pasidd *d, char *why, size_t len)
 	}
 	SWAP(d->cfg.quota, n.quota);
 	d->cfg.limits = n.limits;
+	d->cfg.log_level = n.log_level;
+	log_set_level(n.log_level);
 	d->admin_gid = admin;
 	SWAP(d->cfg.admin_group, n.admin_group);
 	SWAP(d->cfg.socket_group, n.socket_group);

@@ -1,4 +1,5 @@
 #include "rpc.h"
+#include "audit.h"
 #include "metrics.h"
 #include "namespace.h"
 #include "pasid-proto.h"
@@ -275,16 +276,25 @@ invoke(struct rpc_call *call, struct rpc_fds *slot, const struct rpc_method *m,
 		                "params must be given by name (an object)");
 	if ((r = check_request(call, slot, m, params, &a)) < 0)
 		return r;
-	if (!m->mutates)
-		return m->fn(call, &a, result);
-	if ((r = ns_txn_begin(ns)) < 0)
+	/* What the handler changes is audited as this peer's doing. */
+	audit_request(call->d->audit, call->peer, m->name);
+	if (!m->mutates) {
+		r = m->fn(call, &a, result);
+		audit_request(call->d->audit, NULL, NULL);
+		return r;
+	}
+	if ((r = ns_txn_begin(ns)) < 0) {
+		audit_request(call->d->audit, NULL, NULL);
 		return rpc_fail(call, PROTO_E_INTERNAL, NULL, "out of memory");
+	}
 	r = m->fn(call, &a, result);
 	if (r < 0) {
 		ns_txn_abort(ns);
+		audit_request(call->d->audit, NULL, NULL);
 		return r;
 	}
 	r = ns_txn_commit(ns, &err);
+	audit_request(call->d->audit, NULL, NULL);
 	if (r < 0) {
 		json_object_put(*result);
 		*result = NULL;

@@ -35,4 +35,12 @@ const char *server_path(const struct server *srv);
  * from the rpc_call of a request that came on it (rpc.h). */
 int server_push(struct conn *c, struct json_object *msg);
 
+/* Bytes the daemon holds for the connection that its peer has not read yet (the event
+ * stream's bound is about them). */
+size_t server_backlog(const struct conn *c);
+/* Ends the connection once what is queued on it is written (or the idle timeout runs out
+ * while its peer reads nothing): nothing more is read from it or executed for it. Safe from
+ * anywhere: the connection is freed by the loop, never here. */
+void server_hangup(struct conn *c);
+
 #endif

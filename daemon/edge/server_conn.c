@@ -1,5 +1,6 @@
 /* A connection's I/O (see server_internal.h): reading with descriptors, the output queues
  * and what holds them, writing, the idle timers, and pushing messages that are not answers. */
+#include "events.h"
 #include "log.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
@@ -28,6 +29,7 @@ conn_free(struct conn *c)
 	struct event *evs[] = {c->rev, c->wev, c->rx_timer, c->tx_timer};
 	struct evbuffer *bufs[] = {c->in, c->out, c->held, c->later};
 
+	events_conn_gone(srv->d->events, c);
 	LIST_REMOVE(c, link);
 	if (c->queue)
 		TAILQ_REMOVE(c->queue, c, ready_link);
@@ -179,6 +181,23 @@ server_push(struct conn *c, struct json_object *msg)
 	return 0;
 }
 
+size_t
+server_backlog(const struct conn *c)
+{
+	return conn_unread(c) + evbuffer_get_length(c->later);
+}
+
+void
+server_hangup(struct conn *c)
+{
+	c->closing = true;
+	conn_update_reading(c);
+	conn_update_rx_timer(c);
+	/* The write callback frees it once the output is written: made to run even when
+	 * nothing is left to write. */
+	event_active(c->wev, EV_WRITE, 0);
+}
+
 static void
 conn_take_fds(struct conn *c, struct msghdr *mh)
 {
@@ -203,7 +222,8 @@ conn_take_fds(struct conn *c, struct msghdr *mh)
 bool
 conn_finished(const struct conn *c)
 {
-	if (conn_unread(c) || c->batch.msg)
+	/* A batch of a closing connection is not executed further. */
+	if (conn_unread(c) || (c->batch.msg && !c->closing))
 		return false;
 	return c->closing || (c->eof && evbuffer_get_length(c->in) == 0);
 }

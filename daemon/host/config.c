@@ -1,5 +1,6 @@
 #include "config.h"
 #include "devgate_rules.h"
+#include "log.h"
 
 #include <dirent.h>
 #include <stddef.h>
@@ -38,7 +39,9 @@ config_init(struct pasidd_config *cfg)
 	    .max_conns_per_uid = 512,
 	    .max_vms_per_uid = 1024,
 	    .idle_timeout_s = 30,
+	    .max_event_buffer = 64 * 1024,
 	};
+	cfg->log_level = LOG_INFO;
 	cfg->ns.pasid_bits = NS_MAX_BITS;
 	cfg->ns.local.first = DEFAULT_LOCAL_FIRST;
 	cfg->ns.local.last = DEFAULT_LOCAL_LAST;
@@ -167,6 +170,19 @@ assign_daemon(struct pasidd_config *cfg, const char *key, const char *val, char 
 		cfg->socket_mode = (mode_t)n;
 		return 0;
 	}
+	if (!strcmp(key, "LogLevel")) {
+		int l = log_level_parse(val);
+
+		if (l < 0) {
+			snprintf(
+			    why, len,
+			    "LogLevel= must be err, warning, notice, info or debug, not '%.32s'",
+			    val);
+			return -EINVAL;
+		}
+		cfg->log_level = l;
+		return 0;
+	}
 	if (!strcmp(key, "MaxMessageSize")) {
 		if (parse_u64(val, 10, 16 << 20, &n) < 0 || n < 1024) {
 			snprintf(why, len, "MaxMessageSize= must be 1024-16777216, not '%s'", val);
@@ -192,6 +208,8 @@ assign_limits(struct pasidd_config *cfg, const char *key, const char *val, char 
 	    {"MaxConnectionsPerUid", offsetof(struct pasidd_limits, max_conns_per_uid), 1, 1 << 20},
 	    {"MaxVMsPerUid", offsetof(struct pasidd_limits, max_vms_per_uid), 1, 1 << 20},
 	    {"IdleTimeoutSec", offsetof(struct pasidd_limits, idle_timeout_s), 1, 86400},
+	    /* Below the connection's own bound (server.h), with room for the last event. */
+	    {"MaxEventBuffer", offsetof(struct pasidd_limits, max_event_buffer), 4096, 131072},
 	};
 	uint64_t n;
 
@@ -799,6 +817,7 @@ usage(FILE *f)
 	        "      --shared-range F-L     shared-WQ hPASID range (default 4096-524287)\n"
 	        "      --pasid-bits N         PASID width, 1-20 (default 20)\n"
 	        "  -f, --foreground           stay in the foreground, log to stderr\n"
+	        "      --log-level LEVEL      err, warning, notice, info (default) or debug\n"
 	        "  -n, --check-config         check the configuration, and the state directory\n"
 	        "                             against it, without starting; then exit\n"
 	        "      --salvage              make a damaged state directory servable again,\n"
@@ -810,7 +829,7 @@ usage(FILE *f)
 	        PASIDD_DEFAULT_CONFIG, PASIDD_DEFAULT_SOCKET, PASIDD_DEFAULT_STATEDIR);
 }
 
-enum { OPT_LOCAL = 256, OPT_SHARED, OPT_BITS, OPT_SALVAGE };
+enum { OPT_LOCAL = 256, OPT_SHARED, OPT_BITS, OPT_SALVAGE, OPT_LOG_LEVEL };
 
 static const struct option long_opts[] = {
     {"config", required_argument, NULL, 'c'},
@@ -823,6 +842,7 @@ static const struct option long_opts[] = {
     {"foreground", no_argument, NULL, 'f'},
     {"check-config", no_argument, NULL, 'n'},
     {"salvage", no_argument, NULL, OPT_SALVAGE},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {0},
@@ -839,6 +859,7 @@ static const struct key_option {
     {OPT_LOCAL, "Namespace", "LocalRange"},
     {OPT_SHARED, "Namespace", "SharedRange"},
     {OPT_BITS, "Namespace", "PasidBits"},
+    {OPT_LOG_LEVEL, "Daemon", "LogLevel"},
 };
 
 /* What the command line says besides the flags it sets in cfg. */

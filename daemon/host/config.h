@@ -18,6 +18,7 @@ struct pasidd_limits {
 	unsigned max_conns_per_uid; /* uid 0 is not limited */
 	unsigned max_vms_per_uid;   /* uid 0 is not limited */
 	unsigned idle_timeout_s;    /* to complete a started message */
+	unsigned max_event_buffer;  /* bytes of unread output an event subscriber may leave */
 };
 
 /* [Bpf] AttachGate=: what the BPF LSM gate does to a PASID attach/detach by another process. */
@@ -54,6 +55,7 @@ struct pasidd_config {
 	char wq_head_where[160], wq_thr_where[160];
 	mode_t socket_mode;
 	size_t max_message;
+	int log_level; /* [Daemon] LogLevel=, --log-level: LOG_ERR..LOG_DEBUG (log.h) */
 	struct pasidd_limits limits;
 	struct ns_config ns;
 	struct quota_config quota;

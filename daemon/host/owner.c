@@ -50,8 +50,9 @@ reclaim(struct owners *o, struct ns_vm *vm, const char *why)
 		        (int)pid, name, why, err.message);
 		return false;
 	}
-	log_info("owner %d of VM %s %s: VM removed, %d PASID(s) returned", (int)pid, name, why,
-	         freed);
+	/* The audit trail tells it (vm.reclaim, edge/audit.c); this is for debugging. */
+	log_debug("owner %d of VM %s %s: VM removed, %d PASID(s) returned", (int)pid, name, why,
+	          freed);
 	o->reclaimed++;
 	o->reclaimed_pasids += (uint64_t)freed;
 	return true;

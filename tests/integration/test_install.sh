@@ -29,7 +29,7 @@ tree() {
 		share/man/man8/pasidd.8 share/man/man8/pasidctl.8 share/man/man5/pasidd.conf.5 \
 		share/man/man3/libpasid.3 share/pasidd/openrpc.json share/doc/pasidd/pasidd.conf.example share/doc/pasidd/wq-setup.conf \
 		share/bash-completion/completions/pasidctl lib/sysusers.d/pasidd.conf \
-		lib/systemd/system/pasidd.service lib/systemd/system/pasidd.socket; do
+		lib/systemd/catalog/pasidd.catalog lib/systemd/system/pasidd.service lib/systemd/system/pasidd.socket; do
 		check "prefix /usr/local: $f" "[ -e '$root/usr/local/$f' ]"
 	done
 	check "prefix /usr/local: libpasid.so.0" "ls '$root'/usr/local/lib/libpasid.so.0* >/dev/null 2>&1"
@@ -51,6 +51,18 @@ tree() {
 		"[[ '$unit' == ./usr/lib/systemd/system/pasidd.service || '$unit' == ./lib/systemd/system/pasidd.service ]]"
 	check "prefix /usr: the unit starts /usr/sbin/pasidd" "grep -qx 'ExecStart=/usr/sbin/pasidd --foreground' '$usr/$unit'"
 	check "prefix /usr: sysusers" "[ -e '$usr/usr/lib/sysusers.d/pasidd.conf' ]"
+	check "prefix /usr: the journal catalog" "[ -e '$usr/usr/lib/systemd/catalog/pasidd.catalog' ]"
+	if command -v journalctl >/dev/null; then
+		# The catalog parses: journalctl builds a database of it (under a root of its own)
+		# that lists the entries, the vm.reclaim one among them.
+		mkdir -p "$tmp/cat/usr/lib/systemd/catalog" "$tmp/cat/var/lib/systemd/catalog"
+		cp "$usr/usr/lib/systemd/catalog/pasidd.catalog" "$tmp/cat/usr/lib/systemd/catalog/"
+		journalctl --root="$tmp/cat" --update-catalog >/dev/null 2>&1
+		check "journalctl reads the catalog" \
+			"journalctl --root='$tmp/cat' --list-catalog 2>/dev/null | grep -q '^4dd6b103cc3e4b598d688d1863b4839b pasidd: VM'"
+	else
+		skipped "journalctl is not installed"
+	fi
 
 	if command -v systemd-analyze >/dev/null; then
 		local out
@@ -115,6 +127,14 @@ completion() {
 	check "method names from rpc.discover: $got" "[ '$got' = 'pasid.list pasid.lookup ' ]"
 	got=$(complete_words "$PASIDCTL" --socket "$sock" pasid list --)
 	check "options: $got" "[[ '$got' == *--type*--vm*--wq* ]]"
+	got=$(complete_words "$PASIDCTL" wa)
+	check "watch: $got" "[ '$got' = 'watch ' ]"
+	got=$(complete_words "$PASIDCTL" --socket "$sock" watch --vm alpha --)
+	check "watch's options: $got" "[ '$got' = '--help --json --kinds --vm ' ]"
+	got=$(complete_words "$PASIDCTL" --socket "$sock" watch --kinds vm.register,pasid.a)
+	check "event kinds after a comma: $got" "[ '$got' = 'vm.register,pasid.alloc vm.register,pasid.attach ' ]"
+	got=$(complete_words "$PASIDCTL" --socket "$sock" watch --vm b)
+	check "VM names after watch --vm: $got" "[ '$got' = 'beta ' ]"
 	got=$(complete_words "$PASIDCTL" --socket "$tmp/nothing.sock" vm show "")
 	check "no daemon: no VM names, no noise" "[ -z '$got' ]"
 }

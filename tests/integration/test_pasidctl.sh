@@ -148,7 +148,7 @@ t "--version" 0 --version
 has "--version prints the version" "pasidctl "
 for cmd in "status" "vm" "vm list" "vm show" "vm register" "vm unregister" "device" \
 	"device assign" "device release" "device detach" "pasid" "pasid alloc" "pasid free" "pasid lookup" \
-	"pasid list" "pasid attach" "pasid detach" "quota" "quota get" "quota set" "call"; do
+	"pasid list" "pasid attach" "pasid detach" "quota" "quota get" "quota set" "watch" "call"; do
 	# shellcheck disable=SC2086 # split the command words on purpose
 	t "$cmd --help" 0 $cmd --help
 	has "$cmd --help prints usage" "Usage: pasidctl"
@@ -156,10 +156,10 @@ for cmd in "status" "vm" "vm list" "vm show" "vm register" "vm unregister" "devi
 done
 t "help after options" 0 pasid alloc --vm x -h
 usage "no command" # with the --socket that run() passes
-err_is "no command says so" "pasidctl: no command given (status, vm, device, pasid, quota, wq, metrics, call)"
+err_is "no command says so" "pasidctl: no command given (status, vm, device, pasid, quota, wq, metrics, watch, call)"
 usage "unknown command" frobnicate
 err_is "unknown command lists the commands" \
-	"pasidctl: unknown command 'frobnicate' (status, vm, device, pasid, quota, wq, metrics, call)"
+	"pasidctl: unknown command 'frobnicate' (status, vm, device, pasid, quota, wq, metrics, watch, call)"
 has_synopsis() {
 	if grep -qxF -- "$2" "$tmp/err"; then ok "$1"; else not_ok "$1 (no line '$2')"; fi
 }
@@ -904,6 +904,75 @@ usage "vm import --device with a bad address" vm import "$tmp/mig1.json" --devic
 usage "vm export without a VM" vm export
 t "vm export of no such VM: exit 13" 13 vm export nosuch
 t "vm unregister the copy" 0 vm unregister mig2
+echo "# watch"
+usage "watch with an empty --kinds" watch --kinds ""
+usage "watch with an argument" watch extra
+err_is "watch names the extra argument" "pasidctl: watch: unexpected argument 'extra'"
+t "watch with an unknown kind" 4 watch --kinds pasid.alloc,nope
+err_has "the unknown kind is named" "unknown kind 'nope'"
+# subscribers N: waits until N watchers are subscribed (daemon.metrics counts them); up to
+# 20 s, for sanitizer builds on a loaded machine.
+subscribers() {
+	local i
+	for ((i = 0; i < 400; i++)); do
+		"$PASIDCTL" --socket "$sock" metrics 2>/dev/null | grep -qx "pasidd_event_subscribers $1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# lines FILE N: waits until FILE has N lines (up to 20 s).
+lines() {
+	local i
+	for ((i = 0; i < 400; i++)); do
+		[[ $(wc -l <"$1") -ge $2 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+"$PASIDCTL" --socket "$sock" watch >"$tmp/watch.txt" 2>"$tmp/watch.err" &
+wpid=$!
+"$PASIDCTL" --socket "$sock" watch --json --vm watchvm --kinds pasid.alloc,vm.unregister \
+	>"$tmp/watchj.txt" 2>&1 &
+wjpid=$!
+pids+=("$wpid" "$wjpid")
+if subscribers 2; then ok "watch: both watchers subscribed"; else not_ok "watch: both watchers subscribed"; fi
+t "watch: register" 0 vm register watchvm --pid "$owner"
+t "watch: alloc 4" 0 pasid alloc --vm watchvm --type shared --count 4
+t "watch: a refused free" 13 pasid free --vm watchvm --gpasid 999
+t "watch: unregister" 0 vm unregister watchvm
+if lines "$tmp/watch.txt" 3 && lines "$tmp/watchj.txt" 2; then ok "watch: the events came"; else not_ok "watch: the events came"; fi
+kill -INT "$wpid"
+set +e
+wait "$wpid"
+wrc=$?
+set -e
+if [[ $wrc -eq 0 ]]; then ok "watch: SIGINT exits 0"; else not_ok "watch: SIGINT exits 0 (got $wrc)"; fi
+sed 's/^/#   /' "$tmp/watch.txt"
+cp "$tmp/watch.txt" "$tmp/out"
+if [[ $(grep -c watchvm "$tmp/out") -eq 3 ]]; then ok "watch: 3 events of watchvm, none for the refused free"; else
+	not_ok "watch: 3 events of watchvm, none for the refused free"
+fi
+if grep -Eq '^[0-9-]+T[0-9:.]+Z vm\.register watchvm seq=[0-9]+ uuid=[0-9a-f-]{36} owner_pid=' "$tmp/out"; then
+	ok "watch: a line is time, kind, VM, fields"
+else
+	not_ok "watch: a line is time, kind, VM, fields"
+fi
+has "watch: the allocation's line" "pasid.alloc watchvm"
+if grep -q 'pasid.alloc watchvm .*gpasid=1-4 .*count=4 ' "$tmp/out"; then ok "watch: alloc's fields"; else not_ok "watch: alloc's fields"; fi
+if grep -q 'vm.unregister watchvm .* count=4 ' "$tmp/out"; then ok "watch: unregister's count"; else not_ok "watch: unregister's count"; fi
+kill -INT "$wjpid"
+wait "$wjpid" || true
+if python3 -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+assert [e["kind"] for e in evs] == ["pasid.alloc", "vm.unregister"], evs
+assert all(e["vm"] == "watchvm" and isinstance(e["seq"], int) for e in evs), evs
+assert evs[0]["count"] == 4 and evs[0]["gpasid"] == "1-4", evs
+assert evs[0]["seq"] < evs[1]["seq"]
+' "$tmp/watchj.txt"; then ok "watch --json --vm --kinds: the params, filtered"; else
+	not_ok "watch --json --vm --kinds: the params, filtered"
+	sed 's/^/#   /' "$tmp/watchj.txt"
+fi
 
 echo "# manual pages"
 if command -v mandoc >/dev/null && [[ -n ${SRC_DIR:-} ]]; then

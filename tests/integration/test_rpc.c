@@ -905,11 +905,11 @@ END_TEST
 /* ---- rpc.discover ---- */
 
 static const char *const served[] = {
-    "rpc.discover",  "daemon.status", "vm.register",    "vm.unregister",  "vm.list",
-    "vm.show",       "device.assign", "device.release", "pasid.alloc",    "pasid.free",
-    "pasid.lookup",  "pasid.list",    "pasid.attach",   "pasid.detach",   "quota.get",
-    "quota.set",     "wq.list",       "wq.configure",   "daemon.metrics", "config.reload",
-    "vm.export",     "vm.import",     "device.attach",  "device.detach",
+    "rpc.discover",     "daemon.status", "vm.register",    "vm.unregister",  "vm.list",
+    "vm.show",          "device.assign", "device.release", "pasid.alloc",    "pasid.free",
+    "pasid.lookup",     "pasid.list",    "pasid.attach",   "pasid.detach",   "quota.get",
+    "quota.set",        "wq.list",       "wq.configure",   "daemon.metrics", "config.reload",
+    "vm.export",        "vm.import",     "device.attach",  "device.detach",  "events.subscribe",
 };
 
 /* Methods DESIGN.md names that this version may not serve yet, and made-up ones. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include <syslog.h>
 
 static struct pasidd_config cfg;
 static char err[512];
@@ -167,6 +168,44 @@ START_TEST(files_dropins_and_args)
 	config_init(&cfg);
 	char *argv5[] = {"pasidd", "--config", path, "--shared-range", "100-50", NULL};
 	ck_assert_int_lt(config_from_args(&cfg, 5, argv5, err, sizeof(err)), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* LogLevel= and --log-level (the option wins), MaxEventBuffer= within its bounds. */
+START_TEST(log_level_and_event_buffer)
+{
+	char dir[] = "/tmp/pasidd-cfg.XXXXXX", path[128], cmd[200];
+	FILE *f;
+
+	ck_assert_int_eq(load(""), 0);
+	ck_assert_int_eq(cfg.log_level, LOG_INFO);
+	ck_assert_uint_eq(cfg.limits.max_event_buffer, 65536);
+	config_free(&cfg);
+	config_init(&cfg);
+	ck_assert_int_eq(load("[Daemon]\nLogLevel=debug\n[Limits]\nMaxEventBuffer=4096\n"), 0);
+	ck_assert_int_eq(cfg.log_level, LOG_DEBUG);
+	ck_assert_uint_eq(cfg.limits.max_event_buffer, 4096);
+	bad("[Daemon]\nLogLevel=loud\n", "t.conf:2: LogLevel= must be err, warning, notice, info");
+	bad("[Daemon]\nLogLevel=\n", "LogLevel=");
+	bad("[Limits]\nMaxEventBuffer=4095\n", "MaxEventBuffer= must be 4096-131072");
+	bad("[Limits]\nMaxEventBuffer=131073\n", "MaxEventBuffer=");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pasidd.conf", dir);
+	f = fopen(path, "w");
+	fputs("[Daemon]\nLogLevel=err\n", f);
+	fclose(f);
+	config_free(&cfg);
+	config_init(&cfg);
+	char *argv1[] = {"pasidd", "-c", path, "--log-level", "notice", NULL};
+	ck_assert_int_eq(config_from_args(&cfg, 5, argv1, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.log_level, LOG_NOTICE);
+	config_free(&cfg);
+	config_init(&cfg);
+	char *argv2[] = {"pasidd", "-c", path, "--log-level", "chatty", NULL};
+	ck_assert_int_lt(config_from_args(&cfg, 5, argv2, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "command line: LogLevel= must be"), "%s", err);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -452,6 +491,7 @@ main(void)
 	tcase_add_test(tc, workqueue_sections);
 	tcase_add_test(tc, workqueue_errors);
 	tcase_add_test(tc, workqueue_dropins);
+	tcase_add_test(tc, log_level_and_event_buffer);
 	suite_add_tcase(s, tc);
 	return ck_run(s);
 }

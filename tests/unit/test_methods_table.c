@@ -251,6 +251,17 @@ check_schema(struct diffs *d, const char *method, struct json_object *doc, struc
 		if (strcmp(type, "object"))
 			differ(d, "%s: the document's type is %s, the table's object", where, type);
 		break;
+	case RPC_SET: {
+		const char *iref;
+		struct json_object *items = resolve(doc, get(s, "items"), &iref);
+
+		if (strcmp(type, "array") || !items)
+			differ(d, "%s: the document's type is %s, the table's an array", where,
+			       type);
+		else
+			check_enum(d, where, items, p);
+		break;
+	}
 	default:
 		if (strcmp(type, "string") || strcmp(ref, string_refs[p->kind]))
 			differ(d, "%s: the document says %s %s, the table a %s", where, type,

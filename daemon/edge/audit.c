@@ -1,0 +1,725 @@
+/* The audit trail (audit.h): a transaction's namespace events folded into entries, held until
+ * durable, then told to the journal and the event stream. */
+#include "audit.h"
+#include "backend.h"
+#include "events.h"
+#include "log.h"
+#include "pasidd.h"
+#include "peer.h"
+#include "state.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Each kind's MESSAGE_ID= and priority, from AUDIT_KIND_LIST. */
+static const struct {
+	const char *name, *id;
+	int prio;
+} kinds[AUDIT_KINDS] = {
+#define AUDIT_ROW_(e, n, i, p) [AUDIT_##e] = {n, i, p},
+    AUDIT_KIND_LIST(AUDIT_ROW_)
+#undef AUDIT_ROW_
+};
+
+const char *const audit_kind_names[AUDIT_KINDS + 1] = {
+#define AUDIT_NAME_(e, n, i, p) n,
+    AUDIT_KIND_LIST(AUDIT_NAME_)
+#undef AUDIT_NAME_
+        NULL,
+};
+
+struct u32vec {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+/* One entry being gathered from a transaction's events: the changes of one kind to one VM. */
+struct build {
+	enum audit_kind kind;
+	const struct ns_vm *vmp; /* identity only: readable while the transaction is heard */
+	bool has_vm, dead;
+	char vm[NS_VM_NAME_MAX + 1], uuid[NS_UUID_LEN + 1];
+	uid_t vm_uid;
+	pid_t owner_pid;
+	struct u32vec g, h, devs;
+	unsigned count, detached;
+	int type; /* enum ns_type, -1 none yet, 2 both */
+	bool shared;
+	char wq[NS_WQ_REF_MAX + 1];
+	char *cgroup;
+	uint64_t max;
+};
+
+TAILQ_HEAD(entry_list, audit_entry);
+
+struct audit {
+	struct pasidd *d;
+	/* The request being executed (audit_request). */
+	bool has_peer;
+	pid_t peer_pid;
+	uid_t peer_uid;
+	const char *method;
+	/* The transaction being heard: its events still to come, and what they made so far. */
+	size_t expect;
+	struct build *b;
+	size_t nb, capb;
+	struct entry_list pending; /* made, waiting to be durable */
+	uint64_t seq;
+};
+
+/* ---- entries ---- */
+
+struct audit_entry *
+audit_entry_new(enum audit_kind kind)
+{
+	struct audit_entry *e = calloc(1, sizeof(*e));
+
+	if (e)
+		e->kind = kind;
+	return e;
+}
+
+static void
+entry_free(struct audit_entry *e)
+{
+	if (!e)
+		return;
+	for (unsigned i = 0; i < e->nf; i++)
+		free(e->f[i].value);
+	free(e->message);
+	free(e);
+}
+
+static void
+vadd(struct audit_entry *e, const char *name, bool number, const char *fmt, va_list ap)
+{
+	char *v;
+
+	if (!e || e->nf == AUDIT_MAX_FIELDS || vasprintf(&v, fmt, ap) < 0)
+		return;
+	e->f[e->nf++] = (struct audit_field){.name = name, .value = v, .number = number};
+}
+
+void
+audit_add(struct audit_entry *e, const char *name, bool number, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vadd(e, name, number, fmt, ap);
+	va_end(ap);
+}
+
+/* Who asked, or why without anyone asking. */
+static void
+add_peer(struct audit *a, struct audit_entry *e, const char *cause)
+{
+	if (a->has_peer) {
+		audit_add(e, "peer_pid", true, "%d", (int)a->peer_pid);
+		audit_add(e, "peer_uid", true, "%u", (unsigned)a->peer_uid);
+		if (a->method)
+			audit_add(e, "method", false, "%s", a->method);
+	} else if (cause) {
+		audit_add(e, "cause", false, "%s", cause);
+	}
+}
+
+/* " by pid P uid U" for the message. */
+static void
+by_whom(const struct audit *a, char *out, size_t len)
+{
+	if (a->has_peer)
+		snprintf(out, len, " by pid %d uid %u", (int)a->peer_pid, (unsigned)a->peer_uid);
+	else
+		out[0] = '\0';
+}
+
+/* ---- telling ---- */
+
+static void
+tell(struct audit *a, struct audit_entry *e)
+{
+	struct log_field lf[AUDIT_MAX_FIELDS + 2];
+	char names[AUDIT_MAX_FIELDS][40], seq[24];
+	size_t n = 0;
+
+	e->seq = ++a->seq;
+	clock_gettime(CLOCK_REALTIME, &e->time);
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)e->seq);
+	lf[n++] = (struct log_field){"PASIDD_KIND", kinds[e->kind].name};
+	lf[n++] = (struct log_field){"PASIDD_SEQ", seq};
+	for (unsigned i = 0; i < e->nf; i++) {
+		size_t k = (size_t)snprintf(names[i], sizeof(names[i]), "PASIDD_");
+
+		for (const char *p = e->f[i].name; *p && k + 1 < sizeof(names[i]); p++)
+			names[i][k++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+		names[i][k] = '\0';
+		lf[n++] = (struct log_field){names[i], e->f[i].value};
+	}
+	log_entry(kinds[e->kind].prio, kinds[e->kind].id, lf, n,
+	          e->message ? e->message : kinds[e->kind].name);
+	events_publish(a->d->events, e);
+}
+
+/* Tells what waits, unless the journal still has to make it durable. */
+static void
+flush(struct audit *a, bool durable)
+{
+	struct audit_entry *e;
+
+	if (!durable && (state_dirty(a->d->state) || ns_txn_dirty(&a->d->ns)))
+		return;
+	while ((e = TAILQ_FIRST(&a->pending))) {
+		TAILQ_REMOVE(&a->pending, e, link);
+		tell(a, e);
+		entry_free(e);
+	}
+}
+
+static void
+on_durable(void *ctx)
+{
+	flush(ctx, true);
+}
+
+void
+audit_note(struct audit *a, struct audit_entry *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *m = NULL;
+
+	if (!e)
+		return;
+	if (!a) {
+		entry_free(e);
+		return;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	e->message = m;
+	add_peer(a, e, NULL);
+	TAILQ_INSERT_TAIL(&a->pending, e, link);
+	flush(a, false);
+}
+
+/* ---- gathering a transaction ---- */
+
+static int
+vec_add(struct u32vec *v, uint32_t x)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 16;
+		uint32_t *p = realloc(v->v, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		v->v = p;
+		v->cap = cap;
+	}
+	v->v[v->n++] = x;
+	return 0;
+}
+
+static bool
+vec_has(const struct u32vec *v, uint32_t x)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->v[i] == x)
+			return true;
+	return false;
+}
+
+static int
+cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* "1-8,12,20-21": the numbers sorted, runs as ranges. malloc'd; NULL on ENOMEM. */
+static char *
+ranges(struct u32vec *v)
+{
+	size_t cap = 64, len = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	if (v->n)
+		qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
+	for (size_t i = 0; i < v->n;) {
+		size_t j = i;
+		char part[32];
+		int k;
+
+		while (j + 1 < v->n && v->v[j + 1] <= v->v[j] + 1)
+			j++;
+		k = v->v[j] == v->v[i]
+		        ? snprintf(part, sizeof(part), "%s%u", len ? "," : "", v->v[i])
+		        : snprintf(part, sizeof(part), "%s%u-%u", len ? "," : "", v->v[i], v->v[j]);
+		if (len + (size_t)k + 1 > cap) {
+			char *p = realloc(s, cap = (len + (size_t)k + 1) * 2);
+
+			if (!p) {
+				free(s);
+				return NULL;
+			}
+			s = p;
+		}
+		memcpy(s + len, part, (size_t)k + 1);
+		len += (size_t)k;
+		i = j + 1;
+	}
+	return s;
+}
+
+/* "0000:00:01.0,0000:00:02.0": the devices sorted. */
+static char *
+bdfs(struct u32vec *v)
+{
+	char *s = malloc(v->n * (NS_BDF_LEN + 1) + 1);
+	size_t len = 0;
+
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	if (v->n)
+		qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
+	for (size_t i = 0; i < v->n; i++) {
+		char b[NS_BDF_LEN + 1];
+
+		ns_bdf_format(v->v[i], b);
+		len += (size_t)sprintf(s + len, "%s%s", i ? "," : "", b);
+	}
+	return s;
+}
+
+static void
+build_free(struct build *b)
+{
+	free(b->g.v);
+	free(b->h.v);
+	free(b->devs.v);
+	free(b->cgroup);
+	memset(b, 0, sizeof(*b));
+}
+
+static void
+group_reset(struct audit *a)
+{
+	for (size_t i = 0; i < a->nb; i++)
+		build_free(&a->b[i]);
+	a->nb = 0;
+	a->expect = 0;
+}
+
+/* The entry being gathered for this kind of change to vm (NULL: none), made if new. */
+static struct build *
+build_for(struct audit *a, enum audit_kind kind, const struct ns_vm *vm)
+{
+	struct build *b;
+
+	for (size_t i = 0; i < a->nb; i++)
+		if (a->b[i].kind == kind && a->b[i].vmp == vm)
+			return &a->b[i];
+	if (a->nb == a->capb) {
+		size_t cap = a->capb ? a->capb * 2 : 8;
+		struct build *p = realloc(a->b, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		a->b = p;
+		a->capb = cap;
+	}
+	b = &a->b[a->nb++];
+	memset(b, 0, sizeof(*b));
+	b->kind = kind;
+	b->vmp = vm;
+	b->type = -1;
+	if (vm) {
+		b->has_vm = true;
+		snprintf(b->vm, sizeof(b->vm), "%s", vm->name);
+		snprintf(b->uuid, sizeof(b->uuid), "%s", vm->uuid);
+		b->vm_uid = vm->owner.uid;
+		b->owner_pid = vm->owner.pid;
+	}
+	return b;
+}
+
+static void
+add_map(struct build *b, const struct ns_mapping *m)
+{
+	vec_add(&b->g, m->gpasid);
+	vec_add(&b->h, m->hpasid);
+	b->count++;
+	b->type = b->type < 0 || b->type == (int)m->type ? (int)m->type : 2;
+	if (m->dev && !vec_has(&b->devs, m->dev->bdf))
+		vec_add(&b->devs, m->dev->bdf);
+	if (m->wq)
+		snprintf(b->wq, sizeof(b->wq), "%s", m->wq->ref);
+}
+
+/* One event of the transaction, into the entry it belongs to. */
+static void
+fold(struct audit *a, const struct ns_event *ev)
+{
+	struct build *b = NULL;
+
+	switch (ev->kind) {
+	case NS_EV_VM_CREATED:
+		/* An import's VM comes with its devices and mappings: one entry (merge_import). */
+		b = build_for(a,
+		              a->method && !strcmp(a->method, "vm.import") ? AUDIT_VM_IMPORT
+		                                                           : AUDIT_VM_REGISTER,
+		              ev->vm);
+		break;
+	case NS_EV_VM_OWNER:
+		b = build_for(a, AUDIT_VM_OWNER, ev->vm);
+		break;
+	case NS_EV_VM_DESTROYED:
+		/* Its devices go with it, without events of their own. */
+		b = build_for(a, a->has_peer ? AUDIT_VM_UNREGISTER : AUDIT_VM_RECLAIM, ev->vm);
+		for (unsigned i = 0; b && i < ev->vm->ndevs; i++)
+			if (!vec_has(&b->devs, ev->vm->devs[i].dev->bdf))
+				vec_add(&b->devs, ev->vm->devs[i].dev->bdf);
+		break;
+	case NS_EV_DEV_ASSIGNED:
+	case NS_EV_DEV_RELEASED:
+		b = build_for(
+		    a, ev->kind == NS_EV_DEV_ASSIGNED ? AUDIT_DEVICE_ASSIGN : AUDIT_DEVICE_RELEASE,
+		    ev->vm);
+		if (b && !vec_has(&b->devs, ev->bdf))
+			vec_add(&b->devs, ev->bdf);
+		if (b)
+			b->shared = ev->shared;
+		break;
+	case NS_EV_MAP_ADDED:
+	case NS_EV_MAP_REMOVED:
+		b = build_for(a, ev->kind == NS_EV_MAP_ADDED ? AUDIT_PASID_ALLOC : AUDIT_PASID_FREE,
+		              ev->map->vm);
+		if (b)
+			add_map(b, ev->map);
+		break;
+	case NS_EV_MAP_ATTACHED:
+	case NS_EV_MAP_DETACHED:
+		b = build_for(
+		    a, ev->kind == NS_EV_MAP_ATTACHED ? AUDIT_PASID_ATTACH : AUDIT_PASID_DETACH,
+		    ev->map->vm);
+		if (b) {
+			vec_add(&b->g, ev->map->gpasid);
+			vec_add(&b->h, ev->map->hpasid);
+			b->count++;
+			if (!vec_has(&b->devs, ev->att->bdf))
+				vec_add(&b->devs, ev->att->bdf);
+		}
+		break;
+	case NS_EV_DEV_ATTACHED:
+	case NS_EV_DEV_DETACHED:
+		/* A replace is a detach and an attach in one transaction: two entries. */
+		b = build_for(
+		    a, ev->kind == NS_EV_DEV_ATTACHED ? AUDIT_DEVICE_ATTACH : AUDIT_DEVICE_DETACH,
+		    ev->vm);
+		if (b && !vec_has(&b->devs, ev->bdf))
+			vec_add(&b->devs, ev->bdf);
+		break;
+	case NS_EV_QUOTA_SET:
+		if ((b = build_for(a, AUDIT_QUOTA_SET, NULL))) {
+			free(b->cgroup);
+			b->cgroup = strdup(ev->cgroup);
+			b->max = ev->max;
+		}
+		break;
+	case NS_EV_CURSOR:
+	case NS_EV_LCURSOR:
+		break; /* where the next allocation looks: no change anyone asked for */
+	}
+}
+
+/* A VM's import is one entry: the PASIDs and devices it came with. */
+static void
+merge_import(struct audit *a, struct build *r)
+{
+	for (size_t i = 0; i < a->nb; i++) {
+		struct build *o = &a->b[i];
+
+		if (o == r || o->dead || o->vmp != r->vmp)
+			continue;
+		if (o->kind == AUDIT_PASID_ALLOC) {
+			for (size_t k = 0; k < o->g.n; k++) {
+				vec_add(&r->g, o->g.v[k]);
+				vec_add(&r->h, o->h.v[k]);
+			}
+			r->count += o->count;
+			r->type = r->type < 0 || r->type == o->type ? o->type : 2;
+		} else if (o->kind != AUDIT_DEVICE_ASSIGN) {
+			continue;
+		}
+		for (size_t k = 0; k < o->devs.n; k++)
+			if (!vec_has(&r->devs, o->devs.v[k]))
+				vec_add(&r->devs, o->devs.v[k]);
+		o->dead = true;
+	}
+}
+
+/* A VM's removal is one entry: the PASIDs it freed, its attachments and devices with it. */
+static void
+merge_removal(struct audit *a, struct build *r)
+{
+	for (size_t i = 0; i < a->nb; i++) {
+		struct build *o = &a->b[i];
+
+		if (o == r || o->dead || o->vmp != r->vmp)
+			continue;
+		if (o->kind == AUDIT_PASID_FREE) {
+			for (size_t k = 0; k < o->g.n; k++) {
+				vec_add(&r->g, o->g.v[k]);
+				vec_add(&r->h, o->h.v[k]);
+			}
+			r->count += o->count;
+		} else if (o->kind == AUDIT_PASID_DETACH) {
+			r->detached += o->count;
+		} else if (o->kind != AUDIT_DEVICE_RELEASE) {
+			continue;
+		}
+		for (size_t k = 0; k < o->devs.n; k++)
+			if (!vec_has(&r->devs, o->devs.v[k]))
+				vec_add(&r->devs, o->devs.v[k]);
+		o->dead = true;
+	}
+}
+
+static const char *
+type_name(int t)
+{
+	return t == 2 ? "shared,local" : ns_type_name((enum ns_type)t);
+}
+
+static void
+add_list(struct audit_entry *e, const char *name, char *s)
+{
+	if (s && s[0])
+		audit_add(e, name, false, "%s", s);
+	free(s);
+}
+
+/* The entry of one gathered change, with its message. */
+static struct audit_entry *
+make_entry(struct audit *a, struct build *b)
+{
+	struct audit_entry *e = audit_entry_new(b->kind);
+	char who[64], *g, *h, *dv, *m = NULL;
+	int r = 0;
+
+	if (!e)
+		return NULL;
+	by_whom(a, who, sizeof(who));
+	e->has_vm = b->has_vm;
+	snprintf(e->vm, sizeof(e->vm), "%s", b->vm);
+	e->vm_uid = b->vm_uid;
+	if (b->has_vm) {
+		audit_add(e, "vm", false, "%s", b->vm);
+		audit_add(e, "uuid", false, "%s", b->uuid);
+	}
+	g = ranges(&b->g);
+	h = ranges(&b->h);
+	dv = bdfs(&b->devs);
+	switch (b->kind) {
+	case AUDIT_VM_REGISTER:
+		r = asprintf(&m, "VM %s registered for owner pid %d%s", b->vm, (int)b->owner_pid,
+		             who);
+		break;
+	case AUDIT_VM_OWNER:
+		r = asprintf(&m, "VM %s handed over to owner pid %d%s", b->vm, (int)b->owner_pid,
+		             who);
+		break;
+	case AUDIT_VM_UNREGISTER:
+	case AUDIT_VM_RECLAIM:
+		r = asprintf(&m, "VM %s %s%s: %u PASID(s) freed%s%s, %zu device(s) released", b->vm,
+		             b->kind == AUDIT_VM_RECLAIM ? "reclaimed, its owner having exited"
+		                                         : "unregistered",
+		             who, b->count, b->count ? ", hPASID " : "", b->count ? h : "",
+		             b->devs.n);
+		break;
+	case AUDIT_DEVICE_ASSIGN:
+		r = asprintf(&m, "device %s assigned to VM %s (%s)%s", dv, b->vm,
+		             b->shared ? "shared" : "exclusive", who);
+		break;
+	case AUDIT_DEVICE_RELEASE:
+		r = asprintf(&m, "device %s released from VM %s%s", dv, b->vm, who);
+		break;
+	case AUDIT_PASID_ALLOC:
+	case AUDIT_PASID_FREE:
+		r = asprintf(&m, "%u %s PASID(s) %s VM %s%s: gPASID %s, hPASID %s", b->count,
+		             type_name(b->type),
+		             b->kind == AUDIT_PASID_ALLOC ? "allocated to" : "freed by", b->vm, who,
+		             g, h);
+		break;
+	case AUDIT_PASID_ATTACH:
+	case AUDIT_PASID_DETACH:
+		r = asprintf(&m, "%u PASID(s) of VM %s %s device %s%s: gPASID %s, hPASID %s",
+		             b->count, b->vm,
+		             b->kind == AUDIT_PASID_ATTACH ? "attached to" : "detached from", dv,
+		             who, g, h);
+		break;
+	case AUDIT_DEVICE_ATTACH:
+	case AUDIT_DEVICE_DETACH:
+		r = asprintf(
+		    &m, "requester ID of device %s of VM %s %s%s", dv, b->vm,
+		    b->kind == AUDIT_DEVICE_ATTACH ? "attached to a page table" : "detached", who);
+		break;
+	case AUDIT_VM_IMPORT:
+		r = asprintf(&m,
+		             "VM %s imported for owner pid %d%s: %u PASID(s)%s%s, %zu device(s)",
+		             b->vm, (int)b->owner_pid, who, b->count, b->count ? ", gPASID " : "",
+		             b->count ? g : "", b->devs.n);
+		break;
+	case AUDIT_QUOTA_SET:
+		if (b->max == UINT64_MAX)
+			r = asprintf(&m, "PASID quota of cgroup %s removed%s", b->cgroup, who);
+		else
+			r = asprintf(&m, "PASID quota of cgroup %s set to %llu%s", b->cgroup,
+			             (unsigned long long)b->max, who);
+		break;
+	default:
+		r = asprintf(&m, "%s%s", kinds[b->kind].name, who);
+		break;
+	}
+	e->message = r < 0 ? NULL : m;
+	add_list(e, "gpasid", g);
+	add_list(e, "hpasid", h);
+	add_list(e, "device", dv);
+	if (b->count || b->kind == AUDIT_VM_UNREGISTER || b->kind == AUDIT_VM_RECLAIM ||
+	    b->kind == AUDIT_VM_IMPORT)
+		audit_add(e, "count", true, "%u", b->count);
+	if (b->detached)
+		audit_add(e, "detached", true, "%u", b->detached);
+	if (b->type >= 0)
+		audit_add(e, "type", false, "%s", type_name(b->type));
+	if (b->wq[0])
+		audit_add(e, "wq", false, "%s", b->wq);
+	if (b->kind == AUDIT_DEVICE_ASSIGN)
+		audit_add(e, "shared", false, "%s", b->shared ? "true" : "false");
+	if (b->kind == AUDIT_VM_REGISTER || b->kind == AUDIT_VM_OWNER ||
+	    b->kind == AUDIT_VM_RECLAIM || b->kind == AUDIT_VM_IMPORT)
+		audit_add(e, "owner_pid", true, "%d", (int)b->owner_pid);
+	if (b->kind == AUDIT_QUOTA_SET) {
+		audit_add(e, "cgroup", false, "%s", b->cgroup ? b->cgroup : "");
+		if (b->max == UINT64_MAX)
+			audit_add(e, "max", false, "max");
+		else
+			audit_add(e, "max", true, "%llu", (unsigned long long)b->max);
+	}
+	add_peer(a, e, b->kind == AUDIT_VM_RECLAIM ? "owner-exit" : NULL);
+	return e;
+}
+
+/* The transaction has been heard whole: its entries wait for the commit. */
+static void
+group_done(struct audit *a)
+{
+	for (size_t i = 0; i < a->nb; i++)
+		if (!a->b[i].dead &&
+		    (a->b[i].kind == AUDIT_VM_UNREGISTER || a->b[i].kind == AUDIT_VM_RECLAIM))
+			merge_removal(a, &a->b[i]);
+		else if (!a->b[i].dead && a->b[i].kind == AUDIT_VM_IMPORT)
+			merge_import(a, &a->b[i]);
+	for (size_t i = 0; i < a->nb; i++) {
+		struct audit_entry *e;
+
+		if (a->b[i].dead || !(e = make_entry(a, &a->b[i])))
+			continue;
+		TAILQ_INSERT_TAIL(&a->pending, e, link);
+	}
+	group_reset(a);
+	flush(a, false);
+}
+
+/* Called once per transaction before its events are applied (and not at all when it is
+ * refused before this observer is asked; an observer after this one may still refuse it, and
+ * then no event comes: the next check starts afresh). */
+static int
+check(void *ctx, const struct ns_event *evs, size_t n, struct ns_err *err)
+{
+	struct audit *a = ctx;
+
+	(void)evs;
+	(void)err;
+	group_reset(a);
+	a->expect = n;
+	return 0;
+}
+
+static void
+apply(void *ctx, const struct ns_event *ev)
+{
+	struct audit *a = ctx;
+
+	fold(a, ev);
+	if (a->expect && --a->expect == 0)
+		group_done(a);
+}
+
+/* ---- life ---- */
+
+int
+audit_open(struct pasidd *d)
+{
+	struct audit *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	a->d = d;
+	TAILQ_INIT(&a->pending);
+	if (ns_observe(&d->ns, &(struct ns_observer){.check = check, .apply = apply, .ctx = a}) <
+	        0 ||
+	    (d->state && state_on_durable(d->state, on_durable, a) < 0)) {
+		ns_unobserve(&d->ns, a);
+		free(a);
+		return -ENOMEM;
+	}
+	d->audit = a;
+	return 0;
+}
+
+void
+audit_close(struct audit *a)
+{
+	struct audit_entry *e;
+
+	if (!a)
+		return;
+	ns_unobserve(&a->d->ns, a);
+	state_off_durable(a->d->state, on_durable, a);
+	/* What was never made durable is never told. */
+	while ((e = TAILQ_FIRST(&a->pending))) {
+		TAILQ_REMOVE(&a->pending, e, link);
+		entry_free(e);
+	}
+	group_reset(a);
+	free(a->b);
+	free(a);
+}
+
+void
+audit_request(struct audit *a, const struct peer *p, const char *method)
+{
+	if (!a)
+		return;
+	a->has_peer = p != NULL;
+	a->peer_pid = p ? p->pid : 0;
+	a->peer_uid = p ? p->uid : 0;
+	a->method = p ? method : NULL;
+}
+
+uint64_t
+audit_seq(const struct audit *a)
+{
+	return a ? a->seq : 0;
+}
