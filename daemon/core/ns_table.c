@@ -56,6 +56,7 @@ ns_destroy(struct ns *ns)
 		free(p);
 	}
 	ns_foreign_destroy(ns);
+	ns_resvs_free(ns);
 	idmap_free(&ns->shared_used);
 	u32map_free(&ns->shared_maps);
 	u32map_free(&ns->devices);

@@ -2,7 +2,7 @@
  * binary form: start-up replays up to a million of them, so each must decode in well under
  * a microsecond.
  *
- * RECORD FORMAT, version 2 (REC_FORMAT_VERSION). A record is the payload of one journal or
+ * RECORD FORMAT, version 3 (REC_FORMAT_VERSION). A record is the payload of one journal or
  * snapshot frame (journal_format.c frames it and checks it; nothing here repeats that).
  *
  *   Integers    u8, u32, u64: little-endian, unsigned; a signed value (a pid) is stored as
@@ -46,15 +46,27 @@
  *                    VMM's iommufd). Replayed without descriptors: lost
  *                    until the fd store gives them back
  *   12  REC_DETACH   u32 gPASID, u32 bdf: that attachment gone            v1 attach
+ *   13  REC_RESERVE  vm empty; str name (at most NS_VM_NAME_MAX bytes),  v3 reserve
+ *                    u32 first, u32 last, str why (at most
+ *                    NS_RESV_WHY_MAX bytes, empty for none), u32 uid and
+ *                    u32 pid of the peer that reserved, u64 expiry in
+ *                    CLOCK_BOOTTIME nanoseconds (0: never): a runtime
+ *                    reservation (range.reserve); config ones are never
+ *                    recorded. One already expired at replay is dropped
+ *                    by the daemon right after (journaled as REC_UNRESERVE)
+ *   14  REC_UNRESERVE  vm empty; str name: that reservation gone          v3 reserve
+ *                    (range.unreserve or its expiry)
  *
  * since: "first" came with the journal itself (3ff982d), "quota" with cgroup PASID quotas
  * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa), all three in
  * version 0; "v1 attach" with attachments journaled (b87da12, issue 10), in version 1; "v2 wq"
- * with mappings for idxd work queues (issue 11), in version 2. A
+ * with mappings for idxd work queues (issue 11), in version 2; "v3 reserve" with administrator
+ * range reservations (issue 14), in version 3. A
  * record must end exactly where its last field does, and a mode or a type other than those
  * above makes it malformed, as does an op of a later version than the file's. REC_QUOTA
  * records go to the quotas (rec_apply_quota()), all others to the namespace (rec_apply()). A
- * snapshot holds, per VM in name order, its REC_VM, REC_DEV and REC_MAP records, each
+ * snapshot holds first the REC_RESERVE of every runtime reservation (before the mappings
+ * handed out of them), then, per VM in name order, its REC_VM, REC_DEV and REC_MAP records, each
  * REC_MAP followed by the REC_ATTACH of every attachment of the mapping, then every device's
  * REC_LCURSOR, one REC_CURSOR and the REC_QUOTA of every runtime limit (rec_snapshot(),
  * rec_snapshot_quota()).
@@ -70,6 +82,8 @@
  *   2  REC_MAP ends with the mapping's work queue: a pasidd of version 1 would find the
  *      record longer than its fields and refuse it as damage. No new op; a REC_MAP of a
  *      file of version 0 or 1 is read without it (no work queue).
+ *   3  reservations (REC_RESERVE, REC_UNRESERVE): a pasidd of version 2 would refuse them as
+ *      damage. Ops 1-12 are unchanged; files of versions 0-2 replay as before.
  * This pasidd reads versions REC_FORMAT_OLDEST to REC_FORMAT_VERSION and writes
  * REC_FORMAT_VERSION only. On a directory of version 0 it replays the files as version 0
  * (an op of version 1 in them is damage), then writes a snapshot of version 1 before it
@@ -94,27 +108,29 @@
 #include "namespace.h"
 
 /* The version of the layouts above; written in every file's header. */
-#define REC_FORMAT_VERSION 2
+#define REC_FORMAT_VERSION 3
 /* The oldest version still read, and upgraded by compaction. */
 #define REC_FORMAT_OLDEST 0
 
 struct quota;
 
 enum rec_op {
-	REC_VM = 1,  /* a VM and its owner */
-	REC_UNVM,    /* a VM gone, with everything it held */
-	REC_DEV,     /* device assigned to a VM */
-	REC_UNDEV,   /* device released */
-	REC_MAP,     /* one mapping */
-	REC_UNMAP,   /* one mapping freed */
-	REC_CURSOR,  /* the shared range's next-fit position */
-	REC_LCURSOR, /* a device's local next-fit position */
-	REC_QUOTA,   /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
-	REC_OWNER,   /* a VM handed to another owner process (vm.register by an admin) */
-	REC_ATTACH,  /* a mapping attached to a device's page table (version 1) */
-	REC_DETACH,  /* that attachment gone (version 1) */
+	REC_VM = 1,    /* a VM and its owner */
+	REC_UNVM,      /* a VM gone, with everything it held */
+	REC_DEV,       /* device assigned to a VM */
+	REC_UNDEV,     /* device released */
+	REC_MAP,       /* one mapping */
+	REC_UNMAP,     /* one mapping freed */
+	REC_CURSOR,    /* the shared range's next-fit position */
+	REC_LCURSOR,   /* a device's local next-fit position */
+	REC_QUOTA,     /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
+	REC_OWNER,     /* a VM handed to another owner process (vm.register by an admin) */
+	REC_ATTACH,    /* a mapping attached to a device's page table (version 1) */
+	REC_DETACH,    /* that attachment gone (version 1) */
+	REC_RESERVE,   /* a runtime hPASID reservation (version 3) */
+	REC_UNRESERVE, /* that reservation gone (version 3) */
 };
-#define REC_OP_MAX REC_DETACH
+#define REC_OP_MAX REC_UNRESERVE
 
 #define REC_BUF_MAX   4608 /* larger than any record */
 #define REC_UNMAP_MAX 96   /* an UNMAP record with its journal framing, at most */
@@ -134,6 +150,8 @@ size_t rec_quota(uint8_t *buf, const char *cgroup, uint64_t max);
 struct backend_attach;
 size_t rec_attach(uint8_t *buf, const char *vm, uint32_t gpasid, const struct backend_attach *a);
 size_t rec_detach(uint8_t *buf, const char *vm, uint32_t gpasid, uint32_t bdf);
+size_t rec_reserve(uint8_t *buf, const struct ns_resv *r);
+size_t rec_unreserve(uint8_t *buf, const char *name);
 
 struct ns_event;
 /* The record of a namespace event (0 bytes for an event that is not kept) ... */
@@ -177,12 +195,16 @@ struct rec_info {
 	bool shared;             /* REC_DEV */
 	uint32_t cursor;         /* REC_CURSOR, REC_LCURSOR */
 	uint64_t max;            /* REC_QUOTA */
+	uint32_t first, last;    /* REC_RESERVE */
+	uint64_t expires;        /* REC_RESERVE */
 	/* The strings last: decoding clears the numbers above and empties these, rather than
 	 * clearing 4 KiB for every record replayed. */
 	char vm[NS_VM_NAME_MAX + 1];
-	char uuid[NS_UUID_LEN + 1]; /* REC_VM */
-	char cgroup[4097];          /* REC_VM, REC_QUOTA */
-	char wq[NS_WQ_REF_MAX + 1]; /* REC_MAP: "" for none */
+	char uuid[NS_UUID_LEN + 1];    /* REC_VM */
+	char cgroup[4097];             /* REC_VM, REC_QUOTA */
+	char wq[NS_WQ_REF_MAX + 1];    /* REC_MAP: "" for none */
+	char name[NS_VM_NAME_MAX + 1]; /* REC_RESERVE, REC_UNRESERVE */
+	char why[NS_RESV_WHY_MAX + 1]; /* REC_RESERVE */
 };
 
 /* Decodes a record of format version `version`; 0, or -EUCLEAN when the bytes are not a

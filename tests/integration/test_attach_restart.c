@@ -260,9 +260,9 @@ headers(const char *dir, long v)
 }
 
 /* Rewrites journal.0 (the only file: a fresh state directory) as a pasidd of record format
- * version v < 2 wrote it: that version in the header, and each REC_MAP (op 5) without the
- * work queue that version 2 added at its end (the 4 bytes of an empty string here). Frames
- * are u32 length, u32 CRC-32C of the length's bytes and the record, then the record; the
+ * version v < 3 wrote it: that version in the header, and for v < 2 each REC_MAP (op 5)
+ * without the work queue that version 2 added at its end (the 4 bytes of an empty string here).
+ * Frames are u32 length, u32 CRC-32C of the length's bytes and the record, then the record; the
  * zeros after the last frame stay zeros. */
 static void
 downgrade_journal(const char *dir, uint8_t v)
@@ -293,7 +293,7 @@ downgrade_journal(const char *dir, uint8_t v)
 
 		if (!len || i + 8 + len > n)
 			break;
-		if (rec[0] == 5) {
+		if (rec[0] == 5 && v < 2) {
 			ck_assert(len > 4 && !memcmp(rec + len - 4, "\0\0\0\0", 4));
 			keep = len - 4;
 		}
@@ -318,9 +318,10 @@ downgrade_journal(const char *dir, uint8_t v)
 	ck_assert_int_eq(headers(dir, v), 1);
 }
 
-/* A state of version 0 or 1 (what the pasidds before attachments and before work queues
- * wrote: these records without a work queue, another number in the headers): pasidd -n reads
- * it and writes nothing; pasidd upgrades it before it serves, and what it held is there. */
+/* A state of version 0, 1 or 2 (what the pasidds before attachments, before work queues and
+ * before reservations wrote: these records without a work queue, another number in the headers):
+ * pasidd -n reads it and writes nothing; pasidd upgrades it before it serves, and what it held is
+ * there. */
 START_TEST(earlier_version_upgraded)
 {
 	char *args[] = {"-n",          "--backend", "sim",      "--socket",  d.sock,
@@ -343,10 +344,10 @@ START_TEST(earlier_version_upgraded)
 	ck_assert_int_eq(it_restart(&d, NULL), 0);
 	fd = it_connect(&d);
 	ck_assert_int_ge(fd, 0);
-	snprintf(want, sizeof(want), "from record format version %d to 2", _i);
+	snprintf(want, sizeof(want), "from record format version %d to 3", _i);
 	ck_assert_msg(strstr(it_log(&d), "upgraded the state") && strstr(it_log(&d), want), "%s",
 	              it_log(&d));
-	ck_assert_int_eq(headers(d.state, -3), 2); /* snapshot.1 and journal.1, version 2 */
+	ck_assert_int_eq(headers(d.state, -4), 2); /* snapshot.1 and journal.1, version 3 */
 	ck_assert_int_eq(it_int(IT_OK(it_call(fd, "vm.show", "{\"vm\":\"u\"}")), "pasids"), 3);
 	IT_OK(it_call(fd, "device.assign", "{\"vm\":\"u\",\"device\":\"" DEV "\"}"));
 	IT_OK(attach(fd, "u", 2, 1, 1));
@@ -365,7 +366,7 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, attachments_survive_kill9);
 	tcase_add_test(tc, lost_attachment_goes_with_its_owner);
-	tcase_add_loop_test(tc, earlier_version_upgraded, 0, 2);
+	tcase_add_loop_test(tc, earlier_version_upgraded, 0, 3);
 	suite_add_tcase(s, tc);
 	return ck_run(s);
 }

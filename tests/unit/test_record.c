@@ -907,7 +907,7 @@ assert_common(const struct ns *ns)
  * too. */
 START_TEST(test_version_in_headers)
 {
-	ck_assert_int_eq(REC_FORMAT_VERSION, 2);
+	ck_assert_int_eq(REC_FORMAT_VERSION, 3);
 	ck_assert_int_eq(REC_FORMAT_OLDEST, 0);
 	ck_assert_mem_eq(gen0_journal, "PASIDDJ1", 8);
 	ck_assert_mem_eq(gen1_snapshot, "PASIDDS1", 8);
@@ -1181,19 +1181,19 @@ END_TEST
 /* ---- the whole directory, to show that a refusal changed nothing ---- */
 
 /* A state of a later version: a snapshot, a journal, a generation-0 journal of record format
- * version 3, or a journal in another file format. */
+ * version 4, or a journal in another file format. */
 static const struct later {
 	bool gen1;
 	const char *file, *magic;
 	uint32_t format;
 	const char *says;
 } later[] = {
-    {true, "snapshot.1", "PASIDDS1", 3,
-     "snapshot.1 holds records of format version 3, and this pasidd reads versions 0 to 2 only"},
-    {true, "journal.1", "PASIDDJ1", 3,
-     "journal.1 holds records of format version 3, and this pasidd reads versions 0 to 2 only"},
-    {false, "journal.0", "PASIDDJ1", 3,
-     "journal.0 holds records of format version 3, and this pasidd reads versions 0 to 2 only"},
+    {true, "snapshot.1", "PASIDDS1", 4,
+     "snapshot.1 holds records of format version 4, and this pasidd reads versions 0 to 3 only"},
+    {true, "journal.1", "PASIDDJ1", 4,
+     "journal.1 holds records of format version 4, and this pasidd reads versions 0 to 3 only"},
+    {false, "journal.0", "PASIDDJ1", 4,
+     "journal.0 holds records of format version 4, and this pasidd reads versions 0 to 3 only"},
     {true, "journal.1", "PASIDDJ2", 0,
      "journal.1 is in file format PASIDDJ2, and this pasidd reads PASIDDJ1 only"},
 };
