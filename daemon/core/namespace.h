@@ -75,6 +75,8 @@ struct ns_err {
 	/* NS_E_CONFLICT of ns_reserve(): the first live mapping in the way (lowest hPASID, then
 	 * lowest BDF), or NULL. Valid until the state changes again (a refusal changes nothing). */
 	const struct ns_mapping *map;
+	/* NS_E_CONFLICT: the reservation in the way (a number reserved, an overlap), or NULL. */
+	const struct ns_resv *resv;
 };
 
 /* Fills err (when not NULL) and returns the negative errno that goes with code. */
@@ -158,10 +160,16 @@ struct ns_device {
 	uint32_t local_cursor; /* next-fit position within the local range */
 };
 
+struct ns_resv;
+
 struct ns_config {
 	unsigned pasid_bits;
 	struct ns_range local;
 	struct ns_range shared;
+	/* The configuration's reservations ([Namespace] Reserve=), which whoever owns them puts
+	 * in place with ns_resv_set_config() once the state is replayed; ns_init keeps none. */
+	struct ns_resv *reserve;
+	size_t nreserve;
 };
 
 /* ---- events ---- */
@@ -438,9 +446,10 @@ uint64_t ns_resv_next_expiry(const struct ns *ns);
  * open one). The number removed, or a negative errno. */
 int ns_resv_expire(struct ns *ns, uint64_t now, struct ns_err *err);
 /* Puts the configuration's reservations in place of those in force (config ones only), all or
- * nothing: each refused as ns_reserve refuses, also over a runtime one or a live mapping
- * (err names the line's reservation). */
-int ns_resv_set_config(struct ns *ns, const struct ns_resv *specs, size_t n, struct ns_err *err);
+ * nothing: each refused as ns_reserve refuses, also over a runtime one or a live mapping; *bad
+ * is then the index of the spec refused. */
+int ns_resv_set_config(struct ns *ns, const struct ns_resv *specs, size_t n, size_t *bad,
+                       struct ns_err *err);
 /* Reserved shared numbers that no mapping holds (not handed out without naming them). */
 uint32_t ns_resv_shared_free(const struct ns *ns);
 

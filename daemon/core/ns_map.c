@@ -148,9 +148,14 @@ check_slot(const struct ns *ns, const struct ns_vm *vm, enum ns_type type,
 	char name[NS_BDF_LEN + 1];
 
 	/* Replay re-creates what was handed out, also out of reservations by name. */
-	if (!ns->replaying && (r = ns_resv_at(ns, h)) && r != named)
-		return ns_fail(err, NS_E_CONFLICT, hparam, "hPASID %u is reserved (%s, %u-%u%s%s)",
-		               h, r->name, r->first, r->last, r->why[0] ? ": " : "", r->why);
+	if (!ns->replaying && (r = ns_resv_at(ns, h)) && r != named) {
+		/* Not its why, which is for administrators (range.list). */
+		ns_fail(err, NS_E_CONFLICT, hparam, "hPASID %u is reserved (%s, %u-%u)", h, r->name,
+		        r->first, r->last);
+		if (err)
+			err->resv = r;
+		return -EEXIST;
+	}
 	if (named && (h < named->first || h > named->last))
 		return ns_fail(err, NS_E_RANGE, hparam,
 		               "hPASID %u lies outside reservation %s (%u-%u)", h, named->name,

@@ -6,6 +6,7 @@
 #include "sorted.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,25 @@ why_valid(const char *s)
 	return true;
 }
 
+/* A conflict with reservation o, which err names for the edge. */
+static int resv_conflict(struct ns_err *err, const struct ns_resv *o, const char *param,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+resv_conflict(struct ns_err *err, const struct ns_resv *o, const char *param, const char *fmt, ...)
+{
+	char msg[sizeof(err->message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ns_fail(err, NS_E_CONFLICT, param, "%s", msg);
+	if (err)
+		err->resv = o;
+	return -EEXIST;
+}
+
 /* Everything that refuses spec, before anything changes; fills in its default name. */
 static int
 check_spec(const struct ns *ns, struct ns_resv *spec, struct ns_err *err)
@@ -212,14 +232,13 @@ check_spec(const struct ns *ns, struct ns_resv *spec, struct ns_err *err)
 		               "why is at most %d bytes of text without control characters",
 		               NS_RESV_WHY_MAX);
 	if ((o = ns_resv_find(ns, spec->name)))
-		return ns_fail(err, NS_E_CONFLICT, "name", "a reservation named %s exists (%u-%u)",
-		               o->name, o->first, o->last);
+		return resv_conflict(err, o, "name", "a reservation named %s exists (%u-%u)",
+		                     o->name, o->first, o->last);
 	i = upper(ns, spec->last);
 	if (i && (o = ns->resvs[i - 1])->last >= spec->first)
-		return ns_fail(err, NS_E_CONFLICT, "first",
-		               "%u-%u overlaps reservation %s (%u-%u%s)", spec->first, spec->last,
-		               o->name, o->first, o->last,
-		               o->config ? ", from the configuration" : "");
+		return resv_conflict(err, o, "first", "%u-%u overlaps reservation %s (%u-%u%s)",
+		                     spec->first, spec->last, o->name, o->first, o->last,
+		                     o->config ? ", from the configuration" : "");
 	if ((m = ns_first_mapping_in(ns, spec->first, spec->last))) {
 		if (m->dev)
 			ns_bdf_format(m->dev->bdf, dev);
@@ -344,7 +363,8 @@ ns_resv_expire(struct ns *ns, uint64_t now, struct ns_err *err)
 }
 
 int
-ns_resv_set_config(struct ns *ns, const struct ns_resv *specs, size_t n, struct ns_err *err)
+ns_resv_set_config(struct ns *ns, const struct ns_resv *specs, size_t n, size_t *bad,
+                   struct ns_err *err)
 {
 	unsigned old = 0;
 	struct ns_op op;
@@ -364,7 +384,8 @@ ns_resv_set_config(struct ns *ns, const struct ns_resv *specs, size_t n, struct 
 
 		s.config = true;
 		s.expires = 0;
-		rc = reserve_one(ns, &s, NULL, err);
+		if ((rc = reserve_one(ns, &s, NULL, err)) < 0 && bad)
+			*bad = k;
 	}
 	return ns_op_end(ns, &op, rc, err);
 }

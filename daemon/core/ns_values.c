@@ -17,6 +17,7 @@ fill(struct ns_err *err, enum ns_errc code, const char *param, const char *fmt, 
 	err->kernel_errno = 0;
 	err->missing[0] = '\0';
 	err->map = NULL;
+	err->resv = NULL;
 }
 
 int

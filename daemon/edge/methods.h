@@ -14,7 +14,7 @@
  *
  * tests/unit/test_methods_table.c holds the table against proto/openrpc.json. The handlers
  * are plain functions, one file per object: methods_daemon.c, methods_vm.c, methods_device.c,
- * methods_pasid.c, methods_quota.c, methods_wq.c. */
+ * methods_pasid.c, methods_quota.c, methods_wq.c, methods_range.c. */
 #ifndef PASIDD_METHODS_H
 #define PASIDD_METHODS_H
 
@@ -42,6 +42,7 @@ enum rpc_kind {
 	RPC_WQ,     /* an idxd work queue dsaN/wqN.M or iaxN/wqN.M (ns_wq_ref_valid) */
 	RPC_LABEL,  /* a WQ's label: 1-1024 printable ASCII characters */
 	RPC_FLAG,   /* true or false, kept apart from absent: 1, 0, -1 */
+	RPC_TEXT,   /* text for a person: 0-NS_RESV_WHY_MAX bytes, no control characters */
 };
 
 typedef char rpc_uuid[NS_UUID_LEN + 1];
@@ -71,6 +72,10 @@ struct rpc_args {
 	int64_t size, priority, group, threshold;
 	const char *label; /* NULL when absent */
 	int block_on_fault;
+	/* range.*: a reservation (RPC_INT, RPC_VM for its name, RPC_TEXT); pasid.alloc's
+	 * reservation is resv too */
+	int64_t first, last, expires_s;
+	const char *resv, *why; /* NULL when absent */
 };
 
 struct rpc_param {
@@ -137,6 +142,12 @@ extern const struct rpc_method rpc_methods[];
 		.name = "vm", .kind = RPC_VM, .required = req,                                     \
 		.at = RPC_AT(const char *, vm_name), __VA_ARGS__                                   \
 	}
+/* A name in the syntax of VM names that is not the VM a method acts on (a reservation's). */
+#define P_NAME(n, field, req, ...)                                                                 \
+	{                                                                                          \
+		.name = n, .kind = RPC_VM, .required = req, .at = RPC_AT(const char *, field),     \
+		__VA_ARGS__                                                                        \
+	}
 #define P_BDF(n, field, req, ...)                                                                  \
 	{                                                                                          \
 		.name = n, .kind = RPC_BDF, .required = req, .at = RPC_AT(int64_t, field),         \
@@ -164,6 +175,11 @@ extern const struct rpc_method rpc_methods[];
 #define P_FLAG(n, field, ...)                                                                      \
 	{                                                                                          \
 		.name = n, .kind = RPC_FLAG, .at = RPC_AT(int, field), __VA_ARGS__                 \
+	}
+#define P_TEXT(n, field, req, ...)                                                                 \
+	{                                                                                          \
+		.name = n, .kind = RPC_TEXT, .required = req, .at = RPC_AT(const char *, field),   \
+		__VA_ARGS__                                                                        \
 	}
 #define P_CURSOR(n, field, ...)                                                                    \
 	{                                                                                          \
@@ -208,6 +224,10 @@ int method_daemon_metrics(struct rpc_call *c, const struct rpc_args *a,
 int method_config_reload(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 int method_wq_configure(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_range_reserve(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_range_unreserve(struct rpc_call *c, const struct rpc_args *a,
+                           struct json_object **result);
+int method_range_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 
 struct pasidd;
 /* The data of the last 1002 quota_exceeded: {cgroup, max, current} and, when the per-VM

@@ -13,6 +13,7 @@
 #include "namespace.h"
 
 struct event_base;
+struct event;
 struct backend;
 struct server;
 struct state;
@@ -53,6 +54,7 @@ struct pasidd {
 	struct json_object *openrpc; /* rpc.discover's document, parsed on first use */
 	/* The methods served: NULL for rpc_methods (methods.h); a test may serve its own. */
 	const struct rpc_method *methods;
+	struct event *resv_timer; /* the next expiry of a reservation (range_expiry.c), or NULL */
 };
 
 #endif
