@@ -904,8 +904,8 @@ reservation_into(struct json_object *o, void *item, struct pasid_error *err)
 	r->expires_s = -1;
 	if (!json_object_is_type(o, json_type_object))
 		return lp_bad_reply(err, "reservation is not an object");
-	if (lp_get_u32(o, "first", &r->first, err) < 0 || lp_get_u32(o, "last", &r->last, err) < 0 ||
-	    lp_get_u32(o, "used", &r->used, err) < 0 ||
+	if (lp_get_u32(o, "first", &r->first, err) < 0 ||
+	    lp_get_u32(o, "last", &r->last, err) < 0 || lp_get_u32(o, "used", &r->used, err) < 0 ||
 	    get_str(o, "name", true, r->name, sizeof(r->name), err) < 0)
 		return -EPROTO;
 	if (!(src = lp_member(o, "source", json_type_string)))

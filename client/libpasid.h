@@ -464,13 +464,13 @@ struct pasid_reservation {
 	char name[65];
 	uint32_t first;
 	uint32_t last;
-	char *why;          /* never NULL; "" for none, or when not shown (to non-admins) */
-	int64_t expires_s;  /* seconds left, rounded up; -1: it does not expire */
-	bool config;        /* from a [Namespace] Reserve= line, else from range.reserve */
-	bool has_by;        /* by_uid/by_pid are set: shown to admins, for runtime ones */
-	uint32_t by_uid;    /* the peer that reserved it */
+	char *why;         /* never NULL; "" for none, or when not shown (to non-admins) */
+	int64_t expires_s; /* seconds left, rounded up; -1: it does not expire */
+	bool config;       /* from a [Namespace] Reserve= line, else from range.reserve */
+	bool has_by;       /* by_uid/by_pid are set: shown to admins, for runtime ones */
+	uint32_t by_uid;   /* the peer that reserved it */
 	int32_t by_pid;
-	uint32_t used;      /* live mappings handed out of it */
+	uint32_t used;        /* live mappings handed out of it */
 	uint64_t reserved[4]; /* zero: room for later members */
 };
 
@@ -498,8 +498,8 @@ int pasid_alloc_reserved(struct pasid_client *c, const char *vm, enum pasid_type
                          uint32_t count, struct pasid_mapping *out, struct pasid_mapping **maps,
                          size_t *n, struct pasid_error *err);
 /* Accepts an array of reservations (range.list) or one (range.reserve). */
-int pasid_parse_reservations(struct json_object *result, struct pasid_reservation **out,
-                             size_t *n, struct pasid_error *err);
+int pasid_parse_reservations(struct json_object *result, struct pasid_reservation **out, size_t *n,
+                             struct pasid_error *err);
 void pasid_reservations_free(struct pasid_reservation *r, size_t n);
 
 #endif
