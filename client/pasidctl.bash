@@ -36,6 +36,10 @@ _pasidctl_wqs() {
 	_pasidctl_ask wq list | sed -n 's/^ *"wq": *"\([^"]*\)".*/\1/p'
 }
 
+_pasidctl_reservations() {
+	_pasidctl_ask range list | sed -n 's/^ *"name": *"\([^"]*\)".*/\1/p'
+}
+
 _pasidctl() {
 	local cur prev words=() i cmd="" sub="" nargs=0
 	cur=${COMP_WORDS[COMP_CWORD]}
@@ -73,6 +77,10 @@ _pasidctl() {
 		mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_wqs)" -- "$cur")
 		return
 		;;
+	--reservation)
+		mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_reservations)" -- "$cur")
+		return
+		;;
 	--type)
 		if [[ $cmd == wq ]]; then
 			words=(user kernel none)
@@ -96,12 +104,14 @@ _pasidctl() {
 		return
 		;;
 	--device | --gpasid | --count | --pid | --uuid | --pt-id | --dev-id | --iommufd | \
-		--device-fd | --fd | --size | --priority | --group | --threshold | --name)
+		--device-fd | --fd | --size | --priority | --group | --threshold | --name | --why | \
+		--expires)
 		return
 		;;
 	esac
 	if [[ -z $cmd ]]; then
-		words=(status vm device pasid quota wq metrics call --socket --json --version --help)
+		words=(status vm device pasid quota wq range metrics call --socket --json --version
+			--help)
 		mapfile -t COMPREPLY < <(compgen -W "${words[*]}" -- "$cur")
 		return
 	fi
@@ -111,6 +121,7 @@ _pasidctl() {
 	pasid) words=(alloc free lookup list attach detach) ;;
 	quota) words=(get set) ;;
 	wq) words=(list configure) ;;
+	range) words=(reserve unreserve list) ;;
 	call)
 		if ((nargs == 0)) && [[ $cur != -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_methods)" -- "$cur")
@@ -139,7 +150,8 @@ _pasidctl() {
 	case "$cmd $sub" in
 	"vm register") words=(--pid --uuid --mode) ;;
 	"device assign") words=(--shared) ;;
-	"pasid alloc") words=(--vm --type --device --wq --gpasid --count) ;;
+	"pasid alloc") words=(--vm --type --device --wq --gpasid --count --reservation) ;;
+	"range reserve") words=(--why --expires --name) ;;
 	"pasid free") words=(--vm --gpasid) ;;
 	"pasid lookup") words=(--vm --gpasid --device) ;;
 	"pasid list") words=(--vm --type --wq) ;;
@@ -148,6 +160,10 @@ _pasidctl() {
 		--block-on-fault) ;;
 	*) words=() ;;
 	esac
+	if [[ "$cmd $sub" == "range unreserve" ]] && ((nargs == 0)) && [[ $cur != -* ]]; then
+		mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_reservations)" -- "$cur")
+		return
+	fi
 	if [[ "$cmd $sub" == "wq configure" ]] && ((nargs == 0)) && [[ $cur != -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_wqs)" -- "$cur")
 		return

@@ -234,8 +234,12 @@ check_spec(const struct ns *ns, struct ns_resv *spec, struct ns_err *err)
 	if ((o = ns_resv_find(ns, spec->name)))
 		return resv_conflict(err, o, "name", "a reservation named %s exists (%u-%u)",
 		                     o->name, o->first, o->last);
-	i = upper(ns, spec->last);
-	if (i && (o = ns->resvs[i - 1])->last >= spec->first)
+	/* The lowest one in the way: the one that starts at or before first, or the next. */
+	i = upper(ns, spec->first);
+	o = i && ns->resvs[i - 1]->last >= spec->first            ? ns->resvs[i - 1]
+	    : i < ns->nresvs && ns->resvs[i]->first <= spec->last ? ns->resvs[i]
+	                                                          : NULL;
+	if (o)
 		return resv_conflict(err, o, "first", "%u-%u overlaps reservation %s (%u-%u%s)",
 		                     spec->first, spec->last, o->name, o->first, o->last,
 		                     o->config ? ", from the configuration" : "");

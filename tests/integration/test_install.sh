@@ -115,6 +115,13 @@ completion() {
 	check "method names from rpc.discover: $got" "[ '$got' = 'pasid.list pasid.lookup ' ]"
 	got=$(complete_words "$PASIDCTL" --socket "$sock" pasid list --)
 	check "options: $got" "[[ '$got' == *--type*--vm*--wq* ]]"
+	"$PASIDCTL" --socket "$sock" range reserve 9000-9009 --name mig >/dev/null
+	got=$(complete_words "$PASIDCTL" --socket "$sock" range "")
+	check "range subcommands: $got" "[ '$got' = 'list reserve unreserve ' ]"
+	got=$(complete_words "$PASIDCTL" --socket "$sock" range unreserve "")
+	check "reservation names from the daemon: $got" "[ '$got' = 'mig ' ]"
+	got=$(complete_words "$PASIDCTL" --socket "$sock" pasid alloc --reservation m)
+	check "reservation names after --reservation: $got" "[ '$got' = 'mig ' ]"
 	got=$(complete_words "$PASIDCTL" --socket "$tmp/nothing.sock" vm show "")
 	check "no daemon: no VM names, no noise" "[ -z '$got' ]"
 }
