@@ -248,6 +248,10 @@ START_TEST(allocation_skips_reservations)
 	IT_ERR(it_call(fd, "pasid.alloc", "{\"vm\":\"a\",\"type\":\"shared\",\"gpasid\":4160}"),
 	       1004, "gpasid");
 	ck_assert_int_eq(it_int(list(), "1.used"), 3);
+	r = IT_OK(it_call(fd, "daemon.status", NULL));
+	ck_assert_int_eq(it_int(r, "reserved.count"), 3);
+	ck_assert_int_eq(it_int(r, "reserved.shared"), 100 + 1 - 3);
+	ck_assert_int_eq(it_int(r, "free.shared"), 524287 - 4096 + 1 - 4003 - 98);
 	/* Local: skipped, and taken by name. */
 	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"t\"}"));
 	IT_OK(it_call(fd, "device.assign", "{\"vm\":\"t\",\"device\":\"" DEV "\"}"));
