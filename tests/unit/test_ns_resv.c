@@ -206,26 +206,26 @@ END_TEST
 START_TEST(local_and_identity_skip_reservations)
 {
 	struct ns_vm *tr = mkvm("t", NS_MODE_TRANSLATED), *id = mkvm("i", NS_MODE_IDENTITY);
-	struct ns_mapping *m;
+	struct ns_mapping *m[4];
 	struct ns_err err;
 
 	ck_assert_int_eq(ns_device_assign(&ns, tr, d1, false, &err), 0);
 	ck_assert_int_eq(reserve(1, 9, "low", &err), 0);
 	ck_assert_uint_eq(alloc_h(tr, NS_TYPE_LOCAL, d1, NULL), 10);
 	/* Asked for: refused naming the reservation, in both kinds. */
-	ck_assert_int_eq(alloc_from(tr, NS_TYPE_LOCAL, d1, 5, 1, NULL, &m, &err), -EEXIST);
+	ck_assert_int_eq(alloc_from(tr, NS_TYPE_LOCAL, d1, 5, 1, NULL, m, &err), -EEXIST);
 	ck_assert_str_eq(err.param, "gpasid");
 	ck_assert_str_eq(err.resv->name, "low");
 	ck_assert_int_eq(reserve(5000, 5010, "mig", &err), 0);
-	ck_assert_int_eq(alloc_from(id, NS_TYPE_SHARED, 0, 4999, 3, NULL, &m, &err), -EEXIST);
+	ck_assert_int_eq(alloc_from(id, NS_TYPE_SHARED, 0, 4999, 3, NULL, m, &err), -EEXIST);
 	ck_assert_str_eq(err.resv->name, "mig");
 	ck_assert_ptr_null(ns_lookup_gpasid(id, 4999)); /* all or nothing */
 	ck_assert_int_eq(ns_insert(&ns, tr, NS_TYPE_SHARED, 0, 100, 5005, NULL, NULL, &err),
 	                 -EEXIST);
 	ck_assert_str_eq(err.param, "hpasid");
 	/* Named: taken from it. */
-	ck_assert_int_eq(alloc_from(id, NS_TYPE_SHARED, 0, 5001, 2, "mig", &m, &err), 0);
-	ck_assert_int_eq(alloc_from(id, NS_TYPE_SHARED, 0, 4990, 1, "mig", &m, &err), -ERANGE);
+	ck_assert_int_eq(alloc_from(id, NS_TYPE_SHARED, 0, 5001, 2, "mig", m, &err), 0);
+	ck_assert_int_eq(alloc_from(id, NS_TYPE_SHARED, 0, 4990, 1, "mig", m, &err), -ERANGE);
 	ck_assert_int_eq(
 	    ns_insert_from(&ns, tr, NS_TYPE_SHARED, 0, 100, 5005, NULL, "mig", NULL, &err), 0);
 	ck_assert_uint_eq(alloc_h(tr, NS_TYPE_LOCAL, d1, "low"), 1);
@@ -234,9 +234,9 @@ START_TEST(local_and_identity_skip_reservations)
 	ck_assert_uint_eq(ns_resv_find(&ns, "mig")->nshared, 3);
 	ck_assert_uint_eq(ns_resv_find(&ns, "low")->nmaps, 2);
 	/* A named reservation that holds nothing of the range, or none at all. */
-	ck_assert_int_eq(alloc_from(tr, NS_TYPE_SHARED, 0, -1, 1, "low", &m, &err), -ERANGE);
+	ck_assert_int_eq(alloc_from(tr, NS_TYPE_SHARED, 0, -1, 1, "low", m, &err), -ERANGE);
 	ck_assert_str_eq(err.param, "reservation");
-	ck_assert_int_eq(alloc_from(tr, NS_TYPE_SHARED, 0, -1, 1, "none", &m, &err), -ENOENT);
+	ck_assert_int_eq(alloc_from(tr, NS_TYPE_SHARED, 0, -1, 1, "none", m, &err), -ENOENT);
 	assert_ok();
 	/* Unreserved: the mappings stay, counted nowhere. */
 	ck_assert_int_eq(ns_unreserve(&ns, ns_resv_find(&ns, "mig"), &err), 0);
