@@ -42,7 +42,8 @@ ns_map_link(struct ns *ns, struct ns_mapping *m)
 		m->wq->nmaps++;
 		vm_wq(vm, m->wq)->nmaps++;
 	}
-	ns_resv_count(ns, m, 1);
+	if (ns->nresvs)
+		ns_resv_count(ns, m, 1);
 }
 
 void
@@ -69,7 +70,8 @@ ns_map_unlink(struct ns *ns, struct ns_mapping *m)
 		m->wq->nmaps--;
 		vm_wq(vm, m->wq)->nmaps--;
 	}
-	ns_resv_count(ns, m, -1);
+	if (ns->nresvs)
+		ns_resv_count(ns, m, -1);
 }
 
 /* The VM's entry for wq, made (idle) when it has none: never taken back, so that undoing a
@@ -133,22 +135,18 @@ add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, s
 	return m;
 }
 
-/* Whether (g, h) may be added for this VM; the full rule set, used by allocation (where it
- * mostly confirms the search) and by ns_insert (where it is the only check). */
+/* Whether h may be taken: no reservation holds it but the one named, if any (named: h must
+ * lie in it). Replay re-creates what was handed out, also out of reservations by name. */
 static int
-check_slot(const struct ns *ns, const struct ns_vm *vm, enum ns_type type,
-           const struct ns_device *dev, uint32_t g, uint32_t h, const struct ns_resv *named,
-           struct ns_err *err)
+check_reserved(const struct ns *ns, const struct ns_vm *vm, enum ns_type type, uint32_t h,
+               const struct ns_resv *named, struct ns_err *err)
 {
-	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
-	bool identity = vm->mode == NS_MODE_IDENTITY;
 	/* The parameter that named h: the gPASID where it is the hPASID. */
-	const char *hparam = type == NS_TYPE_LOCAL || identity ? "gpasid" : "hpasid";
-	const struct ns_resv *r;
-	char name[NS_BDF_LEN + 1];
+	const char *hparam =
+	    type == NS_TYPE_LOCAL || vm->mode == NS_MODE_IDENTITY ? "gpasid" : "hpasid";
+	const struct ns_resv *r = ns_resv_at(ns, h);
 
-	/* Replay re-creates what was handed out, also out of reservations by name. */
-	if (!ns->replaying && (r = ns_resv_at(ns, h)) && r != named) {
+	if (r && r != named) {
 		/* Not its why, which is for administrators (range.list). */
 		ns_fail(err, NS_E_CONFLICT, hparam, "hPASID %u is reserved (%s, %u-%u)", h, r->name,
 		        r->first, r->last);
@@ -160,6 +158,24 @@ check_slot(const struct ns *ns, const struct ns_vm *vm, enum ns_type type,
 		return ns_fail(err, NS_E_RANGE, hparam,
 		               "hPASID %u lies outside reservation %s (%u-%u)", h, named->name,
 		               named->first, named->last);
+	return 0;
+}
+
+/* Whether (g, h) may be added for this VM; the full rule set, used by allocation (where it
+ * mostly confirms the search) and by ns_insert (where it is the only check). named: the
+ * reservation the request takes h from, or NULL. */
+static int
+check_slot(const struct ns *ns, const struct ns_vm *vm, enum ns_type type,
+           const struct ns_device *dev, uint32_t g, uint32_t h, const struct ns_resv *named,
+           struct ns_err *err)
+{
+	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
+	bool identity = vm->mode == NS_MODE_IDENTITY;
+	char name[NS_BDF_LEN + 1];
+	int r;
+
+	if (ns->nresvs && !ns->replaying && (r = check_reserved(ns, vm, type, h, named, err)) < 0)
+		return r;
 	if (type == NS_TYPE_LOCAL) {
 		if (g != h || !ns_in_range(loc, h))
 			return ns_fail(err, NS_E_RANGE, "gpasid",
@@ -268,6 +284,11 @@ find_free_all_wrap(const struct idmap *const *maps, unsigned n, uint32_t from,
 	uint32_t start = 0;
 	int64_t r;
 
+	/* Without reservations, the search of before them: nothing more per allocation. */
+	if (!s->resv && !s->ns->nresvs) {
+		r = find_free_maps(maps, n, from);
+		return r >= 0 || from == 0 ? r : find_free_maps(maps, n, 0);
+	}
 	if (s->resv) {
 		start = s->resv->first > s->r->first ? s->resv->first - s->r->first : 0;
 		if (from < start || from > s->resv->last - s->r->first)
@@ -473,7 +494,7 @@ check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_re
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
 	bool identity_pick = req->type == NS_TYPE_SHARED && vm->mode == NS_MODE_IDENTITY;
 	uint32_t n = req->count, free_g = ns_range_size(loc) - vm->guest.used, free, foreign;
-	char name[NS_BDF_LEN + 1], also[64] = "";
+	char name[NS_BDF_LEN + 1], also[96] = "";
 
 	if (req->gpasid >= 0) {
 		const struct ns_range *r = identity_pick ? sh : loc;
@@ -515,22 +536,25 @@ check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_re
 		foreign = ns_foreign_local_unmapped(ns, dev);
 		free = ns_range_size(loc) - dev->local.used - foreign;
 		free = free > held ? free - held : 0;
-		ns_bdf_format(dev->bdf, name);
-		also_say(also, sizeof(also), foreign, " to it", held);
-		if (free < n)
+		if (free < n) {
+			/* Said only when refused: formatting costs more than the allocation. */
+			ns_bdf_format(dev->bdf, name);
+			also_say(also, sizeof(also), foreign, " to it", held);
 			return ns_fail(err, NS_E_EXHAUSTED, free ? "count" : "device",
 			               "device %s has %u free local PASIDs in %u-%u%s; %u asked",
 			               name, free, loc->first, loc->last, also, n);
+		}
 	} else {
 		uint32_t held = ns_resv_shared_free(ns);
 
 		foreign = ns_foreign_shared_unmapped(ns);
 		free = ns_shared_free(ns);
-		also_say(also, sizeof(also), foreign, "", held);
-		if (free < n)
+		if (free < n) {
+			also_say(also, sizeof(also), foreign, "", held);
 			return ns_fail(err, NS_E_EXHAUSTED, free ? "count" : "type",
 			               "the shared range %u-%u has %u free PASIDs%s; %u asked",
 			               sh->first, sh->last, free, also, n);
+		}
 		if (identity_pick)
 			return 0;
 	}
@@ -560,7 +584,8 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 		return r;
 	if (req->type == NS_TYPE_LOCAL && !(dev = local_device(ns, vm, req->bdf, err)))
 		return -EEXIST;
-	if ((r = resv_of(ns, req->reservation, req->type, &resv, err)) < 0)
+	resv = NULL;
+	if (req->reservation && (r = resv_of(ns, req->reservation, req->type, &resv, err)) < 0)
 		return r;
 	resv_cursor = resv ? resv->cursor : 0;
 	r = check_room(ns, vm, req, dev, resv, err);
