@@ -46,6 +46,7 @@ resv_json(const struct ns_resv *r, bool admin, uint64_t now)
 int
 method_range_reserve(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
 {
+	/* first and last are 0..UINT32_MAX (the table); the core judges them by the width. */
 	struct ns_resv spec = {.first = (uint32_t)a->first,
 	                       .last = (uint32_t)a->last,
 	                       .uid = c->peer->uid,
@@ -54,10 +55,6 @@ method_range_reserve(struct rpc_call *c, const struct rpc_args *a, struct json_o
 	struct ns_err err;
 	uint64_t now = range_now();
 
-	/* Beyond 32 bits is beyond any width: the core says so for the number given. */
-	if (a->first > UINT32_MAX || a->last > UINT32_MAX)
-		return rpc_fail(c, PROTO_E_OUT_OF_RANGE, a->first > UINT32_MAX ? "first" : "last",
-		                "beyond the PASID width");
 	if (a->resv)
 		snprintf(spec.name, sizeof(spec.name), "%s", a->resv);
 	if (a->why)

@@ -184,9 +184,9 @@ int rec_snapshot_quota(const struct quota *q, int (*add)(void *ctx, const void *
 struct rec_info {
 	enum rec_op op;
 	uint8_t mode;            /* REC_VM */
-	int32_t pid;             /* REC_VM, REC_OWNER: the owner */
+	int32_t pid;             /* REC_VM, REC_OWNER: the owner; REC_RESERVE: who reserved */
 	uint64_t starttime;      /* REC_VM, REC_OWNER */
-	uint32_t uid;            /* REC_VM, REC_OWNER */
+	uint32_t uid;            /* REC_VM, REC_OWNER, REC_RESERVE */
 	uint8_t type;            /* REC_MAP */
 	uint32_t gpasid, hpasid; /* REC_MAP; gpasid also REC_UNMAP, REC_ATTACH, REC_DETACH */
 	uint32_t bdf;            /* REC_MAP (local), REC_DEV, REC_UNDEV, REC_LCURSOR, REC_ATTACH,
