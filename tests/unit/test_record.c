@@ -1312,6 +1312,70 @@ START_TEST(test_mixed_generation_refused)
 }
 END_TEST
 
+/* Every snapshot and journal of the state directory rewritten as a pasidd of record format
+ * version v wrote its header (the records are left as they are). */
+static void
+set_format_all(uint32_t v)
+{
+	struct ck_dir now;
+
+	ck_dir_take(&now, state_dir);
+	for (size_t i = 0; i < now.n; i++)
+		if (!strncmp(now.name[i], "journal.", 8) || !strncmp(now.name[i], "snapshot.", 9))
+			put_with_header(now.name[i], now.data[i], now.len[i],
+			                now.name[i][0] == 'j' ? "PASIDDJ1" : "PASIDDS1", v);
+	ck_dir_free(&now);
+}
+
+/* A state of version 2 (work queues, no reservations) replays under version 3 and is
+ * upgraded before anything is appended; one of version 2 that holds a reservation record
+ * (which no pasidd of version 2 wrote) is refused and left as it was. */
+START_TEST(test_version2_state_upgraded)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	struct ns_alloc_req req = {
+	    .type = NS_TYPE_SHARED, .gpasid = -1, .count = 2, .wq = "dsa0/wq0.1"};
+	struct ns_resv spec = {.first = 9000, .last = 9009};
+	struct ns_mapping *m[2];
+	struct ns_err err = {0};
+	struct ck_dir before;
+	struct ns_vm *vm;
+	struct opened o;
+	char why[1024];
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(ns_vm_create(&o.ns, "vm-a", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_TRANSLATED, &own, "/", -1, &vm, &err),
+	                 0);
+	ck_assert_msg(ns_alloc(&o.ns, vm, &req, m, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(state_commit(o.st), 0);
+	close_state(&o);
+	set_format_all(2);
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_str_eq(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-a"), 2)->wq->ref, "dsa0/wq0.1");
+	/* Upgraded: a reservation can be journaled now, and replays. */
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	snprintf(spec.name, sizeof(spec.name), "later");
+	ck_assert_int_eq(ns_reserve(&o.ns, &spec, NULL, &err), 0);
+	ck_assert_int_eq(state_commit(o.st), 0);
+	close_state(&o);
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_ptr_nonnull(ns_resv_find(&o.ns, "later"));
+	ck_assert_uint_eq(o.ns.shared_maps.count, 2);
+	close_state(&o);
+
+	/* The same files said to be of version 2: the reservation record is not of it. */
+	set_format_all(2);
+	ck_dir_take(&before, state_dir);
+	ck_assert_int_eq(open_state(&o, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "type 13"), "%s", why);
+	close_state(&o);
+	ck_dir_assert_unchanged(&before, state_dir);
+}
+END_TEST
+
 /* ---- the whole directory, to show that a refusal changed nothing ---- */
 
 /* A state of a later version: a snapshot, a journal, a generation-0 journal of record format
@@ -1395,6 +1459,7 @@ record_suite(void)
 	tcase_add_test(version, test_version_in_headers);
 	tcase_add_loop_test(version, test_earlier_state_replays, 0, 4);
 	tcase_add_test(version, test_earlier_state_goes_on);
+	tcase_add_test(version, test_version2_state_upgraded);
 	tcase_add_test(version, test_attach_in_version_0_refused);
 	tcase_add_test(version, test_mixed_generation_refused);
 	tcase_add_test(version, test_salvage_writes_current_version);
