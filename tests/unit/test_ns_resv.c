@@ -400,6 +400,68 @@ START_TEST(check_finds_broken_reservations)
 }
 END_TEST
 
+/* Random reserves, unreserves, allocations (named or not, shared and local) and frees in a
+ * small namespace, with transactions that are aborted now and then: after every step the
+ * invariants hold, and no allocation that names no reservation lands in one. */
+START_TEST(randomized)
+{
+	struct ns_vm *id = mkvm("i", NS_MODE_IDENTITY), *tr = mkvm("t", NS_MODE_TRANSLATED);
+	unsigned seed = 12345, named_ok = 0, plain_ok = 0, reserved = 0, aborted = 0;
+	struct ns_err err;
+
+	ck_assert_int_eq(ns_device_assign(&ns, tr, d1, false, &err), 0);
+	for (int step = 0; step < 20000; step++) {
+		unsigned op = rand_r(&seed) % 8;
+		bool txn = rand_r(&seed) % 4 == 0;
+		struct ns_mapping *m[3];
+
+		if (txn)
+			ck_assert_int_eq(ns_txn_begin(&ns), 0);
+		if (op == 0) {
+			uint32_t a = 1 + rand_r(&seed) % 31, b = a + rand_r(&seed) % 4;
+
+			reserved += reserve(a, b > 31 ? 31 : b, NULL, &err) == 0;
+		} else if (op == 1 && ns.nresvs) {
+			ck_assert_int_eq(
+			    ns_unreserve(&ns, ns.resvs[rand_r(&seed) % ns.nresvs], &err), 0);
+		} else if (op <= 4) {
+			bool local = op == 4;
+			const char *named = ns.nresvs && rand_r(&seed) % 3 == 0
+			                        ? ns.resvs[rand_r(&seed) % ns.nresvs]->name
+			                        : NULL;
+			unsigned count = 1 + rand_r(&seed) % 3;
+
+			if (alloc_from(local ? tr : id, local ? NS_TYPE_LOCAL : NS_TYPE_SHARED,
+			               local ? d1 : 0, -1, count, named, m, &err) == 0 &&
+			    ++*(named ? &named_ok : &plain_ok))
+				for (unsigned k = 0; k < count; k++) {
+					const struct ns_resv *r = ns_resv_at(&ns, m[k]->hpasid);
+
+					ck_assert_msg(!r || (named && !strcmp(r->name, named)),
+					              "hPASID %u handed out of %s", m[k]->hpasid,
+					              r->name);
+				}
+		} else {
+			struct ns_vm *vm = op % 2 ? id : tr;
+			const struct ns_mapping *first = ns_vm_next(&ns, vm, 0);
+
+			if (first)
+				ck_assert_int_eq(ns_free(&ns, vm, first->gpasid, &err), 0);
+		}
+		if (txn && rand_r(&seed) % 2 && ++aborted)
+			ns_txn_abort(&ns);
+		else if (txn)
+			ck_assert_int_eq(ns_txn_commit(&ns, &err), 0);
+		assert_ok();
+	}
+	/* Each kind of step happened. */
+	ck_assert_uint_gt(reserved, 100);
+	ck_assert_uint_gt(named_ok, 10);
+	ck_assert_uint_gt(plain_ok, 100);
+	ck_assert_uint_gt(aborted, 100);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -416,5 +478,6 @@ main(void)
 	tcase_add_test(tc, expiry);
 	tcase_add_test(tc, config_reservations);
 	tcase_add_test(tc, check_finds_broken_reservations);
+	tcase_add_test(small, randomized);
 	return ck_main(s, NULL);
 }
