@@ -413,10 +413,6 @@ wq_of(struct ns *ns, enum ns_type type, const char *ref, struct ns_wq **out, str
 	return 0;
 }
 
-/* Whether the ranges a request draws from have room for all of it, said precisely before
- * anything is looked for: which range is short, what it has and what was asked. The
- * parameter at fault is the one to change: `count` when fewer would fit, otherwise what names
- * the full range (the VM for its guest range, the device, the type for the shared range). */
 /* Numbers lo..hi (within the local range) that are neither used on dev nor attached to it
  * around pasidd. O(hi - lo): the local range is small. */
 static uint32_t
@@ -487,6 +483,10 @@ also_say(char *out, size_t len, uint32_t foreign, const char *to, uint32_t reser
 		snprintf(out, len, " (and %u reserved)", reserved);
 }
 
+/* Whether the ranges a request draws from have room for all of it, said precisely before
+ * anything is looked for: which range is short, what it has and what was asked. The
+ * parameter at fault is the one to change: `count` when fewer would fit, otherwise what names
+ * the full range (the VM for its guest range, the device, the type for the shared range). */
 static int
 check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_req *req,
            const struct ns_device *dev, const struct ns_resv *resv, struct ns_err *err)
