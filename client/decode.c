@@ -881,3 +881,71 @@ pasid_parse_mapping_wq(struct json_object *mapping, char *wq, size_t len, struct
 	lp_clear_error(err);
 	return 0;
 }
+
+/* Reservations. */
+
+static void
+reservation_clear(void *item)
+{
+	struct pasid_reservation *r = item;
+
+	free(r->why);
+	r->why = NULL;
+}
+
+static int
+reservation_into(struct json_object *o, void *item, struct pasid_error *err)
+{
+	struct pasid_reservation *r = item;
+	struct json_object *by, *src;
+	uint64_t v;
+
+	memset(r, 0, sizeof(*r));
+	r->expires_s = -1;
+	if (!json_object_is_type(o, json_type_object))
+		return lp_bad_reply(err, "reservation is not an object");
+	if (lp_get_u32(o, "first", &r->first, err) < 0 ||
+	    lp_get_u32(o, "last", &r->last, err) < 0 || lp_get_u32(o, "used", &r->used, err) < 0 ||
+	    get_str(o, "name", true, r->name, sizeof(r->name), err) < 0)
+		return -EPROTO;
+	if (!(src = lp_member(o, "source", json_type_string)))
+		return lp_bad_reply(err, "source");
+	r->config = !strcmp(json_object_get_string(src), "config");
+	if (json_object_object_get_ex(o, "expires", NULL)) {
+		if (get_u64(o, "expires", INT64_MAX, &v, err) < 0)
+			return -EPROTO;
+		r->expires_s = (int64_t)v;
+	}
+	if ((by = lp_member(o, "by", json_type_object))) {
+		if (lp_get_u32(by, "uid", &r->by_uid, err) < 0 ||
+		    get_u64(by, "pid", INT32_MAX, &v, err) < 0)
+			return -EPROTO;
+		r->by_pid = (int32_t)v;
+		r->has_by = true;
+	}
+	return get_strdup(o, "why", false, &r->why, err);
+}
+
+int
+pasid_parse_reservations(struct json_object *result, struct pasid_reservation **out, size_t *n,
+                         struct pasid_error *err)
+{
+	void *items = NULL;
+	int rc;
+
+	*n = 0;
+	if (!json_object_is_type(result, json_type_object) &&
+	    !json_object_is_type(result, json_type_array))
+		rc = lp_bad_reply(err, "expected a list of reservations");
+	else
+		rc = decode_list(result, sizeof(**out), reservation_into, reservation_clear, &items,
+		                 n, err);
+	*out = items;
+	return rc;
+}
+
+void
+pasid_reservations_free(struct pasid_reservation *r, size_t n)
+{
+	free_list(r, n, sizeof(*r), reservation_clear);
+}

@@ -270,6 +270,7 @@ struct pasid_import_opts {
 	bool dry_run;                /* only report every conflict */
 	struct json_object *devices; /* {"SRC BDF": "DST BDF"}, or NULL */
 	struct json_object *wqs;     /* {"SRC WQ": "DST WQ"}, or NULL */
+	const char *reservation;     /* where identity/local PASIDs may come from (admin); NULL */
 };
 /* vm.import of doc (opts may be NULL): *result (the caller puts it) is the new VM, or with
  * dry_run {ok, conflicts:[{gpasid?, device?, what, why}]}. A refused import fails with the
@@ -504,5 +505,51 @@ void pasid_wqs_free(struct pasid_wq *wqs, size_t n);
 #ifdef __cplusplus
 }
 #endif
+
+/* ---- hPASID reservations (LIBPASID_0.5) ---- */
+
+/* A reservation: hPASIDs the daemon hands out to nobody but an allocation that names it
+ * (range.reserve, range.list). */
+struct pasid_reservation {
+	char name[65];
+	uint32_t first;
+	uint32_t last;
+	char *why;         /* never NULL; "" for none, or when not shown (to non-admins) */
+	int64_t expires_s; /* seconds left, rounded up; -1: it does not expire */
+	bool config;       /* from a [Namespace] Reserve= line, else from range.reserve */
+	bool has_by;       /* by_uid/by_pid are set: shown to admins, for runtime ones */
+	uint32_t by_uid;   /* the peer that reserved it */
+	int32_t by_pid;
+	uint32_t used;        /* live mappings handed out of it */
+	uint64_t reserved[4]; /* zero: room for later members */
+};
+
+/* Admin only. Reserves first..last. why (NULL: none), expires_s (0: never; else 1-2592000
+ * seconds from now), name (NULL: "FIRST-LAST"). *out (out may be NULL) is the reservation, one
+ * entry to release with pasid_reservations_free(*out, 1). Conflict (1004): overlaps another
+ * reservation or holds live mappings (pasid_error_object() has the first one in its data). */
+int pasid_range_reserve(struct pasid_client *c, uint32_t first, uint32_t last, const char *why,
+                        uint32_t expires_s, const char *name, struct pasid_reservation **out,
+                        struct pasid_error *err);
+/* Admin only. Removes the reservation named name; the PASIDs handed out of it stay. */
+int pasid_range_unreserve(struct pasid_client *c, const char *name, struct pasid_error *err);
+/* Admin only. Removes the reservation whose range is exactly first..last. */
+int pasid_range_unreserve_range(struct pasid_client *c, uint32_t first, uint32_t last,
+                                struct pasid_error *err);
+/* Every reservation, by first hPASID; *out is an array of *n to release with
+ * pasid_reservations_free(). */
+int pasid_range_list(struct pasid_client *c, struct pasid_reservation **out, size_t *n,
+                     struct pasid_error *err);
+/* pasid_alloc() / pasid_alloc_count() taking the hPASIDs from the reservation named
+ * reservation (admin only; NULL: as pasid_alloc()). count 0: one mapping into *out (maps and
+ * n unused); else count mappings into *maps (out unused). */
+int pasid_alloc_reserved(struct pasid_client *c, const char *vm, enum pasid_type type,
+                         const char *device, const char *reservation, uint32_t gpasid,
+                         uint32_t count, struct pasid_mapping *out, struct pasid_mapping **maps,
+                         size_t *n, struct pasid_error *err);
+/* Accepts an array of reservations (range.list) or one (range.reserve). */
+int pasid_parse_reservations(struct json_object *result, struct pasid_reservation **out, size_t *n,
+                             struct pasid_error *err);
+void pasid_reservations_free(struct pasid_reservation *r, size_t n);
 
 #endif

@@ -36,6 +36,10 @@ _pasidctl_wqs() {
 	_pasidctl_ask wq list | sed -n 's/^ *"wq": *"\([^"]*\)".*/\1/p'
 }
 
+_pasidctl_reservations() {
+	_pasidctl_ask range list | sed -n 's/^ *"name": *"\([^"]*\)".*/\1/p'
+}
+
 _pasidctl() {
 	local cur prev words=() i cmd="" sub="" nargs=0
 	cur=${COMP_WORDS[COMP_CWORD]}
@@ -73,6 +77,10 @@ _pasidctl() {
 		mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_wqs)" -- "$cur")
 		return
 		;;
+	--reservation)
+		mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_reservations)" -- "$cur")
+		return
+		;;
 	--type)
 		if [[ $cmd == wq ]]; then
 			words=(user kernel none)
@@ -101,17 +109,19 @@ _pasidctl() {
 		mapfile -t COMPREPLY < <(compgen -P "${cur%"$last"}" -W "vm.register vm.owner \
 			vm.unregister vm.reclaim device.assign device.release pasid.alloc pasid.free \
 			pasid.attach pasid.detach quota.set config.reload daemon.start wq.configure \
-			device.attach device.detach vm.import" \
+			device.attach device.detach vm.import range.reserve range.unreserve" \
 			-- "$last")
 		return
 		;;
 	--device | --gpasid | --count | --pid | --uuid | --as | --pt-id | --dev-id | --iommufd | \
-		--device-fd | --fd | --size | --priority | --group | --threshold | --name)
+		--device-fd | --fd | --size | --priority | --group | --threshold | --name | --why | \
+		--expires)
 		return
 		;;
 	esac
 	if [[ -z $cmd ]]; then
-		words=(status vm device pasid quota wq metrics watch call --socket --json --version --help)
+		words=(status vm device pasid quota wq range metrics watch call --socket --json --version
+			--help)
 		mapfile -t COMPREPLY < <(compgen -W "${words[*]}" -- "$cur")
 		return
 	fi
@@ -121,6 +131,7 @@ _pasidctl() {
 	pasid) words=(alloc free lookup list attach detach) ;;
 	quota) words=(get set) ;;
 	wq) words=(list configure) ;;
+	range) words=(reserve unreserve list) ;;
 	call)
 		if ((nargs == 0)) && [[ $cur != -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_methods)" -- "$cur")
@@ -158,10 +169,11 @@ _pasidctl() {
 			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 			return
 		fi
-		words=(--dry-run --as --device --wq --pid)
+		words=(--dry-run --as --device --wq --pid --reservation)
 		;;
 	"device assign") words=(--shared) ;;
-	"pasid alloc") words=(--vm --type --device --wq --gpasid --count) ;;
+	"pasid alloc") words=(--vm --type --device --wq --gpasid --count --reservation) ;;
+	"range reserve") words=(--why --expires --name) ;;
 	"pasid free") words=(--vm --gpasid) ;;
 	"pasid lookup") words=(--vm --gpasid --device) ;;
 	"pasid list") words=(--vm --type --wq) ;;
@@ -170,6 +182,10 @@ _pasidctl() {
 		--block-on-fault) ;;
 	*) words=() ;;
 	esac
+	if [[ "$cmd $sub" == "range unreserve" ]] && ((nargs == 0)) && [[ $cur != -* ]]; then
+		mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_reservations)" -- "$cur")
+		return
+	fi
 	if [[ "$cmd $sub" == "wq configure" ]] && ((nargs == 0)) && [[ $cur != -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W "$(_pasidctl_wqs)" -- "$cur")
 		return

@@ -24,6 +24,7 @@ static const char main_usage[] =
     "  device release VM BDF                take a PCI function back from VM\n"
     "  device detach VM BDF                 detach its requester ID (device.attach)\n"
     "  pasid alloc --vm VM --type shared|local [--device BDF] [--gpasid N] [--count N]\n"
+    "              [--reservation NAME]\n"
     "  pasid alloc --vm VM --wq WQ [--gpasid N] [--count N]\n"
     "                                       a shared PASID for a shared work queue\n"
     "  pasid free --vm VM --gpasid N\n"
@@ -38,6 +39,10 @@ static const char main_usage[] =
     "  wq configure WQ --mode M --type T [--size N] [--priority N] [--group N]\n"
     "               [--threshold N] [--name LABEL] [--block-on-fault yes|no]\n"
     "                                       configure a work queue (admin only)\n"
+    "  range reserve FIRST-LAST [--why TEXT] [--expires SECONDS] [--name N]\n"
+    "                                       keep host PASIDs from being handed out (admin)\n"
+    "  range unreserve NAME|FIRST-LAST      remove a reservation (admin only)\n"
+    "  range list                           list the reservations\n"
     "  metrics [--textfile DIR]             the daemon's figures for Prometheus\n"
     "  watch [--vm VM] [--kinds K1,K2]      print the daemon's events as they happen\n"
     "  call METHOD [JSON-PARAMS] [--fd N]...  call any method, print its result\n"
@@ -412,6 +417,7 @@ static const struct ctl_cmd commands[] = {
     {"pasid", NULL, &ctl_pasid_group},
     {"quota", NULL, &ctl_quota_group},
     {"wq", NULL, &ctl_wq_group},
+    {"range", NULL, &ctl_range_group},
     {"metrics", ctl_cmd_metrics, NULL},
     {"watch", ctl_cmd_watch, NULL},
     {"call", cmd_call, NULL},

@@ -56,6 +56,7 @@ struct ctl_group {
 
 extern const struct ctl_group ctl_vm_group, ctl_device_group, ctl_pasid_group, ctl_quota_group,
     ctl_wq_group;
+extern const struct ctl_group ctl_range_group;
 
 /* Command lines (pasidctl_args.c). */
 

@@ -17,7 +17,7 @@ const char ctl_vm_export_usage[] =
 
 const char ctl_vm_import_usage[] =
     "Usage: pasidctl vm import FILE|- [--dry-run] [--as NAME] [--device SRC=DST]...\n"
-    "                          [--wq SRC=DST]... [--pid PID]\n"
+    "                          [--wq SRC=DST]... [--pid PID] [--reservation NAME]\n"
     "\n"
     "Recreates the VM of a migration document (FILE, or - for standard input) on this\n"
     "host with the same gPASIDs. With --dry-run, lists every conflict and changes nothing\n"
@@ -28,7 +28,9 @@ const char ctl_vm_import_usage[] =
     "  --device SRC=DST  the document's device SRC is DST on this host (repeatable)\n"
     "  --wq SRC=DST      the document's work queue SRC is DST here (repeatable)\n"
     "  --pid PID         the owner process, the destination VMM (admin only; default: the\n"
-    "                    caller, which for pasidctl exits at once: give --pid)\n";
+    "                    caller, which for pasidctl exits at once: give --pid)\n"
+    "  --reservation NAME  identity and local PASIDs may come from this reservation,\n"
+    "                    made ahead with `pasidctl range reserve` (admin only)\n";
 
 int
 ctl_vm_export(struct ctl *ctl, int argc, char **argv)
@@ -176,10 +178,13 @@ run_import(struct ctl *ctl, struct json_object *doc, struct pasid_import_opts *o
 int
 ctl_vm_import(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"dry-run", no_argument, NULL, 'n'},      {"as", required_argument, NULL, 'a'},
-	    {"device", required_argument, NULL, 'd'}, {"wq", required_argument, NULL, 'w'},
-	    {"pid", required_argument, NULL, 'p'},    CTL_COMMON_OPTIONS};
+	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+	                                     {"as", required_argument, NULL, 'a'},
+	                                     {"device", required_argument, NULL, 'd'},
+	                                     {"wq", required_argument, NULL, 'w'},
+	                                     {"pid", required_argument, NULL, 'p'},
+	                                     {"reservation", required_argument, NULL, 'r'},
+	                                     CTL_COMMON_OPTIONS};
 	struct json_object *devices = json_object_new_object(), *wqs = json_object_new_object();
 	struct pasid_import_opts o = {0};
 	struct json_object *doc = NULL;
@@ -210,6 +215,9 @@ ctl_vm_import(struct ctl *ctl, int argc, char **argv)
 				goto out;
 			}
 			o.pid = (pid_t)pid;
+			break;
+		case 'r':
+			o.reservation = optarg;
 			break;
 		}
 	}

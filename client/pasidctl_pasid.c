@@ -13,6 +13,7 @@ static const char pasid_usage[] =
     "Usage: pasidctl pasid COMMAND ...\n"
     "\n"
     "  alloc --vm VM --type shared|local [--device BDF] [--gpasid N] [--count N]\n"
+    "        [--reservation NAME]\n"
     "  alloc --vm VM --wq WQ [--gpasid N] [--count N]\n"
     "  free --vm VM --gpasid N\n"
     "  lookup HPASID [--device BDF]\n"
@@ -23,7 +24,7 @@ static const char pasid_usage[] =
 
 static const char alloc_usage[] =
     "Usage: pasidctl pasid alloc --vm VM --type shared|local [--device BDF] [--gpasid N]\n"
-    "                            [--count N] [--wq WQ]\n"
+    "                            [--count N] [--wq WQ] [--reservation NAME]\n"
     "\n"
     "Allocates PASIDs for VM and prints the new mappings.\n"
     "  --vm VM       the VM\n"
@@ -34,7 +35,10 @@ static const char alloc_usage[] =
     "  --gpasid N    the guest PASID wanted, the first of them with --count\n"
     "                (default: the lowest free ones)\n"
     "  --count N     allocate N PASIDs (1-4096), all or none; a translated VM's guest\n"
-    "                range and a device's local range hold 4095 each by default\n";
+    "                range and a device's local range hold 4095 each by default\n"
+    "  --reservation NAME\n"
+    "                take the host PASIDs from the reservation NAME (see `pasidctl range\n"
+    "                list`; admin only); without it none is ever taken from one\n";
 
 static const char free_usage[] = "Usage: pasidctl pasid free --vm VM --gpasid N\n"
                                  "\n"
@@ -82,6 +86,7 @@ struct pasid_args {
 	int64_t gpasid;
 	int64_t count;
 	const char *wq;
+	const char *reservation;
 };
 
 /* --type: one of the types as libpasid names them. */
@@ -127,6 +132,9 @@ pasid_option(struct ctl *ctl, int o, const char *usage, struct pasid_args *a)
 	case 'w':
 		a->wq = optarg;
 		return ctl_check_wq(ctl, usage, "--wq", optarg);
+	case 'r':
+		a->reservation = optarg;
+		return -1;
 	default:
 		return -1;
 	}
@@ -165,7 +173,11 @@ alloc(struct ctl *ctl, const struct pasid_args *a)
 	size_t n = 1;
 	int rc;
 
-	if (a->wq && a->count >= 0)
+	if (a->reservation)
+		rc = pasid_alloc_reserved(ctl->client, a->vm, a->type, a->device, a->reservation,
+		                          gpasid, a->count >= 0 ? (uint32_t)a->count : 0, &one,
+		                          &maps, &n, &err);
+	else if (a->wq && a->count >= 0)
 		rc = pasid_alloc_wq_count(ctl->client, a->vm, a->wq, gpasid, (uint32_t)a->count,
 		                          &maps, &n, &err);
 	else if (a->wq)
@@ -185,17 +197,19 @@ alloc(struct ctl *ctl, const struct pasid_args *a)
 static int
 pasid_alloc_cmd(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {{"vm", required_argument, NULL, 'v'},
-	                                     {"type", required_argument, NULL, 't'},
-	                                     {"device", required_argument, NULL, 'd'},
-	                                     {"gpasid", required_argument, NULL, 'g'},
-	                                     {"count", required_argument, NULL, 'c'},
-	                                     {"wq", required_argument, NULL, 'w'},
-	                                     CTL_COMMON_OPTIONS};
+	static const struct option opts[] = {
+	    {"vm", required_argument, NULL, 'v'},          {"type", required_argument, NULL, 't'},
+	    {"device", required_argument, NULL, 'd'},      {"gpasid", required_argument, NULL, 'g'},
+	    {"count", required_argument, NULL, 'c'},       {"wq", required_argument, NULL, 'w'},
+	    {"reservation", required_argument, NULL, 'r'}, CTL_COMMON_OPTIONS};
 	struct pasid_args a;
 	int rc;
 
 	rc = pasid_options(ctl, argc, argv, opts, alloc_usage, 0, &a);
+	if (rc < 0 && a.reservation && a.wq)
+		rc = ctl_usage_error(ctl, alloc_usage, "--reservation and --wq do not go together");
+	if (rc < 0 && a.reservation && a.count == 0)
+		rc = ctl_usage_error(ctl, alloc_usage, "--count must be 1-4096");
 	/* A PASID for a shared WQ is a shared one: --type may say so, need not. */
 	if (rc < 0 && a.wq && a.type == PASID_TYPE_ANY)
 		a.type = PASID_TYPE_SHARED;

@@ -817,6 +817,112 @@ pasid_vm_import(struct pasid_client *c, struct json_object *doc,
 			params_add(&p, "devices", json_object_get(opts->devices));
 		if (opts->wqs)
 			params_add(&p, "wqs", json_object_get(opts->wqs));
+		add_str(&p, "reservation", opts->reservation);
 	}
 	return typed_call(c, &m_import, &p, result, err);
+}
+
+/* Reservations. */
+
+static int
+decode_reservations(struct json_object *res, void *out, struct pasid_error *err)
+{
+	struct list_out *l = out;
+
+	if (!json_object_is_type(res, json_type_array))
+		return lp_bad_reply(err, "expected a list of reservations");
+	return pasid_parse_reservations(res, l->items, l->n, err);
+}
+
+/* One reservation, freed again when the caller wants none. */
+static int
+decode_reservation(struct json_object *res, void *out, struct pasid_error *err)
+{
+	struct pasid_reservation *r, **want = out;
+	size_t n;
+	int rc;
+
+	if (!json_object_is_type(res, json_type_object))
+		return lp_bad_reply(err, "expected a reservation object");
+	rc = pasid_parse_reservations(res, &r, &n, err);
+	if (rc == 0 && want)
+		*want = r;
+	else if (rc == 0)
+		pasid_reservations_free(r, n);
+	return rc;
+}
+
+static const struct typed_method m_range_reserve = {"range.reserve", NULL, decode_reservation};
+static const struct typed_method m_range_unreserve = {"range.unreserve", NULL, NULL};
+static const struct typed_method m_range_list = {"range.list", NULL, decode_reservations};
+
+int
+pasid_range_reserve(struct pasid_client *c, uint32_t first, uint32_t last, const char *why,
+                    uint32_t expires_s, const char *name, struct pasid_reservation **out,
+                    struct pasid_error *err)
+{
+	struct params p = params_new();
+
+	if (out)
+		*out = NULL;
+	add_int(&p, "first", first);
+	add_int(&p, "last", last);
+	add_str(&p, "why", why);
+	if (expires_s)
+		add_int(&p, "expires_s", expires_s);
+	add_str(&p, "name", name);
+	return typed_call(c, &m_range_reserve, &p, out, err);
+}
+
+int
+pasid_range_unreserve(struct pasid_client *c, const char *name, struct pasid_error *err)
+{
+	struct params p = params_new();
+
+	if (!name) {
+		lp_forget_outcome(c);
+		return lp_fail(err, -EINVAL, "range.unreserve needs a reservation's name");
+	}
+	add_str(&p, "name", name);
+	return typed_call(c, &m_range_unreserve, &p, NULL, err);
+}
+
+int
+pasid_range_unreserve_range(struct pasid_client *c, uint32_t first, uint32_t last,
+                            struct pasid_error *err)
+{
+	struct params p = params_new();
+
+	add_int(&p, "first", first);
+	add_int(&p, "last", last);
+	return typed_call(c, &m_range_unreserve, &p, NULL, err);
+}
+
+int
+pasid_range_list(struct pasid_client *c, struct pasid_reservation **out, size_t *n,
+                 struct pasid_error *err)
+{
+	struct list_out l = {out, n};
+
+	*out = NULL;
+	*n = 0;
+	return typed_call(c, &m_range_list, NULL, &l, err);
+}
+
+int
+pasid_alloc_reserved(struct pasid_client *c, const char *vm, enum pasid_type type,
+                     const char *device, const char *reservation, uint32_t gpasid, uint32_t count,
+                     struct pasid_mapping *out, struct pasid_mapping **maps, size_t *n,
+                     struct pasid_error *err)
+{
+	struct params p = alloc_params(vm, type, device, gpasid);
+	struct list_out l = {maps, n};
+
+	add_str(&p, "reservation", reservation);
+	if (!count)
+		return typed_call(c, &m_alloc, &p, out, err);
+	*maps = NULL;
+	*n = 0;
+	add_int(&p, "count", count);
+	return typed_call(c, &m_alloc_count, &p, &l, err);
 }

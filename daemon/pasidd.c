@@ -21,6 +21,7 @@
 #include "privs.h"
 #include "quota.h"
 #include "quota_acct.h"
+#include "range_expiry.h"
 #include "salvage.h"
 #include "server.h"
 #include "sockfile.h"
@@ -229,6 +230,29 @@ note_start(struct pasidd *d, const struct state_stats *st, int reclaimed)
 	           (unsigned)d->ns.shared_maps.count, d->ns.nlocal, reclaimed);
 }
 
+/* The configuration's reservations in place, and those of the state that expired while
+ * pasidd was down removed (journaled) before anything is served. */
+static int
+start_reservations(struct pasidd *d, char *why, size_t len)
+{
+	struct ns_err err;
+	size_t bad = 0;
+	int r;
+
+	if (ns_resv_set_config(&d->ns, d->cfg.ns.reserve, d->cfg.ns.nreserve, &bad, &err) < 0) {
+		const struct ns_resv *q = &d->cfg.ns.reserve[bad];
+
+		snprintf(why, len, "refusing to serve: %s: Reserve=%u-%u: %s",
+		         d->cfg.reserve_where[bad], q->first, q->last, err.message);
+		return -EINVAL;
+	}
+	if ((r = range_expiry_arm(d)) < 0) {
+		snprintf(why, len, "cannot remove the expired reservations: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 int
 pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 {
@@ -288,6 +312,9 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 		         strerror(-(r < 0 ? r : reclaimed)));
 		return r < 0 ? r : reclaimed;
 	}
+	/* After the reclaim (a dead owner's mappings are not in the way); before serving. */
+	if ((r = start_reservations(d, why, len)) < 0)
+		return r;
 	state_get_stats(d->state, &st);
 	note_start(d, &st, reclaimed);
 	log_idxd(d);
@@ -363,6 +390,7 @@ pasidd_close(struct pasidd *d)
 {
 	server_close(d->srv);
 	d->srv = NULL;
+	range_expiry_stop(d);
 	bpf_attach_gate_close(d->attach_gate);
 	d->attach_gate = NULL;
 	bpf_observer_close(d->observer);
@@ -444,6 +472,10 @@ pasidd_check(struct pasidd *d)
 		printf("%s%s", i ? " " : "", d->cfg.bpf_device_allow[i]);
 	printf("%s, ProcDevices=%s (loaded at start-up, not by -n)\n",
 	       d->cfg.nbpf_device_allow ? "" : "(none)", d->cfg.bpf_proc_devices);
+	for (size_t i = 0; i < d->cfg.ns.nreserve; i++)
+		printf("reserved %u-%u%s%s (%s)\n", d->cfg.ns.reserve[i].first,
+		       d->cfg.ns.reserve[i].last, d->cfg.ns.reserve[i].why[0] ? ": " : "",
+		       d->cfg.ns.reserve[i].why, d->cfg.reserve_where[i]);
 	printf("configuration OK: local %u-%u, shared %u-%u, %u-bit PASIDs, socket %s\n",
 	       d->cfg.ns.local.first, d->cfg.ns.local.last, d->cfg.ns.shared.first,
 	       d->cfg.ns.shared.last, d->cfg.ns.pasid_bits, d->cfg.socket_path);

@@ -72,6 +72,11 @@ struct ns_err {
 	int kernel_errno;
 	/* NS_E_UNSUPPORTED: what is missing ("" when the message says it all). */
 	char missing[160];
+	/* NS_E_CONFLICT of ns_reserve(): the first live mapping in the way (lowest hPASID, then
+	 * lowest BDF), or NULL. Valid until the state changes again (a refusal changes nothing). */
+	const struct ns_mapping *map;
+	/* NS_E_CONFLICT: the reservation in the way (a number reserved, an overlap), or NULL. */
+	const struct ns_resv *resv;
 };
 
 /* Fills err (when not NULL) and returns the negative errno that goes with code. */
@@ -158,10 +163,16 @@ struct ns_device {
 	struct backend_attach *rid;
 };
 
+struct ns_resv;
+
 struct ns_config {
 	unsigned pasid_bits;
 	struct ns_range local;
 	struct ns_range shared;
+	/* The configuration's reservations ([Namespace] Reserve=), which whoever owns them puts
+	 * in place with ns_resv_set_config() once the state is replayed; ns_init keeps none. */
+	struct ns_resv *reserve;
+	size_t nreserve;
 };
 
 /* ---- events ---- */
@@ -181,6 +192,8 @@ enum ns_event_kind {
 	NS_EV_QUOTA_SET,    /* cgroup, max (UINT64_MAX: removed): a cgroup's runtime limit */
 	NS_EV_DEV_ATTACHED, /* vm, bdf, att: the device's requester ID attached (device.attach) */
 	NS_EV_DEV_DETACHED, /* vm, bdf, att: detached from the kernel, or replaced */
+	NS_EV_RESERVED,     /* resv: an hPASID range reserved (ns_reserve) */
+	NS_EV_UNRESERVED,   /* resv: that reservation gone (unreserved, expired or reloaded) */
 };
 
 /* What an observer is told. The objects stay readable until the observer returns, also those
@@ -195,6 +208,7 @@ struct ns_event {
 	uint32_t cursor;
 	const char *cgroup;
 	uint64_t max;
+	const struct ns_resv *resv; /* NS_EV_RESERVED, NS_EV_UNRESERVED */
 };
 
 struct ns_observer {
@@ -208,6 +222,32 @@ struct ns_observer {
 	 * journal frames them, so that replay takes a transaction whole or not at all). May be
 	 * NULL. */
 	void (*begin)(void *ctx, const struct ns_event *evs, size_t n);
+};
+
+/* ---- reservations (ns_resv.c) ----
+ * An administrator's hPASID range that pasidd hands nothing out of, except to an allocation
+ * (or an insertion, import) that names it. A reservation is a fact about the host's numbers,
+ * like the ranges: it may lie anywhere within the PASID width, also outside both ranges (then
+ * it changes nothing), and no two overlap. A reservation cannot be made over a live mapping
+ * (the hPASID, on any device for local ones); PASIDs attached around pasidd (ns_foreign.c) do
+ * not count, they are not pasidd's. Removing one leaves the mappings handed out of it. */
+#define NS_RESV_WHY_MAX 256
+
+struct ns_resv {
+	char name[NS_VM_NAME_MAX + 1]; /* VM-name syntax (ns_vm_name_valid) */
+	uint32_t first, last;
+	char why[NS_RESV_WHY_MAX + 1]; /* "" for none */
+	uid_t uid;                     /* who reserved it (runtime ones) */
+	pid_t pid;
+	/* When it goes by itself, in the host's CLOCK_BOOTTIME nanoseconds (the state does not
+	 * survive a reboot, and a suspended host does not stop that clock); 0: never. The core
+	 * reads no clock: whoever keeps time removes it (ns_unreserve). */
+	uint64_t expires;
+	bool config; /* from the configuration: not journaled, nothing handed out of it */
+	/* Kept by the namespace: */
+	uint32_t nmaps;   /* live mappings whose hPASID lies in it (a local one per device) */
+	uint32_t nshared; /* of those, shared ones */
+	uint32_t cursor;  /* next-fit position of allocations naming it; not journaled */
 };
 
 struct ns_txn;
@@ -239,6 +279,11 @@ struct ns {
 	struct idmap shared_foreign;    /* shared hPASIDs foreign on some device (- shared.first) */
 	struct u32map shared_foreign_n; /* shared hPASID -> on how many devices (uintptr_t) */
 	uint32_t nforeign;              /* (device, PASID) pairs held */
+	/* Reservations (ns_resv.c), sorted by first (they do not overlap). */
+	struct ns_resv **resvs;
+	unsigned nresvs, resvs_cap;
+	uint32_t resv_shared;      /* reserved numbers in the shared range */
+	uint32_t resv_shared_used; /* ... of which mapped */
 };
 
 /* Checks ranges and width; on error returns -EINVAL and a message. */
@@ -305,6 +350,9 @@ struct ns_alloc_req {
 	int64_t gpasid;
 	unsigned count;
 	const char *wq; /* shared only: the work queue they are for (ns_wq_ref_valid), or NULL */
+	/* The reservation (its name) to take the hPASIDs from, or NULL: then none is taken from
+	 * any reservation. A runtime reservation only: a config one hands out nothing. */
+	const char *reservation;
 };
 
 /* All or nothing: on success out[0..count-1] hold the new mappings. */
@@ -313,6 +361,11 @@ int ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req,
 /* Inserts one mapping with every number given (replay, import). Checks every rule. */
 int ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint32_t gpasid,
               uint32_t hpasid, const char *wq, struct ns_mapping **out, struct ns_err *err);
+/* ns_insert taking the hPASID from the reservation named `reservation` (NULL: from none,
+ * which is ns_insert; a number in a reservation it does not name is a conflict). */
+int ns_insert_from(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf,
+                   uint32_t gpasid, uint32_t hpasid, const char *wq, const char *reservation,
+                   struct ns_mapping **out, struct ns_err *err);
 /* Detaches the mapping from the kernel if needed, then frees it. */
 int ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err);
 /* ---- attachments (ns_attach.c) ----
@@ -367,7 +420,8 @@ unsigned ns_vm_lower_bound(const struct ns *ns, const char *name);
 struct ns_wq *ns_wq_find(const struct ns *ns, const char *ref);
 
 uint32_t ns_shared_used(const struct ns *ns);
-/* Shared hPASIDs that can be handed out: neither mapped nor attached around pasidd. */
+/* Shared hPASIDs that can be handed out: neither mapped nor attached around pasidd nor
+ * reserved. */
 uint32_t ns_shared_free(const struct ns *ns);
 
 /* ---- PASIDs attached around pasidd (ns_foreign.c) ----
@@ -396,6 +450,34 @@ int ns_foreign_release(struct ns *ns, uint32_t bdf, uint32_t pasid);
 bool ns_foreign_held(const struct ns *ns, uint32_t bdf, uint32_t pasid);
 /* (device, PASID) pairs held now (daemon.status.bpf.observer.held). */
 uint32_t ns_foreign_count(const struct ns *ns);
+
+/* ---- reservations (see struct ns_resv) ---- */
+
+/* Reserves spec's range under spec's name ("" for the default, "FIRST-LAST" in decimal) with
+ * its why, owner, expiry and source; the counts and the cursor are the namespace's. Refused:
+ * an invalid name or why (NS_E_INVALID), first > last or beyond the width (NS_E_RANGE, naming
+ * "last" or "first"), a name taken or an overlap with another reservation (NS_E_CONFLICT
+ * naming it), a live mapping in it (NS_E_CONFLICT with err->map). out: the reservation. */
+int ns_reserve(struct ns *ns, const struct ns_resv *spec, struct ns_resv **out, struct ns_err *err);
+/* Removes a reservation; the mappings handed out of it stay. */
+int ns_unreserve(struct ns *ns, struct ns_resv *r, struct ns_err *err);
+struct ns_resv *ns_resv_find(const struct ns *ns, const char *name);
+/* The reservation that holds pasid, or NULL. O(log reservations). */
+struct ns_resv *ns_resv_at(const struct ns *ns, uint32_t pasid);
+/* The first live mapping whose hPASID lies in first..last (see err->map), or NULL. */
+const struct ns_mapping *ns_first_mapping_in(const struct ns *ns, uint32_t first, uint32_t last);
+/* The earliest expiry of a reservation (CLOCK_BOOTTIME ns), 0 when none expires. */
+uint64_t ns_resv_next_expiry(const struct ns *ns);
+/* Removes every reservation expired at `now` (each a change of its own transaction, or of the
+ * open one). The number removed, or a negative errno. */
+int ns_resv_expire(struct ns *ns, uint64_t now, struct ns_err *err);
+/* Puts the configuration's reservations in place of those in force (config ones only), all or
+ * nothing: each refused as ns_reserve refuses, also over a runtime one or a live mapping; *bad
+ * is then the index of the spec refused. */
+int ns_resv_set_config(struct ns *ns, const struct ns_resv *specs, size_t n, size_t *bad,
+                       struct ns_err *err);
+/* Reserved shared numbers that no mapping holds (not handed out without naming them). */
+uint32_t ns_resv_shared_free(const struct ns *ns);
 
 /* Verifies invariants 1–4 and every index against every other. 0, or -EUCLEAN and the
  * first broken rule in why. O(state). */

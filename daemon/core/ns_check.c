@@ -67,6 +67,66 @@ check_mapping(const struct ns *ns, const struct ns_vm *vm, const struct ns_mappi
 	return 0;
 }
 
+/* Live mappings with hPASID in lo..hi of map (over range q): O(words + mappings). */
+static uint32_t
+count_used(const struct idmap *map, const struct ns_range *q, uint32_t lo, uint32_t hi)
+{
+	uint32_t n = 0;
+	int64_t off;
+
+	if (lo < q->first)
+		lo = q->first;
+	if (hi > q->last)
+		hi = q->last;
+	if (lo > hi || !map->level[0])
+		return 0;
+	for (off = idmap_find_used(map, lo - q->first); off >= 0 && off <= hi - q->first;
+	     off = idmap_find_used(map, (uint32_t)off + 1))
+		n++;
+	return n;
+}
+
+/* Reservations: sorted, apart, within the width, named once, and counted right. */
+static int
+check_resvs(const struct ns *ns, char *why, size_t whylen)
+{
+	uint32_t max = (1U << ns->cfg.pasid_bits) - 1, shared = 0, shared_used = 0;
+
+	for (unsigned i = 0; i < ns->nresvs; i++) {
+		const struct ns_resv *r = ns->resvs[i];
+		const struct ns_range *sh = &ns->cfg.shared;
+		uint32_t nsh, nloc = 0;
+		size_t it = 0;
+		void *d;
+
+		if (r->first > r->last || r->last > max)
+			BROKEN(
+			    "invariant 4: reservation %s (%u-%u) is not a range within the %u-bit "
+			    "width",
+			    r->name, r->first, r->last, ns->cfg.pasid_bits);
+		if (i && ns->resvs[i - 1]->last >= r->first)
+			BROKEN("reservations %s and %s overlap or are out of order",
+			       ns->resvs[i - 1]->name, r->name);
+		if (!ns_vm_name_valid(r->name) || ns_resv_find(ns, r->name) != r)
+			BROKEN("reservation %s is not named once", r->name);
+		nsh = count_used(&ns->shared_used, sh, r->first, r->last);
+		while (u32map_next(&ns->devices, &it, NULL, &d))
+			nloc += count_used(&((const struct ns_device *)d)->local, &ns->cfg.local,
+			                   r->first, r->last);
+		if (r->nshared != nsh || r->nmaps != nsh + nloc)
+			BROKEN("reservation %s counts %u mappings (%u shared) but holds %u (%u)",
+			       r->name, r->nmaps, r->nshared, nsh + nloc, nsh);
+		if (r->last >= sh->first && r->first <= sh->last)
+			shared += (r->last < sh->last ? r->last : sh->last) -
+			          (r->first > sh->first ? r->first : sh->first) + 1;
+		shared_used += nsh;
+	}
+	if (shared != ns->resv_shared || shared_used != ns->resv_shared_used)
+		BROKEN("the reservations count %u shared numbers (%u mapped) but hold %u (%u)",
+		       ns->resv_shared, ns->resv_shared_used, shared, shared_used);
+	return 0;
+}
+
 /* Each attachment on a device the VM holds (a local PASID only on its own device), once. */
 static int
 check_attachments(const struct ns_vm *vm, const struct ns_mapping *m, char *why, size_t whylen)
@@ -210,5 +270,7 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 	}
 	if (nrid != ns->nrid)
 		BROKEN("%zu requester ID attachments but %u counted", nrid, ns->nrid);
+	if ((r = check_resvs(ns, why, whylen)) < 0)
+		return r;
 	return check_foreign(ns, why, whylen);
 }

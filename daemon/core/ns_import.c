@@ -29,19 +29,28 @@ ns_conflict_name(enum ns_conflict_what w)
 }
 
 const char *
-ns_reserved_by(const struct ns *ns, uint32_t h)
+ns_import_reserved_by(const struct ns *ns, const struct ns_import *im, uint32_t h)
 {
-	/* SEAM: range.reserve is built on another branch; the integrator answers from the
-	 * reservation table here. */
-	(void)ns;
-	(void)h;
-	return NULL;
+	const struct ns_resv *r = ns->nresvs ? ns_resv_at(ns, h) : NULL;
+
+	return r && !(im->reservation && !strcmp(r->name, im->reservation)) ? r->name : NULL;
+}
+
+/* The reservation an identity or local mapping's PASID is taken from: the one im names when
+ * the PASID lies in it, else none. */
+static const char *
+taken_from(const struct ns *ns, const struct ns_import *im, uint32_t h)
+{
+	const struct ns_resv *r = im->reservation && ns->nresvs ? ns_resv_at(ns, h) : NULL;
+
+	return r && !strcmp(r->name, im->reservation) ? im->reservation : NULL;
 }
 
 struct report {
 	void (*cb)(void *ctx, const struct ns_conflict *c);
 	void *ctx;
 	size_t n;
+	const struct ns_import *im;
 };
 
 static void __attribute__((format(printf, 6, 7)))
@@ -134,7 +143,7 @@ check_local(const struct ns *ns, const struct ns_import_map *m, struct widths *w
 	else if (ns_foreign_held(ns, m->bdf, m->gpasid))
 		report(rp, m->gpasid, m->bdf, NS_CF_TAKEN, NS_E_CONFLICT,
 		       "PASID %u is attached to device %s by another process", m->gpasid, name);
-	else if ((res = ns_reserved_by(ns, m->gpasid)))
+	else if ((res = ns_import_reserved_by(ns, rp->im, m->gpasid)))
 		report(rp, m->gpasid, m->bdf, NS_CF_RESERVED, NS_E_CONFLICT,
 		       "PASID %u is reserved (%s)", m->gpasid, res);
 }
@@ -162,7 +171,7 @@ check_identity(const struct ns *ns, const struct ns_import_map *m, struct report
 		       "hPASID %u is attached to a device by another process", m->gpasid);
 		return 0;
 	}
-	if ((res = ns_reserved_by(ns, m->gpasid))) {
+	if ((res = ns_import_reserved_by(ns, rp->im, m->gpasid))) {
 		report(rp, m->gpasid, -1, NS_CF_RESERVED, NS_E_CONFLICT,
 		       "hPASID %u is reserved (%s)", m->gpasid, res);
 		return 0;
@@ -174,7 +183,7 @@ size_t
 ns_import_check(const struct ns *ns, const struct ns_import *im,
                 void (*cb)(void *ctx, const struct ns_conflict *c), void *ctx)
 {
-	struct report rp = {cb, ctx, 0};
+	struct report rp = {cb, ctx, 0, im};
 	const struct ns_range *loc = &ns->cfg.local;
 	struct widths w = {im, NULL};
 	uint64_t need = 0, free_sh;
@@ -257,8 +266,8 @@ ns_import(struct ns *ns, const struct ns_import *im, const struct ns_owner *owne
 		const struct ns_import_map *m = &im->maps[i];
 
 		if (m->type == NS_TYPE_LOCAL || im->mode == NS_MODE_IDENTITY) {
-			r = ns_insert(ns, vm, m->type, m->bdf, m->gpasid, m->gpasid, m->wq, NULL,
-			              err);
+			r = ns_insert_from(ns, vm, m->type, m->bdf, m->gpasid, m->gpasid, m->wq,
+			                   taken_from(ns, im, m->gpasid), NULL, err);
 			i++;
 			continue;
 		}

@@ -34,6 +34,9 @@ struct ns_import {
 	unsigned ndevs;
 	struct ns_import_map *maps; /* sorted by gpasid, no two alike */
 	size_t nmaps;
+	/* The runtime reservation (range.reserve) whose PASIDs the identity and local mappings
+	 * may take, the destination having reserved them ahead; NULL: none. */
+	const char *reservation;
 };
 
 /* What stands in an import's way (vm.import dry_run: conflicts[].what). */
@@ -72,9 +75,8 @@ size_t ns_import_check(const struct ns *ns, const struct ns_import *im,
 int ns_import(struct ns *ns, const struct ns_import *im, const struct ns_owner *owner,
               const char *cgroup, int pin, struct ns_vm **out, struct ns_err *err);
 
-/* SEAM for range reservations (range.reserve, another branch): the reservation that holds
- * hPASID h, or NULL when none does. Always NULL on this branch; the integrator connects it to
- * the reservation table. */
-const char *ns_reserved_by(const struct ns *ns, uint32_t h);
+/* The name of the reservation that holds hPASID h and that im does not name, or NULL: what
+ * keeps h from the import. */
+const char *ns_import_reserved_by(const struct ns *ns, const struct ns_import *im, uint32_t h);
 
 #endif

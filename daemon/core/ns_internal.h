@@ -31,6 +31,7 @@ struct ns_change {
 	char *cgroup;               /* QUOTA_SET: the event's, owned */
 	struct backend_attach *att; /* MAP_ATTACHED, MAP_DETACHED, DEV_ATTACHED, DEV_DETACHED */
 	bool replaced;              /* DEV_ATTACHED: it replaced an attachment (the kernel did) */
+	struct ns_resv *resv;       /* RESERVED, UNRESERVED */
 };
 
 /* An operation's place in the transaction: it opens one when none is open (own), and a
@@ -94,6 +95,15 @@ struct ns_wq *ns_wq_get(struct ns *ns, const char *ref);
 void ns_wqs_free(struct ns *ns);
 /* Finds or creates the (possibly idle) device; NULL on ENOMEM. */
 struct ns_device *ns_device_get(struct ns *ns, uint32_t bdf);
+
+/* Reservations (ns_resv.c): into and out of the sorted table (room made before), a mapping's
+ * count in the reservation that holds its hPASID (delta +1 linked, -1 unlinked), and the first
+ * number at or after p that no reservation holds (O(log reservations)). */
+void ns_resv_link(struct ns *ns, struct ns_resv *r);
+void ns_resv_unlink(struct ns *ns, struct ns_resv *r);
+void ns_resv_count(struct ns *ns, const struct ns_mapping *m, int delta);
+uint64_t ns_resv_skip(const struct ns *ns, uint64_t p);
+void ns_resvs_free(struct ns *ns);
 
 /* The PASIDs of one device attached by other processes (ns_foreign.c), an entry of
  * ns->foreign while it holds any. */

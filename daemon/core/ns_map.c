@@ -42,6 +42,8 @@ ns_map_link(struct ns *ns, struct ns_mapping *m)
 		m->wq->nmaps++;
 		vm_wq(vm, m->wq)->nmaps++;
 	}
+	if (ns->nresvs)
+		ns_resv_count(ns, m, 1);
 }
 
 void
@@ -68,6 +70,8 @@ ns_map_unlink(struct ns *ns, struct ns_mapping *m)
 		m->wq->nmaps--;
 		vm_wq(vm, m->wq)->nmaps--;
 	}
+	if (ns->nresvs)
+		ns_resv_count(ns, m, -1);
 }
 
 /* The VM's entry for wq, made (idle) when it has none: never taken back, so that undoing a
@@ -131,16 +135,47 @@ add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, s
 	return m;
 }
 
+/* Whether h may be taken: no reservation holds it but the one named, if any (named: h must
+ * lie in it). Replay re-creates what was handed out, also out of reservations by name. */
+static int
+check_reserved(const struct ns *ns, const struct ns_vm *vm, enum ns_type type, uint32_t h,
+               const struct ns_resv *named, struct ns_err *err)
+{
+	/* The parameter that named h: the gPASID where it is the hPASID. */
+	const char *hparam =
+	    type == NS_TYPE_LOCAL || vm->mode == NS_MODE_IDENTITY ? "gpasid" : "hpasid";
+	const struct ns_resv *r = ns_resv_at(ns, h);
+
+	if (r && r != named) {
+		/* Not its why, which is for administrators (range.list). */
+		ns_fail(err, NS_E_CONFLICT, hparam, "hPASID %u is reserved (%s, %u-%u)", h, r->name,
+		        r->first, r->last);
+		if (err)
+			err->resv = r;
+		return -EEXIST;
+	}
+	if (named && (h < named->first || h > named->last))
+		return ns_fail(err, NS_E_RANGE, hparam,
+		               "hPASID %u lies outside reservation %s (%u-%u)", h, named->name,
+		               named->first, named->last);
+	return 0;
+}
+
 /* Whether (g, h) may be added for this VM; the full rule set, used by allocation (where it
- * mostly confirms the search) and by ns_insert (where it is the only check). */
+ * mostly confirms the search) and by ns_insert (where it is the only check). named: the
+ * reservation the request takes h from, or NULL. */
 static int
 check_slot(const struct ns *ns, const struct ns_vm *vm, enum ns_type type,
-           const struct ns_device *dev, uint32_t g, uint32_t h, struct ns_err *err)
+           const struct ns_device *dev, uint32_t g, uint32_t h, const struct ns_resv *named,
+           struct ns_err *err)
 {
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
 	bool identity = vm->mode == NS_MODE_IDENTITY;
 	char name[NS_BDF_LEN + 1];
+	int r;
 
+	if (ns->nresvs && !ns->replaying && (r = check_reserved(ns, vm, type, h, named, err)) < 0)
+		return r;
 	if (type == NS_TYPE_LOCAL) {
 		if (g != h || !ns_in_range(loc, h))
 			return ns_fail(err, NS_E_RANGE, "gpasid",
@@ -187,7 +222,7 @@ check_slot(const struct ns *ns, const struct ns_vm *vm, enum ns_type type,
  * foreign map is ever consulted beside the used one, and it holds a handful of numbers, so
  * each is skipped in a step or two. Each step is O(levels). */
 static int64_t
-find_free_all(const struct idmap *const *maps, unsigned n, uint32_t from)
+find_free_maps(const struct idmap *const *maps, unsigned n, uint32_t from)
 {
 	int64_t p = from;
 	unsigned agree = 0;
@@ -208,13 +243,59 @@ find_free_all(const struct idmap *const *maps, unsigned n, uint32_t from)
 	return p;
 }
 
-/* find_free_all from `from`, then from the start: the next-fit search. */
-static int64_t
-find_free_all_wrap(const struct idmap *const *maps, unsigned n, uint32_t from)
-{
-	int64_t r = find_free_all(maps, n, from);
+/* Where a search over range r takes numbers from: every reservation left out (resv NULL), or
+ * one reservation's part of r only. */
+struct search {
+	const struct ns *ns;
+	const struct ns_range *r;
+	const struct ns_resv *resv;
+};
 
-	return r >= 0 || from == 0 ? r : find_free_all(maps, n, 0);
+/* find_free_maps, also leaving out every reserved number unless the search is within one
+ * reservation: a reserved interval is skipped whole, and the maps then leapfrog from its end. */
+static int64_t
+find_free_all(const struct idmap *const *maps, unsigned n, uint32_t from, const struct search *s)
+{
+	uint32_t size = ns_range_size(s->r);
+	int64_t p = from;
+
+	for (;;) {
+		uint64_t q;
+
+		if ((p = find_free_maps(maps, n, (uint32_t)p)) < 0)
+			return -1;
+		if (s->resv)
+			return p <= (int64_t)s->resv->last - s->r->first ? p : -1;
+		if (!s->ns->nresvs || (q = ns_resv_skip(s->ns, s->r->first + (uint64_t)p)) ==
+		                          s->r->first + (uint64_t)p)
+			return p;
+		if (q - s->r->first >= size)
+			return -1;
+		p = (int64_t)(q - s->r->first);
+	}
+}
+
+/* find_free_all from `from`, then from the start (of the reservation, for one): the next-fit
+ * search. */
+static int64_t
+find_free_all_wrap(const struct idmap *const *maps, unsigned n, uint32_t from,
+                   const struct search *s)
+{
+	uint32_t start = 0;
+	int64_t r;
+
+	/* Without reservations, the search of before them: nothing more per allocation. */
+	if (!s->resv && !s->ns->nresvs) {
+		r = find_free_maps(maps, n, from);
+		return r >= 0 || from == 0 ? r : find_free_maps(maps, n, 0);
+	}
+	if (s->resv) {
+		start = s->resv->first > s->r->first ? s->resv->first - s->r->first : 0;
+		if (from < start || from > s->resv->last - s->r->first)
+			from = start;
+	}
+	r = find_free_all(maps, n, from, s);
+	return r >= 0 || from == start ? r : find_free_all(maps, n, start, s);
 }
 
 static uint32_t
@@ -226,9 +307,10 @@ advance(uint32_t off, uint32_t size)
 /* Picks the numbers of the i-th mapping of a request, moving the next-fit position. */
 static int
 choose(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct ns_device *dev,
-       unsigned i, uint32_t *g, uint32_t *h, struct ns_err *err)
+       struct ns_resv *resv, unsigned i, uint32_t *g, uint32_t *h, struct ns_err *err)
 {
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
+	struct search s = {.ns = ns, .resv = resv};
 	int64_t off;
 
 	if (req->type == NS_TYPE_LOCAL) {
@@ -239,12 +321,22 @@ choose(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct n
 		const struct idmap *maps[] = {&dev->local, &vm->guest,
 		                              ns_foreign_local(ns, dev->bdf)};
 
-		off = find_free_all_wrap(maps, 3, dev->local_cursor);
+		s.r = loc;
+		off = find_free_all_wrap(maps, 3,
+		                         resv ? resv->cursor - loc->first : dev->local_cursor, &s);
 		if (off < 0)
-			return ns_fail(err, NS_E_EXHAUSTED, "count",
-			               "no free local PASID left on the device for %s", vm->name);
+			return resv ? ns_fail(err, NS_E_EXHAUSTED, "count",
+			                      "no free local PASID left on the device for %s in "
+			                      "reservation %s",
+			                      vm->name, resv->name)
+			            : ns_fail(err, NS_E_EXHAUSTED, "count",
+			                      "no free local PASID left on the device for %s",
+			                      vm->name);
 		*g = *h = loc->first + (uint32_t)off;
-		dev->local_cursor = advance((uint32_t)off, ns_range_size(loc));
+		if (resv)
+			resv->cursor = *h == resv->last ? resv->first : *h + 1;
+		else
+			dev->local_cursor = advance((uint32_t)off, ns_range_size(loc));
 		return 0;
 	}
 	if (vm->mode == NS_MODE_IDENTITY && req->gpasid >= 0) {
@@ -256,12 +348,19 @@ choose(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct n
 	const struct idmap *maps[] = {&ns->shared_used,
 	                              ns->shared_foreign.used ? &ns->shared_foreign : NULL};
 
-	off = find_free_all_wrap(maps, 2, ns->shared_cursor);
+	s.r = sh;
+	off = find_free_all_wrap(maps, 2, resv ? resv->cursor - sh->first : ns->shared_cursor, &s);
 	if (off < 0)
-		return ns_fail(err, NS_E_EXHAUSTED, "count",
-		               "no free PASID left in the shared range");
+		return resv ? ns_fail(err, NS_E_EXHAUSTED, "count",
+		                      "no free PASID left in reservation %s", resv->name)
+		            : ns_fail(err, NS_E_EXHAUSTED, "count",
+		                      "no free PASID left in the shared range");
 	*h = sh->first + (uint32_t)off;
-	ns->shared_cursor = advance((uint32_t)off, ns_range_size(sh));
+	/* Next-fit within the reservation; the range's own position stays where it is. */
+	if (resv)
+		resv->cursor = *h == resv->last ? resv->first : *h + 1;
+	else
+		ns->shared_cursor = advance((uint32_t)off, ns_range_size(sh));
 	if (vm->mode == NS_MODE_IDENTITY) {
 		*g = *h;
 		return 0;
@@ -314,18 +413,88 @@ wq_of(struct ns *ns, enum ns_type type, const char *ref, struct ns_wq **out, str
 	return 0;
 }
 
+/* Numbers lo..hi (within the local range) that are neither used on dev nor attached to it
+ * around pasidd. O(hi - lo): the local range is small. */
+static uint32_t
+local_free_in(const struct ns *ns, const struct ns_device *dev, uint32_t lo, uint32_t hi)
+{
+	const struct ns_range *loc = &ns->cfg.local;
+	const struct idmap *foreign = ns_foreign_local(ns, dev->bdf);
+	uint32_t n = 0;
+
+	if (lo < loc->first)
+		lo = loc->first;
+	if (hi > loc->last)
+		hi = loc->last;
+	for (uint64_t p = lo; p <= hi; p++)
+		n += !idmap_test(&dev->local, (uint32_t)p - loc->first) &&
+		     !(foreign && idmap_test(foreign, (uint32_t)p - loc->first));
+	return n;
+}
+
+/* Free local numbers of dev that reservations hold (not handed out without naming them). */
+static uint32_t
+local_reserved_free(const struct ns *ns, const struct ns_device *dev)
+{
+	uint32_t n = 0;
+
+	for (unsigned i = 0; i < ns->nresvs && ns->resvs[i]->first <= ns->cfg.local.last; i++)
+		n += local_free_in(ns, dev, ns->resvs[i]->first, ns->resvs[i]->last);
+	return n;
+}
+
+/* The reservation a request names, if any: a runtime one that shares numbers with the range
+ * the request draws from. */
+static int
+resv_of(const struct ns *ns, const char *name, enum ns_type type, struct ns_resv **out,
+        struct ns_err *err)
+{
+	const struct ns_range *q = type == NS_TYPE_LOCAL ? &ns->cfg.local : &ns->cfg.shared;
+	struct ns_resv *r;
+
+	*out = NULL;
+	if (!name)
+		return 0;
+	if (!(r = ns_resv_find(ns, name)))
+		return ns_fail(err, NS_E_NOT_FOUND, "reservation", "no reservation named %s", name);
+	if (r->config)
+		return ns_fail(err, NS_E_CONFLICT, "reservation",
+		               "reservation %s comes from the configuration, which hands nothing "
+		               "out of it",
+		               name);
+	if (r->last < q->first || r->first > q->last)
+		return ns_fail(err, NS_E_RANGE, "reservation",
+		               "reservation %s (%u-%u) holds nothing of the %s range %u-%u", name,
+		               r->first, r->last, ns_type_name(type), q->first, q->last);
+	*out = r;
+	return 0;
+}
+
+/* " (and N attached[ to it] by other processes, M reserved)": what else is not free. */
+static void
+also_say(char *out, size_t len, uint32_t foreign, const char *to, uint32_t reserved)
+{
+	if (foreign && reserved)
+		snprintf(out, len, " (and %u attached%s by other processes, %u reserved)", foreign,
+		         to, reserved);
+	else if (foreign)
+		snprintf(out, len, " (and %u attached%s by other processes)", foreign, to);
+	else if (reserved)
+		snprintf(out, len, " (and %u reserved)", reserved);
+}
+
 /* Whether the ranges a request draws from have room for all of it, said precisely before
  * anything is looked for: which range is short, what it has and what was asked. The
  * parameter at fault is the one to change: `count` when fewer would fit, otherwise what names
  * the full range (the VM for its guest range, the device, the type for the shared range). */
 static int
 check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_req *req,
-           const struct ns_device *dev, struct ns_err *err)
+           const struct ns_device *dev, const struct ns_resv *resv, struct ns_err *err)
 {
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
 	bool identity_pick = req->type == NS_TYPE_SHARED && vm->mode == NS_MODE_IDENTITY;
 	uint32_t n = req->count, free_g = ns_range_size(loc) - vm->guest.used, free, foreign;
-	char name[NS_BDF_LEN + 1], also[64] = "";
+	char name[NS_BDF_LEN + 1], also[96] = "";
 
 	if (req->gpasid >= 0) {
 		const struct ns_range *r = identity_pick ? sh : loc;
@@ -342,27 +511,50 @@ check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_re
 	}
 	/* Numbers attached around pasidd are not free, and the message says how many of the
 	 * others they are: a range whose only free numbers are those is exhausted. */
-	if (req->type == NS_TYPE_LOCAL) {
+	if (resv && req->type == NS_TYPE_SHARED) {
+		struct ns_range in = {resv->first > sh->first ? resv->first : sh->first,
+		                      resv->last < sh->last ? resv->last : sh->last};
+
+		free = ns_range_size(&in) - resv->nshared;
+		if (free < n)
+			return ns_fail(err, NS_E_EXHAUSTED, free ? "count" : "reservation",
+			               "reservation %s has %u free PASIDs in %u-%u; %u asked",
+			               resv->name, free, in.first, in.last, n);
+		if (identity_pick)
+			return 0;
+	} else if (resv) {
+		ns_bdf_format(dev->bdf, name);
+		free = local_free_in(ns, dev, resv->first, resv->last);
+		if (free < n)
+			return ns_fail(
+			    err, NS_E_EXHAUSTED, free ? "count" : "reservation",
+			    "device %s has %u free local PASIDs in reservation %s; %u asked", name,
+			    free, resv->name, n);
+	} else if (req->type == NS_TYPE_LOCAL) {
+		uint32_t held = ns->nresvs ? local_reserved_free(ns, dev) : 0;
+
 		foreign = ns_foreign_local_unmapped(ns, dev);
 		free = ns_range_size(loc) - dev->local.used - foreign;
-		ns_bdf_format(dev->bdf, name);
-		if (foreign)
-			snprintf(also, sizeof(also), " (and %u attached to it by other processes)",
-			         foreign);
-		if (free < n)
+		free = free > held ? free - held : 0;
+		if (free < n) {
+			/* Said only when refused: formatting costs more than the allocation. */
+			ns_bdf_format(dev->bdf, name);
+			also_say(also, sizeof(also), foreign, " to it", held);
 			return ns_fail(err, NS_E_EXHAUSTED, free ? "count" : "device",
 			               "device %s has %u free local PASIDs in %u-%u%s; %u asked",
 			               name, free, loc->first, loc->last, also, n);
+		}
 	} else {
+		uint32_t held = ns_resv_shared_free(ns);
+
 		foreign = ns_foreign_shared_unmapped(ns);
 		free = ns_shared_free(ns);
-		if (foreign)
-			snprintf(also, sizeof(also), " (and %u attached by other processes)",
-			         foreign);
-		if (free < n)
+		if (free < n) {
+			also_say(also, sizeof(also), foreign, "", held);
 			return ns_fail(err, NS_E_EXHAUSTED, free ? "count" : "type",
 			               "the shared range %u-%u has %u free PASIDs%s; %u asked",
 			               sh->first, sh->last, free, also, n);
+		}
 		if (identity_pick)
 			return 0;
 	}
@@ -378,6 +570,8 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
          struct ns_err *err)
 {
 	struct ns_device *dev = NULL;
+	struct ns_resv *resv;
+	uint32_t resv_cursor;
 	struct ns_wq *wq;
 	struct ns_change u;
 	struct ns_event ev;
@@ -390,7 +584,11 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 		return r;
 	if (req->type == NS_TYPE_LOCAL && !(dev = local_device(ns, vm, req->bdf, err)))
 		return -EEXIST;
-	r = check_room(ns, vm, req, dev, err);
+	resv = NULL;
+	if (req->reservation && (r = resv_of(ns, req->reservation, req->type, &resv, err)) < 0)
+		return r;
+	resv_cursor = resv ? resv->cursor : 0;
+	r = check_room(ns, vm, req, dev, resv, err);
 	if (r < 0 || (r = reserve(ns, vm, req->type, dev, wq, req->count, err)) < 0 ||
 	    (r = ns_op_begin(ns, &op, req->count + 1, err)) < 0)
 		return r;
@@ -405,14 +603,16 @@ ns_alloc(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct
 	for (unsigned i = 0; i < req->count; i++) {
 		uint32_t g = 0, h = 0;
 
-		if ((r = choose(ns, vm, req, dev, i, &g, &h, err)) < 0 ||
-		    (r = check_slot(ns, vm, req->type, dev, g, h, err)) < 0 ||
+		if ((r = choose(ns, vm, req, dev, resv, i, &g, &h, err)) < 0 ||
+		    (r = check_slot(ns, vm, req->type, dev, g, h, resv, err)) < 0 ||
 		    !(out[i] = add(ns, vm, req->type, dev, wq, g, h, err))) {
 			/* The positions are put back with everything else. */
 			if (dev)
 				dev->local_cursor = u.cursor_before;
 			else
 				ns->shared_cursor = u.cursor_before;
+			if (resv)
+				resv->cursor = resv_cursor;
 			return ns_op_end(ns, &op, r < 0 ? r : -ENOMEM, err);
 		}
 	}
@@ -425,7 +625,16 @@ int
 ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint32_t gpasid,
           uint32_t hpasid, const char *wqref, struct ns_mapping **out, struct ns_err *err)
 {
+	return ns_insert_from(ns, vm, type, bdf, gpasid, hpasid, wqref, NULL, out, err);
+}
+
+int
+ns_insert_from(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint32_t gpasid,
+               uint32_t hpasid, const char *wqref, const char *reservation, struct ns_mapping **out,
+               struct ns_err *err)
+{
 	struct ns_device *dev = NULL;
+	struct ns_resv *resv;
 	struct ns_mapping *m;
 	struct ns_wq *wq;
 	struct ns_op op;
@@ -435,7 +644,8 @@ ns_insert(struct ns *ns, struct ns_vm *vm, enum ns_type type, uint32_t bdf, uint
 		return r;
 	if (type == NS_TYPE_LOCAL && !(dev = local_device(ns, vm, bdf, err)))
 		return -EEXIST;
-	if ((r = check_slot(ns, vm, type, dev, gpasid, hpasid, err)) < 0 ||
+	if ((r = resv_of(ns, reservation, type, &resv, err)) < 0 ||
+	    (r = check_slot(ns, vm, type, dev, gpasid, hpasid, resv, err)) < 0 ||
 	    (r = reserve(ns, vm, type, dev, wq, 1, err)) < 0 ||
 	    (r = ns_op_begin(ns, &op, 1, err)) < 0)
 		return r;
@@ -548,5 +758,11 @@ ns_shared_used(const struct ns *ns)
 uint32_t
 ns_shared_free(const struct ns *ns)
 {
-	return ns->shared_used.size - ns->shared_used.used - ns_foreign_shared_unmapped(ns);
+	/* A reserved number attached around pasidd counts once only as foreign: rare, and an
+	 * undercount that makes a request say exhausted a little early at worst. */
+	uint32_t avail =
+	    ns->shared_used.size - ns->shared_used.used - ns_foreign_shared_unmapped(ns);
+	uint32_t resv = ns_resv_shared_free(ns);
+
+	return avail > resv ? avail - resv : 0;
 }

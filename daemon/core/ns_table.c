@@ -19,6 +19,8 @@ ns_init(struct ns *ns, const struct ns_config *cfg, struct backend *be)
 	if (ns_config_check(cfg, why, sizeof(why)) < 0)
 		return -EINVAL;
 	ns->cfg = *cfg;
+	ns->cfg.reserve = NULL; /* the owner's, put in place after the replay */
+	ns->cfg.nreserve = 0;
 	ns->be = be;
 	u32map_init(&ns->shared_maps);
 	u32map_init(&ns->devices);
@@ -57,6 +59,7 @@ ns_destroy(struct ns *ns)
 		free(p);
 	}
 	ns_foreign_destroy(ns);
+	ns_resvs_free(ns);
 	idmap_free(&ns->shared_used);
 	u32map_free(&ns->shared_maps);
 	u32map_free(&ns->devices);

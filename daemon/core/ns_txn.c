@@ -149,6 +149,13 @@ undo_one(struct ns *ns, const struct ns_event *ev, struct ns_change *u)
 	case NS_EV_DEV_DETACHED:
 		ns_rid_undo(ns, ev, u);
 		break;
+	case NS_EV_RESERVED:
+		ns_resv_unlink(ns, u->resv);
+		free(u->resv);
+		break;
+	case NS_EV_UNRESERVED:
+		ns_resv_link(ns, u->resv);
+		break;
 	}
 }
 
@@ -223,6 +230,9 @@ settle(struct ns_change *u, const struct ns_event *ev)
 		break;
 	case NS_EV_QUOTA_SET:
 		free(u->cgroup);
+		break;
+	case NS_EV_UNRESERVED:
+		free(u->resv);
 		break;
 	default:
 		break;

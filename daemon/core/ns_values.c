@@ -16,6 +16,8 @@ fill(struct ns_err *err, enum ns_errc code, const char *param, const char *fmt, 
 	err->kernel_op = NULL;
 	err->kernel_errno = 0;
 	err->missing[0] = '\0';
+	err->map = NULL;
+	err->resv = NULL;
 }
 
 int

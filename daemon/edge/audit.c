@@ -51,6 +51,7 @@ struct build {
 	char wq[NS_WQ_REF_MAX + 1];
 	char *cgroup;
 	uint64_t max;
+	struct ns_resv resv; /* RANGE_RESERVE, RANGE_UNRESERVE: a copy */
 };
 
 TAILQ_HEAD(entry_list, audit_entry);
@@ -429,6 +430,17 @@ fold(struct audit *a, const struct ns_event *ev)
 		if (b && !vec_has(&b->devs, ev->bdf))
 			vec_add(&b->devs, ev->bdf);
 		break;
+	case NS_EV_RESERVED:
+	case NS_EV_UNRESERVED:
+		/* The configuration's come and go with it: its config.reload entry says so. */
+		if (ev->resv->config)
+			break;
+		if ((b = build_for(a,
+		                   ev->kind == NS_EV_RESERVED ? AUDIT_RANGE_RESERVE
+		                                              : AUDIT_RANGE_UNRESERVE,
+		                   NULL)))
+			b->resv = *ev->resv;
+		break;
 	case NS_EV_QUOTA_SET:
 		if ((b = build_for(a, AUDIT_QUOTA_SET, NULL))) {
 			free(b->cgroup);
@@ -580,6 +592,22 @@ make_entry(struct audit *a, struct build *b)
 		             b->vm, (int)b->owner_pid, who, b->count, b->count ? ", gPASID " : "",
 		             b->count ? g : "", b->devs.n);
 		break;
+	case AUDIT_RANGE_RESERVE:
+		r = asprintf(&m, "hPASIDs %u-%u reserved as '%s'%s%s%s", b->resv.first,
+		             b->resv.last, b->resv.name, b->resv.why[0] ? " (" : "", b->resv.why,
+		             b->resv.why[0] ? ")" : "");
+		if (r >= 0 && who[0]) {
+			char *w = NULL;
+
+			r = asprintf(&w, "%s%s", m, who);
+			free(m);
+			m = w;
+		}
+		break;
+	case AUDIT_RANGE_UNRESERVE:
+		r = asprintf(&m, "reservation '%s' of hPASIDs %u-%u %s%s", b->resv.name,
+		             b->resv.first, b->resv.last, a->has_peer ? "removed" : "expired", who);
+		break;
 	case AUDIT_QUOTA_SET:
 		if (b->max == UINT64_MAX)
 			r = asprintf(&m, "PASID quota of cgroup %s removed%s", b->cgroup, who);
@@ -616,7 +644,17 @@ make_entry(struct audit *a, struct build *b)
 		else
 			audit_add(e, "max", true, "%llu", (unsigned long long)b->max);
 	}
-	add_peer(a, e, b->kind == AUDIT_VM_RECLAIM ? "owner-exit" : NULL);
+	if (b->kind == AUDIT_RANGE_RESERVE || b->kind == AUDIT_RANGE_UNRESERVE) {
+		audit_add(e, "reservation", false, "%s", b->resv.name);
+		audit_add(e, "first", true, "%u", b->resv.first);
+		audit_add(e, "last", true, "%u", b->resv.last);
+		if (b->resv.why[0])
+			audit_add(e, "why", false, "%s", b->resv.why);
+	}
+	add_peer(a, e,
+	         b->kind == AUDIT_VM_RECLAIM        ? "owner-exit"
+	         : b->kind == AUDIT_RANGE_UNRESERVE ? "expired"
+	                                            : NULL);
 	return e;
 }
 

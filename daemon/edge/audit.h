@@ -60,7 +60,9 @@ struct audit;
 	X(WQ_CONFIGURE, "wq.configure", AUDIT_ID_WQ_CONFIGURE, LOG_NOTICE)                         \
 	X(DEVICE_ATTACH, "device.attach", AUDIT_ID_DEVICE_ATTACH, LOG_INFO)                        \
 	X(DEVICE_DETACH, "device.detach", AUDIT_ID_DEVICE_DETACH, LOG_INFO)                        \
-	X(VM_IMPORT, "vm.import", AUDIT_ID_VM_IMPORT, LOG_NOTICE)
+	X(VM_IMPORT, "vm.import", AUDIT_ID_VM_IMPORT, LOG_NOTICE)                                  \
+	X(RANGE_RESERVE, "range.reserve", AUDIT_ID_RANGE_RESERVE, LOG_NOTICE)                      \
+	X(RANGE_UNRESERVE, "range.unreserve", AUDIT_ID_RANGE_UNRESERVE, LOG_NOTICE)
 
 /* vm.owner: handed to another owner process; vm.reclaim: removed as its owner exited;
  * daemon.start: what start-up recovered. */

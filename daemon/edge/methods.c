@@ -3,6 +3,7 @@
  * resolved where its parameter stands. */
 #include "audit.h"
 #include "idxd_conf.h"
+#include "range_expiry.h"
 #include "methods.h"
 #include "pasid-proto.h"
 
@@ -87,7 +88,10 @@ const struct rpc_method rpc_methods[] = {
         .params = RPC_PARAMS(P_VM(RPC_REQUIRED), P_ENUM("type", type, RPC_REQUIRED, pasid_types),
                              P_BDF("device", device, RPC_OPTIONAL), P_WQ("wq", wq, RPC_OPTIONAL),
                              P_INT("gpasid", gpasid, RPC_OPTIONAL, 0, PASID_MAX),
-                             P_INT("count", count, RPC_OPTIONAL, 1, NS_MAX_COUNT)),
+                             P_INT("count", count, RPC_OPTIONAL, 1, NS_MAX_COUNT),
+                             P_NAME("reservation", resv, RPC_OPTIONAL,
+                                    .admin = "only an administrator may take PASIDs from a "
+                                             "reservation")),
     },
     {
         .name = "pasid.free",
@@ -212,7 +216,9 @@ const struct rpc_method rpc_methods[] = {
                        P_INT("pid", pid, RPC_OPTIONAL, 1, INT32_MAX,
                              .admin = "only an administrator may import a VM for another process"),
                        P_BOOL("dry_run", dry_run), P_OBJECT("devices", devices, RPC_OPTIONAL),
-                       P_OBJECT("wqs", wqs, RPC_OPTIONAL)),
+                       P_OBJECT("wqs", wqs, RPC_OPTIONAL),
+                       P_NAME("reservation", resv, RPC_OPTIONAL,
+                              .admin = "only an administrator may import into a reservation")),
     },
     {
         .name = "events.subscribe",
@@ -221,6 +227,31 @@ const struct rpc_method rpc_methods[] = {
         .new_vm = true, /* one to come may be watched for */
         .params =
             RPC_PARAMS(P_SET("kinds", kinds, RPC_OPTIONAL, audit_kind_names), P_VM(RPC_OPTIONAL)),
+    },
+    {
+        .name = "range.reserve",
+        .fn = method_range_reserve,
+        .admin = "reserving PASIDs is for administrators",
+        .mutates = true,
+        .params = RPC_PARAMS(P_INT("first", first, RPC_REQUIRED, 0, UINT32_MAX),
+                             P_INT("last", last, RPC_REQUIRED, 0, UINT32_MAX),
+                             P_TEXT("why", why, RPC_OPTIONAL),
+                             P_INT("expires_s", expires_s, RPC_OPTIONAL, 1, RANGE_EXPIRES_MAX),
+                             P_NAME("name", resv, RPC_OPTIONAL)),
+    },
+    {
+        .name = "range.unreserve",
+        .fn = method_range_unreserve,
+        .admin = "removing a reservation is for administrators",
+        .mutates = true,
+        .params = RPC_PARAMS(P_NAME("name", resv, RPC_OPTIONAL),
+                             P_INT("first", first, RPC_OPTIONAL, 0, UINT32_MAX),
+                             P_INT("last", last, RPC_OPTIONAL, 0, UINT32_MAX)),
+    },
+    {
+        .name = "range.list",
+        .fn = method_range_list,
+        .params = RPC_NO_PARAMS,
     },
     {.name = NULL},
 };

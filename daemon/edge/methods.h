@@ -15,7 +15,7 @@
  * tests/unit/test_methods_table.c holds the table against proto/openrpc.json. The handlers
  * are plain functions, one file per object: methods_daemon.c, methods_vm.c, methods_device.c,
  * methods_pasid.c, methods_quota.c, methods_wq.c, methods_migrate.c (vm.export, vm.import),
- * methods_events.c. */
+ * methods_events.c, methods_range.c. */
 #ifndef PASIDD_METHODS_H
 #define PASIDD_METHODS_H
 
@@ -45,6 +45,7 @@ enum rpc_kind {
 	RPC_FLAG,   /* true or false, kept apart from absent: 1, 0, -1 */
 	RPC_OBJECT, /* a JSON object, read by the handler (borrowed from the request) */
 	RPC_SET,    /* an array of distinct strings, each one of choices: a bit mask of them */
+	RPC_TEXT,   /* text for a person: 0-NS_RESV_WHY_MAX bytes, no control characters */
 };
 
 typedef char rpc_uuid[NS_UUID_LEN + 1];
@@ -78,6 +79,10 @@ struct rpc_args {
 	struct json_object *document, *devices, *wqs;
 	bool dry_run;
 	uint64_t kinds; /* RPC_SET (events.subscribe): bit i for choice i; 0 when absent */
+	/* range.*: a reservation (RPC_INT, RPC_VM for its name, RPC_TEXT); pasid.alloc's
+	 * reservation is resv too */
+	int64_t first, last, expires_s;
+	const char *resv, *why; /* NULL when absent */
 };
 
 struct rpc_param {
@@ -144,6 +149,12 @@ extern const struct rpc_method rpc_methods[];
 		.name = "vm", .kind = RPC_VM, .required = req,                                     \
 		.at = RPC_AT(const char *, vm_name), __VA_ARGS__                                   \
 	}
+/* A name in the syntax of VM names that is not the VM a method acts on (a reservation's). */
+#define P_NAME(n, field, req, ...)                                                                 \
+	{                                                                                          \
+		.name = n, .kind = RPC_VM, .required = req, .at = RPC_AT(const char *, field),     \
+		__VA_ARGS__                                                                        \
+	}
 #define P_BDF(n, field, req, ...)                                                                  \
 	{                                                                                          \
 		.name = n, .kind = RPC_BDF, .required = req, .at = RPC_AT(int64_t, field),         \
@@ -181,6 +192,11 @@ extern const struct rpc_method rpc_methods[];
 	{                                                                                          \
 		.name = n, .kind = RPC_SET, .required = req, .choices = list,                      \
 		.at = RPC_AT(uint64_t, field), __VA_ARGS__                                         \
+	}
+#define P_TEXT(n, field, req, ...)                                                                 \
+	{                                                                                          \
+		.name = n, .kind = RPC_TEXT, .required = req, .at = RPC_AT(const char *, field),   \
+		__VA_ARGS__                                                                        \
 	}
 #define P_CURSOR(n, field, ...)                                                                    \
 	{                                                                                          \
@@ -244,6 +260,10 @@ bool method_vm_limit_ok(const struct pasidd *d, uid_t uid, unsigned *mine);
 int method_wq_usable(const struct pasidd *d, const char *ref, struct ns_err *err);
 int method_events_subscribe(struct rpc_call *c, const struct rpc_args *a,
                             struct json_object **result);
+int method_range_reserve(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
+int method_range_unreserve(struct rpc_call *c, const struct rpc_args *a,
+                           struct json_object **result);
+int method_range_list(struct rpc_call *c, const struct rpc_args *a, struct json_object **result);
 
 struct pasidd;
 /* The data of the last 1002 quota_exceeded: {cgroup, max, current} and, when the per-VM

@@ -173,7 +173,7 @@ int
 method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_object **result)
 {
 	struct pasidd *d = c->d;
-	struct json_object *o, *be, *caps, *ranges, *used, *freeo;
+	struct json_object *o, *be, *caps, *ranges, *used, *freeo, *reserved;
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -210,6 +210,13 @@ method_daemon_status(struct rpc_call *c, const struct rpc_args *a, struct json_o
 	freeo = json_object_new_object();
 	json_object_object_add(freeo, "shared", json_object_new_int64(ns_shared_free(&d->ns)));
 	json_object_object_add(o, "free", freeo);
+	/* Reservations (range.list has them whole): how many, and the shared numbers they keep
+	 * from being handed out, which free.shared leaves out. */
+	reserved = json_object_new_object();
+	json_object_object_add(reserved, "count", json_object_new_int64(d->ns.nresvs));
+	json_object_object_add(reserved, "shared",
+	                       json_object_new_int64(ns_resv_shared_free(&d->ns)));
+	json_object_object_add(o, "reserved", reserved);
 	json_object_object_add(o, "vms", json_object_new_int64(d->ns.nvms));
 	json_object_object_add(o, "connections",
 	                       json_object_new_int64(d->srv ? server_connections(d->srv) : 0));

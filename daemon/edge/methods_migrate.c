@@ -159,6 +159,22 @@ method_vm_import(struct rpc_call *c, const struct rpc_args *a, struct json_objec
 	}
 	if (a->vm_name)
 		doc.im.name = a->vm_name;
+	if (a->resv) {
+		const struct ns_resv *rv = ns_resv_find(&c->d->ns, a->resv);
+
+		if (!rv || rv->config) {
+			json_object_put(f.list);
+			migrate_doc_free(&doc);
+			return rv ? rpc_fail(
+			                c, PROTO_E_CONFLICT, "reservation",
+			                "reservation %s comes from the configuration, which hands "
+			                "nothing out of it",
+			                a->resv)
+			          : rpc_fail(c, PROTO_E_NOT_FOUND, "reservation",
+			                     "no reservation named %s", a->resv);
+		}
+		doc.im.reservation = a->resv;
+	}
 	r = method_vm_owner(c, a->pid, &owner, cgroup, sizeof(cgroup), &pin);
 	if (r < 0)
 		goto out;

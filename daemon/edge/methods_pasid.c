@@ -61,6 +61,7 @@ method_pasid_alloc(struct rpc_call *c, const struct rpc_args *a, struct json_obj
 			return rpc_fail_ns(c, &err);
 		req.wq = a->wq;
 	}
+	req.reservation = a->resv;
 	req.count = a->count < 0 ? 1 : (unsigned)a->count;
 	out = calloc(req.count, sizeof(*out));
 	if (!out)

@@ -205,6 +205,16 @@ read_text(struct rpc_call *c, const struct rpc_param *p, struct json_object *v, 
 			return invalid(c, p, "'%s' must be 1-1024 characters", p->name);
 		*(const char **)field = s;
 		return 0;
+	case RPC_TEXT:
+		for (const unsigned char *q = (const unsigned char *)s; *q; q++)
+			if (*q < 0x20 || *q == 0x7f)
+				return invalid(c, p, "'%s' must be text without control characters",
+				               p->name);
+		if (strlen(s) > NS_RESV_WHY_MAX)
+			return invalid(c, p, "'%s' must be at most %d bytes", p->name,
+			               NS_RESV_WHY_MAX);
+		*(const char **)field = s;
+		return 0;
 	case RPC_CURSOR:
 		if (page_cursor_parse(s, field) < 0)
 			return invalid(c, p,

@@ -13,6 +13,7 @@
 #include "namespace.h"
 
 struct event_base;
+struct event;
 struct backend;
 struct server;
 struct state;
@@ -60,6 +61,7 @@ struct pasidd {
 	bool caps_limited; /* false: nothing given up (pasidd_limit_privileges not called) */
 	/* The methods served: NULL for rpc_methods (methods.h); a test may serve its own. */
 	const struct rpc_method *methods;
+	struct event *resv_timer; /* the next expiry of a reservation (range_expiry.c), or NULL */
 };
 
 #endif

@@ -59,6 +59,8 @@ pasidd_reload(struct pasidd *d, char *why, size_t len)
 	struct pasidd_config n;
 	const char *fixed;
 	char err[512];
+	struct ns_err nerr;
+	size_t bad = 0;
 	gid_t admin;
 	int r;
 
@@ -86,13 +88,26 @@ pasidd_reload(struct pasidd *d, char *why, size_t len)
 		snprintf(why, len, "%s; the configuration in force is unchanged", err);
 		goto out;
 	}
+	/* The reservations first, as they can be refused: over a live mapping or a runtime
+	 * reservation. A transaction of their own, all or nothing. */
+	if ((r = ns_resv_set_config(&d->ns, n.ns.reserve, n.ns.nreserve, &bad, &nerr)) < 0) {
+		snprintf(why, len, "%s: Reserve=%u-%u: %s; the configuration in force is unchanged",
+		         n.reserve_where[bad], n.ns.reserve[bad].first, n.ns.reserve[bad].last,
+		         nerr.message);
+		goto out;
+	}
 	/* Everything below only switches: nothing can fail half-way but memory for the quota
 	 * tree, which quota_apply_config takes before it changes anything it cannot undo. */
 	if (d->quota && (r = quota_apply_config(d->quota, &n.quota)) < 0) {
 		quota_apply_config(d->quota, &d->cfg.quota);
+		/* The old ones went just now, so they fit again. */
+		ns_resv_set_config(&d->ns, d->cfg.ns.reserve, d->cfg.ns.nreserve, &bad, &nerr);
 		snprintf(why, len, "out of memory; the configuration in force is unchanged");
 		goto out;
 	}
+	SWAP(d->cfg.ns.reserve, n.ns.reserve);
+	SWAP(d->cfg.ns.nreserve, n.ns.nreserve);
+	SWAP(d->cfg.reserve_where, n.reserve_where);
 	SWAP(d->cfg.quota, n.quota);
 	d->cfg.limits = n.limits;
 	d->cfg.log_level = n.log_level;

@@ -1,5 +1,6 @@
 /* Reloading the configuration (config.reload, SIGHUP): quotas, limits, the admin group, the
- * socket's mode and group, the idxd settings and the [WorkQueue] sections take effect; a
+ * socket's mode and group, the idxd settings, the [WorkQueue] sections and the [Namespace]
+ * Reserve= lines take effect (a reservation over a live mapping or a runtime one is refused); a
  * change of what only a restart can change (the socket's path, the state directory, the
  * backend, the PASID width and ranges, MaxMessageSize=, the [Bpf] settings) is refused naming
  * the setting, as is

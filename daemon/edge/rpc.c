@@ -7,6 +7,7 @@
 #include "methods.h"
 #include "params.h"
 #include "peer.h"
+#include "render.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -87,6 +88,14 @@ rpc_fail_ns(struct rpc_call *c, const struct ns_err *e)
 		json_object_object_add(c->data, "errno", json_object_new_int(e->kernel_errno));
 		json_object_object_add(c->data, "message",
 		                       json_object_new_string(strerror(e->kernel_errno)));
+	}
+	/* What is in the way of a reservation: the first live mapping, or the reservation. */
+	if (e->code == NS_E_CONFLICT && e->map && !c->data)
+		c->data = render_mapping(e->map, true);
+	if (e->code == NS_E_CONFLICT && e->resv && !c->data) {
+		c->data = json_object_new_object();
+		json_object_object_add(c->data, "reservation",
+		                       json_object_new_string(e->resv->name));
 	}
 	if (e->code == NS_E_UNSUPPORTED && e->missing[0] && !c->data) {
 		c->data = json_object_new_object();

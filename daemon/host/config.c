@@ -66,6 +66,8 @@ config_free(struct pasidd_config *cfg)
 		free(cfg->files[i]);
 	free(cfg->files);
 	quota_config_free(&cfg->quota);
+	free(cfg->ns.reserve);
+	free(cfg->reserve_where);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -235,10 +237,68 @@ assign_quota(struct pasidd_config *cfg, const char *key, const char *val, char *
 	return quota_config_assign(&cfg->quota, key, val, why, len);
 }
 
+/* One Reserve= line: "FIRST-LAST" and an optional why after blanks; the empty value forgets
+ * those given before. The width and overlaps are checked where the state is (start-up, pasidd
+ * -n, config.reload), as ns_resv_set_config() does. */
+static int
+add_reserve(struct pasidd_config *cfg, const char *val, char *why, size_t len)
+{
+	size_t n = strcspn(val, " \t"), k = cfg->ns.nreserve;
+	struct ns_resv r = {0}, *grown;
+	char range[32], (*where)[160];
+	struct ns_range q;
+	const char *text;
+
+	if (!val[0]) {
+		cfg->ns.nreserve = 0;
+		return 0;
+	}
+	if (n >= sizeof(range))
+		goto bad;
+	memcpy(range, val, n);
+	range[n] = '\0';
+	if (config_parse_range(range, &q) < 0)
+		goto bad;
+	if (q.first > q.last) {
+		snprintf(why, len, "Reserve= %u-%u: the last PASID lies below the first", q.first,
+		         q.last);
+		return -EINVAL;
+	}
+	text = val + n + strspn(val + n, " \t");
+	if (strlen(text) > NS_RESV_WHY_MAX) {
+		snprintf(why, len, "Reserve= %s: the why is longer than %d bytes", range,
+		         NS_RESV_WHY_MAX);
+		return -EINVAL;
+	}
+	r.first = q.first;
+	r.last = q.last;
+	r.config = true;
+	snprintf(r.why, sizeof(r.why), "%s", text);
+	if (!(grown = realloc(cfg->ns.reserve, (k + 1) * sizeof(*grown))))
+		goto nomem;
+	cfg->ns.reserve = grown;
+	if (!(where = realloc(cfg->reserve_where, (k + 1) * sizeof(*where))))
+		goto nomem;
+	cfg->reserve_where = where;
+	cfg->ns.reserve[k] = r;
+	snprintf(where[k], sizeof(where[k]), "%s", cfg->cur_where ? cfg->cur_where : "");
+	cfg->ns.nreserve++;
+	return 0;
+bad:
+	snprintf(why, len, "Reserve= must be FIRST-LAST, then optionally why, not '%s'", val);
+	return -EINVAL;
+nomem:
+	snprintf(why, len, "out of memory");
+	return -ENOMEM;
+}
+
 static int
 assign_namespace(struct pasidd_config *cfg, const char *key, const char *val, char *why, size_t len)
 {
 	uint64_t n;
+
+	if (!strcmp(key, "Reserve"))
+		return add_reserve(cfg, val, why, len);
 
 	if (!strcmp(key, "PasidBits")) {
 		if (parse_u64(val, 10, NS_MAX_BITS, &n) < 0 || n < 1) {

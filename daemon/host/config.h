@@ -67,6 +67,8 @@ struct pasidd_config {
 	unsigned seq;
 	const char *cur_where;
 	char admin_group_where[160]; /* where AdminGroup= was last given, for its error */
+	/* Where each [Namespace] Reserve= of ns.reserve was given ("file:line"). */
+	char (*reserve_where)[160];
 	/* The files read, in order, for pasidd -n: a NULL-terminated array, a missing default
 	 * main file listed with " (absent)" after its name. */
 	char **files;

@@ -165,9 +165,30 @@ rec_devattach(uint8_t *buf, const char *vm, const struct backend_attach *a)
 }
 
 size_t
+rec_reserve(uint8_t *buf, const struct ns_resv *r)
+{
+	uint8_t *p = head(buf, REC_RESERVE, "");
+
+	p = putstr(p, r->name, NS_VM_NAME_MAX);
+	p = put32(p, r->first);
+	p = put32(p, r->last);
+	p = putstr(p, r->why, NS_RESV_WHY_MAX);
+	p = put32(p, (uint32_t)r->uid);
+	p = put32(p, (uint32_t)r->pid);
+	p = put64(p, r->expires);
+	return (size_t)(p - buf);
+}
+
+size_t
 rec_devdetach(uint8_t *buf, const char *vm, uint32_t bdf)
 {
 	return (size_t)(put32(head(buf, REC_DEVDETACH, vm), bdf) - buf);
+}
+
+size_t
+rec_unreserve(uint8_t *buf, const char *name)
+{
+	return (size_t)(putstr(head(buf, REC_UNRESERVE, ""), name, NS_VM_NAME_MAX) - buf);
 }
 
 /* ---- decoding ---- */
@@ -243,7 +264,8 @@ getstr(struct reader *r, char *out, size_t max)
 static uint32_t
 op_since(enum rec_op op)
 {
-	if (op == REC_DEVATTACH || op == REC_DEVDETACH || op == REC_TXN)
+	if (op == REC_DEVATTACH || op == REC_DEVDETACH || op == REC_TXN || op == REC_RESERVE ||
+	    op == REC_UNRESERVE)
 		return 3;
 	return op == REC_ATTACH || op == REC_DETACH ? 1 : 0;
 }
@@ -252,7 +274,8 @@ op_since(enum rec_op op)
 static bool
 names_vm(enum rec_op op)
 {
-	return op != REC_VM && op != REC_CURSOR && op != REC_LCURSOR && op != REC_TXN;
+	return op != REC_VM && op != REC_CURSOR && op != REC_LCURSOR && op != REC_TXN &&
+	       op != REC_RESERVE && op != REC_UNRESERVE;
 }
 
 /* Applies a decoded record of one of the ops that rec_apply() does not word itself. */
@@ -320,6 +343,37 @@ apply_devattach(struct ns *ns, struct ns_vm *vm, const struct rec_info *ri, char
 	return 0;
 }
 
+/* A reservation made or removed, as range.reserve and range.unreserve (or the expiry) did. */
+static int
+apply_reserve(struct ns *ns, const struct rec_info *ri, char *why, size_t whylen)
+{
+	struct ns_resv spec = {.first = ri->first,
+	                       .last = ri->last,
+	                       .uid = (uid_t)ri->uid,
+	                       .pid = (pid_t)ri->pid,
+	                       .expires = ri->expires};
+	struct ns_err err = {0};
+	struct ns_resv *r;
+
+	if (ri->vm[0])
+		CORRUPT("reservation record %d names VM '%s'", ri->op, ri->vm);
+	if (ri->op == REC_UNRESERVE) {
+		if (!(r = ns_resv_find(ns, ri->name)))
+			CORRUPT("removal of unknown reservation '%s'", ri->name);
+		ns_unreserve(ns, r, NULL);
+		return 0;
+	}
+	/* The name as recorded, which is never empty: a default one was filled in when made. */
+	if (!ri->name[0])
+		CORRUPT("reservation %u-%u without a name", ri->first, ri->last);
+	memcpy(spec.name, ri->name, sizeof(spec.name));
+	memcpy(spec.why, ri->why, sizeof(spec.why));
+	if (ns_reserve(ns, &spec, NULL, &err) < 0)
+		CORRUPT("reservation %s of %u-%u does not apply: %s", ri->name, ri->first, ri->last,
+		        err.message);
+	return 0;
+}
+
 int
 rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
 {
@@ -372,6 +426,9 @@ rec_apply_version(struct ns *ns, uint32_t version, const void *rec, size_t len, 
 	case REC_DEVATTACH:
 	case REC_DEVDETACH:
 		return apply_devattach(ns, vm, &ri, why, whylen);
+	case REC_RESERVE:
+	case REC_UNRESERVE:
+		return apply_reserve(ns, &ri, why, whylen);
 	default:
 		if (apply_change(ns, &ri, vm, &err) < 0)
 			CORRUPT("record %d for '%s' does not apply: %s", ri.op, ri.vm, err.message);
@@ -387,6 +444,11 @@ rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t 
 	void *d;
 	int r;
 
+	/* Before the mappings that were handed out of them, which they would refuse after. */
+	for (unsigned i = 0; i < ns->nresvs; i++)
+		if (!ns->resvs[i]->config &&
+		    (r = add(ctx, buf, rec_reserve(buf, ns->resvs[i]))) < 0)
+			return r;
 	for (unsigned i = 0; i < ns->nvms; i++) {
 		const struct ns_vm *vm = ns->vms[i];
 		size_t mit = 0;
@@ -545,6 +607,18 @@ decode_fields(struct reader *r, uint32_t version, struct rec_info *out)
 	case REC_DEVDETACH:
 		out->bdf = get32(r);
 		break;
+	case REC_RESERVE:
+		getstr(r, out->name, sizeof(out->name));
+		out->first = get32(r);
+		out->last = get32(r);
+		getstr(r, out->why, sizeof(out->why));
+		out->uid = get32(r);
+		out->pid = (int32_t)get32(r);
+		out->expires = get64(r);
+		break;
+	case REC_UNRESERVE:
+		getstr(r, out->name, sizeof(out->name));
+		break;
 	default:
 		r->bad = true;
 	}
@@ -557,6 +631,7 @@ rec_decode_version(const void *rec, size_t len, uint32_t version, struct rec_inf
 
 	memset(out, 0, offsetof(struct rec_info, vm));
 	out->vm[0] = out->uuid[0] = out->uuid[NS_UUID_LEN] = out->cgroup[0] = out->wq[0] = '\0';
+	out->name[0] = out->why[0] = '\0';
 	out->op = get8(&r);
 	getstr(&r, out->vm, sizeof(out->vm));
 	decode_fields(&r, version, out);
@@ -601,6 +676,10 @@ rec_encode_event(uint8_t *buf, const struct ns_event *ev)
 		return rec_devattach(buf, ev->vm->name, ev->att);
 	case NS_EV_DEV_DETACHED:
 		return rec_devdetach(buf, ev->vm->name, ev->bdf);
+	case NS_EV_RESERVED: /* a config one comes from the configuration at every start */
+		return ev->resv->config ? 0 : rec_reserve(buf, ev->resv);
+	case NS_EV_UNRESERVED:
+		return ev->resv->config ? 0 : rec_unreserve(buf, ev->resv->name);
 	}
 	return 0;
 }
@@ -616,6 +695,12 @@ rec_event_max(const struct ns_event *ev)
 		return 1 + 4 + 4 + strlen(ev->cgroup) + 8;
 	case NS_EV_MAP_ATTACHED:
 		return 1 + 4 + NS_VM_NAME_MAX + 4 + 4 + 4 + 4;
+	case NS_EV_RESERVED:
+		return ev->resv->config
+		           ? 0
+		           : 1 + 4 + 4 + NS_VM_NAME_MAX + 4 + 4 + 4 + NS_RESV_WHY_MAX + 4 + 4 + 8;
+	case NS_EV_UNRESERVED:
+		return ev->resv->config ? 0 : 1 + 4 + 4 + NS_VM_NAME_MAX;
 	default: /* the longest of the others: REC_MAP */
 		return 1 + 4 + NS_VM_NAME_MAX + 1 + 4 + 4 + 4 + 4 + NS_WQ_REF_MAX;
 	}

@@ -46,6 +46,16 @@
  *                    VMM's iommufd). Replayed without descriptors: lost
  *                    until the fd store gives them back
  *   12  REC_DETACH   u32 gPASID, u32 bdf: that attachment gone            v1 attach
+ *   13  REC_RESERVE  vm empty; str name (at most NS_VM_NAME_MAX bytes),  v3 reserve
+ *                    u32 first, u32 last, str why (at most
+ *                    NS_RESV_WHY_MAX bytes, empty for none), u32 uid and
+ *                    u32 pid of the peer that reserved, u64 expiry in
+ *                    CLOCK_BOOTTIME nanoseconds (0: never): a runtime
+ *                    reservation (range.reserve); config ones are never
+ *                    recorded. One already expired at replay is dropped
+ *                    by the daemon right after (journaled as REC_UNRESERVE)
+ *   14  REC_UNRESERVE  vm empty; str name: that reservation gone          v3 reserve
+ *                    (range.unreserve or its expiry)
  *   15  REC_DEVATTACH u32 bdf, u32 dev_id, u32 pt_id: the device's       v3 device
  *                    requester ID attached to page table pt_id           attach
  *                    (device.attach; the device assigned to the VM
@@ -66,12 +76,14 @@
  * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa), all three in
  * version 0; "v1 attach" with attachments journaled (b87da12, issue 10), in version 1; "v2 wq"
  * with mappings for idxd work queues (issue 11), in version 2; "v3 device attach" with
- * device.attach (issue 12) and "v3 txn" with vm.import (issue 14), both in version 3. A
+ * device.attach (issue 12), "v3 reserve" with administrator range reservations and "v3 txn"
+ * with vm.import (issue 14), all in version 3. A
  * record must end exactly where its last field does, and a mode or a type other than those
  * above makes it malformed, as does an op of a later version than the file's. REC_QUOTA
  * records go to the quotas (rec_apply_quota()), all others to the namespace (rec_apply()). A
- * snapshot holds, per VM in name order, its REC_VM, REC_DEV (each followed by the device's
- * REC_DEVATTACH when its requester ID is attached) and REC_MAP records, each
+ * snapshot holds first the REC_RESERVE of every runtime reservation (before the mappings
+ * handed out of them), then, per VM in name order, its REC_VM, REC_DEV (each followed by the
+ * device's REC_DEVATTACH when its requester ID is attached) and REC_MAP records, each
  * REC_MAP followed by the REC_ATTACH of every attachment of the mapping, then every device's
  * REC_LCURSOR, one REC_CURSOR and the REC_QUOTA of every runtime limit (rec_snapshot(),
  * rec_snapshot_quota()).
@@ -87,9 +99,10 @@
  *   2  REC_MAP ends with the mapping's work queue: a pasidd of version 1 would find the
  *      record longer than its fields and refuse it as damage. No new op; a REC_MAP of a
  *      file of version 0 or 1 is read without it (no work queue).
- *   3  new ops, which a pasidd of version 2 would refuse as damage: requester ID
- *      attachments (REC_DEVATTACH 15, REC_DEVDETACH 16) and REC_TXN (17), which frames a
- *      transaction's records. Ops 1-12 are unchanged.
+ *   3  new ops, which a pasidd of version 2 would refuse as damage: reservations
+ *      (REC_RESERVE 13, REC_UNRESERVE 14), requester ID attachments (REC_DEVATTACH 15,
+ *      REC_DEVDETACH 16) and REC_TXN (17), which frames a transaction's records. Ops 1-12 are
+ *      unchanged; files of versions 0-2 replay as before.
  * This pasidd reads versions REC_FORMAT_OLDEST to REC_FORMAT_VERSION and writes
  * REC_FORMAT_VERSION only. On a directory of version 0 it replays the files as version 0
  * (an op of version 1 in them is damage), then writes a snapshot of version 1 before it
@@ -121,22 +134,23 @@
 struct quota;
 
 enum rec_op {
-	REC_VM = 1,  /* a VM and its owner */
-	REC_UNVM,    /* a VM gone, with everything it held */
-	REC_DEV,     /* device assigned to a VM */
-	REC_UNDEV,   /* device released */
-	REC_MAP,     /* one mapping */
-	REC_UNMAP,   /* one mapping freed */
-	REC_CURSOR,  /* the shared range's next-fit position */
-	REC_LCURSOR, /* a device's local next-fit position */
-	REC_QUOTA,   /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
-	REC_OWNER,   /* a VM handed to another owner process (vm.register by an admin) */
-	REC_ATTACH,  /* a mapping attached to a device's page table (version 1) */
-	REC_DETACH,  /* that attachment gone (version 1) */
-	/* 13, 14: another change of version 3 */
-	REC_DEVATTACH = 15, /* a device's requester ID attached to a page table (version 3) */
-	REC_DEVDETACH = 16, /* that attachment gone (version 3) */
-	REC_TXN = 17,       /* the records of one transaction follow (version 3) */
+	REC_VM = 1,    /* a VM and its owner */
+	REC_UNVM,      /* a VM gone, with everything it held */
+	REC_DEV,       /* device assigned to a VM */
+	REC_UNDEV,     /* device released */
+	REC_MAP,       /* one mapping */
+	REC_UNMAP,     /* one mapping freed */
+	REC_CURSOR,    /* the shared range's next-fit position */
+	REC_LCURSOR,   /* a device's local next-fit position */
+	REC_QUOTA,     /* a cgroup's runtime PASID limit (quota.set), applied to the quotas */
+	REC_OWNER,     /* a VM handed to another owner process (vm.register by an admin) */
+	REC_ATTACH,    /* a mapping attached to a device's page table (version 1) */
+	REC_DETACH,    /* that attachment gone (version 1) */
+	REC_RESERVE,   /* a runtime hPASID reservation (version 3) */
+	REC_UNRESERVE, /* that reservation gone (version 3) */
+	REC_DEVATTACH, /* a device's requester ID attached to a page table (version 3) */
+	REC_DEVDETACH, /* that attachment gone (version 3) */
+	REC_TXN,       /* the records of one transaction follow (version 3) */
 };
 #define REC_OP_MAX REC_TXN
 
@@ -165,6 +179,8 @@ size_t rec_txn(uint8_t *buf, uint32_t n);
 bool rec_is_txn(const void *rec, size_t len, uint32_t version, uint32_t *n);
 size_t rec_devattach(uint8_t *buf, const char *vm, const struct backend_attach *a);
 size_t rec_devdetach(uint8_t *buf, const char *vm, uint32_t bdf);
+size_t rec_reserve(uint8_t *buf, const struct ns_resv *r);
+size_t rec_unreserve(uint8_t *buf, const char *name);
 
 struct ns_event;
 /* The record of a namespace event (0 bytes for an event that is not kept) ... */
@@ -197,9 +213,9 @@ int rec_snapshot_quota(const struct quota *q, int (*add)(void *ctx, const void *
 struct rec_info {
 	enum rec_op op;
 	uint8_t mode;            /* REC_VM */
-	int32_t pid;             /* REC_VM, REC_OWNER: the owner */
+	int32_t pid;             /* REC_VM, REC_OWNER: the owner; REC_RESERVE: who reserved */
 	uint64_t starttime;      /* REC_VM, REC_OWNER */
-	uint32_t uid;            /* REC_VM, REC_OWNER */
+	uint32_t uid;            /* REC_VM, REC_OWNER, REC_RESERVE */
 	uint8_t type;            /* REC_MAP */
 	uint32_t gpasid, hpasid; /* REC_MAP; gpasid also REC_UNMAP, REC_ATTACH, REC_DETACH */
 	uint32_t bdf;            /* REC_MAP (local), REC_DEV, REC_UNDEV, REC_LCURSOR, REC_ATTACH,
@@ -208,12 +224,16 @@ struct rec_info {
 	bool shared;             /* REC_DEV */
 	uint32_t cursor;         /* REC_CURSOR, REC_LCURSOR; REC_TXN: its n */
 	uint64_t max;            /* REC_QUOTA */
+	uint32_t first, last;    /* REC_RESERVE */
+	uint64_t expires;        /* REC_RESERVE */
 	/* The strings last: decoding clears the numbers above and empties these, rather than
 	 * clearing 4 KiB for every record replayed. */
 	char vm[NS_VM_NAME_MAX + 1];
-	char uuid[NS_UUID_LEN + 1]; /* REC_VM */
-	char cgroup[4097];          /* REC_VM, REC_QUOTA */
-	char wq[NS_WQ_REF_MAX + 1]; /* REC_MAP: "" for none */
+	char uuid[NS_UUID_LEN + 1];    /* REC_VM */
+	char cgroup[4097];             /* REC_VM, REC_QUOTA */
+	char wq[NS_WQ_REF_MAX + 1];    /* REC_MAP: "" for none */
+	char name[NS_VM_NAME_MAX + 1]; /* REC_RESERVE, REC_UNRESERVE */
+	char why[NS_RESV_WHY_MAX + 1]; /* REC_RESERVE */
 };
 
 /* Decodes a record of format version `version`; 0, or -EUCLEAN when the bytes are not a

@@ -467,6 +467,20 @@ state_close(struct state *s)
 
 /* ---- the state checked without serving it: pasidd -n and --salvage ---- */
 
+/* The configuration's reservations on the replayed state, as start-up puts them in place. */
+static int
+check_reserve(struct ns *ns, const struct ns_config *cfg, char *why, size_t len)
+{
+	struct ns_err err;
+	size_t bad = 0;
+
+	if (!cfg->nreserve || ns_resv_set_config(ns, cfg->reserve, cfg->nreserve, &bad, &err) == 0)
+		return 0;
+	snprintf(why, len, "Reserve=%u-%u cannot be put in place: %s", cfg->reserve[bad].first,
+	         cfg->reserve[bad].last, err.message);
+	return -EINVAL;
+}
+
 int
 state_check(const char *dir, const struct ns_config *cfg, struct backend *be,
             struct state_summary *sum, char *why, size_t len)
@@ -496,6 +510,8 @@ state_check(const char *dir, const struct ns_config *cfg, struct backend *be,
 				snprintf(why, len, "the replayed state in %s breaks a rule: %s",
 				         dir, rule);
 				r = -EUCLEAN;
+			} else if ((r = check_reserve(&ns, cfg, why, len)) < 0) {
+				/* said */
 			}
 		} else if (r == -ENOENT) {
 			r = 0; /* no state yet: the first start begins empty */

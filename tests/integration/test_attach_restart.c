@@ -324,8 +324,8 @@ downgrade_journal(const char *dir, uint8_t v)
 }
 
 /* A state of version 0, 1 or 2 (what the pasidds before attachments, before work queues and
- * before device.attach wrote: these records, without a work queue before 2, another number in
- * the headers): pasidd -n reads
+ * before the changes of record format version 3 wrote: these records, without a work queue
+ * before 2, another number in the headers): pasidd -n reads
  * it and writes nothing; pasidd upgrades it before it serves, and what it held is there. */
 START_TEST(earlier_version_upgraded)
 {

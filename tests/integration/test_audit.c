@@ -420,6 +420,95 @@ START_TEST(handover_and_attach)
 END_TEST
 
 /* LogLevel= keeps what is less important out, and a reload changes it. */
+/* device.attach with two descriptors (/dev/null stands in for the iommufd and the cdev: the
+ * sim backend keeps them and asks nothing of them). */
+static void
+rid_attach(int fd, const char *vm)
+{
+	char line[512], *ans;
+	int nul[2];
+
+	nul[0] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	nul[1] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	snprintf(line, sizeof(line),
+	         "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"device.attach\",\"params\":{\"vm\":"
+	         "\"%s\",\"device\":\"" DEV "\",\"pt_id\":7,\"dev_id\":3,\"fds\":2}}\n",
+	         vm);
+	ck_assert_int_eq(it_send_fds(fd, line, strlen(line), nul, 2), 0);
+	ans = it_recvline(fd, 5000);
+	ck_assert_msg(ans && strstr(ans, "\"result\""), "device.attach: %s", ans ? ans : "none");
+	free(ans);
+	close(nul[0]);
+	close(nul[1]);
+}
+
+/* An import is one entry with what the VM came with; a reservation made and removed, a
+ * device's requester ID attached and detached: one entry each, with their fields. */
+START_TEST(import_reserve_rid)
+{
+	struct json_object *doc, *es, *e;
+	char *params;
+	pid_t p;
+	int fd;
+
+	start("[Daemon]\n");
+	ck_assert_ptr_nonnull(wait_kind("daemon.start", 5000));
+	fd = it_connect(&d);
+	if ((p = fork()) == 0) {
+		pause();
+		_exit(0);
+	}
+	IT_OK(it_callf(fd, "vm.register", "{\"vm\":\"imp\",\"pid\":%d}", (int)p));
+	IT_OK(it_call(fd, "device.assign", "{\"vm\":\"imp\",\"device\":\"" DEV "\"}"));
+	IT_OK(it_call(fd, "pasid.alloc", "{\"vm\":\"imp\",\"type\":\"shared\",\"count\":3}"));
+	doc = IT_OK(it_call(fd, "vm.export", "{\"vm\":\"imp\"}"));
+	IT_OK(it_call(fd, "vm.unregister", "{\"vm\":\"imp\"}"));
+	ck_assert_ptr_nonnull(wait_kind("vm.unregister", 5000));
+	ck_assert_int_ge(asprintf(&params, "{\"document\":%s,\"pid\":%d}",
+	                          json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN),
+	                          (int)p),
+	                 0);
+	IT_OK(it_call(fd, "vm.import", params));
+	free(params);
+	IT_OK(it_call(fd, "range.reserve",
+	              "{\"first\":9000,\"last\":9009,\"name\":\"r1\",\"why\":\"for a VM\"}"));
+	IT_OK(it_call(fd, "range.unreserve", "{\"name\":\"r1\"}"));
+	rid_attach(fd, "imp");
+	IT_OK(it_call(fd, "device.detach", "{\"vm\":\"imp\",\"device\":\"" DEV "\"}"));
+	es = audit_entries(1000);
+	ck_assert_uint_eq(json_object_array_length(es), 5);
+	e = json_object_array_get_idx(es, 0);
+	ck_assert_str_eq(field(e, "PASIDD_KIND"), "vm.import");
+	ck_assert_str_eq(field(e, "MESSAGE_ID"), AUDIT_ID_VM_IMPORT);
+	ck_assert_str_eq(field(e, "PASIDD_VM"), "imp");
+	ck_assert_str_eq(field(e, "PASIDD_COUNT"), "3");
+	ck_assert_str_eq(field(e, "PASIDD_GPASID"), "1-3");
+	ck_assert_str_eq(field(e, "PASIDD_DEVICE"), DEV);
+	ck_assert_int_eq(atoi(field(e, "PASIDD_OWNER_PID")), p);
+	ck_assert_int_eq(atoi(field(e, "PASIDD_PEER_PID")), getpid());
+	e = json_object_array_get_idx(es, 1);
+	ck_assert_str_eq(field(e, "PASIDD_KIND"), "range.reserve");
+	ck_assert_str_eq(field(e, "MESSAGE_ID"), AUDIT_ID_RANGE_RESERVE);
+	ck_assert_str_eq(field(e, "PASIDD_RESERVATION"), "r1");
+	ck_assert_str_eq(field(e, "PASIDD_FIRST"), "9000");
+	ck_assert_str_eq(field(e, "PASIDD_LAST"), "9009");
+	ck_assert_str_eq(field(e, "PASIDD_WHY"), "for a VM");
+	ck_assert_int_eq(atoi(field(e, "PASIDD_PEER_PID")), getpid());
+	e = json_object_array_get_idx(es, 2);
+	ck_assert_str_eq(field(e, "PASIDD_KIND"), "range.unreserve");
+	ck_assert_ptr_null(field(e, "PASIDD_CAUSE"));
+	e = json_object_array_get_idx(es, 3);
+	ck_assert_str_eq(field(e, "PASIDD_KIND"), "device.attach");
+	ck_assert_str_eq(field(e, "PASIDD_DEVICE"), DEV);
+	e = json_object_array_get_idx(es, 4);
+	ck_assert_str_eq(field(e, "PASIDD_KIND"), "device.detach");
+	ck_assert_str_eq(field(e, "MESSAGE_ID"), AUDIT_ID_DEVICE_DETACH);
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+	close(fd);
+}
+END_TEST
+
 START_TEST(log_level)
 {
 	struct json_object *es, *e;
@@ -461,6 +550,7 @@ suite(void)
 	tcase_add_test(tc, vm_story);
 	tcase_add_test(tc, admin_changes);
 	tcase_add_test(tc, handover_and_attach);
+	tcase_add_test(tc, import_reserve_rid);
 	tcase_add_test(tc, log_level);
 	suite_add_tcase(s, tc);
 	return s;

@@ -135,6 +135,13 @@ completion() {
 	check "event kinds after a comma: $got" "[ '$got' = 'vm.register,pasid.alloc vm.register,pasid.attach ' ]"
 	got=$(complete_words "$PASIDCTL" --socket "$sock" watch --vm b)
 	check "VM names after watch --vm: $got" "[ '$got' = 'beta ' ]"
+	"$PASIDCTL" --socket "$sock" range reserve 9000-9009 --name mig >/dev/null
+	got=$(complete_words "$PASIDCTL" --socket "$sock" range "")
+	check "range subcommands: $got" "[ '$got' = 'list reserve unreserve ' ]"
+	got=$(complete_words "$PASIDCTL" --socket "$sock" range unreserve "")
+	check "reservation names from the daemon: $got" "[ '$got' = 'mig ' ]"
+	got=$(complete_words "$PASIDCTL" --socket "$sock" pasid alloc --reservation m)
+	check "reservation names after --reservation: $got" "[ '$got' = 'mig ' ]"
 	got=$(complete_words "$PASIDCTL" --socket "$tmp/nothing.sock" vm show "")
 	check "no daemon: no VM names, no noise" "[ -z '$got' ]"
 }

@@ -340,6 +340,45 @@ START_TEST(identity_conflicts_all_reported)
 }
 END_TEST
 
+/* The destination reserves an identity VM's hPASIDs ahead (range.reserve): nobody else is
+ * handed them meanwhile; the import that names the reservation takes them, one that does not
+ * reports each as reserved; only an administrator may name it. */
+START_TEST(identity_into_reservation)
+{
+	struct json_object *doc, *dry, *r, *list;
+	const char *before;
+
+	make_vm(fa, "idr", "identity", NULL, 4, 0);
+	doc = export(fa, "idr");
+	ck_assert_ptr_nonnull(strstr(text(doc), "\"hpasid\":4099"));
+	IT_OK(it_call(fb, "range.reserve",
+	              "{\"first\":4096,\"last\":4099,\"name\":\"mig-idr\",\"why\":\"idr "
+	              "arriving\",\"expires_s\":600}"));
+	/* Meanwhile another identity VM on B cannot take them, a translated one goes around. */
+	IT_OK(it_call(fb, "vm.register", "{\"vm\":\"other\",\"mode\":\"identity\"}"));
+	IT_ERR(it_call(fb, "pasid.alloc", "{\"vm\":\"other\",\"type\":\"shared\",\"gpasid\":4097}"),
+	       1004, "gpasid");
+	IT_OK(it_call(fb, "vm.register", "{\"vm\":\"tr\"}"));
+	r = IT_OK(it_call(fb, "pasid.alloc", "{\"vm\":\"tr\",\"type\":\"shared\"}"));
+	ck_assert_int_eq(it_int(r, "hpasid"), 4100);
+	before = it_snapshot(fb);
+	dry = IT_OK(import(fb, doc, ",\"dry_run\":true"));
+	list = it_get(dry, "conflicts");
+	ck_assert_int_eq(json_object_array_length(list), 4);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_str_eq(it_str(json_object_array_get_idx(list, i), "what"), "reserved");
+	IT_ERR(import(fb, doc, ",\"reservation\":\"nosuch\""), 1003, "reservation");
+	ck_assert_str_eq(it_snapshot(fb), before);
+	dry = IT_OK(import(fb, doc, ",\"dry_run\":true,\"reservation\":\"mig-idr\""));
+	ck_assert_msg(json_object_get_boolean(it_get(dry, "ok")), "%s", text(dry));
+	IT_OK(import(fb, doc, ",\"reservation\":\"mig-idr\""));
+	ck_assert_str_eq(text(export(fb, "idr")), text(doc));
+	list = IT_OK(it_call(fb, "range.list", NULL));
+	ck_assert_int_eq(it_int(json_object_array_get_idx(list, 0), "used"), 4);
+	check_invariants(fb);
+}
+END_TEST
+
 START_TEST(quota_on_destination)
 {
 	struct json_object *doc, *r, *dry;
@@ -791,6 +830,7 @@ suite(void)
 	tcase_add_test(tc, import_for_another_process);
 	tcase_add_test(tc, import_by_a_user);
 	tcase_add_test(tc, identity_conflicts_all_reported);
+	tcase_add_test(tc, identity_into_reservation);
 	tcase_add_test(tc, quota_on_destination);
 	tcase_add_test(tc, hostile_documents);
 	tcase_add_test(tc, kill9_during_import);

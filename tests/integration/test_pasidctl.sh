@@ -148,7 +148,8 @@ t "--version" 0 --version
 has "--version prints the version" "pasidctl "
 for cmd in "status" "vm" "vm list" "vm show" "vm register" "vm unregister" "device" \
 	"device assign" "device release" "device detach" "pasid" "pasid alloc" "pasid free" "pasid lookup" \
-	"pasid list" "pasid attach" "pasid detach" "quota" "quota get" "quota set" "watch" "call"; do
+	"pasid list" "pasid attach" "pasid detach" "quota" "quota get" "quota set" "range" \
+	"range reserve" "range unreserve" "range list" "watch" "call"; do
 	# shellcheck disable=SC2086 # split the command words on purpose
 	t "$cmd --help" 0 $cmd --help
 	has "$cmd --help prints usage" "Usage: pasidctl"
@@ -156,10 +157,10 @@ for cmd in "status" "vm" "vm list" "vm show" "vm register" "vm unregister" "devi
 done
 t "help after options" 0 pasid alloc --vm x -h
 usage "no command" # with the --socket that run() passes
-err_is "no command says so" "pasidctl: no command given (status, vm, device, pasid, quota, wq, metrics, watch, call)"
+err_is "no command says so" "pasidctl: no command given (status, vm, device, pasid, quota, wq, range, metrics, watch, call)"
 usage "unknown command" frobnicate
 err_is "unknown command lists the commands" \
-	"pasidctl: unknown command 'frobnicate' (status, vm, device, pasid, quota, wq, metrics, watch, call)"
+	"pasidctl: unknown command 'frobnicate' (status, vm, device, pasid, quota, wq, range, metrics, watch, call)"
 has_synopsis() {
 	if grep -qxF -- "$2" "$tmp/err"; then ok "$1"; else not_ok "$1 (no line '$2')"; fi
 }
@@ -973,6 +974,38 @@ assert evs[0]["seq"] < evs[1]["seq"]
 	not_ok "watch --json --vm --kinds: the params, filtered"
 	sed 's/^/#   /' "$tmp/watchj.txt"
 fi
+echo "# range"
+t "a VM for the reservations" 0 vm register ctl-res --pid "$owner"
+t "range reserve" 0 range reserve 4120-4123 --why "ahead of an import" --expires 600 --name mig
+has "range reserve output" "reserved 4120-4123 as mig, expires in 600 s"
+t "range reserve, default name" 0 range reserve 4124-4124
+has "range reserve default name" "reserved 4124-4124 as 4124-4124"
+t "range list" 0 range list
+has "range list header" "FIRST  LAST  NAME       SOURCE   USED  EXPIRES  BY"
+has "range list why" "ahead of an import"
+t "range list --json" 0 --json range list
+json "range list JSON" 'len(d) == 2 and d[0]["name"] == "mig" and d[0]["source"] == "runtime" and d[0]["used"] == 0 and 0 < d[0]["expires"] <= 600 and d[1]["why"] == ""'
+t "range reserve over another" 14 range reserve 4123-4124
+err_has "range reserve overlap says which" "overlaps reservation mig (4120-4123)"
+t "range reserve --json over another" 14 --json range reserve 4123-4124
+json "overlap JSON names the reservation" 'd["code"] == 1004 and d["data"]["reservation"] == "mig"'
+usage "range reserve without a range" range reserve
+usage "range reserve with a bad range" range reserve 12
+usage "range reserve with a bad --expires" range reserve 1-2 --expires 0
+t "range reserve beyond the width" 18 range reserve 1-2000000
+t "pasid alloc --reservation" 0 --json pasid alloc --vm ctl-res --type shared --reservation mig --count 2
+json "alloc from the reservation" '[m["hpasid"] for m in d["mappings"]] == [4120, 4121]'
+t "range list counts them" 0 --json range list
+json "used" 'd[0]["used"] == 2'
+t "range unreserve by name" 0 range unreserve mig
+has "range unreserve output" "unreserved mig"
+t "range reserve over live mappings" 14 --json range reserve 4120-4122
+json "the first live mapping is named" 'd["data"]["hpasid"] == 4120 and d["data"]["vm"] == "ctl-res"'
+t "range unreserve by range" 0 range unreserve 4124-4124
+t "range unreserve of nothing" 13 range unreserve mig
+t "range list, empty" 0 --json range list
+json "no reservations left" 'd == []'
+t "free the reservation's PASIDs" 0 vm unregister ctl-res
 
 echo "# manual pages"
 if command -v mandoc >/dev/null && [[ -n ${SRC_DIR:-} ]]; then

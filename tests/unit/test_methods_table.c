@@ -209,9 +209,9 @@ check_limit(struct diffs *d, const char *where, struct json_object *doc, struct 
 
 /* The schema of each kind of string: the one the document names for it. */
 static const char *const string_refs[] = {
-    [RPC_VM] = "VmName",     [RPC_BDF] = "BdfInput",  [RPC_UUID] = "UuidInput",
-    [RPC_CGROUP] = "Cgroup", [RPC_CURSOR] = "Cursor", [RPC_WQ] = "WqRef",
-    [RPC_LABEL] = "WqLabel",
+    [RPC_VM] = "VmName",     [RPC_BDF] = "BdfInput",        [RPC_UUID] = "UuidInput",
+    [RPC_CGROUP] = "Cgroup", [RPC_CURSOR] = "Cursor",       [RPC_WQ] = "WqRef",
+    [RPC_LABEL] = "WqLabel", [RPC_TEXT] = "ReservationWhy",
 };
 
 static void

@@ -559,6 +559,140 @@ START_TEST(test_attachments_replay)
 }
 END_TEST
 
+/* ---- reservations (version 3) ---- */
+
+/* The layouts of record.h's table, byte by byte. */
+START_TEST(test_reserve_layouts)
+{
+	struct ns_resv r = {.first = 8000,
+	                    .last = 8063,
+	                    .uid = 1000,
+	                    .pid = 4242,
+	                    .expires = 0x0102030405060708ull};
+	uint8_t buf[REC_BUF_MAX];
+	struct bytes want = {0};
+	struct rec_info ri;
+	size_t n;
+
+	snprintf(r.name, sizeof(r.name), "mig");
+	snprintf(r.why, sizeof(r.why), "import of vm-7");
+	put_head(&want, 13, "");
+	put_str(&want, "mig");
+	put_u32(&want, 8000);
+	put_u32(&want, 8063);
+	put_str(&want, "import of vm-7");
+	put_u32(&want, 1000);
+	put_u32(&want, 4242);
+	put_u64(&want, 0x0102030405060708ull);
+	n = rec_reserve(buf, &r);
+	assert_record(buf, n, &want);
+	ck_assert_int_eq(rec_decode(buf, n, &ri), 0);
+	ck_assert_str_eq(ri.name, "mig");
+	ck_assert_str_eq(ri.why, "import of vm-7");
+	ck_assert_uint_eq(ri.first, 8000);
+	ck_assert_uint_eq(ri.last, 8063);
+	ck_assert_uint_eq(ri.expires, 0x0102030405060708ull);
+	ck_assert_uint_le(n, rec_event_max(&(struct ns_event){.kind = NS_EV_RESERVED, .resv = &r}));
+	/* Not in the versions before 3: an op they do not have. */
+	ck_assert_int_eq(rec_decode_version(buf, n, 2, &ri), -EUCLEAN);
+	want.n = 0;
+	put_head(&want, 14, "");
+	put_str(&want, "mig");
+	n = rec_unreserve(buf, "mig");
+	assert_record(buf, n, &want);
+	ck_assert_int_eq(rec_decode_version(buf, n, 2, &ri), -EUCLEAN);
+	/* A config reservation is never recorded. */
+	r.config = true;
+	ck_assert_uint_eq(
+	    rec_encode_event(buf, &(struct ns_event){.kind = NS_EV_RESERVED, .resv = &r}), 0);
+	ck_assert_uint_eq(
+	    rec_encode_event(buf, &(struct ns_event){.kind = NS_EV_UNRESERVED, .resv = &r}), 0);
+}
+END_TEST
+
+/* Reservations made, used by name, removed, expired and from the configuration, journaled and
+ * snapshotted: both replay to the same reservations (config ones left out), and the snapshot
+ * puts a reservation before the mappings handed out of it. */
+START_TEST(test_reservations_replay)
+{
+	struct ns_observer o = {.apply = reclog_event};
+	struct ns_resv spec = {.first = 5000, .last = 5099, .uid = 3, .pid = 4, .expires = 77};
+	struct ns_resv cfgr = {.first = 9000, .last = 9009};
+	struct reclog log = {0}, snap, again;
+	struct ns live, fresh;
+	struct backend *sim;
+	struct ns_err err;
+	struct ns_vm *vm;
+	struct ns_alloc_req req = {
+	    .type = NS_TYPE_SHARED, .gpasid = -1, .count = 3, .reservation = "mig"};
+	struct ns_mapping *m[3];
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	char why[256];
+	size_t bad;
+
+	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
+	ck_assert_int_eq(ns_init(&live, &nc, sim), 0);
+	o.ctx = &log;
+	ck_assert_int_eq(ns_observe(&live, &o), 0);
+	ck_assert_int_eq(ns_resv_set_config(&live, &cfgr, 1, &bad, &err), 0);
+	snprintf(spec.name, sizeof(spec.name), "mig");
+	snprintf(spec.why, sizeof(spec.why), "ahead of an import");
+	ck_assert_int_eq(ns_reserve(&live, &spec, NULL, &err), 0);
+	spec = (struct ns_resv){.first = 6000, .last = 6000};
+	ck_assert_int_eq(ns_reserve(&live, &spec, NULL, &err), 0);
+	spec = (struct ns_resv){.first = 7000, .last = 7001};
+	ck_assert_int_eq(ns_reserve(&live, &spec, NULL, &err), 0);
+	ck_assert_int_eq(ns_unreserve(&live, ns_resv_find(&live, "6000-6000"), &err), 0);
+	ck_assert_int_eq(ns_vm_create(&live, "vm-a", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_TRANSLATED, &own, "/", -1, &vm, &err),
+	                 0);
+	ck_assert_msg(ns_alloc(&live, vm, &req, m, &err) == 0, "%s", err.message);
+	ck_assert_uint_eq(m[0]->hpasid, 5000);
+
+	ck_assert_msg(reclog_replay(&log, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(fresh.nresvs, 2);
+	ck_assert_ptr_null(ns_resv_find(&fresh, "9000-9009"));
+	ck_assert_ptr_null(ns_resv_find(&fresh, "6000-6000"));
+	ck_assert_str_eq(ns_resv_find(&fresh, "mig")->why, "ahead of an import");
+	ck_assert_uint_eq(ns_resv_find(&fresh, "mig")->expires, 77);
+	ck_assert_uint_eq(ns_resv_find(&fresh, "mig")->uid, 3);
+	ck_assert_uint_eq(ns_resv_find(&fresh, "mig")->pid, 4);
+	ck_assert_uint_eq(ns_resv_find(&fresh, "mig")->nmaps, 3);
+	ns_destroy(&fresh);
+
+	reclog_snapshot(&live, &snap);
+	ck_assert_msg(reclog_replay(&snap, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(fresh.nresvs, 2);
+	ck_assert_uint_eq(ns_resv_find(&fresh, "mig")->nmaps, 3);
+	reclog_snapshot(&fresh, &again);
+	ck_assert_uint_eq(again.len, snap.len);
+	ck_assert_mem_eq(again.buf, snap.buf, snap.len);
+	/* A removal of a reservation that is not there is damage. */
+	{
+		uint8_t buf[REC_BUF_MAX];
+		size_t n = rec_unreserve(buf, "ghost");
+
+		fresh.replaying = true;
+		ck_assert_int_eq(rec_apply(&fresh, buf, n, why, sizeof(why)), -EUCLEAN);
+		ck_assert_msg(strstr(why, "ghost"), "%s", why);
+		/* An overlapping one too. */
+		spec = (struct ns_resv){.first = 5050, .last = 5200};
+		snprintf(spec.name, sizeof(spec.name), "x");
+		n = rec_reserve(buf, &spec);
+		ck_assert_int_eq(rec_apply(&fresh, buf, n, why, sizeof(why)), -EUCLEAN);
+		fresh.replaying = false;
+	}
+	ns_destroy(&fresh);
+	ns_destroy(&live);
+	free(log.buf);
+	free(snap.buf);
+	free(again.buf);
+	backend_close(sim);
+}
+END_TEST
+
 /* An attach or detach that names a VM, mapping, device or attachment that is not there, or
  * attaches twice, is refused as damage and changes nothing. */
 START_TEST(test_attach_replay_refused)
@@ -1396,10 +1530,77 @@ START_TEST(test_mixed_generation_refused)
 }
 END_TEST
 
+/* Every snapshot and journal of the state directory rewritten as a pasidd of record format
+ * version v wrote its header (the records are left as they are). */
+static void
+set_format_all(uint32_t v)
+{
+	struct ck_dir now;
+
+	ck_dir_take(&now, state_dir);
+	for (size_t i = 0; i < now.n; i++)
+		if (!strncmp(now.name[i], "journal.", 8) || !strncmp(now.name[i], "snapshot.", 9))
+			put_with_header(now.name[i], now.data[i], now.len[i],
+			                now.name[i][0] == 'j' ? "PASIDDJ1" : "PASIDDS1", v);
+	ck_dir_free(&now);
+}
+
+/* A state of version 2 (work queues, no reservations) replays under version 3 and is
+ * upgraded before anything is appended; one of version 2 that holds a reservation record
+ * (which no pasidd of version 2 wrote) is refused and left as it was. */
+START_TEST(test_version2_state_upgraded)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	/* One mapping per transaction: a transaction of two changes would be framed with
+	 * REC_TXN, which files of version 2 do not have. */
+	struct ns_alloc_req req = {
+	    .type = NS_TYPE_SHARED, .gpasid = -1, .count = 1, .wq = "dsa0/wq0.1"};
+	struct ns_resv spec = {.first = 9000, .last = 9009};
+	struct ns_mapping *m[2];
+	struct ns_err err = {0};
+	struct ck_dir before;
+	struct ns_vm *vm;
+	struct opened o;
+	char why[1024];
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(ns_vm_create(&o.ns, "vm-a", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_TRANSLATED, &own, "/", -1, &vm, &err),
+	                 0);
+	ck_assert_msg(ns_alloc(&o.ns, vm, &req, m, &err) == 0, "%s", err.message);
+	ck_assert_msg(ns_alloc(&o.ns, vm, &req, m + 1, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(state_commit(o.st), 0);
+	close_state(&o);
+	set_format_all(2);
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_str_eq(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-a"), 2)->wq->ref, "dsa0/wq0.1");
+	/* Upgraded: a reservation can be journaled now, and replays. */
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	snprintf(spec.name, sizeof(spec.name), "later");
+	ck_assert_int_eq(ns_reserve(&o.ns, &spec, NULL, &err), 0);
+	ck_assert_int_eq(state_commit(o.st), 0);
+	close_state(&o);
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_ptr_nonnull(ns_resv_find(&o.ns, "later"));
+	ck_assert_uint_eq(o.ns.shared_maps.count, 2);
+	close_state(&o);
+
+	/* The same files said to be of version 2: the reservation record is not of it. */
+	set_format_all(2);
+	ck_dir_take(&before, state_dir);
+	ck_assert_int_eq(open_state(&o, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "type 13"), "%s", why);
+	close_state(&o);
+	ck_dir_assert_unchanged(&before, state_dir);
+}
+END_TEST
+
 /* ---- the whole directory, to show that a refusal changed nothing ---- */
 
 /* A state of a later version: a snapshot, a journal, a generation-0 journal of record format
- * version 3, or a journal in another file format. */
+ * version 4, or a journal in another file format. */
 static const struct later {
 	bool gen1;
 	const char *file, *magic;
@@ -1474,12 +1675,15 @@ record_suite(void)
 	tcase_add_test(codec, test_devattach_records);
 	tcase_add_test(codec, test_devattach_replay);
 	tcase_add_test(codec, test_devattach_replay_refused);
+	tcase_add_test(codec, test_reserve_layouts);
+	tcase_add_test(codec, test_reservations_replay);
 	suite_add_tcase(s, codec);
 
 	tcase_add_checked_fixture(version, setup, teardown);
 	tcase_add_test(version, test_version_in_headers);
 	tcase_add_loop_test(version, test_earlier_state_replays, 0, 4);
 	tcase_add_test(version, test_earlier_state_goes_on);
+	tcase_add_test(version, test_version2_state_upgraded);
 	tcase_add_test(version, test_attach_in_version_0_refused);
 	tcase_add_test(version, test_mixed_generation_refused);
 	tcase_add_test(version, test_salvage_writes_current_version);
