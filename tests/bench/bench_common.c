@@ -1,10 +1,17 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "bench_common.h"
 #include "harness.h"
 
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 double
 bench_now(void)
@@ -18,17 +25,26 @@ bench_now(void)
 /* One request, its answer read in bulk (it_recvline reads a byte at a time, which would
  * measure the client). */
 static char *
-roundtrip(int fd, struct it_reader *rd, const char *req)
+roundtrip(int fd, struct it_reader *rd, const char *req, size_t *sent, size_t *received)
 {
+	char *r;
+
 	if (it_sendline(fd, req) < 0)
 		return NULL;
-	return it_reader_line(rd, 60000);
+	r = it_reader_line(rd, 60000);
+	*sent += strlen(req) + 1;
+	if (r)
+		*received += strlen(r) + 1;
+	return r;
 }
 
 int
-bench_fill_identity(int fd, int mappings, int per_vm)
+bench_fill_identity_counted(int fd, int mappings, int per_vm, size_t *sent, size_t *received,
+                            long *requests)
 {
 	int vms = (mappings + per_vm - 1) / per_vm;
+	size_t s = 0, rcv = 0;
+	long nreq = 0;
 	struct it_reader rd;
 	char req[256];
 
@@ -40,7 +56,8 @@ bench_fill_identity(int fd, int mappings, int per_vm)
 		         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"vm.register\",\"params\":{"
 		         "\"vm\":\"vm%d\",\"mode\":\"identity\"}}",
 		         v);
-		free(roundtrip(fd, &rd, req));
+		free(roundtrip(fd, &rd, req, &s, &rcv));
+		nreq++;
 		for (int k = 0; k < per_vm && left > 0;) {
 			int c = left < 4096 ? left : 4096;
 
@@ -51,7 +68,8 @@ bench_fill_identity(int fd, int mappings, int per_vm)
 			    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"pasid.alloc\",\"params\":{"
 			    "\"vm\":\"vm%d\",\"type\":\"shared\",\"count\":%d}}",
 			    v, c);
-			r = roundtrip(fd, &rd, req);
+			r = roundtrip(fd, &rd, req, &s, &rcv);
+			nreq++;
 			if (!r || strstr(r, "\"error\"")) {
 				fprintf(stderr, "fill failed: %s\n", r ? r : "(no answer)");
 				exit(1);
@@ -62,5 +80,119 @@ bench_fill_identity(int fd, int mappings, int per_vm)
 		}
 	}
 	it_reader_free(&rd);
+	if (sent)
+		*sent += s;
+	if (received)
+		*received += rcv;
+	if (requests)
+		*requests += nreq;
 	return vms;
+}
+
+int
+bench_fill_identity(int fd, int mappings, int per_vm)
+{
+	return bench_fill_identity_counted(fd, mappings, per_vm, NULL, NULL, NULL);
+}
+
+void
+bench_row(const char *bench, const char *figure, const char *baseline, double ratio,
+          const char *target, int met)
+{
+	char r[32] = "-";
+
+	if (ratio >= 0)
+		snprintf(r, sizeof(r), "%.2fx", ratio);
+	printf("@row|%s|%s|%s|%s|%s|%s\n", bench, figure, baseline, r, target ? target : "-",
+	       met < 0 ? "-"
+	       : met   ? "yes"
+	               : "NO");
+	fflush(stdout);
+}
+
+double
+bench_cpu_secs(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid ? (int)pid : (int)getpid());
+	if (!(f = fopen(path, "re")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: fields count from the last ')'. */
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+long
+bench_self_rss(void)
+{
+	long size, res = -1;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &size, &res) != 2)
+			res = -1;
+		fclose(f);
+	}
+	return res < 0 ? -1 : res * sysconf(_SC_PAGESIZE);
+}
+
+int
+bench_pin(int cpu)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (ncpu < 1)
+		return -1;
+	cpu %= (int)ncpu;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) < 0 ? -1 : cpu;
+}
+
+pid_t
+bench_perf_start(pid_t pid, const char *label)
+{
+	const char *dir = getenv("BENCH_PERF");
+	char out[512], p[16];
+	pid_t perf;
+
+	if (!dir || !*dir)
+		return 0;
+	snprintf(out, sizeof(out), "%s/%s.data", dir, label);
+	snprintf(p, sizeof(p), "%d", (int)pid);
+	perf = fork();
+	if (perf == 0) {
+		execlp("perf", "perf", "record", "-q", "-e", "cpu-clock", "-g", "-p", p, "-o", out,
+		       (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000); /* perf attaches before the phase begins */
+	return perf < 0 ? 0 : perf;
+}
+
+void
+bench_perf_stop(pid_t perf)
+{
+	if (perf <= 0)
+		return;
+	kill(perf, SIGINT);
+	waitpid(perf, NULL, 0);
+}
+
+int
+bench_quick(void)
+{
+	const char *q = getenv("BENCH_QUICK");
+
+	return q && *q && strcmp(q, "0") != 0;
 }
