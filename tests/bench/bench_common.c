@@ -3,6 +3,12 @@
 #endif
 #include "bench_common.h"
 #include "harness.h"
+#include "backend.h"
+#include "journal.h"
+#include "namespace.h"
+#include "record.h"
+
+#include <errno.h>
 
 #include <sched.h>
 #include <signal.h>
@@ -93,6 +99,20 @@ int
 bench_fill_identity(int fd, int mappings, int per_vm)
 {
 	return bench_fill_identity_counted(fd, mappings, per_vm, NULL, NULL, NULL);
+}
+
+void
+bench_daemon_in(struct it_daemon *d, const char *top)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "%s/pasidd-bench.XXXXXX", top);
+	if (!mkdtemp(d->dir)) {
+		perror(d->dir);
+		exit(1);
+	}
+	snprintf(d->sock, sizeof(d->sock), "%s/b.sock", d->dir);
+	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);
 }
 
 void
@@ -195,4 +215,80 @@ bench_quick(void)
 	const char *q = getenv("BENCH_QUICK");
 
 	return q && *q && strcmp(q, "0") != 0;
+}
+
+static void
+wj_die(const char *what, int err)
+{
+	fprintf(stderr, "bench_write_journal: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static int
+none_cb(void *ctx, const void *rec, size_t len)
+{
+	(void)ctx;
+	(void)rec;
+	(void)len;
+	return 0;
+}
+
+static void
+append(struct journal *j, const uint8_t *rec, size_t len, unsigned long *n)
+{
+	int rc = journal_append(j, rec, len);
+
+	if (rc == 0 && ++*n % 4096 == 0)
+		rc = journal_commit(j);
+	if (rc < 0)
+		wj_die("journal_append", rc);
+}
+
+unsigned long
+bench_write_journal(const char *dir, unsigned mappings, unsigned per_vm, bool attached,
+                    const struct ns_owner *owner)
+{
+	struct ns_vm vm = {.mode = NS_MODE_IDENTITY,
+	                   .owner = {.pid = 1, .starttime = 1, .uid = 0},
+	                   .cgroup = "/",
+	                   .uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"};
+	struct ns_mapping m = {.vm = &vm, .type = NS_TYPE_SHARED};
+	uint8_t rec[REC_BUF_MAX];
+	unsigned long n = 0;
+	struct journal *j;
+	int rc;
+
+	if (owner)
+		vm.owner = *owner;
+	rc = journal_open(dir, &j);
+	if (rc == 0)
+		rc = journal_set_format(j, REC_FORMAT_VERSION);
+	if (rc == 0)
+		rc = journal_replay(j, none_cb, NULL);
+	if (rc < 0)
+		wj_die("journal", rc);
+	for (unsigned i = 0; i < mappings; i++) {
+		unsigned k = i % per_vm;
+		uint32_t bdf = (i / per_vm + 1) << 3; /* 0000:00:nn.0 */
+
+		if (k == 0) {
+			snprintf(vm.name, sizeof(vm.name), "vm%u", i / per_vm);
+			append(j, rec, rec_vm(rec, &vm), &n);
+			append(j, rec, rec_dev(rec, vm.name, bdf, true), &n);
+		}
+		m.gpasid = m.hpasid = 4096 + i; /* identity */
+		append(j, rec, rec_map(rec, &m), &n);
+		if (attached)
+			append(j, rec,
+			       rec_attach(
+			           rec, vm.name, m.gpasid,
+			           &(struct backend_attach){.bdf = bdf, .dev_id = 1, .pt_id = 2}),
+			       &n);
+	}
+	append(j, rec, rec_cursor(rec, mappings), &n);
+	rc = journal_commit(j);
+	if (rc < 0)
+		wj_die("journal_commit", rc);
+	journal_close(j);
+	return n;
 }

@@ -3,6 +3,7 @@
 #ifndef PASIDD_BENCH_COMMON_H
 #define PASIDD_BENCH_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -38,5 +39,19 @@ void bench_perf_stop(pid_t perf);
 
 /* Whether BENCH_QUICK is set (run.sh --quick): small sizes, to check that things run. */
 int bench_quick(void);
+
+struct it_daemon;
+/* Fills *d for a daemon whose directory is a fresh mkdtemp under top (the file system to be
+ * measured: /dev/shm for tmpfs, /var/tmp for disk); start it with it_restart. Exits on
+ * failure. */
+void bench_daemon_in(struct it_daemon *d, const char *top);
+
+struct ns_owner;
+/* A state directory holding only a journal, written with the journal's own calls as the daemon
+ * writes them: identity-mode VMs vm0, vm1, ... of per_vm mappings (REC_VM, REC_DEV, then one
+ * REC_MAP per mapping, and with attached one REC_ATTACH each), owned by owner (NULL: pid 1,
+ * which a daemon would reclaim). Returns the number of records; exits on failure. */
+unsigned long bench_write_journal(const char *dir, unsigned mappings, unsigned per_vm,
+                                  bool attached, const struct ns_owner *owner);
 
 #endif
