@@ -5,13 +5,12 @@
  * (default /var/tmp; its files are in the page cache, as after a crash of the daemon alone):
  *   snapshot + journal   filled through the socket (the daemon compacts as it goes), then
  *                        kill -9: what a crash leaves
- *   snapshot only        the next start after a SIGTERM (start-up compacted)
  *   journal only         a journal written with the journal's calls (bench_write_journal),
  *                        no snapshot: the worst case
  * Each with the replay's figures from pasidd's "replayed ... records in ... ms" log line, and
  * beside it the baseline of reading the state files' bytes (what I/O alone costs).
- * With BENCH_PERF set, the journal-only and snapshot start-ups run again under
- * `perf record -e cpu-clock -g` (startup-journal.data, startup-snapshot.data).
+ * With BENCH_PERF set, both start-ups run again under `perf record -e cpu-clock -g`
+ * (startup-journal.data, startup-snapshot.data).
  * Usage: bench_startup [MAPPINGS [DISK_DIR]]. Never fails on timing.
  */
 #ifndef _GNU_SOURCE
@@ -180,6 +179,26 @@ profiled_start(struct it_daemon *d, const char *launcher, const char *label)
 	d->pid = 0;
 }
 
+/* A daemon under disk filled through the socket (it compacts as the journal grows), then
+ * killed with SIGKILL: its state is a snapshot and the journal since. */
+static void
+crashed(struct it_daemon *d, const char *disk, int mappings)
+{
+	double t0;
+	int fd;
+
+	bench_daemon_in(d, disk);
+	if (it_restart(d, RANGE_ARGS, NULL) < 0 || (fd = it_connect(d)) < 0) {
+		fprintf(stderr, "bench_startup: pasidd did not start\n");
+		exit(1);
+	}
+	t0 = bench_now();
+	bench_fill_identity(fd, mappings, PER_VM);
+	printf("  (filled through the socket in %.2f s)\n", bench_now() - t0);
+	close(fd);
+	it_kill(d);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -187,25 +206,14 @@ main(int argc, char **argv)
 	const char *disk = argc > 2 ? argv[2] : "/var/tmp", *perf = getenv("BENCH_PERF");
 	struct ns_owner self = {.pid = getpid(), .starttime = self_starttime(), .uid = getuid()};
 	struct it_daemon d;
-	double t0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	setenv("PASIDD", PASIDD_BIN, 0);
 	printf("start-up with %d live mappings, state under %s:\n", mappings, disk);
 
-	bench_daemon_in(&d, disk);
-	if (it_restart(&d, RANGE_ARGS, NULL) < 0)
-		return 1;
-	fd = it_connect(&d);
-	t0 = bench_now();
-	bench_fill_identity(fd, mappings, PER_VM);
-	printf("  (filled through the socket in %.2f s)\n", bench_now() - t0);
-	close(fd);
-	it_kill(&d);
+	crashed(&d, disk, mappings);
 	measure(&d, "snapshot + journal", mappings);
-	it_stop(&d);
-	measure(&d, "snapshot only", mappings);
 	it_cleanup(&d);
 
 	bench_daemon_in(&d, disk);
@@ -227,6 +235,8 @@ main(int argc, char **argv)
 		bench_daemon_in(&d, disk);
 		bench_write_journal(d.state, (unsigned)mappings, PER_VM, false, &self);
 		profiled_start(&d, launcher, "startup-journal");
+		it_cleanup(&d);
+		crashed(&d, disk, mappings);
 		profiled_start(&d, launcher, "startup-snapshot");
 		it_cleanup(&d);
 	}

@@ -11,7 +11,8 @@ enum echo_mode {
 	ECHO_LINE,  /* answers each read with the bytes read: a raw line echo */
 	ECHO_FIXED, /* answers each request line with a line of reply_len bytes */
 	ECHO_SYNC,  /* a bare group commit: per loop turn, appends what every connection sent
-	             * to a file and fdatasyncs it once, then echoes */
+	             * to a file (blocks reserved ahead, like the journal) and fdatasyncs it
+	             * once, then echoes */
 };
 
 struct echo_opts {
