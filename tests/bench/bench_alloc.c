@@ -165,7 +165,7 @@ main(int argc, char **argv)
 	const uint32_t fills[] = {0, RANGE / 2, RANGE / 100 * 99, RANGE - 1};
 	double empty;
 
-	max_pairs = argc > 1 ? atol(argv[1]) : bench_quick() ? 20000 : 1000000;
+	max_pairs = argc > 1 && *argv[1] ? atol(argv[1]) : bench_quick() ? 20000 : 1000000;
 	max_secs = bench_quick() ? 0.1 : 1.0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	empty = empty_loop();

@@ -95,8 +95,8 @@ echo_fill(const struct fill *like)
 int
 main(int argc, char **argv)
 {
-	int mappings = argc > 1 ? atoi(argv[1]) : bench_quick() ? 50000 : 1000000;
-	const char *disk = argc > 2 ? argv[2] : "/var/tmp";
+	int mappings = argc > 1 && *argv[1] ? atoi(argv[1]) : bench_quick() ? 50000 : 1000000;
+	const char *disk = argc > 2 && *argv[2] ? argv[2] : "/var/tmp";
 	struct fill tmpfs, ondisk;
 	char fig[96], base[96];
 	double echo;

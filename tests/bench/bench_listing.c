@@ -126,7 +126,8 @@ batch_attack(const struct it_daemon *d, int fd)
 		if (it_send(peers[i], batch, n) < 0)
 			exit(1);
 	}
-	struct latency l = status_latency(fd, bench_quick() ? 100 : 500, "daemon.status, during a batch attack");
+	struct latency l =
+	    status_latency(fd, bench_quick() ? 100 : 500, "daemon.status, during a batch attack");
 	after = it_rss_kib(d->pid);
 	printf("  RSS during the batch attack: %ld KiB -> %ld KiB, %ld KiB a peer (%d peers)\n",
 	       before, after, (after - before) / PEERS, PEERS);
@@ -189,7 +190,10 @@ walk(int fd, double *secs, size_t *bytes)
 int
 main(int argc, char **argv)
 {
-	int mappings = argc > 1 ? atoi(argv[1]) : bench_quick() ? 50000 : 1000000, fd, vms, status;
+	int mappings = argc > 1 && *argv[1] ? atoi(argv[1])
+	               : bench_quick()      ? 50000
+	                                    : 1000000,
+	    fd, vms, status;
 	struct latency idle, l;
 	int samples = bench_quick() ? 100 : 500;
 	struct it_daemon d;

@@ -116,7 +116,7 @@ in_child(double (*fn)(int), int mappings)
 int
 main(int argc, char **argv)
 {
-	int mappings = argc > 1 ? atoi(argv[1]) : bench_quick() ? 50000 : 1000000, fd;
+	int mappings = argc > 1 && *argv[1] ? atoi(argv[1]) : bench_quick() ? 50000 : 1000000, fd;
 	double ns_b, arr_b, d_b, r_b;
 	long rss0, rss1, rss2, fresh;
 	char fig[96], base[128];

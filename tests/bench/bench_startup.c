@@ -202,8 +202,9 @@ crashed(struct it_daemon *d, const char *disk, int mappings)
 int
 main(int argc, char **argv)
 {
-	int mappings = argc > 1 ? atoi(argv[1]) : bench_quick() ? 50000 : 1000000, fd;
-	const char *disk = argc > 2 ? argv[2] : "/var/tmp", *perf = getenv("BENCH_PERF");
+	int mappings = argc > 1 && *argv[1] ? atoi(argv[1]) : bench_quick() ? 50000 : 1000000, fd;
+	const char *disk = argc > 2 && *argv[2] ? argv[2] : "/var/tmp",
+	           *perf = getenv("BENCH_PERF");
 	struct ns_owner self = {.pid = getpid(), .starttime = self_starttime(), .uid = getuid()};
 	struct it_daemon d;
 

@@ -218,8 +218,8 @@ rows(const char *where, const char *echo_name, int conns, struct result d, struc
 int
 main(int argc, char **argv)
 {
-	double secs = argc > 1 ? atof(argv[1]) : bench_quick() ? 0.3 : 3;
-	const char *disk = argc > 2 ? argv[2] : "/var/tmp";
+	double secs = argc > 1 && *argv[1] ? atof(argv[1]) : bench_quick() ? 0.3 : 3;
+	const char *disk = argc > 2 && *argv[2] ? argv[2] : "/var/tmp";
 	static const int conns[] = {1, MAX_CONNS};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
