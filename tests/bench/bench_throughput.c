@@ -212,7 +212,12 @@ rows(const char *where, const char *echo_name, int conns, struct result d, struc
 	snprintf(bench, sizeof(bench), "CPU per request, %s, %d conn", where, conns);
 	snprintf(fig, sizeof(fig), "%.1f us", d.cpu_req * 1e6);
 	snprintf(base, sizeof(base), "%.1f us %s", e.cpu_req * 1e6, echo_name);
-	bench_row(bench, fig, base, d.cpu_req / e.cpu_req, "<= 1.3x", d.cpu_req / e.cpu_req <= 1.3);
+	/* A run too short for the clock tick reads 0 s of CPU: no ratio then. */
+	if (d.cpu_req > 0 && e.cpu_req > 0)
+		bench_row(bench, fig, base, d.cpu_req / e.cpu_req, "<= 1.3x",
+		          d.cpu_req / e.cpu_req <= 1.3);
+	else
+		bench_row(bench, fig, base, -1, "<= 1.3x", -1);
 }
 
 int

@@ -109,7 +109,7 @@ echo "(ratio: figure / baseline; the full output of each benchmark: $([ $keep = 
 if [ -n "$perf" ]; then
 	for f in "$BENCH_PERF"/*.data; do
 		[ -e "$f" ] || continue
-		perf report -i "$f" --no-children --sort symbol --stdio 2>/dev/null |
+		perf report -i "$f" --no-children --sort symbol --stdio -g none 2>/dev/null |
 			grep -v '^#' | grep -v '^$' | grep '%' | head -40 >"${f%.data}.txt"
 		perf report -i "$f" --children --sort symbol --stdio -g none 2>/dev/null |
 			grep -v '^#' | grep -v '^$' | grep '%' | head -60 >"${f%.data}.children.txt"
