@@ -95,7 +95,28 @@ work(void *arg)
 struct result {
 	double rate;    /* requests/s */
 	double cpu_req; /* server CPU seconds per request */
+	long requests;
+	double syncs; /* pasidd: journal commits (write + fdatasync) per request */
 };
+
+/* pasidd_journal_commits_total{outcome="ok"} from daemon.metrics, -1 when not found. */
+static long
+commits(const struct it_daemon *d)
+{
+	int fd = it_connect(d);
+	char *r = fd < 0 ? NULL
+	                 : it_roundtrip(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	                                    "\"daemon.metrics\"}");
+	const char *p = r ? strstr(r, "pasidd_journal_commits_total{outcome=") : NULL;
+	long n = -1;
+
+	if (p && (p = strchr(p, '}')))
+		n = atol(p + 1);
+	free(r);
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
 
 /* conns connections to the server at sock (pid: its process), for secs seconds. */
 static struct result
@@ -143,6 +164,8 @@ load(const char *sock, pid_t pid, bool daemon, int conns, double secs)
 	pthread_barrier_destroy(&go);
 	r.rate = total / (t1 - t0);
 	r.cpu_req = (c1 - c0) / (double)total;
+	r.requests = total;
+	r.syncs = -1;
 	return r;
 }
 
@@ -163,7 +186,11 @@ daemon_case(const char *top, int conns, double secs, const char *perf_label)
 	bench_pin(1);
 	if (perf_label)
 		perf = bench_perf_start(d.pid, perf_label);
+	long c0 = commits(&d);
 	r = load(d.sock, d.pid, true, conns, secs);
+	long c1 = commits(&d);
+	/* The counts include the registrations and the checked first pair: small beside the run. */
+	r.syncs = c0 >= 0 && c1 >= c0 && r.requests ? (double)(c1 - c0) / (double)r.requests : -1;
 	bench_perf_stop(perf);
 	it_cleanup(&d);
 	return r;
@@ -203,6 +230,9 @@ rows(const char *where, const char *echo_name, int conns, struct result d, struc
 	printf("  %-7s %2d conn  pasidd %9.0f req/s %7.1f us CPU/req   %-16s %9.0f req/s %7.1f us "
 	       "CPU/req\n",
 	       where, conns, d.rate, d.cpu_req * 1e6, echo_name, e.rate, e.cpu_req * 1e6);
+	if (d.syncs >= 0)
+		printf("  %-7s %2d conn  pasidd: %.3f journal commits per request\n", where, conns,
+		       d.syncs);
 	snprintf(bench, sizeof(bench), "throughput, %s, %d conn", where, conns);
 	snprintf(fig, sizeof(fig), "%.0f req/s", d.rate);
 	snprintf(base, sizeof(base), "%.0f req/s %s", e.rate, echo_name);
