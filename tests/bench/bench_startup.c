@@ -155,7 +155,7 @@ self_starttime(void)
 	return st;
 }
 
-/* A start-up under perf record, ended with SIGTERM to pasidd (perf then writes its data). */
+/* A start-up under perf record, ended by killing pasidd (perf then writes its data). */
 static void
 profiled_start(struct it_daemon *d, const char *launcher, const char *label)
 {
@@ -173,8 +173,9 @@ profiled_start(struct it_daemon *d, const char *launcher, const char *label)
 			kids[0] = '\0';
 		fclose(f);
 	}
+	/* SIGKILL: the profile ends at serving, without the teardown's frees. */
 	if (atoi(kids) > 0)
-		kill(atoi(kids), SIGTERM);
+		kill(atoi(kids), SIGKILL);
 	waitpid(d->pid, NULL, 0);
 	d->pid = 0;
 }

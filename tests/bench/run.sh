@@ -81,7 +81,8 @@ run bench_alloc "$bin/bench_alloc"
 run bench_memory "$bin/bench_memory"
 run bench_bulk "$bin/bench_bulk" "" "$disk"
 run bench_startup "$bin/bench_startup" "" "$disk"
-run bench_listing "$bin/bench_listing"
+run bench_listing "$bin/bench_listing" "" "$disk"
+run bench_listing_tmpfs "$bin/bench_listing" "" /dev/shm
 run bench_throughput "$bin/bench_throughput" "" "$disk"
 # The earlier benchmarks: their figures in their output files (no table rows).
 if [ "$quick" = 1 ]; then
