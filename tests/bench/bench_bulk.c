@@ -107,9 +107,9 @@ main(int argc, char **argv)
 	tmpfs = daemon_fill("/dev/shm", mappings, "bulk-tmpfs");
 	ondisk = daemon_fill(disk, mappings, "bulk-disk");
 	echo = echo_fill(&tmpfs);
-	printf("bulk fill of %d mappings, pasid.alloc count 4096 (%ld requests, %.1f MB out, "
+	printf("bulk fill of %d mappings, pasid.alloc count 4096 (%ld requests, %.1f kB out, "
 	       "%.1f MB back):\n",
-	       mappings, tmpfs.requests, tmpfs.sent / 1e6, tmpfs.received / 1e6);
+	       mappings, tmpfs.requests, tmpfs.sent / 1e3, tmpfs.received / 1e6);
 	printf("  %-44s %7.3f s  %9.0f mappings/s\n", "pasidd, state on tmpfs", tmpfs.secs,
 	       mappings / tmpfs.secs);
 	printf("  %-44s %7.3f s  %9.0f mappings/s\n", "pasidd, state on disk (durable)",
