@@ -20,7 +20,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-quick=0 build= disk=/var/tmp perf= out=
+quick=0 build='' disk=/var/tmp perf='' out=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
@@ -55,7 +55,8 @@ if [ -n "$perf" ]; then
 		exit 2
 	fi
 	mkdir -p "$perf"
-	export BENCH_PERF=$(cd "$perf" && pwd)
+	BENCH_PERF=$(cd "$perf" && pwd)
+	export BENCH_PERF
 fi
 
 # name, then its command line. The sizes are each benchmark's own defaults (full scale:
