@@ -28,7 +28,7 @@
 static long max_pairs;
 static double max_secs;
 
-/* A timed run of `step` until max_pairs or max_secs: ns per call. */
+/* Runs body in batches of 1000 until max_pairs runs or max_secs pass; ns per run in ns_out. */
 #define TIMED(ns_out, body)                                                                        \
 	do {                                                                                       \
 		double t0_ = bench_now(), el_;                                                     \
