@@ -58,73 +58,6 @@ rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 	return remove(path);
 }
 
-static int
-none_cb(void *ctx, const void *rec, size_t len)
-{
-	(void)ctx;
-	(void)rec;
-	(void)len;
-	return 0;
-}
-
-static void
-append(struct journal *j, const uint8_t *rec, size_t len, unsigned long *n)
-{
-	int rc = journal_append(j, rec, len);
-
-	if (rc == 0 && ++*n % 4096 == 0)
-		rc = journal_commit(j);
-	if (rc < 0)
-		die("journal_append", rc);
-}
-
-/* The records of `mappings` shared PASIDs, attached or not; returns how many. */
-static unsigned long
-write_journal(const char *dir, unsigned mappings, bool attached)
-{
-	struct ns_vm vm = {.mode = NS_MODE_IDENTITY,
-	                   .owner = {.pid = 1, .starttime = 1, .uid = 0},
-	                   .cgroup = "/",
-	                   .uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"};
-	struct ns_mapping m = {.vm = &vm, .type = NS_TYPE_SHARED};
-	uint8_t rec[REC_BUF_MAX];
-	unsigned long n = 0;
-	struct journal *j;
-	int rc;
-
-	rc = journal_open(dir, &j);
-	if (rc == 0)
-		rc = journal_set_format(j, REC_FORMAT_VERSION);
-	if (rc == 0)
-		rc = journal_replay(j, none_cb, NULL);
-	if (rc < 0)
-		die("journal", rc);
-	for (unsigned i = 0; i < mappings; i++) {
-		unsigned k = i % PER_VM;
-		uint32_t bdf = (i / PER_VM + 1) << 3; /* 0000:00:nn.0 */
-
-		if (k == 0) {
-			snprintf(vm.name, sizeof(vm.name), "vm%u", i / PER_VM);
-			append(j, rec, rec_vm(rec, &vm), &n);
-			append(j, rec, rec_dev(rec, vm.name, bdf, true), &n);
-		}
-		m.gpasid = m.hpasid = 4096 + i; /* identity */
-		append(j, rec, rec_map(rec, &m), &n);
-		if (attached)
-			append(j, rec,
-			       rec_attach(
-			           rec, vm.name, m.gpasid,
-			           &(struct backend_attach){.bdf = bdf, .dev_id = 1, .pt_id = 2}),
-			       &n);
-	}
-	append(j, rec, rec_cursor(rec, mappings), &n);
-	rc = journal_commit(j);
-	if (rc < 0)
-		die("journal_commit", rc);
-	journal_close(j);
-	return n;
-}
-
 struct result {
 	double ms;
 	unsigned long long records;
@@ -195,7 +128,7 @@ main(int argc, char **argv)
 	}
 	for (int c = 0; c < 2; c++) {
 		snprintf(dir, sizeof(dir), "%s/bench-replay.%ld.%d", top, (long)getpid(), c);
-		write_journal(dir, mappings, c == 1);
+		bench_write_journal(dir, mappings, PER_VM, c == 1, NULL);
 		res[c] = replay(dir, be, c == 1);
 		if (c == 1)
 			res[2] = replay(dir, be, false);
