@@ -193,7 +193,8 @@ START_TEST(status_members_exact)
 	    "backend: %s", json_object_to_json_string(it_get(r, "backend")));
 	/* DESIGN.md's members, plus the journal (issue 3) and limits (issue 4) reports, the
 	 * count of attachments (issue 10), idxd and the warnings of WQs in use (issue 11), the
-	 * BPF programs (issue 12), the capabilities kept (issue 13), the reservations (issue 14). */
+	 * BPF programs (issue 12), the capabilities kept (issue 13), the reservations (issue 14).
+	 */
 	ck_assert_msg(it_members(r, "version", "uptime_s", "backend", "ranges", "used", "free",
 	                         "attached", "vms", "connections", "journal", "limits", "idxd",
 	                         "warnings", "bpf", "privileges", "reserved", NULL),
