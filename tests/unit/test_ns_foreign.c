@@ -8,57 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends.h"
-#include "namespace.h"
+#include "ns_fixture.h"
 
-static struct ns ns;
-static struct backend *be;
-static const struct ns_owner owner = {.pid = 1, .starttime = 1, .uid = 0};
 static const uint32_t d1 = 0x10, d2 = 0x18; /* 0000:00:02.0, 0000:00:03.0 */
-
-static void
-setup_ranges(uint32_t llo, uint32_t lhi, uint32_t slo, uint32_t shi, unsigned bits)
-{
-	struct ns_config cfg = {.pasid_bits = bits, .local = {llo, lhi}, .shared = {slo, shi}};
-	char why[160];
-
-	ck_assert_int_eq(backend_open("sim", &be, why, sizeof(why)), 0);
-	ck_assert_int_eq(ns_init(&ns, &cfg, be), 0);
-}
-
-static void
-setup(void)
-{
-	setup_ranges(1, 4095, 4096, 524287, 20);
-}
-
-static void
-teardown(void)
-{
-	ns_destroy(&ns);
-	backend_close(be);
-}
-
-static void
-assert_ok(void)
-{
-	char why[256];
-
-	if (ns_check(&ns, why, sizeof(why)) < 0)
-		ck_abort_msg("invariant broken: %s", why);
-}
-
-static struct ns_vm *
-mkvm(const char *name, enum ns_mode mode)
-{
-	struct ns_vm *vm;
-	struct ns_err err;
-
-	ck_assert_int_eq(ns_vm_create(&ns, name, "00000000-0000-4000-8000-000000000000", mode,
-	                              &owner, "/", -1, &vm, &err),
-	                 0);
-	return vm;
-}
 
 static int
 alloc_n(struct ns_vm *vm, enum ns_type type, uint32_t bdf, int64_t g, unsigned count,
