@@ -11,6 +11,9 @@
 
 /* pasidd_open flags. */
 #define PASIDD_NO_SERVER 1u /* no socket: requests come through rpc_handle() (fuzzing) */
+/* Give up, before the socket serves, every capability that what was started does not need
+ * (privs.h; pasidd(8), PRIVILEGES): what the daemon does, not the fuzzers or unit tests. */
+#define PASIDD_LIMIT_PRIVILEGES 2u
 
 /* The checks that refuse to start with exit status 2, before anything is started: the admin
  * group, the state and socket directories. create: make the state and socket directories if
@@ -22,11 +25,6 @@ int pasidd_preflight(struct pasidd *d, bool create, char *why, size_t len);
 int pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len);
 /* Takes everything down again; what waits for a commit is committed, unless one failed. */
 void pasidd_close(struct pasidd *d);
-
-/* Gives up for good every capability that what pasidd_open started does not need (privs.h):
- * after pasidd_open, before serving. Logs what it keeps and why; d->caps_* for daemon.status.
- * 0 or a negative errno with the reason in why. */
-int pasidd_limit_privileges(struct pasidd *d, char *why, size_t len);
 
 /* pasidd -n: the configuration, and the state directory it would start on, checked as start-up
  * would check them, without a lock and without writing anything. Returns the exit status. */

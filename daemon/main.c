@@ -186,10 +186,14 @@ main(int argc, char **argv)
 	}
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
-	/* Blocked until the loop handles it: a reload asked for during start-up (the socket may
-	 * accept before the loop runs) is neither a death nor lost, but done once serving. */
+	/* Blocked until the loop handles them: the socket accepts before the loop runs, so a
+	 * client may already ask for a reload or a stop while pasidd starts. A reload asked for
+	 * then is done once serving, and a stop is a clean stop (status 0) rather than a death
+	 * by the signal's default action. */
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
+	sigaddset(&hup, SIGTERM);
+	sigaddset(&hup, SIGINT);
 	sigprocmask(SIG_BLOCK, &hup, NULL);
 	log_setup(d.cfg.foreground);
 	log_set_level(d.cfg.log_level);
@@ -200,8 +204,7 @@ main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &d.started);
 	why[0] = '\0';
-	if (pasidd_open(&d, 0, why, sizeof(why)) < 0 ||
-	    pasidd_limit_privileges(&d, why, sizeof(why)) < 0) {
+	if (pasidd_open(&d, PASIDD_LIMIT_PRIVILEGES, why, sizeof(why)) < 0) {
 		log_err("%s", why);
 		report_ready(ready_fd, 1, why);
 		r = 1;

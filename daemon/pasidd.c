@@ -253,12 +253,63 @@ start_reservations(struct pasidd *d, char *why, size_t len)
 	return 0;
 }
 
+/* What each capability pasidd can hold is for; pasidd(8), PRIVILEGES, says the same. */
+static uint64_t
+privileges_needed(const struct pasidd *d, bool own_socket)
+{
+	uint64_t need = 0;
+
+	/* The host's PCI config space past its first 64 bytes, where the PASID capability
+	 * lives: device.assign refuses a shared device without one, and an attach's width is
+	 * checked against it besides IOMMU_GET_HW_INFO. */
+	if (strcmp(d->be->ops->name, "iommufd") == 0)
+		need |= PRIVS_BIT(CAP_SYS_ADMIN);
+	/* A VM's cgroup device program is loaded and attached when the VM registers, and its
+	 * maps change with the VM's devices: a network-admin program type for the kernel, so
+	 * CAP_BPF with CAP_NET_ADMIN (CAP_SYS_ADMIN where that is what it had). The attach gate
+	 * and the observer need CAP_PERFMON only to load and attach, which is done by now: their
+	 * ring buffers are read through mmap and epoll. */
+	if (d->bpf[BPFPROG_DEVICE_GATE].active) {
+		need |= PRIVS_BIT(CAP_BPF);
+		need |= privs_have(PRIVS_BIT(CAP_NET_ADMIN)) ? PRIVS_BIT(CAP_NET_ADMIN)
+		                                             : PRIVS_BIT(CAP_SYS_ADMIN);
+	}
+	/* A socket file pasidd makes itself goes to SocketGroup=, which a reload may change to
+	 * a group root is not in. */
+	if (own_socket)
+		need |= PRIVS_BIT(CAP_CHOWN);
+	return need;
+}
+
+/* Gives up for good every capability that what was started does not need; logs what it
+ * keeps, and d->caps_* for daemon.status. 0 or a negative errno with the reason in why. */
+static int
+limit_privileges(struct pasidd *d, bool own_socket, char *why, size_t len)
+{
+	uint64_t had = privs_effective(), keep = privileges_needed(d, own_socket) & had;
+	char kept[512];
+	int r;
+
+	if ((r = privs_limit(keep)) < 0) {
+		snprintf(why, len, "cannot give up the capabilities it does not need: %s",
+		         strerror(-r));
+		return r;
+	}
+	d->caps_kept = privs_effective();
+	d->caps_dropped = had & ~d->caps_kept;
+	d->caps_limited = true;
+	privs_format(d->caps_kept, kept, sizeof(kept));
+	log_info("capabilities kept: %s; %d others given up (daemon.status.privileges)", kept,
+	         __builtin_popcountll(d->caps_dropped));
+	return 0;
+}
+
 int
 pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 {
 	struct state_stats st;
 	char rule[256];
-	int r, reclaimed;
+	int r, reclaimed, listen_fd;
 
 	why[0] = '\0';
 	bpfprog_init(d->bpf);
@@ -332,57 +383,17 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 		         strerror(-r));
 		return r;
 	}
-	return flags & PASIDD_NO_SERVER
-	           ? 0
-	           : server_open(d, fdstore_take_listen_fd(d->fdstore), &d->srv, why, len);
-}
-
-/* What each capability pasidd can hold is for; pasidd(8), PRIVILEGES, says the same. */
-static uint64_t
-privileges_needed(const struct pasidd *d)
-{
-	uint64_t need = 0;
-
-	/* The host's PCI config space past its first 64 bytes, where the PASID capability
-	 * lives: device.assign refuses a shared device without one, and an attach's width is
-	 * checked against it besides IOMMU_GET_HW_INFO. */
-	if (strcmp(d->be->ops->name, "iommufd") == 0)
-		need |= PRIVS_BIT(CAP_SYS_ADMIN);
-	/* A VM's cgroup device program is loaded and attached when the VM registers, and its
-	 * maps change with the VM's devices: a network-admin program type for the kernel, so
-	 * CAP_BPF with CAP_NET_ADMIN (CAP_SYS_ADMIN where that is what it had). The attach gate
-	 * and the observer need CAP_PERFMON only to load and attach, which is done by now: their
-	 * ring buffers are read through mmap and epoll. */
-	if (d->bpf[BPFPROG_DEVICE_GATE].active) {
-		need |= PRIVS_BIT(CAP_BPF);
-		need |= privs_have(PRIVS_BIT(CAP_NET_ADMIN)) ? PRIVS_BIT(CAP_NET_ADMIN)
-		                                             : PRIVS_BIT(CAP_SYS_ADMIN);
-	}
-	/* A reload may give a socket file pasidd made itself to a group it is not in. */
-	if (server_owns_socket(d->srv))
-		need |= PRIVS_BIT(CAP_CHOWN);
-	return need;
-}
-
-int
-pasidd_limit_privileges(struct pasidd *d, char *why, size_t len)
-{
-	uint64_t had = privs_effective(), keep = privileges_needed(d) & had;
-	char kept[512];
-	int r;
-
-	if ((r = privs_limit(keep)) < 0) {
-		snprintf(why, len, "cannot give up the capabilities it does not need: %s",
-		         strerror(-r));
+	if (flags & PASIDD_NO_SERVER)
+		return 0;
+	listen_fd = fdstore_take_listen_fd(d->fdstore);
+	/* Before the socket serves: no client ever talks to a pasidd with more. */
+	if ((flags & PASIDD_LIMIT_PRIVILEGES) &&
+	    (r = limit_privileges(d, listen_fd < 0, why, len)) < 0) {
+		if (listen_fd >= 0)
+			close(listen_fd);
 		return r;
 	}
-	d->caps_kept = privs_effective();
-	d->caps_dropped = had & ~d->caps_kept;
-	d->caps_limited = true;
-	privs_format(d->caps_kept, kept, sizeof(kept));
-	log_info("capabilities kept: %s; %d others given up (daemon.status.privileges)", kept,
-	         __builtin_popcountll(d->caps_dropped));
-	return 0;
+	return server_open(d, listen_fd, &d->srv, why, len);
 }
 
 void

@@ -210,12 +210,6 @@ server_connections(const struct server *srv)
 	return srv->nconns;
 }
 
-bool
-server_owns_socket(const struct server *srv)
-{
-	return srv && srv->path;
-}
-
 const char *
 server_path(const struct server *srv)
 {

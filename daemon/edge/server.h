@@ -20,9 +20,6 @@ unsigned server_connections(const struct server *srv);
 /* Gives the socket file pasidd created the mode and group (a reload); a socket the service
  * manager passed is its own. 0, or a negative errno with why. */
 int server_socket_perms(struct server *srv, mode_t mode, const char *group, char *why, size_t len);
-/* Whether pasidd made the socket file itself (not passed by the service manager), so that a
- * reload may give it another mode and group. */
-bool server_owns_socket(const struct server *srv);
 /* Where it listens, for the readiness message. */
 const char *server_path(const struct server *srv);
 

@@ -48,7 +48,7 @@ main(int argc, char **argv)
 	snprintf(stream, sizeof(stream), "%llu:%llu", (unsigned long long)st.st_dev,
 	         (unsigned long long)st.st_ino);
 	setenv("JOURNAL_STREAM", stream, 1);
-	execv(argv[1], argv + 1);
+	execvp(argv[1], argv + 1); /* the wrapper (valgrind) is found on PATH */
 	fprintf(stderr, "journal-launcher: %s: %s\n", argv[1], strerror(errno));
 	return 127;
 }

@@ -1350,9 +1350,9 @@ run_73(void)
 	      "kt1 still there after 10 s");
 	check_vtd(VFU, h2, false, "after the owner's death");
 	snprintf(pasid_word, sizeof(pasid_word), "PASID %u ", h2);
-	check(log_order(mark, "detach", pasid_word, "removed", la, lb, sizeof(la)),
+	check(log_order(mark, "detach", pasid_word, "reclaimed", la, lb, sizeof(la)),
 	      "pasidd's log: detached, then freed (in that order)",
-	      "no line with 'detach' and '%s' followed by one with 'removed' after the kill: "
+	      "no line with 'detach' and '%s' followed by one with 'reclaimed' after the kill: "
 	      "'%s' / '%s'",
 	      pasid_word, la, lb);
 	info("log: '%s', then '%s'", la, lb);
