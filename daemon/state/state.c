@@ -30,7 +30,11 @@ struct state {
 	unsigned ndurable;
 	void (*on_failure)(void *ctx);
 	void *failure_ctx;
-	bool failed;    /* a record could not be written: nothing may be committed any more */
+	bool failed; /* a record could not be written: nothing may be committed any more */
+	/* The events of the transaction being recorded (from frame() to its last record()):
+	 * mappings added with consecutive numbers are written as one REC_MAP_RUN. */
+	const struct ns_event *evs;
+	size_t nevs;
 	bool observing; /* state_start() ran */
 	double replay_ms;
 	char error[256]; /* why a record did not apply */
@@ -157,6 +161,25 @@ check_room(void *ctx, const struct ns_event *evs, size_t n, struct ns_err *err)
 	return 0;
 }
 
+/* How many records event i of evs[0..n) stands for the start of: 0 when it is a mapping
+ * that continues a run the record of an earlier event holds, else the length of the run it
+ * begins (1: a record of its own). */
+static uint32_t
+run_at(const struct ns_event *evs, size_t n, size_t i)
+{
+	uint32_t len = 1;
+
+	if (evs[i].kind != NS_EV_MAP_ADDED)
+		return 1;
+	if (i > 0 && evs[i - 1].kind == NS_EV_MAP_ADDED &&
+	    rec_map_follows(evs[i - 1].map, evs[i].map))
+		return 0;
+	while (i + len < n && evs[i + len].kind == NS_EV_MAP_ADDED &&
+	       rec_map_follows(evs[i + len - 1].map, evs[i + len].map) && len < UINT32_MAX)
+		len++;
+	return len;
+}
+
 /* A transaction of two or more changes besides next-fit positions (a vm.import, a count
  * allocation, ...) is framed by a REC_TXN: a commit is one write, but a crash can still leave
  * a prefix of it (a kill in the middle of a large write, a torn write), and replay must take
@@ -170,8 +193,11 @@ frame(void *ctx, const struct ns_event *evs, size_t n)
 	uint32_t records = 0, changes = 0;
 	int r;
 
+	s->evs = evs;
+	s->nevs = n;
+	/* A run is one record, and one record is whole or not there at all. */
 	for (size_t i = 0; i < n; i++) {
-		if (!rec_event_max(&evs[i]))
+		if (!rec_event_max(&evs[i]) || !run_at(evs, n, i))
 			continue;
 		records++;
 		changes += evs[i].kind != NS_EV_CURSOR && evs[i].kind != NS_EV_LCURSOR;
@@ -192,9 +218,15 @@ record(void *ctx, const struct ns_event *ev)
 {
 	struct state *s = ctx;
 	uint8_t buf[REC_BUF_MAX];
-	size_t len = rec_encode_event(buf, ev);
+	uint32_t run = 1;
+	size_t len;
 	int r;
 
+	if (s->evs && ev >= s->evs && ev < s->evs + s->nevs)
+		run = run_at(s->evs, s->nevs, (size_t)(ev - s->evs));
+	if (!run)
+		return; /* in the run record of an earlier mapping */
+	len = run > 1 ? rec_map_run(buf, ev->map, run) : rec_encode_event(buf, ev);
 	if (!len || s->failed)
 		return;
 	r = journal_append(s->journal, buf, len);
