@@ -23,6 +23,10 @@ struct state {
 	/* Records made outside a request (an owner's exit) are committed by this timer at the
 	 * next loop iteration; requests commit at the end of their server pass. */
 	struct event *commit_ev;
+	/* The compaction start-up found due, run at the loop's first turn: serving begins as
+	 * soon as the state is replayed and checked, and the journal (durable already) holds
+	 * everything until the snapshot stands. */
+	struct event *compact_ev;
 	struct {
 		void (*fn)(void *ctx);
 		void *ctx;
@@ -248,7 +252,8 @@ compact_if_due(struct state *s)
 	struct timespec t0;
 	int r;
 
-	if (!journal_should_compact(s->journal))
+	/* Before the loop runs (start-up's own commits), the deferred one does it. */
+	if (!journal_should_compact(s->journal) || evtimer_pending(s->compact_ev, NULL))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = journal_compact(s->journal, image_write, &s->img);
@@ -294,6 +299,17 @@ static void
 commit_cb(evutil_socket_t fd, short what, void *arg)
 {
 	state_commit(arg);
+}
+
+/* Start-up's compaction, at the loop's first turn. With records waiting, their commit
+ * (commit_ev, due in the same turn) compacts after it. */
+static void
+compact_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct state *s = arg;
+
+	if (!s->failed && journal_pending(s->journal) == 0)
+		compact_if_due(s);
 }
 
 bool
@@ -410,7 +426,8 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 	int r;
 
 	*out = NULL;
-	if (!s || !(s->dir = strdup(dir)) || !(s->commit_ev = evtimer_new(base, commit_cb, s))) {
+	if (!s || !(s->dir = strdup(dir)) || !(s->commit_ev = evtimer_new(base, commit_cb, s)) ||
+	    !(s->compact_ev = evtimer_new(base, compact_cb, s))) {
 		snprintf(why, len, "out of memory");
 		state_close(s);
 		return -ENOMEM;
@@ -463,11 +480,13 @@ state_start(struct state *s, char *why, size_t len)
 		return r;
 	}
 	s->observing = true;
-	/* Start-up ends on a fresh snapshot when due, so that the next start replays only the
-	 * live state however long the journal had grown. */
+	/* A fresh snapshot when due, so that the next start replays only the live state however
+	 * long the journal had grown; at the loop's first turn, not before serving (up to a
+	 * third of a start-up from a long journal). A compaction that fails then leaves the
+	 * journal growing, as one while serving does: nothing is lost. */
 	r = journal_commit(s->journal);
 	if (r == 0 && journal_should_compact(s->journal))
-		r = journal_compact(s->journal, image_write, &s->img);
+		evtimer_add(s->compact_ev, &commit_soon);
 	if (r < 0) {
 		snprintf(why, len, "cannot write the state in %s: %s", s->dir, strerror(-r));
 		return r;
@@ -493,6 +512,8 @@ state_close(struct state *s)
 		ns_unobserve(s->img.ns, s);
 	if (s->commit_ev)
 		event_free(s->commit_ev);
+	if (s->compact_ev)
+		event_free(s->compact_ev);
 	free(s->dir);
 	free(s);
 }

@@ -64,8 +64,8 @@ struct result {
 	unsigned attached;
 };
 
-/* state_open() as start-up runs it; with compact, then state_start(), which writes the
- * snapshot that the next start replays. */
+/* state_open() as start-up runs it; with compact, then state_start() and a turn of the
+ * loop, which writes the snapshot that the next start replays. */
 static struct result
 replay(const char *dir, struct backend *be, bool compact)
 {
@@ -95,6 +95,9 @@ replay(const char *dir, struct backend *be, bool compact)
 		fprintf(stderr, "bench_replay: %s\n", why);
 		exit(1);
 	}
+	/* The snapshot is written at the loop's first turn. */
+	if (compact)
+		event_base_loop(base, EVLOOP_NONBLOCK);
 	state_close(s);
 	ns_destroy(&ns);
 	quota_free(q);

@@ -20,6 +20,7 @@
 
 #include "backends.h"
 #include "crc32c.h"
+#include "journal.h"
 #include "log.h"
 #include "namespace.h"
 #include "quota.h"
@@ -1945,6 +1946,77 @@ START_TEST(test_map_run_journal)
 }
 END_TEST
 
+static int
+skip_record(void *ctx, const void *rec, size_t len)
+{
+	return 0;
+}
+
+/* Whether the state directory holds a file of that name. */
+static bool
+has_file(const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* A start-up on a journal long enough to compact serves first: state_start() and
+ * start-up's own commits leave the files as they were, and the snapshot is written at the
+ * loop's first turn, with the change made since in it. */
+START_TEST(test_startup_compaction_deferred)
+{
+	struct ns_vm vm = {.mode = NS_MODE_IDENTITY,
+	                   .owner = {.pid = 1, .starttime = 1, .uid = 0},
+	                   .cgroup = "/",
+	                   .uuid = "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                   .name = "vm-j"};
+	struct ns_mapping m = {.vm = &vm, .type = NS_TYPE_SHARED}, *got;
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 1};
+	struct state_stats stats;
+	uint8_t rec[REC_BUF_MAX];
+	struct journal *j;
+	struct ns_err err;
+	struct opened o;
+	char why[1024];
+
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_set_format(j, REC_FORMAT_VERSION), 0);
+	ck_assert_int_eq(journal_replay(j, skip_record, NULL), 0);
+	ck_assert_int_eq(journal_append(j, rec, rec_vm(rec, &vm)), 0);
+	for (uint32_t i = 0; i < 40000; i++) {
+		m.gpasid = m.hpasid = 4096 + i;
+		ck_assert_int_eq(journal_append(j, rec, rec_map(rec, &m)), 0);
+	}
+	ck_assert_int_eq(journal_append(j, rec, rec_cursor(rec, 40000)), 0);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	ck_assert(!has_file("snapshot.1"));
+	ck_assert_msg(ns_alloc(&o.ns, ns_vm_find(&o.ns, "vm-j"), &req, &got, &err) == 0, "%s",
+	              err.message);
+	ck_assert_int_eq(state_commit(o.st), 0); /* as pasidd_open() does before serving */
+	ck_assert(!has_file("snapshot.1"));
+	state_get_stats(o.st, &stats);
+	ck_assert_uint_eq(stats.generation, 0);
+	/* 1: nothing left to run after it. */
+	ck_assert_int_ge(event_base_loop(o.base, EVLOOP_NONBLOCK), 0);
+	ck_assert(has_file("snapshot.1"));
+	ck_assert(!has_file("journal.0"));
+	state_get_stats(o.st, &stats);
+	ck_assert_uint_eq(stats.generation, 1);
+	close_state(&o);
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(o.ns.shared_maps.count, 40001);
+	assert_map(ns_vm_find(&o.ns, "vm-j"), 44096, 44096, NS_TYPE_SHARED, 0);
+	close_state(&o);
+}
+END_TEST
+
 static Suite *
 record_suite(void)
 {
@@ -1975,6 +2047,7 @@ record_suite(void)
 	tcase_add_test(version, test_mixed_generation_refused);
 	tcase_add_test(version, test_salvage_writes_current_version);
 	tcase_add_test(version, test_map_run_journal);
+	tcase_add_test(version, test_startup_compaction_deferred);
 	tcase_add_loop_test(version, test_later_version_refused, 0,
 	                    (int)(sizeof(later) / sizeof(later[0])));
 	suite_add_tcase(s, version);
