@@ -23,9 +23,10 @@ struct state {
 	/* Records made outside a request (an owner's exit) are committed by this timer at the
 	 * next loop iteration; requests commit at the end of their server pass. */
 	struct event *commit_ev;
-	/* The compaction start-up found due, run at the loop's first turn: serving begins as
-	 * soon as the state is replayed and checked, and the journal (durable already) holds
-	 * everything until the snapshot stands. */
+	/* The compaction start-up found due, run soon after serving begins (at the loop's
+	 * lowest priority, compact_after_start): serving begins as soon as the state is
+	 * replayed and checked, and the journal (durable already) holds everything until the
+	 * snapshot stands. */
 	struct event *compact_ev;
 	struct {
 		void (*fn)(void *ctx);
@@ -45,6 +46,10 @@ struct state {
 };
 
 static const struct timeval commit_soon = {0, 0};
+/* How long start-up's compaction waits: the clients that reconnect after a restart (VMMs
+ * re-registering) are answered first, and the answer to a request takes a few loop turns
+ * (read, commit, write), any of which would otherwise be the one the compaction runs in. */
+static const struct timeval compact_after_start = {0, 100000};
 
 static double
 ms_since(const struct timespec *t0)
@@ -301,8 +306,9 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 	state_commit(arg);
 }
 
-/* Start-up's compaction, at the loop's first turn. With records waiting, their commit
- * (commit_ev, due in the same turn) compacts after it. */
+/* Start-up's compaction, compact_after_start into serving, in a turn of the loop without
+ * requests to run (its lowest priority). With records waiting, their commit (commit_ev)
+ * compacts after it. */
 static void
 compact_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -433,6 +439,9 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 		return -ENOMEM;
 	}
 	s->base = base;
+	/* The loop's lowest priority (pasidd_open() gives it three): a turn that has requests
+	 * to serve serves them first. */
+	event_priority_set(s->compact_ev, event_base_get_npriorities(base) - 1);
 	s->img = (struct image){ns, q, NULL};
 	r = journal_open(dir, &s->journal);
 	if (r < 0) {
@@ -481,12 +490,12 @@ state_start(struct state *s, char *why, size_t len)
 	}
 	s->observing = true;
 	/* A fresh snapshot when due, so that the next start replays only the live state however
-	 * long the journal had grown; at the loop's first turn, not before serving (up to a
-	 * third of a start-up from a long journal). A compaction that fails then leaves the
+	 * long the journal had grown; soon after serving begins, not before (up to a third of a
+	 * start-up from a long journal). A compaction that fails then leaves the
 	 * journal growing, as one while serving does: nothing is lost. */
 	r = journal_commit(s->journal);
 	if (r == 0 && journal_should_compact(s->journal))
-		evtimer_add(s->compact_ev, &commit_soon);
+		evtimer_add(s->compact_ev, &compact_after_start);
 	if (r < 0) {
 		snprintf(why, len, "cannot write the state in %s: %s", s->dir, strerror(-r));
 		return r;
@@ -540,7 +549,7 @@ state_check(const char *dir, const struct ns_config *cfg, struct backend *be,
 {
 	char error[256], rule[256];
 	struct journal *j = NULL;
-	uint32_t dropped;
+	uint32_t dropped = 0; /* set whenever read: GCC's -O2 cannot tell */
 	struct journal_stats st;
 	struct quota *q = NULL;
 	struct ns ns;

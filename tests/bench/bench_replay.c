@@ -95,9 +95,11 @@ replay(const char *dir, struct backend *be, bool compact)
 		fprintf(stderr, "bench_replay: %s\n", why);
 		exit(1);
 	}
-	/* The snapshot is written at the loop's first turn. */
-	if (compact)
-		event_base_loop(base, EVLOOP_NONBLOCK);
+	/* The snapshot is written by the loop, soon after start-up. */
+	if (compact) {
+		event_base_loopexit(base, &(struct timeval){0, 500000});
+		event_base_dispatch(base);
+	}
 	state_close(s);
 	ns_destroy(&ns);
 	quota_free(q);
