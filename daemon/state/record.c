@@ -482,6 +482,90 @@ rec_apply_version(struct ns *ns, uint32_t version, const void *rec, size_t len, 
 	}
 }
 
+/* A VM's mappings in gPASID order, so that consecutive ones become runs: a radix sort, two
+ * passes of 16 bits (a comparison sort of a million takes longer than the rest of the
+ * snapshot). NULL when out of memory; the caller frees it. */
+struct keyed_map {
+	uint32_t key;
+	const struct ns_mapping *m;
+};
+
+static struct keyed_map *
+maps_in_order(const struct ns_vm *vm, size_t *n)
+{
+	size_t cnt = vm->maps.count, got = 0, it = 0;
+	struct keyed_map *a = malloc((cnt ? cnt : 1) * sizeof(*a)),
+	                 *tmp = malloc((cnt ? cnt : 1) * sizeof(*tmp));
+	size_t *count = calloc(65536, sizeof(*count));
+	void *m;
+
+	if (!a || !tmp || !count) {
+		free(a);
+		free(tmp);
+		free(count);
+		return NULL;
+	}
+	while (got < cnt && u32map_next(&vm->maps, &it, NULL, &m)) {
+		a[got].m = m;
+		a[got++].key = ((const struct ns_mapping *)m)->gpasid;
+	}
+	for (unsigned shift = 0; shift < 32; shift += 16) {
+		size_t sum = 0;
+		struct keyed_map *t;
+
+		memset(count, 0, 65536 * sizeof(*count));
+		for (size_t i = 0; i < got; i++)
+			count[(a[i].key >> shift) & 0xffff]++;
+		for (size_t d = 0; d < 65536; d++) {
+			size_t c = count[d];
+
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < got; i++)
+			tmp[count[(a[i].key >> shift) & 0xffff]++] = a[i];
+		t = a, a = tmp, tmp = t;
+	}
+	free(tmp);
+	free(count);
+	*n = got;
+	return a;
+}
+
+/* A VM's mappings: a REC_MAP_RUN for each run of two or more consecutive ones without
+ * attachments, a REC_MAP for every other, each followed by the REC_ATTACH of every
+ * attachment of the mapping (the devices came before). */
+static int
+snapshot_maps(const struct ns_vm *vm, int (*add)(void *ctx, const void *rec, size_t len), void *ctx,
+              uint8_t *buf)
+{
+	struct keyed_map *a;
+	size_t n = 0;
+	int r = 0;
+
+	if (!(a = maps_in_order(vm, &n)))
+		return -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < n;) {
+		const struct ns_mapping *map = a[i].m;
+		size_t len = 1;
+
+		while (!map->natts && i + len < n && len < UINT32_MAX &&
+		       rec_map_follows(a[i + len - 1].m, a[i + len].m))
+			len++;
+		if (len > 1) {
+			r = add(ctx, buf, rec_map_run(buf, map, (uint32_t)len));
+			i += len;
+			continue;
+		}
+		r = add(ctx, buf, rec_map(buf, map));
+		for (unsigned k = 0; r >= 0 && k < map->natts; k++)
+			r = add(ctx, buf, rec_attach(buf, vm->name, map->gpasid, map->atts[k]));
+		i++;
+	}
+	free(a);
+	return r;
+}
+
 int
 rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t len), void *ctx)
 {
@@ -497,8 +581,6 @@ rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t 
 			return r;
 	for (unsigned i = 0; i < ns->nvms; i++) {
 		const struct ns_vm *vm = ns->vms[i];
-		size_t mit = 0;
-		void *m;
 
 		if ((r = add(ctx, buf, rec_vm(buf, vm))) < 0)
 			return r;
@@ -513,18 +595,8 @@ rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t 
 			    (r = add(ctx, buf, rec_devattach(buf, vm->name, dev->rid))) < 0)
 				return r;
 		}
-		while (u32map_next(&vm->maps, &mit, NULL, &m)) {
-			const struct ns_mapping *map = m;
-
-			if ((r = add(ctx, buf, rec_map(buf, map))) < 0)
-				return r;
-			/* Right after their mapping, which they need; the devices came before. */
-			for (unsigned k = 0; k < map->natts; k++)
-				if ((r = add(
-				         ctx, buf,
-				         rec_attach(buf, vm->name, map->gpasid, map->atts[k]))) < 0)
-					return r;
-		}
+		if ((r = snapshot_maps(vm, add, ctx, buf)) < 0)
+			return r;
 	}
 	while (u32map_next(&ns->devices, &it, NULL, &d)) {
 		const struct ns_device *dev = d;

@@ -90,8 +90,10 @@
  * records go to the quotas (rec_apply_quota()), all others to the namespace (rec_apply()). A
  * snapshot holds first the REC_RESERVE of every runtime reservation (before the mappings
  * handed out of them), then, per VM in name order, its REC_VM, REC_DEV (each followed by the
- * device's REC_DEVATTACH when its requester ID is attached) and REC_MAP records, each
- * REC_MAP followed by the REC_ATTACH of every attachment of the mapping, then every device's
+ * device's REC_DEVATTACH when its requester ID is attached) and its mappings in gPASID
+ * order: a REC_MAP_RUN for each run of consecutive ones without attachments, a REC_MAP for
+ * every other, each REC_MAP followed by the REC_ATTACH of every attachment of the mapping
+ * (a snapshot before version 3 holds REC_MAPs only, in no order), then every device's
  * REC_LCURSOR, one REC_CURSOR and the REC_QUOTA of every runtime limit (rec_snapshot(),
  * rec_snapshot_quota()).
  *

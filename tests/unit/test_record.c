@@ -744,6 +744,79 @@ START_TEST(test_map_run_replay)
 }
 END_TEST
 
+/* A snapshot writes a VM's consecutive mappings as runs, in gPASID order (a hole splits
+ * one), replays to the same state, and a snapshot of that is the same bytes. */
+START_TEST(test_snapshot_runs)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 300};
+	static struct ns_mapping *m[300];
+	struct reclog snap, again;
+	struct ns live, fresh;
+	struct backend *sim;
+	struct ns_err err;
+	struct ns_vm *vi, *vt;
+	struct rec_info ri;
+	uint32_t runs[8][3];
+	unsigned nruns = 0, nmaps = 0;
+	char why[512];
+
+	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
+	ck_assert_int_eq(ns_init(&live, &nc, sim), 0);
+	ck_assert_int_eq(ns_vm_create(&live, "vm-i", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &vi, &err),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(&live, "vm-t", "0f8fad5b-d9cb-469f-a165-70867728950f",
+	                              NS_MODE_TRANSLATED, &own, "/", -1, &vt, &err),
+	                 0);
+	ck_assert_msg(ns_alloc(&live, vi, &req, m, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(ns_free(&live, vi, m[100]->gpasid, &err), 0);
+	req.count = 3;
+	ck_assert_msg(ns_alloc(&live, vt, &req, m, &err) == 0, "%s", err.message);
+	req.count = 1, req.gpasid = 7;
+	ck_assert_msg(ns_alloc(&live, vt, &req, m, &err) == 0, "%s", err.message);
+
+	reclog_snapshot(&live, &snap);
+	for (size_t off = 0; off < snap.len;) {
+		uint32_t len;
+
+		memcpy(&len, snap.buf + off, 4);
+		ck_assert_int_eq(rec_decode(snap.buf + off + 4, len, &ri), 0);
+		if (ri.op == REC_MAP_RUN) {
+			ck_assert_uint_lt(nruns, 8);
+			runs[nruns][0] = ri.gpasid;
+			runs[nruns][1] = ri.hpasid;
+			runs[nruns++][2] = ri.count;
+		}
+		nmaps += ri.op == REC_MAP;
+		off += 4 + len;
+	}
+	ck_assert_uint_eq(nruns, 3);
+	ck_assert_uint_eq(nmaps, 1); /* vm-t's gPASID 7 */
+	ck_assert_uint_eq(runs[0][0], 4096);
+	ck_assert_uint_eq(runs[0][2], 100);
+	ck_assert_uint_eq(runs[1][0], 4197);
+	ck_assert_uint_eq(runs[1][2], 199);
+	ck_assert_uint_eq(runs[2][0], 1);
+	ck_assert_uint_eq(runs[2][1], 4396);
+	ck_assert_uint_eq(runs[2][2], 3);
+
+	ck_assert_msg(reclog_replay(&snap, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(fresh.shared_maps.count, 303);
+	ck_assert_ptr_null(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-i"), 4196));
+	ck_assert_uint_eq(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-t"), 7)->hpasid, 4399);
+	reclog_snapshot(&fresh, &again);
+	ck_assert_uint_eq(again.len, snap.len);
+	ck_assert_mem_eq(again.buf, snap.buf, snap.len);
+	ns_destroy(&fresh);
+	ns_destroy(&live);
+	free(snap.buf);
+	free(again.buf);
+	backend_close(sim);
+}
+END_TEST
+
 /* ---- reservations (version 3) ---- */
 
 /* The layouts of record.h's table, byte by byte. */
@@ -1754,13 +1827,15 @@ START_TEST(test_version2_state_upgraded)
 	                              NS_MODE_TRANSLATED, &own, "/", -1, &vm, &err),
 	                 0);
 	ck_assert_msg(ns_alloc(&o.ns, vm, &req, m, &err) == 0, "%s", err.message);
+	/* Not the next gPASID: a snapshot would make the two one REC_MAP_RUN (version 3). */
+	req.gpasid = 3;
 	ck_assert_msg(ns_alloc(&o.ns, vm, &req, m + 1, &err) == 0, "%s", err.message);
 	ck_assert_int_eq(state_commit(o.st), 0);
 	close_state(&o);
 	set_format_all(2);
 
 	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
-	ck_assert_str_eq(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-a"), 2)->wq->ref, "dsa0/wq0.1");
+	ck_assert_str_eq(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-a"), 3)->wq->ref, "dsa0/wq0.1");
 	/* Upgraded: a reservation can be journaled now, and replays. */
 	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
 	snprintf(spec.name, sizeof(spec.name), "later");
@@ -2037,6 +2112,7 @@ record_suite(void)
 	tcase_add_test(codec, test_reservations_replay);
 	tcase_add_test(codec, test_map_run_layout);
 	tcase_add_test(codec, test_map_run_replay);
+	tcase_add_test(codec, test_snapshot_runs);
 	suite_add_tcase(s, codec);
 
 	tcase_add_checked_fixture(version, setup, teardown);
