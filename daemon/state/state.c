@@ -40,6 +40,10 @@ struct state {
 	 * mappings added with consecutive numbers are written as one REC_MAP_RUN. */
 	const struct ns_event *evs;
 	size_t nevs;
+	/* ... and the VMs it destroys (the first few): their mappings' REC_UNMAPs are left out,
+	 * since REC_UNVM frees whatever the VM still holds. */
+	const struct ns_vm *gone[4];
+	unsigned ngone;
 	bool observing; /* state_start() ran */
 	double replay_ms;
 	char error[256]; /* why a record did not apply */
@@ -170,14 +174,23 @@ check_room(void *ctx, const struct ns_event *evs, size_t n, struct ns_err *err)
 	return 0;
 }
 
-/* How many records event i of evs[0..n) stands for the start of: 0 when it is a mapping
- * that continues a run the record of an earlier event holds, else the length of the run it
+/* How many records event i of the transaction being recorded stands for the start of: 0
+ * when it is a mapping that continues a run the record of an earlier event holds, or the
+ * removal of a mapping of a VM the transaction destroys; else the length of the run it
  * begins (1: a record of its own). */
 static uint32_t
-run_at(const struct ns_event *evs, size_t n, size_t i)
+run_at(const struct state *s, size_t i)
 {
+	const struct ns_event *evs = s->evs;
+	size_t n = s->nevs;
 	uint32_t len = 1;
 
+	if (evs[i].kind == NS_EV_MAP_REMOVED) {
+		for (unsigned k = 0; k < s->ngone; k++)
+			if (s->gone[k] == evs[i].vm)
+				return 0;
+		return 1;
+	}
 	if (evs[i].kind != NS_EV_MAP_ADDED)
 		return 1;
 	if (i > 0 && evs[i - 1].kind == NS_EV_MAP_ADDED &&
@@ -204,9 +217,14 @@ frame(void *ctx, const struct ns_event *evs, size_t n)
 
 	s->evs = evs;
 	s->nevs = n;
+	s->ngone = 0;
+	for (size_t i = 0; i < n; i++)
+		if (evs[i].kind == NS_EV_VM_DESTROYED &&
+		    s->ngone < sizeof(s->gone) / sizeof(s->gone[0]))
+			s->gone[s->ngone++] = evs[i].vm;
 	/* A run is one record, and one record is whole or not there at all. */
 	for (size_t i = 0; i < n; i++) {
-		if (!rec_event_max(&evs[i]) || !run_at(evs, n, i))
+		if (!rec_event_max(&evs[i]) || !run_at(s, i))
 			continue;
 		records++;
 		changes += evs[i].kind != NS_EV_CURSOR && evs[i].kind != NS_EV_LCURSOR;
@@ -232,9 +250,9 @@ record(void *ctx, const struct ns_event *ev)
 	int r;
 
 	if (s->evs && ev >= s->evs && ev < s->evs + s->nevs)
-		run = run_at(s->evs, s->nevs, (size_t)(ev - s->evs));
+		run = run_at(s, (size_t)(ev - s->evs));
 	if (!run)
-		return; /* in the run record of an earlier mapping */
+		return; /* in the run record of an earlier mapping, or its VM's REC_UNVM */
 	len = run > 1 ? rec_map_run(buf, ev->map, run) : rec_encode_event(buf, ev);
 	if (!len || s->failed)
 		return;

@@ -2093,6 +2093,59 @@ START_TEST(test_startup_compaction_deferred)
 }
 END_TEST
 
+/* A VM destroyed with its mappings is one REC_UNVM in the journal, without a REC_UNMAP for
+ * each mapping (REC_UNVM frees what the VM held); a mapping freed alone is still its own
+ * REC_UNMAP. Replay comes to the same: the VM and its numbers gone. */
+START_TEST(test_unvm_without_unmaps)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 500};
+	static struct ns_mapping *m[500];
+	struct ns_err err;
+	struct opened o;
+	struct ns_vm *vi, *vk;
+	long offs[64];
+	uint8_t ops[64];
+	size_t n, unmaps = 0, unvms = 0;
+	char why[1024];
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(ns_vm_create(&o.ns, "vm-i", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &vi, &err),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(&o.ns, "vm-k", "0f8fad5b-d9cb-469f-a165-70867728950f",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &vk, &err),
+	                 0);
+	ck_assert_msg(ns_alloc(&o.ns, vi, &req, m, &err) == 0, "%s", err.message);
+	req.count = 2;
+	ck_assert_msg(ns_alloc(&o.ns, vk, &req, m, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(state_commit(o.st), 0);
+	ck_assert_int_eq(ns_free(&o.ns, vk, m[0]->gpasid, &err), 0);
+	ck_assert_int_eq(state_commit(o.st), 0);
+	ck_assert_int_ge(ns_vm_destroy(&o.ns, vi, &err), 0);
+	ck_assert_int_eq(state_commit(o.st), 0);
+	close_state(&o);
+
+	n = journal_frames("journal.0", offs, ops, 64);
+	for (size_t i = 0; i < n; i++) {
+		unmaps += ops[i] == REC_UNMAP;
+		unvms += ops[i] == REC_UNVM;
+	}
+	ck_assert_uint_eq(unmaps, 1);
+	ck_assert_uint_eq(unvms, 1);
+	ck_assert_uint_lt(n, 12);
+	ck_assert_int_eq(ops[n - 1], REC_UNVM); /* alone: no REC_TXN before it */
+	ck_assert_int_ne(ops[n - 2], REC_TXN);
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_ptr_null(ns_vm_find(&o.ns, "vm-i"));
+	ck_assert_uint_eq(o.ns.shared_maps.count, 1);
+	ck_assert_uint_eq(ns_vm_find(&o.ns, "vm-k")->maps.count, 1);
+	close_state(&o);
+}
+END_TEST
+
 static Suite *
 record_suite(void)
 {
@@ -2124,6 +2177,7 @@ record_suite(void)
 	tcase_add_test(version, test_mixed_generation_refused);
 	tcase_add_test(version, test_salvage_writes_current_version);
 	tcase_add_test(version, test_map_run_journal);
+	tcase_add_test(version, test_unvm_without_unmaps);
 	tcase_add_test(version, test_startup_compaction_deferred);
 	tcase_add_loop_test(version, test_later_version_refused, 0,
 	                    (int)(sizeof(later) / sizeof(later[0])));
