@@ -2064,6 +2064,9 @@ START_TEST(test_startup_compaction_deferred)
 		m.gpasid = m.hpasid = 4096 + i;
 		ck_assert_int_eq(journal_append(j, rec, rec_map(rec, &m)), 0);
 	}
+	/* Most of them freed again: the journal is long for what it holds, and due. */
+	for (uint32_t i = 0; i < 39000; i++)
+		ck_assert_int_eq(journal_append(j, rec, rec_unmap(rec, "vm-j", 4096 + i)), 0);
 	ck_assert_int_eq(journal_append(j, rec, rec_cursor(rec, 40000)), 0);
 	ck_assert_int_eq(journal_commit(j), 0);
 	journal_close(j);
@@ -2087,7 +2090,7 @@ START_TEST(test_startup_compaction_deferred)
 	close_state(&o);
 
 	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
-	ck_assert_uint_eq(o.ns.shared_maps.count, 40001);
+	ck_assert_uint_eq(o.ns.shared_maps.count, 1001);
 	assert_map(ns_vm_find(&o.ns, "vm-j"), 44096, 44096, NS_TYPE_SHARED, 0);
 	close_state(&o);
 }
@@ -2146,6 +2149,57 @@ START_TEST(test_unvm_without_unmaps)
 }
 END_TEST
 
+/* A large state is compacted no more often than when its snapshot held a record per mapping:
+ * a journal past 1 MiB and past twice the (small) snapshot of runs waits until it is also
+ * past twice 34 bytes a live mapping. */
+START_TEST(test_compaction_paced_by_mappings)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 4096};
+	static struct ns_mapping *m[4096];
+	struct state_stats st;
+	struct ns_err err;
+	struct opened o;
+	struct ns_vm *vi;
+	char why[1024];
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(ns_vm_create(&o.ns, "vm-i", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &vi, &err),
+	                 0);
+	for (int i = 0; i < 8; i++) {
+		ck_assert_msg(ns_alloc(&o.ns, vi, &req, m, &err) == 0, "%s", err.message);
+		ck_assert_int_eq(state_commit(o.st), 0);
+	}
+	req.count = 1;
+	/* 32,768 live: due past 2,228,224 bytes of journal, not at 1 MiB. */
+	for (;;) {
+		for (int i = 0; i < 500; i++) {
+			ck_assert_msg(ns_alloc(&o.ns, vi, &req, m, &err) == 0, "%s", err.message);
+			ck_assert_int_eq(ns_free(&o.ns, vi, m[0]->gpasid, &err), 0);
+		}
+		ck_assert_int_eq(state_commit(o.st), 0);
+		state_get_stats(o.st, &st);
+		if (st.generation || st.journal_bytes > 2150000)
+			break;
+	}
+	ck_assert_uint_eq(st.generation, 0);
+	ck_assert_uint_gt(st.journal_bytes, 2000000);
+	for (int k = 0; k < 10 && !st.generation; k++) {
+		for (int i = 0; i < 500; i++) {
+			ck_assert_msg(ns_alloc(&o.ns, vi, &req, m, &err) == 0, "%s", err.message);
+			ck_assert_int_eq(ns_free(&o.ns, vi, m[0]->gpasid, &err), 0);
+		}
+		ck_assert_int_eq(state_commit(o.st), 0);
+		state_get_stats(o.st, &st);
+	}
+	ck_assert_uint_eq(st.generation, 1);
+	ck_assert_uint_lt(st.snapshot_bytes, 4096); /* runs */
+	close_state(&o);
+}
+END_TEST
+
 static Suite *
 record_suite(void)
 {
@@ -2178,6 +2232,7 @@ record_suite(void)
 	tcase_add_test(version, test_salvage_writes_current_version);
 	tcase_add_test(version, test_map_run_journal);
 	tcase_add_test(version, test_unvm_without_unmaps);
+	tcase_add_test(version, test_compaction_paced_by_mappings);
 	tcase_add_test(version, test_startup_compaction_deferred);
 	tcase_add_loop_test(version, test_later_version_refused, 0,
 	                    (int)(sizeof(later) / sizeof(later[0])));
