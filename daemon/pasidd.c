@@ -325,7 +325,10 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 		return r;
 	}
 	d->base = event_base_new();
-	if (!d->base) {
+	/* Three priorities: events take the middle one; the lowest is for work that waits for
+	 * a turn with nothing else to do (the state's start-up compaction), so requests come
+	 * first. */
+	if (!d->base || event_base_priority_init(d->base, 3) < 0) {
 		snprintf(why, len, "cannot create the event loop");
 		return -ENOMEM;
 	}

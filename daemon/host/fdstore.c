@@ -484,7 +484,10 @@ fdstore_reconcile(struct fdstore *fs, struct ns *ns)
 			adopt(fs, ns, ns->vms[v], 0, dev->rid);
 			adopted += dev->rid->iommufd >= 0;
 		}
-		while (u32map_next(&ns->vms[v]->maps, &it, NULL, &p)) {
+		/* Only while some mapping is attached (the namespace counts them, and start-up's
+		 * ns_check() held the count against the mappings): a million mappings without
+		 * attachments are not walked for none. */
+		while (ns_attached(ns) && u32map_next(&ns->vms[v]->maps, &it, NULL, &p)) {
 			struct ns_mapping *m = p;
 
 			for (unsigned a = 0; a < m->natts; a++) {

@@ -111,6 +111,30 @@ rec_map(uint8_t *buf, const struct ns_mapping *m)
 }
 
 size_t
+rec_map_run(uint8_t *buf, const struct ns_mapping *first, uint32_t n)
+{
+	uint8_t *p = head(buf, REC_MAP_RUN, first->vm->name);
+
+	p = put8(p, (uint8_t)first->type);
+	p = put32(p, first->gpasid);
+	p = put32(p, first->hpasid);
+	p = put32(p, n);
+	p = put32(p, first->dev ? first->dev->bdf : 0);
+	p = putstr(p, first->wq ? first->wq->ref : "", NS_WQ_REF_MAX);
+	return (size_t)(p - buf);
+}
+
+bool
+rec_map_follows(const struct ns_mapping *prev, const struct ns_mapping *m)
+{
+	/* A mapping just added has no attachments: nothing of it is lost in the run. */
+	return m->vm == prev->vm && m->type == prev->type && m->dev == prev->dev &&
+	       m->wq == prev->wq && !m->natts && prev->gpasid != UINT32_MAX &&
+	       m->gpasid == prev->gpasid + 1 && prev->hpasid != UINT32_MAX &&
+	       m->hpasid == prev->hpasid + 1;
+}
+
+size_t
 rec_unmap(uint8_t *buf, const char *vm, uint32_t gpasid)
 {
 	return (size_t)(put32(head(buf, REC_UNMAP, vm), gpasid) - buf);
@@ -265,7 +289,7 @@ static uint32_t
 op_since(enum rec_op op)
 {
 	if (op == REC_DEVATTACH || op == REC_DEVDETACH || op == REC_TXN || op == REC_RESERVE ||
-	    op == REC_UNRESERVE)
+	    op == REC_UNRESERVE || op == REC_MAP_RUN)
 		return 3;
 	return op == REC_ATTACH || op == REC_DETACH ? 1 : 0;
 }
@@ -374,6 +398,26 @@ apply_reserve(struct ns *ns, const struct rec_info *ri, char *why, size_t whylen
 	return 0;
 }
 
+/* A run's mappings one by one, as its REC_MAPs would be; the first that does not apply is
+ * named whole, as a REC_MAP's would be. */
+static int
+apply_run(struct ns *ns, struct ns_vm *vm, const struct rec_info *ri, char *why, size_t whylen)
+{
+	const char *wq = ri->wq[0] ? ri->wq : NULL;
+	struct ns_err err = {0};
+
+	for (uint32_t i = 0; i < ri->count; i++)
+		if (ns_insert(ns, vm, (enum ns_type)ri->type, ri->bdf, ri->gpasid + i,
+		              ri->hpasid + i, wq, NULL, &err) < 0)
+			CORRUPT(
+			    "VM '%s' maps gPASID %u to %s hPASID %u%s%s (mapping %u of a run of "
+			    "%u), which does not apply: %s",
+			    ri->vm, ri->gpasid + i, ns_type_name((enum ns_type)ri->type),
+			    ri->hpasid + i, wq ? " for work queue " : "", ri->wq, i + 1, ri->count,
+			    err.message);
+	return 0;
+}
+
 int
 rec_apply(struct ns *ns, const void *rec, size_t len, char *why, size_t whylen)
 {
@@ -410,6 +454,8 @@ rec_apply_version(struct ns *ns, uint32_t version, const void *rec, size_t len, 
 			    ri.vm, ri.gpasid, ns_type_name((enum ns_type)ri.type), ri.hpasid,
 			    ri.wq[0] ? " for work queue " : "", ri.wq, err.message);
 		return 0;
+	case REC_MAP_RUN:
+		return apply_run(ns, vm, &ri, why, whylen);
 	case REC_CURSOR:
 		if (ns_set_cursor(ns, ri.cursor) < 0)
 			CORRUPT("shared cursor %u beyond the shared range", ri.cursor);
@@ -436,6 +482,90 @@ rec_apply_version(struct ns *ns, uint32_t version, const void *rec, size_t len, 
 	}
 }
 
+/* A VM's mappings in gPASID order, so that consecutive ones become runs: a radix sort, two
+ * passes of 16 bits (a comparison sort of a million takes longer than the rest of the
+ * snapshot). NULL when out of memory; the caller frees it. */
+struct keyed_map {
+	uint32_t key;
+	const struct ns_mapping *m;
+};
+
+static struct keyed_map *
+maps_in_order(const struct ns_vm *vm, size_t *n)
+{
+	size_t cnt = vm->maps.count, got = 0, it = 0;
+	struct keyed_map *a = malloc((cnt ? cnt : 1) * sizeof(*a)),
+	                 *tmp = malloc((cnt ? cnt : 1) * sizeof(*tmp));
+	size_t *count = calloc(65536, sizeof(*count));
+	void *m;
+
+	if (!a || !tmp || !count) {
+		free(a);
+		free(tmp);
+		free(count);
+		return NULL;
+	}
+	while (got < cnt && u32map_next(&vm->maps, &it, NULL, &m)) {
+		a[got].m = m;
+		a[got++].key = ((const struct ns_mapping *)m)->gpasid;
+	}
+	for (unsigned shift = 0; shift < 32; shift += 16) {
+		size_t sum = 0;
+		struct keyed_map *t;
+
+		memset(count, 0, 65536 * sizeof(*count));
+		for (size_t i = 0; i < got; i++)
+			count[(a[i].key >> shift) & 0xffff]++;
+		for (size_t d = 0; d < 65536; d++) {
+			size_t c = count[d];
+
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < got; i++)
+			tmp[count[(a[i].key >> shift) & 0xffff]++] = a[i];
+		t = a, a = tmp, tmp = t;
+	}
+	free(tmp);
+	free(count);
+	*n = got;
+	return a;
+}
+
+/* A VM's mappings: a REC_MAP_RUN for each run of two or more consecutive ones without
+ * attachments, a REC_MAP for every other, each followed by the REC_ATTACH of every
+ * attachment of the mapping (the devices came before). */
+static int
+snapshot_maps(const struct ns_vm *vm, int (*add)(void *ctx, const void *rec, size_t len), void *ctx,
+              uint8_t *buf)
+{
+	struct keyed_map *a;
+	size_t n = 0;
+	int r = 0;
+
+	if (!(a = maps_in_order(vm, &n)))
+		return -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < n;) {
+		const struct ns_mapping *map = a[i].m;
+		size_t len = 1;
+
+		while (!map->natts && i + len < n && len < UINT32_MAX &&
+		       rec_map_follows(a[i + len - 1].m, a[i + len].m))
+			len++;
+		if (len > 1) {
+			r = add(ctx, buf, rec_map_run(buf, map, (uint32_t)len));
+			i += len;
+			continue;
+		}
+		r = add(ctx, buf, rec_map(buf, map));
+		for (unsigned k = 0; r >= 0 && k < map->natts; k++)
+			r = add(ctx, buf, rec_attach(buf, vm->name, map->gpasid, map->atts[k]));
+		i++;
+	}
+	free(a);
+	return r;
+}
+
 int
 rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t len), void *ctx)
 {
@@ -451,8 +581,6 @@ rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t 
 			return r;
 	for (unsigned i = 0; i < ns->nvms; i++) {
 		const struct ns_vm *vm = ns->vms[i];
-		size_t mit = 0;
-		void *m;
 
 		if ((r = add(ctx, buf, rec_vm(buf, vm))) < 0)
 			return r;
@@ -467,18 +595,8 @@ rec_snapshot(const struct ns *ns, int (*add)(void *ctx, const void *rec, size_t 
 			    (r = add(ctx, buf, rec_devattach(buf, vm->name, dev->rid))) < 0)
 				return r;
 		}
-		while (u32map_next(&vm->maps, &mit, NULL, &m)) {
-			const struct ns_mapping *map = m;
-
-			if ((r = add(ctx, buf, rec_map(buf, map))) < 0)
-				return r;
-			/* Right after their mapping, which they need; the devices came before. */
-			for (unsigned k = 0; k < map->natts; k++)
-				if ((r = add(
-				         ctx, buf,
-				         rec_attach(buf, vm->name, map->gpasid, map->atts[k]))) < 0)
-					return r;
-		}
+		if ((r = snapshot_maps(vm, add, ctx, buf)) < 0)
+			return r;
 	}
 	while (u32map_next(&ns->devices, &it, NULL, &d)) {
 		const struct ns_device *dev = d;
@@ -570,6 +688,17 @@ decode_fields(struct reader *r, uint32_t version, struct rec_info *out)
 		out->bdf = get32(r);
 		if (version >= 2)
 			getstr(r, out->wq, sizeof(out->wq));
+		break;
+	case REC_MAP_RUN:
+		out->type = get8(r);
+		r->bad |= out->type > NS_TYPE_LOCAL;
+		out->gpasid = get32(r);
+		out->hpasid = get32(r);
+		out->count = get32(r);
+		r->bad |= out->count == 0 || out->gpasid > UINT32_MAX - (out->count - 1) ||
+		          out->hpasid > UINT32_MAX - (out->count - 1);
+		out->bdf = get32(r);
+		getstr(r, out->wq, sizeof(out->wq));
 		break;
 	case REC_UNMAP:
 		out->gpasid = get32(r);

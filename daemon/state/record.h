@@ -71,20 +71,29 @@
  *                    read; when the journal ends before that (a crash in
  *                    the middle of the commit's write), none of them.
  *                    Never in a snapshot.
+ *   18  REC_MAP_RUN  u8 type, u32 gPASID g0, u32 hPASID h0, u32 n >= 1,   v3 runs
+ *                    u32 bdf, str wq: as REC_MAP, n mappings g0+i ->
+ *                    h0+i (i < n) of the same type, device and work
+ *                    queue; neither g0+n-1 nor h0+n-1 passes 2^32-1.
+ *                    What a count allocation that got consecutive
+ *                    numbers writes instead of n REC_MAPs (one record in
+ *                    a REC_TXN's count); replay applies them in order
  *
  * since: "first" came with the journal itself (3ff982d), "quota" with cgroup PASID quotas
  * (6c2e3f4), "owner handover" with vm.register handing a VM over (e7d3caa), all three in
  * version 0; "v1 attach" with attachments journaled (b87da12, issue 10), in version 1; "v2 wq"
  * with mappings for idxd work queues (issue 11), in version 2; "v3 device attach" with
  * device.attach (issue 12), "v3 reserve" with administrator range reservations and "v3 txn"
- * with vm.import (issue 14), all in version 3. A
+ * with vm.import (issue 14), "v3 runs" with run records (issue 15), all in version 3. A
  * record must end exactly where its last field does, and a mode or a type other than those
  * above makes it malformed, as does an op of a later version than the file's. REC_QUOTA
  * records go to the quotas (rec_apply_quota()), all others to the namespace (rec_apply()). A
  * snapshot holds first the REC_RESERVE of every runtime reservation (before the mappings
  * handed out of them), then, per VM in name order, its REC_VM, REC_DEV (each followed by the
- * device's REC_DEVATTACH when its requester ID is attached) and REC_MAP records, each
- * REC_MAP followed by the REC_ATTACH of every attachment of the mapping, then every device's
+ * device's REC_DEVATTACH when its requester ID is attached) and its mappings in gPASID
+ * order: a REC_MAP_RUN for each run of consecutive ones without attachments, a REC_MAP for
+ * every other, each REC_MAP followed by the REC_ATTACH of every attachment of the mapping
+ * (a snapshot before version 3 holds REC_MAPs only, in no order), then every device's
  * REC_LCURSOR, one REC_CURSOR and the REC_QUOTA of every runtime limit (rec_snapshot(),
  * rec_snapshot_quota()).
  *
@@ -101,8 +110,8 @@
  *      file of version 0 or 1 is read without it (no work queue).
  *   3  new ops, which a pasidd of version 2 would refuse as damage: reservations
  *      (REC_RESERVE 13, REC_UNRESERVE 14), requester ID attachments (REC_DEVATTACH 15,
- *      REC_DEVDETACH 16) and REC_TXN (17), which frames a transaction's records. Ops 1-12 are
- *      unchanged; files of versions 0-2 replay as before.
+ *      REC_DEVDETACH 16), REC_TXN (17), which frames a transaction's records, and
+ *      REC_MAP_RUN (18). Ops 1-12 are unchanged; files of versions 0-2 replay as before.
  * This pasidd reads versions REC_FORMAT_OLDEST to REC_FORMAT_VERSION and writes
  * REC_FORMAT_VERSION only. On a directory of version 0 it replays the files as version 0
  * (an op of version 1 in them is damage), then writes a snapshot of version 1 before it
@@ -151,8 +160,9 @@ enum rec_op {
 	REC_DEVATTACH, /* a device's requester ID attached to a page table (version 3) */
 	REC_DEVDETACH, /* that attachment gone (version 3) */
 	REC_TXN,       /* the records of one transaction follow (version 3) */
+	REC_MAP_RUN,   /* consecutive mappings (version 3) */
 };
-#define REC_OP_MAX REC_TXN
+#define REC_OP_MAX REC_MAP_RUN
 
 #define REC_BUF_MAX   4608 /* larger than any record */
 #define REC_UNMAP_MAX 96   /* an UNMAP record with its journal framing, at most */
@@ -165,6 +175,11 @@ size_t rec_owner(uint8_t *buf, const struct ns_vm *vm);
 size_t rec_dev(uint8_t *buf, const char *vm, uint32_t bdf, bool shared);
 size_t rec_undev(uint8_t *buf, const char *vm, uint32_t bdf);
 size_t rec_map(uint8_t *buf, const struct ns_mapping *m);
+/* n mappings starting at first, which the caller found consecutive (rec_map_follows()). */
+size_t rec_map_run(uint8_t *buf, const struct ns_mapping *first, uint32_t n);
+/* Whether m is the mapping right after prev in a run: same VM, type, device and work queue,
+ * gPASID and hPASID one more each. */
+bool rec_map_follows(const struct ns_mapping *prev, const struct ns_mapping *m);
 size_t rec_unmap(uint8_t *buf, const char *vm, uint32_t gpasid);
 size_t rec_cursor(uint8_t *buf, uint32_t cursor);
 size_t rec_lcursor(uint8_t *buf, uint32_t bdf, uint32_t cursor);
@@ -226,6 +241,7 @@ struct rec_info {
 	uint64_t max;            /* REC_QUOTA */
 	uint32_t first, last;    /* REC_RESERVE */
 	uint64_t expires;        /* REC_RESERVE */
+	uint32_t count;          /* REC_MAP_RUN: n, its other fields as REC_MAP's (the first) */
 	/* The strings last: decoding clears the numbers above and empties these, rather than
 	 * clearing 4 KiB for every record replayed. */
 	char vm[NS_VM_NAME_MAX + 1];

@@ -96,9 +96,16 @@ check_fit(struct salvage *s, const void *rec, size_t len, const char *file, uint
 	const struct ns_range *r;
 	char where[96] = "";
 
-	if (s->misfit[0] || rec_decode(rec, len, &ri) < 0 || ri.op != REC_MAP)
+	if (s->misfit[0] || rec_decode(rec, len, &ri) < 0 ||
+	    (ri.op != REC_MAP && ri.op != REC_MAP_RUN))
 		return;
 	r = ri.type == NS_TYPE_LOCAL ? &c->local : &c->shared;
+	if (ri.op == REC_MAP_RUN && ri.hpasid >= r->first && ri.hpasid <= r->last &&
+	    ri.hpasid + (ri.count - 1) > r->last) {
+		/* The first in the range, a later one not: name that one. */
+		ri.gpasid += r->last + 1 - ri.hpasid;
+		ri.hpasid = r->last + 1;
+	}
 	if (ri.hpasid >= r->first && ri.hpasid <= r->last)
 		return;
 	if (file)
@@ -145,6 +152,8 @@ lost_cb(void *ctx, const char *file, uint64_t off, const void *rec, size_t len)
 		return;
 	}
 	s->ops[ri.op]++;
+	if (ri.op == REC_MAP_RUN) /* reported as the mappings it holds */
+		s->ops[REC_MAP] += ri.count;
 	switch (ri.op) {
 	case REC_VM:
 		v = lost_vm(s, ri.vm);
@@ -163,25 +172,29 @@ lost_cb(void *ctx, const char *file, uint64_t off, const void *rec, size_t len)
 		snprintf(v->owner.cgroup, sizeof(v->owner.cgroup), "%s", ri.cgroup);
 		return;
 	case REC_MAP:
+	case REC_MAP_RUN:
 	case REC_DEV:
-		if (ri.op == REC_MAP)
+		if (ri.op != REC_DEV)
 			check_fit(s, rec, len, file, off);
 		if (ri.op == REC_DEV && ri.shared)
 			return; /* shared devices carry shared hPASIDs, kept by number */
-		u = grow(s->uses, s->nuses, sizeof(*s->uses));
-		if (!u)
-			return;
-		s->uses = u;
-		u = &s->uses[s->nuses++];
-		memset(u, 0, sizeof(*u));
-		snprintf(u->vm, sizeof(u->vm), "%s", ri.vm);
-		u->device = ri.op == REC_DEV || ri.type == NS_TYPE_LOCAL;
-		u->num = u->device ? ri.bdf : ri.hpasid;
-		u->gpasid = ri.gpasid;
-		snprintf(u->file, sizeof(u->file), "%s", file);
-		u->off = off;
-		if ((v = lost_vm(s, ri.vm)))
-			u->owner = v->owner;
+		/* A run is its mappings, each lost as its own REC_MAP would be. */
+		for (uint32_t i = 0; i < (ri.op == REC_MAP_RUN ? ri.count : 1); i++) {
+			u = grow(s->uses, s->nuses, sizeof(*s->uses));
+			if (!u)
+				return;
+			s->uses = u;
+			u = &s->uses[s->nuses++];
+			memset(u, 0, sizeof(*u));
+			snprintf(u->vm, sizeof(u->vm), "%s", ri.vm);
+			u->device = ri.op == REC_DEV || ri.type == NS_TYPE_LOCAL;
+			u->num = u->device ? ri.bdf : ri.hpasid + i;
+			u->gpasid = ri.gpasid + i;
+			snprintf(u->file, sizeof(u->file), "%s", file);
+			u->off = off;
+			if ((v = lost_vm(s, ri.vm)))
+				u->owner = v->owner;
+		}
 		return;
 	case REC_CURSOR:
 		s->have_cursor = true;

@@ -23,6 +23,11 @@ struct state {
 	/* Records made outside a request (an owner's exit) are committed by this timer at the
 	 * next loop iteration; requests commit at the end of their server pass. */
 	struct event *commit_ev;
+	/* The compaction start-up found due, run soon after serving begins (at the loop's
+	 * lowest priority, compact_after_start): serving begins as soon as the state is
+	 * replayed and checked, and the journal (durable already) holds everything until the
+	 * snapshot stands. */
+	struct event *compact_ev;
 	struct {
 		void (*fn)(void *ctx);
 		void *ctx;
@@ -30,13 +35,25 @@ struct state {
 	unsigned ndurable;
 	void (*on_failure)(void *ctx);
 	void *failure_ctx;
-	bool failed;    /* a record could not be written: nothing may be committed any more */
+	bool failed; /* a record could not be written: nothing may be committed any more */
+	/* The events of the transaction being recorded (from frame() to its last record()):
+	 * mappings added with consecutive numbers are written as one REC_MAP_RUN. */
+	const struct ns_event *evs;
+	size_t nevs;
+	/* ... and the VMs it destroys (the first few): their mappings' REC_UNMAPs are left out,
+	 * since REC_UNVM frees whatever the VM still holds. */
+	const struct ns_vm *gone[4];
+	unsigned ngone;
 	bool observing; /* state_start() ran */
 	double replay_ms;
 	char error[256]; /* why a record did not apply */
 };
 
 static const struct timeval commit_soon = {0, 0};
+/* How long start-up's compaction waits: the clients that reconnect after a restart (VMMs
+ * re-registering) are answered first, and the answer to a request takes a few loop turns
+ * (read, commit, write), any of which would otherwise be the one the compaction runs in. */
+static const struct timeval compact_after_start = {0, 100000};
 
 static double
 ms_since(const struct timespec *t0)
@@ -157,6 +174,34 @@ check_room(void *ctx, const struct ns_event *evs, size_t n, struct ns_err *err)
 	return 0;
 }
 
+/* How many records event i of the transaction being recorded stands for the start of: 0
+ * when it is a mapping that continues a run the record of an earlier event holds, or the
+ * removal of a mapping of a VM the transaction destroys; else the length of the run it
+ * begins (1: a record of its own). */
+static uint32_t
+run_at(const struct state *s, size_t i)
+{
+	const struct ns_event *evs = s->evs;
+	size_t n = s->nevs;
+	uint32_t len = 1;
+
+	if (evs[i].kind == NS_EV_MAP_REMOVED) {
+		for (unsigned k = 0; k < s->ngone; k++)
+			if (s->gone[k] == evs[i].vm)
+				return 0;
+		return 1;
+	}
+	if (evs[i].kind != NS_EV_MAP_ADDED)
+		return 1;
+	if (i > 0 && evs[i - 1].kind == NS_EV_MAP_ADDED &&
+	    rec_map_follows(evs[i - 1].map, evs[i].map))
+		return 0;
+	while (i + len < n && evs[i + len].kind == NS_EV_MAP_ADDED &&
+	       rec_map_follows(evs[i + len - 1].map, evs[i + len].map) && len < UINT32_MAX)
+		len++;
+	return len;
+}
+
 /* A transaction of two or more changes besides next-fit positions (a vm.import, a count
  * allocation, ...) is framed by a REC_TXN: a commit is one write, but a crash can still leave
  * a prefix of it (a kill in the middle of a large write, a torn write), and replay must take
@@ -170,8 +215,16 @@ frame(void *ctx, const struct ns_event *evs, size_t n)
 	uint32_t records = 0, changes = 0;
 	int r;
 
+	s->evs = evs;
+	s->nevs = n;
+	s->ngone = 0;
+	for (size_t i = 0; i < n; i++)
+		if (evs[i].kind == NS_EV_VM_DESTROYED &&
+		    s->ngone < sizeof(s->gone) / sizeof(s->gone[0]))
+			s->gone[s->ngone++] = evs[i].vm;
+	/* A run is one record, and one record is whole or not there at all. */
 	for (size_t i = 0; i < n; i++) {
-		if (!rec_event_max(&evs[i]))
+		if (!rec_event_max(&evs[i]) || !run_at(s, i))
 			continue;
 		records++;
 		changes += evs[i].kind != NS_EV_CURSOR && evs[i].kind != NS_EV_LCURSOR;
@@ -192,9 +245,15 @@ record(void *ctx, const struct ns_event *ev)
 {
 	struct state *s = ctx;
 	uint8_t buf[REC_BUF_MAX];
-	size_t len = rec_encode_event(buf, ev);
+	uint32_t run = 1;
+	size_t len;
 	int r;
 
+	if (s->evs && ev >= s->evs && ev < s->evs + s->nevs)
+		run = run_at(s, (size_t)(ev - s->evs));
+	if (!run)
+		return; /* in the run record of an earlier mapping, or its VM's REC_UNVM */
+	len = run > 1 ? rec_map_run(buf, ev->map, run) : rec_encode_event(buf, ev);
 	if (!len || s->failed)
 		return;
 	r = journal_append(s->journal, buf, len);
@@ -210,13 +269,34 @@ record(void *ctx, const struct ns_event *ev)
 		evtimer_add(s->commit_ev, &commit_soon);
 }
 
+/* Whether a compaction is due: the journal's own rule (past 1 MiB and twice the snapshot),
+ * and past twice what a REC_MAP per live mapping would take. A snapshot of runs is small,
+ * but writing one still walks every mapping (~0.1 s at a million): without the second rule
+ * a large state whose journal grows by single changes would be compacted tens of times as
+ * often as when snapshots held a record per mapping. */
+#define COMPACT_BYTES_PER_MAPPING 34 /* a framed REC_MAP of a short VM name, no WQ */
+
+static bool
+compaction_due(const struct state *s)
+{
+	const struct ns *ns = s->img.ns;
+	struct journal_stats js;
+
+	if (!journal_should_compact(s->journal))
+		return false;
+	journal_get_stats(s->journal, &js);
+	return js.journal_bytes >
+	       2ull * COMPACT_BYTES_PER_MAPPING * ((uint64_t)ns->shared_maps.count + ns->nlocal);
+}
+
 static void
 compact_if_due(struct state *s)
 {
 	struct timespec t0;
 	int r;
 
-	if (!journal_should_compact(s->journal))
+	/* Before the loop runs (start-up's own commits), the deferred one does it. */
+	if (!compaction_due(s) || evtimer_pending(s->compact_ev, NULL))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = journal_compact(s->journal, image_write, &s->img);
@@ -262,6 +342,18 @@ static void
 commit_cb(evutil_socket_t fd, short what, void *arg)
 {
 	state_commit(arg);
+}
+
+/* Start-up's compaction, compact_after_start into serving, in a turn of the loop without
+ * requests to run (its lowest priority). With records waiting, their commit (commit_ev)
+ * compacts after it. */
+static void
+compact_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct state *s = arg;
+
+	if (!s->failed && journal_pending(s->journal) == 0)
+		compact_if_due(s);
 }
 
 bool
@@ -378,12 +470,16 @@ state_open(const char *dir, struct event_base *base, struct ns *ns, struct quota
 	int r;
 
 	*out = NULL;
-	if (!s || !(s->dir = strdup(dir)) || !(s->commit_ev = evtimer_new(base, commit_cb, s))) {
+	if (!s || !(s->dir = strdup(dir)) || !(s->commit_ev = evtimer_new(base, commit_cb, s)) ||
+	    !(s->compact_ev = evtimer_new(base, compact_cb, s))) {
 		snprintf(why, len, "out of memory");
 		state_close(s);
 		return -ENOMEM;
 	}
 	s->base = base;
+	/* The loop's lowest priority (pasidd_open() gives it three): a turn that has requests
+	 * to serve serves them first. */
+	event_priority_set(s->compact_ev, event_base_get_npriorities(base) - 1);
 	s->img = (struct image){ns, q, NULL};
 	r = journal_open(dir, &s->journal);
 	if (r < 0) {
@@ -431,11 +527,13 @@ state_start(struct state *s, char *why, size_t len)
 		return r;
 	}
 	s->observing = true;
-	/* Start-up ends on a fresh snapshot when due, so that the next start replays only the
-	 * live state however long the journal had grown. */
+	/* A fresh snapshot when due, so that the next start replays only the live state however
+	 * long the journal had grown; soon after serving begins, not before (up to a third of a
+	 * start-up from a long journal). A compaction that fails then leaves the
+	 * journal growing, as one while serving does: nothing is lost. */
 	r = journal_commit(s->journal);
-	if (r == 0 && journal_should_compact(s->journal))
-		r = journal_compact(s->journal, image_write, &s->img);
+	if (r == 0 && compaction_due(s))
+		evtimer_add(s->compact_ev, &compact_after_start);
 	if (r < 0) {
 		snprintf(why, len, "cannot write the state in %s: %s", s->dir, strerror(-r));
 		return r;
@@ -461,6 +559,8 @@ state_close(struct state *s)
 		ns_unobserve(s->img.ns, s);
 	if (s->commit_ev)
 		event_free(s->commit_ev);
+	if (s->compact_ev)
+		event_free(s->compact_ev);
 	free(s->dir);
 	free(s);
 }
@@ -487,7 +587,7 @@ state_check(const char *dir, const struct ns_config *cfg, struct backend *be,
 {
 	char error[256], rule[256];
 	struct journal *j = NULL;
-	uint32_t dropped;
+	uint32_t dropped = 0; /* set whenever read: GCC's -O2 cannot tell */
 	struct journal_stats st;
 	struct quota *q = NULL;
 	struct ns ns;

@@ -64,8 +64,8 @@ struct result {
 	unsigned attached;
 };
 
-/* state_open() as start-up runs it; with compact, then state_start(), which writes the
- * snapshot that the next start replays. */
+/* state_open() as start-up runs it; with compact, then state_start() and a turn of the
+ * loop, which writes the snapshot that the next start replays. */
 static struct result
 replay(const char *dir, struct backend *be, bool compact)
 {
@@ -94,6 +94,11 @@ replay(const char *dir, struct backend *be, bool compact)
 	if (compact && (rc = state_start(s, why, sizeof(why))) < 0) {
 		fprintf(stderr, "bench_replay: %s\n", why);
 		exit(1);
+	}
+	/* The snapshot is written by the loop, soon after start-up. */
+	if (compact) {
+		event_base_loopexit(base, &(struct timeval){0, 500000});
+		event_base_dispatch(base);
 	}
 	state_close(s);
 	ns_destroy(&ns);

@@ -363,6 +363,69 @@ START_TEST(torn_tail_is_dropped)
 }
 END_TEST
 
+/* kill -9 while a client fills an identity VM with count allocations, each journaled as one
+ * run record: after the restart every allocation is there whole or not at all (the VM holds
+ * a multiple of the count), every acknowledged one is there, and at most the one in flight
+ * beyond them. */
+START_TEST(kill9_during_count_fill)
+{
+	enum { COUNT = 256 };
+	char ackpath[160];
+	long held = 0;
+	int fd;
+
+	ck_assert_int_eq(it_start(&d, NULL), 0);
+	snprintf(ackpath, sizeof(ackpath), "%s/acks.count", d.dir);
+	fd = it_connect(&d);
+	ck_assert_int_eq(it_code(fd, "vm.register", "{\"vm\":\"f\",\"mode\":\"identity\"}"), 0);
+	close(fd);
+	srandom((unsigned)time(NULL));
+	for (int round = 0; round < 6; round++) {
+		pid_t w = fork();
+		long acked = 0, now;
+		FILE *f;
+		int status;
+
+		if (w == 0) {
+			int c = it_connect(&d);
+
+			f = fopen(ackpath, "w");
+			if (c < 0 || !f)
+				_exit(1);
+			for (long n = 0;; n++) {
+				if (it_code(c, "pasid.alloc",
+				            "{\"vm\":\"f\",\"type\":\"shared\",\"count\":256}"))
+					break;
+				fprintf(f, "%ld\n", n + 1);
+				fflush(f);
+			}
+			_exit(0);
+		}
+		usleep((useconds_t)(20000 + random() % 100000));
+		it_kill(&d);
+		waitpid(w, &status, 0);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		f = fopen(ackpath, "r");
+		ck_assert_ptr_nonnull(f);
+		while (fscanf(f, "%ld", &now) == 1)
+			acked = now;
+		fclose(f);
+		ck_assert_int_eq(it_restart(&d, NULL), 0);
+		fd = it_connect(&d);
+		now = (long)it_int(IT_OK(it_call(fd, "vm.show", "{\"vm\":\"f\",\"limit\":1}")),
+		                   "pasids");
+		close(fd);
+		ck_assert_msg(now % COUNT == 0, "round %d: %ld mappings, not whole allocations",
+		              round, now);
+		ck_assert_msg(now >= held + acked * COUNT && now <= held + (acked + 1) * COUNT,
+		              "round %d: %ld mappings, %ld before and %ld allocations acknowledged",
+		              round, now, held, acked);
+		held = now;
+	}
+	ck_assert_int_gt(held, 0);
+}
+END_TEST
+
 START_TEST(second_daemon_on_same_state_refused)
 {
 	char *out = NULL, sock2[160];
@@ -392,6 +455,7 @@ main(void)
 	tcase_add_test(tc, owner_exit_while_down);
 	tcase_add_test(tc, reattach_after_restart);
 	tcase_add_test(tc, torn_tail_is_dropped);
+	tcase_add_test(tc, kill9_during_count_fill);
 	tcase_add_test(tc, second_daemon_on_same_state_refused);
 	suite_add_tcase(s, tc);
 	return ck_run(s);

@@ -656,9 +656,11 @@ START_TEST(import_commit_cut_short)
 	ck_assert_int_eq(it_stop(&B), 0);
 	journal_path(&B, path, sizeof(path));
 	frames = count_frames(path);
-	ck_assert_uint_gt(frames, 5000);
+	/* The import's 5000 consecutive mappings are one REC_MAP_RUN: its frame, a REC_TXN
+	 * before it and the VM's records; cut the last of them. */
+	ck_assert_uint_gt(frames, 3);
 	/* _i 0: in the middle of a frame; 1: at a frame boundary. */
-	end = itu_frame_offset(path, frames - 1200);
+	end = itu_frame_offset(path, frames - 1);
 	cut = end + (_i == 0 ? 5 : 0);
 	ck_assert_int_eq(truncate(path, cut), 0);
 	/* pasidd -n says so, and writes nothing. */

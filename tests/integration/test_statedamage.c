@@ -106,7 +106,10 @@ fill(void)
 	ck_assert_int_ge(fd, 0);
 	IT_OK(it_callf(fd, "vm.register", "{\"vm\":\"a\",\"pid\":%d}", owner_a));
 	IT_OK(it_callf(fd, "pasid.alloc", "{\"vm\":\"a\",\"type\":\"shared\",\"count\":2}"));
-	IT_OK(it_callf(fd, "pasid.alloc", "{\"vm\":\"a\",\"type\":\"shared\",\"count\":2}"));
+	/* One at a time: each its own REC_MAP (a count allocation is one REC_MAP_RUN), so
+	 * that damage to the third leaves the fourth to salvage. */
+	IT_OK(it_callf(fd, "pasid.alloc", "{\"vm\":\"a\",\"type\":\"shared\"}"));
+	IT_OK(it_callf(fd, "pasid.alloc", "{\"vm\":\"a\",\"type\":\"shared\"}"));
 	IT_OK(it_callf(fd, "vm.register", "{\"vm\":\"b\",\"pid\":%d}", owner_b));
 	IT_OK(it_callf(fd, "device.assign", "{\"vm\":\"b\",\"device\":\"0000:01:00.1\"}"));
 	IT_OK(it_callf(fd, "pasid.alloc", "{\"vm\":\"b\",\"type\":\"shared\",\"count\":4}"));

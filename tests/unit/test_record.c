@@ -20,6 +20,7 @@
 
 #include "backends.h"
 #include "crc32c.h"
+#include "journal.h"
 #include "log.h"
 #include "namespace.h"
 #include "quota.h"
@@ -553,6 +554,263 @@ START_TEST(test_attachments_replay)
 	ns_destroy(&fresh);
 	ns_destroy(&live);
 	free(log.buf);
+	free(snap.buf);
+	free(again.buf);
+	backend_close(sim);
+}
+END_TEST
+
+/* ---- runs of mappings (REC_MAP_RUN, version 3) ---- */
+
+/* The layout of record.h's table, byte by byte; what makes a run, and what a reader refuses:
+ * a count of 0, a run past 2^32-1 on either side, a type of neither, a file of version 2,
+ * a record cut short or with a byte more. */
+START_TEST(test_map_run_layout)
+{
+	struct ns_vm vm = {.mode = NS_MODE_IDENTITY}, other = {.mode = NS_MODE_IDENTITY};
+	struct ns_device dev = {.bdf = 0x010300};
+	struct ns_wq wq = {.ref = "dsa0/wq0.1"}, wq2 = {.ref = "dsa0/wq0.2"};
+	struct ns_mapping a = {.vm = &vm,
+	                       .gpasid = 7,
+	                       .hpasid = 4100,
+	                       .type = NS_TYPE_SHARED,
+	                       .wq = &wq},
+	                  b = a, c;
+	uint8_t buf[REC_BUF_MAX];
+	struct rec_info ri;
+	struct bytes x;
+	size_t n;
+
+	snprintf(vm.name, sizeof(vm.name), "vm-a");
+	snprintf(other.name, sizeof(other.name), "vm-a");
+	b.gpasid = 8;
+	b.hpasid = 4101;
+	ck_assert(rec_map_follows(&a, &b));
+	ck_assert(!rec_map_follows(&b, &a));
+	c = b, c.hpasid = 4102;
+	ck_assert(!rec_map_follows(&a, &c));
+	c = b, c.gpasid = 9;
+	ck_assert(!rec_map_follows(&a, &c));
+	c = b, c.vm = &other;
+	ck_assert(!rec_map_follows(&a, &c));
+	c = b, c.wq = &wq2;
+	ck_assert(!rec_map_follows(&a, &c));
+	c = b, c.type = NS_TYPE_LOCAL, c.dev = &dev;
+	ck_assert(!rec_map_follows(&a, &c));
+	c = a, c.gpasid = UINT32_MAX, c.hpasid = 5;
+	b = c, b.gpasid = 0, b.hpasid = 6;
+	ck_assert(!rec_map_follows(&c, &b)); /* no wrap */
+
+	n = rec_map_run(buf, &a, 4096);
+	x = (struct bytes){0};
+	put_head(&x, 18, "vm-a");
+	put_u8(&x, 0);
+	put_u32(&x, 7);
+	put_u32(&x, 4100);
+	put_u32(&x, 4096);
+	put_u32(&x, 0);
+	put_str(&x, "dsa0/wq0.1");
+	assert_record(buf, n, &x);
+	ck_assert_int_eq(rec_decode(buf, n, &ri), 0);
+	ck_assert_int_eq(ri.op, REC_MAP_RUN);
+	ck_assert_uint_eq(ri.gpasid, 7);
+	ck_assert_uint_eq(ri.hpasid, 4100);
+	ck_assert_uint_eq(ri.count, 4096);
+	ck_assert_str_eq(ri.wq, "dsa0/wq0.1");
+	ck_assert_int_eq(rec_decode_version(buf, n, 2, &ri), -EUCLEAN);
+	ck_assert_int_eq(ri.op, REC_MAP_RUN);
+	ck_assert_int_eq(rec_decode(buf, n - 1, &ri), -EUCLEAN);
+	buf[n] = 0;
+	ck_assert_int_eq(rec_decode(buf, n + 1, &ri), -EUCLEAN);
+
+	/* A local run names its device. */
+	a.type = NS_TYPE_LOCAL, a.dev = &dev, a.wq = NULL, a.gpasid = a.hpasid = 100;
+	n = rec_map_run(buf, &a, 2);
+	x = (struct bytes){0};
+	put_head(&x, 18, "vm-a");
+	put_u8(&x, 1);
+	put_u32(&x, 100);
+	put_u32(&x, 100);
+	put_u32(&x, 2);
+	put_u32(&x, 0x010300);
+	put_str(&x, "");
+	assert_record(buf, n, &x);
+
+	/* count, g0, h0, type: each at its limit and one past it. */
+	{
+		static const struct {
+			uint8_t type;
+			uint32_t g, h, count;
+			int want;
+		} cases[] = {
+		    {0, 1, 1, 0, -EUCLEAN},
+		    {0, UINT32_MAX - 1, 1, 2, 0},
+		    {0, UINT32_MAX - 1, 1, 3, -EUCLEAN},
+		    {0, 1, UINT32_MAX, 1, 0},
+		    {0, 1, UINT32_MAX, 2, -EUCLEAN},
+		    {2, 1, 1, 1, -EUCLEAN},
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			x = (struct bytes){0};
+			put_head(&x, 18, "vm-a");
+			put_u8(&x, cases[i].type);
+			put_u32(&x, cases[i].g);
+			put_u32(&x, cases[i].h);
+			put_u32(&x, cases[i].count);
+			put_u32(&x, 0);
+			put_str(&x, "");
+			ck_assert_msg(rec_decode(x.b, x.n, &ri) == cases[i].want, "case %zu", i);
+		}
+	}
+}
+END_TEST
+
+/* A run replays to the mappings it stands for, as many REC_MAPs would; one that overlaps a
+ * mapping already there is refused, naming the mapping that does not apply. */
+START_TEST(test_map_run_replay)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 300};
+	struct ns_mapping *m[300];
+	struct ns live, fresh;
+	struct backend *sim;
+	struct ns_err err;
+	struct ns_vm *vm, *vt;
+	uint8_t buf[REC_BUF_MAX];
+	char why[512];
+	size_t n;
+
+	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
+	ck_assert_int_eq(ns_init(&live, &nc, sim), 0);
+	ck_assert_int_eq(ns_vm_create(&live, "vm-i", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &vm, &err),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(&live, "vm-t", "0f8fad5b-d9cb-469f-a165-70867728950f",
+	                              NS_MODE_TRANSLATED, &own, "/", -1, &vt, &err),
+	                 0);
+	ck_assert_msg(ns_alloc(&live, vm, &req, m, &err) == 0, "%s", err.message);
+	for (unsigned i = 1; i < 300; i++)
+		ck_assert(rec_map_follows(m[i - 1], m[i]));
+
+	ck_assert_int_eq(ns_init(&fresh, &nc, sim), 0);
+	fresh.replaying = true;
+	n = rec_vm(buf, vm);
+	ck_assert_msg(rec_apply(&fresh, buf, n, why, sizeof(why)) == 0, "%s", why);
+	n = rec_vm(buf, vt);
+	ck_assert_msg(rec_apply(&fresh, buf, n, why, sizeof(why)) == 0, "%s", why);
+	n = rec_map_run(buf, m[0], 300);
+	ck_assert_msg(rec_apply(&fresh, buf, n, why, sizeof(why)) == 0, "%s", why);
+	/* Again: its first mapping is there already. */
+	ck_assert_int_eq(rec_apply(&fresh, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "mapping 1 of a run of 300") && strstr(why, "vm-i"), "%s", why);
+	fresh.replaying = false;
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(fresh.shared_maps.count, 300);
+	for (unsigned i = 0; i < 300; i++) {
+		const struct ns_mapping *got =
+		    ns_lookup_gpasid(ns_vm_find(&fresh, "vm-i"), m[i]->gpasid);
+
+		ck_assert_ptr_nonnull(got);
+		ck_assert_uint_eq(got->hpasid, m[i]->hpasid);
+		ck_assert_int_eq(got->type, NS_TYPE_SHARED);
+	}
+
+	/* A translated VM's run from gPASID 1, whose 11th mapping is there already (its second
+	 * half was replayed first): the ten before it stand, as ten REC_MAPs would. */
+	req.count = 20;
+	ck_assert_msg(ns_alloc(&live, vt, &req, m, &err) == 0, "%s", err.message);
+	ck_assert_uint_eq(m[0]->gpasid, 1);
+	for (unsigned i = 1; i < 20; i++)
+		ck_assert(rec_map_follows(m[i - 1], m[i]));
+	fresh.replaying = true;
+	n = rec_map_run(buf, m[10], 10);
+	ck_assert_msg(rec_apply(&fresh, buf, n, why, sizeof(why)) == 0, "%s", why);
+	n = rec_map_run(buf, m[0], 20);
+	ck_assert_int_eq(rec_apply(&fresh, buf, n, why, sizeof(why)), -EUCLEAN);
+	ck_assert_msg(strstr(why, "gPASID 11 ") && strstr(why, "mapping 11 of a run of 20"), "%s",
+	              why);
+	fresh.replaying = false;
+	for (unsigned i = 0; i < 20; i++) {
+		const struct ns_mapping *got = ns_lookup_gpasid(ns_vm_find(&fresh, "vm-t"), i + 1);
+
+		ck_assert_ptr_nonnull(got);
+		ck_assert_uint_eq(got->hpasid, m[i]->hpasid);
+	}
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	ns_destroy(&fresh);
+	ns_destroy(&live);
+	backend_close(sim);
+}
+END_TEST
+
+/* A snapshot writes a VM's consecutive mappings as runs, in gPASID order (a hole splits
+ * one), replays to the same state, and a snapshot of that is the same bytes. */
+START_TEST(test_snapshot_runs)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 300};
+	static struct ns_mapping *m[300];
+	struct reclog snap, again;
+	struct ns live, fresh;
+	struct backend *sim;
+	struct ns_err err;
+	struct ns_vm *vi, *vt;
+	struct rec_info ri;
+	uint32_t runs[8][3];
+	unsigned nruns = 0, nmaps = 0;
+	char why[512];
+
+	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
+	ck_assert_int_eq(ns_init(&live, &nc, sim), 0);
+	ck_assert_int_eq(ns_vm_create(&live, "vm-i", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &vi, &err),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(&live, "vm-t", "0f8fad5b-d9cb-469f-a165-70867728950f",
+	                              NS_MODE_TRANSLATED, &own, "/", -1, &vt, &err),
+	                 0);
+	ck_assert_msg(ns_alloc(&live, vi, &req, m, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(ns_free(&live, vi, m[100]->gpasid, &err), 0);
+	req.count = 3;
+	ck_assert_msg(ns_alloc(&live, vt, &req, m, &err) == 0, "%s", err.message);
+	req.count = 1, req.gpasid = 7;
+	ck_assert_msg(ns_alloc(&live, vt, &req, m, &err) == 0, "%s", err.message);
+
+	reclog_snapshot(&live, &snap);
+	for (size_t off = 0; off < snap.len;) {
+		uint32_t len;
+
+		memcpy(&len, snap.buf + off, 4);
+		ck_assert_int_eq(rec_decode(snap.buf + off + 4, len, &ri), 0);
+		if (ri.op == REC_MAP_RUN) {
+			ck_assert_uint_lt(nruns, 8);
+			runs[nruns][0] = ri.gpasid;
+			runs[nruns][1] = ri.hpasid;
+			runs[nruns++][2] = ri.count;
+		}
+		nmaps += ri.op == REC_MAP;
+		off += 4 + len;
+	}
+	ck_assert_uint_eq(nruns, 3);
+	ck_assert_uint_eq(nmaps, 1); /* vm-t's gPASID 7 */
+	ck_assert_uint_eq(runs[0][0], 4096);
+	ck_assert_uint_eq(runs[0][2], 100);
+	ck_assert_uint_eq(runs[1][0], 4197);
+	ck_assert_uint_eq(runs[1][2], 199);
+	ck_assert_uint_eq(runs[2][0], 1);
+	ck_assert_uint_eq(runs[2][1], 4396);
+	ck_assert_uint_eq(runs[2][2], 3);
+
+	ck_assert_msg(reclog_replay(&snap, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(fresh.shared_maps.count, 303);
+	ck_assert_ptr_null(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-i"), 4196));
+	ck_assert_uint_eq(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-t"), 7)->hpasid, 4399);
+	reclog_snapshot(&fresh, &again);
+	ck_assert_uint_eq(again.len, snap.len);
+	ck_assert_mem_eq(again.buf, snap.buf, snap.len);
+	ns_destroy(&fresh);
+	ns_destroy(&live);
 	free(snap.buf);
 	free(again.buf);
 	backend_close(sim);
@@ -1569,13 +1827,15 @@ START_TEST(test_version2_state_upgraded)
 	                              NS_MODE_TRANSLATED, &own, "/", -1, &vm, &err),
 	                 0);
 	ck_assert_msg(ns_alloc(&o.ns, vm, &req, m, &err) == 0, "%s", err.message);
+	/* Not the next gPASID: a snapshot would make the two one REC_MAP_RUN (version 3). */
+	req.gpasid = 3;
 	ck_assert_msg(ns_alloc(&o.ns, vm, &req, m + 1, &err) == 0, "%s", err.message);
 	ck_assert_int_eq(state_commit(o.st), 0);
 	close_state(&o);
 	set_format_all(2);
 
 	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
-	ck_assert_str_eq(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-a"), 2)->wq->ref, "dsa0/wq0.1");
+	ck_assert_str_eq(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-a"), 3)->wq->ref, "dsa0/wq0.1");
 	/* Upgraded: a reservation can be journaled now, and replays. */
 	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
 	snprintf(spec.name, sizeof(spec.name), "later");
@@ -1660,6 +1920,286 @@ START_TEST(test_later_version_refused)
 }
 END_TEST
 
+/* The frames of a journal file: offsets (after the 24-byte header) and ops, up to the zeros
+ * after the last one. */
+static size_t
+journal_frames(const char *name, long *offs, uint8_t *ops, size_t max)
+{
+	char path[160];
+	size_t len, n = 0, off = 24;
+	uint8_t *b;
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, name);
+	b = ck_dir_read_file(path, &len);
+	while (off + 8 < len && n < max) {
+		uint32_t rl = (uint32_t)b[off] | (uint32_t)b[off + 1] << 8 |
+		              (uint32_t)b[off + 2] << 16 | (uint32_t)b[off + 3] << 24;
+
+		if (!rl || off + 8 + rl > len)
+			break;
+		offs[n] = (long)off;
+		ops[n++] = b[off + 8];
+		off += 8 + rl;
+	}
+	free(b);
+	return n;
+}
+
+/* A count allocation that got consecutive numbers is one REC_MAP_RUN in the journal (a lone
+ * mapping still a REC_MAP), and replays to the same mappings; a run record torn at the
+ * journal's end (a crash in its write) is dropped whole: none of its mappings, nothing
+ * else lost. */
+START_TEST(test_map_run_journal)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 1000};
+	static struct ns_mapping *m[1000];
+	uint32_t first_h[3];
+	struct state_stats stats;
+	struct ns_err err;
+	struct opened o;
+	struct ns_vm *vi, *vt;
+	long offs[64];
+	uint8_t ops[64];
+	size_t n, runs = 0, maps = 0;
+	char why[1024], path[160];
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(ns_vm_create(&o.ns, "vm-i", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &vi, &err),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(&o.ns, "vm-t", "0f8fad5b-d9cb-469f-a165-70867728950f",
+	                              NS_MODE_TRANSLATED, &own, "/", -1, &vt, &err),
+	                 0);
+	ck_assert_msg(ns_alloc(&o.ns, vi, &req, m, &err) == 0, "%s", err.message);
+	first_h[0] = m[0]->hpasid;
+	ck_assert_int_eq(state_commit(o.st), 0);
+	req.count = 1;
+	ck_assert_msg(ns_alloc(&o.ns, vt, &req, m, &err) == 0, "%s", err.message);
+	first_h[1] = m[0]->hpasid;
+	ck_assert_int_eq(state_commit(o.st), 0);
+	req.count = 50;
+	ck_assert_msg(ns_alloc(&o.ns, vt, &req, m, &err) == 0, "%s", err.message);
+	first_h[2] = m[0]->hpasid;
+	ck_assert_int_eq(state_commit(o.st), 0);
+	close_state(&o);
+
+	n = journal_frames("journal.0", offs, ops, 64);
+	for (size_t i = 0; i < n; i++) {
+		runs += ops[i] == REC_MAP_RUN;
+		maps += ops[i] == REC_MAP;
+	}
+	ck_assert_uint_eq(runs, 2);
+	ck_assert_uint_eq(maps, 1);
+	ck_assert_uint_lt(n, 12);
+	ck_assert_int_eq(ops[n - 2], REC_MAP_RUN); /* then its cursor */
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	state_get_stats(o.st, &stats);
+	ck_assert_uint_eq(stats.replayed_records, n);
+	ck_assert_uint_eq(o.ns.shared_maps.count, 1051);
+	for (uint32_t i = 0; i < 1000; i++)
+		assert_map(ns_vm_find(&o.ns, "vm-i"), first_h[0] + i, first_h[0] + i,
+		           NS_TYPE_SHARED, 0);
+	assert_map(ns_vm_find(&o.ns, "vm-t"), 1, first_h[1], NS_TYPE_SHARED, 0);
+	for (uint32_t i = 0; i < 50; i++)
+		assert_map(ns_vm_find(&o.ns, "vm-t"), 2 + i, first_h[2] + i, NS_TYPE_SHARED, 0);
+	close_state(&o);
+
+	/* The last run's frame cut in the middle: its 50 mappings are gone, all else stays. */
+	snprintf(path, sizeof(path), "%s/journal.0", state_dir);
+	ck_assert_int_eq(truncate(path, offs[n - 2] + 8 + 10), 0);
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	state_get_stats(o.st, &stats);
+	ck_assert_uint_gt(stats.dropped_bytes, 0);
+	ck_assert_uint_eq(o.ns.shared_maps.count, 1001);
+	ck_assert_ptr_nonnull(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-t"), 1));
+	ck_assert_ptr_null(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-t"), 2));
+	ck_assert_ptr_null(ns_lookup_gpasid(ns_vm_find(&o.ns, "vm-t"), 51));
+	close_state(&o);
+}
+END_TEST
+
+static int
+skip_record(void *ctx, const void *rec, size_t len)
+{
+	return 0;
+}
+
+/* Whether the state directory holds a file of that name. */
+static bool
+has_file(const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* A start-up on a journal long enough to compact serves first: state_start() and
+ * start-up's own commits leave the files as they were, and the snapshot is written by the
+ * loop soon after, with the change made since in it. */
+START_TEST(test_startup_compaction_deferred)
+{
+	struct ns_vm vm = {.mode = NS_MODE_IDENTITY,
+	                   .owner = {.pid = 1, .starttime = 1, .uid = 0},
+	                   .cgroup = "/",
+	                   .uuid = "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                   .name = "vm-j"};
+	struct ns_mapping m = {.vm = &vm, .type = NS_TYPE_SHARED}, *got;
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 1};
+	struct state_stats stats;
+	uint8_t rec[REC_BUF_MAX];
+	struct journal *j;
+	struct ns_err err;
+	struct opened o;
+	char why[1024];
+
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_set_format(j, REC_FORMAT_VERSION), 0);
+	ck_assert_int_eq(journal_replay(j, skip_record, NULL), 0);
+	ck_assert_int_eq(journal_append(j, rec, rec_vm(rec, &vm)), 0);
+	for (uint32_t i = 0; i < 40000; i++) {
+		m.gpasid = m.hpasid = 4096 + i;
+		ck_assert_int_eq(journal_append(j, rec, rec_map(rec, &m)), 0);
+	}
+	/* Most of them freed again: the journal is long for what it holds, and due. */
+	for (uint32_t i = 0; i < 39000; i++)
+		ck_assert_int_eq(journal_append(j, rec, rec_unmap(rec, "vm-j", 4096 + i)), 0);
+	ck_assert_int_eq(journal_append(j, rec, rec_cursor(rec, 40000)), 0);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	ck_assert(!has_file("snapshot.1"));
+	ck_assert_msg(ns_alloc(&o.ns, ns_vm_find(&o.ns, "vm-j"), &req, &got, &err) == 0, "%s",
+	              err.message);
+	ck_assert_int_eq(state_commit(o.st), 0); /* as pasidd_open() does before serving */
+	ck_assert(!has_file("snapshot.1"));
+	state_get_stats(o.st, &stats);
+	ck_assert_uint_eq(stats.generation, 0);
+	/* About 0.1 s after serving began. */
+	ck_assert_int_eq(event_base_loopexit(o.base, &(struct timeval){0, 500000}), 0);
+	ck_assert_int_eq(event_base_dispatch(o.base), 0);
+	ck_assert(has_file("snapshot.1"));
+	ck_assert(!has_file("journal.0"));
+	state_get_stats(o.st, &stats);
+	ck_assert_uint_eq(stats.generation, 1);
+	close_state(&o);
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(o.ns.shared_maps.count, 1001);
+	assert_map(ns_vm_find(&o.ns, "vm-j"), 44096, 44096, NS_TYPE_SHARED, 0);
+	close_state(&o);
+}
+END_TEST
+
+/* A VM destroyed with its mappings is one REC_UNVM in the journal, without a REC_UNMAP for
+ * each mapping (REC_UNVM frees what the VM held); a mapping freed alone is still its own
+ * REC_UNMAP. Replay comes to the same: the VM and its numbers gone. */
+START_TEST(test_unvm_without_unmaps)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 500};
+	static struct ns_mapping *m[500];
+	struct ns_err err;
+	struct opened o;
+	struct ns_vm *vi, *vk;
+	long offs[64];
+	uint8_t ops[64];
+	size_t n, unmaps = 0, unvms = 0;
+	char why[1024];
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(ns_vm_create(&o.ns, "vm-i", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &vi, &err),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(&o.ns, "vm-k", "0f8fad5b-d9cb-469f-a165-70867728950f",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &vk, &err),
+	                 0);
+	ck_assert_msg(ns_alloc(&o.ns, vi, &req, m, &err) == 0, "%s", err.message);
+	req.count = 2;
+	ck_assert_msg(ns_alloc(&o.ns, vk, &req, m, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(state_commit(o.st), 0);
+	ck_assert_int_eq(ns_free(&o.ns, vk, m[0]->gpasid, &err), 0);
+	ck_assert_int_eq(state_commit(o.st), 0);
+	ck_assert_int_ge(ns_vm_destroy(&o.ns, vi, &err), 0);
+	ck_assert_int_eq(state_commit(o.st), 0);
+	close_state(&o);
+
+	n = journal_frames("journal.0", offs, ops, 64);
+	for (size_t i = 0; i < n; i++) {
+		unmaps += ops[i] == REC_UNMAP;
+		unvms += ops[i] == REC_UNVM;
+	}
+	ck_assert_uint_eq(unmaps, 1);
+	ck_assert_uint_eq(unvms, 1);
+	ck_assert_uint_lt(n, 12);
+	ck_assert_int_eq(ops[n - 1], REC_UNVM); /* alone: no REC_TXN before it */
+	ck_assert_int_ne(ops[n - 2], REC_TXN);
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_ptr_null(ns_vm_find(&o.ns, "vm-i"));
+	ck_assert_uint_eq(o.ns.shared_maps.count, 1);
+	ck_assert_uint_eq(ns_vm_find(&o.ns, "vm-k")->maps.count, 1);
+	close_state(&o);
+}
+END_TEST
+
+/* A large state is compacted no more often than when its snapshot held a record per mapping:
+ * a journal past 1 MiB and past twice the (small) snapshot of runs waits until it is also
+ * past twice 34 bytes a live mapping. */
+START_TEST(test_compaction_paced_by_mappings)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 4096};
+	static struct ns_mapping *m[4096];
+	struct state_stats st;
+	struct ns_err err;
+	struct opened o;
+	struct ns_vm *vi;
+	char why[1024];
+
+	ck_assert_msg(open_state(&o, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(state_start(o.st, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(ns_vm_create(&o.ns, "vm-i", "0f8fad5b-d9cb-469f-a165-70867728950e",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &vi, &err),
+	                 0);
+	for (int i = 0; i < 8; i++) {
+		ck_assert_msg(ns_alloc(&o.ns, vi, &req, m, &err) == 0, "%s", err.message);
+		ck_assert_int_eq(state_commit(o.st), 0);
+	}
+	req.count = 1;
+	/* 32,768 live: due past 2,228,224 bytes of journal, not at 1 MiB. */
+	for (;;) {
+		for (int i = 0; i < 500; i++) {
+			ck_assert_msg(ns_alloc(&o.ns, vi, &req, m, &err) == 0, "%s", err.message);
+			ck_assert_int_eq(ns_free(&o.ns, vi, m[0]->gpasid, &err), 0);
+		}
+		ck_assert_int_eq(state_commit(o.st), 0);
+		state_get_stats(o.st, &st);
+		if (st.generation || st.journal_bytes > 2150000)
+			break;
+	}
+	ck_assert_uint_eq(st.generation, 0);
+	ck_assert_uint_gt(st.journal_bytes, 2000000);
+	for (int k = 0; k < 10 && !st.generation; k++) {
+		for (int i = 0; i < 500; i++) {
+			ck_assert_msg(ns_alloc(&o.ns, vi, &req, m, &err) == 0, "%s", err.message);
+			ck_assert_int_eq(ns_free(&o.ns, vi, m[0]->gpasid, &err), 0);
+		}
+		ck_assert_int_eq(state_commit(o.st), 0);
+		state_get_stats(o.st, &st);
+	}
+	ck_assert_uint_eq(st.generation, 1);
+	ck_assert_uint_lt(st.snapshot_bytes, 4096); /* runs */
+	close_state(&o);
+}
+END_TEST
+
 static Suite *
 record_suite(void)
 {
@@ -1677,6 +2217,9 @@ record_suite(void)
 	tcase_add_test(codec, test_devattach_replay_refused);
 	tcase_add_test(codec, test_reserve_layouts);
 	tcase_add_test(codec, test_reservations_replay);
+	tcase_add_test(codec, test_map_run_layout);
+	tcase_add_test(codec, test_map_run_replay);
+	tcase_add_test(codec, test_snapshot_runs);
 	suite_add_tcase(s, codec);
 
 	tcase_add_checked_fixture(version, setup, teardown);
@@ -1687,6 +2230,10 @@ record_suite(void)
 	tcase_add_test(version, test_attach_in_version_0_refused);
 	tcase_add_test(version, test_mixed_generation_refused);
 	tcase_add_test(version, test_salvage_writes_current_version);
+	tcase_add_test(version, test_map_run_journal);
+	tcase_add_test(version, test_unvm_without_unmaps);
+	tcase_add_test(version, test_compaction_paced_by_mappings);
+	tcase_add_test(version, test_startup_compaction_deferred);
 	tcase_add_loop_test(version, test_later_version_refused, 0,
 	                    (int)(sizeof(later) / sizeof(later[0])));
 	suite_add_tcase(s, version);
