@@ -105,11 +105,13 @@ reserve(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *de
 	return 0;
 }
 
+_Static_assert(sizeof(struct ns_mapping) <= 48, "a mapping takes 48 bytes of the pool");
+
 void
-ns_map_free(struct ns_mapping *m)
+ns_map_free(struct ns *ns, struct ns_mapping *m)
 {
 	free(m->atts);
-	free(m);
+	slab_free(&ns->maps_pool, m);
 }
 
 /* Adds the mapping (g, h) and logs it. */
@@ -117,7 +119,7 @@ static struct ns_mapping *
 add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, struct ns_wq *wq,
     uint32_t g, uint32_t h, struct ns_err *err)
 {
-	struct ns_mapping *m = calloc(1, sizeof(*m));
+	struct ns_mapping *m = slab_alloc(&ns->maps_pool);
 
 	if (!m) {
 		ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
@@ -127,7 +129,7 @@ add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, s
 	m->dev = type == NS_TYPE_LOCAL ? dev : NULL;
 	m->gpasid = g;
 	m->hpasid = h;
-	m->type = type;
+	m->type = (uint8_t)type;
 	m->wq = wq;
 	ns_map_link(ns, m);
 	ns_log(ns, &(struct ns_event){.kind = NS_EV_MAP_ADDED, .vm = vm, .map = m},
@@ -686,7 +688,7 @@ ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
 		return ns_op_end(ns, &op, r, err);
 	ns_map_unlink(ns, m);
 	if (ns->replaying)
-		ns_map_free(m);
+		ns_map_free(ns, m);
 	else
 		ns_log(ns, &(struct ns_event){.kind = NS_EV_MAP_REMOVED, .vm = vm, .map = m},
 		       &(struct ns_change){.map = m});

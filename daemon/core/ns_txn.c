@@ -127,7 +127,7 @@ undo_one(struct ns *ns, const struct ns_event *ev, struct ns_change *u)
 		break;
 	case NS_EV_MAP_ADDED:
 		ns_map_unlink(ns, u->map);
-		ns_map_free(u->map);
+		ns_map_free(ns, u->map);
 		break;
 	case NS_EV_MAP_REMOVED:
 		ns_map_link(ns, u->map);
@@ -209,14 +209,14 @@ ns_txn_abort(struct ns *ns)
 
 /* What a change removed is freed once everyone has heard of it. */
 static void
-settle(struct ns_change *u, const struct ns_event *ev)
+settle(struct ns *ns, struct ns_change *u, const struct ns_event *ev)
 {
 	switch (ev->kind) {
 	case NS_EV_VM_DESTROYED:
 		ns_vm_free(u->vm);
 		break;
 	case NS_EV_MAP_REMOVED:
-		ns_map_free(u->map);
+		ns_map_free(ns, u->map);
 		break;
 	case NS_EV_MAP_DETACHED:
 		ns_attach_settle(ev, u->att);
@@ -266,7 +266,7 @@ ns_txn_commit(struct ns *ns, struct ns_err *err)
 			if (ns->observers[k].apply)
 				ns->observers[k].apply(ns->observers[k].ctx, &t->evs[i]);
 	for (size_t i = 0; i < t->n; i++)
-		settle(&t->undo[i], &t->evs[i]);
+		settle(ns, &t->undo[i], &t->evs[i]);
 	ns->txn = t;
 	txn_end(ns);
 	return 0;
