@@ -59,6 +59,8 @@ int ns_op_begin(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *
 int ns_op_end(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err);
 /* Logs a change made, with its event. No-op while replaying. */
 void ns_log(struct ns *ns, const struct ns_event *ev, const struct ns_change *undo);
+/* ns_log of a mapping added or removed (MAP_ADDED, MAP_REMOVED). */
+void ns_log_map(struct ns *ns, enum ns_event_kind kind, struct ns_mapping *m);
 /* Undoes an open transaction and frees the log kept for the next one (ns_destroy). */
 void ns_txn_release(struct ns *ns);
 

@@ -132,8 +132,7 @@ add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, s
 	m->type = (uint8_t)type;
 	m->wq = wq;
 	ns_map_link(ns, m);
-	ns_log(ns, &(struct ns_event){.kind = NS_EV_MAP_ADDED, .vm = vm, .map = m},
-	       &(struct ns_change){.map = m});
+	ns_log_map(ns, NS_EV_MAP_ADDED, m);
 	return m;
 }
 
@@ -476,6 +475,7 @@ resv_of(const struct ns *ns, const char *name, enum ns_type type, struct ns_resv
 static void
 also_say(char *out, size_t len, uint32_t foreign, const char *to, uint32_t reserved)
 {
+	*out = '\0';
 	if (foreign && reserved)
 		snprintf(out, len, " (and %u attached%s by other processes, %u reserved)", foreign,
 		         to, reserved);
@@ -496,7 +496,7 @@ check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_re
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
 	bool identity_pick = req->type == NS_TYPE_SHARED && vm->mode == NS_MODE_IDENTITY;
 	uint32_t n = req->count, free_g = ns_range_size(loc) - vm->guest.used, free, foreign;
-	char name[NS_BDF_LEN + 1], also[96] = "";
+	char name[NS_BDF_LEN + 1], also[96];
 
 	if (req->gpasid >= 0) {
 		const struct ns_range *r = identity_pick ? sh : loc;
@@ -690,8 +690,7 @@ ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
 	if (ns->replaying)
 		ns_map_free(ns, m);
 	else
-		ns_log(ns, &(struct ns_event){.kind = NS_EV_MAP_REMOVED, .vm = vm, .map = m},
-		       &(struct ns_change){.map = m});
+		ns_log_map(ns, NS_EV_MAP_REMOVED, m);
 	return ns_op_end(ns, &op, 0, err);
 }
 

@@ -98,6 +98,18 @@ ns_log(struct ns *ns, const struct ns_event *ev, const struct ns_change *undo)
 	t->undo[t->n++] = *undo;
 }
 
+void
+ns_log_map(struct ns *ns, enum ns_event_kind kind, struct ns_mapping *m)
+{
+	struct ns_txn *t = ns->txn;
+
+	if (ns->replaying || !t)
+		return;
+	/* Written in place: this is most of what an allocation logs. */
+	t->evs[t->n] = (struct ns_event){.kind = kind, .vm = m->vm, .map = m};
+	t->undo[t->n++] = (struct ns_change){.map = m};
+}
+
 /* Puts back what change i changed. */
 static void
 undo_one(struct ns *ns, const struct ns_event *ev, struct ns_change *u)
