@@ -110,7 +110,8 @@ _Static_assert(sizeof(struct ns_mapping) <= 48, "a mapping takes 48 bytes of the
 void
 ns_map_free(struct ns *ns, struct ns_mapping *m)
 {
-	free(m->atts);
+	if (m->atts)
+		free(m->atts);
 	slab_free(&ns->maps_pool, m);
 }
 
@@ -228,7 +229,7 @@ find_free_maps(const struct idmap *const *maps, unsigned n, uint32_t from)
 	int64_t p = from;
 	unsigned agree = 0;
 
-	for (unsigned i = 0; agree < n; i = (i + 1) % n) {
+	for (unsigned i = 0; agree < n; i = i + 1 == n ? 0 : i + 1) {
 		int64_t q;
 
 		if (!maps[i]) {

@@ -273,7 +273,7 @@ ns_txn_commit(struct ns *ns, struct ns_err *err)
 	for (unsigned k = 0; t->n && k < ns->nobservers; k++)
 		if (ns->observers[k].begin)
 			ns->observers[k].begin(ns->observers[k].ctx, t->evs, t->n);
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; ns->nobservers && i < t->n; i++)
 		for (unsigned k = 0; k < ns->nobservers; k++)
 			if (ns->observers[k].apply)
 				ns->observers[k].apply(ns->observers[k].ctx, &t->evs[i]);

@@ -99,7 +99,7 @@ grow(struct u32map *m, size_t ncap)
 }
 
 int
-u32map_reserve(struct u32map *m, size_t n)
+u32map_reserve_grow(struct u32map *m, size_t n)
 {
 	size_t ncap = m->cap ? m->cap : 16;
 

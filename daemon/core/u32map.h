@@ -39,8 +39,15 @@ void u32map_free(struct u32map *m);
 void *u32map_get(const struct u32map *m, uint32_t key);
 /* Inserts or replaces; val must not be NULL. 0 or -ENOMEM. */
 int u32map_put(struct u32map *m, uint32_t key, void *val);
-/* Makes room for `n` more keys so that the next n puts cannot fail. */
-int u32map_reserve(struct u32map *m, size_t n);
+/* Makes room for `n` more keys so that the next n puts cannot fail. Inline: asked on every
+ * allocation, and there is room nearly always. */
+int u32map_reserve_grow(struct u32map *m, size_t n);
+static inline int
+u32map_reserve(struct u32map *m, size_t n)
+{
+	/* The hash's load stays under 3/4 (keys in the window need no room). */
+	return m->cap && (m->hcount + n) * 4 < m->cap * 3 ? 0 : u32map_reserve_grow(m, n);
+}
 void *u32map_del(struct u32map *m, uint32_t key);
 
 /* Iteration: for (size_t i = 0; u32map_next(m, &i, &k, &v);) — not across changes. The
