@@ -126,12 +126,14 @@ add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, s
 		ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
 		return NULL;
 	}
-	m->vm = vm;
-	m->dev = type == NS_TYPE_LOCAL ? dev : NULL;
-	m->gpasid = g;
-	m->hpasid = h;
-	m->type = (uint8_t)type;
-	m->wq = wq;
+	/* Every field written (the pool does not zero): the id is the pool's. */
+	*m = (struct ns_mapping){.vm = vm,
+	                         .dev = type == NS_TYPE_LOCAL ? dev : NULL,
+	                         .wq = wq,
+	                         .gpasid = g,
+	                         .hpasid = h,
+	                         .id = m->id,
+	                         .type = (uint8_t)type};
 	ns_map_link(ns, m);
 	ns_log_map(ns, NS_EV_MAP_ADDED, m);
 	return m;
@@ -548,12 +550,11 @@ check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_re
 			               name, free, loc->first, loc->last, also, n);
 		}
 	} else {
-		uint32_t held = ns_resv_shared_free(ns);
-
-		foreign = ns_foreign_shared_unmapped(ns);
 		free = ns_shared_free(ns);
 		if (free < n) {
-			also_say(also, sizeof(also), foreign, "", held);
+			/* What else is not free, counted only when refusing. */
+			also_say(also, sizeof(also), ns_foreign_shared_unmapped(ns), "",
+			         ns_resv_shared_free(ns));
 			return ns_fail(err, NS_E_EXHAUSTED, free ? "count" : "type",
 			               "the shared range %u-%u has %u free PASIDs%s; %u asked",
 			               sh->first, sh->last, free, also, n);

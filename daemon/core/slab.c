@@ -62,7 +62,6 @@ slab_alloc(struct slab *s)
 		id = s->next++;
 		obj = slab_at(s, id);
 	}
-	memset(obj, 0, s->size);
 	*id_field(s, obj) = id;
 	s->live++;
 	return obj;

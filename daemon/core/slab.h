@@ -26,7 +26,8 @@ struct slab {
 void slab_init(struct slab *s, size_t size, size_t id_off);
 /* Frees every chunk, whatever is still allocated in them. */
 void slab_destroy(struct slab *s);
-/* A zeroed object with its id filled in, or NULL on ENOMEM. */
+/* An object with its id filled in, or NULL on ENOMEM. Not zeroed: the caller writes every
+ * field (a freed object still holds what it held). */
 void *slab_alloc(struct slab *s);
 void slab_free(struct slab *s, void *obj);
 
