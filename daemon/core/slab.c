@@ -4,6 +4,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Under AddressSanitizer a freed object is poisoned (all but its id, which holds the free
+ * list), so that a mapping read after it was freed is caught as with malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+static void
+poison(const struct slab *s, void *obj, int on)
+{
+	size_t lo = s->id_off & ~(size_t)7, hi = (s->id_off + sizeof(uint32_t) + 7) & ~(size_t)7;
+
+	if (on) {
+		ASAN_POISON_MEMORY_REGION(obj, lo);
+		if (hi < s->size)
+			ASAN_POISON_MEMORY_REGION((char *)obj + hi, s->size - hi);
+	} else {
+		ASAN_UNPOISON_MEMORY_REGION(obj, s->size);
+	}
+}
+
+static void
+unpoison_chunk(const struct slab *s, char *chunk)
+{
+	ASAN_UNPOISON_MEMORY_REGION(chunk, SLAB_CHUNK * s->size);
+}
+#else
+static void
+poison(const struct slab *s, void *obj, int on)
+{
+	(void)s;
+	(void)obj;
+	(void)on;
+}
+
+static void
+unpoison_chunk(const struct slab *s, char *chunk)
+{
+	(void)s;
+	(void)chunk;
+}
+#endif
+
 void
 slab_init(struct slab *s, size_t size, size_t id_off)
 {
@@ -16,8 +56,10 @@ slab_init(struct slab *s, size_t size, size_t id_off)
 void
 slab_destroy(struct slab *s)
 {
-	for (uint32_t i = 0; i < s->nchunks; i++)
+	for (uint32_t i = 0; i < s->nchunks; i++) {
+		unpoison_chunk(s, s->chunks[i]);
 		free(s->chunks[i]);
+	}
 	free(s->chunks);
 	slab_init(s, s->size, s->id_off);
 }
@@ -62,6 +104,7 @@ slab_alloc(struct slab *s)
 		id = s->next++;
 		obj = slab_at(s, id);
 	}
+	poison(s, obj, 0);
 	*id_field(s, obj) = id;
 	s->live++;
 	return obj;
@@ -79,4 +122,5 @@ slab_free(struct slab *s, void *obj)
 	*id_field(s, obj) = s->free;
 	s->free = id;
 	s->live--;
+	poison(s, obj, 1);
 }
