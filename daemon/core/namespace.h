@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include "idmap.h"
+#include "slab.h"
 #include "u32map.h"
 
 struct backend;
@@ -106,17 +107,20 @@ struct ns_wq {
 	uint32_t nmaps;
 };
 
+/* 48 bytes, from the namespace's pool (ns->maps_pool): the tables hold its 32-bit id. */
 struct ns_mapping {
 	struct ns_vm *vm;
 	struct ns_device *dev; /* local mappings only */
-	uint32_t gpasid;
-	uint32_t hpasid;
-	enum ns_type type;
-	struct ns_wq *wq; /* shared mappings handed out for a work queue; NULL otherwise */
+	struct ns_wq *wq;      /* shared mappings handed out for a work queue; NULL otherwise */
 	/* Where the number is attached to a device's page table (pasid.attach): the kernel
 	 * may be using it, so it is detached from each before it is free (DESIGN.md §5). */
 	struct backend_attach **atts;
-	unsigned natts, attcap;
+	uint32_t gpasid;
+	uint32_t hpasid;
+	uint32_t id;    /* its number in the pool (slab.h) */
+	uint16_t natts; /* at most one attachment per device holding it */
+	uint8_t attlog; /* atts has room for 1 << (attlog - 1) of them; 0: none */
+	uint8_t type;   /* enum ns_type */
 };
 
 struct ns_vm_dev {
@@ -137,7 +141,9 @@ struct ns_vm {
 	enum ns_mode mode;
 	struct ns_owner owner;
 	char *cgroup;
-	struct u32map maps; /* gpasid -> struct ns_mapping */
+	/* gpasid -> struct ns_mapping: a dense window over the guest range (translated) or the
+	 * shared range (identity), grown as it fills; numbers of the other range hashed. */
+	struct u32map maps;
 	struct idmap guest; /* gPASIDs in use within the local (guest) range */
 	struct idmap ident; /* identity VMs only: gPASIDs in use within the shared range */
 	struct ns_vm_dev *devs;
@@ -156,7 +162,7 @@ struct ns_device {
 	struct ns_vm *owner;   /* exclusive devices */
 	unsigned nvms;         /* VMs holding it (1 for exclusive) */
 	struct idmap local;    /* local PASIDs in use on it, lazily sized */
-	struct u32map lmaps;   /* local hpasid -> struct ns_mapping */
+	struct u32map lmaps;   /* local hpasid -> struct ns_mapping (a window, as vm->maps) */
 	uint32_t local_cursor; /* next-fit position within the local range */
 	/* Its requester ID attached to a page table of its owner's (device.attach), or NULL.
 	 * Only an exclusively assigned device has one; it goes before the device is released. */
@@ -200,12 +206,12 @@ enum ns_event_kind {
  * that the change removed. */
 struct ns_event {
 	enum ns_event_kind kind;
+	uint32_t bdf;
+	uint32_t cursor;
+	bool shared;
 	const struct ns_vm *vm;
 	const struct ns_mapping *map;
 	const struct backend_attach *att;
-	uint32_t bdf;
-	bool shared;
-	uint32_t cursor;
 	const char *cgroup;
 	uint64_t max;
 	const struct ns_resv *resv; /* NS_EV_RESERVED, NS_EV_UNRESERVED */
@@ -256,10 +262,13 @@ struct ns {
 	struct ns_config cfg;
 	bool replaying; /* applying journal records: no transaction, events or kernel calls */
 	struct backend *be;
-	struct idmap shared_used;  /* indexed by hpasid - shared.first */
-	struct u32map shared_maps; /* hpasid -> struct ns_mapping */
-	uint32_t shared_cursor;    /* next-fit position (offset within the shared range) */
-	struct ns_vm **vms;        /* sorted by name */
+	struct slab maps_pool;    /* every struct ns_mapping */
+	struct idmap shared_used; /* indexed by hpasid - shared.first */
+	/* hpasid -> struct ns_mapping: a dense window over the whole shared range, allocated
+	 * at ns_init (4 B per number; pages cost memory as mappings fill them). */
+	struct u32map shared_maps;
+	uint32_t shared_cursor; /* next-fit position (offset within the shared range) */
+	struct ns_vm **vms;     /* sorted by name */
 	unsigned nvms, vms_cap;
 	struct u32map devices; /* bdf -> struct ns_device */
 	uint32_t nlocal;       /* local mappings on all devices */

@@ -61,14 +61,17 @@ link_room(struct ns_mapping *m)
 {
 	struct backend_attach **v;
 
-	if (m->natts < m->attcap)
+	/* The room doubles, kept as a power of two: a byte of the mapping's 48. */
+	if (m->attlog && m->natts < 1u << (m->attlog - 1))
 		return 0;
-	v = realloc(m->atts, (m->natts + 1) * sizeof(*v));
+	if (m->natts == UINT16_MAX)
+		return -ENOMEM;
+	v = realloc(m->atts, ((size_t)1 << m->attlog) * sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
 	m->atts = v;
-	m->attcap = m->natts + 1;
+	m->attlog++;
 	return 0;
 }
 

@@ -181,6 +181,17 @@ check_foreign(const struct ns *ns, char *why, size_t whylen)
 	return 0;
 }
 
+/* A table of mappings in itself (the mappings are checked against it by check_mapping). */
+static int
+check_map(const struct u32map *m, const char *what, const char *name, char *why, size_t whylen)
+{
+	char inner[160];
+
+	if (u32map_check(m, inner, sizeof(inner)) < 0)
+		BROKEN("the %s table of %s: %s", what, name, inner);
+	return 0;
+}
+
 int
 ns_check(const struct ns *ns, char *why, size_t whylen)
 {
@@ -196,6 +207,8 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 
 		if (i && strcmp(ns->vms[i - 1]->name, vm->name) >= 0)
 			BROKEN("VM table out of order at %s", vm->name);
+		if ((r = check_map(&vm->maps, "VM", vm->name, why, whylen)) < 0)
+			return r;
 		while (u32map_next(&vm->maps, &vit, NULL, &m)) {
 			r = check_mapping(ns, vm, m, why, whylen);
 			if (r < 0 || (r = check_attachments(vm, m, why, whylen)) < 0)
@@ -228,6 +241,11 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 			if (ns_device_find(ns, vm->devs[d].dev->bdf) != vm->devs[d].dev)
 				BROKEN("VM %s holds an unknown device", vm->name);
 	}
+	if ((r = check_map(&ns->shared_maps, "shared", "range", why, whylen)) < 0)
+		return r;
+	/* A mapping removed by the open transaction stays allocated until it ends. */
+	if (!ns->txn && ns->maps_pool.live != nshared + nlocal)
+		BROKEN("%u mappings allocated but %zu held", ns->maps_pool.live, nshared + nlocal);
 	if (nshared != ns->shared_maps.count || nshared != ns->shared_used.used)
 		BROKEN("invariant 1: %zu shared mappings but %zu indexed and %u numbers in use",
 		       nshared, ns->shared_maps.count, ns->shared_used.used);
@@ -257,6 +275,8 @@ ns_check(const struct ns *ns, char *why, size_t whylen)
 		if (holders != dev->nvms || (!dev->shared && holders > 1))
 			BROKEN("invariant 2: a device is held by %u VMs (counted %u, shared %d)",
 			       holders, dev->nvms, dev->shared);
+		if ((r = check_map(&dev->lmaps, "device", "local", why, whylen)) < 0)
+			return r;
 		if (dev->shared && dev->lmaps.count)
 			BROKEN("invariant 2: local PASIDs on a shared device");
 		if (dev->lmaps.count != dev->local.used || (dev->lmaps.count && !dev->owner))

@@ -180,7 +180,10 @@ ns_foreign_shared_unmapped(const struct ns *ns)
 	size_t it = 0;
 
 	/* Computed, not counted as mappings come and go: few foreign PASIDs are expected, and
-	 * a count kept in step would have to follow every change and its undoing. */
+	 * a count kept in step would have to follow every change and its undoing. None is the
+	 * usual case, asked on every allocation. */
+	if (!ns->shared_foreign_n.count)
+		return 0;
 	while (u32map_next(&ns->shared_foreign_n, &it, &h, NULL))
 		n += !idmap_test(&ns->shared_used, h - sh->first);
 	return n;

@@ -24,14 +24,24 @@ struct ns_change {
 	struct ns_vm *vm;
 	struct ns_mapping *map;
 	struct ns_device *dev;
-	struct ns_owner owner; /* VM_OWNER: the owner before */
-	int pin;               /* VM_OWNER: the pin before */
-	bool shared_before;    /* DEV_ASSIGNED: dev->shared before */
-	uint32_t cursor_before;
-	char *cgroup;               /* QUOTA_SET: the event's, owned */
-	struct backend_attach *att; /* MAP_ATTACHED, MAP_DETACHED, DEV_ATTACHED, DEV_DETACHED */
-	bool replaced;              /* DEV_ATTACHED: it replaced an attachment (the kernel did) */
-	struct ns_resv *resv;       /* RESERVED, UNRESERVED */
+	/* What one kind of change needs besides (56 bytes in all: the log is written for every
+	 * change, an allocation's included). */
+	union {
+		struct {
+			struct ns_owner owner; /* VM_OWNER: the owner before */
+			int pin;               /* VM_OWNER: the pin before */
+		};
+		bool shared_before;     /* DEV_ASSIGNED: dev->shared before */
+		uint32_t cursor_before; /* CURSOR, LCURSOR */
+		char *cgroup;           /* QUOTA_SET: the event's, owned */
+		struct {
+			/* MAP_ATTACHED, MAP_DETACHED, DEV_ATTACHED, DEV_DETACHED */
+			struct backend_attach *att;
+			bool
+			    replaced; /* DEV_ATTACHED: it replaced an attachment (the kernel did) */
+		};
+		struct ns_resv *resv; /* RESERVED, UNRESERVED */
+	};
 };
 
 /* An operation's place in the transaction: it opens one when none is open (own), and a
@@ -49,6 +59,8 @@ int ns_op_begin(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *
 int ns_op_end(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err);
 /* Logs a change made, with its event. No-op while replaying. */
 void ns_log(struct ns *ns, const struct ns_event *ev, const struct ns_change *undo);
+/* ns_log of a mapping added or removed (MAP_ADDED, MAP_REMOVED). */
+void ns_log_map(struct ns *ns, enum ns_event_kind kind, struct ns_mapping *m);
 /* Undoes an open transaction and frees the log kept for the next one (ns_destroy). */
 void ns_txn_release(struct ns *ns);
 
@@ -64,7 +76,7 @@ void ns_vm_dev_drop(struct ns_vm *vm, struct ns_device *dev);
 void ns_map_link(struct ns *ns, struct ns_mapping *m);
 void ns_map_unlink(struct ns *ns, struct ns_mapping *m);
 /* Frees an unlinked mapping (its attachments went before). */
-void ns_map_free(struct ns_mapping *m);
+void ns_map_free(struct ns *ns, struct ns_mapping *m);
 /* Attachments (ns_attach.c): detaches every one of the mapping (before it is freed), or those
  * of the VM's mappings on bdf (before the VM lets go of the device); all or nothing. */
 int ns_detach_all(struct ns *ns, struct ns_mapping *m, struct ns_err *err);

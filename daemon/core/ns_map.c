@@ -105,11 +105,14 @@ reserve(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *de
 	return 0;
 }
 
+_Static_assert(sizeof(struct ns_mapping) <= 48, "a mapping takes 48 bytes of the pool");
+
 void
-ns_map_free(struct ns_mapping *m)
+ns_map_free(struct ns *ns, struct ns_mapping *m)
 {
-	free(m->atts);
-	free(m);
+	if (m->atts)
+		free(m->atts);
+	slab_free(&ns->maps_pool, m);
 }
 
 /* Adds the mapping (g, h) and logs it. */
@@ -117,21 +120,22 @@ static struct ns_mapping *
 add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, struct ns_wq *wq,
     uint32_t g, uint32_t h, struct ns_err *err)
 {
-	struct ns_mapping *m = calloc(1, sizeof(*m));
+	struct ns_mapping *m = slab_alloc(&ns->maps_pool);
 
 	if (!m) {
 		ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
 		return NULL;
 	}
-	m->vm = vm;
-	m->dev = type == NS_TYPE_LOCAL ? dev : NULL;
-	m->gpasid = g;
-	m->hpasid = h;
-	m->type = type;
-	m->wq = wq;
+	/* Every field written (the pool does not zero): the id is the pool's. */
+	*m = (struct ns_mapping){.vm = vm,
+	                         .dev = type == NS_TYPE_LOCAL ? dev : NULL,
+	                         .wq = wq,
+	                         .gpasid = g,
+	                         .hpasid = h,
+	                         .id = m->id,
+	                         .type = (uint8_t)type};
 	ns_map_link(ns, m);
-	ns_log(ns, &(struct ns_event){.kind = NS_EV_MAP_ADDED, .vm = vm, .map = m},
-	       &(struct ns_change){.map = m});
+	ns_log_map(ns, NS_EV_MAP_ADDED, m);
 	return m;
 }
 
@@ -227,7 +231,7 @@ find_free_maps(const struct idmap *const *maps, unsigned n, uint32_t from)
 	int64_t p = from;
 	unsigned agree = 0;
 
-	for (unsigned i = 0; agree < n; i = (i + 1) % n) {
+	for (unsigned i = 0; agree < n; i = i + 1 == n ? 0 : i + 1) {
 		int64_t q;
 
 		if (!maps[i]) {
@@ -474,6 +478,7 @@ resv_of(const struct ns *ns, const char *name, enum ns_type type, struct ns_resv
 static void
 also_say(char *out, size_t len, uint32_t foreign, const char *to, uint32_t reserved)
 {
+	*out = '\0';
 	if (foreign && reserved)
 		snprintf(out, len, " (and %u attached%s by other processes, %u reserved)", foreign,
 		         to, reserved);
@@ -494,7 +499,7 @@ check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_re
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
 	bool identity_pick = req->type == NS_TYPE_SHARED && vm->mode == NS_MODE_IDENTITY;
 	uint32_t n = req->count, free_g = ns_range_size(loc) - vm->guest.used, free, foreign;
-	char name[NS_BDF_LEN + 1], also[96] = "";
+	char name[NS_BDF_LEN + 1], also[96];
 
 	if (req->gpasid >= 0) {
 		const struct ns_range *r = identity_pick ? sh : loc;
@@ -545,12 +550,11 @@ check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_re
 			               name, free, loc->first, loc->last, also, n);
 		}
 	} else {
-		uint32_t held = ns_resv_shared_free(ns);
-
-		foreign = ns_foreign_shared_unmapped(ns);
 		free = ns_shared_free(ns);
 		if (free < n) {
-			also_say(also, sizeof(also), foreign, "", held);
+			/* What else is not free, counted only when refusing. */
+			also_say(also, sizeof(also), ns_foreign_shared_unmapped(ns), "",
+			         ns_resv_shared_free(ns));
 			return ns_fail(err, NS_E_EXHAUSTED, free ? "count" : "type",
 			               "the shared range %u-%u has %u free PASIDs%s; %u asked",
 			               sh->first, sh->last, free, also, n);
@@ -686,10 +690,9 @@ ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
 		return ns_op_end(ns, &op, r, err);
 	ns_map_unlink(ns, m);
 	if (ns->replaying)
-		ns_map_free(m);
+		ns_map_free(ns, m);
 	else
-		ns_log(ns, &(struct ns_event){.kind = NS_EV_MAP_REMOVED, .vm = vm, .map = m},
-		       &(struct ns_change){.map = m});
+		ns_log_map(ns, NS_EV_MAP_REMOVED, m);
 	return ns_op_end(ns, &op, 0, err);
 }
 

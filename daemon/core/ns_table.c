@@ -5,6 +5,7 @@
 #include "sorted.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,11 @@ ns_init(struct ns *ns, const struct ns_config *cfg, struct backend *be)
 	ns->cfg.reserve = NULL; /* the owner's, put in place after the replay */
 	ns->cfg.nreserve = 0;
 	ns->be = be;
-	u32map_init(&ns->shared_maps);
+	slab_init(&ns->maps_pool, sizeof(struct ns_mapping), offsetof(struct ns_mapping, id));
 	u32map_init(&ns->devices);
-	if (ns_foreign_init(ns) < 0)
+	if (u32map_init_dense(&ns->shared_maps, &ns->maps_pool, cfg->shared.first,
+	                      ns_range_size(&cfg->shared), 1) < 0 ||
+	    ns_foreign_init(ns) < 0)
 		return -ENOMEM;
 	return idmap_init(&ns->shared_used, ns_range_size(&cfg->shared));
 }
@@ -46,7 +49,7 @@ ns_destroy(struct ns *ns)
 			 * closed with it, and the fd store keeps its own. */
 			for (unsigned k = 0; k < m->natts; k++)
 				ns_attachment_free(m->atts[k]);
-			ns_map_free(m);
+			ns_map_free(ns, m);
 		}
 		it = 0;
 		ns_vm_free(vm);
@@ -63,6 +66,7 @@ ns_destroy(struct ns *ns)
 	idmap_free(&ns->shared_used);
 	u32map_free(&ns->shared_maps);
 	u32map_free(&ns->devices);
+	slab_destroy(&ns->maps_pool);
 	ns_wqs_free(ns);
 	memset(ns, 0, sizeof(*ns));
 }
@@ -185,7 +189,12 @@ ns_vm_create(struct ns *ns, const char *name, const char *uuid, enum ns_mode mod
 	vm->mode = mode;
 	vm->owner = *owner;
 	vm->pin = pin;
-	u32map_init(&vm->maps);
+	/* An identity VM's gPASIDs are its hPASIDs; a translated one's lie in the guest range.
+	 * Lazily grown: no allocation here. */
+	u32map_init_dense(
+	    &vm->maps, &ns->maps_pool,
+	    mode == NS_MODE_IDENTITY ? ns->cfg.shared.first : ns->cfg.local.first,
+	    ns_range_size(mode == NS_MODE_IDENTITY ? &ns->cfg.shared : &ns->cfg.local), 0);
 	ns_vm_link(ns, vm);
 	ev.vm = vm;
 	ns_log(ns, &ev, &(struct ns_change){.vm = vm});
@@ -306,7 +315,8 @@ ns_device_get(struct ns *ns, uint32_t bdf)
 		return NULL;
 	}
 	dev->bdf = bdf;
-	u32map_init(&dev->lmaps);
+	u32map_init_dense(&dev->lmaps, &ns->maps_pool, ns->cfg.local.first,
+	                  ns_range_size(&ns->cfg.local), 0);
 	return dev;
 }
 

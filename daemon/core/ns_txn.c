@@ -98,6 +98,18 @@ ns_log(struct ns *ns, const struct ns_event *ev, const struct ns_change *undo)
 	t->undo[t->n++] = *undo;
 }
 
+void
+ns_log_map(struct ns *ns, enum ns_event_kind kind, struct ns_mapping *m)
+{
+	struct ns_txn *t = ns->txn;
+
+	if (ns->replaying || !t)
+		return;
+	/* Written in place: this is most of what an allocation logs. */
+	t->evs[t->n] = (struct ns_event){.kind = kind, .vm = m->vm, .map = m};
+	t->undo[t->n++] = (struct ns_change){.map = m};
+}
+
 /* Puts back what change i changed. */
 static void
 undo_one(struct ns *ns, const struct ns_event *ev, struct ns_change *u)
@@ -127,7 +139,7 @@ undo_one(struct ns *ns, const struct ns_event *ev, struct ns_change *u)
 		break;
 	case NS_EV_MAP_ADDED:
 		ns_map_unlink(ns, u->map);
-		ns_map_free(u->map);
+		ns_map_free(ns, u->map);
 		break;
 	case NS_EV_MAP_REMOVED:
 		ns_map_link(ns, u->map);
@@ -209,14 +221,14 @@ ns_txn_abort(struct ns *ns)
 
 /* What a change removed is freed once everyone has heard of it. */
 static void
-settle(struct ns_change *u, const struct ns_event *ev)
+settle(struct ns *ns, struct ns_change *u, const struct ns_event *ev)
 {
 	switch (ev->kind) {
 	case NS_EV_VM_DESTROYED:
 		ns_vm_free(u->vm);
 		break;
 	case NS_EV_MAP_REMOVED:
-		ns_map_free(u->map);
+		ns_map_free(ns, u->map);
 		break;
 	case NS_EV_MAP_DETACHED:
 		ns_attach_settle(ev, u->att);
@@ -261,12 +273,12 @@ ns_txn_commit(struct ns *ns, struct ns_err *err)
 	for (unsigned k = 0; t->n && k < ns->nobservers; k++)
 		if (ns->observers[k].begin)
 			ns->observers[k].begin(ns->observers[k].ctx, t->evs, t->n);
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; ns->nobservers && i < t->n; i++)
 		for (unsigned k = 0; k < ns->nobservers; k++)
 			if (ns->observers[k].apply)
 				ns->observers[k].apply(ns->observers[k].ctx, &t->evs[i]);
 	for (size_t i = 0; i < t->n; i++)
-		settle(&t->undo[i], &t->evs[i]);
+		settle(ns, &t->undo[i], &t->evs[i]);
 	ns->txn = t;
 	txn_end(ns);
 	return 0;

@@ -1,9 +1,12 @@
-/* Open-addressing hash map from uint32_t keys to pointers. */
+/* Map from uint32_t keys to pointers: an open-addressing hash, optionally with a dense window
+ * in front of it (u32map_init_dense) for keys that fill a known range. */
 #ifndef PASIDD_U32MAP_H
 #define PASIDD_U32MAP_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct slab;
 
 struct u32map_slot {
 	uint32_t key;
@@ -12,20 +15,46 @@ struct u32map_slot {
 
 struct u32map {
 	struct u32map_slot *slots;
-	size_t cap; /* power of two or 0 */
-	size_t count;
+	size_t cap;    /* power of two or 0 */
+	size_t count;  /* keys held, in the window and in the hash */
+	size_t hcount; /* ... in the hash */
+	/* Dense window: the keys base+wlo..base+wlo+dcap-1 (within the span base..base+span-1)
+	 * are held as the slab ids of their values in ids[key - base - wlo] (0: none); every
+	 * other key is in the hash. The window grows (doubling, up to the span) while the keys of
+	 * the span fill at least 1/8 of it, so it costs at most 32 B per key, and a few stray
+	 * keys take hash slots instead. */
+	const struct slab *pool; /* NULL: a plain hash */
+	uint32_t *ids;
+	uint32_t base, span, wlo, dcap;
+	size_t nspan; /* keys within the span (window or hash) */
 };
 
 void u32map_init(struct u32map *m);
+/* A map whose values are all objects of pool, with a window over base..base+span-1; prefill:
+ * the whole window allocated now (a range that will fill; its pages cost memory as they are
+ * written). 0 or -ENOMEM (prefill only). */
+int u32map_init_dense(struct u32map *m, const struct slab *pool, uint32_t base, uint32_t span,
+                      int prefill);
 void u32map_free(struct u32map *m);
 void *u32map_get(const struct u32map *m, uint32_t key);
 /* Inserts or replaces; val must not be NULL. 0 or -ENOMEM. */
 int u32map_put(struct u32map *m, uint32_t key, void *val);
-/* Makes room for `n` more keys so that the next n puts cannot fail. */
-int u32map_reserve(struct u32map *m, size_t n);
+/* Makes room for `n` more keys so that the next n puts cannot fail. Inline: asked on every
+ * allocation, and there is room nearly always. */
+int u32map_reserve_grow(struct u32map *m, size_t n);
+static inline int
+u32map_reserve(struct u32map *m, size_t n)
+{
+	/* The hash's load stays under 3/4 (keys in the window need no room). */
+	return m->cap && (m->hcount + n) * 4 < m->cap * 3 ? 0 : u32map_reserve_grow(m, n);
+}
 void *u32map_del(struct u32map *m, uint32_t key);
 
-/* Iteration: for (size_t i = 0; u32map_next(m, &i, &k, &v);) — not across changes. */
+/* Iteration: for (size_t i = 0; u32map_next(m, &i, &k, &v);) — not across changes. The
+ * window's keys come first, in increasing order, then the hash's in no order. */
 int u32map_next(const struct u32map *m, size_t *iter, uint32_t *key, void **val);
+/* Whether the map agrees with itself (counts, each key where a lookup finds it, window ids of
+ * live objects): 0, or -EUCLEAN with why. O(window + slots). */
+int u32map_check(const struct u32map *m, char *why, size_t whylen);
 
 #endif

@@ -3,9 +3,11 @@
 
 #include "ck_main.h"
 #include <stdlib.h>
+#include <stddef.h>
 
 #include "idmap.h"
 #include "u32map.h"
+#include "slab.h"
 
 START_TEST(idmap_sizes_and_edges)
 {
@@ -153,6 +155,117 @@ START_TEST(u32map_random_vs_model)
 }
 END_TEST
 
+/* A dense map (window over base..base+span-1, values from a slab) against a model, with keys
+ * in the span (dense, sparse and beyond the window's growth) and outside it (hashed); the map
+ * checks itself after every step, and iteration gives the window's keys in order first. */
+struct obj {
+	uint64_t payload;
+	uint32_t id;
+	uint32_t key;
+};
+
+static void
+dense_vs_model(uint32_t base, uint32_t span, int prefill, unsigned seed)
+{
+	const uint32_t keyspace = span + 3000;
+	struct obj **model = calloc(keyspace, sizeof(*model));
+	struct slab pool;
+	struct u32map m;
+	size_t count = 0;
+	char why[160];
+
+	slab_init(&pool, sizeof(struct obj), offsetof(struct obj, id));
+	ck_assert_int_eq(u32map_init_dense(&m, &pool, base + 1000, span, prefill), 0);
+	srandom(seed);
+	for (int step = 0; step < 60000; step++) {
+		/* Mostly low keys of the span at first, spreading out later: the window grows. */
+		uint32_t lim = step < 20000 ? 2000 : keyspace;
+		uint32_t k = (uint32_t)random() % lim;
+
+		if (random() % 3) {
+			struct obj *o = model[k] ? model[k] : slab_alloc(&pool);
+
+			ck_assert_ptr_nonnull(o);
+			o->key = base + k;
+			ck_assert_int_eq(u32map_reserve(&m, 1), 0);
+			ck_assert_int_eq(u32map_put(&m, base + k, o), 0);
+			count += model[k] == NULL;
+			model[k] = o;
+		} else {
+			ck_assert_ptr_eq(u32map_del(&m, base + k), model[k]);
+			if (model[k])
+				slab_free(&pool, model[k]);
+			count -= model[k] != NULL;
+			model[k] = NULL;
+		}
+		ck_assert_uint_eq(m.count, count);
+		ck_assert_uint_eq(pool.live, count);
+		if (step % 1000 == 0)
+			ck_assert_msg(u32map_check(&m, why, sizeof(why)) == 0, "%s", why);
+	}
+	ck_assert_msg(u32map_check(&m, why, sizeof(why)) == 0, "%s", why);
+	for (uint32_t k = 0; k < keyspace; k++)
+		ck_assert_ptr_eq(u32map_get(&m, base + k), model[k]);
+	ck_assert_ptr_null(u32map_get(&m, base + keyspace + 12345));
+	size_t it = 0, seen = 0;
+	uint32_t key, last = 0;
+	void *val;
+	int in_window = 1;
+
+	while (u32map_next(&m, &it, &key, &val)) {
+		struct obj *o = val;
+
+		ck_assert_ptr_eq(model[key - base], o);
+		ck_assert_uint_eq(o->key, key);
+		if (in_window && it <= m.dcap) {
+			ck_assert(seen == 0 || key > last);
+			last = key;
+		} else {
+			in_window = 0;
+		}
+		seen++;
+	}
+	ck_assert_uint_eq(seen, count);
+	u32map_free(&m);
+	slab_destroy(&pool);
+	free(model);
+}
+
+START_TEST(u32map_dense_vs_model)
+{
+	dense_vs_model(0, 4095, 0, 11);
+	dense_vs_model(4096, 1u << 16, 0, 12);
+	dense_vs_model(4096, 1u << 16, 1, 13);
+}
+END_TEST
+
+/* Freed objects are reused first, with their own id; ids map back to them. */
+START_TEST(slab_reuse_and_ids)
+{
+	struct slab pool;
+	struct obj *a[3 * SLAB_CHUNK];
+
+	slab_init(&pool, sizeof(struct obj), offsetof(struct obj, id));
+	for (unsigned i = 0; i < 3 * SLAB_CHUNK; i++) {
+		ck_assert_ptr_nonnull(a[i] = slab_alloc(&pool));
+		ck_assert_uint_eq(a[i]->id, i + 1);
+		ck_assert_ptr_eq(slab_at(&pool, a[i]->id), a[i]);
+		a[i]->payload = i;
+	}
+	slab_free(&pool, a[5]);
+	slab_free(&pool, a[SLAB_CHUNK + 1]);
+	ck_assert_uint_eq(pool.live, 3 * SLAB_CHUNK - 2);
+	struct obj *b = slab_alloc(&pool), *c = slab_alloc(&pool);
+
+	ck_assert_ptr_eq(b, a[SLAB_CHUNK + 1]);
+	ck_assert_ptr_eq(c, a[5]);
+	ck_assert_uint_eq(b->id, SLAB_CHUNK + 2);
+	ck_assert_uint_eq(c->id, 6);
+	ck_assert_uint_eq(pool.live, 3 * SLAB_CHUNK);
+	slab_destroy(&pool);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -165,6 +278,8 @@ main(void)
 	tcase_add_test(tc, idmap_full_fill_is_findable);
 	tcase_add_test(tc, idmap_find_used_walks_the_set);
 	tcase_add_test(tc, u32map_random_vs_model);
+	tcase_add_test(tc, u32map_dense_vs_model);
+	tcase_add_test(tc, slab_reuse_and_ids);
 	suite_add_tcase(s, tc);
 	return ck_run(s);
 }
