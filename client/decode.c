@@ -371,7 +371,7 @@ vm_into(struct json_object *o, void *item, struct pasid_error *err)
 {
 	struct pasid_vm *vm = item;
 	void *devices = NULL, *mappings = NULL;
-	uint64_t pid = 0, pasids;
+	uint64_t pid = 0, pasids = 0;
 	int mode = 0, rc;
 
 	memset(vm, 0, sizeof(*vm));
@@ -501,7 +501,7 @@ status_into(struct json_object *o, void *item, struct pasid_error *err)
 {
 	struct pasid_status *st = item;
 	struct json_object *backend, *ranges, *used, *fr;
-	uint64_t bits;
+	uint64_t bits = 0;
 	int rc;
 
 	if (!json_object_is_type(o, json_type_object))
@@ -898,7 +898,7 @@ reservation_into(struct json_object *o, void *item, struct pasid_error *err)
 {
 	struct pasid_reservation *r = item;
 	struct json_object *by, *src;
-	uint64_t v;
+	uint64_t v = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->expires_s = -1;

@@ -51,7 +51,7 @@ journal_new(const char *dir, bool readonly, struct journal **out)
 int
 journal_open(const char *dir, struct journal **out)
 {
-	struct journal *j;
+	struct journal *j = NULL;
 	int rc;
 
 	if (!dir || !out)
