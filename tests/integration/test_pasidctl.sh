@@ -916,9 +916,13 @@ err_has "the unknown kind is named" "unknown kind 'nope'"
 subscribers() {
 	local i
 	for ((i = 0; i < 400; i++)); do
-		"$PASIDCTL" --socket "$sock" metrics 2>/dev/null | grep -qx "pasidd_event_subscribers $1" && return 0
+		# Not piped into grep -q: under pipefail, pasidctl killed by SIGPIPE once grep has
+		# its line would fail the pipeline (it did, with the slower sanitizer build).
+		"$PASIDCTL" --socket "$sock" metrics >"$tmp/subs" 2>/dev/null || true
+		grep -qx "pasidd_event_subscribers $1" "$tmp/subs" && return 0
 		sleep 0.05
 	done
+	grep -E "event_subscribers" "$tmp/subs" | sed 's/^/#   /'
 	return 1
 }
 # lines FILE N: waits until FILE has N lines (up to 20 s).
