@@ -1,6 +1,7 @@
 #include "itutil.h"
 
 #include "harness.h"
+#include <check.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -223,4 +224,40 @@ itu_send_fds(int sock, const void *data, size_t len, const int *fds, unsigned n)
 	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
 	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+int
+itu_fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	ck_assert_ptr_nonnull(dir);
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+void
+itu_assert_fd_count(pid_t pid, int want)
+{
+	int n = itu_fd_count(pid);
+
+	for (int i = 0; i < 200 && n != want; i++) {
+		usleep(5000);
+		n = itu_fd_count(pid);
+	}
+	if (n != want) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2", (int)pid);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot list the descriptors\n");
+	}
+	ck_assert_msg(n == want, "pasidd holds %d descriptors, expected %d", n, want);
 }

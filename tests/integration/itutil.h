@@ -35,5 +35,11 @@ int itu_send_fds(int sock, const void *data, size_t len, const int *fds, unsigne
 
 /* Whether s contains every one of the NULL-terminated needles. */
 int itu_has_all(const char *s, ...) __attribute__((sentinel));
+/* How many descriptors process pid holds (/proc/<pid>/fd). */
+int itu_fd_count(pid_t pid);
+/* Checks that pid holds want descriptors, giving the count a second to settle (the daemon
+ * closes a request's descriptors once it has handled it, which may be just after its answer
+ * left); on failure lists them on stderr for whoever reads it. */
+void itu_assert_fd_count(pid_t pid, int want);
 
 #endif

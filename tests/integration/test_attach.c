@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "itutil.h"
 #include "libpasid.h"
 
 #define DEV   "0000:00:04.0"
@@ -60,44 +61,16 @@ teardown(void)
 	it_teardown(&D, &fd);
 }
 
-/* Entries of the daemon's descriptor table. */
 static int
 daemon_fds(void)
 {
-	char path[64];
-	struct dirent *e;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)D.pid);
-	dir = opendir(path);
-	ck_assert_ptr_nonnull(dir);
-	while ((e = readdir(dir)))
-		n += e->d_name[0] != '.';
-	closedir(dir);
-	return n;
+	return itu_fd_count(D.pid);
 }
 
-/* The daemon closes a request's descriptors once it has handled it, which may be just after
- * its answer left: the count is given a moment to settle on want. */
 static void
 assert_daemon_fds(int want)
 {
-	int n = daemon_fds();
-
-	for (int i = 0; i < 200 && n != want; i++) {
-		usleep(5000);
-		n = daemon_fds();
-	}
-	/* What it holds, for whoever reads the failure. */
-	if (n != want) {
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2", (int)D.pid);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot list the descriptors\n");
-	}
-	ck_assert_msg(n == want, "pasidd holds %d descriptors, expected %d", n, want);
+	itu_assert_fd_count(D.pid, want);
 }
 
 static int64_t

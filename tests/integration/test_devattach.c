@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "itutil.h"
 #include "libpasid.h"
 
 #define DEV   "0000:00:04.0"
@@ -44,35 +45,16 @@ teardown(void)
 	it_teardown(&D, &fd);
 }
 
-/* Entries of the daemon's descriptor table, once it settled on want (it closes a request's
- * descriptors just after the answer may have left). */
 static int
 daemon_fds(void)
 {
-	char path[64];
-	struct dirent *e;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)D.pid);
-	dir = opendir(path);
-	ck_assert_ptr_nonnull(dir);
-	while ((e = readdir(dir)))
-		n += e->d_name[0] != '.';
-	closedir(dir);
-	return n;
+	return itu_fd_count(D.pid);
 }
 
 static void
 assert_daemon_fds(int want)
 {
-	int n = daemon_fds();
-
-	for (int i = 0; i < 200 && n != want; i++) {
-		usleep(5000);
-		n = daemon_fds();
-	}
-	ck_assert_msg(n == want, "pasidd holds %d descriptors, expected %d", n, want);
+	itu_assert_fd_count(D.pid, want);
 }
 
 /* A request line carrying nfds descriptors (/dev/null: the sim wants them open). */
