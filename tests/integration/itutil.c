@@ -1,6 +1,7 @@
 #include "itutil.h"
 
 #include "harness.h"
+#include "libpasid.h"
 #include <check.h>
 
 #include <dirent.h>
@@ -260,4 +261,37 @@ itu_assert_fd_count(pid_t pid, int want)
 			fprintf(stderr, "cannot list the descriptors\n");
 	}
 	ck_assert_msg(n == want, "pasidd holds %d descriptors, expected %d", n, want);
+}
+
+int
+itu_pump_responses(struct pasid_client *c, const int64_t *ids, int *rc, int n)
+{
+	struct pasid_error err;
+	int got = 0;
+
+	for (int i = 0; i < 1000 && got < n; i++) {
+		struct pollfd p = {.fd = pasid_fd(c), .events = POLLIN};
+		int64_t which;
+
+		if (pasid_want_write(c)) {
+			int r = pasid_flush(c, &err);
+
+			ck_assert_msg(r == 0 || r == -EAGAIN, "flush: %s", err.message);
+			if (pasid_want_write(c))
+				p.events |= POLLOUT;
+		}
+		poll(&p, 1, 10);
+		ck_assert_int_ge(pasid_receive(c, &err), 0);
+		for (;;) {
+			int r = pasid_response_next(c, &which, NULL, &err);
+
+			if (r == -EAGAIN)
+				break;
+			for (int k = 0; k < n; k++)
+				if (which == ids[k])
+					rc[k] = r == -EREMOTEIO ? err.code : r;
+			got++;
+		}
+	}
+	return got;
 }

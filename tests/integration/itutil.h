@@ -5,6 +5,7 @@
 #define PASIDD_IT_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Runs pasidd (under PASIDD_WRAPPER, as it_start does) with args (NULL-terminated, without
@@ -35,6 +36,11 @@ int itu_send_fds(int sock, const void *data, size_t len, const int *fds, unsigne
 
 /* Whether s contains every one of the NULL-terminated needles. */
 int itu_has_all(const char *s, ...) __attribute__((sentinel));
+struct pasid_client;
+/* Drives a non-blocking libpasid client whose n requests ids[] are queued: flushes, polls
+ * and reads until n responses came (or about 10 s passed), rc[k] the outcome of ids[k] (0, a
+ * JSON-RPC error code, or a negative errno). Returns how many responses came. */
+int itu_pump_responses(struct pasid_client *c, const int64_t *ids, int *rc, int n);
 /* How many descriptors process pid holds (/proc/<pid>/fd). */
 int itu_fd_count(pid_t pid);
 /* Checks that pid holds want descriptors, giving the count a second to settle (the daemon

@@ -289,30 +289,7 @@ START_TEST(pipelined_attach_detach_free)
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_ge(id[i], 1);
 	ck_assert_uint_eq(pasid_outstanding(C), 4);
-	for (int i = 0; i < 1000 && got < 4; i++) {
-		struct pollfd p = {.fd = pasid_fd(C), .events = POLLIN};
-		int64_t which;
-
-		if (pasid_want_write(C)) {
-			int r = pasid_flush(C, &err);
-
-			ck_assert_msg(r == 0 || r == -EAGAIN, "flush: %s", err.message);
-			if (pasid_want_write(C))
-				p.events |= POLLOUT;
-		}
-		poll(&p, 1, 10);
-		ck_assert_int_ge(pasid_receive(C, &err), 0);
-		for (;;) {
-			int r = pasid_response_next(C, &which, NULL, &err);
-
-			if (r == -EAGAIN)
-				break;
-			for (int k = 0; k < 4; k++)
-				if (which == id[k])
-					rc[k] = r == -EREMOTEIO ? err.code : r;
-			got++;
-		}
-	}
+	got = itu_pump_responses(C, id, rc, 4);
 	ck_assert_int_eq(got, 4);
 	ck_assert_int_eq(rc[0], 0);
 	ck_assert_int_eq(rc[1], PASID_E_CONFLICT);

@@ -431,30 +431,7 @@ START_TEST(pipelined_sequence)
 		id[i] = queue(c, seq[i].method, seq[i].params, seq[i].fds ? nul : NULL);
 		rc[i] = 1;
 	}
-	for (int i = 0; i < 1000 && got < N; i++) {
-		struct pollfd p = {.fd = pasid_fd(c), .events = POLLIN};
-		int64_t which;
-
-		if (pasid_want_write(c)) {
-			int r = pasid_flush(c, &err);
-
-			ck_assert_msg(r == 0 || r == -EAGAIN, "flush: %s", err.message);
-			if (pasid_want_write(c))
-				p.events |= POLLOUT;
-		}
-		poll(&p, 1, 10);
-		ck_assert_int_ge(pasid_receive(c, &err), 0);
-		for (;;) {
-			int r = pasid_response_next(c, &which, NULL, &err);
-
-			if (r == -EAGAIN)
-				break;
-			for (int k = 0; k < N; k++)
-				if (which == id[k])
-					rc[k] = r == -EREMOTEIO ? err.code : r;
-			got++;
-		}
-	}
+	got = itu_pump_responses(c, id, rc, N);
 	ck_assert_int_eq(got, N);
 	for (int i = 0; i < N; i++)
 		ck_assert_msg(rc[i] == seq[i].want, "%d (%s): %d, want %d", i, seq[i].method, rc[i],
