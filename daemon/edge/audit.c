@@ -226,13 +226,14 @@ vec_add(struct u32vec *v, uint32_t x)
 	return 0;
 }
 
-static bool
-vec_has(const struct u32vec *v, uint32_t x)
+/* Adds x unless v holds it already (the devices of an entry). */
+static int
+vec_add_once(struct u32vec *v, uint32_t x)
 {
 	for (size_t i = 0; i < v->n; i++)
 		if (v->v[i] == x)
-			return true;
-	return false;
+			return 0;
+	return vec_add(v, x);
 }
 
 static int
@@ -361,8 +362,8 @@ add_map(struct build *b, const struct ns_mapping *m)
 	vec_add(&b->h, m->hpasid);
 	b->count++;
 	b->type = b->type < 0 || b->type == (int)m->type ? (int)m->type : 2;
-	if (m->dev && !vec_has(&b->devs, m->dev->bdf))
-		vec_add(&b->devs, m->dev->bdf);
+	if (m->dev)
+		vec_add_once(&b->devs, m->dev->bdf);
 	if (m->wq)
 		snprintf(b->wq, sizeof(b->wq), "%s", m->wq->ref);
 }
@@ -388,18 +389,17 @@ fold(struct audit *a, const struct ns_event *ev)
 		/* Its devices go with it, without events of their own. */
 		b = build_for(a, a->has_peer ? AUDIT_VM_UNREGISTER : AUDIT_VM_RECLAIM, ev->vm);
 		for (unsigned i = 0; b && i < ev->vm->ndevs; i++)
-			if (!vec_has(&b->devs, ev->vm->devs[i].dev->bdf))
-				vec_add(&b->devs, ev->vm->devs[i].dev->bdf);
+			vec_add_once(&b->devs, ev->vm->devs[i].dev->bdf);
 		break;
 	case NS_EV_DEV_ASSIGNED:
 	case NS_EV_DEV_RELEASED:
 		b = build_for(
 		    a, ev->kind == NS_EV_DEV_ASSIGNED ? AUDIT_DEVICE_ASSIGN : AUDIT_DEVICE_RELEASE,
 		    ev->vm);
-		if (b && !vec_has(&b->devs, ev->bdf))
-			vec_add(&b->devs, ev->bdf);
-		if (b)
+		if (b) {
+			vec_add_once(&b->devs, ev->bdf);
 			b->shared = ev->shared;
+		}
 		break;
 	case NS_EV_MAP_ADDED:
 	case NS_EV_MAP_REMOVED:
@@ -417,8 +417,7 @@ fold(struct audit *a, const struct ns_event *ev)
 			vec_add(&b->g, ev->map->gpasid);
 			vec_add(&b->h, ev->map->hpasid);
 			b->count++;
-			if (!vec_has(&b->devs, ev->att->bdf))
-				vec_add(&b->devs, ev->att->bdf);
+			vec_add_once(&b->devs, ev->att->bdf);
 		}
 		break;
 	case NS_EV_DEV_ATTACHED:
@@ -427,8 +426,8 @@ fold(struct audit *a, const struct ns_event *ev)
 		b = build_for(
 		    a, ev->kind == NS_EV_DEV_ATTACHED ? AUDIT_DEVICE_ATTACH : AUDIT_DEVICE_DETACH,
 		    ev->vm);
-		if (b && !vec_has(&b->devs, ev->bdf))
-			vec_add(&b->devs, ev->bdf);
+		if (b)
+			vec_add_once(&b->devs, ev->bdf);
 		break;
 	case NS_EV_RESERVED:
 	case NS_EV_UNRESERVED:
@@ -454,6 +453,24 @@ fold(struct audit *a, const struct ns_event *ev)
 	}
 }
 
+/* Folds entry o's PASIDs, or its devices, into r. */
+static void
+take_pasids(struct build *r, const struct build *o)
+{
+	for (size_t k = 0; k < o->g.n; k++) {
+		vec_add(&r->g, o->g.v[k]);
+		vec_add(&r->h, o->h.v[k]);
+	}
+	r->count += o->count;
+}
+
+static void
+take_devices(struct build *r, const struct build *o)
+{
+	for (size_t k = 0; k < o->devs.n; k++)
+		vec_add_once(&r->devs, o->devs.v[k]);
+}
+
 /* A VM's import is one entry: the PASIDs and devices it came with. */
 static void
 merge_import(struct audit *a, struct build *r)
@@ -464,18 +481,12 @@ merge_import(struct audit *a, struct build *r)
 		if (o == r || o->dead || o->vmp != r->vmp)
 			continue;
 		if (o->kind == AUDIT_PASID_ALLOC) {
-			for (size_t k = 0; k < o->g.n; k++) {
-				vec_add(&r->g, o->g.v[k]);
-				vec_add(&r->h, o->h.v[k]);
-			}
-			r->count += o->count;
+			take_pasids(r, o);
 			r->type = r->type < 0 || r->type == o->type ? o->type : 2;
 		} else if (o->kind != AUDIT_DEVICE_ASSIGN) {
 			continue;
 		}
-		for (size_t k = 0; k < o->devs.n; k++)
-			if (!vec_has(&r->devs, o->devs.v[k]))
-				vec_add(&r->devs, o->devs.v[k]);
+		take_devices(r, o);
 		o->dead = true;
 	}
 }
@@ -489,20 +500,13 @@ merge_removal(struct audit *a, struct build *r)
 
 		if (o == r || o->dead || o->vmp != r->vmp)
 			continue;
-		if (o->kind == AUDIT_PASID_FREE) {
-			for (size_t k = 0; k < o->g.n; k++) {
-				vec_add(&r->g, o->g.v[k]);
-				vec_add(&r->h, o->h.v[k]);
-			}
-			r->count += o->count;
-		} else if (o->kind == AUDIT_PASID_DETACH) {
+		if (o->kind == AUDIT_PASID_FREE)
+			take_pasids(r, o);
+		else if (o->kind == AUDIT_PASID_DETACH)
 			r->detached += o->count;
-		} else if (o->kind != AUDIT_DEVICE_RELEASE) {
+		else if (o->kind != AUDIT_DEVICE_RELEASE)
 			continue;
-		}
-		for (size_t k = 0; k < o->devs.n; k++)
-			if (!vec_has(&r->devs, o->devs.v[k]))
-				vec_add(&r->devs, o->devs.v[k]);
+		take_devices(r, o);
 		o->dead = true;
 	}
 }
@@ -593,16 +597,9 @@ make_entry(struct audit *a, struct build *b)
 		             b->count ? g : "", b->devs.n);
 		break;
 	case AUDIT_RANGE_RESERVE:
-		r = asprintf(&m, "hPASIDs %u-%u reserved as '%s'%s%s%s", b->resv.first,
+		r = asprintf(&m, "hPASIDs %u-%u reserved as '%s'%s%s%s%s", b->resv.first,
 		             b->resv.last, b->resv.name, b->resv.why[0] ? " (" : "", b->resv.why,
-		             b->resv.why[0] ? ")" : "");
-		if (r >= 0 && who[0]) {
-			char *w = NULL;
-
-			r = asprintf(&w, "%s%s", m, who);
-			free(m);
-			m = w;
-		}
+		             b->resv.why[0] ? ")" : "", who);
 		break;
 	case AUDIT_RANGE_UNRESERVE:
 		r = asprintf(&m, "reservation '%s' of hPASIDs %u-%u %s%s", b->resv.name,
