@@ -471,6 +471,10 @@ int ns_reserve(struct ns *ns, const struct ns_resv *spec, struct ns_resv **out, 
 /* Removes a reservation; the mappings handed out of it stay. */
 int ns_unreserve(struct ns *ns, struct ns_resv *r, struct ns_err *err);
 struct ns_resv *ns_resv_find(const struct ns *ns, const char *name);
+/* The reservation named `name` that an allocation or import may take PASIDs from (*out): a
+ * runtime one. 0, or the error of none (NS_E_NOT_FOUND) or of the configuration's, which
+ * hands nothing out (NS_E_CONFLICT), param "reservation". */
+int ns_resv_named(const struct ns *ns, const char *name, struct ns_resv **out, struct ns_err *err);
 /* The reservation that holds pasid, or NULL. O(log reservations). */
 struct ns_resv *ns_resv_at(const struct ns *ns, uint32_t pasid);
 /* The first live mapping whose hPASID lies in first..last (see err->map), or NULL. */

@@ -455,17 +455,13 @@ resv_of(const struct ns *ns, const char *name, enum ns_type type, struct ns_resv
 {
 	const struct ns_range *q = type == NS_TYPE_LOCAL ? &ns->cfg.local : &ns->cfg.shared;
 	struct ns_resv *r;
+	int rc;
 
 	*out = NULL;
 	if (!name)
 		return 0;
-	if (!(r = ns_resv_find(ns, name)))
-		return ns_fail(err, NS_E_NOT_FOUND, "reservation", "no reservation named %s", name);
-	if (r->config)
-		return ns_fail(err, NS_E_CONFLICT, "reservation",
-		               "reservation %s comes from the configuration, which hands nothing "
-		               "out of it",
-		               name);
+	if ((rc = ns_resv_named(ns, name, &r, err)) < 0)
+		return rc;
 	if (r->last < q->first || r->first > q->last)
 		return ns_fail(err, NS_E_RANGE, "reservation",
 		               "reservation %s (%u-%u) holds nothing of the %s range %u-%u", name,

@@ -59,6 +59,19 @@ ns_resv_find(const struct ns *ns, const char *name)
 	return NULL;
 }
 
+int
+ns_resv_named(const struct ns *ns, const char *name, struct ns_resv **out, struct ns_err *err)
+{
+	if (!(*out = ns_resv_find(ns, name)))
+		return ns_fail(err, NS_E_NOT_FOUND, "reservation", "no reservation named %s", name);
+	if ((*out)->config)
+		return ns_fail(err, NS_E_CONFLICT, "reservation",
+		               "reservation %s comes from the configuration, which hands nothing "
+		               "out of it",
+		               name);
+	return 0;
+}
+
 /* How many numbers of r lie in range q. */
 static uint32_t
 overlap(const struct ns_resv *r, const struct ns_range *q)

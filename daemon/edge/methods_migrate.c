@@ -160,18 +160,12 @@ method_vm_import(struct rpc_call *c, const struct rpc_args *a, struct json_objec
 	if (a->vm_name)
 		doc.im.name = a->vm_name;
 	if (a->resv) {
-		const struct ns_resv *rv = ns_resv_find(&c->d->ns, a->resv);
+		struct ns_resv *named;
 
-		if (!rv || rv->config) {
+		if (ns_resv_named(&c->d->ns, a->resv, &named, &err) < 0) {
 			json_object_put(f.list);
 			migrate_doc_free(&doc);
-			return rv ? rpc_fail(
-			                c, PROTO_E_CONFLICT, "reservation",
-			                "reservation %s comes from the configuration, which hands "
-			                "nothing out of it",
-			                a->resv)
-			          : rpc_fail(c, PROTO_E_NOT_FOUND, "reservation",
-			                     "no reservation named %s", a->resv);
+			return rpc_fail_ns(c, &err);
 		}
 		doc.im.reservation = a->resv;
 	}
