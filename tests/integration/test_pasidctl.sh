@@ -164,6 +164,10 @@ err_is "unknown command lists the commands" \
 has_synopsis() {
 	if grep -qxF -- "$2" "$tmp/err"; then ok "$1"; else not_ok "$1 (no line '$2')"; fi
 }
+"$PASIDCTL" --help >"$tmp/help" 2>&1 || true
+for c in "vm export VM" "vm import FILE|-" "device detach VM BDF" "range list" "watch [--vm VM]"; do
+	if grep -qF -- "  $c" "$tmp/help"; then ok "--help names '$c'"; else not_ok "--help names '$c'"; fi
+done
 has_synopsis "unknown command prints the synopsis" \
 	"Usage: pasidctl [--socket PATH] [--json] COMMAND [ARGS...]"
 err_has "unknown command points to --help" "Try 'pasidctl --help' for more information."
