@@ -245,21 +245,21 @@ append(struct journal *j, const uint8_t *rec, size_t len, unsigned long *n)
 }
 
 unsigned long
-bench_write_journal(const char *dir, unsigned mappings, unsigned per_vm, bool attached,
-                    const struct ns_owner *owner)
+bench_write_journal_with(const char *dir, const struct bench_journal *how)
 {
 	struct ns_vm vm = {.mode = NS_MODE_IDENTITY,
 	                   .owner = {.pid = 1, .starttime = 1, .uid = 0},
 	                   .cgroup = "/",
 	                   .uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"};
 	struct ns_mapping m = {.vm = &vm, .type = NS_TYPE_SHARED};
+	unsigned vms = (how->mappings + how->per_vm - 1) / how->per_vm;
 	uint8_t rec[REC_BUF_MAX];
 	unsigned long n = 0;
 	struct journal *j;
 	int rc;
 
-	if (owner)
-		vm.owner = *owner;
+	if (how->owner)
+		vm.owner = *how->owner;
 	rc = journal_open(dir, &j);
 	if (rc == 0)
 		rc = journal_set_format(j, REC_FORMAT_VERSION);
@@ -267,28 +267,43 @@ bench_write_journal(const char *dir, unsigned mappings, unsigned per_vm, bool at
 		rc = journal_replay(j, none_cb, NULL);
 	if (rc < 0)
 		wj_die("journal", rc);
-	for (unsigned i = 0; i < mappings; i++) {
-		unsigned k = i % per_vm;
-		uint32_t bdf = (i / per_vm + 1) << 3; /* 0000:00:nn.0 */
+	for (unsigned v = 0; v < vms; v++) {
+		snprintf(vm.name, sizeof(vm.name), "vm%u", v);
+		append(j, rec, rec_vm(rec, &vm), &n);
+		append(j, rec, rec_dev(rec, vm.name, (v + 1) << 3, true), &n); /* 0000:00:nn.0 */
+	}
+	for (unsigned i = 0; i < how->mappings; i++) {
+		unsigned v = how->interleaved ? i % vms : i / how->per_vm;
 
-		if (k == 0) {
-			snprintf(vm.name, sizeof(vm.name), "vm%u", i / per_vm);
-			append(j, rec, rec_vm(rec, &vm), &n);
-			append(j, rec, rec_dev(rec, vm.name, bdf, true), &n);
-		}
+		snprintf(vm.name, sizeof(vm.name), "vm%u", v);
 		m.gpasid = m.hpasid = 4096 + i; /* identity */
 		append(j, rec, rec_map(rec, &m), &n);
-		if (attached)
+		if (how->attached)
 			append(j, rec,
-			       rec_attach(
-			           rec, vm.name, m.gpasid,
-			           &(struct backend_attach){.bdf = bdf, .dev_id = 1, .pt_id = 2}),
+			       rec_attach(rec, vm.name, m.gpasid,
+			                  &(struct backend_attach){
+			                      .bdf = (v + 1) << 3, .dev_id = 1, .pt_id = 2}),
 			       &n);
 	}
-	append(j, rec, rec_cursor(rec, mappings), &n);
+	snprintf(vm.name, sizeof(vm.name), "vm0");
+	m.gpasid = m.hpasid = 4096 + how->mappings;
+	for (unsigned i = 0; i < how->churn; i++) {
+		append(j, rec, rec_map(rec, &m), &n);
+		append(j, rec, rec_unmap(rec, vm.name, m.gpasid), &n);
+	}
+	append(j, rec, rec_cursor(rec, how->mappings), &n);
 	rc = journal_commit(j);
 	if (rc < 0)
 		wj_die("journal_commit", rc);
 	journal_close(j);
 	return n;
+}
+
+unsigned long
+bench_write_journal(const char *dir, unsigned mappings, unsigned per_vm, bool attached,
+                    const struct ns_owner *owner)
+{
+	return bench_write_journal_with(
+	    dir, &(struct bench_journal){
+	             .mappings = mappings, .per_vm = per_vm, .attached = attached, .owner = owner});
 }

@@ -47,10 +47,22 @@ struct it_daemon;
 void bench_daemon_in(struct it_daemon *d, const char *top);
 
 struct ns_owner;
+/* How bench_write_journal_with lays the journal out. */
+struct bench_journal {
+	unsigned mappings, per_vm;
+	bool attached;    /* a REC_ATTACH after each REC_MAP */
+	bool interleaved; /* mapping i goes to VM i % VMs, so no two of a VM are consecutive and
+	                   * a snapshot cannot gather them in REC_MAP_RUN runs (as when many VMs
+	                   * allocate at once); else VM by VM, one run each */
+	unsigned churn;   /* then this many REC_MAP + REC_UNMAP pairs of one more PASID: a journal
+	                   * long enough for the daemon to find a compaction due */
+	const struct ns_owner *owner; /* NULL: pid 1, which a daemon would reclaim */
+};
 /* A state directory holding only a journal, written with the journal's own calls as the daemon
- * writes them: identity-mode VMs vm0, vm1, ... of per_vm mappings (REC_VM, REC_DEV, then one
- * REC_MAP per mapping, and with attached one REC_ATTACH each), owned by owner (NULL: pid 1,
- * which a daemon would reclaim). Returns the number of records; exits on failure. */
+ * writes them: identity-mode VMs vm0, vm1, ... (REC_VM, REC_DEV, then one REC_MAP per mapping,
+ * each PASID 4096 + i). Returns the number of records; exits on failure. */
+unsigned long bench_write_journal_with(const char *dir, const struct bench_journal *how);
+/* VM by VM, no churn. */
 unsigned long bench_write_journal(const char *dir, unsigned mappings, unsigned per_vm,
                                   bool attached, const struct ns_owner *owner);
 
