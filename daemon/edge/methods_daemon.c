@@ -129,16 +129,10 @@ cap_names(uint64_t mask)
 	struct json_object *a = json_object_new_array();
 
 	for (unsigned c = 0; c < 64; c++) {
-		const char *name = privs_name(c);
-		char other[16];
+		char other[PRIVS_NAME_MAX];
 
-		if (!(mask & PRIVS_BIT(c)))
-			continue;
-		if (!name) {
-			snprintf(other, sizeof(other), "cap_%u", c);
-			name = other;
-		}
-		json_object_array_add(a, json_object_new_string(name));
+		if (mask & PRIVS_BIT(c))
+			json_object_array_add(a, json_object_new_string(privs_name(c, other)));
 	}
 	return a;
 }

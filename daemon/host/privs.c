@@ -55,9 +55,12 @@ static const char *const names[] = {
 };
 
 const char *
-privs_name(unsigned cap)
+privs_name(unsigned cap, char other[PRIVS_NAME_MAX])
 {
-	return cap < sizeof(names) / sizeof(names[0]) ? names[cap] : NULL;
+	if (cap < sizeof(names) / sizeof(names[0]) && names[cap])
+		return names[cap];
+	snprintf(other, PRIVS_NAME_MAX, "cap_%u", cap);
+	return other;
 }
 
 static int
@@ -131,14 +134,12 @@ privs_format(uint64_t mask, char *buf, size_t len)
 		return;
 	}
 	for (unsigned c = 0; c < 64 && n < len; c++) {
-		const char *name;
+		char other[PRIVS_NAME_MAX];
 		int w;
 
 		if (!(mask & PRIVS_BIT(c)))
 			continue;
-		name = privs_name(c);
-		w = name ? snprintf(buf + n, len - n, "%s%s", n ? ", " : "", name)
-		         : snprintf(buf + n, len - n, "%scap_%u", n ? ", " : "", c);
+		w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "", privs_name(c, other));
 		if (w < 0)
 			return;
 		n += (size_t)w;

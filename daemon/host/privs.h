@@ -19,7 +19,9 @@ bool privs_have(uint64_t mask);
 int privs_limit(uint64_t keep);
 /* The names ("CAP_BPF") of the capabilities of mask, comma-separated, into buf; "none" for 0. */
 void privs_format(uint64_t mask, char *buf, size_t len);
-/* The name of capability number cap, or NULL for one pasidd does not know by name. */
-const char *privs_name(unsigned cap);
+/* The name of capability number cap ("CAP_BPF"), or "cap_40" written into other for one
+ * pasidd does not know by name (a newer kernel's). */
+#define PRIVS_NAME_MAX 16
+const char *privs_name(unsigned cap, char other[PRIVS_NAME_MAX]);
 
 #endif
