@@ -139,17 +139,10 @@ hash_del(struct u32map *m, uint32_t key)
 	return val;
 }
 
-/* The window's slot of key, or -1 when the key is not held there. */
-static int64_t
-dense_off(const struct u32map *m, uint32_t key)
-{
-	uint32_t lo = m->base + m->wlo;
-
-	return key >= lo && key - lo < m->dcap ? (int64_t)(key - lo) : -1;
-}
+#define dense_off u32map_dense_off
 
 void *
-u32map_get(const struct u32map *m, uint32_t key)
+u32map_get_slow(const struct u32map *m, uint32_t key)
 {
 	int64_t off = dense_off(m, key);
 
@@ -258,7 +251,7 @@ u32map_put(struct u32map *m, uint32_t key, void *val)
 }
 
 void *
-u32map_del(struct u32map *m, uint32_t key)
+u32map_del_slow(struct u32map *m, uint32_t key)
 {
 	int64_t off = dense_off(m, key);
 	void *val;
