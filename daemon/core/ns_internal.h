@@ -147,6 +147,49 @@ ns_log_cursor(struct ns *ns, struct ns_device *dev, uint32_t before)
 /* Undoes an open transaction and frees the log kept for the next one (ns_destroy). */
 void ns_txn_release(struct ns *ns);
 
+/* Walks a VM's mappings in gPASID order, as ns_vm_next does, but a word of the VM's bitmaps
+ * at a time (ns_vm_next searches both bitmaps afresh for every mapping: most of what freeing
+ * a large VM cost). The word being walked is a copy: the mapping returned may be unlinked
+ * before the next call, but no other may be added or removed meanwhile. */
+struct ns_vm_walk {
+	const struct ns_vm *vm;
+	const struct idmap *map[2]; /* guest and ident bitmaps, lower range first; NULL: none */
+	uint32_t firsts[2];         /* the gPASID of each one's offset 0 */
+	unsigned k;                 /* the bitmap being walked */
+	uint32_t first, size;       /* its firsts[k] and size */
+	uint32_t word;              /* its word (UINT32_MAX: before the first) */
+	uint64_t bits;              /* what is left of that word */
+};
+
+void ns_vm_walk_start(const struct ns *ns, const struct ns_vm *vm, struct ns_vm_walk *w);
+/* Loads the next word that holds a mapping: false at the end of both bitmaps. */
+bool ns_vm_walk_refill(struct ns_vm_walk *w);
+
+/* The next mapping, or NULL at the end. Inline: a bit of the word at hand. */
+static inline struct ns_mapping *
+ns_vm_walk_next(struct ns_vm_walk *w)
+{
+	for (;;) {
+		while (w->bits) {
+			uint32_t off = w->word * 64 + (uint32_t)__builtin_ctzll(w->bits);
+			struct ns_mapping *m;
+
+			w->bits &= w->bits - 1;
+			/* Bits past the end are set as "used" padding: the bitmap ends there. */
+			if (off >= w->size) {
+				w->bits = 0;
+				break;
+			}
+			/* A bit without its mapping is a broken namespace, which ns_check
+			 * reports: not a mapping to walk. */
+			if ((m = u32map_get(&w->vm->maps, w->first + off)))
+				return m;
+		}
+		if (!ns_vm_walk_refill(w))
+			return NULL;
+	}
+}
+
 /* Table primitives (ns_table.c, ns_map.c): they cannot fail, room having been made before. */
 void ns_vm_link(struct ns *ns, struct ns_vm *vm);
 void ns_vm_unlink(struct ns *ns, struct ns_vm *vm);

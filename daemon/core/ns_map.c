@@ -346,13 +346,16 @@ choose(struct ns *ns, struct ns_vm *vm, const struct ns_alloc_req *req, struct n
 		*g = *h = (uint32_t)req->gpasid + i;
 		return 0;
 	}
-	/* The foreign map is consulted only when it holds something: the common case stays a
-	 * single search. */
+	/* The foreign map is consulted only when it holds something, and without reservations
+	 * the common case is the one bitmap's own next-fit search. */
 	const struct idmap *maps[] = {&ns->shared_used, &ns->shared_foreign};
 
 	s.r = sh;
-	off = find_free_all_wrap(maps, ns->shared_foreign.used ? 2 : 1,
-	                         resv ? resv->cursor - sh->first : ns->shared_cursor, &s);
+	if (!resv && !ns->nresvs && !ns->shared_foreign.used)
+		off = idmap_find_free_wrap(&ns->shared_used, ns->shared_cursor);
+	else
+		off = find_free_all_wrap(maps, ns->shared_foreign.used ? 2 : 1,
+		                         resv ? resv->cursor - sh->first : ns->shared_cursor, &s);
 	if (off < 0)
 		return resv ? ns_fail(err, NS_E_EXHAUSTED, "count",
 		                      "no free PASID left in reservation %s", resv->name)
@@ -751,6 +754,37 @@ ns_vm_next(const struct ns *ns, const struct ns_vm *vm, uint32_t after)
 	if (a < 0 || (b >= 0 && b < a))
 		a = b;
 	return a < 0 ? NULL : u32map_get(&vm->maps, (uint32_t)a);
+}
+
+void
+ns_vm_walk_start(const struct ns *ns, const struct ns_vm *vm, struct ns_vm_walk *w)
+{
+	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
+	/* The two ranges do not overlap: one's gPASIDs all come before the other's. */
+	unsigned lo = loc->first < sh->first ? 0 : 1;
+
+	*w = (struct ns_vm_walk){.vm = vm, .word = UINT32_MAX};
+	w->map[lo] = vm->guest.level[0] ? &vm->guest : NULL;
+	w->firsts[lo] = loc->first;
+	w->map[1 - lo] = vm->ident.level[0] ? &vm->ident : NULL;
+	w->firsts[1 - lo] = sh->first;
+}
+
+bool
+ns_vm_walk_refill(struct ns_vm_walk *w)
+{
+	for (; w->k < 2; w->k++, w->word = UINT32_MAX) {
+		const struct idmap *map = w->map[w->k];
+
+		if (!map)
+			continue;
+		w->first = w->firsts[w->k];
+		w->size = map->size;
+		while (++w->word < map->nwords[0])
+			if ((w->bits = map->level[0][w->word]))
+				return true;
+	}
+	return false;
 }
 
 uint32_t

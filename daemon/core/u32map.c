@@ -188,7 +188,10 @@ dense_grow(struct u32map *m, uint32_t off)
 		lo = hi > ncap ? hi - ncap : 0;
 	if (lo + ncap > m->span)
 		lo = m->span - ncap;
-	if (m->cap && !(slots = calloc(m->cap, sizeof(*slots))))
+	/* A new table only when the hash holds keys to move: an empty one stays as it is (a
+	 * count allocation makes room in the hash for all its keys, and a window grown nine
+	 * times while a VM fills would otherwise zero that room nine times). */
+	if (m->hcount && !(slots = calloc(m->cap, sizeof(*slots))))
 		return;
 	if (!(ids = realloc(m->ids, ncap * sizeof(*ids)))) {
 		free(slots);
