@@ -572,9 +572,10 @@ check_room(const struct ns *ns, const struct ns_vm *vm, const struct ns_alloc_re
  * numbers, foreign numbers), skipping every reserved interval or staying within the one
  * named, and check_slot tests exactly those rules against the tables the bitmaps index, which
  * ns_check verifies agree with them. For a chosen slot it can fail only on a namespace
- * already corrupt, which no request can make so. Debug builds (every test suite runs one)
- * keep it, as the assertion that search and rules agree; a release build saves its ~110
- * instructions, 8 % of an alloc+free pair. Numbers a request names are always checked. */
+ * already corrupt, which no request can make so. Builds without NDEBUG (Debug: the CI's
+ * sanitizer build runs every suite in one) keep it, as the assertion that search and rules
+ * agree; a release build saves its ~110 instructions, 8 % of an alloc+free pair. Numbers a
+ * request names are always checked. */
 #ifdef NDEBUG
 #define RECHECK_CHOSEN 0
 #else
