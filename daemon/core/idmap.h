@@ -33,13 +33,16 @@ idmap_test(const struct idmap *m, uint32_t i)
 static inline void
 idmap_set(struct idmap *m, uint32_t i)
 {
-	uint64_t *w;
+	uint64_t *w, bit;
 
-	if (idmap_test(m, i))
+	if (i >= m->size)
+		return;
+	w = &m->level[0][i / 64];
+	bit = 1ULL << (i % 64);
+	if (*w & bit)
 		return;
 	m->used++;
-	w = &m->level[0][i / 64];
-	*w |= 1ULL << (i % 64);
+	*w |= bit;
 	if (*w == ~0ULL && m->nlevels > 1)
 		idmap_set_up(m, i / 64);
 }
@@ -47,17 +50,18 @@ idmap_set(struct idmap *m, uint32_t i)
 static inline void
 idmap_clear(struct idmap *m, uint32_t i)
 {
-	uint64_t *w;
-	bool was_full;
+	uint64_t *w, bit;
 
-	if (!idmap_test(m, i) || i >= m->size)
+	if (i >= m->size)
+		return;
+	w = &m->level[0][i / 64];
+	bit = 1ULL << (i % 64);
+	if (!(*w & bit))
 		return;
 	m->used--;
-	w = &m->level[0][i / 64];
-	was_full = *w == ~0ULL;
-	*w &= ~(1ULL << (i % 64));
-	if (was_full && m->nlevels > 1)
+	if (*w == ~0ULL && m->nlevels > 1)
 		idmap_clear_up(m, i / 64);
+	*w &= ~bit;
 }
 /* First free id >= from, or -1. */
 int64_t idmap_find_free(const struct idmap *m, uint32_t from);

@@ -63,7 +63,7 @@ struct ns_op {
 	size_t mark;
 };
 
-/* The out-of-line halves of ns_op_begin and ns_op_end. */
+/* The out-of-line halves of ns_op_begin and ns_op_end (the undoing of a failure). */
 int ns_op_begin_slow(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *err);
 int ns_op_end_slow(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err);
 
@@ -98,9 +98,14 @@ ns_op_begin(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *err)
 static inline int
 ns_op_end(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err)
 {
+	int r;
+
 	if (ns->replaying || !ns->txn || (rc >= 0 && !op->own))
 		return rc;
-	return ns_op_end_slow(ns, op, rc, err);
+	if (rc < 0)
+		return ns_op_end_slow(ns, op, rc, err);
+	r = ns_txn_commit(ns, err);
+	return r < 0 ? r : rc;
 }
 
 /* Whether undoing nothing but freeing something is left once a change of this kind stands. */

@@ -17,9 +17,10 @@ vm_wq(struct ns_vm *vm, const struct ns_wq *wq)
 	return NULL;
 }
 
-/* Into every index. Room was made in every map before (reserve()), so this cannot fail. */
-void
-ns_map_link(struct ns *ns, struct ns_mapping *m)
+/* Into every index. Room was made in every map before (reserve()), so this cannot fail.
+ * Inline where a mapping is added or freed; ns_map_link for undoing. */
+static inline void
+link_map(struct ns *ns, struct ns_mapping *m)
 {
 	struct ns_vm *vm = m->vm;
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
@@ -46,8 +47,8 @@ ns_map_link(struct ns *ns, struct ns_mapping *m)
 		ns_resv_count(ns, m, 1);
 }
 
-void
-ns_map_unlink(struct ns *ns, struct ns_mapping *m)
+static inline void
+unlink_map(struct ns *ns, struct ns_mapping *m)
 {
 	struct ns_vm *vm = m->vm;
 	const struct ns_range *loc = &ns->cfg.local, *sh = &ns->cfg.shared;
@@ -74,6 +75,18 @@ ns_map_unlink(struct ns *ns, struct ns_mapping *m)
 		ns_resv_count(ns, m, -1);
 }
 
+void
+ns_map_link(struct ns *ns, struct ns_mapping *m)
+{
+	link_map(ns, m);
+}
+
+void
+ns_map_unlink(struct ns *ns, struct ns_mapping *m)
+{
+	unlink_map(ns, m);
+}
+
 /* The VM's entry for wq, made (idle) when it has none: never taken back, so that undoing a
  * change needs no allocation. */
 static int
@@ -94,14 +107,20 @@ reserve_wq(struct ns_vm *vm, struct ns_wq *wq)
 	return 0;
 }
 
-static int
+static __attribute__((noinline, cold)) int
+out_of_memory(struct ns_err *err)
+{
+	return ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
+}
+
+static inline int
 reserve(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, struct ns_wq *wq,
         unsigned n, struct ns_err *err)
 {
 	if (u32map_reserve(&vm->maps, n) < 0 ||
 	    u32map_reserve(type == NS_TYPE_LOCAL ? &dev->lmaps : &ns->shared_maps, n) < 0 ||
-	    reserve_wq(vm, wq) < 0)
-		return ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
+	    (wq && reserve_wq(vm, wq) < 0))
+		return out_of_memory(err);
 	return 0;
 }
 
@@ -116,14 +135,14 @@ ns_map_free(struct ns *ns, struct ns_mapping *m)
 }
 
 /* Adds the mapping (g, h) and logs it. */
-static struct ns_mapping *
+static inline struct ns_mapping *
 add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, struct ns_wq *wq,
     uint32_t g, uint32_t h, struct ns_err *err)
 {
 	struct ns_mapping *m = slab_alloc(&ns->maps_pool);
 
 	if (!m) {
-		ns_fail(err, NS_E_NOMEM, NULL, "out of memory");
+		out_of_memory(err);
 		return NULL;
 	}
 	/* Every field written (the pool does not zero): the id is the pool's. */
@@ -134,7 +153,7 @@ add(struct ns *ns, struct ns_vm *vm, enum ns_type type, struct ns_device *dev, s
 	                         .hpasid = h,
 	                         .id = m->id,
 	                         .type = (uint8_t)type};
-	ns_map_link(ns, m);
+	link_map(ns, m);
 	ns_log_map(ns, NS_EV_MAP_ADDED, m);
 	return m;
 }
@@ -693,7 +712,7 @@ ns_free(struct ns *ns, struct ns_vm *vm, uint32_t gpasid, struct ns_err *err)
 	 * device may still use it. */
 	if (m->natts && (r = ns_detach_all(ns, m, err)) < 0)
 		return ns_op_end(ns, &op, r, err);
-	ns_map_unlink(ns, m);
+	unlink_map(ns, m);
 	if (ns->replaying)
 		ns_map_free(ns, m);
 	else

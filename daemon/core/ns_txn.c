@@ -296,23 +296,15 @@ ns_op_begin_slow(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err 
 	return 0;
 }
 
-/* A failure to undo, or the commit of an operation that opened its transaction. */
+/* A failure: what the operation changed undone, and the transaction ended if it opened it. */
 int
 ns_op_end_slow(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err)
 {
+	(void)err;
 	if (ns->replaying || !ns->txn)
 		return rc;
-	if (rc < 0) {
-		rollback(ns, op->mark);
-		if (op->own)
-			txn_end(ns);
-		return rc;
-	}
-	if (op->own) {
-		int r = ns_txn_commit(ns, err);
-
-		if (r < 0)
-			return r;
-	}
+	rollback(ns, op->mark);
+	if (op->own)
+		txn_end(ns);
 	return rc;
 }
