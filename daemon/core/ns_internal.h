@@ -108,7 +108,7 @@ ns_op_end(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err)
 	return r < 0 ? r : rc;
 }
 
-/* Whether undoing nothing but freeing something is left once a change of this kind stands. */
+/* Whether a change of this kind leaves something to free once it stands (settle, ns_txn.c). */
 static inline bool
 ns_change_settles(enum ns_event_kind kind)
 {

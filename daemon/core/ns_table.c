@@ -273,7 +273,8 @@ ns_vm_destroy(struct ns *ns, struct ns_vm *vm, struct ns_err *err)
 			return ns_op_end(ns, &op, r, err);
 	/* Room for every removal and the VM's, taken once: each mapping is then unlinked and
 	 * logged as ns_free would (the same events, in gPASID order), without looking it up,
-	 * opening an operation or searching the bitmaps again for it. */
+	 * opening an operation or searching the bitmaps again for it. `frees` is nested in op,
+	 * which ends both. */
 	if ((r = ns_op_begin(ns, &frees, vm->maps.count + 1, err)) < 0)
 		return ns_op_end(ns, &op, r, err);
 	ns_vm_walk_start(ns, vm, &w);

@@ -300,7 +300,6 @@ ns_op_begin_slow(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err 
 int
 ns_op_end_slow(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err)
 {
-	(void)err;
 	if (ns->replaying || !ns->txn)
 		return rc;
 	rollback(ns, op->mark);
