@@ -49,19 +49,13 @@ idmap_free(struct idmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-bool
-idmap_test(const struct idmap *m, uint32_t i)
-{
-	return i >= m->size || (m->level[0][i / 64] >> (i % 64)) & 1;
-}
-
+/* Word `word` of level 0 became full: its bit in level 1, and up while words fill. */
 void
-idmap_set(struct idmap *m, uint32_t i)
+idmap_set_up(struct idmap *m, uint32_t word)
 {
-	if (idmap_test(m, i))
-		return;
-	m->used++;
-	for (unsigned l = 0; l < m->nlevels; l++) {
+	uint32_t i = word;
+
+	for (unsigned l = 1; l < m->nlevels; l++) {
 		uint64_t *w = &m->level[l][i / 64];
 
 		*w |= 1ULL << (i % 64);
@@ -71,13 +65,13 @@ idmap_set(struct idmap *m, uint32_t i)
 	}
 }
 
+/* Word `word` of level 0 was full and is not any more: up while words were full. */
 void
-idmap_clear(struct idmap *m, uint32_t i)
+idmap_clear_up(struct idmap *m, uint32_t word)
 {
-	if (!idmap_test(m, i) || i >= m->size)
-		return;
-	m->used--;
-	for (unsigned l = 0; l < m->nlevels; l++) {
+	uint32_t i = word;
+
+	for (unsigned l = 1; l < m->nlevels; l++) {
 		uint64_t *w = &m->level[l][i / 64];
 		bool was_full = *w == ~0ULL;
 

@@ -303,14 +303,19 @@ ns_detach_all(struct ns *ns, struct ns_mapping *m, struct ns_err *err)
 int
 ns_detach_device(struct ns *ns, struct ns_vm *vm, uint32_t bdf, struct ns_err *err)
 {
+	struct ns_vm_walk w;
+	struct ns_mapping *m;
 	struct ns_op op;
 	int r;
 
 	r = ns_op_begin(ns, &op, 0, err);
 	if (r < 0)
 		return r;
-	for (struct ns_mapping *m = ns_vm_next(ns, vm, 0); m; m = ns_vm_next(ns, vm, m->gpasid)) {
-		struct backend_attach *att = ns_attachment(m, bdf);
+	/* Without an attachment on the host (device.release of a VM that never attached
+	 * one), nothing to walk for. */
+	ns_vm_walk_start(ns, vm, &w);
+	while (ns->nattached && (m = ns_vm_walk_next(&w))) {
+		struct backend_attach *att = m->natts ? ns_attachment(m, bdf) : NULL;
 
 		if (!att)
 			continue;

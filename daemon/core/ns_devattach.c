@@ -198,10 +198,13 @@ ns_device_detach_rid(struct ns *ns, struct ns_vm *vm, struct ns_device *dev, str
 static unsigned
 pasids_attached(const struct ns *ns, const struct ns_vm *vm, uint32_t bdf)
 {
+	struct ns_vm_walk w;
+	struct ns_mapping *m;
 	unsigned n = 0;
 
-	for (struct ns_mapping *m = ns_vm_next(ns, vm, 0); m; m = ns_vm_next(ns, vm, m->gpasid))
-		n += ns_attachment(m, bdf) != NULL;
+	ns_vm_walk_start(ns, vm, &w);
+	while (ns->nattached && (m = ns_vm_walk_next(&w)))
+		n += m->natts && ns_attachment(m, bdf) != NULL;
 	return n;
 }
 

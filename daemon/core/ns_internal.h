@@ -44,6 +44,18 @@ struct ns_change {
 	};
 };
 
+/* The log of a transaction: events for the observers, and beside each what undoing it takes.
+ * Both arrays are kept from one transaction to the next (ns->spare), so that a lone
+ * operation's log is room already there. */
+struct ns_txn {
+	struct ns_event *evs;
+	struct ns_change *undo;
+	size_t n, cap;
+	/* Changes that leave something to free once they stand (settle in ns_txn.c): a
+	 * transaction without any (an allocation) skips that pass. */
+	size_t nsettle;
+};
+
 /* An operation's place in the transaction: it opens one when none is open (own), and a
  * failure undoes what it changed since mark. */
 struct ns_op {
@@ -51,18 +63,137 @@ struct ns_op {
 	size_t mark;
 };
 
+/* The out-of-line halves of ns_op_begin and ns_op_end (the undoing of a failure). */
+int ns_op_begin_slow(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *err);
+int ns_op_end_slow(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err);
+
 /* Starts an operation that will log at most `changes` changes (room taken now, so that logging
- * cannot fail half-way). No-op while replaying. 0, or a negative errno with err. */
-int ns_op_begin(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *err);
+ * cannot fail half-way). No-op while replaying. 0, or a negative errno with err. Inline for
+ * the common cases, where the log has the room: nested in an open transaction, or a lone
+ * operation that takes the kept log. */
+static inline int
+ns_op_begin(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *err)
+{
+	struct ns_txn *t = ns->txn;
+
+	op->own = false;
+	op->mark = 0;
+	if (ns->replaying)
+		return 0;
+	if (t && t->n + changes <= t->cap) {
+		op->mark = t->n;
+		return 0;
+	}
+	if (!t && ns->spare && changes <= ns->spare->cap) {
+		ns->txn = ns->spare;
+		ns->spare = NULL;
+		op->own = true;
+		return 0;
+	}
+	return ns_op_begin_slow(ns, op, changes, err);
+}
+
 /* Ends it: rc < 0 undoes its changes; an operation that opened the transaction commits it.
  * Returns rc, or the commit's failure. */
-int ns_op_end(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err);
+static inline int
+ns_op_end(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err)
+{
+	int r;
+
+	if (ns->replaying || !ns->txn || (rc >= 0 && !op->own))
+		return rc;
+	if (rc < 0)
+		return ns_op_end_slow(ns, op, rc, err);
+	r = ns_txn_commit(ns, err);
+	return r < 0 ? r : rc;
+}
+
+/* Whether a change of this kind leaves something to free once it stands (settle, ns_txn.c). */
+static inline bool
+ns_change_settles(enum ns_event_kind kind)
+{
+	return kind == NS_EV_VM_DESTROYED || kind == NS_EV_MAP_REMOVED ||
+	       kind == NS_EV_MAP_DETACHED || kind == NS_EV_DEV_DETACHED || kind == NS_EV_VM_OWNER ||
+	       kind == NS_EV_QUOTA_SET || kind == NS_EV_UNRESERVED;
+}
+
 /* Logs a change made, with its event. No-op while replaying. */
 void ns_log(struct ns *ns, const struct ns_event *ev, const struct ns_change *undo);
-/* ns_log of a mapping added or removed (MAP_ADDED, MAP_REMOVED). */
-void ns_log_map(struct ns *ns, enum ns_event_kind kind, struct ns_mapping *m);
+/* ns_log of a mapping added or removed (MAP_ADDED, MAP_REMOVED), written in place: most
+ * of what an allocation or a free logs. */
+static inline void
+ns_log_map(struct ns *ns, enum ns_event_kind kind, struct ns_mapping *m)
+{
+	struct ns_txn *t = ns->txn;
+
+	if (ns->replaying || !t)
+		return;
+	/* Room was taken by ns_op_begin(). */
+	t->evs[t->n] = (struct ns_event){.kind = kind, .vm = m->vm, .map = m};
+	t->undo[t->n++] = (struct ns_change){.map = m};
+	t->nsettle += kind == NS_EV_MAP_REMOVED;
+}
+/* ns_log of the next-fit position moved (NS_EV_CURSOR, or NS_EV_LCURSOR of dev), from
+ * `before`, written in place: every allocation logs one. */
+static inline void
+ns_log_cursor(struct ns *ns, struct ns_device *dev, uint32_t before)
+{
+	struct ns_txn *t = ns->txn;
+
+	if (ns->replaying || !t)
+		return;
+	if (dev)
+		t->evs[t->n] = (struct ns_event){
+		    .kind = NS_EV_LCURSOR, .bdf = dev->bdf, .cursor = dev->local_cursor};
+	else
+		t->evs[t->n] = (struct ns_event){.kind = NS_EV_CURSOR, .cursor = ns->shared_cursor};
+	t->undo[t->n++] = (struct ns_change){.dev = dev, .cursor_before = before};
+}
 /* Undoes an open transaction and frees the log kept for the next one (ns_destroy). */
 void ns_txn_release(struct ns *ns);
+
+/* Walks a VM's mappings in gPASID order, as ns_vm_next does, but a word of the VM's bitmaps
+ * at a time (ns_vm_next searches both bitmaps afresh for every mapping: most of what freeing
+ * a large VM cost). The word being walked is a copy: the mapping returned may be unlinked
+ * before the next call, but no other may be added or removed meanwhile. */
+struct ns_vm_walk {
+	const struct ns_vm *vm;
+	const struct idmap *map[2]; /* guest and ident bitmaps, lower range first; NULL: none */
+	uint32_t firsts[2];         /* the gPASID of each one's offset 0 */
+	unsigned k;                 /* the bitmap being walked */
+	uint32_t first, size;       /* its firsts[k] and size */
+	uint32_t word;              /* its word (UINT32_MAX: before the first) */
+	uint64_t bits;              /* what is left of that word */
+};
+
+void ns_vm_walk_start(const struct ns *ns, const struct ns_vm *vm, struct ns_vm_walk *w);
+/* Loads the next word that holds a mapping: false at the end of both bitmaps. */
+bool ns_vm_walk_refill(struct ns_vm_walk *w);
+
+/* The next mapping, or NULL at the end. Inline: a bit of the word at hand. */
+static inline struct ns_mapping *
+ns_vm_walk_next(struct ns_vm_walk *w)
+{
+	for (;;) {
+		while (w->bits) {
+			uint32_t off = w->word * 64 + (uint32_t)__builtin_ctzll(w->bits);
+			struct ns_mapping *m;
+
+			w->bits &= w->bits - 1;
+			/* Bits past the end are set as "used" padding: the bitmap ends there. */
+			if (off >= w->size) {
+				w->bits = 0;
+				break;
+			}
+			/* A bit without its mapping is a broken namespace, which ns_check
+			 * reports: not a mapping to walk. */
+			if ((m = u32map_get(&w->vm->maps, w->first + off)))
+				return m;
+		}
+		if (!ns_vm_walk_refill(w))
+			return NULL;
+	}
+}
 
 /* Table primitives (ns_table.c, ns_map.c): they cannot fail, room having been made before. */
 void ns_vm_link(struct ns *ns, struct ns_vm *vm);

@@ -252,26 +252,38 @@ ns_vm_devices_take_back(struct ns_vm *vm)
 int
 ns_vm_destroy(struct ns *ns, struct ns_vm *vm, struct ns_err *err)
 {
-	struct ns_op op;
+	struct ns_op op, frees;
+	struct ns_vm_walk w;
+	struct ns_mapping *m;
 	int freed = 0, r;
 
-	r = ns_op_begin(ns, &op, vm->maps.count + 1, err);
+	r = ns_op_begin(ns, &op, 0, err);
 	if (r < 0)
 		return r;
 	/* The order of DESIGN.md §5, all or none: every PASID detached from the kernel first,
 	 * then every device's requester ID (device.attach), then the numbers freed. Whatever
-	 * the kernel will not let go of refuses the whole, and what went before is put back. */
-	for (struct ns_mapping *m = ns_vm_next(ns, vm, 0); m; m = ns_vm_next(ns, vm, m->gpasid))
-		if ((r = ns_detach_all(ns, m, err)) < 0)
+	 * the kernel will not let go of refuses the whole, and what went before is put back.
+	 * Without an attachment on the host there is nothing to walk for. */
+	ns_vm_walk_start(ns, vm, &w);
+	while (ns->nattached && (m = ns_vm_walk_next(&w)))
+		if (m->natts && (r = ns_detach_all(ns, m, err)) < 0)
 			return ns_op_end(ns, &op, r, err);
 	for (unsigned i = 0; i < vm->ndevs; i++)
 		if ((r = ns_device_detach_rid(ns, vm, vm->devs[i].dev, err)) < 0)
 			return ns_op_end(ns, &op, r, err);
-	for (struct ns_mapping *m = ns_vm_next(ns, vm, 0), *next; m; m = next, freed++) {
-		next = ns_vm_next(ns, vm, m->gpasid);
-		r = ns_free(ns, vm, m->gpasid, err);
-		if (r < 0)
-			return ns_op_end(ns, &op, r, err);
+	/* Room for every removal and the VM's, taken once: each mapping is then unlinked and
+	 * logged as ns_free would (the same events, in gPASID order), without looking it up,
+	 * opening an operation or searching the bitmaps again for it. `frees` is nested in op,
+	 * which ends both. */
+	if ((r = ns_op_begin(ns, &frees, vm->maps.count + 1, err)) < 0)
+		return ns_op_end(ns, &op, r, err);
+	ns_vm_walk_start(ns, vm, &w);
+	for (; (m = ns_vm_walk_next(&w)); freed++) {
+		ns_map_unlink(ns, m);
+		if (ns->replaying)
+			ns_map_free(ns, m);
+		else
+			ns_log_map(ns, NS_EV_MAP_REMOVED, m);
 	}
 	ns_vm_devices_let_go(vm);
 	ns_vm_unlink(ns, vm);

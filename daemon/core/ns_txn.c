@@ -10,12 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-struct ns_txn {
-	struct ns_event *evs;
-	struct ns_change *undo;
-	size_t n, cap;
-};
-
 /* A log up to this many changes is kept for the next transaction: a lone operation (one a
  * request did not wrap) would otherwise cost three allocations and three frees, which
  * made an alloc+free five times slower than the change itself. A larger one is freed, so
@@ -96,18 +90,7 @@ ns_log(struct ns *ns, const struct ns_event *ev, const struct ns_change *undo)
 	/* Room was taken by ns_op_begin(). */
 	t->evs[t->n] = *ev;
 	t->undo[t->n++] = *undo;
-}
-
-void
-ns_log_map(struct ns *ns, enum ns_event_kind kind, struct ns_mapping *m)
-{
-	struct ns_txn *t = ns->txn;
-
-	if (ns->replaying || !t)
-		return;
-	/* Written in place: this is most of what an allocation logs. */
-	t->evs[t->n] = (struct ns_event){.kind = kind, .vm = m->vm, .map = m};
-	t->undo[t->n++] = (struct ns_change){.map = m};
+	t->nsettle += ns_change_settles(ev->kind);
 }
 
 /* Puts back what change i changed. */
@@ -178,6 +161,7 @@ rollback(struct ns *ns, size_t mark)
 
 	while (t->n > mark) {
 		t->n--;
+		t->nsettle -= ns_change_settles(t->evs[t->n].kind);
 		undo_one(ns, &t->evs[t->n], &t->undo[t->n]);
 	}
 }
@@ -189,6 +173,7 @@ txn_end(struct ns *ns)
 
 	ns->txn = NULL;
 	t->n = 0;
+	t->nsettle = 0;
 	if (!ns->spare && t->cap <= TXN_KEEP_CAP) {
 		ns->spare = t;
 		return;
@@ -259,10 +244,14 @@ ns_txn_commit(struct ns *ns, struct ns_err *err)
 
 	if (!t)
 		return 0;
+	if (!t->n) {
+		txn_end(ns);
+		return 0;
+	}
 	for (unsigned i = 0; i < ns->nobservers; i++) {
 		const struct ns_observer *o = &ns->observers[i];
 
-		if (t->n && o->check && (r = o->check(o->ctx, t->evs, t->n, err)) < 0) {
+		if (o->check && (r = o->check(o->ctx, t->evs, t->n, err)) < 0) {
 			ns_txn_abort(ns);
 			return r;
 		}
@@ -270,22 +259,24 @@ ns_txn_commit(struct ns *ns, struct ns_err *err)
 	/* The transaction is over before anyone hears of it: what an observer starts in
 	 * turn (an owner that turns out gone) is a transaction of its own. */
 	ns->txn = NULL;
-	for (unsigned k = 0; t->n && k < ns->nobservers; k++)
+	for (unsigned k = 0; k < ns->nobservers; k++)
 		if (ns->observers[k].begin)
 			ns->observers[k].begin(ns->observers[k].ctx, t->evs, t->n);
 	for (size_t i = 0; ns->nobservers && i < t->n; i++)
 		for (unsigned k = 0; k < ns->nobservers; k++)
 			if (ns->observers[k].apply)
 				ns->observers[k].apply(ns->observers[k].ctx, &t->evs[i]);
-	for (size_t i = 0; i < t->n; i++)
+	/* An allocation leaves nothing to free: no pass over its changes. */
+	for (size_t i = 0; t->nsettle && i < t->n; i++)
 		settle(ns, &t->undo[i], &t->evs[i]);
 	ns->txn = t;
 	txn_end(ns);
 	return 0;
 }
 
+/* Where ns_op_begin finds no room (or no log) ready. */
 int
-ns_op_begin(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *err)
+ns_op_begin_slow(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *err)
 {
 	op->own = false;
 	op->mark = 0;
@@ -305,22 +296,14 @@ ns_op_begin(struct ns *ns, struct ns_op *op, size_t changes, struct ns_err *err)
 	return 0;
 }
 
+/* A failure: what the operation changed undone, and the transaction ended if it opened it. */
 int
-ns_op_end(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err)
+ns_op_end_slow(struct ns *ns, struct ns_op *op, int rc, struct ns_err *err)
 {
 	if (ns->replaying || !ns->txn)
 		return rc;
-	if (rc < 0) {
-		rollback(ns, op->mark);
-		if (op->own)
-			txn_end(ns);
-		return rc;
-	}
-	if (op->own) {
-		int r = ns_txn_commit(ns, err);
-
-		if (r < 0)
-			return r;
-	}
+	rollback(ns, op->mark);
+	if (op->own)
+		txn_end(ns);
 	return rc;
 }

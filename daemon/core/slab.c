@@ -71,7 +71,7 @@ id_field(const struct slab *s, void *obj)
 }
 
 void *
-slab_alloc(struct slab *s)
+slab_alloc_slow(struct slab *s)
 {
 	uint32_t id;
 	void *obj;
@@ -111,7 +111,7 @@ slab_alloc(struct slab *s)
 }
 
 void
-slab_free(struct slab *s, void *obj)
+slab_free_slow(struct slab *s, void *obj)
 {
 	uint32_t id;
 

@@ -26,11 +26,6 @@ struct slab {
 void slab_init(struct slab *s, size_t size, size_t id_off);
 /* Frees every chunk, whatever is still allocated in them. */
 void slab_destroy(struct slab *s);
-/* An object with its id filled in, or NULL on ENOMEM. Not zeroed: the caller writes every
- * field (a freed object still holds what it held). */
-void *slab_alloc(struct slab *s);
-void slab_free(struct slab *s, void *obj);
-
 static inline void *
 slab_at(const struct slab *s, uint32_t id)
 {
@@ -43,6 +38,54 @@ static inline uint32_t
 slab_id(const struct slab *s, const void *obj)
 {
 	return *(const uint32_t *)((const char *)obj + s->id_off);
+}
+
+/* The out-of-line halves of slab_alloc and slab_free: a new chunk, and under
+ * AddressSanitizer every call (freed objects are poisoned). */
+void *slab_alloc_slow(struct slab *s);
+void slab_free_slow(struct slab *s, void *obj);
+
+/* An object with its id filled in, or NULL on ENOMEM. Not zeroed: the caller writes every
+ * field (a freed object still holds what it held). Inline for a freed object to reuse (one
+ * a mapping freed, in the steady state of allocation and freeing). */
+static inline void *
+slab_alloc(struct slab *s)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return slab_alloc_slow(s);
+#else
+	uint32_t id = s->free;
+	uint32_t *field;
+	char *obj;
+
+	if (!id)
+		return slab_alloc_slow(s);
+	obj = (char *)slab_at(s, id);
+	field = (uint32_t *)(obj + s->id_off);
+	s->free = *field;
+	*field = id;
+	s->live++;
+	return obj;
+#endif
+}
+
+static inline void
+slab_free(struct slab *s, void *obj)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	slab_free_slow(s, obj);
+#else
+	uint32_t *field;
+	uint32_t id;
+
+	if (!obj)
+		return;
+	field = (uint32_t *)((char *)obj + s->id_off);
+	id = *field;
+	*field = s->free;
+	s->free = id;
+	s->live--;
+#endif
 }
 
 #endif

@@ -139,17 +139,10 @@ hash_del(struct u32map *m, uint32_t key)
 	return val;
 }
 
-/* The window's slot of key, or -1 when the key is not held there. */
-static int64_t
-dense_off(const struct u32map *m, uint32_t key)
-{
-	uint32_t lo = m->base + m->wlo;
-
-	return key >= lo && key - lo < m->dcap ? (int64_t)(key - lo) : -1;
-}
+#define dense_off u32map_dense_off
 
 void *
-u32map_get(const struct u32map *m, uint32_t key)
+u32map_get_slow(const struct u32map *m, uint32_t key)
 {
 	int64_t off = dense_off(m, key);
 
@@ -195,7 +188,10 @@ dense_grow(struct u32map *m, uint32_t off)
 		lo = hi > ncap ? hi - ncap : 0;
 	if (lo + ncap > m->span)
 		lo = m->span - ncap;
-	if (m->cap && !(slots = calloc(m->cap, sizeof(*slots))))
+	/* A new table only when the hash holds keys to move: an empty one stays as it is (a
+	 * count allocation makes room in the hash for all its keys, and a window grown nine
+	 * times while a VM fills would otherwise zero that room nine times). */
+	if (m->hcount && !(slots = calloc(m->cap, sizeof(*slots))))
 		return;
 	if (!(ids = realloc(m->ids, ncap * sizeof(*ids)))) {
 		free(slots);
@@ -258,7 +254,7 @@ u32map_put(struct u32map *m, uint32_t key, void *val)
 }
 
 void *
-u32map_del(struct u32map *m, uint32_t key)
+u32map_del_slow(struct u32map *m, uint32_t key)
 {
 	int64_t off = dense_off(m, key);
 	void *val;

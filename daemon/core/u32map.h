@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct slab;
+#include "slab.h"
 
 struct u32map_slot {
 	uint32_t key;
@@ -36,9 +36,48 @@ void u32map_init(struct u32map *m);
 int u32map_init_dense(struct u32map *m, const struct slab *pool, uint32_t base, uint32_t span,
                       int prefill);
 void u32map_free(struct u32map *m);
-void *u32map_get(const struct u32map *m, uint32_t key);
+/* Lookups, insertions (u32map_put_obj) and removals are inline for a key of the window (a mapping's
+ * number, nearly always: several of each per allocation and free); the rest goes out of line. */
+void *u32map_get_slow(const struct u32map *m, uint32_t key);
+void *u32map_del_slow(struct u32map *m, uint32_t key);
+
+/* The window's slot of key, or -1 when the key is not held there. */
+static inline int64_t
+u32map_dense_off(const struct u32map *m, uint32_t key)
+{
+	uint32_t lo = m->base + m->wlo;
+
+	return key >= lo && key - lo < m->dcap ? (int64_t)(key - lo) : -1;
+}
+
+static inline void *
+u32map_get(const struct u32map *m, uint32_t key)
+{
+	int64_t off = u32map_dense_off(m, key);
+
+	if (off >= 0)
+		return m->ids[off] ? slab_at(m->pool, m->ids[off]) : NULL;
+	return u32map_get_slow(m, key);
+}
+
 /* Inserts or replaces; val must not be NULL. 0 or -ENOMEM. */
 int u32map_put(struct u32map *m, uint32_t key, void *val);
+/* u32map_put of an object of the map's pool (u32map_init_dense), inline when the key falls
+ * in the window. */
+static inline int
+u32map_put_obj(struct u32map *m, uint32_t key, void *val)
+{
+	int64_t off = u32map_dense_off(m, key);
+
+	if (off < 0)
+		return u32map_put(m, key, val);
+	if (!m->ids[off]) {
+		m->count++;
+		m->nspan++;
+	}
+	m->ids[off] = slab_id(m->pool, val);
+	return 0;
+}
 /* Makes room for `n` more keys so that the next n puts cannot fail. Inline: asked on every
  * allocation, and there is room nearly always. */
 int u32map_reserve_grow(struct u32map *m, size_t n);
@@ -48,7 +87,23 @@ u32map_reserve(struct u32map *m, size_t n)
 	/* The hash's load stays under 3/4 (keys in the window need no room). */
 	return m->cap && (m->hcount + n) * 4 < m->cap * 3 ? 0 : u32map_reserve_grow(m, n);
 }
-void *u32map_del(struct u32map *m, uint32_t key);
+/* Removes key; its value, or NULL when it was not there. */
+static inline void *
+u32map_del(struct u32map *m, uint32_t key)
+{
+	int64_t off = u32map_dense_off(m, key);
+	void *val;
+
+	if (off < 0)
+		return u32map_del_slow(m, key);
+	if (!m->ids[off])
+		return NULL;
+	val = slab_at(m->pool, m->ids[off]);
+	m->ids[off] = 0;
+	m->count--;
+	m->nspan--;
+	return val;
+}
 
 /* Iteration: for (size_t i = 0; u32map_next(m, &i, &k, &v);) — not across changes. The
  * window's keys come first, in increasing order, then the hash's in no order. */
