@@ -229,4 +229,9 @@ void journal_close(struct journal *j);
  * is then broken, as after a crash. 0 disables. The steps are listed in journal_compact.c. */
 void journal_test_fail_compaction_after(struct journal *j, int step);
 
+/* Test hook: while paused, the worker starts no write (a group started meanwhile stays in
+ * flight: journal_commit_finish() says -EINPROGRESS, and a waiting one would wait until the
+ * pause ends, from another thread). Starts the worker if needed. */
+void journal_test_pause_commits(struct journal *j, bool paused);
+
 #endif

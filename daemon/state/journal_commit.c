@@ -133,7 +133,7 @@ worker_main(void *arg)
 		double secs;
 		int rc;
 
-		while (!j->worker.go && !j->worker.stop)
+		while ((!j->worker.go || j->worker.paused) && !j->worker.stop)
 			pthread_cond_wait(&j->worker.cond, &j->worker.lock);
 		if (j->worker.stop)
 			break;
@@ -200,6 +200,17 @@ journal_worker_stop(struct journal *j)
 	pthread_mutex_destroy(&j->worker.lock);
 	close(j->worker.evfd);
 	j->worker.started = false;
+}
+
+void
+journal_test_pause_commits(struct journal *j, bool paused)
+{
+	if (journal_commit_fd(j) < 0)
+		return;
+	pthread_mutex_lock(&j->worker.lock);
+	j->worker.paused = paused;
+	pthread_cond_broadcast(&j->worker.cond);
+	pthread_mutex_unlock(&j->worker.lock);
 }
 
 /* ---- committing ---- */

@@ -83,7 +83,8 @@ struct journal {
 		pthread_mutex_t lock;
 		pthread_cond_t cond;
 		bool started, go, stop;
-		int evfd; /* written when a flight is done: journal_commit_fd() */
+		bool paused; /* journal_test_pause_commits() */
+		int evfd;    /* written when a flight is done: journal_commit_fd() */
 	} worker;
 	uint64_t allocated; /* file space reserved with fallocate, from offset 0 */
 	bool no_reserve;    /* the file system cannot reserve: commits may hit ENOSPC */

@@ -468,6 +468,12 @@ compact_cb(evutil_socket_t fd, short what, void *arg)
 		compact_if_due(s);
 }
 
+void
+state_test_pause_commits(struct state *s, bool paused)
+{
+	journal_test_pause_commits(s->journal, paused);
+}
+
 bool
 state_dirty(const struct state *s)
 {

@@ -72,6 +72,8 @@ int state_commit_async(struct state *s);
  * must see its files still (a compaction, a fork). Records pending stay pending. 0 or the
  * failed commit's -errno. */
 int state_commit_drain(struct state *s);
+/* Test hook: journal_test_pause_commits() on the state's journal. */
+void state_test_pause_commits(struct state *s, bool paused);
 int state_on_durable(struct state *s, void (*fn)(void *ctx), void *ctx);
 void state_off_durable(struct state *s, void (*fn)(void *ctx), void *ctx);
 void state_on_failure(struct state *s, void (*fn)(void *ctx), void *ctx);
