@@ -322,6 +322,8 @@ fdstore_on_durable(void *ctx)
 			log_warn("cannot drop %s from the fd store: %s", fs->removals[i].name,
 			         strerror(-r));
 	}
+	if (i == 0)
+		return; /* nothing done (maybe nothing queued: removals may be NULL) */
 	memmove(fs->removals, fs->removals + i, (fs->nremovals - i) * sizeof(*fs->removals));
 	fs->nremovals -= i;
 }
