@@ -247,8 +247,10 @@ journal_commit_start(struct journal *j)
 	pthread_mutex_lock(&j->worker.lock);
 	f->done = false;
 	j->worker.go = true;
-	pthread_cond_broadcast(&j->worker.cond);
 	pthread_mutex_unlock(&j->worker.lock);
+	/* After unlocking, so that the worker does not wake only to wait for the lock; only the
+	 * worker waits now (the loop is the one thread that waits for a result). */
+	pthread_cond_signal(&j->worker.cond);
 	return 1;
 }
 
