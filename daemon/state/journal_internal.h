@@ -11,7 +11,8 @@
  *   journal_io.c       files in the directory: listing, reading whole, writing, creating a
  *                      journal atomically, removing
  *   journal_replay.c   start-up: which generation, its snapshot, its journal, the refusals
- *   journal_commit.c   append, group commit and its rollback, reserving room
+ *   journal_commit.c   append, group commit (on the caller's thread or its worker thread)
+ *                      and its rollback, reserving room
  *   journal_compact.c  a new snapshot and generation, in numbered crash-safe steps
  *   journal_salvage.c  pasidd --salvage: the valid prefix, what follows it, the new
  *                      generation */
