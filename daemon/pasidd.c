@@ -164,6 +164,19 @@ start_quotas(struct pasidd *d, char *why, size_t len)
 	return 0;
 }
 
+/* The state's commit numbers for the fd store (host/), which cannot know the state. */
+static uint64_t
+next_commit(const void *state)
+{
+	return state_next_gen(state);
+}
+
+static uint64_t
+last_commit(const void *state)
+{
+	return state_durable_gen(state);
+}
+
 /* A commit failed: nothing more may be acknowledged; main() exits non-zero. */
 static void
 state_failed_cb(void *ctx)
@@ -360,6 +373,8 @@ pasidd_open(struct pasidd *d, unsigned flags, char *why, size_t len)
 		snprintf(why, len, "out of memory");
 		return -ENOMEM;
 	}
+	/* After the reconcile, whose strays leave the store at once. */
+	fdstore_set_commits(d->fdstore, next_commit, last_commit, d->state);
 	if ((r = owners_new(d->base, &d->ns, &d->owners)) < 0 ||
 	    (reclaimed = owners_start(d->owners)) < 0) {
 		snprintf(why, len, "cannot watch the VMs' owners: %s",

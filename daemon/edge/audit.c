@@ -165,15 +165,25 @@ tell(struct audit *a, struct audit_entry *e)
 	events_publish(a->d->events, e);
 }
 
-/* Tells what waits, unless the journal still has to make it durable. */
+/* The commit an entry made now waits for: the next one inside a transaction or while records
+ * wait, else none (state.h). */
+static uint64_t
+hold_gen(const struct audit *a)
+{
+	return ns_txn_dirty(&a->d->ns) ? state_next_gen(a->d->state) : state_hold_gen(a->d->state);
+}
+
+/* Tells what waits, in order, up to the first entry whose commit is not done; nothing from
+ * inside a transaction. */
 static void
 flush(struct audit *a, bool durable)
 {
+	uint64_t done = state_durable_gen(a->d->state);
 	struct audit_entry *e;
 
-	if (!durable && (state_dirty(a->d->state) || ns_txn_dirty(&a->d->ns)))
+	if (!durable && ns_txn_dirty(&a->d->ns))
 		return;
-	while ((e = TAILQ_FIRST(&a->pending))) {
+	while ((e = TAILQ_FIRST(&a->pending)) && e->gen <= done) {
 		TAILQ_REMOVE(&a->pending, e, link);
 		tell(a, e);
 		entry_free(e);
@@ -204,6 +214,7 @@ audit_note(struct audit *a, struct audit_entry *e, const char *fmt, ...)
 	va_end(ap);
 	e->message = m;
 	add_peer(a, e, NULL);
+	e->gen = hold_gen(a);
 	TAILQ_INSERT_TAIL(&a->pending, e, link);
 	flush(a, false);
 }
@@ -670,6 +681,7 @@ group_done(struct audit *a)
 
 		if (a->b[i].dead || !(e = make_entry(a, &a->b[i])))
 			continue;
+		e->gen = hold_gen(a);
 		TAILQ_INSERT_TAIL(&a->pending, e, link);
 	}
 	group_reset(a);

@@ -94,6 +94,7 @@ struct audit_entry {
 	unsigned nf;
 	char *message;
 	uint64_t seq;         /* daemon-wide, from 1, given when the entry is told */
+	uint64_t gen;         /* the commit it waits for (state.h), 0: none */
 	struct timespec time; /* CLOCK_REALTIME, likewise */
 	TAILQ_ENTRY(audit_entry) link;
 };

@@ -99,16 +99,47 @@ void
 conn_queue(struct conn *c, const void *data, size_t len)
 {
 	struct pasidd *d = c->srv->d;
+	uint64_t gen = ns_txn_dirty(&d->ns) ? state_next_gen(d->state) : state_hold_gen(d->state);
+	unsigned last = c->nhold - 1;
 
-	if (state_dirty(d->state) || ns_txn_dirty(&d->ns) || evbuffer_get_length(c->held)) {
-		evbuffer_add(c->held, data, len);
-		if (!c->in_held) {
-			LIST_INSERT_HEAD(&c->srv->held, c, held_link);
-			c->in_held = true;
-		}
-	} else {
+	if (!gen && !c->nhold) {
 		evbuffer_add(c->out, data, len);
+		return;
 	}
+	evbuffer_add(c->held, data, len);
+	if (c->nhold && gen <= c->hold[last].gen) {
+		c->hold[last].len += len; /* behind what is held, never before it */
+	} else if (c->nhold < CONN_HOLD_SEGS) {
+		c->hold[c->nhold].gen = gen;
+		c->hold[c->nhold++].len = len;
+	} else {
+		c->hold[last].gen = gen; /* later than needed: never earlier */
+		c->hold[last].len += len;
+	}
+	if (!c->in_held) {
+		LIST_INSERT_HEAD(&c->srv->held, c, held_link);
+		c->in_held = true;
+	}
+}
+
+bool
+conn_release(struct conn *c, uint64_t done)
+{
+	size_t bytes = 0;
+	unsigned k = 0;
+
+	while (k < c->nhold && c->hold[k].gen <= done)
+		bytes += c->hold[k++].len;
+	if (!k)
+		return false;
+	evbuffer_remove_buffer(c->held, c->out, bytes);
+	memmove(c->hold, c->hold + k, (c->nhold - k) * sizeof(c->hold[0]));
+	c->nhold -= k;
+	if (!c->nhold) {
+		LIST_REMOVE(c, held_link);
+		c->in_held = false;
+	}
+	return true;
 }
 
 void

@@ -19,11 +19,16 @@
  *    a small request does not wait behind every heavy peer's slice. A batch is executed one
  *    request at a time across slices and its answer streamed element by element. At the end
  *    of the pass the state is committed once (group commit).
- *  - An answer made while changes wait in the journal goes to c->held; it moves to c->out
- *    only when the state says everything is durable (on_durable). conn_flush writes c->out
- *    alone. So no byte of an answer leaves before the commit that covers what it reports,
- *    and a commit cannot be postponed by other events: it ends the pass that made the change.
- *    A pushed message (server_push) is queued the same way.
+ *  - An answer made while changes wait in the journal goes to c->held, marked with the
+ *    number of the commit that will take them (state_hold_gen()); it moves to c->out when
+ *    that commit is done (on_durable), and so does everything the connection queued behind
+ *    it, read-only answers included: answers leave in the order of their requests.
+ *    conn_flush writes c->out alone. So no byte of an answer leaves before the commit that
+ *    covers what it reports, and a commit cannot be postponed by other events: it is started
+ *    at the end of the pass that made the change, or as soon as the one in flight is done.
+ *    The commit's write and fdatasync run in the journal's thread: meanwhile the loop reads,
+ *    executes and answers; an answer made while only a commit in flight is outstanding (a
+ *    daemon.status) holds nothing. A pushed message (server_push) is queued the same way.
  *  - A connection whose unread output exceeds OUT_HIGH_WATER (or MaxPending answers) is not
  *    executed further until its peer reads, and takes no pushed message: the memory one
  *    connection can make the daemon hold is bounded by the mark plus one message.
@@ -50,6 +55,7 @@
 #define OUT_LOW_WATER  (64u << 10)
 #define READ_CHUNK     (64 * 1024)
 #define CONN_MAX_FDS   RPC_MAX_FDS /* descriptors received and not yet handled */
+#define CONN_HOLD_SEGS 4
 
 struct evbuffer;
 struct evconnlistener;
@@ -60,6 +66,14 @@ struct conn {
 	TAILQ_ENTRY(conn) ready_link; /* in srv->fresh or srv->ready: has work to execute */
 	LIST_ENTRY(conn) held_link;   /* in srv->held: c->held waits for a commit */
 	bool in_held;
+	/* c->held in segments, oldest first: len bytes waiting for commit gen (state.h). The
+	 * numbers never go down along a connection, so that nothing overtakes what is queued
+	 * before it; at most two are ever waited for (one in flight, the next). */
+	struct {
+		uint64_t gen;
+		size_t len;
+	} hold[CONN_HOLD_SEGS];
+	unsigned nhold;
 	struct conn_queue *queue; /* the one of srv->fresh, srv->ready it is in, or NULL */
 	int fd;
 	struct event *rev, *wev;
@@ -127,6 +141,9 @@ void conn_batch_free(struct conn *c);
 size_t conn_unread(const struct conn *c);
 /* Adds answer bytes behind what is queued, held while changes wait for a commit. */
 void conn_queue(struct conn *c, const void *data, size_t len);
+/* Moves what c holds for commits up to done (state_durable_gen()) to its output, in order.
+ * Whether anything moved. */
+bool conn_release(struct conn *c, uint64_t done);
 /* Queues one answer line (msg taken over). */
 void conn_send(struct conn *c, struct json_object *msg);
 /* Queues one element of a batch answer: "[" before the first, "," between. */
@@ -148,7 +165,7 @@ bool conn_has_line(const struct conn *c);
 void conn_schedule_to(struct conn *c, struct conn_queue *q);
 void conn_schedule(struct conn *c);
 void server_pass(evutil_socket_t fd, short what, void *arg);
-/* The state's on-durable callback: releases the held output. */
+/* The state's on-durable callback: releases the output held for the commits done. */
 void server_on_durable(void *arg);
 
 #endif

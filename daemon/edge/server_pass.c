@@ -253,9 +253,10 @@ server_pass(evutil_socket_t fd, short what, void *arg)
 
 	if (serve_queue(srv, &srv->fresh, start))
 		serve_queue(srv, &srv->ready, start);
-	/* One commit for the whole pass; on_durable then releases what it held (also what
-	 * was held for changes a transaction undid: the commit finds nothing to write). */
-	state_commit(srv->d->state);
+	/* One commit for the whole pass, off the loop (or behind the one in flight); on_durable
+	 * then releases what it held (also what was held for changes a transaction undid: the
+	 * commit finds nothing to write, and is done at once). */
+	state_commit_async(srv->d->state);
 	/* Without a state (in-process uses) nothing is ever pending. */
 	if (!srv->d->state)
 		server_on_durable(srv);
@@ -268,12 +269,12 @@ void
 server_on_durable(void *arg)
 {
 	struct server *srv = arg;
-	struct conn *c;
+	uint64_t done = state_durable_gen(srv->d->state);
+	struct conn *c, *next;
 
-	while ((c = LIST_FIRST(&srv->held))) {
-		LIST_REMOVE(c, held_link);
-		c->in_held = false;
-		evbuffer_add_buffer(c->out, c->held);
-		conn_flush(c);
+	for (c = LIST_FIRST(&srv->held); c; c = next) {
+		next = LIST_NEXT(c, held_link);
+		if (conn_release(c, done))
+			conn_flush(c); /* may free c, which is out of the list by then */
 	}
 }

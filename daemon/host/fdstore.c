@@ -32,8 +32,16 @@ struct fdstore {
 	struct stored *got;
 	size_t ngot;
 	uint32_t next_seq;
-	char (*removals)[NAME_MAX_LEN]; /* names to drop once the state is durable */
+	/* Names to drop once the state is durable: each with the number of the commit that
+	 * takes its detach (fdstore_set_commits()), 0 without one. */
+	struct removal {
+		char name[NAME_MAX_LEN];
+		uint64_t gen;
+	} * removals;
 	size_t nremovals, removals_cap;
+	uint64_t (*next_gen)(const void *ctx); /* the commit that takes changes made now */
+	uint64_t (*done_gen)(const void *ctx); /* the last commit done */
+	const void *gen_ctx;
 	struct ns *ns;
 };
 
@@ -285,22 +293,39 @@ remove_later(struct fdstore *fs, const char *name)
 		fs->removals = p;
 		fs->removals_cap = cap;
 	}
-	snprintf(fs->removals[fs->nremovals++], NAME_MAX_LEN, "%s", name);
+	fs->removals[fs->nremovals].gen = fs->next_gen ? fs->next_gen(fs->gen_ctx) : 0;
+	snprintf(fs->removals[fs->nremovals++].name, NAME_MAX_LEN, "%s", name);
+}
+
+void
+fdstore_set_commits(struct fdstore *fs, uint64_t (*next_gen)(const void *ctx),
+                    uint64_t (*done_gen)(const void *ctx), const void *ctx)
+{
+	fs->next_gen = next_gen;
+	fs->done_gen = done_gen;
+	fs->gen_ctx = ctx;
 }
 
 void
 fdstore_on_durable(void *ctx)
 {
 	struct fdstore *fs = ctx;
+	uint64_t done = fs->done_gen ? fs->done_gen(fs->gen_ctx) : UINT64_MAX;
+	size_t i = 0;
 
-	for (size_t i = 0; i < fs->nremovals; i++) {
-		int r = sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", fs->removals[i]);
+	/* In the order queued, which is the order of the commits: a detach made while an
+	 * earlier commit was in flight waits for its own. */
+	for (; i < fs->nremovals && fs->removals[i].gen <= done; i++) {
+		int r = sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", fs->removals[i].name);
 
 		if (r < 0)
-			log_warn("cannot drop %s from the fd store: %s", fs->removals[i],
+			log_warn("cannot drop %s from the fd store: %s", fs->removals[i].name,
 			         strerror(-r));
 	}
-	fs->nremovals = 0;
+	if (i == 0)
+		return; /* nothing done (maybe nothing queued: removals may be NULL) */
+	memmove(fs->removals, fs->removals + i, (fs->nremovals - i) * sizeof(*fs->removals));
+	fs->nremovals -= i;
 }
 
 static void

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct fdstore;
 struct ns;
@@ -42,7 +43,14 @@ bool fdstore_listen_fd_passed(void);
 /* After the state was replayed into ns, before anything is served: see above. Then observes
  * ns, storing the descriptors of new attachments and queueing removals. 0 or -ENOMEM. */
 int fdstore_reconcile(struct fdstore *fs, struct ns *ns);
-/* The state made its records durable: removes from the store what detaches left. */
+/* The state made its records durable: removes from the store what detaches left, up to the
+ * last commit done. */
 void fdstore_on_durable(void *fs);
+/* How the store learns the state's commit numbers (state.h: state_next_gen(),
+ * state_durable_gen()) without knowing the state: a removal waits for the commit that was
+ * next when its detach was made. Without them every removal goes at the next
+ * fdstore_on_durable(). */
+void fdstore_set_commits(struct fdstore *fs, uint64_t (*next_gen)(const void *ctx),
+                         uint64_t (*done_gen)(const void *ctx), const void *ctx);
 
 #endif

@@ -36,6 +36,7 @@ journal_new(const char *dir, bool readonly, struct journal **out)
 		return -ENOMEM;
 	j->lockfd = -1;
 	j->fd = -1;
+	j->worker.evfd = -1;
 	j->readonly = readonly;
 	j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (j->dirfd < 0) {
@@ -178,6 +179,7 @@ journal_close(struct journal *j)
 {
 	if (!j)
 		return;
+	journal_worker_stop(j);
 	if (j->fd >= 0)
 		close(j->fd);
 	if (j->lockfd >= 0)
@@ -188,5 +190,6 @@ journal_close(struct journal *j)
 		free(j->files->v);
 	free(j->files);
 	free(j->buf);
+	free(j->flight.buf);
 	free(j);
 }

@@ -18,7 +18,9 @@
  * pasidd): not damage, and not to be salvaged; journal_error() names the file and both
  * versions.
  *
- * Not thread-safe: one thread (the event loop) owns a journal. */
+ * Not thread-safe: one thread (the event loop) owns a journal. The only other thread is the
+ * journal's own commit worker (journal_commit_start()), which touches nothing but the group
+ * it was given, the file and its result. */
 #ifndef PASIDD_JOURNAL_H
 #define PASIDD_JOURNAL_H
 
@@ -126,7 +128,32 @@ int journal_append(struct journal *j, const void *rec, size_t len);
  * the daemon must restart (replay then recovers the last committed state). */
 int journal_commit(struct journal *j);
 
-/* Buffered bytes not yet committed (framing included). */
+/* The same commit off the caller's thread, for an event loop that keeps serving meanwhile.
+ * journal_commit_start() hands the buffered records (the group) to the journal's worker
+ * thread, which writes and syncs them as journal_commit() does; appends meanwhile go to a
+ * second buffer and form the next group. 1 when a group was started, 0 when nothing was
+ * buffered, -EBUSY while one is still in flight (at most one is), or an error of
+ * journal_commit_fd(); nothing is started then and the caller may journal_commit().
+ *
+ * journal_commit_fd() starts the worker if needed and returns a descriptor that becomes
+ * readable when a group is done (the caller reads it empty: an eventfd), or -errno.
+ *
+ * journal_commit_finish() takes the group's result: 0 when it is durable (or none was in
+ * flight), -EINPROGRESS when wait is false and the worker is not done (a wake-up of the
+ * descriptor may belong to a group already finished by a wait), or the write's -errno:
+ * then, as for a failed journal_commit(), the group is not durable, the file is truncated
+ * back to the last committed size, and the records appended since it started are dropped
+ * too (they may depend on it). Only between requests, never inside a transaction that
+ * appended: journal_discard_pending() counts from the start of the new group.
+ * journal_commit(), journal_compact() and journal_close() finish a group in flight first
+ * (waiting for it), so that nothing else ever sees the file with a write going on. */
+int journal_commit_start(struct journal *j);
+int journal_commit_fd(struct journal *j);
+int journal_commit_finish(struct journal *j, bool wait);
+/* Whether a group is in flight (started, not finished). */
+bool journal_commit_busy(const struct journal *j);
+
+/* Buffered bytes not yet committed nor in flight (framing included). */
 size_t journal_pending(const struct journal *j);
 
 /* Makes sure the file system holds room for `bytes` more than what is committed and
@@ -193,12 +220,18 @@ int journal_salvage_commit(struct journal *j,
                            void (*kept)(void *ctx, const char *file, const char *aside));
 
 /* Releases the lock and all memory. Records appended but not committed are discarded, never
- * written: only journal_commit() makes anything durable. NULL is allowed. */
+ * written: only journal_commit() makes anything durable. A group in flight is waited for,
+ * its result not looked at. NULL is allowed. */
 void journal_close(struct journal *j);
 
 /* Test hook: make the next compaction stop (return -EIO, as if the process died) right after
  * step n (1..JOURNAL_COMPACT_STEPS), leaving the files as they are at that point; the handle
  * is then broken, as after a crash. 0 disables. The steps are listed in journal_compact.c. */
 void journal_test_fail_compaction_after(struct journal *j, int step);
+
+/* Test hook: while paused, the worker starts no write (a group started meanwhile stays in
+ * flight: journal_commit_finish() says -EINPROGRESS, and a waiting one would wait until the
+ * pause ends, from another thread). Starts the worker if needed. */
+void journal_test_pause_commits(struct journal *j, bool paused);
 
 #endif

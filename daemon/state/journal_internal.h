@@ -11,7 +11,8 @@
  *   journal_io.c       files in the directory: listing, reading whole, writing, creating a
  *                      journal atomically, removing
  *   journal_replay.c   start-up: which generation, its snapshot, its journal, the refusals
- *   journal_commit.c   append, group commit and its rollback, reserving room
+ *   journal_commit.c   append, group commit (on the caller's thread or its worker thread)
+ *                      and its rollback, reserving room
  *   journal_compact.c  a new snapshot and generation, in numbered crash-safe steps
  *   journal_salvage.c  pasidd --salvage: the valid prefix, what follows it, the new
  *                      generation */
@@ -23,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -63,6 +65,28 @@ struct journal {
 	uint8_t *buf; /* framed records not yet committed */
 	size_t len;
 	size_t cap;
+	/* The commit in flight (journal_commit_start()): its buffer, which the loop leaves
+	 * alone until journal_commit_finish() swaps it back as the next append buffer. */
+	struct journal_flight {
+		uint8_t *buf;
+		size_t len, cap;
+		int fd; /* the journal's, and the offset written at, as of the start */
+		off_t off;
+		bool busy;   /* started, not finished */
+		bool done;   /* the worker has its result (under lock) */
+		int rc;      /* the worker's result */
+		double secs; /* its write + sync time */
+	} flight;
+	/* The worker thread that runs a flight's write + fdatasync, started on the first
+	 * journal_commit_start(); it touches only the flight's buffer, fd and result. */
+	struct {
+		pthread_t thread;
+		pthread_mutex_t lock;
+		pthread_cond_t cond;
+		bool started, go, stop;
+		bool paused; /* journal_test_pause_commits() */
+		int evfd;    /* written when a flight is done: journal_commit_fd() */
+	} worker;
 	uint64_t allocated; /* file space reserved with fallocate, from offset 0 */
 	bool no_reserve;    /* the file system cannot reserve: commits may hit ENOSPC */
 	bool readonly;      /* journal_open_readonly(): replay only, no lock, nothing written */
@@ -74,6 +98,9 @@ struct journal {
 /* 0 if the journal may be written now; else -EINVAL, -EIO (broken), -EROFS or -EBUSY
  * (compacting). */
 int journal_check_ready(const struct journal *j);
+
+/* Ends the commit worker, after the flight it may be writing (journal_close()). */
+void journal_worker_stop(struct journal *j);
 
 /* Grows *buf to hold at least need bytes (doubling, from 4 KiB). */
 int jio_reserve(uint8_t **buf, size_t *cap, size_t need);

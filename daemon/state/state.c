@@ -10,10 +10,12 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct state {
 	char *dir;
@@ -28,6 +30,14 @@ struct state {
 	 * replayed and checked, and the journal (durable already) holds everything until the
 	 * snapshot stands. */
 	struct event *compact_ev;
+	/* Commits run off the loop (journal_commit_start()), one at a time: done_ev hears that
+	 * one is done. They are numbered: gen_started is the last one begun (in flight while
+	 * above gen_done), gen_done the last one done; records appended meanwhile go in
+	 * gen_started + 1, begun as soon as the one in flight is done when again says a pass
+	 * asked for it. */
+	struct event *done_ev;
+	uint64_t gen_started, gen_done;
+	bool again;
 	struct {
 		void (*fn)(void *ctx);
 		void *ctx;
@@ -289,14 +299,63 @@ compaction_due(const struct state *s)
 	       2ull * COMPACT_BYTES_PER_MAPPING * ((uint64_t)ns->shared_maps.count + ns->nlocal);
 }
 
+/* The changes up to commit gen are durable: tell those who wait. */
+static void
+became_durable(struct state *s, uint64_t gen)
+{
+	s->gen_done = gen;
+	for (unsigned i = 0; i < s->ndurable; i++)
+		s->durable[i].fn(s->durable[i].ctx);
+}
+
+static void
+commit_failed(struct state *s, int r)
+{
+	/* The changes since the last commit stand in memory but not on disk, and every answer
+	 * that could report them is still held back. Going on would acknowledge them or serve
+	 * a state that a restart forgets; stopping loses nothing that was acknowledged. */
+	log_err("cannot make the state durable in %s: %s; stopping so that a restart recovers "
+	        "the last committed state",
+	        s->dir, strerror(-r));
+	fail(s);
+}
+
+/* The synchronous commit: the one in flight first, then everything pending, on this thread.
+ * *wrote says whether there was anything to write. */
+static int
+commit_now(struct state *s, bool *wrote)
+{
+	int r;
+
+	*wrote = false;
+	if (s->failed)
+		return -EIO;
+	*wrote = journal_pending(s->journal) > 0 || journal_commit_busy(s->journal);
+	r = *wrote ? journal_commit(s->journal) : 0;
+	if (r < 0) {
+		commit_failed(s, r);
+		return r;
+	}
+	/* With nothing waiting, whatever happened since the last call (changes a transaction
+	 * undid, changes no record describes) is as durable as it will be: the on-durable
+	 * list runs all the same. */
+	became_durable(s, ++s->gen_started);
+	return 0;
+}
+
 static void
 compact_if_due(struct state *s)
 {
 	struct timespec t0;
+	bool wrote;
 	int r;
 
 	/* Before the loop runs (start-up's own commits), the deferred one does it. */
 	if (!compaction_due(s) || evtimer_pending(s->compact_ev, NULL))
+		return;
+	/* Compaction commits what waits first: done here, so that a failure is the state's
+	 * and the commit's number moves on (nothing is in flight during a compaction). */
+	if (commit_now(s, &wrote) < 0)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = journal_compact(s->journal, image_write, &s->img);
@@ -314,34 +373,87 @@ state_commit(struct state *s)
 
 	if (!s)
 		return 0;
-	if (s->failed)
-		return -EIO;
-	/* With nothing waiting, whatever happened since the last call (changes a transaction
-	 * undid, changes no record describes) is as durable as it will be: the on-durable
-	 * list runs all the same. */
-	wrote = journal_pending(s->journal) > 0;
-	if (wrote && (r = journal_commit(s->journal)) < 0) {
-		/* The changes since the last commit stand in memory but not on disk, and every
-		 * answer that could report them is still held back. Going on would acknowledge
-		 * them or serve a state that a restart forgets; stopping loses nothing that was
-		 * acknowledged. */
-		log_err("cannot make the state durable in %s: %s; stopping so that a restart "
-		        "recovers the last committed state",
-		        s->dir, strerror(-r));
-		fail(s);
+	r = commit_now(s, &wrote);
+	if (r == 0 && wrote)
+		compact_if_due(s);
+	return r;
+}
+
+int
+state_commit_drain(struct state *s)
+{
+	int r;
+
+	if (!s || !journal_commit_busy(s->journal))
+		return 0;
+	r = journal_commit_finish(s->journal, true);
+	if (r < 0) {
+		commit_failed(s, r);
 		return r;
 	}
-	for (unsigned i = 0; i < s->ndurable; i++)
-		s->durable[i].fn(s->durable[i].ctx);
-	if (wrote)
-		compact_if_due(s);
+	became_durable(s, s->gen_started);
 	return 0;
+}
+
+int
+state_commit_async(struct state *s)
+{
+	int r;
+
+	if (!s)
+		return 0;
+	if (s->failed)
+		return -EIO;
+	if (journal_commit_busy(s->journal)) {
+		s->again = true; /* begun when the one in flight is done (done_cb) */
+		return 0;
+	}
+	s->again = false;
+	if (!s->done_ev || journal_pending(s->journal) == 0)
+		return state_commit(s);
+	r = journal_commit_start(s->journal);
+	if (r == 1) {
+		s->gen_started++;
+		return 0;
+	}
+	/* The worker cannot take it (its thread could not be made): on the loop, as before. */
+	return state_commit(s);
+}
+
+/* A commit in flight is done (or, when a wait finished it already, a late wake-up). */
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct state *s = arg;
+	uint64_t n;
+	int r;
+
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: nothing to read; the result is what counts */
+	}
+	if (!journal_commit_busy(s->journal))
+		return;
+	r = journal_commit_finish(s->journal, false);
+	if (r == -EINPROGRESS)
+		return;
+	if (r < 0) {
+		commit_failed(s, r);
+		return;
+	}
+	/* The next group goes to the disk before this one's answers go out. */
+	s->gen_done = s->gen_started;
+	if (compaction_due(s) && !evtimer_pending(s->compact_ev, NULL))
+		compact_if_due(s);
+	else if (s->again || journal_pending(s->journal) > 0)
+		state_commit_async(s);
+	if (!s->failed)
+		became_durable(s, s->gen_done);
 }
 
 static void
 commit_cb(evutil_socket_t fd, short what, void *arg)
 {
-	state_commit(arg);
+	state_commit_async(arg);
 }
 
 /* Start-up's compaction, compact_after_start into serving, in a turn of the loop without
@@ -352,14 +464,38 @@ compact_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct state *s = arg;
 
-	if (!s->failed && journal_pending(s->journal) == 0)
+	if (!s->failed && journal_pending(s->journal) == 0 && !journal_commit_busy(s->journal))
 		compact_if_due(s);
+}
+
+void
+state_test_pause_commits(struct state *s, bool paused)
+{
+	journal_test_pause_commits(s->journal, paused);
 }
 
 bool
 state_dirty(const struct state *s)
 {
 	return s && journal_pending(s->journal) > 0;
+}
+
+uint64_t
+state_hold_gen(const struct state *s)
+{
+	return state_dirty(s) ? s->gen_started + 1 : 0;
+}
+
+uint64_t
+state_next_gen(const struct state *s)
+{
+	return s ? s->gen_started + 1 : 1;
+}
+
+uint64_t
+state_durable_gen(const struct state *s)
+{
+	return s ? s->gen_done : UINT64_MAX;
 }
 
 bool
@@ -538,6 +674,19 @@ state_start(struct state *s, char *why, size_t len)
 		snprintf(why, len, "cannot write the state in %s: %s", s->dir, strerror(-r));
 		return r;
 	}
+	/* Commits off the loop from here on; without the worker they stay on it. */
+	r = journal_commit_fd(s->journal);
+	if (r >= 0 && (!(s->done_ev = event_new(s->base, r, EV_READ | EV_PERSIST, done_cb, s)) ||
+	               event_add(s->done_ev, NULL) < 0))
+		r = -ENOMEM;
+	if (r < 0) {
+		log_warn("cannot commit off the event loop (%s): each commit blocks serving while "
+		         "it runs",
+		         strerror(-r));
+		if (s->done_ev)
+			event_free(s->done_ev);
+		s->done_ev = NULL;
+	}
 	return 0;
 }
 
@@ -546,6 +695,9 @@ state_close(struct state *s)
 {
 	if (!s)
 		return;
+	/* Before the journal's worker and its descriptor go. */
+	if (s->done_ev)
+		event_free(s->done_ev);
 	if (s->journal) {
 		/* Only a journal that was replayed and recorded to has anything to commit, and
 		 * nothing may be committed after a failed commit: its changes were refused. */

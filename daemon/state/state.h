@@ -39,13 +39,41 @@ int state_start(struct state *s, char *why, size_t len);
 /* Commits what is pending (unless a commit failed) and closes the journal. NULL is fine. */
 void state_close(struct state *s);
 
-/* Whether changes wait in the journal: an answer made now may report them, so it must wait
- * for the commit. */
+/* Whether changes wait in the journal, not yet in a commit: an answer made now may report
+ * them, so it must wait for the next commit. */
 bool state_dirty(const struct state *s);
-/* Makes every pending change durable, then calls the on-durable list (also when nothing was
- * pending). On failure calls the on-failure callback; nothing is committed any more after
- * that, and the list is not called. */
+
+/* Commits are numbered from 1 and end in order; what waits for durability takes a number
+ * when it is made and goes out once state_durable_gen() has reached it (the on-durable list
+ * is called whenever it moves on):
+ *  - state_hold_gen(): the commit an answer made now waits for: state_next_gen() while
+ *    changes wait (state_dirty()), else 0, nothing: a commit in flight holds only what was
+ *    made while its changes were waiting;
+ *  - state_next_gen(): the commit that will take the changes made now (a message pushed
+ *    from inside a transaction waits for it);
+ *  - state_durable_gen(): the last commit done; UINT64_MAX for NULL (nothing ever waits). */
+uint64_t state_hold_gen(const struct state *s);
+uint64_t state_next_gen(const struct state *s);
+uint64_t state_durable_gen(const struct state *s);
+
+/* Makes every pending change durable on the caller's thread (a commit in flight first), then
+ * calls the on-durable list (also when nothing was pending), then compacts when due: the
+ * synchronous path, for start-up, shutdown and tests. On failure calls the on-failure
+ * callback; nothing is committed any more after that, and the list is not called. */
 int state_commit(struct state *s);
+/* The same off the event loop (the server pass's and the timer's commit): starts a commit of
+ * what is pending in the journal's worker thread and returns; when it is done (an event of
+ * the loop) the on-durable list is called and what was appended meanwhile is started next.
+ * With one in flight, the next is started when it is done. Falls back to state_commit()
+ * when nothing is pending or the worker is unavailable. -EIO after a failure. */
+int state_commit_async(struct state *s);
+/* Waits for the commit in flight, if any, and handles its end (the on-durable list, or the
+ * on-failure callback): afterwards nothing is being written to the journal, for whatever
+ * must see its files still (a compaction, a fork). Records pending stay pending. 0 or the
+ * failed commit's -errno. */
+int state_commit_drain(struct state *s);
+/* Test hook: journal_test_pause_commits() on the state's journal. */
+void state_test_pause_commits(struct state *s, bool paused);
 int state_on_durable(struct state *s, void (*fn)(void *ctx), void *ctx);
 void state_off_durable(struct state *s, void (*fn)(void *ctx), void *ctx);
 void state_on_failure(struct state *s, void (*fn)(void *ctx), void *ctx);

@@ -465,6 +465,251 @@ START_TEST(random_kills_under_pipelined_traffic)
 }
 END_TEST
 
+/* ---- commits off the loop: order and crashes while one is in flight ---- */
+
+/* A line reader over several connections at once: what read() gave, split at LF. */
+struct lines {
+	int fd;
+	char buf[1 << 16];
+	size_t len;
+	bool eof;
+};
+
+/* The next complete line of l (NUL-terminated in place, valid until the next call), or NULL
+ * when none is complete; reads once when readable and nothing is complete. */
+static char *
+lines_next(struct lines *l, size_t *used)
+{
+	char *nl;
+	ssize_t n;
+
+	if (*used) {
+		memmove(l->buf, l->buf + *used, l->len - *used);
+		l->len -= *used;
+		*used = 0;
+	}
+	nl = memchr(l->buf, '\n', l->len);
+	if (!nl && !l->eof && l->len < sizeof(l->buf)) {
+		n = recv(l->fd, l->buf + l->len, sizeof(l->buf) - l->len, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			l->eof = true;
+		else if (n > 0)
+			l->len += (size_t)n;
+		nl = memchr(l->buf, '\n', l->len);
+	}
+	if (!nl)
+		return NULL;
+	*nl = '\0';
+	*used = (size_t)(nl - l->buf) + 1;
+	return l->buf;
+}
+
+/* Sends data on fd from a child, so that the daemon's answers and our reading go on
+ * meanwhile. */
+static pid_t
+send_in_child(int fd, const char *data, size_t n)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(it_send(fd, data, n) < 0 ? 1 : 0);
+	return pid;
+}
+
+/* Pipelined changes and read-only requests on several connections while commits run off the
+ * loop: every connection's answers come in the order of its requests (a read-only answer
+ * never overtakes a held one), and each says what its request did. */
+START_TEST(pipelined_answers_keep_their_order)
+{
+	enum { CONNS = 4, ROUNDS = 400, PER = 3 };
+	static char buf[CONNS][ROUNDS * PER * 128];
+	static struct lines ls[CONNS];
+	size_t n[CONNS] = {0}, used[CONNS] = {0};
+	unsigned next[CONNS] = {0}, done = 0;
+	pid_t senders[CONNS];
+	int fd, status;
+
+	ck_assert_int_eq(it_start(&d, NULL), 0);
+	fd = it_connect(&d);
+	for (int c = 0; c < CONNS - 1; c++)
+		IT_OK(it_callf(fd, "vm.register", "{\"vm\":\"o%d\"}", c));
+	for (int c = 0; c < CONNS; c++) {
+		for (int i = 0; i < ROUNDS; i++) {
+			unsigned id = (unsigned)(i * PER);
+
+			if (c == CONNS - 1) { /* a reader only */
+				for (int k = 0; k < PER; k++)
+					n[c] += (size_t)sprintf(
+					    buf[c] + n[c],
+					    "{\"jsonrpc\":\"2.0\",\"id\":%u,\"method\":\"%s\"}\n",
+					    id + k, k % 2 ? "vm.list" : "daemon.status");
+				continue;
+			}
+			n[c] += (size_t)sprintf(
+			    buf[c] + n[c],
+			    "{\"jsonrpc\":\"2.0\",\"id\":%u,\"method\":\"pasid.alloc\",\"params\":"
+			    "{\"vm\":\"o%d\",\"type\":\"shared\",\"gpasid\":%d}}\n"
+			    "{\"jsonrpc\":\"2.0\",\"id\":%u,\"method\":\"daemon.status\"}\n"
+			    "{\"jsonrpc\":\"2.0\",\"id\":%u,\"method\":\"pasid.free\",\"params\":"
+			    "{\"vm\":\"o%d\",\"gpasid\":%d}}\n",
+			    id, c, i + 1, id + 1, id + 2, c, i + 1);
+		}
+		ls[c].fd = it_connect(&d);
+		ls[c].len = 0;
+		ls[c].eof = false;
+		senders[c] = send_in_child(ls[c].fd, buf[c], n[c]);
+	}
+	while (done < CONNS) {
+		struct pollfd p[CONNS];
+		bool progress = false;
+
+		for (int c = 0; c < CONNS; c++) {
+			char *line;
+
+			while (next[c] < ROUNDS * PER && (line = lines_next(&ls[c], &used[c]))) {
+				struct json_object *o = json_tokener_parse(line);
+				unsigned k = next[c] % PER;
+
+				ck_assert_msg(o && it_int(o, "id") == next[c],
+				              "connection %d: answer %u out of order: %s", c,
+				              next[c], line);
+				ck_assert_msg(it_result(o), "connection %d: %s", c, line);
+				if (c < CONNS - 1 && k == 0)
+					ck_assert_int_eq(it_int(o, "result.gpasid"),
+					                 next[c] / PER + 1);
+				json_object_put(o);
+				if (++next[c] == ROUNDS * PER)
+					done++;
+				progress = true;
+			}
+			ck_assert_msg(!ls[c].eof || next[c] == ROUNDS * PER,
+			              "connection %d closed after %u answers", c, next[c]);
+			p[c] = (struct pollfd){.fd = ls[c].fd, .events = POLLIN};
+		}
+		if (!progress && done < CONNS)
+			ck_assert_int_gt(poll(p, CONNS, 20000), 0);
+	}
+	for (int c = 0; c < CONNS; c++) {
+		waitpid(senders[c], &status, 0);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		close(ls[c].fd);
+	}
+	/* Everything allocated was freed again. */
+	for (int c = 0; c < CONNS - 1; c++) {
+		struct json_object *r = it_callf(fd, "pasid.list", "{\"vm\":\"o%d\"}", c);
+
+		ck_assert_int_eq(json_object_array_length(it_get(r, "result.mappings")), 0);
+		json_object_put(r);
+	}
+	close(fd);
+	it_stop(&d);
+}
+END_TEST
+
+/* kill -9 while several connections stream pipelined allocations, so that a commit is in
+ * flight with the next group forming behind it: every allocation whose answer arrived (also
+ * those read after the kill, sent before it) is there after the restart, with its hPASID. */
+START_TEST(kill9_with_commits_in_flight)
+{
+	enum { CONNS = 4, ALLOCS = 3000 };
+	static char buf[CONNS][ALLOCS * 128];
+	static struct lines ls[CONNS];
+	static long acked[CONNS][4096], table[4096];
+	unsigned rounds = it_wrapped() ? 2 : 6, checked = 0;
+
+	ck_assert_int_eq(it_start(&d, NULL), 0);
+	srandom((unsigned)time(NULL));
+	for (unsigned round = 0; round < rounds; round++) {
+		size_t n[CONNS] = {0}, used[CONNS] = {0};
+		unsigned answers = 0, kill_at = 100 + (unsigned)(random() % (CONNS * ALLOCS / 2));
+		bool killed = false;
+		pid_t senders[CONNS];
+		int fd = it_connect(&d), status;
+
+		for (int c = 0; c < CONNS; c++) {
+			IT_OK(it_callf(fd, "vm.register", "{\"vm\":\"f%u-%d\"}", round, c));
+			for (int g = 0; g < 4096; g++)
+				acked[c][g] = -1;
+			for (int i = 1; i <= ALLOCS; i++)
+				n[c] += (size_t)sprintf(
+				    buf[c] + n[c],
+				    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"pasid.alloc\","
+				    "\"params\":{\"vm\":\"f%u-%d\",\"type\":\"shared\",\"gpasid\":%"
+				    "d}}\n",
+				    i, round, c, i);
+		}
+		close(fd);
+		for (int c = 0; c < CONNS; c++) {
+			ls[c].fd = it_connect(&d);
+			ls[c].len = 0;
+			ls[c].eof = false;
+			senders[c] = send_in_child(ls[c].fd, buf[c], n[c]);
+		}
+		/* Read until every connection is closed: killed, the daemon closes them all. */
+		for (;;) {
+			struct pollfd p[CONNS];
+			bool progress = false, open = false;
+
+			for (int c = 0; c < CONNS; c++) {
+				char *line;
+
+				while ((line = lines_next(&ls[c], &used[c]))) {
+					struct json_object *o = json_tokener_parse(line);
+					long g = o ? (long)it_int(o, "id") : -1;
+
+					ck_assert_msg(o && g >= 1 && g <= ALLOCS, "%s", line);
+					if (it_result(o))
+						acked[c][g] = (long)it_int(o, "result.hpasid");
+					json_object_put(o);
+					answers++;
+					progress = true;
+				}
+				open |= !ls[c].eof;
+				p[c] = (struct pollfd){.fd = ls[c].eof ? -1 : ls[c].fd,
+				                       .events = POLLIN};
+			}
+			if (!killed && (answers >= kill_at || !open)) {
+				kill(d.pid, SIGKILL);
+				killed = true;
+			}
+			if (!open)
+				break;
+			if (!progress)
+				ck_assert_int_gt(poll(p, CONNS, 20000), 0);
+		}
+		for (int c = 0; c < CONNS; c++) {
+			waitpid(senders[c], &status, 0);
+			close(ls[c].fd);
+		}
+		it_kill(&d);
+		ck_assert_int_eq(it_restart(&d, NULL), 0);
+		fd = it_connect(&d);
+		for (int c = 0; c < CONNS; c++) {
+			char vm[32];
+
+			snprintf(vm, sizeof(vm), "f%u-%d", round, c);
+			ck_assert_int_eq(it_vm_table(fd, vm, table, 4096), 0);
+			for (int g = 1; g <= ALLOCS; g++) {
+				if (acked[c][g] < 0)
+					continue;
+				ck_assert_msg(table[g] == acked[c][g],
+				              "round %u: acknowledged %d->%ld of %s is %s after a "
+				              "kill -9",
+				              round, g, acked[c][g], vm,
+				              table[g] < 0 ? "lost" : "changed");
+				checked++;
+			}
+		}
+		close(fd);
+	}
+	fprintf(stderr, "kill -9 with commits in flight: %u acknowledged allocations checked\n",
+	        checked);
+	ck_assert_uint_gt(checked, 0);
+	it_stop(&d);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -475,6 +720,8 @@ suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, answer_waits_for_its_commit);
 	tcase_add_test(tc, random_kills_under_pipelined_traffic);
+	tcase_add_test(tc, pipelined_answers_keep_their_order);
+	tcase_add_test(tc, kill9_with_commits_in_flight);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -440,6 +440,73 @@ START_TEST(push_waits_for_the_commit)
 }
 END_TEST
 
+/* A commit runs off the loop (its worker paused here): meanwhile a read-only answer on another
+ * connection leaves at once, one behind a held answer on the same connection waits behind it
+ * (answers keep their order), and a change made during the flight waits for the next commit,
+ * which starts when the one in flight is done. */
+START_TEST(answers_wait_for_their_own_commit)
+{
+	char *got;
+	int a, b;
+
+	up(true);
+	a = connect_and_remember();
+	b = client();
+	state_test_pause_commits(D.state, true);
+	send_fds(a, REQ(2, "test.push", "{\"change\":1}") "\n", NULL, 0);
+	ck_assert_str_eq(receive(a, 50), "");
+	send_fds(b, REQ(3, "test.none", "{}") "\n", NULL, 0);
+	ck_assert_str_eq(receive(b, 50), "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\n");
+	send_fds(a, REQ(4, "test.none", "{}") "\n", NULL, 0);
+	ck_assert_str_eq(receive(a, 50), "");
+	send_fds(b, REQ(5, "test.push", "{\"change\":1}") "\n", NULL, 0);
+	ck_assert_str_eq(receive(b, 50), "");
+	ck_assert(state_durable_gen(D.state) < state_next_gen(D.state));
+	state_test_pause_commits(D.state, false);
+	got = strdup(receive(a, 200));
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"n\":1}}\n"
+	                      "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n"
+	                      "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{}}\n");
+	ck_assert_str_eq(receive(b, 200),
+	                 "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"n\":4}}\n"
+	                 "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}\n");
+	ck_assert(!state_failed(D.state));
+	free(got);
+	close(a);
+	close(b);
+	down();
+}
+END_TEST
+
+/* The commit in flight fails: none of its answers leaves, nor any of the group appended
+ * behind it, and the daemon stops acknowledging (exit status 1). */
+START_TEST(failed_commit_sends_nothing_of_its_group)
+{
+	int a, b, null;
+
+	up(true);
+	a = connect_and_remember();
+	b = client();
+	state_test_pause_commits(D.state, true);
+	send_fds(a, REQ(2, "test.push", "{\"change\":1}") "\n", NULL, 0);
+	ck_assert_str_eq(receive(a, 50), "");
+	send_fds(b, REQ(3, "test.push", "{\"change\":1}") "\n", NULL, 0);
+	ck_assert_str_eq(receive(b, 50), "");
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(dup2(null, journal_fd()), 0);
+	close(null);
+	state_test_pause_commits(D.state, false);
+	ck_assert_str_eq(receive(a, 200), "");
+	ck_assert_str_eq(receive(b, 50), "");
+	ck_assert(state_failed(D.state));
+	ck_assert_int_eq(D.exit_status, 1);
+	close(a);
+	close(b);
+	down();
+}
+END_TEST
+
 /* Pushed while a batch answer is being streamed: after its closing bracket, whole. */
 START_TEST(push_after_a_batch_answer)
 {
@@ -516,6 +583,8 @@ main(void)
 	tcase_add_test(tc, fds_through_the_server);
 	tcase_add_test(tc, push_when_nothing_waits);
 	tcase_add_test(tc, push_waits_for_the_commit);
+	tcase_add_test(tc, answers_wait_for_their_own_commit);
+	tcase_add_test(tc, failed_commit_sends_nothing_of_its_group);
 	tcase_add_test(tc, push_after_a_batch_answer);
 	tcase_add_test(tc, push_is_bounded);
 	suite_add_tcase(s, tc);

@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -973,6 +975,145 @@ START_TEST(test_api_misuse)
 	ck_assert_uint_eq(got.v[0].len, 0);
 	journal_close(j);
 	journal_close(NULL);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+/* The descriptor the journal writes to (journal.<gen> of state_dir), found in /proc. */
+static int
+journal_file_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char link[PATH_MAX], want[160];
+	int found = -1;
+
+	snprintf(want, sizeof(want), "%s/journal.", state_dir);
+	while (d && (e = readdir(d))) {
+		ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+
+		if (n > 0) {
+			link[n] = '\0';
+			if (!strncmp(link, want, strlen(want)))
+				found = atoi(e->d_name);
+		}
+	}
+	closedir(d);
+	ck_assert_int_ge(found, 0);
+	return found;
+}
+
+/* Waits for the commit worker's descriptor to say a group is done. */
+static void
+wait_commit_fd(struct journal *j)
+{
+	struct pollfd p = {.fd = journal_commit_fd(j), .events = POLLIN};
+
+	ck_assert_int_ge(p.fd, 0);
+	ck_assert_int_eq(poll(&p, 1, 10000), 1);
+}
+
+/* journal_commit_start(): the group goes to the worker, appends meanwhile form the next one,
+ * at most one is in flight, and replay sees everything in order. */
+START_TEST(test_async_commit)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	struct journal *j = open_replay(&got, &st);
+	size_t pending;
+
+	ck_assert_int_eq(journal_commit_start(j), 0); /* nothing to write */
+	ck_assert(!journal_commit_busy(j));
+	ck_assert_int_eq(journal_commit_finish(j, false), 0);
+	journal_test_pause_commits(j, true);
+	append_record(j, &want, 30, 1);
+	append_record(j, &want, 40, 2);
+	ck_assert_int_eq(journal_commit_start(j), 1);
+	ck_assert(journal_commit_busy(j));
+	ck_assert_uint_eq(journal_pending(j), 0);
+	append_record(j, &want, 50, 3);
+	pending = journal_pending(j);
+	ck_assert_uint_eq(pending, JOURNAL_FRAME_SIZE + 50);
+	ck_assert_int_eq(journal_commit_start(j), -EBUSY);
+	ck_assert_int_eq(journal_commit_finish(j, false), -EINPROGRESS);
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.commits, 0);
+	/* Room is reserved behind what is in flight, not over it. */
+	ck_assert_int_eq(journal_reserve(j, 10), 0);
+	journal_test_pause_commits(j, false);
+	wait_commit_fd(j);
+	ck_assert_int_eq(journal_commit_finish(j, false), 0);
+	ck_assert(!journal_commit_busy(j));
+	ck_assert_uint_eq(journal_pending(j), pending);
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.commits, 1);
+	/* The next group through the worker again, then the synchronous path finishes it. */
+	ck_assert_int_eq(journal_commit_start(j), 1);
+	append_record(j, &want, 0, 4);
+	ck_assert_int_eq(journal_commit(j), 0);
+	ck_assert(!journal_commit_busy(j));
+	ck_assert_uint_eq(journal_pending(j), 0);
+	/* A wake-up of a group a wait already finished: nothing in flight, nothing to do. */
+	ck_assert_int_eq(journal_commit_finish(j, false), 0);
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.commits, 3);
+	/* Closing waits for a group in flight; what it wrote is there. */
+	append_record(j, &want, 60, 5);
+	ck_assert_int_eq(journal_commit_start(j), 1);
+	journal_close(j);
+
+	j = open_replay(&got, &st);
+	ck_assert_uint_le(got.n, 5);
+	ck_assert_uint_ge(got.n, 4);
+	assert_prefix(&got, &want, got.n);
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	journal_close(j);
+	recs_free(&want);
+	recs_free(&got);
+}
+END_TEST
+
+/* A group that fails in the worker is rolled back like a synchronous one, and the group
+ * appended behind it is dropped: it may describe changes that depend on the failed ones. */
+START_TEST(test_async_commit_failure)
+{
+	struct recs want = {.fail_at = SIZE_MAX}, got = {.fail_at = SIZE_MAX};
+	struct journal_stats st;
+	struct journal *j = open_replay(&got, &st);
+	off_t size;
+	int fd, saved, null;
+
+	append_record(j, &want, 30, 1);
+	ck_assert_int_eq(journal_commit(j), 0);
+	size = file_size("journal.0");
+	journal_test_pause_commits(j, true);
+	append_record(j, NULL, 40, 2);
+	ck_assert_int_eq(journal_commit_start(j), 1);
+	append_record(j, NULL, 50, 3);
+	/* The group's write fails: the descriptor is read-only for it. */
+	fd = journal_file_fd();
+	saved = dup(fd);
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(dup2(null, fd), 0);
+	close(null);
+	journal_test_pause_commits(j, false);
+	wait_commit_fd(j);
+	ck_assert_int_lt(journal_commit_finish(j, false), 0);
+	ck_assert_uint_eq(journal_pending(j), 0);
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.commit_failures, 1);
+	ck_assert_uint_eq(st.journal_bytes, (uint64_t)size);
+	/* The rollback could not truncate /dev/null: the handle refuses all further work. */
+	ck_assert_int_eq(journal_append(j, "x", 1), -EIO);
+	ck_assert_int_eq(dup2(saved, fd), fd);
+	close(saved);
+	journal_close(j);
+
+	j = open_replay(&got, &st);
+	assert_recs_eq(&got, &want, 1);
+	ck_assert_int_eq(file_size("journal.0"), size);
+	journal_close(j);
 	recs_free(&want);
 	recs_free(&got);
 }
@@ -2142,6 +2283,8 @@ journal_suite(void)
 	tcase_add_test(basic, test_lock_ebusy);
 	tcase_add_test(basic, test_api_misuse);
 	tcase_add_test(basic, test_commit_failure_rolls_back);
+	tcase_add_test(basic, test_async_commit);
+	tcase_add_test(basic, test_async_commit_failure);
 	suite_add_tcase(s, basic);
 
 	tcase_add_test(damage, test_torn_tail_every_offset);
