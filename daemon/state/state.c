@@ -483,7 +483,11 @@ state_dirty(const struct state *s)
 uint64_t
 state_hold_gen(const struct state *s)
 {
-	return state_dirty(s) ? s->gen_started + 1 : 0;
+	if (state_dirty(s))
+		return s->gen_started + 1;
+	/* DESIGN.md §5: no byte of an answer leaves before the commit that covers what it
+	 * reports, and a daemon.status made now reports the changes of the commit in flight. */
+	return s && s->gen_started > s->gen_done ? s->gen_started : 0;
 }
 
 uint64_t

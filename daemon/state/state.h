@@ -46,9 +46,9 @@ bool state_dirty(const struct state *s);
 /* Commits are numbered from 1 and end in order; what waits for durability takes a number
  * when it is made and goes out once state_durable_gen() has reached it (the on-durable list
  * is called whenever it moves on):
- *  - state_hold_gen(): the commit an answer made now waits for: state_next_gen() while
- *    changes wait (state_dirty()), else 0, nothing: a commit in flight holds only what was
- *    made while its changes were waiting;
+ *  - state_hold_gen(): the commit an answer made now waits for, since it may report every
+ *    change made so far: state_next_gen() while changes wait (state_dirty()), else the
+ *    commit in flight, else 0 (nothing to wait for);
  *  - state_next_gen(): the commit that will take the changes made now (a message pushed
  *    from inside a transaction waits for it);
  *  - state_durable_gen(): the last commit done; UINT64_MAX for NULL (nothing ever waits). */
