@@ -51,8 +51,12 @@ struct journal {
 	uint32_t file_format;
 	bool compacting;
 	int fail_after_step;
+	/* Generations in use: snapshot.base (if any) and journals base..gen, replayed in that
+	 * order; base < gen only while a background compaction runs or after one failed. */
+	uint64_t base;
 	uint64_t gen;
-	uint64_t committed; /* journal size known to be on disk */
+	struct journal_compaction *bg; /* journal_compact_begin() to _end(): at most one */
+	uint64_t committed;            /* journal size known to be on disk */
 	uint64_t commits, commit_failures;
 	uint64_t sync_buckets[JOURNAL_SYNC_BUCKETS + 1];
 	double sync_seconds;

@@ -1,6 +1,7 @@
 /* The durable state's life: replay, observing the namespace, group commit, compaction. The
  * record layouts are record.h's, the files journal.h's. */
 #include "state.h"
+#include "compact_bg.h"
 #include "image.h"
 #include "journal.h"
 #include "log.h"
@@ -28,6 +29,7 @@ struct state {
 	 * replayed and checked, and the journal (durable already) holds everything until the
 	 * snapshot stands. */
 	struct event *compact_ev;
+	struct compact_bg *bg; /* the compaction running in a child, if any */
 	struct {
 		void (*fn)(void *ctx);
 		void *ctx;
@@ -290,20 +292,34 @@ compaction_due(const struct state *s)
 }
 
 static void
+compacted(void *ctx, int r, const struct compact_bg_times *t)
+{
+	struct state *s = ctx;
+
+	s->bg = NULL;
+	if (r < 0)
+		log_warn("compaction failed: %s; the journal keeps growing", strerror(-r));
+	else if (t->background)
+		log_info("compacted the state in %.1f ms in a child process, serving paused for "
+		         "%.2f ms of it",
+		         t->total_ms, t->paused_ms);
+	else
+		log_info("compacted the state in %.1f ms", t->total_ms);
+}
+
+/* Only right after a commit, with nothing in flight: the child's copy of the state is then
+ * exactly what the journals hold (compact_bg.c). */
+static void
 compact_if_due(struct state *s)
 {
-	struct timespec t0;
 	int r;
 
 	/* Before the loop runs (start-up's own commits), the deferred one does it. */
-	if (!compaction_due(s) || evtimer_pending(s->compact_ev, NULL))
+	if (s->bg || !compaction_due(s) || evtimer_pending(s->compact_ev, NULL))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = journal_compact(s->journal, image_write, &s->img);
+	r = compact_bg_start(s->base, s->journal, image_write, &s->img, compacted, s, &s->bg);
 	if (r < 0)
 		log_warn("compaction failed: %s; the journal keeps growing", strerror(-r));
-	else
-		log_info("compacted the state in %.1f ms", ms_since(&t0));
 }
 
 int
@@ -546,6 +562,9 @@ state_close(struct state *s)
 {
 	if (!s)
 		return;
+	/* Killed: the next start replays the new journal after the old one. */
+	compact_bg_stop(s->bg);
+	s->bg = NULL;
 	if (s->journal) {
 		/* Only a journal that was replayed and recorded to has anything to commit, and
 		 * nothing may be committed after a failed commit: its changes were refused. */
