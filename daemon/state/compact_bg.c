@@ -46,6 +46,7 @@ struct compact_bg {
 	struct journal_compaction *jc; /* until journal_compact_end() */
 	pid_t pid;                     /* until reaped */
 	int rfd;                       /* the result's pipe */
+	int hold;                      /* closed: the child may exit (child_main) */
 	struct event *ev;              /* rfd readable */
 	struct event *reap;            /* the child is still exiting */
 	int rc;
@@ -88,28 +89,40 @@ close_span(unsigned lo, unsigned hi)
 		close((int)fd);
 }
 
-/* Every descriptor above stderr but a and b. */
-static void
-close_all_but(int a, int b)
+static int
+cmp_int(const void *a, const void *b)
 {
-	unsigned keep[2] = {(unsigned)(a < b ? a : b), (unsigned)(a < b ? b : a)}, lo = 3;
+	int x = *(const int *)a, y = *(const int *)b;
 
-	for (int i = 0; i < 2; i++) {
-		if (keep[i] < lo)
+	return (x > y) - (x < y);
+}
+
+/* Every descriptor above stderr but the n in keep (sorted here). */
+static void
+close_all_but(int *keep, size_t n)
+{
+	unsigned lo = 3;
+
+	qsort(keep, n, sizeof(*keep), cmp_int);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < lo)
 			continue;
-		if (keep[i] > lo)
-			close_span(lo, keep[i] - 1);
-		lo = keep[i] + 1;
+		if ((unsigned)keep[i] > lo)
+			close_span(lo, (unsigned)keep[i] - 1);
+		lo = (unsigned)keep[i] + 1;
 	}
 	close_span(lo, ~0u);
 }
 
 static _Noreturn void
-child_main(pid_t daemon, int wfd, struct journal_compaction *jc,
+child_main(pid_t daemon, int wfd, int hold, struct journal_compaction *jc,
            int (*write_state)(void *ctx, struct journal_snapshot *w), void *ctx)
 {
+	int keep[2 + 16], rc;
+	const int *fds;
+	size_t n = journal_compaction_fds(jc, &fds), k = 0;
 	sigset_t none;
-	int rc;
+	char byte;
 
 	/* Before anything else: a daemon killed from here on takes the child with it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != daemon)
@@ -118,7 +131,11 @@ child_main(pid_t daemon, int wfd, struct journal_compaction *jc,
 		signal(sig, SIG_DFL); /* SIGKILL and SIGSTOP refuse: no matter */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	close_all_but(wfd, journal_compaction_fd(jc));
+	keep[k++] = wfd;
+	keep[k++] = hold;
+	for (size_t i = 0; i < n && k < sizeof(keep) / sizeof(keep[0]); i++)
+		keep[k++] = fds[i];
+	close_all_but(keep, k);
 	/* Serving goes first on a busy host; the journal keeps everything meanwhile. */
 	if (setpriority(PRIO_PROCESS, 0, 10) < 0) {
 		/* not worth failing for */
@@ -129,6 +146,9 @@ child_main(pid_t daemon, int wfd, struct journal_compaction *jc,
 	if (write(wfd, &rc, sizeof(rc)) < 0) {
 		/* the daemon is gone: nobody to tell */
 	}
+	/* Until the daemon has removed the old files (EOF): they are freed as this exits. */
+	while (read(hold, &byte, 1) < 0 && errno == EINTR)
+		;
 	_exit(rc < 0 ? 1 : 0);
 }
 
@@ -140,7 +160,10 @@ finish(struct compact_bg *c)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	c->rc = journal_compact_end(c->j, c->jc, c->rc);
 	c->jc = NULL;
-	c->t.paused_ms += ms_since(&t0);
+	close(c->hold);
+	c->hold = -1;
+	c->t.end_ms = ms_since(&t0);
+	c->t.paused_ms += c->t.end_ms;
 	c->t.total_ms = ms_since(&c->t0);
 }
 
@@ -215,7 +238,7 @@ compact_bg_start(struct event_base *base, struct journal *j,
 {
 	struct compact_bg *c = calloc(1, sizeof(*c));
 	const char *what = "out of memory";
-	int p[2] = {-1, -1}, err = ENOMEM, rc;
+	int p[2] = {-1, -1}, h[2] = {-1, -1}, err = ENOMEM, rc;
 	pid_t self = getpid();
 
 	*out = NULL;
@@ -223,12 +246,13 @@ compact_bg_start(struct event_base *base, struct journal *j,
 		return foreground(j, write_state, ctx, done, done_ctx, what, err);
 	c->j = j;
 	c->rfd = -1;
+	c->hold = -1;
 	c->pid = -1;
 	c->done = done;
 	c->done_ctx = done_ctx;
 	c->t.background = true;
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(h, O_CLOEXEC) < 0) {
 		what = "pipe";
 		err = errno;
 		goto fallback;
@@ -242,15 +266,18 @@ compact_bg_start(struct event_base *base, struct journal *j,
 	if (rc < 0) {
 		close(p[0]);
 		close(p[1]);
+		close(h[0]);
+		close(h[1]);
 		if (c->ev)
 			event_free(c->ev);
 		event_free(c->reap);
 		free(c);
 		return rc;
 	}
+	c->t.begin_ms = ms_since(&c->t0);
 	c->pid = fork();
 	if (c->pid == 0)
-		child_main(self, p[1], c->jc, write_state, ctx);
+		child_main(self, p[1], h[0], c->jc, write_state, ctx);
 	if (c->pid < 0) {
 		what = "fork";
 		err = errno;
@@ -258,16 +285,22 @@ compact_bg_start(struct event_base *base, struct journal *j,
 		goto fallback;
 	}
 	close(p[1]);
+	close(h[0]);
+	c->hold = h[1];
+	journal_compaction_release(c->jc); /* the child holds them now */
 	event_add(c->ev, NULL);
 	c->t.paused_ms = ms_since(&c->t0);
+	c->t.fork_ms = c->t.paused_ms - c->t.begin_ms;
 	*out = c;
 	return 0;
 
 fallback:
-	if (p[0] >= 0)
-		close(p[0]);
-	if (p[1] >= 0)
-		close(p[1]);
+	for (int i = 0; i < 2; i++) {
+		if (p[i] >= 0)
+			close(p[i]);
+		if (h[i] >= 0)
+			close(h[i]);
+	}
 	if (c->ev)
 		event_free(c->ev);
 	if (c->reap)
@@ -288,6 +321,8 @@ compact_bg_stop(struct compact_bg *c)
 	}
 	if (c->jc)
 		journal_compact_abandon(c->j);
+	if (c->hold >= 0)
+		close(c->hold);
 	event_free(c->ev);
 	event_free(c->reap);
 	close(c->rfd);

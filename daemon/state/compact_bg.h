@@ -12,8 +12,11 @@ struct compact_bg;
 /* What a compaction cost, for the log. */
 struct compact_bg_times {
 	double total_ms;  /* begin to end */
-	double paused_ms; /* of it, on the loop: begin + fork, and end (renames, syncs, removals) */
-	bool background;  /* false: the fallback in the foreground (no child could be made) */
+	double paused_ms; /* of it, on the loop: begin + fork + end, */
+	double begin_ms;  /* the new journal and the snapshot's file */
+	double fork_ms;
+	double end_ms;   /* renames, syncs, removals */
+	bool background; /* false: the fallback in the foreground (no child could be made) */
 };
 
 /* Starts a compaction of j (ready, nothing in flight) whose snapshot write_state(ctx) writes

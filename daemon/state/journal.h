@@ -169,6 +169,12 @@ int journal_compact(struct journal *j, int (*write_state)(void *ctx, struct jour
 struct journal_compaction;
 int journal_compact_begin(struct journal *j, struct journal_compaction **c);
 int journal_compaction_fd(const struct journal_compaction *c);
+/* Every descriptor the child keeps: journal_compaction_fd(c), and the files the end removes,
+ * opened, so that their blocks are freed when the child closes the last descriptor rather
+ * than by the removal (tens of milliseconds for a large file). journal_compaction_release()
+ * closes the latter in the daemon, once the child holds them. */
+size_t journal_compaction_fds(const struct journal_compaction *c, const int **fds);
+void journal_compaction_release(struct journal_compaction *c);
 int journal_compact_write(struct journal_compaction *c,
                           int (*write_state)(void *ctx, struct journal_snapshot *w), void *ctx);
 int journal_compact_end(struct journal *j, struct journal_compaction *c, int result);

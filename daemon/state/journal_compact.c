@@ -66,6 +66,12 @@
 /* Snapshot records are gathered into writes of about this size. */
 #define SNAPSHOT_BUF (256u << 10)
 
+/* In the background, the snapshot is synced every this many bytes: the daemon's commits
+ * (fdatasync of the journal) can wait for the file system's journal to take the child's
+ * dirty data with it (ext4's data=ordered), which must then be little at any time, not tens
+ * of MB at the final sync. */
+#define SNAPSHOT_PACE (4u << 20)
+
 struct journal_snapshot {
 	int fd;
 	int err; /* first failure; sticks so that an ignored error still fails the compaction */
@@ -75,6 +81,8 @@ struct journal_snapshot {
 	uint64_t records;
 	uint64_t payload;
 	uint64_t file_bytes;
+	bool pace;       /* sync every SNAPSHOT_PACE bytes */
+	uint64_t synced; /* up to here */
 };
 
 static int
@@ -91,6 +99,13 @@ snapshot_flush(struct journal_snapshot *w)
 	}
 	w->file_bytes += w->len;
 	w->len = 0;
+	if (w->pace && w->file_bytes - w->synced >= SNAPSHOT_PACE) {
+		if (fdatasync(w->fd) < 0) {
+			w->err = -errno;
+			return w->err;
+		}
+		w->synced = w->file_bytes;
+	}
 	return 0;
 }
 
@@ -189,10 +204,10 @@ snapshot_create(const struct journal *j, uint64_t gen, int *fd)
 /* The records and the trailer after the header snapshot_create() wrote, synced; the file's
  * size in *bytes. Touches nothing but fd and memory: the background child runs it. */
 static int
-snapshot_fill(int fd, int64_t now, int (*write_state)(void *ctx, struct journal_snapshot *w),
-              void *ctx, uint64_t *bytes)
+snapshot_fill(int fd, int64_t now, bool pace,
+              int (*write_state)(void *ctx, struct journal_snapshot *w), void *ctx, uint64_t *bytes)
 {
-	struct journal_snapshot w = {.fd = fd, .file_bytes = JF_HDR_SIZE};
+	struct journal_snapshot w = {.fd = fd, .file_bytes = JF_HDR_SIZE, .pace = pace};
 	int rc = jio_reserve(&w.buf, &w.cap, SNAPSHOT_BUF);
 
 	if (rc == 0)
@@ -228,7 +243,7 @@ write_snapshot_tmp(struct journal *j, uint64_t gen, int64_t now,
 	/* Step 2. Appends from inside write_state are refused: they would land in journal.g,
 	 * which is about to be dropped, after the snapshot has been taken. */
 	j->compacting = true;
-	rc = snapshot_fill(fd, now, write_state, ctx, bytes);
+	rc = snapshot_fill(fd, now, false, write_state, ctx, bytes);
 	j->compacting = false;
 	close(fd);
 	if (rc < 0) {
@@ -369,11 +384,46 @@ journal_compact(struct journal *j, int (*write_state)(void *ctx, struct journal_
 
 /* ---- in the background ---- */
 
+/* Old files held open by the child, at most: a longer chain than this is of small journals. */
+#define HOLD_MAX 8
+
 struct journal_compaction {
 	uint64_t gen; /* n */
 	int64_t now;
-	int fd; /* snapshot.n.tmp */
+	/* snapshot.n.tmp, then the files that steps 8-9 remove, opened read-only: removing a
+	 * name that a descriptor still holds is quick, and freeing a file of tens of MB (~50 ms
+	 * at a million mappings) is then left to whoever closes the last one: the child. */
+	int fds[1 + HOLD_MAX];
+	size_t nfds;
 };
+
+/* The files steps 8-9 will remove, opened (best effort: one that cannot be is just freed by
+ * its removal). */
+static void
+hold_old(const struct journal *j, struct journal_compaction *c)
+{
+	char name[JF_NAME_LEN];
+
+	for (uint64_t g = j->base; g < c->gen && c->nfds < 1 + HOLD_MAX; g++) {
+		for (int k = 0; k < 2 && c->nfds < 1 + HOLD_MAX; k++) {
+			int fd;
+
+			jf_name(name, k ? JF_SNAPSHOT : JF_JOURNAL, g, false);
+			fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (fd >= 0)
+				c->fds[c->nfds++] = fd;
+		}
+	}
+}
+
+static void
+compaction_free(struct journal_compaction *c)
+{
+	for (size_t i = 0; i < c->nfds; i++)
+		if (c->fds[i] >= 0)
+			close(c->fds[i]);
+	free(c);
+}
 
 /* Background steps 1-3: journal.n in place and the handle appending to it. A failure removes
  * journal.n again, or gives the handle up. */
@@ -431,23 +481,23 @@ journal_compact_begin(struct journal *j, struct journal_compaction **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->fd = -1;
+	c->fds[0] = -1;
+	c->nfds = 1;
 	c->now = (int64_t)time(NULL);
 	c->gen = j->gen + 1;
 	rc = journal_commit(j);
 	if (rc == 0)
 		rc = start_journal(j, c->gen);
 	if (rc == 0) {
-		rc = snapshot_create(j, c->gen, &c->fd); /* step 4 */
+		rc = snapshot_create(j, c->gen, &c->fds[0]); /* step 4 */
 		if (rc == 0 && crash_point(j, 4))
 			rc = -EIO;
 	}
 	if (rc < 0) {
-		if (c->fd >= 0)
-			close(c->fd);
-		free(c);
+		compaction_free(c);
 		return rc;
 	}
+	hold_old(j, c);
 	j->bg = c;
 	*out = c;
 	return 0;
@@ -456,7 +506,23 @@ journal_compact_begin(struct journal *j, struct journal_compaction **out)
 int
 journal_compaction_fd(const struct journal_compaction *c)
 {
-	return c ? c->fd : -1;
+	return c ? c->fds[0] : -1;
+}
+
+size_t
+journal_compaction_fds(const struct journal_compaction *c, const int **fds)
+{
+	*fds = c->fds;
+	return c->nfds;
+}
+
+void
+journal_compaction_release(struct journal_compaction *c)
+{
+	for (size_t i = 1; i < c->nfds; i++) {
+		close(c->fds[i]);
+		c->fds[i] = -1;
+	}
 }
 
 int
@@ -465,9 +531,9 @@ journal_compact_write(struct journal_compaction *c,
 {
 	uint64_t bytes;
 
-	if (!c || !write_state || c->fd < 0)
+	if (!c || !write_state || c->fds[0] < 0)
 		return -EINVAL;
-	return snapshot_fill(c->fd, c->now, write_state, ctx, &bytes); /* step 5 */
+	return snapshot_fill(c->fds[0], c->now, true, write_state, ctx, &bytes); /* step 5 */
 }
 
 /* Background steps 6-7. */
@@ -478,7 +544,7 @@ establish_snapshot(struct journal *j, const struct journal_compaction *c)
 	struct stat st;
 	int rc;
 
-	if (fstat(c->fd, &st) < 0)
+	if (fstat(c->fds[0], &st) < 0)
 		return -errno;
 	jf_name(tmp, JF_SNAPSHOT, c->gen, true);
 	jf_name(name, JF_SNAPSHOT, c->gen, false);
@@ -517,8 +583,7 @@ journal_compact_end(struct journal *j, struct journal_compaction *c, int result)
 		jio_unlink(j->dirfd, tmp);
 	if (rc == 0)
 		rc = drop_old(j, c->gen);
-	close(c->fd);
-	free(c);
+	compaction_free(c);
 	return rc;
 }
 
@@ -531,7 +596,6 @@ journal_compact_abandon(struct journal *j)
 		return;
 	jf_name(tmp, JF_SNAPSHOT, j->bg->gen, true);
 	jio_unlink(j->dirfd, tmp);
-	close(j->bg->fd);
-	free(j->bg);
+	compaction_free(j->bg);
 	j->bg = NULL;
 }
