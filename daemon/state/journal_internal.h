@@ -12,7 +12,9 @@
  *                      journal atomically, removing
  *   journal_replay.c   start-up: which generation, its snapshot, its journal, the refusals
  *   journal_commit.c   append, group commit and its rollback, reserving room
- *   journal_compact.c  a new snapshot and generation, in numbered crash-safe steps
+ *   journal_compact.c  a new snapshot and generation, in numbered crash-safe steps, in the
+ *                      foreground or with the snapshot written by another process
+ *                      (state/compact_bg.c forks it)
  *   journal_salvage.c  pasidd --salvage: the valid prefix, what follows it, the new
  *                      generation */
 #ifndef PASIDD_JOURNAL_INTERNAL_H
