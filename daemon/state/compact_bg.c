@@ -4,8 +4,8 @@
  * THE CHILD is made right after journal_compact_begin(), with nothing in flight: its memory
  * is the state as of that moment, and the daemon appends to the new journal from then on. It
  * runs no event loop and holds nothing of the daemon's: it closes every descriptor it
- * inherited but the snapshot's temporary file and the pipe for its result (the listening
- * socket, the clients' connections, the journal and its lock: close() of a copy never
+ * inherited but the snapshot's temporary file, the old files (below) and its two pipes (the
+ * listening socket, the clients' connections, the journal and its lock: close() of a copy never
  * affects the daemon's, and shutdown() is never called), takes the default action for every
  * signal, asks to be killed when the daemon dies (PR_SET_PDEATHSIG, checked against a death
  * before the request), writes and syncs the snapshot, writes its result (0 or -errno) to the
@@ -14,10 +14,14 @@
  * client: owners and peers are what connects to the socket.
  *
  * THE DAEMON learns of the end from the pipe (an event on the loop; EOF without a result: the
- * child died), finishes the compaction there (journal_compact_end(): two renames-or-removals
- * and directory syncs) and reaps the child with waitpid(WNOHANG), retried on a short timer
- * while the child is still exiting: the loop never waits for it. At shutdown
- * (compact_bg_stop) a running child is killed and reaped, and its temporary file removed.
+ * child died), finishes the compaction there (journal_compact_end(): a rename, removals and
+ * directory syncs, well under a millisecond each) and reaps the child with waitpid(WNOHANG),
+ * retried on a short timer while the child is still exiting: the loop never waits for it.
+ * The old generation's files, tens of MB at a million mappings, would take the removal
+ * tens of milliseconds to free; the child holds them open (journal_compaction_fds()) until
+ * the daemon closes the second pipe after removing them, so that their blocks are freed
+ * as the child exits instead. At shutdown (compact_bg_stop) a running child is killed and
+ * reaped, and its temporary file removed.
  *
  * Test hook: with PASIDD_TEST_COMPACT_STALL in the environment the child stops before
  * writing anything until it is killed, so that a test can see the daemon serve, and die,
@@ -184,7 +188,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	struct compact_bg *c = arg;
 	pid_t r = waitpid(c->pid, NULL, WNOHANG);
 
-	if (r == 0) {
+	if (r == 0 || (r < 0 && errno == EINTR)) {
 		evtimer_add(c->reap, &reap_again);
 		return;
 	}
