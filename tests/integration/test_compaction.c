@@ -24,6 +24,7 @@ teardown(void)
 {
 	it_cleanup(&d);
 	it_release_kept();
+	it_set_launcher(NULL);
 }
 
 static int64_t
@@ -269,6 +270,38 @@ START_TEST(shutdown_kills_the_child)
 }
 END_TEST
 
+/* No child can be made: the compaction runs in the foreground, as before there were
+ * children, and says so. */
+START_TEST(no_child_compacts_in_the_foreground)
+{
+	int fd;
+	int64_t gen;
+	const char *log, *before;
+	char want[64];
+
+	it_set_launcher(NO_FORK);
+	fd = start(false);
+	it_set_launcher(NULL);
+	gen = churn_until_begun(fd);
+	ck_assert_int_gt(status_int(fd, "journal.snapshot_bytes"), 0); /* done at once */
+	ck_assert_int_eq(child_of(d.pid), 0);
+	snprintf(want, sizeof(want), "journal.%lld lock snapshot.%lld ", (long long)gen,
+	         (long long)gen);
+	ck_assert_str_eq(state_files(), want);
+	log = it_log(&d);
+	ck_assert_msg(strstr(log, "cannot compact in the background (fork: "), "%s", log);
+	ck_assert_msg(strstr(log, "compacted the state in"), "%s", log);
+	ck_assert_int_eq(it_code(fd, "pasid.alloc", "{\"vm\":\"a\",\"type\":\"shared\"}"), 0);
+	before = it_snapshot(fd);
+	close(fd);
+	it_kill(&d);
+	ck_assert_int_eq(it_restart(&d, NULL), 0);
+	fd = it_connect(&d);
+	ck_assert_str_eq(it_snapshot(fd), before);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -280,6 +313,7 @@ suite(void)
 	tcase_add_test(tc, kill9_during_background_compaction);
 	tcase_add_test(tc, compaction_completes_while_allocating);
 	tcase_add_test(tc, shutdown_kills_the_child);
+	tcase_add_test(tc, no_child_compacts_in_the_foreground);
 	suite_add_tcase(s, tc);
 	return s;
 }
