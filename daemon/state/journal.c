@@ -141,7 +141,7 @@ journal_should_compact(const struct journal *j)
 {
 	uint64_t limit;
 
-	if (!j || j->phase != PHASE_READY || j->readonly)
+	if (!j || j->phase != PHASE_READY || j->readonly || j->bg)
 		return false;
 	limit = 2 * j->snapshot_bytes;
 	if (limit < COMPACT_MIN_JOURNAL)
@@ -180,6 +180,7 @@ journal_close(struct journal *j)
 	if (!j)
 		return;
 	journal_worker_stop(j);
+	journal_compact_abandon(j);
 	if (j->fd >= 0)
 		close(j->fd);
 	if (j->lockfd >= 0)

@@ -8,7 +8,8 @@
  *
  * Life cycle: journal_open() -> journal_set_format() [-> journal_read_formats()] ->
  * journal_replay() (exactly once) ->
- * any number of journal_append()/journal_commit()/journal_compact() -> journal_close().
+ * any number of journal_append()/journal_commit()/journal_compact()/journal_compact_begin()..
+ * journal_compact_end() -> journal_close().
  *
  * Errors are negative errno values. -EUCLEAN means the state directory is in a shape no
  * crash of this code can produce (a damaged snapshot with a newer journal beside it, a journal
@@ -95,10 +96,12 @@ uint32_t journal_file_format(const struct journal *j);
  * -ENOENT: open and replay again. */
 int journal_open_readonly(const char *dir, struct journal **out);
 
-/* Replays the newest complete snapshot's records, then the journal of the same generation,
- * calling cb for each record in order. rec points into a temporary buffer valid only during
- * the call. A torn journal tail (a bad last frame with no valid frame after it: what a crash
- * in the middle of a commit leaves) ends the replay cleanly: everything before it is
+/* Replays the newest complete snapshot's records, then the journal of the same generation
+ * and those of the generations above it that a background compaction started (in order,
+ * with no gap: journal_replay.c), calling cb for each record in order. rec points into a
+ * temporary buffer valid only during the call. A torn tail of the last journal (a bad last
+ * frame with no valid frame after it: what a crash in the middle of a commit leaves; in an
+ * earlier journal it is damage) ends the replay cleanly: everything before it is
  * delivered, the tail is truncated away (so new appends follow the last good record) and the
  * dropped byte count is reported in the stats. A bad frame with a valid one after it is
  * damage: -EUCLEAN, and no file is changed. Stale temporary files and older generations are
@@ -177,6 +180,35 @@ int journal_snapshot_add(struct journal_snapshot *w, const void *rec, size_t len
 int journal_compact(struct journal *j, int (*write_state)(void *ctx, struct journal_snapshot *w),
                     void *ctx);
 
+/* Compaction in the background: the snapshot written by another process (a forked child)
+ * from its copy of the state while this one goes on appending. journal_compact_begin()
+ * commits what is pending, starts generation g+1's journal (appends go there from now on)
+ * and creates its snapshot's temporary file; *c describes it. In the child, and only there,
+ * journal_compact_write(c, write_state, ctx) writes the state as of the begin into that file
+ * through journal_compaction_fd(c), the one descriptor it needs (it touches no other file
+ * and nothing of the handle), and syncs it. Back in the journal's process
+ * journal_compact_end(j, c, result) with the child's result (0 or -errno) puts the snapshot
+ * in place and removes the older generations, or on a result < 0 removes the temporary
+ * file; c is freed either way. A crash at any point recovers everything committed, before
+ * or after the begin (journal_compact.c). While one runs, journal_compact() and another
+ * begin return -EBUSY and journal_should_compact() is false. -EPROTO while the files are of
+ * an older version (compact in the foreground first). */
+struct journal_compaction;
+int journal_compact_begin(struct journal *j, struct journal_compaction **c);
+int journal_compaction_fd(const struct journal_compaction *c);
+/* Every descriptor the child keeps: journal_compaction_fd(c), and the files the end removes,
+ * opened, so that their blocks are freed when the child closes the last descriptor rather
+ * than by the removal (tens of milliseconds for a large file). journal_compaction_release()
+ * closes the latter in the daemon, once the child holds them. */
+size_t journal_compaction_fds(const struct journal_compaction *c, const int **fds);
+void journal_compaction_release(struct journal_compaction *c);
+int journal_compact_write(struct journal_compaction *c,
+                          int (*write_state)(void *ctx, struct journal_snapshot *w), void *ctx);
+int journal_compact_end(struct journal *j, struct journal_compaction *c, int result);
+/* A background compaction given up (its child killed): its temporary file removed, c freed.
+ * journal_close() does it too. Nothing else changes: the handle stays on the new journal. */
+void journal_compact_abandon(struct journal *j);
+
 /* True when the journal has outgrown its snapshot: journal bytes > max(1 MiB, 2 x snapshot
  * bytes), so compaction keeps start-up time and disk use proportional to the live state. */
 bool journal_should_compact(const struct journal *j);
@@ -226,7 +258,9 @@ void journal_close(struct journal *j);
 
 /* Test hook: make the next compaction stop (return -EIO, as if the process died) right after
  * step n (1..JOURNAL_COMPACT_STEPS), leaving the files as they are at that point; the handle
- * is then broken, as after a crash. 0 disables. The steps are listed in journal_compact.c. */
+ * is then broken, as after a crash. 0 disables. The steps are listed in journal_compact.c, in
+ * the foreground and in the background order (there begin stops after steps 1-4, end after
+ * 5-10; 5: end returns at once as if the process had died while its child wrote). */
 void journal_test_fail_compaction_after(struct journal *j, int step);
 
 /* Test hook: while paused, the worker starts no write (a group started meanwhile stays in

@@ -13,7 +13,9 @@
  *   journal_replay.c   start-up: which generation, its snapshot, its journal, the refusals
  *   journal_commit.c   append, group commit (on the caller's thread or its worker thread)
  *                      and its rollback, reserving room
- *   journal_compact.c  a new snapshot and generation, in numbered crash-safe steps
+ *   journal_compact.c  a new snapshot and generation, in numbered crash-safe steps, in the
+ *                      foreground or with the snapshot written by another process
+ *                      (state/compact_bg.c forks it)
  *   journal_salvage.c  pasidd --salvage: the valid prefix, what follows it, the new
  *                      generation */
 #ifndef PASIDD_JOURNAL_INTERNAL_H
@@ -53,8 +55,12 @@ struct journal {
 	uint32_t file_format;
 	bool compacting;
 	int fail_after_step;
+	/* Generations in use: snapshot.base (if any) and journals base..gen, replayed in that
+	 * order; base < gen only while a background compaction runs or after one failed. */
+	uint64_t base;
 	uint64_t gen;
-	uint64_t committed; /* journal size known to be on disk */
+	struct journal_compaction *bg; /* journal_compact_begin() to _end(): at most one */
+	uint64_t committed;            /* journal size known to be on disk */
 	uint64_t commits, commit_failures;
 	uint64_t sync_buckets[JOURNAL_SYNC_BUCKETS + 1];
 	double sync_seconds;

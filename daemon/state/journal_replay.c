@@ -1,19 +1,27 @@
 /* Start-up: the state directory's records handed back in order.
  *
- * RECOVERY (journal_replay). Take the highest generation g whose snapshot is complete, or 0
- * with no snapshot if none is. Refuse (-EUCLEAN) when a journal of a generation above g
- * exists (records were appended on top of a snapshot we cannot read), or when an incomplete
- * snapshot was skipped and journal.g is missing (journal.g's records then live only in the
- * unreadable snapshot), or when journal.g is damaged (journal_format.c tells a torn tail
- * from damage). None of these can be produced by a crash with the order of compaction's
- * steps (journal_compact.c), and a refusal changes no file. A file of another format version
- * is refused too (-EPROTONOSUPPORT), the snapshot of the newest generation included: skipping
- * it for an older one would lose what it holds. If journal.g is missing (crash between
- * compaction steps 3 and 6) it is created empty. Finally *.tmp files, files of older
- * generations and skipped snapshots are deleted. Files of an older record format version are
- * read as they are when the reader takes them (journal_read_formats()), both files of the
- * generation in the same one. A read-only handle (journal_open_readonly)
- * replays the same way but writes, truncates and deletes nothing. */
+ * RECOVERY (journal_replay). Take the highest generation b whose snapshot is complete, or 0
+ * with no snapshot if none is. Then the journals: journal.b and every journal above it up to
+ * the highest one, t, replayed in that order. A journal above b exists only when a
+ * background compaction (journal_compact.c) started journal.b+1 before its snapshot.b+1
+ * stood: b+1 holds what followed the state of b, and so on up the chain. Refuse (-EUCLEAN):
+ * when one of journals b..t is missing while a higher one exists (a gap: the records of the
+ * missing one live nowhere else), when a snapshot file of a generation in b+1..t exists but
+ * cannot be used (it appeared by rename once complete, so it is damaged, not torn), when an
+ * incomplete snapshot was skipped and journal.b is missing (journal.b's records then live
+ * only in the unreadable snapshot), when a journal is damaged (journal_format.c tells a torn
+ * tail from damage), and when a journal below t ends in a torn tail: journal.k+1 is created
+ * only after every commit to journal.k has finished, so a bad end with a journal behind it
+ * is damage, not a crash. None of these can be produced by a crash with the order of either
+ * compaction's steps, and a refusal changes no file. A file of another format version is
+ * refused too (-EPROTONOSUPPORT), the snapshot of the newest generation included: skipping it
+ * for an older one would lose what it holds. If journal.b is missing and none above it
+ * exists (a crash between the foreground compaction's steps 3 and 6) it is created empty.
+ * Finally *.tmp files, files of generations outside b..t and skipped snapshots are deleted.
+ * Files of an older record format version are read as they are when the reader takes them
+ * (journal_read_formats()), each file in its own version; a snapshot and the journal of its
+ * generation are of the same one. A read-only handle (journal_open_readonly) replays the
+ * same way but writes, truncates and deletes nothing. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -37,7 +45,8 @@ struct snapshot_view {
 
 /* What replay reads: the generation, and its snapshot if it has one. */
 struct replay_plan {
-	uint64_t gen;
+	uint64_t gen; /* b */
+	uint64_t top; /* t: the last journal, b when there is no chain */
 	bool have_snapshot;
 	struct snapshot_view sv;
 };
@@ -121,21 +130,35 @@ choose_generation(struct journal *j, struct jio_list *l, struct replay_plan *p)
 			skipped_gen = l->v[i].gen;
 		}
 	}
-	for (size_t i = 0; i < l->n; i++) {
+	p->top = p->gen;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].kind == JF_JOURNAL && !l->v[i].tmp && l->v[i].gen > p->top)
+			p->top = l->v[i].gen;
+	/* Any snapshot file in b+1..t was skipped: with journals of its generation beside it,
+	 * it is damaged. The list is sorted newest first: the lowest is named. */
+	for (size_t i = l->n; i-- > 0;) {
 		uint64_t g = l->v[i].gen;
 
-		if (l->v[i].kind != JF_JOURNAL || l->v[i].tmp || g <= p->gen)
+		if (l->v[i].kind != JF_SNAPSHOT || l->v[i].tmp || g <= p->gen || g > p->top)
 			continue;
-		if (!jio_has(l, JF_SNAPSHOT, g))
-			snprintf(j->err, sizeof(j->err),
-			         "journal.%" PRIu64 " holds changes to snapshot.%" PRIu64
-			         ", which is missing",
-			         g, g);
-		else
-			snprintf(j->err, sizeof(j->err),
-			         "journal.%" PRIu64 " holds changes to snapshot.%" PRIu64
-			         ", which cannot be used (%s)",
-			         g, g, skipped_gen == g ? skipped : "incomplete");
+		snprintf(j->err, sizeof(j->err),
+		         "journal.%" PRIu64 " holds changes to snapshot.%" PRIu64
+		         ", which cannot be used (%s)",
+		         g, g, skipped_gen == g ? skipped : "incomplete");
+		return -EUCLEAN;
+	}
+	/* The chain b..t without a gap: the lowest journal whose predecessor is missing is the
+	 * one a refusal names. */
+	for (size_t i = l->n; i-- > 0;) {
+		uint64_t g = l->v[i].gen;
+
+		if (l->v[i].kind != JF_JOURNAL || l->v[i].tmp || g <= p->gen ||
+		    jio_has(l, JF_JOURNAL, g - 1))
+			continue;
+		snprintf(j->err, sizeof(j->err),
+		         "journal.%" PRIu64 " holds changes to snapshot.%" PRIu64
+		         ", which is missing, or to journal.%" PRIu64 ", which is missing too",
+		         g, g, g - 1);
 		return -EUCLEAN;
 	}
 	if (skipped[0] && !jio_has(l, JF_JOURNAL, p->gen)) {
@@ -176,13 +199,14 @@ replay_snapshot(struct journal *j, const struct replay_plan *p,
 	return 0;
 }
 
-/* Delivers journal.<gen>'s records; cuts off and counts a torn tail, refuses damage. */
+/* Delivers journal.<gen>'s records; refuses damage. A torn tail of the last journal (t) is
+ * cut off and counted; of an earlier one, it is damage. */
 static int
-replay_journal(struct journal *j, const struct replay_plan *p,
+replay_journal(struct journal *j, const struct replay_plan *p, uint64_t gen,
                int (*cb)(void *, const void *, size_t), void *ctx, int *fd_out)
 {
 	char name[JF_NAME_LEN], what[JOURNAL_ERR_MAX / 2];
-	uint64_t gen = p->gen;
+	bool last = gen == p->top;
 	struct jf_walk w;
 	uint8_t *data;
 	size_t size;
@@ -201,7 +225,7 @@ replay_journal(struct journal *j, const struct replay_plan *p,
 	if (rc < 0)
 		goto out;
 	j->file_format = jf_header_format(data);
-	if (p->have_snapshot) {
+	if (p->have_snapshot && gen == p->gen) {
 		rc = jf_check_generation(gen, j->file_format, p->sv.format, j->err, sizeof(j->err));
 		if (rc < 0)
 			goto out;
@@ -229,6 +253,16 @@ replay_journal(struct journal *j, const struct replay_plan *p,
 		rc = -EUCLEAN;
 		goto out;
 	case JF_END_TORN:
+		if (!last) {
+			jf_damage_text(&w, data, size, JF_JOURNAL, name, what, sizeof(what));
+			snprintf(j->err, sizeof(j->err),
+			         "%s, and journal.%" PRIu64
+			         " follows it: the journal is damaged, not torn (its successor was "
+			         "begun after its last commit)",
+			         what, gen + 1);
+			rc = -EUCLEAN;
+			goto out;
+		}
 		if (!j->readonly && (ftruncate(fd, (off_t)w.off) < 0 || fdatasync(fd) < 0)) {
 			rc = -errno;
 			snprintf(j->err, sizeof(j->err), "cannot cut the torn tail off %s: %s",
@@ -243,15 +277,15 @@ replay_journal(struct journal *j, const struct replay_plan *p,
 	j->committed = w.off;
 out:
 	free(data);
-	if (rc < 0 || j->readonly)
+	if (rc < 0 || j->readonly || !last)
 		close(fd);
 	else
 		*fd_out = fd;
 	return rc;
 }
 
-/* The journal of the chosen generation: replayed, or created empty when a crash between
- * compaction steps 3 and 6 left none (the snapshot then holds everything). */
+/* The journals b..t, replayed in order; journal.b created empty when a crash between the
+ * foreground compaction's steps 3 and 6 left none (the snapshot then holds everything). */
 static int
 replay_or_create_journal(struct journal *j, const struct jio_list *l, const struct replay_plan *p,
                          int (*cb)(void *, const void *, size_t), void *ctx, int *fd)
@@ -259,8 +293,14 @@ replay_or_create_journal(struct journal *j, const struct jio_list *l, const stru
 	uint64_t gen = p->gen;
 	int rc = 0;
 
-	if (jio_has(l, JF_JOURNAL, gen))
-		return replay_journal(j, p, cb, ctx, fd);
+	if (jio_has(l, JF_JOURNAL, gen)) {
+		/* choose_generation() saw every one of them there */
+		for (uint64_t g = gen;; g++) {
+			rc = replay_journal(j, p, g, cb, ctx, fd);
+			if (rc < 0 || g == p->top)
+				return rc;
+		}
+	}
 	/* In the snapshot's version: the generation stays of one, and an upgrade compacts it
 	 * as it does any other. A read-only replay creates nothing. */
 	j->file_format = p->have_snapshot ? p->sv.format : j->format;
@@ -275,8 +315,11 @@ replay_or_create_journal(struct journal *j, const struct jio_list *l, const stru
 }
 
 static void
-delete_stale(struct journal *j, const struct jio_list *l, uint64_t gen, bool have_snapshot)
+delete_stale(struct journal *j, const struct jio_list *l, const struct replay_plan *p)
 {
+	uint64_t gen = p->gen;
+	bool have_snapshot = p->have_snapshot;
+
 	bool removed = false;
 
 	for (size_t i = 0; i < l->n; i++) {
@@ -287,6 +330,8 @@ delete_stale(struct journal *j, const struct jio_list *l, uint64_t gen, bool hav
 		 * incomplete snapshots, like an unusable snapshot of this generation. */
 		if (!f->tmp && f->gen == gen && (f->kind == JF_JOURNAL || have_snapshot))
 			continue;
+		if (!f->tmp && f->kind == JF_JOURNAL && f->gen > gen && f->gen <= p->top)
+			continue; /* the chain */
 		jf_name(name, f->kind, f->gen, f->tmp);
 		/* Best effort: a leftover is removed again at the next start and, being older,
 		 * incomplete or temporary, is never used. */
@@ -327,9 +372,10 @@ journal_replay(struct journal *j, int (*cb)(void *ctx, const void *rec, size_t l
 		goto out;
 
 	if (!j->readonly)
-		delete_stale(j, &l, p.gen, p.have_snapshot);
+		delete_stale(j, &l, &p);
 	j->fd = fd;
-	j->gen = p.gen;
+	j->base = p.gen;
+	j->gen = p.top;
 	j->phase = PHASE_READY;
 out:
 	free(p.sv.data);

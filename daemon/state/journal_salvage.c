@@ -223,8 +223,8 @@ journal_salvage(struct journal *j, int (*keep)(void *ctx, const void *rec, size_
 			return rc;
 	}
 	if (!info->damaged)
-		return 0; /* nothing that replay would refuse: the handle stays unusable */
-	j->gen = top;
+		return 0;       /* nothing that replay would refuse: the handle stays unusable */
+	j->gen = j->base = top; /* compaction's steps 8-9 remove top's files */
 	j->committed = JF_HDR_SIZE;
 	j->phase = PHASE_READY;
 	j->salvaging = true;

@@ -1,6 +1,7 @@
 /* The durable state's life: replay, observing the namespace, group commit, compaction. The
  * record layouts are record.h's, the files journal.h's. */
 #include "state.h"
+#include "compact_bg.h"
 #include "image.h"
 #include "journal.h"
 #include "log.h"
@@ -38,6 +39,7 @@ struct state {
 	struct event *done_ev;
 	uint64_t gen_started, gen_done;
 	bool again;
+	struct compact_bg *bg; /* the compaction running in a child, if any */
 	struct {
 		void (*fn)(void *ctx);
 		void *ctx;
@@ -344,25 +346,39 @@ commit_now(struct state *s, bool *wrote)
 }
 
 static void
+compacted(void *ctx, int r, const struct compact_bg_times *t)
+{
+	struct state *s = ctx;
+
+	s->bg = NULL;
+	if (r < 0)
+		log_warn("compaction failed: %s; the journal keeps growing", strerror(-r));
+	else if (t->background)
+		log_info("compacted the state in %.1f ms in a child process, serving paused for "
+		         "%.2f ms of it (%.2f ms to begin, %.2f ms to fork, %.2f ms to end)",
+		         t->total_ms, t->paused_ms, t->begin_ms, t->fork_ms, t->end_ms);
+	else
+		log_info("compacted the state in %.1f ms", t->total_ms);
+}
+
+/* Only right after a commit, with nothing in flight: the child's copy of the state is then
+ * exactly what the journals hold (compact_bg.c). */
+static void
 compact_if_due(struct state *s)
 {
-	struct timespec t0;
 	bool wrote;
 	int r;
 
 	/* Before the loop runs (start-up's own commits), the deferred one does it. */
-	if (!compaction_due(s) || evtimer_pending(s->compact_ev, NULL))
+	if (s->bg || !compaction_due(s) || evtimer_pending(s->compact_ev, NULL))
 		return;
 	/* Compaction commits what waits first: done here, so that a failure is the state's
 	 * and the commit's number moves on (nothing is in flight during a compaction). */
 	if (commit_now(s, &wrote) < 0)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = journal_compact(s->journal, image_write, &s->img);
+	r = compact_bg_start(s->base, s->journal, image_write, &s->img, compacted, s, &s->bg);
 	if (r < 0)
 		log_warn("compaction failed: %s; the journal keeps growing", strerror(-r));
-	else
-		log_info("compacted the state in %.1f ms", ms_since(&t0));
 }
 
 int
@@ -442,7 +458,9 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* The next group goes to the disk before this one's answers go out. */
 	s->gen_done = s->gen_started;
-	if (compaction_due(s) && !evtimer_pending(s->compact_ev, NULL))
+	/* A compaction due commits the group waiting itself; one already running in a child
+	 * does not, so that group starts here. */
+	if (!s->bg && compaction_due(s) && !evtimer_pending(s->compact_ev, NULL))
 		compact_if_due(s);
 	else if (s->again || journal_pending(s->journal) > 0)
 		state_commit_async(s);
@@ -699,6 +717,9 @@ state_close(struct state *s)
 {
 	if (!s)
 		return;
+	/* Killed: the next start replays the new journal after the old one. */
+	compact_bg_stop(s->bg);
+	s->bg = NULL;
 	/* Before the journal's worker and its descriptor go. */
 	if (s->done_ev)
 		event_free(s->done_ev);

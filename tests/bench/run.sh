@@ -84,6 +84,7 @@ run bench_bulk "$bin/bench_bulk" "" "$disk"
 run bench_startup "$bin/bench_startup" "" "$disk"
 run bench_listing "$bin/bench_listing" "" "$disk"
 run bench_listing_tmpfs "$bin/bench_listing" "" /dev/shm
+run bench_compact "$bin/bench_compact" "" "$disk"
 run bench_throughput "$bin/bench_throughput" "" "$disk"
 # The earlier benchmarks: their figures in their output files (no table rows).
 if [ "$quick" = 1 ]; then

@@ -1398,6 +1398,314 @@ START_TEST(test_should_compact)
 }
 END_TEST
 
+/* ---- compaction in the background (journal_compact_begin/_write/_end) ---- */
+
+/* A background compaction run in this process as the daemon runs it with a child: begin,
+ * `after` operations appended and committed meanwhile (to the new journal), the snapshot of
+ * the state as of the begin written, then the end with `result` (the child's). Returns what
+ * the begin, or else the end, returned. */
+static int
+bg_compact(struct journal *j, struct kv *model, unsigned seed, unsigned after, int result)
+{
+	struct journal_compaction *c;
+	struct kv at;
+	int rc = journal_compact_begin(j, &c);
+
+	if (rc < 0)
+		return rc;
+	at = *model; /* what the child's copy of the state would be */
+	kv_ops(j, model, seed, after, 7);
+	ck_assert_int_eq(journal_commit(j), 0);
+	ck_assert_int_eq(journal_compact_write(c, kv_write_state, &at), 0);
+	return journal_compact_end(j, c, result);
+}
+
+START_TEST(test_bg_compaction_complete)
+{
+	static const char *const gen1[] = {"lock", "snapshot.1", "journal.1"};
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st);
+	struct journal_compaction *c;
+
+	kv_ops(j, &model, 50, 300, 10);
+	kv_ops(j, &model, 51, 5, 0); /* pending: the begin commits them first */
+	ck_assert_int_eq(journal_compact_begin(j, &c), 0);
+	ck_assert_uint_eq(journal_pending(j), 0);
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.generation, 1); /* appends go to journal.1 from now on */
+	ck_assert_uint_eq(st.snapshot_bytes, 0);
+	ck_assert(file_exists("journal.0"));
+	ck_assert(file_exists("journal.1"));
+	ck_assert(file_exists("snapshot.1.tmp"));
+	/* One at a time. */
+	{
+		struct journal_compaction *c2 = NULL;
+
+		ck_assert_int_eq(journal_compact_begin(j, &c2), -EBUSY);
+		ck_assert_ptr_null(c2);
+		ck_assert_int_eq(journal_compact(j, kv_write_state, &model), -EBUSY);
+		ck_assert(!journal_should_compact(j));
+	}
+	{
+		struct kv at = model;
+
+		kv_ops(j, &model, 52, 100, 9);
+		ck_assert_int_eq(journal_commit(j), 0);
+		ck_assert_int_eq(journal_compact_write(c, kv_write_state, &at), 0);
+	}
+	ck_assert_int_eq(journal_compact_end(j, c, 0), 0);
+	assert_files(gen1, 3);
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.snapshot_bytes, (uint64_t)file_size("snapshot.1"));
+	kv_ops(j, &model, 53, 21, 3);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, 1);
+	journal_close(j);
+}
+END_TEST
+
+/* kill -9 of the daemon while its child writes: snapshot.g, journal.g and journal.n replay as
+ * journal.g followed by journal.n, and the next compaction removes the chain. */
+START_TEST(test_bg_chain_replays)
+{
+	static const char *const chain[] = {"lock", "snapshot.1", "journal.1", "journal.2"};
+	static const char *const gen3[] = {"lock", "snapshot.3", "journal.3"};
+	struct kv model = {0}, state, ro;
+	struct journal_compaction *c;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st), *r;
+
+	kv_ops(j, &model, 60, 200, 10);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	kv_ops(j, &model, 61, 100, 10);
+	ck_assert_int_eq(journal_compact_begin(j, &c), 0);
+	kv_ops(j, &model, 62, 100, 10);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j); /* "killed": no end */
+	/* what a child killed half-way leaves */
+	write_bytes("snapshot.2.tmp", "wb", "PASIDDS1half", 12);
+
+	/* pasidd -n beside it reads the same. */
+	memset(&ro, 0, sizeof(ro));
+	ck_assert_int_eq(journal_open_readonly(state_dir, &r), 0);
+	ck_assert_int_eq(journal_replay(r, kv_cb, &ro), 0);
+	ck_assert(kv_equal(&ro, &model));
+	journal_close(r);
+
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, 2);
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	assert_files(chain, 4); /* the .tmp removed, the chain kept */
+	kv_ops(j, &model, 63, 32, 4);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_int_eq(bg_compact(j, &model, 64, 50, 0), 0);
+	assert_files(gen3, 3);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, 3);
+	journal_close(j);
+}
+END_TEST
+
+/* The child failed: its .tmp goes, the handle stays on the new journal, the chain grows, and
+ * the next compaction (in either order) removes all of it. */
+START_TEST(test_bg_compaction_failure)
+{
+	static const char *const chain[] = {"lock", "journal.0", "journal.1", "journal.2"};
+	static const char *const gen3[] = {"lock", "snapshot.3", "journal.3"};
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st);
+
+	kv_ops(j, &model, 70, 200, 10);
+	ck_assert_int_eq(bg_compact(j, &model, 71, 40, -ENOSPC), -ENOSPC);
+	ck_assert_int_eq(bg_compact(j, &model, 72, 40, -ECHILD), -ECHILD);
+	assert_files(chain, 4);
+	kv_ops(j, &model, 73, 30, 3);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, 2);
+	assert_files(chain, 4);
+	if (_i == 0)
+		ck_assert_int_eq(bg_compact(j, &model, 74, 10, 0), 0);
+	else
+		ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	assert_files(gen3, 3);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	journal_close(j);
+}
+END_TEST
+
+/* A crash after each step of the background order: the state as of the crash comes back,
+ * the records appended after the begin included. */
+static void
+crash_during_bg_compaction(int step, bool from_snapshot)
+{
+	static const char *const files[2][3][4] = {
+	    {{"lock", "journal.0"},
+	     {"lock", "journal.0", "journal.1"},
+	     {"lock", "snapshot.1", "journal.1"}},
+	    {{"lock", "snapshot.1", "journal.1"},
+	     {"lock", "snapshot.1", "journal.1", "journal.2"},
+	     {"lock", "snapshot.2", "journal.2"}},
+	};
+	static const size_t nfiles[2][3] = {{2, 3, 3}, {3, 4, 3}};
+	struct kv model = {0}, state;
+	struct journal_stats st;
+	struct journal *j = kv_open(&state, &st);
+	uint64_t g = from_snapshot ? 1 : 0;
+	/* 0: generation g alone; 1: the chain g, n; 2: generation n */
+	int shape = step == 1 ? 0 : step <= 5 ? 1 : 2;
+
+	kv_ops(j, &model, 80, 300, 7);
+	if (from_snapshot)
+		ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	kv_ops(j, &model, 81, 100, 9);
+	ck_assert_int_eq(journal_commit(j), 0);
+	kv_ops(j, &model, 82, 5, 0); /* still pending when the compaction begins */
+
+	journal_test_fail_compaction_after(j, step);
+	ck_assert_int_eq(bg_compact(j, &model, 83, 60, 0), -EIO);
+	/* "Dead": the handle accepts nothing more. */
+	ck_assert_int_eq(journal_append(j, "x", 1), -EIO);
+	journal_close(j);
+
+	j = kv_open(&state, &st);
+	ck_assert_msg(kv_equal(&state, &model), "state differs after crash at step %d", step);
+	ck_assert_uint_eq(st.generation, g + (shape ? 1 : 0));
+	ck_assert_uint_eq(st.dropped_bytes, 0);
+	assert_files(files[from_snapshot][shape], nfiles[from_snapshot][shape]);
+
+	/* Work goes on after recovery, including another compaction of each order. */
+	kv_ops(j, &model, 84, 50, 5);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_int_eq(bg_compact(j, &model, 85, 20, 0), 0);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	kv_ops(j, &model, 86, 20, 4);
+	journal_close(j);
+	j = kv_open(&state, &st);
+	ck_assert(kv_equal(&state, &model));
+	ck_assert_uint_eq(st.generation, g + (shape ? 3 : 2));
+	journal_close(j);
+}
+
+START_TEST(test_bg_compaction_crash_gen0)
+{
+	crash_during_bg_compaction(_i, false);
+}
+END_TEST
+
+START_TEST(test_bg_compaction_crash_gen1)
+{
+	crash_during_bg_compaction(_i, true);
+}
+END_TEST
+
+/* A chain snapshot.1, journal.1, journal.2 (a compaction begun, its child never done). */
+static void
+make_chain(struct kv *model)
+{
+	struct kv state;
+	struct journal_compaction *c;
+	struct journal *j = kv_open(&state, NULL);
+
+	kv_ops(j, model, 90, 200, 10);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, model), 0);
+	kv_ops(j, model, 91, 100, 10);
+	ck_assert_int_eq(journal_compact_begin(j, &c), 0);
+	kv_ops(j, model, 92, 100, 10);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+}
+
+/* journal.2 was begun after journal.1's last commit had finished: a torn end of journal.1
+ * cannot come from a crash, and taking it as one would drop records acknowledged before
+ * journal.2's. */
+START_TEST(test_bg_chain_torn_journal_refused)
+{
+	struct kv model = {0};
+
+	make_chain(&model);
+	write_bytes("journal.1", "ab", "torn", 4);
+	assert_refused("journal.1: ", "and journal.2 follows it: the journal is damaged, not torn");
+}
+END_TEST
+
+START_TEST(test_bg_chain_damaged_journal_refused)
+{
+	struct kv model = {0};
+
+	make_chain(&model);
+	flip_byte("journal.1", file_size("journal.1") / 2);
+	assert_refused("journal.1", "damaged, not torn");
+}
+END_TEST
+
+/* A journal of the chain missing: what it held lives nowhere else. */
+START_TEST(test_bg_chain_gap_refused)
+{
+	struct kv model = {0};
+	struct journal *j;
+	struct kv state;
+
+	make_chain(&model);
+	j = kv_open(&state, NULL);
+	ck_assert_int_eq(bg_compact(j, &model, 93, 10, -EIO), -EIO); /* journal.3 */
+	journal_close(j);
+	unlink_in_state("journal.2");
+	assert_refused("journal.3 holds changes to snapshot.3, which is missing, or to journal.2, "
+	               "which is missing too",
+	               NULL);
+}
+END_TEST
+
+/* A snapshot inside the chain that cannot be used appeared complete by rename: damage. */
+START_TEST(test_bg_chain_bad_snapshot_refused)
+{
+	struct kv model = {0};
+
+	make_chain(&model);
+	write_bytes("snapshot.2", "wb", "PASIDDS1", 8);
+	assert_refused("journal.2 holds changes to snapshot.2, which cannot be used", NULL);
+}
+END_TEST
+
+/* Closing the handle with a compaction begun (shutdown, its child killed) leaves no .tmp. */
+START_TEST(test_bg_abandon)
+{
+	static const char *const chain[] = {"lock", "journal.0", "journal.1"};
+	struct kv model = {0}, state;
+	struct journal_compaction *c;
+	struct journal *j = kv_open(&state, NULL);
+
+	kv_ops(j, &model, 95, 100, 10);
+	ck_assert_int_eq(journal_compact_begin(j, &c), 0);
+	kv_ops(j, &model, 96, 10, 0);
+	journal_compact_abandon(j);
+	ck_assert(!file_exists("snapshot.1.tmp"));
+	ck_assert_int_eq(journal_compact_begin(j, &c), 0); /* another may begin */
+	ck_assert(file_exists("snapshot.2.tmp"));
+	journal_close(j);
+	ck_assert(!file_exists("snapshot.2.tmp"));
+	j = kv_open(&state, NULL);
+	ck_assert(kv_equal(&state, &model));
+	journal_close(j);
+	(void)chain;
+}
+END_TEST
+
 START_TEST(test_stale_files_removed)
 {
 	static const char *const left[] = {"lock", "journal.0", "notes", "snapshot.01"};
@@ -1450,7 +1758,8 @@ START_TEST(test_refuses_orphan_journal)
 	ck_assert_int_eq(journal_open(state_dir, &j), 0);
 	ck_assert_int_eq(journal_replay(j, kv_cb, NULL), -EUCLEAN);
 	ck_assert_str_eq(journal_error(j),
-	                 "journal.5 holds changes to snapshot.5, which is missing");
+	                 "journal.5 holds changes to snapshot.5, which is missing, or to "
+	                 "journal.4, which is missing too");
 	journal_close(j);
 	ck_assert(file_exists("journal.5"));
 	recs_free(&want);
@@ -2325,6 +2634,16 @@ journal_suite(void)
 	tcase_add_loop_test(compact, test_compaction_crash_gen1, 1, JOURNAL_COMPACT_STEPS + 1);
 	tcase_add_test(compact, test_compaction_failure_keeps_working);
 	tcase_add_test(compact, test_should_compact);
+	tcase_add_test(compact, test_bg_compaction_complete);
+	tcase_add_test(compact, test_bg_chain_replays);
+	tcase_add_loop_test(compact, test_bg_compaction_failure, 0, 2);
+	tcase_add_loop_test(compact, test_bg_compaction_crash_gen0, 1, JOURNAL_COMPACT_STEPS + 1);
+	tcase_add_loop_test(compact, test_bg_compaction_crash_gen1, 1, JOURNAL_COMPACT_STEPS + 1);
+	tcase_add_test(compact, test_bg_abandon);
+	tcase_add_test(damage, test_bg_chain_torn_journal_refused);
+	tcase_add_test(damage, test_bg_chain_damaged_journal_refused);
+	tcase_add_test(damage, test_bg_chain_gap_refused);
+	tcase_add_test(damage, test_bg_chain_bad_snapshot_refused);
 	suite_add_tcase(s, compact);
 	return s;
 }
