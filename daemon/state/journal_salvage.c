@@ -1,10 +1,13 @@
 /* pasidd --salvage at the level of files: what a refused state directory still holds.
  *
- * SALVAGE (journal_salvage) takes over where replay refuses: the records of the newest
- * generation up to the first damage are the valid prefix; every CRC-valid frame found after
- * that point is handed over separately for what it tells about PASIDs that may still be in
- * use. Where the prefix ends is decided as replay decides it (jf_walk(), journal_format.c): a
- * torn tail of the newest journal is no damage, and is dropped as replay drops it.
+ * SALVAGE (journal_salvage) takes over where replay refuses: the records replay would read,
+ * in its order, up to the first damage are the valid prefix: the newest snapshot b (none for
+ * generation 0), then journal.b and each journal above it up to the highest, t (the chain a
+ * background compaction leaves when it did not finish, journal_replay.c). Every CRC-valid
+ * frame found after that point is handed over separately for what it tells about PASIDs that
+ * may still be in use. Where the prefix ends is decided as replay decides it (jf_walk(),
+ * journal_format.c): a torn tail of journal.t is no damage, and is dropped as replay drops
+ * it; one of a journal with another behind it is damage, and so is a gap in the chain.
  * journal_salvage_commit() then hard-links every snapshot and journal file to
  * NAME.damaged-<unixtime>, a name replay ignores, compacts the salvaged state into a
  * generation above all of them and removes the old names. A crash before the compaction's
@@ -80,11 +83,12 @@ read_lost(struct salvage *s, const char *name, const uint8_t *data, size_t size,
 	s->info->unreadable_bytes += size - p;
 }
 
-/* A file of the newest generation with a good header: its records go to keep until the
- * first damage or the first record keep refuses; from there on, to lost. */
+/* A file of the valid prefix with a good header: its records go to keep until the first
+ * damage or the first record keep refuses; from there on, to lost. last: the chain's last
+ * journal, the only one whose tail may be torn. */
 static void
 salvage_prefix(struct salvage *s, const char *name, enum jf_kind kind, const uint8_t *data,
-               size_t size)
+               size_t size, bool last)
 {
 	struct jf_walk w;
 
@@ -92,10 +96,21 @@ salvage_prefix(struct salvage *s, const char *name, enum jf_kind kind, const uin
 	s->info->prefix_records += w.records;
 	switch (w.end) {
 	case JF_END_CLEAN:
+		return;
 	case JF_END_TORN:
-		/* The whole file, or a torn tail that replay would cut off too. */
-		if (kind == JF_JOURNAL)
+		/* A torn tail that replay would cut off too; with a journal behind it, no
+		 * commit can have been cut there, so it is damage. */
+		if (kind == JF_JOURNAL && last) {
 			s->info->torn_bytes = size - w.off;
+			return;
+		}
+		if (kind == JF_JOURNAL) {
+			cut(s,
+			    "%s: ends at offset %zu in a torn record, with a newer journal behind "
+			    "it",
+			    name, w.off);
+			break;
+		}
 		return;
 	case JF_END_REFUSED:
 		cut(s, "%s: record at offset %zu does not apply", name, w.off);
@@ -109,10 +124,10 @@ salvage_prefix(struct salvage *s, const char *name, enum jf_kind kind, const uin
 	read_lost(s, name, data, size, w.off);
 }
 
-/* Reads one file and salvages it (newest generation, before any damage) or reads it for
- * lost records. */
+/* Reads one file and salvages it (of the valid prefix, before any damage) or reads it for
+ * lost records. last: see salvage_prefix(). */
 static int
-salvage_read(struct salvage *s, enum jf_kind kind, uint64_t gen, bool newest)
+salvage_read(struct salvage *s, enum jf_kind kind, uint64_t gen, bool newest, bool last)
 {
 	char name[JF_NAME_LEN], why[JOURNAL_ERR_MAX];
 	uint8_t *data;
@@ -147,7 +162,7 @@ salvage_read(struct salvage *s, enum jf_kind kind, uint64_t gen, bool newest)
 	} else {
 		/* Each file in its own version: keep asks which (journal_file_format()). */
 		s->j->file_format = jf_header_format(data);
-		salvage_prefix(s, name, kind, data, size);
+		salvage_prefix(s, name, kind, data, size, last);
 		if (kind == JF_SNAPSHOT && !s->info->damaged) {
 			s->snapshot_whole = true;
 			s->snapshot_format = s->j->file_format;
@@ -166,7 +181,7 @@ journal_salvage(struct journal *j, int (*keep)(void *ctx, const void *rec, size_
 	struct salvage s = {
 	    .j = j, .keep = keep, .lost = lost, .ctx = ctx, .info = info, .budget = SALVAGE_BUDGET};
 	struct jio_list *l;
-	uint64_t top = 0;
+	uint64_t top = 0, base = 0;
 	bool any = false, whole_base;
 	int rc;
 
@@ -192,33 +207,46 @@ journal_salvage(struct journal *j, int (*keep)(void *ctx, const void *rec, size_
 		any = true;
 		if (l->v[i].gen > top)
 			top = l->v[i].gen;
+		if (l->v[i].kind == JF_SNAPSHOT && l->v[i].gen > base)
+			base = l->v[i].gen;
 	}
 	if (!any)
 		return 0;
 
-	/* The valid prefix: snapshot.top (none for generation 0), then journal.top. */
-	whole_base = top == 0 && !jio_has(l, JF_SNAPSHOT, 0);
-	if (jio_has(l, JF_SNAPSHOT, top)) {
-		rc = salvage_read(&s, JF_SNAPSHOT, top, true);
+	/* The valid prefix: snapshot.base (none for generation 0), then journal.base up to
+	 * journal.top. With no snapshot at all, base is 0 when journal.0 is there, and top
+	 * otherwise: the journal above a snapshot that is missing. */
+	if (base == 0 && !jio_has(l, JF_SNAPSHOT, 0) && !jio_has(l, JF_JOURNAL, 0))
+		base = top;
+	whole_base = base == 0 && !jio_has(l, JF_SNAPSHOT, 0);
+	if (jio_has(l, JF_SNAPSHOT, base)) {
+		rc = salvage_read(&s, JF_SNAPSHOT, base, true, false);
 		if (rc < 0)
 			return rc;
 		whole_base = !info->damaged;
 	} else if (!whole_base) {
 		cut(&s,
 		    "journal.%" PRIu64 " holds changes to snapshot.%" PRIu64 ", which is missing",
-		    top, top);
+		    base, base);
 	}
-	if (jio_has(l, JF_JOURNAL, top)) {
-		rc = salvage_read(&s, JF_JOURNAL, top, true);
+	for (uint64_t g = base; g <= top; g++) {
+		if (!jio_has(l, JF_JOURNAL, g)) {
+			if (g < top && !info->damaged)
+				cut(&s,
+				    "journal.%" PRIu64 " is missing between journal.%" PRIu64
+				    " and journal.%" PRIu64,
+				    g, base, top);
+			continue;
+		}
+		rc = salvage_read(&s, JF_JOURNAL, g, true, g == top);
 		if (rc < 0)
 			return rc;
 	}
-	/* Without a whole snapshot of the newest generation, the older files are the only
-	 * record of what it held. */
+	/* Without a whole base snapshot, the older files are the only record of what it held. */
 	for (size_t i = 0; !whole_base && i < l->n; i++) {
-		if (l->v[i].tmp || l->v[i].gen == top)
+		if (l->v[i].tmp || l->v[i].gen >= base)
 			continue;
-		rc = salvage_read(&s, l->v[i].kind, l->v[i].gen, false);
+		rc = salvage_read(&s, l->v[i].kind, l->v[i].gen, false, false);
 		if (rc < 0)
 			return rc;
 	}

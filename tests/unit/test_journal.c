@@ -2099,6 +2099,71 @@ START_TEST(test_salvage_snapshot)
 }
 END_TEST
 
+/* Salvage follows the chain a background compaction left (snapshot.1, journal.1, journal.2)
+ * as replay does: the prefix is snapshot.1, journal.1, then journal.2 up to the damage.
+ * _i == 0: journal.1 ends torn with journal.2 behind it, which is damage there (every record
+ * of journal.2 is lost, none of journal.1); _i == 1: journal.2, the last, is damaged in the
+ * middle (all of journal.1 is kept). Salvage once took the chain's top generation for the
+ * whole state and lost everything. */
+START_TEST(test_salvage_chain)
+{
+	struct salvaged s = {
+	    .keep.fail_at = SIZE_MAX, .lost.fail_at = SIZE_MAX, .refuse_at = SIZE_MAX};
+	struct kv model = {0}, before_top, kept = {0}, state;
+	struct journal_salvage_info info;
+	struct journal_compaction *c;
+	struct journal *j = kv_open(&state, NULL);
+	size_t top_records = 40, chain_records = 100;
+
+	kv_ops(j, &model, 70, 200, 10);
+	ck_assert_int_eq(journal_compact(j, kv_write_state, &model), 0);
+	for (unsigned k = 0; k < NKEYS; k++)
+		chain_records += model.set[k]; /* snapshot.1's records, then journal.1's 100 */
+	kv_ops(j, &model, 71, 100, 10);
+	ck_assert_int_eq(journal_compact_begin(j, &c), 0);
+	before_top = model;
+	kv_ops(j, &model, 72, top_records, 10);
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+	if (_i == 0)
+		write_bytes("journal.1", "ab", "torn", 4);
+	else
+		flip_byte("journal.2", file_size("journal.2") / 2);
+
+	ck_assert_int_eq(journal_open(state_dir, &j), 0);
+	ck_assert_int_eq(journal_salvage(j, salvage_keep, salvage_lost, &s, &info), 0);
+	ck_assert(info.damaged);
+	for (size_t k = 0; k < s.keep.n; k++)
+		ck_assert_int_eq(kv_apply(&kept, s.keep.v[k].p, s.keep.v[k].len), 0);
+	if (_i == 0) {
+		ck_assert_msg(strstr(info.damage, "journal.1: ends at offset") &&
+		                  strstr(info.damage, "newer journal behind it"),
+		              "%s", info.damage);
+		ck_assert(kv_equal(&kept, &before_top));
+		ck_assert_uint_eq(s.keep.n, chain_records);
+		ck_assert_uint_eq(s.lost.n, top_records);
+		for (size_t k = 0; k < s.lost.n; k++)
+			ck_assert_str_eq(s.lost_file[k], "journal.2");
+	} else {
+		ck_assert_msg(strstr(info.damage, "journal.2"), "%s", info.damage);
+		/* Everything of snapshot.1 and journal.1 and the start of journal.2; of the
+		 * rest of it, what can be read is lost (the damaged record is not). */
+		ck_assert_uint_gt(s.keep.n, chain_records);
+		ck_assert_uint_eq(info.prefix_records, s.keep.n);
+		ck_assert_uint_gt(s.lost.n, 0);
+		ck_assert_uint_eq(s.keep.n + s.lost.n + 1, chain_records + top_records);
+		for (size_t k = 0; k < s.lost.n; k++)
+			ck_assert_str_eq(s.lost_file[k], "journal.2");
+	}
+	ck_assert_int_eq(journal_salvage_commit(j, salvage_write, &s, salvage_kept), 0);
+	journal_close(j);
+	j = kv_open(&state, NULL);
+	ck_assert(kv_equal(&state, &kept));
+	journal_close(j);
+	salvaged_free(&s);
+}
+END_TEST
+
 /* What replay accepts is not salvaged. */
 START_TEST(test_salvage_nothing)
 {
@@ -2643,6 +2708,7 @@ journal_suite(void)
 	tcase_add_test(damage, test_bg_chain_torn_journal_refused);
 	tcase_add_test(damage, test_bg_chain_damaged_journal_refused);
 	tcase_add_test(damage, test_bg_chain_gap_refused);
+	tcase_add_loop_test(damage, test_salvage_chain, 0, 2);
 	tcase_add_test(damage, test_bg_chain_bad_snapshot_refused);
 	suite_add_tcase(s, compact);
 	return s;
