@@ -83,15 +83,81 @@ audit_entry_new(enum audit_kind kind)
 	return e;
 }
 
+static bool
+in_arena(const struct audit_entry *e, const char *v)
+{
+	return v >= e->arena && v < e->arena + sizeof(e->arena);
+}
+
 static void
 entry_free(struct audit_entry *e)
 {
 	if (!e)
 		return;
 	for (unsigned i = 0; i < e->nf; i++)
-		free(e->f[i].value);
+		if (!in_arena(e, e->f[i].value))
+			free(e->f[i].value);
 	free(e->message);
 	free(e);
+}
+
+/* Room for n bytes and a NUL in the entry's arena, or NULL. */
+static char *
+arena_take(struct audit_entry *e, size_t n)
+{
+	char *v;
+
+	if (n >= sizeof(e->arena) - e->arena_used)
+		return NULL;
+	v = e->arena + e->arena_used;
+	e->arena_used += n + 1;
+	return v;
+}
+
+/* The value of a field: "%s", "%u" and "%d", nearly every field, without vsnprintf (an
+ * audited alloc/free makes a dozen). */
+static char *
+value_of(struct audit_entry *e, const char *fmt, va_list ap)
+{
+	char num[16], *v;
+	const char *s = NULL;
+	size_t n;
+	va_list again;
+	int k;
+
+	if (!strcmp(fmt, "%s")) {
+		s = va_arg(ap, const char *);
+	} else if (!strcmp(fmt, "%u") || !strcmp(fmt, "%d")) {
+		long long x = fmt[1] == 'u' ? (long long)va_arg(ap, unsigned) : va_arg(ap, int);
+		unsigned long long u = x < 0 ? -(unsigned long long)x : (unsigned long long)x;
+		char *p = num + sizeof(num);
+
+		*--p = '\0';
+		do
+			*--p = (char)('0' + u % 10);
+		while ((u /= 10) > 0);
+		if (x < 0)
+			*--p = '-';
+		s = p;
+	}
+	if (s) {
+		n = strlen(s);
+		if ((v = arena_take(e, n)))
+			memcpy(v, s, n + 1);
+		else
+			v = strdup(s);
+		return v;
+	}
+	va_copy(again, ap);
+	k = vsnprintf(e->arena + e->arena_used, sizeof(e->arena) - e->arena_used, fmt, ap);
+	if (k >= 0 && (v = arena_take(e, (size_t)k))) {
+		va_end(again);
+		return v;
+	}
+	if (k < 0 || vasprintf(&v, fmt, again) < 0)
+		v = NULL;
+	va_end(again);
+	return v;
 }
 
 static void
@@ -99,7 +165,7 @@ vadd(struct audit_entry *e, const char *name, bool number, const char *fmt, va_l
 {
 	char *v;
 
-	if (!e || e->nf == AUDIT_MAX_FIELDS || vasprintf(&v, fmt, ap) < 0)
+	if (!e || e->nf == AUDIT_MAX_FIELDS || !(v = value_of(e, fmt, ap)))
 		return;
 	e->f[e->nf++] = (struct audit_field){.name = name, .value = v, .number = number};
 }
@@ -153,8 +219,9 @@ tell(struct audit *a, struct audit_entry *e)
 	lf[n++] = (struct log_field){"PASIDD_KIND", kinds[e->kind].name};
 	lf[n++] = (struct log_field){"PASIDD_SEQ", seq};
 	for (unsigned i = 0; i < e->nf; i++) {
-		size_t k = (size_t)snprintf(names[i], sizeof(names[i]), "PASIDD_");
+		size_t k = 7;
 
+		memcpy(names[i], "PASIDD_", k);
 		for (const char *p = e->f[i].name; *p && k + 1 < sizeof(names[i]); p++)
 			names[i][k++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
 		names[i][k] = '\0';
@@ -173,11 +240,14 @@ flush(struct audit *a, bool durable)
 
 	if (!durable && (state_dirty(a->d->state) || ns_txn_dirty(&a->d->ns)))
 		return;
+	/* A commit's entries (a pass's worth of requests) leave on stderr in one write. */
+	log_hold();
 	while ((e = TAILQ_FIRST(&a->pending))) {
 		TAILQ_REMOVE(&a->pending, e, link);
 		tell(a, e);
 		entry_free(e);
 	}
+	log_release();
 }
 
 static void
