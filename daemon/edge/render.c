@@ -145,6 +145,23 @@ render_mapping(const struct ns_mapping *m, bool with_vm)
 }
 
 struct json_object *
+render_mapping_text(const struct ns_mapping *m, bool with_vm)
+{
+	char *buf = malloc(entry_max(m) + 1);
+	struct json_object *o;
+
+	if (!buf)
+		return NULL;
+	*put_mapping(buf, m, with_vm) = '\0';
+	if (!(o = json_object_new_object())) {
+		free(buf);
+		return NULL;
+	}
+	json_object_set_serializer(o, raw_serialize, buf, raw_free);
+	return o;
+}
+
+struct json_object *
 render_mapping_list(struct ns_mapping *const *maps, size_t n, bool with_vm)
 {
 	size_t size = 3; /* [ ] NUL */

@@ -444,8 +444,12 @@ parse_message(struct pasidd *d, const char *line, size_t len, struct json_object
 	size_t n;
 
 	*error = NULL;
+	if (!d->tok && !(d->tok = json_tokener_new())) {
+		*error = error_response(NULL, PROTO_E_INTERNAL, "out of memory", NULL);
+		return NULL;
+	}
 	/* A message refused whole is counted as one request of no method. */
-	switch (proto_parse(line, len, &msg)) {
+	switch (proto_parse_with(d->tok, line, len, &msg)) {
 	case 0:
 		break;
 	case -ENOTUNIQ:
