@@ -160,7 +160,7 @@ START_TEST(every_name_character)
 	for (size_t i = 0; i + 1 < sizeof(allowed); i += NS_VM_NAME_MAX - 1) {
 		char name[NS_VM_NAME_MAX + 1];
 
-		snprintf(name, sizeof(name), "z%s", allowed + i);
+		snprintf(name, sizeof(name), "z%.*s", NS_VM_NAME_MAX - 1, allowed + i);
 		vm = mkvm(name, NS_MODE_TRANSLATED);
 		assert_same(alloc(vm, NS_TYPE_SHARED, 0, -1, NULL));
 	}
