@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,10 +77,14 @@ struct audit {
 struct audit_entry *
 audit_entry_new(enum audit_kind kind)
 {
-	struct audit_entry *e = calloc(1, sizeof(*e));
+	/* Zeroed but for the arena, which needs no clearing: the bulk of an entry. */
+	struct audit_entry *e = malloc(sizeof(*e));
 
-	if (e)
+	if (e) {
+		memset(e, 0, offsetof(struct audit_entry, arena));
+		memset(&e->arena_used, 0, sizeof(*e) - offsetof(struct audit_entry, arena_used));
 		e->kind = kind;
+	}
 	return e;
 }
 
@@ -114,6 +119,27 @@ arena_take(struct audit_entry *e, size_t n)
 	return v;
 }
 
+/* v in decimal, ending at end (which gets the NUL); returns where it starts. */
+static char *
+decimal(char *end, unsigned long long v)
+{
+	*end = '\0';
+	do
+		*--end = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	return end;
+}
+
+/* Copies s into out[size], cut to fit. */
+static void
+copy_str(char *out, size_t size, const char *s)
+{
+	size_t n = strnlen(s, size - 1);
+
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
 /* The value of a field: "%s", "%u" and "%d", nearly every field, without vsnprintf (an
  * audited alloc/free makes a dozen). */
 static char *
@@ -129,13 +155,9 @@ value_of(struct audit_entry *e, const char *fmt, va_list ap)
 		s = va_arg(ap, const char *);
 	} else if (!strcmp(fmt, "%u") || !strcmp(fmt, "%d")) {
 		long long x = fmt[1] == 'u' ? (long long)va_arg(ap, unsigned) : va_arg(ap, int);
-		unsigned long long u = x < 0 ? -(unsigned long long)x : (unsigned long long)x;
-		char *p = num + sizeof(num);
+		char *p = decimal(num + sizeof(num) - 1,
+		                  x < 0 ? -(unsigned long long)x : (unsigned long long)x);
 
-		*--p = '\0';
-		do
-			*--p = (char)('0' + u % 10);
-		while ((u /= 10) > 0);
 		if (x < 0)
 			*--p = '-';
 		s = p;
@@ -215,9 +237,8 @@ tell(struct audit *a, struct audit_entry *e)
 
 	e->seq = ++a->seq;
 	clock_gettime(CLOCK_REALTIME, &e->time);
-	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)e->seq);
 	lf[n++] = (struct log_field){"PASIDD_KIND", kinds[e->kind].name};
-	lf[n++] = (struct log_field){"PASIDD_SEQ", seq};
+	lf[n++] = (struct log_field){"PASIDD_SEQ", decimal(seq + sizeof(seq) - 1, e->seq)};
 	for (unsigned i = 0; i < e->nf; i++) {
 		size_t k = 7;
 
@@ -328,14 +349,22 @@ ranges(struct u32vec *v)
 		qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
 	for (size_t i = 0; i < v->n;) {
 		size_t j = i;
-		char part[32];
+		char part[32], *at = part, a[12], b[12], *da, *db;
 		int k;
 
 		while (j + 1 < v->n && v->v[j + 1] <= v->v[j] + 1)
 			j++;
-		k = v->v[j] == v->v[i]
-		        ? snprintf(part, sizeof(part), "%s%u", len ? "," : "", v->v[i])
-		        : snprintf(part, sizeof(part), "%s%u-%u", len ? "," : "", v->v[i], v->v[j]);
+		/* ",first-last" or ",n", written out: an entry of every alloc/free has two. */
+		da = decimal(a + sizeof(a) - 1, v->v[i]);
+		db = decimal(b + sizeof(b) - 1, v->v[j]);
+		if (len)
+			*at++ = ',';
+		at = stpcpy(at, da);
+		if (v->v[j] != v->v[i]) {
+			*at++ = '-';
+			at = stpcpy(at, db);
+		}
+		k = (int)(at - part);
 		if (len + (size_t)k + 1 > cap) {
 			char *p = realloc(s, cap = (len + (size_t)k + 1) * 2);
 
@@ -417,8 +446,8 @@ build_for(struct audit *a, enum audit_kind kind, const struct ns_vm *vm)
 	b->type = -1;
 	if (vm) {
 		b->has_vm = true;
-		snprintf(b->vm, sizeof(b->vm), "%s", vm->name);
-		snprintf(b->uuid, sizeof(b->uuid), "%s", vm->uuid);
+		copy_str(b->vm, sizeof(b->vm), vm->name);
+		copy_str(b->uuid, sizeof(b->uuid), vm->uuid);
 		b->vm_uid = vm->owner.uid;
 		b->owner_pid = vm->owner.pid;
 	}
@@ -607,7 +636,7 @@ make_entry(struct audit *a, struct build *b)
 		return NULL;
 	by_whom(a, who, sizeof(who));
 	e->has_vm = b->has_vm;
-	snprintf(e->vm, sizeof(e->vm), "%s", b->vm);
+	copy_str(e->vm, sizeof(e->vm), b->vm);
 	e->vm_uid = b->vm_uid;
 	if (b->has_vm) {
 		audit_add(e, "vm", false, "%s", b->vm);

@@ -287,7 +287,8 @@ stderr_entry(int prio, const struct log_field *f, size_t n, const char *message)
 		at = l.len;
 		line_puts(&l, name);
 		for (; at < l.len; at++)
-			l.p[at] = (char)tolower((unsigned char)l.p[at]);
+			if (l.p[at] >= 'A' && l.p[at] <= 'Z')
+				l.p[at] = (char)(l.p[at] - 'A' + 'a');
 		line_put(&l, "=", 1);
 		line_puts(&l, f[i].value);
 	}
