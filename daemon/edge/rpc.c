@@ -430,8 +430,7 @@ handle_one(struct pasidd *d, const struct rpc_msg *msg, struct json_object *req,
 	}
 	*out_method = m;
 	if (invoke(&call, msg->fds, m, params, &result) == 0)
-		return has_id ? proto_result_new(id, result ? result : json_object_new_object())
-		              : (json_object_put(result), NULL);
+		return has_id ? render_result(id, result) : (json_object_put(result), NULL);
 	json_object_put(result);
 	*code = call.code ? call.code : PROTO_E_INTERNAL;
 	return call_error(&call, id, has_id);
