@@ -216,14 +216,47 @@ add_peer(struct audit *a, struct audit_entry *e, const char *cause)
 	}
 }
 
-/* " by pid P uid U" for the message. */
+/* " by pid P uid U" for the message: out holds at least 40 bytes. */
 static void
 by_whom(const struct audit *a, char *out, size_t len)
 {
-	if (a->has_peer)
-		snprintf(out, len, " by pid %d uid %u", (int)a->peer_pid, (unsigned)a->peer_uid);
-	else
+	char pid[24], uid[24];
+
+	if (!a->has_peer || len < 40) {
 		out[0] = '\0';
+		return;
+	}
+	out = stpcpy(out, " by pid ");
+	if (a->peer_pid < 0)
+		*out++ = '-';
+	out = stpcpy(out, decimal(pid + sizeof(pid) - 1, a->peer_pid < 0
+	                                                     ? -(unsigned long long)a->peer_pid
+	                                                     : (unsigned long long)a->peer_pid));
+	out = stpcpy(out, " uid ");
+	stpcpy(out, decimal(uid + sizeof(uid) - 1, a->peer_uid));
+}
+
+/* "N TYPE PASID(s) allocated to VM V WHO: gPASID G, hPASID H" (freed by), the message of
+ * every alloc and free, put together without asprintf. malloc'd; NULL on ENOMEM. */
+static char *
+pasid_message(const struct build *b, const char *type, const char *who, const char *g,
+              const char *h)
+{
+	const char *verb =
+	    b->kind == AUDIT_PASID_ALLOC ? " PASID(s) allocated to VM " : " PASID(s) freed by VM ";
+	const char *parts[] = {type, verb, b->vm, who, ": gPASID ", g, ", hPASID ", h};
+	char count[16], *n = decimal(count + sizeof(count) - 1, b->count), *m, *p;
+	size_t len = strlen(n) + 2;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		len += strlen(parts[i]);
+	if (!(m = p = malloc(len)))
+		return NULL;
+	p = stpcpy(p, n);
+	*p++ = ' ';
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		p = stpcpy(p, parts[i]);
+	return m;
 }
 
 /* ---- telling ---- */
@@ -671,10 +704,7 @@ make_entry(struct audit *a, struct build *b)
 		break;
 	case AUDIT_PASID_ALLOC:
 	case AUDIT_PASID_FREE:
-		r = asprintf(&m, "%u %s PASID(s) %s VM %s%s: gPASID %s, hPASID %s", b->count,
-		             type_name(b->type),
-		             b->kind == AUDIT_PASID_ALLOC ? "allocated to" : "freed by", b->vm, who,
-		             g, h);
+		r = g && h && (m = pasid_message(b, type_name(b->type), who, g, h)) ? 0 : -1;
 		break;
 	case AUDIT_PASID_ATTACH:
 	case AUDIT_PASID_DETACH:

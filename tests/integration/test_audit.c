@@ -552,6 +552,7 @@ START_TEST(stderr_whole_lines_in_order)
 	char *log, *save = NULL, *line;
 	unsigned long want_seq = 0;
 	int next_g[PIPE_CONNS] = {0}, nalloc = 0, nfree = 0;
+	char want[256];
 	bool next_free[PIPE_CONNS] = {0};
 
 	ck_assert_int_eq(it_start(&d, NULL), 0);
@@ -607,6 +608,14 @@ START_TEST(stderr_whole_lines_in_order)
 		c = atoi(vm + 8);
 		gp = atoi(g + 8);
 		ck_assert_int_lt(c, PIPE_CONNS);
+		/* The message as pasidd(8) shows it, the peer being this process. */
+		snprintf(want, sizeof(want),
+		         "pasidd: 1 shared PASID(s) %s VM pipe%d by pid %d uid %u: gPASID %d, "
+		         "hPASID ",
+		         strstr(kind, "alloc") ? "allocated to" : "freed by", c, (int)getpid(),
+		         (unsigned)getuid(), gp);
+		ck_assert_msg(!strncmp(line, want, strlen(want)), "'%s' is not '%s...'", line,
+		              want);
 		if (!strncmp(kind, "[kind=pasid.alloc ", 18)) {
 			ck_assert(!next_free[c]);
 			ck_assert_int_eq(gp, ++next_g[c]);
