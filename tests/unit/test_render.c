@@ -48,10 +48,12 @@ static char *
 printed(struct json_object *o)
 {
 	size_t len;
+	const char *text;
 	char *s;
 
 	ck_assert_ptr_nonnull(o);
-	s = strndup(proto_serialize(o, &len), len);
+	text = proto_serialize(o, &len); /* before len is read */
+	s = strndup(text, len);
 	json_object_put(o);
 	return s;
 }
