@@ -52,6 +52,13 @@ START_TEST(parse_strict)
 	ck_assert_int_eq(parse("[\"\xed\xa0\x80\"]"), -EBADMSG); /* surrogate */
 	ck_assert_int_eq(parse("[\"\xf4\x90\x80\x80\"]"), -EBADMSG);
 	ck_assert_int_eq(parse("[\"\xe2\x82\"]"), -EBADMSG);
+	/* (json-c does not check UTF-8 again: check_json is the one check, names included) */
+	ck_assert_int_eq(parse("{\"\xff\":1}"), -EBADMSG);
+	ck_assert_int_eq(parse("{\"a\xc3\":1}"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"a\"]\xc3\xa9"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"\x80\"]"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"\xf8\x88\x80\x80\x80\"]"), -EBADMSG);
+	ck_assert_int_eq(parse("{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\"}"), 0);
 	ck_assert_int_eq(parse("[\"\\x\"]"), -EBADMSG);
 	ck_assert_int_eq(parse("[\"\\u12g4\"]"), -EBADMSG);
 	ck_assert_int_eq(parse("[\"\xe2\x82\xac \xf0\x9f\x98\x80 \\u00e9\"]"), 0);
