@@ -448,6 +448,9 @@ pasidd_close(struct pasidd *d)
 	d->be = NULL;
 	json_object_put(d->openrpc);
 	d->openrpc = NULL;
+	if (d->tok)
+		json_tokener_free(d->tok);
+	d->tok = NULL;
 	metrics_free(d->metrics);
 	d->metrics = NULL;
 	if (d->base)

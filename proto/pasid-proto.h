@@ -40,6 +40,11 @@ const char *proto_error_reason(int code);
  * repeats a member name, or -EILSEQ when a member name contains U+0000 (which json-c, and
  * every C consumer, would cut short). */
 int proto_parse(const char *buf, size_t len, struct json_object **out);
+/* The same with the caller's tokener (reset here): a server parsing message after message
+ * keeps one rather than allocating one each time. */
+struct json_tokener;
+int proto_parse_with(struct json_tokener *tok, const char *buf, size_t len,
+                     struct json_object **out);
 
 /* The raw text of member `key` of the top-level object (index < 0) or of the index-th
  * object of a top-level array, in a message proto_parse() accepted. Member names are

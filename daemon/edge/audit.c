@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,11 +77,21 @@ struct audit {
 struct audit_entry *
 audit_entry_new(enum audit_kind kind)
 {
-	struct audit_entry *e = calloc(1, sizeof(*e));
+	/* Zeroed but for the arena, which needs no clearing: the bulk of an entry. */
+	struct audit_entry *e = malloc(sizeof(*e));
 
-	if (e)
+	if (e) {
+		memset(e, 0, offsetof(struct audit_entry, arena));
+		memset(&e->arena_used, 0, sizeof(*e) - offsetof(struct audit_entry, arena_used));
 		e->kind = kind;
+	}
 	return e;
+}
+
+static bool
+in_arena(const struct audit_entry *e, const char *v)
+{
+	return v >= e->arena && v < e->arena + sizeof(e->arena);
 }
 
 static void
@@ -89,9 +100,86 @@ entry_free(struct audit_entry *e)
 	if (!e)
 		return;
 	for (unsigned i = 0; i < e->nf; i++)
-		free(e->f[i].value);
+		if (!in_arena(e, e->f[i].value))
+			free(e->f[i].value);
 	free(e->message);
 	free(e);
+}
+
+/* Room for n bytes and a NUL in the entry's arena, or NULL. */
+static char *
+arena_take(struct audit_entry *e, size_t n)
+{
+	char *v;
+
+	if (n >= sizeof(e->arena) - e->arena_used)
+		return NULL;
+	v = e->arena + e->arena_used;
+	e->arena_used += n + 1;
+	return v;
+}
+
+/* v in decimal, ending at end (which gets the NUL); returns where it starts. */
+static char *
+decimal(char *end, unsigned long long v)
+{
+	*end = '\0';
+	do
+		*--end = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	return end;
+}
+
+/* Copies s into out[size], cut to fit. */
+static void
+copy_str(char *out, size_t size, const char *s)
+{
+	size_t n = strnlen(s, size - 1);
+
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+/* The value of a field: "%s", "%u" and "%d", nearly every field, without vsnprintf (an
+ * audited alloc/free makes a dozen). */
+static char *
+value_of(struct audit_entry *e, const char *fmt, va_list ap)
+{
+	char num[16], *v;
+	const char *s = NULL;
+	size_t n;
+	va_list again;
+	int k;
+
+	if (!strcmp(fmt, "%s")) {
+		s = va_arg(ap, const char *);
+	} else if (!strcmp(fmt, "%u") || !strcmp(fmt, "%d")) {
+		long long x = fmt[1] == 'u' ? (long long)va_arg(ap, unsigned) : va_arg(ap, int);
+		char *p = decimal(num + sizeof(num) - 1,
+		                  x < 0 ? -(unsigned long long)x : (unsigned long long)x);
+
+		if (x < 0)
+			*--p = '-';
+		s = p;
+	}
+	if (s) {
+		n = strlen(s);
+		if ((v = arena_take(e, n)))
+			memcpy(v, s, n + 1);
+		else
+			v = strdup(s);
+		return v;
+	}
+	va_copy(again, ap);
+	k = vsnprintf(e->arena + e->arena_used, sizeof(e->arena) - e->arena_used, fmt, ap);
+	if (k >= 0 && (v = arena_take(e, (size_t)k))) {
+		va_end(again);
+		return v;
+	}
+	if (k < 0 || vasprintf(&v, fmt, again) < 0)
+		v = NULL;
+	va_end(again);
+	return v;
 }
 
 static void
@@ -99,7 +187,7 @@ vadd(struct audit_entry *e, const char *name, bool number, const char *fmt, va_l
 {
 	char *v;
 
-	if (!e || e->nf == AUDIT_MAX_FIELDS || vasprintf(&v, fmt, ap) < 0)
+	if (!e || e->nf == AUDIT_MAX_FIELDS || !(v = value_of(e, fmt, ap)))
 		return;
 	e->f[e->nf++] = (struct audit_field){.name = name, .value = v, .number = number};
 }
@@ -128,14 +216,47 @@ add_peer(struct audit *a, struct audit_entry *e, const char *cause)
 	}
 }
 
-/* " by pid P uid U" for the message. */
+/* " by pid P uid U" for the message: out holds at least 40 bytes. */
 static void
 by_whom(const struct audit *a, char *out, size_t len)
 {
-	if (a->has_peer)
-		snprintf(out, len, " by pid %d uid %u", (int)a->peer_pid, (unsigned)a->peer_uid);
-	else
+	char pid[24], uid[24];
+
+	if (!a->has_peer || len < 40) {
 		out[0] = '\0';
+		return;
+	}
+	out = stpcpy(out, " by pid ");
+	if (a->peer_pid < 0)
+		*out++ = '-';
+	out = stpcpy(out, decimal(pid + sizeof(pid) - 1, a->peer_pid < 0
+	                                                     ? -(unsigned long long)a->peer_pid
+	                                                     : (unsigned long long)a->peer_pid));
+	out = stpcpy(out, " uid ");
+	stpcpy(out, decimal(uid + sizeof(uid) - 1, a->peer_uid));
+}
+
+/* "N TYPE PASID(s) allocated to VM V WHO: gPASID G, hPASID H" (freed by), the message of
+ * every alloc and free, put together without asprintf. malloc'd; NULL on ENOMEM. */
+static char *
+pasid_message(const struct build *b, const char *type, const char *who, const char *g,
+              const char *h)
+{
+	const char *verb =
+	    b->kind == AUDIT_PASID_ALLOC ? " PASID(s) allocated to VM " : " PASID(s) freed by VM ";
+	const char *parts[] = {type, verb, b->vm, who, ": gPASID ", g, ", hPASID ", h};
+	char count[16], *n = decimal(count + sizeof(count) - 1, b->count), *m, *p;
+	size_t len = strlen(n) + 2;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		len += strlen(parts[i]);
+	if (!(m = p = malloc(len)))
+		return NULL;
+	p = stpcpy(p, n);
+	*p++ = ' ';
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		p = stpcpy(p, parts[i]);
+	return m;
 }
 
 /* ---- telling ---- */
@@ -149,12 +270,12 @@ tell(struct audit *a, struct audit_entry *e)
 
 	e->seq = ++a->seq;
 	clock_gettime(CLOCK_REALTIME, &e->time);
-	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)e->seq);
 	lf[n++] = (struct log_field){"PASIDD_KIND", kinds[e->kind].name};
-	lf[n++] = (struct log_field){"PASIDD_SEQ", seq};
+	lf[n++] = (struct log_field){"PASIDD_SEQ", decimal(seq + sizeof(seq) - 1, e->seq)};
 	for (unsigned i = 0; i < e->nf; i++) {
-		size_t k = (size_t)snprintf(names[i], sizeof(names[i]), "PASIDD_");
+		size_t k = 7;
 
+		memcpy(names[i], "PASIDD_", k);
 		for (const char *p = e->f[i].name; *p && k + 1 < sizeof(names[i]); p++)
 			names[i][k++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
 		names[i][k] = '\0';
@@ -183,11 +304,14 @@ flush(struct audit *a, bool durable)
 
 	if (!durable && ns_txn_dirty(&a->d->ns))
 		return;
+	/* A commit's entries (a pass's worth of requests) leave on stderr in one write. */
+	log_hold();
 	while ((e = TAILQ_FIRST(&a->pending)) && e->gen <= done) {
 		TAILQ_REMOVE(&a->pending, e, link);
 		tell(a, e);
 		entry_free(e);
 	}
+	log_release();
 }
 
 static void
@@ -269,14 +393,22 @@ ranges(struct u32vec *v)
 		qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
 	for (size_t i = 0; i < v->n;) {
 		size_t j = i;
-		char part[32];
+		char part[32], *at = part, a[12], b[12], *da, *db;
 		int k;
 
 		while (j + 1 < v->n && v->v[j + 1] <= v->v[j] + 1)
 			j++;
-		k = v->v[j] == v->v[i]
-		        ? snprintf(part, sizeof(part), "%s%u", len ? "," : "", v->v[i])
-		        : snprintf(part, sizeof(part), "%s%u-%u", len ? "," : "", v->v[i], v->v[j]);
+		/* ",first-last" or ",n", written out: an entry of every alloc/free has two. */
+		da = decimal(a + sizeof(a) - 1, v->v[i]);
+		db = decimal(b + sizeof(b) - 1, v->v[j]);
+		if (len)
+			*at++ = ',';
+		at = stpcpy(at, da);
+		if (v->v[j] != v->v[i]) {
+			*at++ = '-';
+			at = stpcpy(at, db);
+		}
+		k = (int)(at - part);
 		if (len + (size_t)k + 1 > cap) {
 			char *p = realloc(s, cap = (len + (size_t)k + 1) * 2);
 
@@ -358,8 +490,8 @@ build_for(struct audit *a, enum audit_kind kind, const struct ns_vm *vm)
 	b->type = -1;
 	if (vm) {
 		b->has_vm = true;
-		snprintf(b->vm, sizeof(b->vm), "%s", vm->name);
-		snprintf(b->uuid, sizeof(b->uuid), "%s", vm->uuid);
+		copy_str(b->vm, sizeof(b->vm), vm->name);
+		copy_str(b->uuid, sizeof(b->uuid), vm->uuid);
 		b->vm_uid = vm->owner.uid;
 		b->owner_pid = vm->owner.pid;
 	}
@@ -548,7 +680,7 @@ make_entry(struct audit *a, struct build *b)
 		return NULL;
 	by_whom(a, who, sizeof(who));
 	e->has_vm = b->has_vm;
-	snprintf(e->vm, sizeof(e->vm), "%s", b->vm);
+	copy_str(e->vm, sizeof(e->vm), b->vm);
 	e->vm_uid = b->vm_uid;
 	if (b->has_vm) {
 		audit_add(e, "vm", false, "%s", b->vm);
@@ -583,10 +715,7 @@ make_entry(struct audit *a, struct build *b)
 		break;
 	case AUDIT_PASID_ALLOC:
 	case AUDIT_PASID_FREE:
-		r = asprintf(&m, "%u %s PASID(s) %s VM %s%s: gPASID %s, hPASID %s", b->count,
-		             type_name(b->type),
-		             b->kind == AUDIT_PASID_ALLOC ? "allocated to" : "freed by", b->vm, who,
-		             g, h);
+		r = g && h && (m = pasid_message(b, type_name(b->type), who, g, h)) ? 0 : -1;
 		break;
 	case AUDIT_PASID_ATTACH:
 	case AUDIT_PASID_DETACH:

@@ -92,6 +92,10 @@ struct audit_entry {
 	uid_t vm_uid;
 	struct audit_field f[AUDIT_MAX_FIELDS];
 	unsigned nf;
+	/* Where the values live while they fit (a value beyond it is malloc'd): an entry's
+	 * fields cost no allocation of their own. */
+	char arena[512];
+	size_t arena_used;
 	char *message;
 	uint64_t seq;         /* daemon-wide, from 1, given when the entry is told */
 	uint64_t gen;         /* the commit it waits for (state.h), 0: none */

@@ -71,7 +71,7 @@ method_pasid_alloc(struct rpc_call *c, const struct rpc_args *a, struct json_obj
 		return rpc_fail_ns(c, &err);
 	}
 	if (a->count < 0) {
-		*result = render_mapping(out[0], false);
+		*result = render_mapping_text(out[0], false);
 	} else {
 		struct json_object *arr = render_mapping_list(out, req.count, false);
 
@@ -143,7 +143,7 @@ method_pasid_lookup_hpasid(struct rpc_call *c, const struct rpc_args *a,
 	if (!m)
 		return rpc_fail(c, PROTO_E_NOT_FOUND, "hpasid", "hPASID %lld is not allocated",
 		                (long long)a->hpasid);
-	*result = render_mapping(m, true);
+	*result = render_mapping_text(m, true);
 	return 0;
 }
 
@@ -157,7 +157,7 @@ method_pasid_lookup_gpasid(struct rpc_call *c, const struct rpc_args *a,
 		return rpc_fail(c, PROTO_E_NOT_FOUND, "gpasid",
 		                "gPASID %lld is not allocated in %s", (long long)a->gpasid,
 		                a->vm->name);
-	*result = render_mapping(m, true);
+	*result = render_mapping_text(m, true);
 	return 0;
 }
 

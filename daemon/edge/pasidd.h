@@ -20,6 +20,7 @@ struct state;
 struct owners;
 struct quota;
 struct json_object;
+struct json_tokener;
 struct rpc_method;
 struct bpf_devgate;
 
@@ -56,6 +57,7 @@ struct pasidd {
 	gid_t admin_gid;             /* (gid_t)-1: only uid 0 is admin */
 	int exit_status;             /* non-zero: stop serving, main() returns it */
 	struct json_object *openrpc; /* rpc.discover's document, parsed on first use */
+	struct json_tokener *tok;    /* parses every request (rpc.c), made on first use */
 	/* The capabilities kept after start-up (pasidd_limit_privileges) and those given up. */
 	uint64_t caps_kept, caps_dropped;
 	bool caps_limited; /* false: nothing given up (pasidd_limit_privileges not called) */

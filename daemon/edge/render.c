@@ -1,6 +1,7 @@
 #include "render.h"
 #include "backend.h"
 #include "namespace.h"
+#include "pasid-proto.h"
 
 #include <json-c/printbuf.h>
 #include <stdio.h>
@@ -142,6 +143,55 @@ render_mapping(const struct ns_mapping *m, bool with_vm)
 	o = json_tokener_parse(buf);
 	free(buf);
 	return o;
+}
+
+struct json_object *
+render_mapping_text(const struct ns_mapping *m, bool with_vm)
+{
+	char *buf = malloc(entry_max(m) + 1);
+	struct json_object *o;
+
+	if (!buf)
+		return NULL;
+	*put_mapping(buf, m, with_vm) = '\0';
+	if (!(o = json_object_new_object())) {
+		free(buf);
+		return NULL;
+	}
+	json_object_set_serializer(o, raw_serialize, buf, raw_free);
+	return o;
+}
+
+struct json_object *
+render_result(struct json_object *id, struct json_object *result)
+{
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":", mid[] = ",\"result\":";
+	size_t idn, rn = 2;
+	const char *ids = proto_serialize(id, &idn), *rs = "{}"; /* a NULL id: null */
+	struct json_object *o;
+	char *buf, *p;
+
+	/* Each member prints alone as it would inside the envelope (the same serializer and
+	 * flags; only pretty-printing, never used, depends on the depth). */
+	if (result)
+		rs = proto_serialize(result, &rn);
+	if (!ids || !rs || !(buf = malloc(sizeof(head) + idn + sizeof(mid) + rn + 2)))
+		goto tree;
+	p = put_str(buf, head, sizeof(head) - 1);
+	p = put_str(p, ids, idn);
+	p = put_str(p, mid, sizeof(mid) - 1);
+	p = put_str(p, rs, rn);
+	*p++ = '}';
+	*p = '\0';
+	if (!(o = json_object_new_object())) {
+		free(buf);
+		goto tree;
+	}
+	json_object_set_serializer(o, raw_serialize, buf, raw_free);
+	json_object_put(result);
+	return o;
+tree:
+	return proto_result_new(id, result ? result : json_object_new_object());
 }
 
 struct json_object *

@@ -430,8 +430,7 @@ handle_one(struct pasidd *d, const struct rpc_msg *msg, struct json_object *req,
 	}
 	*out_method = m;
 	if (invoke(&call, msg->fds, m, params, &result) == 0)
-		return has_id ? proto_result_new(id, result ? result : json_object_new_object())
-		              : (json_object_put(result), NULL);
+		return has_id ? render_result(id, result) : (json_object_put(result), NULL);
 	json_object_put(result);
 	*code = call.code ? call.code : PROTO_E_INTERNAL;
 	return call_error(&call, id, has_id);
@@ -444,8 +443,12 @@ parse_message(struct pasidd *d, const char *line, size_t len, struct json_object
 	size_t n;
 
 	*error = NULL;
+	if (!d->tok && !(d->tok = json_tokener_new())) {
+		*error = error_response(NULL, PROTO_E_INTERNAL, "out of memory", NULL);
+		return NULL;
+	}
 	/* A message refused whole is counted as one request of no method. */
-	switch (proto_parse(line, len, &msg)) {
+	switch (proto_parse_with(d->tok, line, len, &msg)) {
 	case 0:
 		break;
 	case -ENOTUNIQ:

@@ -12,9 +12,11 @@
  *
  *  - conn_read_cb reads what the peer sent, with any SCM_RIGHTS descriptors, into c->in,
  *    but never more than one maximal message beyond what is waiting to be executed.
- *  - The server pass (server_pass, a zero-timeout timer, so it runs once per loop iteration
- *    after the I/O callbacks) gives each connection with work a slice: a few requests or
- *    about a millisecond, whichever ends first, the whole pass a few milliseconds.
+ *  - The server pass (server_pass: made active by the I/O callbacks that bring work, so it
+ *    runs in their loop iteration after all of them; a zero-timeout timer for what a pass
+ *    leaves over, which then waits for the next poll) gives each connection with work a
+ *    slice: a few requests or about a millisecond, whichever ends first, the whole pass a
+ *    few milliseconds.
  *    Connections that just received work are served before those continuing a long one, so
  *    a small request does not wait behind every heavy peer's slice. A batch is executed one
  *    request at a time across slices and its answer streamed element by element. At the end
@@ -122,6 +124,7 @@ struct server {
 	unsigned nconns;
 	struct u32map per_uid; /* uid -> connections + 1 (non-NULL) */
 	struct event *pass;    /* executes the ready connections */
+	bool in_pass;          /* server_pass is running: more work waits for the next turn */
 	struct event *resume;  /* re-enables accepting after descriptors ran out */
 	unsigned refused;      /* connections turned away by a limit */
 };

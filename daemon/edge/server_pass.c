@@ -60,8 +60,16 @@ conn_schedule_to(struct conn *c, struct conn_queue *q)
 		return;
 	TAILQ_INSERT_TAIL(q, c, ready_link);
 	c->queue = q;
-	if (!evtimer_pending(srv->pass, NULL))
+	if (evtimer_pending(srv->pass, NULL) && !srv->in_pass)
+		return;
+	/* Work that came with this turn's I/O runs in this turn, after the callbacks the poll
+	 * made active (so a pass still gathers all of them for one commit): no extra poll and
+	 * loop turn a request. Work left over by a pass waits for the next turn's poll, so
+	 * that I/O comes in between. */
+	if (srv->in_pass)
 		evtimer_add(srv->pass, &now_tv);
+	else
+		event_active(srv->pass, EV_TIMEOUT, 1);
 }
 
 void
@@ -251,6 +259,7 @@ server_pass(evutil_socket_t fd, short what, void *arg)
 	struct server *srv = arg;
 	int64_t start = mono_ns();
 
+	srv->in_pass = true;
 	if (serve_queue(srv, &srv->fresh, start))
 		serve_queue(srv, &srv->ready, start);
 	/* One commit for the whole pass, off the loop (or behind the one in flight); on_durable
@@ -263,6 +272,7 @@ server_pass(evutil_socket_t fd, short what, void *arg)
 	if ((!TAILQ_EMPTY(&srv->fresh) || !TAILQ_EMPTY(&srv->ready)) &&
 	    !evtimer_pending(srv->pass, NULL))
 		evtimer_add(srv->pass, &now_tv);
+	srv->in_pass = false;
 }
 
 void

@@ -20,6 +20,15 @@ static int log_to_stderr = 1;
 static int log_prefix;
 static int log_level = LOG_INFO;
 
+/* Lines gathered between log_hold() and log_release(): written together, in order, each
+ * whole (a line that does not fit behind the others first writes them out). */
+#define HOLD_MAX 16384
+static struct {
+	unsigned depth;
+	size_t len;
+	char buf[HOLD_MAX];
+} hold;
+
 static const char *const level_names[] = {
     [LOG_ERR] = "err",   [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
     [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
@@ -146,6 +155,23 @@ line_vadd(struct line *l, const char *fmt, va_list ap)
 		l->len += (size_t)n < l->cap - l->len ? (size_t)n : l->cap - l->len - 1;
 }
 
+/* Appends n bytes of s: what most of an entry is, without a format to parse. */
+static void
+line_put(struct line *l, const char *s, size_t n)
+{
+	if (l->len + n >= l->cap && !line_grow(l, l->len + n + 1))
+		n = l->cap - l->len - 1;
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+	l->p[l->len] = '\0';
+}
+
+static void
+line_puts(struct line *l, const char *s)
+{
+	line_put(l, s, strlen(s));
+}
+
 static void __attribute__((format(printf, 2, 3))) line_add(struct line *l, const char *fmt, ...)
 {
 	va_list ap;
@@ -155,15 +181,9 @@ static void __attribute__((format(printf, 2, 3))) line_add(struct line *l, const
 	va_end(ap);
 }
 
-/* One write for the whole line: a line is never interleaved with another writer's, nor cut
- * between two writes by a crash, and an entry costs one system call (per-character stdio on
- * the unbuffered stderr made an audited request several times dearer than its work). */
 static void
-line_write(struct line *l)
+write_all(const char *p, size_t n)
 {
-	const char *p = l->p;
-	size_t n = l->len;
-
 	while (n > 0) {
 		ssize_t w = write(STDERR_FILENO, p, n);
 
@@ -177,12 +197,54 @@ line_write(struct line *l)
 }
 
 static void
+hold_write(void)
+{
+	write_all(hold.buf, hold.len);
+	hold.len = 0;
+}
+
+/* One write for the whole line: a line is never interleaved with another writer's, nor cut
+ * between two writes by a crash, and an entry costs one system call (per-character stdio on
+ * the unbuffered stderr made an audited request several times dearer than its work). While
+ * held, the line waits behind the others for one write of them all. */
+static void
+line_write(struct line *l)
+{
+	if (hold.depth && l->len <= HOLD_MAX) {
+		if (hold.len + l->len > HOLD_MAX)
+			hold_write();
+		memcpy(hold.buf + hold.len, l->p, l->len);
+		hold.len += l->len;
+		return;
+	}
+	if (hold.len)
+		hold_write();
+	write_all(l->p, l->len);
+}
+
+void
+log_hold(void)
+{
+	hold.depth++;
+}
+
+void
+log_release(void)
+{
+	if (hold.depth && --hold.depth == 0 && hold.len)
+		hold_write();
+}
+
+static void
 line_head(struct line *l, int prio)
 {
-	if (log_prefix)
-		line_add(l, "<%d>", prio);
-	else
-		line_add(l, "pasidd: ");
+	if (log_prefix) {
+		char p[3] = {'<', (char)('0' + (prio & 7)), '>'};
+
+		line_put(l, p, 3);
+	} else {
+		line_put(l, "pasidd: ", 8);
+	}
 }
 
 void
@@ -214,20 +276,23 @@ stderr_entry(int prio, const struct log_field *f, size_t n, const char *message)
 
 	line_init(&l);
 	line_head(&l, prio);
-	line_add(&l, "%s", message);
+	line_puts(&l, message);
 	for (size_t i = 0; i < n; i++) {
 		const char *name = f[i].name;
 		size_t at;
 
 		if (!strncmp(name, "PASIDD_", 7))
 			name += 7;
-		line_add(&l, i == 0 ? " [" : " ");
+		line_put(&l, i == 0 ? " [" : " ", i == 0 ? 2 : 1);
 		at = l.len;
-		line_add(&l, "%s=%s", name, f[i].value);
-		for (; at < l.len && l.p[at] != '='; at++)
-			l.p[at] = (char)tolower((unsigned char)l.p[at]);
+		line_puts(&l, name);
+		for (; at < l.len; at++)
+			if (l.p[at] >= 'A' && l.p[at] <= 'Z')
+				l.p[at] = (char)(l.p[at] - 'A' + 'a');
+		line_put(&l, "=", 1);
+		line_puts(&l, f[i].value);
 	}
-	line_add(&l, n ? "]\n" : "\n");
+	line_put(&l, n ? "]\n" : "\n", n ? 2 : 1);
 	line_write(&l);
 	line_free(&l);
 }

@@ -31,6 +31,13 @@ struct log_field {
 void log_entry(int prio, const char *message_id, const struct log_field *fields, size_t n,
                const char *message);
 
+/* Between log_hold() and log_release() (nested: the outermost release counts), lines for
+ * stderr are gathered and leave together, in order, each whole, in as few writes as a bounded
+ * buffer allows: the audit trail's entries of one commit cost one system call rather than one
+ * each. Nothing else is held: the journal takes each entry as a datagram of its own. */
+void log_hold(void);
+void log_release(void);
+
 #define log_err(...)    log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)   log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)

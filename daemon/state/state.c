@@ -420,6 +420,9 @@ state_commit_async(struct state *s)
 		return 0;
 	if (s->failed)
 		return -EIO;
+	/* This takes what the timer was armed for (or has the commit in flight's end take it):
+	 * left armed, it would cost a loop turn and an empty commit after every pass. */
+	evtimer_del(s->commit_ev);
 	if (journal_commit_busy(s->journal)) {
 		s->again = true; /* begun when the one in flight is done (done_cb) */
 		return 0;

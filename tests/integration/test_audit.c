@@ -539,6 +539,102 @@ START_TEST(log_level)
 }
 END_TEST
 
+/* On stderr (no journal): the entries of requests pipelined on several connections, which
+ * the daemon executes and commits many to a pass and writes a pass's entries at once, each
+ * arrive as a whole line, in the order of their seq, one per change, and each VM's in the
+ * order of its requests. */
+#define PIPE_CONNS 4
+#define PIPE_PAIRS 40
+
+START_TEST(stderr_whole_lines_in_order)
+{
+	int fds[PIPE_CONNS];
+	char *log, *save = NULL, *line;
+	unsigned long want_seq = 0;
+	int next_g[PIPE_CONNS] = {0}, nalloc = 0, nfree = 0;
+	char want[256];
+	bool next_free[PIPE_CONNS] = {0};
+
+	ck_assert_int_eq(it_start(&d, NULL), 0);
+	for (int c = 0; c < PIPE_CONNS; c++) {
+		char params[64];
+
+		fds[c] = it_connect(&d);
+		ck_assert_int_ge(fds[c], 0);
+		snprintf(params, sizeof(params), "{\"vm\":\"pipe%d\"}", c);
+		IT_OK(it_call(fds[c], "vm.register", params));
+	}
+	/* Every connection's requests in one write, all connections before any answer is read. */
+	for (int c = 0; c < PIPE_CONNS; c++) {
+		static char buf[PIPE_PAIRS * 2 * 128];
+		size_t len = 0;
+
+		for (int k = 1; k <= PIPE_PAIRS; k++)
+			len += (size_t)snprintf(
+			    buf + len, sizeof(buf) - len,
+			    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"pasid.alloc\",\"params\":"
+			    "{\"vm\":\"pipe%d\",\"type\":\"shared\",\"gpasid\":%d}}\n"
+			    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"pasid.free\",\"params\":"
+			    "{\"vm\":\"pipe%d\",\"gpasid\":%d}}\n",
+			    2 * k, c, k, 2 * k + 1, c, k);
+		ck_assert_int_eq(it_send(fds[c], buf, len), 0);
+	}
+	for (int c = 0; c < PIPE_CONNS; c++) {
+		for (int i = 0; i < 2 * PIPE_PAIRS; i++) {
+			char *a = it_recvline(fds[c], 5000);
+
+			ck_assert_ptr_nonnull(a);
+			ck_assert_msg(strstr(a, "\"result\""), "refused: %s", a);
+			free(a);
+		}
+		close(fds[c]);
+	}
+	/* The answers left after the commit that covers them, and the entries with it. */
+	log = strdup(it_log(&d));
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *kind = strstr(line, "[kind=pasid."), *seq, *vm, *g;
+		int c, gp;
+
+		ck_assert_msg(!strncmp(line, "pasidd: ", 8), "not a whole line: '%s'", line);
+		if (!(seq = strstr(line, " seq=")))
+			continue;
+		ck_assert_uint_eq(strtoul(seq + 5, NULL, 10), ++want_seq);
+		if (!kind)
+			continue;
+		vm = strstr(line, " vm=pipe");
+		g = strstr(line, " gpasid=");
+		ck_assert_ptr_nonnull(vm);
+		ck_assert_ptr_nonnull(g);
+		c = atoi(vm + 8);
+		gp = atoi(g + 8);
+		ck_assert_int_lt(c, PIPE_CONNS);
+		/* The message as pasidd(8) shows it, the peer being this process. */
+		snprintf(want, sizeof(want),
+		         "pasidd: 1 shared PASID(s) %s VM pipe%d by pid %d uid %u: gPASID %d, "
+		         "hPASID ",
+		         strstr(kind, "alloc") ? "allocated to" : "freed by", c, (int)getpid(),
+		         (unsigned)getuid(), gp);
+		ck_assert_msg(!strncmp(line, want, strlen(want)), "'%s' is not '%s...'", line,
+		              want);
+		if (!strncmp(kind, "[kind=pasid.alloc ", 18)) {
+			ck_assert(!next_free[c]);
+			ck_assert_int_eq(gp, ++next_g[c]);
+			nalloc++;
+		} else {
+			ck_assert(!strncmp(kind, "[kind=pasid.free ", 17));
+			ck_assert(next_free[c]);
+			ck_assert_int_eq(gp, next_g[c]);
+			nfree++;
+		}
+		next_free[c] = !next_free[c];
+		ck_assert_msg(line[strlen(line) - 1] == ']', "cut: '%s'", line);
+	}
+	free(log);
+	ck_assert_int_eq(nalloc, PIPE_CONNS * PIPE_PAIRS);
+	ck_assert_int_eq(nfree, PIPE_CONNS * PIPE_PAIRS);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -552,6 +648,11 @@ suite(void)
 	tcase_add_test(tc, handover_and_attach);
 	tcase_add_test(tc, import_reserve_rid);
 	tcase_add_test(tc, log_level);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("stderr");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, stderr_whole_lines_in_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

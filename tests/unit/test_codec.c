@@ -52,6 +52,13 @@ START_TEST(parse_strict)
 	ck_assert_int_eq(parse("[\"\xed\xa0\x80\"]"), -EBADMSG); /* surrogate */
 	ck_assert_int_eq(parse("[\"\xf4\x90\x80\x80\"]"), -EBADMSG);
 	ck_assert_int_eq(parse("[\"\xe2\x82\"]"), -EBADMSG);
+	/* (json-c does not check UTF-8 again: check_json is the one check, names included) */
+	ck_assert_int_eq(parse("{\"\xff\":1}"), -EBADMSG);
+	ck_assert_int_eq(parse("{\"a\xc3\":1}"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"a\"]\xc3\xa9"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"\x80\"]"), -EBADMSG);
+	ck_assert_int_eq(parse("[\"\xf8\x88\x80\x80\x80\"]"), -EBADMSG);
+	ck_assert_int_eq(parse("{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\"}"), 0);
 	ck_assert_int_eq(parse("[\"\\x\"]"), -EBADMSG);
 	ck_assert_int_eq(parse("[\"\\u12g4\"]"), -EBADMSG);
 	ck_assert_int_eq(parse("[\"\xe2\x82\xac \xf0\x9f\x98\x80 \\u00e9\"]"), 0);
@@ -73,6 +80,47 @@ START_TEST(parse_strict)
 	memset(deep, '[', 4000);
 	deep[4000] = '\0';
 	ck_assert_int_eq(parse(deep), -EBADMSG);
+}
+END_TEST
+
+/* One tokener for message after message (as the daemon parses): each result and each error
+ * as a fresh tokener gives it, also right after a message it refused or left unfinished. */
+START_TEST(parse_with_one_tokener)
+{
+	static const char *const msgs[] = {
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"pasid.alloc\",\"params\":{\"vm\":\"a\"}}",
+	    "{",
+	    "1",
+	    "[1,",
+	    "{\"a\":1,\"a\":2}",
+	    "\"x\"",
+	    "{\"a\":[1,2,{\"b\":null}]}",
+	    "[NaN]",
+	    "null",
+	    "123",
+	    "{\"id\":99999999999999999999999,\"x\":1.50}",
+	    "[\"",
+	    "{\"vm\\u0000x\":1}",
+	    "{\"id\":-0,\"f\":1e5,\"s\":\"\\u00e9\\n\"}",
+	    "true",
+	};
+	struct json_tokener *tok = json_tokener_new();
+
+	ck_assert_ptr_nonnull(tok);
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+			struct json_object *a, *b;
+			int ra = proto_parse(msgs[i], strlen(msgs[i]), &a);
+			int rb = proto_parse_with(tok, msgs[i], strlen(msgs[i]), &b);
+
+			ck_assert_int_eq(rb, ra);
+			ck_assert_str_eq(json_object_to_json_string(b),
+			                 json_object_to_json_string(a));
+			json_object_put(a);
+			json_object_put(b);
+		}
+	}
+	json_tokener_free(tok);
 }
 END_TEST
 
@@ -190,6 +238,7 @@ main(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, parse_strict);
+	tcase_add_test(tc, parse_with_one_tokener);
 	tcase_add_test(tc, envelopes);
 	tcase_add_test(tc, linebuf);
 	tcase_add_test(tc, openrpc_is_json);

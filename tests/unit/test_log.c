@@ -117,6 +117,99 @@ START_TEST(priority_prefix)
 }
 END_TEST
 
+/* The packets written so far, concatenated in out (cap bytes), each checked to end a line;
+ * how many there were. */
+static int
+held_packets(char *out, size_t cap)
+{
+	static char pkt[1 << 16];
+	size_t len = 0;
+	int n = 0;
+
+	for (;;) {
+		ssize_t r = recv(peer, pkt, sizeof(pkt), MSG_DONTWAIT);
+
+		if (r < 0)
+			break;
+		ck_assert_msg(r > 0 && pkt[r - 1] == '\n', "packet %d does not end a line", n);
+		ck_assert_uint_lt(len + (size_t)r, cap);
+		memcpy(out + len, pkt, (size_t)r);
+		len += (size_t)r;
+		n++;
+	}
+	out[len] = '\0';
+	return n;
+}
+
+/* Held entries (the audit trail's of one commit) leave together, in order, in one write. */
+START_TEST(held_entries_in_one_write)
+{
+	static char got[1 << 16], want[1 << 16];
+	size_t len = 0;
+
+	log_hold();
+	log_hold(); /* nested: the outer release writes */
+	for (int i = 0; i < 20; i++) {
+		char seq[16];
+		const struct log_field f[] = {{"PASIDD_VM", "vm1"}, {"PASIDD_SEQ", seq}};
+
+		snprintf(seq, sizeof(seq), "%d", i);
+		log_entry(LOG_INFO, NULL, f, 2, "1 PASID allocated");
+		len += (size_t)snprintf(want + len, sizeof(want) - len,
+		                        "pasidd: 1 PASID allocated [vm=vm1 seq=%d]\n", i);
+		if (i == 10) {
+			log_warn("in between %d", i);
+			len += (size_t)snprintf(want + len, sizeof(want) - len,
+			                        "pasidd: in between %d\n", i);
+		}
+	}
+	log_release();
+	ck_assert_int_eq(held_packets(got, sizeof(got)), 0);
+	log_release();
+	ck_assert_int_eq(held_packets(got, sizeof(got)), 1);
+	ck_assert_str_eq(got, want);
+	/* Not held any more: one write a line again. */
+	log_info("after");
+	ck_assert_int_eq(held_packets(got, sizeof(got)), 1);
+	ck_assert_str_eq(got, "pasidd: after\n");
+}
+END_TEST
+
+/* More than the held buffer takes: several writes, each of whole lines, all in order; a line
+ * larger than the buffer alone in its write, after what came before it. */
+START_TEST(held_overflow_whole_lines)
+{
+	static char got[1 << 17], want[1 << 17], big[20000];
+	const struct log_field bf[] = {{"PASIDD_DEVICE", big}};
+	size_t len = 0;
+	int n;
+
+	memset(big, 'b', sizeof(big) - 1);
+	log_hold();
+	for (int i = 0; i < 400; i++) {
+		char seq[16];
+		const struct log_field f[] = {{"PASIDD_SEQ", seq}};
+
+		snprintf(seq, sizeof(seq), "%d", i);
+		log_entry(LOG_INFO, NULL, f, 1, "an entry of about sixty bytes on stderr...");
+		len += (size_t)snprintf(want + len, sizeof(want) - len,
+		                        "pasidd: an entry of about sixty bytes on stderr... "
+		                        "[seq=%d]\n",
+		                        i);
+		if (i == 200) {
+			log_entry(LOG_INFO, NULL, bf, 1, "big");
+			len += (size_t)snprintf(want + len, sizeof(want) - len,
+			                        "pasidd: big [device=%s]\n", big);
+		}
+	}
+	log_release();
+	n = held_packets(got, sizeof(got));
+	ck_assert_int_ge(n, 3);
+	ck_assert_int_le(n, 6);
+	ck_assert_str_eq(got, want);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -127,5 +220,7 @@ main(void)
 	tcase_add_test(tc, entry_in_one_write);
 	tcase_add_test(tc, long_entry_whole);
 	tcase_add_test(tc, priority_prefix);
+	tcase_add_test(tc, held_entries_in_one_write);
+	tcase_add_test(tc, held_overflow_whole_lines);
 	return ck_main(s, NULL);
 }
