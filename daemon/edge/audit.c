@@ -379,6 +379,19 @@ cmp_u32(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+/* Sorted ascending. A count allocation or a VM's teardown hands its numbers over in order
+ * already: checked first, since sorting 16,384 of them was a sixth of the daemon's time in
+ * such a stream. */
+static void
+u32vec_sort(struct u32vec *v)
+{
+	for (size_t i = 1; i < v->n; i++)
+		if (v->v[i] < v->v[i - 1]) {
+			qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
+			return;
+		}
+}
+
 /* "1-8,12,20-21": the numbers sorted, runs as ranges. malloc'd; NULL on ENOMEM. */
 static char *
 ranges(struct u32vec *v)
@@ -389,8 +402,7 @@ ranges(struct u32vec *v)
 	if (!s)
 		return NULL;
 	s[0] = '\0';
-	if (v->n)
-		qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
+	u32vec_sort(v);
 	for (size_t i = 0; i < v->n;) {
 		size_t j = i;
 		char part[32], *at = part, a[12], b[12], *da, *db;
@@ -435,8 +447,7 @@ bdfs(struct u32vec *v)
 	if (!s)
 		return NULL;
 	s[0] = '\0';
-	if (v->n)
-		qsort(v->v, v->n, sizeof(*v->v), cmp_u32);
+	u32vec_sort(v);
 	for (size_t i = 0; i < v->n; i++) {
 		char b[NS_BDF_LEN + 1];
 

@@ -348,6 +348,19 @@ START_TEST(admin_changes)
 	ck_assert_str_eq(field(e, "PASIDD_GPASID"), "1-5");
 	ck_assert_str_eq(field(e, "PASIDD_DEVICE"), DEV);
 	ck_assert_str_eq(field(e, "PASIDD_PEER_UID"), "0");
+	/* A translated VM's gPASIDs taken out of order: its teardown lists the hPASIDs in
+	 * gPASID order, 4099, 4100, 4098, and the entry gives them sorted. */
+	IT_OK(it_call(fd, "vm.register", "{\"vm\":\"vm3\",\"mode\":\"translated\"}"));
+	IT_OK(it_call(fd, "pasid.alloc", "{\"vm\":\"vm3\",\"type\":\"shared\",\"gpasid\":3}"));
+	IT_OK(it_call(fd, "pasid.alloc", "{\"vm\":\"vm3\",\"type\":\"shared\",\"gpasid\":1}"));
+	IT_OK(it_call(fd, "pasid.alloc", "{\"vm\":\"vm3\",\"type\":\"shared\",\"gpasid\":2}"));
+	IT_OK(it_call(fd, "vm.unregister", "{\"vm\":\"vm3\"}"));
+	e = wait_kind("vm.unregister", 5000);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(field(e, "PASIDD_VM"), "vm3");
+	ck_assert_str_eq(field(e, "PASIDD_COUNT"), "3");
+	ck_assert_str_eq(field(e, "PASIDD_GPASID"), "1-3");
+	ck_assert_str_eq(field(e, "PASIDD_HPASID"), "4098-4100");
 	close(fd);
 }
 END_TEST
