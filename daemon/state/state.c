@@ -11,10 +11,12 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <linux/magic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -489,9 +491,38 @@ compact_cb(evutil_socket_t fd, short what, void *arg)
 		compact_if_due(s);
 }
 
+/* Whether dir is on a file system in memory, where fdatasync costs nothing. */
+static bool
+state_in_memory(const char *dir)
+{
+	struct statfs fs;
+
+	return statfs(dir, &fs) == 0 &&
+	       ((unsigned long)fs.f_type == TMPFS_MAGIC || (unsigned long)fs.f_type == RAMFS_MAGIC);
+}
+
+/* Commits off the loop from here on, through the journal's worker thread. */
+static int
+start_worker(struct state *s)
+{
+	int r = journal_commit_fd(s->journal);
+
+	if (r >= 0 && (!(s->done_ev = event_new(s->base, r, EV_READ | EV_PERSIST, done_cb, s)) ||
+	               event_add(s->done_ev, NULL) < 0))
+		r = -ENOMEM;
+	if (r < 0 && s->done_ev) {
+		event_free(s->done_ev);
+		s->done_ev = NULL;
+	}
+	return r < 0 ? r : 0;
+}
+
 void
 state_test_pause_commits(struct state *s, bool paused)
 {
+	/* Pausing is for testing the worker: one is started where the state is in memory. */
+	if (!s->done_ev)
+		start_worker(s);
 	journal_test_pause_commits(s->journal, paused);
 }
 
@@ -699,19 +730,18 @@ state_start(struct state *s, char *why, size_t len)
 		snprintf(why, len, "cannot write the state in %s: %s", s->dir, strerror(-r));
 		return r;
 	}
-	/* Commits off the loop from here on; without the worker they stay on it. */
-	r = journal_commit_fd(s->journal);
-	if (r >= 0 && (!(s->done_ev = event_new(s->base, r, EV_READ | EV_PERSIST, done_cb, s)) ||
-	               event_add(s->done_ev, NULL) < 0))
-		r = -ENOMEM;
-	if (r < 0) {
+	/* In memory (/run, the usual place) a commit's write is a copy and its fdatasync
+	 * nothing: handing it to the worker would cost more (a wake-up there and back, 10 % of a
+	 * request's CPU at 16 connections) than it takes off the loop. */
+	if (state_in_memory(s->dir)) {
+		log_info("state in memory (tmpfs): commits run on the event loop");
+		return 0;
+	}
+	r = start_worker(s);
+	if (r < 0)
 		log_warn("cannot commit off the event loop (%s): each commit blocks serving while "
 		         "it runs",
 		         strerror(-r));
-		if (s->done_ev)
-			event_free(s->done_ev);
-		s->done_ev = NULL;
-	}
 	return 0;
 }
 
