@@ -144,10 +144,7 @@ hash_del(struct u32map *m, uint32_t key)
 void *
 u32map_get_slow(const struct u32map *m, uint32_t key)
 {
-	int64_t off = dense_off(m, key);
-
-	if (off >= 0)
-		return m->ids[off] ? slab_at(m->pool, m->ids[off]) : NULL;
+	/* Outside the window (u32map_get took the keys inside it). */
 	return hash_get(m, key);
 }
 
@@ -253,21 +250,12 @@ u32map_put(struct u32map *m, uint32_t key, void *val)
 	return 0;
 }
 
+/* Outside the window (u32map_del took the keys inside it). */
 void *
 u32map_del_slow(struct u32map *m, uint32_t key)
 {
-	int64_t off = dense_off(m, key);
 	void *val;
 
-	if (off >= 0) {
-		if (!m->ids[off])
-			return NULL;
-		val = slab_at(m->pool, m->ids[off]);
-		m->ids[off] = 0;
-		m->count--;
-		m->nspan--;
-		return val;
-	}
 	if ((val = hash_del(m, key))) {
 		m->count--;
 		m->nspan -= in_span(m, key);

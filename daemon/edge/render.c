@@ -131,15 +131,25 @@ put_mapping(char *p, const struct ns_mapping *m, bool with_vm)
 	return p;
 }
 
+/* The mapping as JSON text, malloc'd; NULL on ENOMEM. */
+static char *
+mapping_text(const struct ns_mapping *m, bool with_vm)
+{
+	char *buf = malloc(entry_max(m) + 1);
+
+	if (buf)
+		*put_mapping(buf, m, with_vm) = '\0';
+	return buf;
+}
+
 struct json_object *
 render_mapping(const struct ns_mapping *m, bool with_vm)
 {
-	char *buf = malloc(entry_max(m) + 1);
+	char *buf = mapping_text(m, with_vm);
 	struct json_object *o;
 
 	if (!buf)
 		return NULL;
-	*put_mapping(buf, m, with_vm) = '\0';
 	o = json_tokener_parse(buf);
 	free(buf);
 	return o;
@@ -148,12 +158,11 @@ render_mapping(const struct ns_mapping *m, bool with_vm)
 struct json_object *
 render_mapping_text(const struct ns_mapping *m, bool with_vm)
 {
-	char *buf = malloc(entry_max(m) + 1);
+	char *buf = mapping_text(m, with_vm);
 	struct json_object *o;
 
 	if (!buf)
 		return NULL;
-	*put_mapping(buf, m, with_vm) = '\0';
 	if (!(o = json_object_new_object())) {
 		free(buf);
 		return NULL;
