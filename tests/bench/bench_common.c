@@ -130,11 +130,11 @@ bench_row(const char *bench, const char *figure, const char *baseline, double ra
 	fflush(stdout);
 }
 
-double
-bench_cpu_secs(pid_t pid)
+/* utime and stime of a process in clock ticks: 0, or -1 when unknown. */
+static int
+proc_times(pid_t pid, unsigned long *ut, unsigned long *st)
 {
 	char path[64], buf[1024], *p;
-	unsigned long ut, st;
 	FILE *f;
 	size_t n;
 
@@ -146,9 +146,29 @@ bench_cpu_secs(pid_t pid)
 	buf[n] = '\0';
 	/* The command name may hold spaces and parentheses: fields count from the last ')'. */
 	if (!(p = strrchr(buf, ')')) ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", ut, st) != 2)
+		return -1;
+	return 0;
+}
+
+double
+bench_cpu_secs(pid_t pid)
+{
+	unsigned long ut, st;
+
+	if (proc_times(pid, &ut, &st) < 0)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double
+bench_user_secs(pid_t pid)
+{
+	unsigned long ut, st;
+
+	if (proc_times(pid, &ut, &st) < 0)
+		return -1;
+	return (double)ut / (double)sysconf(_SC_CLK_TCK);
 }
 
 long

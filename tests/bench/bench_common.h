@@ -26,6 +26,8 @@ void bench_row(const char *bench, const char *figure, const char *baseline, doub
 /* utime + stime of a process in seconds (/proc/<pid>/stat; clock-tick resolution), -1 when
  * unknown. pid 0: this process. */
 double bench_cpu_secs(pid_t pid);
+/* Of that, the time in user space. */
+double bench_user_secs(pid_t pid);
 /* Resident set of this process in bytes (/proc/self/statm). */
 long bench_self_rss(void);
 /* Moves the calling thread (and what it forks from now on) to CPU `cpu` modulo the CPUs

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { MAX_EVENTS = 64, CHUNK = 65536 };
@@ -45,6 +46,18 @@ answer(const struct echo_opts *o, int fd, const char *buf, size_t n, const char 
 			close(fd);
 			return;
 		}
+}
+
+/* Busy for ns nanoseconds (the server is pinned: wall time is its CPU time). */
+static void
+spin(long ns)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < ns);
 }
 
 static void
@@ -103,8 +116,11 @@ serve(int lfd, const struct echo_opts *o)
 		if (wrote && fdatasync(sync_fd) < 0)
 			_exit(1);
 		for (int i = 0; i < n; i++)
-			if (lens[i] > 0)
+			if (lens[i] > 0) {
+				if (o->work_ns > 0)
+					spin(o->work_ns);
 				answer(o, evs[i].data.fd, bufs[i], (size_t)lens[i], fixed);
+			}
 	}
 }
 

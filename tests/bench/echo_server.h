@@ -20,6 +20,8 @@ struct echo_opts {
 	size_t reply_len;      /* ECHO_FIXED: bytes of each answer line, LF included */
 	const char *sync_file; /* ECHO_SYNC: the file appended to */
 	int cpu;               /* pinned there (bench_pin), or -1 */
+	long work_ns;          /* CPU spent on each read before answering it (a server that
+	                        * does work of its own), 0: none */
 };
 
 /* Listens on path and serves in a forked child until SIGTERM. The child's pid; exits on
