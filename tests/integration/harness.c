@@ -776,6 +776,16 @@ it_snapshot(int fd)
 	return s;
 }
 
+size_t
+it_snapshot_diff(const char *got, const char *want)
+{
+	size_t i = 0;
+
+	while (got[i] && got[i] == want[i])
+		i++;
+	return got[i] || want[i] ? i : SIZE_MAX;
+}
+
 static struct json_object **kept;
 static size_t nkept, kept_cap;
 static char **kept_str;

@@ -5,6 +5,8 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct it_daemon {
@@ -114,6 +116,18 @@ const char *it_result_mismatch(struct json_object *resp);
 /* The client-visible state: vm.list, pasid.list and daemon.status's counters, as one
  * string to compare before and after a refused request. Valid until it_release_kept(). */
 const char *it_snapshot(int fd);
+/* Where two it_snapshot()s first differ, SIZE_MAX when they are equal. */
+size_t it_snapshot_diff(const char *got, const char *want);
+/* Fails the test unless they are equal, showing where they first differ (the whole of two
+ * large snapshots is more than a Check message can carry). For Check programs. */
+#define it_assert_same_snapshot(got, want)                                                         \
+	do {                                                                                       \
+		const char *g_ = (got), *w_ = (want);                                              \
+		size_t at_ = it_snapshot_diff(g_, w_), from_ = at_ > 120 ? at_ - 120 : 0;          \
+		ck_assert_msg(at_ == SIZE_MAX,                                                     \
+		              "snapshots differ at byte %zu: got ...%.240s... want ...%.240s...",  \
+		              at_, g_ + from_, strlen(w_) >= from_ ? w_ + from_ : "");             \
+	} while (0)
 /* Keeps obj (a malloc'd s) to be released by it_release_kept(); returns it. Test bodies
  * keep what they take apart, so that a failed assertion, which leaves the body at once,
  * leaks nothing (CK_FORK=no under valgrind). */

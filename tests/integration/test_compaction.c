@@ -199,7 +199,7 @@ START_TEST(kill9_during_background_compaction)
 	ck_assert_msg(gone(child), "the child %d outlived its daemon", (int)child);
 	ck_assert_int_eq(it_restart(&d, NULL), 0);
 	fd = it_connect(&d);
-	ck_assert_str_eq(it_snapshot(fd), before);
+	it_assert_same_snapshot(it_snapshot(fd), before);
 	ck_assert_int_eq(status_int(fd, "used.shared"), 150 - 1);
 	ck_assert_msg(!strstr(state_files(), ".tmp"), "%s", state_files());
 	close(fd);
@@ -242,7 +242,7 @@ START_TEST(compaction_completes_while_allocating)
 	it_kill(&d);
 	ck_assert_int_eq(it_restart(&d, NULL), 0);
 	fd = it_connect(&d);
-	ck_assert_str_eq(it_snapshot(fd), before);
+	it_assert_same_snapshot(it_snapshot(fd), before);
 	ck_assert_int_eq(status_int(fd, "used.shared"), 50 + allocs);
 	close(fd);
 }
@@ -265,7 +265,7 @@ START_TEST(shutdown_kills_the_child)
 	ck_assert_msg(!strstr(state_files(), ".tmp"), "%s", state_files());
 	ck_assert_int_eq(it_restart(&d, NULL), 0);
 	fd = it_connect(&d);
-	ck_assert_str_eq(it_snapshot(fd), before);
+	it_assert_same_snapshot(it_snapshot(fd), before);
 	close(fd);
 }
 END_TEST
@@ -297,7 +297,7 @@ START_TEST(no_child_compacts_in_the_foreground)
 	it_kill(&d);
 	ck_assert_int_eq(it_restart(&d, NULL), 0);
 	fd = it_connect(&d);
-	ck_assert_str_eq(it_snapshot(fd), before);
+	it_assert_same_snapshot(it_snapshot(fd), before);
 	close(fd);
 }
 END_TEST

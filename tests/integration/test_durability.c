@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -381,10 +382,13 @@ START_TEST(kill9_during_count_fill)
 	close(fd);
 	srandom((unsigned)time(NULL));
 	for (int round = 0; round < 6; round++) {
-		pid_t w = fork();
 		long acked = 0, now;
 		FILE *f;
 		int status;
+		pid_t w;
+
+		unlink(ackpath);
+		w = fork();
 
 		if (w == 0) {
 			int c = it_connect(&d);
@@ -401,7 +405,17 @@ START_TEST(kill9_during_count_fill)
 			}
 			_exit(0);
 		}
-		usleep((useconds_t)(20000 + random() % 100000));
+		/* Killed at a random point once the fill is under way: a slow daemon (valgrind,
+		 * a busy machine) must have acknowledged something first, or the round tests
+		 * nothing. */
+		for (int i = 0; i < 6000; i++) {
+			struct stat st;
+
+			if (stat(ackpath, &st) == 0 && st.st_size > 0)
+				break;
+			usleep(10000);
+		}
+		usleep((useconds_t)(random() % 100000));
 		it_kill(&d);
 		waitpid(w, &status, 0);
 		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
