@@ -8,18 +8,61 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A value whose JSON text is written already. To json-c it is a boolean whose serializer
+ * prints the text: the cheapest value to make and to free (an object makes and frees a hash
+ * table, an array a slot list), and a kind to which json-c never gives userdata of its own,
+ * so that render_text() tells it from any other value. */
+struct raw {
+	size_t len;
+	char text[];
+};
+
 static int
 raw_serialize(struct json_object *o, struct printbuf *pb, int level, int flags)
 {
-	const char *text = json_object_get_userdata(o);
+	const struct raw *r = json_object_get_userdata(o);
 
-	return printbuf_memappend(pb, text, (int)strlen(text));
+	return printbuf_memappend(pb, r->text, (int)r->len);
 }
 
 static void
 raw_free(struct json_object *o, void *userdata)
 {
 	free(userdata);
+}
+
+/* Room for up to max bytes of text and its NUL; NULL on ENOMEM. */
+static struct raw *
+raw_alloc(size_t max)
+{
+	return malloc(sizeof(struct raw) + max + 1);
+}
+
+/* The value of the text of r up to end, r taken over; NULL on ENOMEM. */
+static struct json_object *
+raw_value(struct raw *r, char *end)
+{
+	struct json_object *o = json_object_new_boolean(0);
+
+	if (!o) {
+		free(r);
+		return NULL;
+	}
+	*end = '\0';
+	r->len = (size_t)(end - r->text);
+	json_object_set_serializer(o, raw_serialize, r, raw_free);
+	return o;
+}
+
+const char *
+render_text(struct json_object *o, size_t *len)
+{
+	const struct raw *r;
+
+	if (!json_object_is_type(o, json_type_boolean) || !(r = json_object_get_userdata(o)))
+		return NULL;
+	*len = r->len;
+	return r->text;
 }
 
 /* Appends s; returns the new end. */
@@ -158,45 +201,77 @@ render_mapping(const struct ns_mapping *m, bool with_vm)
 struct json_object *
 render_mapping_text(const struct ns_mapping *m, bool with_vm)
 {
-	char *buf = mapping_text(m, with_vm);
-	struct json_object *o;
+	struct raw *r = raw_alloc(entry_max(m));
 
-	if (!buf)
-		return NULL;
-	if (!(o = json_object_new_object())) {
-		free(buf);
-		return NULL;
+	return r ? raw_value(r, put_mapping(r->text, m, with_vm)) : NULL;
+}
+
+const char *
+render_print(struct json_object *o, size_t *len)
+{
+	const char *s = render_text(o, len);
+
+	return s ? s : proto_serialize(o, len);
+}
+
+/* Appends v in decimal; returns the new end. */
+static char *
+put_i64(char *p, int64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		*p++ = '-';
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* The id as json-c prints it: most are integers, printed here without a printbuf; any other
+ * (a string to escape, a number echoed from the request's text (rpc.c), one beyond int64:
+ * json_object_get_int64() clamps it) by json-c. *n gets its length; NULL on ENOMEM. */
+static const char *
+id_text(struct json_object *id, char buf[static 21], size_t *n)
+{
+	int64_t v;
+
+	if (id && json_object_is_type(id, json_type_int) && !json_object_get_userdata(id) &&
+	    (v = json_object_get_int64(id)) != INT64_MAX) {
+		*n = (size_t)(put_i64(buf, v) - buf);
+		return buf;
 	}
-	json_object_set_serializer(o, raw_serialize, buf, raw_free);
-	return o;
+	return proto_serialize(id, n);
 }
 
 struct json_object *
 render_result(struct json_object *id, struct json_object *result)
 {
 	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":", mid[] = ",\"result\":";
+	char idbuf[21];
 	size_t idn, rn = 2;
-	const char *ids = proto_serialize(id, &idn), *rs = "{}"; /* a NULL id: null */
+	const char *ids = id_text(id, idbuf, &idn), *rs = "{}"; /* a NULL id: null */
 	struct json_object *o;
-	char *buf, *p;
+	struct raw *r;
+	char *p;
 
 	/* Each member prints alone as it would inside the envelope (the same serializer and
 	 * flags; only pretty-printing, never used, depends on the depth). */
 	if (result)
-		rs = proto_serialize(result, &rn);
-	if (!ids || !rs || !(buf = malloc(sizeof(head) + idn + sizeof(mid) + rn + 2)))
+		rs = render_print(result, &rn);
+	if (!ids || !rs || !(r = raw_alloc(sizeof(head) + idn + sizeof(mid) + rn)))
 		goto tree;
-	p = put_str(buf, head, sizeof(head) - 1);
+	p = put_str(r->text, head, sizeof(head) - 1);
 	p = put_str(p, ids, idn);
 	p = put_str(p, mid, sizeof(mid) - 1);
 	p = put_str(p, rs, rn);
 	*p++ = '}';
-	*p = '\0';
-	if (!(o = json_object_new_object())) {
-		free(buf);
+	if (!(o = raw_value(r, p)))
 		goto tree;
-	}
-	json_object_set_serializer(o, raw_serialize, buf, raw_free);
 	json_object_put(result);
 	return o;
 tree:
@@ -206,15 +281,15 @@ tree:
 struct json_object *
 render_mapping_list(struct ns_mapping *const *maps, size_t n, bool with_vm)
 {
-	size_t size = 3; /* [ ] NUL */
-	struct json_object *o;
-	char *buf, *p;
+	size_t size = 2; /* [ ] */
+	struct raw *r;
+	char *p;
 
 	for (size_t i = 0; i < n; i++)
 		size += entry_max(maps[i]);
-	buf = p = malloc(size);
-	if (!buf)
+	if (!(r = raw_alloc(size)))
 		return NULL;
+	p = r->text;
 	*p++ = '[';
 	for (size_t i = 0; i < n; i++) {
 		if (i)
@@ -222,14 +297,7 @@ render_mapping_list(struct ns_mapping *const *maps, size_t n, bool with_vm)
 		p = put_mapping(p, maps[i], with_vm);
 	}
 	*p++ = ']';
-	*p = '\0';
-	o = json_object_new_array();
-	if (!o) {
-		free(buf);
-		return NULL;
-	}
-	json_object_set_serializer(o, raw_serialize, buf, raw_free);
-	return o;
+	return raw_value(r, p);
 }
 
 /* A device's requester ID attachment (device.attach): {pt_id, dev_id, lost?}, as a PASID's. */

@@ -23,6 +23,11 @@ struct json_object *render_mapping_list(struct ns_mapping *const *maps, size_t n
  * member: byte for byte proto_result_new()'s as proto_serialize() prints it. Not meant to be
  * looked into. */
 struct json_object *render_result(struct json_object *id, struct json_object *result);
+/* The JSON text of a value the functions above made (render_mapping's aside), NULL for any
+ * other value: what serializing it would give, without a printbuf. */
+const char *render_text(struct json_object *o, size_t *len);
+/* The text of any value: render_text()'s, else proto_serialize()'s. */
+const char *render_print(struct json_object *o, size_t *len);
 /* A vm.list entry, which vm.show completes with a page of its mappings. */
 struct json_object *render_vm(const struct ns_vm *vm);
 

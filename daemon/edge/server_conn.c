@@ -4,6 +4,7 @@
 #include "log.h"
 #include "pasid-proto.h"
 #include "pasidd.h"
+#include "render.h"
 #include "server.h"
 #include "server_internal.h"
 #include "state.h"
@@ -146,7 +147,7 @@ void
 conn_send(struct conn *c, struct json_object *msg)
 {
 	size_t len;
-	const char *s = proto_serialize(msg, &len);
+	const char *s = render_print(msg, &len);
 
 	conn_queue(c, s, len);
 	conn_queue(c, "\n", 1);
@@ -158,7 +159,7 @@ void
 conn_send_element(struct conn *c, struct json_object *msg)
 {
 	size_t len;
-	const char *s = proto_serialize(msg, &len);
+	const char *s = render_print(msg, &len);
 
 	conn_queue(c, c->batch.opened ? "," : "[", 1);
 	conn_queue(c, s, len);
@@ -195,7 +196,7 @@ server_push(struct conn *c, struct json_object *msg)
 		json_object_put(msg);
 		return -ENOBUFS;
 	}
-	s = proto_serialize(msg, &len);
+	s = render_print(msg, &len);
 	/* Not inside the array of a batch answer being streamed: after it. */
 	if (c->batch.opened) {
 		evbuffer_add(c->later, s, len);

@@ -166,12 +166,6 @@ line_put(struct line *l, const char *s, size_t n)
 	l->p[l->len] = '\0';
 }
 
-static void
-line_puts(struct line *l, const char *s)
-{
-	line_put(l, s, strlen(s));
-}
-
 static void __attribute__((format(printf, 2, 3))) line_add(struct line *l, const char *fmt, ...)
 {
 	va_list ap;
@@ -269,35 +263,68 @@ log_msg(int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
+#define ENTRY_MAX_FIELDS 32
+
+/* Appends up to the n bytes of s that fit before end; returns the new end. */
+static char *
+put_within(char *p, const char *end, const char *s, size_t n)
+{
+	if (n > (size_t)(end - p))
+		n = (size_t)(end - p);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* "message [name=value ...]", names without PASIDD_ and in lower case. An audited request
+ * writes one: measured first and written in one go (piece by piece, its dozen fields cost
+ * more than the request's own work). A line that memory cannot hold whole is cut. */
 static void
 stderr_entry(int prio, const struct log_field *f, size_t n, const char *message)
 {
+	const char *names[ENTRY_MAX_FIELDS];
+	size_t nl[ENTRY_MAX_FIELDS], vl[ENTRY_MAX_FIELDS], ml = strlen(message);
+	size_t need = 8 + ml + 3; /* the head, "]\n" and a NUL */
 	struct line l;
+	char *p, *end;
 
-	line_init(&l);
-	line_head(&l, prio);
-	line_puts(&l, message);
 	for (size_t i = 0; i < n; i++) {
-		const char *name = f[i].name;
-		size_t at;
-
-		if (!strncmp(name, "PASIDD_", 7))
-			name += 7;
-		line_put(&l, i == 0 ? " [" : " ", i == 0 ? 2 : 1);
-		at = l.len;
-		line_puts(&l, name);
-		for (; at < l.len; at++)
-			if (l.p[at] >= 'A' && l.p[at] <= 'Z')
-				l.p[at] = (char)(l.p[at] - 'A' + 'a');
-		line_put(&l, "=", 1);
-		line_puts(&l, f[i].value);
+		names[i] = strncmp(f[i].name, "PASIDD_", 7) ? f[i].name : f[i].name + 7;
+		nl[i] = strlen(names[i]);
+		vl[i] = strlen(f[i].value);
+		need += 2 + nl[i] + vl[i];
 	}
-	line_put(&l, n ? "]\n" : "\n", n ? 2 : 1);
+	line_init(&l);
+	line_grow(&l, need);
+	p = l.p;
+	end = l.p + l.cap - 3; /* room for "]\n" */
+	if (log_prefix) {
+		*p++ = '<';
+		*p++ = (char)('0' + (prio & 7));
+		*p++ = '>';
+	} else {
+		p = put_within(p, end, "pasidd: ", 8);
+	}
+	p = put_within(p, end, message, ml);
+	for (size_t i = 0; i < n; i++) {
+		char *name;
+
+		p = put_within(p, end, i == 0 ? " [" : " ", i == 0 ? 2 : 1);
+		name = p;
+		p = put_within(p, end, names[i], nl[i]);
+		for (; name < p; name++)
+			if (*name >= 'A' && *name <= 'Z')
+				*name = (char)(*name - 'A' + 'a');
+		p = put_within(p, end, "=", 1);
+		p = put_within(p, end, f[i].value, vl[i]);
+	}
+	if (n)
+		*p++ = ']';
+	*p++ = '\n';
+	*p = '\0';
+	l.len = (size_t)(p - l.p);
 	line_write(&l);
 	line_free(&l);
 }
-
-#define ENTRY_MAX_FIELDS 32
 
 /* The entry's fields "NAME=value" one after the other in one buffer, each ended by a NUL
  * that its iovec leaves out. */

@@ -376,8 +376,9 @@ it_run(char **out, ...)
 	return it_exec(out, NULL, 0, false, argv);
 }
 
-const char *
-it_log(const struct it_daemon *d)
+/* The log's text, malloc'd; NULL without a log. */
+static char *
+read_log(const struct it_daemon *d)
 {
 	FILE *f = fopen(d->log, "re");
 	char *text = NULL;
@@ -390,7 +391,26 @@ it_log(const struct it_daemon *d)
 		text = strdup("");
 	}
 	fclose(f);
-	return it_keep_str(text);
+	return text;
+}
+
+const char *
+it_log(const struct it_daemon *d)
+{
+	return it_keep_str(read_log(d));
+}
+
+const char *
+it_wait_log(const struct it_daemon *d, const char *needle)
+{
+	char *log = read_log(d);
+
+	for (int i = 0; i < 12000 && (!log || !strstr(log, needle)); i++) {
+		usleep(10000);
+		free(log);
+		log = read_log(d);
+	}
+	return it_keep_str(log);
 }
 
 int

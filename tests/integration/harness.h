@@ -54,6 +54,18 @@ int it_run(char **out, ...) __attribute__((sentinel));
 /* Everything the daemon has logged (its stderr) so far, kept (it_keep_str); NULL when its
  * log cannot be read. */
 const char *it_log(const struct it_daemon *d);
+/* The daemon's log once it holds needle, or as it is after 120 s (a daemon under valgrind):
+ * for what the daemon logs after the event a test can see (a child reaped, then logged). */
+const char *it_wait_log(const struct it_daemon *d, const char *needle);
+/* Fails the test unless the log comes to hold needle (it_wait_log), showing the log's last
+ * 3000 bytes (a whole log is more than a Check message can carry). For Check programs. */
+#define it_assert_log(d, needle)                                                                   \
+	do {                                                                                       \
+		const char *n_ = (needle), *l_ = it_wait_log(d, n_);                               \
+		size_t len_ = l_ ? strlen(l_) : 0;                                                 \
+		ck_assert_msg(l_ &&strstr(l_, n_), "no '%s' in the log; it ends: %s", n_,          \
+		              l_ ? l_ + (len_ > 3000 ? len_ - 3000 : 0) : "(none)");               \
+	} while (0)
 
 int it_connect(const struct it_daemon *d);
 /* Sends len bytes of data on sock with one descriptor (SCM_RIGHTS). 0 when all were sent. */

@@ -43,16 +43,21 @@ teardown(void)
 	backend_close(be);
 }
 
-/* What json-c prints for o, as the daemon prints answers; o released. */
+/* What json-c prints for o; o released. The daemon sends a rendered value's own text
+ * (render_print): it must be the same, byte for byte. */
 static char *
 printed(struct json_object *o)
 {
-	size_t len;
-	const char *text;
+	size_t len, rlen = 0;
+	const char *text, *raw;
 	char *s;
 
 	ck_assert_ptr_nonnull(o);
+	raw = render_text(o, &rlen);
 	text = proto_serialize(o, &len); /* before len is read */
+	if (raw)
+		ck_assert_msg(rlen == len && !memcmp(raw, text, len), "sent %.*s, printed %.*s",
+		              (int)rlen, raw, (int)len, text);
 	s = strndup(text, len);
 	json_object_put(o);
 	return s;
@@ -255,6 +260,43 @@ START_TEST(answer_as_envelope)
 }
 END_TEST
 
+/* Only what render made passes for rendered text: never a value of json-c's, even one with
+ * userdata of its own (a parsed double keeps its text there) or of rpc.c's (an echoed id). */
+START_TEST(only_rendered_values_have_text)
+{
+	struct ns_vm *vm = mkvm("vm-1", NS_MODE_TRANSLATED);
+	struct ns_mapping *m = alloc(vm, NS_TYPE_SHARED, 0, -1, NULL);
+	struct json_object *msg, *v, *id = json_object_new_int64(0);
+	struct json_object *mine[] = {render_mapping_text(m, true),
+	                              render_mapping_list(&m, 1, false), render_result(id, NULL)};
+	const char *req = "{\"d\":1.50,\"t\":true,\"f\":false,\"o\":{},\"a\":[],\"s\":\"x\"}";
+	static const char *const keys[] = {"d", "t", "f", "o", "a", "s"};
+	size_t len;
+
+	ck_assert_ptr_null(render_text(NULL, &len));
+	ck_assert_int_eq(proto_parse(req, strlen(req), &msg), 0);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		ck_assert(json_object_object_get_ex(msg, keys[i], &v));
+		ck_assert_msg(!render_text(v, &len), "%s", keys[i]);
+	}
+	json_object_set_serializer(id, json_object_userdata_to_json_string, strdup("-0"),
+	                           json_object_free_userdata);
+	ck_assert_ptr_null(render_text(id, &len));
+	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+		const char *t = render_text(mine[i], &len);
+
+		ck_assert_ptr_nonnull(t);
+		ck_assert_uint_eq(len, strlen(t));
+		ck_assert_str_eq(render_print(mine[i], &len), t);
+		json_object_put(mine[i]);
+	}
+	ck_assert_str_eq(render_print(msg, &len), "{\"d\":1.50,\"t\":true,\"f\":false,\"o\":{},"
+	                                          "\"a\":[],\"s\":\"x\"}");
+	json_object_put(id);
+	json_object_put(msg);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -264,5 +306,6 @@ main(void)
 	tcase_add_test(tc, every_kind_of_mapping);
 	tcase_add_test(tc, every_name_character);
 	tcase_add_test(tc, answer_as_envelope);
+	tcase_add_test(tc, only_rendered_values_have_text);
 	return ck_main(s, NULL);
 }
