@@ -817,6 +817,114 @@ START_TEST(test_snapshot_runs)
 }
 END_TEST
 
+/* Each VM's mappings in a snapshot: in increasing gPASID order, runs as long as they can be
+ * (no record would extend the one before it). Returns how many mappings the records hold. */
+static unsigned
+assert_maps_in_order(const struct reclog *snap)
+{
+	struct rec_info ri;
+	char vm[sizeof(ri.vm)] = "";
+	uint32_t next_g = 0, next_h = 0;
+	bool have = false, extendable = false;
+	unsigned total = 0;
+
+	for (size_t off = 0; off < snap->len;) {
+		uint32_t len, count;
+
+		memcpy(&len, snap->buf + off, 4);
+		ck_assert_int_eq(rec_decode(snap->buf + off + 4, len, &ri), 0);
+		off += 4 + len;
+		if (ri.op != REC_MAP && ri.op != REC_MAP_RUN)
+			continue;
+		count = ri.op == REC_MAP_RUN ? ri.count : 1;
+		if (have && !strcmp(vm, ri.vm)) {
+			ck_assert_msg(ri.gpasid >= next_g, "%s: gPASID %u after %u", vm, ri.gpasid,
+			              next_g - 1);
+			ck_assert_msg(!extendable || ri.gpasid != next_g || ri.hpasid != next_h,
+			              "%s: gPASID %u could have continued the run before", vm,
+			              ri.gpasid);
+		}
+		snprintf(vm, sizeof(vm), "%s", ri.vm);
+		have = true;
+		next_g = ri.gpasid + count;
+		next_h = ri.hpasid + count;
+		extendable = ri.type == NS_TYPE_SHARED && !ri.wq[0];
+		total += count;
+	}
+	return total;
+}
+
+/* A VM's mappings come out of its map in no particular order once some live outside its
+ * dense window (scattered numbers): a small VM's are sorted by comparison, a large one's by
+ * radix, and one walked in order is left as it is; each way the snapshot is in order and
+ * replays to the same state. */
+START_TEST(test_snapshot_scattered_order)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .count = 1};
+	struct ns_mapping *m;
+	struct reclog snap, again;
+	struct ns live, fresh;
+	struct backend *sim;
+	struct ns_err err;
+	struct ns_vm *small, *large, *plain;
+	unsigned want = 0;
+	uint32_t x = 12345;
+	char why[512];
+
+	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
+	ck_assert_int_eq(ns_init(&live, &nc, sim), 0);
+	ck_assert_int_eq(ns_vm_create(&live, "small", "0f8fad5b-d9cb-469f-a165-70867728950a",
+	                              NS_MODE_TRANSLATED, &own, "/", -1, &small, &err),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(&live, "large", "0f8fad5b-d9cb-469f-a165-70867728950b",
+	                              NS_MODE_IDENTITY, &own, "/", -1, &large, &err),
+	                 0);
+	ck_assert_int_eq(ns_vm_create(&live, "plain", "0f8fad5b-d9cb-469f-a165-70867728950c",
+	                              NS_MODE_TRANSLATED, &own, "/", -1, &plain, &err),
+	                 0);
+	/* Guest numbers far apart and in a scrambled order; a few next to each other. */
+	for (int i = 0; i < 40; i++) {
+		x = x * 1103515245u + 12345u;
+		req.gpasid = 1 + (int64_t)((x >> 8) % 4095);
+		if (ns_alloc(&live, small, &req, &m, &err) == 0)
+			want++;
+	}
+	for (int64_t g = 3000; g < 3004; g++) {
+		req.gpasid = g;
+		want += ns_alloc(&live, small, &req, &m, &err) == 0;
+	}
+	/* 9000 hPASIDs 1 in 40 apart, from the top down, then a run of 50. */
+	for (int64_t i = 0; i < 9000; i++) {
+		req.gpasid = 8192 + 40 * (8999 - i);
+		ck_assert_msg(ns_alloc(&live, large, &req, &m, &err) == 0, "%s", err.message);
+		want++;
+	}
+	req.gpasid = -1;
+	req.count = 50;
+	{
+		static struct ns_mapping *ms[50];
+
+		ck_assert_msg(ns_alloc(&live, large, &req, ms, &err) == 0, "%s", err.message);
+		ck_assert_msg(ns_alloc(&live, plain, &req, ms, &err) == 0, "%s", err.message);
+	}
+	want += 100;
+
+	reclog_snapshot(&live, &snap);
+	ck_assert_uint_eq(assert_maps_in_order(&snap), want);
+	ck_assert_msg(reclog_replay(&snap, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_uint_eq(fresh.shared_maps.count, want);
+	reclog_snapshot(&fresh, &again);
+	ck_assert_uint_eq(again.len, snap.len);
+	ns_destroy(&fresh);
+	ns_destroy(&live);
+	free(snap.buf);
+	free(again.buf);
+	backend_close(sim);
+}
+END_TEST
+
 /* ---- reservations (version 3) ---- */
 
 /* The layouts of record.h's table, byte by byte. */
@@ -2220,6 +2328,7 @@ record_suite(void)
 	tcase_add_test(codec, test_map_run_layout);
 	tcase_add_test(codec, test_map_run_replay);
 	tcase_add_test(codec, test_snapshot_runs);
+	tcase_add_test(codec, test_snapshot_scattered_order);
 	suite_add_tcase(s, codec);
 
 	tcase_add_checked_fixture(version, setup, teardown);
