@@ -744,14 +744,44 @@ START_TEST(test_map_run_replay)
 }
 END_TEST
 
+/* A VM of owner pid 1 named name, its UUID ending in the hex digit last. */
+static struct ns_vm *
+snap_vm(struct ns *ns, const char *name, enum ns_mode mode, char last)
+{
+	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
+	char uuid[] = "0f8fad5b-d9cb-469f-a165-70867728950?";
+	struct ns_vm *vm;
+	struct ns_err err;
+
+	uuid[sizeof(uuid) - 2] = last;
+	ck_assert_msg(ns_vm_create(ns, name, uuid, mode, &own, "/", -1, &vm, &err) == 0, "%s",
+	              err.message);
+	return vm;
+}
+
+/* snap replays into *fresh (left for the caller to look into and destroy) to a state that
+ * holds, and whose own snapshot is the same bytes. */
+static void
+assert_snapshot_replays(const struct reclog *snap, struct backend *sim, struct ns *fresh)
+{
+	struct reclog again;
+	char why[512];
+
+	ck_assert_msg(reclog_replay(snap, sim, fresh, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(ns_check(fresh, why, sizeof(why)) == 0, "%s", why);
+	reclog_snapshot(fresh, &again);
+	ck_assert_uint_eq(again.len, snap->len);
+	ck_assert_mem_eq(again.buf, snap->buf, snap->len);
+	free(again.buf);
+}
+
 /* A snapshot writes a VM's consecutive mappings as runs, in gPASID order (a hole splits
  * one), replays to the same state, and a snapshot of that is the same bytes. */
 START_TEST(test_snapshot_runs)
 {
-	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
 	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .gpasid = -1, .count = 300};
 	static struct ns_mapping *m[300];
-	struct reclog snap, again;
+	struct reclog snap;
 	struct ns live, fresh;
 	struct backend *sim;
 	struct ns_err err;
@@ -763,12 +793,8 @@ START_TEST(test_snapshot_runs)
 
 	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
 	ck_assert_int_eq(ns_init(&live, &nc, sim), 0);
-	ck_assert_int_eq(ns_vm_create(&live, "vm-i", "0f8fad5b-d9cb-469f-a165-70867728950e",
-	                              NS_MODE_IDENTITY, &own, "/", -1, &vi, &err),
-	                 0);
-	ck_assert_int_eq(ns_vm_create(&live, "vm-t", "0f8fad5b-d9cb-469f-a165-70867728950f",
-	                              NS_MODE_TRANSLATED, &own, "/", -1, &vt, &err),
-	                 0);
+	vi = snap_vm(&live, "vm-i", NS_MODE_IDENTITY, 'e');
+	vt = snap_vm(&live, "vm-t", NS_MODE_TRANSLATED, 'f');
 	ck_assert_msg(ns_alloc(&live, vi, &req, m, &err) == 0, "%s", err.message);
 	ck_assert_int_eq(ns_free(&live, vi, m[100]->gpasid, &err), 0);
 	req.count = 3;
@@ -801,18 +827,13 @@ START_TEST(test_snapshot_runs)
 	ck_assert_uint_eq(runs[2][1], 4396);
 	ck_assert_uint_eq(runs[2][2], 3);
 
-	ck_assert_msg(reclog_replay(&snap, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
-	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	assert_snapshot_replays(&snap, sim, &fresh);
 	ck_assert_uint_eq(fresh.shared_maps.count, 303);
 	ck_assert_ptr_null(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-i"), 4196));
 	ck_assert_uint_eq(ns_lookup_gpasid(ns_vm_find(&fresh, "vm-t"), 7)->hpasid, 4399);
-	reclog_snapshot(&fresh, &again);
-	ck_assert_uint_eq(again.len, snap.len);
-	ck_assert_mem_eq(again.buf, snap.buf, snap.len);
 	ns_destroy(&fresh);
 	ns_destroy(&live);
 	free(snap.buf);
-	free(again.buf);
 	backend_close(sim);
 }
 END_TEST
@@ -860,10 +881,9 @@ assert_maps_in_order(const struct reclog *snap)
  * replays to the same state. */
 START_TEST(test_snapshot_scattered_order)
 {
-	const struct ns_owner own = {.pid = 1, .starttime = 1, .uid = 0};
 	struct ns_alloc_req req = {.type = NS_TYPE_SHARED, .count = 1};
 	struct ns_mapping *m;
-	struct reclog snap, again;
+	struct reclog snap;
 	struct ns live, fresh;
 	struct backend *sim;
 	struct ns_err err;
@@ -874,15 +894,9 @@ START_TEST(test_snapshot_scattered_order)
 
 	ck_assert_int_eq(backend_open("sim", &sim, why, sizeof(why)), 0);
 	ck_assert_int_eq(ns_init(&live, &nc, sim), 0);
-	ck_assert_int_eq(ns_vm_create(&live, "small", "0f8fad5b-d9cb-469f-a165-70867728950a",
-	                              NS_MODE_TRANSLATED, &own, "/", -1, &small, &err),
-	                 0);
-	ck_assert_int_eq(ns_vm_create(&live, "large", "0f8fad5b-d9cb-469f-a165-70867728950b",
-	                              NS_MODE_IDENTITY, &own, "/", -1, &large, &err),
-	                 0);
-	ck_assert_int_eq(ns_vm_create(&live, "plain", "0f8fad5b-d9cb-469f-a165-70867728950c",
-	                              NS_MODE_TRANSLATED, &own, "/", -1, &plain, &err),
-	                 0);
+	small = snap_vm(&live, "small", NS_MODE_TRANSLATED, 'a');
+	large = snap_vm(&live, "large", NS_MODE_IDENTITY, 'b');
+	plain = snap_vm(&live, "plain", NS_MODE_TRANSLATED, 'c');
 	/* Guest numbers far apart and in a scrambled order; a few next to each other. */
 	for (int i = 0; i < 40; i++) {
 		x = x * 1103515245u + 12345u;
@@ -912,15 +926,11 @@ START_TEST(test_snapshot_scattered_order)
 
 	reclog_snapshot(&live, &snap);
 	ck_assert_uint_eq(assert_maps_in_order(&snap), want);
-	ck_assert_msg(reclog_replay(&snap, sim, &fresh, why, sizeof(why)) == 0, "%s", why);
-	ck_assert_msg(ns_check(&fresh, why, sizeof(why)) == 0, "%s", why);
+	assert_snapshot_replays(&snap, sim, &fresh);
 	ck_assert_uint_eq(fresh.shared_maps.count, want);
-	reclog_snapshot(&fresh, &again);
-	ck_assert_uint_eq(again.len, snap.len);
 	ns_destroy(&fresh);
 	ns_destroy(&live);
 	free(snap.buf);
-	free(again.buf);
 	backend_close(sim);
 }
 END_TEST
