@@ -77,9 +77,9 @@ put_str(char *p, const char *s, size_t n)
 
 /* Appends v in decimal; returns the new end. */
 static char *
-put_u32(char *p, uint32_t v)
+put_u64(char *p, uint64_t v)
 {
-	char tmp[10];
+	char tmp[20];
 	size_t n = 0;
 
 	do
@@ -128,9 +128,9 @@ put_attached(char *p, const struct ns_mapping *m)
 		p = PUT_LIT(p, "{\"device\":");
 		p = put_bdf(p, att->bdf);
 		p = PUT_LIT(p, ",\"pt_id\":");
-		p = put_u32(p, att->pt_id);
+		p = put_u64(p, att->pt_id);
 		p = PUT_LIT(p, ",\"dev_id\":");
-		p = put_u32(p, att->dev_id);
+		p = put_u64(p, att->dev_id);
 		/* A restart without fd store took pasidd's descriptors of it. */
 		if (att->iommufd < 0 || att->devfd < 0)
 			p = PUT_LIT(p, ",\"lost\":true");
@@ -153,9 +153,9 @@ put_mapping(char *p, const struct ns_mapping *m, bool with_vm)
 		p = PUT_LIT(p, "\",");
 	}
 	p = PUT_LIT(p, "\"gpasid\":");
-	p = put_u32(p, m->gpasid);
+	p = put_u64(p, m->gpasid);
 	p = PUT_LIT(p, ",\"hpasid\":");
-	p = put_u32(p, m->hpasid);
+	p = put_u64(p, m->hpasid);
 	p = PUT_LIT(p, ",\"type\":\"");
 	p = put_str(p, type, strlen(type));
 	*p++ = '"';
@@ -218,18 +218,9 @@ render_print(struct json_object *o, size_t *len)
 static char *
 put_i64(char *p, int64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-
-	do
-		tmp[n++] = (char)('0' + u % 10);
-	while ((u /= 10) > 0);
 	if (v < 0)
 		*p++ = '-';
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
+	return put_u64(p, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
 }
 
 /* The id as json-c prints it: most are integers, printed here without a printbuf; any other

@@ -295,15 +295,9 @@ stderr_entry(int prio, const struct log_field *f, size_t n, const char *message)
 	}
 	line_init(&l);
 	line_grow(&l, need);
-	p = l.p;
+	line_head(&l, prio);
+	p = l.p + l.len;
 	end = l.p + l.cap - 3; /* room for "]\n" */
-	if (log_prefix) {
-		*p++ = '<';
-		*p++ = (char)('0' + (prio & 7));
-		*p++ = '>';
-	} else {
-		p = put_within(p, end, "pasidd: ", 8);
-	}
 	p = put_within(p, end, message, ml);
 	for (size_t i = 0; i < n; i++) {
 		char *name;

@@ -490,8 +490,8 @@ struct keyed_map {
 };
 
 /* Below this many, a comparison sort: the radix sort's two passes over 65,536 counters cost
- * as much as sorting thousands, and a host's many small VMs each paid them (a snapshot of
- * 64 VMs of a few mappings took ~30 ms, most of it clearing and summing counters). */
+ * as much as sorting thousands, and a host's many small VMs each paid them (58-71 us a VM of
+ * three mappings: a snapshot of 1,000 such VMs spent 60-70 ms clearing and summing counters). */
 #define RADIX_MIN 8192
 
 static int
@@ -564,6 +564,9 @@ maps_in_order(const struct ns_vm *vm, size_t *n)
 	return sorted;
 }
 
+/* A VM's mappings: a REC_MAP_RUN for each run of two or more consecutive ones without
+ * attachments, a REC_MAP for every other, each followed by the REC_ATTACH of every
+ * attachment of the mapping (the devices came before). */
 static int
 snapshot_maps(const struct ns_vm *vm, int (*add)(void *ctx, const void *rec, size_t len), void *ctx,
               uint8_t *buf)

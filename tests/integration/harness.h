@@ -63,7 +63,8 @@ const char *it_wait_log(const struct it_daemon *d, const char *needle);
 	do {                                                                                       \
 		const char *n_ = (needle), *l_ = it_wait_log(d, n_);                               \
 		size_t len_ = l_ ? strlen(l_) : 0;                                                 \
-		ck_assert_msg(l_ &&strstr(l_, n_), "no '%s' in the log; it ends: %s", n_,          \
+		ck_assert_msg(l_ != NULL && strstr(l_, n_) != NULL,                                \
+		              "no '%s' in the log; it ends: %s", n_,                               \
 		              l_ ? l_ + (len_ > 3000 ? len_ - 3000 : 0) : "(none)");               \
 	} while (0)
 
